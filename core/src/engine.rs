@@ -1,0 +1,454 @@
+//! The round engine: synchronous rounds over up to 10^8 nodes, one byte of hot state per node.
+//!
+//! This is the fast path of the rules in [`crate::rules`]: a struct of arrays swept in node
+//! order, twice a round (pushes, then pulls). [`crate::lockstep`] runs the same rules through
+//! the general per-node state machine [`crate::node::RumorNode`]; a statistical test shows
+//! the two give the same distribution of rounds and messages.
+
+use crate::metrics::{Counts, Fate, MessageKind, RoundStats, Traffic, Transmission};
+use crate::rng::{Chance, GossipRng, Stream};
+use crate::rules::{
+    self, answers_pull, ContactOutcome, Interest, LiveSettings, Phase, Protocol, SettingsError,
+    StopRule, MAX_FANOUT,
+};
+use crate::topology::{Graph, Topology};
+use alloc::vec;
+use alloc::vec::Vec;
+
+/// The largest network the engine accepts.
+pub const MAX_NODES: u32 = 100_000_000;
+
+/// Everything that defines a run. Equal settings give identical runs on every platform.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Settings {
+    /// Number of nodes, `2..=MAX_NODES` (and at least [`Topology::min_nodes`]).
+    pub nodes: u32,
+    /// Push, pull or push-pull.
+    pub protocol: Protocol,
+    /// Fanout, loss and stop rule (these may change while a run plays).
+    pub live: LiveSettings,
+    /// Who may contact whom.
+    pub topology: Topology,
+    /// Fraction of nodes crashed from the start, `[0, 1)`; never the source.
+    pub crashed: f64,
+    /// Master seed: derives the topology, the crashed set and every draw of the rounds.
+    pub seed: u64,
+    /// The node that knows the rumor at round 0 (default: node 0).
+    pub source: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            nodes: 1_000,
+            protocol: Protocol::Push,
+            live: LiveSettings {
+                fanout: 1,
+                loss: 0.0,
+                interest: Interest { rule: StopRule::Never, k: 2 },
+            },
+            topology: Topology::Complete,
+            crashed: 0.0,
+            seed: 1,
+            source: 0,
+        }
+    }
+}
+
+impl Settings {
+    /// Checks every range.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        if self.nodes < 2 || self.nodes > MAX_NODES {
+            return Err(SettingsError::Nodes(self.nodes.into()));
+        }
+        self.live.validate()?;
+        if !(0.0..1.0).contains(&self.crashed) {
+            return Err(SettingsError::Crashed(self.crashed));
+        }
+        if self.source >= self.nodes {
+            return Err(SettingsError::Source(self.source));
+        }
+        if self.nodes < self.topology.min_nodes() {
+            // Graph::build names the topology's own minimum.
+            Graph::build(self.topology, self.nodes, self.seed)?;
+        }
+        Ok(())
+    }
+}
+
+/// What the view needs to know of one node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeView {
+    /// Live; its rumor phase.
+    Live(Phase),
+    /// Crashed.
+    Crashed,
+}
+
+// One byte per node. Bits 0-1: phase. FRESH: informed this round (it does not send until the
+// next). LEAVING: lost interest this round (it stops at the end of the round).
+const PHASE: u8 = 0b0011;
+const SUSCEPTIBLE: u8 = 0;
+const SPREADING: u8 = 1;
+const STOPPED: u8 = 2;
+const CRASHED: u8 = 0b0100;
+const FRESH: u8 = 0b1000;
+const LEAVING: u8 = 0b1_0000;
+
+fn phase_of(byte: u8) -> Phase {
+    match byte & PHASE {
+        SUSCEPTIBLE => Phase::Susceptible,
+        SPREADING => Phase::Spreading,
+        _ => Phase::Stopped,
+    }
+}
+
+fn phase_at_round_start(byte: u8) -> Phase {
+    rules::phase_at_round_start(phase_of(byte), byte & FRESH != 0)
+}
+
+/// Calls `crash` for each node crashed at the start: exactly `round(crashed * nodes)` of them,
+/// uniformly at random, never the source (Knuth's selection sampling, from the crash stream).
+pub(crate) fn for_each_initial_crash(settings: &Settings, mut crash: impl FnMut(u32)) {
+    let n = settings.nodes;
+    let mut to_crash = (libm::round(settings.crashed * f64::from(n)) as u32).min(n - 1);
+    let mut remaining = n - 1;
+    let mut rng = GossipRng::derive(settings.seed, Stream::Crashes, 0);
+    for i in 0..n {
+        if i == settings.source || to_crash == 0 {
+            continue;
+        }
+        if rng.below(remaining) < to_crash {
+            crash(i);
+            to_crash -= 1;
+        }
+        remaining -= 1;
+    }
+}
+
+/// A run in progress. Construct with [`RoundEngine::new`], advance with [`RoundEngine::step`].
+#[derive(Clone, Debug)]
+pub struct RoundEngine {
+    settings: Settings,
+    graph: Graph,
+    nodes: Vec<u8>,
+    /// The stop rules' per-node counter.
+    counters: Vec<u8>,
+    rng: GossipRng,
+    round: u32,
+    counts: Counts,
+    history: Vec<RoundStats>,
+    fresh: Vec<u32>,
+    leaving: Vec<u32>,
+    arrows: Vec<Transmission>,
+    arrow_cap: usize,
+}
+
+impl RoundEngine {
+    /// Builds the topology, crashes the initial fraction and informs the source (round 0).
+    pub fn new(settings: Settings) -> Result<Self, SettingsError> {
+        settings.validate()?;
+        let graph = Graph::build(settings.topology, settings.nodes, settings.seed)?;
+        let n = settings.nodes;
+        let mut nodes = vec![SUSCEPTIBLE; n as usize];
+        let mut crashed = 0;
+        for_each_initial_crash(&settings, |i| {
+            nodes[i as usize] = CRASHED;
+            crashed += 1;
+        });
+        nodes[settings.source as usize] = SPREADING;
+        let counts = Counts { susceptible: n - crashed - 1, spreading: 1, stopped: 0, crashed };
+        let start = RoundStats { round: 0, counts, ..RoundStats::default() };
+        Ok(RoundEngine {
+            settings,
+            graph,
+            nodes,
+            counters: vec![0; n as usize],
+            rng: GossipRng::derive(settings.seed, Stream::Rounds, 0),
+            round: 0,
+            counts,
+            history: vec![start],
+            fresh: Vec::new(),
+            leaving: Vec::new(),
+            arrows: Vec::new(),
+            arrow_cap: 0,
+        })
+    }
+
+    /// The settings the run started with, with the live ones as they are now.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The graph nodes gossip on.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// Rounds played so far.
+    pub fn round(&self) -> u32 {
+        self.round
+    }
+
+    /// Node counts now.
+    pub fn counts(&self) -> Counts {
+        self.counts
+    }
+
+    /// One record per round, round 0 (the start) first.
+    pub fn history(&self) -> &[RoundStats] {
+        &self.history
+    }
+
+    /// The last round's record (round 0 before the first step).
+    pub fn last(&self) -> &RoundStats {
+        self.history.last().expect("history starts with round 0")
+    }
+
+    /// The run is over: every live node knows the rumor, or no live node spreads it.
+    pub fn is_finished(&self) -> bool {
+        self.counts.susceptible == 0 || self.counts.spreading == 0
+    }
+
+    /// How one node stands now.
+    pub fn node(&self, i: u32) -> NodeView {
+        let byte = self.nodes[i as usize];
+        if byte & CRASHED != 0 {
+            NodeView::Crashed
+        } else {
+            NodeView::Live(phase_of(byte))
+        }
+    }
+
+    /// Every node in order: cheap enough to run each frame over a million nodes.
+    pub fn iter_nodes(&self) -> impl ExactSizeIterator<Item = NodeView> + '_ {
+        self.nodes.iter().map(|&byte| {
+            if byte & CRASHED != 0 {
+                NodeView::Crashed
+            } else {
+                NodeView::Live(phase_of(byte))
+            }
+        })
+    }
+
+    /// Nodes informed in the last round.
+    pub fn newly_informed(&self) -> &[u32] {
+        &self.fresh
+    }
+
+    /// The last round's messages, at most [`RoundEngine::set_arrow_cap`] of them, in the
+    /// order they were sent.
+    pub fn transmissions(&self) -> &[Transmission] {
+        &self.arrows
+    }
+
+    /// How many of each round's messages to keep for drawing (default 0).
+    pub fn set_arrow_cap(&mut self, cap: usize) {
+        self.arrow_cap = cap;
+    }
+
+    /// Changes fanout, loss and stop rule; they apply from the next round on. A node's stop
+    /// counter restarts when the rule changes. Switching to anti-entropy ([`StopRule::Never`])
+    /// puts every live node that had stopped back to spreading: under anti-entropy every
+    /// informed node gossips (Demers et al.'s "anti-entropy as a backup to rumor mongering").
+    pub fn set_live(&mut self, live: LiveSettings) -> Result<(), SettingsError> {
+        live.validate()?;
+        if live.interest != self.settings.live.interest {
+            self.counters.iter_mut().for_each(|c| *c = 0);
+        }
+        if live.interest.rule == StopRule::Never {
+            for byte in self.nodes.iter_mut() {
+                if *byte & (PHASE | CRASHED) == STOPPED {
+                    *byte = (*byte & !PHASE) | SPREADING;
+                    self.counts.stopped -= 1;
+                    self.counts.spreading += 1;
+                }
+            }
+        }
+        self.settings.live = live;
+        Ok(())
+    }
+
+    /// Makes `node` the source. Only before the first round; the node MUST be live.
+    pub fn set_source(&mut self, node: u32) -> Result<(), SettingsError> {
+        if self.round != 0 || node >= self.settings.nodes || self.nodes[node as usize] & CRASHED != 0 {
+            return Err(SettingsError::Source(node));
+        }
+        let old = self.settings.source as usize;
+        self.nodes[old] = SUSCEPTIBLE | (self.nodes[old] & CRASHED);
+        if self.nodes[old] & CRASHED == 0 {
+            self.counts.spreading -= 1;
+            self.counts.susceptible += 1;
+        }
+        self.nodes[node as usize] = SPREADING;
+        self.counts.susceptible -= 1;
+        self.counts.spreading += 1;
+        self.settings.source = node;
+        self.history[0].counts = self.counts;
+        Ok(())
+    }
+
+    /// Crashes `node` (between rounds): it no longer sends, receives or answers, and keeps
+    /// what it knew. Returns false if it was already crashed.
+    pub fn kill(&mut self, node: u32) -> bool {
+        let byte = &mut self.nodes[node as usize];
+        if *byte & CRASHED != 0 {
+            return false;
+        }
+        *byte |= CRASHED;
+        let phase = phase_of(*byte);
+        *self.count_of(phase) -= 1;
+        self.counts.crashed += 1;
+        true
+    }
+
+    /// Revives a crashed `node` with the knowledge it had. Returns false if it was live.
+    pub fn revive(&mut self, node: u32) -> bool {
+        let byte = &mut self.nodes[node as usize];
+        if *byte & CRASHED == 0 {
+            return false;
+        }
+        *byte &= !CRASHED;
+        let phase = phase_of(*byte);
+        *self.count_of(phase) += 1;
+        self.counts.crashed -= 1;
+        true
+    }
+
+    fn count_of(&mut self, phase: Phase) -> &mut u32 {
+        match phase {
+            Phase::Susceptible => &mut self.counts.susceptible,
+            Phase::Spreading => &mut self.counts.spreading,
+            Phase::Stopped => &mut self.counts.stopped,
+        }
+    }
+
+    /// Plays one round (see [`crate::rules`] for exactly what a round is) and returns its record.
+    pub fn step(&mut self) -> &RoundStats {
+        self.round += 1;
+        self.arrows.clear();
+        self.fresh.clear();
+        let n = self.settings.nodes;
+        let live = self.settings.live;
+        let fanout = u32::from(live.fanout);
+        let loss = Chance::new(live.loss);
+        let mut traffic = Traffic::default();
+        let mut peers = [0u32; MAX_FANOUT as usize];
+
+        if self.settings.protocol.pushes() {
+            for i in 0..n {
+                // Live, spreading, and not informed in this very round.
+                if self.nodes[i as usize] & (PHASE | CRASHED | FRESH) != SPREADING {
+                    continue;
+                }
+                let k = self.graph.choose_peers(i, fanout, &mut self.rng, &mut peers);
+                for &to in &peers[..k] {
+                    let fate = self.carry_rumor(to, loss, &mut traffic);
+                    self.record(i, to, MessageKind::Push, fate);
+                    self.after_contact(i, fate, live.interest);
+                }
+            }
+        }
+
+        if self.settings.protocol.pulls() {
+            for i in 0..n {
+                let byte = self.nodes[i as usize];
+                if byte & CRASHED != 0 || phase_at_round_start(byte) != Phase::Susceptible {
+                    continue;
+                }
+                let k = self.graph.choose_peers(i, fanout, &mut self.rng, &mut peers);
+                for &to in &peers[..k] {
+                    traffic.sent += 1;
+                    if self.rng.chance(loss) {
+                        traffic.lost += 1;
+                        self.record(i, to, MessageKind::PullRequest, Fate::Lost);
+                        continue;
+                    }
+                    let target = self.nodes[to as usize];
+                    if target & CRASHED != 0 {
+                        traffic.dead_letters += 1;
+                        self.record(i, to, MessageKind::PullRequest, Fate::DeadLetter);
+                        continue;
+                    }
+                    self.record(i, to, MessageKind::PullRequest, Fate::Asked);
+                    if !answers_pull(phase_at_round_start(target)) {
+                        continue;
+                    }
+                    let fate = self.carry_rumor(i, loss, &mut traffic);
+                    self.record(to, i, MessageKind::PullReply, fate);
+                    self.after_contact(to, fate, live.interest);
+                }
+            }
+        }
+
+        // End of the round: the newly informed may send from the next round; those who lost
+        // interest stop now.
+        for &i in &self.fresh {
+            self.nodes[i as usize] &= !FRESH;
+        }
+        for &i in &self.leaving {
+            let byte = &mut self.nodes[i as usize];
+            *byte = (*byte & !(PHASE | LEAVING)) | STOPPED;
+        }
+        self.counts.spreading -= self.leaving.len() as u32;
+        self.counts.stopped += self.leaving.len() as u32;
+        self.leaving.clear();
+
+        let mut total = self.last().total;
+        total += traffic;
+        self.history.push(RoundStats { round: self.round, counts: self.counts, traffic, total });
+        self.last()
+    }
+
+    /// One rumor-carrying message to `to`: counts it and informs `to` if it gets through.
+    #[inline(always)]
+    fn carry_rumor(&mut self, to: u32, loss: Chance, traffic: &mut Traffic) -> Fate {
+        traffic.sent += 1;
+        if self.rng.chance(loss) {
+            traffic.lost += 1;
+            return Fate::Lost;
+        }
+        let byte = &mut self.nodes[to as usize];
+        if *byte & CRASHED != 0 {
+            traffic.dead_letters += 1;
+            Fate::DeadLetter
+        } else if *byte & PHASE == SUSCEPTIBLE {
+            *byte = SPREADING | FRESH;
+            self.counters[to as usize] = 0;
+            self.fresh.push(to);
+            self.counts.susceptible -= 1;
+            self.counts.spreading += 1;
+            traffic.informed += 1;
+            Fate::Informed
+        } else {
+            traffic.redundant += 1;
+            Fate::Redundant
+        }
+    }
+
+    /// The sender's stop rule, after one contact.
+    #[inline(always)]
+    fn after_contact(&mut self, sender: u32, fate: Fate, interest: Interest) {
+        if interest.rule == StopRule::Never {
+            return;
+        }
+        let outcome = match fate {
+            Fate::Informed => ContactOutcome::Useful,
+            Fate::Redundant => ContactOutcome::Unnecessary,
+            _ => ContactOutcome::NoFeedback,
+        };
+        if interest.after_contact(outcome, &mut self.counters[sender as usize], &mut self.rng)
+            && self.nodes[sender as usize] & LEAVING == 0
+        {
+            self.nodes[sender as usize] |= LEAVING;
+            self.leaving.push(sender);
+        }
+    }
+
+    #[inline(always)]
+    fn record(&mut self, from: u32, to: u32, kind: MessageKind, fate: Fate) {
+        if self.arrows.len() < self.arrow_cap {
+            self.arrows.push(Transmission { from, to, kind, fate });
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! # grapevine-core
+//!
+//! The protocol core of Grapevine, a gossip-protocol playground. `no_std` + `alloc`, sans-IO:
+//! it reads no clock, owns no global randomness and does no IO, so the same rules run in the
+//! browser page, the command-line tool, a simulated network and real peers.
+//!
+//! - [`rules`]: what one round is, and each protocol rule, once.
+//! - [`engine`]: the round engine, one byte per node, for up to 10^8 nodes.
+//! - [`node`] and [`lockstep`]: the same rules as a per-node state machine and its reference
+//!   driver, which keeps the engine honest.
+//! - [`topology`], [`metrics`], [`theory`], [`rng`]: who talks to whom, what is counted, what
+//!   theory expects, and the seeded randomness behind every draw.
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+extern crate alloc;
+
+pub mod engine;
+pub mod lockstep;
+pub mod metrics;
+pub mod node;
+pub mod rng;
+pub mod rules;
+pub mod theory;
+pub mod topology;
+
+pub use engine::{NodeView, RoundEngine, Settings};
+pub use metrics::{Counts, RoundStats, TraceHash, Traffic};
+pub use rules::{Interest, LiveSettings, Phase, Protocol, SettingsError, StopRule};
+pub use topology::Topology;
+
+/// Plays `settings` for at most `max_rounds` rounds (stopping when the run is finished) and
+/// fingerprints every round's record. Equal on every platform for equal settings.
+pub fn trace_hash(settings: Settings, max_rounds: u32) -> Result<TraceHash, SettingsError> {
+    let mut engine = RoundEngine::new(settings)?;
+    let mut hash = TraceHash::default();
+    hash.add_round(engine.last());
+    while engine.round() < max_rounds && !engine.is_finished() {
+        hash.add_round(engine.step());
+    }
+    Ok(hash)
+}

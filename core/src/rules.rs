@@ -1,0 +1,337 @@
+//! The rumor-spreading rules, each in exactly one place.
+//!
+//! Both drivers call these: the million-node [`crate::engine::RoundEngine`] (struct of arrays)
+//! and the general per-node state machine [`crate::node::RumorNode`]. Nothing here knows how
+//! messages travel.
+//!
+//! # What one round is
+//! Rounds are synchronous (Demers et al. 1987 "cycles"; Karp et al. 2000 "rounds"):
+//! 1. **Who sends.** Every decision is made on the state at the *start* of the round. A live node
+//!    that is *spreading* (knows the rumor and has not lost interest) pushes it to `fanout`
+//!    distinct random peers (push, push-pull). A live node that does *not* know the rumor sends a
+//!    pull request to `fanout` distinct random peers (pull, push-pull).
+//! 2. **Pushes** are delivered first. A delivered push informs a susceptible receiver, or is
+//!    *redundant* if the receiver already knew. The pusher learns which, through the push's
+//!    acknowledgement (the *feedback* of the feedback stop rules).
+//! 3. **Pull requests** reach their targets; a target that was spreading at the start of the
+//!    round answers with a pull reply carrying the rumor. A target with nothing to say answers
+//!    nothing. The reply informs the requester or is redundant (it may have learnt the rumor
+//!    from a push or an earlier reply in this round).
+//! 4. **End of round.** Nodes informed in round `r` start spreading (and answering pulls) in
+//!    round `r + 1`. Nodes that lost interest in round `r` stop at the end of round `r`.
+//!
+//! # What is a message
+//! A push, a pull request and a pull reply each count as one message, lost or not. Acknowledgements
+//! that carry feedback ride on the transport and are not counted (as in Demers et al.). Each
+//! message is lost independently with probability `loss`; a lost push gives its sender no feedback.
+//! A message to a crashed node is a *dead letter*: sent, never answered.
+
+use crate::rng::{Chance, GossipRng};
+use core::fmt;
+
+/// Where one node stands with the rumor (the SIR model's compartments).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Phase {
+    /// Does not know the rumor.
+    Susceptible,
+    /// Knows the rumor and spreads it ("infective").
+    Spreading,
+    /// Knows the rumor and has lost interest ("removed"); it no longer sends it.
+    Stopped,
+}
+
+/// How nodes exchange the rumor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// Spreading nodes send the rumor to random peers.
+    Push,
+    /// Nodes without the rumor ask random peers for it.
+    Pull,
+    /// Both, every round.
+    PushPull,
+}
+
+impl Protocol {
+    /// All protocols, in the order the page lists them.
+    pub const ALL: [Protocol; 3] = [Protocol::Push, Protocol::Pull, Protocol::PushPull];
+
+    /// Whether spreading nodes push.
+    pub fn pushes(self) -> bool {
+        matches!(self, Protocol::Push | Protocol::PushPull)
+    }
+
+    /// Whether uninformed nodes send pull requests.
+    pub fn pulls(self) -> bool {
+        matches!(self, Protocol::Pull | Protocol::PushPull)
+    }
+
+    /// The stable name used in URLs and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Push => "push",
+            Protocol::Pull => "pull",
+            Protocol::PushPull => "pushpull",
+        }
+    }
+
+    /// Parses [`Protocol::name`].
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.name() == s)
+    }
+}
+
+/// When a spreading node loses interest (Demers et al. 1987, section 2).
+///
+/// "Feedback" rules react only to *unnecessary* contacts (the receiver already knew);
+/// "blind" rules react to every contact. "Counter" rules stop after `k` such contacts;
+/// "coin" rules stop with probability `1/k` after each. A *contact* is one rumor-carrying
+/// message this node sent: a push, or a pull reply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StopRule {
+    /// Anti-entropy: informed nodes spread forever.
+    Never,
+    /// Stop after `k` unnecessary contacts.
+    FeedbackCounter,
+    /// After each unnecessary contact, stop with probability `1/k`.
+    FeedbackCoin,
+    /// Stop after `k` contacts.
+    BlindCounter,
+    /// After each contact, stop with probability `1/k`.
+    BlindCoin,
+}
+
+impl StopRule {
+    /// All stop rules, in the order the page lists them.
+    pub const ALL: [StopRule; 5] = [
+        StopRule::Never,
+        StopRule::FeedbackCounter,
+        StopRule::FeedbackCoin,
+        StopRule::BlindCounter,
+        StopRule::BlindCoin,
+    ];
+
+    /// The stable name used in URLs and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            StopRule::Never => "none",
+            StopRule::FeedbackCounter => "feedback-counter",
+            StopRule::FeedbackCoin => "feedback-coin",
+            StopRule::BlindCounter => "blind-counter",
+            StopRule::BlindCoin => "blind-coin",
+        }
+    }
+
+    /// Parses [`StopRule::name`].
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.name() == s)
+    }
+
+    /// Whether this is rumor mongering (nodes may stop) rather than anti-entropy.
+    pub fn is_rumor_mongering(self) -> bool {
+        self != StopRule::Never
+    }
+}
+
+/// A stop rule with its parameter: the rule a spreading node applies after each contact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Interest {
+    /// Which rule.
+    pub rule: StopRule,
+    /// The rule's `k`: 1..=255 (counter limit, or 1/k coin).
+    pub k: u8,
+}
+
+/// What a spreading node learns about one contact it made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContactOutcome {
+    /// The message was lost or went to a crashed node: no feedback came back.
+    NoFeedback,
+    /// The receiver did not know the rumor before.
+    Useful,
+    /// The receiver already knew.
+    Unnecessary,
+}
+
+impl Interest {
+    /// Anti-entropy (never stop).
+    pub const FOREVER: Interest = Interest { rule: StopRule::Never, k: 1 };
+
+    /// Applies the stop rule to one contact. `counter` is the node's per-rumor counter (one
+    /// byte). Returns true when the node loses interest; it then stops at the end of the round.
+    #[inline]
+    pub fn after_contact(
+        self,
+        outcome: ContactOutcome,
+        counter: &mut u8,
+        rng: &mut GossipRng,
+    ) -> bool {
+        let counts = match self.rule {
+            StopRule::Never => return false,
+            StopRule::FeedbackCounter | StopRule::FeedbackCoin => {
+                outcome == ContactOutcome::Unnecessary
+            }
+            StopRule::BlindCounter | StopRule::BlindCoin => true,
+        };
+        if !counts {
+            return false;
+        }
+        match self.rule {
+            StopRule::FeedbackCounter | StopRule::BlindCounter => {
+                *counter = counter.saturating_add(1);
+                *counter >= self.k
+            }
+            _ => rng.chance(Chance::one_in(u32::from(self.k))),
+        }
+    }
+}
+
+/// The phase a node had at the start of the round: a node informed during the round was
+/// still susceptible then, and does not send or answer until the next round.
+#[inline(always)]
+pub fn phase_at_round_start(phase: Phase, informed_this_round: bool) -> Phase {
+    if informed_this_round {
+        Phase::Susceptible
+    } else {
+        phase
+    }
+}
+
+/// Whether a node answers a pull request: it knew the rumor at the start of the round and is
+/// still spreading it (only "hot" rumors are sent; under anti-entropy every informed node is
+/// spreading).
+#[inline]
+pub fn answers_pull(phase_at_round_start: Phase) -> bool {
+    phase_at_round_start == Phase::Spreading
+}
+
+/// The largest fanout: peers contacted per node per round.
+pub const MAX_FANOUT: u8 = 16;
+
+/// Settings of the rumor rules that may change between rounds, while a run plays.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LiveSettings {
+    /// Peers contacted per node per round, `1..=MAX_FANOUT`.
+    pub fanout: u8,
+    /// Probability that any one message is lost, `0.0..=1.0`.
+    pub loss: f64,
+    /// When spreading nodes lose interest.
+    pub interest: Interest,
+}
+
+/// A setting outside its valid range.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SettingsError {
+    /// Too few or too many nodes.
+    Nodes(u64),
+    /// Fanout outside `1..=MAX_FANOUT`.
+    Fanout(u32),
+    /// Loss outside `[0, 1]`.
+    Loss(f64),
+    /// Stop-rule `k` outside `1..=255`.
+    K(u32),
+    /// Crashed fraction outside `[0, 1)`.
+    Crashed(f64),
+    /// The topology cannot be built on this many nodes.
+    Topology(&'static str),
+    /// The chosen source node does not exist.
+    Source(u32),
+}
+
+impl fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SettingsError::Nodes(n) => write!(f, "nodes must be 2..=100000000, got {n}"),
+            SettingsError::Fanout(x) => write!(f, "fanout must be 1..={MAX_FANOUT}, got {x}"),
+            SettingsError::Loss(x) => write!(f, "loss must be a probability in [0, 1], got {x}"),
+            SettingsError::K(x) => write!(f, "k must be 1..=255, got {x}"),
+            SettingsError::Crashed(x) => write!(f, "crashed must be a fraction in [0, 1), got {x}"),
+            SettingsError::Topology(why) => write!(f, "topology: {why}"),
+            SettingsError::Source(x) => write!(f, "source node {x} does not exist"),
+        }
+    }
+}
+
+impl core::error::Error for SettingsError {}
+
+impl LiveSettings {
+    /// Checks every range; the engine and nodes only ever hold valid settings.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        if self.fanout == 0 || self.fanout > MAX_FANOUT {
+            return Err(SettingsError::Fanout(self.fanout.into()));
+        }
+        if !(0.0..=1.0).contains(&self.loss) {
+            return Err(SettingsError::Loss(self.loss));
+        }
+        if self.interest.k == 0 {
+            return Err(SettingsError::K(0));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rng() -> GossipRng {
+        GossipRng::from_seed_u64(3)
+    }
+
+    #[test]
+    fn anti_entropy_never_loses_interest() {
+        let mut c = 0;
+        for o in [ContactOutcome::Unnecessary, ContactOutcome::Useful, ContactOutcome::NoFeedback] {
+            assert!(!Interest::FOREVER.after_contact(o, &mut c, &mut rng()));
+        }
+    }
+
+    #[test]
+    fn feedback_counter_stops_after_k_unnecessary_contacts_only() {
+        let rule = Interest { rule: StopRule::FeedbackCounter, k: 2 };
+        let (mut c, mut r) = (0, rng());
+        assert!(!rule.after_contact(ContactOutcome::Useful, &mut c, &mut r));
+        assert!(!rule.after_contact(ContactOutcome::NoFeedback, &mut c, &mut r));
+        assert!(!rule.after_contact(ContactOutcome::Unnecessary, &mut c, &mut r));
+        assert!(rule.after_contact(ContactOutcome::Unnecessary, &mut c, &mut r));
+    }
+
+    #[test]
+    fn blind_counter_counts_every_contact() {
+        let rule = Interest { rule: StopRule::BlindCounter, k: 3 };
+        let (mut c, mut r) = (0, rng());
+        assert!(!rule.after_contact(ContactOutcome::Useful, &mut c, &mut r));
+        assert!(!rule.after_contact(ContactOutcome::NoFeedback, &mut c, &mut r));
+        assert!(rule.after_contact(ContactOutcome::Useful, &mut c, &mut r));
+    }
+
+    #[test]
+    fn coin_with_k_one_always_stops_and_feedback_coin_ignores_useful_contacts() {
+        let (mut c, mut r) = (0, rng());
+        let blind = Interest { rule: StopRule::BlindCoin, k: 1 };
+        assert!(blind.after_contact(ContactOutcome::Useful, &mut c, &mut r));
+        let fb = Interest { rule: StopRule::FeedbackCoin, k: 1 };
+        assert!(!fb.after_contact(ContactOutcome::Useful, &mut c, &mut r));
+        assert!(fb.after_contact(ContactOutcome::Unnecessary, &mut c, &mut r));
+    }
+
+    #[test]
+    fn coin_stops_about_one_in_k() {
+        let rule = Interest { rule: StopRule::BlindCoin, k: 4 };
+        let (mut c, mut r) = (0, rng());
+        let stops = (0..40_000)
+            .filter(|_| rule.after_contact(ContactOutcome::Useful, &mut c, &mut r))
+            .count();
+        assert!((9_500..10_500).contains(&stops), "{stops}");
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for p in Protocol::ALL {
+            assert_eq!(Protocol::from_name(p.name()), Some(p));
+        }
+        for s in StopRule::ALL {
+            assert_eq!(StopRule::from_name(s.name()), Some(s));
+        }
+        assert_eq!(Protocol::from_name("gossip"), None);
+    }
+}

@@ -1,0 +1,129 @@
+//! What theory expects: mean-field recurrences on the complete graph, drawn over the measured
+//! curve. They assume anti-entropy (informed nodes never stop); crashed nodes are dead
+//! letters that take a share of every random choice.
+
+use crate::rules::Protocol;
+use alloc::vec::Vec;
+
+/// The settings the recurrences depend on.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Model {
+    /// Push, pull or push-pull.
+    pub protocol: Protocol,
+    /// Peers contacted per node per round.
+    pub fanout: u32,
+    /// Probability a message is lost.
+    pub loss: f64,
+    /// All nodes, crashed included.
+    pub nodes: u32,
+    /// Live nodes.
+    pub live: u32,
+}
+
+impl Model {
+    /// Expected number of live nodes informed after each round, from round 0 (the source) to
+    /// `rounds`, as fractions of the live nodes.
+    ///
+    /// With `I` informed and `S` susceptible live nodes, `q = 1 - loss` and `m = N - 1` peers
+    /// per node, a susceptible node escapes one round with probability
+    /// - push: `(1 - f q / m)^I` (each informed node picks it among its `f` targets and the
+    ///   push survives);
+    /// - pull: `(1 - q² I / m)^f` (each of its `f` requests reaches an informed node and both
+    ///   request and reply survive);
+    /// - push-pull: the product of both.
+    ///
+    /// so `S' = S · escape`. For pull with `f = 1`, no loss and no crashes this is Demers et
+    /// al.'s `p_{i+1} = p_i²`.
+    pub fn informed_fractions(&self, rounds: u32) -> Vec<f64> {
+        let live = f64::from(self.live.max(1));
+        let peers = f64::from(self.nodes.saturating_sub(1).max(1));
+        let fanout = f64::from(self.fanout).min(peers);
+        let q = 1.0 - self.loss;
+        let mut informed = 1.0f64;
+        let mut out = Vec::with_capacity(rounds as usize + 1);
+        out.push(informed / live);
+        for _ in 0..rounds {
+            let mut escape = 1.0;
+            if self.protocol.pushes() {
+                escape *= libm::pow(1.0 - fanout * q / peers, informed);
+            }
+            if self.protocol.pulls() {
+                escape *= libm::pow(1.0 - q * q * informed / peers, fanout);
+            }
+            let susceptible = (live - informed) * escape;
+            informed = live - susceptible;
+            out.push(informed / live);
+        }
+        out
+    }
+
+    /// Expected rounds until fewer than half a node is expected to be uninformed, or `None`
+    /// if that takes more than `cap` rounds (say, with loss 1).
+    pub fn expected_rounds(&self, cap: u32) -> Option<u32> {
+        let live = f64::from(self.live.max(1));
+        self.informed_fractions(cap)
+            .iter()
+            .position(|&x| (1.0 - x) * live < 0.5)
+            .map(|r| r as u32)
+    }
+}
+
+/// Rounds for push with fanout 1 to inform all `n` nodes: `log2 n + ln n` (Frieze & Grimmett
+/// 1985; Pittel 1987), up to an additive constant.
+pub fn push_rounds_asymptotic(n: u32) -> f64 {
+    let n = f64::from(n);
+    libm::log2(n) + libm::log(n)
+}
+
+/// The fraction of nodes rumor mongering misses with the feedback-coin rule and push (Demers
+/// et al. 1987): the root of `s = e^{-(k+1)(1-s)}` below 1.
+pub fn feedback_coin_residue(k: u32) -> f64 {
+    let a = f64::from(k) + 1.0;
+    let mut s = 0.0f64;
+    // The map is a contraction near the small root: 200 steps reach double precision.
+    for _ in 0..200 {
+        s = libm::exp(-a * (1.0 - s));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(protocol: Protocol) -> Model {
+        Model { protocol, fanout: 1, loss: 0.0, nodes: 1 << 20, live: 1 << 20 }
+    }
+
+    #[test]
+    fn pull_follows_demers_square_law() {
+        let x = model(Protocol::Pull).informed_fractions(40);
+        // Once half are informed, the uninformed fraction squares every round.
+        let r = x.iter().position(|&v| v > 0.5).unwrap();
+        let (p0, p1) = (1.0 - x[r], 1.0 - x[r + 1]);
+        assert!((p1 - p0 * p0).abs() < 1e-6, "{p0} -> {p1}");
+    }
+
+    #[test]
+    fn push_needs_about_log2_plus_ln_rounds() {
+        let r = model(Protocol::Push).expected_rounds(200).unwrap();
+        let asym = push_rounds_asymptotic(1 << 20);
+        assert!((f64::from(r) - asym).abs() < 3.0, "{r} vs {asym}");
+    }
+
+    #[test]
+    fn push_pull_is_fastest_and_loss_slows_everything() {
+        let rounds = |p, loss| Model { loss, ..model(p) }.expected_rounds(500).unwrap();
+        assert!(rounds(Protocol::PushPull, 0.0) < rounds(Protocol::Push, 0.0));
+        assert!(rounds(Protocol::PushPull, 0.0) < rounds(Protocol::Pull, 0.0));
+        assert!(rounds(Protocol::Push, 0.5) > rounds(Protocol::Push, 0.0));
+        assert_eq!(Model { loss: 1.0, ..model(Protocol::Push) }.expected_rounds(100), None);
+    }
+
+    #[test]
+    fn feedback_coin_residue_matches_demers_table() {
+        // Demers et al. 1987, table 1 (feedback, coin, push): k = 1 -> s = 0.20, k = 2 -> 0.060.
+        assert!((feedback_coin_residue(1) - 0.203).abs() < 0.001);
+        assert!((feedback_coin_residue(2) - 0.0595).abs() < 0.001);
+    }
+}

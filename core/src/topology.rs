@@ -1,0 +1,342 @@
+//! Who may talk to whom: the complete graph (the classic analyses) or a sparse topology.
+//!
+//! A node picks its `fanout` targets uniformly *without replacement* among its neighbours
+//! ([`Graph::choose_peers`]); with fewer neighbours than `fanout` it contacts them all.
+
+use crate::rng::{GossipRng, Stream};
+use crate::rules::SettingsError;
+use alloc::vec;
+use alloc::vec::Vec;
+
+/// The overlay on which nodes choose peers. Parameters are fixed so that a URL's
+/// `topology=` name alone reproduces the graph.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Topology {
+    /// Every node may contact every other node (the default, and what the theory assumes).
+    Complete,
+    /// A cycle: each node knows its two neighbours.
+    Ring,
+    /// A 2-D torus of width `w = round(sqrt(N))`: neighbours `i±1` and `i±w` (mod N). For
+    /// N = w² rows wrap like a torus; otherwise rows continue helically, so any N works.
+    Torus,
+    /// A random 4-regular graph: the union of two random Hamiltonian cycles
+    /// (contiguous to the uniform random regular graph; the rare repeated edge is dropped).
+    Regular,
+    /// Watts-Strogatz small world: a ring lattice of degree 4, each edge rewired with
+    /// probability 0.1.
+    SmallWorld,
+    /// Barabási-Albert scale-free graph: each new node attaches 2 edges by preferential
+    /// attachment, starting from a triangle.
+    ScaleFree,
+}
+
+/// Degree of the random regular graph and the small-world lattice.
+pub const SPARSE_DEGREE: u32 = 4;
+/// Rewiring probability of the small world.
+pub const SMALL_WORLD_REWIRE: f64 = 0.1;
+/// Edges per new node in the scale-free graph.
+pub const SCALE_FREE_LINKS: u32 = 2;
+
+impl Topology {
+    /// All topologies, in the order the page lists them.
+    pub const ALL: [Topology; 6] = [
+        Topology::Complete,
+        Topology::Ring,
+        Topology::Torus,
+        Topology::Regular,
+        Topology::SmallWorld,
+        Topology::ScaleFree,
+    ];
+
+    /// The stable name used in URLs and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Topology::Complete => "complete",
+            Topology::Ring => "ring",
+            Topology::Torus => "torus",
+            Topology::Regular => "regular",
+            Topology::SmallWorld => "small-world",
+            Topology::ScaleFree => "scale-free",
+        }
+    }
+
+    /// Parses [`Topology::name`].
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.name() == s)
+    }
+
+    /// The smallest number of nodes this topology can be built on.
+    pub fn min_nodes(self) -> u32 {
+        match self {
+            Topology::Complete => 2,
+            Topology::Ring => 3,
+            Topology::Torus => 9,
+            Topology::Regular | Topology::SmallWorld => SPARSE_DEGREE + 1,
+            Topology::ScaleFree => SCALE_FREE_LINKS + 2,
+        }
+    }
+
+    /// Width of the torus on `n` nodes.
+    pub fn torus_width(n: u32) -> u32 {
+        libm::round(libm::sqrt(f64::from(n))) as u32
+    }
+}
+
+/// The graph nodes gossip on: implicit for the complete graph, adjacency lists (CSR) otherwise.
+#[derive(Clone, Debug)]
+pub enum Graph {
+    /// Every node is adjacent to every other.
+    Complete {
+        /// Number of nodes.
+        n: u32,
+    },
+    /// Compressed sparse rows: node `i`'s neighbours are `neighbors[offsets[i]..offsets[i+1]]`,
+    /// sorted, without self-loops or repeats.
+    Sparse {
+        /// `n + 1` offsets into `neighbors`.
+        offsets: Vec<u32>,
+        /// Concatenated neighbour lists.
+        neighbors: Vec<u32>,
+    },
+}
+
+impl Graph {
+    /// Builds `topology` on `n` nodes, drawing from the topology stream of `seed`.
+    pub fn build(topology: Topology, n: u32, seed: u64) -> Result<Graph, SettingsError> {
+        if n < topology.min_nodes() {
+            return Err(SettingsError::Topology(match topology {
+                Topology::Complete => "the complete graph needs at least 2 nodes",
+                Topology::Ring => "a ring needs at least 3 nodes",
+                Topology::Torus => "a torus needs at least 9 nodes",
+                Topology::Regular => "a 4-regular graph needs at least 5 nodes",
+                Topology::SmallWorld => "a small world needs at least 5 nodes",
+                Topology::ScaleFree => "a scale-free graph needs at least 4 nodes",
+            }));
+        }
+        let mut rng = GossipRng::derive(seed, Stream::Topology, 0);
+        let mut edges: Vec<(u32, u32)> = Vec::new();
+        match topology {
+            Topology::Complete => return Ok(Graph::Complete { n }),
+            Topology::Ring => edges.extend((0..n).map(|i| (i, (i + 1) % n))),
+            Topology::Torus => {
+                let w = Topology::torus_width(n);
+                edges.extend((0..n).flat_map(|i| [(i, (i + 1) % n), (i, (i + w) % n)]));
+            }
+            Topology::Regular => {
+                let mut order: Vec<u32> = (0..n).collect();
+                for _ in 0..SPARSE_DEGREE / 2 {
+                    for i in (1..n).rev() {
+                        order.swap(i as usize, rng.below(i + 1) as usize);
+                    }
+                    edges.extend((0..n).map(|i| (order[i as usize], order[((i + 1) % n) as usize])));
+                }
+            }
+            Topology::SmallWorld => {
+                let rewire = crate::rng::Chance::new(SMALL_WORLD_REWIRE);
+                for i in 0..n {
+                    for j in 1..=SPARSE_DEGREE / 2 {
+                        let mut to = (i + j) % n;
+                        if rng.chance(rewire) {
+                            // A uniform random other node; a repeat edge is dropped below.
+                            to = (i + 1 + rng.below(n - 1)) % n;
+                        }
+                        edges.push((i, to));
+                    }
+                }
+            }
+            Topology::ScaleFree => {
+                let m = SCALE_FREE_LINKS;
+                // Every edge end, so a uniform pick from it is a degree-proportional pick.
+                let mut ends: Vec<u32> = Vec::with_capacity(2 * (m * n) as usize);
+                for (a, b) in [(0, 1), (1, 2), (2, 0)] {
+                    edges.push((a, b));
+                    ends.extend([a, b]);
+                }
+                let mut chosen = [0u32; SCALE_FREE_LINKS as usize];
+                for v in 3..n {
+                    let mut k = 0;
+                    while k < m as usize {
+                        let t = ends[rng.below(ends.len() as u32) as usize];
+                        if !chosen[..k].contains(&t) {
+                            chosen[k] = t;
+                            k += 1;
+                        }
+                    }
+                    for &t in &chosen {
+                        edges.push((v, t));
+                        ends.extend([v, t]);
+                    }
+                }
+            }
+        }
+        Ok(Graph::from_edges(n, &edges))
+    }
+
+    /// Undirected adjacency lists from an edge list; drops self-loops and repeated edges.
+    pub fn from_edges(n: u32, edges: &[(u32, u32)]) -> Graph {
+        let mut degree = vec![0u32; n as usize + 1];
+        for &(a, b) in edges {
+            degree[a as usize] += 1;
+            degree[b as usize] += 1;
+        }
+        let mut offsets = vec![0u32; n as usize + 1];
+        for i in 0..n as usize {
+            offsets[i + 1] = offsets[i] + degree[i];
+        }
+        let mut fill = offsets.clone();
+        let mut neighbors = vec![0u32; offsets[n as usize] as usize];
+        for &(a, b) in edges {
+            neighbors[fill[a as usize] as usize] = b;
+            fill[a as usize] += 1;
+            neighbors[fill[b as usize] as usize] = a;
+            fill[b as usize] += 1;
+        }
+        // Sort and deduplicate each list, compacting in place.
+        let mut write = 0usize;
+        let mut start = 0usize;
+        for i in 0..n as usize {
+            let end = offsets[i + 1] as usize;
+            neighbors[start..end].sort_unstable();
+            let list_start = write;
+            for r in start..end {
+                let v = neighbors[r];
+                if v as usize != i && (write == list_start || neighbors[write - 1] != v) {
+                    neighbors[write] = v;
+                    write += 1;
+                }
+            }
+            start = end;
+            offsets[i + 1] = write as u32;
+        }
+        neighbors.truncate(write);
+        Graph::Sparse { offsets, neighbors }
+    }
+
+    /// Number of nodes.
+    pub fn len(&self) -> u32 {
+        match self {
+            Graph::Complete { n } => *n,
+            Graph::Sparse { offsets, .. } => offsets.len() as u32 - 1,
+        }
+    }
+
+    /// Whether the graph has no nodes (never true for a built graph).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Number of neighbours of `node`.
+    pub fn degree(&self, node: u32) -> u32 {
+        match self {
+            Graph::Complete { n } => n - 1,
+            Graph::Sparse { offsets, .. } => offsets[node as usize + 1] - offsets[node as usize],
+        }
+    }
+
+    /// The neighbours of `node` (for drawing edges); empty for the complete graph, whose
+    /// edges are implicit.
+    pub fn sparse_neighbors(&self, node: u32) -> &[u32] {
+        match self {
+            Graph::Complete { .. } => &[],
+            Graph::Sparse { offsets, neighbors } => {
+                &neighbors[offsets[node as usize] as usize..offsets[node as usize + 1] as usize]
+            }
+        }
+    }
+
+    /// Chooses `min(count, degree)` distinct neighbours of `node` uniformly at random into
+    /// `out` and returns how many. `out` MUST hold at least `count` entries.
+    #[inline(always)]
+    pub fn choose_peers(&self, node: u32, count: u32, rng: &mut GossipRng, out: &mut [u32]) -> usize {
+        let degree = self.degree(node);
+        let take = count.min(degree) as usize;
+        let neighbor = |index: u32| match self {
+            // Skip the node itself: index `node..` maps one up.
+            Graph::Complete { .. } => index + u32::from(index >= node),
+            Graph::Sparse { offsets, neighbors } => {
+                neighbors[(offsets[node as usize] + index) as usize]
+            }
+        };
+        if take as u32 == degree {
+            for (i, slot) in out[..take].iter_mut().enumerate() {
+                *slot = neighbor(i as u32);
+            }
+            return take;
+        }
+        let mut k = 0;
+        while k < take {
+            let peer = neighbor(rng.below(degree));
+            if !out[..k].contains(&peer) {
+                out[k] = peer;
+                k += 1;
+            }
+        }
+        take
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn degrees(g: &Graph) -> Vec<u32> {
+        (0..g.len()).map(|i| g.degree(i)).collect()
+    }
+
+    #[test]
+    fn ring_and_square_torus_are_regular() {
+        let ring = Graph::build(Topology::Ring, 10, 1).unwrap();
+        assert!(degrees(&ring).iter().all(|&d| d == 2));
+        assert_eq!(ring.sparse_neighbors(0), &[1, 9]);
+        let torus = Graph::build(Topology::Torus, 25, 1).unwrap();
+        assert!(degrees(&torus).iter().all(|&d| d == 4));
+        assert_eq!(torus.sparse_neighbors(0), &[1, 5, 20, 24]);
+    }
+
+    #[test]
+    fn random_regular_has_degree_four_but_for_rare_repeats() {
+        let g = Graph::build(Topology::Regular, 10_000, 9).unwrap();
+        let d = degrees(&g);
+        assert!(d.iter().all(|&x| x <= 4 && x >= 2));
+        assert!(d.iter().filter(|&&x| x == 4).count() > 9_990);
+    }
+
+    #[test]
+    fn scale_free_has_hubs_and_mean_degree_four() {
+        let g = Graph::build(Topology::ScaleFree, 20_000, 5).unwrap();
+        let d = degrees(&g);
+        let mean = d.iter().map(|&x| f64::from(x)).sum::<f64>() / d.len() as f64;
+        assert!((3.9..4.01).contains(&mean), "{mean}");
+        assert!(*d.iter().max().unwrap() > 100, "a BA graph this size has hubs");
+        assert!(d.iter().all(|&x| x >= 2));
+    }
+
+    #[test]
+    fn small_world_keeps_the_lattice_mostly() {
+        let g = Graph::build(Topology::SmallWorld, 1_000, 2).unwrap();
+        let lattice = (0..1_000u32).filter(|&i| g.sparse_neighbors(i).contains(&((i + 1) % 1_000))).count();
+        assert!((800..990).contains(&lattice), "{lattice}");
+    }
+
+    #[test]
+    fn choose_peers_is_distinct_and_never_self() {
+        let g = Graph::Complete { n: 5 };
+        let mut rng = GossipRng::from_seed_u64(1);
+        let mut out = [0; 16];
+        for _ in 0..1_000 {
+            let k = g.choose_peers(2, 3, &mut rng, &mut out);
+            assert_eq!(k, 3);
+            assert!(!out[..3].contains(&2));
+            assert!(out[0] != out[1] && out[1] != out[2] && out[0] != out[2]);
+        }
+        assert_eq!(g.choose_peers(2, 9, &mut rng, &mut out), 4);
+        assert_eq!(&out[..4], &[0, 1, 3, 4]);
+    }
+
+    #[test]
+    fn too_small_topologies_are_refused() {
+        assert!(Graph::build(Topology::Torus, 8, 0).is_err());
+        assert!(Graph::build(Topology::Complete, 1, 0).is_err());
+        assert!(Graph::build(Topology::ScaleFree, 4, 0).is_ok());
+    }
+}

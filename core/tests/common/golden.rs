@@ -1,0 +1,91 @@
+//! Scenarios whose trace hashes are pinned in `data/trace-hashes.txt`, checked natively
+//! (`tests/determinism.rs`) and in wasm (`web/tests/browser.rs`): equal hashes on both sides
+//! prove that a seed gives the same run everywhere.
+
+use grapevine_core::{Interest, LiveSettings, Protocol, Settings, StopRule, Topology};
+
+/// The pinned hashes, one `name hash` per line.
+pub const EXPECTED: &str = include_str!("../data/trace-hashes.txt");
+
+/// (name, settings, max rounds).
+pub fn scenarios() -> Vec<(&'static str, Settings, u32)> {
+    let base = Settings::default();
+    let live = |fanout, loss, rule, k| LiveSettings { fanout, loss, interest: Interest { rule, k } };
+    vec![
+        ("push-complete", Settings { nodes: 5_000, seed: 11, ..base }, 200),
+        (
+            "pull-lossy-crashed",
+            Settings {
+                nodes: 3_000,
+                protocol: Protocol::Pull,
+                live: live(2, 0.2, StopRule::Never, 1),
+                crashed: 0.1,
+                seed: 12,
+                ..base
+            },
+            200,
+        ),
+        (
+            "pushpull-feedback-coin-smallworld",
+            Settings {
+                nodes: 4_096,
+                protocol: Protocol::PushPull,
+                live: live(1, 0.05, StopRule::FeedbackCoin, 2),
+                topology: Topology::SmallWorld,
+                seed: 13,
+                ..base
+            },
+            300,
+        ),
+        (
+            "push-blind-counter-scalefree",
+            Settings {
+                nodes: 2_000,
+                live: live(3, 0.0, StopRule::BlindCounter, 3),
+                topology: Topology::ScaleFree,
+                seed: 14,
+                ..base
+            },
+            300,
+        ),
+        (
+            "push-feedback-counter-torus",
+            Settings {
+                nodes: 2_500,
+                live: live(2, 0.1, StopRule::FeedbackCounter, 2),
+                topology: Topology::Torus,
+                seed: 15,
+                ..base
+            },
+            300,
+        ),
+        (
+            "pull-blind-coin-regular-ring",
+            Settings {
+                nodes: 1_000,
+                protocol: Protocol::Pull,
+                live: live(1, 0.0, StopRule::BlindCoin, 4),
+                topology: Topology::Regular,
+                seed: 16,
+                ..base
+            },
+            300,
+        ),
+        (
+            "push-ring",
+            Settings { nodes: 501, topology: Topology::Ring, seed: 17, ..base },
+            600,
+        ),
+    ]
+}
+
+/// `name hash` lines for every scenario, as computed on this platform.
+pub fn computed() -> String {
+    scenarios()
+        .into_iter()
+        .map(|(name, settings, rounds)| {
+            let hash = grapevine_core::trace_hash(settings, rounds).expect("valid scenario");
+            format!("{name} {:016x}\n", hash.0)
+        })
+        .collect()
+}

@@ -1,0 +1,217 @@
+//! Behaviour of the round engine: the rules of a round, live changes, faults, invariants.
+
+use grapevine_core::metrics::{Fate, MessageKind};
+use grapevine_core::{
+    Interest, LiveSettings, NodeView, Phase, Protocol, RoundEngine, Settings, StopRule, Topology,
+};
+use proptest::prelude::*;
+
+fn live(fanout: u8, loss: f64, rule: StopRule, k: u8) -> LiveSettings {
+    LiveSettings { fanout, loss, interest: Interest { rule, k } }
+}
+
+#[test]
+fn push_informs_everyone_and_every_spreader_sends_fanout_messages_a_round() {
+    let mut e = RoundEngine::new(Settings { nodes: 10_000, live: live(2, 0.0, StopRule::Never, 1), ..Settings::default() }).unwrap();
+    while !e.is_finished() {
+        let spreaders = e.counts().spreading;
+        let stats = *e.step();
+        assert_eq!(stats.traffic.sent, 2 * u64::from(spreaders));
+        assert_eq!(stats.traffic.sent, stats.traffic.informed + stats.traffic.redundant);
+    }
+    assert_eq!(e.counts().informed(), 10_000);
+}
+
+#[test]
+fn a_node_informed_in_round_r_first_sends_in_round_r_plus_1() {
+    let mut e = RoundEngine::new(Settings { nodes: 100, ..Settings::default() }).unwrap();
+    e.set_arrow_cap(1_000);
+    assert_eq!(e.step().traffic.sent, 1, "only the source sends in round 1");
+    let informed = e.newly_informed().to_vec();
+    assert_eq!(informed.len(), 1);
+    e.step();
+    let senders: Vec<u32> = e.transmissions().iter().map(|t| t.from).collect();
+    assert_eq!(senders, vec![0, informed[0]]);
+}
+
+#[test]
+fn pull_requests_come_from_every_uninformed_node_and_only_informed_nodes_reply() {
+    let mut e = RoundEngine::new(Settings { nodes: 1_000, protocol: Protocol::Pull, ..Settings::default() }).unwrap();
+    e.set_arrow_cap(10_000);
+    let stats = *e.step();
+    let requests = e.transmissions().iter().filter(|t| t.kind == MessageKind::PullRequest).count();
+    let replies: Vec<_> = e.transmissions().iter().filter(|t| t.kind == MessageKind::PullReply).collect();
+    assert_eq!(requests, 999);
+    assert!(replies.iter().all(|t| t.from == 0 && t.fate == Fate::Informed));
+    assert_eq!(stats.traffic.sent as usize, requests + replies.len());
+}
+
+#[test]
+fn loss_one_spreads_nothing() {
+    for protocol in Protocol::ALL {
+        let mut e = RoundEngine::new(Settings { nodes: 500, protocol, live: live(3, 1.0, StopRule::Never, 1), ..Settings::default() }).unwrap();
+        for _ in 0..20 {
+            let s = *e.step();
+            assert_eq!(s.traffic.lost, s.traffic.sent);
+        }
+        assert_eq!(e.counts().informed(), 1);
+    }
+}
+
+#[test]
+fn a_live_fanout_change_takes_effect_at_the_next_round() {
+    let mut e = RoundEngine::new(Settings { nodes: 100_000, ..Settings::default() }).unwrap();
+    for _ in 0..8 {
+        e.step();
+    }
+    let spreaders = u64::from(e.counts().spreading);
+    let live3 = live(3, 0.0, StopRule::Never, 1);
+    e.set_live(live3).unwrap();
+    assert_eq!(e.step().traffic.sent, 3 * spreaders);
+    assert_eq!(e.settings().live, live3);
+}
+
+#[test]
+fn switching_to_anti_entropy_wakes_stopped_nodes() {
+    let mut e = RoundEngine::new(Settings { nodes: 5_000, live: live(1, 0.0, StopRule::FeedbackCoin, 1), ..Settings::default() }).unwrap();
+    while !e.is_finished() {
+        e.step();
+    }
+    let residue = e.counts().susceptible;
+    assert!(residue > 0, "k = 1 feedback coin leaves about 20 % uninformed");
+    e.set_live(live(1, 0.0, StopRule::Never, 1)).unwrap();
+    assert_eq!(e.counts().stopped, 0);
+    while !e.is_finished() {
+        e.step();
+    }
+    assert_eq!(e.counts().susceptible, 0);
+}
+
+#[test]
+fn killed_nodes_receive_nothing_and_revived_nodes_rejoin() {
+    let mut e = RoundEngine::new(Settings { nodes: 50, live: live(4, 0.0, StopRule::Never, 1), ..Settings::default() }).unwrap();
+    for i in 1..25 {
+        assert!(e.kill(i));
+    }
+    assert!(!e.kill(1));
+    assert_eq!(e.counts().crashed, 24);
+    let e2 = {
+        let mut e = e.clone();
+        while !e.is_finished() {
+            e.step();
+        }
+        e
+    };
+    assert!((1..25).all(|i| e2.node(i) == NodeView::Crashed));
+    assert!(e2.last().total.dead_letters > 0);
+    assert_eq!(e2.counts().informed(), 26);
+    for i in 1..25 {
+        assert!(e.revive(i));
+    }
+    assert_eq!(e.counts().susceptible, 49);
+    while !e.is_finished() {
+        e.step();
+    }
+    assert_eq!(e.counts().informed(), 50);
+}
+
+#[test]
+fn crashed_fraction_is_exact_and_spares_the_source() {
+    let e = RoundEngine::new(Settings { nodes: 1_000, crashed: 0.3, source: 7, ..Settings::default() }).unwrap();
+    assert_eq!(e.counts().crashed, 300);
+    assert_eq!(e.node(7), NodeView::Live(Phase::Spreading));
+}
+
+#[test]
+fn the_source_can_be_moved_before_the_first_round_only() {
+    let mut e = RoundEngine::new(Settings { nodes: 10, ..Settings::default() }).unwrap();
+    e.set_source(5).unwrap();
+    assert_eq!(e.node(0), NodeView::Live(Phase::Susceptible));
+    assert_eq!(e.node(5), NodeView::Live(Phase::Spreading));
+    assert_eq!(e.counts().spreading, 1);
+    e.step();
+    assert!(e.set_source(3).is_err());
+}
+
+#[test]
+fn bad_settings_are_refused_with_an_error() {
+    let bad = [
+        Settings { nodes: 1, ..Settings::default() },
+        Settings { live: live(0, 0.0, StopRule::Never, 1), ..Settings::default() },
+        Settings { live: live(1, 1.5, StopRule::Never, 1), ..Settings::default() },
+        Settings { live: live(1, f64::NAN, StopRule::Never, 1), ..Settings::default() },
+        Settings { live: live(1, 0.0, StopRule::BlindCoin, 0), ..Settings::default() },
+        Settings { crashed: 1.0, ..Settings::default() },
+        Settings { nodes: 8, topology: Topology::Torus, ..Settings::default() },
+        Settings { source: 1_000, ..Settings::default() },
+    ];
+    for s in bad {
+        assert!(RoundEngine::new(s).is_err(), "{s:?}");
+    }
+}
+
+fn any_settings() -> impl Strategy<Value = Settings> {
+    (
+        10u32..400,
+        0usize..3,
+        0usize..5,
+        1u8..5,
+        1u8..5,
+        prop_oneof![Just(0.0), 0.0..0.6f64],
+        0usize..6,
+        prop_oneof![Just(0.0), 0.0..0.5f64],
+        any::<u64>(),
+    )
+        .prop_map(|(nodes, p, r, k, fanout, loss, t, crashed, seed)| Settings {
+            nodes,
+            protocol: Protocol::ALL[p],
+            live: live(fanout, loss, StopRule::ALL[r], k),
+            topology: Topology::ALL[t],
+            crashed,
+            seed,
+            source: 0,
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn counts_always_sum_to_n_and_match_the_nodes(s in any_settings(), kills in proptest::collection::vec((0u32..400, any::<bool>()), 0..10)) {
+        let mut e = RoundEngine::new(s).unwrap();
+        let mut kills = kills.into_iter();
+        for _ in 0..60 {
+            if let Some((node, revive)) = kills.next() {
+                let node = node % s.nodes;
+                if revive { e.revive(node); } else { e.kill(node); }
+            }
+            let st = *e.step();
+            prop_assert_eq!(st.counts.total(), s.nodes);
+            let mut c = grapevine_core::Counts::default();
+            for v in e.iter_nodes() {
+                match v {
+                    NodeView::Crashed => c.crashed += 1,
+                    NodeView::Live(Phase::Susceptible) => c.susceptible += 1,
+                    NodeView::Live(Phase::Spreading) => c.spreading += 1,
+                    NodeView::Live(Phase::Stopped) => c.stopped += 1,
+                }
+            }
+            prop_assert_eq!(c, st.counts);
+            let t = st.traffic;
+            prop_assert!(t.lost + t.dead_letters + t.informed + t.redundant <= t.sent);
+        }
+    }
+
+    #[test]
+    fn informed_never_decreases_under_anti_entropy(s in any_settings()) {
+        let s = Settings { live: LiveSettings { interest: Interest::FOREVER, ..s.live }, ..s };
+        let mut e = RoundEngine::new(s).unwrap();
+        let mut before = e.counts().informed();
+        for _ in 0..60 {
+            let now = e.step().counts.informed();
+            prop_assert!(now >= before);
+            prop_assert_eq!(e.counts().stopped, 0);
+            before = now;
+        }
+    }
+}
