@@ -29,12 +29,13 @@ pub struct Settings {
     pub live: LiveSettings,
     /// Who may contact whom.
     pub topology: Topology,
-    /// Fraction of nodes crashed from the start, `[0, 1)`; never the source.
+    /// Fraction of nodes crashed from the start, `[0, 1)`. Which nodes crash depends on the
+    /// seed only, so moving the source keeps the same crashed set.
     pub crashed: f64,
     /// Master seed: derives the topology, the crashed set and every draw of the rounds.
     pub seed: u64,
-    /// The node that knows the rumor at round 0 (default: node 0).
-    pub source: u32,
+    /// The node that knows the rumor at round 0; it MUST be live. `None`: the first live node.
+    pub source: Option<u32>,
 }
 
 impl Default for Settings {
@@ -50,7 +51,7 @@ impl Default for Settings {
             topology: Topology::Complete,
             crashed: 0.0,
             seed: 1,
-            source: 0,
+            source: None,
         }
     }
 }
@@ -65,8 +66,8 @@ impl Settings {
         if !(0.0..1.0).contains(&self.crashed) {
             return Err(SettingsError::Crashed(self.crashed));
         }
-        if self.source >= self.nodes {
-            return Err(SettingsError::Source(self.source));
+        if let Some(source) = self.source.filter(|&s| s >= self.nodes) {
+            return Err(SettingsError::Source(source));
         }
         if self.nodes < self.topology.min_nodes() {
             // Graph::build names the topology's own minimum.
@@ -107,23 +108,29 @@ fn phase_at_round_start(byte: u8) -> Phase {
     rules::phase_at_round_start(phase_of(byte), byte & FRESH != 0)
 }
 
-/// Calls `crash` for each node crashed at the start: exactly `round(crashed * nodes)` of them,
-/// uniformly at random, never the source (Knuth's selection sampling, from the crash stream).
-pub(crate) fn for_each_initial_crash(settings: &Settings, mut crash: impl FnMut(u32)) {
+/// The crashed nodes at the start: exactly `round(crashed * nodes)` of them (leaving at least
+/// one live), uniformly at random (Knuth's selection sampling, from the crash stream).
+/// Returns one flag per node and the source: the given one, or the first live node.
+pub(crate) fn initial_crashes(settings: &Settings) -> Result<(Vec<bool>, u32), SettingsError> {
     let n = settings.nodes;
+    let mut crashed = vec![false; n as usize];
     let mut to_crash = (libm::round(settings.crashed * f64::from(n)) as u32).min(n - 1);
-    let mut remaining = n - 1;
     let mut rng = GossipRng::derive(settings.seed, Stream::Crashes, 0);
-    for i in 0..n {
-        if i == settings.source || to_crash == 0 {
-            continue;
+    for (i, flag) in crashed.iter_mut().enumerate() {
+        if to_crash == 0 {
+            break;
         }
-        if rng.below(remaining) < to_crash {
-            crash(i);
+        if rng.below(n - i as u32) < to_crash {
+            *flag = true;
             to_crash -= 1;
         }
-        remaining -= 1;
     }
+    let source = match settings.source {
+        Some(s) if crashed[s as usize] => return Err(SettingsError::SourceCrashed(s)),
+        Some(s) => s,
+        None => crashed.iter().position(|&c| !c).expect("at least one node is live") as u32,
+    };
+    Ok((crashed, source))
 }
 
 /// A run in progress. Construct with [`RoundEngine::new`], advance with [`RoundEngine::step`].
@@ -150,13 +157,19 @@ impl RoundEngine {
         settings.validate()?;
         let graph = Graph::build(settings.topology, settings.nodes, settings.seed)?;
         let n = settings.nodes;
-        let mut nodes = vec![SUSCEPTIBLE; n as usize];
+        let (crashed_flags, source) = initial_crashes(&settings)?;
+        let mut settings = settings;
+        settings.source = Some(source);
         let mut crashed = 0;
-        for_each_initial_crash(&settings, |i| {
-            nodes[i as usize] = CRASHED;
-            crashed += 1;
-        });
-        nodes[settings.source as usize] = SPREADING;
+        let mut nodes: Vec<u8> = crashed_flags
+            .iter()
+            .map(|&c| {
+                crashed += u32::from(c);
+                if c { CRASHED } else { SUSCEPTIBLE }
+            })
+            .collect();
+        drop(crashed_flags);
+        nodes[source as usize] = SPREADING;
         let counts = Counts { susceptible: n - crashed - 1, spreading: 1, stopped: 0, crashed };
         let start = RoundStats { round: 0, counts, ..RoundStats::default() };
         Ok(RoundEngine {
@@ -175,7 +188,8 @@ impl RoundEngine {
         })
     }
 
-    /// The settings the run started with, with the live ones as they are now.
+    /// The settings the run started with (the source resolved), with the live ones as they
+    /// are now.
     pub fn settings(&self) -> &Settings {
         &self.settings
     }
@@ -183,6 +197,11 @@ impl RoundEngine {
     /// The graph nodes gossip on.
     pub fn graph(&self) -> &Graph {
         &self.graph
+    }
+
+    /// The node that knew the rumor at round 0.
+    pub fn source(&self) -> u32 {
+        self.settings.source.expect("resolved in new")
     }
 
     /// Rounds played so far.
@@ -269,12 +288,17 @@ impl RoundEngine {
         Ok(())
     }
 
+    /// Changes push / pull / push-pull from the next round on.
+    pub fn set_protocol(&mut self, protocol: Protocol) {
+        self.settings.protocol = protocol;
+    }
+
     /// Makes `node` the source. Only before the first round; the node MUST be live.
     pub fn set_source(&mut self, node: u32) -> Result<(), SettingsError> {
         if self.round != 0 || node >= self.settings.nodes || self.nodes[node as usize] & CRASHED != 0 {
             return Err(SettingsError::Source(node));
         }
-        let old = self.settings.source as usize;
+        let old = self.source() as usize;
         self.nodes[old] = SUSCEPTIBLE | (self.nodes[old] & CRASHED);
         if self.nodes[old] & CRASHED == 0 {
             self.counts.spreading -= 1;
@@ -283,7 +307,7 @@ impl RoundEngine {
         self.nodes[node as usize] = SPREADING;
         self.counts.susceptible -= 1;
         self.counts.spreading += 1;
-        self.settings.source = node;
+        self.settings.source = Some(node);
         self.history[0].counts = self.counts;
         Ok(())
     }

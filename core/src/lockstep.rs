@@ -4,7 +4,7 @@
 //! engine honest: both run the rules of [`crate::rules`], and a statistical test checks that
 //! they give the same distribution of rounds and messages on the same settings.
 
-use crate::engine::{for_each_initial_crash, Settings};
+use crate::engine::{initial_crashes, Settings};
 use crate::metrics::{Counts, Traffic};
 use crate::node::{Message, RumorNode};
 use crate::rng::{Chance, GossipRng, Stream};
@@ -32,11 +32,10 @@ impl Lockstep {
         settings.validate()?;
         let graph = Graph::build(settings.topology, settings.nodes, settings.seed)?;
         let n = settings.nodes;
-        let mut crashed = alloc::vec![false; n as usize];
-        for_each_initial_crash(&settings, |i| crashed[i as usize] = true);
+        let (crashed, source) = initial_crashes(&settings)?;
         Ok(Lockstep {
             graph,
-            nodes: (0..n).map(|i| RumorNode::new(i, i == settings.source)).collect(),
+            nodes: (0..n).map(|i| RumorNode::new(i, i == source)).collect(),
             rngs: (0..n).map(|i| GossipRng::derive(settings.seed, Stream::Nodes, u64::from(i))).collect(),
             crashed,
             links: GossipRng::derive(settings.seed, Stream::Rounds, 1),

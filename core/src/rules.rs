@@ -235,6 +235,8 @@ pub enum SettingsError {
     Topology(&'static str),
     /// The chosen source node does not exist.
     Source(u32),
+    /// The chosen source node is crashed.
+    SourceCrashed(u32),
 }
 
 impl fmt::Display for SettingsError {
@@ -247,6 +249,7 @@ impl fmt::Display for SettingsError {
             SettingsError::Crashed(x) => write!(f, "crashed must be a fraction in [0, 1), got {x}"),
             SettingsError::Topology(why) => write!(f, "topology: {why}"),
             SettingsError::Source(x) => write!(f, "source node {x} does not exist"),
+            SettingsError::SourceCrashed(x) => write!(f, "source node {x} is crashed"),
         }
     }
 }

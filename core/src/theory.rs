@@ -35,11 +35,17 @@ impl Model {
     /// so `S' = S · escape`. For pull with `f = 1`, no loss and no crashes this is Demers et
     /// al.'s `p_{i+1} = p_i²`.
     pub fn informed_fractions(&self, rounds: u32) -> Vec<f64> {
+        self.informed_fractions_from(1.0, rounds)
+    }
+
+    /// The same recurrence started from `informed` live nodes (so that a curve can continue
+    /// from a measured point after a setting changed mid-run).
+    pub fn informed_fractions_from(&self, informed: f64, rounds: u32) -> Vec<f64> {
         let live = f64::from(self.live.max(1));
         let peers = f64::from(self.nodes.saturating_sub(1).max(1));
         let fanout = f64::from(self.fanout).min(peers);
         let q = 1.0 - self.loss;
-        let mut informed = 1.0f64;
+        let mut informed = informed;
         let mut out = Vec::with_capacity(rounds as usize + 1);
         out.push(informed / live);
         for _ in 0..rounds {
@@ -60,8 +66,13 @@ impl Model {
     /// Expected rounds until fewer than half a node is expected to be uninformed, or `None`
     /// if that takes more than `cap` rounds (say, with loss 1).
     pub fn expected_rounds(&self, cap: u32) -> Option<u32> {
+        self.expected_rounds_from(1.0, cap)
+    }
+
+    /// [`Model::expected_rounds`] from `informed` live nodes.
+    pub fn expected_rounds_from(&self, informed: f64, cap: u32) -> Option<u32> {
         let live = f64::from(self.live.max(1));
-        self.informed_fractions(cap)
+        self.informed_fractions_from(informed, cap)
             .iter()
             .position(|&x| (1.0 - x) * live < 0.5)
             .map(|r| r as u32)

@@ -116,10 +116,18 @@ fn killed_nodes_receive_nothing_and_revived_nodes_rejoin() {
 }
 
 #[test]
-fn crashed_fraction_is_exact_and_spares_the_source() {
-    let e = RoundEngine::new(Settings { nodes: 1_000, crashed: 0.3, source: 7, ..Settings::default() }).unwrap();
+fn crashed_fraction_is_exact_and_independent_of_the_source() {
+    let e = RoundEngine::new(Settings { nodes: 1_000, crashed: 0.3, ..Settings::default() }).unwrap();
     assert_eq!(e.counts().crashed, 300);
-    assert_eq!(e.node(7), NodeView::Live(Phase::Spreading));
+    let first_live = (0..1_000).find(|&i| e.node(i) != NodeView::Crashed).unwrap();
+    assert_eq!(e.source(), first_live);
+    assert_eq!(e.node(first_live), NodeView::Live(Phase::Spreading));
+    let crashed = (0..1_000).find(|&i| e.node(i) == NodeView::Crashed).unwrap();
+    assert!(RoundEngine::new(Settings { source: Some(crashed), ..*e.settings() }).is_err());
+    let other = RoundEngine::new(Settings { source: Some(first_live + 1), ..*e.settings() });
+    if let Ok(other) = other {
+        assert!((0..1_000).all(|i| (other.node(i) == NodeView::Crashed) == (e.node(i) == NodeView::Crashed)), "the crashed set depends on the seed only");
+    }
 }
 
 #[test]
@@ -143,7 +151,7 @@ fn bad_settings_are_refused_with_an_error() {
         Settings { live: live(1, 0.0, StopRule::BlindCoin, 0), ..Settings::default() },
         Settings { crashed: 1.0, ..Settings::default() },
         Settings { nodes: 8, topology: Topology::Torus, ..Settings::default() },
-        Settings { source: 1_000, ..Settings::default() },
+        Settings { source: Some(1_000), ..Settings::default() },
     ];
     for s in bad {
         assert!(RoundEngine::new(s).is_err(), "{s:?}");
@@ -169,7 +177,7 @@ fn any_settings() -> impl Strategy<Value = Settings> {
             topology: Topology::ALL[t],
             crashed,
             seed,
-            source: 0,
+            source: None,
         })
 }
 
