@@ -1,1 +1,34 @@
-//! Grapevine page.
+//! Grapevine's page: the in-browser gossip playground, a Yew app over `grapevine-core`.
+
+pub mod app;
+pub mod charts;
+pub mod controls;
+pub mod draw;
+pub mod explain;
+pub mod palette;
+pub mod params;
+pub mod sim;
+pub mod stats;
+
+/// Shows a Rust panic in the page's error banner (and the console), so a failure is never a
+/// silent, frozen page.
+pub fn install_panic_banner() {
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        let banner = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.get_element_by_id("panic-banner"));
+        if let Some(banner) = banner {
+            banner.set_text_content(Some(&format!(
+                "Something broke inside Grapevine and the page stopped: {info}. Reload to start again; please report this with the page's link."
+            )));
+            let _ = banner.set_attribute("class", "shown");
+        }
+    }));
+}
+
+/// Mounts the page on `element`.
+pub fn start_on(element: web_sys::Element) {
+    install_panic_banner();
+    yew::Renderer::<app::App>::with_root(element).render();
+}

@@ -1,0 +1,394 @@
+//! The page: owns the run, the play loop, the URL and the keyboard; children draw the parts.
+
+use crate::charts::Charts;
+use crate::controls::{Action, Change, Controls};
+use crate::draw::Painter;
+use crate::explain::Explain;
+use crate::params::{PageSettings, PAGE_MAX_NODES};
+use crate::palette;
+use crate::sim::Sim;
+use crate::stats::Stats;
+use gloo_events::{EventListener, EventListenerOptions};
+use gloo_render::{request_animation_frame, AnimationFrame};
+use grapevine_core::{NodeView, Settings, SettingsError};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{HtmlCanvasElement, KeyboardEvent};
+use yew::prelude::*;
+
+/// What happens to the page.
+pub enum Msg {
+    /// An animation frame, with its timestamp in ms.
+    Frame(f64),
+    /// A setting changed.
+    Change(Change),
+    /// A button (or its key) was pressed.
+    Action(Action),
+    /// A click on the network at CSS pixel (x, y); `shift` held.
+    Click(f64, f64, bool),
+    /// Hide the notices.
+    DismissNotices,
+}
+
+/// The page.
+pub struct App {
+    settings: PageSettings,
+    sim: Sim,
+    playing: bool,
+    notices: Vec<String>,
+    canvas: NodeRef,
+    painter: Painter,
+    frame: Option<AnimationFrame>,
+    last_step_ms: f64,
+    copied: bool,
+    _keys: Option<EventListener>,
+}
+
+fn window() -> Option<web_sys::Window> {
+    web_sys::window()
+}
+
+/// Runs `start` on the settings, falling back to the first live node as source when the chosen
+/// one is crashed, and to the defaults when the settings cannot run at all (with a notice).
+fn resolve<T>(
+    settings: &mut PageSettings,
+    notices: &mut Vec<String>,
+    mut start: impl FnMut(Settings) -> Result<T, SettingsError>,
+) -> T {
+    match start(settings.run) {
+        Ok(started) => return started,
+        Err(SettingsError::SourceCrashed(x)) => {
+            notices.push(format!("Node {x} is crashed in this run, so it cannot be the source: the source is the first live node."));
+            settings.run.source = None;
+        }
+        Err(e) => {
+            notices.push(format!("These settings cannot run ({e}): back to the defaults."));
+            *settings = PageSettings::default();
+        }
+    }
+    start(settings.run).unwrap_or_else(|_| {
+        *settings = PageSettings::default();
+        start(settings.run).expect("the default settings are valid")
+    })
+}
+
+impl App {
+    fn write_url(&self) {
+        if let Some(history) = window().and_then(|w| w.history().ok()) {
+            let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&self.settings.to_query()));
+        }
+    }
+
+    /// A new run with the current settings; the old one becomes the ghost.
+    fn restart(&mut self) {
+        let sim = &mut self.sim;
+        resolve(&mut self.settings, &mut self.notices, |run| sim.restart(run));
+        self.playing = false;
+        self.frame = None;
+        self.write_url();
+    }
+
+    fn step(&mut self) {
+        if !self.sim.engine.is_finished() {
+            self.sim.engine.step();
+        }
+        if self.sim.engine.is_finished() {
+            self.playing = false;
+            self.frame = None;
+        }
+    }
+
+    fn schedule(&mut self, ctx: &Context<Self>) {
+        if self.playing {
+            let link = ctx.link().clone();
+            self.frame = Some(request_animation_frame(move |t| link.send_message(Msg::Frame(t))));
+        }
+    }
+
+    fn apply_live(&mut self) {
+        let live = self.settings.run.live;
+        if let Err(e) = self.sim.engine.set_live(live) {
+            self.notices.push(format!("Not applied: {e}."));
+            self.settings.run.live = self.sim.engine.settings().live;
+        }
+        self.sim.recompute_theory();
+        self.write_url();
+    }
+
+    fn change(&mut self, change: Change) {
+        let run = &mut self.settings.run;
+        match change {
+            Change::Protocol(p) => {
+                run.protocol = p;
+                self.sim.engine.set_protocol(p);
+                self.sim.recompute_theory();
+                self.write_url();
+            }
+            Change::Stop(r) => {
+                run.live.interest.rule = r;
+                self.apply_live();
+            }
+            Change::K(k) => {
+                run.live.interest.k = k.max(1);
+                self.apply_live();
+            }
+            Change::Fanout(f) => {
+                run.live.fanout = f;
+                self.apply_live();
+            }
+            Change::Loss(l) => {
+                run.live.loss = l;
+                self.apply_live();
+            }
+            Change::Speed(s) => {
+                self.settings.speed = s;
+                self.write_url();
+            }
+            Change::Nodes(n) => {
+                if !(2..=PAGE_MAX_NODES).contains(&n) {
+                    self.notices.push(format!("Nodes must be from 2 to {PAGE_MAX_NODES}; kept {}.", run.nodes));
+                } else if n < run.topology.min_nodes() {
+                    self.notices.push(format!(
+                        "A {} topology needs at least {} nodes; kept {}.",
+                        run.topology.name(),
+                        run.topology.min_nodes(),
+                        run.nodes
+                    ));
+                } else {
+                    run.nodes = n;
+                    run.source = run.source.filter(|&x| x < n);
+                    self.restart();
+                }
+            }
+            Change::Topology(t) => {
+                if run.nodes < t.min_nodes() {
+                    self.notices.push(format!("A {} topology needs at least {} nodes.", t.name(), t.min_nodes()));
+                } else {
+                    run.topology = t;
+                    self.restart();
+                }
+            }
+            Change::Crashed(c) => {
+                run.crashed = c;
+                self.restart();
+            }
+            Change::Seed(s) => {
+                run.seed = s;
+                self.restart();
+            }
+            Change::RandomSeed => {
+                run.seed = (js_sys::Math::random() * 1e9) as u64;
+                self.restart();
+            }
+        }
+    }
+
+    fn click(&mut self, x: f64, y: f64, shift: bool) {
+        let Some(canvas) = self.canvas.cast::<HtmlCanvasElement>() else { return };
+        let Some(node) = Painter::node_at(&canvas, &self.sim.engine, x, y) else { return };
+        let e = &mut self.sim.engine;
+        if e.round() == 0 && !shift && e.node(node) != NodeView::Crashed {
+            if e.set_source(node).is_ok() {
+                self.settings.run.source = Some(node);
+                self.write_url();
+            }
+        } else if node != e.source() || e.round() > 0 {
+            if !e.kill(node) {
+                e.revive(node);
+            }
+            self.sim.recompute_theory();
+        }
+    }
+}
+
+impl Component for App {
+    type Message = Msg;
+    type Properties = ();
+
+    fn create(ctx: &Context<Self>) -> Self {
+        let query = window().and_then(|w| w.location().search().ok()).unwrap_or_default();
+        let (mut settings, mut notices) = PageSettings::from_query(&query);
+        let sim = resolve(&mut settings, &mut notices, Sim::new);
+        let link = ctx.link().clone();
+        let keys = window().and_then(|w| w.document()).map(|doc| {
+            let options = EventListenerOptions::enable_prevent_default();
+            EventListener::new_with_options(&doc, "keydown", options, move |event| {
+                let Some(e) = event.dyn_ref::<KeyboardEvent>() else { return };
+                let typing = e
+                    .target()
+                    .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                    .map(|el| matches!(el.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA" | "BUTTON"))
+                    .unwrap_or(false);
+                if typing || e.ctrl_key() || e.meta_key() || e.alt_key() {
+                    return;
+                }
+                let action = match e.key().as_str() {
+                    " " => Action::TogglePlay,
+                    "ArrowRight" => Action::Step,
+                    "r" | "R" => Action::Reset,
+                    _ => return,
+                };
+                e.prevent_default();
+                link.send_message(Msg::Action(action));
+            })
+        });
+        let app = App {
+            settings,
+            sim,
+            playing: false,
+            notices,
+            canvas: NodeRef::default(),
+            painter: Painter::default(),
+            frame: None,
+            last_step_ms: f64::NEG_INFINITY,
+            copied: false,
+            _keys: keys,
+        };
+        app.write_url();
+        app
+    }
+
+    fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
+        match msg {
+            Msg::Frame(now) => {
+                if !self.playing {
+                    return false;
+                }
+                let interval = match self.settings.speed {
+                    0 => 0.0,
+                    s => 1_000.0 / f64::from(s),
+                };
+                let due = now - self.last_step_ms >= interval - 1.0;
+                if due {
+                    self.last_step_ms = now;
+                    self.step();
+                }
+                self.schedule(ctx);
+                due
+            }
+            Msg::Change(change) => {
+                self.copied = false;
+                self.change(change);
+                true
+            }
+            Msg::Action(action) => {
+                match action {
+                    Action::TogglePlay => {
+                        if self.playing {
+                            self.playing = false;
+                            self.frame = None;
+                        } else {
+                            if self.sim.engine.is_finished() {
+                                self.restart();
+                            }
+                            self.playing = true;
+                            self.last_step_ms = f64::NEG_INFINITY;
+                            self.schedule(ctx);
+                        }
+                    }
+                    Action::Step => {
+                        self.playing = false;
+                        self.frame = None;
+                        self.step();
+                    }
+                    Action::Reset => self.restart(),
+                    Action::CopyLink => {
+                        if let Some(w) = window() {
+                            let url = w.location().href().unwrap_or_default();
+                            let _ = w.navigator().clipboard().write_text(&url);
+                            self.copied = true;
+                        }
+                    }
+                }
+                true
+            }
+            Msg::Click(x, y, shift) => {
+                self.click(x, y, shift);
+                true
+            }
+            Msg::DismissNotices => {
+                self.notices.clear();
+                true
+            }
+        }
+    }
+
+    fn rendered(&mut self, _ctx: &Context<Self>, _first: bool) {
+        if let Some(canvas) = self.canvas.cast::<HtmlCanvasElement>() {
+            if let Err(e) = self.painter.draw(&canvas, &self.sim.engine) {
+                web_sys::console::error_2(&"drawing the network failed:".into(), &e);
+            }
+        }
+    }
+
+    fn view(&self, ctx: &Context<Self>) -> Html {
+        let link = ctx.link();
+        let e = &self.sim.engine;
+        let run: Settings = self.settings.run;
+        let history = e.history();
+        let onclick = link.callback(|ev: MouseEvent| Msg::Click(f64::from(ev.offset_x()), f64::from(ev.offset_y()), ev.shift_key()));
+        let expected = Sim::expected_rounds(&self.settings, e.counts().live());
+        let dense = run.nodes > crate::draw::LAYOUT_MAX_NODES;
+        html! {
+            <>
+            <header class="top">
+                <div class="brand">
+                    <span class="logo" aria-hidden="true">{ "◉" }</span>
+                    <div>
+                        <h1>{ "Grapevine" }</h1>
+                        <p class="tagline">{ "How a rumor spreads when everyone tells a few random friends." }</p>
+                    </div>
+                </div>
+                <div class="run-id">{ format!("{} nodes · seed {}", run.nodes, run.seed) }</div>
+            </header>
+            if !self.notices.is_empty() {
+                <div class="notices" role="status" data-testid="notices">
+                    <ul>{ for self.notices.iter().map(|n| html! { <li>{ n }</li> }) }</ul>
+                    <button onclick={link.callback(|_| Msg::DismissNotices)} aria-label="Dismiss">{ "✕" }</button>
+                </div>
+            }
+            <main class="layout">
+                <div class="column left">
+                    <Controls settings={self.settings} playing={self.playing} finished={e.is_finished()} copied={self.copied}
+                        on_change={link.callback(Msg::Change)} on_action={link.callback(Msg::Action)} />
+                    <Explain settings={run} expected_rounds={expected} />
+                </div>
+                <div class="column center">
+                    <section class="panel network-panel" aria-label="The network">
+                        <canvas ref={self.canvas.clone()} data-testid="network" {onclick} class="network"
+                            title={ if dense { "One cell per node, in node order" } else { "Click a node" } }></canvas>
+                        <ul class="legend">
+                            <li><span class="dot" style={format!("background:{}", palette::SUSCEPTIBLE)}></span>{ "unaware" }</li>
+                            <li><span class="dot" style={format!("background:{}", palette::NEW)}></span>{ "just heard" }</li>
+                            <li><span class="dot" style={format!("background:{}", palette::SPREADING)}></span>{ "spreading" }</li>
+                            <li><span class="dot" style={format!("background:{}", palette::STOPPED)}></span>{ "stopped spreading" }</li>
+                            <li><span class="dot" style={format!("background:{}", palette::CRASHED)}></span>{ "crashed" }</li>
+                            if !dense {
+                                <li><span class="line" style={format!("background:{}", palette::INFORMED)}></span>{ "told news" }</li>
+                                <li><span class="line" style={format!("background:{}", palette::REDUNDANT)}></span>{ "told old news" }</li>
+                                <li><span class="line dashed" style={format!("border-color:{}", palette::LOST)}></span>{ "lost ✕" }</li>
+                                if run.protocol.pulls() {
+                                    <li><span class="line" style={format!("background:{}", palette::REQUEST)}></span>{ "pull request" }</li>
+                                }
+                                <li><span class="ring"></span>{ "source" }</li>
+                            }
+                        </ul>
+                    </section>
+                </div>
+                <div class="column right">
+                    <Stats last={*e.last()} nodes={run.nodes} seed={run.seed} finished={e.is_finished()} />
+                    <Charts
+                        informed={self.sim.informed_curve()}
+                        theory={self.sim.theory.clone()}
+                        messages={history.iter().skip(1).map(|h| (h.traffic.sent, h.traffic.lost)).collect::<Vec<_>>()}
+                        ghost={self.sim.ghost.clone()}
+                        mongering={run.live.interest.rule.is_rumor_mongering()} />
+                </div>
+            </main>
+            <footer class="foot">
+                { "Synchronous rounds; every number is computed by grapevine-core, the same code as the command line. " }
+                <a href="https://en.wikipedia.org/wiki/Gossip_protocol">{ "What is gossip?" }</a>
+            </footer>
+            </>
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! The control panel: every setting, and play / step / reset.
+
+use crate::params::{PageSettings, PAGE_MAX_NODES, SPEEDS};
+use grapevine_core::{Protocol, StopRule, Topology};
+use web_sys::{HtmlInputElement, HtmlSelectElement};
+use yew::prelude::*;
+
+/// A setting the user changed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Change {
+    /// Push, pull or push-pull (live).
+    Protocol(Protocol),
+    /// Stop rule (live).
+    Stop(StopRule),
+    /// The stop rule's k (live).
+    K(u8),
+    /// Fanout (live).
+    Fanout(u8),
+    /// Loss probability (live).
+    Loss(f64),
+    /// Rounds per second (live).
+    Speed(u32),
+    /// Number of nodes (new run).
+    Nodes(u32),
+    /// Topology (new run).
+    Topology(Topology),
+    /// Fraction crashed at the start (new run).
+    Crashed(f64),
+    /// Master seed (new run).
+    Seed(u64),
+    /// A fresh random seed (new run).
+    RandomSeed,
+}
+
+/// A button.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Play or pause.
+    TogglePlay,
+    /// Play one round.
+    Step,
+    /// Back to round 0 with the same settings.
+    Reset,
+    /// Copy a link to these settings.
+    CopyLink,
+}
+
+/// Properties of [`Controls`].
+#[derive(Properties, PartialEq)]
+pub struct ControlsProps {
+    /// Current settings.
+    pub settings: PageSettings,
+    /// Whether the run is playing.
+    pub playing: bool,
+    /// Whether the run is over.
+    pub finished: bool,
+    /// Feedback after "copy link".
+    pub copied: bool,
+    /// A setting changed.
+    pub on_change: Callback<Change>,
+    /// A button was pressed.
+    pub on_action: Callback<Action>,
+}
+
+fn select_value(e: &Event) -> String {
+    e.target_unchecked_into::<HtmlSelectElement>().value()
+}
+
+fn input_value(e: &Event) -> String {
+    e.target_unchecked_into::<HtmlInputElement>().value()
+}
+
+/// The control panel.
+#[function_component(Controls)]
+pub fn controls(p: &ControlsProps) -> Html {
+    let s = &p.settings.run;
+    let change = |f: fn(&Event) -> Option<Change>| {
+        let cb = p.on_change.clone();
+        Callback::from(move |e: Event| {
+            if let Some(c) = f(&e) {
+                cb.emit(c)
+            }
+        })
+    };
+    let live_input = |f: fn(&str) -> Option<Change>| {
+        let cb = p.on_change.clone();
+        Callback::from(move |e: InputEvent| {
+            if let Some(c) = f(&e.target_unchecked_into::<HtmlInputElement>().value()) {
+                cb.emit(c)
+            }
+        })
+    };
+    let action = |a: Action| {
+        let cb = p.on_action.clone();
+        Callback::from(move |_: MouseEvent| cb.emit(a))
+    };
+    let uses_k = s.live.interest.rule.is_rumor_mongering();
+    let play_label = if p.playing { "⏸ Pause" } else if p.finished { "▶ Replay" } else { "▶ Play" };
+    html! {
+        <section class="panel controls" aria-label="Controls">
+            <div class="buttons">
+                <button class="primary" data-testid="play" onclick={action(Action::TogglePlay)}
+                    title="Play / pause (space)">{ play_label }</button>
+                <button data-testid="step" onclick={action(Action::Step)} title="One round (→)">{ "⏭ Step" }</button>
+                <button data-testid="reset" onclick={action(Action::Reset)} title="Back to round 0 (r)">{ "↺ Reset" }</button>
+            </div>
+            <label>{ "Protocol" }
+                <select data-testid="protocol" onchange={change(|e| Protocol::from_name(&select_value(e)).map(Change::Protocol))}>
+                    { for Protocol::ALL.iter().map(|&x| html! {
+                        <option value={x.name()} selected={x == s.protocol}>{ protocol_label(x) }</option>
+                    }) }
+                </select>
+            </label>
+            <label>{ "Stop rule" }
+                <select data-testid="stop" onchange={change(|e| StopRule::from_name(&select_value(e)).map(Change::Stop))}>
+                    { for StopRule::ALL.iter().map(|&x| html! {
+                        <option value={x.name()} selected={x == s.live.interest.rule}>{ stop_label(x) }</option>
+                    }) }
+                </select>
+            </label>
+            if uses_k {
+                <label>{ "k " }<output>{ s.live.interest.k }</output>
+                    <input type="range" min="1" max="10" value={s.live.interest.k.to_string()} data-testid="k"
+                        oninput={live_input(|v| v.parse().ok().map(Change::K))} />
+                </label>
+            }
+            <label>{ "Fanout " }<output>{ s.live.fanout }</output>
+                <input type="range" min="1" max="16" value={s.live.fanout.to_string()} data-testid="fanout"
+                    oninput={live_input(|v| v.parse().ok().map(Change::Fanout))} />
+            </label>
+            <label>{ "Loss " }<output>{ format!("{:.0} %", s.live.loss * 100.0) }</output>
+                <input type="range" min="0" max="100" step="1" value={format!("{}", (s.live.loss * 100.0).round())} data-testid="loss"
+                    oninput={live_input(|v| v.parse::<f64>().ok().map(|x| Change::Loss((x / 100.0).clamp(0.0, 1.0))))} />
+            </label>
+            <label>{ "Speed" }
+                <select data-testid="speed" onchange={change(|e| select_value(e).parse().ok().map(Change::Speed))}>
+                    { for SPEEDS.iter().map(|&x| html! {
+                        <option value={x.to_string()} selected={x == p.settings.speed}>
+                            { if x == 0 { "as fast as possible".to_string() } else { format!("{x} rounds/s") } }
+                        </option>
+                    }) }
+                </select>
+            </label>
+            <fieldset>
+                <legend>{ "New run" }</legend>
+                <label>{ "Nodes" }
+                    <input type="number" min="2" max={PAGE_MAX_NODES.to_string()} value={s.nodes.to_string()} data-testid="nodes"
+                        list="node-presets" onchange={change(|e| input_value(e).trim().parse().ok().map(Change::Nodes))} />
+                    <datalist id="node-presets">
+                        { for [20u32, 50, 100, 200, 500, 1_000, 2_000, 10_000, 100_000, 1_000_000].iter().map(|n| html! { <option value={n.to_string()} /> }) }
+                    </datalist>
+                </label>
+                <label>{ "Topology" }
+                    <select data-testid="topology" onchange={change(|e| Topology::from_name(&select_value(e)).map(Change::Topology))}>
+                        { for Topology::ALL.iter().map(|&x| html! {
+                            <option value={x.name()} selected={x == s.topology}>{ topology_label(x) }</option>
+                        }) }
+                    </select>
+                </label>
+                <label>{ "Crashed at start " }<output>{ format!("{:.0} %", s.crashed * 100.0) }</output>
+                    <input type="range" min="0" max="90" step="5" value={format!("{}", (s.crashed * 100.0).round())} data-testid="crashed"
+                        onchange={change(|e| input_value(e).parse::<f64>().ok().map(|x| Change::Crashed((x / 100.0).clamp(0.0, 0.9))))} />
+                </label>
+                <label>{ "Seed" }
+                    <span class="seed-row">
+                        <input type="text" inputmode="numeric" value={s.seed.to_string()} data-testid="seed"
+                            onchange={change(|e| input_value(e).trim().parse().ok().map(Change::Seed))} />
+                        <button onclick={{ let cb = p.on_change.clone(); Callback::from(move |_: MouseEvent| cb.emit(Change::RandomSeed)) }}
+                            title="A new random seed">{ "🎲 random" }</button>
+                    </span>
+                </label>
+            </fieldset>
+            <button class="link" onclick={action(Action::CopyLink)} data-testid="copy-link">
+                { if p.copied { "✓ Link copied" } else { "🔗 Copy link to these settings" } }
+            </button>
+            <p class="hint">{ "Keys: space play/pause · → step · r reset. Click a node: before the first round it becomes the source; after, it crashes or revives." }</p>
+        </section>
+    }
+}
+
+/// The protocol's name for people.
+pub fn protocol_label(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Push => "Push",
+        Protocol::Pull => "Pull",
+        Protocol::PushPull => "Push-pull",
+    }
+}
+
+/// The stop rule's name for people.
+pub fn stop_label(r: StopRule) -> &'static str {
+    match r {
+        StopRule::Never => "Never (anti-entropy)",
+        StopRule::FeedbackCounter => "Feedback + counter",
+        StopRule::FeedbackCoin => "Feedback + coin",
+        StopRule::BlindCounter => "Blind + counter",
+        StopRule::BlindCoin => "Blind + coin",
+    }
+}
+
+/// The topology's name for people.
+pub fn topology_label(t: Topology) -> &'static str {
+    match t {
+        Topology::Complete => "Complete graph",
+        Topology::Ring => "Ring",
+        Topology::Torus => "2-D torus",
+        Topology::Regular => "Random 4-regular",
+        Topology::SmallWorld => "Small world",
+        Topology::ScaleFree => "Scale-free",
+    }
+}

@@ -1,0 +1,289 @@
+//! Drawing the network on a canvas: a readable layout with this round's messages as arrows
+//! for small networks, one cell per node for large ones. No DOM element per node.
+
+use crate::palette;
+use grapevine_core::metrics::{Fate, MessageKind};
+use grapevine_core::{NodeView, Phase, RoundEngine, Topology};
+use wasm_bindgen::{Clamped, JsCast, JsValue};
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
+
+/// Up to this many nodes get the readable layout with arrows; beyond, the dense view.
+pub const LAYOUT_MAX_NODES: u32 = 2_000;
+/// Graph edges are drawn up to this many nodes (beyond, they are a grey fog).
+const EDGES_MAX_NODES: u32 = 400;
+
+/// Where each node sits, in a unit square, for the readable layout.
+fn position(topology: Topology, n: u32, i: u32) -> (f64, f64) {
+    if topology == Topology::Torus {
+        let w = Topology::torus_width(n);
+        let h = n.div_ceil(w);
+        let (x, y) = (i % w, i / w);
+        (
+            (f64::from(x) + 0.5) / f64::from(w),
+            (f64::from(y) + 0.5) / f64::from(h.max(w)),
+        )
+    } else {
+        // A circle: ring and lattice neighbours sit side by side; node 0 at the top.
+        let a = std::f64::consts::TAU * f64::from(i) / f64::from(n) - std::f64::consts::FRAC_PI_2;
+        (0.5 + 0.46 * a.cos(), 0.5 + 0.46 * a.sin())
+    }
+}
+
+/// Cells per row of the dense view.
+fn dense_width(n: u32) -> u32 {
+    (f64::from(n).sqrt().ceil() as u32).max(1)
+}
+
+fn node_colour(view: NodeView) -> &'static str {
+    match view {
+        NodeView::Crashed => palette::CRASHED,
+        NodeView::Live(Phase::Susceptible) => palette::SUSCEPTIBLE,
+        NodeView::Live(Phase::Spreading) => palette::SPREADING,
+        NodeView::Live(Phase::Stopped) => palette::STOPPED,
+    }
+}
+
+/// The drawing surface and a reusable pixel buffer for the dense view.
+#[derive(Default)]
+pub struct Painter {
+    pixels: Vec<u8>,
+    scratch: Option<HtmlCanvasElement>,
+}
+
+/// Canvas side in CSS pixels: square, as wide as its box.
+fn fit(canvas: &HtmlCanvasElement) -> (f64, f64) {
+    let css = f64::from(canvas.client_width().max(100));
+    let ratio = web_sys::window().map(|w| w.device_pixel_ratio()).unwrap_or(1.0).clamp(1.0, 3.0);
+    let px = (css * ratio).round() as u32;
+    if canvas.width() != px || canvas.height() != px {
+        canvas.set_width(px);
+        canvas.set_height(px);
+    }
+    (css, ratio)
+}
+
+fn context(canvas: &HtmlCanvasElement) -> Option<CanvasRenderingContext2d> {
+    canvas.get_context("2d").ok()??.dyn_into().ok()
+}
+
+impl Painter {
+    /// Draws the whole network as it stands.
+    pub fn draw(&mut self, canvas: &HtmlCanvasElement, engine: &RoundEngine) -> Result<(), JsValue> {
+        let (size, ratio) = fit(canvas);
+        let ctx = context(canvas).ok_or("no 2d context")?;
+        ctx.set_transform(ratio, 0.0, 0.0, ratio, 0.0, 0.0)?;
+        ctx.set_fill_style_str(palette::BACKGROUND);
+        ctx.fill_rect(0.0, 0.0, size, size);
+        if engine.settings().nodes <= LAYOUT_MAX_NODES {
+            draw_layout(&ctx, size, engine);
+            Ok(())
+        } else {
+            self.draw_dense(&ctx, size, engine)
+        }
+    }
+
+    fn draw_dense(&mut self, ctx: &CanvasRenderingContext2d, size: f64, engine: &RoundEngine) -> Result<(), JsValue> {
+        let n = engine.settings().nodes;
+        let w = dense_width(n);
+        let h = n.div_ceil(w);
+        self.pixels.clear();
+        self.pixels.resize((w * h * 4) as usize, 0);
+        let colours = [
+            palette::rgba(palette::SUSCEPTIBLE),
+            palette::rgba(palette::SPREADING),
+            palette::rgba(palette::STOPPED),
+            palette::rgba(palette::CRASHED),
+        ];
+        for (px, view) in self.pixels.chunks_exact_mut(4).zip(engine.iter_nodes()) {
+            let c = match view {
+                NodeView::Live(Phase::Susceptible) => colours[0],
+                NodeView::Live(Phase::Spreading) => colours[1],
+                NodeView::Live(Phase::Stopped) => colours[2],
+                NodeView::Crashed => colours[3],
+            };
+            px.copy_from_slice(&c);
+        }
+        let new = palette::rgba(palette::NEW);
+        for &i in engine.newly_informed() {
+            if engine.node(i) == NodeView::Live(Phase::Spreading) {
+                self.pixels[i as usize * 4..i as usize * 4 + 4].copy_from_slice(&new);
+            }
+        }
+        let image = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&self.pixels), w, h)?;
+        let scratch = match &self.scratch {
+            Some(c) => c.clone(),
+            None => {
+                let doc = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
+                let c: HtmlCanvasElement = doc.create_element("canvas")?.dyn_into()?;
+                self.scratch = Some(c.clone());
+                c
+            }
+        };
+        scratch.set_width(w);
+        scratch.set_height(h);
+        context(&scratch).ok_or("no 2d context")?.put_image_data(&image, 0.0, 0.0)?;
+        ctx.set_image_smoothing_enabled(false);
+        let scale = size / f64::from(w.max(h));
+        ctx.draw_image_with_html_canvas_element_and_dw_and_dh(
+            &scratch,
+            0.0,
+            0.0,
+            f64::from(w) * scale,
+            f64::from(h) * scale,
+        )
+    }
+
+    /// The node under a point of the canvas (CSS pixels from its top-left corner).
+    pub fn node_at(canvas: &HtmlCanvasElement, engine: &RoundEngine, x: f64, y: f64) -> Option<u32> {
+        let size = f64::from(canvas.client_width().max(1));
+        let (x, y) = (x / size, y / size);
+        let s = engine.settings();
+        if s.nodes <= LAYOUT_MAX_NODES {
+            let radius = node_radius(s.nodes, 1.0).max(0.012);
+            (0..s.nodes)
+                .map(|i| {
+                    let (px, py) = position(s.topology, s.nodes, i);
+                    (i, (px - x).powi(2) + (py - y).powi(2))
+                })
+                .filter(|&(_, d2)| d2 <= radius * radius * 4.0)
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(i, _)| i)
+        } else {
+            let w = dense_width(s.nodes);
+            let h = s.nodes.div_ceil(w);
+            let side = f64::from(w.max(h));
+            let (cx, cy) = ((x * side) as u32, (y * side) as u32);
+            let i = cy.checked_mul(w)?.checked_add(cx)?;
+            (cx < w && i < s.nodes).then_some(i)
+        }
+    }
+}
+
+/// Node radius for `n` nodes on a canvas of side `size`.
+fn node_radius(n: u32, size: f64) -> f64 {
+    let spacing = (std::f64::consts::TAU * 0.46 * size) / f64::from(n);
+    (spacing * 0.42).clamp(size * 0.0025, size * 0.022)
+}
+
+fn draw_layout(ctx: &CanvasRenderingContext2d, size: f64, engine: &RoundEngine) {
+    let s = engine.settings();
+    let n = s.nodes;
+    let at = |i: u32| {
+        let (x, y) = position(s.topology, n, i);
+        (x * size, y * size)
+    };
+    // The graph's edges, faintly.
+    if n <= EDGES_MAX_NODES && s.topology != Topology::Complete {
+        ctx.set_stroke_style_str(palette::EDGE);
+        ctx.set_line_width(1.0);
+        ctx.begin_path();
+        for i in 0..n {
+            let (x0, y0) = at(i);
+            for &j in engine.graph().sparse_neighbors(i) {
+                let wraps = s.topology == Topology::Torus && (at(j).0 - x0).abs() + (at(j).1 - y0).abs() > size * 0.5;
+                if j > i && !wraps {
+                    let (x1, y1) = at(j);
+                    ctx.move_to(x0, y0);
+                    ctx.line_to(x1, y1);
+                }
+            }
+        }
+        ctx.stroke();
+    }
+    let r = node_radius(n, size);
+    // This round's messages.
+    for t in engine.transmissions() {
+        let (colour, dashed, width) = match (t.kind, t.fate) {
+            (_, Fate::Lost) => (palette::LOST, true, 1.5),
+            (_, Fate::DeadLetter) => (palette::CRASHED, true, 1.2),
+            (MessageKind::PullRequest, _) => (palette::REQUEST, false, 0.8),
+            (_, Fate::Informed) => (palette::INFORMED, false, 1.8),
+            _ => (palette::REDUNDANT, false, 0.8),
+        };
+        arrow(ctx, at(t.from), at(t.to), r, colour, dashed, width, t.fate == Fate::Lost);
+    }
+    // The nodes, with this round's newcomers ringed.
+    let new = engine.newly_informed();
+    for i in 0..n {
+        let (x, y) = at(i);
+        let view = engine.node(i);
+        ctx.begin_path();
+        let _ = ctx.arc(x, y, r, 0.0, std::f64::consts::TAU);
+        ctx.set_fill_style_str(node_colour(view));
+        ctx.fill();
+        if view == NodeView::Crashed {
+            cross(ctx, x, y, r * 0.7, palette::BACKGROUND);
+        }
+    }
+    for &i in new {
+        let (x, y) = at(i);
+        ctx.begin_path();
+        let _ = ctx.arc(x, y, r + 2.0, 0.0, std::f64::consts::TAU);
+        ctx.set_stroke_style_str(palette::NEW);
+        ctx.set_line_width(2.0);
+        ctx.stroke();
+    }
+    // The source.
+    let (x, y) = at(engine.source());
+    ctx.begin_path();
+    let _ = ctx.arc(x, y, r + 5.0, 0.0, std::f64::consts::TAU);
+    ctx.set_stroke_style_str("#ffffff");
+    ctx.set_line_width(1.5);
+    ctx.stroke();
+}
+
+fn cross(ctx: &CanvasRenderingContext2d, x: f64, y: f64, h: f64, colour: &str) {
+    ctx.begin_path();
+    ctx.move_to(x - h, y - h);
+    ctx.line_to(x + h, y + h);
+    ctx.move_to(x + h, y - h);
+    ctx.line_to(x - h, y + h);
+    ctx.set_stroke_style_str(colour);
+    ctx.set_line_width(1.5);
+    ctx.stroke();
+}
+
+#[allow(clippy::too_many_arguments)]
+fn arrow(
+    ctx: &CanvasRenderingContext2d,
+    (x0, y0): (f64, f64),
+    (x1, y1): (f64, f64),
+    r: f64,
+    colour: &str,
+    dashed: bool,
+    width: f64,
+    lost: bool,
+) {
+    let (dx, dy) = (x1 - x0, y1 - y0);
+    let len = (dx * dx + dy * dy).sqrt().max(1e-9);
+    let (ux, uy) = (dx / len, dy / len);
+    // A lost message stops halfway, with a cross where it died.
+    let end = if lost { len * 0.55 } else { len - r - 1.5 };
+    let (sx, sy) = (x0 + ux * r, y0 + uy * r);
+    let (ex, ey) = (x0 + ux * end, y0 + uy * end);
+    let dash = js_sys::Array::new();
+    if dashed {
+        dash.push(&JsValue::from_f64(4.0));
+        dash.push(&JsValue::from_f64(3.0));
+    }
+    let _ = ctx.set_line_dash(&dash);
+    ctx.set_stroke_style_str(colour);
+    ctx.set_line_width(width);
+    ctx.begin_path();
+    ctx.move_to(sx, sy);
+    ctx.line_to(ex, ey);
+    ctx.stroke();
+    let _ = ctx.set_line_dash(&js_sys::Array::new());
+    if lost {
+        cross(ctx, ex, ey, 3.5, colour);
+        return;
+    }
+    let head = (4.0 + width * 1.5).min(len * 0.3);
+    ctx.begin_path();
+    ctx.move_to(ex, ey);
+    ctx.line_to(ex - ux * head - uy * head * 0.5, ey - uy * head + ux * head * 0.5);
+    ctx.line_to(ex - ux * head + uy * head * 0.5, ey - uy * head - ux * head * 0.5);
+    ctx.close_path();
+    ctx.set_fill_style_str(colour);
+    ctx.fill();
+}

@@ -1,0 +1,223 @@
+//! Every setting a user can make, to and from the URL's query string.
+//!
+//! Parsing never fails: a bad parameter falls back to its default and adds a notice that the
+//! page shows, so a mistyped link still opens a working playground.
+
+use grapevine_core::engine::MAX_NODES;
+use grapevine_core::rules::MAX_FANOUT;
+use grapevine_core::{Interest, LiveSettings, Protocol, Settings, StopRule, Topology};
+
+/// The most nodes the page offers (the dense view draws one pixel per node).
+pub const PAGE_MAX_NODES: u32 = 1_000_000;
+const _: () = assert!(PAGE_MAX_NODES <= MAX_NODES);
+
+/// Rounds per second when playing; 0 means one round per frame.
+pub const SPEEDS: [u32; 6] = [1, 2, 5, 10, 30, 0];
+
+/// Everything the URL holds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PageSettings {
+    /// The run's settings.
+    pub run: Settings,
+    /// Rounds per second while playing (one of [`SPEEDS`]).
+    pub speed: u32,
+}
+
+impl Default for PageSettings {
+    fn default() -> Self {
+        PageSettings {
+            run: Settings {
+                nodes: 200,
+                protocol: Protocol::Push,
+                live: LiveSettings { fanout: 1, loss: 0.0, interest: Interest { rule: StopRule::Never, k: 2 } },
+                topology: Topology::Complete,
+                crashed: 0.0,
+                seed: 1,
+                source: None,
+            },
+            speed: 2,
+        }
+    }
+}
+
+/// Splits `a=1&b=2` (with or without the leading `?`) into pairs, decoding `%XX` and `+`.
+fn pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    query.trim_start_matches('?').split('&').filter(|p| !p.is_empty()).map(|p| {
+        let (k, v) = p.split_once('=').unwrap_or((p, ""));
+        (decode(k), decode(v))
+    })
+}
+
+fn decode(s: &str) -> String {
+    let hex = |b: u8| (b as char).to_digit(16);
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (b'+', ..) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, ..) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl PageSettings {
+    /// Reads a query string. Returns the settings and one notice per parameter that was ignored.
+    pub fn from_query(query: &str) -> (PageSettings, Vec<String>) {
+        let mut s = PageSettings::default();
+        let mut notices = Vec::new();
+        let mut bad = |name: &str, value: &str, why: &str| {
+            let shown: String = value.chars().take(40).collect();
+            notices.push(format!("Ignored {name}={shown:?}: {why}."));
+        };
+        for (key, value) in pairs(query) {
+            let v = value.trim();
+            match key.as_str() {
+                "nodes" => match v.parse::<u32>() {
+                    Ok(n) if (2..=PAGE_MAX_NODES).contains(&n) => s.run.nodes = n,
+                    _ => bad("nodes", v, "expected a whole number from 2 to 1000000"),
+                },
+                "protocol" => match Protocol::from_name(v) {
+                    Some(p) => s.run.protocol = p,
+                    None => bad("protocol", v, "expected push, pull or pushpull"),
+                },
+                "fanout" => match v.parse::<u8>() {
+                    Ok(f) if (1..=MAX_FANOUT).contains(&f) => s.run.live.fanout = f,
+                    _ => bad("fanout", v, "expected a whole number from 1 to 16"),
+                },
+                "loss" => match v.parse::<f64>() {
+                    Ok(p) if (0.0..=1.0).contains(&p) => s.run.live.loss = p,
+                    _ => bad("loss", v, "expected a probability from 0 to 1, such as 0.1"),
+                },
+                "stop" => match StopRule::from_name(v) {
+                    Some(r) => s.run.live.interest.rule = r,
+                    None => bad(
+                        "stop",
+                        v,
+                        "expected none, feedback-counter, feedback-coin, blind-counter or blind-coin",
+                    ),
+                },
+                "k" => match v.parse::<u8>() {
+                    Ok(k) if k >= 1 => s.run.live.interest.k = k,
+                    _ => bad("k", v, "expected a whole number from 1 to 255"),
+                },
+                "topology" => match Topology::from_name(v) {
+                    Some(t) => s.run.topology = t,
+                    None => bad(
+                        "topology",
+                        v,
+                        "expected complete, ring, torus, regular, small-world or scale-free",
+                    ),
+                },
+                "crashed" => match v.parse::<f64>() {
+                    Ok(c) if (0.0..0.95).contains(&c) => s.run.crashed = c,
+                    _ => bad("crashed", v, "expected a fraction from 0 to 0.95, such as 0.2"),
+                },
+                "seed" => match v.parse::<u64>() {
+                    Ok(seed) => s.run.seed = seed,
+                    _ => bad("seed", v, "expected a whole number from 0 to 18446744073709551615"),
+                },
+                "source" => match v.parse::<u32>() {
+                    Ok(x) => s.run.source = Some(x),
+                    _ => bad("source", v, "expected a node number"),
+                },
+                "speed" => match v.parse::<u32>() {
+                    Ok(x) if SPEEDS.contains(&x) => s.speed = x,
+                    _ => bad("speed", v, "expected 1, 2, 5, 10, 30 or 0 (as fast as possible)"),
+                },
+                "" => {}
+                other => bad(other, v, "unknown parameter"),
+            }
+        }
+        if s.run.nodes < s.run.topology.min_nodes() {
+            notices.push(format!(
+                "A {} topology needs at least {} nodes: using the complete graph.",
+                s.run.topology.name(),
+                s.run.topology.min_nodes()
+            ));
+            s.run.topology = Topology::Complete;
+        }
+        if let Some(source) = s.run.source.filter(|&x| x >= s.run.nodes) {
+            notices.push(format!("There is no node {source} among {} nodes: the source is the first live node.", s.run.nodes));
+            s.run.source = None;
+        }
+        (s, notices)
+    }
+
+    /// The query string (with `?`) that restores these settings.
+    pub fn to_query(&self) -> String {
+        let r = &self.run;
+        let source = r.source.map(|x| format!("&source={x}")).unwrap_or_default();
+        format!(
+            "?nodes={}&protocol={}&fanout={}&loss={}&stop={}&k={}&topology={}&crashed={}&seed={}&speed={}{source}",
+            r.nodes,
+            r.protocol.name(),
+            r.live.fanout,
+            r.live.loss,
+            r.live.interest.rule.name(),
+            r.live.interest.k,
+            r.topology.name(),
+            r.crashed,
+            r.seed,
+            self.speed
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_round_trips() {
+        let mut s = PageSettings::default();
+        s.run.nodes = 12_345;
+        s.run.protocol = Protocol::PushPull;
+        s.run.live = LiveSettings { fanout: 3, loss: 0.25, interest: Interest { rule: StopRule::BlindCoin, k: 4 } };
+        s.run.topology = Topology::SmallWorld;
+        s.run.crashed = 0.1;
+        s.run.seed = u64::MAX;
+        s.run.source = Some(77);
+        s.speed = 0;
+        let (back, notices) = PageSettings::from_query(&s.to_query());
+        assert_eq!(back, s);
+        assert!(notices.is_empty());
+    }
+
+    #[test]
+    fn bad_parameters_fall_back_with_a_notice_each() {
+        let (s, notices) = PageSettings::from_query(
+            "?nodes=0&protocol=shout&fanout=99&loss=2&stop=maybe&k=0&topology=blob&crashed=1&seed=-1&speed=7&x=1&seed=%ZZ",
+        );
+        assert_eq!(s, PageSettings::default());
+        assert_eq!(notices.len(), 12, "{notices:#?}");
+        assert!(notices[0].contains("nodes"));
+    }
+
+    #[test]
+    fn a_topology_too_big_for_the_nodes_falls_back_to_complete() {
+        let (s, notices) = PageSettings::from_query("nodes=5&topology=torus");
+        assert_eq!(s.run.topology, Topology::Complete);
+        assert_eq!(s.run.nodes, 5);
+        assert_eq!(notices.len(), 1);
+    }
+
+    #[test]
+    fn percent_escapes_and_garbage_never_panic() {
+        for q in ["%", "%%", "a=%e2%82", "nodes=%32%30", "=&&=", "seed=\u{1F600}"] {
+            let _ = PageSettings::from_query(q);
+        }
+        assert_eq!(PageSettings::from_query("nodes=%32%30").0.run.nodes, 20);
+    }
+}

@@ -1,0 +1,110 @@
+//! The run behind the page: the core's round engine plus what the view keeps beside it (the
+//! theory curve, the previous run's ghost curve). It lives outside Yew's state: a million-node
+//! engine is not cloned per frame.
+
+use crate::params::PageSettings;
+use grapevine_core::theory::Model;
+use grapevine_core::{RoundEngine, Settings, SettingsError};
+
+/// Rounds the theory curve reaches beyond the expected end.
+const THEORY_TAIL: u32 = 5;
+
+/// A finished or abandoned run, drawn faintly under the current one.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Ghost {
+    /// Informed fraction of live nodes per round.
+    pub informed: Vec<f64>,
+    /// Messages sent per round.
+    pub messages: Vec<u64>,
+    /// What it was, in words.
+    pub label: String,
+}
+
+/// The current run.
+pub struct Sim {
+    /// The core engine.
+    pub engine: RoundEngine,
+    /// Expected informed fraction per round for the current settings (anti-entropy).
+    pub theory: Vec<f64>,
+    /// The previous run.
+    pub ghost: Option<Ghost>,
+}
+
+/// Messages drawn as arrows per round, at most.
+pub const ARROW_CAP: usize = 1_500;
+
+impl Sim {
+    /// A new run at round 0.
+    pub fn new(settings: Settings) -> Result<Sim, SettingsError> {
+        let mut engine = RoundEngine::new(settings)?;
+        engine.set_arrow_cap(ARROW_CAP);
+        let mut sim = Sim { engine, theory: Vec::new(), ghost: None };
+        sim.recompute_theory();
+        Ok(sim)
+    }
+
+    /// Starts over with `settings`, keeping this run as the ghost if it played at all.
+    pub fn restart(&mut self, settings: Settings) -> Result<(), SettingsError> {
+        let mut next = Sim::new(settings)?;
+        next.ghost = if self.engine.round() > 0 { Some(self.as_ghost()) } else { self.ghost.take() };
+        *self = next;
+        Ok(())
+    }
+
+    fn as_ghost(&self) -> Ghost {
+        let s = self.engine.settings();
+        Ghost {
+            informed: self.informed_curve(),
+            messages: self.engine.history().iter().skip(1).map(|h| h.traffic.sent).collect(),
+            label: format!(
+                "{} · fanout {} · loss {:.0}% · {}",
+                s.protocol.name(),
+                s.live.fanout,
+                s.live.loss * 100.0,
+                s.live.interest.rule.name()
+            ),
+        }
+    }
+
+    /// Informed fraction of live nodes after each round so far.
+    pub fn informed_curve(&self) -> Vec<f64> {
+        self.engine
+            .history()
+            .iter()
+            .map(|h| f64::from(h.counts.informed()) / f64::from(h.counts.live().max(1)))
+            .collect()
+    }
+
+    /// The theory curve for the current settings, continued from the current round's
+    /// measured point (the part before it stays as it was drawn).
+    pub fn recompute_theory(&mut self) {
+        let e = &self.engine;
+        let s = e.settings();
+        let counts = e.counts();
+        let model = Model {
+            protocol: s.protocol,
+            fanout: s.live.fanout.into(),
+            loss: s.live.loss,
+            nodes: s.nodes,
+            live: counts.live(),
+        };
+        let round = e.round() as usize;
+        let from = if round == 0 { 1.0 } else { f64::from(counts.informed()) };
+        let horizon = model.expected_rounds_from(from, 2_000).unwrap_or(200) + THEORY_TAIL;
+        self.theory.truncate(round);
+        self.theory.extend(model.informed_fractions_from(from, horizon));
+    }
+
+    /// Expected rounds to inform everyone from the start under the current settings.
+    pub fn expected_rounds(settings: &PageSettings, live_nodes: u32) -> Option<u32> {
+        let s = &settings.run;
+        Model {
+            protocol: s.protocol,
+            fanout: s.live.fanout.into(),
+            loss: s.live.loss,
+            nodes: s.nodes,
+            live: live_nodes,
+        }
+        .expected_rounds(2_000)
+    }
+}
