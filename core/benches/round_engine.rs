@@ -15,7 +15,12 @@ use std::time::Instant;
 fn engine(nodes: u32, min_messages: u64) -> (u64, f64) {
     let (mut messages, mut nanos, mut seed) = (0u64, 0f64, 1u64);
     while messages < min_messages {
-        let mut e = RoundEngine::new(Settings { nodes, seed, ..Settings::default() }).unwrap();
+        let mut e = RoundEngine::new(Settings {
+            nodes,
+            seed,
+            ..Settings::default()
+        })
+        .unwrap();
         let start = Instant::now();
         while !e.is_finished() {
             e.step();
@@ -46,9 +51,16 @@ fn main() {
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
-    let sizes = if sizes.is_empty() { vec![10_000, 100_000, 1_000_000] } else { sizes };
+    let sizes = if sizes.is_empty() {
+        vec![10_000, 100_000, 1_000_000]
+    } else {
+        sizes
+    };
     println!("push, fanout 1, no loss, anti-entropy, complete graph; runs until all informed");
-    println!("{:>10} {:>12} {:>14} {:>16} {:>7}", "N", "messages", "engine ns/msg", "baseline ns/op", "ratio");
+    println!(
+        "{:>10} {:>12} {:>14} {:>16} {:>7}",
+        "N", "messages", "engine ns/msg", "baseline ns/op", "ratio"
+    );
     for n in sizes {
         let (messages, engine_ns) = engine(n, 30_000_000);
         let base_ns = baseline(n, messages);

@@ -46,7 +46,10 @@ impl Default for Settings {
             live: LiveSettings {
                 fanout: 1,
                 loss: 0.0,
-                interest: Interest { rule: StopRule::Never, k: 2 },
+                interest: Interest {
+                    rule: StopRule::Never,
+                    k: 2,
+                },
             },
             topology: Topology::Complete,
             crashed: 0.0,
@@ -128,7 +131,10 @@ pub(crate) fn initial_crashes(settings: &Settings) -> Result<(Vec<bool>, u32), S
     let source = match settings.source {
         Some(s) if crashed[s as usize] => return Err(SettingsError::SourceCrashed(s)),
         Some(s) => s,
-        None => crashed.iter().position(|&c| !c).expect("at least one node is live") as u32,
+        None => crashed
+            .iter()
+            .position(|&c| !c)
+            .expect("at least one node is live") as u32,
     };
     Ok((crashed, source))
 }
@@ -165,13 +171,26 @@ impl RoundEngine {
             .iter()
             .map(|&c| {
                 crashed += u32::from(c);
-                if c { CRASHED } else { SUSCEPTIBLE }
+                if c {
+                    CRASHED
+                } else {
+                    SUSCEPTIBLE
+                }
             })
             .collect();
         drop(crashed_flags);
         nodes[source as usize] = SPREADING;
-        let counts = Counts { susceptible: n - crashed - 1, spreading: 1, stopped: 0, crashed };
-        let start = RoundStats { round: 0, counts, ..RoundStats::default() };
+        let counts = Counts {
+            susceptible: n - crashed - 1,
+            spreading: 1,
+            stopped: 0,
+            crashed,
+        };
+        let start = RoundStats {
+            round: 0,
+            counts,
+            ..RoundStats::default()
+        };
         Ok(RoundEngine {
             settings,
             graph,
@@ -295,7 +314,10 @@ impl RoundEngine {
 
     /// Makes `node` the source. Only before the first round; the node MUST be live.
     pub fn set_source(&mut self, node: u32) -> Result<(), SettingsError> {
-        if self.round != 0 || node >= self.settings.nodes || self.nodes[node as usize] & CRASHED != 0 {
+        if self.round != 0
+            || node >= self.settings.nodes
+            || self.nodes[node as usize] & CRASHED != 0
+        {
             return Err(SettingsError::Source(node));
         }
         let old = self.source() as usize;
@@ -365,7 +387,9 @@ impl RoundEngine {
                 if self.nodes[i as usize] & (PHASE | CRASHED | FRESH) != SPREADING {
                     continue;
                 }
-                let k = self.graph.choose_peers(i, fanout, &mut self.rng, &mut peers);
+                let k = self
+                    .graph
+                    .choose_peers(i, fanout, &mut self.rng, &mut peers);
                 for &to in &peers[..k] {
                     let fate = self.carry_rumor(to, loss, &mut traffic);
                     self.record(i, to, MessageKind::Push, fate);
@@ -380,7 +404,9 @@ impl RoundEngine {
                 if byte & CRASHED != 0 || phase_at_round_start(byte) != Phase::Susceptible {
                     continue;
                 }
-                let k = self.graph.choose_peers(i, fanout, &mut self.rng, &mut peers);
+                let k = self
+                    .graph
+                    .choose_peers(i, fanout, &mut self.rng, &mut peers);
                 for &to in &peers[..k] {
                     traffic.sent += 1;
                     if self.rng.chance(loss) {
@@ -420,7 +446,12 @@ impl RoundEngine {
 
         let mut total = self.last().total;
         total += traffic;
-        self.history.push(RoundStats { round: self.round, counts: self.counts, traffic, total });
+        self.history.push(RoundStats {
+            round: self.round,
+            counts: self.counts,
+            traffic,
+            total,
+        });
         self.last()
     }
 
@@ -472,7 +503,12 @@ impl RoundEngine {
     #[inline(always)]
     fn record(&mut self, from: u32, to: u32, kind: MessageKind, fate: Fate) {
         if self.arrows.len() < self.arrow_cap {
-            self.arrows.push(Transmission { from, to, kind, fate });
+            self.arrows.push(Transmission {
+                from,
+                to,
+                kind,
+                fate,
+            });
         }
     }
 }

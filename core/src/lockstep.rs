@@ -36,7 +36,9 @@ impl Lockstep {
         Ok(Lockstep {
             graph,
             nodes: (0..n).map(|i| RumorNode::new(i, i == source)).collect(),
-            rngs: (0..n).map(|i| GossipRng::derive(settings.seed, Stream::Nodes, u64::from(i))).collect(),
+            rngs: (0..n)
+                .map(|i| GossipRng::derive(settings.seed, Stream::Nodes, u64::from(i)))
+                .collect(),
             crashed,
             links: GossipRng::derive(settings.seed, Stream::Rounds, 1),
             round: 0,
@@ -86,13 +88,20 @@ impl Lockstep {
                 continue;
             }
             let node = &mut self.nodes[i];
-            node.handle_round_start(self.round, self.settings.protocol, &live, &self.graph, &mut self.rngs[i]);
+            node.handle_round_start(
+                self.round,
+                self.settings.protocol,
+                &live,
+                &self.graph,
+                &mut self.rngs[i],
+            );
             while let Some((to, m)) = node.poll_transmit() {
                 sent.push((i as u32, to, m));
             }
         }
         // The round's order: all pushes first, then pull requests.
-        let (pushes, pulls): (Vec<_>, Vec<_>) = sent.into_iter().partition(|m| m.2 == Message::Push);
+        let (pushes, pulls): (Vec<_>, Vec<_>) =
+            sent.into_iter().partition(|m| m.2 == Message::Push);
         for first in pushes.into_iter().chain(pulls) {
             self.deliver(first);
         }
@@ -110,7 +119,9 @@ impl Lockstep {
         let mut queue = VecDeque::from([first]);
         // A message causes at most a reply and two acks: the bound is generous.
         for _ in 0..16 {
-            let Some((from, to, m)) = queue.pop_front() else { return };
+            let Some((from, to, m)) = queue.pop_front() else {
+                return;
+            };
             if !matches!(m, Message::Ack { .. }) {
                 self.total.sent += 1;
                 if self.links.chance(loss) {

@@ -56,7 +56,11 @@ impl RumorNode {
     pub fn new(id: u32, source: bool) -> Self {
         RumorNode {
             id,
-            phase: if source { Phase::Spreading } else { Phase::Susceptible },
+            phase: if source {
+                Phase::Spreading
+            } else {
+                Phase::Susceptible
+            },
             informed_in: source.then_some(0),
             round: 0,
             counter: 0,
@@ -116,7 +120,13 @@ impl RumorNode {
     }
 
     /// A message from `from` arrived.
-    pub fn handle_message(&mut self, from: u32, message: Message, interest: Interest, rng: &mut GossipRng) {
+    pub fn handle_message(
+        &mut self,
+        from: u32,
+        message: Message,
+        interest: Interest,
+        rng: &mut GossipRng,
+    ) {
         match message {
             Message::Push | Message::PullReply => {
                 let already_knew = self.phase != Phase::Susceptible;
@@ -173,7 +183,11 @@ mod tests {
     use crate::rules::StopRule;
 
     fn live(rule: StopRule, k: u8) -> LiveSettings {
-        LiveSettings { fanout: 1, loss: 0.0, interest: Interest { rule, k } }
+        LiveSettings {
+            fanout: 1,
+            loss: 0.0,
+            interest: Interest { rule, k },
+        }
     }
 
     /// Moves every queued message between two nodes until both are quiet.
@@ -220,7 +234,11 @@ mod tests {
         let (mut a, mut b) = (RumorNode::new(0, true), RumorNode::new(1, true));
         a.handle_round_start(1, Protocol::Push, &s, &g, &mut rng);
         exchange(&mut a, &mut b, s.interest, &mut rng);
-        assert_eq!(a.phase(), Phase::Spreading, "stops only at the end of the round");
+        assert_eq!(
+            a.phase(),
+            Phase::Spreading,
+            "stops only at the end of the round"
+        );
         a.handle_round_end(s.interest, &mut rng);
         assert_eq!(a.phase(), Phase::Stopped);
     }

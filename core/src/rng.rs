@@ -125,7 +125,10 @@ mod tests {
         for _ in 0..10_000 {
             seen[rng.below(5) as usize] += 1;
         }
-        assert!(seen.iter().all(|&c| (1_800..2_200).contains(&c)), "{seen:?}");
+        assert!(
+            seen.iter().all(|&c| (1_800..2_200).contains(&c)),
+            "{seen:?}"
+        );
     }
 
     #[test]

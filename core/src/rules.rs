@@ -154,7 +154,10 @@ pub enum ContactOutcome {
 
 impl Interest {
     /// Anti-entropy (never stop).
-    pub const FOREVER: Interest = Interest { rule: StopRule::Never, k: 1 };
+    pub const FOREVER: Interest = Interest {
+        rule: StopRule::Never,
+        k: 1,
+    };
 
     /// Applies the stop rule to one contact. `counter` is the node's per-rumor counter (one
     /// byte). Returns true when the node loses interest; it then stops at the end of the round.
@@ -283,14 +286,21 @@ mod tests {
     #[test]
     fn anti_entropy_never_loses_interest() {
         let mut c = 0;
-        for o in [ContactOutcome::Unnecessary, ContactOutcome::Useful, ContactOutcome::NoFeedback] {
+        for o in [
+            ContactOutcome::Unnecessary,
+            ContactOutcome::Useful,
+            ContactOutcome::NoFeedback,
+        ] {
             assert!(!Interest::FOREVER.after_contact(o, &mut c, &mut rng()));
         }
     }
 
     #[test]
     fn feedback_counter_stops_after_k_unnecessary_contacts_only() {
-        let rule = Interest { rule: StopRule::FeedbackCounter, k: 2 };
+        let rule = Interest {
+            rule: StopRule::FeedbackCounter,
+            k: 2,
+        };
         let (mut c, mut r) = (0, rng());
         assert!(!rule.after_contact(ContactOutcome::Useful, &mut c, &mut r));
         assert!(!rule.after_contact(ContactOutcome::NoFeedback, &mut c, &mut r));
@@ -300,7 +310,10 @@ mod tests {
 
     #[test]
     fn blind_counter_counts_every_contact() {
-        let rule = Interest { rule: StopRule::BlindCounter, k: 3 };
+        let rule = Interest {
+            rule: StopRule::BlindCounter,
+            k: 3,
+        };
         let (mut c, mut r) = (0, rng());
         assert!(!rule.after_contact(ContactOutcome::Useful, &mut c, &mut r));
         assert!(!rule.after_contact(ContactOutcome::NoFeedback, &mut c, &mut r));
@@ -310,16 +323,25 @@ mod tests {
     #[test]
     fn coin_with_k_one_always_stops_and_feedback_coin_ignores_useful_contacts() {
         let (mut c, mut r) = (0, rng());
-        let blind = Interest { rule: StopRule::BlindCoin, k: 1 };
+        let blind = Interest {
+            rule: StopRule::BlindCoin,
+            k: 1,
+        };
         assert!(blind.after_contact(ContactOutcome::Useful, &mut c, &mut r));
-        let fb = Interest { rule: StopRule::FeedbackCoin, k: 1 };
+        let fb = Interest {
+            rule: StopRule::FeedbackCoin,
+            k: 1,
+        };
         assert!(!fb.after_contact(ContactOutcome::Useful, &mut c, &mut r));
         assert!(fb.after_contact(ContactOutcome::Unnecessary, &mut c, &mut r));
     }
 
     #[test]
     fn coin_stops_about_one_in_k() {
-        let rule = Interest { rule: StopRule::BlindCoin, k: 4 };
+        let rule = Interest {
+            rule: StopRule::BlindCoin,
+            k: 4,
+        };
         let (mut c, mut r) = (0, rng());
         let stops = (0..40_000)
             .filter(|_| rule.after_contact(ContactOutcome::Useful, &mut c, &mut r))

@@ -103,7 +103,13 @@ mod tests {
     use super::*;
 
     fn model(protocol: Protocol) -> Model {
-        Model { protocol, fanout: 1, loss: 0.0, nodes: 1 << 20, live: 1 << 20 }
+        Model {
+            protocol,
+            fanout: 1,
+            loss: 0.0,
+            nodes: 1 << 20,
+            live: 1 << 20,
+        }
     }
 
     #[test]
@@ -128,7 +134,14 @@ mod tests {
         assert!(rounds(Protocol::PushPull, 0.0) < rounds(Protocol::Push, 0.0));
         assert!(rounds(Protocol::PushPull, 0.0) < rounds(Protocol::Pull, 0.0));
         assert!(rounds(Protocol::Push, 0.5) > rounds(Protocol::Push, 0.0));
-        assert_eq!(Model { loss: 1.0, ..model(Protocol::Push) }.expected_rounds(100), None);
+        assert_eq!(
+            Model {
+                loss: 1.0,
+                ..model(Protocol::Push)
+            }
+            .expected_rounds(100),
+            None
+        );
     }
 
     #[test]

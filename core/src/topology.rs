@@ -128,7 +128,8 @@ impl Graph {
                     for i in (1..n).rev() {
                         order.swap(i as usize, rng.below(i + 1) as usize);
                     }
-                    edges.extend((0..n).map(|i| (order[i as usize], order[((i + 1) % n) as usize])));
+                    edges
+                        .extend((0..n).map(|i| (order[i as usize], order[((i + 1) % n) as usize])));
                 }
             }
             Topology::SmallWorld => {
@@ -247,7 +248,13 @@ impl Graph {
     /// Chooses `min(count, degree)` distinct neighbours of `node` uniformly at random into
     /// `out` and returns how many. `out` MUST hold at least `count` entries.
     #[inline(always)]
-    pub fn choose_peers(&self, node: u32, count: u32, rng: &mut GossipRng, out: &mut [u32]) -> usize {
+    pub fn choose_peers(
+        &self,
+        node: u32,
+        count: u32,
+        rng: &mut GossipRng,
+        out: &mut [u32],
+    ) -> usize {
         let degree = self.degree(node);
         let take = count.min(degree) as usize;
         let neighbor = |index: u32| match self {
@@ -297,7 +304,7 @@ mod tests {
     fn random_regular_has_degree_four_but_for_rare_repeats() {
         let g = Graph::build(Topology::Regular, 10_000, 9).unwrap();
         let d = degrees(&g);
-        assert!(d.iter().all(|&x| x <= 4 && x >= 2));
+        assert!(d.iter().all(|x| (2..=4).contains(x)));
         assert!(d.iter().filter(|&&x| x == 4).count() > 9_990);
     }
 
@@ -307,14 +314,19 @@ mod tests {
         let d = degrees(&g);
         let mean = d.iter().map(|&x| f64::from(x)).sum::<f64>() / d.len() as f64;
         assert!((3.9..4.01).contains(&mean), "{mean}");
-        assert!(*d.iter().max().unwrap() > 100, "a BA graph this size has hubs");
+        assert!(
+            *d.iter().max().unwrap() > 100,
+            "a BA graph this size has hubs"
+        );
         assert!(d.iter().all(|&x| x >= 2));
     }
 
     #[test]
     fn small_world_keeps_the_lattice_mostly() {
         let g = Graph::build(Topology::SmallWorld, 1_000, 2).unwrap();
-        let lattice = (0..1_000u32).filter(|&i| g.sparse_neighbors(i).contains(&((i + 1) % 1_000))).count();
+        let lattice = (0..1_000u32)
+            .filter(|&i| g.sparse_neighbors(i).contains(&((i + 1) % 1_000)))
+            .count();
         assert!((800..990).contains(&lattice), "{lattice}");
     }
 

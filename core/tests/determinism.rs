@@ -20,7 +20,14 @@ fn native_trace_hashes_match_the_pinned_ones() {
 
 #[test]
 fn same_seed_gives_the_same_trace_and_another_seed_another() {
-    let s = Settings { nodes: 20_000, seed: 5, ..Settings::default() };
+    let s = Settings {
+        nodes: 20_000,
+        seed: 5,
+        ..Settings::default()
+    };
     assert_eq!(trace_hash(s, 100).unwrap(), trace_hash(s, 100).unwrap());
-    assert_ne!(trace_hash(s, 100).unwrap(), trace_hash(Settings { seed: 6, ..s }, 100).unwrap());
+    assert_ne!(
+        trace_hash(s, 100).unwrap(),
+        trace_hash(Settings { seed: 6, ..s }, 100).unwrap()
+    );
 }

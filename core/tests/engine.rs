@@ -7,24 +7,40 @@ use grapevine_core::{
 use proptest::prelude::*;
 
 fn live(fanout: u8, loss: f64, rule: StopRule, k: u8) -> LiveSettings {
-    LiveSettings { fanout, loss, interest: Interest { rule, k } }
+    LiveSettings {
+        fanout,
+        loss,
+        interest: Interest { rule, k },
+    }
 }
 
 #[test]
 fn push_informs_everyone_and_every_spreader_sends_fanout_messages_a_round() {
-    let mut e = RoundEngine::new(Settings { nodes: 10_000, live: live(2, 0.0, StopRule::Never, 1), ..Settings::default() }).unwrap();
+    let mut e = RoundEngine::new(Settings {
+        nodes: 10_000,
+        live: live(2, 0.0, StopRule::Never, 1),
+        ..Settings::default()
+    })
+    .unwrap();
     while !e.is_finished() {
         let spreaders = e.counts().spreading;
         let stats = *e.step();
         assert_eq!(stats.traffic.sent, 2 * u64::from(spreaders));
-        assert_eq!(stats.traffic.sent, stats.traffic.informed + stats.traffic.redundant);
+        assert_eq!(
+            stats.traffic.sent,
+            stats.traffic.informed + stats.traffic.redundant
+        );
     }
     assert_eq!(e.counts().informed(), 10_000);
 }
 
 #[test]
 fn a_node_informed_in_round_r_first_sends_in_round_r_plus_1() {
-    let mut e = RoundEngine::new(Settings { nodes: 100, ..Settings::default() }).unwrap();
+    let mut e = RoundEngine::new(Settings {
+        nodes: 100,
+        ..Settings::default()
+    })
+    .unwrap();
     e.set_arrow_cap(1_000);
     assert_eq!(e.step().traffic.sent, 1, "only the source sends in round 1");
     let informed = e.newly_informed().to_vec();
@@ -36,20 +52,41 @@ fn a_node_informed_in_round_r_first_sends_in_round_r_plus_1() {
 
 #[test]
 fn pull_requests_come_from_every_uninformed_node_and_only_informed_nodes_reply() {
-    let mut e = RoundEngine::new(Settings { nodes: 1_000, protocol: Protocol::Pull, ..Settings::default() }).unwrap();
+    let mut e = RoundEngine::new(Settings {
+        nodes: 1_000,
+        protocol: Protocol::Pull,
+        ..Settings::default()
+    })
+    .unwrap();
     e.set_arrow_cap(10_000);
     let stats = *e.step();
-    let requests = e.transmissions().iter().filter(|t| t.kind == MessageKind::PullRequest).count();
-    let replies: Vec<_> = e.transmissions().iter().filter(|t| t.kind == MessageKind::PullReply).collect();
+    let requests = e
+        .transmissions()
+        .iter()
+        .filter(|t| t.kind == MessageKind::PullRequest)
+        .count();
+    let replies: Vec<_> = e
+        .transmissions()
+        .iter()
+        .filter(|t| t.kind == MessageKind::PullReply)
+        .collect();
     assert_eq!(requests, 999);
-    assert!(replies.iter().all(|t| t.from == 0 && t.fate == Fate::Informed));
+    assert!(replies
+        .iter()
+        .all(|t| t.from == 0 && t.fate == Fate::Informed));
     assert_eq!(stats.traffic.sent as usize, requests + replies.len());
 }
 
 #[test]
 fn loss_one_spreads_nothing() {
     for protocol in Protocol::ALL {
-        let mut e = RoundEngine::new(Settings { nodes: 500, protocol, live: live(3, 1.0, StopRule::Never, 1), ..Settings::default() }).unwrap();
+        let mut e = RoundEngine::new(Settings {
+            nodes: 500,
+            protocol,
+            live: live(3, 1.0, StopRule::Never, 1),
+            ..Settings::default()
+        })
+        .unwrap();
         for _ in 0..20 {
             let s = *e.step();
             assert_eq!(s.traffic.lost, s.traffic.sent);
@@ -60,7 +97,11 @@ fn loss_one_spreads_nothing() {
 
 #[test]
 fn a_live_fanout_change_takes_effect_at_the_next_round() {
-    let mut e = RoundEngine::new(Settings { nodes: 100_000, ..Settings::default() }).unwrap();
+    let mut e = RoundEngine::new(Settings {
+        nodes: 100_000,
+        ..Settings::default()
+    })
+    .unwrap();
     for _ in 0..8 {
         e.step();
     }
@@ -73,12 +114,20 @@ fn a_live_fanout_change_takes_effect_at_the_next_round() {
 
 #[test]
 fn switching_to_anti_entropy_wakes_stopped_nodes() {
-    let mut e = RoundEngine::new(Settings { nodes: 5_000, live: live(1, 0.0, StopRule::FeedbackCoin, 1), ..Settings::default() }).unwrap();
+    let mut e = RoundEngine::new(Settings {
+        nodes: 5_000,
+        live: live(1, 0.0, StopRule::FeedbackCoin, 1),
+        ..Settings::default()
+    })
+    .unwrap();
     while !e.is_finished() {
         e.step();
     }
     let residue = e.counts().susceptible;
-    assert!(residue > 0, "k = 1 feedback coin leaves about 20 % uninformed");
+    assert!(
+        residue > 0,
+        "k = 1 feedback coin leaves about 20 % uninformed"
+    );
     e.set_live(live(1, 0.0, StopRule::Never, 1)).unwrap();
     assert_eq!(e.counts().stopped, 0);
     while !e.is_finished() {
@@ -89,7 +138,12 @@ fn switching_to_anti_entropy_wakes_stopped_nodes() {
 
 #[test]
 fn killed_nodes_receive_nothing_and_revived_nodes_rejoin() {
-    let mut e = RoundEngine::new(Settings { nodes: 50, live: live(4, 0.0, StopRule::Never, 1), ..Settings::default() }).unwrap();
+    let mut e = RoundEngine::new(Settings {
+        nodes: 50,
+        live: live(4, 0.0, StopRule::Never, 1),
+        ..Settings::default()
+    })
+    .unwrap();
     for i in 1..25 {
         assert!(e.kill(i));
     }
@@ -117,22 +171,46 @@ fn killed_nodes_receive_nothing_and_revived_nodes_rejoin() {
 
 #[test]
 fn crashed_fraction_is_exact_and_independent_of_the_source() {
-    let e = RoundEngine::new(Settings { nodes: 1_000, crashed: 0.3, ..Settings::default() }).unwrap();
+    let e = RoundEngine::new(Settings {
+        nodes: 1_000,
+        crashed: 0.3,
+        ..Settings::default()
+    })
+    .unwrap();
     assert_eq!(e.counts().crashed, 300);
-    let first_live = (0..1_000).find(|&i| e.node(i) != NodeView::Crashed).unwrap();
+    let first_live = (0..1_000)
+        .find(|&i| e.node(i) != NodeView::Crashed)
+        .unwrap();
     assert_eq!(e.source(), first_live);
     assert_eq!(e.node(first_live), NodeView::Live(Phase::Spreading));
-    let crashed = (0..1_000).find(|&i| e.node(i) == NodeView::Crashed).unwrap();
-    assert!(RoundEngine::new(Settings { source: Some(crashed), ..*e.settings() }).is_err());
-    let other = RoundEngine::new(Settings { source: Some(first_live + 1), ..*e.settings() });
+    let crashed = (0..1_000)
+        .find(|&i| e.node(i) == NodeView::Crashed)
+        .unwrap();
+    assert!(RoundEngine::new(Settings {
+        source: Some(crashed),
+        ..*e.settings()
+    })
+    .is_err());
+    let other = RoundEngine::new(Settings {
+        source: Some(first_live + 1),
+        ..*e.settings()
+    });
     if let Ok(other) = other {
-        assert!((0..1_000).all(|i| (other.node(i) == NodeView::Crashed) == (e.node(i) == NodeView::Crashed)), "the crashed set depends on the seed only");
+        assert!(
+            (0..1_000)
+                .all(|i| (other.node(i) == NodeView::Crashed) == (e.node(i) == NodeView::Crashed)),
+            "the crashed set depends on the seed only"
+        );
     }
 }
 
 #[test]
 fn the_source_can_be_moved_before_the_first_round_only() {
-    let mut e = RoundEngine::new(Settings { nodes: 10, ..Settings::default() }).unwrap();
+    let mut e = RoundEngine::new(Settings {
+        nodes: 10,
+        ..Settings::default()
+    })
+    .unwrap();
     e.set_source(5).unwrap();
     assert_eq!(e.node(0), NodeView::Live(Phase::Susceptible));
     assert_eq!(e.node(5), NodeView::Live(Phase::Spreading));
@@ -144,14 +222,39 @@ fn the_source_can_be_moved_before_the_first_round_only() {
 #[test]
 fn bad_settings_are_refused_with_an_error() {
     let bad = [
-        Settings { nodes: 1, ..Settings::default() },
-        Settings { live: live(0, 0.0, StopRule::Never, 1), ..Settings::default() },
-        Settings { live: live(1, 1.5, StopRule::Never, 1), ..Settings::default() },
-        Settings { live: live(1, f64::NAN, StopRule::Never, 1), ..Settings::default() },
-        Settings { live: live(1, 0.0, StopRule::BlindCoin, 0), ..Settings::default() },
-        Settings { crashed: 1.0, ..Settings::default() },
-        Settings { nodes: 8, topology: Topology::Torus, ..Settings::default() },
-        Settings { source: Some(1_000), ..Settings::default() },
+        Settings {
+            nodes: 1,
+            ..Settings::default()
+        },
+        Settings {
+            live: live(0, 0.0, StopRule::Never, 1),
+            ..Settings::default()
+        },
+        Settings {
+            live: live(1, 1.5, StopRule::Never, 1),
+            ..Settings::default()
+        },
+        Settings {
+            live: live(1, f64::NAN, StopRule::Never, 1),
+            ..Settings::default()
+        },
+        Settings {
+            live: live(1, 0.0, StopRule::BlindCoin, 0),
+            ..Settings::default()
+        },
+        Settings {
+            crashed: 1.0,
+            ..Settings::default()
+        },
+        Settings {
+            nodes: 8,
+            topology: Topology::Torus,
+            ..Settings::default()
+        },
+        Settings {
+            source: Some(1_000),
+            ..Settings::default()
+        },
     ];
     for s in bad {
         assert!(RoundEngine::new(s).is_err(), "{s:?}");
@@ -170,15 +273,17 @@ fn any_settings() -> impl Strategy<Value = Settings> {
         prop_oneof![Just(0.0), 0.0..0.5f64],
         any::<u64>(),
     )
-        .prop_map(|(nodes, p, r, k, fanout, loss, t, crashed, seed)| Settings {
-            nodes,
-            protocol: Protocol::ALL[p],
-            live: live(fanout, loss, StopRule::ALL[r], k),
-            topology: Topology::ALL[t],
-            crashed,
-            seed,
-            source: None,
-        })
+        .prop_map(
+            |(nodes, p, r, k, fanout, loss, t, crashed, seed)| Settings {
+                nodes,
+                protocol: Protocol::ALL[p],
+                live: live(fanout, loss, StopRule::ALL[r], k),
+                topology: Topology::ALL[t],
+                crashed,
+                seed,
+                source: None,
+            },
+        )
 }
 
 proptest! {

@@ -6,7 +6,11 @@ use grapevine_core::theory::{push_rounds_asymptotic, Model};
 use grapevine_core::{Interest, LiveSettings, Protocol, RoundEngine, Settings, StopRule, Topology};
 
 fn live(fanout: u8, loss: f64, rule: StopRule, k: u8) -> LiveSettings {
-    LiveSettings { fanout, loss, interest: Interest { rule, k } }
+    LiveSettings {
+        fanout,
+        loss,
+        interest: Interest { rule, k },
+    }
 }
 
 fn finish(settings: Settings) -> RoundEngine {
@@ -30,16 +34,29 @@ fn push_needs_log2_n_plus_ln_n_plus_a_constant_rounds() {
     let mut offsets = Vec::new();
     for nodes in [1_000, 10_000, 100_000] {
         let rounds: Vec<f64> = (0..40)
-            .map(|seed| f64::from(finish(Settings { nodes, seed, ..Settings::default() }).round()))
+            .map(|seed| {
+                f64::from(
+                    finish(Settings {
+                        nodes,
+                        seed,
+                        ..Settings::default()
+                    })
+                    .round(),
+                )
+            })
             .collect();
         let (mean, sd) = mean_sd(&rounds);
         let offset = mean - push_rounds_asymptotic(nodes);
         // sd ~ 1.2 rounds, so the mean of 40 runs is known to about +-0.2.
         assert!(sd < 2.0, "n = {nodes}: sd {sd}");
-        assert!((0.0..2.0).contains(&offset), "n = {nodes}: mean {mean}, offset {offset}");
+        assert!(
+            (0.0..2.0).contains(&offset),
+            "n = {nodes}: mean {mean}, offset {offset}"
+        );
         offsets.push(offset);
     }
-    let spread = offsets.iter().cloned().fold(f64::MIN, f64::max) - offsets.iter().cloned().fold(f64::MAX, f64::min);
+    let spread = offsets.iter().cloned().fold(f64::MIN, f64::max)
+        - offsets.iter().cloned().fold(f64::MAX, f64::min);
     assert!(spread < 0.8, "the additive term drifts with n: {offsets:?}");
 }
 
@@ -68,12 +85,30 @@ fn push_and_push_pull_curves_follow_the_mean_field_recurrence() {
         (Protocol::PushPull, 1, 0.0, 0.07),
         (Protocol::PushPull, 2, 0.2, 0.05),
     ] {
-        let settings = Settings { nodes, protocol, live: live(fanout, loss, StopRule::Never, 1), ..Settings::default() };
+        let settings = Settings {
+            nodes,
+            protocol,
+            live: live(fanout, loss, StopRule::Never, 1),
+            ..Settings::default()
+        };
         let measured = mean_curve(settings, 30, 60);
-        let model = Model { protocol, fanout: fanout.into(), loss, nodes, live: nodes };
+        let model = Model {
+            protocol,
+            fanout: fanout.into(),
+            loss,
+            nodes,
+            live: nodes,
+        };
         let theory = model.informed_fractions(60);
-        let worst = measured.iter().zip(&theory).map(|(m, t)| (m - t).abs()).fold(0.0, f64::max);
-        assert!(worst < tolerance, "{protocol:?} f={fanout} loss={loss}: off by {worst}");
+        let worst = measured
+            .iter()
+            .zip(&theory)
+            .map(|(m, t)| (m - t).abs())
+            .fold(0.0, f64::max);
+        assert!(
+            worst < tolerance,
+            "{protocol:?} f={fanout} loss={loss}: off by {worst}"
+        );
     }
 }
 
@@ -82,12 +117,28 @@ fn rounds_to_full_match_the_recurrence_for_every_protocol() {
     let nodes = 20_000;
     for protocol in Protocol::ALL {
         for (fanout, loss) in [(1, 0.0), (2, 0.2), (3, 0.5)] {
-            let s = Settings { nodes, protocol, live: live(fanout, loss, StopRule::Never, 1), ..Settings::default() };
-            let rounds: Vec<f64> = (0..30).map(|seed| f64::from(finish(Settings { seed, ..s }).round())).collect();
+            let s = Settings {
+                nodes,
+                protocol,
+                live: live(fanout, loss, StopRule::Never, 1),
+                ..Settings::default()
+            };
+            let rounds: Vec<f64> = (0..30)
+                .map(|seed| f64::from(finish(Settings { seed, ..s }).round()))
+                .collect();
             let (mean, _) = mean_sd(&rounds);
-            let model = Model { protocol, fanout: fanout.into(), loss, nodes, live: nodes };
+            let model = Model {
+                protocol,
+                fanout: fanout.into(),
+                loss,
+                nodes,
+                live: nodes,
+            };
             let expected = f64::from(model.expected_rounds(1_000).unwrap());
-            assert!((mean - expected).abs() < 1.5, "{protocol:?} f={fanout} loss={loss}: {mean} vs {expected}");
+            assert!(
+                (mean - expected).abs() < 1.5,
+                "{protocol:?} f={fanout} loss={loss}: {mean} vs {expected}"
+            );
         }
     }
 }
@@ -96,13 +147,27 @@ fn rounds_to_full_match_the_recurrence_for_every_protocol() {
 fn pull_squares_the_uninformed_fraction_each_round_once_half_know() {
     // Demers et al. 1987, section 1.3: p_{i+1} = p_i^2 for pull anti-entropy.
     let nodes = 200_000;
-    let e = finish(Settings { nodes, protocol: Protocol::Pull, seed: 3, ..Settings::default() });
-    let p: Vec<f64> = e.history().iter().map(|s| f64::from(s.counts.susceptible) / f64::from(nodes)).collect();
+    let e = finish(Settings {
+        nodes,
+        protocol: Protocol::Pull,
+        seed: 3,
+        ..Settings::default()
+    });
+    let p: Vec<f64> = e
+        .history()
+        .iter()
+        .map(|s| f64::from(s.counts.susceptible) / f64::from(nodes))
+        .collect();
     let mut checked = 0;
     for w in p.windows(2) {
         if w[0] < 0.5 && w[0] > 0.01 {
             let ratio = w[1] / (w[0] * w[0]);
-            assert!((0.9..1.1).contains(&ratio), "p {} -> {} (ratio {ratio})", w[0], w[1]);
+            assert!(
+                (0.9..1.1).contains(&ratio),
+                "p {} -> {} (ratio {ratio})",
+                w[0],
+                w[1]
+            );
             checked += 1;
         }
     }
@@ -121,31 +186,73 @@ fn summary(runs: u64, mut play: impl FnMut(u64) -> [f64; 3]) -> [(f64, f64); 3] 
 
 #[test]
 fn round_engine_matches_the_general_node_logic() {
-    let base = Settings { nodes: 300, ..Settings::default() };
+    let base = Settings {
+        nodes: 300,
+        ..Settings::default()
+    };
     let cases = [
-        Settings { protocol: Protocol::Push, live: live(2, 0.1, StopRule::FeedbackCounter, 2), ..base },
-        Settings { protocol: Protocol::Pull, live: live(1, 0.2, StopRule::Never, 1), crashed: 0.1, ..base },
-        Settings { protocol: Protocol::PushPull, live: live(1, 0.0, StopRule::BlindCoin, 3), ..base },
-        Settings { protocol: Protocol::PushPull, live: live(3, 0.3, StopRule::FeedbackCoin, 1), topology: Topology::SmallWorld, ..base },
-        Settings { protocol: Protocol::Push, live: live(1, 0.0, StopRule::BlindCounter, 4), topology: Topology::ScaleFree, ..base },
+        Settings {
+            protocol: Protocol::Push,
+            live: live(2, 0.1, StopRule::FeedbackCounter, 2),
+            ..base
+        },
+        Settings {
+            protocol: Protocol::Pull,
+            live: live(1, 0.2, StopRule::Never, 1),
+            crashed: 0.1,
+            ..base
+        },
+        Settings {
+            protocol: Protocol::PushPull,
+            live: live(1, 0.0, StopRule::BlindCoin, 3),
+            ..base
+        },
+        Settings {
+            protocol: Protocol::PushPull,
+            live: live(3, 0.3, StopRule::FeedbackCoin, 1),
+            topology: Topology::SmallWorld,
+            ..base
+        },
+        Settings {
+            protocol: Protocol::Push,
+            live: live(1, 0.0, StopRule::BlindCounter, 4),
+            topology: Topology::ScaleFree,
+            ..base
+        },
     ];
     for s in cases {
         let fast = summary(300, |seed| {
             let e = finish(Settings { seed, ..s });
-            [e.round().into(), e.last().total.sent as f64, e.counts().susceptible.into()]
+            [
+                e.round().into(),
+                e.last().total.sent as f64,
+                e.counts().susceptible.into(),
+            ]
         });
         let general = summary(300, |seed| {
             let mut l = Lockstep::new(Settings { seed, ..s }).unwrap();
             while !l.is_finished() {
                 l.step();
             }
-            [l.round().into(), l.total().sent as f64, l.counts().susceptible.into()]
+            [
+                l.round().into(),
+                l.total().sent as f64,
+                l.counts().susceptible.into(),
+            ]
         });
-        for (what, (a, b)) in ["rounds", "messages", "residue"].iter().zip(fast.iter().zip(&general)) {
+        for (what, (a, b)) in ["rounds", "messages", "residue"]
+            .iter()
+            .zip(fast.iter().zip(&general))
+        {
             // Two independent samples: the difference of means has standard error sqrt(se1²+se2²).
             let se = (a.1 * a.1 + b.1 * b.1).sqrt().max(1e-9);
             let z = (a.0 - b.0).abs() / se;
-            assert!(z < 4.0, "{s:?}\n{what}: engine {:.3} vs nodes {:.3} (z = {z:.1})", a.0, b.0);
+            assert!(
+                z < 4.0,
+                "{s:?}\n{what}: engine {:.3} vs nodes {:.3} (z = {z:.1})",
+                a.0,
+                b.0
+            );
         }
     }
 }

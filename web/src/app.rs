@@ -4,8 +4,8 @@ use crate::charts::Charts;
 use crate::controls::{Action, Change, Controls};
 use crate::draw::Painter;
 use crate::explain::Explain;
-use crate::params::{PageSettings, PAGE_MAX_NODES};
 use crate::palette;
+use crate::params::{PageSettings, PAGE_MAX_NODES};
 use crate::sim::Sim;
 use crate::stats::Stats;
 use gloo_events::{EventListener, EventListenerOptions};
@@ -61,7 +61,9 @@ fn resolve<T>(
             settings.run.source = None;
         }
         Err(e) => {
-            notices.push(format!("These settings cannot run ({e}): back to the defaults."));
+            notices.push(format!(
+                "These settings cannot run ({e}): back to the defaults."
+            ));
             *settings = PageSettings::default();
         }
     }
@@ -74,14 +76,17 @@ fn resolve<T>(
 impl App {
     fn write_url(&self) {
         if let Some(history) = window().and_then(|w| w.history().ok()) {
-            let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&self.settings.to_query()));
+            let _ =
+                history.replace_state_with_url(&JsValue::NULL, "", Some(&self.settings.to_query()));
         }
     }
 
     /// A new run with the current settings; the old one becomes the ghost.
     fn restart(&mut self) {
         let sim = &mut self.sim;
-        resolve(&mut self.settings, &mut self.notices, |run| sim.restart(run));
+        resolve(&mut self.settings, &mut self.notices, |run| {
+            sim.restart(run)
+        });
         self.playing = false;
         self.frame = None;
         self.write_url();
@@ -100,7 +105,9 @@ impl App {
     fn schedule(&mut self, ctx: &Context<Self>) {
         if self.playing {
             let link = ctx.link().clone();
-            self.frame = Some(request_animation_frame(move |t| link.send_message(Msg::Frame(t))));
+            self.frame = Some(request_animation_frame(move |t| {
+                link.send_message(Msg::Frame(t))
+            }));
         }
     }
 
@@ -145,7 +152,10 @@ impl App {
             }
             Change::Nodes(n) => {
                 if !(2..=PAGE_MAX_NODES).contains(&n) {
-                    self.notices.push(format!("Nodes must be from 2 to {PAGE_MAX_NODES}; kept {}.", run.nodes));
+                    self.notices.push(format!(
+                        "Nodes must be from 2 to {PAGE_MAX_NODES}; kept {}.",
+                        run.nodes
+                    ));
                 } else if n < run.topology.min_nodes() {
                     self.notices.push(format!(
                         "A {} topology needs at least {} nodes; kept {}.",
@@ -161,7 +171,11 @@ impl App {
             }
             Change::Topology(t) => {
                 if run.nodes < t.min_nodes() {
-                    self.notices.push(format!("A {} topology needs at least {} nodes.", t.name(), t.min_nodes()));
+                    self.notices.push(format!(
+                        "A {} topology needs at least {} nodes.",
+                        t.name(),
+                        t.min_nodes()
+                    ));
                 } else {
                     run.topology = t;
                     self.restart();
@@ -183,8 +197,12 @@ impl App {
     }
 
     fn click(&mut self, x: f64, y: f64, shift: bool) {
-        let Some(canvas) = self.canvas.cast::<HtmlCanvasElement>() else { return };
-        let Some(node) = Painter::node_at(&canvas, &self.sim.engine, x, y) else { return };
+        let Some(canvas) = self.canvas.cast::<HtmlCanvasElement>() else {
+            return;
+        };
+        let Some(node) = Painter::node_at(&canvas, &self.sim.engine, x, y) else {
+            return;
+        };
         let e = &mut self.sim.engine;
         if e.round() == 0 && !shift && e.node(node) != NodeView::Crashed {
             if e.set_source(node).is_ok() {
@@ -205,18 +223,27 @@ impl Component for App {
     type Properties = ();
 
     fn create(ctx: &Context<Self>) -> Self {
-        let query = window().and_then(|w| w.location().search().ok()).unwrap_or_default();
+        let query = window()
+            .and_then(|w| w.location().search().ok())
+            .unwrap_or_default();
         let (mut settings, mut notices) = PageSettings::from_query(&query);
         let sim = resolve(&mut settings, &mut notices, Sim::new);
         let link = ctx.link().clone();
         let keys = window().and_then(|w| w.document()).map(|doc| {
             let options = EventListenerOptions::enable_prevent_default();
             EventListener::new_with_options(&doc, "keydown", options, move |event| {
-                let Some(e) = event.dyn_ref::<KeyboardEvent>() else { return };
+                let Some(e) = event.dyn_ref::<KeyboardEvent>() else {
+                    return;
+                };
                 let typing = e
                     .target()
                     .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-                    .map(|el| matches!(el.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA" | "BUTTON"))
+                    .map(|el| {
+                        matches!(
+                            el.tag_name().as_str(),
+                            "INPUT" | "SELECT" | "TEXTAREA" | "BUTTON"
+                        )
+                    })
                     .unwrap_or(false);
                 if typing || e.ctrl_key() || e.meta_key() || e.alt_key() {
                     return;
@@ -325,7 +352,13 @@ impl Component for App {
         let e = &self.sim.engine;
         let run: Settings = self.settings.run;
         let history = e.history();
-        let onclick = link.callback(|ev: MouseEvent| Msg::Click(f64::from(ev.offset_x()), f64::from(ev.offset_y()), ev.shift_key()));
+        let onclick = link.callback(|ev: MouseEvent| {
+            Msg::Click(
+                f64::from(ev.offset_x()),
+                f64::from(ev.offset_y()),
+                ev.shift_key(),
+            )
+        });
         let expected = Sim::expected_rounds(&self.settings, e.counts().live());
         let dense = run.nodes > crate::draw::LAYOUT_MAX_NODES;
         html! {
@@ -350,7 +383,6 @@ impl Component for App {
                 <div class="column left">
                     <Controls settings={self.settings} playing={self.playing} finished={e.is_finished()} copied={self.copied}
                         on_change={link.callback(Msg::Change)} on_action={link.callback(Msg::Action)} />
-                    <Explain settings={run} expected_rounds={expected} />
                 </div>
                 <div class="column center">
                     <section class="panel network-panel" aria-label="The network">
@@ -373,9 +405,10 @@ impl Component for App {
                             }
                         </ul>
                     </section>
+                    <Explain settings={run} expected_rounds={expected} />
                 </div>
                 <div class="column right">
-                    <Stats last={*e.last()} nodes={run.nodes} seed={run.seed} finished={e.is_finished()} />
+                    <Stats last={*e.last()} counts={e.counts()} nodes={run.nodes} seed={run.seed} finished={e.is_finished()} />
                     <Charts
                         informed={self.sim.informed_curve()}
                         theory={self.sim.theory.clone()}

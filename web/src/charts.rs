@@ -72,15 +72,21 @@ fn frame(y_labels: [(f64, String); 3], max_round: f64) -> Html {
 pub fn charts(p: &ChartsProps) -> Html {
     let ghost_len = p.ghost.as_ref().map_or(0, |g| g.informed.len());
     let max_round = (p.informed.len().max(p.theory.len()).max(ghost_len).max(2) - 1) as f64;
-    let curve = |xs: &[f64]| polyline(xs.iter().enumerate().map(|(r, &v)| (sx(r as f64, max_round), sy(v, 1.0))));
+    let curve = |xs: &[f64]| {
+        polyline(
+            xs.iter()
+                .enumerate()
+                .map(|(r, &v)| (sx(r as f64, max_round), sy(v, 1.0))),
+        )
+    };
     let max_msgs = p
         .messages
         .iter()
         .map(|m| m.0)
         .chain(p.ghost.iter().flat_map(|g| g.messages.iter().copied()))
         .max()
-        .unwrap_or(1)
-        .max(1) as f64;
+        .unwrap_or(0);
+    let max_msgs = nice_ceiling(max_msgs) as f64;
     let bar_w = ((W - LEFT - RIGHT) / max_round.max(1.0) * 0.7).max(1.0);
     let msg_labels = [
         (sy(0.0, 1.0), "0".to_string()),
@@ -130,6 +136,19 @@ pub fn charts(p: &ChartsProps) -> Html {
                 if p.ghost.is_some() { <><span class="swatch ghost"></span>{ "previous run" }</> }
             </p>
         </section>
+    }
+}
+
+/// The smallest of 2, 5, 10, 20, 50... at or above `v`: axis labels in round numbers.
+fn nice_ceiling(v: u64) -> u64 {
+    let mut unit = 1u64;
+    loop {
+        for m in [2, 5, 10] {
+            if v <= m * unit {
+                return m * unit;
+            }
+        }
+        unit = unit.saturating_mul(10);
     }
 }
 

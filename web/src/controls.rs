@@ -95,13 +95,19 @@ pub fn controls(p: &ControlsProps) -> Html {
         Callback::from(move |_: MouseEvent| cb.emit(a))
     };
     let uses_k = s.live.interest.rule.is_rumor_mongering();
-    let play_label = if p.playing { "⏸ Pause" } else if p.finished { "▶ Replay" } else { "▶ Play" };
+    let play_label = if p.playing {
+        "⏸ Pause"
+    } else if p.finished {
+        "▶ Replay"
+    } else {
+        "▶ Play"
+    };
     html! {
         <section class="panel controls" aria-label="Controls">
             <div class="buttons">
                 <button class="primary" data-testid="play" onclick={action(Action::TogglePlay)}
                     title="Play / pause (space)">{ play_label }</button>
-                <button data-testid="step" onclick={action(Action::Step)} title="One round (→)">{ "⏭ Step" }</button>
+                <button data-testid="step" onclick={action(Action::Step)} title="One round (→)">{ "Step ›" }</button>
                 <button data-testid="reset" onclick={action(Action::Reset)} title="Back to round 0 (r)">{ "↺ Reset" }</button>
             </div>
             <label>{ "Protocol" }
@@ -166,12 +172,12 @@ pub fn controls(p: &ControlsProps) -> Html {
                         <input type="text" inputmode="numeric" value={s.seed.to_string()} data-testid="seed"
                             onchange={change(|e| input_value(e).trim().parse().ok().map(Change::Seed))} />
                         <button onclick={{ let cb = p.on_change.clone(); Callback::from(move |_: MouseEvent| cb.emit(Change::RandomSeed)) }}
-                            title="A new random seed">{ "🎲 random" }</button>
+                            title="A new random seed">{ "Random" }</button>
                     </span>
                 </label>
             </fieldset>
             <button class="link" onclick={action(Action::CopyLink)} data-testid="copy-link">
-                { if p.copied { "✓ Link copied" } else { "🔗 Copy link to these settings" } }
+                { if p.copied { "✓ Link copied" } else { "Copy link to these settings" } }
             </button>
             <p class="hint">{ "Keys: space play/pause · → step · r reset. Click a node: before the first round it becomes the source; after, it crashes or revives." }</p>
         </section>

@@ -12,12 +12,16 @@ pub const LAYOUT_MAX_NODES: u32 = 2_000;
 /// Graph edges are drawn up to this many nodes (beyond, they are a grey fog).
 const EDGES_MAX_NODES: u32 = 400;
 
-/// Where each node sits, in a unit square, for the readable layout.
-fn position(topology: Topology, n: u32, i: u32) -> (f64, f64) {
+/// Where each node sits, in a unit square, for the readable layout. The torus is shifted so
+/// that `source` sits in the middle: the wave then grows from the centre instead of wrapping
+/// around the corners.
+fn position(topology: Topology, n: u32, source: u32, i: u32) -> (f64, f64) {
     if topology == Topology::Torus {
-        let w = Topology::torus_width(n);
-        let h = n.div_ceil(w);
-        let (x, y) = (i % w, i / w);
+        let (w, h) = grid(topology, n);
+        let (x, y) = (
+            (i % w + w + w / 2 - source % w) % w,
+            (i / w + h + h / 2 - source / w) % h,
+        );
         (
             (f64::from(x) + 0.5) / f64::from(w),
             (f64::from(y) + 0.5) / f64::from(h.max(w)),
@@ -29,9 +33,14 @@ fn position(topology: Topology, n: u32, i: u32) -> (f64, f64) {
     }
 }
 
-/// Cells per row of the dense view.
-fn dense_width(n: u32) -> u32 {
-    (f64::from(n).sqrt().ceil() as u32).max(1)
+/// Columns and rows of the grid views: the torus's own width, else a square.
+fn grid(topology: Topology, n: u32) -> (u32, u32) {
+    let w = if topology == Topology::Torus {
+        Topology::torus_width(n)
+    } else {
+        (f64::from(n).sqrt().ceil() as u32).max(1)
+    };
+    (w, n.div_ceil(w))
 }
 
 fn node_colour(view: NodeView) -> &'static str {
@@ -53,7 +62,10 @@ pub struct Painter {
 /// Canvas side in CSS pixels: square, as wide as its box.
 fn fit(canvas: &HtmlCanvasElement) -> (f64, f64) {
     let css = f64::from(canvas.client_width().max(100));
-    let ratio = web_sys::window().map(|w| w.device_pixel_ratio()).unwrap_or(1.0).clamp(1.0, 3.0);
+    let ratio = web_sys::window()
+        .map(|w| w.device_pixel_ratio())
+        .unwrap_or(1.0)
+        .clamp(1.0, 3.0);
     let px = (css * ratio).round() as u32;
     if canvas.width() != px || canvas.height() != px {
         canvas.set_width(px);
@@ -68,7 +80,11 @@ fn context(canvas: &HtmlCanvasElement) -> Option<CanvasRenderingContext2d> {
 
 impl Painter {
     /// Draws the whole network as it stands.
-    pub fn draw(&mut self, canvas: &HtmlCanvasElement, engine: &RoundEngine) -> Result<(), JsValue> {
+    pub fn draw(
+        &mut self,
+        canvas: &HtmlCanvasElement,
+        engine: &RoundEngine,
+    ) -> Result<(), JsValue> {
         let (size, ratio) = fit(canvas);
         let ctx = context(canvas).ok_or("no 2d context")?;
         ctx.set_transform(ratio, 0.0, 0.0, ratio, 0.0, 0.0)?;
@@ -82,10 +98,14 @@ impl Painter {
         }
     }
 
-    fn draw_dense(&mut self, ctx: &CanvasRenderingContext2d, size: f64, engine: &RoundEngine) -> Result<(), JsValue> {
-        let n = engine.settings().nodes;
-        let w = dense_width(n);
-        let h = n.div_ceil(w);
+    fn draw_dense(
+        &mut self,
+        ctx: &CanvasRenderingContext2d,
+        size: f64,
+        engine: &RoundEngine,
+    ) -> Result<(), JsValue> {
+        let s = engine.settings();
+        let (w, h) = grid(s.topology, s.nodes);
         self.pixels.clear();
         self.pixels.resize((w * h * 4) as usize, 0);
         let colours = [
@@ -113,7 +133,9 @@ impl Painter {
         let scratch = match &self.scratch {
             Some(c) => c.clone(),
             None => {
-                let doc = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
+                let doc = web_sys::window()
+                    .and_then(|w| w.document())
+                    .ok_or("no document")?;
                 let c: HtmlCanvasElement = doc.create_element("canvas")?.dyn_into()?;
                 self.scratch = Some(c.clone());
                 c
@@ -121,20 +143,33 @@ impl Painter {
         };
         scratch.set_width(w);
         scratch.set_height(h);
-        context(&scratch).ok_or("no 2d context")?.put_image_data(&image, 0.0, 0.0)?;
+        context(&scratch)
+            .ok_or("no 2d context")?
+            .put_image_data(&image, 0.0, 0.0)?;
         ctx.set_image_smoothing_enabled(false);
         let scale = size / f64::from(w.max(h));
-        ctx.draw_image_with_html_canvas_element_and_dw_and_dh(
-            &scratch,
-            0.0,
-            0.0,
-            f64::from(w) * scale,
-            f64::from(h) * scale,
-        )
+        let (dw, dh) = (f64::from(w) * scale, f64::from(h) * scale);
+        if s.topology == Topology::Torus {
+            // Tile four copies so that the source lands in the middle (see `position`).
+            let source = engine.source();
+            let dx = f64::from((w + w / 2 - source % w) % w) * scale;
+            let dy = f64::from((h + h / 2 - source / w) % h) * scale;
+            for (x, y) in [(dx, dy), (dx - dw, dy), (dx, dy - dh), (dx - dw, dy - dh)] {
+                ctx.draw_image_with_html_canvas_element_and_dw_and_dh(&scratch, x, y, dw, dh)?;
+            }
+            Ok(())
+        } else {
+            ctx.draw_image_with_html_canvas_element_and_dw_and_dh(&scratch, 0.0, 0.0, dw, dh)
+        }
     }
 
     /// The node under a point of the canvas (CSS pixels from its top-left corner).
-    pub fn node_at(canvas: &HtmlCanvasElement, engine: &RoundEngine, x: f64, y: f64) -> Option<u32> {
+    pub fn node_at(
+        canvas: &HtmlCanvasElement,
+        engine: &RoundEngine,
+        x: f64,
+        y: f64,
+    ) -> Option<u32> {
         let size = f64::from(canvas.client_width().max(1));
         let (x, y) = (x / size, y / size);
         let s = engine.settings();
@@ -142,17 +177,21 @@ impl Painter {
             let radius = node_radius(s.nodes, 1.0).max(0.012);
             (0..s.nodes)
                 .map(|i| {
-                    let (px, py) = position(s.topology, s.nodes, i);
+                    let (px, py) = position(s.topology, s.nodes, engine.source(), i);
                     (i, (px - x).powi(2) + (py - y).powi(2))
                 })
                 .filter(|&(_, d2)| d2 <= radius * radius * 4.0)
                 .min_by(|a, b| a.1.total_cmp(&b.1))
                 .map(|(i, _)| i)
         } else {
-            let w = dense_width(s.nodes);
-            let h = s.nodes.div_ceil(w);
+            let (w, h) = grid(s.topology, s.nodes);
             let side = f64::from(w.max(h));
-            let (cx, cy) = ((x * side) as u32, (y * side) as u32);
+            let (mut cx, mut cy) = ((x * side) as u32, (y * side) as u32);
+            if s.topology == Topology::Torus {
+                let source = engine.source();
+                cx = (cx + w + source % w - w / 2) % w;
+                cy = (cy + h + source / w - h / 2) % h;
+            }
             let i = cy.checked_mul(w)?.checked_add(cx)?;
             (cx < w && i < s.nodes).then_some(i)
         }
@@ -168,8 +207,9 @@ fn node_radius(n: u32, size: f64) -> f64 {
 fn draw_layout(ctx: &CanvasRenderingContext2d, size: f64, engine: &RoundEngine) {
     let s = engine.settings();
     let n = s.nodes;
+    let source = engine.source();
     let at = |i: u32| {
-        let (x, y) = position(s.topology, n, i);
+        let (x, y) = position(s.topology, n, source, i);
         (x * size, y * size)
     };
     // The graph's edges, faintly.
@@ -180,7 +220,8 @@ fn draw_layout(ctx: &CanvasRenderingContext2d, size: f64, engine: &RoundEngine) 
         for i in 0..n {
             let (x0, y0) = at(i);
             for &j in engine.graph().sparse_neighbors(i) {
-                let wraps = s.topology == Topology::Torus && (at(j).0 - x0).abs() + (at(j).1 - y0).abs() > size * 0.5;
+                let wraps = s.topology == Topology::Torus
+                    && (at(j).0 - x0).abs() + (at(j).1 - y0).abs() > size * 0.5;
                 if j > i && !wraps {
                     let (x1, y1) = at(j);
                     ctx.move_to(x0, y0);
@@ -200,7 +241,16 @@ fn draw_layout(ctx: &CanvasRenderingContext2d, size: f64, engine: &RoundEngine) 
             (_, Fate::Informed) => (palette::INFORMED, false, 1.8),
             _ => (palette::REDUNDANT, false, 0.8),
         };
-        arrow(ctx, at(t.from), at(t.to), r, colour, dashed, width, t.fate == Fate::Lost);
+        arrow(
+            ctx,
+            at(t.from),
+            at(t.to),
+            r,
+            colour,
+            dashed,
+            width,
+            t.fate == Fate::Lost,
+        );
     }
     // The nodes, with this round's newcomers ringed.
     let new = engine.newly_informed();
@@ -281,8 +331,14 @@ fn arrow(
     let head = (4.0 + width * 1.5).min(len * 0.3);
     ctx.begin_path();
     ctx.move_to(ex, ey);
-    ctx.line_to(ex - ux * head - uy * head * 0.5, ey - uy * head + ux * head * 0.5);
-    ctx.line_to(ex - ux * head + uy * head * 0.5, ey - uy * head - ux * head * 0.5);
+    ctx.line_to(
+        ex - ux * head - uy * head * 0.5,
+        ey - uy * head + ux * head * 0.5,
+    );
+    ctx.line_to(
+        ex - ux * head + uy * head * 0.5,
+        ey - uy * head - ux * head * 0.5,
+    );
     ctx.close_path();
     ctx.set_fill_style_str(colour);
     ctx.fill();

@@ -48,7 +48,8 @@ pub fn explain(p: &ExplainProps) -> Html {
     let topology_note = if s.topology == Topology::Complete {
         String::new()
     } else {
-        " (on the complete graph; on this topology peers are only neighbours, so expect it slower)".into()
+        " (on the complete graph; on this topology peers are only neighbours, so expect it slower)"
+            .into()
     };
     html! {
         <section class="panel explain" aria-label="What you see">

@@ -29,7 +29,14 @@ impl Default for PageSettings {
             run: Settings {
                 nodes: 200,
                 protocol: Protocol::Push,
-                live: LiveSettings { fanout: 1, loss: 0.0, interest: Interest { rule: StopRule::Never, k: 2 } },
+                live: LiveSettings {
+                    fanout: 1,
+                    loss: 0.0,
+                    interest: Interest {
+                        rule: StopRule::Never,
+                        k: 2,
+                    },
+                },
                 topology: Topology::Complete,
                 crashed: 0.0,
                 seed: 1,
@@ -42,10 +49,14 @@ impl Default for PageSettings {
 
 /// Splits `a=1&b=2` (with or without the leading `?`) into pairs, decoding `%XX` and `+`.
 fn pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    query.trim_start_matches('?').split('&').filter(|p| !p.is_empty()).map(|p| {
-        let (k, v) = p.split_once('=').unwrap_or((p, ""));
-        (decode(k), decode(v))
-    })
+    query
+        .trim_start_matches('?')
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
 }
 
 fn decode(s: &str) -> String {
@@ -54,7 +65,11 @@ fn decode(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
             (b'%', Some(hi), Some(lo)) => {
                 out.push((hi * 16 + lo) as u8);
                 i += 3;
@@ -149,7 +164,10 @@ impl PageSettings {
             s.run.topology = Topology::Complete;
         }
         if let Some(source) = s.run.source.filter(|&x| x >= s.run.nodes) {
-            notices.push(format!("There is no node {source} among {} nodes: the source is the first live node.", s.run.nodes));
+            notices.push(format!(
+                "There is no node {source} among {} nodes: the source is the first live node.",
+                s.run.nodes
+            ));
             s.run.source = None;
         }
         (s, notices)
@@ -184,7 +202,14 @@ mod tests {
         let mut s = PageSettings::default();
         s.run.nodes = 12_345;
         s.run.protocol = Protocol::PushPull;
-        s.run.live = LiveSettings { fanout: 3, loss: 0.25, interest: Interest { rule: StopRule::BlindCoin, k: 4 } };
+        s.run.live = LiveSettings {
+            fanout: 3,
+            loss: 0.25,
+            interest: Interest {
+                rule: StopRule::BlindCoin,
+                k: 4,
+            },
+        };
         s.run.topology = Topology::SmallWorld;
         s.run.crashed = 0.1;
         s.run.seed = u64::MAX;
@@ -215,7 +240,14 @@ mod tests {
 
     #[test]
     fn percent_escapes_and_garbage_never_panic() {
-        for q in ["%", "%%", "a=%e2%82", "nodes=%32%30", "=&&=", "seed=\u{1F600}"] {
+        for q in [
+            "%",
+            "%%",
+            "a=%e2%82",
+            "nodes=%32%30",
+            "=&&=",
+            "seed=\u{1F600}",
+        ] {
             let _ = PageSettings::from_query(q);
         }
         assert_eq!(PageSettings::from_query("nodes=%32%30").0.run.nodes, 20);

@@ -38,7 +38,11 @@ impl Sim {
     pub fn new(settings: Settings) -> Result<Sim, SettingsError> {
         let mut engine = RoundEngine::new(settings)?;
         engine.set_arrow_cap(ARROW_CAP);
-        let mut sim = Sim { engine, theory: Vec::new(), ghost: None };
+        let mut sim = Sim {
+            engine,
+            theory: Vec::new(),
+            ghost: None,
+        };
         sim.recompute_theory();
         Ok(sim)
     }
@@ -46,7 +50,11 @@ impl Sim {
     /// Starts over with `settings`, keeping this run as the ghost if it played at all.
     pub fn restart(&mut self, settings: Settings) -> Result<(), SettingsError> {
         let mut next = Sim::new(settings)?;
-        next.ghost = if self.engine.round() > 0 { Some(self.as_ghost()) } else { self.ghost.take() };
+        next.ghost = if self.engine.round() > 0 {
+            Some(self.as_ghost())
+        } else {
+            self.ghost.take()
+        };
         *self = next;
         Ok(())
     }
@@ -55,7 +63,13 @@ impl Sim {
         let s = self.engine.settings();
         Ghost {
             informed: self.informed_curve(),
-            messages: self.engine.history().iter().skip(1).map(|h| h.traffic.sent).collect(),
+            messages: self
+                .engine
+                .history()
+                .iter()
+                .skip(1)
+                .map(|h| h.traffic.sent)
+                .collect(),
             label: format!(
                 "{} · fanout {} · loss {:.0}% · {}",
                 s.protocol.name(),
@@ -89,10 +103,15 @@ impl Sim {
             live: counts.live(),
         };
         let round = e.round() as usize;
-        let from = if round == 0 { 1.0 } else { f64::from(counts.informed()) };
+        let from = if round == 0 {
+            1.0
+        } else {
+            f64::from(counts.informed())
+        };
         let horizon = model.expected_rounds_from(from, 2_000).unwrap_or(200) + THEORY_TAIL;
         self.theory.truncate(round);
-        self.theory.extend(model.informed_fractions_from(from, horizon));
+        self.theory
+            .extend(model.informed_fractions_from(from, horizon));
     }
 
     /// Expected rounds to inform everyone from the start under the current settings.

@@ -1,13 +1,15 @@
 //! The numbers of the run: round, informed, messages.
 
-use grapevine_core::RoundStats;
+use grapevine_core::{Counts, RoundStats};
 use yew::prelude::*;
 
 /// Properties of [`Stats`].
 #[derive(Properties, PartialEq)]
 pub struct StatsProps {
-    /// The last round's record.
+    /// The last round's record (its traffic).
     pub last: RoundStats,
+    /// Node counts now (crashes and revivals since the last round included).
+    pub counts: Counts,
     /// All nodes.
     pub nodes: u32,
     /// The run's seed.
@@ -27,11 +29,15 @@ fn percent(part: u64, whole: u64) -> String {
 /// Round, informed, messages, redundancy, loss and the seed.
 #[function_component(Stats)]
 pub fn stats(p: &StatsProps) -> Html {
-    let c = p.last.counts;
+    let c = p.counts;
     let t = p.last.total;
     let live = c.live();
     let state = if p.finished {
-        if c.susceptible == 0 { "everyone live knows" } else { "the rumor died out" }
+        if c.susceptible == 0 {
+            "everyone live knows"
+        } else {
+            "the rumor died out"
+        }
     } else if p.last.round == 0 {
         "ready"
     } else {
@@ -54,9 +60,9 @@ pub fn stats(p: &StatsProps) -> Html {
             <div class="stat"><span class="label">{ "Lost" }</span>
                 <span class="value" data-testid="lost">{ t.lost }</span>
                 <span class="sub">{ format!("{} to crashed nodes", t.dead_letters) }</span></div>
-            <div class="stat"><span class="label">{ "Nodes" }</span>
-                <span class="value">{ format!("{} · {} · {}", c.susceptible, c.spreading, c.stopped) }</span>
-                <span class="sub">{ format!("unaware · spreading · stopped · {} crashed", c.crashed) }</span></div>
+            <div class="stat"><span class="label">{ "Spreading" }</span>
+                <span class="value" data-testid="spreading">{ c.spreading }</span>
+                <span class="sub">{ format!("{} stopped · {} unaware · {} crashed", c.stopped, c.susceptible, c.crashed) }</span></div>
             <div class="stat"><span class="label">{ "Seed" }</span>
                 <span class="value" data-testid="seed-shown">{ p.seed }</span>
                 <span class="sub">{ "same seed, same run" }</span></div>

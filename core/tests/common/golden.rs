@@ -10,9 +10,21 @@ pub const EXPECTED: &str = include_str!("../data/trace-hashes.txt");
 /// (name, settings, max rounds).
 pub fn scenarios() -> Vec<(&'static str, Settings, u32)> {
     let base = Settings::default();
-    let live = |fanout, loss, rule, k| LiveSettings { fanout, loss, interest: Interest { rule, k } };
+    let live = |fanout, loss, rule, k| LiveSettings {
+        fanout,
+        loss,
+        interest: Interest { rule, k },
+    };
     vec![
-        ("push-complete", Settings { nodes: 5_000, seed: 11, ..base }, 200),
+        (
+            "push-complete",
+            Settings {
+                nodes: 5_000,
+                seed: 11,
+                ..base
+            },
+            200,
+        ),
         (
             "pull-lossy-crashed",
             Settings {
@@ -73,7 +85,12 @@ pub fn scenarios() -> Vec<(&'static str, Settings, u32)> {
         ),
         (
             "push-ring",
-            Settings { nodes: 501, topology: Topology::Ring, seed: 17, ..base },
+            Settings {
+                nodes: 501,
+                topology: Topology::Ring,
+                seed: 17,
+                ..base
+            },
             600,
         ),
     ]

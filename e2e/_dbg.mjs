@@ -1,0 +1,16 @@
+import { start, openPage } from './browser.mjs';
+const env = await start();
+const page = await openPage(env.browser, `${env.url}?nodes=20&seed=1`);
+const box = await page.getByTestId('network').boundingBox();
+const at = { x: box.width * (0.5 + 0.46), y: box.height * 0.5 };
+await page.getByTestId('network').click({ position: at });
+await page.waitForTimeout(200);
+console.log(page.url());
+await page.getByTestId('step').click();
+await page.waitForTimeout(200);
+await page.getByTestId('network').click({ position: at });
+await page.waitForTimeout(200);
+console.log(await page.locator('.stats').textContent());
+await page.screenshot({ path: '/tmp/dbg.png' });
+console.log(page.errors);
+await env.close();
