@@ -2,9 +2,9 @@
 //! read-modify-write loop over an N-byte array measured in the same process (the baseline:
 //! one random draw and one byte touched per operation, which is the least a message costs).
 //!
-//! Run: `cargo bench -p grapevine-core --bench round_engine` (release profile). Prints one line
-//! per N and the ratio engine / baseline; the machine is shared and noisy, so only the ratio
-//! is meant to be compared between runs.
+//! Run: `cargo bench -p grapevine-core --bench round_engine [N...]` (release profile). Engine and
+//! baseline are measured alternately five times each; the medians are printed with their ratio.
+//! The machine is shared and noisy, so only the ratio is meant to be compared between runs.
 
 use grapevine_core::rng::GossipRng;
 use grapevine_core::{RoundEngine, Settings};
@@ -46,6 +46,11 @@ fn baseline(nodes: u32, ops: u64) -> f64 {
     nanos
 }
 
+fn median(xs: &mut [f64]) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
 fn main() {
     let sizes: Vec<u32> = std::env::args()
         .skip(1)
@@ -57,14 +62,20 @@ fn main() {
         sizes
     };
     println!("push, fanout 1, no loss, anti-entropy, complete graph; runs until all informed");
+    println!("medians of 5 alternating measurements of at least 20M messages each");
     println!(
         "{:>10} {:>12} {:>14} {:>16} {:>7}",
         "N", "messages", "engine ns/msg", "baseline ns/op", "ratio"
     );
     for n in sizes {
-        let (messages, engine_ns) = engine(n, 30_000_000);
-        let base_ns = baseline(n, messages);
-        let (e, b) = (engine_ns / messages as f64, base_ns / messages as f64);
+        let (mut engine_ns, mut base_ns, mut messages) = (Vec::new(), Vec::new(), 0);
+        for _ in 0..5 {
+            let (m, ns) = engine(n, 20_000_000);
+            messages = m;
+            engine_ns.push(ns / m as f64);
+            base_ns.push(baseline(n, m) / m as f64);
+        }
+        let (e, b) = (median(&mut engine_ns), median(&mut base_ns));
         println!("{n:>10} {messages:>12} {e:>14.2} {b:>16.2} {:>7.2}", e / b);
     }
 }

@@ -90,7 +90,9 @@ pub enum NodeView {
 }
 
 // One byte per node. Bits 0-1: phase. FRESH: informed this round (it does not send until the
-// next). LEAVING: lost interest this round (it stops at the end of the round).
+// next). LEAVING: lost interest this round (it stops at the end of the round). NEW: informed
+// in the last round played (for drawing). The end of a round turns FRESH into NEW and LEAVING
+// into STOPPED eight nodes at a time (see `end_round`): no per-round lists, no allocation.
 const PHASE: u8 = 0b0011;
 const SUSCEPTIBLE: u8 = 0;
 const SPREADING: u8 = 1;
@@ -98,6 +100,12 @@ const STOPPED: u8 = 2;
 const CRASHED: u8 = 0b0100;
 const FRESH: u8 = 0b1000;
 const LEAVING: u8 = 0b1_0000;
+const NEW: u8 = 0b10_0000;
+
+/// `byte` repeated in every byte of a u64, for eight-nodes-at-a-time (SWAR) passes.
+const fn lanes(byte: u8) -> u64 {
+    u64::from_le_bytes([byte; 8])
+}
 
 fn phase_of(byte: u8) -> Phase {
     match byte & PHASE {
@@ -151,8 +159,6 @@ pub struct RoundEngine {
     round: u32,
     counts: Counts,
     history: Vec<RoundStats>,
-    fresh: Vec<u32>,
-    leaving: Vec<u32>,
     arrows: Vec<Transmission>,
     arrow_cap: usize,
 }
@@ -200,8 +206,6 @@ impl RoundEngine {
             round: 0,
             counts,
             history: vec![start],
-            fresh: Vec::new(),
-            leaving: Vec::new(),
             arrows: Vec::new(),
             arrow_cap: 0,
         })
@@ -269,9 +273,9 @@ impl RoundEngine {
         })
     }
 
-    /// Nodes informed in the last round.
-    pub fn newly_informed(&self) -> &[u32] {
-        &self.fresh
+    /// Nodes informed in the last round, in node order.
+    pub fn iter_newly_informed(&self) -> impl Iterator<Item = u32> + '_ {
+        (0..self.settings.nodes).filter(|&i| self.nodes[i as usize] & NEW != 0)
     }
 
     /// The last round's messages, at most [`RoundEngine::set_arrow_cap`] of them, in the
@@ -373,76 +377,41 @@ impl RoundEngine {
     pub fn step(&mut self) -> &RoundStats {
         self.round += 1;
         self.arrows.clear();
-        self.fresh.clear();
-        let n = self.settings.nodes;
         let live = self.settings.live;
-        let fanout = u32::from(live.fanout);
-        let loss = Chance::new(live.loss);
-        let mut traffic = Traffic::default();
-        let mut peers = [0u32; MAX_FANOUT as usize];
-
+        let mut round = Round {
+            nodes: &mut self.nodes,
+            counters: &mut self.counters,
+            graph: &self.graph,
+            arrows: &mut self.arrows,
+            arrow_cap: self.arrow_cap,
+            rng: self.rng.clone(),
+            traffic: Traffic::default(),
+            fanout: u32::from(live.fanout),
+            loss: Chance::new(live.loss),
+            interest: live.interest,
+        };
         if self.settings.protocol.pushes() {
-            for i in 0..n {
-                // Live, spreading, and not informed in this very round.
-                if self.nodes[i as usize] & (PHASE | CRASHED | FRESH) != SPREADING {
-                    continue;
-                }
-                let k = self
-                    .graph
-                    .choose_peers(i, fanout, &mut self.rng, &mut peers);
-                for &to in &peers[..k] {
-                    let fate = self.carry_rumor(to, loss, &mut traffic);
-                    self.record(i, to, MessageKind::Push, fate);
-                    self.after_contact(i, fate, live.interest);
-                }
+            // The common teaching and benchmark case, compiled without the checks that are
+            // constant in it: same rules, same draws, same trace (a test holds them equal).
+            let plain = matches!(self.graph, Graph::Complete { .. })
+                && round.loss == Chance::NEVER
+                && round.interest.rule == StopRule::Never
+                && round.arrow_cap == 0;
+            if plain {
+                round.push_phase::<true>();
+            } else {
+                round.push_phase::<false>();
             }
         }
-
         if self.settings.protocol.pulls() {
-            for i in 0..n {
-                let byte = self.nodes[i as usize];
-                if byte & CRASHED != 0 || phase_at_round_start(byte) != Phase::Susceptible {
-                    continue;
-                }
-                let k = self
-                    .graph
-                    .choose_peers(i, fanout, &mut self.rng, &mut peers);
-                for &to in &peers[..k] {
-                    traffic.sent += 1;
-                    if self.rng.chance(loss) {
-                        traffic.lost += 1;
-                        self.record(i, to, MessageKind::PullRequest, Fate::Lost);
-                        continue;
-                    }
-                    let target = self.nodes[to as usize];
-                    if target & CRASHED != 0 {
-                        traffic.dead_letters += 1;
-                        self.record(i, to, MessageKind::PullRequest, Fate::DeadLetter);
-                        continue;
-                    }
-                    self.record(i, to, MessageKind::PullRequest, Fate::Asked);
-                    if !answers_pull(phase_at_round_start(target)) {
-                        continue;
-                    }
-                    let fate = self.carry_rumor(i, loss, &mut traffic);
-                    self.record(to, i, MessageKind::PullReply, fate);
-                    self.after_contact(to, fate, live.interest);
-                }
-            }
+            round.pull_phase();
         }
-
-        // End of the round: the newly informed may send from the next round; those who lost
-        // interest stop now.
-        for &i in &self.fresh {
-            self.nodes[i as usize] &= !FRESH;
-        }
-        for &i in &self.leaving {
-            let byte = &mut self.nodes[i as usize];
-            *byte = (*byte & !(PHASE | LEAVING)) | STOPPED;
-        }
-        self.counts.spreading -= self.leaving.len() as u32;
-        self.counts.stopped += self.leaving.len() as u32;
-        self.leaving.clear();
+        let (rng, traffic) = (round.rng, round.traffic);
+        self.rng = rng;
+        let informed = traffic.informed as u32;
+        self.counts.susceptible -= informed;
+        self.counts.spreading += informed;
+        self.end_round();
 
         let mut total = self.last().total;
         total += traffic;
@@ -455,36 +424,201 @@ impl RoundEngine {
         self.last()
     }
 
+    /// End of the round, eight nodes at a time: the newly informed (FRESH) may send from the
+    /// next round and are marked NEW for the view; those who lost interest (LEAVING) stop.
+    fn end_round(&mut self) {
+        let mut stopped = 0u32;
+        let mut settle = |word: u64| {
+            let leaving = (word >> 4) & lanes(1);
+            stopped += leaving.count_ones();
+            // SPREADING (01) ^ 11 = STOPPED (10) in the leaving lanes.
+            let word = (word ^ (leaving * 3)) & !lanes(LEAVING);
+            let fresh = (word >> 3) & lanes(1);
+            (word & !lanes(FRESH | NEW)) | (fresh << 5)
+        };
+        let mut chunks = self.nodes.chunks_exact_mut(8);
+        for chunk in &mut chunks {
+            let word = u64::from_le_bytes((&*chunk).try_into().expect("eight bytes"));
+            if word & lanes(FRESH | LEAVING | NEW) != 0 {
+                // Untouched words stay clean in the cache (most of them, most rounds).
+                chunk.copy_from_slice(&settle(word).to_le_bytes());
+            }
+        }
+        for byte in chunks.into_remainder() {
+            *byte = settle(u64::from(*byte)) as u8;
+        }
+        self.counts.spreading -= stopped;
+        self.counts.stopped += stopped;
+    }
+}
+
+/// What one round touches per message, borrowed apart from the engine. The generator and the
+/// counters are copies held here, so the compiler keeps them in registers: were they fields
+/// behind `&mut RoundEngine`, every byte stored into the node array could alias them and force
+/// a reload per message (measured: about 3x slower).
+struct Round<'a> {
+    nodes: &'a mut [u8],
+    counters: &'a mut [u8],
+    graph: &'a Graph,
+    arrows: &'a mut Vec<Transmission>,
+    arrow_cap: usize,
+    rng: GossipRng,
+    traffic: Traffic,
+    fanout: u32,
+    loss: Chance,
+    interest: Interest,
+}
+
+impl Round<'_> {
+    /// Every live node that was spreading at the start of the round pushes to `fanout` peers.
+    /// `PLAIN`: the caller checked that there is no loss, no stop rule and no arrow to record.
+    fn push_phase<const PLAIN: bool>(&mut self) {
+        // Pushers: live, spreading, and not informed in this very round. Found eight nodes at a
+        // time: a mostly unpredictable branch per node would cost more than the push itself.
+        const MASK: u8 = PHASE | CRASHED | FRESH;
+        let n = self.nodes.len() as u32;
+        let words = n / 8;
+        // Pushers are gathered into a small batch with no branch per node, then served in a
+        // tight loop: this keeps the unpredictable "is it a pusher?" out of the message loop.
+        const BATCH: usize = 256;
+        let mut batch = [0u32; BATCH];
+        let mut len = 0;
+        for w in 0..words {
+            let base = w * 8;
+            let bytes = &self.nodes[base as usize..base as usize + 8];
+            let word = u64::from_le_bytes(bytes.try_into().expect("eight bytes"));
+            // Zero lanes are pushers; lanes are at most 0x0F, so adding 0x7F never carries into
+            // the next lane and sets bit 7 exactly in the non-zero lanes.
+            let diff = (word & lanes(MASK)) ^ lanes(SPREADING);
+            let pushers = !(diff + lanes(0x7F)) & lanes(0x80);
+            if pushers == 0 {
+                continue; // Most words early in a run.
+            }
+            for lane in 0..8 {
+                batch[len] = base + lane;
+                len += ((pushers >> (lane * 8 + 7)) & 1) as usize;
+            }
+            if len > BATCH - 8 {
+                self.push_batch::<PLAIN>(&batch[..len]);
+                len = 0;
+            }
+        }
+        for i in words * 8..n {
+            if self.nodes[i as usize] & MASK == SPREADING {
+                batch[len] = i;
+                len += 1;
+            }
+        }
+        self.push_batch::<PLAIN>(&batch[..len]);
+    }
+
+    #[inline(always)]
+    fn push_batch<const PLAIN: bool>(&mut self, pushers: &[u32]) {
+        for &i in pushers {
+            self.push_from::<PLAIN>(i);
+        }
+    }
+
+    #[inline(always)]
+    fn push_from<const PLAIN: bool>(&mut self, i: u32) {
+        if PLAIN && self.fanout == 1 {
+            // The plain graph is complete (N >= 2), so the pusher has a peer to draw.
+            let to = self.graph.random_peer(i, &mut self.rng);
+            self.traffic.sent += 1;
+            self.deliver(to);
+            return;
+        }
+        let mut peers = [0u32; MAX_FANOUT as usize];
+        let k = self
+            .graph
+            .choose_peers(i, self.fanout, &mut self.rng, &mut peers);
+        for &to in &peers[..k] {
+            if PLAIN {
+                // No loss (so no draw), nothing to record, no stop rule.
+                self.traffic.sent += 1;
+                self.deliver(to);
+            } else {
+                let fate = self.carry_rumor(to);
+                self.record(i, to, MessageKind::Push, fate);
+                self.after_contact(i, fate);
+            }
+        }
+    }
+
+    /// Every live node that did not know the rumor at the start of the round asks `fanout`
+    /// peers; those spreading since before this round answer.
+    fn pull_phase(&mut self) {
+        let mut peers = [0u32; MAX_FANOUT as usize];
+        for i in 0..self.nodes.len() as u32 {
+            let byte = self.nodes[i as usize];
+            if byte & CRASHED != 0 || phase_at_round_start(byte) != Phase::Susceptible {
+                continue;
+            }
+            let k = self
+                .graph
+                .choose_peers(i, self.fanout, &mut self.rng, &mut peers);
+            for &to in &peers[..k] {
+                self.traffic.sent += 1;
+                if self.rng.chance(self.loss) {
+                    self.traffic.lost += 1;
+                    self.record(i, to, MessageKind::PullRequest, Fate::Lost);
+                    continue;
+                }
+                let target = self.nodes[to as usize];
+                if target & CRASHED != 0 {
+                    self.traffic.dead_letters += 1;
+                    self.record(i, to, MessageKind::PullRequest, Fate::DeadLetter);
+                    continue;
+                }
+                self.record(i, to, MessageKind::PullRequest, Fate::Asked);
+                if !answers_pull(phase_at_round_start(target)) {
+                    continue;
+                }
+                let fate = self.carry_rumor(i);
+                self.record(to, i, MessageKind::PullReply, fate);
+                self.after_contact(to, fate);
+            }
+        }
+    }
+
     /// One rumor-carrying message to `to`: counts it and informs `to` if it gets through.
     #[inline(always)]
-    fn carry_rumor(&mut self, to: u32, loss: Chance, traffic: &mut Traffic) -> Fate {
-        traffic.sent += 1;
-        if self.rng.chance(loss) {
-            traffic.lost += 1;
+    fn carry_rumor(&mut self, to: u32) -> Fate {
+        self.traffic.sent += 1;
+        if self.rng.chance(self.loss) {
+            self.traffic.lost += 1;
             return Fate::Lost;
         }
+        self.deliver(to)
+    }
+
+    /// A rumor-carrying message that got through the link arrives at `to`.
+    #[inline(always)]
+    fn deliver(&mut self, to: u32) -> Fate {
         let byte = &mut self.nodes[to as usize];
         if *byte & CRASHED != 0 {
-            traffic.dead_letters += 1;
-            Fate::DeadLetter
-        } else if *byte & PHASE == SUSCEPTIBLE {
-            *byte = SPREADING | FRESH;
-            self.counters[to as usize] = 0;
-            self.fresh.push(to);
-            self.counts.susceptible -= 1;
-            self.counts.spreading += 1;
-            traffic.informed += 1;
+            self.traffic.dead_letters += 1;
+            return Fate::DeadLetter;
+        }
+        // Branch-free: whether the receiver learns something is a coin flip mid-run, and a
+        // mispredicted branch costs more than the rest of the message. A susceptible live
+        // node's byte is 0 (and its stop counter too: it never sent anything).
+        let informs = u8::from(*byte & PHASE == SUSCEPTIBLE);
+        *byte |= informs * (SPREADING | FRESH);
+        self.traffic.informed += u64::from(informs);
+        self.traffic.redundant += u64::from(1 - informs);
+        if informs != 0 {
             Fate::Informed
         } else {
-            traffic.redundant += 1;
             Fate::Redundant
         }
     }
 
-    /// The sender's stop rule, after one contact.
+    /// The sender's stop rule, after one contact; a node that loses interest stops at the end
+    /// of the round.
     #[inline(always)]
-    fn after_contact(&mut self, sender: u32, fate: Fate, interest: Interest) {
-        if interest.rule == StopRule::Never {
+    fn after_contact(&mut self, sender: u32, fate: Fate) {
+        if self.interest.rule == StopRule::Never {
             return;
         }
         let outcome = match fate {
@@ -492,11 +626,9 @@ impl RoundEngine {
             Fate::Redundant => ContactOutcome::Unnecessary,
             _ => ContactOutcome::NoFeedback,
         };
-        if interest.after_contact(outcome, &mut self.counters[sender as usize], &mut self.rng)
-            && self.nodes[sender as usize] & LEAVING == 0
-        {
+        let counter = &mut self.counters[sender as usize];
+        if self.interest.after_contact(outcome, counter, &mut self.rng) {
             self.nodes[sender as usize] |= LEAVING;
-            self.leaving.push(sender);
         }
     }
 

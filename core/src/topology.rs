@@ -245,6 +245,23 @@ impl Graph {
         }
     }
 
+    /// One neighbour of `node`, uniformly at random; `node` MUST have at least two neighbours.
+    /// (Fanout 1, without the bookkeeping of distinct choices.)
+    #[inline(always)]
+    pub fn random_peer(&self, node: u32, rng: &mut GossipRng) -> u32 {
+        match self {
+            Graph::Complete { n } => {
+                let index = rng.below(n - 1);
+                index + u32::from(index >= node)
+            }
+            Graph::Sparse { offsets, neighbors } => {
+                let start = offsets[node as usize];
+                let degree = offsets[node as usize + 1] - start;
+                neighbors[(start + rng.below(degree)) as usize]
+            }
+        }
+    }
+
     /// Chooses `min(count, degree)` distinct neighbours of `node` uniformly at random into
     /// `out` and returns how many. `out` MUST hold at least `count` entries.
     #[inline(always)]
@@ -264,6 +281,10 @@ impl Graph {
                 neighbors[(offsets[node as usize] + index) as usize]
             }
         };
+        if take == 1 && degree > 1 {
+            out[0] = self.random_peer(node, rng);
+            return 1;
+        }
         if take as u32 == degree {
             for (i, slot) in out[..take].iter_mut().enumerate() {
                 *slot = neighbor(i as u32);

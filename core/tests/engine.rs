@@ -43,7 +43,7 @@ fn a_node_informed_in_round_r_first_sends_in_round_r_plus_1() {
     .unwrap();
     e.set_arrow_cap(1_000);
     assert_eq!(e.step().traffic.sent, 1, "only the source sends in round 1");
-    let informed = e.newly_informed().to_vec();
+    let informed: Vec<u32> = e.iter_newly_informed().collect();
     assert_eq!(informed.len(), 1);
     e.step();
     let senders: Vec<u32> = e.transmissions().iter().map(|t| t.from).collect();

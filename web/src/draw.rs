@@ -124,7 +124,7 @@ impl Painter {
             px.copy_from_slice(&c);
         }
         let new = palette::rgba(palette::NEW);
-        for &i in engine.newly_informed() {
+        for i in engine.iter_newly_informed() {
             if engine.node(i) == NodeView::Live(Phase::Spreading) {
                 self.pixels[i as usize * 4..i as usize * 4 + 4].copy_from_slice(&new);
             }
@@ -253,7 +253,7 @@ fn draw_layout(ctx: &CanvasRenderingContext2d, size: f64, engine: &RoundEngine) 
         );
     }
     // The nodes, with this round's newcomers ringed.
-    let new = engine.newly_informed();
+    let new: Vec<u32> = engine.iter_newly_informed().collect();
     for i in 0..n {
         let (x, y) = at(i);
         let view = engine.node(i);
