@@ -265,7 +265,7 @@ fn draw_layout(ctx: &CanvasRenderingContext2d, size: f64, engine: &RoundEngine) 
             cross(ctx, x, y, r * 0.7, palette::BACKGROUND);
         }
     }
-    for &i in new {
+    for &i in &new {
         let (x, y) = at(i);
         ctx.begin_path();
         let _ = ctx.arc(x, y, r + 2.0, 0.0, std::f64::consts::TAU);
