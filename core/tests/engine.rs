@@ -35,6 +35,22 @@ fn push_informs_everyone_and_every_spreader_sends_fanout_messages_a_round() {
 }
 
 #[test]
+fn the_plain_fast_path_gives_the_same_run_as_the_general_one() {
+    // Recording arrows forces the general push loop; without, the plain instance runs.
+    for (fanout, crashed) in [(1, 0.0), (3, 0.2)] {
+        let s = Settings { nodes: 30_000, live: live(fanout, 0.0, StopRule::Never, 1), crashed, seed: 8, ..Settings::default() };
+        let (mut plain, mut general) = (RoundEngine::new(s).unwrap(), RoundEngine::new(s).unwrap());
+        general.set_arrow_cap(1);
+        while !plain.is_finished() {
+            plain.step();
+            general.step();
+        }
+        assert_eq!(plain.history(), general.history());
+        assert!(plain.iter_nodes().eq(general.iter_nodes()));
+    }
+}
+
+#[test]
 fn a_node_informed_in_round_r_first_sends_in_round_r_plus_1() {
     let mut e = RoundEngine::new(Settings {
         nodes: 100,

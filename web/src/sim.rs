@@ -37,7 +37,11 @@ impl Sim {
     /// A new run at round 0.
     pub fn new(settings: Settings) -> Result<Sim, SettingsError> {
         let mut engine = RoundEngine::new(settings)?;
-        engine.set_arrow_cap(ARROW_CAP);
+        // Arrows are drawn only in the readable layout; without them large runs take the
+        // engine's fastest path.
+        if settings.nodes <= crate::draw::LAYOUT_MAX_NODES {
+            engine.set_arrow_cap(ARROW_CAP);
+        }
         let mut sim = Sim {
             engine,
             theory: Vec::new(),
