@@ -38,7 +38,13 @@ fn push_informs_everyone_and_every_spreader_sends_fanout_messages_a_round() {
 fn the_plain_fast_path_gives_the_same_run_as_the_general_one() {
     // Recording arrows forces the general push loop; without, the plain instance runs.
     for (fanout, crashed) in [(1, 0.0), (3, 0.2)] {
-        let s = Settings { nodes: 30_000, live: live(fanout, 0.0, StopRule::Never, 1), crashed, seed: 8, ..Settings::default() };
+        let s = Settings {
+            nodes: 30_000,
+            live: live(fanout, 0.0, StopRule::Never, 1),
+            crashed,
+            seed: 8,
+            ..Settings::default()
+        };
         let (mut plain, mut general) = (RoundEngine::new(s).unwrap(), RoundEngine::new(s).unwrap());
         general.set_arrow_cap(1);
         while !plain.is_finished() {

@@ -117,7 +117,7 @@ impl App {
             self.notices.push(format!("Not applied: {e}."));
             self.settings.run.live = self.sim.engine.settings().live;
         }
-        self.sim.recompute_theory();
+        self.sim.live_changed();
         self.write_url();
     }
 
@@ -127,7 +127,7 @@ impl App {
             Change::Protocol(p) => {
                 run.protocol = p;
                 self.sim.engine.set_protocol(p);
-                self.sim.recompute_theory();
+                self.sim.live_changed();
                 self.write_url();
             }
             Change::Stop(r) => {

@@ -28,6 +28,20 @@ pub struct Sim {
     pub theory: Vec<f64>,
     /// The previous run.
     pub ghost: Option<Ghost>,
+    /// The settings this run started with, in words (its ghost's label).
+    started_as: String,
+    /// A live setting changed after the first round.
+    changed_mid_run: bool,
+}
+
+fn describe(s: &Settings) -> String {
+    format!(
+        "{} · fanout {} · loss {:.0}% · stop {}",
+        s.protocol.name(),
+        s.live.fanout,
+        s.live.loss * 100.0,
+        s.live.interest.rule.name()
+    )
 }
 
 /// Messages drawn as arrows per round, at most.
@@ -42,10 +56,13 @@ impl Sim {
         if settings.nodes <= crate::draw::LAYOUT_MAX_NODES {
             engine.set_arrow_cap(ARROW_CAP);
         }
+        let started_as = describe(engine.settings());
         let mut sim = Sim {
             engine,
             theory: Vec::new(),
             ghost: None,
+            started_as,
+            changed_mid_run: false,
         };
         sim.recompute_theory();
         Ok(sim)
@@ -64,7 +81,11 @@ impl Sim {
     }
 
     fn as_ghost(&self) -> Ghost {
-        let s = self.engine.settings();
+        let changed = if self.changed_mid_run {
+            " (changed while playing)"
+        } else {
+            ""
+        };
         Ghost {
             informed: self.informed_curve(),
             messages: self
@@ -74,14 +95,16 @@ impl Sim {
                 .skip(1)
                 .map(|h| h.traffic.sent)
                 .collect(),
-            label: format!(
-                "{} · fanout {} · loss {:.0}% · {}",
-                s.protocol.name(),
-                s.live.fanout,
-                s.live.loss * 100.0,
-                s.live.interest.rule.name()
-            ),
+            label: format!("{}{changed}", self.started_as),
         }
+    }
+
+    /// A live setting changed: the theory follows, and a run under way is marked as changed.
+    pub fn live_changed(&mut self) {
+        if self.engine.round() > 0 && !self.engine.is_finished() {
+            self.changed_mid_run = true;
+        }
+        self.recompute_theory();
     }
 
     /// Informed fraction of live nodes after each round so far.

@@ -1,0 +1,73 @@
+// Page benchmark (figures, not a test): frame rate while playing at full speed, input latency
+// at a million nodes, and the release wasm size. Run after a release build:
+//   node e2e/perf.mjs
+// Headless Chromium with software rendering on a shared 2-core machine: read the figures as
+// "at least this good".
+import { readdirSync, readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { start, openPage } from './browser.mjs';
+
+const env = await start();
+
+/** Plays `query` at full speed for up to `ms` and returns frame-interval statistics. */
+async function frames(query, ms) {
+  const page = await openPage(env.browser, `${env.url}${query}&speed=0`);
+  await page.evaluate(() => {
+    window.__frames = [];
+    const tick = (t) => { window.__frames.push(t); requestAnimationFrame(tick); };
+    requestAnimationFrame(tick);
+  });
+  const round0 = Number(await page.getByTestId('round').textContent());
+  await page.getByTestId('play').click();
+  const t0 = Date.now();
+  await page.waitForFunction(
+    () => document.querySelector('[data-testid=play]').textContent.includes('Replay'),
+    null, { timeout: ms }).catch(() => {});
+  const elapsed = (Date.now() - t0) / 1000;
+  const rounds = Number(await page.getByTestId('round').textContent()) - round0;
+  const f = await page.evaluate(() => window.__frames);
+  const gaps = f.slice(1).map((t, i) => t - f[i]).filter((g) => g > 0).sort((a, b) => a - b);
+  const pick = (q) => gaps[Math.min(gaps.length - 1, Math.floor(q * gaps.length))];
+  await page.close();
+  return { rounds, elapsed, fps: 1000 / (gaps.reduce((a, b) => a + b, 0) / gaps.length), p50: pick(0.5), p95: pick(0.95), max: gaps.at(-1) };
+}
+
+/** While a million-node run plays, how long from pressing pause to the page showing it. */
+async function pauseLatency() {
+  const page = await openPage(env.browser, `${env.url}?nodes=1000000&loss=0.5&speed=0`);
+  await page.getByTestId('play').click();
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid=round]').textContent) >= 5, null, { timeout: 60_000 });
+  const latencies = [];
+  for (let i = 0; i < 5; i++) {
+    const ms = await page.evaluate(() => new Promise((done) => {
+      const button = document.querySelector('[data-testid=play]');
+      const before = button.textContent;
+      const t0 = performance.now();
+      new MutationObserver((_, obs) => {
+        if (button.textContent !== before) { obs.disconnect(); done(performance.now() - t0); }
+      }).observe(button, { childList: true, subtree: true, characterData: true });
+      button.click();
+    }));
+    latencies.push(ms);
+    await page.waitForTimeout(300);
+  }
+  await page.close();
+  return latencies;
+}
+
+const fmt = (x) => x.toFixed(1);
+for (const [label, query] of [
+  ['N = 10^5, push, fanout 1', '?nodes=100000&fanout=1'],
+  ['N = 10^5, push, fanout 1, loss 80 % (a long run)', '?nodes=100000&fanout=1&loss=0.8'],
+  ['N = 10^6, push, fanout 1', '?nodes=1000000&fanout=1'],
+]) {
+  const r = await frames(query, 20_000);
+  console.log(`${label}: ${r.rounds} rounds in ${fmt(r.elapsed)} s; ${fmt(r.fps)} frames/s; frame interval p50 ${fmt(r.p50)} ms, p95 ${fmt(r.p95)} ms, max ${fmt(r.max)} ms`);
+}
+const lat = await pauseLatency();
+console.log(`N = 10^6 playing: pause click to screen ${lat.map(fmt).join(', ')} ms (max ${fmt(Math.max(...lat))} ms)`);
+const dist = new URL('../dist/', import.meta.url).pathname;
+const wasm = readdirSync(dist).find((f) => f.endsWith('.wasm'));
+const bytes = readFileSync(dist + wasm);
+console.log(`release wasm: ${(bytes.length / 1024).toFixed(0)} KiB, ${(gzipSync(bytes, { level: 9 }).length / 1024).toFixed(0)} KiB gzipped`);
+await env.close();
