@@ -79,6 +79,12 @@ test('bad URL parameters fall back with a visible notice, never a blank page', a
   assert.equal(await num(page, 'round'), 0);
   await page.getByTestId('step').click();
   await page.waitForFunction(() => document.querySelector('[data-testid=round]').textContent === '1');
+  // A bad value typed into a field: a notice, and the text stays for the user to fix.
+  await page.getByTestId('seed').fill('twelve');
+  await page.getByTestId('seed').press('Enter');
+  await page.waitForFunction(() => document.querySelector('[data-testid=notices]').textContent.includes('The seed must be'));
+  assert.equal(await page.getByTestId('seed').inputValue(), 'twelve');
+  assert.equal(await num(page, 'round'), 1, 'the run was not reset');
   assert.deepEqual(page.errors, []);
   await page.close();
 });

@@ -189,6 +189,11 @@ impl App {
                 run.seed = s;
                 self.restart();
             }
+            Change::Rejected(why) => {
+                if !self.notices.iter().any(|n| n == why) {
+                    self.notices.push(why.to_string());
+                }
+            }
             Change::RandomSeed => {
                 run.seed = (js_sys::Math::random() * 1e9) as u64;
                 self.restart();

@@ -30,6 +30,8 @@ pub enum Change {
     Seed(u64),
     /// A fresh random seed (new run).
     RandomSeed,
+    /// What the user typed could not be read; the text says what is expected.
+    Rejected(&'static str),
 }
 
 /// A button.
@@ -126,7 +128,7 @@ pub fn controls(p: &ControlsProps) -> Html {
             </label>
             if uses_k {
                 <label>{ "k " }<output>{ s.live.interest.k }</output>
-                    <input type="range" min="1" max="10" value={s.live.interest.k.to_string()} data-testid="k"
+                    <input type="range" min="1" max={s.live.interest.k.max(10).to_string()} value={s.live.interest.k.to_string()} data-testid="k"
                         oninput={live_input(|v| v.parse().ok().map(Change::K))} />
                 </label>
             }
@@ -151,7 +153,7 @@ pub fn controls(p: &ControlsProps) -> Html {
                 <legend>{ "New run" }</legend>
                 <label>{ "Nodes" }
                     <input type="number" min="2" max={PAGE_MAX_NODES.to_string()} value={s.nodes.to_string()} data-testid="nodes"
-                        list="node-presets" onchange={change(|e| input_value(e).trim().parse().ok().map(Change::Nodes))} />
+                        list="node-presets" onchange={change(|e| Some(input_value(e).trim().parse().map_or(Change::Rejected("Nodes must be a whole number from 2 to 1000000."), Change::Nodes)))} />
                     <datalist id="node-presets">
                         { for [20u32, 50, 100, 200, 500, 1_000, 2_000, 10_000, 100_000, 1_000_000].iter().map(|n| html! { <option value={n.to_string()} /> }) }
                     </datalist>
@@ -170,7 +172,7 @@ pub fn controls(p: &ControlsProps) -> Html {
                 <label>{ "Seed" }
                     <span class="seed-row">
                         <input type="text" inputmode="numeric" value={s.seed.to_string()} data-testid="seed"
-                            onchange={change(|e| input_value(e).trim().parse().ok().map(Change::Seed))} />
+                            onchange={change(|e| Some(input_value(e).trim().parse().map_or(Change::Rejected("The seed must be a whole number from 0 to 18446744073709551615."), Change::Seed)))} />
                         <button onclick={{ let cb = p.on_change.clone(); Callback::from(move |_: MouseEvent| cb.emit(Change::RandomSeed)) }}
                             title="A new random seed">{ "Random" }</button>
                     </span>
@@ -179,7 +181,7 @@ pub fn controls(p: &ControlsProps) -> Html {
             <button class="link" onclick={action(Action::CopyLink)} data-testid="copy-link">
                 { if p.copied { "✓ Link copied" } else { "Copy link to these settings" } }
             </button>
-            <p class="hint">{ "Keys: space play/pause · → step · r reset. Click a node: before the first round it becomes the source; after, it crashes or revives." }</p>
+            <p class="hint">{ "Keys: space play/pause · → step · r reset. Click a node: before the first round it becomes the source; after, it crashes or revives (shift-click crashes at any time)." }</p>
         </section>
     }
 }

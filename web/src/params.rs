@@ -5,7 +5,7 @@
 
 use grapevine_core::engine::MAX_NODES;
 use grapevine_core::rules::MAX_FANOUT;
-use grapevine_core::{Interest, LiveSettings, Protocol, Settings, StopRule, Topology};
+use grapevine_core::{Protocol, Settings, StopRule, Topology};
 
 /// The most nodes the page offers (the dense view draws one pixel per node).
 pub const PAGE_MAX_NODES: u32 = 1_000_000;
@@ -24,23 +24,12 @@ pub struct PageSettings {
 }
 
 impl Default for PageSettings {
+    /// The core's defaults on 200 nodes: few enough to draw every message as an arrow.
     fn default() -> Self {
         PageSettings {
             run: Settings {
                 nodes: 200,
-                protocol: Protocol::Push,
-                live: LiveSettings {
-                    fanout: 1,
-                    loss: 0.0,
-                    interest: Interest {
-                        rule: StopRule::Never,
-                        k: 2,
-                    },
-                },
-                topology: Topology::Complete,
-                crashed: 0.0,
-                seed: 1,
-                source: None,
+                ..Settings::default()
             },
             speed: 2,
         }
@@ -196,6 +185,7 @@ impl PageSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use grapevine_core::{Interest, LiveSettings};
 
     #[test]
     fn query_round_trips() {
