@@ -1,7 +1,7 @@
 //! The page: owns the run, the play loop, the URL and the keyboard; children draw the parts.
 
 use crate::charts::Charts;
-use crate::controls::{Action, Change, Controls};
+use crate::controls::{Action, Change, Controls, Draft, Field};
 use crate::draw::Painter;
 use crate::explain::Explain;
 use crate::palette;
@@ -40,6 +40,8 @@ pub struct App {
     frame: Option<AnimationFrame>,
     last_step_ms: f64,
     copied: bool,
+    /// Text typed into a field that could not be read (kept, with a notice).
+    draft: Option<Draft>,
     _keys: Option<EventListener>,
 }
 
@@ -189,10 +191,12 @@ impl App {
                 run.seed = s;
                 self.restart();
             }
-            Change::Rejected(why) => {
+            Change::Rejected(draft) => {
+                let why = draft.field.expects();
                 if !self.notices.iter().any(|n| n == why) {
                     self.notices.push(why.to_string());
                 }
+                self.draft = Some(draft);
             }
             Change::RandomSeed => {
                 run.seed = (js_sys::Math::random() * 1e9) as u64;
@@ -273,6 +277,7 @@ impl Component for App {
             frame: None,
             last_step_ms: f64::NEG_INFINITY,
             copied: false,
+            draft: None,
             _keys: keys,
         };
         app.write_url();
@@ -299,6 +304,15 @@ impl Component for App {
             }
             Msg::Change(change) => {
                 self.copied = false;
+                // A value the field could read replaces what was typed there before.
+                let replaced = match &change {
+                    Change::Nodes(_) => Some(Field::Nodes),
+                    Change::Seed(_) | Change::RandomSeed => Some(Field::Seed),
+                    _ => None,
+                };
+                if replaced.is_some() && self.draft.as_ref().map(|d| d.field) == replaced {
+                    self.draft = None;
+                }
                 self.change(change);
                 true
             }
@@ -386,7 +400,7 @@ impl Component for App {
             }
             <main class="layout">
                 <div class="column left">
-                    <Controls settings={self.settings} playing={self.playing} finished={e.is_finished()} copied={self.copied}
+                    <Controls settings={self.settings} playing={self.playing} finished={e.is_finished()} copied={self.copied} draft={self.draft.clone()}
                         on_change={link.callback(Msg::Change)} on_action={link.callback(Msg::Action)} />
                 </div>
                 <div class="column center">

@@ -6,7 +6,7 @@ use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
 /// A setting the user changed.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Change {
     /// Push, pull or push-pull (live).
     Protocol(Protocol),
@@ -30,8 +30,37 @@ pub enum Change {
     Seed(u64),
     /// A fresh random seed (new run).
     RandomSeed,
-    /// What the user typed could not be read; the text says what is expected.
-    Rejected(&'static str),
+    /// What the user typed into a field could not be read.
+    Rejected(Draft),
+}
+
+/// A text field whose content is kept as typed when it cannot be read, so nothing a user
+/// entered is lost while the notice says what is expected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    /// The number of nodes.
+    Nodes,
+    /// The seed.
+    Seed,
+}
+
+impl Field {
+    /// What the field expects, in words.
+    pub fn expects(self) -> &'static str {
+        match self {
+            Field::Nodes => "Nodes must be a whole number from 2 to 1000000.",
+            Field::Seed => "The seed must be a whole number from 0 to 18446744073709551615.",
+        }
+    }
+}
+
+/// Text typed into a [`Field`] that could not be read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Draft {
+    /// Which field.
+    pub field: Field,
+    /// What was typed.
+    pub text: String,
 }
 
 /// A button.
@@ -58,6 +87,8 @@ pub struct ControlsProps {
     pub finished: bool,
     /// Feedback after "copy link".
     pub copied: bool,
+    /// Text typed into a field that could not be read, shown instead of the setting.
+    pub draft: Option<Draft>,
     /// A setting changed.
     pub on_change: Callback<Change>,
     /// A button was pressed.
@@ -91,6 +122,17 @@ pub fn controls(p: &ControlsProps) -> Html {
                 cb.emit(c)
             }
         })
+    };
+    let typed = |field: Field, read: fn(&str) -> Option<Change>| {
+        let cb = p.on_change.clone();
+        Callback::from(move |e: Event| {
+            let text = input_value(&e);
+            cb.emit(read(text.trim()).unwrap_or(Change::Rejected(Draft { field, text })))
+        })
+    };
+    let shown = |field: Field, value: String| match &p.draft {
+        Some(d) if d.field == field => d.text.clone(),
+        _ => value,
     };
     let action = |a: Action| {
         let cb = p.on_action.clone();
@@ -152,8 +194,8 @@ pub fn controls(p: &ControlsProps) -> Html {
             <fieldset>
                 <legend>{ "New run" }</legend>
                 <label>{ "Nodes" }
-                    <input type="number" min="2" max={PAGE_MAX_NODES.to_string()} value={s.nodes.to_string()} data-testid="nodes"
-                        list="node-presets" onchange={change(|e| Some(input_value(e).trim().parse().map_or(Change::Rejected("Nodes must be a whole number from 2 to 1000000."), Change::Nodes)))} />
+                    <input type="number" min="2" max={PAGE_MAX_NODES.to_string()} value={shown(Field::Nodes, s.nodes.to_string())} data-testid="nodes"
+                        list="node-presets" onchange={typed(Field::Nodes, |v| v.parse().ok().map(Change::Nodes))} />
                     <datalist id="node-presets">
                         { for [20u32, 50, 100, 200, 500, 1_000, 2_000, 10_000, 100_000, 1_000_000].iter().map(|n| html! { <option value={n.to_string()} /> }) }
                     </datalist>
@@ -171,8 +213,8 @@ pub fn controls(p: &ControlsProps) -> Html {
                 </label>
                 <label>{ "Seed" }
                     <span class="seed-row">
-                        <input type="text" inputmode="numeric" value={s.seed.to_string()} data-testid="seed"
-                            onchange={change(|e| Some(input_value(e).trim().parse().map_or(Change::Rejected("The seed must be a whole number from 0 to 18446744073709551615."), Change::Seed)))} />
+                        <input type="text" inputmode="numeric" value={shown(Field::Seed, s.seed.to_string())} data-testid="seed"
+                            onchange={typed(Field::Seed, |v| v.parse().ok().map(Change::Seed))} />
                         <button onclick={{ let cb = p.on_change.clone(); Callback::from(move |_: MouseEvent| cb.emit(Change::RandomSeed)) }}
                             title="A new random seed">{ "Random" }</button>
                     </span>
