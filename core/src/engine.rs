@@ -1,4 +1,5 @@
-//! The round engine: synchronous rounds over up to 10^8 nodes, one byte of hot state per node.
+//! The round engine: synchronous rounds over up to 10^8 nodes, one byte of hot state per node
+//! (plus a byte for the stop rules' counter, touched only by rumor mongering).
 //!
 //! This is the fast path of the rules in [`crate::rules`]: a struct of arrays swept in node
 //! order, twice a round (pushes, then pulls). [`crate::lockstep`] runs the same rules through

@@ -5,7 +5,7 @@
 //! browser page, the command-line tool, a simulated network and real peers.
 //!
 //! - [`rules`]: what one round is, and each protocol rule, once.
-//! - [`engine`]: the round engine, one byte per node, for up to 10^8 nodes.
+//! - [`engine`]: the round engine, a byte of hot state per node, for up to 10^8 nodes.
 //! - [`node`] and [`lockstep`]: the same rules as a per-node state machine and its reference
 //!   driver, which keeps the engine honest.
 //! - [`topology`], [`metrics`], [`theory`], [`rng`]: who talks to whom, what is counted, what
