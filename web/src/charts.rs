@@ -112,7 +112,7 @@ pub fn charts(p: &ChartsProps) -> Html {
             </svg>
             <p class="key">
                 <span class="swatch" style={format!("background:{}", palette::SPREADING)}></span>{ "this run " }
-                <span class="swatch dashed"></span>{ if p.mongering { "theory (anti-entropy: an upper bound here) " } else { "theory (mean field) " } }
+                <span class="swatch dashed"></span>{ if p.mongering { "theory for anti-entropy (nodes that never stop) " } else { "theory (mean field) " } }
                 if let Some(g) = &p.ghost { <><span class="swatch ghost"></span>{ format!("previous run: {}", g.label) }</> }
             </p>
             <h2>{ "Messages per round" }</h2>

@@ -59,7 +59,7 @@ pub fn stats(p: &StatsProps) -> Html {
                 <span class="sub">{ format!("{} told what they knew", t.redundant) }</span></div>
             <div class="stat"><span class="label">{ "Lost" }</span>
                 <span class="value" data-testid="lost">{ t.lost }</span>
-                <span class="sub">{ format!("{} to crashed nodes", t.dead_letters) }</span></div>
+                <span class="sub">{ format!("on the way · {} more sent to crashed nodes", t.dead_letters) }</span></div>
             <div class="stat"><span class="label">{ "Spreading" }</span>
                 <span class="value" data-testid="spreading">{ c.spreading }</span>
                 <span class="sub">{ format!("{} stopped · {} unaware · {} crashed", c.stopped, c.susceptible, c.crashed) }</span></div>
