@@ -41,6 +41,13 @@ export function serve(dir, port = 0) {
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   const [dir = 'dist', port = '8080'] = process.argv.slice(2);
-  const { url } = await serve(dir, Number(port));
-  console.log(`Grapevine is at ${url}`);
+  try {
+    const { url } = await serve(dir, Number(port));
+    console.log(`Grapevine is at ${url}`);
+  } catch (e) {
+    console.error(e.code === 'EADDRINUSE'
+      ? `Port ${port} on 127.0.0.1 is in use: stop what runs there, or pick another port, e.g. PORT=8081 ./scripts/play`
+      : `Cannot serve ${dir} on port ${port}: ${e.message}`);
+    process.exit(1);
+  }
 }
