@@ -15,16 +15,28 @@ pub mod stats;
 pub fn install_panic_banner() {
     std::panic::set_hook(Box::new(|info| {
         console_error_panic_hook::hook(info);
-        let banner = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.get_element_by_id("panic-banner"));
-        if let Some(banner) = banner {
-            banner.set_text_content(Some(&format!(
-                "Something broke inside Grapevine and the page stopped: {info}. Reload to start again; please report this with the page's link."
-            )));
-            let _ = banner.set_attribute("class", "shown");
-        }
+        show_error_banner(&format!(
+            "Something broke inside Grapevine and the page stopped: {info}. Reload to start again; please report this with the page's link."
+        ));
     }));
+}
+
+/// Puts `text` in the error banner at the top of the page (made if the page has none).
+pub fn show_error_banner(text: &str) {
+    let Some(doc) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    let banner = doc.get_element_by_id("panic-banner").or_else(|| {
+        let banner = doc.create_element("div").ok()?;
+        banner.set_id("panic-banner");
+        let _ = banner.set_attribute("role", "alert");
+        let _ = doc.body()?.prepend_with_node_1(&banner);
+        Some(banner)
+    });
+    if let Some(banner) = banner {
+        banner.set_text_content(Some(text));
+        let _ = banner.set_attribute("class", "shown");
+    }
 }
 
 /// Mounts the page on `element`.

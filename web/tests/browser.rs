@@ -136,3 +136,16 @@ async fn a_large_network_is_drawn_as_dense_cells() {
         "no DOM element per node"
     );
 }
+
+#[wasm_bindgen_test]
+fn a_panic_message_reaches_the_error_banner() {
+    grapevine_web::show_error_banner("test: something broke");
+    let banner = web_sys::window()
+        .unwrap()
+        .document()
+        .unwrap()
+        .get_element_by_id("panic-banner")
+        .unwrap();
+    assert_eq!(banner.text_content().unwrap(), "test: something broke");
+    assert_eq!(banner.get_attribute("class").as_deref(), Some("shown"));
+}
