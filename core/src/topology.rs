@@ -245,7 +245,7 @@ impl Graph {
         }
     }
 
-    /// One neighbour of `node`, uniformly at random; `node` MUST have at least two neighbours.
+    /// One neighbour of `node`, uniformly at random; `node` MUST have at least one neighbour.
     /// (Fanout 1, without the bookkeeping of distinct choices.)
     #[inline(always)]
     pub fn random_peer(&self, node: u32, rng: &mut GossipRng) -> u32 {
