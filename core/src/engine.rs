@@ -279,8 +279,8 @@ impl RoundEngine {
         (0..self.settings.nodes).filter(|&i| self.nodes[i as usize] & NEW != 0)
     }
 
-    /// The last round's messages, at most [`RoundEngine::set_arrow_cap`] of them, in the
-    /// order they were sent.
+    /// The last round's messages: all of them in the order they were sent, or, past
+    /// [`RoundEngine::set_arrow_cap`], a uniform sample of that many.
     pub fn transmissions(&self) -> &[Transmission] {
         &self.arrows
     }
@@ -385,6 +385,8 @@ impl RoundEngine {
             graph: &self.graph,
             arrows: &mut self.arrows,
             arrow_cap: self.arrow_cap,
+            arrows_seen: 0,
+            arrow_pick: u64::from(self.round),
             rng: self.rng.clone(),
             traffic: Traffic::default(),
             fanout: u32::from(live.fanout),
@@ -467,6 +469,10 @@ struct Round<'a> {
     graph: &'a Graph,
     arrows: &'a mut Vec<Transmission>,
     arrow_cap: usize,
+    /// Messages offered to `record` this round.
+    arrows_seen: u64,
+    /// State of the reservoir sampler's LCG (not the simulation's generator).
+    arrow_pick: u64,
     rng: GossipRng,
     traffic: Traffic,
     fanout: u32,
@@ -666,13 +672,30 @@ impl Round<'_> {
 
     #[inline(always)]
     fn record(&mut self, from: u32, to: u32, kind: MessageKind, fate: Fate) {
+        if self.arrow_cap == 0 {
+            return;
+        }
+        let t = Transmission {
+            from,
+            to,
+            kind,
+            fate,
+        };
+        self.arrows_seen += 1;
         if self.arrows.len() < self.arrow_cap {
-            self.arrows.push(Transmission {
-                from,
-                to,
-                kind,
-                fate,
-            });
+            self.arrows.push(t);
+        } else {
+            // Reservoir sampling, so a capped round shows messages from all over the network
+            // rather than from its first nodes only. Its own generator: what is drawn never
+            // changes the run.
+            self.arrow_pick = self
+                .arrow_pick
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let j = ((self.arrow_pick >> 32) * self.arrows_seen) >> 32;
+            if (j as usize) < self.arrow_cap {
+                self.arrows[j as usize] = t;
+            }
         }
     }
 }

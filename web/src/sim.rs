@@ -45,7 +45,7 @@ fn describe(s: &Settings) -> String {
 }
 
 /// Messages drawn as arrows per round, at most.
-pub const ARROW_CAP: usize = 1_500;
+pub const ARROW_CAP: usize = 1_000;
 
 impl Sim {
     /// A new run at round 0.
