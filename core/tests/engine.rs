@@ -74,7 +74,12 @@ fn a_node_informed_in_round_r_first_sends_in_round_r_plus_1() {
 
 #[test]
 fn capped_transmissions_sample_the_whole_round_without_changing_it() {
-    let s = Settings { nodes: 10_000, protocol: Protocol::Pull, seed: 3, ..Settings::default() };
+    let s = Settings {
+        nodes: 10_000,
+        protocol: Protocol::Pull,
+        seed: 3,
+        ..Settings::default()
+    };
     let (mut sampled, mut plain) = (RoundEngine::new(s).unwrap(), RoundEngine::new(s).unwrap());
     sampled.set_arrow_cap(50);
     let stats = *sampled.step();
