@@ -21,6 +21,17 @@ pub struct Model {
 }
 
 impl Model {
+    /// The model of a run's settings, with `live` nodes not crashed.
+    pub fn of(settings: &crate::Settings, live: u32) -> Model {
+        Model {
+            protocol: settings.protocol,
+            fanout: settings.live.fanout.into(),
+            loss: settings.live.loss,
+            nodes: settings.nodes,
+            live,
+        }
+    }
+
     /// Expected number of live nodes informed after each round, from round 0 (the source) to
     /// `rounds`, as fractions of the live nodes.
     ///

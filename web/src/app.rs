@@ -89,8 +89,7 @@ impl App {
         resolve(&mut self.settings, &mut self.notices, |run| {
             sim.restart(run)
         });
-        self.playing = false;
-        self.frame = None;
+        self.pause();
         self.write_url();
     }
 
@@ -99,9 +98,14 @@ impl App {
             self.sim.engine.step();
         }
         if self.sim.engine.is_finished() {
-            self.playing = false;
-            self.frame = None;
+            self.pause();
         }
+    }
+
+    /// Stops playing; dropping the frame request cancels it.
+    fn pause(&mut self) {
+        self.playing = false;
+        self.frame = None;
     }
 
     fn schedule(&mut self, ctx: &Context<Self>) {
@@ -320,8 +324,7 @@ impl Component for App {
                 match action {
                     Action::TogglePlay => {
                         if self.playing {
-                            self.playing = false;
-                            self.frame = None;
+                            self.pause();
                         } else {
                             if self.sim.engine.is_finished() {
                                 self.restart();
@@ -332,8 +335,7 @@ impl Component for App {
                         }
                     }
                     Action::Step => {
-                        self.playing = false;
-                        self.frame = None;
+                        self.pause();
                         self.step();
                     }
                     Action::Reset => self.restart(),

@@ -122,13 +122,7 @@ impl Sim {
         let e = &self.engine;
         let s = e.settings();
         let counts = e.counts();
-        let model = Model {
-            protocol: s.protocol,
-            fanout: s.live.fanout.into(),
-            loss: s.live.loss,
-            nodes: s.nodes,
-            live: counts.live(),
-        };
+        let model = Model::of(s, counts.live());
         let round = e.round() as usize;
         let from = if round == 0 {
             1.0
@@ -143,14 +137,6 @@ impl Sim {
 
     /// Expected rounds to inform everyone from the start under the current settings.
     pub fn expected_rounds(settings: &PageSettings, live_nodes: u32) -> Option<u32> {
-        let s = &settings.run;
-        Model {
-            protocol: s.protocol,
-            fanout: s.live.fanout.into(),
-            loss: s.live.loss,
-            nodes: s.nodes,
-            live: live_nodes,
-        }
-        .expected_rounds(2_000)
+        Model::of(&settings.run, live_nodes).expected_rounds(2_000)
     }
 }
