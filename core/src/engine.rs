@@ -79,6 +79,30 @@ impl Settings {
         }
         Ok(())
     }
+
+    /// An upper estimate of the memory one run of these settings needs at its peak (building
+    /// the graph), in bytes: so a driver can refuse a run that will not fit before allocating
+    /// it (Linux overcommits, so a failed allocation would surface later as the OOM killer).
+    pub fn peak_memory_bytes(&self) -> u64 {
+        let n = u64::from(self.nodes);
+        // Node state, stop counters, and the initial crash flags while they are drawn.
+        let state = 3 * n;
+        // A sparse graph is built from an edge list (8 bytes an edge), counted and sorted
+        // into adjacency lists (two 4-byte ends an edge, three 4-byte arrays per node).
+        let edges_per_node = match self.topology {
+            Topology::Complete => return state,
+            Topology::Ring => 1,
+            Topology::Torus | Topology::Regular | Topology::SmallWorld => 2,
+            Topology::ScaleFree => crate::topology::SCALE_FREE_LINKS,
+        };
+        let edges = u64::from(edges_per_node) * n;
+        let ends = if self.topology == Topology::ScaleFree {
+            2 * 4 * edges // Every edge end, for degree-proportional picks.
+        } else {
+            0
+        };
+        state + 8 * edges + 8 * edges + 12 * n + ends
+    }
 }
 
 /// What the view needs to know of one node.
@@ -248,9 +272,9 @@ impl RoundEngine {
         self.history.last().expect("history starts with round 0")
     }
 
-    /// The run is over: every live node knows the rumor, or no live node spreads it.
+    /// The run is over (see [`rules::run_is_over`]).
     pub fn is_finished(&self) -> bool {
-        self.counts.susceptible == 0 || self.counts.spreading == 0
+        rules::run_is_over(self.counts, self.settings.live.interest.rule)
     }
 
     /// How one node stands now.
@@ -578,7 +602,7 @@ impl Round<'_> {
             } else {
                 let fate = self.carry_rumor(to);
                 self.record(i, to, MessageKind::Push, fate);
-                self.after_contact(i, fate);
+                self.after_contact(i, to, fate);
             }
         }
     }
@@ -614,7 +638,7 @@ impl Round<'_> {
                 }
                 let fate = self.carry_rumor(i);
                 self.record(to, i, MessageKind::PullReply, fate);
-                self.after_contact(to, fate);
+                self.after_contact(to, i, fate);
             }
         }
     }
@@ -652,15 +676,17 @@ impl Round<'_> {
         }
     }
 
-    /// The sender's stop rule, after one contact; a node that loses interest stops at the end
-    /// of the round.
+    /// The sender's stop rule, after one contact with `receiver`; a node that loses interest
+    /// stops at the end of the round.
     #[inline(always)]
-    fn after_contact(&mut self, sender: u32, fate: Fate) {
+    fn after_contact(&mut self, sender: u32, receiver: u32, fate: Fate) {
         if self.interest.rule == StopRule::Never {
             return;
         }
         let outcome = match fate {
             Fate::Informed => ContactOutcome::Useful,
+            // Informed earlier in this round: it did not know at the start (see `rules`).
+            Fate::Redundant if self.nodes[receiver as usize] & FRESH != 0 => ContactOutcome::Useful,
             Fate::Redundant => ContactOutcome::Unnecessary,
             _ => ContactOutcome::NoFeedback,
         };

@@ -6,6 +6,8 @@
 //!
 //! - [`rules`]: what one round is, and each protocol rule, once.
 //! - [`engine`]: the round engine, a byte of hot state per node, for up to 10^8 nodes.
+//! - [`bench`]: the engine's benchmark and its baseline, timed by a clock the driver passes.
+//! - [`experiment`]: many seeded runs of one scenario and their summary (Monte Carlo).
 //! - [`node`] and [`lockstep`]: the same rules as a per-node state machine and its reference
 //!   driver, which keeps the engine honest.
 //! - [`topology`], [`metrics`], [`theory`], [`rng`]: who talks to whom, what is counted, what
@@ -16,7 +18,9 @@
 
 extern crate alloc;
 
+pub mod bench;
 pub mod engine;
+pub mod experiment;
 pub mod lockstep;
 pub mod metrics;
 pub mod node;

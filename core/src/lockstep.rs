@@ -73,8 +73,7 @@ impl Lockstep {
 
     /// The run is over (same definition as the round engine's).
     pub fn is_finished(&self) -> bool {
-        let c = self.counts();
-        c.susceptible == 0 || c.spreading == 0
+        crate::rules::run_is_over(self.counts(), self.settings.live.interest.rule)
     }
 
     /// Plays one round: every live node decides, pushes are delivered, then pull requests

@@ -129,8 +129,9 @@ impl RumorNode {
     ) {
         match message {
             Message::Push | Message::PullReply => {
-                let already_knew = self.phase != Phase::Susceptible;
-                if !already_knew {
+                // Feedback is about the start of the round (see `rules`).
+                let already_knew = self.phase_at_round_start() != Phase::Susceptible;
+                if self.phase == Phase::Susceptible {
                     self.phase = Phase::Spreading;
                     self.informed_in = Some(self.round);
                     self.counter = 0;
@@ -233,6 +234,8 @@ mod tests {
         let mut rng = GossipRng::from_seed_u64(1);
         let (mut a, mut b) = (RumorNode::new(0, true), RumorNode::new(1, true));
         a.handle_round_start(1, Protocol::Push, &s, &g, &mut rng);
+        // b knew before the round (and, under pull, sends nothing itself).
+        b.handle_round_start(1, Protocol::Pull, &s, &g, &mut rng);
         exchange(&mut a, &mut b, s.interest, &mut rng);
         assert_eq!(
             a.phase(),

@@ -19,6 +19,8 @@ pub enum Stream {
     Crashes = 2,
     /// The rounds themselves: peer choice, message loss, coin flips.
     Rounds = 3,
+    /// The seeds of a batch's runs ([`crate::experiment::run_seed`]).
+    Runs = 4,
     /// Per-node streams of the general node driver ([`crate::lockstep`]) start here.
     Nodes = 1 << 32,
 }

@@ -11,8 +11,11 @@
 //!    distinct random peers (push, push-pull). A live node that does *not* know the rumor sends a
 //!    pull request to `fanout` distinct random peers (pull, push-pull).
 //! 2. **Pushes** are delivered first. A delivered push informs a susceptible receiver, or is
-//!    *redundant* if the receiver already knew. The pusher learns which, through the push's
-//!    acknowledgement (the *feedback* of the feedback stop rules).
+//!    *redundant* if the receiver already knew. The pusher learns, through the push's
+//!    acknowledgement, whether the receiver knew the rumor *at the start of the round* (the
+//!    *feedback* of the feedback stop rules): two pushes that reach one susceptible node in the
+//!    same round are both useful. Demers et al.'s simulations judge feedback this way; judged
+//!    at arrival instead, their Table 1 is not reproduced (docs/FIDELITY.md).
 //! 3. **Pull requests** reach their targets; a target that was spreading at the start of the
 //!    round answers with a pull reply carrying the rumor. A target with nothing to say answers
 //!    nothing. The reply informs the requester or is redundant (it may have learnt the rumor
@@ -90,7 +93,8 @@ impl Protocol {
 pub enum StopRule {
     /// Anti-entropy: informed nodes spread forever.
     Never,
-    /// Stop after `k` unnecessary contacts.
+    /// Stop after `k` unnecessary contacts in a row: a useful contact restarts the count
+    /// (Demers et al.'s bound of `k(2m - 1)` messages relies on it, and their Table 1 with it).
     FeedbackCounter,
     /// After each unnecessary contact, stop with probability `1/k`.
     FeedbackCoin,
@@ -146,9 +150,9 @@ pub struct Interest {
 pub enum ContactOutcome {
     /// The message was lost or went to a crashed node: no feedback came back.
     NoFeedback,
-    /// The receiver did not know the rumor before.
+    /// The receiver did not know the rumor at the start of the round.
     Useful,
-    /// The receiver already knew.
+    /// The receiver knew the rumor at the start of the round.
     Unnecessary,
 }
 
@@ -176,6 +180,9 @@ impl Interest {
             StopRule::BlindCounter | StopRule::BlindCoin => true,
         };
         if !counts {
+            if self.rule == StopRule::FeedbackCounter && outcome == ContactOutcome::Useful {
+                *counter = 0;
+            }
             return false;
         }
         match self.rule {
@@ -186,6 +193,14 @@ impl Interest {
             _ => rng.chance(Chance::one_in(u32::from(self.k))),
         }
     }
+}
+
+/// Whether a run is over: no live node spreads the rumor any more or, under anti-entropy (where
+/// nobody ever stops), every live node knows it. Rumor mongering plays on after everyone knows,
+/// until the last spreader loses interest: nodes cannot know that everyone knows, and those
+/// last useless messages are part of its traffic (Demers et al.'s `m`, docs/FIDELITY.md).
+pub fn run_is_over(counts: crate::metrics::Counts, rule: StopRule) -> bool {
+    counts.spreading == 0 || (counts.susceptible == 0 && !rule.is_rumor_mongering())
 }
 
 /// The phase a node had at the start of the round: a node informed during the round was
@@ -293,6 +308,19 @@ mod tests {
         ] {
             assert!(!Interest::FOREVER.after_contact(o, &mut c, &mut rng()));
         }
+    }
+
+    #[test]
+    fn feedback_counter_stops_after_k_unnecessary_contacts_in_a_row() {
+        let rule = Interest {
+            rule: StopRule::FeedbackCounter,
+            k: 2,
+        };
+        let (mut c, mut r) = (0, rng());
+        assert!(!rule.after_contact(ContactOutcome::Unnecessary, &mut c, &mut r));
+        assert!(!rule.after_contact(ContactOutcome::Useful, &mut c, &mut r));
+        assert!(!rule.after_contact(ContactOutcome::Unnecessary, &mut c, &mut r));
+        assert!(rule.after_contact(ContactOutcome::Unnecessary, &mut c, &mut r));
     }
 
     #[test]

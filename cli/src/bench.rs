@@ -1,0 +1,61 @@
+//! `grapevine bench`: the round engine's ns per message next to a random read-modify-write
+//! loop over N bytes, measured alternately in this process. The machine may be shared and
+//! noisy, so medians are reported, and the ratio is the figure to compare between machines.
+
+use crate::{check_memory, BenchArgs, Usage};
+use grapevine_core::bench;
+use grapevine_core::{StopRule, Topology};
+use std::time::Instant;
+
+fn median(xs: &mut [f64]) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+pub fn run(args: BenchArgs) -> Result<(), Usage> {
+    let settings = args
+        .scenario
+        .settings(StopRule::Never, 2, Topology::Complete, 0.0, 1);
+    settings.validate().map_err(Usage::settings)?;
+    check_memory(&settings, 1)?;
+    let origin = Instant::now();
+    let mut now_ns = move || origin.elapsed().as_nanos() as f64;
+
+    println!(
+        "round engine: {} nodes, complete graph, {}, fanout {}, loss {}, anti-entropy; whole runs",
+        settings.nodes,
+        settings.protocol.name(),
+        settings.live.fanout,
+        settings.live.loss
+    );
+    println!(
+        "baseline: random read-modify-write of one byte of {} with the same generator",
+        settings.nodes
+    );
+    let (mut engine_ns, mut base_ns) = (Vec::new(), Vec::new());
+    let mut messages = 0;
+    for rep in 1..=args.reps {
+        let (m, ns) =
+            bench::engine(settings, args.messages, &mut now_ns).map_err(Usage::settings)?;
+        if m == 0 {
+            return Err(Usage(
+                "error: invalid --loss: no message was ever sent".into(),
+            ));
+        }
+        messages = m;
+        let engine = ns / m as f64;
+        let baseline = bench::baseline(settings.nodes, m, &mut now_ns) / m as f64;
+        println!(
+            "rep {rep}: {m} messages, engine {engine:.2} ns/msg, baseline {baseline:.2} ns/op"
+        );
+        engine_ns.push(engine);
+        base_ns.push(baseline);
+    }
+    let (e, b) = (median(&mut engine_ns), median(&mut base_ns));
+    println!(
+        "median of {}: engine {e:.2} ns/msg, baseline {b:.2} ns/op ({messages} messages)",
+        args.reps
+    );
+    println!("ratio {:.2}", e / b);
+    Ok(())
+}
