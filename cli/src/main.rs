@@ -12,7 +12,7 @@ use grapevine_core::engine::MAX_NODES;
 use grapevine_core::experiment::DEFAULT_MAX_ROUNDS;
 use grapevine_core::rules::MAX_FANOUT;
 use grapevine_core::{
-    Interest, LiveSettings, Protocol, Settings, SettingsError, StopRule, Topology,
+    Feedback, Interest, LiveSettings, Protocol, Settings, SettingsError, StopRule, Topology,
 };
 use std::process::ExitCode;
 
@@ -65,6 +65,11 @@ struct SimArgs {
     /// The stop rule's k: contacts for a counter, 1/k per contact for a coin.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..))]
     k: u8,
+    /// When feedback rules judge "the receiver already knew": round-start (synchronous
+    /// rounds, as Demers et al. simulated) or arrival (one contact at a time, as the
+    /// mean-field equations assume). See docs/FIDELITY.md.
+    #[arg(long, default_value = "round-start", value_parser = parse_feedback)]
+    feedback: Feedback,
     /// complete, ring, torus, regular, small-world or scale-free.
     #[arg(long, default_value = "complete", value_parser = parse_topology)]
     topology: Topology,
@@ -114,6 +119,10 @@ fn parse_stop(s: &str) -> Result<StopRule, String> {
     StopRule::from_name(s).ok_or_else(|| {
         "expected none, feedback-counter, feedback-coin, blind-counter or blind-coin".into()
     })
+}
+
+fn parse_feedback(s: &str) -> Result<Feedback, String> {
+    Feedback::from_name(s).ok_or_else(|| "expected round-start or arrival".into())
 }
 
 fn parse_topology(s: &str) -> Result<Topology, String> {
@@ -172,7 +181,7 @@ impl ScenarioArgs {
             live: LiveSettings {
                 fanout: self.fanout,
                 loss: self.loss,
-                interest: Interest { rule: stop, k },
+                interest: Interest::new(stop, k),
             },
             topology,
             crashed,

@@ -26,6 +26,7 @@ struct SettingsOut {
     protocol: &'static str,
     stop: &'static str,
     k: u8,
+    feedback: &'static str,
     fanout: u8,
     loss: f64,
     topology: &'static str,
@@ -41,6 +42,7 @@ impl SettingsOut {
             protocol: s.protocol.name(),
             stop: s.live.interest.rule.name(),
             k: s.live.interest.k,
+            feedback: s.live.interest.feedback.name(),
             fanout: s.live.fanout,
             loss: s.live.loss,
             topology: s.topology.name(),
@@ -101,6 +103,8 @@ pub fn run(args: SimArgs) -> Result<(), Usage> {
     let settings =
         args.scenario
             .settings(args.stop, args.k, args.topology, args.crashed, args.seed);
+    let mut settings = settings;
+    settings.live.interest.feedback = args.feedback;
     settings.validate().map_err(Usage::settings)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads)
@@ -233,7 +237,7 @@ fn print_table(
     let stop = if st.stop == "none" {
         "anti-entropy".to_string()
     } else {
-        format!("{} k={}", st.stop, st.k)
+        format!("{} k={} (feedback at {})", st.stop, st.k, st.feedback)
     };
     writeln!(
         out,

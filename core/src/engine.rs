@@ -47,10 +47,7 @@ impl Default for Settings {
             live: LiveSettings {
                 fanout: 1,
                 loss: 0.0,
-                interest: Interest {
-                    rule: StopRule::Never,
-                    k: 2,
-                },
+                interest: Interest::new(StopRule::Never, 2),
             },
             topology: Topology::Complete,
             crashed: 0.0,
@@ -685,9 +682,15 @@ impl Round<'_> {
         }
         let outcome = match fate {
             Fate::Informed => ContactOutcome::Useful,
-            // Informed earlier in this round: it did not know at the start (see `rules`).
-            Fate::Redundant if self.nodes[receiver as usize] & FRESH != 0 => ContactOutcome::Useful,
-            Fate::Redundant => ContactOutcome::Unnecessary,
+            Fate::Redundant => {
+                // FRESH: informed earlier in this round, so it did not know at the start.
+                let at_start = self.nodes[receiver as usize] & FRESH == 0;
+                if self.interest.feedback.receiver_knew(at_start, true) {
+                    ContactOutcome::Unnecessary
+                } else {
+                    ContactOutcome::Useful
+                }
+            }
             _ => ContactOutcome::NoFeedback,
         };
         let counter = &mut self.counters[sender as usize];

@@ -31,7 +31,7 @@ pub mod topology;
 
 pub use engine::{NodeView, RoundEngine, Settings};
 pub use metrics::{Counts, RoundStats, TraceHash, Traffic};
-pub use rules::{Interest, LiveSettings, Phase, Protocol, SettingsError, StopRule};
+pub use rules::{Feedback, Interest, LiveSettings, Phase, Protocol, SettingsError, StopRule};
 pub use topology::Topology;
 
 /// Plays `settings` for at most `max_rounds` rounds (stopping when the run is finished) and

@@ -129,8 +129,10 @@ impl RumorNode {
     ) {
         match message {
             Message::Push | Message::PullReply => {
-                // Feedback is about the start of the round (see `rules`).
-                let already_knew = self.phase_at_round_start() != Phase::Susceptible;
+                let already_knew = interest.feedback.receiver_knew(
+                    self.phase_at_round_start() != Phase::Susceptible,
+                    self.phase != Phase::Susceptible,
+                );
                 if self.phase == Phase::Susceptible {
                     self.phase = Phase::Spreading;
                     self.informed_in = Some(self.round);
@@ -187,7 +189,7 @@ mod tests {
         LiveSettings {
             fanout: 1,
             loss: 0.0,
-            interest: Interest { rule, k },
+            interest: Interest::new(rule, k),
         }
     }
 

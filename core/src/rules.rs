@@ -14,8 +14,9 @@
 //!    *redundant* if the receiver already knew. The pusher learns, through the push's
 //!    acknowledgement, whether the receiver knew the rumor *at the start of the round* (the
 //!    *feedback* of the feedback stop rules): two pushes that reach one susceptible node in the
-//!    same round are both useful. Demers et al.'s simulations judge feedback this way; judged
-//!    at arrival instead, their Table 1 is not reproduced (docs/FIDELITY.md).
+//!    same round are both useful. Demers et al.'s simulations judge feedback this way (their
+//!    Table 1 is reproduced); [`Feedback::Arrival`] judges it when the message arrives, as the
+//!    mean-field equations do (docs/FIDELITY.md).
 //! 3. **Pull requests** reach their targets; a target that was spreading at the start of the
 //!    round answers with a pull reply carrying the rumor. A target with nothing to say answers
 //!    nothing. The reply informs the requester or is redundant (it may have learnt the rumor
@@ -143,6 +144,48 @@ pub struct Interest {
     pub rule: StopRule,
     /// The rule's `k`: 1..=255 (counter limit, or 1/k coin).
     pub k: u8,
+    /// When the receiver's "did you know?" is judged.
+    pub feedback: Feedback,
+}
+
+/// When a feedback rule judges whether the receiver already knew the rumor.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Feedback {
+    /// Knew at the start of the round: the messages of a synchronous round are simultaneous,
+    /// so two pushes that reach one susceptible node in the same round are both useful. What
+    /// Demers et al.'s simulations did (their Table 1 is reproduced with it).
+    #[default]
+    RoundStart,
+    /// Knew when the message arrived: as if contacts happened one at a time, which is what
+    /// the mean-field analysis behind `s = e^{-(k+1)(1-s)}` assumes.
+    Arrival,
+}
+
+impl Feedback {
+    /// Both, in the order the tools list them.
+    pub const ALL: [Feedback; 2] = [Feedback::RoundStart, Feedback::Arrival];
+
+    /// Stable name, for URLs and command lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            Feedback::RoundStart => "round-start",
+            Feedback::Arrival => "arrival",
+        }
+    }
+
+    /// Parses [`Feedback::name`].
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.name() == s)
+    }
+
+    /// Whether the sender hears "I already knew": `knew_at_round_start` implies
+    /// `knew_on_arrival`.
+    pub fn receiver_knew(self, knew_at_round_start: bool, knew_on_arrival: bool) -> bool {
+        match self {
+            Feedback::RoundStart => knew_at_round_start,
+            Feedback::Arrival => knew_on_arrival,
+        }
+    }
 }
 
 /// What a spreading node learns about one contact it made.
@@ -150,18 +193,24 @@ pub struct Interest {
 pub enum ContactOutcome {
     /// The message was lost or went to a crashed node: no feedback came back.
     NoFeedback,
-    /// The receiver did not know the rumor at the start of the round.
+    /// The receiver did not know the rumor (see [`Feedback`]).
     Useful,
-    /// The receiver knew the rumor at the start of the round.
+    /// The receiver already knew (see [`Feedback`]).
     Unnecessary,
 }
 
 impl Interest {
     /// Anti-entropy (never stop).
-    pub const FOREVER: Interest = Interest {
-        rule: StopRule::Never,
-        k: 1,
-    };
+    pub const FOREVER: Interest = Interest::new(StopRule::Never, 1);
+
+    /// `rule` with its `k`, feedback judged at the start of the round.
+    pub const fn new(rule: StopRule, k: u8) -> Interest {
+        Interest {
+            rule,
+            k,
+            feedback: Feedback::RoundStart,
+        }
+    }
 
     /// Applies the stop rule to one contact. `counter` is the node's per-rumor counter (one
     /// byte). Returns true when the node loses interest; it then stops at the end of the round.
@@ -312,10 +361,7 @@ mod tests {
 
     #[test]
     fn feedback_counter_stops_after_k_unnecessary_contacts_in_a_row() {
-        let rule = Interest {
-            rule: StopRule::FeedbackCounter,
-            k: 2,
-        };
+        let rule = Interest::new(StopRule::FeedbackCounter, 2);
         let (mut c, mut r) = (0, rng());
         assert!(!rule.after_contact(ContactOutcome::Unnecessary, &mut c, &mut r));
         assert!(!rule.after_contact(ContactOutcome::Useful, &mut c, &mut r));
@@ -325,10 +371,7 @@ mod tests {
 
     #[test]
     fn feedback_counter_stops_after_k_unnecessary_contacts_only() {
-        let rule = Interest {
-            rule: StopRule::FeedbackCounter,
-            k: 2,
-        };
+        let rule = Interest::new(StopRule::FeedbackCounter, 2);
         let (mut c, mut r) = (0, rng());
         assert!(!rule.after_contact(ContactOutcome::Useful, &mut c, &mut r));
         assert!(!rule.after_contact(ContactOutcome::NoFeedback, &mut c, &mut r));
@@ -338,10 +381,7 @@ mod tests {
 
     #[test]
     fn blind_counter_counts_every_contact() {
-        let rule = Interest {
-            rule: StopRule::BlindCounter,
-            k: 3,
-        };
+        let rule = Interest::new(StopRule::BlindCounter, 3);
         let (mut c, mut r) = (0, rng());
         assert!(!rule.after_contact(ContactOutcome::Useful, &mut c, &mut r));
         assert!(!rule.after_contact(ContactOutcome::NoFeedback, &mut c, &mut r));
@@ -351,25 +391,16 @@ mod tests {
     #[test]
     fn coin_with_k_one_always_stops_and_feedback_coin_ignores_useful_contacts() {
         let (mut c, mut r) = (0, rng());
-        let blind = Interest {
-            rule: StopRule::BlindCoin,
-            k: 1,
-        };
+        let blind = Interest::new(StopRule::BlindCoin, 1);
         assert!(blind.after_contact(ContactOutcome::Useful, &mut c, &mut r));
-        let fb = Interest {
-            rule: StopRule::FeedbackCoin,
-            k: 1,
-        };
+        let fb = Interest::new(StopRule::FeedbackCoin, 1);
         assert!(!fb.after_contact(ContactOutcome::Useful, &mut c, &mut r));
         assert!(fb.after_contact(ContactOutcome::Unnecessary, &mut c, &mut r));
     }
 
     #[test]
     fn coin_stops_about_one_in_k() {
-        let rule = Interest {
-            rule: StopRule::BlindCoin,
-            k: 4,
-        };
+        let rule = Interest::new(StopRule::BlindCoin, 4);
         let (mut c, mut r) = (0, rng());
         let stops = (0..40_000)
             .filter(|_| rule.after_contact(ContactOutcome::Useful, &mut c, &mut r))

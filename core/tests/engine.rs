@@ -10,7 +10,7 @@ fn live(fanout: u8, loss: f64, rule: StopRule, k: u8) -> LiveSettings {
     LiveSettings {
         fanout,
         loss,
-        interest: Interest { rule, k },
+        interest: Interest::new(rule, k),
     }
 }
 

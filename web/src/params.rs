@@ -195,10 +195,7 @@ mod tests {
         s.run.live = LiveSettings {
             fanout: 3,
             loss: 0.25,
-            interest: Interest {
-                rule: StopRule::BlindCoin,
-                k: 4,
-            },
+            interest: Interest::new(StopRule::BlindCoin, 4),
         };
         s.run.topology = Topology::SmallWorld;
         s.run.crashed = 0.1;

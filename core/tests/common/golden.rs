@@ -13,7 +13,7 @@ pub fn scenarios() -> Vec<(&'static str, Settings, u32)> {
     let live = |fanout, loss, rule, k| LiveSettings {
         fanout,
         loss,
-        interest: Interest { rule, k },
+        interest: Interest::new(rule, k),
     };
     vec![
         (
