@@ -2,7 +2,7 @@
 //! node logic. Tolerances are set from the sampling error, not tuned to pass.
 
 use grapevine_core::lockstep::Lockstep;
-use grapevine_core::theory::{push_rounds_asymptotic, Model};
+use grapevine_core::theory::Model;
 use grapevine_core::{Interest, LiveSettings, Protocol, RoundEngine, Settings, StopRule, Topology};
 
 fn live(fanout: u8, loss: f64, rule: StopRule, k: u8) -> LiveSettings {
@@ -26,52 +26,6 @@ fn mean_sd(xs: &[f64]) -> (f64, f64) {
     let mean = xs.iter().sum::<f64>() / n;
     let var = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0);
     (mean, var.sqrt())
-}
-
-#[test]
-fn push_needs_log2_n_plus_ln_n_plus_a_constant_rounds() {
-    // Pittel 1987: T_n = log2 n + ln n + O(1). The O(1) must be a constant: the same at every n.
-    let mut offsets = Vec::new();
-    for nodes in [1_000, 10_000, 100_000] {
-        let rounds: Vec<f64> = (0..40)
-            .map(|seed| {
-                f64::from(
-                    finish(Settings {
-                        nodes,
-                        seed,
-                        ..Settings::default()
-                    })
-                    .round(),
-                )
-            })
-            .collect();
-        let (mean, sd) = mean_sd(&rounds);
-        let offset = mean - push_rounds_asymptotic(nodes);
-        // sd ~ 1.2 rounds, so the mean of 40 runs is known to about +-0.2.
-        assert!(sd < 2.0, "n = {nodes}: sd {sd}");
-        assert!(
-            (0.0..2.0).contains(&offset),
-            "n = {nodes}: mean {mean}, offset {offset}"
-        );
-        offsets.push(offset);
-    }
-    let spread = offsets.iter().cloned().fold(f64::MIN, f64::max)
-        - offsets.iter().cloned().fold(f64::MAX, f64::min);
-    assert!(spread < 0.8, "the additive term drifts with n: {offsets:?}");
-}
-
-/// Mean informed fraction per round over `runs` runs, held at its final value after a run ends.
-fn mean_curve(settings: Settings, runs: u64, rounds: usize) -> Vec<f64> {
-    let mut curve = vec![0.0; rounds + 1];
-    for seed in 0..runs {
-        let e = finish(Settings { seed, ..settings });
-        let h = e.history();
-        for (r, x) in curve.iter_mut().enumerate() {
-            let stats = h.get(r).unwrap_or(h.last().unwrap());
-            *x += f64::from(stats.counts.informed()) / f64::from(settings.nodes) / runs as f64;
-        }
-    }
-    curve
 }
 
 #[test]
@@ -141,37 +95,6 @@ fn rounds_to_full_match_the_recurrence_for_every_protocol() {
             );
         }
     }
-}
-
-#[test]
-fn pull_squares_the_uninformed_fraction_each_round_once_half_know() {
-    // Demers et al. 1987, section 1.3: p_{i+1} = p_i^2 for pull anti-entropy.
-    let nodes = 200_000;
-    let e = finish(Settings {
-        nodes,
-        protocol: Protocol::Pull,
-        seed: 3,
-        ..Settings::default()
-    });
-    let p: Vec<f64> = e
-        .history()
-        .iter()
-        .map(|s| f64::from(s.counts.susceptible) / f64::from(nodes))
-        .collect();
-    let mut checked = 0;
-    for w in p.windows(2) {
-        if w[0] < 0.5 && w[0] > 0.01 {
-            let ratio = w[1] / (w[0] * w[0]);
-            assert!(
-                (0.9..1.1).contains(&ratio),
-                "p {} -> {} (ratio {ratio})",
-                w[0],
-                w[1]
-            );
-            checked += 1;
-        }
-    }
-    assert!(checked >= 2);
 }
 
 /// Mean and standard error of (rounds, messages sent, uninformed at the end) over `runs` seeds.
