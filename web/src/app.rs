@@ -436,6 +436,7 @@ impl Component for App {
                         messages={history.iter().skip(1).map(|h| (h.traffic.sent, h.traffic.lost)).collect::<Vec<_>>()}
                         ghost={self.sim.ghost.clone()}
                         mongering={run.live.interest.rule.is_rumor_mongering()} />
+                    <crate::batch_panel::BatchPanel settings={self.settings} />
                 </div>
             </main>
             <footer class="foot">

@@ -1,6 +1,8 @@
 //! Grapevine's page: the in-browser gossip playground, a Yew app over `grapevine-core`.
 
 pub mod app;
+pub mod batch;
+pub mod batch_panel;
 pub mod charts;
 pub mod controls;
 pub mod draw;

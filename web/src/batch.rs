@@ -1,0 +1,218 @@
+//! What the page and its batch worker say to each other (see `bin/grapevine-worker.rs`).
+//!
+//! Messages are plain JS objects with a `kind` field, built and read here only, so both sides
+//! share one definition. Settings travel as the page's query string: one way to write them.
+
+use grapevine_core::experiment::RunFigures;
+use js_sys::{Float64Array, Object, Reflect};
+use wasm_bindgen::JsValue;
+
+/// The page asks.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Request {
+    /// Play runs `0..runs` of the settings in `query` (the page's own query string).
+    Run {
+        /// `?nodes=...&seed=...`, as [`crate::params::PageSettings::to_query`] writes it.
+        query: String,
+        /// How many runs.
+        runs: u32,
+    },
+    /// Measure the round engine (push, fanout 1) on `nodes` nodes, as `grapevine bench` does.
+    Bench {
+        /// Nodes.
+        nodes: u32,
+        /// Messages per measurement.
+        messages: f64,
+        /// Alternating engine / baseline measurements.
+        reps: u32,
+    },
+}
+
+/// The worker answers.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reply {
+    /// Loaded; requests sent before this would have been lost.
+    Ready,
+    /// `done` runs finished so far.
+    Progress {
+        /// Runs finished.
+        done: u32,
+    },
+    /// Every run's figures, in run order.
+    Done {
+        /// The figures.
+        figures: Vec<RunFigures>,
+    },
+    /// Median engine ns per message and baseline ns per operation.
+    Bench {
+        /// Engine.
+        engine_ns: f64,
+        /// Baseline.
+        baseline_ns: f64,
+    },
+    /// The request could not be served.
+    Error {
+        /// Why, in words for the page.
+        message: String,
+    },
+}
+
+/// Numbers per run in a `Done` message.
+const FIELDS: usize = 9;
+
+fn set(obj: &Object, key: &str, value: impl Into<JsValue>) {
+    let _ = Reflect::set(obj, &JsValue::from_str(key), &value.into());
+}
+
+fn get(obj: &JsValue, key: &str) -> Option<JsValue> {
+    Reflect::get(obj, &JsValue::from_str(key))
+        .ok()
+        .filter(|v| !v.is_undefined())
+}
+
+fn number(obj: &JsValue, key: &str) -> Option<f64> {
+    get(obj, key)?.as_f64()
+}
+
+fn message(kind: &str) -> Object {
+    let obj = Object::new();
+    set(&obj, "kind", kind);
+    obj
+}
+
+impl Request {
+    /// As a JS object for `postMessage`.
+    pub fn to_js(&self) -> JsValue {
+        match self {
+            Request::Run { query, runs } => {
+                let m = message("run");
+                set(&m, "query", query.as_str());
+                set(&m, "runs", *runs);
+                m.into()
+            }
+            Request::Bench {
+                nodes,
+                messages,
+                reps,
+            } => {
+                let m = message("bench");
+                set(&m, "nodes", *nodes);
+                set(&m, "messages", *messages);
+                set(&m, "reps", *reps);
+                m.into()
+            }
+        }
+    }
+
+    /// Reads a request; `None` for anything else.
+    pub fn from_js(v: &JsValue) -> Option<Request> {
+        match get(v, "kind")?.as_string()?.as_str() {
+            "run" => Some(Request::Run {
+                query: get(v, "query")?.as_string()?,
+                runs: number(v, "runs")? as u32,
+            }),
+            "bench" => Some(Request::Bench {
+                nodes: number(v, "nodes")? as u32,
+                messages: number(v, "messages")?,
+                reps: number(v, "reps")? as u32,
+            }),
+            _ => None,
+        }
+    }
+}
+
+impl Reply {
+    /// As a JS object for `postMessage`.
+    pub fn to_js(&self) -> JsValue {
+        match self {
+            Reply::Ready => message("ready").into(),
+            Reply::Progress { done } => {
+                let m = message("progress");
+                set(&m, "done", *done);
+                m.into()
+            }
+            Reply::Done { figures } => {
+                let mut flat = Vec::with_capacity(figures.len() * FIELDS);
+                for f in figures {
+                    flat.extend([
+                        f64::from(f.run),
+                        (f.seed >> 32) as f64,
+                        (f.seed & 0xffff_ffff) as f64,
+                        f64::from(f.rounds),
+                        f.rounds_to_full.map_or(-1.0, f64::from),
+                        f.residue,
+                        f.messages_per_node,
+                        f.t_ave,
+                        f64::from(f.t_last),
+                    ]);
+                }
+                let m = message("done");
+                set(&m, "figures", Float64Array::from(flat.as_slice()));
+                m.into()
+            }
+            Reply::Bench {
+                engine_ns,
+                baseline_ns,
+            } => {
+                let m = message("bench");
+                set(&m, "engine_ns", *engine_ns);
+                set(&m, "baseline_ns", *baseline_ns);
+                m.into()
+            }
+            Reply::Error { message: text } => {
+                let m = message("error");
+                set(&m, "message", text.as_str());
+                m.into()
+            }
+        }
+    }
+
+    /// Reads a reply; `None` for anything else.
+    pub fn from_js(v: &JsValue) -> Option<Reply> {
+        match get(v, "kind")?.as_string()?.as_str() {
+            "ready" => Some(Reply::Ready),
+            "progress" => Some(Reply::Progress {
+                done: number(v, "done")? as u32,
+            }),
+            "done" => {
+                let flat = Float64Array::from(get(v, "figures")?).to_vec();
+                let figures = flat
+                    .chunks_exact(FIELDS)
+                    .map(|c| RunFigures {
+                        run: c[0] as u32,
+                        seed: ((c[1] as u64) << 32) | c[2] as u64,
+                        rounds: c[3] as u32,
+                        rounds_to_full: (c[4] >= 0.0).then_some(c[4] as u32),
+                        residue: c[5],
+                        messages_per_node: c[6],
+                        t_ave: c[7],
+                        t_last: c[8] as u32,
+                    })
+                    .collect();
+                Some(Reply::Done { figures })
+            }
+            "bench" => Some(Reply::Bench {
+                engine_ns: number(v, "engine_ns")?,
+                baseline_ns: number(v, "baseline_ns")?,
+            }),
+            "error" => Some(Reply::Error {
+                message: get(v, "message")?.as_string()?,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// The batch as CSV, one row per run: what the page's download button saves.
+pub fn to_csv(figures: &[RunFigures]) -> String {
+    let mut csv =
+        String::from("run,seed,rounds,rounds_to_full,residue,messages_per_node,t_ave,t_last\n");
+    for f in figures {
+        let full = f.rounds_to_full.map(|r| r.to_string()).unwrap_or_default();
+        csv.push_str(&format!(
+            "{},{},{},{full},{},{},{},{}\n",
+            f.run, f.seed, f.rounds, f.residue, f.messages_per_node, f.t_ave, f.t_last
+        ));
+    }
+    csv
+}
