@@ -3,7 +3,8 @@
 //   node e2e/perf.mjs
 // Headless Chromium with software rendering on a shared 2-core machine: read the figures as
 // "at least this good".
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
 import { start, openPage } from './browser.mjs';
 
@@ -56,6 +57,7 @@ async function pauseLatency() {
 }
 
 const fmt = (x) => x.toFixed(1);
+const fmt2 = (x) => x.toFixed(2);
 for (const [label, query] of [
   ['N = 10^5, push, fanout 1', '?nodes=100000&fanout=1'],
   ['N = 10^5, push, fanout 1, loss 80 % (a long run)', '?nodes=100000&fanout=1&loss=0.8'],
@@ -66,8 +68,45 @@ for (const [label, query] of [
 }
 const lat = await pauseLatency();
 console.log(`N = 10^6 playing: pause click to screen ${lat.map(fmt).join(', ')} ms (max ${fmt(Math.max(...lat))} ms)`);
+
+// The round engine in wasm (the batch worker, in Chromium) next to the same benchmark natively
+// (`grapevine bench`), alternately, each against its own baseline measured in the same process.
+async function wasmBench(nodes, messages) {
+  const page = await env.browser.newPage();
+  await page.goto(env.url);
+  const r = await page.evaluate(({ nodes, messages }) => new Promise((done, fail) => {
+    const w = new Worker('./grapevine-worker_loader.js', { type: 'module' });
+    w.onerror = (e) => fail(String(e.message));
+    w.onmessage = (e) => {
+      if (e.data.kind === 'ready') w.postMessage({ kind: 'bench', nodes, messages, reps: 3 });
+      else if (e.data.kind === 'bench') { done(e.data); w.terminate(); }
+      else if (e.data.kind === 'error') fail(e.data.message);
+    };
+  }), { nodes, messages });
+  await page.close();
+  return r;
+}
+const cli = new URL('../target/release/grapevine', import.meta.url).pathname;
+if (existsSync(cli)) {
+  const nodes = 1_000_000, messages = 20_000_000;
+  const native = [], wasm = [];
+  for (let i = 0; i < 3; i++) {
+    const out = execFileSync(cli, ['bench', '--nodes', String(nodes), '--messages', String(messages), '--reps', '3'], { encoding: 'utf8' });
+    const m = out.match(/median of \d+: engine ([\d.]+) ns\/msg, baseline ([\d.]+) ns\/op/);
+    native.push({ engine_ns: Number(m[1]), baseline_ns: Number(m[2]) });
+    wasm.push(await wasmBench(nodes, messages));
+  }
+  const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const ne = med(native.map((x) => x.engine_ns)), we = med(wasm.map((x) => x.engine_ns));
+  const nb = med(native.map((x) => x.baseline_ns)), wb = med(wasm.map((x) => x.baseline_ns));
+  console.log(`round engine, push fanout 1, N = 10^6: native ${fmt2(ne)} ns/msg (baseline ${fmt2(nb)}, ratio ${fmt2(ne / nb)}); wasm in Chromium ${fmt2(we)} ns/msg (baseline ${fmt2(wb)}, ratio ${fmt2(we / wb)}); wasm / native ${fmt2(we / ne)}`);
+} else {
+  console.log(`(no ${cli}: build it with cargo build --release -p grapevine-cli for the wasm-vs-native figure)`);
+}
 const dist = new URL('../dist/', import.meta.url).pathname;
-const wasm = readdirSync(dist).find((f) => f.endsWith('.wasm'));
-const bytes = readFileSync(dist + wasm);
-console.log(`release wasm: ${(bytes.length / 1024).toFixed(0)} KiB, ${(gzipSync(bytes, { level: 9 }).length / 1024).toFixed(0)} KiB gzipped`);
+for (const name of ['grapevine-web', 'grapevine-worker']) {
+  const file = readdirSync(dist).find((f) => f.startsWith(name) && f.endsWith('.wasm'));
+  const bytes = readFileSync(dist + file);
+  console.log(`release wasm, ${name}: ${(bytes.length / 1024).toFixed(0)} KiB, ${(gzipSync(bytes, { level: 9 }).length / 1024).toFixed(0)} KiB gzipped`);
+}
 await env.close();

@@ -30,8 +30,10 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Play R seeded runs of one scenario and summarise them.
+    #[command(allow_negative_numbers = true)]
     Sim(SimArgs),
     /// Measure the round engine's ns per message next to a random read-modify-write baseline.
+    #[command(allow_negative_numbers = true)]
     Bench(BenchArgs),
 }
 
@@ -162,7 +164,11 @@ impl Usage {
             SettingsError::Topology(_) => "--topology",
             SettingsError::Source(_) | SettingsError::SourceCrashed(_) => "--seed",
         };
-        Usage(format!("error: invalid {flag}: {e}"))
+        let why = match e {
+            SettingsError::Topology(why) => why.to_string(),
+            _ => e.to_string(),
+        };
+        Usage(format!("error: invalid {flag}: {why}"))
     }
 }
 

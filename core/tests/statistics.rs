@@ -28,6 +28,20 @@ fn mean_sd(xs: &[f64]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
+/// Mean informed fraction per round over `runs` runs, held at its final value after a run ends.
+fn mean_curve(settings: Settings, runs: u64, rounds: usize) -> Vec<f64> {
+    let mut curve = vec![0.0; rounds + 1];
+    for seed in 0..runs {
+        let e = finish(Settings { seed, ..settings });
+        let h = e.history();
+        for (r, x) in curve.iter_mut().enumerate() {
+            let stats = h.get(r).unwrap_or(h.last().unwrap());
+            *x += f64::from(stats.counts.informed()) / f64::from(settings.nodes) / runs as f64;
+        }
+    }
+    curve
+}
+
 #[test]
 fn push_and_push_pull_curves_follow_the_mean_field_recurrence() {
     let nodes = 20_000;
