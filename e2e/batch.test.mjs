@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { start, openPage, num } from './browser.mjs';
 
-const CLI = new URL('../target/release/grapevine', import.meta.url).pathname;
+const CLI = `${process.env.CARGO_TARGET_DIR ?? new URL('../target', import.meta.url).pathname}/release/grapevine`;
 let env;
 
 before(async () => { env = await start(); });

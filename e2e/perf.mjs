@@ -86,7 +86,7 @@ async function wasmBench(nodes, messages) {
   await page.close();
   return r;
 }
-const cli = new URL('../target/release/grapevine', import.meta.url).pathname;
+const cli = `${process.env.CARGO_TARGET_DIR ?? new URL('../target', import.meta.url).pathname}/release/grapevine`;
 if (existsSync(cli)) {
   const nodes = 1_000_000, messages = 20_000_000;
   const native = [], wasm = [];
