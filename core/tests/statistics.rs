@@ -60,13 +60,7 @@ fn push_and_push_pull_curves_follow_the_mean_field_recurrence() {
             ..Settings::default()
         };
         let measured = mean_curve(settings, 30, 60);
-        let model = Model {
-            protocol,
-            fanout: fanout.into(),
-            loss,
-            nodes,
-            live: nodes,
-        };
+        let model = Model::of(&settings, nodes);
         let theory = model.informed_fractions(60);
         let worst = measured
             .iter()
@@ -95,13 +89,7 @@ fn rounds_to_full_match_the_recurrence_for_every_protocol() {
                 .map(|seed| f64::from(finish(Settings { seed, ..s }).round()))
                 .collect();
             let (mean, _) = mean_sd(&rounds);
-            let model = Model {
-                protocol,
-                fanout: fanout.into(),
-                loss,
-                nodes,
-                live: nodes,
-            };
+            let model = Model::of(&s, nodes);
             let expected = f64::from(model.expected_rounds(1_000).unwrap());
             assert!(
                 (mean - expected).abs() < 1.5,

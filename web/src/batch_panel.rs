@@ -26,6 +26,7 @@ struct WorkerHandle {
     worker: Worker,
     ready: bool,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_error: Closure<dyn FnMut(web_sys::Event)>,
 }
 
 impl Drop for WorkerHandle {
@@ -96,11 +97,11 @@ impl BatchPanel {
             ));
         });
         worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-        on_error.forget();
         Ok(WorkerHandle {
             worker,
             ready: false,
             _on_message: on_message,
+            _on_error: on_error,
         })
     }
 
