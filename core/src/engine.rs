@@ -82,8 +82,9 @@ impl Settings {
     /// it (Linux overcommits, so a failed allocation would surface later as the OOM killer).
     pub fn peak_memory_bytes(&self) -> u64 {
         let n = u64::from(self.nodes);
-        // Node state, stop counters, and the initial crash flags while they are drawn.
-        let state = 3 * n;
+        // Node state, stop counters, the initial crash flags while they are drawn, and the
+        // plain push round's two bit sets.
+        let state = 3 * n + n / 4;
         // A sparse graph is built from an edge list (8 bytes an edge), counted and sorted
         // into adjacency lists (two 4-byte ends an edge, three 4-byte arrays per node).
         let edges_per_node = match self.topology {
@@ -183,6 +184,8 @@ pub struct RoundEngine {
     history: Vec<RoundStats>,
     arrows: Vec<Transmission>,
     arrow_cap: usize,
+    /// Scratch of the plain push round, kept so that no round allocates (see [`KnownBits`]).
+    known: KnownBits,
 }
 
 impl RoundEngine {
@@ -230,6 +233,7 @@ impl RoundEngine {
             history: vec![start],
             arrows: Vec::new(),
             arrow_cap: 0,
+            known: KnownBits::default(),
         })
     }
 
@@ -415,17 +419,17 @@ impl RoundEngine {
             interest: live.interest,
         };
         if self.settings.protocol.pushes() {
-            // The common teaching and benchmark case, compiled without the checks that are
-            // constant in it: same rules, same draws, same trace (a test holds them equal).
+            // The common teaching and benchmark case, on one bit per node (see `KnownBits`):
+            // same rules, same draws, same trace (a test holds them equal).
             let plain = matches!(self.graph, Graph::Complete { .. })
                 && self.counts.crashed == 0
                 && round.loss == Chance::NEVER
                 && round.interest.rule == StopRule::Never
                 && round.arrow_cap == 0;
             if plain {
-                round.push_phase::<true>();
+                round.push_phase_plain(&mut self.known);
             } else {
-                round.push_phase::<false>();
+                round.push_phase();
             }
         }
         if self.settings.protocol.pulls() {
@@ -477,8 +481,71 @@ impl RoundEngine {
     }
 }
 
+/// Sets the bits of `targets` in `known`; returns how many were not set before.
+fn inform_bits(known: &mut [u64], targets: &[u32]) -> u64 {
+    let mut informed = 0;
+    for &to in targets {
+        let word = &mut known[to as usize / 64];
+        let bit = 1u64 << (to % 64);
+        informed += u64::from(*word & bit == 0);
+        *word |= bit;
+    }
+    informed
+}
+
 /// Pushers gathered before they are served (see [`Round::push_phase`]).
 const BATCH: usize = 256;
+
+/// One bit per node, 64 nodes a word: who knew the rumor at the start of a plain round, and
+/// who knows it now (see [`Round::push_phase_plain`]). A round's scratch, not state: loaded
+/// from the node bytes before the round's pushes, stored back after them.
+#[derive(Clone, Debug, Default)]
+struct KnownBits {
+    at_start: Vec<u64>,
+    known: Vec<u64>,
+}
+
+impl KnownBits {
+    /// Bit i of both sets = node i knows the rumor (its SPREADING bit: in a plain round no
+    /// node is crashed or stopped).
+    fn load(&mut self, nodes: &[u8]) {
+        // Eight nodes' SPREADING bits (bit 0 of each lane) into the low byte: lane k's bit
+        // lands on bit 56 + k of the product, and the shifted copies never overlap or carry.
+        let gather = |eight: &[u8]| {
+            let spreading =
+                u64::from_le_bytes(eight.try_into().expect("eight bytes")) & lanes(SPREADING);
+            spreading.wrapping_mul(0x0102_0408_1020_4080) >> 56
+        };
+        let chunks = nodes.chunks_exact(64);
+        let rest = chunks.remainder();
+        self.at_start.clear();
+        self.at_start.extend(chunks.map(|chunk| {
+            chunk
+                .chunks_exact(8)
+                .enumerate()
+                .fold(0, |word, (j, eight)| word | gather(eight) << (8 * j))
+        }));
+        if !rest.is_empty() {
+            let word = rest.iter().enumerate().fold(0, |word, (j, &byte)| {
+                word | u64::from(byte & SPREADING) << j
+            });
+            self.at_start.push(word);
+        }
+        self.known.clear();
+        self.known.extend_from_slice(&self.at_start);
+    }
+
+    /// Marks the nodes informed this round SPREADING and FRESH in the node bytes.
+    fn store(&self, nodes: &mut [u8]) {
+        for (w, (&known, &at_start)) in self.known.iter().zip(&self.at_start).enumerate() {
+            let mut fresh = known & !at_start;
+            while fresh != 0 {
+                nodes[w * 64 + fresh.trailing_zeros() as usize] |= SPREADING | FRESH;
+                fresh &= fresh - 1;
+            }
+        }
+    }
+}
 
 /// What one round touches per message, borrowed apart from the engine. The generator and the
 /// counters are copies held here, so the compiler keeps them in registers: were they fields
@@ -503,9 +570,7 @@ struct Round<'a> {
 
 impl Round<'_> {
     /// Every live node that was spreading at the start of the round pushes to `fanout` peers.
-    /// `PLAIN`: the caller checked that the graph is complete and that there is no crashed
-    /// node, no loss, no stop rule and no arrow to record.
-    fn push_phase<const PLAIN: bool>(&mut self) {
+    fn push_phase(&mut self) {
         // Pushers: live, spreading, and not informed in this very round. Found eight nodes at a
         // time: a mostly unpredictable branch per node would cost more than the push itself.
         const MASK: u8 = PHASE | CRASHED | FRESH;
@@ -526,20 +591,12 @@ impl Round<'_> {
             if pushers == 0 {
                 continue; // Most words early in a run.
             }
-            if pushers == lanes(0x80) {
-                // All eight push: most words late in a run, when most messages are sent.
-                for (lane, slot) in batch[len..len + 8].iter_mut().enumerate() {
-                    *slot = base + lane as u32;
-                }
-                len += 8;
-            } else {
-                for lane in 0..8 {
-                    batch[len] = base + lane;
-                    len += ((pushers >> (lane * 8 + 7)) & 1) as usize;
-                }
+            for lane in 0..8 {
+                batch[len] = base + lane;
+                len += ((pushers >> (lane * 8 + 7)) & 1) as usize;
             }
             if len > BATCH - 8 {
-                self.push_batch::<PLAIN>(&batch[..len]);
+                self.push_from_each(&batch[..len]);
                 len = 0;
             }
         }
@@ -549,59 +606,86 @@ impl Round<'_> {
                 len += 1;
             }
         }
-        self.push_batch::<PLAIN>(&batch[..len]);
+        self.push_from_each(&batch[..len]);
     }
 
-    #[inline(always)]
-    fn push_batch<const PLAIN: bool>(&mut self, pushers: &[u32]) {
-        if PLAIN && self.fanout == 1 {
-            // Draw every target first, then deliver: the delivery loop is short enough for
-            // the processor to have many random node reads in flight at once (the cost at a
-            // million nodes is those cache misses). Same draws in the same order as below.
-            let mut targets = [0u32; BATCH];
-            let mut rng = self.rng.clone();
-            for (slot, &i) in targets.iter_mut().zip(pushers) {
-                *slot = self.graph.random_peer(i, &mut rng);
-            }
-            self.rng = rng;
-            let mut informed = 0u64;
-            for &to in &targets[..pushers.len()] {
-                // Plain: nobody is crashed and nobody has stopped (anti-entropy), so a node
-                // knows the rumor exactly when its low bit (SPREADING) is set.
-                let byte = &mut self.nodes[to as usize];
-                debug_assert!(*byte & (CRASHED | PHASE) <= SPREADING);
-                let informs = !*byte & SPREADING;
-                *byte |= informs * (SPREADING | FRESH);
-                informed += u64::from(informs);
-            }
-            let sent = pushers.len() as u64;
-            self.traffic.sent += sent;
-            self.traffic.informed += informed;
-            self.traffic.redundant += sent - informed;
-            return;
-        }
-        for &i in pushers {
-            self.push_from::<PLAIN>(i);
-        }
-    }
-
-    #[inline(always)]
-    fn push_from<const PLAIN: bool>(&mut self, i: u32) {
+    fn push_from_each(&mut self, pushers: &[u32]) {
         let mut peers = [0u32; MAX_FANOUT as usize];
-        let k = self
-            .graph
-            .choose_peers(i, self.fanout, &mut self.rng, &mut peers);
-        for &to in &peers[..k] {
-            if PLAIN {
-                // No loss (so no draw), nothing to record, no stop rule.
-                self.traffic.sent += 1;
-                self.deliver(to);
-            } else {
+        for &i in pushers {
+            let k = self
+                .graph
+                .choose_peers(i, self.fanout, &mut self.rng, &mut peers);
+            for &to in &peers[..k] {
                 let fate = self.carry_rumor(to);
                 self.record(i, to, MessageKind::Push, fate);
                 self.after_contact(i, to, fate);
             }
         }
+    }
+
+    /// [`Round::push_phase`] when the caller checked that the graph is complete and that there
+    /// is no crashed node, no loss, no stop rule and no arrow to record: then a node's whole
+    /// state in the push phase is whether it knows the rumor, one bit, and the random reads
+    /// and writes of the messages go to an eighth of the memory (at 10^7 nodes, 1.25 MB rather
+    /// than 10 MB: two to three times faster per message, as cache and TLB misses are the cost).
+    /// The same pushers in the same order draw the same targets as in `push_phase`.
+    fn push_phase_plain(&mut self, bits: &mut KnownBits) {
+        bits.load(self.nodes);
+        let KnownBits { at_start, known } = bits;
+        let mut pushers = [0u32; BATCH];
+        let mut targets = [0u32; BATCH * MAX_FANOUT as usize];
+        let mut peers = [0u32; MAX_FANOUT as usize];
+        let mut len = 0;
+        let mut serve = |round: &mut Self, pushers: &[u32]| {
+            // Draw every target first, then deliver: the delivery loop is short enough for
+            // the processor to have many random reads in flight at once.
+            let mut sent = 0;
+            let mut rng = round.rng.clone();
+            if round.fanout == 1 {
+                for (slot, &i) in targets.iter_mut().zip(pushers) {
+                    *slot = round.graph.random_peer(i, &mut rng);
+                }
+                sent = pushers.len();
+            } else {
+                for &i in pushers {
+                    let k = round
+                        .graph
+                        .choose_peers(i, round.fanout, &mut rng, &mut peers);
+                    targets[sent..sent + k].copy_from_slice(&peers[..k]);
+                    sent += k;
+                }
+            }
+            round.rng = rng;
+            let informed = inform_bits(known, &targets[..sent]);
+            round.traffic.sent += sent as u64;
+            round.traffic.informed += informed;
+            round.traffic.redundant += sent as u64 - informed;
+        };
+        // Plain: nobody is crashed, nobody has stopped, and nobody is FRESH at the start of
+        // a round, so the pushers are exactly those who knew at the start.
+        for (w, &word) in at_start.iter().enumerate() {
+            let base = w as u32 * 64;
+            if word == u64::MAX {
+                // Late in a run, most words: all 64 push.
+                for (lane, slot) in pushers[len..len + 64].iter_mut().enumerate() {
+                    *slot = base + lane as u32;
+                }
+                len += 64;
+            } else {
+                let mut word = word;
+                while word != 0 {
+                    pushers[len] = base + word.trailing_zeros();
+                    len += 1;
+                    word &= word - 1;
+                }
+            }
+            if len > BATCH - 64 {
+                serve(self, &pushers[..len]);
+                len = 0;
+            }
+        }
+        serve(self, &pushers[..len]);
+        bits.store(self.nodes);
     }
 
     /// Every live node that did not know the rumor at the start of the round asks `fanout`

@@ -37,9 +37,17 @@ fn push_informs_everyone_and_every_spreader_sends_fanout_messages_a_round() {
 #[test]
 fn the_plain_fast_path_gives_the_same_run_as_the_general_one() {
     // Recording arrows forces the general push loop; without, the plain instance runs.
-    for (fanout, crashed) in [(1, 0.0), (3, 0.0), (1, 0.2)] {
+    let cases = [
+        (Protocol::Push, 1, 0.0),
+        (Protocol::Push, 3, 0.0),
+        (Protocol::PushPull, 2, 0.0),
+        (Protocol::Push, 1, 0.2),
+    ];
+    for (protocol, fanout, crashed) in cases {
         let s = Settings {
-            nodes: 30_000,
+            // Not a multiple of 64: the last word of the plain path's bit sets is partial.
+            nodes: 30_001,
+            protocol,
             live: live(fanout, 0.0, StopRule::Never, 1),
             crashed,
             seed: 8,
