@@ -341,7 +341,7 @@ fn histogram(figures: &[RunFigures], s: &BatchSummary, theory: Option<u32>) -> H
             }) }
             { marker(full.mean, "mean", format!("mean {:.1}", full.mean), 12.0) }
             if let Some(t) = theory.filter(|&t| t >= lo && t <= hi + 1) {
-                { marker(f64::from(t), "theory-mark", format!("theory {t}"), 24.0) }
+                { marker(f64::from(t), "theory-mark", format!("theory {t}"), 27.0) }
             }
         </svg>
     }
