@@ -15,7 +15,7 @@ fn median(xs: &mut [f64]) -> f64 {
 pub fn run(args: BenchArgs) -> Result<(), Usage> {
     let settings = args
         .scenario
-        .settings(StopRule::Never, 2, Topology::Complete, 0.0, 1);
+        .settings(StopRule::Never, 2, Topology::Complete, 0.0, 1)?;
     settings.validate().map_err(Usage::settings)?;
     check_memory(&settings, 1)?;
     let origin = Instant::now();

@@ -5,6 +5,7 @@
 //! errors); results go to stdout, progress to stderr and only when it is a terminal.
 
 mod bench;
+mod lab;
 mod sim;
 
 use clap::{Args, Parser, Subcommand};
@@ -44,9 +45,10 @@ struct ScenarioArgs {
     #[arg(long, value_name = "N", default_value_t = 1000,
           value_parser = clap::value_parser!(u32).range(2..=i64::from(MAX_NODES)))]
     nodes: u32,
-    /// push, pull or pushpull.
+    /// push, pull or pushpull (the round engine), or swim, push-sum or kv (the protocol
+    /// lab: nodes over a simulated network, see --scenario).
     #[arg(long, default_value = "push", value_parser = parse_protocol)]
-    protocol: Protocol,
+    protocol: ProtocolChoice,
     /// Fanout: peers each node contacts per round.
     #[arg(long, value_name = "F", default_value_t = 1,
           value_parser = clap::value_parser!(u8).range(1..=i64::from(MAX_FANOUT)))]
@@ -98,6 +100,8 @@ struct SimArgs {
     /// Worker threads (default: one per core). Results do not depend on it.
     #[arg(long, value_name = "T", default_value_t = 0)]
     threads: usize,
+    #[command(flatten)]
+    lab: lab::LabArgs,
 }
 
 #[derive(Args, Debug)]
@@ -113,8 +117,24 @@ struct BenchArgs {
     messages: u64,
 }
 
-fn parse_protocol(s: &str) -> Result<Protocol, String> {
-    Protocol::from_name(s).ok_or_else(|| "expected push, pull or pushpull".into())
+/// The round engine's protocols, or one of the lab's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ProtocolChoice {
+    Rumor(Protocol),
+    Swim,
+    PushSum,
+    Kv,
+}
+
+fn parse_protocol(s: &str) -> Result<ProtocolChoice, String> {
+    match s {
+        "swim" => Ok(ProtocolChoice::Swim),
+        "push-sum" => Ok(ProtocolChoice::PushSum),
+        "kv" => Ok(ProtocolChoice::Kv),
+        _ => Protocol::from_name(s)
+            .map(ProtocolChoice::Rumor)
+            .ok_or_else(|| "expected push, pull, pushpull, swim, push-sum or kv".into()),
+    }
 }
 
 fn parse_stop(s: &str) -> Result<StopRule, String> {
@@ -180,10 +200,15 @@ impl ScenarioArgs {
         topology: Topology,
         crashed: f64,
         seed: u64,
-    ) -> Settings {
-        Settings {
+    ) -> Result<Settings, Usage> {
+        let ProtocolChoice::Rumor(protocol) = self.protocol else {
+            return Err(Usage(
+                "error: invalid --protocol: the round engine runs push, pull or pushpull".into(),
+            ));
+        };
+        Ok(Settings {
             nodes: self.nodes,
-            protocol: self.protocol,
+            protocol,
             live: LiveSettings {
                 fanout: self.fanout,
                 loss: self.loss,
@@ -193,7 +218,7 @@ impl ScenarioArgs {
             crashed,
             seed,
             source: None,
-        }
+        })
     }
 }
 

@@ -100,9 +100,18 @@ pub fn run(args: SimArgs) -> Result<(), Usage> {
             "error: invalid --format: --per-round prints CSV; drop --format".into(),
         ));
     }
+    if !matches!(args.scenario.protocol, crate::ProtocolChoice::Rumor(_)) {
+        return crate::lab::run(args);
+    }
+    if args.lab.scenario.is_some() {
+        return Err(Usage(
+            "error: invalid --scenario: scenarios drive the lab's protocols (swim, push-sum, kv)"
+                .into(),
+        ));
+    }
     let settings =
         args.scenario
-            .settings(args.stop, args.k, args.topology, args.crashed, args.seed);
+            .settings(args.stop, args.k, args.topology, args.crashed, args.seed)?;
     let mut settings = settings;
     settings.live.interest.feedback = args.feedback;
     settings.validate().map_err(Usage::settings)?;

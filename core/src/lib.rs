@@ -10,6 +10,8 @@
 //! - [`experiment`]: many seeded runs of one scenario and their summary (Monte Carlo).
 //! - [`node`] and [`lockstep`]: the same rules as a per-node state machine and its reference
 //!   driver, which keeps the engine honest.
+//! - [`lab`]: SWIM, push-sum and a replicated key-value map as sans-IO nodes over time, the
+//!   wire format, a simulated network and scenarios as data.
 //! - [`topology`], [`metrics`], [`theory`], [`rng`]: who talks to whom, what is counted, what
 //!   theory expects, and the seeded randomness behind every draw.
 #![no_std]
@@ -21,6 +23,7 @@ extern crate alloc;
 pub mod bench;
 pub mod engine;
 pub mod experiment;
+pub mod lab;
 pub mod lockstep;
 pub mod metrics;
 pub mod node;

@@ -21,6 +21,10 @@ pub enum Stream {
     Rounds = 3,
     /// The seeds of a batch's runs ([`crate::experiment::run_seed`]).
     Runs = 4,
+    /// The simulated network's links: latency jitter, loss, duplication.
+    Links = 5,
+    /// Choices a scenario leaves open (which live node a joiner contacts).
+    Scenario = 6,
     /// Per-node streams of the general node driver ([`crate::lockstep`]) start here.
     Nodes = 1 << 32,
 }

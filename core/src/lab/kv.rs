@@ -1,0 +1,469 @@
+//! A replicated key-value map: scuttlebutt anti-entropy (van Renesse et al. 2008, as in
+//! Cassandra and chitchat) carrying every node's writes, and two ways to resolve conflicts
+//! read side by side from the same replicated data.
+//!
+//! Replication: each node numbers its own writes 1, 2, 3, ... and keeps, per origin node, the
+//! latest write of that origin to each key. A digest is "the highest version I have of each
+//! origin"; an exchange is digest → (digest + the entries the other lacks) → (the entries the
+//! first lacks), entries sent in version order and cut at a byte budget, so a cut delta is
+//! still a prefix and the next exchange resumes it. There are no conflicts at this level:
+//! each origin is the only writer of its own entries.
+//!
+//! Conflicts appear when two nodes write the same key. Reading a key resolves its entries:
+//! - **last writer wins** ([`KvNode::lww`]): the entry with the largest (timestamp, origin);
+//!   simple, but a writer whose clock runs behind loses even when it wrote last, and one of two
+//!   concurrent writes silently disappears;
+//! - **vector clocks** ([`KvNode::siblings`]): a write's clock is the join of the clocks the
+//!   writer had seen for the key, plus one of its own; entries another one's clock dominates
+//!   are obsolete, and what remains are concurrent *siblings*, all kept for the user to merge.
+
+use super::{Millis, Node, NodeId, Transmit};
+use crate::rng::GossipRng;
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::string::String;
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+/// Longest key, bytes.
+pub const MAX_KEY_BYTES: usize = 64;
+/// Longest value, bytes.
+pub const MAX_VALUE_BYTES: usize = 256;
+/// Most entries in one delta, and most components in one vector clock.
+pub const MAX_DELTA_ENTRIES: usize = 256;
+/// Most origins in one digest.
+pub const MAX_DIGEST_ORIGINS: usize = 4_096;
+/// The budget a delta is cut at, in estimated encoded bytes (under the wire's size cap).
+pub const DELTA_BUDGET_BYTES: usize = 8 * 1024;
+
+/// A vector clock: one counter per node that wrote, sorted by node id.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VClock(pub Vec<(NodeId, u64)>);
+
+impl VClock {
+    /// `node`'s counter (0 if absent).
+    pub fn get(&self, node: NodeId) -> u64 {
+        self.0
+            .binary_search_by_key(&node, |&(n, _)| n)
+            .map_or(0, |i| self.0[i].1)
+    }
+
+    /// The component-wise maximum of `self` and `other`.
+    pub fn join(&mut self, other: &VClock) {
+        for &(node, count) in &other.0 {
+            match self.0.binary_search_by_key(&node, |&(n, _)| n) {
+                Ok(i) => self.0[i].1 = self.0[i].1.max(count),
+                Err(i) => self.0.insert(i, (node, count)),
+            }
+        }
+    }
+
+    /// Adds one to `node`'s counter.
+    pub fn increment(&mut self, node: NodeId) {
+        match self.0.binary_search_by_key(&node, |&(n, _)| n) {
+            Ok(i) => self.0[i].1 += 1,
+            Err(i) => self.0.insert(i, (node, 1)),
+        }
+    }
+
+    /// Whether every counter of `self` is at least `other`'s and one is larger: `self`
+    /// happened after `other`.
+    pub fn dominates(&self, other: &VClock) -> bool {
+        let covers = other.0.iter().all(|&(n, c)| self.get(n) >= c);
+        covers && self != other
+    }
+}
+
+/// One write, as replicated.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The node that wrote it.
+    pub origin: NodeId,
+    /// The origin's write number: 1, 2, 3, ...
+    pub version: u64,
+    /// The key, `1..=MAX_KEY_BYTES` bytes.
+    pub key: String,
+    /// The value, at most `MAX_VALUE_BYTES` bytes.
+    pub value: String,
+    /// The writer's clock when it wrote, ms (for last-writer-wins).
+    pub timestamp: u64,
+    /// The write's vector clock (for siblings).
+    pub clock: VClock,
+}
+
+impl Entry {
+    fn validate(&self) -> Result<(), &'static str> {
+        check_key_value(&self.key, &self.value)?;
+        if self.version == 0 {
+            return Err("entry version must start at 1");
+        }
+        if self.clock.0.len() > MAX_DELTA_ENTRIES {
+            return Err("vector clock too long");
+        }
+        if self.clock.0.windows(2).any(|w| w[0].0 >= w[1].0) {
+            return Err("vector clock not sorted");
+        }
+        Ok(())
+    }
+
+    /// An upper estimate of the encoded size, for the delta budget.
+    fn size_estimate(&self) -> usize {
+        40 + self.key.len() + self.value.len() + 20 * self.clock.0.len()
+    }
+}
+
+/// Checks a key and a value a user typed or a peer sent.
+pub fn check_key_value(key: &str, value: &str) -> Result<(), &'static str> {
+    if key.is_empty() || key.len() > MAX_KEY_BYTES {
+        return Err("key must be 1 to 64 bytes");
+    }
+    if value.len() > MAX_VALUE_BYTES {
+        return Err("value must be at most 256 bytes");
+    }
+    Ok(())
+}
+
+/// The highest version held of each origin, sorted by origin.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Digest(pub Vec<(NodeId, u64)>);
+
+impl Digest {
+    fn version_of(&self, origin: NodeId) -> u64 {
+        self.0
+            .binary_search_by_key(&origin, |&(n, _)| n)
+            .map_or(0, |i| self.0[i].1)
+    }
+}
+
+/// The key-value protocol's messages: a three-way scuttlebutt exchange.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum KvMessage {
+    /// "This is what I have."
+    Syn {
+        /// The sender's digest.
+        digest: Digest,
+    },
+    /// "This is what I have, and here is what you lack."
+    SynAck {
+        /// The sender's digest.
+        digest: Digest,
+        /// Entries the `Syn`'s sender lacks.
+        delta: Vec<Entry>,
+    },
+    /// "Here is what you lack."
+    Ack {
+        /// Entries the `SynAck`'s sender lacks.
+        delta: Vec<Entry>,
+    },
+}
+
+impl KvMessage {
+    /// Checks the bounds a decoded message must respect.
+    pub fn validate(&self) -> Result<(), &'static str> {
+        let (digest, delta) = match self {
+            KvMessage::Syn { digest } => (Some(digest), None),
+            KvMessage::SynAck { digest, delta } => (Some(digest), Some(delta)),
+            KvMessage::Ack { delta } => (None, Some(delta)),
+        };
+        if let Some(d) = digest {
+            if d.0.len() > MAX_DIGEST_ORIGINS {
+                return Err("digest too long");
+            }
+            if d.0.windows(2).any(|w| w[0].0 >= w[1].0) {
+                return Err("digest not sorted");
+            }
+        }
+        if let Some(delta) = delta {
+            if delta.len() > MAX_DELTA_ENTRIES {
+                return Err("delta too long");
+            }
+            for e in delta {
+                e.validate()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The key-value protocol's parameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct KvConfig {
+    /// One exchange started per node per interval, ms, `10..=60_000`.
+    pub interval_ms: u32,
+    /// This node's clock error, ms, `-3_600_000..=3_600_000`: added to `now` to stamp writes,
+    /// so a student can watch last-writer-wins drop the later write of a node that runs slow.
+    pub clock_offset_ms: i64,
+}
+
+impl Default for KvConfig {
+    fn default() -> Self {
+        KvConfig {
+            interval_ms: 1_000,
+            clock_offset_ms: 0,
+        }
+    }
+}
+
+impl KvConfig {
+    /// Checks every range.
+    pub fn validate(&self) -> Result<(), &'static str> {
+        if !(10..=60_000).contains(&self.interval_ms) {
+            return Err("key-value interval must be 10..=60000 ms");
+        }
+        if self.clock_offset_ms.abs() > 3_600_000 {
+            return Err("clock offset must be within an hour");
+        }
+        Ok(())
+    }
+}
+
+/// What a user or a scenario can ask of a key-value node.
+#[derive(Clone, Debug, PartialEq)]
+pub enum KvCommand {
+    /// Write `value` under `key` here.
+    Set {
+        /// The key.
+        key: String,
+        /// The value.
+        value: String,
+    },
+}
+
+/// What a key-value node reports to the view.
+#[derive(Clone, Debug, PartialEq)]
+pub enum KvEvent {
+    /// An entry for `key` arrived or was written here.
+    Changed {
+        /// Which key.
+        key: String,
+    },
+    /// A write was refused (bad key or value); nothing changed.
+    Refused(&'static str),
+}
+
+#[derive(Clone, Debug, Default)]
+struct Origin {
+    version: u64,
+    entries: BTreeMap<String, Entry>,
+}
+
+/// A replica of the key-value map.
+#[derive(Clone, Debug)]
+pub struct KvNode {
+    id: NodeId,
+    config: KvConfig,
+    rng: GossipRng,
+    origins: BTreeMap<NodeId, Origin>,
+    peers: Vec<NodeId>,
+    next_round: Millis,
+    outbox: VecDeque<Transmit<KvMessage>>,
+    events: VecDeque<KvEvent>,
+}
+
+impl KvNode {
+    /// An empty replica; its first exchange comes after a random part of an interval.
+    pub fn new(id: NodeId, config: KvConfig, mut rng: GossipRng, now: Millis) -> Self {
+        let offset = u64::from(rng.below(config.interval_ms));
+        KvNode {
+            id,
+            config,
+            rng,
+            origins: BTreeMap::new(),
+            peers: Vec::new(),
+            next_round: now.after(offset),
+            outbox: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// The highest version held of each origin: equal digests mean equal replicas.
+    pub fn digest(&self) -> Digest {
+        Digest(self.origins.iter().map(|(&o, s)| (o, s.version)).collect())
+    }
+
+    /// Every key known here, sorted.
+    pub fn keys(&self) -> Vec<&str> {
+        let mut keys: Vec<&str> = self
+            .origins
+            .values()
+            .flat_map(|o| o.entries.keys().map(String::as_str))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys
+    }
+
+    fn entries_for<'a, 'k>(
+        &'a self,
+        key: &'k str,
+    ) -> impl Iterator<Item = &'a Entry> + use<'a, 'k> {
+        self.origins
+            .values()
+            .filter_map(move |o| o.entries.get(key))
+    }
+
+    /// Last-writer-wins: the entry for `key` with the largest (timestamp, origin).
+    pub fn lww(&self, key: &str) -> Option<&Entry> {
+        self.entries_for(key)
+            .max_by_key(|e| (e.timestamp, e.origin))
+    }
+
+    /// Vector clocks: the entries for `key` no other entry's clock dominates, by origin.
+    /// More than one means concurrent writes (siblings).
+    pub fn siblings(&self, key: &str) -> Vec<&Entry> {
+        let all: Vec<&Entry> = self.entries_for(key).collect();
+        all.iter()
+            .copied()
+            .filter(|e| !all.iter().any(|other| other.clock.dominates(&e.clock)))
+            .collect()
+    }
+
+    /// Entries the holder of `digest` lacks: per origin in version order, cut at the budget.
+    fn delta_for(&self, digest: &Digest) -> Vec<Entry> {
+        let mut delta = Vec::new();
+        let mut bytes = 0;
+        for (&origin, state) in &self.origins {
+            let have = digest.version_of(origin);
+            if state.version <= have {
+                continue;
+            }
+            let mut newer: Vec<&Entry> = state
+                .entries
+                .values()
+                .filter(|e| e.version > have)
+                .collect();
+            newer.sort_unstable_by_key(|e| e.version);
+            for e in newer {
+                bytes += e.size_estimate();
+                if bytes > DELTA_BUDGET_BYTES || delta.len() == MAX_DELTA_ENTRIES {
+                    return delta;
+                }
+                delta.push(e.clone());
+            }
+        }
+        delta
+    }
+
+    fn apply(&mut self, delta: Vec<Entry>) {
+        for entry in delta {
+            let origin = self.origins.entry(entry.origin).or_default();
+            if origin
+                .entries
+                .get(&entry.key)
+                .is_some_and(|e| e.version >= entry.version)
+            {
+                continue;
+            }
+            origin.version = origin.version.max(entry.version);
+            self.events.push_back(KvEvent::Changed {
+                key: entry.key.clone(),
+            });
+            origin.entries.insert(entry.key.clone(), entry);
+        }
+    }
+
+    fn write(&mut self, now: Millis, key: String, value: String) {
+        if let Err(why) = check_key_value(&key, &value) {
+            self.events.push_back(KvEvent::Refused(why));
+            return;
+        }
+        // The write has seen every entry for the key held here.
+        let mut clock = VClock::default();
+        for e in self.entries_for(&key) {
+            clock.join(&e.clock);
+        }
+        clock.increment(self.id);
+        let timestamp = (now.0 as i64)
+            .saturating_add(self.config.clock_offset_ms)
+            .max(0) as u64;
+        let own = self.origins.entry(self.id).or_default();
+        own.version += 1;
+        let entry = Entry {
+            origin: self.id,
+            version: own.version,
+            key: key.clone(),
+            value,
+            timestamp,
+            clock,
+        };
+        own.entries.insert(key.clone(), entry);
+        self.events.push_back(KvEvent::Changed { key });
+    }
+}
+
+impl Node for KvNode {
+    type Message = KvMessage;
+    type Command = KvCommand;
+    type Event = KvEvent;
+
+    fn id(&self) -> NodeId {
+        self.id
+    }
+
+    fn handle_message(&mut self, _now: Millis, from: NodeId, message: KvMessage) {
+        match message {
+            KvMessage::Syn { digest } => {
+                let delta = self.delta_for(&digest);
+                let digest = self.digest();
+                self.outbox.push_back(Transmit {
+                    to: from,
+                    message: KvMessage::SynAck { digest, delta },
+                });
+            }
+            KvMessage::SynAck { digest, delta } => {
+                self.apply(delta);
+                let delta = self.delta_for(&digest);
+                if !delta.is_empty() {
+                    self.outbox.push_back(Transmit {
+                        to: from,
+                        message: KvMessage::Ack { delta },
+                    });
+                }
+            }
+            KvMessage::Ack { delta } => self.apply(delta),
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Millis) {
+        if now < self.next_round {
+            return;
+        }
+        self.next_round = now.after(u64::from(self.config.interval_ms));
+        if self.peers.is_empty() {
+            return;
+        }
+        let to = self.peers[self.rng.below(self.peers.len() as u32) as usize];
+        let digest = self.digest();
+        self.outbox.push_back(Transmit {
+            to,
+            message: KvMessage::Syn { digest },
+        });
+    }
+
+    fn handle_peer(&mut self, _now: Millis, peer: NodeId, up: bool) {
+        let at = self.peers.binary_search(&peer);
+        match (at, up) {
+            (Err(i), true) if peer != self.id => self.peers.insert(i, peer),
+            (Ok(i), false) => {
+                self.peers.remove(i);
+            }
+            _ => {}
+        }
+    }
+
+    fn handle_command(&mut self, now: Millis, command: KvCommand) {
+        let KvCommand::Set { key, value } = command;
+        self.write(now, key, value);
+    }
+
+    fn poll_transmit(&mut self) -> Option<Transmit<KvMessage>> {
+        self.outbox.pop_front()
+    }
+
+    fn poll_event(&mut self) -> Option<KvEvent> {
+        self.events.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<Millis> {
+        Some(self.next_round)
+    }
+}

@@ -1,0 +1,94 @@
+//! The protocol lab: gossip protocols as sans-IO nodes in continuous time.
+//!
+//! The round engine ([`crate::engine`]) answers "how fast does one rumor spread" for up to
+//! 10^8 nodes. Real systems do more with gossip, and do it over real links with latency,
+//! loss and failures; this module holds those protocols as the state machines that the
+//! simulated network ([`net`]), the page and real WebRTC peers all drive:
+//!
+//! - [`swim`]: SWIM membership and failure detection (Das, Gupta, Motivala 2002), with
+//!   Lifeguard's local health and dynamic suspicion timeout as an option;
+//! - [`push_sum`]: push-sum aggregation (Kempe, Dobra, Gehrke 2003);
+//! - [`kv`]: a replicated key-value map reconciled by scuttlebutt anti-entropy, with
+//!   last-writer-wins and vector-clock conflict resolution side by side.
+//!
+//! Every node follows "mutate, then drain": each input (`handle_*`) may queue messages and
+//! events, which the driver drains with [`Node::poll_transmit`] and [`Node::poll_event`]
+//! until `None`, and [`Node::poll_timeout`] says when the node next wants
+//! [`Node::handle_timeout`]. Time comes in as [`Millis`] and never goes backwards; each node
+//! owns a seeded generator its driver gave it. Bytes exist only at the boundary, in [`wire`].
+
+pub mod kv;
+pub mod net;
+pub mod push_sum;
+pub mod run;
+pub mod scenario;
+pub mod swim;
+pub mod wire;
+
+use serde::{Deserialize, Serialize};
+
+/// A node's identity. In the simulator, its index; in a browser tab, a random 64-bit number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct NodeId(pub u64);
+
+impl core::fmt::Display for NodeId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A point in time, in milliseconds since the driver's origin (the start of a simulation, or
+/// the page's load). Only differences between two `Millis` of one driver mean anything.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Millis(pub u64);
+
+impl Millis {
+    /// `self + ms`, saturating.
+    pub fn after(self, ms: u64) -> Millis {
+        Millis(self.0.saturating_add(ms))
+    }
+
+    /// Milliseconds from `earlier` to `self` (0 if `earlier` is later).
+    pub fn since(self, earlier: Millis) -> u64 {
+        self.0.saturating_sub(earlier.0)
+    }
+}
+
+/// A message a node wants sent.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Transmit<M> {
+    /// The peer to send it to.
+    pub to: NodeId,
+    /// What to send (the driver encodes it with [`wire::encode`]).
+    pub message: M,
+}
+
+/// A sans-IO protocol node. The driver owns time, links and randomness' seed; the node owns
+/// its protocol state. After every `handle_*` call the driver MUST drain `poll_transmit` and
+/// `poll_event` and ask `poll_timeout` again.
+pub trait Node {
+    /// What this protocol sends (one variant family of [`wire::Message`]).
+    type Message;
+    /// What a user or a scenario can ask of the node.
+    type Command;
+    /// What the node reports to the view.
+    type Event;
+
+    /// This node's id.
+    fn id(&self) -> NodeId;
+    /// A message from `from` arrived.
+    fn handle_message(&mut self, now: Millis, from: NodeId, message: Self::Message);
+    /// The deadline of [`Node::poll_timeout`] passed (calling it early MUST be harmless).
+    fn handle_timeout(&mut self, now: Millis);
+    /// A peer became reachable (`up`) or unreachable: links in a browser, the initial peer
+    /// list in the simulator. SWIM learns members from messages too.
+    fn handle_peer(&mut self, now: Millis, peer: NodeId, up: bool);
+    /// A user command.
+    fn handle_command(&mut self, now: Millis, command: Self::Command);
+    /// The next message to send, if any.
+    fn poll_transmit(&mut self) -> Option<Transmit<Self::Message>>;
+    /// The next event for the view, if any.
+    fn poll_event(&mut self) -> Option<Self::Event>;
+    /// When the node next needs [`Node::handle_timeout`]; `None`: never, until another input.
+    fn poll_timeout(&self) -> Option<Millis>;
+}

@@ -1,0 +1,350 @@
+//! A simulated network that drives many sans-IO nodes: event-driven, seeded, deterministic.
+//!
+//! Messages travel as bytes, through [`wire::encode`] and [`wire::decode`], exactly as between
+//! browser tabs; each link delays them by a latency plus a uniform jitter, and may lose or
+//! duplicate them. Nodes can crash (they fall silent and keep their last state for the view),
+//! be replaced (a restart), join and be slowed (their messages take longer, both ways, as a
+//! CPU-starved process would). A partition puts nodes in groups; a message between groups
+//! is dropped when it would arrive. There is no wall clock: time jumps to the next event,
+//! ties are broken by the order of scheduling, and every loop is bounded.
+
+use super::wire::{self, WireError};
+use super::{Millis, Node, NodeId};
+use crate::rng::{Chance, GossipRng};
+use alloc::collections::BinaryHeap;
+use alloc::vec::Vec;
+use core::cmp::Reverse;
+
+/// How links behave (every link alike).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LinkConfig {
+    /// One-way delay, ms, `0..=60_000`.
+    pub latency_ms: u32,
+    /// Extra delay drawn uniformly from `0..=jitter_ms` per message, ms, `0..=60_000`.
+    pub jitter_ms: u32,
+    /// Probability a message is lost, `[0, 1]`.
+    pub loss: f64,
+    /// Probability a message is delivered twice, `[0, 1]`.
+    pub duplicate: f64,
+}
+
+impl Default for LinkConfig {
+    fn default() -> Self {
+        LinkConfig {
+            latency_ms: 10,
+            jitter_ms: 5,
+            loss: 0.0,
+            duplicate: 0.0,
+        }
+    }
+}
+
+impl LinkConfig {
+    /// Checks every range.
+    pub fn validate(&self) -> Result<(), &'static str> {
+        if self.latency_ms > 60_000 || self.jitter_ms > 60_000 {
+            return Err("latency and jitter must be at most 60000 ms");
+        }
+        if !(0.0..=1.0).contains(&self.loss) || !(0.0..=1.0).contains(&self.duplicate) {
+            return Err("loss and duplication must be probabilities in [0, 1]");
+        }
+        Ok(())
+    }
+}
+
+/// What the network carried.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetStats {
+    /// Messages nodes sent.
+    pub sent: u64,
+    /// Bytes nodes sent (encoded).
+    pub bytes: u64,
+    /// Messages handed to a node.
+    pub delivered: u64,
+    /// Lost on the link.
+    pub lost: u64,
+    /// Delivered twice (the second copy counted here, not in `lost`).
+    pub duplicated: u64,
+    /// Dropped by a partition.
+    pub partitioned: u64,
+    /// Sent to a crashed node.
+    pub dead_letters: u64,
+    /// Refused by the decoder (never, between honest nodes: a test holds it at zero).
+    pub malformed: u64,
+}
+
+/// The simulation ran into its event bound: something schedules without end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventBound(pub u64);
+
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct InFlight {
+    at: Millis,
+    seq: u64,
+    from: u32,
+    to: u32,
+    bytes: Vec<u8>,
+}
+
+/// Many nodes of one protocol over simulated links. Node `i` has id `NodeId(i)`.
+pub struct Network<N: Node> {
+    now: Millis,
+    rng: GossipRng,
+    link: LinkConfig,
+    loss: Chance,
+    duplicate: Chance,
+    nodes: Vec<N>,
+    up: Vec<bool>,
+    group: Vec<u16>,
+    slow_ms: Vec<u32>,
+    in_flight: BinaryHeap<Reverse<InFlight>>,
+    timers: BinaryHeap<Reverse<(Millis, u32)>>,
+    seq: u64,
+    events: Vec<(Millis, NodeId, N::Event)>,
+    stats: NetStats,
+}
+
+/// A protocol message that travels as a [`wire::Message`].
+pub trait WireMessage: Into<wire::Message> + TryFrom<wire::Message, Error = WireError> {}
+
+impl<M: Into<wire::Message> + TryFrom<wire::Message, Error = WireError>> WireMessage for M {}
+
+impl<N> Network<N>
+where
+    N: Node,
+    N::Message: WireMessage,
+{
+    /// An empty network at time 0. `link` MUST be valid.
+    pub fn new(link: LinkConfig, rng: GossipRng) -> Self {
+        Network {
+            now: Millis(0),
+            rng,
+            link,
+            loss: Chance::new(link.loss),
+            duplicate: Chance::new(link.duplicate),
+            nodes: Vec::new(),
+            up: Vec::new(),
+            group: Vec::new(),
+            slow_ms: Vec::new(),
+            in_flight: BinaryHeap::new(),
+            timers: BinaryHeap::new(),
+            seq: 0,
+            events: Vec::new(),
+            stats: NetStats::default(),
+        }
+    }
+
+    /// The current time.
+    pub fn now(&self) -> Millis {
+        self.now
+    }
+
+    /// How many nodes were ever added (crashed ones included).
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether no node was ever added.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Node `i` (its last state, if crashed).
+    pub fn node(&self, i: u32) -> &N {
+        &self.nodes[i as usize]
+    }
+
+    /// Whether node `i` is running.
+    pub fn is_up(&self, i: u32) -> bool {
+        self.up[i as usize]
+    }
+
+    /// What the links carried so far.
+    pub fn stats(&self) -> NetStats {
+        self.stats
+    }
+
+    /// The links' behaviour from now on. `link` MUST be valid.
+    pub fn set_link(&mut self, link: LinkConfig) {
+        self.link = link;
+        self.loss = Chance::new(link.loss);
+        self.duplicate = Chance::new(link.duplicate);
+    }
+
+    /// The links' behaviour.
+    pub fn link(&self) -> LinkConfig {
+        self.link
+    }
+
+    /// Adds a running node; its id MUST be `NodeId(len())`. Returns its index.
+    pub fn add(&mut self, node: N) -> u32 {
+        let i = self.nodes.len() as u32;
+        debug_assert_eq!(node.id(), NodeId(u64::from(i)));
+        self.nodes.push(node);
+        self.up.push(true);
+        self.group.push(0);
+        self.slow_ms.push(0);
+        self.settle(i);
+        i
+    }
+
+    /// Crashes node `i`: it falls silent; messages to it are dead letters.
+    pub fn crash(&mut self, i: u32) {
+        self.up[i as usize] = false;
+    }
+
+    /// Replaces node `i` by `node` (a restart: new state, same id) and runs it.
+    pub fn restart(&mut self, i: u32, node: N) {
+        self.nodes[i as usize] = node;
+        self.up[i as usize] = true;
+        self.settle(i);
+    }
+
+    /// Puts node `i` in partition group `group`; messages between groups are dropped.
+    pub fn set_group(&mut self, i: u32, group: u16) {
+        self.group[i as usize] = group;
+    }
+
+    /// Ends every partition.
+    pub fn heal(&mut self) {
+        self.group.iter_mut().for_each(|g| *g = 0);
+    }
+
+    /// Node `i`'s messages take `ms` longer, both ways.
+    pub fn set_slow(&mut self, i: u32, ms: u32) {
+        self.slow_ms[i as usize] = ms;
+    }
+
+    /// Runs `f` on running node `i` as an input at the current time (a command, a peer
+    /// change), then collects what it queued. Does nothing if the node is down.
+    pub fn with_node(&mut self, i: u32, f: impl FnOnce(&mut N, Millis)) {
+        if !self.up[i as usize] {
+            return;
+        }
+        f(&mut self.nodes[i as usize], self.now);
+        self.settle(i);
+    }
+
+    /// Takes the events the nodes reported since the last call, with when and who.
+    pub fn drain_events(&mut self) -> Vec<(Millis, NodeId, N::Event)> {
+        core::mem::take(&mut self.events)
+    }
+
+    /// Drains node `i`'s outputs into the links and registers its next timeout.
+    fn settle(&mut self, i: u32) {
+        while let Some(event) = self.nodes[i as usize].poll_event() {
+            self.events.push((self.now, NodeId(u64::from(i)), event));
+        }
+        while let Some(t) = self.nodes[i as usize].poll_transmit() {
+            self.transmit(i, t.to, t.message.into());
+        }
+        if let Some(at) = self.nodes[i as usize].poll_timeout() {
+            self.timers.push(Reverse((at.max(self.now), i)));
+        }
+    }
+
+    fn transmit(&mut self, from: u32, to: NodeId, message: wire::Message) {
+        self.stats.sent += 1;
+        let bytes = match wire::encode(&message) {
+            Ok(b) => b,
+            Err(_) => {
+                self.stats.malformed += 1;
+                return;
+            }
+        };
+        self.stats.bytes += bytes.len() as u64;
+        let Some(to) = u32::try_from(to.0)
+            .ok()
+            .filter(|&t| (t as usize) < self.nodes.len())
+        else {
+            self.stats.dead_letters += 1;
+            return;
+        };
+        if self.rng.chance(self.loss) {
+            self.stats.lost += 1;
+            return;
+        }
+        let copies = if self.rng.chance(self.duplicate) {
+            2
+        } else {
+            1
+        };
+        self.stats.duplicated += copies - 1;
+        for _ in 0..copies {
+            let jitter = self.rng.below(self.link.jitter_ms + 1);
+            let delay = u64::from(self.link.latency_ms)
+                + u64::from(jitter)
+                + u64::from(self.slow_ms[from as usize])
+                + u64::from(self.slow_ms[to as usize]);
+            self.seq += 1;
+            self.in_flight.push(Reverse(InFlight {
+                at: self.now.after(delay),
+                seq: self.seq,
+                from,
+                to,
+                bytes: bytes.clone(),
+            }));
+        }
+    }
+
+    /// Runs every event up to and including `until`, then sets the clock to `until`. Fails
+    /// after `max_events` events (a protocol that schedules without end).
+    pub fn run_until(&mut self, until: Millis, max_events: u64) -> Result<(), EventBound> {
+        let mut budget = max_events;
+        loop {
+            let next_message = self.in_flight.peek().map(|Reverse(m)| m.at);
+            let next_timer = self.timers.peek().map(|Reverse((at, _))| *at);
+            let next = match (next_message, next_timer) {
+                (Some(m), Some(t)) => m.min(t),
+                (Some(m), None) => m,
+                (None, Some(t)) => t,
+                (None, None) => break,
+            };
+            if next > until {
+                break;
+            }
+            if budget == 0 {
+                return Err(EventBound(max_events));
+            }
+            budget -= 1;
+            self.now = next;
+            // Messages first at equal times: a reply due now beats a timeout due now.
+            if next_message == Some(next) {
+                let Reverse(m) = self.in_flight.pop().expect("peeked");
+                self.deliver(m);
+            } else {
+                let Reverse((_, i)) = self.timers.pop().expect("peeked");
+                let node = &self.nodes[i as usize];
+                // Stale entries (the node moved its deadline, or is down) are skipped.
+                if self.up[i as usize] && node.poll_timeout().is_some_and(|at| at <= self.now) {
+                    self.nodes[i as usize].handle_timeout(self.now);
+                    self.settle(i);
+                }
+            }
+        }
+        self.now = self.now.max(until);
+        Ok(())
+    }
+
+    fn deliver(&mut self, m: InFlight) {
+        let (from, to) = (m.from, m.to);
+        if !self.up[to as usize] {
+            self.stats.dead_letters += 1;
+            return;
+        }
+        if self.group[from as usize] != self.group[to as usize] {
+            self.stats.partitioned += 1;
+            return;
+        }
+        let message = match wire::decode(&m.bytes).and_then(N::Message::try_from) {
+            Ok(message) => message,
+            Err(_) => {
+                self.stats.malformed += 1;
+                return;
+            }
+        };
+        self.stats.delivered += 1;
+        self.nodes[to as usize].handle_message(self.now, NodeId(u64::from(from)), message);
+        self.settle(to);
+    }
+}

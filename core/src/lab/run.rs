@@ -1,0 +1,622 @@
+//! Runs of the lab's protocols over the simulated network under a scenario, and the figures
+//! each run yields: what the command-line tool summarises over many seeds, and what the
+//! tests hold against the papers.
+
+use super::kv::{KvCommand, KvConfig, KvNode};
+use super::net::{EventBound, LinkConfig, Network, WireMessage};
+use super::push_sum::{PushSum, PushSumCommand, PushSumConfig};
+use super::scenario::{Op, Scenario, ScenarioError};
+use super::swim::{Incarnation, MemberState, Swim, SwimCommand, SwimConfig, SwimEvent};
+use super::{Millis, Node, NodeId};
+use crate::rng::{GossipRng, Stream};
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// The most nodes a lab run takes (each node keeps a view of every other: n² state).
+pub const MAX_LAB_NODES: u32 = 5_000;
+
+/// Most events one run may process before it is stopped as runaway.
+const MAX_EVENTS: u64 = 500_000_000;
+
+/// What every lab run needs besides its protocol's parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LabSettings {
+    /// Nodes at the start, `2..=MAX_LAB_NODES`.
+    pub nodes: u32,
+    /// Master seed: every node's generator and the links' draws derive from it.
+    pub seed: u64,
+    /// How links behave at the start (the scenario may change it).
+    pub link: LinkConfig,
+    /// What happens, when.
+    pub scenario: Scenario,
+}
+
+/// Why a lab run could not run.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LabError {
+    /// A parameter out of range (the message names it).
+    Settings(String),
+    /// The scenario does not fit the settings.
+    Scenario(ScenarioError),
+    /// The event bound was hit.
+    Runaway(EventBound),
+}
+
+impl core::fmt::Display for LabError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            LabError::Settings(m) => write!(f, "{m}"),
+            LabError::Scenario(e) => write!(f, "{e}"),
+            LabError::Runaway(b) => write!(f, "the run exceeded {} events", b.0),
+        }
+    }
+}
+
+impl LabSettings {
+    fn validate(&self) -> Result<(), LabError> {
+        if !(2..=MAX_LAB_NODES).contains(&self.nodes) {
+            return Err(LabError::Settings(alloc::format!(
+                "nodes must be 2..={MAX_LAB_NODES} for this protocol, not {}",
+                self.nodes
+            )));
+        }
+        self.link
+            .validate()
+            .map_err(|m| LabError::Settings(m.into()))?;
+        self.scenario
+            .check_nodes(self.nodes)
+            .map_err(LabError::Scenario)
+    }
+}
+
+/// Node `i`'s generator for its `life`-th life (restarts start a new one).
+pub fn node_rng(seed: u64, i: u32, life: u32) -> GossipRng {
+    GossipRng::derive(seed, Stream::Nodes, (u64::from(life) << 40) + u64::from(i))
+}
+
+/// How one protocol's nodes are made and take the scenario's node-level operations.
+trait Spawner {
+    /// The protocol's node.
+    type Node: Node<Message = Self::Message>;
+    /// Its message.
+    type Message: WireMessage;
+    /// A fresh node `i` in its `life`-th life; `previous`: its last state before a restart.
+    fn spawn(&self, i: u32, life: u32, now: Millis, previous: Option<&Self::Node>) -> Self::Node;
+    /// Node `i` was just added or restarted; `contact` is a live node to join through.
+    fn joined(&self, net: &mut Network<Self::Node>, i: u32, contact: Option<u32>);
+    /// Node `i` leaves gracefully.
+    fn leave(&self, net: &mut Network<Self::Node>, i: u32);
+    /// A protocol-specific operation (a key-value write, a push-sum value).
+    fn command(&self, net: &mut Network<Self::Node>, op: &Op);
+}
+
+/// Builds the starting group (every node knows every other) and plays the scenario,
+/// calling `observe` after every step with the events since the last, and `sample` every
+/// `sample_ms` (if given) and at the end.
+fn play<S: Spawner>(
+    settings: &LabSettings,
+    spawner: &S,
+    sample_ms: Option<u64>,
+    mut observe: impl FnMut(&Network<S::Node>, Vec<(Millis, NodeId, <S::Node as Node>::Event)>),
+    mut sample: impl FnMut(&Network<S::Node>, Millis),
+) -> Result<(), LabError> {
+    settings.validate()?;
+    let mut net: Network<S::Node> = Network::new(
+        settings.link,
+        GossipRng::derive(settings.seed, Stream::Links, 0),
+    );
+    for i in 0..settings.nodes {
+        net.add(spawner.spawn(i, 0, Millis(0), None));
+    }
+    for i in 0..settings.nodes {
+        net.with_node(i, |node, now| {
+            for j in 0..settings.nodes {
+                node.handle_peer(now, NodeId(u64::from(j)), true);
+            }
+        });
+    }
+    let mut lives: Vec<u32> = alloc::vec![0; settings.nodes as usize];
+    let mut next_sample = sample_ms;
+    let end = Millis(settings.scenario.end_ms);
+    let mut steps = settings.scenario.steps.iter().peekable();
+    let mut rng = GossipRng::derive(settings.seed, Stream::Scenario, 0);
+    loop {
+        let step_at = steps.peek().map(|s| Millis(s.0));
+        let sample_at = next_sample.map(Millis).filter(|&t| t <= end);
+        let until = [step_at, sample_at, Some(end)]
+            .into_iter()
+            .flatten()
+            .min()
+            .expect("end");
+        net.run_until(until, MAX_EVENTS)
+            .map_err(LabError::Runaway)?;
+        let events = net.drain_events();
+        observe(&net, events);
+        if sample_at == Some(until) {
+            sample(&net, until);
+            next_sample = next_sample.map(|t| t + sample_ms.expect("sampling"));
+            continue;
+        }
+        if step_at == Some(until) {
+            let (_, op) = steps.next().expect("peeked");
+            apply(&mut net, spawner, op, &mut lives, &mut rng);
+            continue;
+        }
+        break;
+    }
+    sample(&net, end);
+    Ok(())
+}
+
+/// A random live node other than `except`.
+fn live_contact<N: Node>(net: &Network<N>, except: u32, rng: &mut GossipRng) -> Option<u32>
+where
+    N::Message: WireMessage,
+{
+    let live: Vec<u32> = (0..net.len() as u32)
+        .filter(|&j| j != except && net.is_up(j))
+        .collect();
+    (!live.is_empty()).then(|| live[rng.below(live.len() as u32) as usize])
+}
+
+fn apply<S: Spawner>(
+    net: &mut Network<S::Node>,
+    spawner: &S,
+    op: &Op,
+    lives: &mut Vec<u32>,
+    rng: &mut GossipRng,
+) {
+    match *op {
+        Op::Crash(i) => net.crash(i),
+        Op::Restart(i) => {
+            lives[i as usize] += 1;
+            let node = spawner.spawn(i, lives[i as usize], net.now(), Some(net.node(i)));
+            net.restart(i, node);
+            let contact = live_contact(net, i, rng);
+            spawner.joined(net, i, contact);
+        }
+        Op::Join => {
+            let i = net.len() as u32;
+            lives.push(0);
+            net.add(spawner.spawn(i, 0, net.now(), None));
+            let contact = live_contact(net, i, rng);
+            spawner.joined(net, i, contact);
+        }
+        Op::Leave(i) => spawner.leave(net, i),
+        Op::Split(k) => {
+            let n = net.len() as u32;
+            for i in 0..n {
+                net.set_group(i, (u64::from(i) * u64::from(k) / u64::from(n)) as u16);
+            }
+        }
+        Op::Heal => net.heal(),
+        Op::Loss(p) => {
+            let link = LinkConfig {
+                loss: p,
+                ..net.link()
+            };
+            net.set_link(link);
+        }
+        Op::Duplicate(p) => {
+            let link = LinkConfig {
+                duplicate: p,
+                ..net.link()
+            };
+            net.set_link(link);
+        }
+        Op::Latency(latency_ms, jitter_ms) => {
+            let link = LinkConfig {
+                latency_ms,
+                jitter_ms,
+                ..net.link()
+            };
+            net.set_link(link);
+        }
+        Op::Slow(i, ms) => net.set_slow(i, ms),
+        Op::Set(..) | Op::Value(..) => spawner.command(net, op),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// SWIM
+
+struct SwimNodes {
+    config: SwimConfig,
+    seed: u64,
+}
+
+impl Spawner for SwimNodes {
+    type Node = Swim;
+    type Message = super::swim::SwimMessage;
+
+    fn spawn(&self, i: u32, life: u32, now: Millis, previous: Option<&Swim>) -> Swim {
+        // A restarted process comes back at a higher incarnation than any it had, so its
+        // news overrides the group's memory of its death.
+        let incarnation = previous.map_or(Incarnation(0), |p| Incarnation(p.incarnation().0 + 1));
+        let rng = node_rng(self.seed, i, life);
+        Swim::new(NodeId(u64::from(i)), incarnation, self.config, rng, now)
+    }
+
+    fn joined(&self, net: &mut Network<Swim>, i: u32, contact: Option<u32>) {
+        if let Some(c) = contact {
+            net.with_node(i, |node, now| {
+                node.handle_command(now, SwimCommand::Join(NodeId(u64::from(c))))
+            });
+        }
+    }
+
+    fn leave(&self, net: &mut Network<Swim>, i: u32) {
+        net.with_node(i, |node, now| node.handle_command(now, SwimCommand::Leave));
+    }
+
+    fn command(&self, _: &mut Network<Swim>, _: &Op) {}
+}
+
+/// One SWIM run's figures.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SwimFigures {
+    /// Protocol periods from the scenario's first crash until some live member first marks
+    /// the crashed node suspect or dead; `None` without a crash or a detection.
+    pub first_detection_periods: Option<f64>,
+    /// ... until every live member has; `None` if some never did.
+    pub full_detection_periods: Option<f64>,
+    /// Live members (up, at their current incarnation) that some member declared dead.
+    pub false_positives: u32,
+    /// Messages sent per node per protocol period.
+    pub messages_per_node_period: f64,
+}
+
+/// Plays SWIM with `config` under the settings' scenario.
+pub fn run_swim(settings: &LabSettings, config: SwimConfig) -> Result<SwimFigures, LabError> {
+    config
+        .validate()
+        .map_err(|m| LabError::Settings(m.into()))?;
+    let spawner = SwimNodes {
+        config,
+        seed: settings.seed,
+    };
+    let crash = settings
+        .scenario
+        .steps
+        .iter()
+        .find_map(|(at, op)| match op {
+            Op::Crash(i) => Some((Millis(*at), *i)),
+            _ => None,
+        });
+    // Each observer's first marking of the crashed node after the crash.
+    let mut marked: BTreeMap<NodeId, Millis> = BTreeMap::new();
+    let mut false_positives: BTreeSet<NodeId> = BTreeSet::new();
+    let mut sent = 0;
+    let mut final_live: Vec<u32> = Vec::new();
+    play(
+        settings,
+        &spawner,
+        None,
+        |net, events| {
+            for (at, observer, event) in events {
+                let SwimEvent::Member {
+                    member,
+                    state,
+                    incarnation,
+                } = event
+                else {
+                    continue;
+                };
+                let m = member.0 as u32;
+                if let Some((crash_at, crashed)) = crash {
+                    let accused = matches!(state, MemberState::Suspect | MemberState::Dead);
+                    if m == crashed && at >= crash_at && accused {
+                        marked.entry(observer).or_insert(at);
+                    }
+                }
+                let current = net.node(m).incarnation();
+                if state == MemberState::Dead
+                    && net.is_up(m)
+                    && !net.node(m).has_left()
+                    && incarnation >= current
+                {
+                    false_positives.insert(member);
+                }
+            }
+        },
+        |net, _| {
+            sent = net.stats().sent;
+            final_live = (0..net.len() as u32)
+                .filter(|&i| net.is_up(i) && !net.node(i).has_left())
+                .collect();
+        },
+    )?;
+    let period = f64::from(config.period_ms);
+    let (first, full) = match crash {
+        None => (None, None),
+        Some((crash_at, crashed)) => {
+            let first = marked
+                .values()
+                .min()
+                .map(|t| t.since(crash_at) as f64 / period);
+            let observers: Vec<NodeId> = final_live
+                .iter()
+                .filter(|&&i| i != crashed)
+                .map(|&i| NodeId(u64::from(i)))
+                .collect();
+            let full = observers
+                .iter()
+                .map(|o| marked.get(o).copied())
+                .collect::<Option<Vec<Millis>>>()
+                .and_then(|ts| ts.into_iter().max())
+                .map(|t| t.since(crash_at) as f64 / period);
+            (first, full)
+        }
+    };
+    let periods = settings.scenario.end_ms as f64 / period;
+    Ok(SwimFigures {
+        first_detection_periods: first,
+        full_detection_periods: full,
+        false_positives: false_positives.len() as u32,
+        messages_per_node_period: sent as f64 / f64::from(settings.nodes) / periods,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Peer lists for the protocols without a membership of their own
+
+/// Tells a (re)started node `i` of every running node, and every running node of it.
+fn introduce<N: Node>(net: &mut Network<N>, i: u32)
+where
+    N::Message: WireMessage,
+{
+    let others: Vec<u32> = (0..net.len() as u32)
+        .filter(|&j| j != i && net.is_up(j))
+        .collect();
+    net.with_node(i, |node, now| {
+        for &j in &others {
+            node.handle_peer(now, NodeId(u64::from(j)), true);
+        }
+    });
+    for j in others {
+        net.with_node(j, |node, now| {
+            node.handle_peer(now, NodeId(u64::from(i)), true)
+        });
+    }
+}
+
+/// Tells every running node that `i` is gone.
+fn farewell<N: Node>(net: &mut Network<N>, i: u32)
+where
+    N::Message: WireMessage,
+{
+    for j in 0..net.len() as u32 {
+        net.with_node(j, |node, now| {
+            node.handle_peer(now, NodeId(u64::from(i)), false)
+        });
+    }
+    net.crash(i);
+}
+
+// ---------------------------------------------------------------------------------------
+// Push-sum
+
+/// Node `i`'s starting value in a push-sum run: uniform in `[0, 100)`, from the seed.
+pub fn push_sum_value(seed: u64, i: u32) -> f64 {
+    let mut rng = GossipRng::derive(seed, Stream::Scenario, 1 + u64::from(i));
+    f64::from(rng.next_u32()) / 4_294_967_296.0 * 100.0
+}
+
+struct PushSumNodes {
+    config: PushSumConfig,
+    seed: u64,
+}
+
+impl Spawner for PushSumNodes {
+    type Node = PushSum;
+    type Message = super::push_sum::PushSumMessage;
+
+    fn spawn(&self, i: u32, life: u32, now: Millis, _: Option<&PushSum>) -> PushSum {
+        let value = push_sum_value(self.seed, i);
+        let rng = node_rng(self.seed, i, life);
+        PushSum::new(NodeId(u64::from(i)), value, i == 0, self.config, rng, now)
+    }
+
+    fn joined(&self, net: &mut Network<PushSum>, i: u32, _: Option<u32>) {
+        introduce(net, i);
+    }
+
+    fn leave(&self, net: &mut Network<PushSum>, i: u32) {
+        farewell(net, i);
+    }
+
+    fn command(&self, net: &mut Network<PushSum>, op: &Op) {
+        if let Op::Value(i, x) = *op {
+            net.with_node(i, |node, now| {
+                node.handle_command(now, PushSumCommand::SetValue(x))
+            });
+        }
+    }
+}
+
+/// One push-sum run's figures.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PushSumFigures {
+    /// Rounds until every live node's estimate is within 10^-3 of the true aggregate
+    /// (relative); `None` if never.
+    pub rounds_to_error_1e3: Option<f64>,
+    /// ... within 10^-6.
+    pub rounds_to_error_1e6: Option<f64>,
+    /// The live nodes' total weight at the end over their number at the start: 1 while no
+    /// mass is lost (average), less with loss or crashes.
+    pub mass_remaining: f64,
+    /// The largest relative error among live nodes at each round, from round 1.
+    pub error_per_round: Vec<f64>,
+}
+
+/// The largest relative error of the live nodes' estimates against the live nodes' true
+/// aggregate (infinite for a node with no estimate yet).
+pub fn push_sum_error(net: &Network<PushSum>, aggregate: super::push_sum::Aggregate) -> f64 {
+    let live: Vec<&PushSum> = (0..net.len() as u32)
+        .filter(|&i| net.is_up(i))
+        .map(|i| net.node(i))
+        .collect();
+    let total: f64 = live.iter().map(|n| n.value()).sum();
+    let truth = match aggregate {
+        super::push_sum::Aggregate::Average => total / live.len() as f64,
+        super::push_sum::Aggregate::Sum => total,
+        super::push_sum::Aggregate::Count => live.len() as f64,
+    };
+    live.iter()
+        .map(|n| match n.estimate() {
+            Some(e) => libm::fabs(e - truth) / libm::fabs(truth).max(f64::MIN_POSITIVE),
+            None => f64::INFINITY,
+        })
+        .fold(0.0, f64::max)
+}
+
+/// Plays push-sum with `config` under the settings' scenario, sampling every round.
+pub fn run_push_sum(
+    settings: &LabSettings,
+    config: PushSumConfig,
+) -> Result<PushSumFigures, LabError> {
+    config
+        .validate()
+        .map_err(|m| LabError::Settings(m.into()))?;
+    let spawner = PushSumNodes {
+        config,
+        seed: settings.seed,
+    };
+    let interval = u64::from(config.interval_ms);
+    let mut errors = Vec::new();
+    let mut mass = 0.0;
+    play(
+        settings,
+        &spawner,
+        Some(interval),
+        |_, _| {},
+        |net, at| {
+            if at.0 % interval == 0 && at.0 > 0 {
+                errors.push(push_sum_error(net, config.aggregate));
+            }
+            mass = (0..net.len() as u32)
+                .filter(|&i| net.is_up(i))
+                .map(|i| net.node(i).mass().1)
+                .sum();
+        },
+    )?;
+    let first_within = |eps: f64| {
+        errors
+            .iter()
+            .position(|&e| e <= eps)
+            .map(|r| (r + 1) as f64)
+    };
+    Ok(PushSumFigures {
+        rounds_to_error_1e3: first_within(1e-3),
+        rounds_to_error_1e6: first_within(1e-6),
+        mass_remaining: mass / f64::from(settings.nodes),
+        error_per_round: errors,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Key-value
+
+struct KvNodes {
+    config: KvConfig,
+    seed: u64,
+}
+
+impl Spawner for KvNodes {
+    type Node = KvNode;
+    type Message = super::kv::KvMessage;
+
+    fn spawn(&self, i: u32, life: u32, now: Millis, _: Option<&KvNode>) -> KvNode {
+        KvNode::new(
+            NodeId(u64::from(i)),
+            self.config,
+            node_rng(self.seed, i, life),
+            now,
+        )
+    }
+
+    fn joined(&self, net: &mut Network<KvNode>, i: u32, _: Option<u32>) {
+        introduce(net, i);
+    }
+
+    fn leave(&self, net: &mut Network<KvNode>, i: u32) {
+        farewell(net, i);
+    }
+
+    fn command(&self, net: &mut Network<KvNode>, op: &Op) {
+        if let Op::Set(i, key, value) = op {
+            let command = KvCommand::Set {
+                key: key.clone(),
+                value: value.clone(),
+            };
+            net.with_node(*i, |node, now| node.handle_command(now, command));
+        }
+    }
+}
+
+/// One key-value run's figures.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KvFigures {
+    /// Rounds (intervals) from the scenario's last write, heal, restart or join until every
+    /// live replica holds the same entries; `None` if not by the end.
+    pub rounds_to_converge: Option<f64>,
+    /// Keys that hold concurrent writes (more than one vector-clock sibling) at node 0 at
+    /// the end; last-writer-wins kept one of each and dropped the others.
+    pub conflicting_keys: u32,
+}
+
+/// Whether every live replica holds the same entries.
+pub fn kv_converged(net: &Network<KvNode>) -> bool {
+    let mut live = (0..net.len() as u32).filter(|&i| net.is_up(i));
+    let Some(first) = live.next() else {
+        return true;
+    };
+    let digest = net.node(first).digest();
+    live.all(|i| net.node(i).digest() == digest)
+}
+
+/// Plays the key-value map with `config` under the settings' scenario.
+pub fn run_kv(settings: &LabSettings, config: KvConfig) -> Result<KvFigures, LabError> {
+    config
+        .validate()
+        .map_err(|m| LabError::Settings(m.into()))?;
+    let spawner = KvNodes {
+        config,
+        seed: settings.seed,
+    };
+    let interval = u64::from(config.interval_ms);
+    let settle_from = settings
+        .scenario
+        .steps
+        .iter()
+        .filter(|(_, op)| matches!(op, Op::Set(..) | Op::Heal | Op::Restart(_) | Op::Join))
+        .map(|s| s.0)
+        .max()
+        .unwrap_or(0);
+    let mut converged_at = None;
+    let mut conflicting_keys = 0;
+    play(
+        settings,
+        &spawner,
+        Some(interval),
+        |_, _| {},
+        |net, at| {
+            // After the step: a sample at the very time of a step is taken before it.
+            if at.0 > settle_from && converged_at.is_none() && kv_converged(net) {
+                converged_at = Some(at);
+            }
+            let node = net.node(0);
+            conflicting_keys = node
+                .keys()
+                .iter()
+                .filter(|k| node.siblings(k).len() > 1)
+                .count() as u32;
+        },
+    )?;
+    Ok(KvFigures {
+        rounds_to_converge: converged_at
+            .map(|t| t.since(Millis(settle_from)) as f64 / interval as f64),
+        conflicting_keys,
+    })
+}

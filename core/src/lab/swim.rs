@@ -1,0 +1,940 @@
+//! SWIM membership and failure detection (Das, Gupta, Motivala, DSN 2002), with Lifeguard's
+//! local health awareness and dynamic suspicion timeout (Dadgar, Phillips, Currey 2018) as an
+//! option.
+//!
+//! Every protocol period a member probes one other member, chosen round-robin over a shuffled
+//! list (so every member is probed within a bounded time): a `Ping`, and if no `Ack` comes
+//! within the ack timeout, `PingReq`s through `k` other members. With no ack by the end of
+//! the period the target becomes *suspect*; a suspect that does not refute (by announcing a
+//! higher incarnation number) within the suspicion timeout is declared *dead*. Changes travel
+//! piggybacked on probes and acks, each retransmitted `λ·⌈log2(n+1)⌉` times.
+//!
+//! Lifeguard: a member that misses acks or must refute suspicions of itself is probably slow
+//! itself, so it raises its local health multiplier and stretches its own period and timeouts
+//! (`× (health + 1)`); intermediaries answer a failed indirect probe with a `Nack`, so the
+//! prober can tell "the target is silent" from "I am not hearing anyone". A suspicion starts
+//! long and shortens as independent members confirm it.
+
+use super::{Millis, Node, NodeId, Transmit};
+use crate::rng::GossipRng;
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+/// A member's incarnation number: only the member itself raises it, to refute a suspicion or
+/// when it restarts; a higher incarnation's news overrides a lower one's.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub struct Incarnation(pub u32);
+
+/// What a member believes of another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum MemberState {
+    /// Answering probes.
+    Alive,
+    /// Missed a probe; declared dead unless it refutes in time.
+    Suspect,
+    /// Declared failed.
+    Dead,
+    /// Left gracefully.
+    Left,
+}
+
+impl MemberState {
+    /// The word shown in the page and written in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            MemberState::Alive => "alive",
+            MemberState::Suspect => "suspect",
+            MemberState::Dead => "dead",
+            MemberState::Left => "left",
+        }
+    }
+
+    /// Whether a member in this state is probed (and probes).
+    pub fn is_member(self) -> bool {
+        matches!(self, MemberState::Alive | MemberState::Suspect)
+    }
+}
+
+/// One membership change, as disseminated: `from` asserts that `member` is in `state` at
+/// `incarnation`. `from` matters for suspicions only: Lifeguard counts independent ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Update {
+    /// Who the news is about.
+    pub member: NodeId,
+    /// The member's incarnation the news is about.
+    pub incarnation: Incarnation,
+    /// The news.
+    pub state: MemberState,
+    /// Who asserts it.
+    pub from: NodeId,
+}
+
+/// Most updates piggybacked on one message (and the largest `max_piggyback`).
+pub const MAX_UPDATES: usize = 64;
+/// Most members in one `Sync` message; a larger membership is sent in several.
+pub const MAX_SYNC_MEMBERS: usize = 512;
+
+/// SWIM's messages.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum SwimMessage {
+    /// A probe; answer with `Ack` carrying the same `seq`.
+    Ping {
+        /// Matches the answer to the probe.
+        seq: u32,
+        /// Piggybacked membership changes.
+        updates: Vec<Update>,
+    },
+    /// The answer to a `Ping` (forwarded by the intermediary of an indirect probe).
+    Ack {
+        /// The probe's `seq`.
+        seq: u32,
+        /// Piggybacked membership changes.
+        updates: Vec<Update>,
+    },
+    /// "Probe `target` for me": the receiver pings it and forwards its ack.
+    PingReq {
+        /// The requester's probe `seq`.
+        seq: u32,
+        /// Whom to probe.
+        target: NodeId,
+        /// Piggybacked membership changes.
+        updates: Vec<Update>,
+    },
+    /// Lifeguard: the intermediary of an indirect probe heard nothing from the target in time.
+    Nack {
+        /// The requester's probe `seq`.
+        seq: u32,
+    },
+    /// A new member asks to join; the receiver answers with `Sync`.
+    Join {
+        /// The joiner's incarnation.
+        incarnation: Incarnation,
+    },
+    /// Membership as the sender knows it (part of it, if large): the answer to `Join`.
+    Sync {
+        /// One update per member, the sender included.
+        members: Vec<Update>,
+    },
+}
+
+impl SwimMessage {
+    /// Checks the bounds a decoded message must respect.
+    pub fn validate(&self) -> Result<(), &'static str> {
+        match self {
+            SwimMessage::Ping { updates, .. }
+            | SwimMessage::Ack { updates, .. }
+            | SwimMessage::PingReq { updates, .. }
+                if updates.len() > MAX_UPDATES =>
+            {
+                Err("too many piggybacked updates")
+            }
+            SwimMessage::Sync { members } if members.len() > MAX_SYNC_MEMBERS => {
+                Err("too many members in one sync")
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// SWIM's parameters. Defaults are memberlist's LAN configuration (Serf, Consul).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SwimConfig {
+    /// Protocol period T: one probe per member per period, ms, `10..=60_000` (memberlist 1000).
+    pub period_ms: u32,
+    /// How long to wait for a direct ack before probing indirectly, ms, `1..period_ms`
+    /// (memberlist 500).
+    pub ack_timeout_ms: u32,
+    /// k: members asked to probe indirectly, `0..=16` (memberlist 3).
+    pub indirect_probes: u8,
+    /// λ: each update is piggybacked `λ·⌈log2(n+1)⌉` times, `1..=16` (memberlist 4).
+    pub retransmit_mult: u8,
+    /// α: a suspicion lasts `α·max(1, log10 n)` periods (its minimum, with Lifeguard),
+    /// `1..=32` (memberlist 4).
+    pub suspicion_mult: u8,
+    /// Most updates piggybacked on one message, `1..=MAX_UPDATES` (bounded by the MTU).
+    pub max_piggyback: u8,
+    /// Lifeguard's local health and dynamic suspicion, or plain SWIM.
+    pub lifeguard: Option<Lifeguard>,
+}
+
+/// Lifeguard's parameters (defaults: memberlist's).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Lifeguard {
+    /// Largest local health multiplier: periods and timeouts stretch up to `(max + 1)×`,
+    /// `1..=16` (memberlist 8).
+    pub max_health: u8,
+    /// β: a fresh suspicion lasts β times the minimum, shrinking as confirmations arrive,
+    /// `1..=16` (memberlist 6).
+    pub suspicion_max_mult: u8,
+}
+
+impl Default for Lifeguard {
+    fn default() -> Self {
+        Lifeguard {
+            max_health: 8,
+            suspicion_max_mult: 6,
+        }
+    }
+}
+
+impl Default for SwimConfig {
+    fn default() -> Self {
+        SwimConfig {
+            period_ms: 1_000,
+            ack_timeout_ms: 500,
+            indirect_probes: 3,
+            retransmit_mult: 4,
+            suspicion_mult: 4,
+            max_piggyback: 16,
+            lifeguard: None,
+        }
+    }
+}
+
+impl SwimConfig {
+    /// Checks every range; the error names the parameter.
+    pub fn validate(&self) -> Result<(), &'static str> {
+        if !(10..=60_000).contains(&self.period_ms) {
+            return Err("period must be 10..=60000 ms");
+        }
+        if self.ack_timeout_ms == 0 || self.ack_timeout_ms >= self.period_ms {
+            return Err("ack timeout must be at least 1 ms and shorter than the period");
+        }
+        if self.indirect_probes > 16 {
+            return Err("indirect probes must be 0..=16");
+        }
+        if !(1..=16).contains(&self.retransmit_mult) {
+            return Err("retransmit multiplier must be 1..=16");
+        }
+        if !(1..=32).contains(&self.suspicion_mult) {
+            return Err("suspicion multiplier must be 1..=32");
+        }
+        if self.max_piggyback == 0 || usize::from(self.max_piggyback) > MAX_UPDATES {
+            return Err("piggyback limit must be 1..=64");
+        }
+        if let Some(l) = self.lifeguard {
+            if !(1..=16).contains(&l.max_health) || !(1..=16).contains(&l.suspicion_max_mult) {
+                return Err("Lifeguard's health and suspicion multipliers must be 1..=16");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a SWIM member reports to the view.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum SwimEvent {
+    /// This member's view of `member` changed.
+    Member {
+        /// Who.
+        member: NodeId,
+        /// Its new state here.
+        state: MemberState,
+        /// At which incarnation.
+        incarnation: Incarnation,
+    },
+    /// This member refuted a suspicion of itself by raising its incarnation.
+    Refuted(Incarnation),
+}
+
+/// What a user or a scenario can ask of a member.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum SwimCommand {
+    /// Join the group through `seed`, a member already in it.
+    Join(NodeId),
+    /// Leave gracefully: tell a few members, then fall silent.
+    Leave,
+}
+
+/// One member's view of another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemberView {
+    /// Its state here.
+    pub state: MemberState,
+    /// Its incarnation as known here.
+    pub incarnation: Incarnation,
+}
+
+#[derive(Clone, Debug)]
+struct Member {
+    view: MemberView,
+    /// When a suspicion started, who confirmed it, and when it expires.
+    suspicion: Option<Suspicion>,
+}
+
+#[derive(Clone, Debug)]
+struct Suspicion {
+    start: Millis,
+    /// Distinct members who asserted it (the first included).
+    accusers: Vec<NodeId>,
+    deadline: Millis,
+}
+
+/// The probe of the current period.
+#[derive(Clone, Debug)]
+struct Probe {
+    target: NodeId,
+    seq: u32,
+    /// When to go indirect if no ack came.
+    indirect_at: Millis,
+    indirect_sent: bool,
+    acked: bool,
+    /// Lifeguard: nacks asked for and received.
+    nacks_expected: u8,
+    nacks: u8,
+}
+
+/// An indirect probe this member runs for another.
+#[derive(Clone, Debug)]
+struct Relay {
+    seq: u32,
+    origin: NodeId,
+    origin_seq: u32,
+    /// Lifeguard: when to send a nack; without Lifeguard, when to forget the relay.
+    deadline: Millis,
+}
+
+#[derive(Clone, Debug)]
+struct Broadcast {
+    update: Update,
+    transmits: u32,
+}
+
+/// A SWIM member.
+#[derive(Clone, Debug)]
+pub struct Swim {
+    id: NodeId,
+    incarnation: Incarnation,
+    config: SwimConfig,
+    rng: GossipRng,
+    members: BTreeMap<NodeId, Member>,
+    probe_order: Vec<NodeId>,
+    probe_next: usize,
+    probe: Option<Probe>,
+    next_period: Millis,
+    seq: u32,
+    relays: Vec<Relay>,
+    broadcasts: Vec<Broadcast>,
+    health: u8,
+    left: bool,
+    /// Members alive or suspect here (this one not included).
+    group: u32,
+    outbox: VecDeque<Transmit<SwimMessage>>,
+    events: VecDeque<SwimEvent>,
+}
+
+impl Swim {
+    /// A member with no peers yet, which starts probing at `now` (first period after a random
+    /// offset, so members started together do not probe in lockstep). `config` MUST be valid.
+    pub fn new(
+        id: NodeId,
+        incarnation: Incarnation,
+        config: SwimConfig,
+        mut rng: GossipRng,
+        now: Millis,
+    ) -> Self {
+        debug_assert!(config.validate().is_ok());
+        let offset = u64::from(rng.below(config.period_ms));
+        Swim {
+            id,
+            incarnation,
+            config,
+            rng,
+            members: BTreeMap::new(),
+            probe_order: Vec::new(),
+            probe_next: 0,
+            probe: None,
+            next_period: now.after(offset),
+            seq: 0,
+            relays: Vec::new(),
+            broadcasts: Vec::new(),
+            health: 0,
+            left: false,
+            group: 0,
+            outbox: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// This member's incarnation.
+    pub fn incarnation(&self) -> Incarnation {
+        self.incarnation
+    }
+
+    /// Lifeguard's local health multiplier (0: healthy).
+    pub fn health(&self) -> u8 {
+        self.health
+    }
+
+    /// Whether this member has left.
+    pub fn has_left(&self) -> bool {
+        self.left
+    }
+
+    /// This member's view of `member`, if it knows it.
+    pub fn member(&self, member: NodeId) -> Option<MemberView> {
+        self.members.get(&member).map(|m| m.view)
+    }
+
+    /// Every member this one knows, in id order, with its view of each.
+    pub fn iter_members(&self) -> impl Iterator<Item = (NodeId, MemberView)> + '_ {
+        self.members.iter().map(|(&id, m)| (id, m.view))
+    }
+
+    /// Members alive or suspect, this one included: the `n` of the logarithms.
+    fn group_size(&self) -> u32 {
+        1 + self.group
+    }
+
+    fn scale(&self, ms: u32) -> u64 {
+        u64::from(ms) * (u64::from(self.health) + 1)
+    }
+
+    /// How many times an update is piggybacked: `λ·⌈log2(n+1)⌉`.
+    fn retransmit_limit(&self) -> u32 {
+        let n = self.group_size() + 1;
+        let log2 = 32 - (n - 1).leading_zeros(); // ⌈log2 n⌉ for n ≥ 2
+        u32::from(self.config.retransmit_mult) * log2.max(1)
+    }
+
+    /// The suspicion timeout in ms after `confirmations` independent confirmations:
+    /// `α·max(1, log10 n)·T`, and with Lifeguard from β times that down to it, logarithmically.
+    fn suspicion_timeout(&self, confirmations: usize) -> u64 {
+        let n = f64::from(self.group_size());
+        let min = f64::from(self.config.suspicion_mult)
+            * libm::log10(n).max(1.0)
+            * f64::from(self.config.period_ms);
+        let Some(lifeguard) = self.config.lifeguard else {
+            return min as u64;
+        };
+        let max = f64::from(lifeguard.suspicion_max_mult) * min;
+        // Expected confirmations: the indirect probers, at most the others in the group.
+        let expected = f64::from(self.config.indirect_probes).min(n - 2.0);
+        if expected < 1.0 {
+            return min as u64;
+        }
+        let shrink = libm::log(confirmations as f64 + 1.0) / libm::log(expected + 1.0);
+        (max - (max - min) * shrink).max(min) as u64
+    }
+
+    fn emit(&mut self, member: NodeId, view: MemberView) {
+        self.events.push_back(SwimEvent::Member {
+            member,
+            state: view.state,
+            incarnation: view.incarnation,
+        });
+    }
+
+    fn broadcast(&mut self, update: Update) {
+        // One piece of news per member: the newer replaces the older.
+        self.broadcasts.retain(|b| b.update.member != update.member);
+        self.broadcasts.push(Broadcast {
+            update,
+            transmits: 0,
+        });
+    }
+
+    /// Updates to piggyback on a message to `to`: the least sent first, and (Lifeguard's
+    /// buddy system) a suspicion of `to` itself before anything, so it can refute at once.
+    fn piggyback(&mut self, to: NodeId) -> Vec<Update> {
+        let limit = self.retransmit_limit();
+        let room = usize::from(self.config.max_piggyback);
+        let mut order: Vec<usize> = (0..self.broadcasts.len()).collect();
+        order.sort_by_key(|&i| {
+            let b = &self.broadcasts[i];
+            let buddy = self.config.lifeguard.is_some()
+                && b.update.member == to
+                && b.update.state == MemberState::Suspect;
+            (!buddy, b.transmits)
+        });
+        let mut updates = Vec::new();
+        for &i in order.iter().take(room) {
+            self.broadcasts[i].transmits += 1;
+            updates.push(self.broadcasts[i].update);
+        }
+        self.broadcasts.retain(|b| b.transmits < limit);
+        updates
+    }
+
+    fn send(&mut self, to: NodeId, message: SwimMessage) {
+        self.outbox.push_back(Transmit { to, message });
+    }
+
+    fn next_seq(&mut self) -> u32 {
+        self.seq = self.seq.wrapping_add(1);
+        self.seq
+    }
+
+    fn change_health(&mut self, delta: i32) {
+        if let Some(l) = self.config.lifeguard {
+            self.health = (i32::from(self.health) + delta).clamp(0, i32::from(l.max_health)) as u8;
+        }
+    }
+
+    /// Applies one piece of news (SWIM's override rules, section 4.2 of the paper).
+    fn apply(&mut self, now: Millis, update: Update) {
+        if update.member == self.id {
+            // Suspected or declared dead while alive: refute with a higher incarnation.
+            let accused = matches!(update.state, MemberState::Suspect | MemberState::Dead);
+            if accused && !self.left && update.incarnation >= self.incarnation {
+                self.incarnation = Incarnation(update.incarnation.0 + 1);
+                self.change_health(1);
+                self.events.push_back(SwimEvent::Refuted(self.incarnation));
+                self.broadcast(self.alive_update());
+            }
+            return;
+        }
+        let current = self.members.get(&update.member).map(|m| m.view);
+        let overrides = match (current, update.state) {
+            (None, _) => true,
+            (Some(c), MemberState::Alive) => update.incarnation > c.incarnation,
+            (Some(c), MemberState::Suspect) => match c.state {
+                MemberState::Alive => update.incarnation >= c.incarnation,
+                MemberState::Suspect => update.incarnation > c.incarnation,
+                MemberState::Dead | MemberState::Left => false,
+            },
+            (Some(c), MemberState::Dead) => {
+                c.state.is_member() && update.incarnation >= c.incarnation
+            }
+            (Some(c), MemberState::Left) => {
+                c.state != MemberState::Left && update.incarnation >= c.incarnation
+            }
+        };
+        if !overrides {
+            if update.state == MemberState::Suspect
+                && current.is_some_and(|c| {
+                    c.state == MemberState::Suspect && c.incarnation == update.incarnation
+                })
+            {
+                self.confirm_suspicion(now, update);
+            }
+            return;
+        }
+        let view = MemberView {
+            state: update.state,
+            incarnation: update.incarnation,
+        };
+        let suspicion = (update.state == MemberState::Suspect).then(|| Suspicion {
+            start: now,
+            accusers: alloc::vec![update.from],
+            deadline: now.after(self.suspicion_timeout(0)),
+        });
+        let is_new = current.is_none();
+        self.members
+            .insert(update.member, Member { view, suspicion });
+        let was_member = current.is_some_and(|c| c.state.is_member());
+        match (was_member, view.state.is_member()) {
+            (false, true) => self.group += 1,
+            (true, false) => self.group -= 1,
+            _ => {}
+        }
+        let back = !was_member && view.state.is_member();
+        if back && (is_new || !self.probe_order.contains(&update.member)) {
+            // A new member goes to a random place among those not yet probed this round
+            // (section 4.3): appended, then swapped there.
+            self.probe_order.push(update.member);
+            let unprobed = (self.probe_order.len() - self.probe_next) as u32;
+            let at = self.probe_next + self.rng.below(unprobed) as usize;
+            let last = self.probe_order.len() - 1;
+            self.probe_order.swap(at, last);
+        }
+        self.emit(update.member, view);
+        self.broadcast(update);
+    }
+
+    /// Lifeguard: another member independently suspects a suspect; the timeout shrinks.
+    fn confirm_suspicion(&mut self, now: Millis, update: Update) {
+        if self.config.lifeguard.is_none() {
+            return;
+        }
+        let Some(suspicion) = self
+            .members
+            .get(&update.member)
+            .and_then(|m| m.suspicion.as_ref())
+        else {
+            return;
+        };
+        if suspicion.accusers.contains(&update.from) {
+            return;
+        }
+        let confirmations = suspicion.accusers.len(); // after this one: accusers - 1 + 1
+        let timeout = self.suspicion_timeout(confirmations);
+        let member = self.members.get_mut(&update.member).expect("known");
+        let suspicion = member.suspicion.as_mut().expect("suspect");
+        suspicion.accusers.push(update.from);
+        suspicion.deadline = suspicion.start.after(timeout).max(now);
+        self.broadcast(update);
+    }
+
+    fn alive_update(&self) -> Update {
+        Update {
+            member: self.id,
+            incarnation: self.incarnation,
+            state: MemberState::Alive,
+            from: self.id,
+        }
+    }
+
+    /// Marks `member` suspect on this member's own authority (a failed probe).
+    fn suspect(&mut self, now: Millis, member: NodeId) {
+        let Some(view) = self.member(member) else {
+            return;
+        };
+        if view.state != MemberState::Alive {
+            return;
+        }
+        self.apply(
+            now,
+            Update {
+                member,
+                incarnation: view.incarnation,
+                state: MemberState::Suspect,
+                from: self.id,
+            },
+        );
+    }
+
+    /// `count` distinct random members in state Alive, other than `except`.
+    fn random_alive(&mut self, count: usize, except: NodeId) -> Vec<NodeId> {
+        let mut pool: Vec<NodeId> = self
+            .members
+            .iter()
+            .filter(|(&id, m)| id != except && m.view.state == MemberState::Alive)
+            .map(|(&id, _)| id)
+            .collect();
+        let take = count.min(pool.len());
+        for i in 0..take {
+            let j = i + self.rng.below((pool.len() - i) as u32) as usize;
+            pool.swap(i, j);
+        }
+        pool.truncate(take);
+        pool
+    }
+
+    /// The next member to probe, round-robin over a shuffled list (section 4.3).
+    fn next_target(&mut self) -> Option<NodeId> {
+        for _ in 0..2 {
+            while self.probe_next < self.probe_order.len() {
+                let id = self.probe_order[self.probe_next];
+                self.probe_next += 1;
+                if self
+                    .members
+                    .get(&id)
+                    .is_some_and(|m| m.view.state.is_member())
+                {
+                    return Some(id);
+                }
+            }
+            // End of the list: drop those gone, reshuffle, start over.
+            let members = &self.members;
+            self.probe_order
+                .retain(|id| members.get(id).is_some_and(|m| m.view.state.is_member()));
+            for i in (1..self.probe_order.len()).rev() {
+                let j = self.rng.below(i as u32 + 1) as usize;
+                self.probe_order.swap(i, j);
+            }
+            self.probe_next = 0;
+        }
+        None
+    }
+
+    /// The end of a period: judge its probe, then start the next.
+    fn new_period(&mut self, now: Millis) {
+        if let Some(probe) = self.probe.take() {
+            if probe.acked {
+                self.change_health(-1);
+            } else {
+                // Lifeguard: missing nacks mean this member is not hearing others either.
+                let missed = probe.nacks_expected.saturating_sub(probe.nacks);
+                self.change_health(if probe.nacks_expected > 0 {
+                    i32::from(missed)
+                } else {
+                    1
+                });
+                self.suspect(now, probe.target);
+            }
+        }
+        self.next_period = now.after(self.scale(self.config.period_ms));
+        let Some(target) = self.next_target() else {
+            return;
+        };
+        let seq = self.next_seq();
+        let updates = self.piggyback(target);
+        self.send(target, SwimMessage::Ping { seq, updates });
+        self.probe = Some(Probe {
+            target,
+            seq,
+            indirect_at: now.after(self.scale(self.config.ack_timeout_ms)),
+            indirect_sent: false,
+            acked: false,
+            nacks_expected: 0,
+            nacks: 0,
+        });
+    }
+
+    fn go_indirect(&mut self) {
+        let Some(probe) = self.probe.as_ref() else {
+            return;
+        };
+        let (target, seq) = (probe.target, probe.seq);
+        let helpers = self.random_alive(usize::from(self.config.indirect_probes), target);
+        for &helper in &helpers {
+            let updates = self.piggyback(helper);
+            self.send(
+                helper,
+                SwimMessage::PingReq {
+                    seq,
+                    target,
+                    updates,
+                },
+            );
+        }
+        let probe = self.probe.as_mut().expect("probing");
+        probe.indirect_sent = true;
+        if self.config.lifeguard.is_some() {
+            probe.nacks_expected = helpers.len() as u8;
+        }
+    }
+}
+
+impl Node for Swim {
+    type Message = SwimMessage;
+    type Command = SwimCommand;
+    type Event = SwimEvent;
+
+    fn id(&self) -> NodeId {
+        self.id
+    }
+
+    fn handle_message(&mut self, now: Millis, from: NodeId, message: SwimMessage) {
+        if self.left {
+            return;
+        }
+        match message {
+            SwimMessage::Ping { seq, updates } => {
+                for u in updates {
+                    self.apply(now, u);
+                }
+                let updates = self.piggyback(from);
+                self.send(from, SwimMessage::Ack { seq, updates });
+            }
+            SwimMessage::Ack { seq, updates } => {
+                for u in updates {
+                    self.apply(now, u);
+                }
+                if let Some(probe) = self.probe.as_mut().filter(|p| p.seq == seq) {
+                    probe.acked = true;
+                } else if let Some(at) = self.relays.iter().position(|r| r.seq == seq) {
+                    let relay = self.relays.swap_remove(at);
+                    let updates = self.piggyback(relay.origin);
+                    self.send(
+                        relay.origin,
+                        SwimMessage::Ack {
+                            seq: relay.origin_seq,
+                            updates,
+                        },
+                    );
+                }
+            }
+            SwimMessage::PingReq {
+                seq: origin_seq,
+                target,
+                updates,
+            } => {
+                for u in updates {
+                    self.apply(now, u);
+                }
+                let seq = self.next_seq();
+                let updates = self.piggyback(target);
+                self.send(target, SwimMessage::Ping { seq, updates });
+                // Lifeguard nacks at 80 % of the ack timeout, so the nack beats the requester's
+                // own deadline (memberlist's choice); plain SWIM forwards acks for a period.
+                let wait = if self.config.lifeguard.is_some() {
+                    u64::from(self.config.ack_timeout_ms) * 4 / 5
+                } else {
+                    u64::from(self.config.period_ms)
+                };
+                self.relays.push(Relay {
+                    seq,
+                    origin: from,
+                    origin_seq,
+                    deadline: now.after(wait.max(1)),
+                });
+            }
+            SwimMessage::Nack { seq } => {
+                if let Some(probe) = self.probe.as_mut().filter(|p| p.seq == seq) {
+                    probe.nacks += 1;
+                }
+            }
+            SwimMessage::Join { incarnation } => {
+                self.apply(
+                    now,
+                    Update {
+                        member: from,
+                        incarnation,
+                        state: MemberState::Alive,
+                        from,
+                    },
+                );
+                let mut members: Vec<Update> = self
+                    .members
+                    .iter()
+                    .map(|(&member, m)| Update {
+                        member,
+                        incarnation: m.view.incarnation,
+                        state: m.view.state,
+                        from: self.id,
+                    })
+                    .collect();
+                members.push(self.alive_update());
+                for chunk in members.chunks(MAX_SYNC_MEMBERS) {
+                    self.send(
+                        from,
+                        SwimMessage::Sync {
+                            members: chunk.to_vec(),
+                        },
+                    );
+                }
+            }
+            SwimMessage::Sync { members } => {
+                for u in members {
+                    self.apply(now, u);
+                }
+            }
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Millis) {
+        if self.left {
+            return;
+        }
+        // Suspicions that ran out: declared dead.
+        let expired: Vec<(NodeId, Incarnation)> = self
+            .members
+            .iter()
+            .filter(|(_, m)| m.suspicion.as_ref().is_some_and(|s| s.deadline <= now))
+            .map(|(&id, m)| (id, m.view.incarnation))
+            .collect();
+        for (member, incarnation) in expired {
+            self.apply(
+                now,
+                Update {
+                    member,
+                    incarnation,
+                    state: MemberState::Dead,
+                    from: self.id,
+                },
+            );
+        }
+        // Relays that heard nothing: a nack (Lifeguard), or forget them.
+        let lifeguard = self.config.lifeguard.is_some();
+        let (due, keep): (Vec<Relay>, Vec<Relay>) =
+            self.relays.drain(..).partition(|r| r.deadline <= now);
+        self.relays = keep;
+        if lifeguard {
+            for relay in due {
+                self.send(
+                    relay.origin,
+                    SwimMessage::Nack {
+                        seq: relay.origin_seq,
+                    },
+                );
+            }
+        }
+        if self
+            .probe
+            .as_ref()
+            .is_some_and(|p| !p.acked && !p.indirect_sent && p.indirect_at <= now)
+        {
+            self.go_indirect();
+        }
+        if self.next_period <= now {
+            self.new_period(now);
+        }
+    }
+
+    fn handle_peer(&mut self, now: Millis, peer: NodeId, up: bool) {
+        // A peer known from outside (the simulator's initial group, a browser link): alive at
+        // the first incarnation we hear of. A lost link is not failure: probes decide that.
+        if up && peer != self.id && !self.members.contains_key(&peer) {
+            self.apply(
+                now,
+                Update {
+                    member: peer,
+                    incarnation: Incarnation(0),
+                    state: MemberState::Alive,
+                    from: self.id,
+                },
+            );
+            // Known from outside, not news: do not gossip it.
+            self.broadcasts.retain(|b| b.update.member != peer);
+        }
+    }
+
+    fn handle_command(&mut self, _now: Millis, command: SwimCommand) {
+        if self.left {
+            return;
+        }
+        match command {
+            SwimCommand::Join(seed) => {
+                self.send(
+                    seed,
+                    SwimMessage::Join {
+                        incarnation: self.incarnation,
+                    },
+                );
+                self.broadcast(self.alive_update());
+            }
+            SwimCommand::Leave => {
+                let news = Update {
+                    member: self.id,
+                    incarnation: self.incarnation,
+                    state: MemberState::Left,
+                    from: self.id,
+                };
+                let told = self.random_alive(usize::from(self.config.indirect_probes) + 1, self.id);
+                for to in told {
+                    let seq = self.next_seq();
+                    self.send(
+                        to,
+                        SwimMessage::Ping {
+                            seq,
+                            updates: alloc::vec![news],
+                        },
+                    );
+                }
+                self.left = true;
+                self.probe = None;
+                self.relays.clear();
+            }
+        }
+    }
+
+    fn poll_transmit(&mut self) -> Option<Transmit<SwimMessage>> {
+        self.outbox.pop_front()
+    }
+
+    fn poll_event(&mut self) -> Option<SwimEvent> {
+        self.events.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<Millis> {
+        if self.left {
+            return None;
+        }
+        let mut next = self.next_period;
+        if let Some(p) = self.probe.as_ref().filter(|p| !p.acked && !p.indirect_sent) {
+            next = next.min(p.indirect_at);
+        }
+        for r in &self.relays {
+            next = next.min(r.deadline);
+        }
+        for s in self.members.values().filter_map(|m| m.suspicion.as_ref()) {
+            next = next.min(s.deadline);
+        }
+        Some(next)
+    }
+}
