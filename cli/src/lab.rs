@@ -8,7 +8,9 @@ use grapevine_core::experiment::{run_seed, Summary};
 use grapevine_core::lab::kv::KvConfig;
 use grapevine_core::lab::net::LinkConfig;
 use grapevine_core::lab::push_sum::{Aggregate, PushSumConfig};
-use grapevine_core::lab::run::{run_kv, run_push_sum, run_swim, LabSettings, MAX_LAB_NODES};
+use grapevine_core::lab::run::{
+    run_kv, run_push_sum, run_swim, LabSettings, Phases, MAX_LAB_NODES,
+};
 use grapevine_core::lab::scenario::{preset, Scenario, PRESETS};
 use grapevine_core::lab::swim::{Lifeguard, SwimConfig};
 use grapevine_core::{StopRule, Topology};
@@ -161,7 +163,7 @@ pub fn run(args: SimArgs) -> Result<(), Usage> {
             .map(|i| {
                 let settings = settings_of(run_seed(args.seed, i));
                 let row = match protocol {
-                    ProtocolChoice::Swim => run_swim(&settings, swim).map(|f| {
+                    ProtocolChoice::Swim => run_swim(&settings, swim, Phases::Random).map(|f| {
                         vec![
                             f.first_detection_periods,
                             f.full_detection_periods,

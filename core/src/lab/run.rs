@@ -98,10 +98,12 @@ fn play<S: Spawner>(
     settings: &LabSettings,
     spawner: &S,
     sample_ms: Option<u64>,
+    end: End,
     mut observe: impl FnMut(&Network<S::Node>, Vec<(Millis, NodeId, <S::Node as Node>::Event)>),
     mut sample: impl FnMut(&Network<S::Node>, Millis),
 ) -> Result<(), LabError> {
     settings.validate()?;
+    let end_mode = end;
     let mut net: Network<S::Node> = Network::new(
         settings.link,
         GossipRng::derive(settings.seed, Stream::Links, 0),
@@ -145,8 +147,21 @@ fn play<S: Spawner>(
         }
         break;
     }
+    if end_mode == End::DeliverInFlight {
+        net.deliver_in_flight(MAX_EVENTS)
+            .map_err(LabError::Runaway)?;
+    }
     sample(&net, end);
     Ok(())
+}
+
+/// What happens to messages still on the links when the scenario ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum End {
+    /// They are left there (the figures are about the moment of the end).
+    Cut,
+    /// They arrive first (no node acts on a timer meanwhile): mass in flight is not lost.
+    DeliverInFlight,
 }
 
 /// A random live node other than `except`.
@@ -224,6 +239,16 @@ fn apply<S: Spawner>(
 struct SwimNodes {
     config: SwimConfig,
     seed: u64,
+    phases: Phases,
+}
+
+/// When members' protocol periods start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phases {
+    /// At a random offset within the first period, each member its own (real processes).
+    Random,
+    /// All at time 0 (the synchronous rounds of the SWIM paper's analysis).
+    Aligned,
 }
 
 impl Spawner for SwimNodes {
@@ -234,8 +259,18 @@ impl Spawner for SwimNodes {
         // A restarted process comes back at a higher incarnation than any it had, so its
         // news overrides the group's memory of its death.
         let incarnation = previous.map_or(Incarnation(0), |p| Incarnation(p.incarnation().0 + 1));
-        let rng = node_rng(self.seed, i, life);
-        Swim::new(NodeId(u64::from(i)), incarnation, self.config, rng, now)
+        let mut rng = node_rng(self.seed, i, life);
+        let offset = match self.phases {
+            Phases::Random => u64::from(rng.below(self.config.period_ms)),
+            Phases::Aligned => 0,
+        };
+        Swim::new(
+            NodeId(u64::from(i)),
+            incarnation,
+            self.config,
+            rng,
+            now.after(offset),
+        )
     }
 
     fn joined(&self, net: &mut Network<Swim>, i: u32, contact: Option<u32>) {
@@ -268,13 +303,18 @@ pub struct SwimFigures {
 }
 
 /// Plays SWIM with `config` under the settings' scenario.
-pub fn run_swim(settings: &LabSettings, config: SwimConfig) -> Result<SwimFigures, LabError> {
+pub fn run_swim(
+    settings: &LabSettings,
+    config: SwimConfig,
+    phases: Phases,
+) -> Result<SwimFigures, LabError> {
     config
         .validate()
         .map_err(|m| LabError::Settings(m.into()))?;
     let spawner = SwimNodes {
         config,
         seed: settings.seed,
+        phases,
     };
     let crash = settings
         .scenario
@@ -293,6 +333,7 @@ pub fn run_swim(settings: &LabSettings, config: SwimConfig) -> Result<SwimFigure
         settings,
         &spawner,
         None,
+        End::Cut,
         |net, events| {
             for (at, observer, event) in events {
                 let SwimEvent::Member {
@@ -490,6 +531,7 @@ pub fn run_push_sum(
         settings,
         &spawner,
         Some(interval),
+        End::DeliverInFlight,
         |_, _| {},
         |net, at| {
             if at.0 % interval == 0 && at.0 > 0 {
@@ -600,6 +642,7 @@ pub fn run_kv(settings: &LabSettings, config: KvConfig) -> Result<KvFigures, Lab
         settings,
         &spawner,
         Some(interval),
+        End::Cut,
         |_, _| {},
         |net, at| {
             // After the step: a sample at the very time of a step is taken before it.

@@ -156,8 +156,21 @@ pub struct SwimConfig {
     pub suspicion_mult: u8,
     /// Most updates piggybacked on one message, `1..=MAX_UPDATES` (bounded by the MTU).
     pub max_piggyback: u8,
+    /// How the member to probe is chosen each period.
+    pub probe_order: ProbeOrder,
     /// Lifeguard's local health and dynamic suspicion, or plain SWIM.
     pub lifeguard: Option<Lifeguard>,
+}
+
+/// How a member picks whom to probe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProbeOrder {
+    /// Round-robin over a list shuffled each pass (section 4.3): every member is probed
+    /// within `2n - 1` periods of a failure, not just in expectation.
+    RoundRobin,
+    /// Uniformly at random each period (basic SWIM, section 3): the expected time to first
+    /// detection is `1 / (1 - e^{-q_f})` periods, with no worst-case bound.
+    Random,
 }
 
 /// Lifeguard's parameters (defaults: memberlist's).
@@ -189,6 +202,7 @@ impl Default for SwimConfig {
             retransmit_mult: 4,
             suspicion_mult: 4,
             max_piggyback: 16,
+            probe_order: ProbeOrder::RoundRobin,
             lifeguard: None,
         }
     }
@@ -327,17 +341,17 @@ pub struct Swim {
 }
 
 impl Swim {
-    /// A member with no peers yet, which starts probing at `now` (first period after a random
-    /// offset, so members started together do not probe in lockstep). `config` MUST be valid.
+    /// A member with no peers yet, whose first period starts at `first_period` (drivers
+    /// spread these over a period, so members started together do not probe in lockstep).
+    /// `config` MUST be valid.
     pub fn new(
         id: NodeId,
         incarnation: Incarnation,
         config: SwimConfig,
-        mut rng: GossipRng,
-        now: Millis,
+        rng: GossipRng,
+        first_period: Millis,
     ) -> Self {
         debug_assert!(config.validate().is_ok());
-        let offset = u64::from(rng.below(config.period_ms));
         Swim {
             id,
             incarnation,
@@ -347,7 +361,7 @@ impl Swim {
             probe_order: Vec::new(),
             probe_next: 0,
             probe: None,
-            next_period: now.after(offset),
+            next_period: first_period,
             seq: 0,
             relays: Vec::new(),
             broadcasts: Vec::new(),
@@ -614,8 +628,18 @@ impl Swim {
         pool
     }
 
-    /// The next member to probe, round-robin over a shuffled list (section 4.3).
+    /// The next member to probe: round-robin over a shuffled list (section 4.3), or random.
     fn next_target(&mut self) -> Option<NodeId> {
+        if self.config.probe_order == ProbeOrder::Random {
+            let members: Vec<NodeId> = self
+                .members
+                .iter()
+                .filter(|(_, m)| m.view.state.is_member())
+                .map(|(&id, _)| id)
+                .collect();
+            return (!members.is_empty())
+                .then(|| members[self.rng.below(members.len() as u32) as usize]);
+        }
         for _ in 0..2 {
             while self.probe_next < self.probe_order.len() {
                 let id = self.probe_order[self.probe_next];

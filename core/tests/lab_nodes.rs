@@ -1,0 +1,373 @@
+//! The lab's protocol nodes driven by hand: messages moved between instances one by one,
+//! time jumped to each deadline, as in foca's and str0m's tests.
+
+use grapevine_core::lab::kv::{KvCommand, KvConfig, KvMessage, KvNode};
+use grapevine_core::lab::push_sum::{PushSum, PushSumConfig, PushSumMessage};
+use grapevine_core::lab::swim::{
+    Incarnation, Lifeguard, MemberState, Swim, SwimCommand, SwimConfig, SwimEvent, SwimMessage,
+    Update,
+};
+use grapevine_core::lab::{Millis, Node, NodeId, Transmit};
+use grapevine_core::rng::GossipRng;
+
+const A: NodeId = NodeId(0);
+const B: NodeId = NodeId(1);
+const C: NodeId = NodeId(2);
+
+fn swim(id: NodeId, config: SwimConfig, peers: &[NodeId]) -> Swim {
+    let mut node = Swim::new(
+        id,
+        Incarnation(0),
+        config,
+        GossipRng::from_seed_u64(id.0),
+        Millis(0),
+    );
+    for &p in peers {
+        node.handle_peer(Millis(0), p, true);
+    }
+    node
+}
+
+fn sent<N: Node>(node: &mut N) -> Vec<Transmit<N::Message>> {
+    std::iter::from_fn(|| node.poll_transmit()).collect()
+}
+
+fn events<N: Node>(node: &mut N) -> Vec<N::Event> {
+    std::iter::from_fn(|| node.poll_event()).collect()
+}
+
+fn state_of(node: &Swim, member: NodeId) -> MemberState {
+    node.member(member).expect("known").state
+}
+
+/// A's probes go to B (the only other member) and nobody answers.
+#[test]
+fn a_silent_member_becomes_suspect_then_dead() {
+    let config = SwimConfig::default();
+    let mut a = swim(A, config, &[B]);
+    a.handle_timeout(Millis(0));
+    let out = sent(&mut a);
+    assert!(matches!(
+        out[..],
+        [Transmit {
+            to: B,
+            message: SwimMessage::Ping { .. }
+        }]
+    ));
+    // No ack by the end of the period: suspect.
+    a.handle_timeout(Millis(1_000));
+    assert_eq!(state_of(&a, B), MemberState::Suspect);
+    // Suspicion timeout: α·max(1, log10 n)·T = 4 s with n = 2.
+    a.handle_timeout(Millis(4_999));
+    assert_eq!(state_of(&a, B), MemberState::Suspect);
+    a.handle_timeout(Millis(5_000));
+    assert_eq!(state_of(&a, B), MemberState::Dead);
+    assert!(a.poll_timeout().is_some());
+}
+
+#[test]
+fn an_acked_probe_keeps_the_member_alive() {
+    let mut a = swim(A, SwimConfig::default(), &[B]);
+    let mut b = swim(B, SwimConfig::default(), &[A]);
+    a.handle_timeout(Millis(0));
+    let ping = sent(&mut a).remove(0);
+    b.handle_message(Millis(5), A, ping.message);
+    let ack = sent(&mut b).remove(0);
+    assert!(matches!(ack.message, SwimMessage::Ack { .. }));
+    a.handle_message(Millis(10), B, ack.message);
+    a.handle_timeout(Millis(1_000));
+    assert_eq!(state_of(&a, B), MemberState::Alive);
+}
+
+#[test]
+fn suspect_is_refuted_by_higher_incarnation() {
+    let mut a = swim(A, SwimConfig::default(), &[B]);
+    let mut b = swim(B, SwimConfig::default(), &[A]);
+    // A suspects B (a probe went unanswered) and tells B so on its next ping.
+    a.handle_timeout(Millis(0));
+    sent(&mut a);
+    a.handle_timeout(Millis(1_000));
+    assert_eq!(state_of(&a, B), MemberState::Suspect);
+    let ping = sent(&mut a).remove(0);
+    let SwimMessage::Ping { updates, .. } = &ping.message else {
+        panic!("a ping")
+    };
+    assert!(updates
+        .iter()
+        .any(|u| u.member == B && u.state == MemberState::Suspect));
+    b.handle_message(Millis(1_005), A, ping.message);
+    assert_eq!(b.incarnation(), Incarnation(1));
+    assert!(events(&mut b).contains(&SwimEvent::Refuted(Incarnation(1))));
+    // B's ack carries Alive at incarnation 1, which overrides Suspect at 0.
+    let ack = sent(&mut b).remove(0);
+    a.handle_message(Millis(1_010), B, ack.message);
+    assert_eq!(
+        a.member(B).unwrap(),
+        grapevine_core::lab::swim::MemberView {
+            state: MemberState::Alive,
+            incarnation: Incarnation(1)
+        }
+    );
+}
+
+#[test]
+fn an_old_alive_does_not_revive_the_dead_but_a_new_incarnation_does() {
+    let mut a = swim(A, SwimConfig::default(), &[B, C]);
+    let news = |state, inc| Update {
+        member: B,
+        incarnation: Incarnation(inc),
+        state,
+        from: C,
+    };
+    let ping = |u| SwimMessage::Ping {
+        seq: 1,
+        updates: vec![u],
+    };
+    a.handle_message(Millis(1), C, ping(news(MemberState::Dead, 0)));
+    assert_eq!(state_of(&a, B), MemberState::Dead);
+    a.handle_message(Millis(2), C, ping(news(MemberState::Alive, 0)));
+    assert_eq!(state_of(&a, B), MemberState::Dead);
+    a.handle_message(Millis(3), C, ping(news(MemberState::Alive, 1)));
+    assert_eq!(state_of(&a, B), MemberState::Alive);
+}
+
+#[test]
+fn an_indirect_probe_forwards_the_targets_ack() {
+    let config = SwimConfig::default();
+    let mut a = swim(A, config, &[B, C]);
+    let mut b = swim(B, config, &[A, C]);
+    let mut c = swim(C, config, &[A, B]);
+    a.handle_timeout(Millis(0));
+    let ping = sent(&mut a).remove(0);
+    let target = ping.to;
+    let helper = if target == B { C } else { B };
+    // The direct ping is lost; at the ack timeout A asks the helper.
+    a.handle_timeout(Millis(500));
+    let req = sent(&mut a).remove(0);
+    assert_eq!(req.to, helper);
+    assert!(matches!(req.message, SwimMessage::PingReq { target: t, .. } if t == target));
+    let (helper_node, target_node) = if helper == C {
+        (&mut c, &mut b)
+    } else {
+        (&mut b, &mut c)
+    };
+    helper_node.handle_message(Millis(505), A, req.message);
+    let relay_ping = sent(helper_node).remove(0);
+    assert_eq!(relay_ping.to, target);
+    target_node.handle_message(Millis(510), helper, relay_ping.message);
+    let ack = sent(target_node).remove(0);
+    helper_node.handle_message(Millis(515), target, ack.message);
+    let forwarded = sent(helper_node).remove(0);
+    assert_eq!(forwarded.to, A);
+    a.handle_message(Millis(520), helper, forwarded.message);
+    a.handle_timeout(Millis(1_000));
+    assert_eq!(state_of(&a, target), MemberState::Alive);
+}
+
+#[test]
+fn lifeguard_raises_local_health_when_helpers_do_not_nack() {
+    let config = SwimConfig {
+        lifeguard: Some(Lifeguard::default()),
+        ..SwimConfig::default()
+    };
+    let mut a = swim(A, config, &[B, C]);
+    a.handle_timeout(Millis(0));
+    a.handle_timeout(Millis(500)); // indirect: one helper, who never answers (not even a nack)
+    sent(&mut a);
+    a.handle_timeout(Millis(1_000));
+    assert_eq!(
+        a.health(),
+        1,
+        "a missed nack means this member may be the slow one"
+    );
+    // The next period is stretched by (health + 1).
+    assert_eq!(
+        a.poll_timeout(),
+        Some(Millis(2_000)),
+        "indirect at 1 s + 2 × 500 ms"
+    );
+}
+
+#[test]
+fn plain_swim_has_no_local_health() {
+    let mut a = swim(A, SwimConfig::default(), &[B, C]);
+    a.handle_timeout(Millis(0));
+    a.handle_timeout(Millis(500));
+    a.handle_timeout(Millis(1_000));
+    assert_eq!(a.health(), 0);
+}
+
+#[test]
+fn a_leave_is_announced_and_final() {
+    let mut a = swim(A, SwimConfig::default(), &[B]);
+    let mut b = swim(B, SwimConfig::default(), &[A]);
+    a.handle_command(Millis(10), SwimCommand::Leave);
+    let out = sent(&mut a);
+    assert_eq!(out.len(), 1);
+    b.handle_message(Millis(20), A, out[0].message.clone());
+    assert_eq!(state_of(&b, A), MemberState::Left);
+    assert!(a.has_left());
+    assert_eq!(a.poll_timeout(), None);
+}
+
+#[test]
+fn a_joiner_learns_the_group_from_its_seed() {
+    let mut a = swim(A, SwimConfig::default(), &[B]);
+    let mut c = swim(C, SwimConfig::default(), &[]);
+    c.handle_command(Millis(0), SwimCommand::Join(A));
+    let join = sent(&mut c).remove(0);
+    a.handle_message(Millis(5), C, join.message);
+    assert_eq!(state_of(&a, C), MemberState::Alive);
+    let sync = sent(&mut a).remove(0);
+    assert!(matches!(sync.message, SwimMessage::Sync { .. }));
+    c.handle_message(Millis(10), A, sync.message);
+    assert_eq!(state_of(&c, A), MemberState::Alive);
+    assert_eq!(state_of(&c, B), MemberState::Alive);
+}
+
+#[test]
+fn push_sum_keeps_half_and_sends_half() {
+    let config = PushSumConfig::default();
+    let mut a = PushSum::new(
+        A,
+        10.0,
+        false,
+        config,
+        GossipRng::from_seed_u64(1),
+        Millis(0),
+    );
+    let mut b = PushSum::new(
+        B,
+        30.0,
+        false,
+        config,
+        GossipRng::from_seed_u64(2),
+        Millis(0),
+    );
+    a.handle_peer(Millis(0), B, true);
+    a.handle_timeout(Millis(1_000));
+    let out = sent(&mut a);
+    assert_eq!(
+        out,
+        vec![Transmit {
+            to: B,
+            message: PushSumMessage {
+                sum: 5.0,
+                weight: 0.5
+            }
+        }]
+    );
+    assert_eq!(a.mass(), (5.0, 0.5));
+    b.handle_message(Millis(1_010), A, out[0].message);
+    assert_eq!(b.mass(), (35.0, 1.5));
+    assert_eq!(a.estimate(), Some(10.0));
+    assert!((b.estimate().unwrap() - 35.0 / 1.5).abs() < 1e-12);
+}
+
+fn kv(id: NodeId) -> KvNode {
+    KvNode::new(
+        id,
+        KvConfig::default(),
+        GossipRng::from_seed_u64(id.0),
+        Millis(0),
+    )
+}
+
+/// A full scuttlebutt exchange started by `from`.
+fn exchange(from: &mut KvNode, to: &mut KvNode, now: Millis) {
+    let syn = KvMessage::Syn {
+        digest: from.digest(),
+    };
+    to.handle_message(now, from.id(), syn);
+    for t in sent(to) {
+        from.handle_message(now, to.id(), t.message);
+    }
+    for t in sent(from) {
+        to.handle_message(now, from.id(), t.message);
+    }
+}
+
+fn set(node: &mut KvNode, at: u64, key: &str, value: &str) {
+    node.handle_command(
+        Millis(at),
+        KvCommand::Set {
+            key: key.into(),
+            value: value.into(),
+        },
+    );
+}
+
+#[test]
+fn concurrent_writes_are_siblings_under_vector_clocks_and_one_wins_under_lww() {
+    let (mut a, mut b) = (kv(A), kv(B));
+    set(&mut a, 100, "color", "red");
+    set(&mut b, 100, "color", "blue");
+    exchange(&mut a, &mut b, Millis(200));
+    assert_eq!(a.digest(), b.digest());
+    for node in [&a, &b] {
+        let mut values: Vec<&str> = node
+            .siblings("color")
+            .iter()
+            .map(|e| e.value.as_str())
+            .collect();
+        values.sort();
+        assert_eq!(values, ["blue", "red"], "neither write saw the other");
+        // Equal timestamps: the larger node id wins.
+        assert_eq!(node.lww("color").unwrap().value, "blue");
+    }
+}
+
+#[test]
+fn a_write_that_saw_the_other_supersedes_it() {
+    let (mut a, mut b) = (kv(A), kv(B));
+    set(&mut a, 100, "color", "red");
+    exchange(&mut a, &mut b, Millis(150));
+    set(&mut b, 200, "color", "blue");
+    exchange(&mut b, &mut a, Millis(250));
+    for node in [&a, &b] {
+        let siblings = node.siblings("color");
+        assert_eq!(siblings.len(), 1);
+        assert_eq!(siblings[0].value, "blue");
+    }
+}
+
+#[test]
+fn lww_drops_a_later_write_from_a_slow_clock_and_vector_clocks_do_not() {
+    let mut a = KvNode::new(
+        A,
+        KvConfig {
+            clock_offset_ms: -10_000,
+            ..KvConfig::default()
+        },
+        GossipRng::from_seed_u64(1),
+        Millis(0),
+    );
+    let mut b = kv(B);
+    set(&mut b, 1_000, "color", "blue");
+    exchange(&mut b, &mut a, Millis(1_100));
+    // A writes after seeing B's write, but its clock is 10 s behind.
+    set(&mut a, 2_000, "color", "red");
+    exchange(&mut a, &mut b, Millis(2_100));
+    assert_eq!(
+        b.lww("color").unwrap().value,
+        "blue",
+        "last-writer-wins trusts the clocks"
+    );
+    let siblings = b.siblings("color");
+    assert_eq!(siblings.len(), 1);
+    assert_eq!(
+        siblings[0].value, "red",
+        "the vector clock knows red came after blue"
+    );
+}
+
+#[test]
+fn a_bad_key_is_refused_and_nothing_changes() {
+    let mut a = kv(A);
+    set(&mut a, 1, "", "x");
+    assert!(a.keys().is_empty());
+    assert!(matches!(
+        events(&mut a)[..],
+        [grapevine_core::lab::kv::KvEvent::Refused(_)]
+    ));
+}
