@@ -76,7 +76,7 @@ pub fn node_rng(seed: u64, i: u32, life: u32) -> GossipRng {
 }
 
 /// How one protocol's nodes are made and take the scenario's node-level operations.
-trait Spawner {
+pub trait Spawner {
     /// The protocol's node.
     type Node: Node<Message = Self::Message>;
     /// Its message.
@@ -91,67 +91,157 @@ trait Spawner {
     fn command(&self, net: &mut Network<Self::Node>, op: &Op);
 }
 
-/// Builds the starting group (every node knows every other) and plays the scenario,
-/// calling `observe` after every step with the events since the last, and `sample` every
-/// `sample_ms` (if given) and at the end.
+/// A lab run in progress: the network, the scenario's remaining steps, and what the
+/// scenario's operations need (how to make nodes, each node's restarts). The command line
+/// plays it to the end; the page advances it frame by frame.
+pub struct Lab<S: Spawner> {
+    net: Network<S::Node>,
+    spawner: S,
+    steps: Vec<(u64, Op)>,
+    next_step: usize,
+    lives: Vec<u32>,
+    rng: GossipRng,
+    end: Millis,
+}
+
+impl<S: Spawner> Lab<S> {
+    /// Builds the starting group (every node knows every other) at time 0.
+    fn new(settings: &LabSettings, spawner: S) -> Result<Self, LabError> {
+        settings.validate()?;
+        let mut net: Network<S::Node> = Network::new(
+            settings.link,
+            GossipRng::derive(settings.seed, Stream::Links, 0),
+        );
+        for i in 0..settings.nodes {
+            net.add(spawner.spawn(i, 0, Millis(0), None));
+        }
+        for i in 0..settings.nodes {
+            net.with_node(i, |node, now| {
+                for j in 0..settings.nodes {
+                    node.handle_peer(now, NodeId(u64::from(j)), true);
+                }
+            });
+        }
+        Ok(Lab {
+            net,
+            spawner,
+            steps: settings.scenario.steps.clone(),
+            next_step: 0,
+            lives: alloc::vec![0; settings.nodes as usize],
+            rng: GossipRng::derive(settings.seed, Stream::Scenario, 0),
+            end: Millis(settings.scenario.end_ms),
+        })
+    }
+
+    /// The network and its nodes.
+    pub fn network(&self) -> &Network<S::Node> {
+        &self.net
+    }
+
+    /// When the scenario ends.
+    pub fn end(&self) -> Millis {
+        self.end
+    }
+
+    /// Runs the network and the scenario's steps up to and including `until` (a step due at
+    /// `until` is applied after the network's events of that moment) and returns the nodes'
+    /// events meanwhile, with when and who.
+    #[allow(clippy::type_complexity)]
+    pub fn advance(
+        &mut self,
+        until: Millis,
+    ) -> Result<Vec<(Millis, NodeId, <S::Node as Node>::Event)>, LabError> {
+        let mut events = Vec::new();
+        loop {
+            let step = self
+                .steps
+                .get(self.next_step)
+                .filter(|s| Millis(s.0) <= until);
+            let to = step.map_or(until, |s| Millis(s.0));
+            self.net
+                .run_until(to, MAX_EVENTS)
+                .map_err(LabError::Runaway)?;
+            events.extend(self.net.drain_events());
+            let Some((_, op)) = step.cloned() else {
+                return Ok(events);
+            };
+            self.next_step += 1;
+            self.apply(&op);
+            events.extend(self.net.drain_events());
+        }
+    }
+
+    /// Applies one operation now (the page's buttons use the scenario's operations too).
+    /// Node indices MUST exist.
+    pub fn apply(&mut self, op: &Op) {
+        let net = &mut self.net;
+        match *op {
+            Op::Crash(i) => net.crash(i),
+            Op::Restart(i) => {
+                self.lives[i as usize] += 1;
+                let node =
+                    self.spawner
+                        .spawn(i, self.lives[i as usize], net.now(), Some(net.node(i)));
+                net.restart(i, node);
+                let contact = live_contact(net, i, &mut self.rng);
+                self.spawner.joined(net, i, contact);
+            }
+            Op::Join => {
+                let i = net.len() as u32;
+                self.lives.push(0);
+                net.add(self.spawner.spawn(i, 0, net.now(), None));
+                let contact = live_contact(net, i, &mut self.rng);
+                self.spawner.joined(net, i, contact);
+            }
+            Op::Leave(i) => self.spawner.leave(net, i),
+            Op::Split(k) => {
+                let n = net.len() as u32;
+                for i in 0..n {
+                    net.set_group(i, (u64::from(i) * u64::from(k) / u64::from(n)) as u16);
+                }
+            }
+            Op::Heal => net.heal(),
+            Op::Loss(loss) => net.set_link(LinkConfig { loss, ..net.link() }),
+            Op::Duplicate(duplicate) => net.set_link(LinkConfig {
+                duplicate,
+                ..net.link()
+            }),
+            Op::Latency(latency_ms, jitter_ms) => net.set_link(LinkConfig {
+                latency_ms,
+                jitter_ms,
+                ..net.link()
+            }),
+            Op::Slow(i, ms) => net.set_slow(i, ms),
+            Op::Set(..) | Op::Value(..) => self.spawner.command(net, op),
+        }
+    }
+}
+
+/// Plays `lab` to its end, calling `observe` with the events after every stretch and
+/// `sample` every `sample_ms` (if given) and at the end.
 fn play<S: Spawner>(
-    settings: &LabSettings,
-    spawner: &S,
+    mut lab: Lab<S>,
     sample_ms: Option<u64>,
-    end: End,
+    end_mode: End,
     mut observe: impl FnMut(&Network<S::Node>, Vec<(Millis, NodeId, <S::Node as Node>::Event)>),
     mut sample: impl FnMut(&Network<S::Node>, Millis),
 ) -> Result<(), LabError> {
-    settings.validate()?;
-    let end_mode = end;
-    let mut net: Network<S::Node> = Network::new(
-        settings.link,
-        GossipRng::derive(settings.seed, Stream::Links, 0),
-    );
-    for i in 0..settings.nodes {
-        net.add(spawner.spawn(i, 0, Millis(0), None));
+    let end = lab.end;
+    let mut t = 0;
+    while let Some(next) = sample_ms.map(|ms| t + ms).filter(|&next| next < end.0) {
+        t = next;
+        let events = lab.advance(Millis(t))?;
+        observe(&lab.net, events);
+        sample(&lab.net, Millis(t));
     }
-    for i in 0..settings.nodes {
-        net.with_node(i, |node, now| {
-            for j in 0..settings.nodes {
-                node.handle_peer(now, NodeId(u64::from(j)), true);
-            }
-        });
-    }
-    let mut lives: Vec<u32> = alloc::vec![0; settings.nodes as usize];
-    let mut next_sample = sample_ms;
-    let end = Millis(settings.scenario.end_ms);
-    let mut steps = settings.scenario.steps.iter().peekable();
-    let mut rng = GossipRng::derive(settings.seed, Stream::Scenario, 0);
-    loop {
-        let step_at = steps.peek().map(|s| Millis(s.0));
-        let sample_at = next_sample.map(Millis).filter(|&t| t <= end);
-        let until = [step_at, sample_at, Some(end)]
-            .into_iter()
-            .flatten()
-            .min()
-            .expect("end");
-        net.run_until(until, MAX_EVENTS)
-            .map_err(LabError::Runaway)?;
-        let events = net.drain_events();
-        observe(&net, events);
-        if sample_at == Some(until) {
-            sample(&net, until);
-            next_sample = next_sample.map(|t| t + sample_ms.expect("sampling"));
-            continue;
-        }
-        if step_at == Some(until) {
-            let (_, op) = steps.next().expect("peeked");
-            apply(&mut net, spawner, op, &mut lives, &mut rng);
-            continue;
-        }
-        break;
-    }
+    let events = lab.advance(end)?;
+    observe(&lab.net, events);
     if end_mode == End::DeliverInFlight {
-        net.deliver_in_flight(MAX_EVENTS)
+        lab.net
+            .deliver_in_flight(MAX_EVENTS)
             .map_err(LabError::Runaway)?;
     }
-    sample(&net, end);
+    sample(&lab.net, end);
     Ok(())
 }
 
@@ -175,68 +265,11 @@ where
     (!live.is_empty()).then(|| live[rng.below(live.len() as u32) as usize])
 }
 
-fn apply<S: Spawner>(
-    net: &mut Network<S::Node>,
-    spawner: &S,
-    op: &Op,
-    lives: &mut Vec<u32>,
-    rng: &mut GossipRng,
-) {
-    match *op {
-        Op::Crash(i) => net.crash(i),
-        Op::Restart(i) => {
-            lives[i as usize] += 1;
-            let node = spawner.spawn(i, lives[i as usize], net.now(), Some(net.node(i)));
-            net.restart(i, node);
-            let contact = live_contact(net, i, rng);
-            spawner.joined(net, i, contact);
-        }
-        Op::Join => {
-            let i = net.len() as u32;
-            lives.push(0);
-            net.add(spawner.spawn(i, 0, net.now(), None));
-            let contact = live_contact(net, i, rng);
-            spawner.joined(net, i, contact);
-        }
-        Op::Leave(i) => spawner.leave(net, i),
-        Op::Split(k) => {
-            let n = net.len() as u32;
-            for i in 0..n {
-                net.set_group(i, (u64::from(i) * u64::from(k) / u64::from(n)) as u16);
-            }
-        }
-        Op::Heal => net.heal(),
-        Op::Loss(p) => {
-            let link = LinkConfig {
-                loss: p,
-                ..net.link()
-            };
-            net.set_link(link);
-        }
-        Op::Duplicate(p) => {
-            let link = LinkConfig {
-                duplicate: p,
-                ..net.link()
-            };
-            net.set_link(link);
-        }
-        Op::Latency(latency_ms, jitter_ms) => {
-            let link = LinkConfig {
-                latency_ms,
-                jitter_ms,
-                ..net.link()
-            };
-            net.set_link(link);
-        }
-        Op::Slow(i, ms) => net.set_slow(i, ms),
-        Op::Set(..) | Op::Value(..) => spawner.command(net, op),
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // SWIM
 
-struct SwimNodes {
+/// How a SWIM lab makes its members.
+pub struct SwimNodes {
     config: SwimConfig,
     seed: u64,
     phases: Phases,
@@ -288,6 +321,25 @@ impl Spawner for SwimNodes {
     fn command(&self, _: &mut Network<Swim>, _: &Op) {}
 }
 
+impl Lab<SwimNodes> {
+    /// A SWIM group under the settings' scenario.
+    pub fn swim(
+        settings: &LabSettings,
+        config: SwimConfig,
+        phases: Phases,
+    ) -> Result<Self, LabError> {
+        config
+            .validate()
+            .map_err(|m| LabError::Settings(m.into()))?;
+        let spawner = SwimNodes {
+            config,
+            seed: settings.seed,
+            phases,
+        };
+        Lab::new(settings, spawner)
+    }
+}
+
 /// One SWIM run's figures.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SwimFigures {
@@ -308,14 +360,7 @@ pub fn run_swim(
     config: SwimConfig,
     phases: Phases,
 ) -> Result<SwimFigures, LabError> {
-    config
-        .validate()
-        .map_err(|m| LabError::Settings(m.into()))?;
-    let spawner = SwimNodes {
-        config,
-        seed: settings.seed,
-        phases,
-    };
+    let lab = Lab::swim(settings, config, phases)?;
     let crash = settings
         .scenario
         .steps
@@ -330,8 +375,7 @@ pub fn run_swim(
     let mut sent = 0;
     let mut final_live: Vec<u32> = Vec::new();
     play(
-        settings,
-        &spawner,
+        lab,
         None,
         End::Cut,
         |net, events| {
@@ -444,7 +488,8 @@ pub fn push_sum_value(seed: u64, i: u32) -> f64 {
     f64::from(rng.next_u32()) / 4_294_967_296.0 * 100.0
 }
 
-struct PushSumNodes {
+/// How a push-sum lab makes its nodes.
+pub struct PushSumNodes {
     config: PushSumConfig,
     seed: u64,
 }
@@ -473,6 +518,21 @@ impl Spawner for PushSumNodes {
                 node.handle_command(now, PushSumCommand::SetValue(x))
             });
         }
+    }
+}
+
+impl Lab<PushSumNodes> {
+    /// Push-sum nodes under the settings' scenario (node 0 designated, see
+    /// [`super::push_sum::Aggregate::start`]).
+    pub fn push_sum(settings: &LabSettings, config: PushSumConfig) -> Result<Self, LabError> {
+        config
+            .validate()
+            .map_err(|m| LabError::Settings(m.into()))?;
+        let spawner = PushSumNodes {
+            config,
+            seed: settings.seed,
+        };
+        Lab::new(settings, spawner)
     }
 }
 
@@ -517,19 +577,12 @@ pub fn run_push_sum(
     settings: &LabSettings,
     config: PushSumConfig,
 ) -> Result<PushSumFigures, LabError> {
-    config
-        .validate()
-        .map_err(|m| LabError::Settings(m.into()))?;
-    let spawner = PushSumNodes {
-        config,
-        seed: settings.seed,
-    };
+    let lab = Lab::push_sum(settings, config)?;
     let interval = u64::from(config.interval_ms);
     let mut errors = Vec::new();
     let mut mass = 0.0;
     play(
-        settings,
-        &spawner,
+        lab,
         Some(interval),
         End::DeliverInFlight,
         |_, _| {},
@@ -560,7 +613,8 @@ pub fn run_push_sum(
 // ---------------------------------------------------------------------------------------
 // Key-value
 
-struct KvNodes {
+/// How a key-value lab makes its replicas.
+pub struct KvNodes {
     config: KvConfig,
     seed: u64,
 }
@@ -597,6 +651,20 @@ impl Spawner for KvNodes {
     }
 }
 
+impl Lab<KvNodes> {
+    /// Key-value replicas under the settings' scenario.
+    pub fn kv(settings: &LabSettings, config: KvConfig) -> Result<Self, LabError> {
+        config
+            .validate()
+            .map_err(|m| LabError::Settings(m.into()))?;
+        let spawner = KvNodes {
+            config,
+            seed: settings.seed,
+        };
+        Lab::new(settings, spawner)
+    }
+}
+
 /// One key-value run's figures.
 #[derive(Clone, Debug, PartialEq)]
 pub struct KvFigures {
@@ -620,13 +688,7 @@ pub fn kv_converged(net: &Network<KvNode>) -> bool {
 
 /// Plays the key-value map with `config` under the settings' scenario.
 pub fn run_kv(settings: &LabSettings, config: KvConfig) -> Result<KvFigures, LabError> {
-    config
-        .validate()
-        .map_err(|m| LabError::Settings(m.into()))?;
-    let spawner = KvNodes {
-        config,
-        seed: settings.seed,
-    };
+    let lab = Lab::kv(settings, config)?;
     let interval = u64::from(config.interval_ms);
     let settle_from = settings
         .scenario
@@ -639,8 +701,7 @@ pub fn run_kv(settings: &LabSettings, config: KvConfig) -> Result<KvFigures, Lab
     let mut converged_at = None;
     let mut conflicting_keys = 0;
     play(
-        settings,
-        &spawner,
+        lab,
         Some(interval),
         End::Cut,
         |_, _| {},

@@ -1,0 +1,237 @@
+//! The wire format: every message survives encode/decode; no input makes the decoder panic;
+//! each kind of bad input gets its own error.
+
+use grapevine_core::lab::kv::{Digest, Entry, KvMessage, VClock};
+use grapevine_core::lab::push_sum::PushSumMessage;
+use grapevine_core::lab::swim::{Incarnation, MemberState, SwimMessage, Update};
+use grapevine_core::lab::wire::{decode, encode, Message, WireError, MAX_MESSAGE_BYTES, VERSION};
+use grapevine_core::lab::NodeId;
+use proptest::collection::vec;
+use proptest::prelude::*;
+
+fn node_id() -> impl Strategy<Value = NodeId> {
+    any::<u64>().prop_map(NodeId)
+}
+
+fn update() -> impl Strategy<Value = Update> {
+    let state = prop_oneof![
+        Just(MemberState::Alive),
+        Just(MemberState::Suspect),
+        Just(MemberState::Dead),
+        Just(MemberState::Left),
+    ];
+    (node_id(), any::<u32>(), state, node_id()).prop_map(|(member, inc, state, from)| Update {
+        member,
+        incarnation: Incarnation(inc),
+        state,
+        from,
+    })
+}
+
+fn swim() -> impl Strategy<Value = SwimMessage> {
+    prop_oneof![
+        (any::<u32>(), vec(update(), 0..20))
+            .prop_map(|(seq, updates)| SwimMessage::Ping { seq, updates }),
+        (any::<u32>(), vec(update(), 0..20))
+            .prop_map(|(seq, updates)| SwimMessage::Ack { seq, updates }),
+        (any::<u32>(), node_id(), vec(update(), 0..20)).prop_map(|(seq, target, updates)| {
+            SwimMessage::PingReq {
+                seq,
+                target,
+                updates,
+            }
+        }),
+        any::<u32>().prop_map(|seq| SwimMessage::Nack { seq }),
+        any::<u32>().prop_map(|i| SwimMessage::Join {
+            incarnation: Incarnation(i)
+        }),
+        vec(update(), 0..100).prop_map(|members| SwimMessage::Sync { members }),
+    ]
+}
+
+/// Sorted, distinct ids with counts: a valid clock or digest.
+fn pairs(max: usize) -> impl Strategy<Value = Vec<(NodeId, u64)>> {
+    proptest::collection::btree_map(any::<u64>(), any::<u64>(), 0..max)
+        .prop_map(|m| m.into_iter().map(|(k, v)| (NodeId(k), v)).collect())
+}
+
+fn entry() -> impl Strategy<Value = Entry> {
+    (
+        node_id(),
+        1..u64::MAX,
+        "[a-z]{1,64}",
+        ".{0,40}",
+        any::<u64>(),
+        pairs(8),
+    )
+        .prop_map(|(origin, version, key, value, timestamp, clock)| Entry {
+            origin,
+            version,
+            key,
+            value,
+            timestamp,
+            clock: VClock(clock),
+        })
+}
+
+fn kv() -> impl Strategy<Value = KvMessage> {
+    prop_oneof![
+        pairs(50).prop_map(|d| KvMessage::Syn { digest: Digest(d) }),
+        (pairs(50), vec(entry(), 0..20)).prop_map(|(d, delta)| KvMessage::SynAck {
+            digest: Digest(d),
+            delta
+        }),
+        vec(entry(), 0..20).prop_map(|delta| KvMessage::Ack { delta }),
+    ]
+}
+
+fn message() -> impl Strategy<Value = Message> {
+    prop_oneof![
+        swim().prop_map(Message::Swim),
+        (-1e300..1e300f64, 0.0..1e6f64)
+            .prop_map(|(sum, weight)| Message::PushSum(PushSumMessage { sum, weight })),
+        kv().prop_map(Message::Kv),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    #[test]
+    fn every_message_round_trips(m in message()) {
+        let bytes = encode(&m).unwrap();
+        prop_assert_eq!(bytes[0], VERSION);
+        prop_assert_eq!(decode(&bytes), Ok(m));
+    }
+
+    #[test]
+    fn every_proper_prefix_is_refused(m in message()) {
+        let bytes = encode(&m).unwrap();
+        for cut in 0..bytes.len() {
+            prop_assert!(decode(&bytes[..cut]).is_err(), "prefix of {} bytes accepted", cut);
+        }
+    }
+
+    #[test]
+    fn garbage_never_panics(bytes in vec(any::<u8>(), 0..2048)) {
+        let _ = decode(&bytes);
+        let mut versioned = bytes.clone();
+        versioned.insert(0, VERSION);
+        if let Ok(m) = decode(&versioned) {
+            // Whatever the decoder accepts is a valid message (varints may have been written
+            // in a longer form than ours, so compare messages, not bytes).
+            let again = encode(&m).unwrap();
+            prop_assert_eq!(decode(&again), Ok(m));
+        }
+    }
+
+    #[test]
+    fn flipped_bytes_never_panic(m in message(), at in any::<prop::sample::Index>(), bit in 0u8..8) {
+        let mut bytes = encode(&m).unwrap();
+        let i = at.index(bytes.len());
+        bytes[i] ^= 1 << bit;
+        let _ = decode(&bytes);
+    }
+}
+
+fn ping() -> Message {
+    Message::Swim(SwimMessage::Ping {
+        seq: 7,
+        updates: vec![],
+    })
+}
+
+#[test]
+fn each_kind_of_bad_input_has_its_error() {
+    assert_eq!(decode(&[]), Err(WireError::Empty));
+    let mut bytes = encode(&ping()).unwrap();
+    bytes[0] = VERSION + 1;
+    assert_eq!(decode(&bytes), Err(WireError::UnknownVersion(VERSION + 1)));
+    let mut bytes = encode(&ping()).unwrap();
+    bytes.push(0);
+    assert_eq!(decode(&bytes), Err(WireError::TrailingBytes(1)));
+    assert_eq!(
+        decode(&vec![VERSION; MAX_MESSAGE_BYTES + 1]),
+        Err(WireError::TooLarge(MAX_MESSAGE_BYTES + 1))
+    );
+    let bytes = encode(&ping()).unwrap();
+    assert_eq!(decode(&bytes[..bytes.len() - 1]), Err(WireError::Truncated));
+    assert_eq!(
+        decode(&[VERSION, 9]),
+        Err(WireError::Malformed),
+        "no such message kind"
+    );
+}
+
+#[test]
+fn messages_out_of_bounds_are_refused() {
+    let nan = Message::PushSum(PushSumMessage {
+        sum: f64::NAN,
+        weight: 1.0,
+    });
+    assert!(matches!(
+        decode(&encode(&nan).unwrap()),
+        Err(WireError::OutOfBounds(_))
+    ));
+    let negative = Message::PushSum(PushSumMessage {
+        sum: 1.0,
+        weight: -1.0,
+    });
+    assert!(matches!(
+        decode(&encode(&negative).unwrap()),
+        Err(WireError::OutOfBounds(_))
+    ));
+    let unsorted = Message::Kv(KvMessage::Syn {
+        digest: Digest(vec![(NodeId(2), 1), (NodeId(1), 1)]),
+    });
+    assert!(matches!(
+        decode(&encode(&unsorted).unwrap()),
+        Err(WireError::OutOfBounds(_))
+    ));
+    let long_key = Message::Kv(KvMessage::Ack {
+        delta: vec![Entry {
+            origin: NodeId(1),
+            version: 1,
+            key: "k".repeat(65),
+            value: String::new(),
+            timestamp: 0,
+            clock: VClock::default(),
+        }],
+    });
+    assert!(matches!(
+        decode(&encode(&long_key).unwrap()),
+        Err(WireError::OutOfBounds(_))
+    ));
+    let too_many = Message::Swim(SwimMessage::Ping {
+        seq: 1,
+        updates: vec![
+            Update {
+                member: NodeId(1),
+                incarnation: Incarnation(0),
+                state: MemberState::Alive,
+                from: NodeId(1)
+            };
+            65
+        ],
+    });
+    assert!(matches!(
+        decode(&encode(&too_many).unwrap()),
+        Err(WireError::OutOfBounds(_))
+    ));
+}
+
+#[test]
+fn an_oversized_message_is_not_encoded() {
+    let huge = Message::Swim(SwimMessage::Sync {
+        members: vec![
+            Update {
+                member: NodeId(u64::MAX),
+                incarnation: Incarnation(u32::MAX),
+                state: MemberState::Alive,
+                from: NodeId(u64::MAX),
+            };
+            2_000
+        ],
+    });
+    assert!(matches!(encode(&huge), Err(WireError::TooLarge(_))));
+}
