@@ -83,12 +83,25 @@ pub trait Spawner {
     type Message: WireMessage;
     /// A fresh node `i` in its `life`-th life; `previous`: its last state before a restart.
     fn spawn(&self, i: u32, life: u32, now: Millis, previous: Option<&Self::Node>) -> Self::Node;
-    /// Node `i` was just added or restarted; `contact` is a live node to join through.
-    fn joined(&self, net: &mut Network<Self::Node>, i: u32, contact: Option<u32>);
+    /// Node `i` was just added or restarted; `contacts`: a few live nodes to join through
+    /// (a seed list, as memberlist's and Serf's joins take).
+    fn joined(&self, net: &mut Network<Self::Node>, i: u32, contacts: &[u32]);
     /// Node `i` leaves gracefully.
     fn leave(&self, net: &mut Network<Self::Node>, i: u32);
     /// A protocol-specific operation (a key-value write, a push-sum value).
     fn command(&self, net: &mut Network<Self::Node>, op: &Op);
+    /// The incarnation a node runs at (SWIM's; 0 for protocols without one).
+    fn incarnation(&self, _node: &Self::Node) -> u32 {
+        0
+    }
+}
+
+/// One life of a node: from its start (or restart, or join) to its crash or leave.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Life {
+    start: Millis,
+    end: Option<Millis>,
+    incarnation: u32,
 }
 
 /// A lab run in progress: the network, the scenario's remaining steps, and what the
@@ -99,7 +112,8 @@ pub struct Lab<S: Spawner> {
     spawner: S,
     steps: Vec<(u64, Op)>,
     next_step: usize,
-    lives: Vec<u32>,
+    /// Every node's lives, oldest first.
+    lives: Vec<Vec<Life>>,
     rng: GossipRng,
     end: Millis,
 }
@@ -122,12 +136,21 @@ impl<S: Spawner> Lab<S> {
                 }
             });
         }
+        let lives = (0..settings.nodes)
+            .map(|i| {
+                alloc::vec![Life {
+                    start: Millis(0),
+                    end: None,
+                    incarnation: spawner.incarnation(net.node(i)),
+                }]
+            })
+            .collect();
         Ok(Lab {
             net,
             spawner,
+            lives,
             steps: settings.scenario.steps.clone(),
             next_step: 0,
-            lives: alloc::vec![0; settings.nodes as usize],
             rng: GossipRng::derive(settings.seed, Stream::Scenario, 0),
             end: Millis(settings.scenario.end_ms),
         })
@@ -136,6 +159,41 @@ impl<S: Spawner> Lab<S> {
     /// The network and its nodes.
     pub fn network(&self) -> &Network<S::Node> {
         &self.net
+    }
+
+    /// Whether node `i` was running (not crashed, not left) at `at`, in a life whose
+    /// incarnation started at or below `incarnation`: news about that life at that time
+    /// concerns a live node. A "dead" verdict that passes this is a false positive.
+    pub fn was_live(&self, i: u32, at: Millis, incarnation: u32) -> bool {
+        self.lives.get(i as usize).is_some_and(|lives| {
+            lives.iter().any(|life| {
+                life.start <= at
+                    && life.end.is_none_or(|end| at < end)
+                    && incarnation >= life.incarnation
+            })
+        })
+    }
+
+    fn end_life(&mut self, i: u32) {
+        let now = self.net.now();
+        if let Some(life) = self.lives[i as usize]
+            .last_mut()
+            .filter(|l| l.end.is_none())
+        {
+            life.end = Some(now);
+        }
+    }
+
+    fn start_life(&mut self, i: u32) {
+        let life = Life {
+            start: self.net.now(),
+            end: None,
+            incarnation: self.spawner.incarnation(self.net.node(i)),
+        };
+        match self.lives.get_mut(i as usize) {
+            Some(lives) => lives.push(life),
+            None => self.lives.push(alloc::vec![life]),
+        }
     }
 
     /// When the scenario ends.
@@ -174,26 +232,43 @@ impl<S: Spawner> Lab<S> {
     /// Applies one operation now (the page's buttons use the scenario's operations too).
     /// Node indices MUST exist.
     pub fn apply(&mut self, op: &Op) {
-        let net = &mut self.net;
         match *op {
-            Op::Crash(i) => net.crash(i),
+            Op::Crash(i) => {
+                self.end_life(i);
+                self.net.crash(i);
+            }
             Op::Restart(i) => {
-                self.lives[i as usize] += 1;
-                let node =
-                    self.spawner
-                        .spawn(i, self.lives[i as usize], net.now(), Some(net.node(i)));
+                self.end_life(i);
+                let life = self.lives[i as usize].len() as u32;
+                let net = &mut self.net;
+                let node = self.spawner.spawn(i, life, net.now(), Some(net.node(i)));
                 net.restart(i, node);
-                let contact = live_contact(net, i, &mut self.rng);
-                self.spawner.joined(net, i, contact);
+                self.start_life(i);
+                let contacts = live_contacts(&self.net, i, &mut self.rng);
+                self.spawner.joined(&mut self.net, i, &contacts);
             }
             Op::Join => {
-                let i = net.len() as u32;
-                self.lives.push(0);
-                net.add(self.spawner.spawn(i, 0, net.now(), None));
-                let contact = live_contact(net, i, &mut self.rng);
-                self.spawner.joined(net, i, contact);
+                let i = self.net.len() as u32;
+                let node = self.spawner.spawn(i, 0, self.net.now(), None);
+                self.net.add(node);
+                self.start_life(i);
+                let contacts = live_contacts(&self.net, i, &mut self.rng);
+                self.spawner.joined(&mut self.net, i, &contacts);
             }
-            Op::Leave(i) => self.spawner.leave(net, i),
+            Op::Leave(i) => {
+                self.end_life(i);
+                self.spawner.leave(&mut self.net, i);
+            }
+            _ => self.apply_to_network(op),
+        }
+    }
+
+    fn apply_to_network(&mut self, op: &Op) {
+        let net = &mut self.net;
+        match *op {
+            Op::Crash(_) | Op::Restart(_) | Op::Join | Op::Leave(_) => {
+                unreachable!("node lives are kept in apply")
+            }
             Op::Split(k) => {
                 let n = net.len() as u32;
                 for i in 0..n {
@@ -223,7 +298,7 @@ fn play<S: Spawner>(
     mut lab: Lab<S>,
     sample_ms: Option<u64>,
     end_mode: End,
-    mut observe: impl FnMut(&Network<S::Node>, Vec<(Millis, NodeId, <S::Node as Node>::Event)>),
+    mut observe: impl FnMut(&Lab<S>, Vec<(Millis, NodeId, <S::Node as Node>::Event)>),
     mut sample: impl FnMut(&Network<S::Node>, Millis),
 ) -> Result<(), LabError> {
     let end = lab.end;
@@ -231,11 +306,11 @@ fn play<S: Spawner>(
     while let Some(next) = sample_ms.map(|ms| t + ms).filter(|&next| next < end.0) {
         t = next;
         let events = lab.advance(Millis(t))?;
-        observe(&lab.net, events);
+        observe(&lab, events);
         sample(&lab.net, Millis(t));
     }
     let events = lab.advance(end)?;
-    observe(&lab.net, events);
+    observe(&lab, events);
     if end_mode == End::DeliverInFlight {
         lab.net
             .deliver_in_flight(MAX_EVENTS)
@@ -254,16 +329,25 @@ enum End {
     DeliverInFlight,
 }
 
-/// A random live node other than `except`.
-fn live_contact<N: Node>(net: &Network<N>, except: u32, rng: &mut GossipRng) -> Option<u32>
+/// Up to `JOIN_CONTACTS` distinct random live nodes other than `except`.
+fn live_contacts<N: Node>(net: &Network<N>, except: u32, rng: &mut GossipRng) -> Vec<u32>
 where
     N::Message: WireMessage,
 {
-    let live: Vec<u32> = (0..net.len() as u32)
+    let mut live: Vec<u32> = (0..net.len() as u32)
         .filter(|&j| j != except && net.is_up(j))
         .collect();
-    (!live.is_empty()).then(|| live[rng.below(live.len() as u32) as usize])
+    let take = JOIN_CONTACTS.min(live.len());
+    for k in 0..take {
+        let j = k + rng.below((live.len() - k) as u32) as usize;
+        live.swap(k, j);
+    }
+    live.truncate(take);
+    live
 }
+
+/// How many live nodes a joiner contacts: one could crash before the join arrives.
+const JOIN_CONTACTS: usize = 3;
 
 // ---------------------------------------------------------------------------------------
 // SWIM
@@ -306,8 +390,8 @@ impl Spawner for SwimNodes {
         )
     }
 
-    fn joined(&self, net: &mut Network<Swim>, i: u32, contact: Option<u32>) {
-        if let Some(c) = contact {
+    fn joined(&self, net: &mut Network<Swim>, i: u32, contacts: &[u32]) {
+        for &c in contacts {
             net.with_node(i, |node, now| {
                 node.handle_command(now, SwimCommand::Join(NodeId(u64::from(c))))
             });
@@ -319,6 +403,10 @@ impl Spawner for SwimNodes {
     }
 
     fn command(&self, _: &mut Network<Swim>, _: &Op) {}
+
+    fn incarnation(&self, node: &Swim) -> u32 {
+        node.incarnation().0
+    }
 }
 
 impl Lab<SwimNodes> {
@@ -348,7 +436,8 @@ pub struct SwimFigures {
     pub first_detection_periods: Option<f64>,
     /// ... until every live member has; `None` if some never did.
     pub full_detection_periods: Option<f64>,
-    /// Live members (up, at their current incarnation) that some member declared dead.
+    /// Members some member declared dead while they were running, in the life the verdict
+    /// was about (see [`Lab::was_live`]).
     pub false_positives: u32,
     /// Messages sent per node per protocol period.
     pub messages_per_node_period: f64,
@@ -378,7 +467,7 @@ pub fn run_swim(
         lab,
         None,
         End::Cut,
-        |net, events| {
+        |lab, events| {
             for (at, observer, event) in events {
                 let SwimEvent::Member {
                     member,
@@ -395,12 +484,7 @@ pub fn run_swim(
                         marked.entry(observer).or_insert(at);
                     }
                 }
-                let current = net.node(m).incarnation();
-                if state == MemberState::Dead
-                    && net.is_up(m)
-                    && !net.node(m).has_left()
-                    && incarnation >= current
-                {
+                if state == MemberState::Dead && lab.was_live(m, at, incarnation.0) {
                     false_positives.insert(member);
                 }
             }
@@ -504,7 +588,7 @@ impl Spawner for PushSumNodes {
         PushSum::new(NodeId(u64::from(i)), value, i == 0, self.config, rng, now)
     }
 
-    fn joined(&self, net: &mut Network<PushSum>, i: u32, _: Option<u32>) {
+    fn joined(&self, net: &mut Network<PushSum>, i: u32, _: &[u32]) {
         introduce(net, i);
     }
 
@@ -632,7 +716,7 @@ impl Spawner for KvNodes {
         )
     }
 
-    fn joined(&self, net: &mut Network<KvNode>, i: u32, _: Option<u32>) {
+    fn joined(&self, net: &mut Network<KvNode>, i: u32, _: &[u32]) {
         introduce(net, i);
     }
 

@@ -82,8 +82,8 @@ pub const PRESETS: &[(&str, &str, &str)] = &[
     ),
     (
         "slow-node",
-        "one node's messages take 1.5 s (a CPU-starved process): false suspicions, and what Lifeguard does about them",
-        "at 5s slow 0 1500\nend 120s",
+        "one node's messages take 3 s each way (a CPU-starved process): false suspicions, and what Lifeguard does about them",
+        "at 5s slow 0 3000\nend 120s",
     ),
     (
         "concurrent-writes",

@@ -1,0 +1,245 @@
+//! The lab's protocols over the simulated network: properties over random scenarios, and
+//! statistical checks against the papers (docs/FIDELITY.md).
+
+use grapevine_core::experiment::run_seed;
+use grapevine_core::lab::kv::KvConfig;
+use grapevine_core::lab::net::LinkConfig;
+use grapevine_core::lab::push_sum::{Aggregate, PushSumConfig};
+use grapevine_core::lab::run::{kv_converged, run_push_sum, run_swim, Lab, LabSettings, Phases};
+use grapevine_core::lab::scenario::{Op, Scenario};
+use grapevine_core::lab::swim::{MemberState, ProbeOrder, SwimConfig, SwimEvent};
+use grapevine_core::lab::{Millis, NodeId};
+use proptest::prelude::*;
+
+fn settings(nodes: u32, seed: u64, scenario: &str) -> LabSettings {
+    LabSettings {
+        nodes,
+        seed,
+        link: LinkConfig::default(),
+        scenario: Scenario::parse(scenario).unwrap(),
+    }
+}
+
+/// A random churn scenario over `nodes` nodes in the first 20 s: crashes, restarts, leaves
+/// and joins, each node touched at most once (the same node crashed twice says nothing more).
+fn churn(nodes: u32) -> impl Strategy<Value = String> {
+    proptest::collection::vec((0u64..20_000, 0u8..4), 1..6).prop_map(move |ops| {
+        let mut text = String::new();
+        let mut used = std::collections::BTreeSet::new();
+        for (k, (at, kind)) in ops.into_iter().enumerate() {
+            let i = (k as u32 * 7 + 3) % nodes;
+            if kind != 3 && !used.insert(i) {
+                continue;
+            }
+            let op = match kind {
+                0 => format!("crash {i}"),
+                1 => format!("crash {i}\nat {}ms restart {i}", at + 3_000),
+                2 => format!("leave {i}"),
+                _ => "join".into(),
+            };
+            text.push_str(&format!("at {at}ms {op}\n"));
+        }
+        text.push_str("end 150s");
+        text
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+
+    /// After churn stops, every live member sees every other live member alive at its
+    /// current incarnation, every crashed one dead and every departed one left: the views
+    /// converge and every crash is detected by everyone. With no loss or partition, nobody
+    /// alive is ever declared dead.
+    #[test]
+    fn membership_converges_after_churn_stops(scenario in churn(12), seed in 0u64..1000) {
+        let s = settings(12, seed, &scenario);
+        let mut lab = Lab::swim(&s, SwimConfig::default(), Phases::Random).unwrap();
+        let events = lab.advance(lab.end()).unwrap();
+        let net = lab.network();
+        let n = net.len() as u32;
+        let live = |i: u32| net.is_up(i) && !net.node(i).has_left();
+        for a in (0..n).filter(|&a| live(a)) {
+            for b in (0..n).filter(|&b| b != a) {
+                let view = net.node(a).member(NodeId(u64::from(b)));
+                let expected = if live(b) {
+                    MemberState::Alive
+                } else if net.is_up(b) {
+                    MemberState::Left
+                } else {
+                    MemberState::Dead
+                };
+                let state = view.map(|v| v.state);
+                // A node that left may be seen as dead by a member the news never reached
+                // before its suspicion ran out: both mean "gone".
+                let gone = matches!(state, Some(MemberState::Left | MemberState::Dead));
+                prop_assert!(
+                    state == Some(expected) || (expected == MemberState::Left && gone),
+                    "{a} sees {b} as {state:?}, expected {expected:?} ({scenario})"
+                );
+                if live(b) {
+                    prop_assert_eq!(view.unwrap().incarnation, net.node(b).incarnation());
+                }
+            }
+        }
+        for (at, observer, event) in events {
+            if let SwimEvent::Member { member, state: MemberState::Dead, incarnation } = event {
+                let m = member.0 as u32;
+                prop_assert!(
+                    !lab.was_live(m, at, incarnation.0),
+                    "{observer} declared {m} dead at {at:?} while it ran ({scenario})"
+                );
+            }
+        }
+    }
+
+    /// Push-sum with no loss: the sum of values and of weights never changes (messages in
+    /// flight included), whatever the timing.
+    #[test]
+    fn push_sum_conserves_mass_without_loss(seed in 0u64..1000, nodes in 2u32..40) {
+        let s = settings(nodes, seed, "end 20s");
+        let f = run_push_sum(&s, PushSumConfig::default()).unwrap();
+        prop_assert!((f.mass_remaining - 1.0).abs() < 1e-9, "{}", f.mass_remaining);
+    }
+
+    /// Key-value replicas written on both sides of a partition agree after it heals.
+    #[test]
+    fn kv_replicas_converge_after_the_partition_heals(seed in 0u64..1000, nodes in 4u32..30) {
+        let text = format!(
+            "at 1s split 2\nat 2s set 0 a 1\nat 2s set {} a 2\nat 3s set 1 b x\nat 5s heal\nend 60s",
+            nodes - 1
+        );
+        let s = settings(nodes, seed, &text);
+        let mut lab = Lab::kv(&s, KvConfig::default()).unwrap();
+        lab.advance(Millis(4_900)).unwrap();
+        prop_assert!(!kv_converged(lab.network()), "converged across a partition");
+        lab.advance(lab.end()).unwrap();
+        prop_assert!(kv_converged(lab.network()));
+        let node = lab.network().node(nodes / 2);
+        prop_assert_eq!(node.siblings("a").len(), 2, "concurrent writes are both kept");
+    }
+}
+
+/// Same seed, same trace: events, their times and the network's counters.
+#[test]
+fn same_seed_same_trace() {
+    let trace = |seed| {
+        let s = settings(
+            20,
+            seed,
+            "at 3s crash 4\nat 4s loss 0.1\nat 8s restart 4\nend 30s",
+        );
+        let mut lab = Lab::swim(&s, SwimConfig::default(), Phases::Random).unwrap();
+        let events = lab.advance(lab.end()).unwrap();
+        (format!("{events:?}"), lab.network().stats())
+    };
+    assert_eq!(trace(5), trace(5));
+    assert_ne!(trace(5).0, trace(6).0);
+}
+
+/// With random probe targets and periods in step, the expected time from a crash to its
+/// first detection is 1 / (1 - (1 - 1/(n-1))^(n-1)) periods (SWIM, section 3.1: each of the
+/// n - 1 live members picks the crashed one with probability 1/(n-1) per period; the paper's
+/// 1/(1 - e^{-q_f}) is its limit). The crash comes just as the probes of period 10 go out.
+#[test]
+fn swim_first_detection_matches_the_paper() {
+    let n = 50u32;
+    let runs = 300;
+    let config = SwimConfig {
+        probe_order: ProbeOrder::Random,
+        ..SwimConfig::default()
+    };
+    let times: Vec<f64> = (0..runs)
+        .map(|i| {
+            let s = settings(n, run_seed(1987, i), "at 10s crash 7\nend 30s");
+            run_swim(&s, config, Phases::Aligned)
+                .unwrap()
+                .first_detection_periods
+                .expect("detected")
+        })
+        .collect();
+    let mean = times.iter().sum::<f64>() / runs as f64;
+    let sd = (times.iter().map(|t| (t - mean).powi(2)).sum::<f64>() / (runs as f64 - 1.0)).sqrt();
+    let m = f64::from(n - 1);
+    let expected = 1.0 / (1.0 - (1.0 - 1.0 / m).powf(m));
+    let tolerance = 4.0 * sd / (runs as f64).sqrt();
+    assert!(
+        (mean - expected).abs() < tolerance,
+        "mean {mean:.3} periods, expected {expected:.3} ± {tolerance:.3}"
+    );
+}
+
+/// Kempe et al.'s potential argument: the potential (sum of squared deviations of the
+/// contributions) at least halves per round in expectation, so the relative error falls by
+/// at least √2 a round, and from 10^-3 to 10^-6 takes at most log_√2(1000) ≈ 19.9 rounds on
+/// average. Measured decay must be at least that fast.
+#[test]
+fn push_sum_error_decays_at_least_as_fast_as_kempes_bound() {
+    let runs = 40;
+    let mut spans = Vec::new();
+    for i in 0..runs {
+        let s = settings(200, run_seed(2003, i), "end 80s");
+        let f = run_push_sum(
+            &s,
+            PushSumConfig {
+                interval_ms: 1_000,
+                aggregate: Aggregate::Average,
+            },
+        )
+        .unwrap();
+        spans.push(f.rounds_to_error_1e6.unwrap() - f.rounds_to_error_1e3.unwrap());
+    }
+    let mean = spans.iter().sum::<f64>() / runs as f64;
+    let bound = 1000f64.ln() / 2f64.sqrt().ln();
+    assert!(
+        mean <= bound,
+        "10^-3 to 10^-6 took {mean:.1} rounds, bound {bound:.1}"
+    );
+}
+
+/// Push-sum with loss loses mass (what it costs, shown rather than hidden).
+#[test]
+fn push_sum_loses_mass_to_loss() {
+    let s = LabSettings {
+        link: LinkConfig {
+            loss: 0.1,
+            ..LinkConfig::default()
+        },
+        ..settings(50, 3, "end 20s")
+    };
+    let f = run_push_sum(&s, PushSumConfig::default()).unwrap();
+    assert!(f.mass_remaining < 0.5, "mass {}", f.mass_remaining);
+}
+
+/// A node whose messages take 3 s each way is suspected; its refutation needs 6 s, longer
+/// than plain SWIM's suspicion (4·log10(20) periods = 5.2 s): declared dead though alive.
+/// Lifeguard's suspicion starts 6 times longer and lets the refutation arrive first.
+#[test]
+fn lifeguard_reduces_false_positives_from_a_slow_node() {
+    let total = |lifeguard: bool| {
+        (0..8)
+            .map(|i| {
+                let s = settings(20, run_seed(18, i), "at 5s slow 0 3000\nend 120s");
+                let config = SwimConfig {
+                    lifeguard: lifeguard.then(Default::default),
+                    ..SwimConfig::default()
+                };
+                run_swim(&s, config, Phases::Random)
+                    .unwrap()
+                    .false_positives
+            })
+            .sum::<u32>()
+    };
+    let (plain, lifeguard) = (total(false), total(true));
+    assert!(plain > 0, "a 3 s node must be declared dead in plain SWIM");
+    assert!(lifeguard < plain, "Lifeguard {lifeguard} vs plain {plain}");
+}
+
+#[test]
+fn scenario_operations_refuse_missing_nodes() {
+    let s = settings(5, 1, "at 1s crash 5");
+    assert!(Lab::swim(&s, SwimConfig::default(), Phases::Random).is_err());
+    let s = settings(5, 1, "at 1s join\nat 2s crash 5");
+    assert!(Lab::swim(&s, SwimConfig::default(), Phases::Random).is_ok());
+    let _ = Op::Heal;
+}
