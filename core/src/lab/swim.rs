@@ -17,7 +17,7 @@
 
 use super::{Millis, Node, NodeId, Transmit};
 use crate::rng::GossipRng;
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
@@ -325,6 +325,8 @@ pub struct Swim {
     config: SwimConfig,
     rng: GossipRng,
     members: BTreeMap<NodeId, Member>,
+    /// The members suspect here, so timeouts need not scan every member.
+    suspects: BTreeSet<NodeId>,
     probe_order: Vec<NodeId>,
     probe_next: usize,
     probe: Option<Probe>,
@@ -358,6 +360,7 @@ impl Swim {
             config,
             rng,
             members: BTreeMap::new(),
+            suspects: BTreeSet::new(),
             probe_order: Vec::new(),
             probe_next: 0,
             probe: None,
@@ -537,6 +540,11 @@ impl Swim {
             deadline: now.after(self.suspicion_timeout(0)),
         });
         let is_new = current.is_none();
+        if suspicion.is_some() {
+            self.suspects.insert(update.member);
+        } else {
+            self.suspects.remove(&update.member);
+        }
         self.members
             .insert(update.member, Member { view, suspicion });
         let was_member = current.is_some_and(|c| c.state.is_member());
@@ -837,10 +845,11 @@ impl Node for Swim {
         }
         // Suspicions that ran out: declared dead.
         let expired: Vec<(NodeId, Incarnation)> = self
-            .members
+            .suspects
             .iter()
+            .map(|id| (*id, &self.members[id]))
             .filter(|(_, m)| m.suspicion.as_ref().is_some_and(|s| s.deadline <= now))
-            .map(|(&id, m)| (id, m.view.incarnation))
+            .map(|(id, m)| (id, m.view.incarnation))
             .collect();
         for (member, incarnation) in expired {
             self.apply(
@@ -956,8 +965,10 @@ impl Node for Swim {
         for r in &self.relays {
             next = next.min(r.deadline);
         }
-        for s in self.members.values().filter_map(|m| m.suspicion.as_ref()) {
-            next = next.min(s.deadline);
+        for id in &self.suspects {
+            if let Some(s) = self.members[id].suspicion.as_ref() {
+                next = next.min(s.deadline);
+            }
         }
         Some(next)
     }
