@@ -163,6 +163,19 @@ fn bad_input_is_one_line_naming_the_flag_and_exit_code_2() {
         (&["sim", "--crashed", "1.5"], "--crashed"),
         (&["sim", "--runs", "many"], "--runs"),
         (&["bench", "--nodes", "1"], "--nodes"),
+        (&["bench", "--protocol", "swim"], "--protocol"),
+        (
+            &["sim", "--protocol", "swim", "--scenario", "nope"],
+            "--scenario",
+        ),
+        (&["sim", "--protocol", "swim", "--fanout", "2"], "--fanout"),
+        (&["sim", "--protocol", "kv", "--lifeguard"], "--lifeguard"),
+        (&["sim", "--protocol", "swim", "--nodes", "6000"], "--nodes"),
+        (&["sim", "--scenario", "crash-one"], "--scenario"),
+        (
+            &["sim", "--protocol", "push-sum", "--interval", "5"],
+            "--interval",
+        ),
     ] {
         let out = grapevine(args);
         let err = String::from_utf8(out.stderr).unwrap();
@@ -209,4 +222,78 @@ fn bench_ends_with_the_ratio() {
     let last = text.lines().last().unwrap();
     let ratio: f64 = last.strip_prefix("ratio ").expect(last).parse().unwrap();
     assert!(ratio > 0.0 && ratio.is_finite(), "{text}");
+}
+
+#[test]
+fn lab_protocols_print_their_figures_in_the_summary_shape() {
+    for (protocol, figures) in [
+        (
+            "swim",
+            &[
+                "first_detection_periods",
+                "full_detection_periods",
+                "false_positives",
+            ][..],
+        ),
+        (
+            "push-sum",
+            &[
+                "rounds_to_error_1e3",
+                "rounds_to_error_1e6",
+                "mass_remaining",
+            ],
+        ),
+        ("kv", &["rounds_to_converge", "conflicting_keys"]),
+    ] {
+        let v = json(&["--protocol", protocol, "--nodes", "30", "--runs", "4"]);
+        assert_eq!(v["settings"]["protocol"], protocol);
+        assert_eq!(v["settings"]["seed"], 1);
+        assert_eq!(v["runs"], 4);
+        for f in figures {
+            for key in ["mean", "sd", "min", "p50", "p95", "max"] {
+                assert!(v[f][key].is_number(), "{protocol} {f}.{key}: {v}");
+            }
+        }
+    }
+    // The default SWIM scenario crashes a node, and four runs of 30 members detect it.
+    let v = json(&["--protocol", "swim", "--nodes", "30", "--runs", "4"]);
+    assert_eq!(v["settings"]["scenario"], "crash-one");
+    assert_eq!(v["first_detection_periods"]["completed"], 4);
+    assert!(v["first_detection_periods"]["mean"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn a_scenario_file_is_read_and_its_errors_name_the_step() {
+    let dir = std::env::temp_dir().join(format!("grapevine-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.txt");
+    std::fs::write(
+        &good,
+        "# two writes\nat 1s set 0 k a\nat 1s set 1 k b\nend 20s\n",
+    )
+    .unwrap();
+    let v = json(&[
+        "--protocol",
+        "kv",
+        "--nodes",
+        "10",
+        "--runs",
+        "3",
+        "--scenario",
+        good.to_str().unwrap(),
+    ]);
+    assert_eq!(v["conflicting_keys"]["mean"], 1.0);
+    let bad = dir.join("bad.txt");
+    std::fs::write(&bad, "at 1s crash 2\nat 2s explode 3\n").unwrap();
+    let out = grapevine(&[
+        "sim",
+        "--protocol",
+        "swim",
+        "--scenario",
+        bad.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("step 2") && err.contains("explode"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
 }
