@@ -163,6 +163,7 @@ fn swim_first_detection_matches_the_paper() {
     let m = f64::from(n - 1);
     let expected = 1.0 / (1.0 - (1.0 - 1.0 / m).powf(m));
     let tolerance = 4.0 * sd / (runs as f64).sqrt();
+    println!("first detection: {mean:.3} periods (sd {sd:.3}), expected {expected:.3}");
     assert!(
         (mean - expected).abs() < tolerance,
         "mean {mean:.3} periods, expected {expected:.3} ± {tolerance:.3}"
@@ -191,6 +192,7 @@ fn push_sum_error_decays_at_least_as_fast_as_kempes_bound() {
     }
     let mean = spans.iter().sum::<f64>() / runs as f64;
     let bound = 1000f64.ln() / 2f64.sqrt().ln();
+    println!("push-sum: 10^-3 to 10^-6 in {mean:.2} rounds, bound {bound:.2}");
     assert!(
         mean <= bound,
         "10^-3 to 10^-6 took {mean:.1} rounds, bound {bound:.1}"
@@ -231,6 +233,7 @@ fn lifeguard_reduces_false_positives_from_a_slow_node() {
             .sum::<u32>()
     };
     let (plain, lifeguard) = (total(false), total(true));
+    println!("false positives over 8 runs: plain {plain}, Lifeguard {lifeguard}");
     assert!(plain > 0, "a 3 s node must be declared dead in plain SWIM");
     assert!(lifeguard < plain, "Lifeguard {lifeguard} vs plain {plain}");
 }
