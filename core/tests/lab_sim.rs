@@ -6,7 +6,7 @@ use grapevine_core::lab::kv::KvConfig;
 use grapevine_core::lab::net::LinkConfig;
 use grapevine_core::lab::push_sum::{Aggregate, PushSumConfig};
 use grapevine_core::lab::run::{kv_converged, run_push_sum, run_swim, Lab, LabSettings, Phases};
-use grapevine_core::lab::scenario::{Op, Scenario};
+use grapevine_core::lab::scenario::Scenario;
 use grapevine_core::lab::swim::{MemberState, ProbeOrder, SwimConfig, SwimEvent};
 use grapevine_core::lab::{Millis, NodeId};
 use proptest::prelude::*;
@@ -244,5 +244,4 @@ fn scenario_operations_refuse_missing_nodes() {
     assert!(Lab::swim(&s, SwimConfig::default(), Phases::Random).is_err());
     let s = settings(5, 1, "at 1s join\nat 2s crash 5");
     assert!(Lab::swim(&s, SwimConfig::default(), Phases::Random).is_ok());
-    let _ = Op::Heal;
 }

@@ -259,35 +259,29 @@ impl<S: Spawner> Lab<S> {
                 self.end_life(i);
                 self.spawner.leave(&mut self.net, i);
             }
-            _ => self.apply_to_network(op),
-        }
-    }
-
-    fn apply_to_network(&mut self, op: &Op) {
-        let net = &mut self.net;
-        match *op {
-            Op::Crash(_) | Op::Restart(_) | Op::Join | Op::Leave(_) => {
-                unreachable!("node lives are kept in apply")
-            }
             Op::Split(k) => {
+                let net = &mut self.net;
                 let n = net.len() as u32;
                 for i in 0..n {
                     net.set_group(i, (u64::from(i) * u64::from(k) / u64::from(n)) as u16);
                 }
             }
-            Op::Heal => net.heal(),
-            Op::Loss(loss) => net.set_link(LinkConfig { loss, ..net.link() }),
-            Op::Duplicate(duplicate) => net.set_link(LinkConfig {
-                duplicate,
-                ..net.link()
+            Op::Heal => self.net.heal(),
+            Op::Loss(loss) => self.net.set_link(LinkConfig {
+                loss,
+                ..self.net.link()
             }),
-            Op::Latency(latency_ms, jitter_ms) => net.set_link(LinkConfig {
+            Op::Duplicate(duplicate) => self.net.set_link(LinkConfig {
+                duplicate,
+                ..self.net.link()
+            }),
+            Op::Latency(latency_ms, jitter_ms) => self.net.set_link(LinkConfig {
                 latency_ms,
                 jitter_ms,
-                ..net.link()
+                ..self.net.link()
             }),
-            Op::Slow(i, ms) => net.set_slow(i, ms),
-            Op::Set(..) | Op::Value(..) => self.spawner.command(net, op),
+            Op::Slow(i, ms) => self.net.set_slow(i, ms),
+            Op::Set(..) | Op::Value(..) => self.spawner.command(&mut self.net, op),
         }
     }
 }
