@@ -1,7 +1,7 @@
 //! `grapevine sim --protocol swim|push-sum|kv`: the protocol lab's nodes over the simulated
 //! network under a scenario, R seeded runs on every core, summarised like the round engine's.
 
-use crate::sim::Format;
+use crate::sim::{write_csv_rows, write_table_rows, Format, Row};
 use crate::{ProtocolChoice, SimArgs, Usage};
 use clap::Args;
 use grapevine_core::experiment::{run_seed, Summary};
@@ -186,7 +186,7 @@ pub fn run(args: SimArgs) -> Result<(), Usage> {
             })
             .collect()
     });
-    let rows = results.map_err(|e| Usage(format!("error: {e}")))?;
+    let per_run = results.map_err(|e| Usage(format!("error: {e}")))?;
     let names: &[(&str, bool)] = match protocol {
         ProtocolChoice::Swim => &[
             ("first_detection_periods", true),
@@ -207,7 +207,7 @@ pub fn run(args: SimArgs) -> Result<(), Usage> {
         .map(|(j, &(name, optional))| Figure {
             name,
             optional,
-            values: rows.iter().map(|r| r[j]).collect(),
+            values: per_run.iter().map(|r| r[j]).collect(),
         })
         .collect();
 
@@ -230,7 +230,7 @@ pub fn run(args: SimArgs) -> Result<(), Usage> {
     let mut out = std::io::stdout().lock();
     let written = match args.format {
         Format::Json => print_json(&mut out, &settings, args.runs, &figures),
-        Format::Csv => print_csv(&mut out, &figures),
+        Format::Csv => write_csv_rows(&mut out, &rows(&figures)),
         Format::Table => print_table(&mut out, &settings, args.runs, &figures),
     };
     match written {
@@ -292,19 +292,14 @@ fn print_json(
     writeln!(out)
 }
 
-fn print_csv(out: &mut impl Write, figures: &[Figure]) -> std::io::Result<()> {
-    writeln!(out, "figure,runs,mean,sd,min,p50,p95,max")?;
-    for f in figures {
-        match summary(f) {
-            (n, Some(x)) => writeln!(
-                out,
-                "{},{n},{},{},{},{},{},{}",
-                f.name, x.mean, x.sd, x.min, x.p50, x.p95, x.max
-            )?,
-            (_, None) => writeln!(out, "{},0,,,,,,", f.name)?,
-        }
-    }
-    Ok(())
+fn rows(figures: &[Figure]) -> Vec<Row<'_>> {
+    figures
+        .iter()
+        .map(|f| {
+            let (n, s) = summary(f);
+            (f.name, n, s)
+        })
+        .collect()
 }
 
 fn print_table(
@@ -330,20 +325,5 @@ fn print_table(
         "seed {}, {runs} runs; runs = how many runs reached the figure",
         st.seed
     )?;
-    writeln!(
-        out,
-        "{:<26} {:>6} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
-        "figure", "runs", "mean", "sd", "min", "p50", "p95", "max"
-    )?;
-    for f in figures {
-        match summary(f) {
-            (n, Some(x)) => writeln!(
-                out,
-                "{:<26} {n:>6} {:>10.4} {:>10.4} {:>10.4} {:>10.4} {:>10.4} {:>10.4}",
-                f.name, x.mean, x.sd, x.min, x.p50, x.p95, x.max
-            )?,
-            (n, None) => writeln!(out, "{:<26} {n:>6} {:>10}", f.name, "-")?,
-        }
-    }
-    Ok(())
+    write_table_rows(out, 26, &rows(figures))
 }

@@ -212,7 +212,7 @@ fn print_rounds(out: &mut impl Write, runs: &[Run]) -> std::io::Result<()> {
 }
 
 /// The summary's rows: name, number of runs it is over, the distribution.
-fn rows(s: &BatchSummary) -> Vec<(&'static str, u32, Option<Summary>)> {
+fn rows(s: &BatchSummary) -> Vec<Row<'static>> {
     vec![
         ("rounds_to_full", s.completed, s.rounds_to_full),
         ("residue", s.runs, Some(s.residue)),
@@ -223,8 +223,16 @@ fn rows(s: &BatchSummary) -> Vec<(&'static str, u32, Option<Summary>)> {
 }
 
 fn print_csv(out: &mut impl Write, s: &BatchSummary) -> std::io::Result<()> {
+    write_csv_rows(out, &rows(s))
+}
+
+/// One figure of a summary as printed: its name, how many runs it is over, its distribution.
+pub type Row<'a> = (&'a str, u32, Option<Summary>);
+
+/// The CSV summary (shared with the lab's protocols): a header, then one line per figure.
+pub fn write_csv_rows(out: &mut impl Write, rows: &[Row]) -> std::io::Result<()> {
     writeln!(out, "figure,runs,mean,sd,min,p50,p95,max")?;
-    for (name, n, summary) in rows(s) {
+    for &(name, n, summary) in rows {
         match summary {
             Some(x) => writeln!(
                 out,
@@ -232,6 +240,26 @@ fn print_csv(out: &mut impl Write, s: &BatchSummary) -> std::io::Result<()> {
                 x.mean, x.sd, x.min, x.p50, x.p95, x.max
             )?,
             None => writeln!(out, "{name},0,,,,,,")?,
+        }
+    }
+    Ok(())
+}
+
+/// The table's columns (shared with the lab's protocols), names padded to `width`.
+pub fn write_table_rows(out: &mut impl Write, width: usize, rows: &[Row]) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{:<width$} {:>6} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "figure", "runs", "mean", "sd", "min", "p50", "p95", "max"
+    )?;
+    for &(name, n, summary) in rows {
+        match summary {
+            Some(x) => writeln!(
+                out,
+                "{name:<width$} {n:>6} {:>10.4} {:>10.4} {:>10.4} {:>10.4} {:>10.4} {:>10.4}",
+                x.mean, x.sd, x.min, x.p50, x.p95, x.max
+            )?,
+            None => writeln!(out, "{name:<width$} {n:>6} {:>10}", "-")?,
         }
     }
     Ok(())
@@ -258,20 +286,5 @@ fn print_table(
         "seed {}, {} runs (at most {} rounds each); rounds_to_full over the {} that informed everyone",
         st.seed, s.runs, st.max_rounds, s.completed
     )?;
-    writeln!(
-        out,
-        "{:<18} {:>6} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
-        "figure", "runs", "mean", "sd", "min", "p50", "p95", "max"
-    )?;
-    for (name, n, summary) in rows(s) {
-        match summary {
-            Some(x) => writeln!(
-                out,
-                "{name:<18} {n:>6} {:>10.4} {:>10.4} {:>10.4} {:>10.4} {:>10.4} {:>10.4}",
-                x.mean, x.sd, x.min, x.p50, x.p95, x.max
-            )?,
-            None => writeln!(out, "{name:<18} {n:>6} {:>10}", "-")?,
-        }
-    }
-    Ok(())
+    write_table_rows(out, 18, &rows(s))
 }

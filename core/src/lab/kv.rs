@@ -17,7 +17,7 @@
 //!   writer had seen for the key, plus one of its own; entries another one's clock dominates
 //!   are obsolete, and what remains are concurrent *siblings*, all kept for the user to merge.
 
-use super::{Millis, Node, NodeId, Transmit};
+use super::{Millis, Node, NodeId, Peers, Transmit};
 use crate::rng::GossipRng;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
@@ -253,7 +253,7 @@ pub struct KvNode {
     config: KvConfig,
     rng: GossipRng,
     origins: BTreeMap<NodeId, Origin>,
-    peers: Vec<NodeId>,
+    peers: Peers,
     next_round: Millis,
     outbox: VecDeque<Transmit<KvMessage>>,
     events: VecDeque<KvEvent>,
@@ -268,7 +268,7 @@ impl KvNode {
             config,
             rng,
             origins: BTreeMap::new(),
-            peers: Vec::new(),
+            peers: Peers::default(),
             next_round: now.after(offset),
             outbox: VecDeque::new(),
             events: VecDeque::new(),
@@ -428,10 +428,9 @@ impl Node for KvNode {
             return;
         }
         self.next_round = now.after(u64::from(self.config.interval_ms));
-        if self.peers.is_empty() {
+        let Some(to) = self.peers.random(&mut self.rng) else {
             return;
-        }
-        let to = self.peers[self.rng.below(self.peers.len() as u32) as usize];
+        };
         let digest = self.digest();
         self.outbox.push_back(Transmit {
             to,
@@ -440,14 +439,7 @@ impl Node for KvNode {
     }
 
     fn handle_peer(&mut self, _now: Millis, peer: NodeId, up: bool) {
-        let at = self.peers.binary_search(&peer);
-        match (at, up) {
-            (Err(i), true) if peer != self.id => self.peers.insert(i, peer),
-            (Ok(i), false) => {
-                self.peers.remove(i);
-            }
-            _ => {}
-        }
+        self.peers.set(self.id, peer, up);
     }
 
     fn handle_command(&mut self, now: Millis, command: KvCommand) {

@@ -25,6 +25,8 @@ pub mod scenario;
 pub mod swim;
 pub mod wire;
 
+use crate::rng::GossipRng;
+use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 /// A node's identity. In the simulator, its index; in a browser tab, a random 64-bit number.
@@ -91,4 +93,27 @@ pub trait Node {
     fn poll_event(&mut self) -> Option<Self::Event>;
     /// When the node next needs [`Node::handle_timeout`]; `None`: never, until another input.
     fn poll_timeout(&self) -> Option<Millis>;
+}
+
+/// The peers a node without a membership protocol of its own may talk to (push-sum, the
+/// key-value map): kept sorted, so a random pick depends only on the set and the generator.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Peers(Vec<NodeId>);
+
+impl Peers {
+    /// Adds (`up`) or removes `peer`; a node is never its own peer (`me`).
+    pub fn set(&mut self, me: NodeId, peer: NodeId, up: bool) {
+        match (self.0.binary_search(&peer), up) {
+            (Err(i), true) if peer != me => self.0.insert(i, peer),
+            (Ok(i), false) => {
+                self.0.remove(i);
+            }
+            _ => {}
+        }
+    }
+
+    /// One peer uniformly at random, if there is any.
+    pub fn random(&self, rng: &mut GossipRng) -> Option<NodeId> {
+        (!self.0.is_empty()).then(|| self.0[rng.below(self.0.len() as u32) as usize])
+    }
 }

@@ -8,10 +8,9 @@
 //! the estimates still converge, to a biased value, and the sum and count drift down. The lab
 //! shows that rather than hiding it ([`PushSum::mass`]).
 
-use super::{Millis, Node, NodeId, Transmit};
+use super::{Millis, Node, NodeId, Peers, Transmit};
 use crate::rng::GossipRng;
 use alloc::collections::VecDeque;
-use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 /// What the nodes compute together.
@@ -105,7 +104,7 @@ pub struct PushSum {
     value: f64,
     sum: f64,
     weight: f64,
-    peers: Vec<NodeId>,
+    peers: Peers,
     next_round: Millis,
     outbox: VecDeque<Transmit<PushSumMessage>>,
 }
@@ -130,7 +129,7 @@ impl PushSum {
             value,
             sum,
             weight,
-            peers: Vec::new(),
+            peers: Peers::default(),
             next_round: now.after(offset),
             outbox: VecDeque::new(),
         }
@@ -172,10 +171,9 @@ impl Node for PushSum {
             return;
         }
         self.next_round = now.after(u64::from(self.config.interval_ms));
-        if self.peers.is_empty() {
+        let Some(to) = self.peers.random(&mut self.rng) else {
             return;
-        }
-        let to = self.peers[self.rng.below(self.peers.len() as u32) as usize];
+        };
         self.sum /= 2.0;
         self.weight /= 2.0;
         self.outbox.push_back(Transmit {
@@ -188,14 +186,7 @@ impl Node for PushSum {
     }
 
     fn handle_peer(&mut self, _now: Millis, peer: NodeId, up: bool) {
-        let at = self.peers.binary_search(&peer);
-        match (at, up) {
-            (Err(i), true) if peer != self.id => self.peers.insert(i, peer),
-            (Ok(i), false) => {
-                self.peers.remove(i);
-            }
-            _ => {}
-        }
+        self.peers.set(self.id, peer, up);
     }
 
     fn handle_command(&mut self, _now: Millis, command: PushSumCommand) {
