@@ -2,7 +2,7 @@
 //! network under a scenario, R seeded runs on every core, summarised like the round engine's.
 
 use crate::sim::{write_csv_rows, write_table_rows, Format, Row};
-use crate::{ProtocolChoice, SimArgs, Usage};
+use crate::{SimArgs, Usage};
 use clap::Args;
 use grapevine_core::experiment::{run_seed, Summary};
 use grapevine_core::lab::kv::KvConfig;
@@ -13,6 +13,7 @@ use grapevine_core::lab::run::{
 };
 use grapevine_core::lab::scenario::{preset, Scenario, PRESETS};
 use grapevine_core::lab::swim::{Lifeguard, SwimConfig};
+use grapevine_core::lab::{LabProtocol, QUIET_SCENARIO};
 use grapevine_core::{StopRule, Topology};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -45,17 +46,10 @@ pub struct LabArgs {
 }
 
 /// The scenario's text: a preset's, or a file's.
-fn scenario_text(args: &SimArgs) -> Result<(String, String), Usage> {
-    let default = match args.scenario.protocol {
-        ProtocolChoice::Swim => "crash-one",
-        ProtocolChoice::Kv => "concurrent-writes",
-        _ => "",
+fn scenario_text(args: &SimArgs, protocol: LabProtocol) -> Result<(String, String), Usage> {
+    let Some(name) = args.lab.scenario.as_deref().or(protocol.default_scenario()) else {
+        return Ok(("(none)".into(), QUIET_SCENARIO.into()));
     };
-    let given = args.lab.scenario.as_deref();
-    let name = given.unwrap_or(default);
-    if name.is_empty() {
-        return Ok(("(none)".into(), "end 60s".into()));
-    }
     if let Some(text) = preset(name) {
         return Ok((name.into(), text.into()));
     }
@@ -105,12 +99,11 @@ struct Figure {
     values: Vec<Option<f64>>,
 }
 
-pub fn run(args: SimArgs) -> Result<(), Usage> {
+pub fn run(args: SimArgs, protocol: LabProtocol) -> Result<(), Usage> {
     refuse_engine_flags(&args)?;
-    let (scenario_name, text) = scenario_text(&args)?;
+    let (scenario_name, text) = scenario_text(&args, protocol)?;
     let scenario =
         Scenario::parse(&text).map_err(|e| Usage(format!("error: invalid --scenario: {e}")))?;
-    let protocol = args.scenario.protocol;
     let link = LinkConfig {
         latency_ms: args.lab.latency,
         jitter_ms: args.lab.jitter,
@@ -132,7 +125,7 @@ pub fn run(args: SimArgs) -> Result<(), Usage> {
         interval_ms: interval,
         clock_offset_ms: 0,
     };
-    if args.lab.lifeguard && protocol != ProtocolChoice::Swim {
+    if args.lab.lifeguard && protocol != LabProtocol::Swim {
         return Err(Usage(
             "error: invalid --lifeguard: it is a SWIM option".into(),
         ));
@@ -145,7 +138,7 @@ pub fn run(args: SimArgs) -> Result<(), Usage> {
     };
     // Check once, with the master seed, so a bad setting is one clear line, not R of them.
     let check = match protocol {
-        ProtocolChoice::Swim => swim.validate().map(|_| ()),
+        LabProtocol::Swim => swim.validate().map(|_| ()),
         _ => Ok(()),
     };
     check.map_err(|m| Usage(format!("error: invalid --interval: {m}")))?;
@@ -163,7 +156,7 @@ pub fn run(args: SimArgs) -> Result<(), Usage> {
             .map(|i| {
                 let settings = settings_of(run_seed(args.seed, i));
                 let row = match protocol {
-                    ProtocolChoice::Swim => run_swim(&settings, swim, Phases::Random).map(|f| {
+                    LabProtocol::Swim => run_swim(&settings, swim, Phases::Random).map(|f| {
                         vec![
                             f.first_detection_periods,
                             f.full_detection_periods,
@@ -171,16 +164,15 @@ pub fn run(args: SimArgs) -> Result<(), Usage> {
                             Some(f.messages_per_node_period),
                         ]
                     }),
-                    ProtocolChoice::PushSum => run_push_sum(&settings, push_sum).map(|f| {
+                    LabProtocol::PushSum => run_push_sum(&settings, push_sum).map(|f| {
                         vec![
                             f.rounds_to_error_1e3,
                             f.rounds_to_error_1e6,
                             Some(f.mass_remaining),
                         ]
                     }),
-                    ProtocolChoice::Kv => run_kv(&settings, kv)
+                    LabProtocol::Kv => run_kv(&settings, kv)
                         .map(|f| vec![f.rounds_to_converge, Some(f64::from(f.conflicting_keys))]),
-                    ProtocolChoice::Rumor(_) => unreachable!("the round engine's"),
                 };
                 row.map_err(|e| e.to_string())
             })
@@ -188,18 +180,18 @@ pub fn run(args: SimArgs) -> Result<(), Usage> {
     });
     let per_run = results.map_err(|e| Usage(format!("error: {e}")))?;
     let names: &[(&str, bool)] = match protocol {
-        ProtocolChoice::Swim => &[
+        LabProtocol::Swim => &[
             ("first_detection_periods", true),
             ("full_detection_periods", true),
             ("false_positives", false),
             ("messages_per_node_period", false),
         ],
-        ProtocolChoice::PushSum => &[
+        LabProtocol::PushSum => &[
             ("rounds_to_error_1e3", true),
             ("rounds_to_error_1e6", true),
             ("mass_remaining", false),
         ],
-        _ => &[("rounds_to_converge", true), ("conflicting_keys", false)],
+        LabProtocol::Kv => &[("rounds_to_converge", true), ("conflicting_keys", false)],
     };
     let figures: Vec<Figure> = names
         .iter()
@@ -211,14 +203,9 @@ pub fn run(args: SimArgs) -> Result<(), Usage> {
         })
         .collect();
 
-    let protocol_name = match protocol {
-        ProtocolChoice::Swim => "swim",
-        ProtocolChoice::PushSum => "push-sum",
-        _ => "kv",
-    };
     let settings = SettingsOut {
         nodes: args.scenario.nodes,
-        protocol: protocol_name,
+        protocol: protocol.name(),
         scenario: scenario_name,
         interval_ms: interval,
         lifeguard: args.lab.lifeguard,

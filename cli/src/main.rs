@@ -11,6 +11,7 @@ mod sim;
 use clap::{Args, Parser, Subcommand};
 use grapevine_core::engine::MAX_NODES;
 use grapevine_core::experiment::DEFAULT_MAX_ROUNDS;
+use grapevine_core::lab::LabProtocol;
 use grapevine_core::rules::MAX_FANOUT;
 use grapevine_core::{
     Feedback, Interest, LiveSettings, Protocol, Settings, SettingsError, StopRule, Topology,
@@ -121,20 +122,14 @@ struct BenchArgs {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum ProtocolChoice {
     Rumor(Protocol),
-    Swim,
-    PushSum,
-    Kv,
+    Lab(LabProtocol),
 }
 
 fn parse_protocol(s: &str) -> Result<ProtocolChoice, String> {
-    match s {
-        "swim" => Ok(ProtocolChoice::Swim),
-        "push-sum" => Ok(ProtocolChoice::PushSum),
-        "kv" => Ok(ProtocolChoice::Kv),
-        _ => Protocol::from_name(s)
-            .map(ProtocolChoice::Rumor)
-            .ok_or_else(|| "expected push, pull, pushpull, swim, push-sum or kv".into()),
-    }
+    LabProtocol::from_name(s)
+        .map(ProtocolChoice::Lab)
+        .or_else(|| Protocol::from_name(s).map(ProtocolChoice::Rumor))
+        .ok_or_else(|| "expected push, pull, pushpull, swim, push-sum or kv".into())
 }
 
 fn parse_stop(s: &str) -> Result<StopRule, String> {

@@ -100,8 +100,8 @@ pub fn run(args: SimArgs) -> Result<(), Usage> {
             "error: invalid --format: --per-round prints CSV; drop --format".into(),
         ));
     }
-    if !matches!(args.scenario.protocol, crate::ProtocolChoice::Rumor(_)) {
-        return crate::lab::run(args);
+    if let crate::ProtocolChoice::Lab(protocol) = args.scenario.protocol {
+        return crate::lab::run(args, protocol);
     }
     if args.lab.scenario.is_some() {
         return Err(Usage(

@@ -3,10 +3,10 @@
 
 use grapevine_core::experiment::run_seed;
 use grapevine_core::lab::kv::KvConfig;
-use grapevine_core::lab::net::LinkConfig;
+use grapevine_core::lab::net::{Fate, LinkConfig, Note, WATCH_NOTES};
 use grapevine_core::lab::push_sum::{Aggregate, PushSumConfig};
 use grapevine_core::lab::run::{kv_converged, run_push_sum, run_swim, Lab, LabSettings, Phases};
-use grapevine_core::lab::scenario::Scenario;
+use grapevine_core::lab::scenario::{Op, Scenario, PRESETS};
 use grapevine_core::lab::swim::{MemberState, ProbeOrder, SwimConfig, SwimEvent};
 use grapevine_core::lab::{Millis, NodeId};
 use proptest::prelude::*;
@@ -244,4 +244,85 @@ fn scenario_operations_refuse_missing_nodes() {
     assert!(Lab::swim(&s, SwimConfig::default(), Phases::Random).is_err());
     let s = settings(5, 1, "at 1s join\nat 2s crash 5");
     assert!(Lab::swim(&s, SwimConfig::default(), Phases::Random).is_ok());
+}
+
+/// Any operation, with node indices below 8.
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (0u32..8).prop_map(Op::Crash),
+        (0u32..8).prop_map(Op::Restart),
+        Just(Op::Join),
+        (0u32..8).prop_map(Op::Leave),
+        (2u16..=64).prop_map(Op::Split),
+        Just(Op::Heal),
+        (0.0f64..=1.0).prop_map(Op::Loss),
+        (0.0f64..=1.0).prop_map(Op::Duplicate),
+        (0u32..=60_000, 0u32..=60_000).prop_map(|(l, j)| Op::Latency(l, j)),
+        (0u32..8, 0u32..=60_000).prop_map(|(i, ms)| Op::Slow(i, ms)),
+        (
+            0u32..8,
+            "[a-z][a-z0-9_.-]{0,15}",
+            "[a-z0-9]{1,8}( [a-z0-9]{1,8}){0,2}"
+        )
+            .prop_map(|(i, k, v)| Op::Set(i, k, v)),
+        (0u32..8, -1e12f64..1e12).prop_map(|(i, x)| Op::Value(i, x)),
+    ]
+}
+
+proptest! {
+    /// The text form written by `to_text` reads back to the same scenario (the page keeps
+    /// scenarios in its URL as text).
+    #[test]
+    fn scenario_text_round_trips(
+        mut steps in proptest::collection::vec((0u64..100_000, op()), 0..12),
+        extra in 0u64..50_000,
+    ) {
+        steps.sort_by_key(|s| s.0);
+        let end_ms = steps.last().map_or(0, |s| s.0) + extra;
+        let scenario = Scenario { steps, end_ms };
+        prop_assert_eq!(Scenario::parse(&scenario.to_text()), Ok(scenario));
+    }
+}
+
+#[test]
+fn every_preset_round_trips_through_its_text() {
+    for (name, _, text) in PRESETS {
+        let scenario = Scenario::parse(text).unwrap();
+        assert_eq!(Scenario::parse(&scenario.to_text()), Ok(scenario), "{name}");
+    }
+}
+
+/// The page advances a run frame by frame; the command line in one go. Both must give the
+/// same run.
+#[test]
+fn advancing_in_small_steps_gives_the_same_run_as_one_jump() {
+    let s = settings(30, 7, "at 2s crash 3\nat 5s split 2\nat 9s heal\nend 20s");
+    let mut jump = Lab::swim(&s, SwimConfig::default(), Phases::Random).unwrap();
+    let all = jump.advance(jump.end()).unwrap();
+    let mut steps = Lab::swim(&s, SwimConfig::default(), Phases::Random).unwrap();
+    let mut pieces = Vec::new();
+    for t in (0..=20_000).step_by(137).chain([20_000]) {
+        pieces.extend(steps.advance(Millis(t)).unwrap());
+    }
+    assert_eq!(format!("{all:?}"), format!("{pieces:?}"));
+    assert_eq!(jump.network().stats(), steps.network().stats());
+}
+
+/// The inspector's log holds the watched node's messages only, both ways, the newest last.
+#[test]
+fn the_watch_notes_only_the_watched_nodes_messages() {
+    let s = settings(10, 3, "at 3s loss 0.3\nend 10s");
+    let mut lab = Lab::swim(&s, SwimConfig::default(), Phases::Random).unwrap();
+    lab.watch(Some(4));
+    lab.advance(lab.end()).unwrap();
+    let notes: Vec<Note> = lab.network().notes().copied().collect();
+    assert_eq!(notes.len(), WATCH_NOTES);
+    assert!(notes.iter().all(|n| n.from == 4 || n.to == 4));
+    assert!(notes.windows(2).all(|w| w[0].at <= w[1].at));
+    for fate in [Fate::Sent, Fate::Lost, Fate::Received] {
+        assert!(notes.iter().any(|n| n.fate == fate), "{fate:?}");
+    }
+    assert!(notes.iter().any(|n| n.kind == "ping") && notes.iter().any(|n| n.kind == "ack"));
+    lab.watch(None);
+    assert_eq!(lab.network().notes().len(), 0);
 }

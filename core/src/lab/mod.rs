@@ -29,6 +29,49 @@ use crate::rng::GossipRng;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
+/// The lab's protocols.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LabProtocol {
+    /// SWIM membership and failure detection ([`swim`]).
+    Swim,
+    /// Push-sum aggregation ([`push_sum`]).
+    PushSum,
+    /// The replicated key-value map ([`kv`]).
+    Kv,
+}
+
+impl LabProtocol {
+    /// Every protocol, in the order menus show them.
+    pub const ALL: [LabProtocol; 3] = [LabProtocol::Swim, LabProtocol::PushSum, LabProtocol::Kv];
+
+    /// The name used on the command line and in the page's URL.
+    pub fn name(self) -> &'static str {
+        match self {
+            LabProtocol::Swim => "swim",
+            LabProtocol::PushSum => "push-sum",
+            LabProtocol::Kv => "kv",
+        }
+    }
+
+    /// The protocol named `name`.
+    pub fn from_name(name: &str) -> Option<LabProtocol> {
+        LabProtocol::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    /// The scenario a run takes when none is given: a preset's name, or `None` for a quiet
+    /// 60 s (push-sum needs no fault to show its convergence).
+    pub fn default_scenario(self) -> Option<&'static str> {
+        match self {
+            LabProtocol::Swim => Some("crash-one"),
+            LabProtocol::PushSum => None,
+            LabProtocol::Kv => Some("concurrent-writes"),
+        }
+    }
+}
+
+/// The scenario of a run given no scenario: nothing happens for 60 s.
+pub const QUIET_SCENARIO: &str = "end 60s";
+
 /// A node's identity. In the simulator, its index; in a browser tab, a random 64-bit number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct NodeId(pub u64);

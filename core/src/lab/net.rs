@@ -11,7 +11,7 @@
 use super::wire::{self, WireError};
 use super::{Millis, Node, NodeId};
 use crate::rng::{Chance, GossipRng};
-use alloc::collections::BinaryHeap;
+use alloc::collections::{BinaryHeap, VecDeque};
 use alloc::vec::Vec;
 use core::cmp::Reverse;
 
@@ -73,6 +73,39 @@ pub struct NetStats {
     pub malformed: u64,
 }
 
+/// What became of a message to or from the watched node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fate {
+    /// Sent by the watched node and on its way.
+    Sent,
+    /// Sent by the watched node and lost on the link.
+    Lost,
+    /// Delivered to the watched node.
+    Received,
+    /// Dropped by a partition on its way to or from the watched node.
+    Partitioned,
+}
+
+/// One message to or from the watched node (see [`Network::watch`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Note {
+    /// When it was sent (or, for `Received` and `Partitioned`, when it arrived).
+    pub at: Millis,
+    /// Sender.
+    pub from: u32,
+    /// Receiver.
+    pub to: u32,
+    /// [`wire::Message::kind`].
+    pub kind: &'static str,
+    /// Encoded size.
+    pub bytes: u32,
+    /// What became of it.
+    pub fate: Fate,
+}
+
+/// How many notes the watch keeps (the newest).
+pub const WATCH_NOTES: usize = 64;
+
 /// The simulation ran into its event bound: something schedules without end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EventBound(pub u64);
@@ -102,6 +135,9 @@ pub struct Network<N: Node> {
     seq: u64,
     events: Vec<(Millis, NodeId, N::Event)>,
     stats: NetStats,
+    /// The node whose messages are noted, and the newest notes.
+    watched: Option<u32>,
+    notes: VecDeque<Note>,
 }
 
 /// A protocol message that travels as a [`wire::Message`].
@@ -131,6 +167,8 @@ where
             seq: 0,
             events: Vec::new(),
             stats: NetStats::default(),
+            watched: None,
+            notes: VecDeque::new(),
         }
     }
 
@@ -162,6 +200,38 @@ where
     /// What the links carried so far.
     pub fn stats(&self) -> NetStats {
         self.stats
+    }
+
+    /// Notes the messages node `i` sends and receives from now on (`None`: no node), for
+    /// the page's inspector; watching another node forgets the notes so far.
+    pub fn watch(&mut self, i: Option<u32>) {
+        if self.watched != i {
+            self.watched = i;
+            self.notes.clear();
+        }
+    }
+
+    /// The newest messages to or from the watched node, oldest first.
+    pub fn notes(&self) -> impl DoubleEndedIterator<Item = &Note> + ExactSizeIterator {
+        self.notes.iter()
+    }
+
+    fn note(&mut self, from: u32, to: u32, kind: &'static str, bytes: usize, fate: Fate) {
+        if self.notes.len() == WATCH_NOTES {
+            self.notes.pop_front();
+        }
+        self.notes.push_back(Note {
+            at: self.now,
+            from,
+            to,
+            kind,
+            bytes: bytes as u32,
+            fate,
+        });
+    }
+
+    fn watches(&self, from: u32, to: u32) -> bool {
+        self.watched.is_some_and(|w| w == from || w == to)
     }
 
     /// The links' behaviour from now on. `link` MUST be valid.
@@ -260,7 +330,12 @@ where
             self.stats.dead_letters += 1;
             return;
         };
-        if self.rng.chance(self.loss) {
+        let lost = self.rng.chance(self.loss);
+        if self.watched == Some(from) {
+            let fate = if lost { Fate::Lost } else { Fate::Sent };
+            self.note(from, to, message.kind(), bytes.len(), fate);
+        }
+        if lost {
             self.stats.lost += 1;
             return;
         }
@@ -345,11 +420,23 @@ where
             self.stats.dead_letters += 1;
             return;
         }
+        let decoded = wire::decode(&m.bytes);
+        if self.watches(from, to) {
+            let kind = decoded.as_ref().map_or("malformed", wire::Message::kind);
+            let fate = if self.group[from as usize] != self.group[to as usize] {
+                Fate::Partitioned
+            } else {
+                Fate::Received
+            };
+            if fate == Fate::Partitioned || self.watched == Some(to) {
+                self.note(from, to, kind, m.bytes.len(), fate);
+            }
+        }
         if self.group[from as usize] != self.group[to as usize] {
             self.stats.partitioned += 1;
             return;
         }
-        let message = match wire::decode(&m.bytes).and_then(N::Message::try_from) {
+        let message = match decoded.and_then(N::Message::try_from) {
             Ok(message) => message,
             Err(_) => {
                 self.stats.malformed += 1;

@@ -161,6 +161,11 @@ impl<S: Spawner> Lab<S> {
         &self.net
     }
 
+    /// Notes node `i`'s messages from now on (see [`Network::watch`]).
+    pub fn watch(&mut self, i: Option<u32>) {
+        self.net.watch(i);
+    }
+
     /// Whether node `i` was running (not crashed, not left) at `at`, in a life whose
     /// incarnation started at or below `incarnation`: news about that life at that time
     /// concerns a live node. A "dead" verdict that passes this is a false positive.

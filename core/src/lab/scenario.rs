@@ -222,6 +222,35 @@ fn parse_op(words: &[&str]) -> Result<Op, String> {
     Ok(op)
 }
 
+impl core::fmt::Display for Op {
+    /// The operation in the text form [`Scenario::parse`] reads (without `at TIME`).
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Op::Crash(i) => write!(f, "crash {i}"),
+            Op::Restart(i) => write!(f, "restart {i}"),
+            Op::Join => write!(f, "join"),
+            Op::Leave(i) => write!(f, "leave {i}"),
+            Op::Split(k) => write!(f, "split {k}"),
+            Op::Heal => write!(f, "heal"),
+            Op::Loss(p) => write!(f, "loss {p}"),
+            Op::Duplicate(p) => write!(f, "duplicate {p}"),
+            Op::Latency(ms, jitter) => write!(f, "latency {ms} {jitter}"),
+            Op::Slow(i, ms) => write!(f, "slow {i} {ms}"),
+            Op::Set(i, key, value) => write!(f, "set {i} {key} {value}"),
+            Op::Value(i, x) => write!(f, "value {i} {x}"),
+        }
+    }
+}
+
+/// A time in the text form: whole seconds as `Ns`, anything else as `Nms`.
+fn format_time(ms: u64) -> String {
+    if ms.is_multiple_of(1000) {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
 impl Scenario {
     /// Parses the text form (see the module's documentation).
     pub fn parse(text: &str) -> Result<Scenario, ScenarioError> {
@@ -277,6 +306,17 @@ impl Scenario {
             });
         }
         Ok(Scenario { steps, end_ms })
+    }
+
+    /// The text form, one step per line: [`Scenario::parse`] reads it back to the same
+    /// scenario (the page keeps scenarios in the URL this way).
+    pub fn to_text(&self) -> String {
+        let mut text = String::new();
+        for (at, op) in &self.steps {
+            text.push_str(&format!("at {} {op}\n", format_time(*at)));
+        }
+        text.push_str(&format!("end {}", format_time(self.end_ms)));
+        text
     }
 
     /// A preset by name, or else the text itself.

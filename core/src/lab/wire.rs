@@ -122,6 +122,22 @@ impl core::fmt::Display for WireError {
 }
 
 impl Message {
+    /// What kind of message this is, in a word or two (the page's message log).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Message::Swim(SwimMessage::Ping { .. }) => "ping",
+            Message::Swim(SwimMessage::Ack { .. }) => "ack",
+            Message::Swim(SwimMessage::PingReq { .. }) => "ping-req",
+            Message::Swim(SwimMessage::Nack { .. }) => "nack",
+            Message::Swim(SwimMessage::Join { .. }) => "join",
+            Message::Swim(SwimMessage::Sync { .. }) => "sync",
+            Message::PushSum(_) => "share",
+            Message::Kv(KvMessage::Syn { .. }) => "syn",
+            Message::Kv(KvMessage::SynAck { .. }) => "syn-ack",
+            Message::Kv(KvMessage::Ack { .. }) => "ack",
+        }
+    }
+
     fn validate(&self) -> Result<(), &'static str> {
         match self {
             Message::Swim(m) => m.validate(),
