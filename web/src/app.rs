@@ -4,12 +4,17 @@ use crate::charts::Charts;
 use crate::controls::{Action, Change, Controls, Draft, Field};
 use crate::draw::Painter;
 use crate::explain::Explain;
+use crate::lab::draw::LabPainter;
+use crate::lab::{panels, LabSim, PERIOD_MS};
 use crate::palette;
 use crate::params::{PageSettings, PAGE_MAX_NODES};
 use crate::sim::Sim;
 use crate::stats::Stats;
 use gloo_events::{EventListener, EventListenerOptions};
 use gloo_render::{request_animation_frame, AnimationFrame};
+use grapevine_core::lab::run::MAX_LAB_NODES;
+use grapevine_core::lab::scenario::Scenario;
+use grapevine_core::lab::{LabProtocol, Millis};
 use grapevine_core::{NodeView, Settings, SettingsError};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{HtmlCanvasElement, KeyboardEvent};
@@ -42,6 +47,11 @@ pub struct App {
     copied: bool,
     /// Text typed into a field that could not be read (kept, with a notice).
     draft: Option<Draft>,
+    /// The protocol lab's run, when the settings choose one of its protocols.
+    lab: Option<LabSim>,
+    lab_painter: LabPainter,
+    /// Why the scenario in the settings cannot run (its text stays in the editor).
+    scenario_error: Option<String>,
     _keys: Option<EventListener>,
 }
 
@@ -85,6 +95,13 @@ impl App {
 
     /// A new run with the current settings; the old one becomes the ghost.
     fn restart(&mut self) {
+        if self.settings.lab.protocol.is_some() {
+            self.replay(Millis(0));
+            self.pause();
+            self.write_url();
+            return;
+        }
+        self.lab = None;
         let sim = &mut self.sim;
         resolve(&mut self.settings, &mut self.notices, |run| {
             sim.restart(run)
@@ -93,7 +110,80 @@ impl App {
         self.write_url();
     }
 
+    /// Builds the lab's run from the settings and plays it to `to`: seeking, and every
+    /// change of a lab setting or of the scenario, replays (a run is a function of its
+    /// settings, scenario and time). A scenario that cannot run keeps its text, with the
+    /// reason beside the editor, and the protocol's default scenario runs meanwhile.
+    fn replay(&mut self, to: Millis) {
+        let Some(protocol) = self.settings.lab.protocol else {
+            return;
+        };
+        self.scenario_error = None;
+        let built = LabSim::new(&self.settings, protocol).or_else(|e| {
+            if self.settings.lab.scenario.is_none() {
+                return Err(e);
+            }
+            self.scenario_error = Some(e);
+            let mut fallback = self.settings.clone();
+            fallback.lab.scenario = None;
+            LabSim::new(&fallback, protocol)
+        });
+        let mut lab = match built {
+            Ok(lab) => lab,
+            Err(e) => {
+                self.notices.push(format!("{e} Back to the defaults."));
+                self.settings = PageSettings {
+                    lab: crate::params::LabPage {
+                        protocol: Some(protocol),
+                        ..Default::default()
+                    },
+                    ..PageSettings::default()
+                };
+                LabSim::new(&self.settings, protocol).expect("the default lab settings run")
+            }
+        };
+        lab.watch(self.settings.lab.inspect);
+        if let Err(e) = lab.advance_to(to.min(lab.end())) {
+            self.notices.push(e);
+        }
+        self.lab = Some(lab);
+    }
+
+    /// Replays the lab's run to where it is (after a change of its settings or scenario).
+    fn replay_here(&mut self) {
+        let now = self.lab.as_ref().map_or(Millis(0), LabSim::now);
+        self.replay(now);
+        self.write_url();
+    }
+
+    fn is_finished(&self) -> bool {
+        match &self.lab {
+            Some(lab) => lab.is_finished(),
+            None => self.sim.engine.is_finished(),
+        }
+    }
+
+    /// Advances the lab's run by `ms` (`None`: to the next period), pausing at the end.
+    fn advance_lab(&mut self, ms: Option<u64>) {
+        let Some(lab) = &mut self.lab else { return };
+        let done = match ms {
+            Some(ms) => lab.advance_by(ms),
+            None => lab.step(),
+        };
+        if let Err(e) = done {
+            self.notices.push(e);
+            self.pause();
+        }
+        if self.is_finished() {
+            self.pause();
+        }
+    }
+
     fn step(&mut self) {
+        if self.lab.is_some() {
+            self.advance_lab(None);
+            return;
+        }
         if !self.sim.engine.is_finished() {
             self.sim.engine.step();
         }
@@ -132,8 +222,62 @@ impl App {
         match change {
             Change::Protocol(p) => {
                 run.protocol = p;
+                if self.settings.lab.protocol.take().is_some() {
+                    self.lab = None;
+                    self.restart();
+                    return;
+                }
                 self.sim.engine.set_protocol(p);
                 self.sim.live_changed();
+                self.write_url();
+            }
+            Change::Lab(p) => {
+                if run.nodes > MAX_LAB_NODES {
+                    self.notices.push(format!(
+                        "The lab's protocols take at most {MAX_LAB_NODES} nodes (each node keeps a view of every other): using {MAX_LAB_NODES}."
+                    ));
+                    run.nodes = MAX_LAB_NODES;
+                }
+                let lab = &mut self.settings.lab;
+                if lab.protocol != Some(p) {
+                    lab.scenario = None;
+                    lab.inspect = None;
+                }
+                lab.protocol = Some(p);
+                self.restart();
+            }
+            Change::Lifeguard(on) => {
+                self.settings.lab.lifeguard = on;
+                self.replay_here();
+            }
+            Change::Aggregate(a) => {
+                self.settings.lab.aggregate = a;
+                self.replay_here();
+            }
+            Change::Scenario(text) => {
+                self.settings.lab.scenario = text.filter(|t| !t.trim().is_empty());
+                self.replay_here();
+            }
+            Change::AddStep(op) => self.add_step(op),
+            Change::RemoveStep(k) => {
+                if let Some(lab) = &self.lab {
+                    let mut scenario = lab.scenario.clone();
+                    if k < scenario.steps.len() {
+                        scenario.steps.remove(k);
+                        self.settings.lab.scenario = Some(scenario.to_text());
+                        self.replay_here();
+                    }
+                }
+            }
+            Change::Seek(ms) => {
+                self.pause();
+                self.replay(Millis(ms));
+            }
+            Change::Inspect(i) => {
+                self.settings.lab.inspect = i;
+                if let Some(lab) = &mut self.lab {
+                    lab.watch(i);
+                }
                 self.write_url();
             }
             Change::Stop(r) => {
@@ -150,14 +294,23 @@ impl App {
             }
             Change::Loss(l) => {
                 run.live.loss = l;
-                self.apply_live();
+                if self.lab.is_some() {
+                    self.replay_here();
+                } else {
+                    self.apply_live();
+                }
             }
             Change::Speed(s) => {
                 self.settings.speed = s;
                 self.write_url();
             }
             Change::Nodes(n) => {
-                if !(2..=PAGE_MAX_NODES).contains(&n) {
+                if self.lab.is_some() && n > MAX_LAB_NODES {
+                    self.notices.push(format!(
+                        "The lab's protocols take at most {MAX_LAB_NODES} nodes (each node keeps a view of every other); kept {}.",
+                        run.nodes
+                    ));
+                } else if !(2..=PAGE_MAX_NODES).contains(&n) {
                     self.notices.push(format!(
                         "Nodes must be from 2 to {PAGE_MAX_NODES}; kept {}.",
                         run.nodes
@@ -209,10 +362,40 @@ impl App {
         }
     }
 
+    /// Adds `op` to the scenario at the run's current time (after the steps already there at
+    /// that time), then replays to now: the same as applying it now, and kept in the URL.
+    fn add_step(&mut self, op: grapevine_core::lab::scenario::Op) {
+        let Some(lab) = &self.lab else { return };
+        let now = lab.now().0;
+        let mut scenario: Scenario = lab.scenario.clone();
+        let at = scenario.steps.partition_point(|s| s.0 <= now);
+        scenario.steps.insert(at, (now, op));
+        // A step at the very end would have nothing left to show.
+        scenario.end_ms = scenario.end_ms.max(now + 30 * PERIOD_MS);
+        let text = scenario.to_text();
+        match Scenario::parse(&text).and_then(|s| {
+            s.check_nodes(self.settings.run.nodes)?;
+            Ok(s)
+        }) {
+            Ok(_) => {
+                self.settings.lab.scenario = Some(text);
+                self.replay_here();
+            }
+            Err(e) => self.notices.push(format!("Not added: {}.", e.message)),
+        }
+    }
+
     fn click(&mut self, x: f64, y: f64, shift: bool) {
         let Some(canvas) = self.canvas.cast::<HtmlCanvasElement>() else {
             return;
         };
+        if let Some(lab) = &self.lab {
+            let i = crate::lab::draw::LabPainter::node_at(&canvas, lab, x, y);
+            if i.is_some() {
+                self.change(Change::Inspect(i));
+            }
+            return;
+        }
         let Some(node) = Painter::node_at(&canvas, &self.sim.engine, x, y) else {
             return;
         };
@@ -241,6 +424,7 @@ impl Component for App {
             .unwrap_or_default();
         let (mut settings, mut notices) = PageSettings::from_query(&query);
         let sim = resolve(&mut settings, &mut notices, Sim::new);
+        let lab_chosen = settings.lab.protocol.is_some();
         let link = ctx.link().clone();
         let keys = window().and_then(|w| w.document()).map(|doc| {
             let options = EventListenerOptions::enable_prevent_default();
@@ -282,8 +466,15 @@ impl Component for App {
             last_step_ms: f64::NEG_INFINITY,
             copied: false,
             draft: None,
+            lab: None,
+            lab_painter: LabPainter::default(),
+            scenario_error: None,
             _keys: keys,
         };
+        let mut app = app;
+        if lab_chosen {
+            app.replay(Millis(0));
+        }
         app.write_url();
         app
     }
@@ -293,6 +484,20 @@ impl Component for App {
             Msg::Frame(now) => {
                 if !self.playing {
                     return false;
+                }
+                if self.lab.is_some() {
+                    // Continuous time: `speed` periods per second of wall time, at most a
+                    // tenth of a second's worth per frame (a background tab does not leap).
+                    let elapsed = (now - self.last_step_ms).clamp(0.0, 100.0);
+                    self.last_step_ms = now;
+                    match self.settings.speed {
+                        0 => self.advance_lab(None),
+                        s => self.advance_lab(Some(
+                            (elapsed * f64::from(s) * PERIOD_MS as f64 / 1000.0) as u64,
+                        )),
+                    }
+                    self.schedule(ctx);
+                    return true;
                 }
                 let interval = match self.settings.speed {
                     0 => 0.0,
@@ -326,11 +531,17 @@ impl Component for App {
                         if self.playing {
                             self.pause();
                         } else {
-                            if self.sim.engine.is_finished() {
+                            if self.is_finished() {
                                 self.restart();
                             }
                             self.playing = true;
-                            self.last_step_ms = f64::NEG_INFINITY;
+                            self.last_step_ms = if self.lab.is_some() {
+                                window()
+                                    .and_then(|w| w.performance())
+                                    .map_or(0.0, |p| p.now())
+                            } else {
+                                f64::NEG_INFINITY
+                            };
                             self.schedule(ctx);
                         }
                     }
@@ -361,6 +572,15 @@ impl Component for App {
     }
 
     fn rendered(&mut self, _ctx: &Context<Self>, _first: bool) {
+        if let (Some(canvas), Some(lab)) = (self.canvas.cast::<HtmlCanvasElement>(), &self.lab) {
+            if let Err(e) = self
+                .lab_painter
+                .draw(&canvas, lab, self.settings.lab.inspect)
+            {
+                web_sys::console::error_2(&"drawing the lab failed:".into(), &e);
+            }
+            return;
+        }
         if let Some(canvas) = self.canvas.cast::<HtmlCanvasElement>() {
             if let Err(e) = self.painter.draw(&canvas, &self.sim.engine) {
                 web_sys::console::error_2(&"drawing the network failed:".into(), &e);
@@ -382,17 +602,22 @@ impl Component for App {
         });
         let expected = Sim::expected_rounds(&self.settings, e.counts().live());
         let dense = run.nodes > crate::draw::LAYOUT_MAX_NODES;
-        html! {
+        let top = html! {
             <>
             <header class="top">
                 <div class="brand">
                     <span class="logo" aria-hidden="true">{ "◉" }</span>
                     <div>
                         <h1>{ "Grapevine" }</h1>
-                        <p class="tagline">{ "How a rumor spreads when everyone tells a few random friends." }</p>
+                        <p class="tagline">{ if self.lab.is_some() {
+                            "Membership, aggregation and replication by gossip: watch them, break them."
+                        } else {
+                            "How a rumor spreads when everyone tells a few random friends."
+                        } }</p>
                     </div>
                 </div>
-                <div class="run-id">{ format!("{} nodes · seed {}", run.nodes, run.seed) }</div>
+                <div class="run-id" data-testid="run-id">{ format!("{} · {} nodes · seed {}",
+                    self.settings.lab.protocol.map_or(crate::controls::protocol_label(run.protocol), panels::lab_label), run.nodes, run.seed) }</div>
             </header>
             if !self.notices.is_empty() {
                 <div class="notices" role="status" data-testid="notices">
@@ -400,9 +625,51 @@ impl Component for App {
                     <button onclick={link.callback(|_| Msg::DismissNotices)} aria-label="Dismiss">{ "✕" }</button>
                 </div>
             }
+            </>
+        };
+        if let Some(lab) = &self.lab {
+            let on_change = link.callback(Msg::Change);
+            let text = LabSim::scenario_text(&self.settings, lab.protocol);
+            return html! {
+                <>
+                { top }
+                <main class="layout lab">
+                    <div class="column left">
+                        <Controls settings={self.settings.clone()} playing={self.playing} finished={self.is_finished()} copied={self.copied} draft={self.draft.clone()}
+                            on_change={on_change.clone()} on_action={link.callback(Msg::Action)} />
+                        { panels::scenario(lab, &text, self.scenario_error.as_deref(), &on_change) }
+                    </div>
+                    <div class="column center">
+                        <section class="panel network-panel" aria-label="The network">
+                            <canvas ref={self.canvas.clone()} data-testid="network" {onclick} class="network"
+                                title={ if lab.protocol == LabProtocol::Swim { "Row i: what member i believes of every member. Click a row to inspect it." } else { "One cell per node. Click one to inspect it." } }></canvas>
+                            { panels::legend(lab.protocol) }
+                        </section>
+                        { panels::explain(lab.protocol, self.settings.lab.lifeguard) }
+                        { panels::log(lab) }
+                    </div>
+                    <div class="column right">
+                        { panels::stats(lab, run.seed) }
+                        if let Some(i) = self.settings.lab.inspect {
+                            { panels::inspector(lab, i, &on_change) }
+                        }
+                        { panels::charts(lab) }
+                        if lab.protocol == LabProtocol::Kv { { panels::kv_keys(lab) } }
+                    </div>
+                </main>
+                <footer class="foot">
+                    { "Continuous time on a simulated network (latency 10 ms + up to 5 ms jitter, seeded): the same protocol code as " }
+                    <code>{ format!("grapevine sim --protocol {}", lab.protocol.name()) }</code>{ " and, in live mode, real browser tabs." }
+                </footer>
+                </>
+            };
+        }
+        html! {
+            <>
+            { top }
             <main class="layout">
                 <div class="column left">
-                    <Controls settings={self.settings} playing={self.playing} finished={e.is_finished()} copied={self.copied} draft={self.draft.clone()}
+                    <Controls settings={self.settings.clone()} playing={self.playing} finished={self.is_finished()} copied={self.copied} draft={self.draft.clone()}
                         on_change={link.callback(Msg::Change)} on_action={link.callback(Msg::Action)} />
                 </div>
                 <div class="column center">
@@ -436,7 +703,7 @@ impl Component for App {
                         messages={history.iter().skip(1).map(|h| (h.traffic.sent, h.traffic.lost)).collect::<Vec<_>>()}
                         ghost={self.sim.ghost.clone()}
                         mongering={run.live.interest.rule.is_rumor_mongering()} />
-                    <crate::batch_panel::BatchPanel settings={self.settings} />
+                    <crate::batch_panel::BatchPanel settings={self.settings.clone()} />
                 </div>
             </main>
             <footer class="foot">

@@ -174,7 +174,7 @@ impl Component for BatchPanel {
                 self.state = State::Running {
                     runs,
                     done: 0,
-                    settings: ctx.props().settings,
+                    settings: ctx.props().settings.clone(),
                 };
                 self.send_pending();
             }
@@ -197,10 +197,10 @@ impl Component for BatchPanel {
                     }
                 }
                 Reply::Done { figures } => {
-                    if let State::Running { settings, .. } = self.state {
+                    if let State::Running { settings, .. } = &self.state {
                         if let Some(summary) = BatchSummary::of(&figures) {
                             self.results = Some(Results {
-                                settings,
+                                settings: settings.clone(),
                                 csv_url: csv_url(&to_csv(&figures)),
                                 figures,
                                 summary,

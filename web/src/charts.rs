@@ -140,7 +140,7 @@ pub fn charts(p: &ChartsProps) -> Html {
 }
 
 /// The smallest of 2, 5, 10, 20, 50... at or above `v`: axis labels in round numbers.
-fn nice_ceiling(v: u64) -> u64 {
+pub fn nice_ceiling(v: u64) -> u64 {
     let mut unit = 1u64;
     loop {
         for m in [2, 5, 10] {
@@ -152,7 +152,7 @@ fn nice_ceiling(v: u64) -> u64 {
     }
 }
 
-fn compact(v: f64) -> String {
+pub fn compact(v: f64) -> String {
     if v >= 1e6 {
         format!("{:.1}M", v / 1e6)
     } else if v >= 1e3 {

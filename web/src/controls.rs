@@ -1,6 +1,10 @@
 //! The control panel: every setting, and play / step / reset.
 
+use crate::lab::panels::{aggregate_label, lab_label};
 use crate::params::{PageSettings, PAGE_MAX_NODES, SPEEDS};
+use grapevine_core::lab::push_sum::Aggregate;
+use grapevine_core::lab::scenario::Op;
+use grapevine_core::lab::LabProtocol;
 use grapevine_core::{Protocol, StopRule, Topology};
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
@@ -32,6 +36,23 @@ pub enum Change {
     RandomSeed,
     /// What the user typed into a field could not be read.
     Rejected(Draft),
+    /// One of the lab's protocols (a new run).
+    Lab(LabProtocol),
+    /// SWIM: Lifeguard on or off (the run is replayed to the same time).
+    Lifeguard(bool),
+    /// Push-sum: what to compute (replayed).
+    Aggregate(Aggregate),
+    /// The lab's scenario: a preset's name or a text; `None`: the protocol's default
+    /// (replayed).
+    Scenario(Option<String>),
+    /// A step added to the scenario at the run's current time.
+    AddStep(Op),
+    /// The scenario's `k`-th step removed (replayed).
+    RemoveStep(usize),
+    /// Replay the lab's run to this time, ms.
+    Seek(u64),
+    /// The node the lab's inspector shows.
+    Inspect(Option<u32>),
 }
 
 /// A text field whose content is kept as typed when it cannot be read, so nothing a user
@@ -139,6 +160,7 @@ pub fn controls(p: &ControlsProps) -> Html {
         Callback::from(move |_: MouseEvent| cb.emit(a))
     };
     let uses_k = s.live.interest.rule.is_rumor_mongering();
+    let lab = p.settings.lab.protocol;
     let play_label = if p.playing {
         "⏸ Pause"
     } else if p.finished {
@@ -155,12 +177,23 @@ pub fn controls(p: &ControlsProps) -> Html {
                 <button data-testid="reset" onclick={action(Action::Reset)} title="Back to round 0 (r)">{ "↺ Reset" }</button>
             </div>
             <label>{ "Protocol" }
-                <select data-testid="protocol" onchange={change(|e| Protocol::from_name(&select_value(e)).map(Change::Protocol))}>
-                    { for Protocol::ALL.iter().map(|&x| html! {
-                        <option value={x.name()} selected={x == s.protocol}>{ protocol_label(x) }</option>
-                    }) }
+                <select data-testid="protocol" onchange={change(|e| {
+                    let v = select_value(e);
+                    Protocol::from_name(&v).map(Change::Protocol).or_else(|| LabProtocol::from_name(&v).map(Change::Lab))
+                })}>
+                    <optgroup label="Spread a rumor, round by round">
+                        { for Protocol::ALL.iter().map(|&x| html! {
+                            <option value={x.name()} selected={lab.is_none() && x == s.protocol}>{ protocol_label(x) }</option>
+                        }) }
+                    </optgroup>
+                    <optgroup label="Protocol lab, in real time">
+                        { for LabProtocol::ALL.iter().map(|&x| html! {
+                            <option value={x.name()} selected={lab == Some(x)}>{ lab_label(x) }</option>
+                        }) }
+                    </optgroup>
                 </select>
             </label>
+            if let Some(lab) = lab { { lab_controls(p, lab) } } else {
             <label>{ "Stop rule" }
                 <select data-testid="stop" onchange={change(|e| StopRule::from_name(&select_value(e)).map(Change::Stop))}>
                     { for StopRule::ALL.iter().map(|&x| html! {
@@ -182,11 +215,12 @@ pub fn controls(p: &ControlsProps) -> Html {
                 <input type="range" min="0" max="100" step="1" value={format!("{}", (s.live.loss * 100.0).round())} data-testid="loss"
                     oninput={live_input(|v| v.parse::<f64>().ok().map(|x| Change::Loss((x / 100.0).clamp(0.0, 1.0))))} />
             </label>
+            }
             <label>{ "Speed" }
                 <select data-testid="speed" onchange={change(|e| select_value(e).parse().ok().map(Change::Speed))}>
                     { for SPEEDS.iter().map(|&x| html! {
                         <option value={x.to_string()} selected={x == p.settings.speed}>
-                            { if x == 0 { "as fast as possible".to_string() } else { format!("{x} rounds/s") } }
+                            { if x == 0 { "as fast as possible".to_string() } else { format!("{x} {}/s", if lab.is_some() { "periods" } else { "rounds" }) } }
                         </option>
                     }) }
                 </select>
@@ -200,6 +234,7 @@ pub fn controls(p: &ControlsProps) -> Html {
                         { for [20u32, 50, 100, 200, 500, 1_000, 2_000, 10_000, 100_000, 1_000_000].iter().map(|n| html! { <option value={n.to_string()} /> }) }
                     </datalist>
                 </label>
+                if lab.is_none() {
                 <label>{ "Topology" }
                     <select data-testid="topology" onchange={change(|e| Topology::from_name(&select_value(e)).map(Change::Topology))}>
                         { for Topology::ALL.iter().map(|&x| html! {
@@ -211,6 +246,7 @@ pub fn controls(p: &ControlsProps) -> Html {
                     <input type="range" min="0" max="90" step="5" value={format!("{}", (s.crashed * 100.0).round())} data-testid="crashed"
                         onchange={change(|e| input_value(e).parse::<f64>().ok().map(|x| Change::Crashed((x / 100.0).clamp(0.0, 0.9))))} />
                 </label>
+                }
                 <label>{ "Seed" }
                     <span class="seed-row">
                         <input type="text" inputmode="numeric" value={shown(Field::Seed, s.seed.to_string())} data-testid="seed"
@@ -223,9 +259,57 @@ pub fn controls(p: &ControlsProps) -> Html {
             <button class="link" onclick={action(Action::CopyLink)} data-testid="copy-link">
                 { if p.copied { "✓ Link copied" } else { "Copy link to these settings" } }
             </button>
-            <p class="hint">{ "Keys: space play/pause · → step · r reset. Click a node: before the first round it becomes the source; after, it crashes or revives (shift-click crashes at any time)." }</p>
+            if lab.is_some() {
+                <p class="hint">{ "Keys: space play/pause · → one period · r back to 0 s. Click the picture to inspect a node; click the timeline to replay to that moment." }</p>
+            } else {
+                <p class="hint">{ "Keys: space play/pause · → step · r reset. Click a node: before the first round it becomes the source; after, it crashes or revives (shift-click crashes at any time)." }</p>
+            }
         </section>
     }
+}
+
+/// The lab's own settings: loss at the start, Lifeguard, the aggregate.
+fn lab_controls(p: &ControlsProps, lab: LabProtocol) -> Html {
+    let s = &p.settings;
+    let cb = p.on_change.clone();
+    let loss = Callback::from(move |e: Event| {
+        if let Ok(x) = input_value(&e).parse::<f64>() {
+            cb.emit(Change::Loss((x / 100.0).clamp(0.0, 1.0)))
+        }
+    });
+    let cb = p.on_change.clone();
+    let lifeguard = Callback::from(move |e: Event| {
+        cb.emit(Change::Lifeguard(
+            e.target_unchecked_into::<HtmlInputElement>().checked(),
+        ))
+    });
+    let cb = p.on_change.clone();
+    let aggregate = Callback::from(move |e: Event| {
+        if let Some(a) = Aggregate::from_name(&select_value(&e)) {
+            cb.emit(Change::Aggregate(a))
+        }
+    });
+    html! { <>
+        <label>{ "Link loss from the start " }<output>{ format!("{:.0} %", s.run.live.loss * 100.0) }</output>
+            <input type="range" min="0" max="100" step="1" value={format!("{}", (s.run.live.loss * 100.0).round())} data-testid="loss"
+                onchange={loss} title="Replays the run to the current time with this loss" />
+        </label>
+        if lab == LabProtocol::Swim {
+            <label class="check">
+                <input type="checkbox" checked={s.lab.lifeguard} onchange={lifeguard} data-testid="lab-lifeguard" />
+                { "Lifeguard (local health, dynamic suspicion timeout)" }
+            </label>
+        }
+        if lab == LabProtocol::PushSum {
+            <label>{ "Compute" }
+                <select onchange={aggregate} data-testid="lab-aggregate">
+                    { for Aggregate::ALL.iter().map(|&a| html! {
+                        <option value={a.name()} selected={a == s.lab.aggregate}>{ aggregate_label(a) }</option>
+                    }) }
+                </select>
+            </label>
+        }
+    </> }
 }
 
 /// The protocol's name for people.

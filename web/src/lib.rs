@@ -7,6 +7,7 @@ pub mod charts;
 pub mod controls;
 pub mod draw;
 pub mod explain;
+pub mod lab;
 pub mod palette;
 pub mod params;
 pub mod sim;

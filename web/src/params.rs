@@ -4,6 +4,10 @@
 //! page shows, so a mistyped link still opens a working playground.
 
 use grapevine_core::engine::MAX_NODES;
+use grapevine_core::lab::push_sum::Aggregate;
+use grapevine_core::lab::run::MAX_LAB_NODES;
+use grapevine_core::lab::scenario::{Scenario, PRESETS};
+use grapevine_core::lab::LabProtocol;
 use grapevine_core::rules::MAX_FANOUT;
 use grapevine_core::{Protocol, Settings, StopRule, Topology};
 
@@ -15,12 +19,41 @@ const _: () = assert!(PAGE_MAX_NODES <= MAX_NODES);
 pub const SPEEDS: [u32; 6] = [1, 2, 5, 10, 30, 0];
 
 /// Everything the URL holds.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct PageSettings {
-    /// The run's settings.
+    /// The run's settings (the lab's protocols use its nodes, seed and loss).
     pub run: Settings,
-    /// Rounds per second while playing (one of [`SPEEDS`]).
+    /// Rounds (the lab: protocol periods) per second while playing (one of [`SPEEDS`]).
     pub speed: u32,
+    /// The protocol lab's settings.
+    pub lab: LabPage,
+}
+
+/// What the URL holds for the protocol lab.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LabPage {
+    /// The lab's protocol; `None`: the round engine's rumor (push, pull, push-pull).
+    pub protocol: Option<LabProtocol>,
+    /// A preset's name or a scenario's text; `None`: the protocol's default.
+    pub scenario: Option<String>,
+    /// SWIM: Lifeguard on.
+    pub lifeguard: bool,
+    /// Push-sum: what the nodes compute.
+    pub aggregate: Aggregate,
+    /// The node whose state the inspector shows.
+    pub inspect: Option<u32>,
+}
+
+impl Default for LabPage {
+    fn default() -> Self {
+        LabPage {
+            protocol: None,
+            scenario: None,
+            lifeguard: false,
+            aggregate: Aggregate::Average,
+            inspect: None,
+        }
+    }
 }
 
 impl Default for PageSettings {
@@ -32,6 +65,7 @@ impl Default for PageSettings {
                 ..Settings::default()
             },
             speed: 2,
+            lab: LabPage::default(),
         }
     }
 }
@@ -46,6 +80,19 @@ fn pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
             (decode(k), decode(v))
         })
+}
+
+/// Percent-encodes everything but unreserved characters (a scenario's text goes in the URL).
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".into(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 fn decode(s: &str) -> String {
@@ -81,6 +128,7 @@ impl PageSettings {
     pub fn from_query(query: &str) -> (PageSettings, Vec<String>) {
         let mut s = PageSettings::default();
         let mut notices = Vec::new();
+        let mut scenario_error = None;
         let mut bad = |name: &str, value: &str, why: &str| {
             let shown: String = value.chars().take(40).collect();
             notices.push(format!("Ignored {name}={shown:?}: {why}."));
@@ -92,9 +140,35 @@ impl PageSettings {
                     Ok(n) if (2..=PAGE_MAX_NODES).contains(&n) => s.run.nodes = n,
                     _ => bad("nodes", v, "expected a whole number from 2 to 1000000"),
                 },
-                "protocol" => match Protocol::from_name(v) {
-                    Some(p) => s.run.protocol = p,
-                    None => bad("protocol", v, "expected push, pull or pushpull"),
+                "protocol" => match (Protocol::from_name(v), LabProtocol::from_name(v)) {
+                    (Some(p), _) => s.run.protocol = p,
+                    (_, Some(p)) => s.lab.protocol = Some(p),
+                    _ => bad("protocol", v, "expected push, pull, pushpull, swim, push-sum or kv"),
+                },
+                "scenario" => {
+                    let known = PRESETS.iter().any(|p| p.0 == v);
+                    match Scenario::parse(&value) {
+                        _ if known => s.lab.scenario = Some(v.to_string()),
+                        Ok(_) => s.lab.scenario = Some(value.clone()),
+                        // Kept as typed: the page shows it in the editor with the error.
+                        Err(e) => {
+                            scenario_error = Some(format!("The scenario in the link cannot run ({e}); it is in the scenario editor to mend."));
+                            s.lab.scenario = Some(value.clone());
+                        }
+                    }
+                }
+                "lifeguard" => match v {
+                    "1" | "true" => s.lab.lifeguard = true,
+                    "0" | "false" => s.lab.lifeguard = false,
+                    _ => bad("lifeguard", v, "expected 1 or 0"),
+                },
+                "aggregate" => match Aggregate::from_name(v) {
+                    Some(a) => s.lab.aggregate = a,
+                    None => bad("aggregate", v, "expected average, sum or count"),
+                },
+                "inspect" => match v.parse::<u32>() {
+                    Ok(i) => s.lab.inspect = Some(i),
+                    _ => bad("inspect", v, "expected a node number"),
                 },
                 "fanout" => match v.parse::<u8>() {
                     Ok(f) if (1..=MAX_FANOUT).contains(&f) => s.run.live.fanout = f,
@@ -144,6 +218,20 @@ impl PageSettings {
                 other => bad(other, v, "unknown parameter"),
             }
         }
+        notices.extend(scenario_error);
+        if s.lab.protocol.is_some() && s.run.nodes > MAX_LAB_NODES {
+            notices.push(format!(
+                "The lab's protocols take at most {MAX_LAB_NODES} nodes (each node keeps a view of every other): using {MAX_LAB_NODES}."
+            ));
+            s.run.nodes = MAX_LAB_NODES;
+        }
+        if let Some(i) = s.lab.inspect.filter(|&i| i >= s.run.nodes) {
+            notices.push(format!(
+                "There is no node {i} to inspect among {} nodes.",
+                s.run.nodes
+            ));
+            s.lab.inspect = None;
+        }
         if s.run.nodes < s.run.topology.min_nodes() {
             notices.push(format!(
                 "A {} topology needs at least {} nodes: using the complete graph.",
@@ -165,6 +253,30 @@ impl PageSettings {
     /// The query string (with `?`) that restores these settings.
     pub fn to_query(&self) -> String {
         let r = &self.run;
+        if let Some(protocol) = self.lab.protocol {
+            let lab = &self.lab;
+            let mut q = format!(
+                "?protocol={}&nodes={}&loss={}&seed={}&speed={}",
+                protocol.name(),
+                r.nodes,
+                r.live.loss,
+                r.seed,
+                self.speed
+            );
+            if let Some(scenario) = &lab.scenario {
+                q.push_str(&format!("&scenario={}", encode(scenario)));
+            }
+            if protocol == LabProtocol::Swim && lab.lifeguard {
+                q.push_str("&lifeguard=1");
+            }
+            if protocol == LabProtocol::PushSum && lab.aggregate != Aggregate::Average {
+                q.push_str(&format!("&aggregate={}", lab.aggregate.name()));
+            }
+            if let Some(i) = lab.inspect {
+                q.push_str(&format!("&inspect={i}"));
+            }
+            return q;
+        }
         let source = r.source.map(|x| format!("&source={x}")).unwrap_or_default();
         format!(
             "?nodes={}&protocol={}&fanout={}&loss={}&stop={}&k={}&topology={}&crashed={}&seed={}&speed={}{source}",
@@ -208,12 +320,53 @@ mod tests {
     }
 
     #[test]
+    fn lab_query_round_trips_with_a_scenario_text() {
+        let mut s = PageSettings::default();
+        s.run.nodes = 1_000;
+        s.run.seed = 99;
+        s.run.live.loss = 0.05;
+        s.lab = LabPage {
+            protocol: Some(LabProtocol::Swim),
+            scenario: Some(
+                "at 2.5s crash 3 # a comment & more\nat 4s set 1 k a=b c%d\nend 30s".into(),
+            ),
+            lifeguard: true,
+            aggregate: Aggregate::Average,
+            inspect: Some(7),
+        };
+        let (back, notices) = PageSettings::from_query(&s.to_query());
+        assert_eq!(back, s);
+        assert!(notices.is_empty(), "{notices:?}");
+        s.lab.protocol = Some(LabProtocol::PushSum);
+        s.lab.aggregate = Aggregate::Count;
+        s.lab.lifeguard = false;
+        s.lab.scenario = Some("split-brain".into());
+        assert_eq!(PageSettings::from_query(&s.to_query()).0, s);
+    }
+
+    #[test]
+    fn a_broken_scenario_in_the_link_is_kept_for_mending_with_a_notice() {
+        let (s, notices) = PageSettings::from_query("protocol=swim&scenario=at+5s+explode+1");
+        assert_eq!(s.lab.scenario.as_deref(), Some("at 5s explode 1"));
+        assert_eq!(notices.len(), 1);
+        assert!(notices[0].contains("unknown operation"), "{notices:?}");
+    }
+
+    #[test]
+    fn the_lab_caps_nodes_and_the_inspected_node() {
+        let (s, notices) = PageSettings::from_query("protocol=kv&nodes=20000&inspect=9999");
+        assert_eq!(s.run.nodes, MAX_LAB_NODES);
+        assert_eq!(s.lab.inspect, None);
+        assert_eq!(notices.len(), 2, "{notices:?}");
+    }
+
+    #[test]
     fn bad_parameters_fall_back_with_a_notice_each() {
         let (s, notices) = PageSettings::from_query(
-            "?nodes=0&protocol=shout&fanout=99&loss=2&stop=maybe&k=0&topology=blob&crashed=1&seed=-1&speed=7&x=1&seed=%ZZ",
+            "?nodes=0&protocol=shout&fanout=99&loss=2&stop=maybe&k=0&topology=blob&crashed=1&seed=-1&speed=7&x=1&seed=%ZZ&lifeguard=yes&aggregate=max&inspect=-1",
         );
         assert_eq!(s, PageSettings::default());
-        assert_eq!(notices.len(), 12, "{notices:#?}");
+        assert_eq!(notices.len(), 15, "{notices:#?}");
         assert!(notices[0].contains("nodes"));
     }
 

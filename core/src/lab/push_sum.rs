@@ -25,6 +25,23 @@ pub enum Aggregate {
 }
 
 impl Aggregate {
+    /// Every aggregate, in the order menus show them.
+    pub const ALL: [Aggregate; 3] = [Aggregate::Average, Aggregate::Sum, Aggregate::Count];
+
+    /// The name used in the page's URL.
+    pub fn name(self) -> &'static str {
+        match self {
+            Aggregate::Average => "average",
+            Aggregate::Sum => "sum",
+            Aggregate::Count => "count",
+        }
+    }
+
+    /// The aggregate named `name`.
+    pub fn from_name(name: &str) -> Option<Aggregate> {
+        Aggregate::ALL.into_iter().find(|a| a.name() == name)
+    }
+
     /// The starting (sum, weight) of a node with `value`; `designated`: the one node whose
     /// weight starts at 1 for `Sum` and `Count`.
     pub fn start(self, value: f64, designated: bool) -> (f64, f64) {

@@ -1,0 +1,137 @@
+// The protocol lab in the page: SWIM, push-sum and the key-value map over the simulated
+// network, the scenario timeline and the node inspector, in Debian's Chromium.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { start, openPage } from './browser.mjs';
+
+const ARTIFACTS = new URL('./artifacts/', import.meta.url).pathname;
+const CLI = `${process.env.CARGO_TARGET_DIR ?? new URL('../target', import.meta.url).pathname}/release/grapevine`;
+let env;
+
+before(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  env = await start();
+});
+after(async () => env?.close());
+
+const text = (page, id) => page.getByTestId(id).textContent();
+const seconds = async (page) => parseFloat(await text(page, 'lab-time'));
+
+/** Plays at full speed until the scenario is over. */
+async function playToEnd(page, timeout = 60_000) {
+  await page.getByTestId('play').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=play]').textContent.includes('Replay'), null, { timeout });
+}
+
+/** Clicks the timeline at `fraction` of its length. */
+async function seek(page, fraction) {
+  const box = await page.getByTestId('lab-timeline').boundingBox();
+  await page.mouse.click(box.x + box.width * fraction, box.y + box.height / 2);
+}
+
+test('SWIM in the page detects a crash at the same times as grapevine sim, same seed', async () => {
+  assert.ok(existsSync(CLI), `${CLI} is missing: cargo build --release -p grapevine-cli`);
+  const cli = JSON.parse(execFileSync(CLI, ['sim', '--protocol', 'swim', '--nodes', '200', '--seed', '3', '--runs', '1', '--format', 'json'], { encoding: 'utf8' }));
+  const page = await openPage(env.browser, `${env.url}?protocol=swim&nodes=200&seed=3&speed=0&inspect=0`);
+  assert.equal(await text(page, 'lab-detection'), 'no crash yet');
+  await playToEnd(page);
+  assert.equal(await seconds(page), 60);
+  const detection = await page.getByTestId('lab-detection').locator('xpath=..').textContent();
+  const first = cli.first_detection_periods.mean.toFixed(2);
+  const full = cli.full_detection_periods.mean.toFixed(2);
+  assert.ok(detection.includes(`first suspected after ${first} periods`), `${detection} vs ${first}`);
+  assert.ok(detection.includes(`all running members after ${full}`), `${detection} vs ${full}`);
+  assert.equal(await text(page, 'lab-false-positives'), '0');
+  // The inspector: node 0 holds node 1 (crashed at 10 s) dead, and every other member alive.
+  const member = (peer) => page.locator(`[data-testid=inspect-member][data-peer="${peer}"]`);
+  assert.equal(await member(1).getAttribute('data-status'), 'dead');
+  assert.equal(await member(2).getAttribute('data-status'), 'alive');
+  assert.ok(await page.getByTestId('inspect-messages').locator('tr').count() > 5);
+  await page.screenshot({ path: `${ARTIFACTS}lab-swim.png`, fullPage: true });
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
+
+test('a fault placed from the inspector lands in the scenario and the URL, and seeking replays', async () => {
+  const page = await openPage(env.browser, `${env.url}?protocol=swim&nodes=40&seed=9&scenario=end+40s&inspect=7`);
+  for (let i = 0; i < 5; i++) await page.getByTestId('step').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=lab-time]').textContent === '5.0 s');
+  await page.getByTestId('inspect-crash').click();
+  const steps = page.getByTestId('lab-steps');
+  await page.waitForFunction(() => document.querySelector('[data-testid=lab-steps]').textContent.includes('crash 7'));
+  assert.match(await steps.textContent(), /5\.0 s\s*crash 7/);
+  assert.match(decodeURIComponent(page.url()).replaceAll('+', ' '), /scenario=at 5s crash 7\nend 40s/);
+  assert.equal(await seconds(page), 5, 'placing a fault keeps the time');
+  assert.ok(await page.getByTestId('inspect-restart').isVisible(), 'node 7 is down');
+  // Play on: the group detects it.
+  await page.getByTestId('speed').selectOption('0');
+  await playToEnd(page);
+  assert.match(await text(page, 'lab-detection'), /node 7/);
+  // Seek to 2 s: the run is replayed, node 7 runs again; the steps are kept.
+  await seek(page, 0.05);
+  await page.waitForFunction(() => parseFloat(document.querySelector('[data-testid=lab-time]').textContent) < 3);
+  assert.ok(await page.getByTestId('inspect-crash').isVisible(), 'node 7 runs before its crash');
+  assert.equal(await text(page, 'lab-detection'), 'no crash yet');
+  // The link reproduces the scenario.
+  const again = await openPage(env.browser, page.url());
+  assert.match(await again.getByTestId('lab-steps').textContent(), /crash 7/);
+  assert.deepEqual([...page.errors, ...again.errors], []);
+  await again.close();
+  await page.close();
+});
+
+test('push-sum converges to the true average; link loss leaves its mark on the mass', async () => {
+  const page = await openPage(env.browser, `${env.url}?protocol=push-sum&nodes=300&seed=4&speed=0&scenario=end+40s`);
+  await playToEnd(page);
+  const error = parseFloat(await text(page, 'lab-error'));
+  // grapevine sim --protocol push-sum --nodes 300: 10^-6 after 37 rounds on average.
+  assert.ok(error < 1e-5, `error ${error} after 40 rounds`);
+  await page.getByTestId('lab-chart').waitFor();
+  const lossy = await openPage(env.browser, `${env.url}?protocol=push-sum&nodes=300&seed=4&speed=0&scenario=end+40s&loss=0.2`);
+  await playToEnd(lossy);
+  const sub = await lossy.getByTestId('lab-error').locator('xpath=..').textContent();
+  const mass = parseFloat(sub.match(/mass ([0-9.]+)/)[1]);
+  assert.ok(mass < 0.5, `with 20 % loss the nodes keep ${mass} of the weight`);
+  assert.deepEqual([...page.errors, ...lossy.errors], []);
+  await lossy.close();
+  await page.close();
+});
+
+test('key-value: concurrent writes converge, kept as siblings by vector clocks, and a write from the inspector reaches every replica', async () => {
+  const page = await openPage(env.browser, `${env.url}?protocol=kv&nodes=60&seed=2&speed=0&inspect=30`);
+  await playToEnd(page);
+  assert.equal(await text(page, 'lab-agree'), '100 %');
+  const color = page.locator('[data-testid=lab-key][data-key=color]');
+  assert.match(await color.getAttribute('class'), /conflict/);
+  assert.match(await color.textContent(), /blue ×60 of 60/);
+  assert.match(await color.textContent(), /red \| blue at 60 replicas/);
+  // Write at node 30 now (at the end, the scenario grows by 30 s), and play on.
+  await page.getByTestId('inspect-kv-key').fill('motd');
+  await page.getByTestId('inspect-kv-value').fill('hello world');
+  await page.getByTestId('inspect-kv-set').click();
+  await page.locator('[data-testid=lab-key][data-key=motd]').waitFor();
+  await playToEnd(page);
+  assert.match(await page.locator('[data-testid=lab-key][data-key=motd]').textContent(), /hello world ×60 of 60/);
+  await page.screenshot({ path: `${ARTIFACTS}lab-kv.png`, fullPage: true });
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
+
+test('a broken scenario in the link is kept in the editor with the reason, and the page still runs', async () => {
+  const page = await openPage(env.browser, `${env.url}?protocol=swim&nodes=20&scenario=at+5s+explode+1`);
+  assert.match(await text(page, 'notices'), /unknown operation `explode`/);
+  assert.equal(await page.getByTestId('lab-scenario-text').inputValue(), 'at 5s explode 1');
+  assert.match(await page.locator('.editor .error').textContent(), /step 1/);
+  await page.getByTestId('step').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=lab-time]').textContent === '1.0 s');
+  // Mended in the editor: it runs, and the URL holds it.
+  await page.getByTestId('lab-scenario-text').fill('at 2s crash 1\nend 20s');
+  await page.getByTestId('lab-scenario-apply').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=lab-steps]').textContent.includes('crash 1'));
+  assert.equal(await page.locator('.editor .error').count(), 0);
+  assert.match(decodeURIComponent(page.url()).replaceAll('+', ' '), /scenario=at 2s crash 1\nend 20s/);
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});

@@ -1,0 +1,349 @@
+//! Drawing the lab's runs on a canvas: SWIM's membership matrix (who thinks whom is alive,
+//! suspect, dead or gone), and a grid of nodes for push-sum (coloured by the error of each
+//! node's estimate) and the key-value map (coloured by replica state: one colour when all
+//! agree). One pixel buffer, scaled up without smoothing; no DOM element per node.
+
+use super::{kv_state_ranks, LabSim};
+use crate::palette;
+use grapevine_core::lab::swim::MemberState;
+use grapevine_core::lab::LabProtocol;
+use wasm_bindgen::{Clamped, JsCast, JsValue};
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
+
+/// The matrix shows at most this many rows and columns; larger groups are binned, each
+/// cell showing the worst state in its bin (one suspicion stays visible among thousands).
+const MATRIX_MAX_CELLS: u32 = 600;
+
+/// Matrix colours.
+pub const ALIVE: &str = "#1b6b58";
+/// A suspected member.
+pub const SUSPECT: &str = "#f0e442";
+/// A member declared dead.
+pub const DEAD: &str = "#d55e00";
+/// A member that left.
+pub const LEFT: &str = "#56b4e9";
+/// A member the observer has never heard of.
+pub const UNKNOWN: &str = "#1e293b";
+/// The observer itself.
+pub const SELF: &str = "#475569";
+
+/// Replica-state colours by rank (0: the most common state).
+pub const STATE_COLOURS: [&str; 6] = [
+    "#009e73", "#e69f00", "#56b4e9", "#f0e442", "#0072b2", "#d55e00",
+];
+/// Replicas in a rarer state than the palette has colours for.
+pub const OTHER_STATE: &str = "#94a3b8";
+/// A crashed node in the grids.
+pub const DOWN: &str = "#334155";
+
+/// Reusable buffers.
+#[derive(Default)]
+pub struct LabPainter {
+    pixels: Vec<u8>,
+    scratch: Option<HtmlCanvasElement>,
+    /// The matrix's margins: per column, the worst state a running member holds of it;
+    /// per row, whether that member is running (see [`row_colour`]).
+    columns: Vec<u8>,
+    rows: Vec<&'static str>,
+}
+
+/// The matrix's margin bands (CSS pixels): a column that someone suspects stands out in
+/// the top band even when it is one pixel wide in the matrix.
+fn band(size: f64) -> f64 {
+    (size * 0.035).max(8.0)
+}
+
+/// A matrix row's margin colour: running, crashed, or departed.
+fn row_colour(up: bool, left: bool) -> &'static str {
+    match (up, left) {
+        (false, _) => palette::CRASHED,
+        (true, true) => LEFT,
+        (true, false) => "#334155",
+    }
+}
+
+fn context(canvas: &HtmlCanvasElement) -> Option<CanvasRenderingContext2d> {
+    canvas.get_context("2d").ok()??.dyn_into().ok()
+}
+
+/// Square canvas as wide as its box; returns its CSS size and the device pixel ratio.
+fn fit(canvas: &HtmlCanvasElement) -> (f64, f64) {
+    let css = f64::from(canvas.client_width().max(100));
+    let ratio = web_sys::window()
+        .map(|w| w.device_pixel_ratio())
+        .unwrap_or(1.0)
+        .clamp(1.0, 3.0);
+    let px = (css * ratio).round() as u32;
+    if canvas.width() != px || canvas.height() != px {
+        canvas.set_width(px);
+        canvas.set_height(px);
+    }
+    (css, ratio)
+}
+
+/// Columns of the node grid: a square.
+fn grid_side(n: u32) -> u32 {
+    (f64::from(n).sqrt().ceil() as u32).max(1)
+}
+
+/// Matrix cells per side and members per cell.
+fn matrix_cells(n: u32) -> (u32, u32) {
+    let per = n.div_ceil(MATRIX_MAX_CELLS).max(1);
+    (n.div_ceil(per), per)
+}
+
+/// Worse states win a binned cell.
+fn severity(state: Option<MemberState>) -> u8 {
+    match state {
+        None => 0,
+        Some(MemberState::Alive) => 1,
+        Some(MemberState::Left) => 2,
+        Some(MemberState::Suspect) => 3,
+        Some(MemberState::Dead) => 4,
+    }
+}
+
+/// Push-sum: a relative error as a colour, from bluish green (10^-8 or better) through
+/// yellow to vermillion (100 % or worse).
+fn error_colour(error: f64) -> [u8; 4] {
+    let t = if error.is_finite() {
+        ((error.max(1e-12).log10() + 8.0) / 8.0).clamp(0.0, 1.0)
+    } else {
+        1.0
+    };
+    let [a, b, c] = [
+        palette::rgba("#009e73"),
+        palette::rgba("#f0e442"),
+        palette::rgba("#d55e00"),
+    ];
+    let (from, to, f) = if t < 0.5 {
+        (a, b, t * 2.0)
+    } else {
+        (b, c, t * 2.0 - 1.0)
+    };
+    let mix = |k: usize| (f64::from(from[k]) + (f64::from(to[k]) - f64::from(from[k])) * f) as u8;
+    [mix(0), mix(1), mix(2), 255]
+}
+
+impl LabPainter {
+    /// Draws the run as it stands; `selected`: the inspected node, outlined.
+    pub fn draw(
+        &mut self,
+        canvas: &HtmlCanvasElement,
+        sim: &LabSim,
+        selected: Option<u32>,
+    ) -> Result<(), JsValue> {
+        let (size, ratio) = fit(canvas);
+        let ctx = context(canvas).ok_or("no 2d context")?;
+        ctx.set_transform(ratio, 0.0, 0.0, ratio, 0.0, 0.0)?;
+        ctx.set_fill_style_str(palette::BACKGROUND);
+        ctx.fill_rect(0.0, 0.0, size, size);
+        let n = sim.len();
+        let (w, h, origin) = match sim.protocol {
+            LabProtocol::Swim => {
+                let (cells, _) = matrix_cells(n);
+                self.fill_matrix(sim);
+                (cells, cells, band(size) + 2.0)
+            }
+            _ => {
+                let side = grid_side(n);
+                self.fill_grid(sim, side);
+                (side, n.div_ceil(side), 0.0)
+            }
+        };
+        let inner = size - origin;
+        self.blit(&ctx, w, h, origin, inner)?;
+        let scale = inner / f64::from(w.max(h));
+        if sim.protocol == LabProtocol::Swim {
+            let b = band(size);
+            let colours = [UNKNOWN, ALIVE, LEFT, SUSPECT, DEAD];
+            for (k, &worst) in self.columns.iter().enumerate() {
+                ctx.set_fill_style_str(colours[worst as usize]);
+                ctx.fill_rect(origin + k as f64 * scale, 0.0, scale.max(1.0), b);
+            }
+            for (k, colour) in self.rows.iter().enumerate() {
+                ctx.set_fill_style_str(colour);
+                ctx.fill_rect(0.0, origin + k as f64 * scale, b, scale.max(1.0));
+            }
+        }
+        let Some(i) = selected.filter(|&i| i < n) else {
+            return Ok(());
+        };
+        ctx.set_stroke_style_str("#ffffff");
+        ctx.set_line_width(1.5);
+        match sim.protocol {
+            LabProtocol::Swim => {
+                let (_, per) = matrix_cells(n);
+                let row = origin + f64::from(i / per) * scale;
+                ctx.stroke_rect(0.5, row - 1.0, size - 1.0, scale + 2.0);
+            }
+            _ => {
+                let side = grid_side(n);
+                let (cx, cy) = (f64::from(i % side) * scale, f64::from(i / side) * scale);
+                ctx.stroke_rect(cx - 1.0, cy - 1.0, scale + 2.0, scale + 2.0);
+            }
+        }
+        Ok(())
+    }
+
+    fn fill_matrix(&mut self, sim: &LabSim) {
+        let Some(net) = sim.swim() else { return };
+        let n = net.len() as u32;
+        let (cells, per) = matrix_cells(n);
+        let mut worst = vec![0u8; (cells * cells) as usize];
+        let mut down_rows = vec![false; cells as usize];
+        self.columns.clear();
+        self.columns.resize(cells as usize, 0);
+        self.rows.clear();
+        self.rows.resize(cells as usize, row_colour(true, false));
+        for i in 0..n {
+            let row = (i / per) as usize;
+            let node = net.node(i);
+            let running = net.is_up(i) && !node.has_left();
+            if !running {
+                down_rows[row] = true;
+                self.rows[row] = row_colour(net.is_up(i), node.has_left());
+            }
+            for (member, view) in node.iter_members() {
+                let Ok(j) = u32::try_from(member.0) else {
+                    continue;
+                };
+                if j >= n {
+                    continue;
+                }
+                let col = (j / per) as usize;
+                let severity = severity(Some(view.state));
+                let cell = &mut worst[row * cells as usize + col];
+                *cell = (*cell).max(severity);
+                if running {
+                    self.columns[col] = self.columns[col].max(severity);
+                }
+            }
+        }
+        let colours = [UNKNOWN, ALIVE, LEFT, SUSPECT, DEAD].map(palette::rgba);
+        let own = palette::rgba(SELF);
+        self.pixels.clear();
+        self.pixels.resize((cells * cells * 4) as usize, 0);
+        for (k, px) in self.pixels.chunks_exact_mut(4).enumerate() {
+            let (row, col) = (k as u32 / cells, k as u32 % cells);
+            let mut c = if row == col && worst[k] <= 1 {
+                own
+            } else {
+                colours[worst[k] as usize]
+            };
+            if down_rows[row as usize] {
+                // A crashed or departed member's row: its last view, dimmed.
+                for ch in &mut c[..3] {
+                    *ch /= 3;
+                }
+            }
+            px.copy_from_slice(&c);
+        }
+    }
+
+    fn fill_grid(&mut self, sim: &LabSim, side: u32) {
+        let n = sim.len();
+        let rows = n.div_ceil(side);
+        self.pixels.clear();
+        self.pixels.resize((side * rows * 4) as usize, 0);
+        let down = palette::rgba(DOWN);
+        if let Some(net) = sim.push_sum() {
+            let truth = sim.push_sum_truth().unwrap_or(0.0);
+            for (i, px) in self.pixels.chunks_exact_mut(4).take(n as usize).enumerate() {
+                let i = i as u32;
+                let c = if !net.is_up(i) {
+                    down
+                } else {
+                    match net.node(i).estimate() {
+                        Some(e) => {
+                            error_colour((e - truth).abs() / truth.abs().max(f64::MIN_POSITIVE))
+                        }
+                        None => palette::rgba(OTHER_STATE),
+                    }
+                };
+                px.copy_from_slice(&c);
+            }
+        } else if let Some(net) = sim.kv() {
+            let ranks = kv_state_ranks(net);
+            for (px, rank) in self.pixels.chunks_exact_mut(4).zip(ranks) {
+                let c = match rank {
+                    None => down,
+                    Some(r) => palette::rgba(
+                        STATE_COLOURS
+                            .get(r as usize)
+                            .copied()
+                            .unwrap_or(OTHER_STATE),
+                    ),
+                };
+                px.copy_from_slice(&c);
+            }
+        }
+    }
+
+    /// Draws the pixel buffer (`w` x `h`) scaled into the square at (`origin`, `origin`) of
+    /// side `size`.
+    fn blit(
+        &mut self,
+        ctx: &CanvasRenderingContext2d,
+        w: u32,
+        h: u32,
+        origin: f64,
+        size: f64,
+    ) -> Result<(), JsValue> {
+        let image = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&self.pixels), w, h)?;
+        let scratch = match &self.scratch {
+            Some(c) => c.clone(),
+            None => {
+                let doc = web_sys::window()
+                    .and_then(|w| w.document())
+                    .ok_or("no document")?;
+                let c: HtmlCanvasElement = doc.create_element("canvas")?.dyn_into()?;
+                self.scratch = Some(c.clone());
+                c
+            }
+        };
+        scratch.set_width(w);
+        scratch.set_height(h);
+        context(&scratch)
+            .ok_or("no 2d context")?
+            .put_image_data(&image, 0.0, 0.0)?;
+        ctx.set_image_smoothing_enabled(false);
+        let scale = size / f64::from(w.max(h));
+        ctx.draw_image_with_html_canvas_element_and_dw_and_dh(
+            &scratch,
+            origin,
+            origin,
+            f64::from(w) * scale,
+            f64::from(h) * scale,
+        )
+    }
+
+    /// The node under a point of the canvas (CSS pixels): the matrix's row (an observer),
+    /// or the grid's cell.
+    pub fn node_at(canvas: &HtmlCanvasElement, sim: &LabSim, x: f64, y: f64) -> Option<u32> {
+        let size = f64::from(canvas.client_width().max(1));
+        let n = sim.len();
+        let origin = match sim.protocol {
+            LabProtocol::Swim => band(size) + 2.0,
+            _ => 0.0,
+        };
+        let inner = size - origin;
+        let (fx, fy) = ((x - origin).max(0.0) / inner, (y - origin) / inner);
+        if !(0.0..1.0).contains(&fx) || !(0.0..1.0).contains(&fy) {
+            return None;
+        }
+        match sim.protocol {
+            LabProtocol::Swim => {
+                let (cells, per) = matrix_cells(n);
+                let i = (fy * f64::from(cells)) as u32 * per;
+                (i < n).then_some(i)
+            }
+            _ => {
+                let side = grid_side(n);
+                let (cx, cy) = ((fx * f64::from(side)) as u32, (fy * f64::from(side)) as u32);
+                let i = cy * side + cx;
+                (i < n).then_some(i)
+            }
+        }
+    }
+}
