@@ -69,6 +69,34 @@ for (const [label, query] of [
 const lat = await pauseLatency();
 console.log(`N = 10^6 playing: pause click to screen ${lat.map(fmt).join(', ')} ms (max ${fmt(Math.max(...lat))} ms)`);
 
+// The protocol lab at 1,000 nodes: protocol periods played per second at full speed (one period
+// per frame, with every view redrawn), and a replay (seeking to the end of the 60 s scenario)
+// against the same run natively (`grapevine sim --protocol P --runs 1`), in the same session.
+const labCli = `${process.env.CARGO_TARGET_DIR ?? new URL('../target', import.meta.url).pathname}/release/grapevine`;
+for (const protocol of ['swim', 'push-sum', 'kv']) {
+  const page = await openPage(env.browser, `${env.url}?protocol=${protocol}&nodes=1000&seed=1&speed=0`, { width: 1400, height: 1000 });
+  const t = async () => parseFloat(await page.getByTestId('lab-time').textContent());
+  const p0 = Date.now();
+  await page.getByTestId('play').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=play]').textContent.includes('Replay'), null, { timeout: 300_000 });
+  const rate = (await t()) / ((Date.now() - p0) / 1000);
+  await page.getByTestId('reset').click();
+  const box = await page.getByTestId('lab-timeline').boundingBox();
+  const t0 = Date.now();
+  await page.mouse.click(box.x + box.width - 1, box.y + box.height / 2);
+  await page.waitForFunction(() => parseFloat(document.querySelector('[data-testid=lab-time]').textContent) > 55, null, { timeout: 120_000 });
+  const replay = (Date.now() - t0) / 1000;
+  await page.close();
+  let native = '';
+  if (existsSync(labCli)) {
+    const n0 = process.hrtime.bigint();
+    execFileSync(labCli, ['sim', '--protocol', protocol, '--nodes', '1000', '--seed', '1', '--runs', '1', '--threads', '1'], { encoding: 'utf8' });
+    const secs = Number(process.hrtime.bigint() - n0) / 1e9;
+    native = `; natively ${fmt2(secs)} s (page / native ${fmt2(replay / secs)})`;
+  }
+  console.log(`lab, ${protocol}, 1,000 nodes: ${fmt(rate)} periods/s at full speed (every view redrawn each period); replay of the whole scenario in the page ${fmt2(replay)} s${native}`);
+}
+
 // The round engine in wasm (the batch worker, in Chromium) next to the same benchmark natively
 // (`grapevine bench`), alternately, each against its own baseline measured in the same process.
 async function wasmBench(nodes, messages) {
