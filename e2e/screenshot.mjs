@@ -1,5 +1,6 @@
-// The README's screenshot: a finished run as the ghost, a new run a few rounds in.
-//   node e2e/screenshot.mjs [out.png]
+// The README's screenshots: a finished run as the ghost, a new run a few rounds in; and the
+// protocol lab's SWIM matrix during a split brain.
+//   node e2e/screenshot.mjs [out.png [lab.png]]
 import { start, openPage } from './browser.mjs';
 
 const out = process.argv[2] ?? new URL('../docs/screenshot.png', import.meta.url).pathname;
@@ -14,4 +15,14 @@ await page.waitForTimeout(200);
 await page.screenshot({ path: out });
 if (page.errors.length) throw new Error(page.errors.join('\n'));
 console.log(`wrote ${out}`);
+
+const labOut = process.argv[3] ?? new URL('../docs/screenshot-lab.png', import.meta.url).pathname;
+const lab = await openPage(env.browser, `${env.url}?protocol=swim&nodes=200&seed=3&scenario=split-brain&inspect=12`);
+const bar = await lab.getByTestId('lab-timeline').boundingBox();
+await lab.mouse.click(bar.x + bar.width * 0.3, bar.y + bar.height / 2);
+await lab.waitForFunction(() => parseFloat(document.querySelector('[data-testid=lab-time]').textContent) > 25);
+await lab.waitForTimeout(200);
+await lab.screenshot({ path: labOut });
+if (lab.errors.length) throw new Error(lab.errors.join('\n'));
+console.log(`wrote ${labOut}`);
 await env.close();

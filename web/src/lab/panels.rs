@@ -545,7 +545,7 @@ fn swim_state(sim: &LabSim, i: u32) -> Html {
             }) }
             </tbody>
         </table>
-        if members.len() > shown { <p class="muted">{ format!("… and {} more alive", members.len() - shown) }</p> }
+        if members.len() > shown { <p class="muted">{ format!("… and {} more (sorted: dead, suspect, left, then alive)", members.len() - shown) }</p> }
     </> }
 }
 

@@ -1,0 +1,10 @@
+import { start, openPage } from '/work/main/e2e/browser.mjs';
+const [,, query, out, steps = '0', extra = ''] = process.argv;
+const env = await start();
+const page = await openPage(env.browser, `${env.url}${query}`, { width: 1400, height: 1000 });
+for (let i = 0; i < Number(steps); i++) await page.getByTestId('step').click();
+if (extra) await eval(extra);
+await page.waitForTimeout(300);
+await page.screenshot({ path: out, fullPage: true });
+console.log('errors:', page.errors);
+await env.close();
