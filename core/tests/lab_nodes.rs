@@ -3,12 +3,14 @@
 
 use grapevine_core::lab::kv::{KvCommand, KvConfig, KvMessage, KvNode};
 use grapevine_core::lab::push_sum::{PushSum, PushSumConfig, PushSumMessage};
+use grapevine_core::lab::rumor::{RumorCommand, RumorConfig, RumorEvent, RumorMessage, RumorNode};
 use grapevine_core::lab::swim::{
     Incarnation, Lifeguard, MemberState, Swim, SwimCommand, SwimConfig, SwimEvent, SwimMessage,
     Update,
 };
 use grapevine_core::lab::{Millis, Node, NodeId, Transmit};
 use grapevine_core::rng::GossipRng;
+use grapevine_core::{Interest, Protocol, StopRule};
 
 const A: NodeId = NodeId(0);
 const B: NodeId = NodeId(1);
@@ -370,4 +372,174 @@ fn a_bad_key_is_refused_and_nothing_changes() {
         events(&mut a)[..],
         [grapevine_core::lab::kv::KvEvent::Refused(_)]
     ));
+}
+
+// ---------------------------------------------------------------------------------------
+// Rumors
+
+fn rumor_node(id: NodeId, config: RumorConfig, peers: &[NodeId]) -> RumorNode {
+    let mut node = RumorNode::new(id, config, GossipRng::from_seed_u64(id.0), Millis(0));
+    for &p in peers {
+        node.handle_peer(Millis(0), p, true);
+    }
+    node
+}
+
+/// Fires `node`'s next round and returns what it sent.
+fn round(node: &mut RumorNode) -> Vec<Transmit<RumorMessage>> {
+    let at = node
+        .poll_timeout()
+        .expect("a rumor node always has a next round");
+    node.handle_timeout(at);
+    sent(node)
+}
+
+fn deliver(to: &mut RumorNode, from: NodeId, message: RumorMessage) -> Vec<Transmit<RumorMessage>> {
+    to.handle_message(Millis(0), from, message);
+    sent(to)
+}
+
+#[test]
+fn a_pushed_rumor_arrives_with_its_origin_hops_and_teller() {
+    let config = RumorConfig::default();
+    let mut a = rumor_node(A, config, &[B]);
+    let mut b = rumor_node(B, config, &[C]);
+    a.handle_command(Millis(0), RumorCommand::Start("hello".into()));
+    let started = events(&mut a);
+    assert!(matches!(&started[..], [RumorEvent::Learned { rumor, from: A }] if rumor.hops == 0));
+    let out = round(&mut a);
+    let [Transmit { to: B, message }] = &out[..] else {
+        panic!("{out:?}")
+    };
+    let reply = deliver(&mut b, A, message.clone());
+    let learned = events(&mut b);
+    let [RumorEvent::Learned { rumor, from: A }] = &learned[..] else {
+        panic!("{learned:?}")
+    };
+    assert_eq!(
+        (
+            rumor.id.origin,
+            rumor.id.seq,
+            rumor.hops,
+            rumor.text.as_str()
+        ),
+        (A, 0, 1, "hello")
+    );
+    assert!(
+        matches!(&reply[..], [Transmit { to: A, message: RumorMessage::Feedback { useful, knew } }]
+        if useful == &[rumor.id] && knew.is_empty())
+    );
+    // B passes it on one hop further.
+    let out = round(&mut b);
+    let [Transmit {
+        to: C,
+        message: RumorMessage::Push { rumors },
+    }] = &out[..]
+    else {
+        panic!("{out:?}")
+    };
+    assert_eq!(rumors[0].hops, 2);
+}
+
+#[test]
+fn feedback_counter_stops_after_k_contacts_with_nodes_that_knew() {
+    let config = RumorConfig {
+        interest: Interest::new(StopRule::FeedbackCounter, 2),
+        ..RumorConfig::default()
+    };
+    let mut a = rumor_node(A, config, &[B]);
+    a.handle_command(Millis(0), RumorCommand::Start("x".into()));
+    events(&mut a);
+    let id = a.iter_rumors().next().unwrap().0.id;
+    let knew = || RumorMessage::Feedback {
+        useful: vec![],
+        knew: vec![id],
+    };
+    deliver(&mut a, B, knew());
+    assert!(
+        a.iter_rumors().next().unwrap().1,
+        "one unnecessary contact of two"
+    );
+    // A useful contact resets the counter (Demers et al.'s counter counts in a row).
+    deliver(
+        &mut a,
+        B,
+        RumorMessage::Feedback {
+            useful: vec![id],
+            knew: vec![],
+        },
+    );
+    deliver(&mut a, B, knew());
+    assert!(a.iter_rumors().next().unwrap().1);
+    deliver(&mut a, B, knew());
+    assert!(
+        !a.iter_rumors().next().unwrap().1,
+        "stopped after 2 in a row"
+    );
+    assert_eq!(events(&mut a), vec![RumorEvent::Stopped(id)]);
+    assert!(round(&mut a).is_empty(), "a stopped rumor is not pushed");
+}
+
+#[test]
+fn pull_fetches_only_the_rumors_the_requester_lacks() {
+    let config = RumorConfig {
+        protocol: Protocol::Pull,
+        ..RumorConfig::default()
+    };
+    let mut a = rumor_node(A, config, &[B]);
+    let mut b = rumor_node(B, config, &[A]);
+    b.handle_command(Millis(0), RumorCommand::Start("one".into()));
+    b.handle_command(Millis(0), RumorCommand::Start("two".into()));
+    a.handle_command(Millis(0), RumorCommand::Start("mine".into()));
+    // A already has B's first rumor.
+    let out = round(&mut b);
+    let [Transmit {
+        message: RumorMessage::PullRequest { have },
+        ..
+    }] = &out[..]
+    else {
+        panic!("{out:?}")
+    };
+    assert_eq!(have.len(), 2);
+    let first = RumorMessage::PullReply {
+        rumors: vec![b.iter_rumors().next().unwrap().0.clone()],
+    };
+    deliver(&mut a, B, first);
+    events(&mut a);
+    let request = round(&mut a);
+    let [Transmit { to: B, message }] = &request[..] else {
+        panic!("{request:?}")
+    };
+    let reply = deliver(&mut b, A, message.clone());
+    let [Transmit {
+        to: A,
+        message: RumorMessage::PullReply { rumors },
+    }] = &reply[..]
+    else {
+        panic!("{reply:?}")
+    };
+    let texts: Vec<&str> = rumors.iter().map(|r| r.text.as_str()).collect();
+    assert_eq!(texts, ["two"]);
+}
+
+#[test]
+fn a_restarted_node_does_not_reuse_its_rumor_ids() {
+    let config = RumorConfig::default();
+    let mut a = rumor_node(A, config, &[B]);
+    a.handle_command(Millis(0), RumorCommand::Start("before".into()));
+    let again = RumorNode::new(A, config, GossipRng::from_seed_u64(9), Millis(5))
+        .with_next_seq(a.next_seq());
+    let mut again = again;
+    again.handle_command(Millis(5), RumorCommand::Start("after".into()));
+    let first = a.iter_rumors().next().unwrap().0.id;
+    let second = again.iter_rumors().next().unwrap().0.id;
+    assert_ne!(first, second);
+}
+
+#[test]
+fn a_rumor_too_long_is_refused() {
+    let mut a = rumor_node(A, RumorConfig::default(), &[B]);
+    a.handle_command(Millis(0), RumorCommand::Start("x".repeat(201)));
+    assert!(matches!(events(&mut a)[..], [RumorEvent::Refused(_)]));
+    assert_eq!(a.iter_rumors().count(), 0);
 }

@@ -3,6 +3,7 @@
 
 use grapevine_core::lab::kv::{Digest, Entry, KvMessage, VClock};
 use grapevine_core::lab::push_sum::PushSumMessage;
+use grapevine_core::lab::rumor::{Rumor, RumorId, RumorMessage};
 use grapevine_core::lab::swim::{Incarnation, MemberState, SwimMessage, Update};
 use grapevine_core::lab::wire::{decode, encode, Message, WireError, MAX_MESSAGE_BYTES, VERSION};
 use grapevine_core::lab::NodeId;
@@ -85,8 +86,27 @@ fn kv() -> impl Strategy<Value = KvMessage> {
     ]
 }
 
+fn rumor_id() -> impl Strategy<Value = RumorId> {
+    (node_id(), any::<u32>()).prop_map(|(origin, seq)| RumorId { origin, seq })
+}
+
+fn one_rumor() -> impl Strategy<Value = Rumor> {
+    (rumor_id(), any::<u16>(), ".{0,50}").prop_map(|(id, hops, text)| Rumor { id, hops, text })
+}
+
+fn rumor() -> impl Strategy<Value = RumorMessage> {
+    prop_oneof![
+        vec(one_rumor(), 0..=32).prop_map(|rumors| RumorMessage::Push { rumors }),
+        vec(one_rumor(), 0..=32).prop_map(|rumors| RumorMessage::PullReply { rumors }),
+        vec(rumor_id(), 0..100).prop_map(|have| RumorMessage::PullRequest { have }),
+        (vec(rumor_id(), 0..16), vec(rumor_id(), 0..16))
+            .prop_map(|(useful, knew)| RumorMessage::Feedback { useful, knew }),
+    ]
+}
+
 fn message() -> impl Strategy<Value = Message> {
     prop_oneof![
+        rumor().prop_map(Message::Rumor),
         swim().prop_map(Message::Swim),
         (-1e300..1e300f64, 0.0..1e6f64)
             .prop_map(|(sum, weight)| Message::PushSum(PushSumMessage { sum, weight })),
@@ -179,6 +199,20 @@ fn messages_out_of_bounds_are_refused() {
     });
     assert!(matches!(
         decode(&encode(&negative).unwrap()),
+        Err(WireError::OutOfBounds(_))
+    ));
+    let long_rumor = Message::Rumor(RumorMessage::Push {
+        rumors: vec![Rumor {
+            id: RumorId {
+                origin: NodeId(1),
+                seq: 0,
+            },
+            hops: 0,
+            text: "r".repeat(201),
+        }],
+    });
+    assert!(matches!(
+        decode(&encode(&long_rumor).unwrap()),
         Err(WireError::OutOfBounds(_))
     ));
     let unsorted = Message::Kv(KvMessage::Syn {

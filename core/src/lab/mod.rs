@@ -8,6 +8,8 @@
 //! - [`swim`]: SWIM membership and failure detection (Das, Gupta, Motivala 2002), with
 //!   Lifeguard's local health and dynamic suspicion timeout as an option;
 //! - [`push_sum`]: push-sum aggregation (Kempe, Dobra, Gehrke 2003);
+//! - [`rumor`]: rumor dissemination (push, pull, push-pull, the stop rules) with many
+//!   rumors, their origins and hop counts;
 //! - [`kv`]: a replicated key-value map reconciled by scuttlebutt anti-entropy, with
 //!   last-writer-wins and vector-clock conflict resolution side by side.
 //!
@@ -20,6 +22,7 @@
 pub mod kv;
 pub mod net;
 pub mod push_sum;
+pub mod rumor;
 pub mod run;
 pub mod scenario;
 pub mod swim;
@@ -153,6 +156,11 @@ impl Peers {
             }
             _ => {}
         }
+    }
+
+    /// The peers, sorted.
+    pub fn iter(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.0.iter().copied()
     }
 
     /// One peer uniformly at random, if there is any.

@@ -5,6 +5,7 @@
 use super::kv::{KvCommand, KvConfig, KvNode};
 use super::net::{EventBound, LinkConfig, Network, WireMessage};
 use super::push_sum::{PushSum, PushSumCommand, PushSumConfig};
+use super::rumor::{RumorCommand, RumorConfig, RumorNode};
 use super::scenario::{Op, Scenario, ScenarioError};
 use super::swim::{Incarnation, MemberState, Swim, SwimCommand, SwimConfig, SwimEvent};
 use super::{Millis, Node, NodeId};
@@ -286,7 +287,7 @@ impl<S: Spawner> Lab<S> {
                 ..self.net.link()
             }),
             Op::Slow(i, ms) => self.net.set_slow(i, ms),
-            Op::Set(..) | Op::Value(..) => self.spawner.command(&mut self.net, op),
+            Op::Set(..) | Op::Value(..) | Op::Rumor(..) => self.spawner.command(&mut self.net, op),
         }
     }
 }
@@ -691,6 +692,59 @@ pub fn run_push_sum(
         mass_remaining: mass / f64::from(settings.nodes),
         error_per_round: errors,
     })
+}
+
+// ---------------------------------------------------------------------------------------
+// Rumors
+
+/// How a rumor lab makes its nodes.
+pub struct RumorNodes {
+    config: RumorConfig,
+    seed: u64,
+}
+
+impl Spawner for RumorNodes {
+    type Node = RumorNode;
+    type Message = super::rumor::RumorMessage;
+
+    fn spawn(&self, i: u32, life: u32, now: Millis, previous: Option<&RumorNode>) -> RumorNode {
+        let node = RumorNode::new(
+            NodeId(u64::from(i)),
+            self.config,
+            node_rng(self.seed, i, life),
+            now,
+        );
+        node.with_next_seq(previous.map_or(0, RumorNode::next_seq))
+    }
+
+    fn joined(&self, net: &mut Network<RumorNode>, i: u32, _: &[u32]) {
+        introduce(net, i);
+    }
+
+    fn leave(&self, net: &mut Network<RumorNode>, i: u32) {
+        farewell(net, i);
+    }
+
+    fn command(&self, net: &mut Network<RumorNode>, op: &Op) {
+        if let Op::Rumor(i, text) = op {
+            let command = RumorCommand::Start(text.clone());
+            net.with_node(*i, |node, now| node.handle_command(now, command));
+        }
+    }
+}
+
+impl Lab<RumorNodes> {
+    /// Rumor nodes under the settings' scenario (rumors start with its `rumor` steps).
+    pub fn rumor(settings: &LabSettings, config: RumorConfig) -> Result<Self, LabError> {
+        config
+            .validate()
+            .map_err(|m| LabError::Settings(m.into()))?;
+        let spawner = RumorNodes {
+            config,
+            seed: settings.seed,
+        };
+        Lab::new(settings, spawner)
+    }
 }
 
 // ---------------------------------------------------------------------------------------

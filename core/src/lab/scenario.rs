@@ -13,7 +13,8 @@
 //! `crash I`, `restart I` (a new incarnation), `join` (a new node, through a live one),
 //! `leave I` (gracefully), `split K` (K groups of consecutive nodes), `heal`,
 //! `loss P`, `duplicate P`, `latency MS [JITTER]`, `slow I MS`, `set I KEY VALUE`
-//! (a key-value write at node I), `value I X` (push-sum: node I's value becomes X).
+//! (a key-value write at node I), `value I X` (push-sum: node I's value becomes X),
+//! `rumor I TEXT` (node I starts a rumor).
 //! `end T` says how long the scenario runs.
 
 use alloc::format;
@@ -47,6 +48,8 @@ pub enum Op {
     Set(u32, String, String),
     /// Push-sum: node `i`'s value becomes `x`.
     Value(u32, f64),
+    /// Rumors: node `i` starts a rumor saying this.
+    Rumor(u32, String),
 }
 
 /// A timed list of operations.
@@ -204,6 +207,17 @@ fn parse_op(words: &[&str]) -> Result<Op, String> {
             super::kv::check_key_value(key, &value)?;
             return Ok(Op::Set(i, key.to_string(), value));
         }
+        "rumor" => {
+            let i = parse_index(rest.next(), "rumor")?;
+            let text = rest.by_ref().collect::<Vec<&str>>().join(" ");
+            if text.is_empty() {
+                return Err("rumor needs a text".into());
+            }
+            if text.len() > super::rumor::MAX_PAYLOAD_BYTES {
+                return Err("a rumor's text is at most 200 bytes".into());
+            }
+            return Ok(Op::Rumor(i, text));
+        }
         "value" => {
             let i = parse_index(rest.next(), "value")?;
             let x = rest.next().ok_or("value needs a number")?;
@@ -238,6 +252,7 @@ impl core::fmt::Display for Op {
             Op::Slow(i, ms) => write!(f, "slow {i} {ms}"),
             Op::Set(i, key, value) => write!(f, "set {i} {key} {value}"),
             Op::Value(i, x) => write!(f, "value {i} {x}"),
+            Op::Rumor(i, text) => write!(f, "rumor {i} {text}"),
         }
     }
 }
@@ -330,7 +345,7 @@ impl Scenario {
         for (n, (_, op)) in self.steps.iter().enumerate() {
             let index = match op {
                 Op::Crash(i) | Op::Restart(i) | Op::Leave(i) | Op::Slow(i, _) => Some(*i),
-                Op::Set(i, _, _) | Op::Value(i, _) => Some(*i),
+                Op::Set(i, _, _) | Op::Value(i, _) | Op::Rumor(i, _) => Some(*i),
                 Op::Join => {
                     count += 1;
                     None

@@ -8,6 +8,7 @@
 
 use super::kv::KvMessage;
 use super::push_sum::PushSumMessage;
+use super::rumor::RumorMessage;
 use super::swim::SwimMessage;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
@@ -28,6 +29,24 @@ pub enum Message {
     PushSum(PushSumMessage),
     /// The replicated key-value map.
     Kv(KvMessage),
+    /// Rumor dissemination.
+    Rumor(RumorMessage),
+}
+
+impl From<RumorMessage> for Message {
+    fn from(m: RumorMessage) -> Self {
+        Message::Rumor(m)
+    }
+}
+
+impl TryFrom<Message> for RumorMessage {
+    type Error = WireError;
+    fn try_from(m: Message) -> Result<Self, WireError> {
+        match m {
+            Message::Rumor(m) => Ok(m),
+            _ => Err(WireError::WrongProtocol),
+        }
+    }
 }
 
 impl From<SwimMessage> for Message {
@@ -135,6 +154,10 @@ impl Message {
             Message::Kv(KvMessage::Syn { .. }) => "syn",
             Message::Kv(KvMessage::SynAck { .. }) => "syn-ack",
             Message::Kv(KvMessage::Ack { .. }) => "ack",
+            Message::Rumor(RumorMessage::Push { .. }) => "push",
+            Message::Rumor(RumorMessage::PullRequest { .. }) => "pull",
+            Message::Rumor(RumorMessage::PullReply { .. }) => "pull-reply",
+            Message::Rumor(RumorMessage::Feedback { .. }) => "feedback",
         }
     }
 
@@ -143,6 +166,7 @@ impl Message {
             Message::Swim(m) => m.validate(),
             Message::PushSum(m) => m.validate(),
             Message::Kv(m) => m.validate(),
+            Message::Rumor(m) => m.validate(),
         }
     }
 }

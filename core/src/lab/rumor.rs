@@ -1,0 +1,454 @@
+//! Rumor dissemination in continuous time: many rumors at once, each with an id, an origin
+//! and a hop count, spread by push, pull or push-pull to `fanout` peers every interval, and
+//! retired by the round engine's stop rules ([`Interest::after_contact`], the one
+//! implementation of them). What live mode's browser tabs run, and what the simulated network
+//! drives in tests.
+//!
+//! How it maps onto the round engine's rules ([`crate::rules`]): an interval is a round; a
+//! node pushes every rumor it is *spreading* to `fanout` distinct random peers; the receiver
+//! answers with [`RumorMessage::Feedback`] naming the rumors it already knew, which is the
+//! "did you know?" of the feedback stop rules (judged on arrival: in continuous time there is
+//! no round start). Blind rules count each message as it is sent. Pull differs in one way the
+//! round engine cannot show: a node cannot know which rumors it lacks, so every node pulls
+//! every interval, with the ids it holds ([`RumorMessage::PullRequest`]), and the peer answers
+//! with the rumors it is spreading that the requester lacks.
+
+use super::{Millis, Node, NodeId, Peers, Transmit};
+use crate::rng::GossipRng;
+use crate::rules::{ContactOutcome, Interest, Protocol, StopRule, MAX_FANOUT};
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::string::String;
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+/// A rumor's identity: who started it, and its number among theirs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct RumorId {
+    /// The node that started it.
+    pub origin: NodeId,
+    /// Its number at the origin, from 0.
+    pub seq: u32,
+}
+
+/// A rumor on the wire.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rumor {
+    /// Which rumor.
+    pub id: RumorId,
+    /// Messages it travelled from its origin to the sender of this copy (0 at the origin).
+    pub hops: u16,
+    /// What it says, at most [`MAX_PAYLOAD_BYTES`] of UTF-8.
+    pub text: String,
+}
+
+/// The longest rumor text, bytes.
+pub const MAX_PAYLOAD_BYTES: usize = 200;
+/// Most rumors in one push or pull reply: the spreading ones, newest first, beyond that wait.
+pub const MAX_RUMORS_PER_MESSAGE: usize = 32;
+/// Most ids in a pull request or a feedback (the newest known).
+pub const MAX_IDS_PER_MESSAGE: usize = 512;
+
+/// The rumor protocol's messages.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RumorMessage {
+    /// Rumors sent unasked.
+    Push {
+        /// The rumors.
+        rumors: Vec<Rumor>,
+    },
+    /// "Which rumors are you spreading that I lack?", with the ids the sender holds.
+    PullRequest {
+        /// Ids the sender holds (the newest, if it holds more than fit).
+        have: Vec<RumorId>,
+    },
+    /// The answer to a pull request.
+    PullReply {
+        /// Rumors the requester lacked.
+        rumors: Vec<Rumor>,
+    },
+    /// The answer to a push or a pull reply: which of its rumors were news to the receiver
+    /// and which it already knew. The sender's feedback stop rules count these.
+    Feedback {
+        /// Rumors that were news.
+        useful: Vec<RumorId>,
+        /// Rumors that were old news.
+        knew: Vec<RumorId>,
+    },
+}
+
+impl RumorMessage {
+    /// Checks the bounds a decoded message must respect.
+    pub fn validate(&self) -> Result<(), &'static str> {
+        match self {
+            RumorMessage::Push { rumors } | RumorMessage::PullReply { rumors } => {
+                if rumors.len() > MAX_RUMORS_PER_MESSAGE {
+                    return Err("too many rumors in one message");
+                }
+                if rumors.iter().any(|r| r.text.len() > MAX_PAYLOAD_BYTES) {
+                    return Err("rumor text too long");
+                }
+                Ok(())
+            }
+            RumorMessage::PullRequest { have } => {
+                if have.len() > MAX_IDS_PER_MESSAGE {
+                    return Err("too many rumor ids in one message");
+                }
+                Ok(())
+            }
+            RumorMessage::Feedback { useful, knew } => {
+                if useful.len() + knew.len() > MAX_RUMORS_PER_MESSAGE {
+                    return Err("feedback on more rumors than a message holds");
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The rumor protocol's parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RumorConfig {
+    /// Time between a node's gossip rounds, ms, `10..=60_000`.
+    pub interval_ms: u32,
+    /// Push, pull or push-pull.
+    pub protocol: Protocol,
+    /// Peers contacted per interval, `1..=MAX_FANOUT`.
+    pub fanout: u8,
+    /// When a node stops spreading a rumor (the round engine's stop rules).
+    pub interest: Interest,
+}
+
+impl Default for RumorConfig {
+    /// Push to one peer a second, forever (anti-entropy).
+    fn default() -> Self {
+        RumorConfig {
+            interval_ms: 1_000,
+            protocol: Protocol::Push,
+            fanout: 1,
+            interest: Interest::FOREVER,
+        }
+    }
+}
+
+impl RumorConfig {
+    /// Checks every range.
+    pub fn validate(&self) -> Result<(), &'static str> {
+        if !(10..=60_000).contains(&self.interval_ms) {
+            return Err("rumor interval must be 10..=60000 ms");
+        }
+        if !(1..=MAX_FANOUT).contains(&self.fanout) {
+            return Err("fanout must be 1..=16");
+        }
+        if self.interest.k == 0 {
+            return Err("the stop rule's k must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// What a user asks of a rumor node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RumorCommand {
+    /// Start a new rumor here.
+    Start(String),
+    /// The protocol's parameters change from the next interval (live controls).
+    Configure(RumorConfig),
+}
+
+/// What a rumor node reports to the view.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RumorEvent {
+    /// A rumor arrived here for the first time (or was started here: `from` is this node).
+    Learned {
+        /// The rumor (its hop count is what it travelled to get here).
+        rumor: Rumor,
+        /// Who told us.
+        from: NodeId,
+    },
+    /// This node stopped spreading a rumor (its stop rule).
+    Stopped(RumorId),
+    /// A command was refused (the reason); nothing changed.
+    Refused(&'static str),
+}
+
+#[derive(Clone, Debug)]
+struct Known {
+    rumor: Rumor,
+    spreading: bool,
+    /// The stop rule's per-rumor counter.
+    counter: u8,
+    /// When it arrived: newer rumors go first when a message cannot hold them all.
+    arrival: u64,
+}
+
+/// A node of the rumor protocol.
+#[derive(Clone, Debug)]
+pub struct RumorNode {
+    id: NodeId,
+    config: RumorConfig,
+    rng: GossipRng,
+    known: BTreeMap<RumorId, Known>,
+    arrivals: u64,
+    next_seq: u32,
+    peers: Peers,
+    next_round: Millis,
+    outbox: VecDeque<Transmit<RumorMessage>>,
+    events: VecDeque<RumorEvent>,
+}
+
+impl RumorNode {
+    /// A node that knows no rumor; its first round comes after a random part of an interval.
+    /// `config` MUST be valid.
+    pub fn new(id: NodeId, config: RumorConfig, mut rng: GossipRng, now: Millis) -> Self {
+        let offset = u64::from(rng.below(config.interval_ms));
+        RumorNode {
+            id,
+            config,
+            rng,
+            known: BTreeMap::new(),
+            arrivals: 0,
+            next_seq: 0,
+            peers: Peers::default(),
+            next_round: now.after(offset),
+            outbox: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// Every rumor known here, in id order, and whether this node still spreads it.
+    pub fn iter_rumors(&self) -> impl Iterator<Item = (&Rumor, bool)> + '_ {
+        self.known.values().map(|k| (&k.rumor, k.spreading))
+    }
+
+    /// Whether this node knows `id`.
+    pub fn knows(&self, id: RumorId) -> bool {
+        self.known.contains_key(&id)
+    }
+
+    /// The parameters in force.
+    pub fn config(&self) -> RumorConfig {
+        self.config
+    }
+
+    /// The number the next rumor started here gets.
+    pub fn next_seq(&self) -> u32 {
+        self.next_seq
+    }
+
+    /// Continues the numbering of a previous life (a restart keeps its id, and its rumors
+    /// must not reuse the old ones' ids).
+    pub fn with_next_seq(mut self, seq: u32) -> Self {
+        self.next_seq = seq;
+        self
+    }
+
+    /// The rumors this node spreads, newest first, as many as a message holds; each copy one
+    /// hop further than here.
+    fn spreading(&self) -> Vec<Rumor> {
+        let mut hot: Vec<&Known> = self.known.values().filter(|k| k.spreading).collect();
+        hot.sort_by_key(|k| core::cmp::Reverse(k.arrival));
+        hot.iter()
+            .take(MAX_RUMORS_PER_MESSAGE)
+            .map(|k| Rumor {
+                hops: k.rumor.hops.saturating_add(1),
+                ..k.rumor.clone()
+            })
+            .collect()
+    }
+
+    /// Applies the stop rule to `id` after one contact.
+    fn contact(&mut self, id: RumorId, outcome: ContactOutcome) {
+        let interest = self.config.interest;
+        let Some(k) = self.known.get_mut(&id).filter(|k| k.spreading) else {
+            return;
+        };
+        if interest.after_contact(outcome, &mut k.counter, &mut self.rng) {
+            k.spreading = false;
+            self.events.push_back(RumorEvent::Stopped(id));
+        }
+    }
+
+    /// Takes in rumors from `from`; returns the ids that were news and those that were not.
+    fn receive(&mut self, from: NodeId, rumors: Vec<Rumor>) -> (Vec<RumorId>, Vec<RumorId>) {
+        let (mut useful, mut knew) = (Vec::new(), Vec::new());
+        for rumor in rumors {
+            if self.known.contains_key(&rumor.id) {
+                knew.push(rumor.id);
+            } else {
+                useful.push(rumor.id);
+                self.learn(rumor, from);
+            }
+        }
+        (useful, knew)
+    }
+
+    fn learn(&mut self, rumor: Rumor, from: NodeId) {
+        self.arrivals += 1;
+        self.known.insert(
+            rumor.id,
+            Known {
+                rumor: rumor.clone(),
+                spreading: true,
+                counter: 0,
+                arrival: self.arrivals,
+            },
+        );
+        self.events.push_back(RumorEvent::Learned { rumor, from });
+    }
+
+    fn is_blind(&self) -> bool {
+        matches!(
+            self.config.interest.rule,
+            StopRule::BlindCounter | StopRule::BlindCoin
+        )
+    }
+}
+
+/// Distinct random peers, up to `k` (a partial Fisher-Yates shuffle of the sorted list).
+fn choose(peers: &Peers, k: u8, rng: &mut GossipRng) -> Vec<NodeId> {
+    let mut pool: Vec<NodeId> = peers.iter().collect();
+    // (Copying the list is O(peers) per round: live mode caps peers at about 20, the
+    // simulator's runs at a few thousand.)
+    let take = usize::from(k).min(pool.len());
+    for i in 0..take {
+        let j = i + rng.below((pool.len() - i) as u32) as usize;
+        pool.swap(i, j);
+    }
+    pool.truncate(take);
+    pool
+}
+
+impl Node for RumorNode {
+    type Message = RumorMessage;
+    type Command = RumorCommand;
+    type Event = RumorEvent;
+
+    fn id(&self) -> NodeId {
+        self.id
+    }
+
+    fn handle_message(&mut self, _now: Millis, from: NodeId, message: RumorMessage) {
+        match message {
+            RumorMessage::Push { rumors } | RumorMessage::PullReply { rumors } => {
+                let (useful, knew) = self.receive(from, rumors);
+                // Feedback only matters to feedback rules, but is always sent: a peer's rule
+                // is its own business, and the message is small.
+                self.outbox.push_back(Transmit {
+                    to: from,
+                    message: RumorMessage::Feedback { useful, knew },
+                });
+            }
+            RumorMessage::PullRequest { have } => {
+                let mut have = have;
+                have.sort_unstable();
+                let missing: Vec<Rumor> = self
+                    .spreading()
+                    .into_iter()
+                    .filter(|r| have.binary_search(&r.id).is_err())
+                    .collect();
+                if !missing.is_empty() {
+                    if self.is_blind() {
+                        for r in &missing {
+                            self.contact(r.id, ContactOutcome::NoFeedback);
+                        }
+                    }
+                    self.outbox.push_back(Transmit {
+                        to: from,
+                        message: RumorMessage::PullReply { rumors: missing },
+                    });
+                }
+            }
+            RumorMessage::Feedback { useful, knew } => {
+                if self.is_blind() {
+                    return;
+                }
+                for id in useful {
+                    self.contact(id, ContactOutcome::Useful);
+                }
+                for id in knew {
+                    self.contact(id, ContactOutcome::Unnecessary);
+                }
+            }
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Millis) {
+        if now < self.next_round {
+            return;
+        }
+        self.next_round = now.after(u64::from(self.config.interval_ms));
+        let targets = choose(&self.peers, self.config.fanout, &mut self.rng);
+        if self.config.protocol.pushes() {
+            let rumors = self.spreading();
+            if !rumors.is_empty() {
+                for &to in &targets {
+                    if self.is_blind() {
+                        for r in &rumors {
+                            self.contact(r.id, ContactOutcome::NoFeedback);
+                        }
+                    }
+                    self.outbox.push_back(Transmit {
+                        to,
+                        message: RumorMessage::Push {
+                            rumors: rumors.clone(),
+                        },
+                    });
+                }
+            }
+        }
+        if self.config.protocol.pulls() {
+            let mut ids: Vec<&Known> = self.known.values().collect();
+            ids.sort_by_key(|k| core::cmp::Reverse(k.arrival));
+            let have: Vec<RumorId> = ids
+                .iter()
+                .take(MAX_IDS_PER_MESSAGE)
+                .map(|k| k.rumor.id)
+                .collect();
+            for &to in &targets {
+                self.outbox.push_back(Transmit {
+                    to,
+                    message: RumorMessage::PullRequest { have: have.clone() },
+                });
+            }
+        }
+    }
+
+    fn handle_peer(&mut self, _now: Millis, peer: NodeId, up: bool) {
+        self.peers.set(self.id, peer, up);
+    }
+
+    fn handle_command(&mut self, _now: Millis, command: RumorCommand) {
+        match command {
+            RumorCommand::Start(text) => {
+                if text.len() > MAX_PAYLOAD_BYTES {
+                    self.events
+                        .push_back(RumorEvent::Refused("rumor text longer than 200 bytes"));
+                    return;
+                }
+                let id = RumorId {
+                    origin: self.id,
+                    seq: self.next_seq,
+                };
+                self.next_seq += 1;
+                let me = self.id;
+                self.learn(Rumor { id, hops: 0, text }, me);
+            }
+            RumorCommand::Configure(config) => match config.validate() {
+                Ok(()) => self.config = config,
+                Err(why) => self.events.push_back(RumorEvent::Refused(why)),
+            },
+        }
+    }
+
+    fn poll_transmit(&mut self) -> Option<Transmit<RumorMessage>> {
+        self.outbox.pop_front()
+    }
+
+    fn poll_event(&mut self) -> Option<RumorEvent> {
+        self.events.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<Millis> {
+        Some(self.next_round)
+    }
+}
