@@ -39,6 +39,11 @@ pub struct LabArgs {
     #[arg(long, value_name = "MS", default_value_t = 10,
           value_parser = clap::value_parser!(u32).range(0..=60_000))]
     pub latency: u32,
+    /// How much links differ: each pair of nodes gets its own fixed extra delay, drawn
+    /// uniformly from 0..=SPREAD ms.
+    #[arg(long, value_name = "MS", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=60_000))]
+    pub spread: u32,
     /// Extra per-message delay drawn uniformly from 0..=JITTER ms.
     #[arg(long, value_name = "MS", default_value_t = 5,
           value_parser = clap::value_parser!(u32).range(0..=60_000))]
@@ -106,6 +111,7 @@ pub fn run(args: SimArgs, protocol: LabProtocol) -> Result<(), Usage> {
         Scenario::parse(&text).map_err(|e| Usage(format!("error: invalid --scenario: {e}")))?;
     let link = LinkConfig {
         latency_ms: args.lab.latency,
+        spread_ms: args.lab.spread,
         jitter_ms: args.lab.jitter,
         loss: args.scenario.loss,
         duplicate: 0.0,
@@ -210,6 +216,7 @@ pub fn run(args: SimArgs, protocol: LabProtocol) -> Result<(), Usage> {
         interval_ms: interval,
         lifeguard: args.lab.lifeguard,
         latency_ms: link.latency_ms,
+        spread_ms: link.spread_ms,
         jitter_ms: link.jitter_ms,
         loss: link.loss,
         seed: args.seed,
@@ -236,6 +243,7 @@ struct SettingsOut {
     interval_ms: u32,
     lifeguard: bool,
     latency_ms: u32,
+    spread_ms: u32,
     jitter_ms: u32,
     loss: f64,
     seed: u64,
@@ -297,13 +305,14 @@ fn print_table(
 ) -> std::io::Result<()> {
     writeln!(
         out,
-        "{} nodes, {}{}, scenario {}, interval {} ms, latency {} ms + jitter {} ms, loss {}",
+        "{} nodes, {}{}, scenario {}, interval {} ms, latency {} ms + spread {} ms + jitter {} ms, loss {}",
         st.nodes,
         st.protocol,
         if st.lifeguard { " with Lifeguard" } else { "" },
         st.scenario,
         st.interval_ms,
         st.latency_ms,
+        st.spread_ms,
         st.jitter_ms,
         st.loss
     )?;

@@ -4,13 +4,14 @@
 use grapevine_core::experiment::play_run;
 use grapevine_core::experiment::run_seed;
 use grapevine_core::lab::kv::KvConfig;
-use grapevine_core::lab::net::{Fate, LinkConfig, Note, WATCH_NOTES};
+use grapevine_core::lab::net::{Fate, LinkConfig, Network, Note, WATCH_NOTES};
 use grapevine_core::lab::push_sum::{Aggregate, PushSumConfig};
-use grapevine_core::lab::rumor::{RumorConfig, RumorEvent};
+use grapevine_core::lab::rumor::{RumorConfig, RumorEvent, RumorNode};
 use grapevine_core::lab::run::{kv_converged, run_push_sum, run_swim, Lab, LabSettings, Phases};
 use grapevine_core::lab::scenario::{Op, Scenario, PRESETS};
 use grapevine_core::lab::swim::{MemberState, ProbeOrder, SwimConfig, SwimEvent};
 use grapevine_core::lab::{Millis, NodeId};
+use grapevine_core::rng::GossipRng;
 use grapevine_core::Settings;
 use proptest::prelude::*;
 
@@ -260,7 +261,7 @@ fn op() -> impl Strategy<Value = Op> {
         Just(Op::Heal),
         (0.0f64..=1.0).prop_map(Op::Loss),
         (0.0f64..=1.0).prop_map(Op::Duplicate),
-        (0u32..=60_000, 0u32..=60_000).prop_map(|(l, j)| Op::Latency(l, j)),
+        (0u32..=60_000, 0u32..=60_000, 0u32..=60_000).prop_map(|(l, j, s)| Op::Latency(l, j, s)),
         (0u32..8, 0u32..=60_000).prop_map(|(i, ms)| Op::Slow(i, ms)),
         (
             0u32..8,
@@ -402,5 +403,34 @@ fn rumor_push_in_continuous_time_vs_the_round_engine() {
         "continuous {:.2} vs rounds {:.2} (se {se:.2})",
         mean(&lab),
         mean(&engine)
+    );
+}
+
+/// Links differ when asked to: each pair has its own fixed extra delay, the same both ways and
+/// the same for every message; with no spread every pair is alike.
+#[test]
+fn each_link_has_its_own_delay_with_a_spread() {
+    let net = |spread_ms| {
+        let link = LinkConfig {
+            spread_ms,
+            ..LinkConfig::default()
+        };
+        Network::<RumorNode>::new(link, GossipRng::from_seed_u64(5))
+    };
+    let flat = net(0);
+    assert!((0..50).all(|b| flat.link_extra_ms(0, b) == 0));
+    let spread = net(100);
+    let extras: Vec<u64> = (1..200).map(|b| spread.link_extra_ms(0, b)).collect();
+    assert!(extras.iter().all(|&e| e <= 100));
+    assert_eq!(spread.link_extra_ms(3, 9), spread.link_extra_ms(9, 3));
+    let mean = extras.iter().sum::<u64>() as f64 / extras.len() as f64;
+    // Uniform on 0..=100: mean 50, sd 29; four standard errors over 199 pairs is 8.2.
+    assert!((mean - 50.0).abs() < 8.2, "mean extra {mean}");
+    assert!(
+        extras
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+            > 50
     );
 }

@@ -56,11 +56,40 @@ fn node_colour(view: NodeView) -> &'static str {
 #[derive(Default)]
 pub struct Painter {
     pixels: Vec<u8>,
-    scratch: Option<HtmlCanvasElement>,
+    scratch: Scratch,
+}
+
+/// An off-screen canvas that holds a pixel buffer at one pixel per cell, to be drawn scaled
+/// up (without smoothing) onto the visible canvas: the dense views' one way to the screen.
+#[derive(Default)]
+pub struct Scratch(Option<HtmlCanvasElement>);
+
+impl Scratch {
+    /// Puts `pixels` (RGBA, `w` x `h`) on the off-screen canvas and returns it.
+    pub fn load(&mut self, pixels: &[u8], w: u32, h: u32) -> Result<HtmlCanvasElement, JsValue> {
+        let image = ImageData::new_with_u8_clamped_array_and_sh(Clamped(pixels), w, h)?;
+        let scratch = match &self.0 {
+            Some(c) => c.clone(),
+            None => {
+                let doc = web_sys::window()
+                    .and_then(|w| w.document())
+                    .ok_or("no document")?;
+                let c: HtmlCanvasElement = doc.create_element("canvas")?.dyn_into()?;
+                self.0 = Some(c.clone());
+                c
+            }
+        };
+        scratch.set_width(w);
+        scratch.set_height(h);
+        context(&scratch)
+            .ok_or("no 2d context")?
+            .put_image_data(&image, 0.0, 0.0)?;
+        Ok(scratch)
+    }
 }
 
 /// Canvas side in CSS pixels: square, as wide as its box.
-fn fit(canvas: &HtmlCanvasElement) -> (f64, f64) {
+pub fn fit(canvas: &HtmlCanvasElement) -> (f64, f64) {
     let css = f64::from(canvas.client_width().max(100));
     let ratio = web_sys::window()
         .map(|w| w.device_pixel_ratio())
@@ -74,7 +103,8 @@ fn fit(canvas: &HtmlCanvasElement) -> (f64, f64) {
     (css, ratio)
 }
 
-fn context(canvas: &HtmlCanvasElement) -> Option<CanvasRenderingContext2d> {
+/// The canvas's 2-D context.
+pub fn context(canvas: &HtmlCanvasElement) -> Option<CanvasRenderingContext2d> {
     canvas.get_context("2d").ok()??.dyn_into().ok()
 }
 
@@ -129,23 +159,7 @@ impl Painter {
                 self.pixels[i as usize * 4..i as usize * 4 + 4].copy_from_slice(&new);
             }
         }
-        let image = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&self.pixels), w, h)?;
-        let scratch = match &self.scratch {
-            Some(c) => c.clone(),
-            None => {
-                let doc = web_sys::window()
-                    .and_then(|w| w.document())
-                    .ok_or("no document")?;
-                let c: HtmlCanvasElement = doc.create_element("canvas")?.dyn_into()?;
-                self.scratch = Some(c.clone());
-                c
-            }
-        };
-        scratch.set_width(w);
-        scratch.set_height(h);
-        context(&scratch)
-            .ok_or("no 2d context")?
-            .put_image_data(&image, 0.0, 0.0)?;
+        let scratch = self.scratch.load(&self.pixels, w, h)?;
         ctx.set_image_smoothing_enabled(false);
         let scale = size / f64::from(w.max(h));
         let (dw, dh) = (f64::from(w) * scale, f64::from(h) * scale);

@@ -15,11 +15,15 @@ use alloc::collections::{BinaryHeap, VecDeque};
 use alloc::vec::Vec;
 use core::cmp::Reverse;
 
-/// How links behave (every link alike).
+/// How links behave.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LinkConfig {
-    /// One-way delay, ms, `0..=60_000`.
+    /// One-way delay every link has, ms, `0..=60_000`.
     pub latency_ms: u32,
+    /// How much links differ: each pair of nodes adds its own fixed delay, drawn uniformly
+    /// from `0..=spread_ms` (the same both ways, from the seed), as nearby and distant peers
+    /// would. ms, `0..=60_000`.
+    pub spread_ms: u32,
     /// Extra delay drawn uniformly from `0..=jitter_ms` per message, ms, `0..=60_000`.
     pub jitter_ms: u32,
     /// Probability a message is lost, `[0, 1]`.
@@ -32,6 +36,7 @@ impl Default for LinkConfig {
     fn default() -> Self {
         LinkConfig {
             latency_ms: 10,
+            spread_ms: 0,
             jitter_ms: 5,
             loss: 0.0,
             duplicate: 0.0,
@@ -42,8 +47,8 @@ impl Default for LinkConfig {
 impl LinkConfig {
     /// Checks every range.
     pub fn validate(&self) -> Result<(), &'static str> {
-        if self.latency_ms > 60_000 || self.jitter_ms > 60_000 {
-            return Err("latency and jitter must be at most 60000 ms");
+        if self.latency_ms > 60_000 || self.jitter_ms > 60_000 || self.spread_ms > 60_000 {
+            return Err("latency, spread and jitter must be at most 60000 ms");
         }
         if !(0.0..=1.0).contains(&self.loss) || !(0.0..=1.0).contains(&self.duplicate) {
             return Err("loss and duplication must be probabilities in [0, 1]");
@@ -123,6 +128,9 @@ struct InFlight {
 pub struct Network<N: Node> {
     now: Millis,
     rng: GossipRng,
+    /// Mixed with a pair of nodes into that link's own extra delay (see
+    /// [`LinkConfig::spread_ms`]): no table of n² links.
+    link_salt: u64,
     link: LinkConfig,
     loss: Chance,
     duplicate: Chance,
@@ -152,9 +160,13 @@ where
 {
     /// An empty network at time 0. `link` MUST be valid.
     pub fn new(link: LinkConfig, rng: GossipRng) -> Self {
+        // Drawn from a copy, so the links' draws are the same with or without a spread.
+        let mut salt = rng.clone();
+        let link_salt = (u64::from(salt.next_u32()) << 32) | u64::from(salt.next_u32());
         Network {
             now: Millis(0),
             rng,
+            link_salt,
             link,
             loss: Chance::new(link.loss),
             duplicate: Chance::new(link.duplicate),
@@ -228,6 +240,20 @@ where
             bytes: bytes as u32,
             fate,
         });
+    }
+
+    /// The fixed extra delay of the link between `a` and `b`, ms (symmetric).
+    pub fn link_extra_ms(&self, a: u32, b: u32) -> u64 {
+        if self.link.spread_ms == 0 {
+            return 0;
+        }
+        let pair = (u64::from(a.min(b)) << 32) | u64::from(a.max(b));
+        // SplitMix64's finaliser: a well-mixed 64-bit value per (salt, pair).
+        let mut z = self.link_salt ^ pair.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        z % (u64::from(self.link.spread_ms) + 1)
     }
 
     fn watches(&self, from: u32, to: u32) -> bool {
@@ -348,6 +374,7 @@ where
         for _ in 0..copies {
             let jitter = self.rng.below(self.link.jitter_ms + 1);
             let delay = u64::from(self.link.latency_ms)
+                + self.link_extra_ms(from, to)
                 + u64::from(jitter)
                 + u64::from(self.slow_ms[from as usize])
                 + u64::from(self.slow_ms[to as usize]);

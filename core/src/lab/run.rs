@@ -281,9 +281,10 @@ impl<S: Spawner> Lab<S> {
                 duplicate,
                 ..self.net.link()
             }),
-            Op::Latency(latency_ms, jitter_ms) => self.net.set_link(LinkConfig {
+            Op::Latency(latency_ms, jitter_ms, spread_ms) => self.net.set_link(LinkConfig {
                 latency_ms,
                 jitter_ms,
+                spread_ms,
                 ..self.net.link()
             }),
             Op::Slow(i, ms) => self.net.set_slow(i, ms),

@@ -12,7 +12,8 @@
 //! (`500ms`, `5s`, `1.5s`). Operations, with node indices from 0:
 //! `crash I`, `restart I` (a new incarnation), `join` (a new node, through a live one),
 //! `leave I` (gracefully), `split K` (K groups of consecutive nodes), `heal`,
-//! `loss P`, `duplicate P`, `latency MS [JITTER]`, `slow I MS`, `set I KEY VALUE`
+//! `loss P`, `duplicate P`, `latency MS [JITTER [SPREAD]]` (every link's delay, a random
+//! extra per message, and a fixed extra per pair of nodes), `slow I MS`, `set I KEY VALUE`
 //! (a key-value write at node I), `value I X` (push-sum: node I's value becomes X),
 //! `rumor I TEXT` (node I starts a rumor).
 //! `end T` says how long the scenario runs.
@@ -40,8 +41,8 @@ pub enum Op {
     Loss(f64),
     /// Links deliver each message twice with this probability.
     Duplicate(f64),
-    /// Links' latency and jitter, ms.
-    Latency(u32, u32),
+    /// Links' latency, jitter and spread (see [`super::net::LinkConfig`]), ms.
+    Latency(u32, u32, u32),
     /// Node `i`'s messages take this many ms longer, both ways (0: normal again).
     Slow(u32, u32),
     /// A key-value write at node `i`.
@@ -190,7 +191,11 @@ fn parse_op(words: &[&str]) -> Result<Op, String> {
                 Some(j) => parse_ms(Some(j), "jitter")?,
                 None => 0,
             };
-            Op::Latency(latency, jitter)
+            let spread = match rest.next() {
+                Some(s) => parse_ms(Some(s), "spread")?,
+                None => 0,
+            };
+            Op::Latency(latency, jitter, spread)
         }
         "slow" => {
             let i = parse_index(rest.next(), "slow")?;
@@ -248,7 +253,7 @@ impl core::fmt::Display for Op {
             Op::Heal => write!(f, "heal"),
             Op::Loss(p) => write!(f, "loss {p}"),
             Op::Duplicate(p) => write!(f, "duplicate {p}"),
-            Op::Latency(ms, jitter) => write!(f, "latency {ms} {jitter}"),
+            Op::Latency(ms, jitter, spread) => write!(f, "latency {ms} {jitter} {spread}"),
             Op::Slow(i, ms) => write!(f, "slow {i} {ms}"),
             Op::Set(i, key, value) => write!(f, "set {i} {key} {value}"),
             Op::Value(i, x) => write!(f, "value {i} {x}"),

@@ -4,11 +4,12 @@
 //! agree). One pixel buffer, scaled up without smoothing; no DOM element per node.
 
 use super::{kv_state_ranks, LabSim};
+use crate::draw::{context, fit, Scratch};
 use crate::palette;
 use grapevine_core::lab::swim::MemberState;
 use grapevine_core::lab::LabProtocol;
-use wasm_bindgen::{Clamped, JsCast, JsValue};
-use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
+use wasm_bindgen::JsValue;
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 
 /// The matrix shows at most this many rows and columns; larger groups are binned, each
 /// cell showing the worst state in its bin (one suspicion stays visible among thousands).
@@ -40,7 +41,7 @@ pub const DOWN: &str = "#334155";
 #[derive(Default)]
 pub struct LabPainter {
     pixels: Vec<u8>,
-    scratch: Option<HtmlCanvasElement>,
+    scratch: Scratch,
     /// The matrix's margins: per column, the worst state a running member holds of it;
     /// per row, whether that member is running (see [`row_colour`]).
     columns: Vec<u8>,
@@ -60,25 +61,6 @@ fn row_colour(up: bool, left: bool) -> &'static str {
         (true, true) => LEFT,
         (true, false) => "#334155",
     }
-}
-
-fn context(canvas: &HtmlCanvasElement) -> Option<CanvasRenderingContext2d> {
-    canvas.get_context("2d").ok()??.dyn_into().ok()
-}
-
-/// Square canvas as wide as its box; returns its CSS size and the device pixel ratio.
-fn fit(canvas: &HtmlCanvasElement) -> (f64, f64) {
-    let css = f64::from(canvas.client_width().max(100));
-    let ratio = web_sys::window()
-        .map(|w| w.device_pixel_ratio())
-        .unwrap_or(1.0)
-        .clamp(1.0, 3.0);
-    let px = (css * ratio).round() as u32;
-    if canvas.width() != px || canvas.height() != px {
-        canvas.set_width(px);
-        canvas.set_height(px);
-    }
-    (css, ratio)
 }
 
 /// Columns of the node grid: a square.
@@ -290,23 +272,7 @@ impl LabPainter {
         origin: f64,
         size: f64,
     ) -> Result<(), JsValue> {
-        let image = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&self.pixels), w, h)?;
-        let scratch = match &self.scratch {
-            Some(c) => c.clone(),
-            None => {
-                let doc = web_sys::window()
-                    .and_then(|w| w.document())
-                    .ok_or("no document")?;
-                let c: HtmlCanvasElement = doc.create_element("canvas")?.dyn_into()?;
-                self.scratch = Some(c.clone());
-                c
-            }
-        };
-        scratch.set_width(w);
-        scratch.set_height(h);
-        context(&scratch)
-            .ok_or("no 2d context")?
-            .put_image_data(&image, 0.0, 0.0)?;
+        let scratch = self.scratch.load(&self.pixels, w, h)?;
         ctx.set_image_smoothing_enabled(false);
         let scale = size / f64::from(w.max(h));
         ctx.draw_image_with_html_canvas_element_and_dw_and_dh(
