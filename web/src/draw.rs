@@ -89,7 +89,7 @@ impl Scratch {
 }
 
 /// Canvas side in CSS pixels: square, as wide as its box.
-pub fn fit(canvas: &HtmlCanvasElement) -> (f64, f64) {
+fn fit(canvas: &HtmlCanvasElement) -> (f64, f64) {
     let css = f64::from(canvas.client_width().max(100));
     let ratio = web_sys::window()
         .map(|w| w.device_pixel_ratio())
@@ -103,8 +103,19 @@ pub fn fit(canvas: &HtmlCanvasElement) -> (f64, f64) {
     (css, ratio)
 }
 
+/// Fits the canvas to its box and paints it background; returns its context, scaled to CSS
+/// pixels, and its side in CSS pixels.
+pub fn blank(canvas: &HtmlCanvasElement) -> Result<(CanvasRenderingContext2d, f64), JsValue> {
+    let (size, ratio) = fit(canvas);
+    let ctx = context(canvas).ok_or("no 2d context")?;
+    ctx.set_transform(ratio, 0.0, 0.0, ratio, 0.0, 0.0)?;
+    ctx.set_fill_style_str(palette::BACKGROUND);
+    ctx.fill_rect(0.0, 0.0, size, size);
+    Ok((ctx, size))
+}
+
 /// The canvas's 2-D context.
-pub fn context(canvas: &HtmlCanvasElement) -> Option<CanvasRenderingContext2d> {
+fn context(canvas: &HtmlCanvasElement) -> Option<CanvasRenderingContext2d> {
     canvas.get_context("2d").ok()??.dyn_into().ok()
 }
 
@@ -115,11 +126,7 @@ impl Painter {
         canvas: &HtmlCanvasElement,
         engine: &RoundEngine,
     ) -> Result<(), JsValue> {
-        let (size, ratio) = fit(canvas);
-        let ctx = context(canvas).ok_or("no 2d context")?;
-        ctx.set_transform(ratio, 0.0, 0.0, ratio, 0.0, 0.0)?;
-        ctx.set_fill_style_str(palette::BACKGROUND);
-        ctx.fill_rect(0.0, 0.0, size, size);
+        let (ctx, size) = blank(canvas)?;
         if engine.settings().nodes <= LAYOUT_MAX_NODES {
             draw_layout(&ctx, size, engine);
             Ok(())

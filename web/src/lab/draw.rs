@@ -4,7 +4,7 @@
 //! agree). One pixel buffer, scaled up without smoothing; no DOM element per node.
 
 use super::{kv_state_ranks, LabSim};
-use crate::draw::{context, fit, Scratch};
+use crate::draw::{blank, Scratch};
 use crate::palette;
 use grapevine_core::lab::swim::MemberState;
 use grapevine_core::lab::LabProtocol;
@@ -115,11 +115,7 @@ impl LabPainter {
         sim: &LabSim,
         selected: Option<u32>,
     ) -> Result<(), JsValue> {
-        let (size, ratio) = fit(canvas);
-        let ctx = context(canvas).ok_or("no 2d context")?;
-        ctx.set_transform(ratio, 0.0, 0.0, ratio, 0.0, 0.0)?;
-        ctx.set_fill_style_str(palette::BACKGROUND);
-        ctx.fill_rect(0.0, 0.0, size, size);
+        let (ctx, size) = blank(canvas)?;
         let n = sim.len();
         let (w, h, origin) = match sim.protocol {
             LabProtocol::Swim => {
