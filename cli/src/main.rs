@@ -1,11 +1,13 @@
 //! `grapevine`: the gossip core on the command line. `sim` plays many seeded runs of one
-//! scenario and summarises them; `bench` measures the round engine against a baseline.
+//! scenario and summarises them; `bench` measures the round engine against a baseline;
+//! `serve` serves the page with live mode's signaling.
 //!
 //! Bad input gets one line naming the flag and exit code 2 (clap's convention for usage
 //! errors); results go to stdout, progress to stderr and only when it is a terminal.
 
 mod bench;
 mod lab;
+mod serve;
 mod sim;
 
 use clap::{Args, Parser, Subcommand};
@@ -37,6 +39,8 @@ enum Command {
     /// Measure the round engine's ns per message next to a random read-modify-write baseline.
     #[command(allow_negative_numbers = true)]
     Bench(BenchArgs),
+    /// Serve the built page with WebRTC signaling for live mode (/signal) and /health.
+    Serve(serve::ServeArgs),
 }
 
 /// The settings of one run, shared by `sim` and `bench`.
@@ -266,6 +270,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Sim(args) => sim::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

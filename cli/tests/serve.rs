@@ -1,0 +1,399 @@
+//! `grapevine serve` from the outside: the real binary on port 0, raw WebSocket clients that
+//! behave, and clients that do not (garbage, binary, oversized frames, floods, forged and
+//! duplicate peer ids, silence). Every misbehaving connection is closed with its own close
+//! code and a log line, and the others are served on.
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+struct Server {
+    child: Child,
+    port: u16,
+    log: Arc<Mutex<String>>,
+    dist: std::path::PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dist);
+    }
+}
+
+impl Server {
+    fn start(flags: &[&str]) -> Server {
+        static COUNT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dist = std::env::temp_dir().join(format!("grapevine-serve-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dist).unwrap();
+        std::fs::write(
+            dist.join("index.html"),
+            "<!doctype html><title>grapevine test page</title>",
+        )
+        .unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_grapevine"))
+            .args(["serve", "--port", "0", "--dist"])
+            .arg(&dist)
+            .args(flags)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let port = first
+            .split("http://127.0.0.1:")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {first:?}"));
+        let log = Arc::new(Mutex::new(String::new()));
+        let sink = log.clone();
+        let mut stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        Server {
+            child,
+            port,
+            log,
+            dist,
+        }
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut text = String::new();
+        stream.read_to_string(&mut text).unwrap();
+        let status = text[9..12].parse().unwrap();
+        let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+        (status, body)
+    }
+
+    async fn connect(&self, room: &str, peer: &str) -> Ws {
+        let url = format!(
+            "ws://127.0.0.1:{}/signal?room={room}&peer={peer}",
+            self.port
+        );
+        connect_async(url).await.unwrap().0
+    }
+
+    /// Joins and returns the socket with its welcome.
+    async fn join(&self, room: &str, peer: &str) -> (Ws, Value) {
+        let mut ws = self.connect(room, peer).await;
+        let welcome = next_json(&mut ws).await;
+        assert_eq!(welcome["type"], "welcome", "{welcome}");
+        (ws, welcome)
+    }
+
+    /// Waits until the log holds `text`.
+    async fn logged(&self, text: &str) {
+        for _ in 0..100 {
+            if self.log.lock().unwrap().contains(text) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("log lacks {text:?}: {}", self.log.lock().unwrap());
+    }
+}
+
+const A1: &str = "00000000000000a1";
+const A2: &str = "00000000000000a2";
+const A3: &str = "00000000000000a3";
+const B1: &str = "00000000000000b1";
+
+/// The next text frame as JSON (pings and pongs skipped), within 2 s.
+async fn next_json(ws: &mut Ws) -> Value {
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(2), ws.next())
+            .await
+            .expect("a frame within 2 s")
+            .expect("the stream is open")
+            .expect("a frame");
+        match frame {
+            Message::Text(t) => return serde_json::from_str(t.as_str()).unwrap(),
+            Message::Ping(_) | Message::Pong(_) => {}
+            other => panic!("expected text, got {other:?}"),
+        }
+    }
+}
+
+/// Reads until the server closes; returns its close code and reason.
+async fn closed(ws: &mut Ws) -> (CloseCode, String) {
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("closed within 5 s");
+        match frame {
+            Some(Ok(Message::Close(Some(f)))) => return (f.code, f.reason.to_string()),
+            Some(Ok(_)) => {}
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+}
+
+/// Nothing arrives (but pings) within `ms`.
+async fn quiet(ws: &mut Ws, ms: u64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(ms);
+    while let Ok(frame) = tokio::time::timeout_at(deadline, ws.next()).await {
+        match frame {
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            other => panic!("expected nothing, got {other:?}"),
+        }
+    }
+}
+
+async fn send(ws: &mut Ws, value: Value) {
+    ws.send(Message::Text(value.to_string().into()))
+        .await
+        .unwrap();
+}
+
+#[test]
+fn the_page_health_and_config_are_served() {
+    let server = Server::start(&[
+        "--stun",
+        "stun:stun.example.org:3478",
+        "--turn",
+        "turn:turn.example.org:3478",
+        "--turn-user",
+        "u",
+        "--turn-credential",
+        "c",
+    ]);
+    let (status, body) = server.get("/");
+    assert_eq!(status, 200);
+    assert!(body.contains("grapevine test page"));
+    let (status, body) = server.get("/health");
+    assert_eq!(status, 200);
+    let health: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(health, json!({ "status": "ok", "rooms": 0, "peers": 0 }));
+    let (_, body) = server.get("/config");
+    let config: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        config,
+        json!({ "ice_servers": [
+            { "urls": ["stun:stun.example.org:3478"] },
+            { "urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "c" },
+        ] })
+    );
+}
+
+#[test]
+fn serve_refuses_a_dist_without_a_page() {
+    let out = Command::new(env!("CARGO_BIN_EXE_grapevine"))
+        .args([
+            "serve",
+            "--port",
+            "0",
+            "--dist",
+            "/nonexistent-grapevine-dist",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("error: invalid --dist: no index.html in /nonexistent-grapevine-dist"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn signals_are_relayed_within_a_room_only_and_name_the_true_sender() {
+    let server = Server::start(&[]);
+    let (mut a1, welcome) = server.join("alpha", A1).await;
+    assert_eq!(welcome["peers"], json!([]));
+    let (mut a2, welcome) = server.join("alpha", A2).await;
+    assert_eq!(welcome["peers"], json!([A1]));
+    assert_eq!(
+        next_json(&mut a1).await,
+        json!({ "type": "peer-joined", "peer": A2 })
+    );
+    let (mut b1, welcome) = server.join("beta", B1).await;
+    assert_eq!(welcome["peers"], json!([]));
+    assert_eq!(
+        server.get("/health").1,
+        json!({ "status": "ok", "rooms": 2, "peers": 3 }).to_string()
+    );
+
+    let offer = json!({ "offer": "v=0 ..." });
+    send(
+        &mut a2,
+        json!({ "type": "signal", "to": A1, "data": offer }),
+    )
+    .await;
+    assert_eq!(
+        next_json(&mut a1).await,
+        json!({ "type": "signal", "from": A2, "data": offer })
+    );
+    // Another room's peer cannot be reached: an error to the sender, nothing to anyone else.
+    send(
+        &mut a2,
+        json!({ "type": "signal", "to": B1, "data": offer }),
+    )
+    .await;
+    let error = next_json(&mut a2).await;
+    assert_eq!(error["type"], "error");
+    quiet(&mut b1, 300).await;
+    quiet(&mut a1, 100).await;
+    // A leave is announced.
+    a2.close(None).await.unwrap();
+    assert_eq!(
+        next_json(&mut a1).await,
+        json!({ "type": "peer-left", "peer": A2 })
+    );
+    server.logged("peer 00000000000000a2 left room alpha").await;
+}
+
+#[tokio::test]
+async fn bad_frames_close_only_their_connection_with_a_code_and_a_log_line() {
+    let server = Server::start(&["--max-frame-bytes", "2048"]);
+    let (mut victim, _) = server.join("room", A1).await;
+    let cases: Vec<(Message, CloseCode, &str)> = vec![
+        (
+            Message::Text("not json".into()),
+            CloseCode::Policy,
+            "malformed frame",
+        ),
+        (
+            Message::Text(r#"{"type":"hello"}"#.into()),
+            CloseCode::Policy,
+            "malformed frame",
+        ),
+        // A forged sender: the protocol has no `from` for clients to fill in.
+        (
+            Message::Text(
+                json!({ "type": "signal", "to": A1, "from": A3, "data": {} })
+                    .to_string()
+                    .into(),
+            ),
+            CloseCode::Policy,
+            "unknown field `from`",
+        ),
+        (
+            Message::Binary(vec![1, 2, 3].into()),
+            CloseCode::Unsupported,
+            "binary frames",
+        ),
+        (
+            Message::Text(
+                json!({ "type": "signal", "to": A1, "data": "x".repeat(3000) })
+                    .to_string()
+                    .into(),
+            ),
+            CloseCode::Size,
+            "over the 2048-byte cap",
+        ),
+    ];
+    for (frame, code, reason) in cases {
+        let (mut bad, _) = server.join("room", A2).await;
+        assert_eq!(next_json(&mut victim).await["type"], "peer-joined");
+        bad.send(frame).await.unwrap();
+        let (got, why) = closed(&mut bad).await;
+        assert_eq!(got, code, "{why}");
+        assert!(why.contains(reason), "{why:?} lacks {reason:?}");
+        server.logged(reason).await;
+        // The victim hears of the leave, never of a signal.
+        assert_eq!(
+            next_json(&mut victim).await,
+            json!({ "type": "peer-left", "peer": A2 })
+        );
+    }
+    // And it is served on.
+    send(&mut victim, json!({ "type": "ping" })).await;
+    assert_eq!(next_json(&mut victim).await, json!({ "type": "pong" }));
+}
+
+#[tokio::test]
+async fn a_flood_is_cut_off() {
+    let server = Server::start(&["--max-rate", "20"]);
+    let (mut flood, _) = server.join("room", A1).await;
+    for _ in 0..200 {
+        if flood
+            .send(Message::Text(r#"{"type":"ping"}"#.into()))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    let (code, why) = closed(&mut flood).await;
+    assert_eq!(code, CloseCode::Policy);
+    assert!(why.contains("frames a second"), "{why}");
+    let (_, welcome) = server.join("room", A2).await;
+    assert_eq!(welcome["peers"], json!([]), "the flooder is gone");
+}
+
+#[tokio::test]
+async fn ids_rooms_and_capacity_are_checked_at_the_door() {
+    let server = Server::start(&["--max-room-peers", "2", "--max-rooms", "1"]);
+    let (_a1, _) = server.join("room", A1).await;
+    let mut same = server.connect("room", A1).await;
+    assert_eq!(closed(&mut same).await.0, CloseCode::Library(4409));
+    let (_a2, _) = server.join("room", A2).await;
+    let mut third = server.connect("room", A3).await;
+    let (code, why) = closed(&mut third).await;
+    assert_eq!((code, why.as_str()), (CloseCode::Again, "the room is full"));
+    let mut other = server.connect("another", B1).await;
+    let (code, why) = closed(&mut other).await;
+    assert_eq!(
+        (code, why.as_str()),
+        (CloseCode::Again, "too many rooms on this server")
+    );
+    for (room, peer) in [
+        ("bad room!", A3),
+        ("room", "XYZ"),
+        ("room", "00000000000000A1"),
+    ] {
+        let url = format!(
+            "ws://127.0.0.1:{}/signal?room={}&peer={peer}",
+            server.port,
+            room.replace(' ', "%20")
+        );
+        let mut ws = connect_async(url).await.unwrap().0;
+        assert_eq!(closed(&mut ws).await.0, CloseCode::Policy, "{room} {peer}");
+    }
+    server
+        .logged("refused peer 00000000000000a3 in room room: the room is full")
+        .await;
+}
+
+#[tokio::test]
+async fn a_silent_connection_is_closed() {
+    let server = Server::start(&["--idle-secs", "1"]);
+    let (mut ws, _) = server.join("room", A1).await;
+    // Not reading: no pong goes back to the server's pings.
+    // (Past the idle limit, within the second the server waits for the close reply.)
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let (code, why) = closed(&mut ws).await;
+    assert_eq!(code, CloseCode::Library(4000));
+    assert!(why.contains("silent"), "{why}");
+}
