@@ -4,9 +4,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { start, openPage, num } from './browser.mjs';
+import { start, openPage, num, CLI } from './browser.mjs';
 
-const CLI = `${process.env.CARGO_TARGET_DIR ?? new URL('../target', import.meta.url).pathname}/release/grapevine`;
 let env;
 
 before(async () => { env = await start(); });

@@ -1,7 +1,28 @@
-// Shared set-up for the end-to-end tests and the page benchmark: serve dist/ on 127.0.0.1 and
-// drive Debian's Chromium with playwright-core (no browser download).
+// Shared set-up for the end-to-end tests and the page benchmark: serve dist/ on 127.0.0.1 with
+// `grapevine serve` (the release build: scripts/test builds it first) and drive Debian's
+// Chromium with playwright-core (no browser download).
 import { chromium } from 'playwright-core';
-import { serve } from '../scripts/serve.mjs';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+export const CLI = `${process.env.CARGO_TARGET_DIR ?? new URL('../target', import.meta.url).pathname}/release/grapevine`;
+
+/** Starts `grapevine serve` on a free port; resolves to { url, process, log } once listening. */
+export function serveDist(extra = []) {
+  const dist = new URL('../dist', import.meta.url).pathname;
+  const child = spawn(CLI, ['serve', '--port', '0', '--dist', dist, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const log = [];
+  createInterface({ input: child.stderr }).on('line', (line) => log.push(line));
+  return new Promise((done, fail) => {
+    child.on('error', fail);
+    child.on('exit', (code) => fail(new Error(`grapevine serve exited with ${code}: ${log.join('\n')}`)));
+    createInterface({ input: child.stdout }).once('line', (line) => {
+      const url = line.match(/(http:\/\/[0-9.:]+\/)/)?.[1];
+      if (url) done({ url, process: child, log });
+      else fail(new Error(`no URL in ${line}`));
+    });
+  });
+}
 
 export const CHROMIUM_ARGS = [
   '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -12,7 +33,8 @@ export const CHROMIUM_ARGS = [
 
 /** Starts the server and the browser; returns { url, browser, close }. */
 export async function start() {
-  const { server, url } = await serve(new URL('../dist', import.meta.url).pathname, 0);
+  const server = await serveDist();
+  const url = server.url;
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
@@ -25,7 +47,8 @@ export async function start() {
     browser,
     async close() {
       await browser.close();
-      server.close();
+      server.process.removeAllListeners('exit');
+      server.process.kill();
     },
   };
 }

@@ -4,10 +4,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { start, openPage } from './browser.mjs';
+import { start, openPage, CLI } from './browser.mjs';
 
 const ARTIFACTS = new URL('./artifacts/', import.meta.url).pathname;
-const CLI = `${process.env.CARGO_TARGET_DIR ?? new URL('../target', import.meta.url).pathname}/release/grapevine`;
 let env;
 
 before(async () => {

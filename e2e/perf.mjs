@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
-import { start, openPage } from './browser.mjs';
+import { start, openPage, CLI } from './browser.mjs';
 
 const env = await start();
 
@@ -72,7 +72,6 @@ console.log(`N = 10^6 playing: pause click to screen ${lat.map(fmt).join(', ')} 
 // The protocol lab at 1,000 nodes: protocol periods played per second at full speed (one period
 // per frame, with every view redrawn), and a replay (seeking to the end of the 60 s scenario)
 // against the same run natively (`grapevine sim --protocol P --runs 1`), in the same session.
-const labCli = `${process.env.CARGO_TARGET_DIR ?? new URL('../target', import.meta.url).pathname}/release/grapevine`;
 for (const protocol of ['swim', 'push-sum', 'kv']) {
   const page = await openPage(env.browser, `${env.url}?protocol=${protocol}&nodes=1000&seed=1&speed=0`, { width: 1400, height: 1000 });
   const t = async () => parseFloat(await page.getByTestId('lab-time').textContent());
@@ -88,9 +87,9 @@ for (const protocol of ['swim', 'push-sum', 'kv']) {
   const replay = (Date.now() - t0) / 1000;
   await page.close();
   let native = '';
-  if (existsSync(labCli)) {
+  if (existsSync(CLI)) {
     const n0 = process.hrtime.bigint();
-    execFileSync(labCli, ['sim', '--protocol', protocol, '--nodes', '1000', '--seed', '1', '--runs', '1', '--threads', '1'], { encoding: 'utf8' });
+    execFileSync(CLI, ['sim', '--protocol', protocol, '--nodes', '1000', '--seed', '1', '--runs', '1', '--threads', '1'], { encoding: 'utf8' });
     const secs = Number(process.hrtime.bigint() - n0) / 1e9;
     native = `; natively ${fmt2(secs)} s (page / native ${fmt2(replay / secs)})`;
   }
@@ -114,12 +113,12 @@ async function wasmBench(nodes, messages) {
   await page.close();
   return r;
 }
-const cli = `${process.env.CARGO_TARGET_DIR ?? new URL('../target', import.meta.url).pathname}/release/grapevine`;
-if (existsSync(cli)) {
+
+if (existsSync(CLI)) {
   const nodes = 1_000_000, messages = 20_000_000;
   const native = [], wasm = [];
   for (let i = 0; i < 3; i++) {
-    const out = execFileSync(cli, ['bench', '--nodes', String(nodes), '--messages', String(messages), '--reps', '3'], { encoding: 'utf8' });
+    const out = execFileSync(CLI, ['bench', '--nodes', String(nodes), '--messages', String(messages), '--reps', '3'], { encoding: 'utf8' });
     const m = out.match(/median of \d+: engine ([\d.]+) ns\/msg, baseline ([\d.]+) ns\/op/);
     native.push({ engine_ns: Number(m[1]), baseline_ns: Number(m[2]) });
     wasm.push(await wasmBench(nodes, messages));
@@ -129,7 +128,7 @@ if (existsSync(cli)) {
   const nb = med(native.map((x) => x.baseline_ns)), wb = med(wasm.map((x) => x.baseline_ns));
   console.log(`round engine, push fanout 1, N = 10^6: native ${fmt2(ne)} ns/msg (baseline ${fmt2(nb)}, ratio ${fmt2(ne / nb)}); wasm in Chromium ${fmt2(we)} ns/msg (baseline ${fmt2(wb)}, ratio ${fmt2(we / wb)}); wasm / native ${fmt2(we / ne)}`);
 } else {
-  console.log(`(no ${cli}: build it with cargo build --release -p grapevine-cli for the wasm-vs-native figure)`);
+  console.log(`(no ${CLI}: build it with cargo build --release -p grapevine-cli for the wasm-vs-native figure)`);
 }
 const dist = new URL('../dist/', import.meta.url).pathname;
 for (const name of ['grapevine-web', 'grapevine-worker']) {
