@@ -2,6 +2,7 @@
 //! each kind of bad input gets its own error.
 
 use grapevine_core::lab::kv::{Digest, Entry, KvMessage, VClock};
+use grapevine_core::lab::live::LinkMessage;
 use grapevine_core::lab::push_sum::PushSumMessage;
 use grapevine_core::lab::rumor::{Rumor, RumorId, RumorMessage};
 use grapevine_core::lab::swim::{Incarnation, MemberState, SwimMessage, Update};
@@ -104,8 +105,18 @@ fn rumor() -> impl Strategy<Value = RumorMessage> {
     ]
 }
 
+fn link() -> impl Strategy<Value = LinkMessage> {
+    prop_oneof![
+        any::<u64>().prop_map(|sent_ms| LinkMessage::Hello { sent_ms }),
+        any::<u64>().prop_map(|echo_ms| LinkMessage::HelloAck { echo_ms }),
+        any::<u64>().prop_map(|sent_ms| LinkMessage::Ping { sent_ms }),
+        any::<u64>().prop_map(|echo_ms| LinkMessage::Pong { echo_ms }),
+    ]
+}
+
 fn message() -> impl Strategy<Value = Message> {
     prop_oneof![
+        link().prop_map(Message::Link),
         rumor().prop_map(Message::Rumor),
         swim().prop_map(Message::Swim),
         (-1e300..1e300f64, 0.0..1e6f64)

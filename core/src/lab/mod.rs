@@ -20,6 +20,7 @@
 //! owns a seeded generator its driver gave it. Bytes exist only at the boundary, in [`wire`].
 
 pub mod kv;
+pub mod live;
 pub mod net;
 pub mod push_sum;
 pub mod rumor;

@@ -7,6 +7,7 @@
 //! failure is a [`WireError`], never a panic: the bytes may come from a broken or hostile peer.
 
 use super::kv::KvMessage;
+use super::live::LinkMessage;
 use super::push_sum::PushSumMessage;
 use super::rumor::RumorMessage;
 use super::swim::SwimMessage;
@@ -31,6 +32,8 @@ pub enum Message {
     Kv(KvMessage),
     /// Rumor dissemination.
     Rumor(RumorMessage),
+    /// About the link itself (live mode's handshake and round trips).
+    Link(LinkMessage),
 }
 
 impl From<RumorMessage> for Message {
@@ -158,6 +161,10 @@ impl Message {
             Message::Rumor(RumorMessage::PullRequest { .. }) => "pull",
             Message::Rumor(RumorMessage::PullReply { .. }) => "pull-reply",
             Message::Rumor(RumorMessage::Feedback { .. }) => "feedback",
+            Message::Link(LinkMessage::Hello { .. }) => "hello",
+            Message::Link(LinkMessage::HelloAck { .. }) => "hello-ack",
+            Message::Link(LinkMessage::Ping { .. }) => "rtt-ping",
+            Message::Link(LinkMessage::Pong { .. }) => "rtt-pong",
         }
     }
 
@@ -167,6 +174,7 @@ impl Message {
             Message::PushSum(m) => m.validate(),
             Message::Kv(m) => m.validate(),
             Message::Rumor(m) => m.validate(),
+            Message::Link(_) => Ok(()),
         }
     }
 }

@@ -1,0 +1,430 @@
+//! A browser tab's node in live mode: the lab's protocols (rumors, SWIM membership, the
+//! key-value map) side by side over real links, with what real links need on top: a hello /
+//! ack handshake with retry before a link counts (a first message after a data channel opens
+//! can be lost), round-trip times, artificial loss on send (so the teaching knob works on real
+//! links), and counters of what was sent, received, dropped and refused. Sans-IO like every
+//! node here: the page moves the bytes and keeps the clock.
+//!
+//! Bytes in, bytes out: [`LiveNode::handle_bytes`] takes what a peer sent (anything: a peer
+//! may be broken or hostile) and [`LiveNode::poll_transmit`] gives encoded messages to send.
+
+use super::kv::{KvCommand, KvConfig, KvEvent, KvNode};
+use super::rumor::{RumorCommand, RumorConfig, RumorEvent, RumorNode};
+use super::swim::{Incarnation, Swim, SwimCommand, SwimConfig, SwimEvent};
+use super::wire::{self, Message, WireError};
+use super::{Millis, Node, NodeId};
+use crate::rng::{Chance, GossipRng, Stream};
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+/// Messages about the link itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LinkMessage {
+    /// "I am here"; repeated until acknowledged. `sent_ms`: the sender's clock.
+    Hello {
+        /// Echoed back, for the round-trip time.
+        sent_ms: u64,
+    },
+    /// The answer to a hello.
+    HelloAck {
+        /// The hello's `sent_ms`.
+        echo_ms: u64,
+    },
+    /// A round-trip probe.
+    Ping {
+        /// Echoed back.
+        sent_ms: u64,
+    },
+    /// The answer to a ping.
+    Pong {
+        /// The ping's `sent_ms`.
+        echo_ms: u64,
+    },
+}
+
+/// How often an unanswered hello is repeated, ms.
+pub const HELLO_RETRY_MS: u64 = 250;
+/// How often a ready link's round-trip time is measured, ms.
+pub const PING_EVERY_MS: u64 = 2_000;
+
+/// Counters shown in the page.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LiveCounters {
+    /// Messages handed to links.
+    pub sent: u64,
+    /// Messages received and accepted.
+    pub received: u64,
+    /// Messages dropped on send by the artificial loss.
+    pub dropped: u64,
+    /// Received bytes the decoder refused (malformed, oversized, unknown version, another
+    /// protocol's), each dropped.
+    pub malformed: u64,
+}
+
+#[derive(Clone, Debug)]
+struct Link {
+    ready: bool,
+    next_hello: Millis,
+    next_ping: Millis,
+    rtt_ms: Option<u64>,
+}
+
+/// What the page shows of a link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LinkView {
+    /// The peer.
+    pub peer: NodeId,
+    /// Whether the hello handshake completed (the protocols use the link only then).
+    pub ready: bool,
+    /// The last round-trip time measured, ms.
+    pub rtt_ms: Option<u64>,
+}
+
+/// What happened, for the page.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LiveEvent {
+    /// From the rumor protocol.
+    Rumor(RumorEvent),
+    /// From SWIM.
+    Swim(SwimEvent),
+    /// From the key-value map.
+    Kv(KvEvent),
+    /// Bytes from `peer` were refused.
+    Refused {
+        /// Who sent them.
+        peer: NodeId,
+        /// Why.
+        error: WireError,
+    },
+}
+
+/// The live knobs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LiveConfig {
+    /// The rumor protocol's parameters (its fanout and interval are the page's controls).
+    pub rumor: RumorConfig,
+    /// Probability that a message is dropped on send, `[0, 1]`.
+    pub loss: f64,
+}
+
+/// A tab's node.
+pub struct LiveNode {
+    id: NodeId,
+    rng: GossipRng,
+    loss: f64,
+    loss_chance: Chance,
+    rumor: RumorNode,
+    swim: Swim,
+    kv: KvNode,
+    links: BTreeMap<NodeId, Link>,
+    outbox: VecDeque<(NodeId, Vec<u8>)>,
+    events: VecDeque<LiveEvent>,
+    counters: LiveCounters,
+}
+
+impl LiveNode {
+    /// A node `id` with its own generator seed (the page draws both at random).
+    pub fn new(id: NodeId, seed: u64, config: LiveConfig, now: Millis) -> LiveNode {
+        let derive = |stream_index| GossipRng::derive(seed, Stream::Nodes, stream_index);
+        let swim = SwimConfig {
+            period_ms: config.rumor.interval_ms.max(200),
+            ack_timeout_ms: (config.rumor.interval_ms.max(200) / 2).max(100),
+            ..SwimConfig::default()
+        };
+        LiveNode {
+            id,
+            rng: derive(0),
+            loss: config.loss,
+            loss_chance: Chance::new(config.loss),
+            rumor: RumorNode::new(id, config.rumor, derive(1), now),
+            swim: Swim::new(id, Incarnation(0), swim, derive(2), now),
+            kv: KvNode::new(
+                id,
+                KvConfig {
+                    interval_ms: config.rumor.interval_ms,
+                    clock_offset_ms: 0,
+                },
+                derive(3),
+                now,
+            ),
+            links: BTreeMap::new(),
+            outbox: VecDeque::new(),
+            events: VecDeque::new(),
+            counters: LiveCounters::default(),
+        }
+    }
+
+    /// This tab's id.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> LiveCounters {
+        self.counters
+    }
+
+    /// The links, by peer.
+    pub fn links(&self) -> impl Iterator<Item = LinkView> + '_ {
+        self.links.iter().map(|(&peer, l)| LinkView {
+            peer,
+            ready: l.ready,
+            rtt_ms: l.rtt_ms,
+        })
+    }
+
+    /// The rumor node (its rumors).
+    pub fn rumor(&self) -> &RumorNode {
+        &self.rumor
+    }
+
+    /// The SWIM member (its membership list).
+    pub fn swim(&self) -> &Swim {
+        &self.swim
+    }
+
+    /// The key-value replica.
+    pub fn kv(&self) -> &KvNode {
+        &self.kv
+    }
+
+    /// The live knobs now.
+    pub fn config(&self) -> LiveConfig {
+        LiveConfig {
+            rumor: self.rumor.config(),
+            loss: self.loss,
+        }
+    }
+
+    /// Changes the live knobs (fanout, interval, stop rule; loss on send).
+    pub fn configure(&mut self, now: Millis, config: LiveConfig) {
+        self.loss = config.loss.clamp(0.0, 1.0);
+        self.loss_chance = Chance::new(self.loss);
+        self.rumor
+            .handle_command(now, RumorCommand::Configure(config.rumor));
+        self.settle(now);
+    }
+
+    /// A link to `peer` opened (a data channel): the hello handshake starts.
+    pub fn handle_link_up(&mut self, now: Millis, peer: NodeId) {
+        if peer == self.id || self.links.contains_key(&peer) {
+            return;
+        }
+        self.links.insert(
+            peer,
+            Link {
+                ready: false,
+                next_hello: now,
+                next_ping: now.after(PING_EVERY_MS),
+                rtt_ms: None,
+            },
+        );
+        self.handle_timeout(now);
+    }
+
+    /// The link to `peer` closed. The rumor and key-value protocols stop picking it; SWIM
+    /// keeps its own counsel (a closed link is not a failure: its probes decide).
+    pub fn handle_link_down(&mut self, now: Millis, peer: NodeId) {
+        if self.links.remove(&peer).is_some() {
+            self.rumor.handle_peer(now, peer, false);
+            self.kv.handle_peer(now, peer, false);
+            self.settle(now);
+        }
+    }
+
+    /// Bytes from `peer`: decoded, checked, and handed to the protocol they are for; anything
+    /// else is counted, reported and dropped.
+    pub fn handle_bytes(&mut self, now: Millis, peer: NodeId, bytes: &[u8]) {
+        let message = match wire::decode(bytes) {
+            Ok(m) => m,
+            Err(error) => {
+                self.counters.malformed += 1;
+                self.events.push_back(LiveEvent::Refused { peer, error });
+                return;
+            }
+        };
+        if !self.links.contains_key(&peer) {
+            // Not (yet) a link of ours: the page opens one first. Counted as refused.
+            self.counters.malformed += 1;
+            self.events.push_back(LiveEvent::Refused {
+                peer,
+                error: WireError::WrongProtocol,
+            });
+            return;
+        }
+        self.counters.received += 1;
+        match message {
+            Message::Link(link) => self.handle_link(now, peer, link),
+            other => {
+                // A protocol message proves the peer heard our hello.
+                self.ready(now, peer);
+                match other {
+                    Message::Rumor(m) => self.rumor.handle_message(now, peer, m),
+                    Message::Swim(m) => self.swim.handle_message(now, peer, m),
+                    Message::Kv(m) => self.kv.handle_message(now, peer, m),
+                    Message::PushSum(_) | Message::Link(_) => {
+                        self.counters.received -= 1;
+                        self.counters.malformed += 1;
+                        self.events.push_back(LiveEvent::Refused {
+                            peer,
+                            error: WireError::WrongProtocol,
+                        });
+                    }
+                }
+            }
+        }
+        self.settle(now);
+    }
+
+    fn handle_link(&mut self, now: Millis, peer: NodeId, message: LinkMessage) {
+        match message {
+            LinkMessage::Hello { sent_ms } => {
+                self.send(
+                    peer,
+                    Message::Link(LinkMessage::HelloAck { echo_ms: sent_ms }),
+                );
+                self.ready(now, peer);
+            }
+            LinkMessage::HelloAck { echo_ms } | LinkMessage::Pong { echo_ms } => {
+                if let Some(link) = self.links.get_mut(&peer) {
+                    link.rtt_ms = Some(now.0.saturating_sub(echo_ms));
+                }
+                self.ready(now, peer);
+            }
+            LinkMessage::Ping { sent_ms } => {
+                self.send(peer, Message::Link(LinkMessage::Pong { echo_ms: sent_ms }));
+            }
+        }
+    }
+
+    /// The handshake with `peer` completed: the protocols may use the link.
+    fn ready(&mut self, now: Millis, peer: NodeId) {
+        let Some(link) = self.links.get_mut(&peer).filter(|l| !l.ready) else {
+            return;
+        };
+        link.ready = true;
+        self.rumor.handle_peer(now, peer, true);
+        self.kv.handle_peer(now, peer, true);
+        self.swim.handle_peer(now, peer, true);
+        self.swim.handle_command(now, SwimCommand::Join(peer));
+    }
+
+    /// Starts a rumor here.
+    pub fn start_rumor(&mut self, now: Millis, text: alloc::string::String) {
+        self.rumor.handle_command(now, RumorCommand::Start(text));
+        self.settle(now);
+    }
+
+    /// Writes a key here.
+    pub fn set(&mut self, now: Millis, key: alloc::string::String, value: alloc::string::String) {
+        self.kv.handle_command(now, KvCommand::Set { key, value });
+        self.settle(now);
+    }
+
+    /// Leaves the group gracefully (the tab is closing): SWIM tells a few members.
+    pub fn leave(&mut self, now: Millis) {
+        self.swim.handle_command(now, SwimCommand::Leave);
+        self.settle(now);
+    }
+
+    /// Time passed: the protocols' rounds, hello retries, round-trip probes.
+    pub fn handle_timeout(&mut self, now: Millis) {
+        let mut hellos = Vec::new();
+        let mut pings = Vec::new();
+        for (&peer, link) in self.links.iter_mut() {
+            if !link.ready && link.next_hello <= now {
+                link.next_hello = now.after(HELLO_RETRY_MS);
+                hellos.push(peer);
+            }
+            if link.ready && link.next_ping <= now {
+                link.next_ping = now.after(PING_EVERY_MS);
+                pings.push(peer);
+            }
+        }
+        for peer in hellos {
+            self.send(peer, Message::Link(LinkMessage::Hello { sent_ms: now.0 }));
+        }
+        for peer in pings {
+            self.send(peer, Message::Link(LinkMessage::Ping { sent_ms: now.0 }));
+        }
+        if self.rumor.poll_timeout().is_some_and(|t| t <= now) {
+            self.rumor.handle_timeout(now);
+        }
+        if self.swim.poll_timeout().is_some_and(|t| t <= now) {
+            self.swim.handle_timeout(now);
+        }
+        if self.kv.poll_timeout().is_some_and(|t| t <= now) {
+            self.kv.handle_timeout(now);
+        }
+        self.settle(now);
+    }
+
+    /// When [`LiveNode::handle_timeout`] is next due.
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        let links = self
+            .links
+            .values()
+            .map(|l| if l.ready { l.next_ping } else { l.next_hello });
+        [
+            self.rumor.poll_timeout(),
+            self.swim.poll_timeout(),
+            self.kv.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .chain(links)
+        .min()
+    }
+
+    /// The next message to send: (peer, bytes).
+    pub fn poll_transmit(&mut self) -> Option<(NodeId, Vec<u8>)> {
+        self.outbox.pop_front()
+    }
+
+    /// The next event for the page.
+    pub fn poll_event(&mut self) -> Option<LiveEvent> {
+        self.events.pop_front()
+    }
+
+    /// Encodes `message` for `peer`, unless the artificial loss drops it (or the peer has no
+    /// link: protocols may name members this tab has no channel to).
+    fn send(&mut self, peer: NodeId, message: Message) {
+        if !self.links.contains_key(&peer) {
+            return;
+        }
+        if self.rng.chance(self.loss_chance) {
+            self.counters.dropped += 1;
+            return;
+        }
+        match wire::encode(&message) {
+            Ok(bytes) => {
+                self.counters.sent += 1;
+                self.outbox.push_back((peer, bytes));
+            }
+            Err(_) => self.counters.malformed += 1,
+        }
+    }
+
+    /// Moves every protocol's outputs into the outbox and the event queue.
+    fn settle(&mut self, _now: Millis) {
+        while let Some(e) = self.rumor.poll_event() {
+            self.events.push_back(LiveEvent::Rumor(e));
+        }
+        while let Some(e) = self.swim.poll_event() {
+            self.events.push_back(LiveEvent::Swim(e));
+        }
+        while let Some(e) = self.kv.poll_event() {
+            self.events.push_back(LiveEvent::Kv(e));
+        }
+        while let Some(t) = self.rumor.poll_transmit() {
+            self.send(t.to, Message::Rumor(t.message));
+        }
+        while let Some(t) = self.swim.poll_transmit() {
+            self.send(t.to, Message::Swim(t.message));
+        }
+        while let Some(t) = self.kv.poll_transmit() {
+            self.send(t.to, Message::Kv(t.message));
+        }
+    }
+}

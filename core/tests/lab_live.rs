@@ -1,0 +1,274 @@
+//! Live mode's node, driven by hand: bytes moved between tabs as a data channel would, the
+//! clock jumped to each deadline. What the browser adds is only the moving.
+
+use grapevine_core::lab::live::{LiveConfig, LiveEvent, LiveNode};
+use grapevine_core::lab::push_sum::PushSumMessage;
+use grapevine_core::lab::rumor::{RumorConfig, RumorEvent};
+use grapevine_core::lab::swim::MemberState;
+use grapevine_core::lab::wire::{encode, Message, WireError};
+use grapevine_core::lab::{Millis, NodeId};
+use std::collections::{BTreeMap, BTreeSet};
+
+fn config(loss: f64) -> LiveConfig {
+    LiveConfig {
+        rumor: RumorConfig {
+            interval_ms: 200,
+            ..RumorConfig::default()
+        },
+        loss,
+    }
+}
+
+/// Tabs and the data channels between them; `down` tabs neither send nor receive (a crash).
+struct Mesh {
+    now: Millis,
+    tabs: BTreeMap<NodeId, LiveNode>,
+    down: BTreeSet<NodeId>,
+}
+
+impl Mesh {
+    fn new(n: u64) -> Mesh {
+        let tabs: BTreeMap<NodeId, LiveNode> = (1..=n)
+            .map(|i| {
+                (
+                    NodeId(i * 1000),
+                    LiveNode::new(NodeId(i * 1000), i, config(0.0), Millis(0)),
+                )
+            })
+            .collect();
+        let mut mesh = Mesh {
+            now: Millis(0),
+            tabs,
+            down: BTreeSet::new(),
+        };
+        let ids: Vec<NodeId> = mesh.tabs.keys().copied().collect();
+        for &a in &ids {
+            for &b in &ids {
+                mesh.tabs.get_mut(&a).unwrap().handle_link_up(Millis(0), b);
+            }
+        }
+        mesh
+    }
+
+    /// Delivers everything in flight (channels are fast), then advances to the next deadline.
+    fn run_until(&mut self, until: u64) {
+        while self.now.0 <= until {
+            self.deliver();
+            let next = self
+                .tabs
+                .iter()
+                .filter(|(id, _)| !self.down.contains(id))
+                .filter_map(|(_, t)| t.poll_timeout())
+                .min();
+            let Some(next) = next.filter(|t| t.0 <= until) else {
+                break;
+            };
+            self.now = next.max(self.now);
+            for (id, tab) in self.tabs.iter_mut() {
+                if !self.down.contains(id) {
+                    tab.handle_timeout(self.now);
+                }
+            }
+        }
+        self.deliver();
+        self.now = Millis(until);
+    }
+
+    fn deliver(&mut self) {
+        for _ in 0..10_000 {
+            let mut moved = Vec::new();
+            for (&id, tab) in self.tabs.iter_mut() {
+                while let Some((to, bytes)) = tab.poll_transmit() {
+                    if !self.down.contains(&id) {
+                        moved.push((id, to, bytes));
+                    }
+                }
+            }
+            if moved.is_empty() {
+                return;
+            }
+            for (from, to, bytes) in moved {
+                if self.down.contains(&to) {
+                    continue;
+                }
+                if let Some(tab) = self.tabs.get_mut(&to) {
+                    tab.handle_bytes(self.now, from, &bytes);
+                }
+            }
+        }
+        panic!("messages without end");
+    }
+
+    fn tab(&mut self, id: u64) -> &mut LiveNode {
+        self.tabs.get_mut(&NodeId(id)).unwrap()
+    }
+}
+
+fn events(tab: &mut LiveNode) -> Vec<LiveEvent> {
+    std::iter::from_fn(|| tab.poll_event()).collect()
+}
+
+#[test]
+fn a_rumor_started_in_one_tab_reaches_the_others_with_origin_and_hops() {
+    let mut mesh = Mesh::new(4);
+    mesh.run_until(500);
+    assert!(
+        mesh.tabs.values().all(|t| t.links().all(|l| l.ready)),
+        "every link ready after the hello"
+    );
+    let now = mesh.now;
+    mesh.tab(1000).start_rumor(now, "hello".into());
+    mesh.run_until(5_000);
+    for (&id, tab) in mesh.tabs.iter_mut() {
+        let (rumor, _) = tab
+            .rumor()
+            .iter_rumors()
+            .next()
+            .unwrap_or_else(|| panic!("{id} lacks the rumor"));
+        assert_eq!(
+            (rumor.id.origin, rumor.text.as_str()),
+            (NodeId(1000), "hello")
+        );
+        if id != NodeId(1000) {
+            assert!(rumor.hops >= 1);
+            assert!(events(tab)
+                .iter()
+                .any(|e| matches!(e, LiveEvent::Rumor(RumorEvent::Learned { .. }))));
+        }
+        assert!(
+            tab.links().all(|l| l.rtt_ms.is_some()),
+            "round trips measured"
+        );
+    }
+}
+
+#[test]
+fn the_hello_is_repeated_until_answered() {
+    let (a, b) = (NodeId(1), NodeId(2));
+    let mut ta = LiveNode::new(a, 1, config(0.0), Millis(0));
+    let mut tb = LiveNode::new(b, 2, config(0.0), Millis(0));
+    ta.handle_link_up(Millis(0), b);
+    tb.handle_link_up(Millis(0), a);
+    // The first hellos are lost, as a first message on a fresh channel sometimes is.
+    while ta.poll_transmit().is_some() {}
+    while tb.poll_transmit().is_some() {}
+    assert!(ta.links().all(|l| !l.ready));
+    ta.handle_timeout(Millis(250));
+    let (to, hello) = ta.poll_transmit().expect("hello again");
+    assert_eq!(to, b);
+    tb.handle_bytes(Millis(260), a, &hello);
+    assert!(tb.links().all(|l| l.ready), "a hello makes the link ready");
+    let (_, ack) = std::iter::from_fn(|| tb.poll_transmit())
+        .find(|(to, _)| *to == a)
+        .unwrap();
+    ta.handle_bytes(Millis(270), b, &ack);
+    let link = ta.links().next().unwrap();
+    assert!(link.ready);
+    assert_eq!(link.rtt_ms, Some(20));
+}
+
+#[test]
+fn bad_bytes_are_counted_reported_and_dropped_and_the_tab_works_on() {
+    let mut mesh = Mesh::new(2);
+    mesh.run_until(500);
+    let (a, b) = (NodeId(1000), NodeId(2000));
+    let now = mesh.now;
+    let push_sum = encode(&Message::PushSum(PushSumMessage {
+        sum: 1.0,
+        weight: 1.0,
+    }))
+    .unwrap();
+    let mut wrong_version = push_sum.clone();
+    wrong_version[0] = 99;
+    let bad: Vec<(NodeId, Vec<u8>, WireError)> = vec![
+        (b, vec![], WireError::Empty),
+        (
+            b,
+            b"garbage that is not a message".to_vec(),
+            WireError::UnknownVersion(b'g'),
+        ),
+        (b, wrong_version, WireError::UnknownVersion(99)),
+        (b, vec![0u8; 20_000], WireError::TooLarge(20_000)),
+        (b, push_sum.clone(), WireError::WrongProtocol),
+        (NodeId(7), push_sum, WireError::WrongProtocol),
+    ];
+    let before = mesh.tab(1000).counters();
+    events(mesh.tab(1000));
+    for (from, bytes, _) in &bad {
+        mesh.tab(1000).handle_bytes(now, *from, bytes);
+    }
+    let after = mesh.tab(1000).counters();
+    assert_eq!(after.malformed - before.malformed, bad.len() as u64);
+    let refused: Vec<WireError> = events(mesh.tab(1000))
+        .into_iter()
+        .filter_map(|e| match e {
+            LiveEvent::Refused { error, .. } => Some(error),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(refused, bad.iter().map(|b| b.2).collect::<Vec<_>>());
+    // Still gossiping.
+    mesh.tab(2000).start_rumor(now, "still here".into());
+    mesh.run_until(3_000);
+    assert!(mesh
+        .tab(1000)
+        .rumor()
+        .iter_rumors()
+        .any(|(r, _)| r.text == "still here"));
+    let _ = a;
+}
+
+#[test]
+fn artificial_loss_drops_on_send() {
+    let mut tab = LiveNode::new(NodeId(1), 1, config(1.0), Millis(0));
+    tab.handle_link_up(Millis(0), NodeId(2));
+    tab.handle_timeout(Millis(1_000));
+    assert!(tab.poll_transmit().is_none());
+    assert!(tab.counters().dropped > 0);
+    assert_eq!(tab.counters().sent, 0);
+}
+
+#[test]
+fn concurrent_writes_converge_and_a_crashed_tab_is_declared_dead() {
+    let mut mesh = Mesh::new(4);
+    mesh.run_until(500);
+    let now = mesh.now;
+    mesh.tab(1000).set(now, "color".into(), "red".into());
+    mesh.tab(3000).set(now, "color".into(), "blue".into());
+    mesh.run_until(4_000);
+    let digests: BTreeSet<String> = mesh
+        .tabs
+        .values()
+        .map(|t| format!("{:?}", t.kv().digest()))
+        .collect();
+    assert_eq!(digests.len(), 1, "every replica holds the same entries");
+    assert!(mesh
+        .tabs
+        .values()
+        .all(|t| t.kv().siblings("color").len() == 2));
+    // Tab 4000 crashes (falls silent): the others suspect it, then declare it dead.
+    mesh.down.insert(NodeId(4000));
+    mesh.run_until(30_000);
+    for id in [1000, 2000, 3000] {
+        let view = mesh.tab(id).swim().member(NodeId(4000)).unwrap();
+        assert_eq!(view.state, MemberState::Dead, "tab {id}");
+    }
+}
+
+#[test]
+fn a_leaving_tab_is_seen_as_left() {
+    let mut mesh = Mesh::new(3);
+    mesh.run_until(1_000);
+    let now = mesh.now;
+    mesh.tab(2000).leave(now);
+    mesh.deliver();
+    mesh.down.insert(NodeId(2000));
+    mesh.run_until(3_000);
+    for id in [1000, 3000] {
+        assert_eq!(
+            mesh.tab(id).swim().member(NodeId(2000)).unwrap().state,
+            MemberState::Left,
+            "tab {id}"
+        );
+    }
+}
