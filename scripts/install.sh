@@ -15,12 +15,13 @@ rustup target add wasm32-unknown-unknown thumbv7em-none-eabihf >/dev/null 2>&1 \
   || rustup target add wasm32-unknown-unknown thumbv7em-none-eabihf
 rustup component add clippy rustfmt >/dev/null 2>&1 || rustup component add clippy rustfmt
 
-# Debian: Chromium and its WebDriver, for browser tests and screenshots.
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
-  say "installing chromium and chromium-driver (apt)"
+# Debian: Chromium and its WebDriver, for browser tests and screenshots; iproute2's `ip` for
+# the loopback-only network namespace live mode's WebRTC tests run in.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! command -v ip >/dev/null; then
+  say "installing chromium, chromium-driver and iproute2 (apt)"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq chromium chromium-driver >/dev/null
+  apt-get install -y -qq chromium chromium-driver iproute2 >/dev/null
 fi
 
 # Trunk, at a version that builds on Rust 1.95.

@@ -92,7 +92,14 @@ fn rumor_id() -> impl Strategy<Value = RumorId> {
 }
 
 fn one_rumor() -> impl Strategy<Value = Rumor> {
-    (rumor_id(), any::<u16>(), ".{0,50}").prop_map(|(id, hops, text)| Rumor { id, hops, text })
+    (rumor_id(), any::<u16>(), any::<u64>(), ".{0,50}").prop_map(|(id, hops, born_ms, text)| {
+        Rumor {
+            id,
+            hops,
+            born_ms,
+            text,
+        }
+    })
 }
 
 fn rumor() -> impl Strategy<Value = RumorMessage> {
@@ -219,6 +226,7 @@ fn messages_out_of_bounds_are_refused() {
                 seq: 0,
             },
             hops: 0,
+            born_ms: 0,
             text: "r".repeat(201),
         }],
     });

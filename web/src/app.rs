@@ -273,6 +273,11 @@ impl App {
                 self.pause();
                 self.replay(Millis(ms));
             }
+            Change::GoLive => {
+                self.pause();
+                self.settings.live = Some("lobby".into());
+                self.write_url();
+            }
             Change::Inspect(i) => {
                 self.settings.lab.inspect = i;
                 if let Some(lab) = &mut self.lab {
@@ -525,6 +530,7 @@ impl Component for App {
                 self.change(change);
                 true
             }
+            Msg::Action(_) if self.settings.live.is_some() => false,
             Msg::Action(action) => {
                 match action {
                     Action::TogglePlay => {
@@ -609,15 +615,20 @@ impl Component for App {
                     <span class="logo" aria-hidden="true">{ "◉" }</span>
                     <div>
                         <h1>{ "Grapevine" }</h1>
-                        <p class="tagline">{ if self.lab.is_some() {
+                        <p class="tagline">{ if self.settings.live.is_some() {
+                            "Live: this tab is a node; your other tabs are its peers."
+                        } else if self.lab.is_some() {
                             "Membership, aggregation and replication by gossip: watch them, break them."
                         } else {
                             "How a rumor spreads when everyone tells a few random friends."
                         } }</p>
                     </div>
                 </div>
-                <div class="run-id" data-testid="run-id">{ format!("{} · {} nodes · seed {}",
-                    self.settings.lab.protocol.map_or(crate::controls::protocol_label(run.protocol), panels::lab_label), run.nodes, run.seed) }</div>
+                <div class="run-id" data-testid="run-id">{ match &self.settings.live {
+                    Some(room) => format!("live · room {room}"),
+                    None => format!("{} · {} nodes · seed {}",
+                        self.settings.lab.protocol.map_or(crate::controls::protocol_label(run.protocol), panels::lab_label), run.nodes, run.seed),
+                } }</div>
             </header>
             if !self.notices.is_empty() {
                 <div class="notices" role="status" data-testid="notices">
@@ -627,6 +638,18 @@ impl Component for App {
             }
             </>
         };
+        if let Some(room) = &self.settings.live {
+            return html! {
+                <>
+                { top }
+                <crate::live::view::LiveView room={room.clone()} />
+                <footer class="foot">
+                    { "Live mode: this tab runs the same protocol code as the simulator, over WebRTC data channels. " }
+                    <a href="?">{ "Back to the simulator" }</a>
+                </footer>
+                </>
+            };
+        }
         if let Some(lab) = &self.lab {
             let on_change = link.callback(Msg::Change);
             let text = LabSim::scenario_text(&self.settings, lab.protocol);

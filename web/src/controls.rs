@@ -53,6 +53,8 @@ pub enum Change {
     Seek(u64),
     /// The node the lab's inspector shows.
     Inspect(Option<u32>),
+    /// Live mode: this tab becomes a real node in the room "lobby".
+    GoLive,
 }
 
 /// A text field whose content is kept as typed when it cannot be read, so nothing a user
@@ -256,6 +258,9 @@ pub fn controls(p: &ControlsProps) -> Html {
                     </span>
                 </label>
             </fieldset>
+            <button class="link" data-testid="go-live" title="This tab becomes a real node, gossiping with your other tabs (and other browsers through the server) over WebRTC"
+                onclick={{ let cb = p.on_change.clone(); Callback::from(move |_: MouseEvent| cb.emit(Change::GoLive)) }}>
+                { "Go live: gossip between real tabs" }</button>
             <button class="link" onclick={action(Action::CopyLink)} data-testid="copy-link">
                 { if p.copied { "✓ Link copied" } else { "Copy link to these settings" } }
             </button>

@@ -8,6 +8,7 @@ pub mod controls;
 pub mod draw;
 pub mod explain;
 pub mod lab;
+pub mod live;
 pub mod palette;
 pub mod params;
 pub mod sim;

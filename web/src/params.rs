@@ -27,6 +27,16 @@ pub struct PageSettings {
     pub speed: u32,
     /// The protocol lab's settings.
     pub lab: LabPage,
+    /// Live mode's room: this tab is a real node, gossiping with other tabs over WebRTC.
+    pub live: Option<String>,
+}
+
+/// A live-mode room name: 1 to 64 of `A-Z a-z 0-9 . _ -` (what the signaling server takes).
+pub fn valid_room(room: &str) -> bool {
+    (1..=64).contains(&room.len())
+        && room
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
 }
 
 /// What the URL holds for the protocol lab.
@@ -66,6 +76,7 @@ impl Default for PageSettings {
             },
             speed: 2,
             lab: LabPage::default(),
+            live: None,
         }
     }
 }
@@ -166,6 +177,10 @@ impl PageSettings {
                     Some(a) => s.lab.aggregate = a,
                     None => bad("aggregate", v, "expected average, sum or count"),
                 },
+                "live" => match v {
+                    room if valid_room(room) => s.live = Some(room.to_string()),
+                    _ => bad("live", v, "a room name is 1 to 64 letters, digits, dots, dashes or underscores"),
+                },
                 "inspect" => match v.parse::<u32>() {
                     Ok(i) => s.lab.inspect = Some(i),
                     _ => bad("inspect", v, "expected a node number"),
@@ -253,6 +268,9 @@ impl PageSettings {
     /// The query string (with `?`) that restores these settings.
     pub fn to_query(&self) -> String {
         let r = &self.run;
+        if let Some(room) = &self.live {
+            return format!("?live={room}");
+        }
         if let Some(protocol) = self.lab.protocol {
             let lab = &self.lab;
             let mut q = format!(
@@ -350,6 +368,24 @@ mod tests {
         assert_eq!(s.lab.scenario.as_deref(), Some("at 5s explode 1"));
         assert_eq!(notices.len(), 1);
         assert!(notices[0].contains("unknown operation"), "{notices:?}");
+    }
+
+    #[test]
+    fn live_rooms_round_trip_and_bad_names_are_refused() {
+        let (s, notices) = PageSettings::from_query("live=class-3.b_2");
+        assert_eq!(s.live.as_deref(), Some("class-3.b_2"));
+        assert!(notices.is_empty());
+        assert_eq!(PageSettings::from_query(&s.to_query()).0, s);
+        for bad in [
+            "live=",
+            "live=a%20b",
+            "live=%3Cscript%3E",
+            &format!("live={}", "x".repeat(65)),
+        ] {
+            let (s, notices) = PageSettings::from_query(bad);
+            assert_eq!(s.live, None, "{bad}");
+            assert_eq!(notices.len(), 1, "{bad}");
+        }
     }
 
     #[test]

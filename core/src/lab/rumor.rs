@@ -37,6 +37,9 @@ pub struct Rumor {
     pub id: RumorId,
     /// Messages it travelled from its origin to the sender of this copy (0 at the origin).
     pub hops: u16,
+    /// The origin's clock when it started, ms: a receiver on the same clock (tabs of one
+    /// machine, or the simulator) gets the rumor's latency as its own time minus this.
+    pub born_ms: u64,
     /// What it says, at most [`MAX_PAYLOAD_BYTES`] of UTF-8.
     pub text: String,
 }
@@ -417,7 +420,7 @@ impl Node for RumorNode {
         self.peers.set(self.id, peer, up);
     }
 
-    fn handle_command(&mut self, _now: Millis, command: RumorCommand) {
+    fn handle_command(&mut self, now: Millis, command: RumorCommand) {
         match command {
             RumorCommand::Start(text) => {
                 if text.len() > MAX_PAYLOAD_BYTES {
@@ -431,7 +434,15 @@ impl Node for RumorNode {
                 };
                 self.next_seq += 1;
                 let me = self.id;
-                self.learn(Rumor { id, hops: 0, text }, me);
+                self.learn(
+                    Rumor {
+                        id,
+                        hops: 0,
+                        born_ms: now.0,
+                        text,
+                    },
+                    me,
+                );
             }
             RumorCommand::Configure(config) => match config.validate() {
                 Ok(()) => self.config = config,

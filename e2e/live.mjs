@@ -1,0 +1,38 @@
+// Shared set-up for live mode's tests: a browser that does real WebRTC on loopback. Run inside
+// a loopback-only network namespace (scripts/test does: unshare -rn), see ../shared/TOOLCHAIN.md.
+import { chromium } from 'playwright-core';
+import { CHROMIUM_ARGS } from './browser.mjs';
+
+export const LIVE_ARGS = [
+  ...CHROMIUM_ARGS,
+  '--allow-loopback-in-peer-connection',
+  '--disable-features=WebRtcHideLocalIpsWithMdns',
+];
+
+/** A Chromium instance and one context (one profile: its tabs share a BroadcastChannel). */
+export async function liveChromium(origin) {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    chromiumSandbox: false,
+    args: LIVE_ARGS,
+  });
+  const context = await browser.newContext();
+  // On a loopback-only host, ICE gathers no candidate without media permission.
+  await context.grantPermissions(['camera', 'microphone'], { origin });
+  return { browser, context };
+}
+
+/** Opens a live tab in `context` and waits for its id. */
+export async function liveTab(context, url) {
+  const page = await context.newPage();
+  page.errors = [];
+  page.on('console', (m) => { if (m.type() === 'error') page.errors.push(m.text()); });
+  page.on('pageerror', (e) => page.errors.push(String(e)));
+  await page.goto(url);
+  await page.getByTestId('peer-id').waitFor();
+  page.id = await page.getByTestId('peer-id').textContent();
+  return page;
+}
+
+export const peerCount = async (page) => Number(await page.getByTestId('peer-count').textContent());
