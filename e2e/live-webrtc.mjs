@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { serveDist } from './browser.mjs';
-import { liveChromium, liveTab, peerCount } from './live.mjs';
+import { liveChromium, liveFirefox, liveTab, peerCount } from './live.mjs';
 
 let server;
 const browsers = [];
@@ -70,13 +70,14 @@ test('six tabs of one browser: a mesh, a rumor to all, a closed tab detected, a 
   }
   console.log(`6 tabs: opened in ${opened} ms, full mesh ${mesh} ms after the first opened; rumor to all 6 in ${ms} ms (interval 500 ms)`);
 
-  // A closed tab: its peers learn at once (pagehide closes the links and SWIM says "left").
+  // A closed tab: its peers learn at once (on pagehide it tells every linked peer it leaves,
+  // then closes its channels).
   const closed = tabs.pop();
   const t1 = Date.now();
   await closed.close({ runBeforeUnload: true });
-  await until('the others see the closed tab as left or dead', async () => {
+  await until('the others see the closed tab as left', async () => {
     const s = await Promise.all(tabs.map((t) => memberStatus(t, closed.id)));
-    return s.every((x) => x === 'left' || x === 'dead');
+    return s.every((x) => x === 'left');
   });
   console.log(`closed tab seen by all 5 in ${Date.now() - t1} ms`);
   await until('peer counts drop to 4', async () => (await Promise.all(tabs.map(peerCount))).every((c) => c === 4));
@@ -133,6 +134,19 @@ test('two browsers meet through grapevine serve; the mesh survives a server rest
   await spread(tc, [ta, tb, tc], 'after the restart');
 });
 
+test('Chromium and Firefox ESR gossip in one room', async () => {
+  const c = await browser();
+  const f = await liveFirefox();
+  browsers.push(f.browser);
+  const url = `${server.url}?live=mixed`;
+  const tabs = [await liveTab(c.context, url), await liveTab(f.context, url), await liveTab(f.context, url)];
+  const ms = await until('Chromium and two Firefox tabs connect', async () => (await Promise.all(tabs.map(peerCount))).every((n) => n === 2));
+  console.log(`Chromium + 2 Firefox ESR tabs: mesh in ${ms} ms`);
+  await spread(tabs[1], tabs, 'from firefox');
+  await spread(tabs[0], tabs, 'from chromium');
+  for (const t of tabs) assert.deepEqual(t.errors, []);
+});
+
 test('a misbehaving peer: garbage on the data channel is counted and dropped, and the tab gossips on', async () => {
   const { context } = await browser();
   const url = `${server.url}?live=bad`;
@@ -187,7 +201,7 @@ test('eight tabs: how long the mesh, a rumor, and the detection of a closed and 
   const closed = tabs.pop();
   let t0 = Date.now();
   await closed.close({ runBeforeUnload: true });
-  await until('closed tab seen', async () => (await Promise.all(tabs.map((t) => memberStatus(t, closed.id)))).every((s) => s === 'left' || s === 'dead'));
+  await until('closed tab seen as left', async () => (await Promise.all(tabs.map((t) => memberStatus(t, closed.id)))).every((s) => s === 'left'));
   const closedMs = Date.now() - t0;
   const crashed = tabs.pop();
   t0 = Date.now();

@@ -1,6 +1,6 @@
 // Shared set-up for live mode's tests: a browser that does real WebRTC on loopback. Run inside
 // a loopback-only network namespace (scripts/test does: unshare -rn), see ../shared/TOOLCHAIN.md.
-import { chromium } from 'playwright-core';
+import { chromium, firefox } from 'playwright-core';
 import { CHROMIUM_ARGS } from './browser.mjs';
 
 export const LIVE_ARGS = [
@@ -36,3 +36,21 @@ export async function liveTab(context, url) {
 }
 
 export const peerCount = async (page) => Number(await page.getByTestId('peer-count').textContent());
+
+/** Debian's Firefox ESR over WebDriver BiDi, with the preferences loopback WebRTC needs. */
+export async function liveFirefox() {
+  const browser = await firefox.launch({
+    channel: 'moz-firefox',
+    executablePath: process.env.FIREFOX ?? '/usr/bin/firefox-esr',
+    headless: true,
+    firefoxUserPrefs: {
+      // Without media permission, no ICE candidate is gathered on a loopback-only host.
+      'permissions.default.microphone': 1,
+      'permissions.default.camera': 1,
+      'media.peerconnection.ice.loopback': true,
+      'media.peerconnection.ice.obfuscate_host_addresses': false,
+    },
+  });
+  const context = await browser.newContext();
+  return { browser, context };
+}

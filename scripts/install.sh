@@ -17,11 +17,13 @@ rustup component add clippy rustfmt >/dev/null 2>&1 || rustup component add clip
 
 # Debian: Chromium and its WebDriver, for browser tests and screenshots; iproute2's `ip` for
 # the loopback-only network namespace live mode's WebRTC tests run in.
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! command -v ip >/dev/null; then
-  say "installing chromium, chromium-driver and iproute2 (apt)"
+# Firefox ESR for live mode's Chromium-with-Firefox test.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! command -v ip >/dev/null \
+    || ! command -v firefox-esr >/dev/null; then
+  say "installing chromium, chromium-driver, firefox-esr and iproute2 (apt)"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq chromium chromium-driver iproute2 >/dev/null
+  apt-get install -y -qq chromium chromium-driver firefox-esr iproute2 >/dev/null
 fi
 
 # Trunk, at a version that builds on Rust 1.95.

@@ -642,7 +642,7 @@ impl Component for App {
             return html! {
                 <>
                 { top }
-                <crate::live::view::LiveView room={room.clone()} />
+                <crate::live::view::LiveView room={room.clone()} ice={self.settings.ice.clone()} />
                 <footer class="foot">
                     { "Live mode: this tab runs the same protocol code as the simulator, over WebRTC data channels. " }
                     <a href="?">{ "Back to the simulator" }</a>

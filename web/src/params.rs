@@ -29,6 +29,17 @@ pub struct PageSettings {
     pub lab: LabPage,
     /// Live mode's room: this tab is a real node, gossiping with other tabs over WebRTC.
     pub live: Option<String>,
+    /// Live mode's ICE servers (STUN / TURN URLs), overriding those `grapevine serve` gives.
+    pub ice: Vec<String>,
+}
+
+/// An ICE server URL the page accepts: `stun:`, `turn:` or `turns:`, at most 200 characters.
+pub fn valid_ice(url: &str) -> bool {
+    url.len() <= 200
+        && ["stun:", "turn:", "turns:"]
+            .iter()
+            .any(|p| url.starts_with(p))
+        && !url.contains(char::is_whitespace)
 }
 
 /// A live-mode room name: 1 to 64 of `A-Z a-z 0-9 . _ -` (what the signaling server takes).
@@ -77,6 +88,7 @@ impl Default for PageSettings {
             speed: 2,
             lab: LabPage::default(),
             live: None,
+            ice: Vec::new(),
         }
     }
 }
@@ -181,6 +193,14 @@ impl PageSettings {
                     room if valid_room(room) => s.live = Some(room.to_string()),
                     _ => bad("live", v, "a room name is 1 to 64 letters, digits, dots, dashes or underscores"),
                 },
+                "ice" => {
+                    let urls: Vec<String> = v.split(',').map(|u| u.trim().to_string()).collect();
+                    if urls.len() <= 4 && urls.iter().all(|u| valid_ice(u)) {
+                        s.ice = urls;
+                    } else {
+                        bad("ice", v, "expected up to 4 comma-separated stun:, turn: or turns: URLs");
+                    }
+                }
                 "inspect" => match v.parse::<u32>() {
                     Ok(i) => s.lab.inspect = Some(i),
                     _ => bad("inspect", v, "expected a node number"),
@@ -269,7 +289,12 @@ impl PageSettings {
     pub fn to_query(&self) -> String {
         let r = &self.run;
         if let Some(room) = &self.live {
-            return format!("?live={room}");
+            let ice = if self.ice.is_empty() {
+                String::new()
+            } else {
+                format!("&ice={}", encode(&self.ice.join(",")))
+            };
+            return format!("?live={room}{ice}");
         }
         if let Some(protocol) = self.lab.protocol {
             let lab = &self.lab;

@@ -10,7 +10,9 @@
 
 use super::kv::{KvCommand, KvConfig, KvEvent, KvNode};
 use super::rumor::{RumorCommand, RumorConfig, RumorEvent, RumorNode};
-use super::swim::{Incarnation, Swim, SwimCommand, SwimConfig, SwimEvent};
+use super::swim::{
+    Incarnation, MemberState, Swim, SwimCommand, SwimConfig, SwimEvent, SwimMessage, Update,
+};
 use super::wire::{self, Message, WireError};
 use super::{Millis, Node, NodeId};
 use crate::rng::{Chance, GossipRng, Stream};
@@ -322,10 +324,31 @@ impl LiveNode {
         self.settle(now);
     }
 
-    /// Leaves the group gracefully (the tab is closing): SWIM tells a few members.
+    /// Leaves the group gracefully (the tab is closing). SWIM's leave tells a few members and
+    /// lets gossip tell the rest; a closing tab may not live that long, so every linked peer
+    /// (about 20 at most) is told directly too.
     pub fn leave(&mut self, now: Millis) {
         self.swim.handle_command(now, SwimCommand::Leave);
         self.settle(now);
+        let news = Update {
+            member: self.id,
+            incarnation: self.swim.incarnation(),
+            state: MemberState::Left,
+            from: self.id,
+        };
+        let ready: Vec<NodeId> = self
+            .links
+            .iter()
+            .filter(|(_, l)| l.ready)
+            .map(|(&peer, _)| peer)
+            .collect();
+        for peer in ready {
+            let ping = SwimMessage::Ping {
+                seq: 0,
+                updates: alloc::vec![news],
+            };
+            self.send(peer, Message::Swim(ping));
+        }
     }
 
     /// Time passed: the protocols' rounds, hello retries, round-trip probes.

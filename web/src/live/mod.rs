@@ -47,6 +47,16 @@ impl LinkCap {
     }
 }
 
+/// `[{ urls: [...] }]`, as `RTCConfiguration.iceServers` takes them.
+fn ice_servers(urls: &[String]) -> JsValue {
+    let list = Array::new();
+    if !urls.is_empty() {
+        let urls: Array = urls.iter().map(|u| JsValue::from_str(u)).collect();
+        list.push(&object(&[("urls", urls.into())]));
+    }
+    list.into()
+}
+
 /// A random 64-bit id (a tab's node id), never 0.
 fn random_id() -> NodeId {
     let half = || (js_sys::Math::random() * 4_294_967_296.0) as u64;
@@ -164,6 +174,8 @@ pub struct Live {
     broadcast: Option<BroadcastChannel>,
     socket: Option<WebSocket>,
     ice_servers: JsValue,
+    /// The page's settings chose the ICE servers: the server's are not taken.
+    ice_fixed: bool,
     server_backoff_ms: i32,
     weak: Weak<RefCell<Live>>,
     _keep: Vec<Closure<dyn FnMut(JsValue)>>,
@@ -208,8 +220,9 @@ pub mod timer {
 /// The shared handle the page holds.
 pub type Handle = Rc<RefCell<Live>>;
 
-/// Starts live mode in `room`.
-pub fn start(room: String, config: LiveConfig) -> Handle {
+/// Starts live mode in `room`; `ice`: STUN / TURN URLs that override the server's (empty: the
+/// server's, or none on loopback and LANs, which need none).
+pub fn start(room: String, config: LiveConfig, ice: &[String]) -> Handle {
     let me = random_id();
     let seed = (js_sys::Math::random() * 9.0e15) as u64;
     let live = Rc::new(RefCell::new(Live {
@@ -223,7 +236,8 @@ pub fn start(room: String, config: LiveConfig) -> Handle {
         peers: BTreeMap::new(),
         broadcast: None,
         socket: None,
-        ice_servers: Array::new().into(),
+        ice_servers: ice_servers(ice),
+        ice_fixed: !ice.is_empty(),
         server_backoff_ms: 1_000,
         weak: Weak::new(),
         _keep: Vec::new(),
@@ -321,7 +335,25 @@ impl Live {
             }
             "here" if to_me => self.discover(from, Via::Broadcast),
             "signal" if to_me => self.on_signal(from, get(data, "data"), Via::Broadcast),
-            "bye" => self.drop_peer(from, "left (closed its tab)"),
+            "bye" => {
+                // The leaver closes its channels gracefully after its last messages (its
+                // leave among them): closing our end now could drop those. A second later,
+                // whatever is still open goes.
+                let weak = self.weak.clone();
+                let later = Closure::once_into_js(move || {
+                    if let Some(live) = weak.upgrade() {
+                        if let Ok(mut l) = live.try_borrow_mut() {
+                            l.drop_peer(from, "left (closed its tab)");
+                        }
+                    }
+                });
+                if let Some(w) = web_sys::window() {
+                    let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(
+                        later.unchecked_ref(),
+                        1_000,
+                    );
+                }
+            }
             _ => {}
         }
     }
@@ -632,11 +664,12 @@ impl Live {
         self.after_input();
     }
 
-    /// New live knobs.
-    pub fn configure(&mut self, fanout: u8, loss: f64) {
+    /// New live knobs: the rumors' fanout and gossip interval, the loss on send.
+    pub fn configure(&mut self, fanout: u8, interval_ms: u32, loss: f64) {
         let mut config = self.node.config();
         config.rumor = RumorConfig {
             fanout,
+            interval_ms,
             ..config.rumor
         };
         config.loss = loss;
@@ -654,8 +687,11 @@ impl Live {
                 ("from", hex(self.me).into()),
             ]));
         }
-        for (_, p) in std::mem::take(&mut self.peers) {
-            p.close();
+        // Closing a data channel is graceful (what is queued, the leave included, goes out
+        // first); closing the peer connection now would drop it. The browser tears the
+        // connections down as the page goes; the peers see the channels close at once.
+        for p in self.peers.values() {
+            p.channel.close();
         }
         if let Some(ws) = self.socket.take() {
             let _ = ws.close();
@@ -750,7 +786,7 @@ impl Live {
                 self.server = ServerState::Connected;
                 self.server_backoff_ms = 1_000;
                 let ice = get(frame, "ice_servers");
-                if Array::is_array(&ice) {
+                if Array::is_array(&ice) && !self.ice_fixed {
                     self.ice_servers = ice;
                 }
                 let peers = Array::from(&get(frame, "peers"));

@@ -9,11 +9,16 @@ use grapevine_core::lab::swim::MemberState;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
+/// The rumor intervals offered, ms.
+const INTERVALS: [u32; 5] = [100, 250, 500, 1_000, 2_000];
+
 /// Properties of [`LiveView`].
 #[derive(Properties, PartialEq)]
 pub struct LiveProps {
     /// The room to join.
     pub room: String,
+    /// ICE server URLs from the page's settings (empty: the server's, or none).
+    pub ice: Vec<String>,
 }
 
 /// What happens in the view.
@@ -35,6 +40,7 @@ pub struct LiveView {
     key: NodeRef,
     value: NodeRef,
     fanout: NodeRef,
+    interval: NodeRef,
     loss: NodeRef,
     error: Option<String>,
     _refresh: Option<Interval>,
@@ -58,7 +64,7 @@ impl Component for LiveView {
             },
             loss: 0.0,
         };
-        let live = start(ctx.props().room.clone(), config);
+        let live = start(ctx.props().room.clone(), config, &ctx.props().ice);
         let link = ctx.link().clone();
         LiveView {
             live,
@@ -66,6 +72,7 @@ impl Component for LiveView {
             key: NodeRef::default(),
             value: NodeRef::default(),
             fanout: NodeRef::default(),
+            interval: NodeRef::default(),
             loss: NodeRef::default(),
             error: None,
             _refresh: Interval::new(200, move || link.send_message(Msg::Refresh)),
@@ -104,8 +111,14 @@ impl Component for LiveView {
             }
             Msg::Knobs => {
                 let fanout = read(&self.fanout).parse::<u8>().unwrap_or(1).clamp(1, 16);
+                let interval = self
+                    .interval
+                    .cast::<web_sys::HtmlSelectElement>()
+                    .and_then(|s| s.value().parse::<u32>().ok())
+                    .filter(|ms| INTERVALS.contains(ms))
+                    .unwrap_or(500);
                 let loss = (read(&self.loss).parse::<f64>().unwrap_or(0.0) / 100.0).clamp(0.0, 1.0);
-                live.configure(fanout, loss);
+                live.configure(fanout, interval, loss);
             }
         }
         true
@@ -145,11 +158,18 @@ impl Component for LiveView {
                             <input ref={self.fanout.clone()} type="range" min="1" max="16" value={config.rumor.fanout.to_string()}
                                 data-testid="live-fanout" oninput={link.callback(|_| Msg::Knobs)} onchange={link.callback(|_| Msg::Knobs)} />
                         </label>
+                        <label>{ "Rumor interval" }
+                            <select ref={self.interval.clone()} data-testid="live-interval" onchange={link.callback(|_| Msg::Knobs)}>
+                                { for INTERVALS.iter().map(|&ms| html! {
+                                    <option value={ms.to_string()} selected={ms == config.rumor.interval_ms}>{ format!("{ms} ms") }</option>
+                                }) }
+                            </select>
+                        </label>
                         <label>{ "Loss on send " }<output>{ format!("{:.0} %", config.loss * 100.0) }</output>
                             <input ref={self.loss.clone()} type="range" min="0" max="100" step="1" value={format!("{}", (config.loss * 100.0).round())}
                                 data-testid="live-loss" oninput={link.callback(|_| Msg::Knobs)} onchange={link.callback(|_| Msg::Knobs)} />
                         </label>
-                        <p class="hint">{ format!("Every {} ms each tab pushes its rumors to {} random connected peer(s) and runs a SWIM probe; dropped messages are not sent at all.", config.rumor.interval_ms, config.rumor.fanout) }</p>
+                        <p class="hint">{ format!("Every {} ms each tab pushes the rumors it spreads to {} random connected peer(s); SWIM probes one member every 500 ms. Dropped messages are never sent.", config.rumor.interval_ms, config.rumor.fanout) }</p>
                         <label>{ "Rumor" }
                             <input ref={self.rumor_text.clone()} type="text" placeholder="what to spread" data-testid="rumor-text" />
                         </label>
