@@ -416,6 +416,7 @@ impl Live {
                 if let Some(p) = l.peers.get_mut(&peer) {
                     p.open = true;
                 }
+                l.say(format!("link to {} open", hex(peer)));
                 l.node.handle_link_up(now(), peer);
                 l.flush();
             });
