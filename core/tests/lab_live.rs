@@ -27,7 +27,13 @@ struct Mesh {
 }
 
 impl Mesh {
+    /// `n` tabs, each linked to every other.
     fn new(n: u64) -> Mesh {
+        Mesh::linked(n, |_, _| true)
+    }
+
+    /// `n` tabs; tab `a` linked to tab `b` (from 0) where `link(a, b)` or `link(b, a)`.
+    fn linked(n: u64, link: impl Fn(u64, u64) -> bool) -> Mesh {
         let tabs: BTreeMap<NodeId, LiveNode> = (1..=n)
             .map(|i| {
                 (
@@ -41,10 +47,12 @@ impl Mesh {
             tabs,
             down: BTreeSet::new(),
         };
-        let ids: Vec<NodeId> = mesh.tabs.keys().copied().collect();
-        for &a in &ids {
-            for &b in &ids {
-                mesh.tabs.get_mut(&a).unwrap().handle_link_up(Millis(0), b);
+        for a in 0..n {
+            for b in 0..n {
+                if a != b && (link(a, b) || link(b, a)) {
+                    let to = NodeId((b + 1) * 1000);
+                    mesh.tab((a + 1) * 1000).handle_link_up(Millis(0), to);
+                }
             }
         }
         mesh
@@ -270,5 +278,39 @@ fn a_leaving_tab_tells_every_linked_peer_at_once() {
             MemberState::Left,
             "tab {id}"
         );
+    }
+}
+
+/// A large room is a partial mesh: here a ring of 10 tabs, each linked to its two neighbours.
+/// Everyone still learns the whole membership by gossip, nobody running is declared dead (a
+/// tab probes only the members it has links to), and a crash is known to all, neighbours or
+/// not.
+#[test]
+fn swim_over_a_partial_mesh_knows_everyone_and_detects_a_crash_everywhere() {
+    let n = 10;
+    let mut mesh = Mesh::linked(n, |a, b| (a + 1) % n == b);
+    mesh.run_until(20_000);
+    for (id, tab) in &mesh.tabs {
+        let members: Vec<(NodeId, MemberState)> = tab
+            .swim()
+            .iter_members()
+            .map(|(m, v)| (m, v.state))
+            .collect();
+        assert_eq!(members.len() as u64, n - 1, "{id} knows everyone");
+        assert!(
+            members.iter().all(|m| m.1 == MemberState::Alive),
+            "{id}: {members:?}"
+        );
+    }
+    mesh.down.insert(NodeId(5000));
+    mesh.run_until(60_000);
+    for (&id, tab) in &mesh.tabs {
+        if id != NodeId(5000) {
+            assert_eq!(
+                tab.swim().member(NodeId(5000)).unwrap().state,
+                MemberState::Dead,
+                "{id}"
+            );
+        }
     }
 }

@@ -5,6 +5,9 @@
 //! links), and counters of what was sent, received, dropped and refused. Sans-IO like every
 //! node here: the page moves the bytes and keeps the clock.
 //!
+//! A tab has links to some members only (a random mesh in a large room): SWIM probes those,
+//! and learns of the others through gossip ([`Swim::set_reachable`]).
+//!
 //! Bytes in, bytes out: [`LiveNode::handle_bytes`] takes what a peer sent (anything: a peer
 //! may be broken or hostile) and [`LiveNode::poll_transmit`] gives encoded messages to send.
 
@@ -226,11 +229,13 @@ impl LiveNode {
     }
 
     /// The link to `peer` closed. The rumor and key-value protocols stop picking it; SWIM
-    /// keeps its own counsel (a closed link is not a failure: its probes decide).
+    /// stops probing it but keeps its own counsel on its state (a closed link is not a
+    /// failure: the peer's other neighbours' probes decide, and gossip tells).
     pub fn handle_link_down(&mut self, now: Millis, peer: NodeId) {
         if self.links.remove(&peer).is_some() {
             self.rumor.handle_peer(now, peer, false);
             self.kv.handle_peer(now, peer, false);
+            self.swim.set_reachable(peer, false);
             self.settle(now);
         }
     }
@@ -308,6 +313,7 @@ impl LiveNode {
         link.ready = true;
         self.rumor.handle_peer(now, peer, true);
         self.kv.handle_peer(now, peer, true);
+        self.swim.set_reachable(peer, true);
         self.swim.handle_peer(now, peer, true);
         self.swim.handle_command(now, SwimCommand::Join(peer));
     }

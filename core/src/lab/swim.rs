@@ -338,6 +338,10 @@ pub struct Swim {
     left: bool,
     /// Members alive or suspect here (this one not included).
     group: u32,
+    /// The members this one can send to, when not all (live mode: a tab has data channels
+    /// to some members only). `None`: all. Only these are probed and asked to probe; the
+    /// others' failures are learnt from their own neighbours' gossip.
+    reachable: Option<BTreeSet<NodeId>>,
     outbox: VecDeque<Transmit<SwimMessage>>,
     events: VecDeque<SwimEvent>,
 }
@@ -371,6 +375,7 @@ impl Swim {
             health: 0,
             left: false,
             group: 0,
+            reachable: None,
             outbox: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -619,12 +624,29 @@ impl Swim {
         );
     }
 
-    /// `count` distinct random members in state Alive, other than `except`.
+    /// Says whether this member can send to `peer` (live mode: a data channel is open). From
+    /// the first call on, only members said reachable are probed and asked to probe.
+    pub fn set_reachable(&mut self, peer: NodeId, reachable: bool) {
+        let set = self.reachable.get_or_insert_with(BTreeSet::new);
+        if reachable {
+            set.insert(peer);
+        } else {
+            set.remove(&peer);
+        }
+    }
+
+    fn can_reach(&self, peer: NodeId) -> bool {
+        self.reachable.as_ref().is_none_or(|r| r.contains(&peer))
+    }
+
+    /// `count` distinct random reachable members in state Alive, other than `except`.
     fn random_alive(&mut self, count: usize, except: NodeId) -> Vec<NodeId> {
         let mut pool: Vec<NodeId> = self
             .members
             .iter()
-            .filter(|(&id, m)| id != except && m.view.state == MemberState::Alive)
+            .filter(|(&id, m)| {
+                id != except && m.view.state == MemberState::Alive && self.can_reach(id)
+            })
             .map(|(&id, _)| id)
             .collect();
         let take = count.min(pool.len());
@@ -642,7 +664,7 @@ impl Swim {
             let members: Vec<NodeId> = self
                 .members
                 .iter()
-                .filter(|(_, m)| m.view.state.is_member())
+                .filter(|(&id, m)| m.view.state.is_member() && self.can_reach(id))
                 .map(|(&id, _)| id)
                 .collect();
             return (!members.is_empty())
@@ -656,6 +678,7 @@ impl Swim {
                     .members
                     .get(&id)
                     .is_some_and(|m| m.view.state.is_member())
+                    && self.can_reach(id)
                 {
                     return Some(id);
                 }
