@@ -172,7 +172,15 @@ struct Limits {
 
 /// Rooms and their peers: each peer's queue of frames to send.
 #[derive(Default)]
-struct Rooms(HashMap<String, HashMap<String, mpsc::UnboundedSender<Outgoing>>>);
+struct Rooms(HashMap<String, HashMap<String, mpsc::Sender<Outgoing>>>);
+
+/// Frames waiting for one connection at most; beyond, frames for it are dropped (signals are
+/// retried by the pages' handshake timeouts), so a client that stops reading costs bounded
+/// memory.
+const QUEUE_FRAMES: usize = 64;
+
+/// How long one send to a client may take before the client counts as gone.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A frame on its way to one connection.
 #[derive(Debug)]
@@ -291,7 +299,7 @@ async fn finish(
         code,
         reason: Utf8Bytes::from(reason),
     };
-    if sink.send(Message::Close(Some(frame))).await.is_err() {
+    if !send_within(&mut sink, Message::Close(Some(frame))).await {
         return;
     }
     let _ = tokio::time::timeout(CLOSE_GRACE, async {
@@ -304,12 +312,23 @@ async fn finish(
     .await;
 }
 
+/// Sends one frame, giving up after [`SEND_TIMEOUT`] (a client that does not read).
+async fn send_within(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    message: Message,
+) -> bool {
+    matches!(
+        tokio::time::timeout(SEND_TIMEOUT, sink.send(message)).await,
+        Ok(Ok(()))
+    )
+}
+
 /// Joins the room or says why not.
 fn join(
     state: &Shared,
     room: &str,
     peer: &str,
-    tx: mpsc::UnboundedSender<Outgoing>,
+    tx: mpsc::Sender<Outgoing>,
 ) -> Result<Vec<String>, (u16, &'static str)> {
     let mut rooms = state.rooms.lock().expect("rooms lock");
     if !rooms.0.contains_key(room) && rooms.0.len() >= state.limits.rooms {
@@ -325,7 +344,7 @@ fn join(
     let others: Vec<String> = members.keys().cloned().collect();
     let joined = serde_json::to_string(&ToClient::PeerJoined { peer }).expect("serialisable");
     for sender in members.values() {
-        let _ = sender.send(Outgoing::Text(joined.clone()));
+        let _ = sender.try_send(Outgoing::Text(joined.clone()));
     }
     members.insert(peer.to_string(), tx);
     Ok(others)
@@ -343,7 +362,7 @@ fn leave(state: &Shared, room: &str, peer: &str) {
     }
     let left = serde_json::to_string(&ToClient::PeerLeft { peer }).expect("serialisable");
     for sender in members.values() {
-        let _ = sender.send(Outgoing::Text(left.clone()));
+        let _ = sender.try_send(Outgoing::Text(left.clone()));
     }
 }
 
@@ -354,7 +373,7 @@ fn relay(state: &Shared, room: &str, from: &str, to: &str, data: &serde_json::Va
         return false;
     };
     let frame = serde_json::to_string(&ToClient::Signal { from, data }).expect("serialisable");
-    let _ = sender.send(Outgoing::Text(frame));
+    let _ = sender.try_send(Outgoing::Text(frame));
     true
 }
 
@@ -388,6 +407,34 @@ impl Bucket {
     }
 }
 
+/// Leaves the room when dropped: on every way out of a connection, a panic included.
+struct Membership {
+    state: AppState,
+    room: String,
+    peer: String,
+}
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        leave(&self.state, &self.room, &self.peer);
+    }
+}
+
+/// Text from a client, fit for a close reason and a log line: printable ASCII only (no forged
+/// log lines), at most `max` bytes.
+fn sanitize(text: &str, max: usize) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .take(max)
+        .collect()
+}
+
 /// Why a connection ended, for the close frame and the log.
 struct Verdict {
     code: u16,
@@ -417,7 +464,7 @@ async fn connection(socket: WebSocket, query: JoinQuery, state: AppState) {
             return;
         }
     };
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, mut rx) = mpsc::channel(QUEUE_FRAMES);
     let others = match join(&state, &room, &peer, tx) {
         Ok(others) => others,
         Err((code, reason)) => {
@@ -425,6 +472,11 @@ async fn connection(socket: WebSocket, query: JoinQuery, state: AppState) {
             close_with(socket, code, reason).await;
             return;
         }
+    };
+    let membership = Membership {
+        state: state.clone(),
+        room: room.clone(),
+        peer: peer.clone(),
     };
     log(&format!(
         "peer {peer} joined room {room} ({} others)",
@@ -444,7 +496,7 @@ async fn connection(socket: WebSocket, query: JoinQuery, state: AppState) {
     let mut ping = tokio::time::interval(limits.idle / 3);
     ping.tick().await;
     let verdict: Option<Verdict> = 'conn: {
-        if sink.send(Message::Text(welcome.into())).await.is_err() {
+        if !send_within(&mut sink, Message::Text(welcome.into())).await {
             break 'conn None;
         }
         loop {
@@ -467,7 +519,7 @@ async fn connection(socket: WebSocket, query: JoinQuery, state: AppState) {
                             match serde_json::from_str::<FromClient>(text.as_str()) {
                                 Ok(FromClient::Ping) => {
                                     let pong = serde_json::to_string(&ToClient::Pong).expect("serialisable");
-                                    if sink.send(Message::Text(pong.into())).await.is_err() {
+                                    if !send_within(&mut sink, Message::Text(pong.into())).await {
                                         break 'conn None;
                                     }
                                 }
@@ -475,14 +527,13 @@ async fn connection(socket: WebSocket, query: JoinQuery, state: AppState) {
                                     if !relay(&state, &room, &peer, &to, &data) {
                                         let error = ToClient::Error { message: format!("no peer {to} in room {room}") };
                                         let frame = serde_json::to_string(&error).expect("serialisable");
-                                        if sink.send(Message::Text(frame.into())).await.is_err() {
+                                        if !send_within(&mut sink, Message::Text(frame.into())).await {
                                             break 'conn None;
                                         }
                                     }
                                 }
                                 Err(e) => {
-                                    let mut why = format!("malformed frame: {e}");
-                                    why.truncate(120);
+                                    let why = sanitize(&format!("malformed frame: {e}"), 120);
                                     break 'conn Some(Verdict::new(close::POLICY, why));
                                 }
                             }
@@ -496,12 +547,12 @@ async fn connection(socket: WebSocket, query: JoinQuery, state: AppState) {
                 }
                 out = rx.recv() => {
                     let Some(Outgoing::Text(text)) = out else { break 'conn None };
-                    if sink.send(Message::Text(text.into())).await.is_err() {
+                    if !send_within(&mut sink, Message::Text(text.into())).await {
                         break 'conn None;
                     }
                 }
                 _ = ping.tick() => {
-                    if sink.send(Message::Ping(Default::default())).await.is_err() {
+                    if !send_within(&mut sink, Message::Ping(Default::default())).await {
                         break 'conn None;
                     }
                 }
@@ -511,7 +562,7 @@ async fn connection(socket: WebSocket, query: JoinQuery, state: AppState) {
             }
         }
     };
-    leave(&state, &room, &peer);
+    drop(membership);
     match verdict {
         Some(v) => {
             log(&format!(

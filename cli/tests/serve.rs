@@ -303,6 +303,13 @@ async fn bad_frames_close_only_their_connection_with_a_code_and_a_log_line() {
             CloseCode::Unsupported,
             "binary frames",
         ),
+        // Multi-byte text and a newline echoed in the error: the reason stays printable ASCII
+        // on one line (no forged log lines), and nothing panics.
+        (
+            Message::Text(format!("{{\"type\":\"{}\\nforged log line\"}}", "é".repeat(100)).into()),
+            CloseCode::Policy,
+            "malformed frame:",
+        ),
         (
             Message::Text(
                 json!({ "type": "signal", "to": A1, "data": "x".repeat(3000) })
@@ -319,6 +326,10 @@ async fn bad_frames_close_only_their_connection_with_a_code_and_a_log_line() {
         bad.send(frame).await.unwrap();
         let (got, why) = closed(&mut bad).await;
         assert_eq!(got, code, "{why}");
+        assert!(
+            why.chars().all(|c| c.is_ascii_graphic() || c == ' '),
+            "{why:?}"
+        );
         assert!(why.contains(reason), "{why:?} lacks {reason:?}");
         server.logged(reason).await;
         // The victim hears of the leave, never of a signal.

@@ -240,6 +240,13 @@ impl LiveNode {
         }
     }
 
+    /// Bytes from `peer` the driver refused before they reached the decoder (too large to
+    /// copy): counted and reported like the decoder's refusals.
+    pub fn refuse(&mut self, peer: NodeId, error: WireError) {
+        self.counters.malformed += 1;
+        self.events.push_back(LiveEvent::Refused { peer, error });
+    }
+
     /// Bytes from `peer`: decoded, checked, and handed to the protocol they are for; anything
     /// else is counted, reported and dropped.
     pub fn handle_bytes(&mut self, now: Millis, peer: NodeId, bytes: &[u8]) {

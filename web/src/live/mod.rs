@@ -17,6 +17,7 @@ pub mod view;
 
 use grapevine_core::lab::live::{LiveConfig, LiveEvent, LiveNode};
 use grapevine_core::lab::rumor::{RumorConfig, RumorEvent, RumorId};
+use grapevine_core::lab::wire::{WireError, MAX_MESSAGE_BYTES};
 use grapevine_core::lab::{Millis, NodeId};
 use js_sys::{Array, Object, Reflect, Uint8Array, JSON};
 use std::cell::RefCell;
@@ -35,6 +36,14 @@ use web_sys::{
 const HANDSHAKE_TIMEOUT_MS: f64 = 10_000.0;
 /// The driver's tick, ms: deadlines of the node are checked this often.
 const TICK_MS: i32 = 50;
+/// How often known peers without a link are tried again, ms.
+const REDISCOVERY_MS: f64 = 3_000.0;
+/// Peers remembered at most (a hostile tab could announce endless ids).
+const KNOWN_CAP: usize = 1_000;
+/// Rumors the page keeps and shows at most.
+const RUMORS_SHOWN: usize = 200;
+/// ICE candidates queued at most per peer before its description arrives.
+const PENDING_CANDIDATES: usize = 50;
 
 /// Links a tab keeps at most: about 20, drawn per tab, so that in a large room the mesh is
 /// random rather than complete.
@@ -120,6 +129,7 @@ pub enum ServerState {
 
 struct Peer {
     pc: RtcPeerConnection,
+    generation: u64,
     channel: RtcDataChannel,
     via: Via,
     opened_at: f64,
@@ -171,6 +181,18 @@ pub struct Live {
     pub log: Vec<String>,
     cap: usize,
     peers: BTreeMap<NodeId, Peer>,
+    /// Every peer heard of (and how), until it says goodbye: a dropped link, or an offer the
+    /// other side refused at its cap, is tried again from here.
+    known: BTreeMap<NodeId, Via>,
+    /// When `known` is next looked over for peers to link to, ms since the epoch.
+    next_rediscovery: f64,
+    /// Incremented per peer connection made: an async step of an older connection with the
+    /// same peer must not act on a newer one.
+    generation: u64,
+    /// The page is going away: no more reconnections.
+    shutting_down: bool,
+    /// The signaling socket's handlers (replaced on every reconnection, not accumulated).
+    socket_handlers: Vec<Closure<dyn FnMut(JsValue)>>,
     broadcast: Option<BroadcastChannel>,
     socket: Option<WebSocket>,
     ice_servers: JsValue,
@@ -234,6 +256,11 @@ pub fn start(room: String, config: LiveConfig, ice: &[String]) -> Handle {
         log: Vec::new(),
         cap: LinkCap::draw(),
         peers: BTreeMap::new(),
+        known: BTreeMap::new(),
+        next_rediscovery: 0.0,
+        generation: 0,
+        shutting_down: false,
+        socket_handlers: Vec::new(),
         broadcast: None,
         socket: None,
         ice_servers: ice_servers(ice),
@@ -336,6 +363,7 @@ impl Live {
             "here" if to_me => self.discover(from, Via::Broadcast),
             "signal" if to_me => self.on_signal(from, get(data, "data"), Via::Broadcast),
             "bye" => {
+                self.known.remove(&from);
                 // The leaver closes its channels gracefully after its last messages (its
                 // leave among them): closing our end now could drop those. A second later,
                 // whatever is still open goes.
@@ -360,7 +388,13 @@ impl Live {
 
     /// A peer exists: the smaller id offers, within the cap.
     fn discover(&mut self, peer: NodeId, via: Via) {
-        if peer == self.me || self.peers.contains_key(&peer) || self.peers.len() >= self.cap {
+        if peer == self.me {
+            return;
+        }
+        if self.known.len() < KNOWN_CAP || self.known.contains_key(&peer) {
+            self.known.entry(peer).or_insert(via);
+        }
+        if self.peers.contains_key(&peer) || self.peers.len() >= self.cap {
             return;
         }
         if self.me < peer {
@@ -425,14 +459,27 @@ impl Live {
         let w = with.clone();
         let onmessage = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
             let data = e.unchecked_into::<MessageEvent>().data();
-            let bytes = if data.is_instance_of::<js_sys::ArrayBuffer>() {
-                Uint8Array::new(&data).to_vec()
+            // The size is checked before anything is copied into wasm memory: a peer can send
+            // a message of a gigabyte.
+            let (len, bytes) = if let Some(buffer) = data.dyn_ref::<js_sys::ArrayBuffer>() {
+                let len = buffer.byte_length() as usize;
+                (
+                    len,
+                    (len <= MAX_MESSAGE_BYTES).then(|| Uint8Array::new(buffer).to_vec()),
+                )
             } else {
                 // A text frame is not a message: the decoder refuses it, and counts it.
-                data.as_string().unwrap_or_default().into_bytes()
+                let text = data.as_string().unwrap_or_default();
+                (
+                    text.len(),
+                    (text.len() <= MAX_MESSAGE_BYTES).then(|| text.into_bytes()),
+                )
             };
             w(&|l| {
-                l.node.handle_bytes(now(), peer, &bytes);
+                match &bytes {
+                    Some(bytes) => l.node.handle_bytes(now(), peer, bytes),
+                    None => l.node.refuse(peer, WireError::TooLarge(len)),
+                }
                 l.after_input();
             });
         });
@@ -443,8 +490,10 @@ impl Live {
         });
         channel.set_onclose(Some(onclose.as_ref().unchecked_ref()));
         handlers.extend([onice, onstate, onopen, onmessage, onclose]);
+        self.generation += 1;
         Some(Peer {
             pc,
+            generation: self.generation,
             channel,
             via,
             opened_at: js_sys::Date::now(),
@@ -456,7 +505,8 @@ impl Live {
     }
 
     fn offer(&mut self, peer: NodeId) {
-        let Some(pc) = self.peers.get(&peer).map(|p| p.pc.clone()) else {
+        let Some((pc, generation)) = self.peers.get(&peer).map(|p| (p.pc.clone(), p.generation))
+        else {
             return;
         };
         let weak = self.weak.clone();
@@ -473,7 +523,13 @@ impl Live {
             }
             let sdp = object(&[("type", "offer".into()), ("sdp", get(&offer, "sdp"))]);
             if let Some(live) = weak.upgrade() {
-                live.borrow_mut().send_signal(peer, object(&[("sdp", sdp)]));
+                let mut l = live.borrow_mut();
+                if l.peers
+                    .get(&peer)
+                    .is_some_and(|p| p.generation == generation)
+                {
+                    l.send_signal(peer, object(&[("sdp", sdp)]));
+                }
             }
         });
     }
@@ -486,10 +542,14 @@ impl Live {
         if !sdp.is_undefined() {
             let kind = get_str(&sdp, "type").unwrap_or_default();
             if kind == "offer" {
-                if self.me < from || self.peers.contains_key(&from) {
+                if self.me < from || self.peers.get(&from).is_some_and(|p| p.open) {
                     // The smaller id offers: this pair's offer is ours to make, or we are
                     // already linked. A confused or hostile peer; ignored.
                     return;
+                }
+                // A new offer replaces a handshake that did not finish (the offerer gave up).
+                if let Some(old) = self.peers.remove(&from) {
+                    old.close();
                 }
                 if self.peers.len() >= self.cap {
                     return;
@@ -499,7 +559,9 @@ impl Live {
                 };
                 self.peers.insert(from, p);
             }
-            let Some(pc) = self.peers.get(&from).map(|p| p.pc.clone()) else {
+            let Some((pc, generation)) =
+                self.peers.get(&from).map(|p| (p.pc.clone(), p.generation))
+            else {
                 return;
             };
             let weak = self.weak.clone();
@@ -513,10 +575,13 @@ impl Live {
                 }
                 let pending = weak.upgrade().map(|live| {
                     let mut l = live.borrow_mut();
-                    l.peers.get_mut(&from).map(|p| {
-                        p.remote_set = true;
-                        std::mem::take(&mut p.pending)
-                    })
+                    l.peers
+                        .get_mut(&from)
+                        .filter(|p| p.generation == generation)
+                        .map(|p| {
+                            p.remote_set = true;
+                            std::mem::take(&mut p.pending)
+                        })
                 });
                 for c in pending.flatten().unwrap_or_default() {
                     let init: RtcIceCandidateInit = c.unchecked_into();
@@ -540,7 +605,13 @@ impl Live {
                 }
                 let sdp = object(&[("type", "answer".into()), ("sdp", get(&answer, "sdp"))]);
                 if let Some(live) = weak.upgrade() {
-                    live.borrow_mut().send_signal(from, object(&[("sdp", sdp)]));
+                    let mut l = live.borrow_mut();
+                    if l.peers
+                        .get(&from)
+                        .is_some_and(|p| p.generation == generation)
+                    {
+                        l.send_signal(from, object(&[("sdp", sdp)]));
+                    }
                 }
             });
         } else if !candidate.is_undefined() {
@@ -548,6 +619,10 @@ impl Live {
                 return;
             };
             if !p.remote_set {
+                if p.pending.len() >= PENDING_CANDIDATES {
+                    self.drop_peer(from, "too many ICE candidates");
+                    return;
+                }
                 p.pending.push(candidate);
                 return;
             }
@@ -617,6 +692,19 @@ impl Live {
         for peer in stale {
             self.drop_peer(peer, "handshake timed out");
         }
+        let wall = js_sys::Date::now();
+        if wall >= self.next_rediscovery {
+            self.next_rediscovery = wall + REDISCOVERY_MS;
+            let unlinked: Vec<(NodeId, Via)> = self
+                .known
+                .iter()
+                .filter(|(id, _)| !self.peers.contains_key(id))
+                .map(|(&id, &via)| (id, via))
+                .collect();
+            for (peer, via) in unlinked {
+                self.discover(peer, via);
+            }
+        }
         self.after_input();
     }
 
@@ -626,6 +714,11 @@ impl Live {
             match event {
                 LiveEvent::Rumor(RumorEvent::Learned { rumor, from }) => {
                     let latency_ms = now().0 as i64 - rumor.born_ms as i64;
+                    if self.rumors.len() >= RUMORS_SHOWN {
+                        // Forget the oldest-numbered (a flood of rumors must not grow the page).
+                        let oldest = *self.rumors.keys().next().expect("not empty");
+                        self.rumors.remove(&oldest);
+                    }
                     self.rumors.insert(
                         rumor.id,
                         Arrival {
@@ -680,6 +773,7 @@ impl Live {
 
     /// The tab is going away: a graceful leave, "bye" to this browser's tabs, every link closed.
     fn shut_down(&mut self) {
+        self.shutting_down = true;
         self.node.leave(now());
         self.flush();
         if let Some(b) = &self.broadcast {
@@ -744,6 +838,9 @@ fn connect_server(live: &Handle) {
     let weak = Rc::downgrade(live);
     let onclose = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
         let Some(live) = weak.upgrade() else { return };
+        if live.borrow().shutting_down {
+            return;
+        }
         let reason = get_str(&e, "reason").filter(|r| !r.is_empty());
         let delay = {
             let mut l = live.borrow_mut();
@@ -774,8 +871,8 @@ fn connect_server(live: &Handle) {
     });
     ws.set_onclose(Some(onclose.as_ref().unchecked_ref()));
     let mut l = live.borrow_mut();
-    l._keep.push(onmessage);
-    l._keep.push(onclose);
+    // The previous socket has closed: its handlers can go.
+    l.socket_handlers = vec![onmessage, onclose];
     l.socket = Some(ws);
 }
 
@@ -805,6 +902,11 @@ impl Live {
             "signal" => {
                 if let Some(id) = get_str(frame, "from").and_then(|s| parse_hex(&s)) {
                     self.on_signal(id, get(frame, "data"), Via::Server);
+                }
+            }
+            "peer-left" => {
+                if let Some(id) = get_str(frame, "peer").and_then(|s| parse_hex(&s)) {
+                    self.known.remove(&id);
                 }
             }
             _ => {}
