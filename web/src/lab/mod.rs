@@ -525,21 +525,10 @@ fn milestone(count: usize) -> bool {
 
 /// The share of live replicas in the most common state, and the number of distinct states.
 pub fn kv_agreement(net: &Network<KvNode>) -> (f64, u32) {
-    let mut states: BTreeMap<Vec<(u64, u64)>, u32> = BTreeMap::new();
-    let mut live = 0;
-    for i in (0..net.len() as u32).filter(|&i| net.is_up(i)) {
-        live += 1;
-        let digest = net
-            .node(i)
-            .digest()
-            .0
-            .iter()
-            .map(|(n, v)| (n.0, *v))
-            .collect();
-        *states.entry(digest).or_default() += 1;
-    }
-    let top = states.values().copied().max().unwrap_or(0);
-    (f64::from(top) / f64::from(live.max(1)), states.len() as u32)
+    let ranks: Vec<u32> = kv_state_ranks(net).into_iter().flatten().collect();
+    let top = ranks.iter().filter(|&&r| r == 0).count();
+    let states = ranks.iter().max().map_or(0, |&r| r + 1);
+    (top as f64 / ranks.len().max(1) as f64, states)
 }
 
 /// Each live replica's state as a rank: 0 for the most common state, 1 for the next, ...

@@ -6,7 +6,7 @@
 //! by it (reconnecting with backoff when it restarts; links already open do not need it). Both
 //! carry the same three things: "I am here", WebRTC offers / answers / ICE candidates, and "I
 //! am leaving". Of two peers, the one with the smaller id makes the offer; each tab keeps at
-//! most [`LinkCap`] links, so large rooms do not all connect to everyone.
+//! most [`draw_link_cap`] links, so large rooms do not all connect to everyone.
 //!
 //! WebRTC is `web-sys`'s `RTCPeerConnection` used directly (README, architecture: why not
 //! matchbox): one negotiated data channel per peer, trickle ICE, `connectionstatechange` for
@@ -45,15 +45,10 @@ const RUMORS_SHOWN: usize = 200;
 /// ICE candidates queued at most per peer before its description arrives.
 const PENDING_CANDIDATES: usize = 50;
 
-/// Links a tab keeps at most: about 20, drawn per tab, so that in a large room the mesh is
-/// random rather than complete.
-pub struct LinkCap;
-
-impl LinkCap {
-    /// This tab's cap: 16 to 24.
-    fn draw() -> usize {
-        16 + (js_sys::Math::random() * 9.0) as usize
-    }
+/// Links a tab keeps at most: about 20, drawn per tab (16 to 24), so that in a large room the
+/// mesh is random rather than complete.
+fn draw_link_cap() -> usize {
+    16 + (js_sys::Math::random() * 9.0) as usize
 }
 
 /// `[{ urls: [...] }]`, as `RTCConfiguration.iceServers` takes them.
@@ -254,7 +249,7 @@ pub fn start(room: String, config: LiveConfig, ice: &[String]) -> Handle {
         rumors: BTreeMap::new(),
         server: ServerState::Connecting,
         log: Vec::new(),
-        cap: LinkCap::draw(),
+        cap: draw_link_cap(),
         peers: BTreeMap::new(),
         known: BTreeMap::new(),
         next_rediscovery: 0.0,
