@@ -1,20 +1,18 @@
-//! `grapevine sim --protocol swim|push-sum|kv`: the protocol lab's nodes over the simulated
-//! network under a scenario, R seeded runs on every core, summarised like the round engine's.
+//! `grapevine sim --protocol swim|push-sum|kv|rumor` (the registry's names): the protocol
+//! lab's nodes over the simulated network under a scenario, R seeded runs on every core,
+//! summarised like the round engine's. The figures, their names and which options each
+//! protocol takes come from the core; this file only maps flags and prints.
 
-use crate::sim::{write_csv_rows, write_table_rows, Format, Row};
+use crate::report::{write_csv_rows, write_table_rows, Format, Row};
 use crate::{SimArgs, Usage};
 use clap::Args;
 use grapevine_core::experiment::{run_seed, Summary};
-use grapevine_core::lab::kv::KvConfig;
 use grapevine_core::lab::net::LinkConfig;
-use grapevine_core::lab::push_sum::{Aggregate, PushSumConfig};
-use grapevine_core::lab::run::{
-    run_kv, run_push_sum, run_swim, LabSettings, Phases, MAX_LAB_NODES,
-};
+use grapevine_core::lab::protocol::Phases;
+use grapevine_core::lab::run::{LabSettings, MAX_LAB_NODES};
 use grapevine_core::lab::scenario::{preset, Scenario, PRESETS};
-use grapevine_core::lab::swim::{Lifeguard, SwimConfig};
-use grapevine_core::lab::{LabProtocol, QUIET_SCENARIO};
-use grapevine_core::{StopRule, Topology};
+use grapevine_core::lab::{Figure, LabOption, LabOptions, LabProtocol, QUIET_SCENARIO};
+use grapevine_core::{Feedback, Interest, Protocol, Topology};
 use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -28,7 +26,7 @@ pub struct LabArgs {
     /// for kv, 60 s of nothing for push-sum.
     #[arg(long, value_name = "NAME|FILE")]
     pub scenario: Option<String>,
-    /// SWIM's protocol period, or push-sum's and kv's gossip interval, in ms.
+    /// SWIM's protocol period, or the other protocols' gossip interval, in ms.
     #[arg(long, value_name = "MS", default_value_t = 1000,
           value_parser = clap::value_parser!(u32).range(10..=60_000))]
     pub interval: u32,
@@ -48,6 +46,13 @@ pub struct LabArgs {
     #[arg(long, value_name = "MS", default_value_t = 5,
           value_parser = clap::value_parser!(u32).range(0..=60_000))]
     pub jitter: u32,
+    /// rumor: push, pull or pushpull.
+    #[arg(long, default_value = "push", value_parser = parse_mode)]
+    pub mode: Protocol,
+}
+
+fn parse_mode(s: &str) -> Result<Protocol, String> {
+    Protocol::from_name(s).ok_or_else(|| "expected push, pull or pushpull".into())
 }
 
 /// The scenario's text: a preset's, or a file's.
@@ -70,11 +75,10 @@ fn scenario_text(args: &SimArgs, protocol: LabProtocol) -> Result<(String, Strin
     }
 }
 
-/// Flags of the round engine that mean nothing here: refused rather than ignored.
-fn refuse_engine_flags(args: &SimArgs) -> Result<(), Usage> {
-    let misplaced = [
-        (args.scenario.fanout != 1, "--fanout"),
-        (args.stop != StopRule::Never, "--stop"),
+/// The lab's options from the flags, refusing those the protocol does not take (rather
+/// than ignoring them) and those of the round engine alone.
+fn options(args: &SimArgs, protocol: LabProtocol) -> Result<LabOptions, Usage> {
+    let engine_only = [
         (args.topology != Topology::Complete, "--topology"),
         (
             args.crashed != 0.0,
@@ -82,7 +86,7 @@ fn refuse_engine_flags(args: &SimArgs) -> Result<(), Usage> {
         ),
         (args.per_round, "--per-round"),
     ];
-    if let Some((_, flag)) = misplaced.iter().find(|m| m.0) {
+    if let Some((_, flag)) = engine_only.iter().find(|m| m.0) {
         return Err(Usage(format!(
             "error: invalid {flag}: it applies to push, pull and pushpull only"
         )));
@@ -93,19 +97,42 @@ fn refuse_engine_flags(args: &SimArgs) -> Result<(), Usage> {
              (every node keeps a view of every other)"
         )));
     }
-    Ok(())
+    let options = LabOptions {
+        interval_ms: args.lab.interval,
+        lifeguard: args.lab.lifeguard,
+        mode: args.lab.mode,
+        fanout: args.scenario.fanout,
+        // In continuous time a contact's feedback is judged when it arrives.
+        interest: Interest {
+            feedback: Feedback::Arrival,
+            ..Interest::new(args.stop, args.k)
+        },
+        ..LabOptions::default()
+    };
+    if let Some(option) = options.unused(protocol) {
+        let (flag, owners) = match option {
+            LabOption::Lifeguard => ("--lifeguard", "SWIM"),
+            LabOption::Aggregate => ("--aggregate", "push-sum"),
+            LabOption::Mode => ("--mode", "rumor"),
+            LabOption::Fanout => ("--fanout", "push, pull, pushpull and rumor"),
+            LabOption::Stop => ("--stop", "push, pull, pushpull and rumor"),
+        };
+        return Err(Usage(format!(
+            "error: invalid {flag}: it applies to {owners} only"
+        )));
+    }
+    Ok(options)
 }
 
-/// One figure over the runs: its name, and whether a run may lack it (then `completed`
-/// counts the runs that have it).
-struct Figure {
+/// One figure over the runs.
+struct Summarised {
     name: &'static str,
     optional: bool,
     values: Vec<Option<f64>>,
 }
 
 pub fn run(args: SimArgs, protocol: LabProtocol) -> Result<(), Usage> {
-    refuse_engine_flags(&args)?;
+    let options = options(&args, protocol)?;
     let (scenario_name, text) = scenario_text(&args, protocol)?;
     let scenario =
         Scenario::parse(&text).map_err(|e| Usage(format!("error: invalid --scenario: {e}")))?;
@@ -116,96 +143,40 @@ pub fn run(args: SimArgs, protocol: LabProtocol) -> Result<(), Usage> {
         loss: args.scenario.loss,
         duplicate: 0.0,
     };
-    let interval = args.lab.interval;
-    let swim = SwimConfig {
-        period_ms: interval,
-        ack_timeout_ms: (interval / 2).max(1),
-        lifeguard: args.lab.lifeguard.then(Lifeguard::default),
-        ..SwimConfig::default()
-    };
-    let push_sum = PushSumConfig {
-        interval_ms: interval,
-        aggregate: Aggregate::Average,
-    };
-    let kv = KvConfig {
-        interval_ms: interval,
-        clock_offset_ms: 0,
-    };
-    if args.lab.lifeguard && protocol != LabProtocol::Swim {
-        return Err(Usage(
-            "error: invalid --lifeguard: it is a SWIM option".into(),
-        ));
-    }
     let settings_of = |seed| LabSettings {
         nodes: args.scenario.nodes,
         seed,
         link,
         scenario: scenario.clone(),
+        phases: Phases::Random,
     };
     // Check once, with the master seed, so a bad setting is one clear line, not R of them.
-    let check = match protocol {
-        LabProtocol::Swim => swim.validate().map(|_| ()),
-        _ => Ok(()),
-    };
-    check.map_err(|m| Usage(format!("error: invalid --interval: {m}")))?;
-    scenario
-        .check_nodes(args.scenario.nodes)
-        .map_err(|e| Usage(format!("error: invalid --scenario: {e}")))?;
+    protocol
+        .start(&settings_of(args.seed), &options)
+        .map_err(|e| Usage(format!("error: invalid settings: {e}")))?;
 
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads)
         .build()
         .map_err(|e| Usage(format!("error: invalid --threads: {e}")))?;
-    let results: Result<Vec<Vec<Option<f64>>>, String> = pool.install(|| {
+    let results: Result<Vec<Vec<Figure>>, String> = pool.install(|| {
         (0..args.runs)
             .into_par_iter()
             .map(|i| {
-                let settings = settings_of(run_seed(args.seed, i));
-                let row = match protocol {
-                    LabProtocol::Swim => run_swim(&settings, swim, Phases::Random).map(|f| {
-                        vec![
-                            f.first_detection_periods,
-                            f.full_detection_periods,
-                            Some(f64::from(f.false_positives)),
-                            Some(f.messages_per_node_period),
-                        ]
-                    }),
-                    LabProtocol::PushSum => run_push_sum(&settings, push_sum).map(|f| {
-                        vec![
-                            f.rounds_to_error_1e3,
-                            f.rounds_to_error_1e6,
-                            Some(f.mass_remaining),
-                        ]
-                    }),
-                    LabProtocol::Kv => run_kv(&settings, kv)
-                        .map(|f| vec![f.rounds_to_converge, Some(f64::from(f.conflicting_keys))]),
-                };
-                row.map_err(|e| e.to_string())
+                protocol
+                    .play(&settings_of(run_seed(args.seed, i)), &options)
+                    .map_err(|e| e.to_string())
             })
             .collect()
     });
     let per_run = results.map_err(|e| Usage(format!("error: {e}")))?;
-    let names: &[(&str, bool)] = match protocol {
-        LabProtocol::Swim => &[
-            ("first_detection_periods", true),
-            ("full_detection_periods", true),
-            ("false_positives", false),
-            ("messages_per_node_period", false),
-        ],
-        LabProtocol::PushSum => &[
-            ("rounds_to_error_1e3", true),
-            ("rounds_to_error_1e6", true),
-            ("mass_remaining", false),
-        ],
-        LabProtocol::Kv => &[("rounds_to_converge", true), ("conflicting_keys", false)],
-    };
-    let figures: Vec<Figure> = names
+    let figures: Vec<Summarised> = per_run[0]
         .iter()
         .enumerate()
-        .map(|(j, &(name, optional))| Figure {
-            name,
-            optional,
-            values: per_run.iter().map(|r| r[j]).collect(),
+        .map(|(j, f)| Summarised {
+            name: f.name,
+            optional: f.optional,
+            values: per_run.iter().map(|r| r[j].value).collect(),
         })
         .collect();
 
@@ -213,8 +184,18 @@ pub fn run(args: SimArgs, protocol: LabProtocol) -> Result<(), Usage> {
         nodes: args.scenario.nodes,
         protocol: protocol.name(),
         scenario: scenario_name,
-        interval_ms: interval,
+        interval_ms: options.interval_ms,
         lifeguard: args.lab.lifeguard,
+        mode: protocol
+            .takes(LabOption::Mode)
+            .then_some(options.mode.name()),
+        fanout: protocol.takes(LabOption::Fanout).then_some(options.fanout),
+        stop: protocol
+            .takes(LabOption::Stop)
+            .then_some(options.interest.rule.name()),
+        k: protocol
+            .takes(LabOption::Stop)
+            .then_some(options.interest.k),
         latency_ms: link.latency_ms,
         spread_ms: link.spread_ms,
         jitter_ms: link.jitter_ms,
@@ -242,6 +223,14 @@ struct SettingsOut {
     scenario: String,
     interval_ms: u32,
     lifeguard: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mode: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fanout: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stop: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    k: Option<u8>,
     latency_ms: u32,
     spread_ms: u32,
     jitter_ms: u32,
@@ -249,7 +238,7 @@ struct SettingsOut {
     seed: u64,
 }
 
-fn summary(f: &Figure) -> (u32, Option<Summary>) {
+fn summary(f: &Summarised) -> (u32, Option<Summary>) {
     let values: Vec<f64> = f.values.iter().flatten().copied().collect();
     (values.len() as u32, Summary::of(&values))
 }
@@ -258,7 +247,7 @@ fn print_json(
     out: &mut impl Write,
     settings: &SettingsOut,
     runs: u32,
-    figures: &[Figure],
+    figures: &[Summarised],
 ) -> std::io::Result<()> {
     let mut report = Map::new();
     report.insert("settings".into(), serde_json::to_value(settings)?);
@@ -287,7 +276,7 @@ fn print_json(
     writeln!(out)
 }
 
-fn rows(figures: &[Figure]) -> Vec<Row<'_>> {
+fn rows(figures: &[Summarised]) -> Vec<Row<'_>> {
     figures
         .iter()
         .map(|f| {
@@ -301,14 +290,18 @@ fn print_table(
     out: &mut impl Write,
     st: &SettingsOut,
     runs: u32,
-    figures: &[Figure],
+    figures: &[Summarised],
 ) -> std::io::Result<()> {
     writeln!(
         out,
-        "{} nodes, {}{}, scenario {}, interval {} ms, latency {} ms + spread {} ms + jitter {} ms, loss {}",
+        "{} nodes, {}{}{}, scenario {}, interval {} ms, latency {} ms + spread {} ms + jitter {} ms, loss {}",
         st.nodes,
         st.protocol,
         if st.lifeguard { " with Lifeguard" } else { "" },
+        match (st.mode, st.fanout, st.stop, st.k) {
+            (Some(m), Some(f), Some(s), Some(k)) => format!(" ({m}, fanout {f}, stop {s} k {k})"),
+            _ => String::new(),
+        },
         st.scenario,
         st.interval_ms,
         st.latency_ms,

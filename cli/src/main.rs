@@ -7,6 +7,7 @@
 
 mod bench;
 mod lab;
+mod report;
 mod serve;
 mod sim;
 
@@ -50,8 +51,8 @@ struct ScenarioArgs {
     #[arg(long, value_name = "N", default_value_t = 1000,
           value_parser = clap::value_parser!(u32).range(2..=i64::from(MAX_NODES)))]
     nodes: u32,
-    /// push, pull or pushpull (the round engine), or swim, push-sum or kv (the protocol
-    /// lab: nodes over a simulated network, see --scenario).
+    /// push, pull or pushpull (the round engine), or swim, push-sum, kv or rumor (the
+    /// protocol lab: nodes over a simulated network, see --scenario).
     #[arg(long, default_value = "push", value_parser = parse_protocol)]
     protocol: ProtocolChoice,
     /// Fanout: peers each node contacts per round.
@@ -97,8 +98,8 @@ struct SimArgs {
           value_parser = clap::value_parser!(u32).range(1..))]
     max_rounds: u32,
     /// Summary format.
-    #[arg(long, value_enum, default_value_t = sim::Format::Table)]
-    format: sim::Format,
+    #[arg(long, value_enum, default_value_t = report::Format::Table)]
+    format: report::Format,
     /// Print every run's per-round CSV time series instead of the summary.
     #[arg(long)]
     per_round: bool,
@@ -133,7 +134,10 @@ fn parse_protocol(s: &str) -> Result<ProtocolChoice, String> {
     LabProtocol::from_name(s)
         .map(ProtocolChoice::Lab)
         .or_else(|| Protocol::from_name(s).map(ProtocolChoice::Rumor))
-        .ok_or_else(|| "expected push, pull, pushpull, swim, push-sum or kv".into())
+        .ok_or_else(|| {
+            let lab: Vec<&str> = LabProtocol::all().map(LabProtocol::name).collect();
+            format!("expected push, pull, pushpull, {}", lab.join(", "))
+        })
 }
 
 fn parse_stop(s: &str) -> Result<StopRule, String> {
@@ -268,7 +272,10 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Sim(args) => sim::run(args),
+        Command::Sim(args) => match args.scenario.protocol {
+            ProtocolChoice::Lab(protocol) => lab::run(args, protocol),
+            ProtocolChoice::Rumor(_) => sim::run(args),
+        },
         Command::Bench(args) => bench::run(args),
         Command::Serve(args) => serve::run(args),
     };

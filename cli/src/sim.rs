@@ -1,5 +1,6 @@
 //! `grapevine sim`: R seeded runs of one scenario on every core, summarised.
 
+use crate::report::{write_csv_rows, write_table_rows, Format, Row};
 use crate::{check_memory, SimArgs, Usage};
 use grapevine_core::experiment::{play_run, BatchSummary, Run, Summary};
 use grapevine_core::Settings;
@@ -7,17 +8,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::io::{IsTerminal, Write};
-
-/// How the summary is printed.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    /// One JSON object.
-    Json,
-    /// One row per figure.
-    Csv,
-    /// Aligned columns for people.
-    Table,
-}
 
 /// Every setting of the batch, as printed with its results.
 #[derive(Serialize)]
@@ -100,14 +90,14 @@ pub fn run(args: SimArgs) -> Result<(), Usage> {
             "error: invalid --format: --per-round prints CSV; drop --format".into(),
         ));
     }
-    if let crate::ProtocolChoice::Lab(protocol) = args.scenario.protocol {
-        return crate::lab::run(args, protocol);
-    }
     if args.lab.scenario.is_some() {
-        return Err(Usage(
-            "error: invalid --scenario: scenarios drive the lab's protocols (swim, push-sum, kv)"
-                .into(),
-        ));
+        let lab: Vec<&str> = grapevine_core::lab::LabProtocol::all()
+            .map(|p| p.name())
+            .collect();
+        return Err(Usage(format!(
+            "error: invalid --scenario: scenarios drive the lab's protocols ({})",
+            lab.join(", ")
+        )));
     }
     let settings =
         args.scenario
@@ -224,45 +214,6 @@ fn rows(s: &BatchSummary) -> Vec<Row<'static>> {
 
 fn print_csv(out: &mut impl Write, s: &BatchSummary) -> std::io::Result<()> {
     write_csv_rows(out, &rows(s))
-}
-
-/// One figure of a summary as printed: its name, how many runs it is over, its distribution.
-pub type Row<'a> = (&'a str, u32, Option<Summary>);
-
-/// The CSV summary (shared with the lab's protocols): a header, then one line per figure.
-pub fn write_csv_rows(out: &mut impl Write, rows: &[Row]) -> std::io::Result<()> {
-    writeln!(out, "figure,runs,mean,sd,min,p50,p95,max")?;
-    for &(name, n, summary) in rows {
-        match summary {
-            Some(x) => writeln!(
-                out,
-                "{name},{n},{},{},{},{},{},{}",
-                x.mean, x.sd, x.min, x.p50, x.p95, x.max
-            )?,
-            None => writeln!(out, "{name},0,,,,,,")?,
-        }
-    }
-    Ok(())
-}
-
-/// The table's columns (shared with the lab's protocols), names padded to `width`.
-pub fn write_table_rows(out: &mut impl Write, width: usize, rows: &[Row]) -> std::io::Result<()> {
-    writeln!(
-        out,
-        "{:<width$} {:>6} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
-        "figure", "runs", "mean", "sd", "min", "p50", "p95", "max"
-    )?;
-    for &(name, n, summary) in rows {
-        match summary {
-            Some(x) => writeln!(
-                out,
-                "{name:<width$} {n:>6} {:>10.4} {:>10.4} {:>10.4} {:>10.4} {:>10.4} {:>10.4}",
-                x.mean, x.sd, x.min, x.p50, x.p95, x.max
-            )?,
-            None => writeln!(out, "{name:<width$} {n:>6} {:>10}", "-")?,
-        }
-    }
-    Ok(())
 }
 
 fn print_table(

@@ -76,6 +76,23 @@ impl GossipRng {
         (m >> 32) as u32
     }
 
+    /// Up to `k` distinct items of `pool`, uniformly at random, in draw order: a partial
+    /// Fisher-Yates shuffle, one draw per item taken (so equal pools and generators give
+    /// equal picks on every platform).
+    pub fn sample_distinct<T>(
+        &mut self,
+        mut pool: alloc::vec::Vec<T>,
+        k: usize,
+    ) -> alloc::vec::Vec<T> {
+        let take = k.min(pool.len());
+        for i in 0..take {
+            let j = i + self.below((pool.len() - i) as u32) as usize;
+            pool.swap(i, j);
+        }
+        pool.truncate(take);
+        pool
+    }
+
     /// True with probability `p.0 / 2^32` (see [`Chance`]).
     #[inline(always)]
     pub fn chance(&mut self, p: Chance) -> bool {

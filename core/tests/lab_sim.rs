@@ -3,13 +3,15 @@
 
 use grapevine_core::experiment::play_run;
 use grapevine_core::experiment::run_seed;
-use grapevine_core::lab::kv::KvConfig;
+use grapevine_core::lab::kv::{self, KvConfig, KvObserver};
 use grapevine_core::lab::net::{Fate, LinkConfig, Network, Note, WATCH_NOTES};
-use grapevine_core::lab::push_sum::{Aggregate, PushSumConfig};
-use grapevine_core::lab::rumor::{RumorConfig, RumorEvent, RumorNode};
-use grapevine_core::lab::run::{kv_converged, run_push_sum, run_swim, Lab, LabSettings, Phases};
+use grapevine_core::lab::protocol::{Phases, ProtocolSpec};
+use grapevine_core::lab::push_sum::{self, Aggregate, PushSumConfig};
+use grapevine_core::lab::rumor::{self, RumorConfig, RumorEvent, RumorNode};
+use grapevine_core::lab::run::{Lab, LabError, LabSettings};
 use grapevine_core::lab::scenario::{Op, Scenario, PRESETS};
 use grapevine_core::lab::swim::{MemberState, ProbeOrder, SwimConfig, SwimEvent};
+use grapevine_core::lab::{swim, Run};
 use grapevine_core::lab::{Millis, NodeId};
 use grapevine_core::rng::GossipRng;
 use grapevine_core::Settings;
@@ -21,7 +23,34 @@ fn settings(nodes: u32, seed: u64, scenario: &str) -> LabSettings {
         seed,
         link: LinkConfig::default(),
         scenario: Scenario::parse(scenario).unwrap(),
+        phases: Phases::Random,
     }
+}
+
+fn swim_lab(
+    s: &LabSettings,
+    config: SwimConfig,
+    phases: Phases,
+) -> Result<Lab<swim::Spec>, LabError> {
+    Lab::new(
+        &LabSettings {
+            phases,
+            ..s.clone()
+        },
+        config,
+    )
+}
+
+/// A whole run's figure named `name`.
+fn figure<P: ProtocolSpec>(s: &LabSettings, config: P::Config, name: &str) -> Option<f64> {
+    let mut run = Run::<P>::with_config(s, config).unwrap();
+    run.finish().unwrap();
+    let figures = run.figures();
+    figures
+        .iter()
+        .find(|f| f.name == name)
+        .expect("a figure of this protocol")
+        .value
 }
 
 /// A random churn scenario over `nodes` nodes in the first 20 s: crashes, restarts, leaves
@@ -58,8 +87,8 @@ proptest! {
     #[test]
     fn membership_converges_after_churn_stops(scenario in churn(12), seed in 0u64..1000) {
         let s = settings(12, seed, &scenario);
-        let mut lab = Lab::swim(&s, SwimConfig::default(), Phases::Random).unwrap();
-        let events = lab.advance(lab.end()).unwrap();
+        let mut lab = swim_lab(&s, SwimConfig::default(), Phases::Random).unwrap();
+        let events = lab.advance(lab.end()).unwrap().1;
         let net = lab.network();
         let n = net.len() as u32;
         let live = |i: u32| net.is_up(i) && !net.node(i).has_left();
@@ -102,8 +131,8 @@ proptest! {
     #[test]
     fn push_sum_conserves_mass_without_loss(seed in 0u64..1000, nodes in 2u32..40) {
         let s = settings(nodes, seed, "end 20s");
-        let f = run_push_sum(&s, PushSumConfig::default()).unwrap();
-        prop_assert!((f.mass_remaining - 1.0).abs() < 1e-9, "{}", f.mass_remaining);
+        let mass = figure::<push_sum::Spec>(&s, PushSumConfig::default(), "mass_remaining").unwrap();
+        prop_assert!((mass - 1.0).abs() < 1e-9, "{}", mass);
     }
 
     /// Key-value replicas written on both sides of a partition agree after it heals.
@@ -114,11 +143,11 @@ proptest! {
             nodes - 1
         );
         let s = settings(nodes, seed, &text);
-        let mut lab = Lab::kv(&s, KvConfig::default()).unwrap();
+        let mut lab = Lab::<kv::Spec>::new(&s, KvConfig::default()).unwrap();
         lab.advance(Millis(4_900)).unwrap();
-        prop_assert!(!kv_converged(lab.network()), "converged across a partition");
+        prop_assert!(!KvObserver::converged(&lab), "converged across a partition");
         lab.advance(lab.end()).unwrap();
-        prop_assert!(kv_converged(lab.network()));
+        prop_assert!(KvObserver::converged(&lab));
         let node = lab.network().node(nodes / 2);
         prop_assert_eq!(node.siblings("a").len(), 2, "concurrent writes are both kept");
     }
@@ -133,8 +162,8 @@ fn same_seed_same_trace() {
             seed,
             "at 3s crash 4\nat 4s loss 0.1\nat 8s restart 4\nend 30s",
         );
-        let mut lab = Lab::swim(&s, SwimConfig::default(), Phases::Random).unwrap();
-        let events = lab.advance(lab.end()).unwrap();
+        let mut lab = swim_lab(&s, SwimConfig::default(), Phases::Random).unwrap();
+        let events = lab.advance(lab.end()).unwrap().1;
         (format!("{events:?}"), lab.network().stats())
     };
     assert_eq!(trace(5), trace(5));
@@ -156,10 +185,11 @@ fn swim_first_detection_matches_the_paper() {
     let times: Vec<f64> = (0..runs)
         .map(|i| {
             let s = settings(n, run_seed(1987, i), "at 10s crash 7\nend 30s");
-            run_swim(&s, config, Phases::Aligned)
-                .unwrap()
-                .first_detection_periods
-                .expect("detected")
+            let s = LabSettings {
+                phases: Phases::Aligned,
+                ..s
+            };
+            figure::<swim::Spec>(&s, config, "first_detection_periods").expect("detected")
         })
         .collect();
     let mean = times.iter().sum::<f64>() / runs as f64;
@@ -184,15 +214,12 @@ fn push_sum_error_decays_at_least_as_fast_as_kempes_bound() {
     let mut spans = Vec::new();
     for i in 0..runs {
         let s = settings(200, run_seed(2003, i), "end 80s");
-        let f = run_push_sum(
-            &s,
-            PushSumConfig {
-                interval_ms: 1_000,
-                aggregate: Aggregate::Average,
-            },
-        )
-        .unwrap();
-        spans.push(f.rounds_to_error_1e6.unwrap() - f.rounds_to_error_1e3.unwrap());
+        let config = PushSumConfig {
+            interval_ms: 1_000,
+            aggregate: Aggregate::Average,
+        };
+        let at = |name| figure::<push_sum::Spec>(&s, config, name).unwrap();
+        spans.push(at("rounds_to_error_1e6") - at("rounds_to_error_1e3"));
     }
     let mean = spans.iter().sum::<f64>() / runs as f64;
     let bound = 1000f64.ln() / 2f64.sqrt().ln();
@@ -213,8 +240,8 @@ fn push_sum_loses_mass_to_loss() {
         },
         ..settings(50, 3, "end 20s")
     };
-    let f = run_push_sum(&s, PushSumConfig::default()).unwrap();
-    assert!(f.mass_remaining < 0.5, "mass {}", f.mass_remaining);
+    let mass = figure::<push_sum::Spec>(&s, PushSumConfig::default(), "mass_remaining").unwrap();
+    assert!(mass < 0.5, "mass {mass}");
 }
 
 /// A node whose messages take 3 s each way is suspected; its refutation needs 6 s, longer
@@ -230,9 +257,7 @@ fn lifeguard_reduces_false_positives_from_a_slow_node() {
                     lifeguard: lifeguard.then(Default::default),
                     ..SwimConfig::default()
                 };
-                run_swim(&s, config, Phases::Random)
-                    .unwrap()
-                    .false_positives
+                figure::<swim::Spec>(&s, config, "false_positives").unwrap() as u32
             })
             .sum::<u32>()
     };
@@ -245,9 +270,9 @@ fn lifeguard_reduces_false_positives_from_a_slow_node() {
 #[test]
 fn scenario_operations_refuse_missing_nodes() {
     let s = settings(5, 1, "at 1s crash 5");
-    assert!(Lab::swim(&s, SwimConfig::default(), Phases::Random).is_err());
+    assert!(swim_lab(&s, SwimConfig::default(), Phases::Random).is_err());
     let s = settings(5, 1, "at 1s join\nat 2s crash 5");
-    assert!(Lab::swim(&s, SwimConfig::default(), Phases::Random).is_ok());
+    assert!(swim_lab(&s, SwimConfig::default(), Phases::Random).is_ok());
 }
 
 /// Any operation, with node indices below 8.
@@ -302,12 +327,12 @@ fn every_preset_round_trips_through_its_text() {
 #[test]
 fn advancing_in_small_steps_gives_the_same_run_as_one_jump() {
     let s = settings(30, 7, "at 2s crash 3\nat 5s split 2\nat 9s heal\nend 20s");
-    let mut jump = Lab::swim(&s, SwimConfig::default(), Phases::Random).unwrap();
-    let all = jump.advance(jump.end()).unwrap();
-    let mut steps = Lab::swim(&s, SwimConfig::default(), Phases::Random).unwrap();
+    let mut jump = swim_lab(&s, SwimConfig::default(), Phases::Random).unwrap();
+    let all = jump.advance(jump.end()).unwrap().1;
+    let mut steps = swim_lab(&s, SwimConfig::default(), Phases::Random).unwrap();
     let mut pieces = Vec::new();
     for t in (0..=20_000).step_by(137).chain([20_000]) {
-        pieces.extend(steps.advance(Millis(t)).unwrap());
+        pieces.extend(steps.advance(Millis(t)).unwrap().1);
     }
     assert_eq!(format!("{all:?}"), format!("{pieces:?}"));
     assert_eq!(jump.network().stats(), steps.network().stats());
@@ -317,7 +342,7 @@ fn advancing_in_small_steps_gives_the_same_run_as_one_jump() {
 #[test]
 fn the_watch_notes_only_the_watched_nodes_messages() {
     let s = settings(10, 3, "at 3s loss 0.3\nend 10s");
-    let mut lab = Lab::swim(&s, SwimConfig::default(), Phases::Random).unwrap();
+    let mut lab = swim_lab(&s, SwimConfig::default(), Phases::Random).unwrap();
     lab.watch(Some(4));
     lab.advance(lab.end()).unwrap();
     let notes: Vec<Note> = lab.network().notes().copied().collect();
@@ -341,10 +366,10 @@ fn rumor_times_to_all(
     seeds
         .map(|seed| {
             let s = settings(nodes, seed, "at 1s rumor 0 hello\nend 120s");
-            let mut lab = Lab::rumor(&s, config).unwrap();
+            let mut lab = Lab::<rumor::Spec>::new(&s, config).unwrap();
             let mut informed = std::collections::BTreeSet::new();
             let mut last = Millis(0);
-            for (at, who, event) in lab.advance(lab.end()).unwrap() {
+            for (at, who, event) in lab.advance(lab.end()).unwrap().1 {
                 if let RumorEvent::Learned { .. } = event {
                     informed.insert(who);
                     last = last.max(at);
@@ -433,4 +458,104 @@ fn each_link_has_its_own_delay_with_a_spread() {
             .len()
             > 50
     );
+}
+
+/// The one rumor logic the tabs run against the round engine, in the limit where they must
+/// agree: every node's interval aligned (all rounds at the same instants), latency 1 ms and
+/// no jitter (far below the 1 s interval, so every message of a round arrives before the next
+/// round starts) and feedback judged on arrival in both. Then an interval is a synchronous
+/// round: rounds until everyone knows, and the share never told, agree within four standard
+/// errors of the difference, for push and pull, blind and feedback stop rules, fanout 1 and 2.
+#[test]
+fn rumor_node_in_aligned_rounds_matches_the_round_engine() {
+    use grapevine_core::rules::{Feedback, Interest, Protocol, StopRule};
+    use grapevine_core::LiveSettings;
+    let n = 200u32;
+    let runs = 80u32;
+    let cases = [
+        (Protocol::Push, 1, StopRule::Never, 1),
+        (Protocol::Push, 2, StopRule::FeedbackCounter, 2),
+        (Protocol::Pull, 1, StopRule::Never, 1),
+        (Protocol::Push, 1, StopRule::BlindCoin, 3),
+    ];
+    let mean_se = |xs: &[f64]| {
+        let m = xs.iter().sum::<f64>() / xs.len() as f64;
+        let var = xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (xs.len() - 1) as f64;
+        (m, (var / xs.len() as f64).sqrt())
+    };
+    for (mode, fanout, rule, k) in cases {
+        let interest = Interest {
+            feedback: Feedback::Arrival,
+            ..Interest::new(rule, k)
+        };
+        let config = RumorConfig {
+            interval_ms: 1_000,
+            protocol: mode,
+            fanout,
+            interest,
+        };
+        let (mut lab_rounds, mut lab_residue) = (Vec::new(), Vec::new());
+        for i in 0..runs {
+            let s = LabSettings {
+                link: LinkConfig {
+                    latency_ms: 1,
+                    jitter_ms: 0,
+                    ..LinkConfig::default()
+                },
+                phases: Phases::Aligned,
+                ..settings(n, run_seed(5, i), "end 60s")
+            };
+            let mut run = Run::<rumor::Spec>::with_config(&s, config).unwrap();
+            run.finish().unwrap();
+            let f = run.figures();
+            // The last node hears it a millisecond or two into the interval after its round.
+            if let Some(intervals) = f[0].value {
+                lab_rounds.push(intervals.round());
+            }
+            lab_residue.push(f[1].value.unwrap());
+        }
+        let (mut engine_rounds, mut engine_residue) = (Vec::new(), Vec::new());
+        for i in 0..runs {
+            let settings = Settings {
+                nodes: n,
+                seed: 5,
+                protocol: mode,
+                live: LiveSettings {
+                    fanout,
+                    loss: 0.0,
+                    interest,
+                },
+                ..Settings::default()
+            };
+            let f = play_run(settings, i, 1_000).unwrap().figures;
+            if let Some(r) = f.rounds_to_full {
+                engine_rounds.push(f64::from(r));
+            }
+            engine_residue.push(f.residue);
+        }
+        // Runs that told everyone: a share, compared like the other means.
+        let told = |rounds: &[f64]| -> Vec<f64> {
+            (0..runs as usize)
+                .map(|i| f64::from(u8::from(i < rounds.len())))
+                .collect()
+        };
+        let (lab_told, engine_told) = (told(&lab_rounds), told(&engine_rounds));
+        let mut figures = vec![
+            ("residue", &lab_residue, &engine_residue),
+            ("runs that told everyone", &lab_told, &engine_told),
+        ];
+        // Rounds over the runs that told everyone, when both have enough of them.
+        if lab_rounds.len().min(engine_rounds.len()) >= 20 {
+            figures.push(("rounds", &lab_rounds, &engine_rounds));
+        }
+        for (what, a, b) in figures {
+            let ((ma, sa), (mb, sb)) = (mean_se(a), mean_se(b));
+            let se = (sa * sa + sb * sb).sqrt().max(1e-9);
+            println!("{mode:?} fanout {fanout} {rule:?} k {k}: {what} node {ma:.3} vs engine {mb:.3} (se {se:.3})");
+            assert!(
+                (ma - mb).abs() < 4.0 * se,
+                "{mode:?} fanout {fanout} {rule:?} k {k}: {what} node {ma:.3} vs engine {mb:.3} (se {se:.3})"
+            );
+        }
+    }
 }

@@ -208,6 +208,12 @@ impl App {
     }
 
     fn apply_live(&mut self) {
+        if self.lab.is_some() {
+            // The lab's rumor protocol takes fanout and the stop rule: a new run, replayed
+            // to the same time.
+            self.replay_here();
+            return;
+        }
         let live = self.settings.run.live;
         if let Err(e) = self.sim.engine.set_live(live) {
             self.notices.push(format!("Not applied: {e}."));
@@ -627,7 +633,7 @@ impl Component for App {
                 <div class="run-id" data-testid="run-id">{ match &self.settings.live {
                     Some(room) => format!("live · room {room}"),
                     None => format!("{} · {} nodes · seed {}",
-                        self.settings.lab.protocol.map_or(crate::controls::protocol_label(run.protocol), panels::lab_label), run.nodes, run.seed),
+                        self.settings.lab.protocol.map_or(crate::controls::protocol_label(run.protocol), LabProtocol::label), run.nodes, run.seed),
                 } }</div>
             </header>
             if !self.notices.is_empty() {
@@ -665,7 +671,7 @@ impl Component for App {
                     <div class="column center">
                         <section class="panel network-panel" aria-label="The network">
                             <canvas ref={self.canvas.clone()} data-testid="network" {onclick} class="network"
-                                title={ if lab.protocol == LabProtocol::Swim { "Row i: what member i believes of every member. Click a row to inspect it." } else { "One cell per node. Click one to inspect it." } }></canvas>
+                                title={ if lab.view == crate::lab::View::Swim { "Row i: what member i believes of every member. Click a row to inspect it." } else { "One cell per node. Click one to inspect it." } }></canvas>
                             { panels::legend(lab.protocol) }
                         </section>
                         { panels::explain(lab.protocol, self.settings.lab.lifeguard) }
@@ -677,7 +683,7 @@ impl Component for App {
                             { panels::inspector(lab, i, &on_change) }
                         }
                         { panels::charts(lab) }
-                        if lab.protocol == LabProtocol::Kv { { panels::kv_keys(lab) } }
+                        if lab.view == crate::lab::View::Kv { { panels::kv_keys(lab) } }
                     </div>
                 </main>
                 <footer class="foot">

@@ -1,10 +1,10 @@
 //! The control panel: every setting, and play / step / reset.
 
-use crate::lab::panels::{aggregate_label, lab_label};
+use crate::lab::panels::aggregate_label;
 use crate::params::{PageSettings, PAGE_MAX_NODES, SPEEDS};
 use grapevine_core::lab::push_sum::Aggregate;
 use grapevine_core::lab::scenario::Op;
-use grapevine_core::lab::LabProtocol;
+use grapevine_core::lab::{LabOption, LabProtocol};
 use grapevine_core::{Protocol, StopRule, Topology};
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
@@ -189,8 +189,8 @@ pub fn controls(p: &ControlsProps) -> Html {
                         }) }
                     </optgroup>
                     <optgroup label="Protocol lab, in real time">
-                        { for LabProtocol::ALL.iter().map(|&x| html! {
-                            <option value={x.name()} selected={lab == Some(x)}>{ lab_label(x) }</option>
+                        { for LabProtocol::all().map(|x| html! {
+                            <option value={x.name()} selected={lab == Some(x)}>{ x.label() }</option>
                         }) }
                     </optgroup>
                 </select>
@@ -294,18 +294,45 @@ fn lab_controls(p: &ControlsProps, lab: LabProtocol) -> Html {
             cb.emit(Change::Aggregate(a))
         }
     });
+    let cb = p.on_change.clone();
+    let fanout = Callback::from(move |e: Event| {
+        if let Ok(f) = input_value(&e).parse::<u8>() {
+            cb.emit(Change::Fanout(f))
+        }
+    });
+    let cb = p.on_change.clone();
+    let stop = Callback::from(move |e: Event| {
+        if let Some(r) = StopRule::from_name(&select_value(&e)) {
+            cb.emit(Change::Stop(r))
+        }
+    });
     html! { <>
         <label>{ "Link loss from the start " }<output>{ format!("{:.0} %", s.run.live.loss * 100.0) }</output>
             <input type="range" min="0" max="100" step="1" value={format!("{}", (s.run.live.loss * 100.0).round())} data-testid="loss"
                 onchange={loss} title="Replays the run to the current time with this loss" />
         </label>
-        if lab == LabProtocol::Swim {
+        if lab.takes(LabOption::Lifeguard) {
             <label class="check">
                 <input type="checkbox" checked={s.lab.lifeguard} onchange={lifeguard} data-testid="lab-lifeguard" />
                 { "Lifeguard (local health, dynamic suspicion timeout)" }
             </label>
         }
-        if lab == LabProtocol::PushSum {
+        if lab.takes(LabOption::Fanout) {
+            <label>{ "Fanout " }<output>{ s.run.live.fanout }</output>
+                <input type="range" min="1" max="8" step="1" value={s.run.live.fanout.to_string()} data-testid="fanout"
+                    onchange={fanout} title="Peers each node tells per interval (replays the run)" />
+            </label>
+        }
+        if lab.takes(LabOption::Stop) {
+            <label>{ "Stop rule" }
+                <select data-testid="stop" onchange={stop}>
+                    { for StopRule::ALL.iter().map(|&r| html! {
+                        <option value={r.name()} selected={r == s.run.live.interest.rule}>{ stop_label(r) }</option>
+                    }) }
+                </select>
+            </label>
+        }
+        if lab.takes(LabOption::Aggregate) {
             <label>{ "Compute" }
                 <select onchange={aggregate} data-testid="lab-aggregate">
                     { for Aggregate::ALL.iter().map(|&a| html! {

@@ -7,7 +7,7 @@ use grapevine_core::engine::MAX_NODES;
 use grapevine_core::lab::push_sum::Aggregate;
 use grapevine_core::lab::run::MAX_LAB_NODES;
 use grapevine_core::lab::scenario::{Scenario, PRESETS};
-use grapevine_core::lab::LabProtocol;
+use grapevine_core::lab::{LabOption, LabProtocol};
 use grapevine_core::rules::MAX_FANOUT;
 use grapevine_core::{Protocol, Settings, StopRule, Topology};
 
@@ -309,10 +309,17 @@ impl PageSettings {
             if let Some(scenario) = &lab.scenario {
                 q.push_str(&format!("&scenario={}", encode(scenario)));
             }
-            if protocol == LabProtocol::Swim && lab.lifeguard {
+            if protocol.takes(LabOption::Lifeguard) && lab.lifeguard {
                 q.push_str("&lifeguard=1");
             }
-            if protocol == LabProtocol::PushSum && lab.aggregate != Aggregate::Average {
+            if protocol.takes(LabOption::Fanout) {
+                q.push_str(&format!("&fanout={}", r.live.fanout));
+            }
+            if protocol.takes(LabOption::Stop) {
+                let i = r.live.interest;
+                q.push_str(&format!("&stop={}&k={}", i.rule.name(), i.k));
+            }
+            if protocol.takes(LabOption::Aggregate) && lab.aggregate != Aggregate::Average {
                 q.push_str(&format!("&aggregate={}", lab.aggregate.name()));
             }
             if let Some(i) = lab.inspect {

@@ -16,37 +16,12 @@ use super::rumor::{RumorCommand, RumorConfig, RumorEvent, RumorNode};
 use super::swim::{
     Incarnation, MemberState, Swim, SwimCommand, SwimConfig, SwimEvent, SwimMessage, Update,
 };
+pub use super::wire::LinkMessage;
 use super::wire::{self, Message, WireError};
 use super::{Millis, Node, NodeId};
 use crate::rng::{Chance, GossipRng, Stream};
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
-use serde::{Deserialize, Serialize};
-
-/// Messages about the link itself.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum LinkMessage {
-    /// "I am here"; repeated until acknowledged. `sent_ms`: the sender's clock.
-    Hello {
-        /// Echoed back, for the round-trip time.
-        sent_ms: u64,
-    },
-    /// The answer to a hello.
-    HelloAck {
-        /// The hello's `sent_ms`.
-        echo_ms: u64,
-    },
-    /// A round-trip probe.
-    Ping {
-        /// Echoed back.
-        sent_ms: u64,
-    },
-    /// The answer to a ping.
-    Pong {
-        /// The ping's `sent_ms`.
-        echo_ms: u64,
-    },
-}
 
 /// How often an unanswered hello is repeated, ms.
 pub const HELLO_RETRY_MS: u64 = 250;
@@ -132,11 +107,8 @@ impl LiveNode {
     /// A node `id` with its own generator seed (the page draws both at random).
     pub fn new(id: NodeId, seed: u64, config: LiveConfig, now: Millis) -> LiveNode {
         let derive = |stream_index| GossipRng::derive(seed, Stream::Nodes, stream_index);
-        let swim = SwimConfig {
-            period_ms: config.rumor.interval_ms.max(200),
-            ack_timeout_ms: (config.rumor.interval_ms.max(200) / 2).max(100),
-            ..SwimConfig::default()
-        };
+        // A period of at least 200 ms: a tab's timers are not precise enough for less.
+        let swim = SwimConfig::for_period(config.rumor.interval_ms.max(200), false);
         LiveNode {
             id,
             rng: derive(0),

@@ -13,6 +13,9 @@
 //! - [`kv`]: a replicated key-value map reconciled by scuttlebutt anti-entropy, with
 //!   last-writer-wins and vector-clock conflict resolution side by side.
 //!
+//! Each is a folder: its node, and its [`ProtocolSpec`] (config, simulator hooks, and the
+//! observer that computes its figures); [`protocol`] is the seam and the registry.
+//!
 //! Every node follows "mutate, then drain": each input (`handle_*`) may queue messages and
 //! events, which the driver drains with [`Node::poll_transmit`] and [`Node::poll_event`]
 //! until `None`, and [`Node::poll_timeout`] says when the node next wants
@@ -22,6 +25,7 @@
 pub mod kv;
 pub mod live;
 pub mod net;
+pub mod protocol;
 pub mod push_sum;
 pub mod rumor;
 pub mod run;
@@ -29,49 +33,11 @@ pub mod scenario;
 pub mod swim;
 pub mod wire;
 
+pub use protocol::{AnyRun, Figure, LabOption, LabOptions, LabProtocol, ProtocolSpec, Run};
+
 use crate::rng::GossipRng;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
-
-/// The lab's protocols.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LabProtocol {
-    /// SWIM membership and failure detection ([`swim`]).
-    Swim,
-    /// Push-sum aggregation ([`push_sum`]).
-    PushSum,
-    /// The replicated key-value map ([`kv`]).
-    Kv,
-}
-
-impl LabProtocol {
-    /// Every protocol, in the order menus show them.
-    pub const ALL: [LabProtocol; 3] = [LabProtocol::Swim, LabProtocol::PushSum, LabProtocol::Kv];
-
-    /// The name used on the command line and in the page's URL.
-    pub fn name(self) -> &'static str {
-        match self {
-            LabProtocol::Swim => "swim",
-            LabProtocol::PushSum => "push-sum",
-            LabProtocol::Kv => "kv",
-        }
-    }
-
-    /// The protocol named `name`.
-    pub fn from_name(name: &str) -> Option<LabProtocol> {
-        LabProtocol::ALL.into_iter().find(|p| p.name() == name)
-    }
-
-    /// The scenario a run takes when none is given: a preset's name, or `None` for a quiet
-    /// 60 s (push-sum needs no fault to show its convergence).
-    pub fn default_scenario(self) -> Option<&'static str> {
-        match self {
-            LabProtocol::Swim => Some("crash-one"),
-            LabProtocol::PushSum => None,
-            LabProtocol::Kv => Some("concurrent-writes"),
-        }
-    }
-}
 
 /// The scenario of a run given no scenario: nothing happens for 60 s.
 pub const QUIET_SCENARIO: &str = "end 60s";
@@ -162,6 +128,12 @@ impl Peers {
     /// The peers, sorted.
     pub fn iter(&self) -> impl Iterator<Item = NodeId> + '_ {
         self.0.iter().copied()
+    }
+
+    /// Up to `k` distinct peers uniformly at random. (Copies the list: O(peers) per call;
+    /// live mode caps peers at about 20, the simulator's runs at a few thousand.)
+    pub fn sample(&self, k: usize, rng: &mut GossipRng) -> Vec<NodeId> {
+        rng.sample_distinct(self.0.clone(), k)
     }
 
     /// One peer uniformly at random, if there is any.

@@ -7,7 +7,6 @@
 //! failure is a [`WireError`], never a panic: the bytes may come from a broken or hostile peer.
 
 use super::kv::KvMessage;
-use super::live::LinkMessage;
 use super::push_sum::PushSumMessage;
 use super::rumor::RumorMessage;
 use super::swim::SwimMessage;
@@ -21,9 +20,97 @@ pub const VERSION: u8 = 1;
 /// implementation delivers in one piece.
 pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
 
-/// Every message any protocol of the lab sends.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum Message {
+/// Messages about the link itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LinkMessage {
+    /// "I am here"; repeated until acknowledged. `sent_ms`: the sender's clock.
+    Hello {
+        /// Echoed back, for the round-trip time.
+        sent_ms: u64,
+    },
+    /// The answer to a hello.
+    HelloAck {
+        /// The hello's `sent_ms`.
+        echo_ms: u64,
+    },
+    /// A round-trip probe.
+    Ping {
+        /// Echoed back.
+        sent_ms: u64,
+    },
+    /// The answer to a ping.
+    Pong {
+        /// The ping's `sent_ms`.
+        echo_ms: u64,
+    },
+}
+
+impl LinkMessage {
+    /// Its kind, for the page's message log.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            LinkMessage::Hello { .. } => "hello",
+            LinkMessage::HelloAck { .. } => "hello-ack",
+            LinkMessage::Ping { .. } => "rtt-ping",
+            LinkMessage::Pong { .. } => "rtt-pong",
+        }
+    }
+
+    /// Every link message is within bounds (fixed size).
+    pub fn validate(&self) -> Result<(), &'static str> {
+        Ok(())
+    }
+}
+
+/// Declares [`Message`], every message of the lab, one variant per protocol (a registry
+/// line: the variant order is the wire format, so new protocols go last), with its
+/// conversions from and to each protocol's own message.
+macro_rules! messages {
+    ($($(#[$doc:meta])* $variant:ident($message:ty),)*) => {
+        /// Every message any protocol of the lab sends.
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        pub enum Message {
+            $($(#[$doc])* $variant($message),)*
+        }
+
+        $(
+            impl From<$message> for Message {
+                fn from(m: $message) -> Self {
+                    Message::$variant(m)
+                }
+            }
+
+            impl TryFrom<Message> for $message {
+                type Error = WireError;
+                fn try_from(m: Message) -> Result<Self, WireError> {
+                    match m {
+                        Message::$variant(m) => Ok(m),
+                        #[allow(unreachable_patterns)]
+                        _ => Err(WireError::WrongProtocol),
+                    }
+                }
+            }
+        )*
+
+        impl Message {
+            /// What kind of message this is, in a word or two (the page's message log).
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $(Message::$variant(m) => m.kind(),)*
+                }
+            }
+
+            /// Checks the bounds of whichever protocol's message this is.
+            fn validate(&self) -> Result<(), &'static str> {
+                match self {
+                    $(Message::$variant(m) => m.validate(),)*
+                }
+            }
+        }
+    };
+}
+
+messages! {
     /// SWIM membership.
     Swim(SwimMessage),
     /// Push-sum aggregation.
@@ -34,70 +121,6 @@ pub enum Message {
     Rumor(RumorMessage),
     /// About the link itself (live mode's handshake and round trips).
     Link(LinkMessage),
-}
-
-impl From<RumorMessage> for Message {
-    fn from(m: RumorMessage) -> Self {
-        Message::Rumor(m)
-    }
-}
-
-impl TryFrom<Message> for RumorMessage {
-    type Error = WireError;
-    fn try_from(m: Message) -> Result<Self, WireError> {
-        match m {
-            Message::Rumor(m) => Ok(m),
-            _ => Err(WireError::WrongProtocol),
-        }
-    }
-}
-
-impl From<SwimMessage> for Message {
-    fn from(m: SwimMessage) -> Self {
-        Message::Swim(m)
-    }
-}
-
-impl From<PushSumMessage> for Message {
-    fn from(m: PushSumMessage) -> Self {
-        Message::PushSum(m)
-    }
-}
-
-impl From<KvMessage> for Message {
-    fn from(m: KvMessage) -> Self {
-        Message::Kv(m)
-    }
-}
-
-impl TryFrom<Message> for SwimMessage {
-    type Error = WireError;
-    fn try_from(m: Message) -> Result<Self, WireError> {
-        match m {
-            Message::Swim(m) => Ok(m),
-            _ => Err(WireError::WrongProtocol),
-        }
-    }
-}
-
-impl TryFrom<Message> for PushSumMessage {
-    type Error = WireError;
-    fn try_from(m: Message) -> Result<Self, WireError> {
-        match m {
-            Message::PushSum(m) => Ok(m),
-            _ => Err(WireError::WrongProtocol),
-        }
-    }
-}
-
-impl TryFrom<Message> for KvMessage {
-    type Error = WireError;
-    fn try_from(m: Message) -> Result<Self, WireError> {
-        match m {
-            Message::Kv(m) => Ok(m),
-            _ => Err(WireError::WrongProtocol),
-        }
-    }
 }
 
 /// Why bytes were refused (or a message could not be encoded).
@@ -139,42 +162,6 @@ impl core::fmt::Display for WireError {
             WireError::TrailingBytes(n) => write!(f, "{n} bytes after the message"),
             WireError::OutOfBounds(why) => write!(f, "message out of bounds: {why}"),
             WireError::WrongProtocol => write!(f, "message of another protocol"),
-        }
-    }
-}
-
-impl Message {
-    /// What kind of message this is, in a word or two (the page's message log).
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Message::Swim(SwimMessage::Ping { .. }) => "ping",
-            Message::Swim(SwimMessage::Ack { .. }) => "ack",
-            Message::Swim(SwimMessage::PingReq { .. }) => "ping-req",
-            Message::Swim(SwimMessage::Nack { .. }) => "nack",
-            Message::Swim(SwimMessage::Join { .. }) => "join",
-            Message::Swim(SwimMessage::Sync { .. }) => "sync",
-            Message::PushSum(_) => "share",
-            Message::Kv(KvMessage::Syn { .. }) => "syn",
-            Message::Kv(KvMessage::SynAck { .. }) => "syn-ack",
-            Message::Kv(KvMessage::Ack { .. }) => "ack",
-            Message::Rumor(RumorMessage::Push { .. }) => "push",
-            Message::Rumor(RumorMessage::PullRequest { .. }) => "pull",
-            Message::Rumor(RumorMessage::PullReply { .. }) => "pull-reply",
-            Message::Rumor(RumorMessage::Feedback { .. }) => "feedback",
-            Message::Link(LinkMessage::Hello { .. }) => "hello",
-            Message::Link(LinkMessage::HelloAck { .. }) => "hello-ack",
-            Message::Link(LinkMessage::Ping { .. }) => "rtt-ping",
-            Message::Link(LinkMessage::Pong { .. }) => "rtt-pong",
-        }
-    }
-
-    fn validate(&self) -> Result<(), &'static str> {
-        match self {
-            Message::Swim(m) => m.validate(),
-            Message::PushSum(m) => m.validate(),
-            Message::Kv(m) => m.validate(),
-            Message::Rumor(m) => m.validate(),
-            Message::Link(_) => Ok(()),
         }
     }
 }

@@ -3,11 +3,12 @@
 //! node's estimate) and the key-value map (coloured by replica state: one colour when all
 //! agree). One pixel buffer, scaled up without smoothing; no DOM element per node.
 
-use super::{kv_state_ranks, LabSim};
-use crate::draw::{blank, Scratch};
+use super::{LabSim, View, PERIOD_MS};
+use crate::draw::{blank, Scratch, LAYOUT_MAX_NODES};
 use crate::palette;
+use grapevine_core::lab::kv::KvObserver;
+use grapevine_core::lab::push_sum::PushSumObserver;
 use grapevine_core::lab::swim::MemberState;
-use grapevine_core::lab::LabProtocol;
 use wasm_bindgen::JsValue;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 
@@ -117,8 +118,8 @@ impl LabPainter {
     ) -> Result<(), JsValue> {
         let (ctx, size) = blank(canvas)?;
         let n = sim.len();
-        let (w, h, origin) = match sim.protocol {
-            LabProtocol::Swim => {
+        let (w, h, origin) = match sim.view {
+            View::Swim => {
                 let (cells, _) = matrix_cells(n);
                 self.fill_matrix(sim);
                 (cells, cells, band(size) + 2.0)
@@ -132,7 +133,10 @@ impl LabPainter {
         let inner = size - origin;
         self.blit(&ctx, w, h, origin, inner)?;
         let scale = inner / f64::from(w.max(h));
-        if sim.protocol == LabProtocol::Swim {
+        if sim.view == View::Rumor && n <= LAYOUT_MAX_NODES {
+            draw_infections(&ctx, sim, grid_side(n), scale);
+        }
+        if sim.view == View::Swim {
             let b = band(size);
             let colours = [UNKNOWN, ALIVE, LEFT, SUSPECT, DEAD];
             for (k, &worst) in self.columns.iter().enumerate() {
@@ -149,8 +153,8 @@ impl LabPainter {
         };
         ctx.set_stroke_style_str("#ffffff");
         ctx.set_line_width(1.5);
-        match sim.protocol {
-            LabProtocol::Swim => {
+        match sim.view {
+            View::Swim => {
                 let (_, per) = matrix_cells(n);
                 let row = origin + f64::from(i / per) * scale;
                 ctx.stroke_rect(0.5, row - 1.0, size - 1.0, scale + 2.0);
@@ -165,7 +169,8 @@ impl LabPainter {
     }
 
     fn fill_matrix(&mut self, sim: &LabSim) {
-        let Some(net) = sim.swim() else { return };
+        let Some(run) = sim.swim() else { return };
+        let net = run.lab().network();
         let n = net.len() as u32;
         let (cells, per) = matrix_cells(n);
         let mut worst = vec![0u8; (cells * cells) as usize];
@@ -225,24 +230,24 @@ impl LabPainter {
         self.pixels.clear();
         self.pixels.resize((side * rows * 4) as usize, 0);
         let down = palette::rgba(DOWN);
-        if let Some(net) = sim.push_sum() {
-            let truth = sim.push_sum_truth().unwrap_or(0.0);
+        if let Some(run) = sim.push_sum() {
+            let net = run.lab().network();
+            let truth = PushSumObserver::truth(run.lab());
             for (i, px) in self.pixels.chunks_exact_mut(4).take(n as usize).enumerate() {
                 let i = i as u32;
                 let c = if !net.is_up(i) {
                     down
                 } else {
-                    match net.node(i).estimate() {
-                        Some(e) => {
-                            error_colour((e - truth).abs() / truth.abs().max(f64::MIN_POSITIVE))
-                        }
+                    let node = net.node(i);
+                    match node.estimate() {
+                        Some(_) => error_colour(PushSumObserver::error(node, truth)),
                         None => palette::rgba(OTHER_STATE),
                     }
                 };
                 px.copy_from_slice(&c);
             }
-        } else if let Some(net) = sim.kv() {
-            let ranks = kv_state_ranks(net);
+        } else if let Some(run) = sim.kv() {
+            let ranks = KvObserver::state_ranks(run.lab());
             for (px, rank) in self.pixels.chunks_exact_mut(4).zip(ranks) {
                 let c = match rank {
                     None => down,
@@ -252,6 +257,32 @@ impl LabPainter {
                             .copied()
                             .unwrap_or(OTHER_STATE),
                     ),
+                };
+                px.copy_from_slice(&c);
+            }
+        } else if let Some(run) = sim.rumor() {
+            let net = run.lab().network();
+            let first = run.observer().first.map(|f| f.0);
+            let [unaware, spreading, stopped, crashed] = [
+                palette::SUSCEPTIBLE,
+                palette::SPREADING,
+                palette::STOPPED,
+                palette::CRASHED,
+            ]
+            .map(palette::rgba);
+            for (i, px) in self.pixels.chunks_exact_mut(4).take(n as usize).enumerate() {
+                let i = i as u32;
+                let state = first.and_then(|id| {
+                    net.node(i)
+                        .iter_rumors()
+                        .find(|(r, _)| r.id == id)
+                        .map(|(_, spreading)| spreading)
+                });
+                let c = match (net.is_up(i), state) {
+                    (false, _) => crashed,
+                    (true, None) => unaware,
+                    (true, Some(true)) => spreading,
+                    (true, Some(false)) => stopped,
                 };
                 px.copy_from_slice(&c);
             }
@@ -285,8 +316,8 @@ impl LabPainter {
     pub fn node_at(canvas: &HtmlCanvasElement, sim: &LabSim, x: f64, y: f64) -> Option<u32> {
         let size = f64::from(canvas.client_width().max(1));
         let n = sim.len();
-        let origin = match sim.protocol {
-            LabProtocol::Swim => band(size) + 2.0,
+        let origin = match sim.view {
+            View::Swim => band(size) + 2.0,
             _ => 0.0,
         };
         let inner = size - origin;
@@ -294,8 +325,8 @@ impl LabPainter {
         if !(0.0..1.0).contains(&fx) || !(0.0..1.0).contains(&fy) {
             return None;
         }
-        match sim.protocol {
-            LabProtocol::Swim => {
+        match sim.view {
+            View::Swim => {
                 let (cells, per) = matrix_cells(n);
                 let i = (fy * f64::from(cells)) as u32 * per;
                 (i < n).then_some(i)
@@ -307,5 +338,49 @@ impl LabPainter {
                 (i < n).then_some(i)
             }
         }
+    }
+}
+
+/// Rumors: who told whom during the last interval, as arrows between grid cells.
+fn draw_infections(ctx: &CanvasRenderingContext2d, sim: &LabSim, side: u32, scale: f64) {
+    let Some(run) = sim.rumor() else { return };
+    let since = sim.now().0.saturating_sub(PERIOD_MS);
+    let centre = |i: u32| {
+        (
+            (f64::from(i % side) + 0.5) * scale,
+            (f64::from(i / side) + 0.5) * scale,
+        )
+    };
+    ctx.set_stroke_style_str(palette::SPREADING);
+    ctx.set_fill_style_str(palette::SPREADING);
+    ctx.set_line_width((scale / 8.0).clamp(0.75, 2.0));
+    for (&to, f) in &run.observer().infections {
+        if f.from == to || f.at.0 <= since || f.at > sim.now() {
+            continue;
+        }
+        let ((x0, y0), (x1, y1)) = (centre(f.from), centre(to));
+        ctx.begin_path();
+        ctx.move_to(x0, y0);
+        ctx.line_to(x1, y1);
+        ctx.stroke();
+        // The head: a small triangle at the receiver's edge.
+        let angle = (y1 - y0).atan2(x1 - x0);
+        let head = (scale * 0.45).clamp(3.0, 9.0);
+        let (tx, ty) = (
+            x1 - angle.cos() * scale * 0.3,
+            y1 - angle.sin() * scale * 0.3,
+        );
+        ctx.begin_path();
+        ctx.move_to(tx, ty);
+        ctx.line_to(
+            tx - head * (angle - 0.4).cos(),
+            ty - head * (angle - 0.4).sin(),
+        );
+        ctx.line_to(
+            tx - head * (angle + 0.4).cos(),
+            ty - head * (angle + 0.4).sin(),
+        );
+        ctx.close_path();
+        ctx.fill();
     }
 }

@@ -4,14 +4,16 @@
 
 use super::chart::{time_chart, Axis, Series};
 use super::draw::{ALIVE, DEAD, DOWN, LEFT, OTHER_STATE, SELF, STATE_COLOURS, SUSPECT, UNKNOWN};
-use super::{LabSim, Sample, PERIOD_MS};
+use super::{LabSim, View, PERIOD_MS};
 use crate::controls::Change;
 use grapevine_core::lab::kv::Entry;
 use grapevine_core::lab::net::Fate;
 use grapevine_core::lab::push_sum::Aggregate;
+use grapevine_core::lab::push_sum::PushSumObserver;
+use grapevine_core::lab::rumor;
 use grapevine_core::lab::scenario::{Op, PRESETS};
 use grapevine_core::lab::swim::MemberState;
-use grapevine_core::lab::{LabProtocol, Millis};
+use grapevine_core::lab::{LabProtocol, Millis, Run};
 use std::collections::BTreeMap;
 use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
@@ -26,42 +28,42 @@ fn periods(from: Millis, to: Millis) -> String {
     format!("{:.2}", to.since(from) as f64 / PERIOD_MS as f64)
 }
 
-/// The protocol's name for people.
-pub fn lab_label(p: LabProtocol) -> &'static str {
-    match p {
-        LabProtocol::Swim => "SWIM membership",
-        LabProtocol::PushSum => "Push-sum aggregation",
-        LabProtocol::Kv => "Replicated key-value",
-    }
-}
-
 /// What the picture shows and what to try, in a few plain words.
 pub fn explain(p: LabProtocol, lifeguard: bool) -> Html {
-    let (what, picture) = match p {
-        LabProtocol::Swim => (
+    let view = View::of(p);
+    let (what, picture) = match view {
+        View::Swim => (
             "Every member pings one other member per protocol period (1 s). No answer in time: it asks k others to ping it for it, \
              then suspects it; a suspect that does not refute (by raising its incarnation) within the suspicion timeout is declared dead. \
              News of suspicions, deaths, joins and leaves rides on the pings and acks themselves.",
             "The matrix: row i is what member i believes of every member (column j). A crash shows as a column turning yellow, then red; \
              a partition as two blocks. Click a row to inspect that member.",
         ),
-        LabProtocol::PushSum => (
+        View::PushSum => (
             "Every interval (1 s), each node keeps half of its pair (sum, weight) and sends the other half to a random node; \
              its estimate is sum / weight. No mass is created or destroyed, so every estimate converges to the true average, \
              exponentially fast (Kempe, Dobra, Gehrke 2003). A lost message loses mass: the estimates then drift.",
             "Each cell is a node, coloured by the error of its estimate (green: within 10⁻⁸; red: 100 %). Click a node to inspect it.",
         ),
-        LabProtocol::Kv => (
+        View::Kv => (
             "Every interval (1 s), each replica starts a three-way anti-entropy exchange (scuttlebutt) with a random replica: \
              digests of what each holds, then the entries the other lacks. Reads are resolved two ways on the same data: \
              last-writer-wins on (timestamp, node) keeps one value; vector clocks keep concurrent writes as siblings.",
             "Each cell is a replica, coloured by its state: replicas holding the same entries share a colour, so convergence is \
              the grid turning one colour. Click a replica to read it and write to it.",
         ),
+        View::Rumor => (
+            "Every interval (1 s), each node that is spreading a rumor pushes it to a random peer (or pulls from one, or both); \
+             the receiver says whether it was news, and the stop rule decides when the sender loses interest. \
+             A rumor starts at node 0 at time 0 (or where the scenario's rumor steps say). This is the very node live mode's tabs run, \
+             in continuous time: each node on its own clock, messages with latency.",
+            "Each dot is a node: grey has not heard the first rumor, orange spreads it, blue heard it and stopped. \
+             Arrows: who told whom during the last interval. Click a node to inspect it.",
+        ),
     };
     html! {
         <section class="panel explain" aria-label="What you see">
-            <h2>{ lab_label(p) }{ if p == LabProtocol::Swim && lifeguard { " · Lifeguard" } else { "" } }</h2>
+            <h2>{ p.label() }{ if view == View::Swim && lifeguard { " · Lifeguard" } else { "" } }</h2>
             <p>{ what }</p>
             <p>{ picture }</p>
         </section>
@@ -74,8 +76,9 @@ fn dot(colour: &str) -> Html {
 
 /// The picture's legend.
 pub fn legend(p: LabProtocol) -> Html {
-    let items: Vec<(&str, &str)> = match p {
-        LabProtocol::Swim => vec![
+    let view = View::of(p);
+    let items: Vec<(&str, &str)> = match view {
+        View::Swim => vec![
             (ALIVE, "alive"),
             (SUSPECT, "suspect"),
             (DEAD, "dead"),
@@ -83,24 +86,30 @@ pub fn legend(p: LabProtocol) -> Html {
             (UNKNOWN, "unknown"),
             (SELF, "itself"),
         ],
-        LabProtocol::PushSum => vec![
+        View::PushSum => vec![
             ("#009e73", "error ≤ 10⁻⁸"),
             ("#f0e442", "10⁻⁴"),
             ("#d55e00", "≥ 100 %"),
             (OTHER_STATE, "no estimate yet"),
             (DOWN, "crashed"),
         ],
-        LabProtocol::Kv => vec![
+        View::Kv => vec![
             (STATE_COLOURS[0], "most common state"),
             (STATE_COLOURS[1], "second"),
             (STATE_COLOURS[2], "third (and so on)"),
             (DOWN, "crashed"),
         ],
+        View::Rumor => vec![
+            (crate::palette::SUSCEPTIBLE, "has not heard it"),
+            (crate::palette::SPREADING, "spreading"),
+            (crate::palette::STOPPED, "heard it, stopped"),
+            (crate::palette::CRASHED, "crashed"),
+        ],
     };
     html! {
         <ul class="legend">
             { for items.into_iter().map(|(c, label)| html! { <li>{ dot(c) }{ label }</li> }) }
-            if p == LabProtocol::Swim {
+            if view == View::Swim {
                 <li class="muted">{ "top band: the worst any running member thinks of that member · left band: the member itself (pink: crashed) · dim rows: a crashed or departed member's last view" }</li>
             }
         </ul>
@@ -116,51 +125,52 @@ pub fn stats(sim: &LabSim, seed: u64) -> Html {
     } else {
         "running"
     };
-    let specific = match sim.protocol {
-        LabProtocol::Swim => {
-            let detection = sim.detections.iter().next_back().map(|(m, d)| {
-                let first = d.first.map_or("not yet suspected".into(), |t| {
-                    format!("first suspected after {} periods", periods(d.crashed_at, t))
-                });
-                let all = d.all.map_or(String::new(), |t| {
-                    format!(" · all running members after {}", periods(d.crashed_at, t))
-                });
-                (format!("node {m}"), format!("{first}{all}"))
+    let specific = if let Some(run) = sim.swim() {
+        let observer = run.observer();
+        let detection = observer.detections.iter().next_back().map(|(m, d)| {
+            let first = d.first.map_or("not yet suspected".into(), |t| {
+                format!("first suspected after {} periods", periods(d.crashed_at, t))
             });
-            html! { <>
-                <div class="stat"><span class="label">{ "Crash detection" }</span>
-                    <span class="value" data-testid="lab-detection">{ detection.as_ref().map_or("no crash yet".to_string(), |d| d.0.clone()) }</span>
-                    <span class="sub">{ detection.map_or("the scenario crashes nobody so far".into(), |d| d.1) }</span></div>
-                <div class="stat"><span class="label">{ "False positives" }</span>
-                    <span class="value" data-testid="lab-false-positives">{ sim.false_positives.len() }</span>
-                    <span class="sub">{ format!("running members declared dead · {} suspected", sim.false_suspicions.len()) }</span></div>
-            </> }
-        }
-        LabProtocol::PushSum => {
-            let (error, mass) = match sim.samples.last() {
-                Some((_, Sample::PushSum { error, mass })) => (*error, *mass),
-                _ => (f64::INFINITY, 1.0),
-            };
-            html! { <>
-                <div class="stat"><span class="label">{ "True value" }</span>
-                    <span class="value">{ sim.push_sum_truth().map_or("–".into(), |t| format!("{t:.4}")) }</span>
-                    <span class="sub">{ "over the live nodes" }</span></div>
-                <div class="stat"><span class="label">{ "Worst error" }</span>
-                    <span class="value" data-testid="lab-error">{ if error.is_finite() { format!("{error:.1e}") } else { "–".into() } }</span>
-                    <span class="sub">{ format!("relative · mass {:.6}", mass) }</span></div>
-            </> }
-        }
-        LabProtocol::Kv => {
-            let (agree, states) = match sim.samples.last() {
-                Some((_, Sample::Kv { agree, states })) => (*agree, *states),
-                _ => (1.0, 1),
-            };
-            html! { <>
-                <div class="stat"><span class="label">{ "Replicas agreeing" }</span>
-                    <span class="value" data-testid="lab-agree">{ format!("{:.0} %", agree * 100.0) }</span>
-                    <span class="sub">{ format!("{states} distinct states") }</span></div>
-            </> }
-        }
+            let all = d.all.map_or(String::new(), |t| {
+                format!(" · all running members after {}", periods(d.crashed_at, t))
+            });
+            (format!("node {m}"), format!("{first}{all}"))
+        });
+        html! { <>
+            <div class="stat"><span class="label">{ "Crash detection" }</span>
+                <span class="value" data-testid="lab-detection">{ detection.as_ref().map_or("no crash yet".to_string(), |d| d.0.clone()) }</span>
+                <span class="sub">{ detection.map_or("the scenario crashes nobody so far".into(), |d| d.1) }</span></div>
+            <div class="stat"><span class="label">{ "False positives" }</span>
+                <span class="value" data-testid="lab-false-positives">{ observer.false_positives.len() }</span>
+                <span class="sub">{ format!("running members declared dead · {} suspected", observer.false_suspicions.len()) }</span></div>
+        </> }
+    } else if let Some(run) = sim.push_sum() {
+        let (error, mass) = run
+            .samples()
+            .last()
+            .map_or((f64::INFINITY, 1.0), |(_, s)| (s.error, s.mass));
+        html! { <>
+            <div class="stat"><span class="label">{ "True value" }</span>
+                <span class="value">{ format!("{:.4}", PushSumObserver::truth(run.lab())) }</span>
+                <span class="sub">{ "over the live nodes" }</span></div>
+            <div class="stat"><span class="label">{ "Worst error" }</span>
+                <span class="value" data-testid="lab-error">{ if error.is_finite() { format!("{error:.1e}") } else { "–".into() } }</span>
+                <span class="sub">{ format!("relative · mass {:.6}", mass) }</span></div>
+        </> }
+    } else if let Some(run) = sim.kv() {
+        let (agree, states) = run
+            .samples()
+            .last()
+            .map_or((1.0, 1), |(_, s)| (s.agree, s.states));
+        html! { <>
+            <div class="stat"><span class="label">{ "Replicas agreeing" }</span>
+                <span class="value" data-testid="lab-agree">{ format!("{:.0} %", agree * 100.0) }</span>
+                <span class="sub">{ format!("{states} distinct states") }</span></div>
+        </> }
+    } else if let Some(run) = sim.rumor() {
+        rumor_stats(run)
+    } else {
+        html! {}
     };
     html! {
         <section class="panel stats" aria-label="Statistics">
@@ -184,6 +194,18 @@ pub fn stats(sim: &LabSim, seed: u64) -> Html {
     }
 }
 
+/// One series of a protocol's samples over time (seconds).
+fn line<S>(samples: &[(Millis, S)], colour: &'static str, pick: impl Fn(&S) -> f64) -> Series {
+    Series {
+        colour,
+        dashed: false,
+        points: samples
+            .iter()
+            .map(|(at, s)| (at.0 as f64 / 1000.0, pick(s)))
+            .collect(),
+    }
+}
+
 /// The protocol's chart over time.
 pub fn charts(sim: &LabSim) -> Html {
     let t = |at: Millis| at.0 as f64 / 1000.0;
@@ -194,17 +216,9 @@ pub fn charts(sim: &LabSim) -> Html {
         .map(|s| s.0 as f64 / 1000.0)
         .collect();
     let (end, now) = (t(sim.end()), t(sim.now()));
-    let series = |colour, pick: &dyn Fn(&Sample) -> Option<f64>| Series {
-        colour,
-        dashed: false,
-        points: sim
-            .samples
-            .iter()
-            .filter_map(|(at, s)| pick(s).map(|v| (t(*at), v)))
-            .collect(),
-    };
-    let (title, chart, key) = match sim.protocol {
-        LabProtocol::Swim => (
+    let (title, chart, key) = if let Some(run) = sim.swim() {
+        let samples = run.samples();
+        (
             "Members each live member holds suspect, dead or left (average)",
             time_chart(
                 "Members held suspect, dead or left per live member, over time",
@@ -214,81 +228,67 @@ pub fn charts(sim: &LabSim) -> Html {
                     percent: false,
                 },
                 &[
-                    series(LEFT, &|s| match s {
-                        Sample::Swim { left, .. } => Some(*left),
-                        _ => None,
-                    }),
-                    series(DEAD, &|s| match s {
-                        Sample::Swim { dead, .. } => Some(*dead),
-                        _ => None,
-                    }),
-                    series(SUSPECT, &|s| match s {
-                        Sample::Swim { suspect, .. } => Some(*suspect),
-                        _ => None,
-                    }),
+                    line(samples, LEFT, |s| s.left),
+                    line(samples, DEAD, |s| s.dead),
+                    line(samples, SUSPECT, |s| s.suspect),
                 ],
                 &marks,
                 end,
                 now,
             ),
             vec![(SUSPECT, "suspect"), (DEAD, "dead"), (LEFT, "left")],
-        ),
-        LabProtocol::PushSum => {
-            // Kempe et al.'s bound: the potential at least halves every round in
-            // expectation, so the relative error shrinks by √2 at least; drawn from the first
-            // measured point (docs/FIDELITY.md holds the measured decay against it).
-            let first = sim.samples.first().and_then(|(at, s)| match s {
-                Sample::PushSum { error, .. } if error.is_finite() => Some((t(*at), *error)),
-                _ => None,
-            });
-            let mut lines = vec![
-                series(DEAD, &|s| match s {
-                    Sample::PushSum { error, .. } => Some(*error),
-                    _ => None,
-                }),
-                series("#0072b2", &|s| match s {
-                    Sample::PushSum { mass, .. } => Some((1.0 - mass).abs()),
-                    _ => None,
-                }),
-            ];
-            if let Some((t0, e0)) = first {
-                let points = (0..=((end - t0) as i32).max(0))
-                    .map(|k| {
-                        (
-                            t0 + f64::from(k),
-                            e0 * std::f64::consts::FRAC_1_SQRT_2.powi(k),
-                        )
-                    })
-                    .take_while(|p| p.1 > 1e-13)
-                    .collect();
-                lines.push(Series {
-                    colour: "#334155",
-                    dashed: true,
-                    points,
-                });
-            }
-            (
-                "Worst relative error of an estimate, per round (log scale)",
-                time_chart(
-                    "Push-sum error per round, log scale",
-                    "lab-chart",
-                    Axis::Log { low: -12, high: 0 },
-                    &lines,
-                    &marks,
-                    end,
-                    now,
-                ),
-                vec![
-                    (DEAD, "worst error"),
+        )
+    } else if let Some(run) = sim.push_sum() {
+        let samples = run.samples();
+        // Kempe et al.'s bound: the potential at least halves every round in expectation,
+        // so the relative error shrinks by √2 at least; drawn from the first measured point
+        // (docs/FIDELITY.md holds the measured decay against it).
+        let first = samples
+            .first()
+            .filter(|(_, s)| s.error.is_finite())
+            .map(|(at, s)| (t(*at), s.error));
+        let mut lines = vec![
+            line(samples, DEAD, |s| s.error),
+            line(samples, "#0072b2", |s| (1.0 - s.mass).abs()),
+        ];
+        if let Some((t0, e0)) = first {
+            let points = (0..=((end - t0) as i32).max(0))
+                .map(|k| {
                     (
-                        "#0072b2",
-                        "weight off the nodes: in flight or lost (1 − Σw / N)",
-                    ),
-                    ("#334155", "Kempe's bound (÷√2 a round)"),
-                ],
-            )
+                        t0 + f64::from(k),
+                        e0 * std::f64::consts::FRAC_1_SQRT_2.powi(k),
+                    )
+                })
+                .take_while(|p| p.1 > 1e-13)
+                .collect();
+            lines.push(Series {
+                colour: "#334155",
+                dashed: true,
+                points,
+            });
         }
-        LabProtocol::Kv => (
+        (
+            "Worst relative error of an estimate, per round (log scale)",
+            time_chart(
+                "Push-sum error per round, log scale",
+                "lab-chart",
+                Axis::Log { low: -12, high: 0 },
+                &lines,
+                &marks,
+                end,
+                now,
+            ),
+            vec![
+                (DEAD, "worst error"),
+                (
+                    "#0072b2",
+                    "weight off the nodes: in flight or lost (1 − Σw / N)",
+                ),
+                ("#334155", "Kempe's bound (÷√2 a round)"),
+            ],
+        )
+    } else if let Some(run) = sim.kv() {
+        (
             "Share of live replicas in the most common state",
             time_chart(
                 "Replica agreement over time",
@@ -297,16 +297,17 @@ pub fn charts(sim: &LabSim) -> Html {
                     min_top: 1.0,
                     percent: true,
                 },
-                &[series(STATE_COLOURS[0], &|s| match s {
-                    Sample::Kv { agree, .. } => Some(*agree),
-                    _ => None,
-                })],
+                &[line(run.samples(), STATE_COLOURS[0], |s| s.agree)],
                 &marks,
                 end,
                 now,
             ),
             vec![(STATE_COLOURS[0], "agreeing replicas")],
-        ),
+        )
+    } else if let Some(run) = sim.rumor() {
+        rumor_chart(run, &marks, end, now)
+    } else {
+        return html! {};
     };
     html! {
         <section class="panel charts" aria-label="Charts">
@@ -428,10 +429,10 @@ pub fn log(sim: &LabSim) -> Html {
         <section class="panel log" aria-label="What happened">
             <h2>{ "What happened" }</h2>
             <ol data-testid="lab-log">
-                { for sim.log.iter().rev().map(|l| html! {
+                { for sim.log().iter().rev().map(|l| html! {
                     <li class={classes!(l.alarm.then_some("alarm"))}><span class="at">{ seconds(l.at) }</span>{ &l.text }</li>
                 }) }
-                if sim.log.is_empty() { <li class="muted">{ "Nothing yet: press play." }</li> }
+                if sim.log().is_empty() { <li class="muted">{ "Nothing yet: press play." }</li> }
             </ol>
         </section>
     }
@@ -472,15 +473,19 @@ pub fn inspector(sim: &LabSim, i: u32, on_change: &Callback<Change>) -> Html {
     };
     let status = if !sim.is_up(i) {
         "crashed"
-    } else if sim.swim().is_some_and(|n| n.node(i).has_left()) {
+    } else if sim
+        .swim()
+        .is_some_and(|r| r.lab().network().node(i).has_left())
+    {
         "left"
     } else {
         "running"
     };
-    let body = match sim.protocol {
-        LabProtocol::Swim => swim_state(sim, i),
-        LabProtocol::PushSum => push_sum_state(sim, i, on_change),
-        LabProtocol::Kv => kv_state(sim, i, on_change),
+    let body = match sim.view {
+        View::Swim => swim_state(sim, i),
+        View::PushSum => push_sum_state(sim, i, on_change),
+        View::Kv => kv_state(sim, i, on_change),
+        View::Rumor => rumor_state(sim, i),
     };
     let notes = sim.notes();
     html! {
@@ -516,9 +521,10 @@ pub fn inspector(sim: &LabSim, i: u32, on_change: &Callback<Change>) -> Html {
 }
 
 fn swim_state(sim: &LabSim, i: u32) -> Html {
-    let Some(net) = sim.swim() else {
+    let Some(run) = sim.swim() else {
         return html! {};
     };
+    let net = run.lab().network();
     let node = net.node(i);
     let mut members: Vec<_> = node.iter_members().collect();
     let rank = |s: MemberState| match s {
@@ -550,12 +556,12 @@ fn swim_state(sim: &LabSim, i: u32) -> Html {
 }
 
 fn push_sum_state(sim: &LabSim, i: u32, on_change: &Callback<Change>) -> Html {
-    let Some(net) = sim.push_sum() else {
+    let Some(run) = sim.push_sum() else {
         return html! {};
     };
-    let node = net.node(i);
+    let node = run.lab().network().node(i);
     let (sum, weight) = node.mass();
-    let truth = sim.push_sum_truth().unwrap_or(0.0);
+    let truth = PushSumObserver::truth(run.lab());
     let estimate = node.estimate();
     let value_input = NodeRef::default();
     let set = {
@@ -576,7 +582,7 @@ fn push_sum_state(sim: &LabSim, i: u32, on_change: &Callback<Change>) -> Html {
             <dt>{ "its value" }</dt><dd>{ format!("{:.4}", node.value()) }</dd>
             <dt>{ "its estimate" }</dt><dd data-testid="inspect-estimate">{ estimate.map_or("none yet (weight 0)".into(), |e| format!("{e:.6}")) }</dd>
             <dt>{ "true value" }</dt><dd>{ format!("{truth:.6}") }</dd>
-            <dt>{ "error" }</dt><dd>{ estimate.map_or("–".into(), |e| format!("{:.1e}", (e - truth).abs() / truth.abs().max(f64::MIN_POSITIVE))) }</dd>
+            <dt>{ "error" }</dt><dd>{ estimate.map_or("–".into(), |_| format!("{:.1e}", PushSumObserver::error(node, truth))) }</dd>
             <dt>{ "sum, weight" }</dt><dd>{ format!("{sum:.4}, {weight:.6}") }</dd>
         </dl>
         <div class="add-now">
@@ -587,8 +593,8 @@ fn push_sum_state(sim: &LabSim, i: u32, on_change: &Callback<Change>) -> Html {
 }
 
 fn kv_state(sim: &LabSim, i: u32, on_change: &Callback<Change>) -> Html {
-    let Some(net) = sim.kv() else { return html! {} };
-    let node = net.node(i);
+    let Some(run) = sim.kv() else { return html! {} };
+    let node = run.lab().network().node(i);
     let (key_input, value_input) = (NodeRef::default(), NodeRef::default());
     let set = {
         let cb = on_change.clone();
@@ -646,7 +652,8 @@ struct KeyAcross {
 /// Key-value: every key across the live replicas, the values they read by last-writer-wins,
 /// and where vector clocks keep concurrent writes.
 pub fn kv_keys(sim: &LabSim) -> Html {
-    let Some(net) = sim.kv() else { return html! {} };
+    let Some(run) = sim.kv() else { return html! {} };
+    let net = run.lab().network();
     let mut keys: BTreeMap<String, KeyAcross> = BTreeMap::new();
     let live: Vec<u32> = (0..net.len() as u32).filter(|&i| net.is_up(i)).collect();
     for &i in &live {
@@ -698,4 +705,83 @@ pub fn aggregate_label(a: Aggregate) -> &'static str {
         Aggregate::Sum => "Sum of the values",
         Aggregate::Count => "Count of the nodes",
     }
+}
+
+/// Rumors: how far the first rumor got, in the figures `grapevine sim --protocol rumor`
+/// prints.
+fn rumor_stats(run: &Run<rumor::Spec>) -> Html {
+    let observer = run.observer();
+    let (informed, live) = observer.informed(run.lab());
+    let figures = run.figures();
+    let full = figures[0].value;
+    let messages = figures[2].value.unwrap_or(0.0);
+    html! { <>
+        <div class="stat"><span class="label">{ "Informed" }</span>
+            <span class="value" data-testid="lab-informed">{ format!("{informed} of {live}") }</span>
+            <span class="sub">{ observer.first.map_or("no rumor yet".to_string(), |(id, born)| format!("rumor {}:{} from {}", id.origin, id.seq, seconds(born))) }</span></div>
+        <div class="stat"><span class="label">{ "Everyone knows after" }</span>
+            <span class="value" data-testid="lab-rumor-full">{ full.map_or("not yet".into(), |x| format!("{x:.2}")) }</span>
+            <span class="sub">{ format!("intervals · {} hops at most", observer.max_hops()) }</span></div>
+        <div class="stat"><span class="label">{ "Messages per node" }</span>
+            <span class="value">{ format!("{messages:.1}") }</span>
+            <span class="sub">{ "so far, feedback included" }</span></div>
+    </> }
+}
+
+/// Rumors: the share of live nodes informed and spreading over time.
+fn rumor_chart(
+    run: &Run<rumor::Spec>,
+    marks: &[f64],
+    end: f64,
+    now: f64,
+) -> (&'static str, Html, Vec<(&'static str, &'static str)>) {
+    let samples = run.samples();
+    (
+        "Share of live nodes that know the first rumor, and still spread it",
+        time_chart(
+            "Rumor spread over time",
+            "lab-chart",
+            Axis::Linear {
+                min_top: 1.0,
+                percent: true,
+            },
+            &[
+                line(samples, crate::palette::STOPPED, |s| s.informed),
+                line(samples, crate::palette::SPREADING, |s| s.spreading),
+            ],
+            marks,
+            end,
+            now,
+        ),
+        vec![
+            (crate::palette::STOPPED, "informed"),
+            (crate::palette::SPREADING, "spreading"),
+        ],
+    )
+}
+
+/// Rumors: what one node knows.
+fn rumor_state(sim: &LabSim, i: u32) -> Html {
+    let Some(run) = sim.rumor() else {
+        return html! {};
+    };
+    let node = run.lab().network().node(i);
+    let infection = run.observer().infections.get(&i).copied();
+    let rumors: Vec<_> = node.iter_rumors().collect();
+    html! { <>
+        <p class="facts" data-testid="inspect-rumor">{ match infection {
+            Some(f) if f.from == i => format!("started the rumor at {}", seconds(f.at)),
+            Some(f) => format!("heard the rumor from node {} at {}, {} hops from its origin", f.from, seconds(f.at), f.hops),
+            None => "has not heard the first rumor".into(),
+        } }</p>
+        <table class="members">
+            <thead><tr><th>{ "rumor" }</th><th>{ "hops" }</th><th>{ "state" }</th><th>{ "text" }</th></tr></thead>
+            <tbody>
+            { for rumors.iter().take(20).map(|(r, spreading)| html! {
+                <tr><td>{ format!("{}:{}", r.id.origin, r.id.seq) }</td><td>{ r.hops }</td>
+                    <td>{ if *spreading { "spreading" } else { "stopped" } }</td><td>{ r.text.clone() }</td></tr>
+            }) }
+            </tbody>
+        </table>
+    </> }
 }

@@ -15,7 +15,7 @@
 //! prober can tell "the target is silent" from "I am not hearing anyone". A suspicion starts
 //! long and shortens as independent members confirm it.
 
-use super::{Millis, Node, NodeId, Transmit};
+use crate::lab::{Millis, Node, NodeId, Transmit};
 use crate::rng::GossipRng;
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::vec::Vec;
@@ -121,6 +121,18 @@ pub enum SwimMessage {
 }
 
 impl SwimMessage {
+    /// Its kind, for the page's message log.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SwimMessage::Ping { .. } => "ping",
+            SwimMessage::Ack { .. } => "ack",
+            SwimMessage::PingReq { .. } => "ping-req",
+            SwimMessage::Nack { .. } => "nack",
+            SwimMessage::Join { .. } => "join",
+            SwimMessage::Sync { .. } => "sync",
+        }
+    }
+
     /// Checks the bounds a decoded message must respect.
     pub fn validate(&self) -> Result<(), &'static str> {
         match self {
@@ -641,7 +653,7 @@ impl Swim {
 
     /// `count` distinct random reachable members in state Alive, other than `except`.
     fn random_alive(&mut self, count: usize, except: NodeId) -> Vec<NodeId> {
-        let mut pool: Vec<NodeId> = self
+        let pool: Vec<NodeId> = self
             .members
             .iter()
             .filter(|(&id, m)| {
@@ -649,13 +661,7 @@ impl Swim {
             })
             .map(|(&id, _)| id)
             .collect();
-        let take = count.min(pool.len());
-        for i in 0..take {
-            let j = i + self.rng.below((pool.len() - i) as u32) as usize;
-            pool.swap(i, j);
-        }
-        pool.truncate(take);
-        pool
+        self.rng.sample_distinct(pool, count)
     }
 
     /// The next member to probe: round-robin over a shuffled list (section 4.3), or random.

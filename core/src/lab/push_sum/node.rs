@@ -8,7 +8,7 @@
 //! the estimates still converge, to a biased value, and the sum and count drift down. The lab
 //! shows that rather than hiding it ([`PushSum::mass`]).
 
-use super::{Millis, Node, NodeId, Peers, Transmit};
+use crate::lab::{Millis, Node, NodeId, Peers, Transmit};
 use crate::rng::GossipRng;
 use alloc::collections::VecDeque;
 use serde::{Deserialize, Serialize};
@@ -64,6 +64,11 @@ pub struct PushSumMessage {
 }
 
 impl PushSumMessage {
+    /// Its kind, for the page's message log.
+    pub fn kind(&self) -> &'static str {
+        "share"
+    }
+
     /// Checks what a decoded message must respect: finite numbers and a weight that is not
     /// negative (a NaN or a negative weight from a broken peer would poison every estimate).
     pub fn validate(&self) -> Result<(), &'static str> {

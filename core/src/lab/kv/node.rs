@@ -17,7 +17,7 @@
 //!   writer had seen for the key, plus one of its own; entries another one's clock dominates
 //!   are obsolete, and what remains are concurrent *siblings*, all kept for the user to merge.
 
-use super::{Millis, Node, NodeId, Peers, Transmit};
+use crate::lab::{Millis, Node, NodeId, Peers, Transmit};
 use crate::rng::GossipRng;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
@@ -157,6 +157,15 @@ pub enum KvMessage {
 }
 
 impl KvMessage {
+    /// Its kind, for the page's message log.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            KvMessage::Syn { .. } => "syn",
+            KvMessage::SynAck { .. } => "syn-ack",
+            KvMessage::Ack { .. } => "ack",
+        }
+    }
+
     /// Checks the bounds a decoded message must respect.
     pub fn validate(&self) -> Result<(), &'static str> {
         let (digest, delta) = match self {

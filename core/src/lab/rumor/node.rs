@@ -13,7 +13,7 @@
 //! every interval, with the ids it holds ([`RumorMessage::PullRequest`]), and the peer answers
 //! with the rumors it is spreading that the requester lacks.
 
-use super::{Millis, Node, NodeId, Peers, Transmit};
+use crate::lab::{Millis, Node, NodeId, Peers, Transmit};
 use crate::rng::GossipRng;
 use crate::rules::{ContactOutcome, Interest, Protocol, StopRule, MAX_FANOUT};
 use alloc::collections::{BTreeMap, VecDeque};
@@ -80,6 +80,16 @@ pub enum RumorMessage {
 }
 
 impl RumorMessage {
+    /// Its kind, for the page's message log.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RumorMessage::Push { .. } => "push",
+            RumorMessage::PullRequest { .. } => "pull",
+            RumorMessage::PullReply { .. } => "pull-reply",
+            RumorMessage::Feedback { .. } => "feedback",
+        }
+    }
+
     /// Checks the bounds a decoded message must respect.
     pub fn validate(&self) -> Result<(), &'static str> {
         match self {
@@ -238,6 +248,13 @@ impl RumorNode {
         self.next_seq
     }
 
+    /// Moves this node's first round to `at` (aligned phases: every node's rounds at the same
+    /// times, as synchronous rounds have).
+    pub fn with_first_round(mut self, at: Millis) -> Self {
+        self.next_round = at;
+        self
+    }
+
     /// Continues the numbering of a previous life (a restart keeps its id, and its rumors
     /// must not reuse the old ones' ids).
     pub fn with_next_seq(mut self, seq: u32) -> Self {
@@ -307,20 +324,6 @@ impl RumorNode {
     }
 }
 
-/// Distinct random peers, up to `k` (a partial Fisher-Yates shuffle of the sorted list).
-fn choose(peers: &Peers, k: u8, rng: &mut GossipRng) -> Vec<NodeId> {
-    let mut pool: Vec<NodeId> = peers.iter().collect();
-    // (Copying the list is O(peers) per round: live mode caps peers at about 20, the
-    // simulator's runs at a few thousand.)
-    let take = usize::from(k).min(pool.len());
-    for i in 0..take {
-        let j = i + rng.below((pool.len() - i) as u32) as usize;
-        pool.swap(i, j);
-    }
-    pool.truncate(take);
-    pool
-}
-
 impl Node for RumorNode {
     type Message = RumorMessage;
     type Command = RumorCommand;
@@ -380,7 +383,9 @@ impl Node for RumorNode {
             return;
         }
         self.next_round = now.after(u64::from(self.config.interval_ms));
-        let targets = choose(&self.peers, self.config.fanout, &mut self.rng);
+        let targets = self
+            .peers
+            .sample(usize::from(self.config.fanout), &mut self.rng);
         if self.config.protocol.pushes() {
             let rumors = self.spreading();
             if !rumors.is_empty() {

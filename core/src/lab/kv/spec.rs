@@ -1,0 +1,195 @@
+//! The key-value map in the lab: its config, writes from the scenario, and the figures of a
+//! run (rounds until every live replica agrees, keys with concurrent writes).
+
+use super::node::{KvCommand, KvConfig, KvEvent, KvMessage, KvNode};
+use crate::lab::net::Network;
+use crate::lab::protocol::{
+    named, starter, Figure, LabOptions, Log, Observer, Phases, ProtocolInfo, ProtocolSpec, Timed,
+};
+use crate::lab::run::{node_rng, Lab, LabError};
+use crate::lab::scenario::Op;
+use crate::lab::{Millis, Node, NodeId};
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+/// The key-value map's slice of the lab.
+pub struct Spec;
+
+impl ProtocolSpec for Spec {
+    const INFO: ProtocolInfo = ProtocolInfo {
+        name: "kv",
+        label: "Replicated key-value",
+        default_scenario: Some("concurrent-writes"),
+        options: &[],
+        figures: &["rounds_to_converge", "conflicting_keys"],
+        start: starter::<Spec>(),
+    };
+    type Node = KvNode;
+    type Message = KvMessage;
+    type Config = KvConfig;
+    type Observer = KvObserver;
+
+    fn config(options: &LabOptions) -> Result<KvConfig, LabError> {
+        let config = KvConfig {
+            interval_ms: options.interval_ms,
+            clock_offset_ms: 0,
+        };
+        config
+            .validate()
+            .map_err(|m| LabError::Settings(m.into()))?;
+        Ok(config)
+    }
+
+    fn interval_ms(config: &KvConfig) -> u32 {
+        config.interval_ms
+    }
+
+    /// Each replica draws its own phase: `phases` does not apply.
+    fn spawn(
+        config: &KvConfig,
+        seed: u64,
+        _: Phases,
+        i: u32,
+        life: u32,
+        now: Millis,
+        _: Option<&KvNode>,
+    ) -> KvNode {
+        KvNode::new(NodeId(u64::from(i)), *config, node_rng(seed, i, life), now)
+    }
+
+    fn command(net: &mut Network<KvNode>, op: &Op) {
+        if let Op::Set(i, key, value) = op {
+            let command = KvCommand::Set {
+                key: key.clone(),
+                value: value.clone(),
+            };
+            net.with_node(*i, |node, now| node.handle_command(now, command));
+        }
+    }
+}
+
+/// What the charts plot each round.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct KvSample {
+    /// The share of live replicas in the most common state.
+    pub agree: f64,
+    /// How many distinct states the live replicas hold.
+    pub states: u32,
+}
+
+/// Follows a key-value run: when the replicas came to agree after the scenario's last
+/// change.
+#[derive(Clone, Debug)]
+pub struct KvObserver {
+    /// The scenario's last write, heal, restart or join: convergence counts from there.
+    settle_from: Millis,
+    /// The first round boundary after `settle_from` at which every live replica agreed.
+    converged_at: Option<Millis>,
+    /// Whether the replicas agreed at the last look (to log each convergence once).
+    agreed: bool,
+}
+
+impl KvObserver {
+    /// Each live replica's state as a rank: 0 for the most common state, 1 for the next, ...
+    /// (`None` for a crashed replica). Equal ranks mean equal replicas.
+    pub fn state_ranks(lab: &Lab<Spec>) -> Vec<Option<u32>> {
+        let net = lab.network();
+        let digests: Vec<Option<Vec<(u64, u64)>>> = (0..net.len() as u32)
+            .map(|i| {
+                net.is_up(i).then(|| {
+                    let digest = net.node(i).digest();
+                    digest.0.iter().map(|(n, v)| (n.0, *v)).collect()
+                })
+            })
+            .collect();
+        let mut counts: BTreeMap<&Vec<(u64, u64)>, u32> = BTreeMap::new();
+        for d in digests.iter().flatten() {
+            *counts.entry(d).or_default() += 1;
+        }
+        let mut order: Vec<(&Vec<(u64, u64)>, u32)> = counts.into_iter().collect();
+        order.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let rank: BTreeMap<&Vec<(u64, u64)>, u32> = order
+            .iter()
+            .enumerate()
+            .map(|(r, (d, _))| (*d, r as u32))
+            .collect();
+        digests
+            .iter()
+            .map(|d| d.as_ref().map(|d| rank[d]))
+            .collect()
+    }
+
+    /// The share of live replicas in the most common state, and the number of states.
+    pub fn agreement(lab: &Lab<Spec>) -> KvSample {
+        let ranks: Vec<u32> = Self::state_ranks(lab).into_iter().flatten().collect();
+        let top = ranks.iter().filter(|&&r| r == 0).count();
+        KvSample {
+            agree: top as f64 / ranks.len().max(1) as f64,
+            states: ranks.iter().max().map_or(0, |&r| r + 1),
+        }
+    }
+
+    /// Whether every live replica holds the same entries.
+    pub fn converged(lab: &Lab<Spec>) -> bool {
+        Self::agreement(lab).states <= 1
+    }
+}
+
+impl Observer<Spec> for KvObserver {
+    type Sample = KvSample;
+
+    fn new(lab: &Lab<Spec>) -> Self {
+        let settle_from = lab
+            .scenario()
+            .steps
+            .iter()
+            .filter(|(_, op)| matches!(op, Op::Set(..) | Op::Heal | Op::Restart(_) | Op::Join))
+            .map(|s| s.0)
+            .max()
+            .unwrap_or(0);
+        KvObserver {
+            settle_from: Millis(settle_from),
+            converged_at: None,
+            agreed: true,
+        }
+    }
+
+    fn observe(&mut self, lab: &Lab<Spec>, _: &[(u64, Op)], _: Vec<Timed<KvEvent>>, log: &mut Log) {
+        let agreed = Self::converged(lab);
+        if agreed && !self.agreed {
+            log.push(
+                lab.now(),
+                "every live replica holds the same entries".into(),
+                false,
+            );
+        }
+        self.agreed = agreed;
+    }
+
+    fn sample(&mut self, lab: &Lab<Spec>) -> KvSample {
+        let sample = Self::agreement(lab);
+        // A sample at the very time of a step is taken after it.
+        if lab.now() > self.settle_from && self.converged_at.is_none() && sample.states <= 1 {
+            self.converged_at = Some(lab.now());
+        }
+        sample
+    }
+
+    fn figures(&self, lab: &Lab<Spec>) -> Vec<Figure> {
+        let interval = f64::from(lab.config().interval_ms);
+        let node = lab.network().node(0);
+        let conflicting = node
+            .keys()
+            .iter()
+            .filter(|k| node.siblings(k).len() > 1)
+            .count();
+        named::<Spec>(&[
+            (
+                self.converged_at
+                    .map(|t| t.since(self.settle_from) as f64 / interval),
+                true,
+            ),
+            (Some(conflicting as f64), false),
+        ])
+    }
+}

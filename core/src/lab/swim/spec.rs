@@ -1,0 +1,316 @@
+//! SWIM in the lab: its config, how the simulator makes and joins members, and the figures
+//! of a run (crash detection, false positives, cost).
+
+use super::node::{
+    Incarnation, Lifeguard, MemberState, Swim, SwimCommand, SwimConfig, SwimEvent, SwimMessage,
+};
+use crate::lab::net::Network;
+use crate::lab::protocol::{
+    named, per_node_interval, starter, Figure, LabOption, LabOptions, Log, Observer, Phases,
+    ProtocolInfo, ProtocolSpec, Timed,
+};
+use crate::lab::run::{node_rng, Lab, LabError};
+use crate::lab::scenario::Op;
+use crate::lab::{Millis, Node, NodeId};
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::format;
+use alloc::vec::Vec;
+
+/// SWIM's slice of the lab.
+pub struct Spec;
+
+impl SwimConfig {
+    /// memberlist's defaults at protocol period `period_ms`: the direct ack is awaited half a
+    /// period (memberlist: 500 ms of 1 s), so the indirect probe fits in the same period.
+    pub fn for_period(period_ms: u32, lifeguard: bool) -> SwimConfig {
+        SwimConfig {
+            period_ms,
+            ack_timeout_ms: (period_ms / 2).max(1),
+            lifeguard: lifeguard.then(Lifeguard::default),
+            ..SwimConfig::default()
+        }
+    }
+}
+
+impl ProtocolSpec for Spec {
+    const INFO: ProtocolInfo = ProtocolInfo {
+        name: "swim",
+        label: "SWIM membership",
+        default_scenario: Some("crash-one"),
+        options: &[LabOption::Lifeguard],
+        figures: &[
+            "first_detection_periods",
+            "full_detection_periods",
+            "false_positives",
+            "messages_per_node_period",
+        ],
+        start: starter::<Spec>(),
+    };
+    type Node = Swim;
+    type Message = SwimMessage;
+    type Config = SwimConfig;
+    type Observer = SwimObserver;
+
+    fn config(options: &LabOptions) -> Result<SwimConfig, LabError> {
+        let config = SwimConfig::for_period(options.interval_ms, options.lifeguard);
+        config
+            .validate()
+            .map_err(|m| LabError::Settings(m.into()))?;
+        Ok(config)
+    }
+
+    fn interval_ms(config: &SwimConfig) -> u32 {
+        config.period_ms
+    }
+
+    fn spawn(
+        config: &SwimConfig,
+        seed: u64,
+        phases: Phases,
+        i: u32,
+        life: u32,
+        now: Millis,
+        previous: Option<&Swim>,
+    ) -> Swim {
+        // A restarted process comes back at a higher incarnation than any it had, so its
+        // news overrides the group's memory of its death.
+        let incarnation = previous.map_or(Incarnation(0), |p| Incarnation(p.incarnation().0 + 1));
+        let mut rng = node_rng(seed, i, life);
+        let offset = match phases {
+            Phases::Random => u64::from(rng.below(config.period_ms)),
+            Phases::Aligned => 0,
+        };
+        Swim::new(
+            NodeId(u64::from(i)),
+            incarnation,
+            *config,
+            rng,
+            now.after(offset),
+        )
+    }
+
+    fn joined(net: &mut Network<Swim>, i: u32, contacts: &[u32]) {
+        for &c in contacts {
+            net.with_node(i, |node, now| {
+                node.handle_command(now, SwimCommand::Join(NodeId(u64::from(c))))
+            });
+        }
+    }
+
+    fn leave(net: &mut Network<Swim>, i: u32) {
+        net.with_node(i, |node, now| node.handle_command(now, SwimCommand::Leave));
+    }
+
+    fn incarnation(node: &Swim) -> u32 {
+        node.incarnation().0
+    }
+}
+
+/// A crash and what the running members made of it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Detection {
+    /// When the node crashed.
+    pub crashed_at: Millis,
+    /// When some member first suspected it (or declared it dead).
+    pub first: Option<Millis>,
+    /// Members that have accused it since the crash, and when they first did.
+    pub accusers: BTreeMap<u32, Millis>,
+    /// When every member running at the last look had.
+    pub all: Option<Millis>,
+}
+
+impl Detection {
+    /// When the last of `observers` accused it; `None` while one has not.
+    fn last_of(&self, observers: impl Iterator<Item = u32>) -> Option<Millis> {
+        observers
+            .map(|i| self.accusers.get(&i).copied())
+            .collect::<Option<Vec<Millis>>>()
+            .and_then(|ts| ts.into_iter().max())
+    }
+}
+
+/// What the charts plot each period: per running member, on average, how many members it
+/// holds suspect, dead or left.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SwimSample {
+    /// Suspect.
+    pub suspect: f64,
+    /// Dead.
+    pub dead: f64,
+    /// Left.
+    pub left: f64,
+}
+
+/// Follows a SWIM run: each crash's detection, false verdicts, the log.
+#[derive(Clone, Debug, Default)]
+pub struct SwimObserver {
+    /// Each crashed node's detection (the latest crash of each node).
+    pub detections: BTreeMap<u32, Detection>,
+    /// The scenario's first crash: the figures' detection.
+    first_crash: Option<(u32, Detection)>,
+    /// Members declared dead while running, in the life the verdict was about.
+    pub false_positives: BTreeSet<u32>,
+    /// The lives (member, incarnation) so declared: each logged once.
+    false_lives: BTreeSet<(u32, u32)>,
+    /// Running lives (member, incarnation) suspected: each logged once.
+    pub false_suspicions: BTreeSet<(u32, u32)>,
+}
+
+/// Running members wrongly accused come by the hundred in a partition: the log tells of the
+/// first, the tenth, the hundredth... (the figures count them all).
+fn milestone(count: usize) -> bool {
+    [1, 10, 100, 1_000, 10_000].contains(&count)
+}
+
+/// Running members that have not left: the members whose verdicts count.
+fn running(lab: &Lab<Spec>) -> impl Iterator<Item = u32> + '_ {
+    lab.live().filter(|&i| !lab.network().node(i).has_left())
+}
+
+impl Observer<Spec> for SwimObserver {
+    type Sample = SwimSample;
+
+    fn new(_: &Lab<Spec>) -> Self {
+        SwimObserver::default()
+    }
+
+    fn observe(
+        &mut self,
+        lab: &Lab<Spec>,
+        steps: &[(u64, Op)],
+        events: Vec<Timed<SwimEvent>>,
+        log: &mut Log,
+    ) {
+        for (at, op) in steps {
+            if let Op::Crash(i) = *op {
+                let d = Detection {
+                    crashed_at: Millis(*at),
+                    ..Detection::default()
+                };
+                if self.first_crash.is_none() {
+                    self.first_crash = Some((i, d.clone()));
+                }
+                self.detections.insert(i, d);
+            }
+        }
+        for (at, observer, event) in events {
+            let o = observer.0 as u32;
+            let (member, state, incarnation) = match event {
+                SwimEvent::Refuted(inc) => {
+                    log.push(
+                        at,
+                        format!("node {o} refutes a suspicion (incarnation {})", inc.0),
+                        false,
+                    );
+                    continue;
+                }
+                SwimEvent::Member {
+                    member,
+                    state,
+                    incarnation,
+                } => (member.0 as u32, state, incarnation.0),
+            };
+            let accused = matches!(state, MemberState::Suspect | MemberState::Dead);
+            if let Some((crashed, d)) = self.first_crash.as_mut() {
+                if *crashed == member && accused && at >= d.crashed_at {
+                    d.accusers.entry(o).or_insert(at);
+                }
+            }
+            if let Some(d) = self.detections.get_mut(&member) {
+                if accused && at >= d.crashed_at && !d.accusers.contains_key(&o) {
+                    d.accusers.insert(o, at);
+                    if d.first.is_none() {
+                        d.first = Some(at);
+                        log.push(
+                            at,
+                            format!("node {o} suspects node {member}, which crashed"),
+                            false,
+                        );
+                    }
+                }
+            }
+            if !lab.was_live(member, at, incarnation) {
+                continue;
+            }
+            if state == MemberState::Dead {
+                self.false_positives.insert(member);
+                if self.false_lives.insert((member, incarnation))
+                    && milestone(self.false_lives.len())
+                {
+                    let count = self.false_lives.len();
+                    log.push(at, format!("node {o} declares node {member} dead while it runs: false positive no. {count}"), true);
+                }
+            } else if state == MemberState::Suspect
+                && self.false_suspicions.insert((member, incarnation))
+            {
+                let count = self.false_suspicions.len();
+                if milestone(count) {
+                    log.push(at, format!("node {o} suspects node {member}, which runs: running members suspected so far: {count}"), false);
+                }
+            }
+        }
+        // Crashes every running member now knows of.
+        for (&m, d) in self.detections.iter_mut() {
+            if d.all.is_some() || d.first.is_none() {
+                continue;
+            }
+            if let Some(at) = d.last_of(running(lab).filter(|&i| i != m)) {
+                d.all = Some(at);
+                log.push(
+                    at,
+                    format!("every running member has marked node {m} suspect or dead"),
+                    false,
+                );
+            }
+        }
+    }
+
+    fn sample(&mut self, lab: &Lab<Spec>) -> SwimSample {
+        let (mut counts, mut observers) = ([0u64; 3], 0u64);
+        for i in running(lab) {
+            observers += 1;
+            for (_, view) in lab.network().node(i).iter_members() {
+                match view.state {
+                    MemberState::Suspect => counts[0] += 1,
+                    MemberState::Dead => counts[1] += 1,
+                    MemberState::Left => counts[2] += 1,
+                    MemberState::Alive => {}
+                }
+            }
+        }
+        let per = |c: u64| c as f64 / observers.max(1) as f64;
+        SwimSample {
+            suspect: per(counts[0]),
+            dead: per(counts[1]),
+            left: per(counts[2]),
+        }
+    }
+
+    fn figures(&self, lab: &Lab<Spec>) -> Vec<Figure> {
+        let period = f64::from(lab.config().period_ms);
+        let periods = |t: Millis, from: Millis| t.since(from) as f64 / period;
+        let (first, full) = match &self.first_crash {
+            None => (None, None),
+            Some((crashed, d)) => (
+                d.accusers.values().min().map(|&t| periods(t, d.crashed_at)),
+                d.last_of(running(lab).filter(|i| i != crashed))
+                    .map(|t| periods(t, d.crashed_at)),
+            ),
+        };
+        let sent = lab.network().stats().sent;
+        named::<Spec>(&[
+            (first, true),
+            (full, true),
+            (Some(self.false_positives.len() as f64), false),
+            (
+                Some(per_node_interval(
+                    sent,
+                    lab.initial_nodes(),
+                    lab.now(),
+                    lab.config().period_ms,
+                )),
+                false,
+            ),
+        ])
+    }
+}
