@@ -376,7 +376,7 @@ mod tests {
         s.run.seed = 99;
         s.run.live.loss = 0.05;
         s.lab = LabPage {
-            protocol: Some(LabProtocol::Swim),
+            protocol: LabProtocol::from_name("swim"),
             scenario: Some(
                 "at 2.5s crash 3 # a comment & more\nat 4s set 1 k a=b c%d\nend 30s".into(),
             ),
@@ -387,7 +387,7 @@ mod tests {
         let (back, notices) = PageSettings::from_query(&s.to_query());
         assert_eq!(back, s);
         assert!(notices.is_empty(), "{notices:?}");
-        s.lab.protocol = Some(LabProtocol::PushSum);
+        s.lab.protocol = LabProtocol::from_name("push-sum");
         s.lab.aggregate = Aggregate::Count;
         s.lab.lifeguard = false;
         s.lab.scenario = Some("split-brain".into());

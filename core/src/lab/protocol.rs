@@ -163,6 +163,9 @@ impl Log {
     }
 }
 
+/// How a registry entry starts a run of its protocol.
+pub type Starter = fn(&LabSettings, &LabOptions) -> Result<Box<dyn AnyRun>, LabError>;
+
 /// A protocol's registry entry: what menus, flags and URLs need without running it.
 #[derive(Debug)]
 pub struct ProtocolInfo {
@@ -178,7 +181,7 @@ pub struct ProtocolInfo {
     /// Its figures' names, in the order [`AnyRun::figures`] gives them.
     pub figures: &'static [&'static str],
     /// Starts a run (see [`Run::start`]).
-    pub start: fn(&LabSettings, &LabOptions) -> Result<Box<dyn AnyRun>, LabError>,
+    pub start: Starter,
 }
 
 /// A lab protocol: a registry entry. Compared by name.
@@ -466,6 +469,10 @@ pub trait AnyRun {
     fn interval_ms(&self) -> u32;
     /// Nodes ever in the run (joined ones included).
     fn len(&self) -> u32;
+    /// Whether the run has no node (never: a run starts with two at least).
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// Nodes at the start.
     fn initial_nodes(&self) -> u32;
     /// Whether node `i` is running.
@@ -552,8 +559,7 @@ impl dyn AnyRun {
 }
 
 /// The start function a registry entry holds for `P`.
-pub const fn starter<P: ProtocolSpec>(
-) -> fn(&LabSettings, &LabOptions) -> Result<Box<dyn AnyRun>, LabError> {
+pub const fn starter<P: ProtocolSpec>() -> Starter {
     Run::<P>::boxed
 }
 
