@@ -134,3 +134,18 @@ test('a broken scenario in the link is kept in the editor with the reason, and t
   assert.deepEqual(page.errors, []);
   await page.close();
 });
+
+test('rumors in the page spread as grapevine sim says, same seed, with who-told-whom arrows', async () => {
+  assert.ok(existsSync(CLI), `${CLI} is missing: cargo build --release -p grapevine-cli`);
+  const cli = JSON.parse(execFileSync(CLI, ['sim', '--protocol', 'rumor', '--nodes', '300', '--seed', '6', '--runs', '1', '--fanout', '2', '--format', 'json'], { encoding: 'utf8' }));
+  const page = await openPage(env.browser, `${env.url}?protocol=rumor&nodes=300&seed=6&fanout=2&speed=0&inspect=5`);
+  assert.equal(await page.getByTestId('protocol').inputValue(), 'rumor');
+  await playToEnd(page);
+  assert.equal(await text(page, 'lab-informed'), '300 of 300');
+  assert.equal(await text(page, 'lab-rumor-full'), cli.intervals_to_full.mean.toFixed(2));
+  assert.match(await text(page, 'inspect-rumor'), /heard the rumor from node \d+ at [0-9.]+ s, \d+ hops/);
+  assert.match(page.url(), /fanout=2/);
+  await page.screenshot({ path: `${ARTIFACTS}lab-rumor.png`, fullPage: true });
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});

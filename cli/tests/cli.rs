@@ -170,6 +170,9 @@ fn bad_input_is_one_line_naming_the_flag_and_exit_code_2() {
         ),
         (&["sim", "--protocol", "swim", "--fanout", "2"], "--fanout"),
         (&["sim", "--protocol", "kv", "--lifeguard"], "--lifeguard"),
+        (&["sim", "--protocol", "swim", "--mode", "pull"], "--mode"),
+        (&["sim", "--protocol", "rumor", "--mode", "gossip"], "--mode"),
+        (&["sim", "--protocol", "rumor", "--topology", "ring"], "--topology"),
         (&["sim", "--protocol", "swim", "--nodes", "6000"], "--nodes"),
         (&["sim", "--scenario", "crash-one"], "--scenario"),
         (
@@ -244,6 +247,15 @@ fn lab_protocols_print_their_figures_in_the_summary_shape() {
             ],
         ),
         ("kv", &["rounds_to_converge", "conflicting_keys"]),
+        (
+            "rumor",
+            &[
+                "intervals_to_full",
+                "residue",
+                "messages_per_node",
+                "max_hops",
+            ],
+        ),
     ] {
         let v = json(&["--protocol", protocol, "--nodes", "30", "--runs", "4"]);
         assert_eq!(v["settings"]["protocol"], protocol);
@@ -296,4 +308,25 @@ fn a_scenario_file_is_read_and_its_errors_name_the_step() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("step 2") && err.contains("explode"), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+}
+
+/// The rumor protocol through the lab: a rumor starts at node 0 at time 0 and reaches every
+/// node with no loss and no stop rule; with a stop rule some never hear it; its settings are
+/// printed with the figures.
+#[test]
+fn the_rumor_protocol_runs_in_the_lab() {
+    let v = json(&["--protocol", "rumor", "--nodes", "100", "--runs", "6"]);
+    assert_eq!(v["intervals_to_full"]["completed"], 6, "{v}");
+    let mean = v["intervals_to_full"]["mean"].as_f64().unwrap();
+    // Push to one peer a second: about log2 n + ln n rounds, faster in continuous time.
+    assert!((5.0..14.0).contains(&mean), "{v}");
+    assert_eq!(v["residue"]["max"], 0.0);
+    assert_eq!(v["settings"]["mode"], "push");
+    let v = json(&[
+        "--protocol", "rumor", "--nodes", "200", "--runs", "6", "--mode", "pushpull",
+        "--fanout", "2", "--stop", "feedback-counter", "--k", "1",
+    ]);
+    assert!(v["residue"]["mean"].as_f64().unwrap() > 0.0, "{v}");
+    assert_eq!(v["settings"]["stop"], "feedback-counter");
+    assert_eq!(v["settings"]["fanout"], 2);
 }
