@@ -171,8 +171,14 @@ fn bad_input_is_one_line_naming_the_flag_and_exit_code_2() {
         (&["sim", "--protocol", "swim", "--fanout", "2"], "--fanout"),
         (&["sim", "--protocol", "kv", "--lifeguard"], "--lifeguard"),
         (&["sim", "--protocol", "swim", "--mode", "pull"], "--mode"),
-        (&["sim", "--protocol", "rumor", "--mode", "gossip"], "--mode"),
-        (&["sim", "--protocol", "rumor", "--topology", "ring"], "--topology"),
+        (
+            &["sim", "--protocol", "rumor", "--mode", "gossip"],
+            "--mode",
+        ),
+        (
+            &["sim", "--protocol", "rumor", "--topology", "ring"],
+            "--topology",
+        ),
         (&["sim", "--protocol", "swim", "--nodes", "6000"], "--nodes"),
         (&["sim", "--scenario", "crash-one"], "--scenario"),
         (
@@ -323,8 +329,20 @@ fn the_rumor_protocol_runs_in_the_lab() {
     assert_eq!(v["residue"]["max"], 0.0);
     assert_eq!(v["settings"]["mode"], "push");
     let v = json(&[
-        "--protocol", "rumor", "--nodes", "200", "--runs", "6", "--mode", "pushpull",
-        "--fanout", "2", "--stop", "feedback-counter", "--k", "1",
+        "--protocol",
+        "rumor",
+        "--nodes",
+        "200",
+        "--runs",
+        "6",
+        "--mode",
+        "pushpull",
+        "--fanout",
+        "2",
+        "--stop",
+        "feedback-counter",
+        "--k",
+        "1",
     ]);
     assert!(v["residue"]["mean"].as_f64().unwrap() > 0.0, "{v}");
     assert_eq!(v["settings"]["stop"], "feedback-counter");
