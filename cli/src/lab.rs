@@ -12,7 +12,7 @@ use grapevine_core::lab::protocol::Phases;
 use grapevine_core::lab::run::{LabSettings, MAX_LAB_NODES};
 use grapevine_core::lab::scenario::{preset, Scenario, PRESETS};
 use grapevine_core::lab::{Figure, LabOption, LabOptions, LabProtocol, QUIET_SCENARIO};
-use grapevine_core::{Feedback, Interest, Protocol, Topology};
+use grapevine_core::{Interest, Protocol, Topology};
 use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -102,11 +102,7 @@ fn options(args: &SimArgs, protocol: LabProtocol) -> Result<LabOptions, Usage> {
         lifeguard: args.lab.lifeguard,
         mode: args.lab.mode,
         fanout: args.scenario.fanout,
-        // In continuous time a contact's feedback is judged when it arrives.
-        interest: Interest {
-            feedback: Feedback::Arrival,
-            ..Interest::new(args.stop, args.k)
-        },
+        interest: Interest::new(args.stop, args.k),
         ..LabOptions::default()
     };
     if let Some(option) = options.unused(protocol) {

@@ -1,6 +1,5 @@
 //! The control panel: every setting, and play / step / reset.
 
-use crate::lab::panels::aggregate_label;
 use crate::params::{PageSettings, PAGE_MAX_NODES, SPEEDS};
 use grapevine_core::lab::push_sum::Aggregate;
 use grapevine_core::lab::scenario::Op;
@@ -373,5 +372,14 @@ pub fn topology_label(t: Topology) -> &'static str {
         Topology::Regular => "Random 4-regular",
         Topology::SmallWorld => "Small world",
         Topology::ScaleFree => "Scale-free",
+    }
+}
+
+/// The aggregate's name for people.
+pub fn aggregate_label(a: Aggregate) -> &'static str {
+    match a {
+        Aggregate::Average => "Average of the values",
+        Aggregate::Sum => "Sum of the values",
+        Aggregate::Count => "Count of the nodes",
     }
 }

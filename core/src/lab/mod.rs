@@ -108,6 +108,41 @@ pub trait Node {
     fn poll_timeout(&self) -> Option<Millis>;
 }
 
+/// A node's gossip-round timer: a round every interval, the first after a random part of an
+/// interval (so nodes started together do not all send at once).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RoundTimer {
+    next: Millis,
+}
+
+impl RoundTimer {
+    /// The first round at a random point of the interval from `now` (one draw from `rng`).
+    pub fn random_phase(interval_ms: u32, rng: &mut GossipRng, now: Millis) -> Self {
+        RoundTimer {
+            next: now.after(u64::from(rng.below(interval_ms))),
+        }
+    }
+
+    /// The first round at `at`.
+    pub fn first_at(at: Millis) -> Self {
+        RoundTimer { next: at }
+    }
+
+    /// Whether a round is due at `now`; if so, the next is one interval from `now`.
+    pub fn due(&mut self, now: Millis, interval_ms: u32) -> bool {
+        if now < self.next {
+            return false;
+        }
+        self.next = now.after(u64::from(interval_ms));
+        true
+    }
+
+    /// When the next round is due (the node's [`Node::poll_timeout`]).
+    pub fn next(&self) -> Millis {
+        self.next
+    }
+}
+
 /// The peers a node without a membership protocol of its own may talk to (push-sum, the
 /// key-value map): kept sorted, so a random pick depends only on the set and the generator.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -17,7 +17,6 @@ use super::run::{Lab, LabError, LabSettings};
 use super::scenario::{Op, Scenario};
 use super::{kv, push_sum, rumor, swim, Millis, Node, NodeId};
 use crate::rules::{Interest, Protocol};
-use crate::Feedback;
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::string::String;
@@ -41,7 +40,8 @@ pub struct LabOptions {
     pub mode: Protocol,
     /// Rumors: peers contacted per interval.
     pub fanout: u8,
-    /// Rumors: when a node stops spreading a rumor.
+    /// Rumors: when a node stops spreading a rumor (its `feedback` does not apply: in
+    /// continuous time a contact's feedback is judged when it arrives).
     pub interest: Interest,
 }
 
@@ -53,10 +53,7 @@ impl Default for LabOptions {
             aggregate: push_sum::Aggregate::Average,
             mode: Protocol::Push,
             fanout: 1,
-            interest: Interest {
-                feedback: Feedback::Arrival,
-                ..Interest::FOREVER
-            },
+            interest: Interest::FOREVER,
         }
     }
 }
@@ -223,11 +220,6 @@ impl LabProtocol {
     /// The protocol named `name`.
     pub fn from_name(name: &str) -> Option<LabProtocol> {
         LabProtocol::all().find(|p| p.name() == name)
-    }
-
-    /// The protocol a spec registers.
-    pub fn of<P: ProtocolSpec>() -> LabProtocol {
-        LabProtocol::from_name(P::INFO.name).expect("every spec is in the registry")
     }
 
     /// Whether this is `P`'s entry.
@@ -457,8 +449,6 @@ impl<P: ProtocolSpec> Run<P> {
 /// Any protocol's run, for the page and the command line, which choose the protocol at run
 /// time. Protocol views reach their own run with [`AnyRun::as_any`].
 pub trait AnyRun {
-    /// Which protocol.
-    fn protocol(&self) -> LabProtocol;
     /// The run's time.
     fn now(&self) -> Millis;
     /// When the scenario ends.
@@ -498,9 +488,6 @@ pub trait AnyRun {
 }
 
 impl<P: ProtocolSpec> AnyRun for Run<P> {
-    fn protocol(&self) -> LabProtocol {
-        LabProtocol::of::<P>()
-    }
     fn now(&self) -> Millis {
         self.lab.now()
     }

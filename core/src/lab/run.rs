@@ -42,6 +42,13 @@ pub enum LabError {
     Runaway(EventBound),
 }
 
+/// A config's or a link's `validate()` message: a parameter out of range.
+impl From<&'static str> for LabError {
+    fn from(message: &'static str) -> Self {
+        LabError::Settings(message.into())
+    }
+}
+
 impl core::fmt::Display for LabError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
@@ -60,9 +67,7 @@ impl LabSettings {
                 self.nodes
             )));
         }
-        self.link
-            .validate()
-            .map_err(|m| LabError::Settings(m.into()))?;
+        self.link.validate()?;
         self.scenario
             .check_nodes(self.nodes)
             .map_err(LabError::Scenario)

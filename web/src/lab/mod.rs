@@ -17,8 +17,6 @@ use grapevine_core::lab::run::LabSettings;
 use grapevine_core::lab::scenario::{preset, Scenario};
 use grapevine_core::lab::{kv, push_sum, rumor, swim};
 use grapevine_core::lab::{AnyRun, LabOptions, LabProtocol, Millis, Run, QUIET_SCENARIO};
-use grapevine_core::rules::Feedback;
-use grapevine_core::Interest;
 
 /// SWIM's protocol period and the other protocols' gossip interval, ms: a "round" of the
 /// lab, the unit of its speed control and of its charts' time axes.
@@ -83,11 +81,7 @@ impl LabSim {
             aggregate: settings.lab.aggregate,
             mode: settings.run.protocol,
             fanout: settings.run.live.fanout,
-            // In continuous time a contact's feedback is judged when it arrives.
-            interest: Interest {
-                feedback: Feedback::Arrival,
-                ..settings.run.live.interest
-            },
+            interest: settings.run.live.interest,
         }
     }
 

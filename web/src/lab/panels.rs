@@ -8,9 +8,8 @@ use super::{LabSim, View, PERIOD_MS};
 use crate::controls::Change;
 use grapevine_core::lab::kv::Entry;
 use grapevine_core::lab::net::Fate;
-use grapevine_core::lab::push_sum::Aggregate;
 use grapevine_core::lab::push_sum::PushSumObserver;
-use grapevine_core::lab::rumor;
+use grapevine_core::lab::rumor::{self, RumorObserver};
 use grapevine_core::lab::scenario::{Op, PRESETS};
 use grapevine_core::lab::swim::MemberState;
 use grapevine_core::lab::{LabProtocol, Millis, Run};
@@ -127,7 +126,7 @@ pub fn stats(sim: &LabSim, seed: u64) -> Html {
     };
     let specific = if let Some(run) = sim.swim() {
         let observer = run.observer();
-        let detection = observer.detections.iter().next_back().map(|(m, d)| {
+        let detection = observer.detections.last().map(|(m, d)| {
             let first = d.first.map_or("not yet suspected".into(), |t| {
                 format!("first suspected after {} periods", periods(d.crashed_at, t))
             });
@@ -698,23 +697,13 @@ pub fn kv_keys(sim: &LabSim) -> Html {
     }
 }
 
-/// The aggregate's name for people.
-pub fn aggregate_label(a: Aggregate) -> &'static str {
-    match a {
-        Aggregate::Average => "Average of the values",
-        Aggregate::Sum => "Sum of the values",
-        Aggregate::Count => "Count of the nodes",
-    }
-}
-
 /// Rumors: how far the first rumor got, in the figures `grapevine sim --protocol rumor`
 /// prints.
 fn rumor_stats(run: &Run<rumor::Spec>) -> Html {
     let observer = run.observer();
     let (informed, live) = observer.informed(run.lab());
-    let figures = run.figures();
-    let full = figures[0].value;
-    let messages = figures[2].value.unwrap_or(0.0);
+    let full = observer.intervals_to_full(run.lab());
+    let messages = RumorObserver::messages_per_node(run.lab());
     html! { <>
         <div class="stat"><span class="label">{ "Informed" }</span>
             <span class="value" data-testid="lab-informed">{ format!("{informed} of {live}") }</span>

@@ -17,7 +17,7 @@
 //!   writer had seen for the key, plus one of its own; entries another one's clock dominates
 //!   are obsolete, and what remains are concurrent *siblings*, all kept for the user to merge.
 
-use crate::lab::{Millis, Node, NodeId, Peers, Transmit};
+use crate::lab::{Millis, Node, NodeId, Peers, RoundTimer, Transmit};
 use crate::rng::GossipRng;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
@@ -263,7 +263,7 @@ pub struct KvNode {
     rng: GossipRng,
     origins: BTreeMap<NodeId, Origin>,
     peers: Peers,
-    next_round: Millis,
+    round: RoundTimer,
     outbox: VecDeque<Transmit<KvMessage>>,
     events: VecDeque<KvEvent>,
 }
@@ -271,14 +271,14 @@ pub struct KvNode {
 impl KvNode {
     /// An empty replica; its first exchange comes after a random part of an interval.
     pub fn new(id: NodeId, config: KvConfig, mut rng: GossipRng, now: Millis) -> Self {
-        let offset = u64::from(rng.below(config.interval_ms));
+        let round = RoundTimer::random_phase(config.interval_ms, &mut rng, now);
         KvNode {
             id,
             config,
             rng,
             origins: BTreeMap::new(),
             peers: Peers::default(),
-            next_round: now.after(offset),
+            round,
             outbox: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -433,10 +433,9 @@ impl Node for KvNode {
     }
 
     fn handle_timeout(&mut self, now: Millis) {
-        if now < self.next_round {
+        if !self.round.due(now, self.config.interval_ms) {
             return;
         }
-        self.next_round = now.after(u64::from(self.config.interval_ms));
         let Some(to) = self.peers.random(&mut self.rng) else {
             return;
         };
@@ -465,6 +464,6 @@ impl Node for KvNode {
     }
 
     fn poll_timeout(&self) -> Option<Millis> {
-        Some(self.next_round)
+        Some(self.round.next())
     }
 }

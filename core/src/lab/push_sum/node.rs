@@ -8,7 +8,7 @@
 //! the estimates still converge, to a biased value, and the sum and count drift down. The lab
 //! shows that rather than hiding it ([`PushSum::mass`]).
 
-use crate::lab::{Millis, Node, NodeId, Peers, Transmit};
+use crate::lab::{Millis, Node, NodeId, Peers, RoundTimer, Transmit};
 use crate::rng::GossipRng;
 use alloc::collections::VecDeque;
 use serde::{Deserialize, Serialize};
@@ -127,7 +127,7 @@ pub struct PushSum {
     sum: f64,
     weight: f64,
     peers: Peers,
-    next_round: Millis,
+    round: RoundTimer,
     outbox: VecDeque<Transmit<PushSumMessage>>,
 }
 
@@ -143,7 +143,7 @@ impl PushSum {
         now: Millis,
     ) -> Self {
         let (sum, weight) = config.aggregate.start(value, designated);
-        let offset = u64::from(rng.below(config.interval_ms));
+        let round = RoundTimer::random_phase(config.interval_ms, &mut rng, now);
         PushSum {
             id,
             config,
@@ -152,7 +152,7 @@ impl PushSum {
             sum,
             weight,
             peers: Peers::default(),
-            next_round: now.after(offset),
+            round,
             outbox: VecDeque::new(),
         }
     }
@@ -189,10 +189,9 @@ impl Node for PushSum {
     }
 
     fn handle_timeout(&mut self, now: Millis) {
-        if now < self.next_round {
+        if !self.round.due(now, self.config.interval_ms) {
             return;
         }
-        self.next_round = now.after(u64::from(self.config.interval_ms));
         let Some(to) = self.peers.random(&mut self.rng) else {
             return;
         };
@@ -228,6 +227,6 @@ impl Node for PushSum {
     }
 
     fn poll_timeout(&self) -> Option<Millis> {
-        Some(self.next_round)
+        Some(self.round.next())
     }
 }

@@ -13,7 +13,7 @@
 //! every interval, with the ids it holds ([`RumorMessage::PullRequest`]), and the peer answers
 //! with the rumors it is spreading that the requester lacks.
 
-use crate::lab::{Millis, Node, NodeId, Peers, Transmit};
+use crate::lab::{Millis, Node, NodeId, Peers, RoundTimer, Transmit};
 use crate::rng::GossipRng;
 use crate::rules::{ContactOutcome, Interest, Protocol, StopRule, MAX_FANOUT};
 use alloc::collections::{BTreeMap, VecDeque};
@@ -204,7 +204,7 @@ pub struct RumorNode {
     arrivals: u64,
     next_seq: u32,
     peers: Peers,
-    next_round: Millis,
+    round: RoundTimer,
     outbox: VecDeque<Transmit<RumorMessage>>,
     events: VecDeque<RumorEvent>,
 }
@@ -213,7 +213,7 @@ impl RumorNode {
     /// A node that knows no rumor; its first round comes after a random part of an interval.
     /// `config` MUST be valid.
     pub fn new(id: NodeId, config: RumorConfig, mut rng: GossipRng, now: Millis) -> Self {
-        let offset = u64::from(rng.below(config.interval_ms));
+        let round = RoundTimer::random_phase(config.interval_ms, &mut rng, now);
         RumorNode {
             id,
             config,
@@ -222,7 +222,7 @@ impl RumorNode {
             arrivals: 0,
             next_seq: 0,
             peers: Peers::default(),
-            next_round: now.after(offset),
+            round,
             outbox: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -251,7 +251,7 @@ impl RumorNode {
     /// Moves this node's first round to `at` (aligned phases: every node's rounds at the same
     /// times, as synchronous rounds have).
     pub fn with_first_round(mut self, at: Millis) -> Self {
-        self.next_round = at;
+        self.round = RoundTimer::first_at(at);
         self
     }
 
@@ -379,10 +379,9 @@ impl Node for RumorNode {
     }
 
     fn handle_timeout(&mut self, now: Millis) {
-        if now < self.next_round {
+        if !self.round.due(now, self.config.interval_ms) {
             return;
         }
-        self.next_round = now.after(u64::from(self.config.interval_ms));
         let targets = self
             .peers
             .sample(usize::from(self.config.fanout), &mut self.rng);
@@ -465,6 +464,6 @@ impl Node for RumorNode {
     }
 
     fn poll_timeout(&self) -> Option<Millis> {
-        Some(self.next_round)
+        Some(self.round.next())
     }
 }

@@ -12,9 +12,9 @@ use crate::lab::protocol::{
 use crate::lab::run::{node_rng, Lab, LabError};
 use crate::lab::scenario::{Op, Scenario};
 use crate::lab::{Millis, Node, NodeId};
+use crate::rules::{Feedback, Interest};
 use alloc::collections::BTreeMap;
 use alloc::format;
-use alloc::string::String;
 use alloc::vec::Vec;
 
 /// The rumor protocol's slice of the lab.
@@ -47,7 +47,11 @@ impl ProtocolSpec for Spec {
             interval_ms: options.interval_ms,
             protocol: options.mode,
             fanout: options.fanout,
-            interest: options.interest,
+            // In continuous time there is no round start: feedback is judged on arrival.
+            interest: Interest {
+                feedback: Feedback::Arrival,
+                ..options.interest
+            },
         };
         config
             .validate()
@@ -157,6 +161,19 @@ impl RumorObserver {
             .map(|ts| ts.into_iter().max().unwrap_or(born))
     }
 
+    /// Intervals from the first rumor's start until every live node had it (the figure
+    /// `intervals_to_full`); `None` while one has not.
+    pub fn intervals_to_full(&self, lab: &Lab<Spec>) -> Option<f64> {
+        let (_, born) = self.first?;
+        let at = self.full_at(lab)?;
+        Some(at.since(born) as f64 / f64::from(lab.config().interval_ms))
+    }
+
+    /// Every message sent so far, feedback included, per node at the start.
+    pub fn messages_per_node(lab: &Lab<Spec>) -> f64 {
+        lab.network().stats().sent as f64 / f64::from(lab.initial_nodes().max(1))
+    }
+
     /// The most hops a node's copy travelled.
     pub fn max_hops(&self) -> u16 {
         self.infections.values().map(|f| f.hops).max().unwrap_or(0)
@@ -198,16 +215,12 @@ impl Observer<Spec> for RumorObserver {
                 self.infections.insert(who.0 as u32, infection);
             }
         }
-        let everyone = self.first.is_some() && self.full_at(lab).is_some();
-        if everyone && !self.everyone {
-            if let (Some(at), Some((_, born))) = (self.full_at(lab), self.first) {
-                let intervals = at.since(born) as f64 / f64::from(lab.config().interval_ms);
-                let text: String =
-                    format!("every live node knows the rumor, after {intervals:.2} intervals");
-                log.push(at, text, false);
-            }
+        let full = self.full_at(lab).zip(self.intervals_to_full(lab));
+        if let (Some((at, intervals)), false) = (full, self.everyone) {
+            let text = format!("every live node knows the rumor, after {intervals:.2} intervals");
+            log.push(at, text, false);
         }
-        self.everyone = everyone;
+        self.everyone = full.is_some();
     }
 
     fn sample(&mut self, lab: &Lab<Spec>) -> RumorSample {
@@ -230,18 +243,12 @@ impl Observer<Spec> for RumorObserver {
     }
 
     fn figures(&self, lab: &Lab<Spec>) -> Vec<Figure> {
-        let interval = f64::from(lab.config().interval_ms);
-        let full = self
-            .full_at(lab)
-            .zip(self.first)
-            .map(|(at, (_, born))| at.since(born) as f64 / interval);
         let (informed, live) = self.informed(lab);
         let residue = f64::from(live - informed) / f64::from(live.max(1));
-        let sent = lab.network().stats().sent as f64;
         named::<Spec>(&[
-            (full, true),
+            (self.intervals_to_full(lab), true),
             (Some(residue), false),
-            (Some(sent / f64::from(lab.initial_nodes().max(1))), false),
+            (Some(Self::messages_per_node(lab)), false),
             (Some(f64::from(self.max_hops())), false),
         ])
     }

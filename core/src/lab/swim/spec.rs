@@ -144,10 +144,9 @@ pub struct SwimSample {
 /// Follows a SWIM run: each crash's detection, false verdicts, the log.
 #[derive(Clone, Debug, Default)]
 pub struct SwimObserver {
-    /// Each crashed node's detection (the latest crash of each node).
-    pub detections: BTreeMap<u32, Detection>,
-    /// The scenario's first crash: the figures' detection.
-    first_crash: Option<(u32, Detection)>,
+    /// Each crash (the node, and what the members made of it), in the order they happened:
+    /// the first is the figures' detection, the last the page's.
+    pub detections: Vec<(u32, Detection)>,
     /// Members declared dead while running, in the life the verdict was about.
     pub false_positives: BTreeSet<u32>,
     /// The lives (member, incarnation) so declared: each logged once.
@@ -187,10 +186,7 @@ impl Observer<Spec> for SwimObserver {
                     crashed_at: Millis(*at),
                     ..Detection::default()
                 };
-                if self.first_crash.is_none() {
-                    self.first_crash = Some((i, d.clone()));
-                }
-                self.detections.insert(i, d);
+                self.detections.push((i, d));
             }
         }
         for (at, observer, event) in events {
@@ -211,12 +207,9 @@ impl Observer<Spec> for SwimObserver {
                 } => (member.0 as u32, state, incarnation.0),
             };
             let accused = matches!(state, MemberState::Suspect | MemberState::Dead);
-            if let Some((crashed, d)) = self.first_crash.as_mut() {
-                if *crashed == member && accused && at >= d.crashed_at {
-                    d.accusers.entry(o).or_insert(at);
-                }
-            }
-            if let Some(d) = self.detections.get_mut(&member) {
+            // Every crash of this member so far: an accusation after a later crash counts for
+            // the earlier one too (it was never refuted by a live member in between).
+            for (_, d) in self.detections.iter_mut().filter(|(m, _)| *m == member) {
                 if accused && at >= d.crashed_at && !d.accusers.contains_key(&o) {
                     d.accusers.insert(o, at);
                     if d.first.is_none() {
@@ -250,7 +243,8 @@ impl Observer<Spec> for SwimObserver {
             }
         }
         // Crashes every running member now knows of.
-        for (&m, d) in self.detections.iter_mut() {
+        for (m, d) in self.detections.iter_mut() {
+            let m = *m;
             if d.all.is_some() || d.first.is_none() {
                 continue;
             }
@@ -289,10 +283,10 @@ impl Observer<Spec> for SwimObserver {
     fn figures(&self, lab: &Lab<Spec>) -> Vec<Figure> {
         let period = f64::from(lab.config().period_ms);
         let periods = |t: Millis, from: Millis| t.since(from) as f64 / period;
-        let (first, full) = match &self.first_crash {
+        let (first, full) = match self.detections.first() {
             None => (None, None),
             Some((crashed, d)) => (
-                d.accusers.values().min().map(|&t| periods(t, d.crashed_at)),
+                d.first.map(|t| periods(t, d.crashed_at)),
                 d.last_of(running(lab).filter(|i| i != crashed))
                     .map(|t| periods(t, d.crashed_at)),
             ),
