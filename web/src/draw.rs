@@ -2,7 +2,7 @@
 //! for small networks, one cell per node for large ones. No DOM element per node.
 
 use crate::palette;
-use grapevine_core::metrics::{Fate, MessageKind};
+use grapevine_core::metrics::{Fate, MessageKind, Transmission};
 use grapevine_core::{NodeView, Phase, RoundEngine, Topology};
 use wasm_bindgen::{Clamped, JsCast, JsValue};
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
@@ -43,7 +43,8 @@ fn grid(topology: Topology, n: u32) -> (u32, u32) {
     (w, n.div_ceil(w))
 }
 
-fn node_colour(view: NodeView) -> &'static str {
+/// A node's colour, by what it knows of the rumor.
+pub fn node_colour(view: NodeView) -> &'static str {
     match view {
         NodeView::Crashed => palette::CRASHED,
         NodeView::Live(Phase::Susceptible) => palette::SUSCEPTIBLE,
@@ -128,7 +129,7 @@ impl Painter {
     ) -> Result<(), JsValue> {
         let (ctx, size) = blank(canvas)?;
         if engine.settings().nodes <= LAYOUT_MAX_NODES {
-            draw_layout(&ctx, size, engine);
+            draw_layout(&ctx, size, &EngineScene(engine), None);
             Ok(())
         } else {
             self.draw_dense(&ctx, size, engine)
@@ -195,15 +196,7 @@ impl Painter {
         let (x, y) = (x / size, y / size);
         let s = engine.settings();
         if s.nodes <= LAYOUT_MAX_NODES {
-            let radius = node_radius(s.nodes, 1.0).max(0.012);
-            (0..s.nodes)
-                .map(|i| {
-                    let (px, py) = position(s.topology, s.nodes, engine.source(), i);
-                    (i, (px - x).powi(2) + (py - y).powi(2))
-                })
-                .filter(|&(_, d2)| d2 <= radius * radius * 4.0)
-                .min_by(|a, b| a.1.total_cmp(&b.1))
-                .map(|(i, _)| i)
+            layout_node_at(s.topology, s.nodes, engine.source(), x, y)
         } else {
             let (w, h) = grid(s.topology, s.nodes);
             let side = f64::from(w.max(h));
@@ -219,29 +212,91 @@ impl Painter {
     }
 }
 
+/// The node of the readable layout nearest a point (unit square), if one is close enough.
+pub fn layout_node_at(topology: Topology, n: u32, source: u32, x: f64, y: f64) -> Option<u32> {
+    let radius = node_radius(n, 1.0).max(0.012);
+    (0..n)
+        .map(|i| {
+            let (px, py) = position(topology, n, source, i);
+            (i, (px - x).powi(2) + (py - y).powi(2))
+        })
+        .filter(|&(_, d2)| d2 <= radius * radius * 4.0)
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(i, _)| i)
+}
+
+/// What the readable layout draws: the round engine's round, or a lab run's last interval.
+pub trait Scene {
+    /// How nodes are placed (a circle, or the torus's grid).
+    fn topology(&self) -> Topology;
+    /// Nodes.
+    fn nodes(&self) -> u32;
+    /// The rumor's source, ringed in white (and, on a torus, put in the middle).
+    fn source(&self) -> u32;
+    /// What node `i` is.
+    fn node(&self, i: u32) -> NodeView;
+    /// Node `i`'s neighbours in a sparse graph (none on the complete graph).
+    fn neighbours(&self, i: u32) -> &[u32];
+    /// The messages to draw as arrows.
+    fn messages(&self) -> Vec<Transmission>;
+    /// Nodes that just heard the rumor (ringed).
+    fn newly_informed(&self) -> Vec<u32>;
+}
+
+/// The round engine's current round.
+struct EngineScene<'a>(&'a RoundEngine);
+
+impl Scene for EngineScene<'_> {
+    fn topology(&self) -> Topology {
+        self.0.settings().topology
+    }
+    fn nodes(&self) -> u32 {
+        self.0.settings().nodes
+    }
+    fn source(&self) -> u32 {
+        self.0.source()
+    }
+    fn node(&self, i: u32) -> NodeView {
+        self.0.node(i)
+    }
+    fn neighbours(&self, i: u32) -> &[u32] {
+        self.0.graph().sparse_neighbors(i)
+    }
+    fn messages(&self) -> Vec<Transmission> {
+        self.0.transmissions().to_vec()
+    }
+    fn newly_informed(&self) -> Vec<u32> {
+        self.0.iter_newly_informed().collect()
+    }
+}
+
 /// Node radius for `n` nodes on a canvas of side `size`.
 fn node_radius(n: u32, size: f64) -> f64 {
     let spacing = (std::f64::consts::TAU * 0.46 * size) / f64::from(n);
     (spacing * 0.42).clamp(size * 0.0025, size * 0.022)
 }
 
-fn draw_layout(ctx: &CanvasRenderingContext2d, size: f64, engine: &RoundEngine) {
-    let s = engine.settings();
-    let n = s.nodes;
-    let source = engine.source();
+/// Draws `scene` as nodes in place with its messages as arrows; `selected`: a node to outline.
+pub fn draw_layout(
+    ctx: &CanvasRenderingContext2d,
+    size: f64,
+    scene: &dyn Scene,
+    selected: Option<u32>,
+) {
+    let (topology, n, source) = (scene.topology(), scene.nodes(), scene.source());
     let at = |i: u32| {
-        let (x, y) = position(s.topology, n, source, i);
+        let (x, y) = position(topology, n, source, i);
         (x * size, y * size)
     };
     // The graph's edges, faintly.
-    if n <= EDGES_MAX_NODES && s.topology != Topology::Complete {
+    if n <= EDGES_MAX_NODES && topology != Topology::Complete {
         ctx.set_stroke_style_str(palette::EDGE);
         ctx.set_line_width(1.0);
         ctx.begin_path();
         for i in 0..n {
             let (x0, y0) = at(i);
-            for &j in engine.graph().sparse_neighbors(i) {
-                let wraps = s.topology == Topology::Torus
+            for &j in scene.neighbours(i) {
+                let wraps = topology == Topology::Torus
                     && (at(j).0 - x0).abs() + (at(j).1 - y0).abs() > size * 0.5;
                 if j > i && !wraps {
                     let (x1, y1) = at(j);
@@ -254,7 +309,7 @@ fn draw_layout(ctx: &CanvasRenderingContext2d, size: f64, engine: &RoundEngine) 
     }
     let r = node_radius(n, size);
     // This round's messages.
-    for t in engine.transmissions() {
+    for t in scene.messages() {
         let (colour, dashed, width) = match (t.kind, t.fate) {
             (_, Fate::Lost) => (palette::LOST, true, 1.5),
             (_, Fate::DeadLetter) => (palette::CRASHED, true, 1.2),
@@ -274,10 +329,10 @@ fn draw_layout(ctx: &CanvasRenderingContext2d, size: f64, engine: &RoundEngine) 
         );
     }
     // The nodes, with this round's newcomers ringed.
-    let new: Vec<u32> = engine.iter_newly_informed().collect();
+    let new = scene.newly_informed();
     for i in 0..n {
         let (x, y) = at(i);
-        let view = engine.node(i);
+        let view = scene.node(i);
         ctx.begin_path();
         let _ = ctx.arc(x, y, r, 0.0, std::f64::consts::TAU);
         ctx.set_fill_style_str(node_colour(view));
@@ -294,13 +349,17 @@ fn draw_layout(ctx: &CanvasRenderingContext2d, size: f64, engine: &RoundEngine) 
         ctx.set_line_width(2.0);
         ctx.stroke();
     }
-    // The source.
-    let (x, y) = at(engine.source());
-    ctx.begin_path();
-    let _ = ctx.arc(x, y, r + 5.0, 0.0, std::f64::consts::TAU);
-    ctx.set_stroke_style_str("#ffffff");
-    ctx.set_line_width(1.5);
-    ctx.stroke();
+    // The source, and the node selected.
+    for (i, colour) in [(Some(source), "#ffffff"), (selected, palette::NEW)] {
+        let Some((x, y)) = i.filter(|&i| i < n).map(at) else {
+            continue;
+        };
+        ctx.begin_path();
+        let _ = ctx.arc(x, y, r + 5.0, 0.0, std::f64::consts::TAU);
+        ctx.set_stroke_style_str(colour);
+        ctx.set_line_width(1.5);
+        ctx.stroke();
+    }
 }
 
 fn cross(ctx: &CanvasRenderingContext2d, x: f64, y: f64, h: f64, colour: &str) {

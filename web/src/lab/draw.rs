@@ -4,11 +4,17 @@
 //! agree). One pixel buffer, scaled up without smoothing; no DOM element per node.
 
 use super::{LabSim, View, PERIOD_MS};
-use crate::draw::{blank, Scratch, LAYOUT_MAX_NODES};
+use crate::draw::{
+    blank, draw_layout, layout_node_at, node_colour, Scene, Scratch, LAYOUT_MAX_NODES,
+};
 use crate::palette;
 use grapevine_core::lab::kv::KvObserver;
 use grapevine_core::lab::push_sum::PushSumObserver;
+use grapevine_core::lab::rumor::{self, Infection};
 use grapevine_core::lab::swim::MemberState;
+use grapevine_core::lab::{Millis, Run};
+use grapevine_core::metrics::{Fate as TransmissionFate, MessageKind, Transmission};
+use grapevine_core::{NodeView, Phase, Topology};
 use wasm_bindgen::JsValue;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 
@@ -118,6 +124,10 @@ impl LabPainter {
     ) -> Result<(), JsValue> {
         let (ctx, size) = blank(canvas)?;
         let n = sim.len();
+        if let Some(scene) = RumorScene::of(sim).filter(|_| n <= LAYOUT_MAX_NODES) {
+            draw_layout(&ctx, size, &scene, selected);
+            return Ok(());
+        }
         let (w, h, origin) = match sim.view {
             View::Swim => {
                 let (cells, _) = matrix_cells(n);
@@ -133,9 +143,6 @@ impl LabPainter {
         let inner = size - origin;
         self.blit(&ctx, w, h, origin, inner)?;
         let scale = inner / f64::from(w.max(h));
-        if sim.view == View::Rumor && n <= LAYOUT_MAX_NODES {
-            draw_infections(&ctx, sim, grid_side(n), scale);
-        }
         if sim.view == View::Swim {
             let b = band(size);
             let colours = [UNKNOWN, ALIVE, LEFT, SUSPECT, DEAD];
@@ -260,31 +267,9 @@ impl LabPainter {
                 };
                 px.copy_from_slice(&c);
             }
-        } else if let Some(run) = sim.rumor() {
-            let net = run.lab().network();
-            let first = run.observer().first.map(|f| f.0);
-            let [unaware, spreading, stopped, crashed] = [
-                palette::SUSCEPTIBLE,
-                palette::SPREADING,
-                palette::STOPPED,
-                palette::CRASHED,
-            ]
-            .map(palette::rgba);
+        } else if let Some(scene) = RumorScene::of(sim) {
             for (i, px) in self.pixels.chunks_exact_mut(4).take(n as usize).enumerate() {
-                let i = i as u32;
-                let state = first.and_then(|id| {
-                    net.node(i)
-                        .iter_rumors()
-                        .find(|(r, _)| r.id == id)
-                        .map(|(_, spreading)| spreading)
-                });
-                let c = match (net.is_up(i), state) {
-                    (false, _) => crashed,
-                    (true, None) => unaware,
-                    (true, Some(true)) => spreading,
-                    (true, Some(false)) => stopped,
-                };
-                px.copy_from_slice(&c);
+                px.copy_from_slice(&palette::rgba(node_colour(scene.node(i as u32))));
             }
         }
     }
@@ -316,6 +301,9 @@ impl LabPainter {
     pub fn node_at(canvas: &HtmlCanvasElement, sim: &LabSim, x: f64, y: f64) -> Option<u32> {
         let size = f64::from(canvas.client_width().max(1));
         let n = sim.len();
+        if let Some(scene) = RumorScene::of(sim).filter(|_| n <= LAYOUT_MAX_NODES) {
+            return layout_node_at(Topology::Complete, n, scene.source(), x / size, y / size);
+        }
         let origin = match sim.view {
             View::Swim => band(size) + 2.0,
             _ => 0.0,
@@ -341,46 +329,80 @@ impl LabPainter {
     }
 }
 
-/// Rumors: who told whom during the last interval, as arrows between grid cells.
-fn draw_infections(ctx: &CanvasRenderingContext2d, sim: &LabSim, side: u32, scale: f64) {
-    let Some(run) = sim.rumor() else { return };
-    let since = sim.now().0.saturating_sub(PERIOD_MS);
-    let centre = |i: u32| {
-        (
-            (f64::from(i % side) + 0.5) * scale,
-            (f64::from(i / side) + 0.5) * scale,
-        )
-    };
-    ctx.set_stroke_style_str(palette::SPREADING);
-    ctx.set_fill_style_str(palette::SPREADING);
-    ctx.set_line_width((scale / 8.0).clamp(0.75, 2.0));
-    for (&to, f) in &run.observer().infections {
-        if f.from == to || f.at.0 <= since || f.at > sim.now() {
-            continue;
+/// Rumors up to [`LAYOUT_MAX_NODES`]: the round view's picture of the run's last interval,
+/// nodes on a circle coloured by what they know of the first rumor, and who told whom
+/// meanwhile as arrows.
+struct RumorScene<'a> {
+    run: &'a Run<rumor::Spec>,
+    now: Millis,
+}
+
+impl<'a> RumorScene<'a> {
+    fn of(sim: &'a LabSim) -> Option<Self> {
+        Some(RumorScene {
+            run: sim.rumor()?,
+            now: sim.now(),
+        })
+    }
+
+    /// The first rumor's infections during the last interval (the one just played).
+    fn recent(&self) -> impl Iterator<Item = (u32, Infection)> + '_ {
+        let since = self.now.0.saturating_sub(PERIOD_MS);
+        let now = self.now;
+        self.run
+            .observer()
+            .infections
+            .iter()
+            .map(|(&i, &f)| (i, f))
+            .filter(move |(i, f)| f.from != *i && f.at.0 > since && f.at <= now)
+    }
+}
+
+impl Scene for RumorScene<'_> {
+    fn topology(&self) -> Topology {
+        Topology::Complete
+    }
+    fn nodes(&self) -> u32 {
+        self.run.lab().network().len() as u32
+    }
+    fn source(&self) -> u32 {
+        self.run
+            .observer()
+            .first
+            .map_or(0, |(id, _)| id.origin.0 as u32)
+    }
+    fn node(&self, i: u32) -> NodeView {
+        let net = self.run.lab().network();
+        if !net.is_up(i) {
+            return NodeView::Crashed;
         }
-        let ((x0, y0), (x1, y1)) = (centre(f.from), centre(to));
-        ctx.begin_path();
-        ctx.move_to(x0, y0);
-        ctx.line_to(x1, y1);
-        ctx.stroke();
-        // The head: a small triangle at the receiver's edge.
-        let angle = (y1 - y0).atan2(x1 - x0);
-        let head = (scale * 0.45).clamp(3.0, 9.0);
-        let (tx, ty) = (
-            x1 - angle.cos() * scale * 0.3,
-            y1 - angle.sin() * scale * 0.3,
-        );
-        ctx.begin_path();
-        ctx.move_to(tx, ty);
-        ctx.line_to(
-            tx - head * (angle - 0.4).cos(),
-            ty - head * (angle - 0.4).sin(),
-        );
-        ctx.line_to(
-            tx - head * (angle + 0.4).cos(),
-            ty - head * (angle + 0.4).sin(),
-        );
-        ctx.close_path();
-        ctx.fill();
+        let first = self.run.observer().first.map(|f| f.0);
+        let spreading = first.and_then(|id| {
+            net.node(i)
+                .iter_rumors()
+                .find(|(r, _)| r.id == id)
+                .map(|(_, spreading)| spreading)
+        });
+        NodeView::Live(match spreading {
+            None => Phase::Susceptible,
+            Some(true) => Phase::Spreading,
+            Some(false) => Phase::Stopped,
+        })
+    }
+    fn neighbours(&self, _: u32) -> &[u32] {
+        &[]
+    }
+    fn messages(&self) -> Vec<Transmission> {
+        self.recent()
+            .map(|(to, f)| Transmission {
+                from: f.from,
+                to,
+                kind: MessageKind::Push,
+                fate: TransmissionFate::Informed,
+            })
+            .collect()
+    }
+    fn newly_informed(&self) -> Vec<u32> {
+        self.recent().map(|(i, _)| i).collect()
     }
 }

@@ -56,7 +56,8 @@ pub fn explain(p: LabProtocol, lifeguard: bool) -> Html {
              the receiver says whether it was news, and the stop rule decides when the sender loses interest. \
              A rumor starts at node 0 at time 0 (or where the scenario's rumor steps say). This is the very node live mode's tabs run, \
              in continuous time: each node on its own clock, messages with latency.",
-            "Each cell is a node: grey has not heard the first rumor, orange spreads it, blue heard it and stopped. \
+            "Each dot is a node (one cell per node beyond 2,000): grey has not heard the first rumor, orange spreads it, \
+             blue heard it and stopped; ringed: heard it this interval; white ring: where it started. \
              Arrows: who told whom during the last interval. Click a node to inspect it.",
         ),
     };
