@@ -25,8 +25,8 @@ pub fn run(args: BenchArgs) -> Result<(), Usage> {
         "round engine: {} nodes, complete graph, {}, fanout {}, loss {}, anti-entropy; whole runs",
         settings.nodes,
         settings.protocol.name(),
-        settings.live.fanout,
-        settings.live.loss
+        settings.tunables.fanout,
+        settings.tunables.loss
     );
     println!(
         "baseline: random read-modify-write of one byte of {} with the same generator",

@@ -17,7 +17,7 @@ use grapevine_core::experiment::DEFAULT_MAX_ROUNDS;
 use grapevine_core::lab::LabProtocol;
 use grapevine_core::rules::MAX_FANOUT;
 use grapevine_core::{
-    Feedback, Interest, LiveSettings, Protocol, Settings, SettingsError, StopRule, Topology,
+    Feedback, Interest, Protocol, Settings, SettingsError, StopRule, Topology, Tunables,
 };
 use std::process::ExitCode;
 
@@ -212,7 +212,7 @@ impl ScenarioArgs {
         Ok(Settings {
             nodes: self.nodes,
             protocol,
-            live: LiveSettings {
+            tunables: Tunables {
                 fanout: self.fanout,
                 loss: self.loss,
                 interest: Interest::new(stop, k),

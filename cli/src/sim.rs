@@ -30,11 +30,11 @@ impl SettingsOut {
         SettingsOut {
             nodes: s.nodes,
             protocol: s.protocol.name(),
-            stop: s.live.interest.rule.name(),
-            k: s.live.interest.k,
-            feedback: s.live.interest.feedback.name(),
-            fanout: s.live.fanout,
-            loss: s.live.loss,
+            stop: s.tunables.interest.rule.name(),
+            k: s.tunables.interest.k,
+            feedback: s.tunables.interest.feedback.name(),
+            fanout: s.tunables.fanout,
+            loss: s.tunables.loss,
             topology: s.topology.name(),
             crashed: s.crashed,
             seed: s.seed,
@@ -103,7 +103,7 @@ pub fn run(args: SimArgs) -> Result<(), Usage> {
         args.scenario
             .settings(args.stop, args.k, args.topology, args.crashed, args.seed)?;
     let mut settings = settings;
-    settings.live.interest.feedback = args.feedback;
+    settings.tunables.interest.feedback = args.feedback;
     settings.validate().map_err(Usage::settings)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads)

@@ -2,15 +2,16 @@
 //! (plus a byte for the stop rules' counter, touched only by rumor mongering).
 //!
 //! This is the fast path of the rules in [`crate::rules`]: a struct of arrays swept in node
-//! order, twice a round (pushes, then pulls). [`crate::lockstep`] runs the same rules through
-//! the general per-node state machine [`crate::node::RumorNode`]; a statistical test shows
-//! the two give the same distribution of rounds and messages.
+//! order, twice a round (pushes, then pulls). A test-only reference (`core/tests/reference/`)
+//! runs the same rules through a per-node state machine in lockstep, and a statistical test
+//! shows the two give the same distribution of rounds and messages; another holds the lab's
+//! time-based rumor node ([`crate::lab::rumor`]) to the engine in aligned rounds.
 
 use crate::metrics::{Counts, Fate, MessageKind, RoundStats, Traffic, Transmission};
 use crate::rng::{Chance, GossipRng, Stream};
 use crate::rules::{
-    self, answers_pull, ContactOutcome, Interest, LiveSettings, Phase, Protocol, SettingsError,
-    StopRule, MAX_FANOUT,
+    self, answers_pull, ContactOutcome, Interest, Phase, Protocol, SettingsError, StopRule,
+    Tunables, MAX_FANOUT,
 };
 use crate::topology::{Graph, Topology};
 use alloc::vec;
@@ -27,7 +28,7 @@ pub struct Settings {
     /// Push, pull or push-pull.
     pub protocol: Protocol,
     /// Fanout, loss and stop rule (these may change while a run plays).
-    pub live: LiveSettings,
+    pub tunables: Tunables,
     /// Who may contact whom.
     pub topology: Topology,
     /// Fraction of nodes crashed from the start, `[0, 1)`. Which nodes crash depends on the
@@ -44,7 +45,7 @@ impl Default for Settings {
         Settings {
             nodes: 1_000,
             protocol: Protocol::Push,
-            live: LiveSettings {
+            tunables: Tunables {
                 fanout: 1,
                 loss: 0.0,
                 interest: Interest::new(StopRule::Never, 2),
@@ -63,7 +64,7 @@ impl Settings {
         if self.nodes < 2 || self.nodes > MAX_NODES {
             return Err(SettingsError::Nodes(self.nodes.into()));
         }
-        self.live.validate()?;
+        self.tunables.validate()?;
         if !(0.0..1.0).contains(&self.crashed) {
             return Err(SettingsError::Crashed(self.crashed));
         }
@@ -275,7 +276,7 @@ impl RoundEngine {
 
     /// The run is over (see [`rules::run_is_over`]).
     pub fn is_finished(&self) -> bool {
-        rules::run_is_over(self.counts, self.settings.live.interest.rule)
+        rules::run_is_over(self.counts, self.settings.tunables.interest.rule)
     }
 
     /// How one node stands now.
@@ -319,12 +320,12 @@ impl RoundEngine {
     /// counter restarts when the rule changes. Switching to anti-entropy ([`StopRule::Never`])
     /// puts every live node that had stopped back to spreading: under anti-entropy every
     /// informed node gossips (Demers et al.'s "anti-entropy as a backup to rumor mongering").
-    pub fn set_live(&mut self, live: LiveSettings) -> Result<(), SettingsError> {
-        live.validate()?;
-        if live.interest != self.settings.live.interest {
+    pub fn set_tunables(&mut self, tunables: Tunables) -> Result<(), SettingsError> {
+        tunables.validate()?;
+        if tunables.interest != self.settings.tunables.interest {
             self.counters.iter_mut().for_each(|c| *c = 0);
         }
-        if live.interest.rule == StopRule::Never {
+        if tunables.interest.rule == StopRule::Never {
             for byte in self.nodes.iter_mut() {
                 if *byte & (PHASE | CRASHED) == STOPPED {
                     *byte = (*byte & !PHASE) | SPREADING;
@@ -333,7 +334,7 @@ impl RoundEngine {
                 }
             }
         }
-        self.settings.live = live;
+        self.settings.tunables = tunables;
         Ok(())
     }
 
@@ -403,7 +404,7 @@ impl RoundEngine {
     pub fn step(&mut self) -> &RoundStats {
         self.round += 1;
         self.arrows.clear();
-        let live = self.settings.live;
+        let tunables = self.settings.tunables;
         let mut round = Round {
             nodes: &mut self.nodes,
             counters: &mut self.counters,
@@ -414,9 +415,9 @@ impl RoundEngine {
             arrow_pick: u64::from(self.round),
             rng: self.rng.clone(),
             traffic: Traffic::default(),
-            fanout: u32::from(live.fanout),
-            loss: Chance::new(live.loss),
-            interest: live.interest,
+            fanout: u32::from(tunables.fanout),
+            loss: Chance::new(tunables.loss),
+            interest: tunables.interest,
         };
         if self.settings.protocol.pushes() {
             // The common teaching and benchmark case, on one bit per node (see `KnownBits`):

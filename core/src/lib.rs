@@ -8,10 +8,9 @@
 //! - [`engine`]: the round engine, a byte of hot state per node, for up to 10^8 nodes.
 //! - [`bench`]: the engine's benchmark and its baseline, timed by a clock the driver passes.
 //! - [`experiment`]: many seeded runs of one scenario and their summary (Monte Carlo).
-//! - [`node`] and [`lockstep`]: the same rules as a per-node state machine and its reference
-//!   driver, which keeps the engine honest.
-//! - [`lab`]: SWIM, push-sum and a replicated key-value map as sans-IO nodes over time, the
-//!   wire format, a simulated network and scenarios as data.
+//! - [`lab`]: SWIM, push-sum, a replicated key-value map and rumor spreading as sans-IO nodes
+//!   over time, the wire format, a simulated network and scenarios as data. Its rumor node
+//!   is the one rumor logic live mode's tabs run.
 //! - [`topology`], [`metrics`], [`theory`], [`rng`]: who talks to whom, what is counted, what
 //!   theory expects, and the seeded randomness behind every draw.
 #![no_std]
@@ -24,9 +23,7 @@ pub mod bench;
 pub mod engine;
 pub mod experiment;
 pub mod lab;
-pub mod lockstep;
 pub mod metrics;
-pub mod node;
 pub mod rng;
 pub mod rules;
 pub mod theory;
@@ -34,7 +31,7 @@ pub mod topology;
 
 pub use engine::{NodeView, RoundEngine, Settings};
 pub use metrics::{Counts, RoundStats, TraceHash, Traffic};
-pub use rules::{Feedback, Interest, LiveSettings, Phase, Protocol, SettingsError, StopRule};
+pub use rules::{Feedback, Interest, Phase, Protocol, SettingsError, StopRule, Tunables};
 pub use topology::Topology;
 
 /// Plays `settings` for at most `max_rounds` rounds (stopping when the run is finished) and

@@ -25,7 +25,8 @@ pub enum Stream {
     Links = 5,
     /// Choices a scenario leaves open (which live node a joiner contacts).
     Scenario = 6,
-    /// Per-node streams of the general node driver ([`crate::lockstep`]) start here.
+    /// Per-node streams (the lab's nodes, live mode's tabs, the engine's test-only reference)
+    /// start here.
     Nodes = 1 << 32,
 }
 

@@ -1,8 +1,8 @@
 //! The rumor-spreading rules, each in exactly one place.
 //!
-//! Both drivers call these: the million-node [`crate::engine::RoundEngine`] (struct of arrays)
-//! and the general per-node state machine [`crate::node::RumorNode`]. Nothing here knows how
-//! messages travel.
+//! The million-node [`crate::engine::RoundEngine`] (struct of arrays), the lab's time-based
+//! rumor node ([`crate::lab::rumor::RumorNode`], what live mode's tabs run) and the engine's
+//! test-only per-node reference all call these. Nothing here knows how messages travel.
 //!
 //! # What one round is
 //! Rounds are synchronous (Demers et al. 1987 "cycles"; Karp et al. 2000 "rounds"):
@@ -274,9 +274,10 @@ pub fn answers_pull(phase_at_round_start: Phase) -> bool {
 /// The largest fanout: peers contacted per node per round.
 pub const MAX_FANOUT: u8 = 16;
 
-/// Settings of the rumor rules that may change between rounds, while a run plays.
+/// Settings of the rumor rules that may change between rounds, while a run plays (tunables;
+/// "live" names only live mode, the real WebRTC nodes).
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct LiveSettings {
+pub struct Tunables {
     /// Peers contacted per node per round, `1..=MAX_FANOUT`.
     pub fanout: u8,
     /// Probability that any one message is lost, `0.0..=1.0`.
@@ -323,7 +324,7 @@ impl fmt::Display for SettingsError {
 
 impl core::error::Error for SettingsError {}
 
-impl LiveSettings {
+impl Tunables {
     /// Checks every range; the engine and nodes only ever hold valid settings.
     pub fn validate(&self) -> Result<(), SettingsError> {
         if self.fanout == 0 || self.fanout > MAX_FANOUT {

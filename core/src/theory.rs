@@ -25,8 +25,8 @@ impl Model {
     pub fn of(settings: &crate::Settings, live: u32) -> Model {
         Model {
             protocol: settings.protocol,
-            fanout: settings.live.fanout.into(),
-            loss: settings.live.loss,
+            fanout: settings.tunables.fanout.into(),
+            loss: settings.tunables.loss,
             nodes: settings.nodes,
             live,
         }

@@ -2,12 +2,12 @@
 
 use grapevine_core::metrics::{Fate, MessageKind};
 use grapevine_core::{
-    Interest, LiveSettings, NodeView, Phase, Protocol, RoundEngine, Settings, StopRule, Topology,
+    Interest, NodeView, Phase, Protocol, RoundEngine, Settings, StopRule, Topology, Tunables,
 };
 use proptest::prelude::*;
 
-fn live(fanout: u8, loss: f64, rule: StopRule, k: u8) -> LiveSettings {
-    LiveSettings {
+fn tunables(fanout: u8, loss: f64, rule: StopRule, k: u8) -> Tunables {
+    Tunables {
         fanout,
         loss,
         interest: Interest::new(rule, k),
@@ -18,7 +18,7 @@ fn live(fanout: u8, loss: f64, rule: StopRule, k: u8) -> LiveSettings {
 fn push_informs_everyone_and_every_spreader_sends_fanout_messages_a_round() {
     let mut e = RoundEngine::new(Settings {
         nodes: 10_000,
-        live: live(2, 0.0, StopRule::Never, 1),
+        tunables: tunables(2, 0.0, StopRule::Never, 1),
         ..Settings::default()
     })
     .unwrap();
@@ -48,7 +48,7 @@ fn the_plain_fast_path_gives_the_same_run_as_the_general_one() {
             // Not a multiple of 64: the last word of the plain path's bit sets is partial.
             nodes: 30_001,
             protocol,
-            live: live(fanout, 0.0, StopRule::Never, 1),
+            tunables: tunables(fanout, 0.0, StopRule::Never, 1),
             crashed,
             seed: 8,
             ..Settings::default()
@@ -132,7 +132,7 @@ fn loss_one_spreads_nothing() {
         let mut e = RoundEngine::new(Settings {
             nodes: 500,
             protocol,
-            live: live(3, 1.0, StopRule::Never, 1),
+            tunables: tunables(3, 1.0, StopRule::Never, 1),
             ..Settings::default()
         })
         .unwrap();
@@ -155,17 +155,17 @@ fn a_live_fanout_change_takes_effect_at_the_next_round() {
         e.step();
     }
     let spreaders = u64::from(e.counts().spreading);
-    let live3 = live(3, 0.0, StopRule::Never, 1);
-    e.set_live(live3).unwrap();
+    let live3 = tunables(3, 0.0, StopRule::Never, 1);
+    e.set_tunables(live3).unwrap();
     assert_eq!(e.step().traffic.sent, 3 * spreaders);
-    assert_eq!(e.settings().live, live3);
+    assert_eq!(e.settings().tunables, live3);
 }
 
 #[test]
 fn switching_to_anti_entropy_wakes_stopped_nodes() {
     let mut e = RoundEngine::new(Settings {
         nodes: 5_000,
-        live: live(1, 0.0, StopRule::FeedbackCoin, 1),
+        tunables: tunables(1, 0.0, StopRule::FeedbackCoin, 1),
         ..Settings::default()
     })
     .unwrap();
@@ -177,7 +177,8 @@ fn switching_to_anti_entropy_wakes_stopped_nodes() {
         residue > 0,
         "k = 1 feedback coin leaves about 20 % uninformed"
     );
-    e.set_live(live(1, 0.0, StopRule::Never, 1)).unwrap();
+    e.set_tunables(tunables(1, 0.0, StopRule::Never, 1))
+        .unwrap();
     assert_eq!(e.counts().stopped, 0);
     while !e.is_finished() {
         e.step();
@@ -189,7 +190,7 @@ fn switching_to_anti_entropy_wakes_stopped_nodes() {
 fn killed_nodes_receive_nothing_and_revived_nodes_rejoin() {
     let mut e = RoundEngine::new(Settings {
         nodes: 50,
-        live: live(4, 0.0, StopRule::Never, 1),
+        tunables: tunables(4, 0.0, StopRule::Never, 1),
         ..Settings::default()
     })
     .unwrap();
@@ -276,19 +277,19 @@ fn bad_settings_are_refused_with_an_error() {
             ..Settings::default()
         },
         Settings {
-            live: live(0, 0.0, StopRule::Never, 1),
+            tunables: tunables(0, 0.0, StopRule::Never, 1),
             ..Settings::default()
         },
         Settings {
-            live: live(1, 1.5, StopRule::Never, 1),
+            tunables: tunables(1, 1.5, StopRule::Never, 1),
             ..Settings::default()
         },
         Settings {
-            live: live(1, f64::NAN, StopRule::Never, 1),
+            tunables: tunables(1, f64::NAN, StopRule::Never, 1),
             ..Settings::default()
         },
         Settings {
-            live: live(1, 0.0, StopRule::BlindCoin, 0),
+            tunables: tunables(1, 0.0, StopRule::BlindCoin, 0),
             ..Settings::default()
         },
         Settings {
@@ -326,7 +327,7 @@ fn any_settings() -> impl Strategy<Value = Settings> {
             |(nodes, p, r, k, fanout, loss, t, crashed, seed)| Settings {
                 nodes,
                 protocol: Protocol::ALL[p],
-                live: live(fanout, loss, StopRule::ALL[r], k),
+                tunables: tunables(fanout, loss, StopRule::ALL[r], k),
                 topology: Topology::ALL[t],
                 crashed,
                 seed,
@@ -366,7 +367,7 @@ proptest! {
 
     #[test]
     fn informed_never_decreases_under_anti_entropy(s in any_settings()) {
-        let s = Settings { live: LiveSettings { interest: Interest::FOREVER, ..s.live }, ..s };
+        let s = Settings { tunables: Tunables { interest: Interest::FOREVER, ..s.tunables }, ..s };
         let mut e = RoundEngine::new(s).unwrap();
         let mut before = e.counts().informed();
         for _ in 0..60 {

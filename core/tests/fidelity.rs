@@ -8,7 +8,7 @@
 
 use grapevine_core::experiment::{play_run, BatchSummary, RunFigures};
 use grapevine_core::theory::{feedback_coin_residue, push_rounds_asymptotic};
-use grapevine_core::{Feedback, Interest, LiveSettings, Protocol, Settings, StopRule};
+use grapevine_core::{Feedback, Interest, Protocol, Settings, StopRule, Tunables};
 
 const SEED: u64 = 1987;
 
@@ -16,7 +16,7 @@ fn settings(nodes: u32, protocol: Protocol, rule: StopRule, k: u8) -> Settings {
     Settings {
         nodes,
         protocol,
-        live: LiveSettings {
+        tunables: Tunables {
             fanout: 1,
             loss: 0.0,
             interest: Interest::new(rule, k),
@@ -176,7 +176,7 @@ fn feedback_coin_residue_solves_s_equals_e_to_the_minus_k_plus_1_times_1_minus_s
     // a time: so feedback judged on arrival.
     for k in 1..=4 {
         let mut s = settings(10_000, Protocol::Push, StopRule::FeedbackCoin, k);
-        s.live.interest.feedback = Feedback::Arrival;
+        s.tunables.interest.feedback = Feedback::Arrival;
         let runs = batch(s, 100);
         let summary = BatchSummary::of(&runs).unwrap();
         let se = standard_error(&runs, |r| r.residue);

@@ -469,7 +469,7 @@ fn each_link_has_its_own_delay_with_a_spread() {
 #[test]
 fn rumor_node_in_aligned_rounds_matches_the_round_engine() {
     use grapevine_core::rules::{Feedback, Interest, Protocol, StopRule};
-    use grapevine_core::LiveSettings;
+    use grapevine_core::Tunables;
     let n = 200u32;
     let runs = 80u32;
     let cases = [
@@ -520,7 +520,7 @@ fn rumor_node_in_aligned_rounds_matches_the_round_engine() {
                 nodes: n,
                 seed: 5,
                 protocol: mode,
-                live: LiveSettings {
+                tunables: Tunables {
                     fanout,
                     loss: 0.0,
                     interest,

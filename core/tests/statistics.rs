@@ -1,12 +1,14 @@
 //! Statistical tests with fixed seeds against theory, and the round engine against the general
 //! node logic. Tolerances are set from the sampling error, not tuned to pass.
 
-use grapevine_core::lockstep::Lockstep;
-use grapevine_core::theory::Model;
-use grapevine_core::{Interest, LiveSettings, Protocol, RoundEngine, Settings, StopRule, Topology};
+mod reference;
 
-fn live(fanout: u8, loss: f64, rule: StopRule, k: u8) -> LiveSettings {
-    LiveSettings {
+use grapevine_core::theory::Model;
+use grapevine_core::{Interest, Protocol, RoundEngine, Settings, StopRule, Topology, Tunables};
+use reference::lockstep::Lockstep;
+
+fn tunables(fanout: u8, loss: f64, rule: StopRule, k: u8) -> Tunables {
+    Tunables {
         fanout,
         loss,
         interest: Interest::new(rule, k),
@@ -56,7 +58,7 @@ fn push_and_push_pull_curves_follow_the_mean_field_recurrence() {
         let settings = Settings {
             nodes,
             protocol,
-            live: live(fanout, loss, StopRule::Never, 1),
+            tunables: tunables(fanout, loss, StopRule::Never, 1),
             ..Settings::default()
         };
         let measured = mean_curve(settings, 30, 60);
@@ -82,7 +84,7 @@ fn rounds_to_full_match_the_recurrence_for_every_protocol() {
             let s = Settings {
                 nodes,
                 protocol,
-                live: live(fanout, loss, StopRule::Never, 1),
+                tunables: tunables(fanout, loss, StopRule::Never, 1),
                 ..Settings::default()
             };
             let rounds: Vec<f64> = (0..30)
@@ -118,29 +120,29 @@ fn round_engine_matches_the_general_node_logic() {
     let cases = [
         Settings {
             protocol: Protocol::Push,
-            live: live(2, 0.1, StopRule::FeedbackCounter, 2),
+            tunables: tunables(2, 0.1, StopRule::FeedbackCounter, 2),
             ..base
         },
         Settings {
             protocol: Protocol::Pull,
-            live: live(1, 0.2, StopRule::Never, 1),
+            tunables: tunables(1, 0.2, StopRule::Never, 1),
             crashed: 0.1,
             ..base
         },
         Settings {
             protocol: Protocol::PushPull,
-            live: live(1, 0.0, StopRule::BlindCoin, 3),
+            tunables: tunables(1, 0.0, StopRule::BlindCoin, 3),
             ..base
         },
         Settings {
             protocol: Protocol::PushPull,
-            live: live(3, 0.3, StopRule::FeedbackCoin, 1),
+            tunables: tunables(3, 0.3, StopRule::FeedbackCoin, 1),
             topology: Topology::SmallWorld,
             ..base
         },
         Settings {
             protocol: Protocol::Push,
-            live: live(1, 0.0, StopRule::BlindCounter, 4),
+            tunables: tunables(1, 0.0, StopRule::BlindCounter, 4),
             topology: Topology::ScaleFree,
             ..base
         },

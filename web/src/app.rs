@@ -207,19 +207,19 @@ impl App {
         }
     }
 
-    fn apply_live(&mut self) {
+    fn apply_tunables(&mut self) {
         if self.lab.is_some() {
             // The lab's rumor protocol takes fanout and the stop rule: a new run, replayed
             // to the same time.
             self.replay_here();
             return;
         }
-        let live = self.settings.run.live;
-        if let Err(e) = self.sim.engine.set_live(live) {
+        let tunables = self.settings.run.tunables;
+        if let Err(e) = self.sim.engine.set_tunables(tunables) {
             self.notices.push(format!("Not applied: {e}."));
-            self.settings.run.live = self.sim.engine.settings().live;
+            self.settings.run.tunables = self.sim.engine.settings().tunables;
         }
-        self.sim.live_changed();
+        self.sim.tunables_changed();
         self.write_url();
     }
 
@@ -234,7 +234,7 @@ impl App {
                     return;
                 }
                 self.sim.engine.set_protocol(p);
-                self.sim.live_changed();
+                self.sim.tunables_changed();
                 self.write_url();
             }
             Change::Lab(p) => {
@@ -292,23 +292,23 @@ impl App {
                 self.write_url();
             }
             Change::Stop(r) => {
-                run.live.interest.rule = r;
-                self.apply_live();
+                run.tunables.interest.rule = r;
+                self.apply_tunables();
             }
             Change::K(k) => {
-                run.live.interest.k = k.max(1);
-                self.apply_live();
+                run.tunables.interest.k = k.max(1);
+                self.apply_tunables();
             }
             Change::Fanout(f) => {
-                run.live.fanout = f;
-                self.apply_live();
+                run.tunables.fanout = f;
+                self.apply_tunables();
             }
             Change::Loss(l) => {
-                run.live.loss = l;
+                run.tunables.loss = l;
                 if self.lab.is_some() {
                     self.replay_here();
                 } else {
-                    self.apply_live();
+                    self.apply_tunables();
                 }
             }
             Change::Speed(s) => {
@@ -731,7 +731,7 @@ impl Component for App {
                         theory={self.sim.theory.clone()}
                         messages={history.iter().skip(1).map(|h| (h.traffic.sent, h.traffic.lost)).collect::<Vec<_>>()}
                         ghost={self.sim.ghost.clone()}
-                        mongering={run.live.interest.rule.is_rumor_mongering()} />
+                        mongering={run.tunables.interest.rule.is_rumor_mongering()} />
                     <crate::batch_panel::BatchPanel settings={self.settings.clone()} />
                 </div>
             </main>

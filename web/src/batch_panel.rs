@@ -263,7 +263,7 @@ fn results_view(r: &Results) -> Html {
     let s = &r.summary;
     let run = r.settings.run;
     let live = run.nodes - (run.crashed * f64::from(run.nodes)).round() as u32;
-    let theory = if run.live.interest.rule.is_rumor_mongering() {
+    let theory = if run.tunables.interest.rule.is_rumor_mongering() {
         None
     } else {
         Sim::expected_rounds(&r.settings, live)

@@ -11,17 +11,17 @@ use yew::prelude::*;
 /// A setting the user changed.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Change {
-    /// Push, pull or push-pull (live).
+    /// Push, pull or push-pull (changes the run as it plays).
     Protocol(Protocol),
-    /// Stop rule (live).
+    /// Stop rule (changes the run as it plays).
     Stop(StopRule),
-    /// The stop rule's k (live).
+    /// The stop rule's k (changes the run as it plays).
     K(u8),
-    /// Fanout (live).
+    /// Fanout (changes the run as it plays).
     Fanout(u8),
-    /// Loss probability (live).
+    /// Loss probability (changes the run as it plays).
     Loss(f64),
-    /// Rounds per second (live).
+    /// Rounds per second (changes the run as it plays).
     Speed(u32),
     /// Number of nodes (new run).
     Nodes(u32),
@@ -160,7 +160,7 @@ pub fn controls(p: &ControlsProps) -> Html {
         let cb = p.on_action.clone();
         Callback::from(move |_: MouseEvent| cb.emit(a))
     };
-    let uses_k = s.live.interest.rule.is_rumor_mongering();
+    let uses_k = s.tunables.interest.rule.is_rumor_mongering();
     let lab = p.settings.lab.protocol;
     let play_label = if p.playing {
         "⏸ Pause"
@@ -198,22 +198,22 @@ pub fn controls(p: &ControlsProps) -> Html {
             <label>{ "Stop rule" }
                 <select data-testid="stop" onchange={change(|e| StopRule::from_name(&select_value(e)).map(Change::Stop))}>
                     { for StopRule::ALL.iter().map(|&x| html! {
-                        <option value={x.name()} selected={x == s.live.interest.rule}>{ stop_label(x) }</option>
+                        <option value={x.name()} selected={x == s.tunables.interest.rule}>{ stop_label(x) }</option>
                     }) }
                 </select>
             </label>
             if uses_k {
-                <label>{ "k " }<output>{ s.live.interest.k }</output>
-                    <input type="range" min="1" max={s.live.interest.k.max(10).to_string()} value={s.live.interest.k.to_string()} data-testid="k"
+                <label>{ "k " }<output>{ s.tunables.interest.k }</output>
+                    <input type="range" min="1" max={s.tunables.interest.k.max(10).to_string()} value={s.tunables.interest.k.to_string()} data-testid="k"
                         oninput={live_input(|v| v.parse().ok().map(Change::K))} />
                 </label>
             }
-            <label>{ "Fanout " }<output>{ s.live.fanout }</output>
-                <input type="range" min="1" max="16" value={s.live.fanout.to_string()} data-testid="fanout"
+            <label>{ "Fanout " }<output>{ s.tunables.fanout }</output>
+                <input type="range" min="1" max="16" value={s.tunables.fanout.to_string()} data-testid="fanout"
                     oninput={live_input(|v| v.parse().ok().map(Change::Fanout))} />
             </label>
-            <label>{ "Loss " }<output>{ format!("{:.0} %", s.live.loss * 100.0) }</output>
-                <input type="range" min="0" max="100" step="1" value={format!("{}", (s.live.loss * 100.0).round())} data-testid="loss"
+            <label>{ "Loss " }<output>{ format!("{:.0} %", s.tunables.loss * 100.0) }</output>
+                <input type="range" min="0" max="100" step="1" value={format!("{}", (s.tunables.loss * 100.0).round())} data-testid="loss"
                     oninput={live_input(|v| v.parse::<f64>().ok().map(|x| Change::Loss((x / 100.0).clamp(0.0, 1.0))))} />
             </label>
             }
@@ -306,8 +306,8 @@ fn lab_controls(p: &ControlsProps, lab: LabProtocol) -> Html {
         }
     });
     html! { <>
-        <label>{ "Link loss from the start " }<output>{ format!("{:.0} %", s.run.live.loss * 100.0) }</output>
-            <input type="range" min="0" max="100" step="1" value={format!("{}", (s.run.live.loss * 100.0).round())} data-testid="loss"
+        <label>{ "Link loss from the start " }<output>{ format!("{:.0} %", s.run.tunables.loss * 100.0) }</output>
+            <input type="range" min="0" max="100" step="1" value={format!("{}", (s.run.tunables.loss * 100.0).round())} data-testid="loss"
                 onchange={loss} title="Replays the run to the current time with this loss" />
         </label>
         if lab.takes(LabOption::Lifeguard) {
@@ -317,8 +317,8 @@ fn lab_controls(p: &ControlsProps, lab: LabProtocol) -> Html {
             </label>
         }
         if lab.takes(LabOption::Fanout) {
-            <label>{ "Fanout " }<output>{ s.run.live.fanout }</output>
-                <input type="range" min="1" max="8" step="1" value={s.run.live.fanout.to_string()} data-testid="fanout"
+            <label>{ "Fanout " }<output>{ s.run.tunables.fanout }</output>
+                <input type="range" min="1" max="8" step="1" value={s.run.tunables.fanout.to_string()} data-testid="fanout"
                     onchange={fanout} title="Peers each node tells per interval (replays the run)" />
             </label>
         }
@@ -326,7 +326,7 @@ fn lab_controls(p: &ControlsProps, lab: LabProtocol) -> Html {
             <label>{ "Stop rule" }
                 <select data-testid="stop" onchange={stop}>
                     { for StopRule::ALL.iter().map(|&r| html! {
-                        <option value={r.name()} selected={r == s.run.live.interest.rule}>{ stop_label(r) }</option>
+                        <option value={r.name()} selected={r == s.run.tunables.interest.rule}>{ stop_label(r) }</option>
                     }) }
                 </select>
             </label>

@@ -53,11 +53,11 @@ pub fn explain(p: &ExplainProps) -> Html {
     };
     html! {
         <section class="panel explain" aria-label="What you see">
-            <h2>{ format!("{} · {}", protocol_label(s.protocol), stop_label(s.live.interest.rule)) }</h2>
+            <h2>{ format!("{} · {}", protocol_label(s.protocol), stop_label(s.tunables.interest.rule)) }</h2>
             <p>{ protocol_words(s.protocol) }</p>
-            <p>{ stop_words(s.live.interest.rule, s.live.interest.k) }</p>
+            <p>{ stop_words(s.tunables.interest.rule, s.tunables.interest.k) }</p>
             <p class="expect">{ format!("{expected}{topology_note}.") }
-                if s.protocol == Protocol::Push && s.live.fanout == 1 {
+                if s.protocol == Protocol::Push && s.tunables.fanout == 1 {
                     { format!(" Classic result for push: log₂N + ln N ≈ {:.1} rounds.", push_rounds_asymptotic(s.nodes)) }
                 }
             </p>

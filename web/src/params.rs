@@ -206,15 +206,15 @@ impl PageSettings {
                     _ => bad("inspect", v, "expected a node number"),
                 },
                 "fanout" => match v.parse::<u8>() {
-                    Ok(f) if (1..=MAX_FANOUT).contains(&f) => s.run.live.fanout = f,
+                    Ok(f) if (1..=MAX_FANOUT).contains(&f) => s.run.tunables.fanout = f,
                     _ => bad("fanout", v, "expected a whole number from 1 to 16"),
                 },
                 "loss" => match v.parse::<f64>() {
-                    Ok(p) if (0.0..=1.0).contains(&p) => s.run.live.loss = p,
+                    Ok(p) if (0.0..=1.0).contains(&p) => s.run.tunables.loss = p,
                     _ => bad("loss", v, "expected a probability from 0 to 1, such as 0.1"),
                 },
                 "stop" => match StopRule::from_name(v) {
-                    Some(r) => s.run.live.interest.rule = r,
+                    Some(r) => s.run.tunables.interest.rule = r,
                     None => bad(
                         "stop",
                         v,
@@ -222,7 +222,7 @@ impl PageSettings {
                     ),
                 },
                 "k" => match v.parse::<u8>() {
-                    Ok(k) if k >= 1 => s.run.live.interest.k = k,
+                    Ok(k) if k >= 1 => s.run.tunables.interest.k = k,
                     _ => bad("k", v, "expected a whole number from 1 to 255"),
                 },
                 "topology" => match Topology::from_name(v) {
@@ -302,7 +302,7 @@ impl PageSettings {
                 "?protocol={}&nodes={}&loss={}&seed={}&speed={}",
                 protocol.name(),
                 r.nodes,
-                r.live.loss,
+                r.tunables.loss,
                 r.seed,
                 self.speed
             );
@@ -313,10 +313,10 @@ impl PageSettings {
                 q.push_str("&lifeguard=1");
             }
             if protocol.takes(LabOption::Fanout) {
-                q.push_str(&format!("&fanout={}", r.live.fanout));
+                q.push_str(&format!("&fanout={}", r.tunables.fanout));
             }
             if protocol.takes(LabOption::Stop) {
-                let i = r.live.interest;
+                let i = r.tunables.interest;
                 q.push_str(&format!("&stop={}&k={}", i.rule.name(), i.k));
             }
             if protocol.takes(LabOption::Aggregate) && lab.aggregate != Aggregate::Average {
@@ -332,10 +332,10 @@ impl PageSettings {
             "?nodes={}&protocol={}&fanout={}&loss={}&stop={}&k={}&topology={}&crashed={}&seed={}&speed={}{source}",
             r.nodes,
             r.protocol.name(),
-            r.live.fanout,
-            r.live.loss,
-            r.live.interest.rule.name(),
-            r.live.interest.k,
+            r.tunables.fanout,
+            r.tunables.loss,
+            r.tunables.interest.rule.name(),
+            r.tunables.interest.k,
             r.topology.name(),
             r.crashed,
             r.seed,
@@ -347,14 +347,14 @@ impl PageSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use grapevine_core::{Interest, LiveSettings};
+    use grapevine_core::{Interest, Tunables};
 
     #[test]
     fn query_round_trips() {
         let mut s = PageSettings::default();
         s.run.nodes = 12_345;
         s.run.protocol = Protocol::PushPull;
-        s.run.live = LiveSettings {
+        s.run.tunables = Tunables {
             fanout: 3,
             loss: 0.25,
             interest: Interest::new(StopRule::BlindCoin, 4),
@@ -374,7 +374,7 @@ mod tests {
         let mut s = PageSettings::default();
         s.run.nodes = 1_000;
         s.run.seed = 99;
-        s.run.live.loss = 0.05;
+        s.run.tunables.loss = 0.05;
         s.lab = LabPage {
             protocol: LabProtocol::from_name("swim"),
             scenario: Some(

@@ -38,9 +38,9 @@ fn describe(s: &Settings) -> String {
     format!(
         "{} · fanout {} · loss {:.0}% · stop {}",
         s.protocol.name(),
-        s.live.fanout,
-        s.live.loss * 100.0,
-        s.live.interest.rule.name()
+        s.tunables.fanout,
+        s.tunables.loss * 100.0,
+        s.tunables.interest.rule.name()
     )
 }
 
@@ -100,7 +100,7 @@ impl Sim {
     }
 
     /// A live setting changed: the theory follows, and a run under way is marked as changed.
-    pub fn live_changed(&mut self) {
+    pub fn tunables_changed(&mut self) {
         if self.engine.round() > 0 && !self.engine.is_finished() {
             self.changed_mid_run = true;
         }

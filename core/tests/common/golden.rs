@@ -2,7 +2,7 @@
 //! (`tests/determinism.rs`) and in wasm (`web/tests/browser.rs`): equal hashes on both sides
 //! prove that a seed gives the same run everywhere.
 
-use grapevine_core::{Interest, LiveSettings, Protocol, Settings, StopRule, Topology};
+use grapevine_core::{Interest, Protocol, Settings, StopRule, Topology, Tunables};
 
 /// The pinned hashes, one `name hash` per line.
 pub const EXPECTED: &str = include_str!("../data/trace-hashes.txt");
@@ -10,7 +10,7 @@ pub const EXPECTED: &str = include_str!("../data/trace-hashes.txt");
 /// (name, settings, max rounds).
 pub fn scenarios() -> Vec<(&'static str, Settings, u32)> {
     let base = Settings::default();
-    let live = |fanout, loss, rule, k| LiveSettings {
+    let tunables = |fanout, loss, rule, k| Tunables {
         fanout,
         loss,
         interest: Interest::new(rule, k),
@@ -30,7 +30,7 @@ pub fn scenarios() -> Vec<(&'static str, Settings, u32)> {
             Settings {
                 nodes: 3_000,
                 protocol: Protocol::Pull,
-                live: live(2, 0.2, StopRule::Never, 1),
+                tunables: tunables(2, 0.2, StopRule::Never, 1),
                 crashed: 0.1,
                 seed: 12,
                 ..base
@@ -42,7 +42,7 @@ pub fn scenarios() -> Vec<(&'static str, Settings, u32)> {
             Settings {
                 nodes: 4_096,
                 protocol: Protocol::PushPull,
-                live: live(1, 0.05, StopRule::FeedbackCoin, 2),
+                tunables: tunables(1, 0.05, StopRule::FeedbackCoin, 2),
                 topology: Topology::SmallWorld,
                 seed: 13,
                 ..base
@@ -53,7 +53,7 @@ pub fn scenarios() -> Vec<(&'static str, Settings, u32)> {
             "push-blind-counter-scalefree",
             Settings {
                 nodes: 2_000,
-                live: live(3, 0.0, StopRule::BlindCounter, 3),
+                tunables: tunables(3, 0.0, StopRule::BlindCounter, 3),
                 topology: Topology::ScaleFree,
                 seed: 14,
                 ..base
@@ -64,7 +64,7 @@ pub fn scenarios() -> Vec<(&'static str, Settings, u32)> {
             "push-feedback-counter-torus",
             Settings {
                 nodes: 2_500,
-                live: live(2, 0.1, StopRule::FeedbackCounter, 2),
+                tunables: tunables(2, 0.1, StopRule::FeedbackCounter, 2),
                 topology: Topology::Torus,
                 seed: 15,
                 ..base
@@ -76,7 +76,7 @@ pub fn scenarios() -> Vec<(&'static str, Settings, u32)> {
             Settings {
                 nodes: 1_000,
                 protocol: Protocol::Pull,
-                live: live(1, 0.0, StopRule::BlindCoin, 4),
+                tunables: tunables(1, 0.0, StopRule::BlindCoin, 4),
                 topology: Topology::Regular,
                 seed: 16,
                 ..base

@@ -80,8 +80,8 @@ impl LabSim {
             lifeguard: settings.lab.lifeguard,
             aggregate: settings.lab.aggregate,
             mode: settings.run.protocol,
-            fanout: settings.run.live.fanout,
-            interest: settings.run.live.interest,
+            fanout: settings.run.tunables.fanout,
+            interest: settings.run.tunables.interest,
         }
     }
 
@@ -94,7 +94,7 @@ impl LabSim {
             nodes: settings.run.nodes,
             seed: settings.run.seed,
             link: LinkConfig {
-                loss: settings.run.live.loss,
+                loss: settings.run.tunables.loss,
                 ..LinkConfig::default()
             },
             scenario: scenario.clone(),

@@ -1,17 +1,18 @@
-//! The reference driver: one [`RumorNode`] per node, real messages, synchronous rounds.
+//! The reference driver: one reference [`RumorNode`] per node, real messages, synchronous
+//! rounds (test-only).
 //!
 //! It is slow (a heap-allocated node and queued messages each) and exists to keep the round
-//! engine honest: both run the rules of [`crate::rules`], and a statistical test checks that
+//! engine honest: both run the rules of `grapevine_core::rules`, and a statistical test checks that
 //! they give the same distribution of rounds and messages on the same settings.
 
-use crate::engine::{initial_crashes, Settings};
-use crate::metrics::{Counts, Traffic};
-use crate::node::{Message, RumorNode};
-use crate::rng::{Chance, GossipRng, Stream};
-use crate::rules::{Phase, SettingsError};
-use crate::topology::Graph;
-use alloc::collections::VecDeque;
-use alloc::vec::Vec;
+use super::node::{Message, RumorNode};
+use grapevine_core::engine::Settings;
+use grapevine_core::metrics::{Counts, Traffic};
+use grapevine_core::rng::{Chance, GossipRng, Stream};
+use grapevine_core::rules::{Phase, SettingsError};
+use grapevine_core::topology::Graph;
+use grapevine_core::{NodeView, RoundEngine};
+use std::collections::VecDeque;
 
 /// N rumor nodes and the links between them.
 pub struct Lockstep {
@@ -27,12 +28,16 @@ pub struct Lockstep {
 }
 
 impl Lockstep {
-    /// The same start as [`crate::engine::RoundEngine::new`]: same graph, same crashed nodes.
+    /// The same start as [`RoundEngine::new`]: same graph, same crashed nodes, same source
+    /// (read off a fresh engine).
     pub fn new(settings: Settings) -> Result<Self, SettingsError> {
-        settings.validate()?;
+        let engine = RoundEngine::new(settings)?;
         let graph = Graph::build(settings.topology, settings.nodes, settings.seed)?;
         let n = settings.nodes;
-        let (crashed, source) = initial_crashes(&settings)?;
+        let crashed: Vec<bool> = (0..n)
+            .map(|i| engine.node(i) == NodeView::Crashed)
+            .collect();
+        let source = engine.source();
         Ok(Lockstep {
             graph,
             nodes: (0..n).map(|i| RumorNode::new(i, i == source)).collect(),
@@ -73,14 +78,14 @@ impl Lockstep {
 
     /// The run is over (same definition as the round engine's).
     pub fn is_finished(&self) -> bool {
-        crate::rules::run_is_over(self.counts(), self.settings.live.interest.rule)
+        grapevine_core::rules::run_is_over(self.counts(), self.settings.tunables.interest.rule)
     }
 
     /// Plays one round: every live node decides, pushes are delivered, then pull requests
     /// (each with its reply), then every node ends the round.
     pub fn step(&mut self) {
         self.round += 1;
-        let live = self.settings.live;
+        let tunables = self.settings.tunables;
         let mut sent: Vec<(u32, u32, Message)> = Vec::new();
         for i in 0..self.settings.nodes as usize {
             if self.crashed[i] {
@@ -90,7 +95,7 @@ impl Lockstep {
             node.handle_round_start(
                 self.round,
                 self.settings.protocol,
-                &live,
+                &tunables,
                 &self.graph,
                 &mut self.rngs[i],
             );
@@ -106,15 +111,15 @@ impl Lockstep {
         }
         for i in 0..self.settings.nodes as usize {
             if !self.crashed[i] {
-                self.nodes[i].handle_round_end(live.interest, &mut self.rngs[i]);
+                self.nodes[i].handle_round_end(tunables.interest, &mut self.rngs[i]);
             }
         }
     }
 
     /// Delivers one message and, depth first, everything it causes (reply, acks).
     fn deliver(&mut self, first: (u32, u32, Message)) {
-        let loss = Chance::new(self.settings.live.loss);
-        let interest = self.settings.live.interest;
+        let loss = Chance::new(self.settings.tunables.loss);
+        let interest = self.settings.tunables.interest;
         let mut queue = VecDeque::from([first]);
         // A message causes at most a reply and two acks: the bound is generous.
         for _ in 0..16 {

@@ -1,17 +1,19 @@
-//! The general rumor node: a sans-IO state machine, one per node, for drivers that move real
-//! messages (the lockstep reference driver here; event-driven simulators and WebRTC peers
-//! later). It applies the same rules as the round engine ([`crate::rules`]).
+//! The round-driven reference node: a sans-IO state machine, one per node, that the lockstep
+//! driver ([`super::lockstep`]) moves real messages between in synchronous rounds. It applies
+//! the same rules as the round engine (`grapevine_core::rules`), and exists only to keep the
+//! engine honest (`round_engine_matches_the_general_node_logic`). What the tabs and the lab
+//! run is the time-based node, `grapevine_core::lab::rumor::RumorNode`.
 //!
 //! Mutate, then drain: call a `handle_*` method, then [`RumorNode::poll_transmit`] until it
 //! returns `None`. The node reads no clock and owns no randomness: the driver passes both in.
 
-use crate::rng::GossipRng;
-use crate::rules::{
-    answers_pull, phase_at_round_start, ContactOutcome, Interest, LiveSettings, Phase, Protocol,
+use grapevine_core::rng::GossipRng;
+use grapevine_core::rules::{
+    answers_pull, phase_at_round_start, ContactOutcome, Interest, Phase, Protocol, Tunables,
     MAX_FANOUT,
 };
-use crate::topology::Graph;
-use alloc::collections::VecDeque;
+use grapevine_core::topology::Graph;
+use std::collections::VecDeque;
 
 /// What rumor nodes say to each other.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -95,7 +97,7 @@ impl RumorNode {
         &mut self,
         round: u32,
         protocol: Protocol,
-        live: &LiveSettings,
+        tunables: &Tunables,
         graph: &Graph,
         rng: &mut GossipRng,
     ) {
@@ -106,7 +108,7 @@ impl RumorNode {
             _ => return,
         };
         let mut peers = [0u32; MAX_FANOUT as usize];
-        let k = graph.choose_peers(self.id, u32::from(live.fanout), rng, &mut peers);
+        let k = graph.choose_peers(self.id, u32::from(tunables.fanout), rng, &mut peers);
         for &to in &peers[..k] {
             self.send(to, message);
         }
@@ -183,10 +185,11 @@ impl RumorNode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::StopRule;
+    use grapevine_core::rules::StopRule;
+    use grapevine_core::Interest;
 
-    fn live(rule: StopRule, k: u8) -> LiveSettings {
-        LiveSettings {
+    fn tunables(rule: StopRule, k: u8) -> Tunables {
+        Tunables {
             fanout: 1,
             loss: 0.0,
             interest: Interest::new(rule, k),
@@ -215,7 +218,7 @@ mod tests {
     #[test]
     fn push_informs_and_receiver_waits_a_round_before_spreading() {
         let g = Graph::Complete { n: 2 };
-        let s = live(StopRule::Never, 1);
+        let s = tunables(StopRule::Never, 1);
         let mut rng = GossipRng::from_seed_u64(1);
         let (mut a, mut b) = (RumorNode::new(0, true), RumorNode::new(1, false));
         a.handle_round_start(1, Protocol::PushPull, &s, &g, &mut rng);
@@ -232,7 +235,7 @@ mod tests {
     #[test]
     fn feedback_counter_stops_after_k_redundant_pushes_at_round_end() {
         let g = Graph::Complete { n: 2 };
-        let s = live(StopRule::FeedbackCounter, 1);
+        let s = tunables(StopRule::FeedbackCounter, 1);
         let mut rng = GossipRng::from_seed_u64(1);
         let (mut a, mut b) = (RumorNode::new(0, true), RumorNode::new(1, true));
         a.handle_round_start(1, Protocol::Push, &s, &g, &mut rng);
@@ -251,7 +254,7 @@ mod tests {
     #[test]
     fn unacknowledged_push_counts_as_a_blind_contact() {
         let g = Graph::Complete { n: 2 };
-        let s = live(StopRule::BlindCounter, 1);
+        let s = tunables(StopRule::BlindCounter, 1);
         let mut rng = GossipRng::from_seed_u64(1);
         let mut a = RumorNode::new(0, true);
         a.handle_round_start(1, Protocol::Push, &s, &g, &mut rng);
