@@ -22,7 +22,8 @@ use axum::routing::get;
 use axum::Router;
 use clap::Args;
 use futures_util::{SinkExt, StreamExt};
-use serde::{Deserialize, Serialize};
+use grapevine_core::signal::{self, valid_peer, valid_room, IceServer};
+use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -93,72 +94,10 @@ mod close {
     pub const ID_TAKEN: u16 = 4409;
 }
 
-/// What a page may send.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum FromClient {
-    /// Relay `data` (an offer, answer or ICE candidate: opaque here) to peer `to` of this
-    /// room. The receiver learns the sender from the server, never from the frame.
-    Signal {
-        /// The receiving peer's id.
-        to: String,
-        /// What to relay.
-        data: serde_json::Value,
-    },
-    /// Keep-alive; answered with `pong`.
-    Ping,
-}
-
-/// What the server sends.
-#[derive(Debug, Serialize)]
-#[serde(tag = "type", rename_all = "kebab-case")]
-pub enum ToClient<'a> {
-    /// The join succeeded: the room's other peers, and the ICE servers to use.
-    Welcome {
-        /// This connection's peer id (as asked).
-        peer: &'a str,
-        /// The room.
-        room: &'a str,
-        /// Peers already there.
-        peers: Vec<String>,
-        /// ICE servers (RTCIceServer dictionaries).
-        ice_servers: &'a [IceServer],
-    },
-    /// A peer joined the room.
-    PeerJoined {
-        /// Its id.
-        peer: &'a str,
-    },
-    /// A peer left the room (closed, crashed, or was closed by the server).
-    PeerLeft {
-        /// Its id.
-        peer: &'a str,
-    },
-    /// Relayed from `from`.
-    Signal {
-        /// The sender, as the server knows it.
-        from: &'a str,
-        /// What it sent.
-        data: &'a serde_json::Value,
-    },
-    /// Answer to `ping`.
-    Pong,
-    /// A frame that could not be acted on, but broke no rule (a peer that just left).
-    Error {
-        /// What went wrong.
-        message: String,
-    },
-}
-
-/// One ICE server, as `RTCPeerConnection` takes it.
-#[derive(Clone, Debug, Serialize)]
-pub struct IceServer {
-    urls: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    username: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    credential: Option<String>,
-}
+/// What a page may send: the core's frame, its signal data opaque here.
+type FromClient = signal::FromClient<serde_json::Value>;
+/// What the server sends: the core's frame, relaying signal data as it came.
+type ToClient<'a> = signal::ToClient<&'a serde_json::Value>;
 
 /// The limits every connection lives under.
 #[derive(Clone, Copy, Debug)]
@@ -198,19 +137,6 @@ type AppState = Arc<Shared>;
 
 fn log(line: &str) {
     eprintln!("grapevine serve: {line}");
-}
-
-/// Rooms and peer ids: short, plain, and safe to print in a log line.
-fn valid_room(room: &str) -> bool {
-    (1..=64).contains(&room.len())
-        && room
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
-}
-
-/// A peer id is 16 lowercase hex digits (the tab's 64-bit node id).
-fn valid_peer(peer: &str) -> bool {
-    peer.len() == 16 && peer.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 #[derive(Deserialize)]
@@ -342,7 +268,8 @@ fn join(
         return Err((close::TRY_LATER, "the room is full"));
     }
     let others: Vec<String> = members.keys().cloned().collect();
-    let joined = serde_json::to_string(&ToClient::PeerJoined { peer }).expect("serialisable");
+    let joined =
+        serde_json::to_string(&ToClient::PeerJoined { peer: peer.into() }).expect("serialisable");
     for sender in members.values() {
         let _ = sender.try_send(Outgoing::Text(joined.clone()));
     }
@@ -360,7 +287,8 @@ fn leave(state: &Shared, room: &str, peer: &str) {
         rooms.0.remove(room);
         return;
     }
-    let left = serde_json::to_string(&ToClient::PeerLeft { peer }).expect("serialisable");
+    let left =
+        serde_json::to_string(&ToClient::PeerLeft { peer: peer.into() }).expect("serialisable");
     for sender in members.values() {
         let _ = sender.try_send(Outgoing::Text(left.clone()));
     }
@@ -372,7 +300,11 @@ fn relay(state: &Shared, room: &str, from: &str, to: &str, data: &serde_json::Va
     let Some(sender) = rooms.0.get(room).and_then(|m| m.get(to)) else {
         return false;
     };
-    let frame = serde_json::to_string(&ToClient::Signal { from, data }).expect("serialisable");
+    let frame = serde_json::to_string(&ToClient::Signal {
+        from: from.into(),
+        data,
+    })
+    .expect("serialisable");
     let _ = sender.try_send(Outgoing::Text(frame));
     true
 }
@@ -484,10 +416,10 @@ async fn connection(socket: WebSocket, query: JoinQuery, state: AppState) {
     ));
     let (mut sink, mut stream) = socket.split();
     let welcome = serde_json::to_string(&ToClient::Welcome {
-        peer: &peer,
-        room: &room,
+        peer: peer.clone(),
+        room: room.clone(),
         peers: others,
-        ice_servers: &state.ice,
+        ice_servers: state.ice.clone(),
     })
     .expect("serialisable");
     let limits = state.limits;

@@ -11,6 +11,7 @@
 //! - [`lab`]: SWIM, push-sum, a replicated key-value map and rumor spreading as sans-IO nodes
 //!   over time, the wire format, a simulated network and scenarios as data. Its rumor node
 //!   is the one rumor logic live mode's tabs run.
+//! - [`signal`]: the signaling contract between the page and `grapevine serve`.
 //! - [`topology`], [`metrics`], [`theory`], [`rng`]: who talks to whom, what is counted, what
 //!   theory expects, and the seeded randomness behind every draw.
 #![no_std]
@@ -26,6 +27,7 @@ pub mod lab;
 pub mod metrics;
 pub mod rng;
 pub mod rules;
+pub mod signal;
 pub mod theory;
 pub mod topology;
 

@@ -367,7 +367,10 @@ impl App {
                 self.draft = Some(draft);
             }
             Change::RandomSeed => {
-                run.seed = (js_sys::Math::random() * 1e9) as u64;
+                run.seed = crate::live::random_u64().map_or_else(
+                    || (js_sys::Math::random() * 1e9) as u64,
+                    |r| r % 1_000_000_000,
+                );
                 self.restart();
             }
         }

@@ -9,6 +9,7 @@ use grapevine_core::lab::run::MAX_LAB_NODES;
 use grapevine_core::lab::scenario::{Scenario, PRESETS};
 use grapevine_core::lab::{LabOption, LabProtocol};
 use grapevine_core::rules::MAX_FANOUT;
+use grapevine_core::signal::valid_room;
 use grapevine_core::{Protocol, Settings, StopRule, Topology};
 
 /// The most nodes the page offers (the dense view draws one pixel per node).
@@ -40,14 +41,6 @@ pub fn valid_ice(url: &str) -> bool {
             .iter()
             .any(|p| url.starts_with(p))
         && !url.contains(char::is_whitespace)
-}
-
-/// A live-mode room name: 1 to 64 of `A-Z a-z 0-9 . _ -` (what the signaling server takes).
-pub fn valid_room(room: &str) -> bool {
-    (1..=64).contains(&room.len())
-        && room
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
 }
 
 /// What the URL holds for the protocol lab.

@@ -2,10 +2,12 @@
 //! key-value map, the counters, and the live knobs. The `data-testid` hooks named in the
 //! live-mode issue are a stable interface for automation outside the repository.
 
-use super::{hex, start, timer::Interval, Handle, ServerState};
+use super::{start, Handle, ServerState};
+use gloo_timers::callback::Interval;
 use grapevine_core::lab::live::LiveConfig;
 use grapevine_core::lab::rumor::RumorConfig;
 use grapevine_core::lab::swim::MemberState;
+use grapevine_core::signal::peer_hex as hex;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
@@ -43,7 +45,7 @@ pub struct LiveView {
     interval: NodeRef,
     loss: NodeRef,
     error: Option<String>,
-    _refresh: Option<Interval>,
+    _refresh: Interval,
 }
 
 fn read(r: &NodeRef) -> String {

@@ -1,0 +1,102 @@
+//! The seams between the tab's node loop ([`super::Live`]) and whatever carries its bytes.
+//!
+//! - A [`Transport`] carries one peer's frames (the node's wire messages): a WebRTC data
+//!   channel today ([`super::webrtc`]), the server's relay next. The loop sends through the
+//!   trait and hears back through [`Event`]s; it never knows which transport a peer is on.
+//! - A [`Signaller`] carries the handshake that sets links up: this browser's
+//!   BroadcastChannel ([`super::tabs`]) or the server's WebSocket ([`super::server`]).
+//!
+//! Every callback of every transport reaches the loop as one [`Event`] through a [`Sink`], so
+//! the loop's state is only ever touched from [`super::Live::handle`].
+
+use grapevine_core::lab::NodeId;
+use grapevine_core::signal::{IceServer, Signal};
+use std::rc::Rc;
+
+/// How a peer was met, and so how its handshake travels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    /// This browser's BroadcastChannel.
+    Tabs,
+    /// The signaling server.
+    Server,
+}
+
+/// The signaling server connection's state, for the view.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ServerState {
+    /// Not tried (the page is not served by `grapevine serve`?) or waiting to retry.
+    Offline(String),
+    /// Connecting.
+    Connecting,
+    /// In the room.
+    Connected,
+}
+
+/// A frame as it arrived: its bytes, or only its length when it was over the wire cap (it
+/// was never copied into the page's memory).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Frame {
+    /// The bytes.
+    Bytes(Vec<u8>),
+    /// Too large: its length.
+    TooLarge(usize),
+}
+
+/// Everything that happens to the node loop. Link events carry the link's generation: a late
+/// callback of a link that was replaced must not act on its successor.
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// The loop's clock ticked: deadlines, handshake timeouts, rediscovery.
+    Tick,
+    /// The page is going away.
+    PageHide,
+    /// A peer announced itself (or was listed by the server).
+    Discovered(NodeId, Via),
+    /// A peer said goodbye; `closing`: it closes its links itself, any left open are dropped
+    /// a moment later.
+    Gone {
+        /// Who.
+        peer: NodeId,
+        /// Whether its links are about to close.
+        closing: bool,
+    },
+    /// A handshake signal from a peer.
+    Signal(NodeId, Signal, Via),
+    /// A link's handshake wants this sent to its peer.
+    Outgoing(NodeId, u64, Signal),
+    /// A link opened.
+    LinkOpen(NodeId, u64),
+    /// A link carried a frame.
+    Frame(NodeId, u64, Frame),
+    /// A link failed or closed.
+    LinkClosed(NodeId, u64, &'static str),
+    /// The signaling server's state changed.
+    Server(ServerState),
+    /// The signaling server welcomed this tab: its ICE servers.
+    Welcome(Vec<IceServer>),
+    /// Time to connect to the signaling server again.
+    Reconnect,
+}
+
+/// Where transports send their events. Only from their own callbacks: an event sent while
+/// the loop is handling another is dropped (the loop is borrowed).
+pub type Sink = Rc<dyn Fn(Event)>;
+
+/// Carries one peer's frames.
+pub trait Transport {
+    /// Sends one frame; `false` when the link cannot take it now (not open, or closed).
+    fn send(&self, bytes: &[u8]) -> bool;
+    /// Whether frames can go now.
+    fn is_open(&self) -> bool;
+    /// Closes gracefully (what is queued goes first).
+    fn close(&self);
+    /// How frames travel, for the view: `direct` | `turn` | `relay`.
+    fn kind(&self) -> &'static str;
+}
+
+/// Carries the handshake to a peer.
+pub trait Signaller {
+    /// Sends `signal` to `to`.
+    fn signal(&self, to: NodeId, signal: &Signal);
+}
