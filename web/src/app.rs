@@ -404,7 +404,7 @@ impl App {
             return;
         };
         if let Some(lab) = &self.lab {
-            let i = crate::lab::draw::LabPainter::node_at(&canvas, lab, x, y);
+            let i = lab.view.node_at(&canvas, lab, x, y);
             if i.is_some() {
                 self.change(Change::Inspect(i));
             }
@@ -588,10 +588,8 @@ impl Component for App {
 
     fn rendered(&mut self, _ctx: &Context<Self>, _first: bool) {
         if let (Some(canvas), Some(lab)) = (self.canvas.cast::<HtmlCanvasElement>(), &self.lab) {
-            if let Err(e) = self
-                .lab_painter
-                .draw(&canvas, lab, self.settings.lab.inspect)
-            {
+            let selected = self.settings.lab.inspect;
+            if let Err(e) = lab.view.draw(&mut self.lab_painter, &canvas, lab, selected) {
                 web_sys::console::error_2(&"drawing the lab failed:".into(), &e);
             }
             return;
@@ -674,7 +672,7 @@ impl Component for App {
                     <div class="column center">
                         <section class="panel network-panel" aria-label="The network">
                             <canvas ref={self.canvas.clone()} data-testid="network" {onclick} class="network"
-                                title={ if lab.view == crate::lab::View::Swim { "Row i: what member i believes of every member. Click a row to inspect it." } else { "One cell per node. Click one to inspect it." } }></canvas>
+                                title={ lab.view.canvas_title() }></canvas>
                             { panels::legend(lab.protocol) }
                         </section>
                         { panels::explain(lab.protocol, self.settings.lab.lifeguard) }
@@ -686,7 +684,7 @@ impl Component for App {
                             { panels::inspector(lab, i, &on_change) }
                         }
                         { panels::charts(lab) }
-                        if lab.view == crate::lab::View::Kv { { panels::kv_keys(lab) } }
+                        { lab.view.panel(lab) }
                     </div>
                 </main>
                 <footer class="foot">

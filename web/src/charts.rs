@@ -1,8 +1,11 @@
-//! Charts beside the network: informed fraction per round against theory, and messages per
-//! round, each over the previous run's faint ghost.
+//! Every chart of the page, in one SVG style: the round view's informed fraction per round
+//! against theory and its messages per round, each over the previous run's faint ghost; and
+//! the lab's quantities over time ([`time_chart`]), with the scenario's steps marked, on a
+//! linear or a logarithmic axis. Plain SVG: a few hundred points at most.
 
 use crate::palette;
 use crate::sim::Ghost;
+use grapevine_core::lab::Millis;
 use yew::prelude::*;
 
 /// Properties of [`Charts`].
@@ -22,7 +25,7 @@ pub struct ChartsProps {
 
 const W: f64 = 420.0;
 const H: f64 = 170.0;
-const LEFT: f64 = 38.0;
+const LEFT: f64 = 40.0;
 const BOTTOM: f64 = 22.0;
 const TOP: f64 = 8.0;
 const RIGHT: f64 = 8.0;
@@ -39,12 +42,33 @@ fn polyline(points: impl Iterator<Item = (f64, f64)>) -> String {
     points.map(|(x, y)| format!("{x:.1},{y:.1} ")).collect()
 }
 
+/// The first of `steps` that puts at most eight ticks over `span` (else ten times the last).
+fn tick_step(span: f64, steps: &[f64]) -> f64 {
+    let last = steps.last().copied().unwrap_or(1.0) * 10.0;
+    steps
+        .iter()
+        .copied()
+        .find(|s| span / s <= 8.0)
+        .unwrap_or(last)
+}
+
+/// Horizontal grid lines with their labels on the left, and the x axis.
+fn y_grid(labels: &[(f64, String)]) -> Html {
+    html! { <>
+        { for labels.iter().map(|(y, label)| html! { <>
+            <line x1={LEFT.to_string()} x2={(W - RIGHT).to_string()} y1={y.to_string()} y2={y.to_string()} class="grid" />
+            <text x={(LEFT - 4.0).to_string()} y={(y + 3.5).to_string()} class="tick" text-anchor="end">{ label }</text>
+        </> }) }
+        <line x1={LEFT.to_string()} x2={(W - RIGHT).to_string()} y1={(H - BOTTOM).to_string()} y2={(H - BOTTOM).to_string()} class="axis" />
+    </> }
+}
+
 /// Round ticks: about six, at round numbers.
 fn x_ticks(max_round: f64) -> Html {
-    let step = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0]
-        .into_iter()
-        .find(|s| max_round / s <= 8.0)
-        .unwrap_or(1000.0);
+    let step = tick_step(
+        max_round,
+        &[1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0],
+    );
     let count = (max_round / step).floor() as u32;
     html! { <>{ for (0..=count).map(|i| {
         let r = f64::from(i) * step;
@@ -58,11 +82,7 @@ fn x_ticks(max_round: f64) -> Html {
 
 fn frame(y_labels: [(f64, String); 3], max_round: f64) -> Html {
     html! { <>
-        { for y_labels.into_iter().map(|(y, label)| html! { <>
-            <line x1={LEFT.to_string()} x2={(W - RIGHT).to_string()} y1={y.to_string()} y2={y.to_string()} class="grid" />
-            <text x={(LEFT - 4.0).to_string()} y={(y + 3.5).to_string()} class="tick" text-anchor="end">{ label }</text>
-        </> }) }
-        <line x1={LEFT.to_string()} x2={(W - RIGHT).to_string()} y1={(H - BOTTOM).to_string()} y2={(H - BOTTOM).to_string()} class="axis" />
+        { y_grid(&y_labels) }
         { x_ticks(max_round) }
     </> }
 }
@@ -152,6 +172,7 @@ pub fn nice_ceiling(v: u64) -> u64 {
     }
 }
 
+/// A count for an axis label: `950`, `1.5k`, `2.0M`.
 pub fn compact(v: f64) -> String {
     if v >= 1e6 {
         format!("{:.1}M", v / 1e6)
@@ -159,5 +180,143 @@ pub fn compact(v: f64) -> String {
         format!("{:.1}k", v / 1e3)
     } else {
         format!("{v:.0}")
+    }
+}
+
+/// How values map to heights.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Axis {
+    /// From 0 to a round number at or above the largest value (at least `min_top`).
+    Linear {
+        /// The smallest top of the axis.
+        min_top: f64,
+        /// Values are shares, labelled in per cent.
+        percent: bool,
+    },
+    /// Powers of ten from 10^`low` to 10^`high`; values outside are drawn at the edges.
+    Log {
+        /// Exponent at the bottom.
+        low: i32,
+        /// Exponent at the top.
+        high: i32,
+    },
+}
+
+/// One line.
+pub struct Series {
+    /// Its colour (CSS).
+    pub colour: &'static str,
+    /// Dashed (a bound or a theory) or solid (measured).
+    pub dashed: bool,
+    /// (seconds, value) points.
+    pub points: Vec<(f64, f64)>,
+}
+
+impl Series {
+    /// A solid line of a run's samples over time (seconds), one value picked from each.
+    pub fn of<S>(
+        samples: &[(Millis, S)],
+        colour: &'static str,
+        pick: impl Fn(&S) -> f64,
+    ) -> Series {
+        Series {
+            colour,
+            dashed: false,
+            points: samples
+                .iter()
+                .map(|(at, s)| (at.0 as f64 / 1000.0, pick(s)))
+                .collect(),
+        }
+    }
+}
+
+/// A chart of `series` over 0..`end_s` seconds; `marks`: the scenario's step times, s;
+/// `now_s`: the run's time.
+pub fn time_chart(
+    label: &str,
+    testid: &str,
+    axis: Axis,
+    series: &[Series],
+    marks: &[f64],
+    end_s: f64,
+    now_s: f64,
+) -> Html {
+    let end_s = end_s.max(1.0);
+    let x = |t: f64| LEFT + (W - LEFT - RIGHT) * (t / end_s).clamp(0.0, 1.0);
+    let plot_h = H - BOTTOM - TOP;
+    // Linear axes: their top, a round number at or above the largest value.
+    let top = match axis {
+        Axis::Linear { min_top, .. } => {
+            let max = series
+                .iter()
+                .flat_map(|s| s.points.iter().map(|p| p.1))
+                .fold(min_top, f64::max);
+            if max <= min_top {
+                min_top
+            } else {
+                nice_ceiling(max.ceil() as u64) as f64
+            }
+        }
+        Axis::Log { .. } => 1.0,
+    };
+    let y = |v: f64| {
+        let f = match axis {
+            Axis::Linear { .. } => v / top,
+            Axis::Log { low, high } => {
+                let e = if v > 0.0 { v.log10() } else { f64::from(low) };
+                (e - f64::from(low)) / f64::from(high - low)
+            }
+        };
+        H - BOTTOM - plot_h * f.clamp(0.0, 1.0)
+    };
+    let labels: Vec<(f64, String)> = match axis {
+        Axis::Linear { percent, .. } => [0.0, 0.5, 1.0]
+            .iter()
+            .map(|f| {
+                let v = top * f;
+                let text = if percent {
+                    format!("{:.0}%", v * 100.0)
+                } else if top < 10.0 {
+                    format!("{v}")
+                } else {
+                    compact(v)
+                };
+                (y(v), text)
+            })
+            .collect(),
+        Axis::Log { low, high } => (low..=high)
+            .rev()
+            .step_by(((high - low) / 4).max(1) as usize)
+            .map(|e| (y(10f64.powi(e)), format!("1e{e}")))
+            .collect(),
+    };
+    let step = tick_step(
+        end_s,
+        &[
+            1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
+        ],
+    );
+    let ticks = (0..=(end_s / step) as u32).map(|k| f64::from(k) * step);
+    let line = |s: &Series| -> String {
+        s.points
+            .iter()
+            .map(|&(t, v)| format!("{:.1},{:.1} ", x(t), y(v)))
+            .collect()
+    };
+    html! {
+        <svg viewBox={format!("0 0 {W} {H}")} role="img" aria-label={label.to_string()} data-testid={testid.to_string()}>
+            { y_grid(&labels) }
+            { for ticks.map(|t| html! {
+                <text x={x(t).to_string()} y={(H - 6.0).to_string()} class="tick" text-anchor="middle">{ format!("{t}s") }</text>
+            }) }
+            { for marks.iter().map(|&t| html! {
+                <line x1={x(t).to_string()} x2={x(t).to_string()} y1={TOP.to_string()} y2={(H - BOTTOM).to_string()} class="mark" />
+            }) }
+            <line x1={x(now_s).to_string()} x2={x(now_s).to_string()} y1={TOP.to_string()} y2={(H - BOTTOM).to_string()} class="now" />
+            { for series.iter().map(|s| html! {
+                <polyline points={line(s)} class={if s.dashed { "theory" } else { "measured" }}
+                    style={format!("stroke:{}", s.colour)} />
+            }) }
+        </svg>
     }
 }

@@ -350,7 +350,7 @@ pub fn draw_layout(
         ctx.stroke();
     }
     // The source, and the node selected.
-    for (i, colour) in [(Some(source), "#ffffff"), (selected, palette::NEW)] {
+    for (i, colour) in [(Some(source), palette::MARK), (selected, palette::NEW)] {
         let Some((x, y)) = i.filter(|&i| i < n).map(at) else {
             continue;
         };

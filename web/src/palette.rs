@@ -21,8 +21,37 @@ pub const INFORMED: &str = NEW;
 pub const REDUNDANT: &str = "#94a3b8";
 /// A pull request.
 pub const REQUEST: &str = "#009e73";
+/// Outlines: the rumor's source, the inspected node.
+pub const MARK: &str = "#ffffff";
 /// Faint lines: edges of the graph.
 pub const EDGE: &str = "rgba(148, 163, 184, 0.18)";
+
+// The protocol lab's colours, from the same palette.
+
+/// SWIM: a member believed alive.
+pub const ALIVE: &str = "#1b6b58";
+/// SWIM: a suspected member (the colour of news).
+pub const SUSPECT: &str = NEW;
+/// SWIM: a member declared dead; push-sum: the worst error (the colour of loss).
+pub const DEAD: &str = LOST;
+/// SWIM: a member that left (the colour of "done").
+pub const LEFT: &str = STOPPED;
+/// SWIM: a member the observer never heard of.
+pub const UNKNOWN: &str = "#1e293b";
+/// SWIM: the observer itself.
+pub const SELF: &str = "#475569";
+/// A running member's row band; a crashed node in the lab's grids.
+pub const DOWN: &str = "#334155";
+/// Key-value: replica states by rank (0: the most common), all distinguishable.
+pub const STATE_COLOURS: [&str; 6] = ["#009e73", SPREADING, STOPPED, NEW, "#0072b2", LOST];
+/// Key-value: a rarer state than the palette has colours for; push-sum: no estimate yet.
+pub const OTHER_STATE: &str = REDUNDANT;
+/// Push-sum: an estimate within 10^-8 (the good end of the error scale).
+pub const EXACT: &str = "#009e73";
+/// Push-sum: weight off the nodes.
+pub const MASS: &str = "#0072b2";
+/// A bound or a theory drawn over a measured line.
+pub const BOUND: &str = DOWN;
 
 /// `#rrggbb` as RGBA bytes, for the dense view's pixel buffer.
 pub const fn rgba(hex: &str) -> [u8; 4] {

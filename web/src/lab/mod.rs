@@ -6,58 +6,30 @@
 //! replays it to that time. The page therefore never needs to undo anything, and what it shows
 //! is always what `grapevine sim --protocol ...` would compute.
 
-pub mod chart;
 pub mod draw;
 pub mod panels;
+pub mod views;
 
 use crate::params::PageSettings;
 use grapevine_core::lab::net::{LinkConfig, NetStats, Note};
 use grapevine_core::lab::protocol::{Log, Phases};
 use grapevine_core::lab::run::LabSettings;
 use grapevine_core::lab::scenario::{preset, Scenario};
-use grapevine_core::lab::{kv, push_sum, rumor, swim};
-use grapevine_core::lab::{AnyRun, LabOptions, LabProtocol, Millis, Run, QUIET_SCENARIO};
+use grapevine_core::lab::{
+    AnyRun, LabOptions, LabProtocol, Millis, ProtocolSpec, Run, QUIET_SCENARIO,
+};
 
 /// SWIM's protocol period and the other protocols' gossip interval, ms: a "round" of the
 /// lab, the unit of its speed control and of its charts' time axes.
 pub const PERIOD_MS: u64 = 1_000;
-
-/// Which view file draws a protocol: the one place the page maps the registry's names to
-/// its views.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum View {
-    /// SWIM's membership matrix.
-    Swim,
-    /// Push-sum's error grid.
-    PushSum,
-    /// The key-value replicas.
-    Kv,
-    /// Rumor spreading.
-    Rumor,
-}
-
-impl View {
-    /// The view of `protocol`.
-    pub fn of(protocol: LabProtocol) -> View {
-        if protocol.is::<swim::Spec>() {
-            View::Swim
-        } else if protocol.is::<push_sum::Spec>() {
-            View::PushSum
-        } else if protocol.is::<kv::Spec>() {
-            View::Kv
-        } else {
-            View::Rumor
-        }
-    }
-}
 
 /// The lab run the page shows: any protocol's [`Run`], whose observer computes every
 /// figure the panels show (the same code as `grapevine sim`'s).
 pub struct LabSim {
     /// Which protocol.
     pub protocol: LabProtocol,
-    /// Which view draws it.
-    pub view: View,
+    /// Its view (picture, legend, numbers, chart, inspector).
+    pub view: &'static dyn views::ProtocolView,
     /// The scenario it plays.
     pub scenario: Scenario,
     run: Box<dyn AnyRun>,
@@ -105,7 +77,7 @@ impl LabSim {
             .map_err(|e| format!("These settings cannot run: {e}."))?;
         Ok(LabSim {
             protocol,
-            view: View::of(protocol),
+            view: views::of(protocol),
             scenario,
             run,
         })
@@ -171,23 +143,8 @@ impl LabSim {
         self.run.log()
     }
 
-    /// The SWIM run, if this is one.
-    pub fn swim(&self) -> Option<&Run<swim::Spec>> {
-        self.run.downcast()
-    }
-
-    /// The push-sum run, if this is one.
-    pub fn push_sum(&self) -> Option<&Run<push_sum::Spec>> {
-        self.run.downcast()
-    }
-
-    /// The key-value run, if this is one.
-    pub fn kv(&self) -> Option<&Run<kv::Spec>> {
-        self.run.downcast()
-    }
-
-    /// The rumor run, if this is one.
-    pub fn rumor(&self) -> Option<&Run<rumor::Spec>> {
+    /// The run as protocol `P`'s, if it is one (what its view reads).
+    pub fn run<P: ProtocolSpec>(&self) -> Option<&Run<P>> {
         self.run.downcast()
     }
 

@@ -5,4 +5,4 @@ pub mod node;
 pub mod spec;
 
 pub use node::*;
-pub use spec::{KvObserver, KvSample, Spec};
+pub use spec::{KeyAcross, KvObserver, KvSample, Spec};

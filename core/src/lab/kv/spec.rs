@@ -10,6 +10,7 @@ use crate::lab::run::{node_rng, Lab, LabError};
 use crate::lab::scenario::Op;
 use crate::lab::{Millis, Node, NodeId};
 use alloc::collections::BTreeMap;
+use alloc::string::String;
 use alloc::vec::Vec;
 
 /// The key-value map's slice of the lab.
@@ -77,6 +78,17 @@ pub struct KvSample {
     pub states: u32,
 }
 
+/// One key across the live replicas.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyAcross {
+    /// Value read by last-writer-wins -> replicas reading it.
+    pub reads: BTreeMap<String, u32>,
+    /// Replicas where vector clocks keep siblings (concurrent writes).
+    pub with_siblings: u32,
+    /// The siblings' values at the first such replica.
+    pub siblings: Vec<String>,
+}
+
 /// Follows a key-value run: when the replicas came to agree after the scenario's last
 /// change.
 #[derive(Clone, Debug)]
@@ -127,6 +139,29 @@ impl KvObserver {
             agree: top as f64 / ranks.len().max(1) as f64,
             states: ranks.iter().max().map_or(0, |&r| r + 1),
         }
+    }
+
+    /// Every key across the live replicas: what last-writer-wins reads where, and where
+    /// vector clocks keep concurrent writes.
+    pub fn keys_across(lab: &Lab<Spec>) -> BTreeMap<String, KeyAcross> {
+        let mut keys: BTreeMap<String, KeyAcross> = BTreeMap::new();
+        for i in lab.live() {
+            let node = lab.network().node(i);
+            for k in node.keys() {
+                let entry = keys.entry(k.into()).or_default();
+                if let Some(e) = node.lww(k) {
+                    *entry.reads.entry(e.value.clone()).or_default() += 1;
+                }
+                let siblings = node.siblings(k);
+                if siblings.len() > 1 {
+                    entry.with_siblings += 1;
+                    if entry.siblings.is_empty() {
+                        entry.siblings = siblings.iter().map(|e| e.value.clone()).collect();
+                    }
+                }
+            }
+        }
+        keys
     }
 
     /// Whether every live replica holds the same entries.

@@ -1,0 +1,277 @@
+//! SWIM's view: the membership matrix (row i: what member i believes of every member), crash
+//! detection and false positives, suspect / dead / left over time, a member's list.
+
+use super::super::draw::{outline, LabPainter};
+use super::super::panels::periods;
+use super::super::LabSim;
+use super::{Chart, ProtocolView};
+use crate::charts::{Axis, Series};
+use crate::controls::Change;
+use crate::draw::blank;
+use crate::palette::{self, ALIVE, DEAD, DOWN, LEFT, SELF, SUSPECT, UNKNOWN};
+use grapevine_core::lab::swim::{MemberState, Spec};
+use grapevine_core::lab::Run;
+use wasm_bindgen::JsValue;
+use web_sys::HtmlCanvasElement;
+use yew::prelude::*;
+
+/// The matrix shows at most this many rows and columns; larger groups are binned, each
+/// cell showing the worst state in its bin (one suspicion stays visible among thousands).
+const MATRIX_MAX_CELLS: u32 = 600;
+
+/// SWIM's view.
+pub struct Swim;
+
+fn run(sim: &LabSim) -> Option<&Run<Spec>> {
+    sim.run::<Spec>()
+}
+
+/// The matrix's margin bands (CSS pixels): a column that someone suspects stands out in
+/// the top band even when it is one pixel wide in the matrix.
+fn band(size: f64) -> f64 {
+    (size * 0.035).max(8.0)
+}
+
+/// Where the matrix starts (after the bands), CSS pixels.
+fn origin(size: f64) -> f64 {
+    band(size) + 2.0
+}
+
+/// A matrix row's margin colour: running, crashed, or departed.
+fn row_colour(up: bool, left: bool) -> &'static str {
+    match (up, left) {
+        (false, _) => palette::CRASHED,
+        (true, true) => LEFT,
+        (true, false) => DOWN,
+    }
+}
+
+/// Matrix cells per side and members per cell.
+fn matrix_cells(n: u32) -> (u32, u32) {
+    let per = n.div_ceil(MATRIX_MAX_CELLS).max(1);
+    (n.div_ceil(per), per)
+}
+
+/// Worse states win a binned cell.
+fn severity(state: Option<MemberState>) -> u8 {
+    match state {
+        None => 0,
+        Some(MemberState::Alive) => 1,
+        Some(MemberState::Left) => 2,
+        Some(MemberState::Suspect) => 3,
+        Some(MemberState::Dead) => 4,
+    }
+}
+
+/// Colours by [`severity`].
+const SEVERITY_COLOURS: [&str; 5] = [UNKNOWN, ALIVE, LEFT, SUSPECT, DEAD];
+
+impl ProtocolView for Swim {
+    fn name(&self) -> &'static str {
+        "swim"
+    }
+
+    fn what(&self) -> &'static str {
+        "Every member pings one other member per protocol period (1 s). No answer in time: it asks k others to ping it for it, \
+         then suspects it; a suspect that does not refute (by raising its incarnation) within the suspicion timeout is declared dead. \
+         News of suspicions, deaths, joins and leaves rides on the pings and acks themselves."
+    }
+
+    fn picture(&self) -> &'static str {
+        "The matrix: row i is what member i believes of every member (column j). A crash shows as a column turning yellow, then red; \
+         a partition as two blocks. Click a row to inspect that member."
+    }
+
+    fn canvas_title(&self) -> &'static str {
+        "Row i: what member i believes of every member. Click a row to inspect it."
+    }
+
+    fn legend(&self) -> (Vec<(&'static str, &'static str)>, Option<&'static str>) {
+        (
+            vec![
+                (ALIVE, "alive"),
+                (SUSPECT, "suspect"),
+                (DEAD, "dead"),
+                (LEFT, "left"),
+                (UNKNOWN, "unknown"),
+                (SELF, "itself"),
+            ],
+            Some("top band: the worst any running member thinks of that member · left band: the member itself (pink: crashed) · dim rows: a crashed or departed member's last view"),
+        )
+    }
+
+    fn stats(&self, sim: &LabSim) -> Html {
+        let Some(run) = run(sim) else { return html! {} };
+        let observer = run.observer();
+        let detection = observer.detections.last().map(|(m, d)| {
+            let first = d.first.map_or("not yet suspected".into(), |t| {
+                format!("first suspected after {} periods", periods(d.crashed_at, t))
+            });
+            let all = d.all.map_or(String::new(), |t| {
+                format!(" · all running members after {}", periods(d.crashed_at, t))
+            });
+            (format!("node {m}"), format!("{first}{all}"))
+        });
+        html! { <>
+            <div class="stat"><span class="label">{ "Crash detection" }</span>
+                <span class="value" data-testid="lab-detection">{ detection.as_ref().map_or("no crash yet".to_string(), |d| d.0.clone()) }</span>
+                <span class="sub">{ detection.map_or("the scenario crashes nobody so far".into(), |d| d.1) }</span></div>
+            <div class="stat"><span class="label">{ "False positives" }</span>
+                <span class="value" data-testid="lab-false-positives">{ observer.false_positives.len() }</span>
+                <span class="sub">{ format!("running members declared dead · {} suspected", observer.false_suspicions.len()) }</span></div>
+        </> }
+    }
+
+    fn chart(&self, sim: &LabSim) -> Option<Chart> {
+        let samples = run(sim)?.samples();
+        Some(Chart {
+            title: "Members each live member holds suspect, dead or left (average)",
+            label: "Members held suspect, dead or left per live member, over time",
+            axis: Axis::Linear {
+                min_top: 2.0,
+                percent: false,
+            },
+            series: vec![
+                Series::of(samples, LEFT, |s| s.left),
+                Series::of(samples, DEAD, |s| s.dead),
+                Series::of(samples, SUSPECT, |s| s.suspect),
+            ],
+            key: vec![(SUSPECT, "suspect"), (DEAD, "dead"), (LEFT, "left")],
+        })
+    }
+
+    fn status(&self, sim: &LabSim, i: u32) -> Option<&'static str> {
+        run(sim)?
+            .lab()
+            .network()
+            .node(i)
+            .has_left()
+            .then_some("left")
+    }
+
+    fn inspector(&self, sim: &LabSim, i: u32, _: &Callback<Change>) -> Html {
+        let Some(run) = run(sim) else { return html! {} };
+        let node = run.lab().network().node(i);
+        let mut members: Vec<_> = node.iter_members().collect();
+        let rank = |s: MemberState| match s {
+            MemberState::Dead => 0,
+            MemberState::Suspect => 1,
+            MemberState::Left => 2,
+            MemberState::Alive => 3,
+        };
+        members.sort_by_key(|(id, v)| (rank(v.state), *id));
+        let shown = 40;
+        let alive = members
+            .iter()
+            .filter(|m| m.1.state == MemberState::Alive)
+            .count();
+        html! { <>
+            <p class="facts">{ format!("incarnation {} · local health {} · knows {} members ({} alive)", node.incarnation().0, node.health(), members.len(), alive) }</p>
+            <table class="members">
+                <thead><tr><th>{ "member" }</th><th>{ "state" }</th><th>{ "incarnation" }</th></tr></thead>
+                <tbody>
+                { for members.iter().take(shown).map(|(id, v)| html! {
+                    <tr data-testid="inspect-member" data-peer={id.0.to_string()} data-status={v.state.name()}>
+                        <td>{ id.0 }</td><td><span class={classes!("state", v.state.name())}>{ v.state.name() }</span></td><td>{ v.incarnation.0 }</td>
+                    </tr>
+                }) }
+                </tbody>
+            </table>
+            if members.len() > shown { <p class="muted">{ format!("… and {} more (sorted: dead, suspect, left, then alive)", members.len() - shown) }</p> }
+        </> }
+    }
+
+    fn draw(
+        &self,
+        painter: &mut LabPainter,
+        canvas: &HtmlCanvasElement,
+        sim: &LabSim,
+        selected: Option<u32>,
+    ) -> Result<(), JsValue> {
+        let Some(run) = run(sim) else { return Ok(()) };
+        let net = run.lab().network();
+        let (ctx, size) = blank(canvas)?;
+        let n = net.len() as u32;
+        let (cells, per) = matrix_cells(n);
+        // Per cell, the worst state its observers hold of its members; per column, the worst
+        // any running member holds; per row, whether that member runs.
+        let mut worst = vec![0u8; (cells * cells) as usize];
+        let mut columns = vec![0u8; cells as usize];
+        let mut rows = vec![row_colour(true, false); cells as usize];
+        let mut down_rows = vec![false; cells as usize];
+        for i in 0..n {
+            let row = (i / per) as usize;
+            let node = net.node(i);
+            let running = net.is_up(i) && !node.has_left();
+            if !running {
+                down_rows[row] = true;
+                rows[row] = row_colour(net.is_up(i), node.has_left());
+            }
+            for (member, view) in node.iter_members() {
+                let Some(j) = u32::try_from(member.0).ok().filter(|&j| j < n) else {
+                    continue;
+                };
+                let col = (j / per) as usize;
+                let severity = severity(Some(view.state));
+                let cell = &mut worst[row * cells as usize + col];
+                *cell = (*cell).max(severity);
+                if running {
+                    columns[col] = columns[col].max(severity);
+                }
+            }
+        }
+        let colours = SEVERITY_COLOURS.map(palette::rgba);
+        let own = palette::rgba(SELF);
+        painter.pixels.clear();
+        painter.pixels.resize((cells * cells * 4) as usize, 0);
+        for (k, px) in painter.pixels.chunks_exact_mut(4).enumerate() {
+            let (row, col) = (k as u32 / cells, k as u32 % cells);
+            let mut c = if row == col && worst[k] <= 1 {
+                own
+            } else {
+                colours[worst[k] as usize]
+            };
+            if down_rows[row as usize] {
+                // A crashed or departed member's row: its last view, dimmed.
+                for ch in &mut c[..3] {
+                    *ch /= 3;
+                }
+            }
+            px.copy_from_slice(&c);
+        }
+        let origin = origin(size);
+        let inner = size - origin;
+        painter.blit(&ctx, cells, cells, origin, inner)?;
+        let scale = inner / f64::from(cells);
+        let b = band(size);
+        for (k, &w) in columns.iter().enumerate() {
+            ctx.set_fill_style_str(SEVERITY_COLOURS[w as usize]);
+            ctx.fill_rect(origin + k as f64 * scale, 0.0, scale.max(1.0), b);
+        }
+        for (k, colour) in rows.iter().enumerate() {
+            ctx.set_fill_style_str(colour);
+            ctx.fill_rect(0.0, origin + k as f64 * scale, b, scale.max(1.0));
+        }
+        if let Some(i) = selected.filter(|&i| i < n) {
+            outline(&ctx);
+            let row = origin + f64::from(i / per) * scale;
+            ctx.stroke_rect(0.5, row - 1.0, size - 1.0, scale + 2.0);
+        }
+        Ok(())
+    }
+
+    /// The matrix's row under the point: an observer.
+    fn node_at(&self, canvas: &HtmlCanvasElement, sim: &LabSim, x: f64, y: f64) -> Option<u32> {
+        let size = f64::from(canvas.client_width().max(1));
+        let origin = origin(size);
+        let inner = size - origin;
+        let (fx, fy) = ((x - origin).max(0.0) / inner, (y - origin) / inner);
+        if !(0.0..1.0).contains(&fx) || !(0.0..1.0).contains(&fy) {
+            return None;
+        }
+        let n = sim.len();
+        let (cells, per) = matrix_cells(n);
+        let i = (fy * f64::from(cells)) as u32 * per;
+        (i < n).then_some(i)
+    }
+}
