@@ -9,6 +9,7 @@ pub mod draw;
 pub mod explain;
 pub mod lab;
 pub mod live;
+pub mod pages;
 pub mod palette;
 pub mod params;
 pub mod sim;

@@ -1,0 +1,305 @@
+//! The page's three pages, each its own component with its own state: the round view
+//! ([`round`]), the protocol lab ([`lab`]) and live mode ([`live`]). [`crate::app`] picks one
+//! from the settings and replaces it when a page navigates (another protocol family, or
+//! "go live"). What the two simulator pages share (settings and URL, notices, a field's unread
+//! draft, the play loop's clock, the keyboard, the header and the controls) is [`Shell`].
+
+pub mod lab;
+pub mod live;
+pub mod round;
+
+use crate::controls::{Action, Change, Controls, Draft, Field};
+use crate::params::PageSettings;
+use gloo_events::{EventListener, EventListenerOptions};
+use gloo_render::{request_animation_frame, AnimationFrame};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::KeyboardEvent;
+use yew::prelude::*;
+
+/// Where the page is: its settings, and notices to show on arrival.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Route {
+    /// Everything the URL holds.
+    pub settings: PageSettings,
+    /// What the user should know (a setting that was adjusted or ignored).
+    pub notices: Vec<String>,
+}
+
+/// Every page's properties.
+#[derive(Properties, PartialEq)]
+pub struct PageProps {
+    /// Where it starts.
+    pub route: Route,
+    /// Leaves it for another page.
+    pub navigate: Callback<Route>,
+}
+
+/// What happens to a simulator page.
+pub enum Msg {
+    /// An animation frame, with its timestamp in ms.
+    Frame(f64),
+    /// A setting changed.
+    Change(Change),
+    /// A button (or its key) was pressed.
+    Action(Action),
+    /// A click on the picture at CSS pixel (x, y); `shift` held.
+    Click(f64, f64, bool),
+    /// Hide the notices.
+    DismissNotices,
+}
+
+/// What became of a change the shell saw first.
+pub enum Taken {
+    /// Done (the page only redraws).
+    Done,
+    /// The run's settings changed: the page starts a new run.
+    Restart,
+    /// The page's own.
+    Own(Change),
+}
+
+/// What the simulator pages share.
+pub struct Shell {
+    /// Everything the URL holds.
+    pub settings: PageSettings,
+    /// Notices shown at the top.
+    pub notices: Vec<String>,
+    /// "Copy link" was just pressed.
+    pub copied: bool,
+    /// Text typed into a field that could not be read (kept, with a notice).
+    pub draft: Option<Draft>,
+    /// Whether the run plays.
+    pub playing: bool,
+    /// When the play loop last moved the run, ms (animation-frame time).
+    pub last_ms: f64,
+    navigate: Callback<Route>,
+    frame: Option<AnimationFrame>,
+    _keys: Option<EventListener>,
+}
+
+impl Shell {
+    /// The shell of a page starting at `props.route`; its keys go to `on_action`.
+    pub fn new(props: &PageProps, on_action: Callback<Action>) -> Shell {
+        Shell {
+            settings: props.route.settings.clone(),
+            notices: props.route.notices.clone(),
+            copied: false,
+            draft: None,
+            playing: false,
+            last_ms: f64::NEG_INFINITY,
+            navigate: props.navigate.clone(),
+            frame: None,
+            _keys: key_listener(on_action),
+        }
+    }
+
+    /// Puts the settings in the address bar.
+    pub fn write_url(&self) {
+        write_url(&self.settings);
+    }
+
+    /// Leaves for the page `settings` choose, with the shell's notices.
+    pub fn go(&mut self, settings: PageSettings) {
+        self.pause();
+        self.navigate.emit(Route {
+            settings,
+            notices: std::mem::take(&mut self.notices),
+        });
+    }
+
+    /// Stops playing; dropping the frame request cancels it.
+    pub fn pause(&mut self) {
+        self.playing = false;
+        self.frame = None;
+    }
+
+    /// Starts playing from `now_ms` (`NEG_INFINITY`: the first frame moves at once).
+    pub fn play(&mut self, now_ms: f64, on_frame: Callback<f64>) {
+        self.playing = true;
+        self.last_ms = now_ms;
+        self.schedule(on_frame);
+    }
+
+    /// Asks for the next animation frame while playing.
+    pub fn schedule(&mut self, on_frame: Callback<f64>) {
+        if self.playing {
+            self.frame = Some(request_animation_frame(move |t| on_frame.emit(t)));
+        }
+    }
+
+    /// Adds a notice once.
+    pub fn notice(&mut self, text: String) {
+        if !self.notices.contains(&text) {
+            self.notices.push(text);
+        }
+    }
+
+    /// Copies the page's link.
+    pub fn copy_link(&mut self) {
+        if let Some(w) = web_sys::window() {
+            let url = w.location().href().unwrap_or_default();
+            let _ = w.navigator().clipboard().write_text(&url);
+            self.copied = true;
+        }
+    }
+
+    /// Takes the changes every simulator page handles alike: speed, seed, a draft that could
+    /// not be read, going live. The rest is the page's own.
+    pub fn take(&mut self, change: Change) -> Taken {
+        self.copied = false;
+        // A value the field could read replaces what was typed there before.
+        let replaced = match &change {
+            Change::Nodes(_) => Some(Field::Nodes),
+            Change::Seed(_) | Change::RandomSeed => Some(Field::Seed),
+            _ => None,
+        };
+        if replaced.is_some() && self.draft.as_ref().map(|d| d.field) == replaced {
+            self.draft = None;
+        }
+        match change {
+            Change::Speed(s) => {
+                self.settings.speed = s;
+                self.write_url();
+                Taken::Done
+            }
+            Change::Seed(s) => {
+                self.settings.run.seed = s;
+                Taken::Restart
+            }
+            Change::RandomSeed => {
+                self.settings.run.seed = crate::live::random_u64().map_or_else(
+                    || (js_sys::Math::random() * 1e9) as u64,
+                    |r| r % 1_000_000_000,
+                );
+                Taken::Restart
+            }
+            Change::Rejected(draft) => {
+                self.notice(draft.field.expects().to_string());
+                self.draft = Some(draft);
+                Taken::Done
+            }
+            Change::GoLive => {
+                let settings = PageSettings {
+                    live: Some("lobby".into()),
+                    ..self.settings.clone()
+                };
+                self.go(settings);
+                Taken::Done
+            }
+            own => Taken::Own(own),
+        }
+    }
+
+    /// The page's header: brand, `tagline`, the run's identity, and the notices.
+    pub fn header(&self, tagline: &str, run_id: String, on_dismiss: Callback<MouseEvent>) -> Html {
+        header(tagline, run_id, &self.notices, on_dismiss)
+    }
+
+    /// The controls column's controls.
+    pub fn controls(
+        &self,
+        finished: bool,
+        on_change: Callback<Change>,
+        on_action: Callback<Action>,
+    ) -> Html {
+        html! {
+            <Controls settings={self.settings.clone()} playing={self.playing} {finished} copied={self.copied} draft={self.draft.clone()}
+                {on_change} {on_action} />
+        }
+    }
+}
+
+/// Puts `settings` in the address bar (no new history entry).
+pub fn write_url(settings: &PageSettings) {
+    if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
+        let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&settings.to_query()));
+    }
+}
+
+/// The header every page shows: brand, `tagline`, the run's identity, and the notices.
+pub fn header(
+    tagline: &str,
+    run_id: String,
+    notices: &[String],
+    on_dismiss: Callback<MouseEvent>,
+) -> Html {
+    html! {
+        <>
+        <header class="top">
+            <div class="brand">
+                <span class="logo" aria-hidden="true">{ "◉" }</span>
+                <div>
+                    <h1>{ "Grapevine" }</h1>
+                    <p class="tagline">{ tagline.to_string() }</p>
+                </div>
+            </div>
+            <div class="run-id" data-testid="run-id">{ run_id }</div>
+        </header>
+        if !notices.is_empty() {
+            <div class="notices" role="status" data-testid="notices">
+                <ul>{ for notices.iter().map(|n| html! { <li>{ n }</li> }) }</ul>
+                <button onclick={on_dismiss} aria-label="Dismiss">{ "✕" }</button>
+            </div>
+        }
+        </>
+    }
+}
+
+/// Space plays or pauses, → steps, r resets, except while typing in a field or with a
+/// modifier held.
+fn key_listener(on_action: Callback<Action>) -> Option<EventListener> {
+    let doc = web_sys::window()?.document()?;
+    let options = EventListenerOptions::enable_prevent_default();
+    Some(EventListener::new_with_options(
+        &doc,
+        "keydown",
+        options,
+        move |event| {
+            let Some(e) = event.dyn_ref::<KeyboardEvent>() else {
+                return;
+            };
+            let typing = e
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                .map(|el| {
+                    matches!(
+                        el.tag_name().as_str(),
+                        "INPUT" | "SELECT" | "TEXTAREA" | "BUTTON"
+                    )
+                })
+                .unwrap_or(false);
+            if typing || e.ctrl_key() || e.meta_key() || e.alt_key() {
+                return;
+            }
+            let action = match e.key().as_str() {
+                " " => Action::TogglePlay,
+                "ArrowRight" => Action::Step,
+                "r" | "R" => Action::Reset,
+                _ => return,
+            };
+            e.prevent_default();
+            on_action.emit(action);
+        },
+    ))
+}
+
+/// Checks a node count against the page's range, `max` and the topology's minimum; the
+/// sentence says why not.
+pub fn check_nodes(
+    n: u32,
+    max: u32,
+    topology: grapevine_core::Topology,
+    kept: u32,
+) -> Result<u32, String> {
+    if !(2..=max).contains(&n) {
+        Err(format!("Nodes must be from 2 to {max}; kept {kept}."))
+    } else if n < topology.min_nodes() {
+        Err(format!(
+            "A {} topology needs at least {} nodes; kept {kept}.",
+            topology.name(),
+            topology.min_nodes()
+        ))
+    } else {
+        Ok(n)
+    }
+}
