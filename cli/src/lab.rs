@@ -105,7 +105,7 @@ fn options(args: &SimArgs, protocol: LabProtocol) -> Result<LabOptions, Usage> {
         interest: Interest::new(args.stop, args.k),
         ..LabOptions::default()
     };
-    if let Some(option) = options.unused(protocol) {
+    if let Some(option) = protocol.unused(&options) {
         let (flag, owners) = match option {
             LabOption::Lifeguard => ("--lifeguard", "SWIM"),
             LabOption::Aggregate => ("--aggregate", "push-sum"),

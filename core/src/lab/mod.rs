@@ -33,7 +33,17 @@ pub mod scenario;
 pub mod swim;
 pub mod wire;
 
-pub use protocol::{AnyRun, Figure, LabOption, LabOptions, LabProtocol, ProtocolSpec, Run};
+pub use protocol::{Figure, LabOption, LabOptions, ProtocolSpec};
+pub use run::{AnyRun, LabProtocol, Run};
+
+/// Every lab protocol, in the order menus show them: the command line's `--protocol` values,
+/// the page's protocol menu and its URL parsing come from here. A new protocol is one line.
+pub const REGISTRY: &[LabProtocol] = &[
+    LabProtocol::of::<swim::Spec>(&swim::Spec::INFO),
+    LabProtocol::of::<push_sum::Spec>(&push_sum::Spec::INFO),
+    LabProtocol::of::<kv::Spec>(&kv::Spec::INFO),
+    LabProtocol::of::<rumor::Spec>(&rumor::Spec::INFO),
+];
 
 use crate::rng::GossipRng;
 use alloc::vec::Vec;

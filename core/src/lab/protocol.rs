@@ -1,27 +1,22 @@
-//! The seam every lab protocol goes through, and the registry that lists them.
+//! The seam every lab protocol goes through, and the world it runs in.
 //!
 //! A protocol is one folder under `lab/` holding its node (the sans-IO state machine) and
 //! its [`ProtocolSpec`]: how its config derives from the user's [`LabOptions`] (validated
 //! once), how the simulator makes, joins and stops its nodes, which scenario operations it
 //! takes, and its [`Observer`], which turns a run's events and state into the figures users
-//! see. [`Run`] drives any of them over the simulated network; `grapevine sim`, the page and
-//! the tests all read the figures a [`Run`] yields, so no figure is computed twice.
-//!
-//! [`REGISTRY`] lists the protocols, in menu order: the command line's `--protocol` values,
-//! the page's protocol menu and its URL parsing come from it. Adding a protocol: a folder
-//! with its node and spec, one line here, one line in [`super::wire::Message`] (the wire
-//! format's enum, whose variant order is the format), one view file in the page.
+//! see. [`Lab`] is the world: the simulated network of one protocol's nodes, the scenario's
+//! steps applied on time, and every node's lives. [`super::run`] adds the observer and the
+//! registry on top; nothing here knows a particular protocol.
 
-use super::net::{LinkConfig, NetStats, Network, Note, WireMessage};
-use super::run::{Lab, LabError, LabSettings};
-use super::scenario::{Op, Scenario};
-use super::{kv, push_sum, rumor, swim, Millis, Node, NodeId};
+use super::net::{EventBound, LinkConfig, Network, WireMessage};
+use super::push_sum::node::Aggregate;
+use super::scenario::{Op, Scenario, ScenarioError};
+use super::{Millis, Node, NodeId};
+use crate::rng::{GossipRng, Stream};
 use crate::rules::{Interest, Protocol};
-use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::any::Any;
 use serde::Serialize;
 
 /// Every option a user can set on a lab run, whatever the protocol (the command line's
@@ -35,7 +30,7 @@ pub struct LabOptions {
     /// SWIM: Lifeguard's local health and dynamic suspicion timeout.
     pub lifeguard: bool,
     /// Push-sum: what is computed.
-    pub aggregate: push_sum::Aggregate,
+    pub aggregate: Aggregate,
     /// Rumors: push, pull or push-pull.
     pub mode: Protocol,
     /// Rumors: peers contacted per interval.
@@ -50,7 +45,7 @@ impl Default for LabOptions {
         LabOptions {
             interval_ms: 1_000,
             lifeguard: false,
-            aggregate: push_sum::Aggregate::Average,
+            aggregate: Aggregate::Average,
             mode: Protocol::Push,
             fanout: 1,
             interest: Interest::FOREVER,
@@ -76,7 +71,7 @@ pub enum LabOption {
 impl LabOptions {
     /// The first option set away from its default that `protocol` does not take: the
     /// command line refuses it rather than ignore it.
-    pub fn unused(&self, protocol: LabProtocol) -> Option<LabOption> {
+    pub fn unused(&self, protocol: &ProtocolInfo) -> Option<LabOption> {
         let d = LabOptions::default();
         [
             (LabOption::Lifeguard, self.lifeguard != d.lifeguard),
@@ -86,7 +81,7 @@ impl LabOptions {
             (LabOption::Stop, self.interest.rule != d.interest.rule),
         ]
         .into_iter()
-        .find(|&(o, set)| set && !protocol.0.options.contains(&o))
+        .find(|&(o, set)| set && !protocol.options.contains(&o))
         .map(|(o, _)| o)
     }
 }
@@ -160,9 +155,6 @@ impl Log {
     }
 }
 
-/// How a registry entry starts a run of its protocol.
-pub type Starter = fn(&LabSettings, &LabOptions) -> Result<Box<dyn AnyRun>, LabError>;
-
 /// A protocol's registry entry: what menus, flags and URLs need without running it.
 #[derive(Debug)]
 pub struct ProtocolInfo {
@@ -175,87 +167,8 @@ pub struct ProtocolInfo {
     pub default_scenario: Option<&'static str>,
     /// The options besides the interval that it takes.
     pub options: &'static [LabOption],
-    /// Its figures' names, in the order [`AnyRun::figures`] gives them.
+    /// Its figures' names, in the order its observer gives them.
     pub figures: &'static [&'static str],
-    /// Starts a run (see [`Run::start`]).
-    pub start: Starter,
-}
-
-/// A lab protocol: a registry entry. Compared by name.
-#[derive(Clone, Copy, Debug)]
-pub struct LabProtocol(pub &'static ProtocolInfo);
-
-impl PartialEq for LabProtocol {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.name == other.0.name
-    }
-}
-
-impl Eq for LabProtocol {}
-
-/// Every lab protocol, in the order menus show them.
-pub const REGISTRY: &[LabProtocol] = &[
-    LabProtocol(&swim::Spec::INFO),
-    LabProtocol(&push_sum::Spec::INFO),
-    LabProtocol(&kv::Spec::INFO),
-    LabProtocol(&rumor::Spec::INFO),
-];
-
-impl LabProtocol {
-    /// Every protocol, in the order menus show them.
-    pub fn all() -> impl Iterator<Item = LabProtocol> {
-        REGISTRY.iter().copied()
-    }
-
-    /// The name used on the command line and in the page's URL.
-    pub fn name(self) -> &'static str {
-        self.0.name
-    }
-
-    /// The name for people.
-    pub fn label(self) -> &'static str {
-        self.0.label
-    }
-
-    /// The protocol named `name`.
-    pub fn from_name(name: &str) -> Option<LabProtocol> {
-        LabProtocol::all().find(|p| p.name() == name)
-    }
-
-    /// Whether this is `P`'s entry.
-    pub fn is<P: ProtocolSpec>(self) -> bool {
-        self.name() == P::INFO.name
-    }
-
-    /// The preset a run takes when given no scenario (`None`: a quiet 60 s).
-    pub fn default_scenario(self) -> Option<&'static str> {
-        self.0.default_scenario
-    }
-
-    /// Whether it takes `option`.
-    pub fn takes(self, option: LabOption) -> bool {
-        self.0.options.contains(&option)
-    }
-
-    /// A run at time 0.
-    pub fn start(
-        self,
-        settings: &LabSettings,
-        options: &LabOptions,
-    ) -> Result<Box<dyn AnyRun>, LabError> {
-        (self.0.start)(settings, options)
-    }
-
-    /// Plays a whole run and returns its figures.
-    pub fn play(
-        self,
-        settings: &LabSettings,
-        options: &LabOptions,
-    ) -> Result<Vec<Figure>, LabError> {
-        let mut run = self.start(settings, options)?;
-        run.finish()?;
-        Ok(run.figures())
-    }
 }
 
 /// A lab protocol: its node, its config, how the simulator drives it, and what it measures.
@@ -349,207 +262,6 @@ pub trait Observer<P: ProtocolSpec>: Sized + 'static {
     fn figures(&self, lab: &Lab<P>) -> Vec<Figure>;
 }
 
-/// A run of protocol `P`: the lab, its observer, the samples taken at every interval
-/// boundary and the log. The command line plays it to the end; the page advances it frame
-/// by frame; both read the same figures.
-pub struct Run<P: ProtocolSpec> {
-    lab: Lab<P>,
-    observer: P::Observer,
-    samples: Vec<(Millis, <P::Observer as Observer<P>>::Sample)>,
-    log: Log,
-    finished: bool,
-}
-
-impl<P: ProtocolSpec> Run<P> {
-    /// A run at time 0 under `settings` with the config `options` ask for.
-    pub fn start(settings: &LabSettings, options: &LabOptions) -> Result<Self, LabError> {
-        let config = P::config(options)?;
-        Self::with_config(settings, config)
-    }
-
-    /// A run at time 0 with an explicit config (tests that set what users cannot).
-    pub fn with_config(settings: &LabSettings, config: P::Config) -> Result<Self, LabError> {
-        let lab = Lab::new(settings, config)?;
-        let observer = P::Observer::new(&lab);
-        Ok(Run {
-            lab,
-            observer,
-            samples: Vec::new(),
-            log: Log::default(),
-            finished: false,
-        })
-    }
-
-    fn boxed(settings: &LabSettings, options: &LabOptions) -> Result<Box<dyn AnyRun>, LabError> {
-        Ok(Box::new(Self::start(settings, options)?))
-    }
-
-    /// The lab: network, nodes and scenario.
-    pub fn lab(&self) -> &Lab<P> {
-        &self.lab
-    }
-
-    /// The observer, with whatever it tracks beyond the figures.
-    pub fn observer(&self) -> &P::Observer {
-        &self.observer
-    }
-
-    /// One sample per interval boundary, from the first.
-    pub fn samples(&self) -> &[(Millis, <P::Observer as Observer<P>>::Sample)] {
-        &self.samples
-    }
-
-    fn interval(&self) -> u64 {
-        u64::from(P::interval_ms(self.lab.config()))
-    }
-
-    /// Advances to `target` (the scenario's end at most), stopping at every interval
-    /// boundary to sample.
-    pub fn advance_to(&mut self, target: Millis) -> Result<(), LabError> {
-        let target = target.min(self.lab.end());
-        let interval = self.interval();
-        while self.lab.now() < target {
-            let boundary = Millis((self.lab.now().0 / interval + 1) * interval);
-            let to = boundary.min(target);
-            let (steps, events) = self.lab.advance(to)?;
-            for (at, op) in &steps {
-                self.log
-                    .push(Millis(*at), alloc::format!("scenario: {op}"), true);
-            }
-            self.observer
-                .observe(&self.lab, &steps, events, &mut self.log);
-            if to == boundary {
-                let sample = self.observer.sample(&self.lab);
-                self.samples.push((to, sample));
-            }
-        }
-        Ok(())
-    }
-
-    /// Plays to the end of the scenario, then (for [`End::DeliverInFlight`]) lets the
-    /// messages on the links arrive. The run takes no more steps afterwards.
-    pub fn finish(&mut self) -> Result<(), LabError> {
-        if self.finished {
-            return Ok(());
-        }
-        self.advance_to(self.lab.end())?;
-        if P::END == End::DeliverInFlight {
-            self.lab.deliver_in_flight()?;
-        }
-        self.finished = true;
-        Ok(())
-    }
-
-    /// The run's figures so far (final once [`Run::finish`]ed).
-    pub fn figures(&self) -> Vec<Figure> {
-        self.observer.figures(&self.lab)
-    }
-}
-
-/// Any protocol's run, for the page and the command line, which choose the protocol at run
-/// time. Protocol views reach their own run with [`AnyRun::as_any`].
-pub trait AnyRun {
-    /// The run's time.
-    fn now(&self) -> Millis;
-    /// When the scenario ends.
-    fn end(&self) -> Millis;
-    /// The scenario the run plays (as given: without [`ProtocolSpec::implicit_steps`]).
-    fn scenario(&self) -> &Scenario;
-    /// The protocol's interval, ms.
-    fn interval_ms(&self) -> u32;
-    /// Nodes ever in the run (joined ones included).
-    fn len(&self) -> u32;
-    /// Whether the run has no node (never: a run starts with two at least).
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-    /// Nodes at the start.
-    fn initial_nodes(&self) -> u32;
-    /// Whether node `i` is running.
-    fn is_up(&self, i: u32) -> bool;
-    /// What the links carried.
-    fn stats(&self) -> NetStats;
-    /// How links behave now.
-    fn link(&self) -> LinkConfig;
-    /// The newest messages of the watched node, oldest first.
-    fn notes(&self) -> Vec<Note>;
-    /// Notes node `i`'s messages from now on.
-    fn watch(&mut self, i: Option<u32>);
-    /// The run's log.
-    fn log(&self) -> &Log;
-    /// See [`Run::advance_to`].
-    fn advance_to(&mut self, target: Millis) -> Result<(), LabError>;
-    /// See [`Run::finish`].
-    fn finish(&mut self) -> Result<(), LabError>;
-    /// See [`Run::figures`].
-    fn figures(&self) -> Vec<Figure>;
-    /// The run itself, to downcast to [`Run<P>`].
-    fn as_any(&self) -> &dyn Any;
-}
-
-impl<P: ProtocolSpec> AnyRun for Run<P> {
-    fn now(&self) -> Millis {
-        self.lab.now()
-    }
-    fn end(&self) -> Millis {
-        self.lab.end()
-    }
-    fn scenario(&self) -> &Scenario {
-        self.lab.scenario()
-    }
-    fn interval_ms(&self) -> u32 {
-        P::interval_ms(self.lab.config())
-    }
-    fn len(&self) -> u32 {
-        self.lab.network().len() as u32
-    }
-    fn initial_nodes(&self) -> u32 {
-        self.lab.initial_nodes()
-    }
-    fn is_up(&self, i: u32) -> bool {
-        self.lab.network().is_up(i)
-    }
-    fn stats(&self) -> NetStats {
-        self.lab.network().stats()
-    }
-    fn link(&self) -> LinkConfig {
-        self.lab.network().link()
-    }
-    fn notes(&self) -> Vec<Note> {
-        self.lab.network().notes().copied().collect()
-    }
-    fn watch(&mut self, i: Option<u32>) {
-        self.lab.watch(i);
-    }
-    fn log(&self) -> &Log {
-        &self.log
-    }
-    fn advance_to(&mut self, target: Millis) -> Result<(), LabError> {
-        Run::advance_to(self, target)
-    }
-    fn finish(&mut self) -> Result<(), LabError> {
-        Run::finish(self)
-    }
-    fn figures(&self) -> Vec<Figure> {
-        Run::figures(self)
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-impl dyn AnyRun {
-    /// This run as protocol `P`'s, if it is one.
-    pub fn downcast<P: ProtocolSpec>(&self) -> Option<&Run<P>> {
-        self.as_any().downcast_ref::<Run<P>>()
-    }
-}
-
-/// The start function a registry entry holds for `P`.
-pub const fn starter<P: ProtocolSpec>() -> Starter {
-    Run::<P>::boxed
-}
-
 /// Tells a (re)started node `i` of every running node, and every running node of it (the
 /// peer lists of protocols without a membership of their own).
 pub fn introduce<N: Node>(net: &mut Network<N>, i: u32)
@@ -605,3 +317,357 @@ pub fn per_node_interval(sent: u64, nodes: u32, elapsed: Millis, interval_ms: u3
     let intervals = (elapsed.0 as f64 / f64::from(interval_ms)).max(f64::MIN_POSITIVE);
     sent as f64 / f64::from(nodes.max(1)) / intervals
 }
+
+// ---------------------------------------------------------------------------------------
+// The world a protocol runs in
+
+/// The most nodes a lab run takes (each node keeps a view of every other: n² state).
+pub const MAX_LAB_NODES: u32 = 5_000;
+
+/// Most events one run may process before it is stopped as runaway.
+pub const MAX_EVENTS: u64 = 500_000_000;
+
+/// What every lab run needs besides its protocol's parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LabSettings {
+    /// Nodes at the start, `2..=MAX_LAB_NODES`.
+    pub nodes: u32,
+    /// Master seed: every node's generator and the links' draws derive from it.
+    pub seed: u64,
+    /// How links behave at the start (the scenario may change it).
+    pub link: LinkConfig,
+    /// What happens, when.
+    pub scenario: Scenario,
+    /// When nodes' intervals start.
+    pub phases: Phases,
+}
+
+/// Why a lab run could not run.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LabError {
+    /// A parameter out of range (the message names it).
+    Settings(String),
+    /// The scenario does not fit the settings.
+    Scenario(ScenarioError),
+    /// The event bound was hit.
+    Runaway(EventBound),
+}
+
+/// A config's or a link's `validate()` message: a parameter out of range.
+impl From<&'static str> for LabError {
+    fn from(message: &'static str) -> Self {
+        LabError::Settings(message.into())
+    }
+}
+
+impl core::fmt::Display for LabError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            LabError::Settings(m) => write!(f, "{m}"),
+            LabError::Scenario(e) => write!(f, "{e}"),
+            LabError::Runaway(b) => write!(f, "the run exceeded {} events", b.0),
+        }
+    }
+}
+
+impl LabSettings {
+    fn validate(&self) -> Result<(), LabError> {
+        if !(2..=MAX_LAB_NODES).contains(&self.nodes) {
+            return Err(LabError::Settings(alloc::format!(
+                "nodes must be 2..={MAX_LAB_NODES} for this protocol, not {}",
+                self.nodes
+            )));
+        }
+        self.link.validate()?;
+        self.scenario
+            .check_nodes(self.nodes)
+            .map_err(LabError::Scenario)
+    }
+}
+
+/// Node `i`'s generator for its `life`-th life (restarts start a new one).
+pub fn node_rng(seed: u64, i: u32, life: u32) -> GossipRng {
+    GossipRng::derive(seed, Stream::Nodes, (u64::from(life) << 40) + u64::from(i))
+}
+
+/// One life of a node: from its start (or restart, or join) to its crash or leave.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Life {
+    start: Millis,
+    end: Option<Millis>,
+    incarnation: u32,
+}
+
+/// A lab run in progress: the network, the scenario's remaining steps, and what the
+/// scenario's operations need (how to make nodes, each node's restarts). The command line
+/// plays it to the end; the page advances it frame by frame.
+pub struct Lab<P: ProtocolSpec> {
+    net: Network<P::Node>,
+    config: P::Config,
+    seed: u64,
+    phases: Phases,
+    scenario: Scenario,
+    /// The scenario's steps and the protocol's implicit ones, in time order.
+    steps: Vec<(u64, Op)>,
+    next_step: usize,
+    /// Every node's lives, oldest first.
+    lives: Vec<Vec<Life>>,
+    rng: GossipRng,
+    end: Millis,
+}
+
+impl<P: ProtocolSpec> Lab<P> {
+    /// Builds the starting group (every node knows every other) at time 0.
+    pub fn new(settings: &LabSettings, config: P::Config) -> Result<Self, LabError> {
+        settings.validate()?;
+        let mut net: Network<P::Node> = Network::new(
+            settings.link,
+            GossipRng::derive(settings.seed, Stream::Links, 0),
+        );
+        let (seed, phases) = (settings.seed, settings.phases);
+        for i in 0..settings.nodes {
+            net.add(P::spawn(&config, seed, phases, i, 0, Millis(0), None));
+        }
+        for i in 0..settings.nodes {
+            net.with_node(i, |node, now| {
+                for j in 0..settings.nodes {
+                    node.handle_peer(now, NodeId(u64::from(j)), true);
+                }
+            });
+        }
+        let lives = (0..settings.nodes)
+            .map(|i| {
+                alloc::vec![Life {
+                    start: Millis(0),
+                    end: None,
+                    incarnation: P::incarnation(net.node(i)),
+                }]
+            })
+            .collect();
+        let mut steps = P::implicit_steps(&settings.scenario);
+        steps.extend(settings.scenario.steps.iter().cloned());
+        // Stable: the implicit steps go first among steps of the same time.
+        steps.sort_by_key(|s| s.0);
+        Ok(Lab {
+            net,
+            config,
+            seed,
+            phases,
+            scenario: settings.scenario.clone(),
+            lives,
+            steps,
+            next_step: 0,
+            rng: GossipRng::derive(settings.seed, Stream::Scenario, 0),
+            end: Millis(settings.scenario.end_ms),
+        })
+    }
+
+    /// The network and its nodes.
+    pub fn network(&self) -> &Network<P::Node> {
+        &self.net
+    }
+
+    /// The nodes' config.
+    pub fn config(&self) -> &P::Config {
+        &self.config
+    }
+
+    /// The scenario as given (without the protocol's implicit steps).
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    /// The run's time.
+    pub fn now(&self) -> Millis {
+        self.net.now()
+    }
+
+    /// Nodes at the start of the run.
+    pub fn initial_nodes(&self) -> u32 {
+        let joined = self.steps[..self.next_step]
+            .iter()
+            .filter(|s| s.1 == Op::Join)
+            .count();
+        (self.net.len() - joined) as u32
+    }
+
+    /// The running nodes' indices.
+    pub fn live(&self) -> impl Iterator<Item = u32> + '_ {
+        (0..self.net.len() as u32).filter(|&i| self.net.is_up(i))
+    }
+
+    /// When each running node `i`'s current life started.
+    pub fn life_start(&self, i: u32) -> Option<Millis> {
+        self.lives.get(i as usize)?.last().map(|l| l.start)
+    }
+
+    /// Notes node `i`'s messages from now on (see [`Network::watch`]).
+    pub fn watch(&mut self, i: Option<u32>) {
+        self.net.watch(i);
+    }
+
+    /// Whether node `i` was running (not crashed, not left) at `at`, in a life whose
+    /// incarnation started at or below `incarnation`: news about that life at that time
+    /// concerns a live node. A "dead" verdict that passes this is a false positive.
+    pub fn was_live(&self, i: u32, at: Millis, incarnation: u32) -> bool {
+        self.lives.get(i as usize).is_some_and(|lives| {
+            lives.iter().any(|life| {
+                life.start <= at
+                    && life.end.is_none_or(|end| at < end)
+                    && incarnation >= life.incarnation
+            })
+        })
+    }
+
+    fn end_life(&mut self, i: u32) {
+        let now = self.net.now();
+        if let Some(life) = self.lives[i as usize]
+            .last_mut()
+            .filter(|l| l.end.is_none())
+        {
+            life.end = Some(now);
+        }
+    }
+
+    fn start_life(&mut self, i: u32) {
+        let life = Life {
+            start: self.net.now(),
+            end: None,
+            incarnation: P::incarnation(self.net.node(i)),
+        };
+        match self.lives.get_mut(i as usize) {
+            Some(lives) => lives.push(life),
+            None => self.lives.push(alloc::vec![life]),
+        }
+    }
+
+    /// When the scenario ends.
+    pub fn end(&self) -> Millis {
+        self.end
+    }
+
+    /// Runs the network and the scenario's steps up to and including `until` (a step due at
+    /// `until` is applied after the network's events of that moment) and returns the steps
+    /// applied and the nodes' events meanwhile, with when and who.
+    #[allow(clippy::type_complexity)]
+    pub fn advance(
+        &mut self,
+        until: Millis,
+    ) -> Result<(Vec<(u64, Op)>, Vec<Timed<<P::Node as Node>::Event>>), LabError> {
+        let mut events = Vec::new();
+        let mut applied = Vec::new();
+        loop {
+            let step = self
+                .steps
+                .get(self.next_step)
+                .filter(|s| Millis(s.0) <= until);
+            let to = step.map_or(until, |s| Millis(s.0));
+            self.net
+                .run_until(to, MAX_EVENTS)
+                .map_err(LabError::Runaway)?;
+            events.extend(self.net.drain_events());
+            let Some((at, op)) = step.cloned() else {
+                return Ok((applied, events));
+            };
+            self.next_step += 1;
+            self.apply(&op);
+            events.extend(self.net.drain_events());
+            applied.push((at, op));
+        }
+    }
+
+    /// Lets every message on the links arrive, no node acting on a timer meanwhile.
+    pub fn deliver_in_flight(&mut self) -> Result<(), LabError> {
+        self.net
+            .deliver_in_flight(MAX_EVENTS)
+            .map_err(LabError::Runaway)
+    }
+
+    /// Applies one operation now (the page's buttons use the scenario's operations too).
+    /// Node indices MUST exist.
+    pub fn apply(&mut self, op: &Op) {
+        match *op {
+            Op::Crash(i) => {
+                self.end_life(i);
+                self.net.crash(i);
+            }
+            Op::Restart(i) => {
+                self.end_life(i);
+                let life = self.lives[i as usize].len() as u32;
+                let net = &mut self.net;
+                let (seed, phases) = (self.seed, self.phases);
+                let node = P::spawn(
+                    &self.config,
+                    seed,
+                    phases,
+                    i,
+                    life,
+                    net.now(),
+                    Some(net.node(i)),
+                );
+                net.restart(i, node);
+                self.start_life(i);
+                let contacts = live_contacts(&self.net, i, &mut self.rng);
+                P::joined(&mut self.net, i, &contacts);
+            }
+            Op::Join => {
+                let i = self.net.len() as u32;
+                let node = P::spawn(
+                    &self.config,
+                    self.seed,
+                    self.phases,
+                    i,
+                    0,
+                    self.net.now(),
+                    None,
+                );
+                self.net.add(node);
+                self.start_life(i);
+                let contacts = live_contacts(&self.net, i, &mut self.rng);
+                P::joined(&mut self.net, i, &contacts);
+            }
+            Op::Leave(i) => {
+                self.end_life(i);
+                P::leave(&mut self.net, i);
+            }
+            Op::Split(k) => {
+                let net = &mut self.net;
+                let n = net.len() as u32;
+                for i in 0..n {
+                    net.set_group(i, (u64::from(i) * u64::from(k) / u64::from(n)) as u16);
+                }
+            }
+            Op::Heal => self.net.heal(),
+            Op::Loss(loss) => self.net.set_link(LinkConfig {
+                loss,
+                ..self.net.link()
+            }),
+            Op::Duplicate(duplicate) => self.net.set_link(LinkConfig {
+                duplicate,
+                ..self.net.link()
+            }),
+            Op::Latency(latency_ms, jitter_ms, spread_ms) => self.net.set_link(LinkConfig {
+                latency_ms,
+                jitter_ms,
+                spread_ms,
+                ..self.net.link()
+            }),
+            Op::Slow(i, ms) => self.net.set_slow(i, ms),
+            Op::Set(..) | Op::Value(..) | Op::Rumor(..) => P::command(&mut self.net, op),
+        }
+    }
+}
+
+/// Up to `JOIN_CONTACTS` distinct random live nodes other than `except`.
+fn live_contacts<N: Node>(net: &Network<N>, except: u32, rng: &mut GossipRng) -> Vec<u32>
+where
+    N::Message: WireMessage,
+{
+    let live: Vec<u32> = (0..net.len() as u32)
+        .filter(|&j| j != except && net.is_up(j))
+        .collect();
+    rng.sample_distinct(live, JOIN_CONTACTS)
+}
+
+/// How many live nodes a joiner contacts: one could crash before the join arrives.
+const JOIN_CONTACTS: usize = 3;

@@ -1,362 +1,304 @@
-//! A lab run's world: the simulated network of one protocol's nodes, the scenario's steps
-//! applied on time, and every node's lives. Generic over the protocol ([`ProtocolSpec`]);
-//! [`super::protocol::Run`] adds the observer that computes the figures.
+//! Runs of the lab's protocols: [`Run`] drives any protocol's [`Lab`] and its observer,
+//! sampling at every interval boundary; [`AnyRun`] is any protocol's run for the page and the
+//! command line, which choose the protocol at run time; [`LabProtocol`] is a registry entry
+//! ([`super::REGISTRY`] lists them). `grapevine sim`, the page and the tests all read the
+//! figures a [`Run`] yields, so no figure is computed twice.
 
-use super::net::{EventBound, LinkConfig, Network, WireMessage};
-use super::protocol::{Phases, ProtocolSpec, Timed};
-use super::scenario::{Op, Scenario, ScenarioError};
-use super::{Millis, Node, NodeId};
-use crate::rng::{GossipRng, Stream};
-use alloc::string::String;
+use super::net::{LinkConfig, NetStats, Note};
+pub use super::protocol::{node_rng, Lab, LabError, LabSettings, MAX_EVENTS, MAX_LAB_NODES};
+use super::protocol::{
+    End, Figure, LabOption, LabOptions, Log, Observer, ProtocolInfo, ProtocolSpec,
+};
+use super::scenario::Scenario;
+use super::Millis;
+use alloc::boxed::Box;
 use alloc::vec::Vec;
+use core::any::Any;
 
-/// The most nodes a lab run takes (each node keeps a view of every other: n² state).
-pub const MAX_LAB_NODES: u32 = 5_000;
+/// How a registry entry starts a run of its protocol.
+pub type Starter = fn(&LabSettings, &LabOptions) -> Result<Box<dyn AnyRun>, LabError>;
 
-/// Most events one run may process before it is stopped as runaway.
-pub const MAX_EVENTS: u64 = 500_000_000;
-
-/// What every lab run needs besides its protocol's parameters.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LabSettings {
-    /// Nodes at the start, `2..=MAX_LAB_NODES`.
-    pub nodes: u32,
-    /// Master seed: every node's generator and the links' draws derive from it.
-    pub seed: u64,
-    /// How links behave at the start (the scenario may change it).
-    pub link: LinkConfig,
-    /// What happens, when.
-    pub scenario: Scenario,
-    /// When nodes' intervals start.
-    pub phases: Phases,
+/// A lab protocol: a registry entry, its description and how to start a run of it.
+/// Compared by name.
+#[derive(Clone, Copy, Debug)]
+pub struct LabProtocol {
+    /// What menus, flags and URLs need.
+    pub info: &'static ProtocolInfo,
+    /// Starts a run (see [`Run::start`]).
+    pub start: Starter,
 }
 
-/// Why a lab run could not run.
-#[derive(Clone, Debug, PartialEq)]
-pub enum LabError {
-    /// A parameter out of range (the message names it).
-    Settings(String),
-    /// The scenario does not fit the settings.
-    Scenario(ScenarioError),
-    /// The event bound was hit.
-    Runaway(EventBound),
-}
-
-/// A config's or a link's `validate()` message: a parameter out of range.
-impl From<&'static str> for LabError {
-    fn from(message: &'static str) -> Self {
-        LabError::Settings(message.into())
+impl PartialEq for LabProtocol {
+    fn eq(&self, other: &Self) -> bool {
+        self.info.name == other.info.name
     }
 }
 
-impl core::fmt::Display for LabError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            LabError::Settings(m) => write!(f, "{m}"),
-            LabError::Scenario(e) => write!(f, "{e}"),
-            LabError::Runaway(b) => write!(f, "the run exceeded {} events", b.0),
+impl Eq for LabProtocol {}
+
+impl LabProtocol {
+    /// The entry of protocol `P` (for [`super::REGISTRY`]).
+    pub const fn of<P: ProtocolSpec>(info: &'static ProtocolInfo) -> LabProtocol {
+        LabProtocol {
+            info,
+            start: Run::<P>::boxed,
         }
+    }
+
+    /// Every protocol, in the order menus show them.
+    pub fn all() -> impl Iterator<Item = LabProtocol> {
+        super::REGISTRY.iter().copied()
+    }
+
+    /// The name used on the command line and in the page's URL.
+    pub fn name(self) -> &'static str {
+        self.info.name
+    }
+
+    /// The name for people.
+    pub fn label(self) -> &'static str {
+        self.info.label
+    }
+
+    /// The protocol named `name`.
+    pub fn from_name(name: &str) -> Option<LabProtocol> {
+        LabProtocol::all().find(|p| p.name() == name)
+    }
+
+    /// Whether this is `P`'s entry.
+    pub fn is<P: ProtocolSpec>(self) -> bool {
+        self.name() == P::INFO.name
+    }
+
+    /// The preset a run takes when given no scenario (`None`: a quiet 60 s).
+    pub fn default_scenario(self) -> Option<&'static str> {
+        self.info.default_scenario
+    }
+
+    /// The first option set away from its default that it does not take (see
+    /// [`LabOptions::unused`]).
+    pub fn unused(self, options: &LabOptions) -> Option<LabOption> {
+        options.unused(self.info)
+    }
+
+    /// Whether it takes `option`.
+    pub fn takes(self, option: LabOption) -> bool {
+        self.info.options.contains(&option)
+    }
+
+    /// A run at time 0.
+    pub fn start(
+        self,
+        settings: &LabSettings,
+        options: &LabOptions,
+    ) -> Result<Box<dyn AnyRun>, LabError> {
+        (self.start)(settings, options)
+    }
+
+    /// Plays a whole run and returns its figures.
+    pub fn play(
+        self,
+        settings: &LabSettings,
+        options: &LabOptions,
+    ) -> Result<Vec<Figure>, LabError> {
+        let mut run = self.start(settings, options)?;
+        run.finish()?;
+        Ok(run.figures())
     }
 }
 
-impl LabSettings {
-    fn validate(&self) -> Result<(), LabError> {
-        if !(2..=MAX_LAB_NODES).contains(&self.nodes) {
-            return Err(LabError::Settings(alloc::format!(
-                "nodes must be 2..={MAX_LAB_NODES} for this protocol, not {}",
-                self.nodes
-            )));
-        }
-        self.link.validate()?;
-        self.scenario
-            .check_nodes(self.nodes)
-            .map_err(LabError::Scenario)
+/// A run of protocol `P`: the lab, its observer, the samples taken at every interval
+/// boundary and the log. The command line plays it to the end; the page advances it frame
+/// by frame; both read the same figures.
+pub struct Run<P: ProtocolSpec> {
+    lab: Lab<P>,
+    observer: P::Observer,
+    samples: Vec<(Millis, <P::Observer as Observer<P>>::Sample)>,
+    log: Log,
+    finished: bool,
+}
+
+impl<P: ProtocolSpec> Run<P> {
+    /// A run at time 0 under `settings` with the config `options` ask for.
+    pub fn start(settings: &LabSettings, options: &LabOptions) -> Result<Self, LabError> {
+        let config = P::config(options)?;
+        Self::with_config(settings, config)
     }
-}
 
-/// Node `i`'s generator for its `life`-th life (restarts start a new one).
-pub fn node_rng(seed: u64, i: u32, life: u32) -> GossipRng {
-    GossipRng::derive(seed, Stream::Nodes, (u64::from(life) << 40) + u64::from(i))
-}
-
-/// One life of a node: from its start (or restart, or join) to its crash or leave.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Life {
-    start: Millis,
-    end: Option<Millis>,
-    incarnation: u32,
-}
-
-/// A lab run in progress: the network, the scenario's remaining steps, and what the
-/// scenario's operations need (how to make nodes, each node's restarts). The command line
-/// plays it to the end; the page advances it frame by frame.
-pub struct Lab<P: ProtocolSpec> {
-    net: Network<P::Node>,
-    config: P::Config,
-    seed: u64,
-    phases: Phases,
-    scenario: Scenario,
-    /// The scenario's steps and the protocol's implicit ones, in time order.
-    steps: Vec<(u64, Op)>,
-    next_step: usize,
-    /// Every node's lives, oldest first.
-    lives: Vec<Vec<Life>>,
-    rng: GossipRng,
-    end: Millis,
-}
-
-impl<P: ProtocolSpec> Lab<P> {
-    /// Builds the starting group (every node knows every other) at time 0.
-    pub fn new(settings: &LabSettings, config: P::Config) -> Result<Self, LabError> {
-        settings.validate()?;
-        let mut net: Network<P::Node> = Network::new(
-            settings.link,
-            GossipRng::derive(settings.seed, Stream::Links, 0),
-        );
-        let (seed, phases) = (settings.seed, settings.phases);
-        for i in 0..settings.nodes {
-            net.add(P::spawn(&config, seed, phases, i, 0, Millis(0), None));
-        }
-        for i in 0..settings.nodes {
-            net.with_node(i, |node, now| {
-                for j in 0..settings.nodes {
-                    node.handle_peer(now, NodeId(u64::from(j)), true);
-                }
-            });
-        }
-        let lives = (0..settings.nodes)
-            .map(|i| {
-                alloc::vec![Life {
-                    start: Millis(0),
-                    end: None,
-                    incarnation: P::incarnation(net.node(i)),
-                }]
-            })
-            .collect();
-        let mut steps = P::implicit_steps(&settings.scenario);
-        steps.extend(settings.scenario.steps.iter().cloned());
-        // Stable: the implicit steps go first among steps of the same time.
-        steps.sort_by_key(|s| s.0);
-        Ok(Lab {
-            net,
-            config,
-            seed,
-            phases,
-            scenario: settings.scenario.clone(),
-            lives,
-            steps,
-            next_step: 0,
-            rng: GossipRng::derive(settings.seed, Stream::Scenario, 0),
-            end: Millis(settings.scenario.end_ms),
+    /// A run at time 0 with an explicit config (tests that set what users cannot).
+    pub fn with_config(settings: &LabSettings, config: P::Config) -> Result<Self, LabError> {
+        let lab = Lab::new(settings, config)?;
+        let observer = P::Observer::new(&lab);
+        Ok(Run {
+            lab,
+            observer,
+            samples: Vec::new(),
+            log: Log::default(),
+            finished: false,
         })
     }
 
-    /// The network and its nodes.
-    pub fn network(&self) -> &Network<P::Node> {
-        &self.net
+    fn boxed(settings: &LabSettings, options: &LabOptions) -> Result<Box<dyn AnyRun>, LabError> {
+        Ok(Box::new(Self::start(settings, options)?))
     }
 
-    /// The nodes' config.
-    pub fn config(&self) -> &P::Config {
-        &self.config
+    /// The lab: network, nodes and scenario.
+    pub fn lab(&self) -> &Lab<P> {
+        &self.lab
     }
 
-    /// The scenario as given (without the protocol's implicit steps).
-    pub fn scenario(&self) -> &Scenario {
-        &self.scenario
+    /// The observer, with whatever it tracks beyond the figures.
+    pub fn observer(&self) -> &P::Observer {
+        &self.observer
     }
 
+    /// One sample per interval boundary, from the first.
+    pub fn samples(&self) -> &[(Millis, <P::Observer as Observer<P>>::Sample)] {
+        &self.samples
+    }
+
+    fn interval(&self) -> u64 {
+        u64::from(P::interval_ms(self.lab.config()))
+    }
+
+    /// Advances to `target` (the scenario's end at most), stopping at every interval
+    /// boundary to sample.
+    pub fn advance_to(&mut self, target: Millis) -> Result<(), LabError> {
+        let target = target.min(self.lab.end());
+        let interval = self.interval();
+        while self.lab.now() < target {
+            let boundary = Millis((self.lab.now().0 / interval + 1) * interval);
+            let to = boundary.min(target);
+            let (steps, events) = self.lab.advance(to)?;
+            for (at, op) in &steps {
+                self.log
+                    .push(Millis(*at), alloc::format!("scenario: {op}"), true);
+            }
+            self.observer
+                .observe(&self.lab, &steps, events, &mut self.log);
+            if to == boundary {
+                let sample = self.observer.sample(&self.lab);
+                self.samples.push((to, sample));
+            }
+        }
+        Ok(())
+    }
+
+    /// Plays to the end of the scenario, then (for [`End::DeliverInFlight`]) lets the
+    /// messages on the links arrive. The run takes no more steps afterwards.
+    pub fn finish(&mut self) -> Result<(), LabError> {
+        if self.finished {
+            return Ok(());
+        }
+        self.advance_to(self.lab.end())?;
+        if P::END == End::DeliverInFlight {
+            self.lab.deliver_in_flight()?;
+        }
+        self.finished = true;
+        Ok(())
+    }
+
+    /// The run's figures so far (final once [`Run::finish`]ed).
+    pub fn figures(&self) -> Vec<Figure> {
+        self.observer.figures(&self.lab)
+    }
+}
+
+/// Any protocol's run, for the page and the command line, which choose the protocol at run
+/// time. Protocol views reach their own run with [`AnyRun::as_any`].
+pub trait AnyRun {
     /// The run's time.
-    pub fn now(&self) -> Millis {
-        self.net.now()
-    }
-
-    /// Nodes at the start of the run.
-    pub fn initial_nodes(&self) -> u32 {
-        let joined = self.steps[..self.next_step]
-            .iter()
-            .filter(|s| s.1 == Op::Join)
-            .count();
-        (self.net.len() - joined) as u32
-    }
-
-    /// The running nodes' indices.
-    pub fn live(&self) -> impl Iterator<Item = u32> + '_ {
-        (0..self.net.len() as u32).filter(|&i| self.net.is_up(i))
-    }
-
-    /// When each running node `i`'s current life started.
-    pub fn life_start(&self, i: u32) -> Option<Millis> {
-        self.lives.get(i as usize)?.last().map(|l| l.start)
-    }
-
-    /// Notes node `i`'s messages from now on (see [`Network::watch`]).
-    pub fn watch(&mut self, i: Option<u32>) {
-        self.net.watch(i);
-    }
-
-    /// Whether node `i` was running (not crashed, not left) at `at`, in a life whose
-    /// incarnation started at or below `incarnation`: news about that life at that time
-    /// concerns a live node. A "dead" verdict that passes this is a false positive.
-    pub fn was_live(&self, i: u32, at: Millis, incarnation: u32) -> bool {
-        self.lives.get(i as usize).is_some_and(|lives| {
-            lives.iter().any(|life| {
-                life.start <= at
-                    && life.end.is_none_or(|end| at < end)
-                    && incarnation >= life.incarnation
-            })
-        })
-    }
-
-    fn end_life(&mut self, i: u32) {
-        let now = self.net.now();
-        if let Some(life) = self.lives[i as usize]
-            .last_mut()
-            .filter(|l| l.end.is_none())
-        {
-            life.end = Some(now);
-        }
-    }
-
-    fn start_life(&mut self, i: u32) {
-        let life = Life {
-            start: self.net.now(),
-            end: None,
-            incarnation: P::incarnation(self.net.node(i)),
-        };
-        match self.lives.get_mut(i as usize) {
-            Some(lives) => lives.push(life),
-            None => self.lives.push(alloc::vec![life]),
-        }
-    }
-
+    fn now(&self) -> Millis;
     /// When the scenario ends.
-    pub fn end(&self) -> Millis {
-        self.end
+    fn end(&self) -> Millis;
+    /// The scenario the run plays (as given: without [`ProtocolSpec::implicit_steps`]).
+    fn scenario(&self) -> &Scenario;
+    /// The protocol's interval, ms.
+    fn interval_ms(&self) -> u32;
+    /// Nodes ever in the run (joined ones included).
+    fn len(&self) -> u32;
+    /// Whether the run has no node (never: a run starts with two at least).
+    fn is_empty(&self) -> bool {
+        self.len() == 0
     }
+    /// Nodes at the start.
+    fn initial_nodes(&self) -> u32;
+    /// Whether node `i` is running.
+    fn is_up(&self, i: u32) -> bool;
+    /// What the links carried.
+    fn stats(&self) -> NetStats;
+    /// How links behave now.
+    fn link(&self) -> LinkConfig;
+    /// The newest messages of the watched node, oldest first.
+    fn notes(&self) -> Vec<Note>;
+    /// Notes node `i`'s messages from now on.
+    fn watch(&mut self, i: Option<u32>);
+    /// The run's log.
+    fn log(&self) -> &Log;
+    /// See [`Run::advance_to`].
+    fn advance_to(&mut self, target: Millis) -> Result<(), LabError>;
+    /// See [`Run::finish`].
+    fn finish(&mut self) -> Result<(), LabError>;
+    /// See [`Run::figures`].
+    fn figures(&self) -> Vec<Figure>;
+    /// The run itself, to downcast to [`Run<P>`].
+    fn as_any(&self) -> &dyn Any;
+}
 
-    /// Runs the network and the scenario's steps up to and including `until` (a step due at
-    /// `until` is applied after the network's events of that moment) and returns the steps
-    /// applied and the nodes' events meanwhile, with when and who.
-    #[allow(clippy::type_complexity)]
-    pub fn advance(
-        &mut self,
-        until: Millis,
-    ) -> Result<(Vec<(u64, Op)>, Vec<Timed<<P::Node as Node>::Event>>), LabError> {
-        let mut events = Vec::new();
-        let mut applied = Vec::new();
-        loop {
-            let step = self
-                .steps
-                .get(self.next_step)
-                .filter(|s| Millis(s.0) <= until);
-            let to = step.map_or(until, |s| Millis(s.0));
-            self.net
-                .run_until(to, MAX_EVENTS)
-                .map_err(LabError::Runaway)?;
-            events.extend(self.net.drain_events());
-            let Some((at, op)) = step.cloned() else {
-                return Ok((applied, events));
-            };
-            self.next_step += 1;
-            self.apply(&op);
-            events.extend(self.net.drain_events());
-            applied.push((at, op));
-        }
+impl<P: ProtocolSpec> AnyRun for Run<P> {
+    fn now(&self) -> Millis {
+        self.lab.now()
     }
-
-    /// Lets every message on the links arrive, no node acting on a timer meanwhile.
-    pub fn deliver_in_flight(&mut self) -> Result<(), LabError> {
-        self.net
-            .deliver_in_flight(MAX_EVENTS)
-            .map_err(LabError::Runaway)
+    fn end(&self) -> Millis {
+        self.lab.end()
     }
-
-    /// Applies one operation now (the page's buttons use the scenario's operations too).
-    /// Node indices MUST exist.
-    pub fn apply(&mut self, op: &Op) {
-        match *op {
-            Op::Crash(i) => {
-                self.end_life(i);
-                self.net.crash(i);
-            }
-            Op::Restart(i) => {
-                self.end_life(i);
-                let life = self.lives[i as usize].len() as u32;
-                let net = &mut self.net;
-                let (seed, phases) = (self.seed, self.phases);
-                let node = P::spawn(
-                    &self.config,
-                    seed,
-                    phases,
-                    i,
-                    life,
-                    net.now(),
-                    Some(net.node(i)),
-                );
-                net.restart(i, node);
-                self.start_life(i);
-                let contacts = live_contacts(&self.net, i, &mut self.rng);
-                P::joined(&mut self.net, i, &contacts);
-            }
-            Op::Join => {
-                let i = self.net.len() as u32;
-                let node = P::spawn(
-                    &self.config,
-                    self.seed,
-                    self.phases,
-                    i,
-                    0,
-                    self.net.now(),
-                    None,
-                );
-                self.net.add(node);
-                self.start_life(i);
-                let contacts = live_contacts(&self.net, i, &mut self.rng);
-                P::joined(&mut self.net, i, &contacts);
-            }
-            Op::Leave(i) => {
-                self.end_life(i);
-                P::leave(&mut self.net, i);
-            }
-            Op::Split(k) => {
-                let net = &mut self.net;
-                let n = net.len() as u32;
-                for i in 0..n {
-                    net.set_group(i, (u64::from(i) * u64::from(k) / u64::from(n)) as u16);
-                }
-            }
-            Op::Heal => self.net.heal(),
-            Op::Loss(loss) => self.net.set_link(LinkConfig {
-                loss,
-                ..self.net.link()
-            }),
-            Op::Duplicate(duplicate) => self.net.set_link(LinkConfig {
-                duplicate,
-                ..self.net.link()
-            }),
-            Op::Latency(latency_ms, jitter_ms, spread_ms) => self.net.set_link(LinkConfig {
-                latency_ms,
-                jitter_ms,
-                spread_ms,
-                ..self.net.link()
-            }),
-            Op::Slow(i, ms) => self.net.set_slow(i, ms),
-            Op::Set(..) | Op::Value(..) | Op::Rumor(..) => P::command(&mut self.net, op),
-        }
+    fn scenario(&self) -> &Scenario {
+        self.lab.scenario()
+    }
+    fn interval_ms(&self) -> u32 {
+        P::interval_ms(self.lab.config())
+    }
+    fn len(&self) -> u32 {
+        self.lab.network().len() as u32
+    }
+    fn initial_nodes(&self) -> u32 {
+        self.lab.initial_nodes()
+    }
+    fn is_up(&self, i: u32) -> bool {
+        self.lab.network().is_up(i)
+    }
+    fn stats(&self) -> NetStats {
+        self.lab.network().stats()
+    }
+    fn link(&self) -> LinkConfig {
+        self.lab.network().link()
+    }
+    fn notes(&self) -> Vec<Note> {
+        self.lab.network().notes().copied().collect()
+    }
+    fn watch(&mut self, i: Option<u32>) {
+        self.lab.watch(i);
+    }
+    fn log(&self) -> &Log {
+        &self.log
+    }
+    fn advance_to(&mut self, target: Millis) -> Result<(), LabError> {
+        Run::advance_to(self, target)
+    }
+    fn finish(&mut self) -> Result<(), LabError> {
+        Run::finish(self)
+    }
+    fn figures(&self) -> Vec<Figure> {
+        Run::figures(self)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
     }
 }
 
-/// Up to `JOIN_CONTACTS` distinct random live nodes other than `except`.
-fn live_contacts<N: Node>(net: &Network<N>, except: u32, rng: &mut GossipRng) -> Vec<u32>
-where
-    N::Message: WireMessage,
-{
-    let live: Vec<u32> = (0..net.len() as u32)
-        .filter(|&j| j != except && net.is_up(j))
-        .collect();
-    rng.sample_distinct(live, JOIN_CONTACTS)
+impl dyn AnyRun {
+    /// This run as protocol `P`'s, if it is one.
+    pub fn downcast<P: ProtocolSpec>(&self) -> Option<&Run<P>> {
+        self.as_any().downcast_ref::<Run<P>>()
+    }
 }
-
-/// How many live nodes a joiner contacts: one could crash before the join arrives.
-const JOIN_CONTACTS: usize = 3;

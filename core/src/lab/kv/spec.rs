@@ -4,9 +4,9 @@
 use super::node::{KvCommand, KvConfig, KvEvent, KvMessage, KvNode};
 use crate::lab::net::Network;
 use crate::lab::protocol::{
-    named, starter, Figure, LabOptions, Log, Observer, Phases, ProtocolInfo, ProtocolSpec, Timed,
+    named, Figure, LabOptions, Log, Observer, Phases, ProtocolInfo, ProtocolSpec, Timed,
 };
-use crate::lab::run::{node_rng, Lab, LabError};
+use crate::lab::protocol::{node_rng, Lab, LabError};
 use crate::lab::scenario::Op;
 use crate::lab::{Millis, Node, NodeId};
 use alloc::collections::BTreeMap;
@@ -23,7 +23,6 @@ impl ProtocolSpec for Spec {
         default_scenario: Some("concurrent-writes"),
         options: &[],
         figures: &["rounds_to_converge", "conflicting_keys"],
-        start: starter::<Spec>(),
     };
     type Node = KvNode;
     type Message = KvMessage;

@@ -4,10 +4,10 @@
 use super::node::{Aggregate, PushSum, PushSumCommand, PushSumConfig, PushSumMessage};
 use crate::lab::net::Network;
 use crate::lab::protocol::{
-    named, starter, End, Figure, LabOption, LabOptions, Log, Observer, Phases, ProtocolInfo,
-    ProtocolSpec, Timed,
+    named, End, Figure, LabOption, LabOptions, Log, Observer, Phases, ProtocolInfo, ProtocolSpec,
+    Timed,
 };
-use crate::lab::run::{node_rng, Lab, LabError};
+use crate::lab::protocol::{node_rng, Lab, LabError};
 use crate::lab::scenario::Op;
 use crate::lab::{Millis, Node, NodeId};
 use crate::rng::{GossipRng, Stream};
@@ -33,7 +33,6 @@ impl ProtocolSpec for Spec {
             "rounds_to_error_1e6",
             "mass_remaining",
         ],
-        start: starter::<Spec>(),
     };
     /// Mass in flight at the end is not lost: it arrives before the figures are taken.
     const END: End = End::DeliverInFlight;

@@ -6,10 +6,9 @@
 use super::node::{RumorCommand, RumorConfig, RumorEvent, RumorId, RumorMessage, RumorNode};
 use crate::lab::net::Network;
 use crate::lab::protocol::{
-    named, starter, Figure, LabOption, LabOptions, Log, Observer, Phases, ProtocolInfo,
-    ProtocolSpec, Timed,
+    named, Figure, LabOption, LabOptions, Log, Observer, Phases, ProtocolInfo, ProtocolSpec, Timed,
 };
-use crate::lab::run::{node_rng, Lab, LabError};
+use crate::lab::protocol::{node_rng, Lab, LabError};
 use crate::lab::scenario::{Op, Scenario};
 use crate::lab::{Millis, Node, NodeId};
 use crate::rules::{Feedback, Interest};
@@ -35,7 +34,6 @@ impl ProtocolSpec for Spec {
             "messages_per_node",
             "max_hops",
         ],
-        start: starter::<Spec>(),
     };
     type Node = RumorNode;
     type Message = RumorMessage;

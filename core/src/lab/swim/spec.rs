@@ -6,10 +6,10 @@ use super::node::{
 };
 use crate::lab::net::Network;
 use crate::lab::protocol::{
-    named, per_node_interval, starter, Figure, LabOption, LabOptions, Log, Observer, Phases,
-    ProtocolInfo, ProtocolSpec, Timed,
+    named, per_node_interval, Figure, LabOption, LabOptions, Log, Observer, Phases, ProtocolInfo,
+    ProtocolSpec, Timed,
 };
-use crate::lab::run::{node_rng, Lab, LabError};
+use crate::lab::protocol::{node_rng, Lab, LabError};
 use crate::lab::scenario::Op;
 use crate::lab::{Millis, Node, NodeId};
 use alloc::collections::{BTreeMap, BTreeSet};
@@ -44,7 +44,6 @@ impl ProtocolSpec for Spec {
             "false_positives",
             "messages_per_node_period",
         ],
-        start: starter::<Spec>(),
     };
     type Node = Swim;
     type Message = SwimMessage;
