@@ -7,8 +7,8 @@
 //! scenario that cannot run keeps its text, with the reason beside the editor, and the
 //! protocol's default scenario runs meanwhile.
 
-use super::{check_nodes, Msg, PageProps, Shell, Taken};
-use crate::controls::{Action, Change};
+use super::{check_nodes, update, Msg, PageProps, Shell, SimPage, Taken};
+use crate::controls::Change;
 use crate::lab::draw::LabPainter;
 use crate::lab::{panels, LabSim, PERIOD_MS};
 use crate::params::{LabPage as LabSettings, PageSettings};
@@ -81,13 +81,6 @@ impl LabPage {
         self.shell.write_url();
     }
 
-    /// Back to time 0, paused.
-    fn restart(&mut self) {
-        self.replay(Millis(0));
-        self.shell.pause();
-        self.shell.write_url();
-    }
-
     /// Advances by `ms` (`None`: to the next period), pausing at the end.
     fn advance(&mut self, ms: Option<u64>) {
         let done = match ms {
@@ -101,6 +94,69 @@ impl LabPage {
         if self.lab.is_finished() {
             self.shell.pause();
         }
+    }
+
+    /// Adds `op` to the scenario at the run's current time (after the steps already there at
+    /// that time), then replays to now: the same as applying it now, and kept in the URL.
+    fn add_step(&mut self, op: Op) {
+        let now = self.lab.now().0;
+        let mut scenario: Scenario = self.lab.scenario.clone();
+        let at = scenario.steps.partition_point(|s| s.0 <= now);
+        scenario.steps.insert(at, (now, op));
+        // A step at the very end would have nothing left to show.
+        scenario.end_ms = scenario.end_ms.max(now + 30 * PERIOD_MS);
+        let text = scenario.to_text();
+        match Scenario::parse(&text).and_then(|s| {
+            s.check_nodes(self.shell.settings.run.nodes)?;
+            Ok(s)
+        }) {
+            Ok(_) => {
+                self.shell.settings.lab.scenario = Some(text);
+                self.replay_here();
+            }
+            Err(e) => self.shell.notice(format!("Not added: {}.", e.message)),
+        }
+    }
+}
+
+impl SimPage for LabPage {
+    fn shell(&mut self) -> &mut Shell {
+        &mut self.shell
+    }
+
+    fn finished(&self) -> bool {
+        self.lab.is_finished()
+    }
+
+    /// Back to time 0, paused.
+    fn restart(&mut self) {
+        self.replay(Millis(0));
+        self.shell.pause();
+        self.shell.write_url();
+    }
+
+    fn step(&mut self) {
+        self.advance(None);
+    }
+
+    /// Continuous time: `speed` periods per second of wall time, at most a tenth of a
+    /// second's worth per frame (a background tab does not leap).
+    fn frame(&mut self, now: f64) -> bool {
+        let elapsed = (now - self.shell.last_ms).clamp(0.0, 100.0);
+        self.shell.last_ms = now;
+        match self.shell.settings.speed {
+            0 => self.advance(None),
+            s => self.advance(Some(
+                (elapsed * f64::from(s) * PERIOD_MS as f64 / 1000.0) as u64,
+            )),
+        }
+        true
+    }
+
+    fn clock_start(&self) -> f64 {
+        web_sys::window()
+            .and_then(|w| w.performance())
+            .map_or(0.0, |p| p.now())
     }
 
     fn change(&mut self, change: Change) {
@@ -201,26 +257,16 @@ impl LabPage {
         }
     }
 
-    /// Adds `op` to the scenario at the run's current time (after the steps already there at
-    /// that time), then replays to now: the same as applying it now, and kept in the URL.
-    fn add_step(&mut self, op: Op) {
-        let now = self.lab.now().0;
-        let mut scenario: Scenario = self.lab.scenario.clone();
-        let at = scenario.steps.partition_point(|s| s.0 <= now);
-        scenario.steps.insert(at, (now, op));
-        // A step at the very end would have nothing left to show.
-        scenario.end_ms = scenario.end_ms.max(now + 30 * PERIOD_MS);
-        let text = scenario.to_text();
-        match Scenario::parse(&text).and_then(|s| {
-            s.check_nodes(self.shell.settings.run.nodes)?;
-            Ok(s)
-        }) {
-            Ok(_) => {
-                self.shell.settings.lab.scenario = Some(text);
-                self.replay_here();
-            }
-            Err(e) => self.shell.notice(format!("Not added: {}.", e.message)),
-        }
+    /// A click on the picture inspects the node there.
+    fn click(&mut self, x: f64, y: f64, _: bool) -> bool {
+        let Some(canvas) = self.canvas.cast::<HtmlCanvasElement>() else {
+            return false;
+        };
+        let Some(i) = self.lab.view.node_at(&canvas, &self.lab, x, y) else {
+            return false;
+        };
+        self.change(Change::Inspect(Some(i)));
+        true
     }
 }
 
@@ -251,72 +297,7 @@ impl Component for LabPage {
     }
 
     fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
-        match msg {
-            Msg::Frame(now) => {
-                if !self.shell.playing {
-                    return false;
-                }
-                // Continuous time: `speed` periods per second of wall time, at most a tenth
-                // of a second's worth per frame (a background tab does not leap).
-                let elapsed = (now - self.shell.last_ms).clamp(0.0, 100.0);
-                self.shell.last_ms = now;
-                match self.shell.settings.speed {
-                    0 => self.advance(None),
-                    s => self.advance(Some(
-                        (elapsed * f64::from(s) * PERIOD_MS as f64 / 1000.0) as u64,
-                    )),
-                }
-                self.shell.schedule(ctx.link().callback(Msg::Frame));
-                true
-            }
-            Msg::Change(change) => {
-                self.change(change);
-                true
-            }
-            Msg::Action(Action::TogglePlay) => {
-                if self.shell.playing {
-                    self.shell.pause();
-                } else {
-                    if self.lab.is_finished() {
-                        self.restart();
-                    }
-                    let now = web_sys::window()
-                        .and_then(|w| w.performance())
-                        .map_or(0.0, |p| p.now());
-                    self.shell.play(now, ctx.link().callback(Msg::Frame));
-                }
-                true
-            }
-            Msg::Action(Action::Step) => {
-                self.shell.pause();
-                self.advance(None);
-                true
-            }
-            Msg::Action(Action::Reset) => {
-                self.restart();
-                true
-            }
-            Msg::Action(Action::CopyLink) => {
-                self.shell.copy_link();
-                true
-            }
-            Msg::Click(x, y, _) => {
-                let Some(canvas) = self.canvas.cast::<HtmlCanvasElement>() else {
-                    return false;
-                };
-                match self.lab.view.node_at(&canvas, &self.lab, x, y) {
-                    Some(i) => {
-                        self.change(Change::Inspect(Some(i)));
-                        true
-                    }
-                    None => false,
-                }
-            }
-            Msg::DismissNotices => {
-                self.shell.notices.clear();
-                true
-            }
-        }
+        update(self, ctx, msg)
     }
 
     fn rendered(&mut self, _ctx: &Context<Self>, _first: bool) {

@@ -48,6 +48,76 @@ pub enum Msg {
     DismissNotices,
 }
 
+/// What a simulator page does its own way; [`update`] does the rest alike.
+pub trait SimPage: Component<Message = Msg> {
+    /// Its shell.
+    fn shell(&mut self) -> &mut Shell;
+    /// Whether its run is over.
+    fn finished(&self) -> bool;
+    /// Back to the start of its run, paused.
+    fn restart(&mut self);
+    /// One round (or period).
+    fn step(&mut self);
+    /// Moves the run for an animation frame at `now` ms; whether to redraw.
+    fn frame(&mut self, now: f64) -> bool;
+    /// Where the play clock starts (`NEG_INFINITY`: the first frame moves at once).
+    fn clock_start(&self) -> f64;
+    /// A setting changed.
+    fn change(&mut self, change: Change);
+    /// A click on the picture; whether to redraw.
+    fn click(&mut self, x: f64, y: f64, shift: bool) -> bool;
+}
+
+/// A simulator page's messages: the play loop, the buttons and keys, the notices; the
+/// page's own work through [`SimPage`].
+pub fn update<P: SimPage>(page: &mut P, ctx: &Context<P>, msg: Msg) -> bool {
+    let on_frame = ctx.link().callback(Msg::Frame);
+    match msg {
+        Msg::Frame(now) => {
+            if !page.shell().playing {
+                return false;
+            }
+            let redraw = page.frame(now);
+            page.shell().schedule(on_frame);
+            redraw
+        }
+        Msg::Change(change) => {
+            page.change(change);
+            true
+        }
+        Msg::Action(Action::TogglePlay) => {
+            if page.shell().playing {
+                page.shell().pause();
+            } else {
+                if page.finished() {
+                    page.restart();
+                }
+                let start = page.clock_start();
+                page.shell().play(start, on_frame);
+            }
+            true
+        }
+        Msg::Action(Action::Step) => {
+            page.shell().pause();
+            page.step();
+            true
+        }
+        Msg::Action(Action::Reset) => {
+            page.restart();
+            true
+        }
+        Msg::Action(Action::CopyLink) => {
+            page.shell().copy_link();
+            true
+        }
+        Msg::Click(x, y, shift) => page.click(x, y, shift),
+        Msg::DismissNotices => {
+            page.shell().notices.clear();
+            true
+        }
+    }
+}
+
 /// What became of a change the shell saw first.
 pub enum Taken {
     /// Done (the page only redraws).

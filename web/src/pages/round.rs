@@ -1,9 +1,9 @@
 //! The round view: the round engine's run, round by round, with theory over the measured
 //! curve, the previous run as a ghost, and batches in a worker.
 
-use super::{check_nodes, Msg, PageProps, Shell, Taken};
+use super::{check_nodes, update, Msg, PageProps, Shell, SimPage, Taken};
 use crate::charts::Charts;
-use crate::controls::{protocol_label, Action, Change};
+use crate::controls::{protocol_label, Change};
 use crate::draw::Painter;
 use crate::explain::Explain;
 use crate::palette;
@@ -49,7 +49,15 @@ fn resolve<T>(
     })
 }
 
-impl RoundPage {
+impl SimPage for RoundPage {
+    fn shell(&mut self) -> &mut Shell {
+        &mut self.shell
+    }
+
+    fn finished(&self) -> bool {
+        self.sim.engine.is_finished()
+    }
+
     /// A new run with the current settings; the old one becomes the ghost.
     fn restart(&mut self) {
         let shell = &mut self.shell;
@@ -70,15 +78,22 @@ impl RoundPage {
         }
     }
 
-    /// Fanout, loss and the stop rule change the run as it plays.
-    fn apply_tunables(&mut self) {
-        let tunables = self.shell.settings.run.tunables;
-        if let Err(e) = self.sim.engine.set_tunables(tunables) {
-            self.shell.notice(format!("Not applied: {e}."));
-            self.shell.settings.run.tunables = self.sim.engine.settings().tunables;
+    /// A round every `1 / speed` s (every frame at full speed).
+    fn frame(&mut self, now: f64) -> bool {
+        let interval = match self.shell.settings.speed {
+            0 => 0.0,
+            s => 1_000.0 / f64::from(s),
+        };
+        let due = now - self.shell.last_ms >= interval - 1.0;
+        if due {
+            self.shell.last_ms = now;
+            self.step();
         }
-        self.sim.tunables_changed();
-        self.shell.write_url();
+        due
+    }
+
+    fn clock_start(&self) -> f64 {
+        f64::NEG_INFINITY
     }
 
     fn change(&mut self, change: Change) {
@@ -159,12 +174,12 @@ impl RoundPage {
 
     /// Before the first round a click moves the source; later (or with shift) it crashes a
     /// node, or revives a crashed one.
-    fn click(&mut self, x: f64, y: f64, shift: bool) {
+    fn click(&mut self, x: f64, y: f64, shift: bool) -> bool {
         let Some(canvas) = self.canvas.cast::<HtmlCanvasElement>() else {
-            return;
+            return false;
         };
         let Some(node) = Painter::node_at(&canvas, &self.sim.engine, x, y) else {
-            return;
+            return false;
         };
         let e = &mut self.sim.engine;
         if e.round() == 0 && !shift && e.node(node) != NodeView::Crashed {
@@ -178,6 +193,20 @@ impl RoundPage {
             }
             self.sim.recompute_theory();
         }
+        true
+    }
+}
+
+impl RoundPage {
+    /// Fanout, loss and the stop rule change the run as it plays.
+    fn apply_tunables(&mut self) {
+        let tunables = self.shell.settings.run.tunables;
+        if let Err(e) = self.sim.engine.set_tunables(tunables) {
+            self.shell.notice(format!("Not applied: {e}."));
+            self.shell.settings.run.tunables = self.sim.engine.settings().tunables;
+        }
+        self.sim.tunables_changed();
+        self.shell.write_url();
     }
 }
 
@@ -198,61 +227,7 @@ impl Component for RoundPage {
     }
 
     fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
-        match msg {
-            Msg::Frame(now) => {
-                if !self.shell.playing {
-                    return false;
-                }
-                let interval = match self.shell.settings.speed {
-                    0 => 0.0,
-                    s => 1_000.0 / f64::from(s),
-                };
-                let due = now - self.shell.last_ms >= interval - 1.0;
-                if due {
-                    self.shell.last_ms = now;
-                    self.step();
-                }
-                self.shell.schedule(ctx.link().callback(Msg::Frame));
-                due
-            }
-            Msg::Change(change) => {
-                self.change(change);
-                true
-            }
-            Msg::Action(Action::TogglePlay) => {
-                if self.shell.playing {
-                    self.shell.pause();
-                } else {
-                    if self.sim.engine.is_finished() {
-                        self.restart();
-                    }
-                    self.shell
-                        .play(f64::NEG_INFINITY, ctx.link().callback(Msg::Frame));
-                }
-                true
-            }
-            Msg::Action(Action::Step) => {
-                self.shell.pause();
-                self.step();
-                true
-            }
-            Msg::Action(Action::Reset) => {
-                self.restart();
-                true
-            }
-            Msg::Action(Action::CopyLink) => {
-                self.shell.copy_link();
-                true
-            }
-            Msg::Click(x, y, shift) => {
-                self.click(x, y, shift);
-                true
-            }
-            Msg::DismissNotices => {
-                self.shell.notices.clear();
-                true
-            }
-        }
+        update(self, ctx, msg)
     }
 
     fn rendered(&mut self, _ctx: &Context<Self>, _first: bool) {
