@@ -46,6 +46,7 @@ pub const REGISTRY: &[LabProtocol] = &[
 ];
 
 use crate::rng::GossipRng;
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
@@ -116,6 +117,45 @@ pub trait Node {
     fn poll_event(&mut self) -> Option<Self::Event>;
     /// When the node next needs [`Node::handle_timeout`]; `None`: never, until another input.
     fn poll_timeout(&self) -> Option<Millis>;
+}
+
+/// What a node has to say after an input: messages to send and events for the view, in the
+/// order they arose. Every node keeps one and hands its `poll_*` to it.
+#[derive(Clone, Debug)]
+pub struct Effects<M, E> {
+    transmits: VecDeque<Transmit<M>>,
+    events: VecDeque<E>,
+}
+
+impl<M, E> Default for Effects<M, E> {
+    fn default() -> Self {
+        Effects {
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+}
+
+impl<M, E> Effects<M, E> {
+    /// Queues a message.
+    pub fn transmit(&mut self, transmit: Transmit<M>) {
+        self.transmits.push_back(transmit);
+    }
+
+    /// Queues an event.
+    pub fn emit(&mut self, event: E) {
+        self.events.push_back(event);
+    }
+
+    /// The next message to send (see [`Node::poll_transmit`]).
+    pub fn poll_transmit(&mut self) -> Option<Transmit<M>> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event (see [`Node::poll_event`]).
+    pub fn poll_event(&mut self) -> Option<E> {
+        self.events.pop_front()
+    }
 }
 
 /// A node's gossip-round timer: a round every interval, the first after a random part of an

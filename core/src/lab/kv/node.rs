@@ -17,9 +17,9 @@
 //!   writer had seen for the key, plus one of its own; entries another one's clock dominates
 //!   are obsolete, and what remains are concurrent *siblings*, all kept for the user to merge.
 
-use crate::lab::{Millis, Node, NodeId, Peers, RoundTimer, Transmit};
+use crate::lab::{Effects, Millis, Node, NodeId, Peers, RoundTimer, Transmit};
 use crate::rng::GossipRng;
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
@@ -264,8 +264,7 @@ pub struct KvNode {
     origins: BTreeMap<NodeId, Origin>,
     peers: Peers,
     round: RoundTimer,
-    outbox: VecDeque<Transmit<KvMessage>>,
-    events: VecDeque<KvEvent>,
+    effects: Effects<KvMessage, KvEvent>,
 }
 
 impl KvNode {
@@ -279,8 +278,7 @@ impl KvNode {
             origins: BTreeMap::new(),
             peers: Peers::default(),
             round,
-            outbox: VecDeque::new(),
-            events: VecDeque::new(),
+            effects: Effects::default(),
         }
     }
 
@@ -363,7 +361,7 @@ impl KvNode {
                 continue;
             }
             origin.version = origin.version.max(entry.version);
-            self.events.push_back(KvEvent::Changed {
+            self.effects.emit(KvEvent::Changed {
                 key: entry.key.clone(),
             });
             origin.entries.insert(entry.key.clone(), entry);
@@ -372,7 +370,7 @@ impl KvNode {
 
     fn write(&mut self, now: Millis, key: String, value: String) {
         if let Err(why) = check_key_value(&key, &value) {
-            self.events.push_back(KvEvent::Refused(why));
+            self.effects.emit(KvEvent::Refused(why));
             return;
         }
         // The write has seen every entry for the key held here.
@@ -395,7 +393,7 @@ impl KvNode {
             clock,
         };
         own.entries.insert(key.clone(), entry);
-        self.events.push_back(KvEvent::Changed { key });
+        self.effects.emit(KvEvent::Changed { key });
     }
 }
 
@@ -413,7 +411,7 @@ impl Node for KvNode {
             KvMessage::Syn { digest } => {
                 let delta = self.delta_for(&digest);
                 let digest = self.digest();
-                self.outbox.push_back(Transmit {
+                self.effects.transmit(Transmit {
                     to: from,
                     message: KvMessage::SynAck { digest, delta },
                 });
@@ -422,7 +420,7 @@ impl Node for KvNode {
                 self.apply(delta);
                 let delta = self.delta_for(&digest);
                 if !delta.is_empty() {
-                    self.outbox.push_back(Transmit {
+                    self.effects.transmit(Transmit {
                         to: from,
                         message: KvMessage::Ack { delta },
                     });
@@ -440,7 +438,7 @@ impl Node for KvNode {
             return;
         };
         let digest = self.digest();
-        self.outbox.push_back(Transmit {
+        self.effects.transmit(Transmit {
             to,
             message: KvMessage::Syn { digest },
         });
@@ -456,11 +454,11 @@ impl Node for KvNode {
     }
 
     fn poll_transmit(&mut self) -> Option<Transmit<KvMessage>> {
-        self.outbox.pop_front()
+        self.effects.poll_transmit()
     }
 
     fn poll_event(&mut self) -> Option<KvEvent> {
-        self.events.pop_front()
+        self.effects.poll_event()
     }
 
     fn poll_timeout(&self) -> Option<Millis> {

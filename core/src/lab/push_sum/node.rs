@@ -8,9 +8,8 @@
 //! the estimates still converge, to a biased value, and the sum and count drift down. The lab
 //! shows that rather than hiding it ([`PushSum::mass`]).
 
-use crate::lab::{Millis, Node, NodeId, Peers, RoundTimer, Transmit};
+use crate::lab::{Effects, Millis, Node, NodeId, Peers, RoundTimer, Transmit};
 use crate::rng::GossipRng;
-use alloc::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 
 /// What the nodes compute together.
@@ -128,7 +127,7 @@ pub struct PushSum {
     weight: f64,
     peers: Peers,
     round: RoundTimer,
-    outbox: VecDeque<Transmit<PushSumMessage>>,
+    effects: Effects<PushSumMessage, core::convert::Infallible>,
 }
 
 impl PushSum {
@@ -153,7 +152,7 @@ impl PushSum {
             weight,
             peers: Peers::default(),
             round,
-            outbox: VecDeque::new(),
+            effects: Effects::default(),
         }
     }
 
@@ -197,7 +196,7 @@ impl Node for PushSum {
         };
         self.sum /= 2.0;
         self.weight /= 2.0;
-        self.outbox.push_back(Transmit {
+        self.effects.transmit(Transmit {
             to,
             message: PushSumMessage {
                 sum: self.sum,
@@ -219,7 +218,7 @@ impl Node for PushSum {
     }
 
     fn poll_transmit(&mut self) -> Option<Transmit<PushSumMessage>> {
-        self.outbox.pop_front()
+        self.effects.poll_transmit()
     }
 
     fn poll_event(&mut self) -> Option<core::convert::Infallible> {

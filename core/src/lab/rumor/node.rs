@@ -13,10 +13,10 @@
 //! every interval, with the ids it holds ([`RumorMessage::PullRequest`]), and the peer answers
 //! with the rumors it is spreading that the requester lacks.
 
-use crate::lab::{Millis, Node, NodeId, Peers, RoundTimer, Transmit};
+use crate::lab::{Effects, Millis, Node, NodeId, Peers, RoundTimer, Transmit};
 use crate::rng::GossipRng;
 use crate::rules::{ContactOutcome, Interest, Protocol, StopRule, MAX_FANOUT};
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
@@ -205,8 +205,7 @@ pub struct RumorNode {
     next_seq: u32,
     peers: Peers,
     round: RoundTimer,
-    outbox: VecDeque<Transmit<RumorMessage>>,
-    events: VecDeque<RumorEvent>,
+    effects: Effects<RumorMessage, RumorEvent>,
 }
 
 impl RumorNode {
@@ -223,8 +222,7 @@ impl RumorNode {
             next_seq: 0,
             peers: Peers::default(),
             round,
-            outbox: VecDeque::new(),
-            events: VecDeque::new(),
+            effects: Effects::default(),
         }
     }
 
@@ -284,7 +282,7 @@ impl RumorNode {
         };
         if interest.after_contact(outcome, &mut k.counter, &mut self.rng) {
             k.spreading = false;
-            self.events.push_back(RumorEvent::Stopped(id));
+            self.effects.emit(RumorEvent::Stopped(id));
         }
     }
 
@@ -313,7 +311,7 @@ impl RumorNode {
                 arrival: self.arrivals,
             },
         );
-        self.events.push_back(RumorEvent::Learned { rumor, from });
+        self.effects.emit(RumorEvent::Learned { rumor, from });
     }
 
     fn is_blind(&self) -> bool {
@@ -339,7 +337,7 @@ impl Node for RumorNode {
                 let (useful, knew) = self.receive(from, rumors);
                 // Feedback only matters to feedback rules, but is always sent: a peer's rule
                 // is its own business, and the message is small.
-                self.outbox.push_back(Transmit {
+                self.effects.transmit(Transmit {
                     to: from,
                     message: RumorMessage::Feedback { useful, knew },
                 });
@@ -358,7 +356,7 @@ impl Node for RumorNode {
                             self.contact(r.id, ContactOutcome::NoFeedback);
                         }
                     }
-                    self.outbox.push_back(Transmit {
+                    self.effects.transmit(Transmit {
                         to: from,
                         message: RumorMessage::PullReply { rumors: missing },
                     });
@@ -394,7 +392,7 @@ impl Node for RumorNode {
                             self.contact(r.id, ContactOutcome::NoFeedback);
                         }
                     }
-                    self.outbox.push_back(Transmit {
+                    self.effects.transmit(Transmit {
                         to,
                         message: RumorMessage::Push {
                             rumors: rumors.clone(),
@@ -412,7 +410,7 @@ impl Node for RumorNode {
                 .map(|k| k.rumor.id)
                 .collect();
             for &to in &targets {
-                self.outbox.push_back(Transmit {
+                self.effects.transmit(Transmit {
                     to,
                     message: RumorMessage::PullRequest { have: have.clone() },
                 });
@@ -428,8 +426,8 @@ impl Node for RumorNode {
         match command {
             RumorCommand::Start(text) => {
                 if text.len() > MAX_PAYLOAD_BYTES {
-                    self.events
-                        .push_back(RumorEvent::Refused("rumor text longer than 200 bytes"));
+                    self.effects
+                        .emit(RumorEvent::Refused("rumor text longer than 200 bytes"));
                     return;
                 }
                 let id = RumorId {
@@ -450,17 +448,17 @@ impl Node for RumorNode {
             }
             RumorCommand::Configure(config) => match config.validate() {
                 Ok(()) => self.config = config,
-                Err(why) => self.events.push_back(RumorEvent::Refused(why)),
+                Err(why) => self.effects.emit(RumorEvent::Refused(why)),
             },
         }
     }
 
     fn poll_transmit(&mut self) -> Option<Transmit<RumorMessage>> {
-        self.outbox.pop_front()
+        self.effects.poll_transmit()
     }
 
     fn poll_event(&mut self) -> Option<RumorEvent> {
-        self.events.pop_front()
+        self.effects.poll_event()
     }
 
     fn poll_timeout(&self) -> Option<Millis> {

@@ -15,9 +15,9 @@
 //! prober can tell "the target is silent" from "I am not hearing anyone". A suspicion starts
 //! long and shortens as independent members confirm it.
 
-use crate::lab::{Millis, Node, NodeId, Transmit};
+use crate::lab::{Effects, Millis, Node, NodeId, Transmit};
 use crate::rng::GossipRng;
-use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
@@ -354,8 +354,7 @@ pub struct Swim {
     /// to some members only). `None`: all. Only these are probed and asked to probe; the
     /// others' failures are learnt from their own neighbours' gossip.
     reachable: Option<BTreeSet<NodeId>>,
-    outbox: VecDeque<Transmit<SwimMessage>>,
-    events: VecDeque<SwimEvent>,
+    effects: Effects<SwimMessage, SwimEvent>,
 }
 
 impl Swim {
@@ -388,8 +387,7 @@ impl Swim {
             left: false,
             group: 0,
             reachable: None,
-            outbox: VecDeque::new(),
-            events: VecDeque::new(),
+            effects: Effects::default(),
         }
     }
 
@@ -455,7 +453,7 @@ impl Swim {
     }
 
     fn emit(&mut self, member: NodeId, view: MemberView) {
-        self.events.push_back(SwimEvent::Member {
+        self.effects.emit(SwimEvent::Member {
             member,
             state: view.state,
             incarnation: view.incarnation,
@@ -494,7 +492,7 @@ impl Swim {
     }
 
     fn send(&mut self, to: NodeId, message: SwimMessage) {
-        self.outbox.push_back(Transmit { to, message });
+        self.effects.transmit(Transmit { to, message });
     }
 
     fn next_seq(&mut self) -> u32 {
@@ -516,7 +514,7 @@ impl Swim {
             if accused && !self.left && update.incarnation >= self.incarnation {
                 self.incarnation = Incarnation(update.incarnation.0 + 1);
                 self.change_health(1);
-                self.events.push_back(SwimEvent::Refuted(self.incarnation));
+                self.effects.emit(SwimEvent::Refuted(self.incarnation));
                 self.broadcast(self.alive_update());
             }
             return;
@@ -976,11 +974,11 @@ impl Node for Swim {
     }
 
     fn poll_transmit(&mut self) -> Option<Transmit<SwimMessage>> {
-        self.outbox.pop_front()
+        self.effects.poll_transmit()
     }
 
     fn poll_event(&mut self) -> Option<SwimEvent> {
-        self.events.pop_front()
+        self.effects.poll_event()
     }
 
     fn poll_timeout(&self) -> Option<Millis> {
