@@ -132,6 +132,9 @@ pub fn run(args: SimArgs, protocol: LabProtocol) -> Result<(), Usage> {
     let (scenario_name, text) = scenario_text(&args, protocol)?;
     let scenario =
         Scenario::parse(&text).map_err(|e| Usage(format!("error: invalid --scenario: {e}")))?;
+    protocol
+        .check(&scenario, args.scenario.nodes)
+        .map_err(|e| Usage(format!("error: invalid --scenario: {e}")))?;
     let link = LinkConfig {
         latency_ms: args.lab.latency,
         spread_ms: args.lab.spread,

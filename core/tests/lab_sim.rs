@@ -9,7 +9,7 @@ use grapevine_core::lab::protocol::{Phases, ProtocolSpec};
 use grapevine_core::lab::push_sum::{self, Aggregate, PushSumConfig};
 use grapevine_core::lab::rumor::{self, RumorConfig, RumorEvent, RumorNode};
 use grapevine_core::lab::run::{Lab, LabError, LabSettings};
-use grapevine_core::lab::scenario::{Op, Scenario, PRESETS};
+use grapevine_core::lab::scenario::{Command, Op, Scenario, PRESETS};
 use grapevine_core::lab::swim::{MemberState, ProbeOrder, SwimConfig, SwimEvent};
 use grapevine_core::lab::{swim, Run};
 use grapevine_core::lab::{Millis, NodeId};
@@ -288,14 +288,13 @@ fn op() -> impl Strategy<Value = Op> {
         (0.0f64..=1.0).prop_map(Op::Duplicate),
         (0u32..=60_000, 0u32..=60_000, 0u32..=60_000).prop_map(|(l, j, s)| Op::Latency(l, j, s)),
         (0u32..8, 0u32..=60_000).prop_map(|(i, ms)| Op::Slow(i, ms)),
+        // A protocol's own operation: any verb but the scenario's own, any words.
         (
+            prop_oneof![Just("set"), Just("value"), Just("rumor"), Just("future-op")],
             0u32..8,
-            "[a-z][a-z0-9_.-]{0,15}",
-            "[a-z0-9]{1,8}( [a-z0-9]{1,8}){0,2}"
+            "([a-z0-9_.-]{1,8}( [a-z0-9_.-]{1,8}){0,3})?"
         )
-            .prop_map(|(i, k, v)| Op::Set(i, k, v)),
-        (0u32..8, -1e12f64..1e12).prop_map(|(i, x)| Op::Value(i, x)),
-        (0u32..8, "[a-z0-9]{1,8}( [a-z0-9]{1,8}){0,2}").prop_map(|(i, t)| Op::Rumor(i, t)),
+            .prop_map(|(verb, i, words)| Op::Command(Command::new(verb, i, &words))),
     ]
 }
 
@@ -558,4 +557,58 @@ fn rumor_node_in_aligned_rounds_matches_the_round_engine() {
             );
         }
     }
+}
+
+/// A protocol's own operations are read and checked by that protocol; another registered
+/// protocol's are ignored (a scenario may serve several); a verb no protocol takes is refused,
+/// with its step.
+#[test]
+fn scenario_operations_are_checked_by_the_protocol_that_takes_them() {
+    use grapevine_core::lab::LabProtocol;
+    let check = |protocol: &str, text: &str| {
+        let scenario = Scenario::parse(text).expect("reads");
+        LabProtocol::from_name(protocol)
+            .unwrap()
+            .check(&scenario, 10)
+            .map_err(|e| e.to_string())
+    };
+    assert_eq!(check("kv", "at 1s set 0 color red"), Ok(()));
+    assert_eq!(check("swim", "at 1s set 0 color red"), Ok(()));
+    assert_eq!(check("push-sum", "at 1s value 3 -2.5"), Ok(()));
+    assert_eq!(check("rumor", "at 1s rumor 2 hello world"), Ok(()));
+    let refused = [
+        ("kv", "at 1s set 0 color", "set needs a key and a value"),
+        ("push-sum", "at 1s value 0 lots", "not a finite number"),
+        (
+            "rumor",
+            "at 1s heal\nat 2s rumor 0",
+            "step 2: rumor needs a text",
+        ),
+        (
+            "swim",
+            "at 1s explode 1",
+            "step 1: unknown operation `explode`",
+        ),
+        ("kv", "at 1s set 12 color red", "node 12 does not exist"),
+    ];
+    let long_key = format!("at 1s set 0 {} red", "k".repeat(65));
+    let refused = refused
+        .into_iter()
+        .map(|(p, t, w)| (p, t.to_string(), w))
+        .chain([("kv", long_key, "key must be 1 to 64 bytes")]);
+    for (protocol, text, why) in refused {
+        let text = text.as_str();
+        let error = check(protocol, text).unwrap_err();
+        assert!(error.contains(why), "{protocol} {text:?}: {error}");
+    }
+    // A run refuses what the check refuses, and plays another protocol's operation as nothing.
+    let options = grapevine_core::lab::LabOptions::default();
+    let start = |protocol: &str, text: &str| {
+        LabProtocol::from_name(protocol)
+            .unwrap()
+            .start(&settings(10, 1, text), &options)
+            .map(|_| ())
+    };
+    assert!(start("swim", "at 1s explode 1\nend 5s").is_err());
+    assert!(start("swim", "at 1s set 0 color red\nend 5s").is_ok());
 }

@@ -6,7 +6,7 @@
 use grapevine_core::engine::MAX_NODES;
 use grapevine_core::lab::push_sum::Aggregate;
 use grapevine_core::lab::run::MAX_LAB_NODES;
-use grapevine_core::lab::scenario::{Scenario, PRESETS};
+use grapevine_core::lab::scenario::{preset, Scenario, PRESETS};
 use grapevine_core::lab::{LabOption, LabProtocol};
 use grapevine_core::rules::MAX_FANOUT;
 use grapevine_core::signal::valid_room;
@@ -159,7 +159,11 @@ impl PageSettings {
                 "protocol" => match (Protocol::from_name(v), LabProtocol::from_name(v)) {
                     (Some(p), _) => s.run.protocol = p,
                     (_, Some(p)) => s.lab.protocol = Some(p),
-                    _ => bad("protocol", v, "expected push, pull, pushpull, swim, push-sum or kv"),
+                    _ => {
+                        let lab: Vec<&str> = LabProtocol::all().map(LabProtocol::name).collect();
+                        let expected = format!("expected push, pull, pushpull, {}", lab.join(", "));
+                        bad("protocol", v, &expected)
+                    }
                 },
                 "scenario" => {
                     let known = PRESETS.iter().any(|p| p.0 == v);
@@ -246,13 +250,21 @@ impl PageSettings {
                 other => bad(other, v, "unknown parameter"),
             }
         }
-        notices.extend(scenario_error);
         if s.lab.protocol.is_some() && s.run.nodes > MAX_LAB_NODES {
             notices.push(format!(
                 "The lab's protocols take at most {MAX_LAB_NODES} nodes (each node keeps a view of every other): using {MAX_LAB_NODES}."
             ));
             s.run.nodes = MAX_LAB_NODES;
         }
+        // A scenario that reads may still not fit this protocol (an operation none takes, a
+        // malformed one of its own, a node that does not exist).
+        if let (None, Some(p), Some(text)) = (&scenario_error, s.lab.protocol, &s.lab.scenario) {
+            let scenario = Scenario::parse(preset(text).unwrap_or(text));
+            if let Err(e) = scenario.and_then(|sc| p.check(&sc, s.run.nodes)) {
+                scenario_error = Some(format!("The scenario in the link cannot run ({e}); it is in the scenario editor to mend."));
+            }
+        }
+        notices.extend(scenario_error);
         if let Some(i) = s.lab.inspect.filter(|&i| i >= s.run.nodes) {
             notices.push(format!(
                 "There is no node {i} to inspect among {} nodes.",

@@ -10,7 +10,7 @@
 
 use super::net::{EventBound, LinkConfig, Network, WireMessage};
 use super::push_sum::node::Aggregate;
-use super::scenario::{Op, Scenario, ScenarioError};
+use super::scenario::{Command, Op, Scenario, ScenarioError};
 use super::{Millis, Node, NodeId};
 use crate::rng::{GossipRng, Stream};
 use crate::rules::{Interest, Protocol};
@@ -167,6 +167,8 @@ pub struct ProtocolInfo {
     pub default_scenario: Option<&'static str>,
     /// The options besides the interval that it takes.
     pub options: &'static [LabOption],
+    /// The scenario operations of its own it takes (the verbs of its [`Command`]s).
+    pub commands: &'static [&'static str],
     /// Its figures' names, in the order its observer gives them.
     pub figures: &'static [&'static str],
 }
@@ -215,10 +217,15 @@ pub trait ProtocolSpec: Sized + 'static {
         farewell(net, i);
     }
 
-    /// A scenario operation only some protocols take (a key-value write, a push-sum value,
-    /// a rumor); others ignore it.
-    fn command(net: &mut Network<Self::Node>, op: &Op) {
-        let _ = (net, op);
+    /// Whether `command` (its verb one of [`ProtocolInfo::commands`]) is well formed; the
+    /// sentence says why not.
+    fn check_command(command: &Command) -> Result<(), String> {
+        Err(alloc::format!("unknown operation `{}`", command.verb))
+    }
+
+    /// Carries out `command` (its verb one of [`ProtocolInfo::commands`], checked).
+    fn command(net: &mut Network<Self::Node>, command: &Command) {
+        let _ = (net, command);
     }
 
     /// The incarnation a node runs at (SWIM's; 0 for protocols without one).
@@ -653,7 +660,13 @@ impl<P: ProtocolSpec> Lab<P> {
                 ..self.net.link()
             }),
             Op::Slow(i, ms) => self.net.set_slow(i, ms),
-            Op::Set(..) | Op::Value(..) | Op::Rumor(..) => P::command(&mut self.net, op),
+            Op::Command(ref c) => {
+                // Another protocol's operation (a scenario shared between protocols) does
+                // nothing here.
+                if P::INFO.commands.contains(&c.verb.as_str()) {
+                    P::command(&mut self.net, c);
+                }
+            }
         }
     }
 }

@@ -9,7 +9,7 @@ pub use super::protocol::{node_rng, Lab, LabError, LabSettings, MAX_EVENTS, MAX_
 use super::protocol::{
     End, Figure, LabOption, LabOptions, Log, Observer, ProtocolInfo, ProtocolSpec,
 };
-use super::scenario::Scenario;
+use super::scenario::{Op, Scenario, ScenarioError};
 use super::Millis;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -26,6 +26,33 @@ pub struct LabProtocol {
     pub info: &'static ProtocolInfo,
     /// Starts a run (see [`Run::start`]).
     pub start: Starter,
+    /// Checks a scenario for it (see [`LabProtocol::check`]).
+    check: fn(&Scenario, u32) -> Result<(), ScenarioError>,
+}
+
+/// Checks `scenario` for protocol `P` with `nodes` nodes at the start: every node it names
+/// exists, `P`'s own operations are well formed, and every other operation is some registered
+/// protocol's (a scenario may be shared between protocols; each ignores the others').
+fn check_scenario<P: ProtocolSpec>(scenario: &Scenario, nodes: u32) -> Result<(), ScenarioError> {
+    scenario.check_nodes(nodes)?;
+    for (k, (_, op)) in scenario.steps.iter().enumerate() {
+        let Op::Command(c) = op else { continue };
+        let verb = c.verb.as_str();
+        let message = if P::INFO.commands.contains(&verb) {
+            P::check_command(c).err()
+        } else if LabProtocol::all().any(|p| p.info.commands.contains(&verb)) {
+            None
+        } else {
+            Some(alloc::format!("unknown operation `{verb}`"))
+        };
+        if let Some(message) = message {
+            return Err(ScenarioError {
+                step: k + 1,
+                message,
+            });
+        }
+    }
+    Ok(())
 }
 
 impl PartialEq for LabProtocol {
@@ -42,6 +69,7 @@ impl LabProtocol {
         LabProtocol {
             info,
             start: Run::<P>::boxed,
+            check: check_scenario::<P>,
         }
     }
 
@@ -73,6 +101,12 @@ impl LabProtocol {
     /// The preset a run takes when given no scenario (`None`: a quiet 60 s).
     pub fn default_scenario(self) -> Option<&'static str> {
         self.info.default_scenario
+    }
+
+    /// Checks `scenario` for this protocol with `nodes` nodes at the start (a run checks it
+    /// too; the command line and the page check first, to say which step is wrong).
+    pub fn check(self, scenario: &Scenario, nodes: u32) -> Result<(), ScenarioError> {
+        (self.check)(scenario, nodes)
     }
 
     /// The first option set away from its default that it does not take (see
@@ -122,6 +156,7 @@ impl<P: ProtocolSpec> Run<P> {
     /// A run at time 0 under `settings` with the config `options` ask for.
     pub fn start(settings: &LabSettings, options: &LabOptions) -> Result<Self, LabError> {
         let config = P::config(options)?;
+        check_scenario::<P>(&settings.scenario, settings.nodes).map_err(LabError::Scenario)?;
         Self::with_config(settings, config)
     }
 

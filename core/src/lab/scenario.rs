@@ -13,13 +13,17 @@
 //! `crash I`, `restart I` (a new incarnation), `join` (a new node, through a live one),
 //! `leave I` (gracefully), `split K` (K groups of consecutive nodes), `heal`,
 //! `loss P`, `duplicate P`, `latency MS [JITTER [SPREAD]]` (every link's delay, a random
-//! extra per message, and a fixed extra per pair of nodes), `slow I MS`, `set I KEY VALUE`
-//! (a key-value write at node I), `value I X` (push-sum: node I's value becomes X),
-//! `rumor I TEXT` (node I starts a rumor).
+//! extra per message, and a fixed extra per pair of nodes), `slow I MS`.
 //! `end T` says how long the scenario runs.
+//!
+//! Any other `VERB I WORDS...` is a [`Command`] for one protocol at node I: the scenario does
+//! not know protocols. The protocol that takes the verb reads and checks it (key-value's
+//! `set I KEY VALUE`, push-sum's `value I X`, rumors' `rumor I TEXT`); a run of another
+//! protocol ignores it, and a verb no protocol takes is refused when the run starts
+//! ([`super::run::LabProtocol::check`]).
 
 use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec::Vec;
 
 /// One operation on the simulated network or its nodes.
@@ -45,12 +49,31 @@ pub enum Op {
     Latency(u32, u32, u32),
     /// Node `i`'s messages take this many ms longer, both ways (0: normal again).
     Slow(u32, u32),
-    /// A key-value write at node `i`.
-    Set(u32, String, String),
-    /// Push-sum: node `i`'s value becomes `x`.
-    Value(u32, f64),
-    /// Rumors: node `i` starts a rumor saying this.
-    Rumor(u32, String),
+    /// An operation of one protocol at one node.
+    Command(Command),
+}
+
+/// An operation of one protocol at one node, as written (`set 0 color red`: the verb `set`,
+/// node 0, the words `color red`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Command {
+    /// What to do: the protocol that takes this verb reads the command.
+    pub verb: String,
+    /// At which node.
+    pub node: u32,
+    /// The rest of the line, words separated by single spaces (may be empty).
+    pub words: String,
+}
+
+impl Command {
+    /// `verb` at `node` with `words`.
+    pub fn new(verb: &str, node: u32, words: &str) -> Command {
+        Command {
+            verb: verb.into(),
+            node,
+            words: words.split_whitespace().collect::<Vec<_>>().join(" "),
+        }
+    }
 }
 
 /// A timed list of operations.
@@ -168,6 +191,11 @@ fn parse_ms(word: Option<&str>, what: &str) -> Result<u32, String> {
     Ok(ms)
 }
 
+/// Whether `word` can name a protocol's operation: lowercase letters and `-`.
+fn is_verb(word: &str) -> bool {
+    !word.is_empty() && word.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+}
+
 fn parse_op(words: &[&str]) -> Result<Op, String> {
     let mut rest = words[1..].iter().copied();
     let op = match words[0] {
@@ -201,37 +229,14 @@ fn parse_op(words: &[&str]) -> Result<Op, String> {
             let i = parse_index(rest.next(), "slow")?;
             Op::Slow(i, parse_ms(rest.next(), "slow")?)
         }
-        "set" => {
-            let i = parse_index(rest.next(), "set")?;
-            let key = rest.next().ok_or("set needs a key and a value")?;
-            let value: Vec<&str> = rest.by_ref().collect();
-            if value.is_empty() {
-                return Err("set needs a value after the key".into());
-            }
-            let value = value.join(" ");
-            super::kv::check_key_value(key, &value)?;
-            return Ok(Op::Set(i, key.to_string(), value));
-        }
-        "rumor" => {
-            let i = parse_index(rest.next(), "rumor")?;
-            let text = rest.by_ref().collect::<Vec<&str>>().join(" ");
-            if text.is_empty() {
-                return Err("rumor needs a text".into());
-            }
-            if text.len() > super::rumor::MAX_PAYLOAD_BYTES {
-                return Err("a rumor's text is at most 200 bytes".into());
-            }
-            return Ok(Op::Rumor(i, text));
-        }
-        "value" => {
-            let i = parse_index(rest.next(), "value")?;
-            let x = rest.next().ok_or("value needs a number")?;
-            let x: f64 = x
-                .parse()
-                .ok()
-                .filter(|x: &f64| x.is_finite())
-                .ok_or_else(|| format!("value `{x}` is not a finite number"))?;
-            Op::Value(i, x)
+        verb if is_verb(verb) => {
+            let node = parse_index(rest.next(), verb)?;
+            let words = rest.by_ref().collect::<Vec<&str>>().join(" ");
+            return Ok(Op::Command(Command {
+                verb: verb.into(),
+                node,
+                words,
+            }));
         }
         other => return Err(format!("unknown operation `{other}`")),
     };
@@ -255,9 +260,8 @@ impl core::fmt::Display for Op {
             Op::Duplicate(p) => write!(f, "duplicate {p}"),
             Op::Latency(ms, jitter, spread) => write!(f, "latency {ms} {jitter} {spread}"),
             Op::Slow(i, ms) => write!(f, "slow {i} {ms}"),
-            Op::Set(i, key, value) => write!(f, "set {i} {key} {value}"),
-            Op::Value(i, x) => write!(f, "value {i} {x}"),
-            Op::Rumor(i, text) => write!(f, "rumor {i} {text}"),
+            Op::Command(c) if c.words.is_empty() => write!(f, "{} {}", c.verb, c.node),
+            Op::Command(c) => write!(f, "{} {} {}", c.verb, c.node, c.words),
         }
     }
 }
@@ -350,7 +354,7 @@ impl Scenario {
         for (n, (_, op)) in self.steps.iter().enumerate() {
             let index = match op {
                 Op::Crash(i) | Op::Restart(i) | Op::Leave(i) | Op::Slow(i, _) => Some(*i),
-                Op::Set(i, _, _) | Op::Value(i, _) | Op::Rumor(i, _) => Some(*i),
+                Op::Command(c) => Some(c.node),
                 Op::Join => {
                     count += 1;
                     None

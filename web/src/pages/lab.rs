@@ -106,10 +106,8 @@ impl LabPage {
         // A step at the very end would have nothing left to show.
         scenario.end_ms = scenario.end_ms.max(now + 30 * PERIOD_MS);
         let text = scenario.to_text();
-        match Scenario::parse(&text).and_then(|s| {
-            s.check_nodes(self.shell.settings.run.nodes)?;
-            Ok(s)
-        }) {
+        let nodes = self.shell.settings.run.nodes;
+        match Scenario::parse(&text).and_then(|s| self.protocol.check(&s, nodes)) {
             Ok(_) => {
                 self.shell.settings.lab.scenario = Some(text);
                 self.replay_here();

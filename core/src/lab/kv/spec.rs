@@ -1,13 +1,13 @@
 //! The key-value map in the lab: its config, writes from the scenario, and the figures of a
 //! run (rounds until every live replica agrees, keys with concurrent writes).
 
-use super::node::{KvCommand, KvConfig, KvEvent, KvMessage, KvNode};
+use super::node::{check_key_value, KvCommand, KvConfig, KvEvent, KvMessage, KvNode};
 use crate::lab::net::Network;
 use crate::lab::protocol::{
     named, Figure, LabOptions, Log, Observer, Phases, ProtocolInfo, ProtocolSpec, Timed,
 };
 use crate::lab::protocol::{node_rng, Lab, LabError};
-use crate::lab::scenario::Op;
+use crate::lab::scenario::{Command, Op};
 use crate::lab::{Millis, Node, NodeId};
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -22,6 +22,7 @@ impl ProtocolSpec for Spec {
         label: "Replicated key-value",
         default_scenario: Some("concurrent-writes"),
         options: &[],
+        commands: &["set"],
         figures: &["rounds_to_converge", "conflicting_keys"],
     };
     type Node = KvNode;
@@ -57,15 +58,28 @@ impl ProtocolSpec for Spec {
         KvNode::new(NodeId(u64::from(i)), *config, node_rng(seed, i, life), now)
     }
 
-    fn command(net: &mut Network<KvNode>, op: &Op) {
-        if let Op::Set(i, key, value) = op {
-            let command = KvCommand::Set {
-                key: key.clone(),
-                value: value.clone(),
-            };
-            net.with_node(*i, |node, now| node.handle_command(now, command));
+    fn check_command(command: &Command) -> Result<(), String> {
+        write(command).map(|_| ())
+    }
+
+    fn command(net: &mut Network<KvNode>, command: &Command) {
+        if let Ok(write) = write(command) {
+            net.with_node(command.node, |node, now| node.handle_command(now, write));
         }
     }
+}
+
+/// `set I KEY VALUE`: a write at node I (the value may have spaces).
+fn write(command: &Command) -> Result<KvCommand, String> {
+    let (key, value) = command
+        .words
+        .split_once(' ')
+        .ok_or("set needs a key and a value")?;
+    check_key_value(key, value)?;
+    Ok(KvCommand::Set {
+        key: key.into(),
+        value: value.into(),
+    })
 }
 
 /// What the charts plot each round.
@@ -177,7 +191,11 @@ impl Observer<Spec> for KvObserver {
             .scenario()
             .steps
             .iter()
-            .filter(|(_, op)| matches!(op, Op::Set(..) | Op::Heal | Op::Restart(_) | Op::Join))
+            .filter(|(_, op)| match op {
+                Op::Command(c) => Spec::INFO.commands.contains(&c.verb.as_str()),
+                Op::Heal | Op::Restart(_) | Op::Join => true,
+                _ => false,
+            })
             .map(|s| s.0)
             .max()
             .unwrap_or(0);

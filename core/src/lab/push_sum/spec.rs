@@ -8,9 +8,10 @@ use crate::lab::protocol::{
     Timed,
 };
 use crate::lab::protocol::{node_rng, Lab, LabError};
-use crate::lab::scenario::Op;
+use crate::lab::scenario::{Command, Op};
 use crate::lab::{Millis, Node, NodeId};
 use crate::rng::{GossipRng, Stream};
+use alloc::string::String;
 use alloc::vec::Vec;
 
 /// Push-sum's slice of the lab.
@@ -28,6 +29,7 @@ impl ProtocolSpec for Spec {
         label: "Push-sum aggregation",
         default_scenario: None,
         options: &[LabOption::Aggregate],
+        commands: &["value"],
         figures: &[
             "rounds_to_error_1e3",
             "rounds_to_error_1e6",
@@ -72,13 +74,29 @@ impl ProtocolSpec for Spec {
         PushSum::new(NodeId(u64::from(i)), value, i == 0, *config, rng, now)
     }
 
-    fn command(net: &mut Network<PushSum>, op: &Op) {
-        if let Op::Value(i, x) = *op {
-            net.with_node(i, |node, now| {
+    fn check_command(command: &Command) -> Result<(), String> {
+        new_value(command).map(|_| ())
+    }
+
+    fn command(net: &mut Network<PushSum>, command: &Command) {
+        if let Ok(x) = new_value(command) {
+            net.with_node(command.node, |node, now| {
                 node.handle_command(now, PushSumCommand::SetValue(x))
             });
         }
     }
+}
+
+/// `value I X`: node I's value becomes X, a finite number.
+fn new_value(command: &Command) -> Result<f64, String> {
+    let x = command.words.as_str();
+    if x.is_empty() {
+        return Err("value needs a number".into());
+    }
+    x.parse()
+        .ok()
+        .filter(|x: &f64| x.is_finite())
+        .ok_or_else(|| alloc::format!("value `{x}` is not a finite number"))
 }
 
 /// What the charts plot each round.

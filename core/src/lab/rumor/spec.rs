@@ -3,17 +3,20 @@
 //! figures of its spread: intervals until every live node has it, the share that never does,
 //! messages, hops.
 
-use super::node::{RumorCommand, RumorConfig, RumorEvent, RumorId, RumorMessage, RumorNode};
+use super::node::{
+    RumorCommand, RumorConfig, RumorEvent, RumorId, RumorMessage, RumorNode, MAX_PAYLOAD_BYTES,
+};
 use crate::lab::net::Network;
 use crate::lab::protocol::{
     named, Figure, LabOption, LabOptions, Log, Observer, Phases, ProtocolInfo, ProtocolSpec, Timed,
 };
 use crate::lab::protocol::{node_rng, Lab, LabError};
-use crate::lab::scenario::{Op, Scenario};
+use crate::lab::scenario::{Command, Op, Scenario};
 use crate::lab::{Millis, Node, NodeId};
 use crate::rules::{Feedback, Interest};
 use alloc::collections::BTreeMap;
 use alloc::format;
+use alloc::string::String;
 use alloc::vec::Vec;
 
 /// The rumor protocol's slice of the lab.
@@ -28,6 +31,7 @@ impl ProtocolSpec for Spec {
         label: "Rumor spreading",
         default_scenario: None,
         options: &[LabOption::Mode, LabOption::Fanout, LabOption::Stop],
+        commands: &["rumor"],
         figures: &[
             "intervals_to_full",
             "residue",
@@ -81,20 +85,36 @@ impl ProtocolSpec for Spec {
         }
     }
 
-    fn command(net: &mut Network<RumorNode>, op: &Op) {
-        if let Op::Rumor(i, text) = op {
-            let command = RumorCommand::Start(text.clone());
-            net.with_node(*i, |node, now| node.handle_command(now, command));
+    fn check_command(command: &Command) -> Result<(), String> {
+        start(command).map(|_| ())
+    }
+
+    fn command(net: &mut Network<RumorNode>, command: &Command) {
+        if let Ok(start) = start(command) {
+            net.with_node(command.node, |node, now| node.handle_command(now, start));
         }
     }
 
     /// A rumor at node 0 at time 0, unless the scenario starts one.
     fn implicit_steps(scenario: &Scenario) -> Vec<(u64, Op)> {
-        if scenario.steps.iter().any(|s| matches!(s.1, Op::Rumor(..))) {
+        let starts = |op: &Op| matches!(op, Op::Command(c) if c.verb == "rumor");
+        if scenario.steps.iter().any(|s| starts(&s.1)) {
             return Vec::new();
         }
-        alloc::vec![(0, Op::Rumor(0, FIRST_RUMOR.into()))]
+        alloc::vec![(0, Op::Command(Command::new("rumor", 0, FIRST_RUMOR)))]
     }
+}
+
+/// `rumor I TEXT`: node I starts a rumor saying TEXT (at most [`MAX_PAYLOAD_BYTES`]).
+fn start(command: &Command) -> Result<RumorCommand, String> {
+    let text = command.words.as_str();
+    if text.is_empty() {
+        return Err("rumor needs a text".into());
+    }
+    if text.len() > MAX_PAYLOAD_BYTES {
+        return Err("a rumor's text is at most 200 bytes".into());
+    }
+    Ok(RumorCommand::Start(text.into()))
 }
 
 /// One node learning the first rumor: when, from whom, after how many hops.

@@ -38,6 +38,7 @@ impl ProtocolSpec for Spec {
         label: "SWIM membership",
         default_scenario: Some("crash-one"),
         options: &[LabOption::Lifeguard],
+        commands: &[],
         figures: &[
             "first_detection_periods",
             "full_detection_periods",

@@ -9,7 +9,7 @@ use crate::charts::{Axis, Series};
 use crate::controls::Change;
 use crate::palette::{self, DOWN, OTHER_STATE, STATE_COLOURS};
 use grapevine_core::lab::kv::{Entry, KeyAcross, KvObserver, Spec};
-use grapevine_core::lab::scenario::Op;
+use grapevine_core::lab::scenario::{Command, Op};
 use grapevine_core::lab::Run;
 use wasm_bindgen::JsValue;
 use web_sys::{HtmlCanvasElement, HtmlInputElement};
@@ -96,7 +96,11 @@ impl ProtocolView for Kv {
                         .unwrap_or_default()
                 };
                 let (key, value) = (read(&k), read(&v));
-                cb.emit(Change::AddStep(Op::Set(i, key, value)));
+                cb.emit(Change::AddStep(Op::Command(Command::new(
+                    "set",
+                    i,
+                    &format!("{key} {value}"),
+                ))));
             })
         };
         let keys = node.keys();

@@ -8,7 +8,7 @@ use crate::charts::{Axis, Series};
 use crate::controls::Change;
 use crate::palette::{self, BOUND, DEAD, DOWN, EXACT, MASS, NEW, OTHER_STATE};
 use grapevine_core::lab::push_sum::{PushSumObserver, Spec};
-use grapevine_core::lab::scenario::Op;
+use grapevine_core::lab::scenario::{Command, Op};
 use grapevine_core::lab::Run;
 use wasm_bindgen::JsValue;
 use web_sys::{HtmlCanvasElement, HtmlInputElement};
@@ -143,7 +143,11 @@ impl ProtocolView for PushSum {
                     .and_then(|el| el.value().trim().parse::<f64>().ok())
                     .filter(|x| x.is_finite())
                 {
-                    cb.emit(Change::AddStep(Op::Value(i, x)));
+                    cb.emit(Change::AddStep(Op::Command(Command::new(
+                        "value",
+                        i,
+                        &x.to_string(),
+                    ))));
                 }
             })
         };
