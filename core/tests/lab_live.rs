@@ -24,6 +24,8 @@ struct Mesh {
     now: Millis,
     tabs: BTreeMap<NodeId, LiveNode>,
     down: BTreeSet<NodeId>,
+    /// Links still to come up: (when, one end, the other).
+    joins: Vec<(Millis, NodeId, NodeId)>,
 }
 
 impl Mesh {
@@ -46,6 +48,7 @@ impl Mesh {
             now: Millis(0),
             tabs,
             down: BTreeSet::new(),
+            joins: Vec::new(),
         };
         for a in 0..n {
             for b in 0..n {
@@ -67,11 +70,19 @@ impl Mesh {
                 .iter()
                 .filter(|(id, _)| !self.down.contains(id))
                 .filter_map(|(_, t)| t.poll_timeout())
+                .chain(self.joins.iter().map(|j| j.0))
                 .min();
             let Some(next) = next.filter(|t| t.0 <= until) else {
                 break;
             };
             self.now = next.max(self.now);
+            let now = self.now;
+            let (due, later): (Vec<_>, Vec<_>) = self.joins.drain(..).partition(|j| j.0 <= now);
+            self.joins = later;
+            for (_, a, b) in due {
+                self.tabs.get_mut(&a).unwrap().handle_link_up(now, b);
+                self.tabs.get_mut(&b).unwrap().handle_link_up(now, a);
+            }
             for (id, tab) in self.tabs.iter_mut() {
                 if !self.down.contains(id) {
                     tab.handle_timeout(self.now);
@@ -310,6 +321,229 @@ fn swim_over_a_partial_mesh_knows_everyone_and_detects_a_crash_everywhere() {
                 tab.swim().member(NodeId(5000)).unwrap().state,
                 MemberState::Dead,
                 "{id}"
+            );
+        }
+    }
+}
+
+/// A tiny deterministic generator for the test's random mesh (xorshift64*).
+struct Draw(u64);
+
+impl Draw {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
+    }
+}
+
+/// A connected random mesh on `n` members, every degree 4 to 6: each member in turn links to
+/// random others until it has 4, skipping those at 6 (what the page's link policy aims at).
+fn random_mesh(n: usize, seed: u64) -> Vec<BTreeSet<usize>> {
+    let mut draw = Draw(seed | 1);
+    loop {
+        let mut adj = vec![BTreeSet::new(); n];
+        for a in 0..n {
+            for _ in 0..1_000 {
+                if adj[a].len() >= 4 {
+                    break;
+                }
+                let b = draw.below(n as u64) as usize;
+                if b != a && adj[b].len() < 6 && !adj[a].contains(&b) {
+                    adj[a].insert(b);
+                    adj[b].insert(a);
+                }
+            }
+        }
+        let ok = adj.iter().all(|l| (4..=6).contains(&l.len()));
+        if ok && diameter(&adj).is_some() {
+            return adj;
+        }
+    }
+}
+
+/// The longest shortest path, `None` if the mesh is not connected.
+fn diameter(adj: &[BTreeSet<usize>]) -> Option<usize> {
+    let mut longest = 0;
+    for start in 0..adj.len() {
+        let mut dist = vec![usize::MAX; adj.len()];
+        dist[start] = 0;
+        let mut queue = std::collections::VecDeque::from([start]);
+        while let Some(a) = queue.pop_front() {
+            for &b in &adj[a] {
+                if dist[b] == usize::MAX {
+                    dist[b] = dist[a] + 1;
+                    queue.push_back(b);
+                }
+            }
+        }
+        longest = longest.max(*dist.iter().max()?);
+        if dist.contains(&usize::MAX) {
+            return None;
+        }
+    }
+    Some(longest)
+}
+
+/// P(Binomial(t, p) < k).
+fn binomial_below(t: u64, p: f64, k: u64) -> f64 {
+    let mut total = 0.0;
+    let mut term = (1.0 - p).powi(t as i32); // P(X = 0)
+    for x in 0..k.min(t + 1) {
+        total += term;
+        term *= (t - x) as f64 / (x + 1) as f64 * p / (1.0 - p);
+    }
+    total
+}
+
+/// Membership converges on any connected mesh, thanks to the periodic push-pull: 100 members
+/// join one by one (one every 200 ms) over a random mesh of degree 4 to 6, at the page's
+/// default interval (1 s: a SWIM period of 1 s, a push-pull every 5 s).
+///
+/// The bound, derived from the push-pull alone (piggybacked gossip only helps): each period
+/// of push-pull, every member exchanges full state with one random linked member, so a given
+/// link carries an exchange with probability at least `p = 1 - (1 - 1/6)^2` (either end picks
+/// the other, degree at most 6). News crosses a shortest path of `D` links (the mesh's
+/// diameter, measured) once `D` of its links have been picked in order, which takes more than
+/// `T` push-pull periods with probability at most `P(Bin(T, p) < D)`. Over all `n²` ordered
+/// pairs, the smallest `T` with `n² · P(Bin(T, p) < D) ≤ 1 %` bounds the time after the last
+/// join (plus one period for the phase of each member's first push-pull).
+#[test]
+fn membership_converges_on_a_random_partial_mesh_within_the_push_pull_bound() {
+    use grapevine_core::lab::live::PUSH_PULL_PERIODS;
+    let n = 100;
+    let adj = random_mesh(n, 2026);
+    let d = diameter(&adj).unwrap() as u64;
+    let p = 1.0 - (5.0f64 / 6.0).powi(2);
+    let pairs = (n * n) as f64;
+    let t = (1..)
+        .find(|&t| pairs * binomial_below(t, p, d) <= 0.01)
+        .unwrap();
+    let interval = 1_000u64;
+    let push_pull = interval * u64::from(PUSH_PULL_PERIODS);
+    let join_every = 200u64;
+    let last_join = (n as u64 - 1) * join_every;
+    let bound = last_join + (t + 1) * push_pull;
+
+    let id = |i: usize| NodeId((i as u64 + 1) * 1000);
+    let config = LiveConfig {
+        rumor: RumorConfig {
+            interval_ms: interval as u32,
+            ..RumorConfig::default()
+        },
+        loss: 0.0,
+    };
+    let mut mesh = Mesh {
+        now: Millis(0),
+        tabs: (0..n)
+            .map(|i| (id(i), LiveNode::new(id(i), i as u64 + 7, config, Millis(0))))
+            .collect(),
+        down: BTreeSet::new(),
+        joins: Vec::new(),
+    };
+    // Member i joins at i * 200 ms: its links to members already there come up then.
+    for (a, links) in adj.iter().enumerate() {
+        for &b in links.iter().filter(|&&b| b < a) {
+            mesh.joins
+                .push((Millis(a as u64 * join_every), id(a), id(b)));
+        }
+    }
+    let everyone_knows_everyone = |mesh: &Mesh| {
+        mesh.tabs.values().all(|t| {
+            t.swim()
+                .iter_members()
+                .filter(|(_, v)| v.state == MemberState::Alive)
+                .count()
+                == n - 1
+        })
+    };
+    let mut converged = None;
+    let mut at = last_join;
+    while at <= bound {
+        mesh.run_until(at);
+        if everyone_knows_everyone(&mesh) {
+            converged = Some(at);
+            break;
+        }
+        at += 250;
+    }
+    eprintln!(
+        "{n} members, diameter {d}, bound {:.1} s after the last join ({t} push-pulls of {push_pull} ms); converged {:?} ms after",
+        (bound - last_join) as f64 / 1000.0,
+        converged.map(|c| c - last_join)
+    );
+    let converged = converged.expect("every member lists every member alive within the bound");
+    // And it stays so: nobody running is suspected over a quiet minute.
+    mesh.run_until(converged + 60_000);
+    assert!(
+        everyone_knows_everyone(&mesh),
+        "still everyone, a minute on"
+    );
+}
+
+/// Dead members are forgotten after a bounded time, and an old member's push-pull does not
+/// bring them back: tab 3000 is cut off (still listing tab 2000 alive) while 2000 crashes,
+/// is declared dead, and forgotten by everyone else; when 3000 returns its push-pulls name
+/// 2000 alive, and nobody lists 2000 again; 3000 itself, declared dead and forgotten while
+/// away, refutes and is listed alive again.
+#[test]
+fn forgotten_members_stay_forgotten_when_an_old_member_returns() {
+    use grapevine_core::lab::live::FORGET_AFTER_MS;
+    let n = 8;
+    let mut mesh = Mesh::linked(n, |a, b| (a + 1) % n == b || (a + 3) % n == b);
+    mesh.run_until(10_000);
+    for tab in mesh.tabs.values() {
+        assert_eq!(tab.swim().iter_members().count() as u64, n - 1);
+    }
+    mesh.down.insert(NodeId(3000));
+    mesh.run_until(11_000);
+    mesh.down.insert(NodeId(2000));
+    let forget = u64::from(FORGET_AFTER_MS);
+    // Declared dead within ~10 s, forgotten a minute later.
+    mesh.run_until(11_000 + 30_000 + forget);
+    for (&id, tab) in &mesh.tabs {
+        if id == NodeId(3000) {
+            assert_eq!(
+                tab.swim().member(NodeId(2000)).unwrap().state,
+                MemberState::Alive,
+                "the cut-off tab still lists 2000 alive"
+            );
+        } else if id != NodeId(2000) {
+            assert_eq!(tab.swim().member(NodeId(2000)), None, "{id} forgot 2000");
+            assert_eq!(tab.swim().member(NodeId(3000)), None, "{id} forgot 3000");
+        }
+    }
+    mesh.down.remove(&NodeId(3000));
+    let back = mesh.now.0;
+    // Listed alive by nobody from now on, and 3000 learns 2000 is gone.
+    for step in 1..=40 {
+        mesh.run_until(back + step * 1_000);
+        for (&id, tab) in &mesh.tabs {
+            if id != NodeId(2000) && id != NodeId(3000) {
+                assert_eq!(
+                    tab.swim().member(NodeId(2000)),
+                    None,
+                    "{id}, {step} s after 3000 returned"
+                );
+            }
+        }
+    }
+    let stale = mesh.tab(3000).swim().member(NodeId(2000));
+    assert!(
+        stale.is_none_or(|v| v.state == MemberState::Dead),
+        "3000 corrected: {stale:?}"
+    );
+    for (&id, tab) in &mesh.tabs {
+        if id != NodeId(2000) && id != NodeId(3000) {
+            let back = tab
+                .swim()
+                .member(NodeId(3000))
+                .expect("3000 is listed again");
+            assert_eq!(back.state, MemberState::Alive, "{id}");
+            assert!(
+                back.incarnation.0 >= 1,
+                "3000 refuted with a higher incarnation"
             );
         }
     }

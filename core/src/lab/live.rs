@@ -28,6 +28,15 @@ pub const HELLO_RETRY_MS: u64 = 250;
 /// How often a ready link's round-trip time is measured, ms.
 pub const PING_EVERY_MS: u64 = 2_000;
 
+/// A full-state push-pull with one linked member every this many SWIM periods: what
+/// piggybacked news missed on a partial mesh is repaired within a few of these (memberlist
+/// runs one every 30 probe periods on a LAN; a class wants to see convergence sooner, and a
+/// room's state is a few KiB).
+pub const PUSH_PULL_PERIODS: u32 = 5;
+/// Dead and left members stay listed this long, ms, then are forgotten (a tombstone keeps
+/// them from being revived by old news for ten times as long).
+pub const FORGET_AFTER_MS: u32 = 60_000;
+
 /// Counters shown in the page.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LiveCounters {
@@ -108,7 +117,12 @@ impl LiveNode {
     pub fn new(id: NodeId, seed: u64, config: LiveConfig, now: Millis) -> LiveNode {
         let derive = |stream_index| GossipRng::derive(seed, Stream::Nodes, stream_index);
         // A period of at least 200 ms: a tab's timers are not precise enough for less.
-        let swim = SwimConfig::for_period(config.rumor.interval_ms.max(200), false);
+        let period = config.rumor.interval_ms.max(200);
+        let swim = SwimConfig {
+            push_pull_ms: Some(period * PUSH_PULL_PERIODS),
+            forget_after_ms: Some(FORGET_AFTER_MS),
+            ..SwimConfig::for_period(period, false)
+        };
         LiveNode {
             id,
             rng: derive(0),

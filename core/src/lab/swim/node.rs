@@ -118,6 +118,20 @@ pub enum SwimMessage {
         /// One update per member, the sender included.
         members: Vec<Update>,
     },
+    /// The periodic full-state exchange (memberlist's push-pull): membership as the sender
+    /// knows it, in chunks of at most [`MAX_SYNC_MEMBERS`]; the first chunk asks for the
+    /// receiver's own in return (`reply`). It repairs what piggybacked gossip missed: news
+    /// that ran out of retransmissions before reaching a member of a partial mesh.
+    PushPull {
+        /// One update per member listed, the sender included.
+        members: Vec<Update>,
+        /// Members the sender has forgotten (its tombstones), with their last news: a
+        /// receiver that still lists one alive corrects it; one that does not list it
+        /// ignores it (so a tombstone is never revived as a listing, nor kept circulating).
+        gone: Vec<Update>,
+        /// Answer with this member's own state.
+        reply: bool,
+    },
 }
 
 impl SwimMessage {
@@ -130,6 +144,7 @@ impl SwimMessage {
             SwimMessage::Nack { .. } => "nack",
             SwimMessage::Join { .. } => "join",
             SwimMessage::Sync { .. } => "sync",
+            SwimMessage::PushPull { .. } => "push-pull",
         }
     }
 
@@ -144,6 +159,11 @@ impl SwimMessage {
                 Err("too many piggybacked updates")
             }
             SwimMessage::Sync { members } if members.len() > MAX_SYNC_MEMBERS => {
+                Err("too many members in one sync")
+            }
+            SwimMessage::PushPull { members, gone, .. }
+                if members.len() + gone.len() > MAX_SYNC_MEMBERS =>
+            {
                 Err("too many members in one sync")
             }
             _ => Ok(()),
@@ -172,7 +192,21 @@ pub struct SwimConfig {
     pub probe_order: ProbeOrder,
     /// Lifeguard's local health and dynamic suspicion, or plain SWIM.
     pub lifeguard: Option<Lifeguard>,
+    /// How often a full-state push-pull runs with one random reachable member, ms
+    /// (memberlist's `PushPullInterval`, 30 s on a LAN), `100..=600_000`; `None`: never (the
+    /// paper's SWIM, as the lab runs it).
+    pub push_pull_ms: Option<u32>,
+    /// How long a dead or left member stays listed before it is forgotten, ms
+    /// (`1_000..=86_400_000`); `None`: kept for good. A forgotten member leaves a tombstone
+    /// (its last incarnation) for [`TOMBSTONE_FACTOR`] times as long, so that an old
+    /// member's push-pull cannot bring it back: only a higher incarnation can.
+    pub forget_after_ms: Option<u32>,
 }
+
+/// A tombstone outlives the listing of a dead or left member by this factor.
+pub const TOMBSTONE_FACTOR: u64 = 10;
+/// Tombstones kept at most; the oldest go first.
+pub const MAX_TOMBSTONES: usize = 4_096;
 
 /// How a member picks whom to probe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -216,6 +250,8 @@ impl Default for SwimConfig {
             max_piggyback: 16,
             probe_order: ProbeOrder::RoundRobin,
             lifeguard: None,
+            push_pull_ms: None,
+            forget_after_ms: None,
         }
     }
 }
@@ -240,6 +276,18 @@ impl SwimConfig {
         }
         if self.max_piggyback == 0 || usize::from(self.max_piggyback) > MAX_UPDATES {
             return Err("piggyback limit must be 1..=64");
+        }
+        if self
+            .push_pull_ms
+            .is_some_and(|ms| !(100..=600_000).contains(&ms))
+        {
+            return Err("push-pull interval must be 100..=600000 ms");
+        }
+        if self
+            .forget_after_ms
+            .is_some_and(|ms| !(1_000..=86_400_000).contains(&ms))
+        {
+            return Err("forget-after must be 1000..=86400000 ms");
         }
         if let Some(l) = self.lifeguard {
             if !(1..=16).contains(&l.max_health) || !(1..=16).contains(&l.suspicion_max_mult) {
@@ -287,8 +335,19 @@ pub struct MemberView {
 #[derive(Clone, Debug)]
 struct Member {
     view: MemberView,
+    /// When this member entered its state here (dead and left members are forgotten
+    /// `forget_after_ms` later).
+    since: Millis,
     /// When a suspicion started, who confirmed it, and when it expires.
     suspicion: Option<Suspicion>,
+}
+
+/// What is kept of a forgotten member.
+#[derive(Clone, Copy, Debug)]
+struct Tombstone {
+    incarnation: Incarnation,
+    state: MemberState,
+    until: Millis,
 }
 
 #[derive(Clone, Debug)]
@@ -354,6 +413,10 @@ pub struct Swim {
     /// to some members only). `None`: all. Only these are probed and asked to probe; the
     /// others' failures are learnt from their own neighbours' gossip.
     reachable: Option<BTreeSet<NodeId>>,
+    /// The next full-state push-pull (with `push_pull_ms`).
+    next_push_pull: Millis,
+    /// Forgotten members: their last news, and when the tombstone goes.
+    tombstones: BTreeMap<NodeId, Tombstone>,
     effects: Effects<SwimMessage, SwimEvent>,
 }
 
@@ -387,6 +450,8 @@ impl Swim {
             left: false,
             group: 0,
             reachable: None,
+            next_push_pull: first_period.after(config.push_pull_ms.map_or(0, u64::from)),
+            tombstones: BTreeMap::new(),
             effects: Effects::default(),
         }
     }
@@ -509,8 +574,9 @@ impl Swim {
     /// Applies one piece of news (SWIM's override rules, section 4.2 of the paper).
     fn apply(&mut self, now: Millis, update: Update) {
         if update.member == self.id {
-            // Suspected or declared dead while alive: refute with a higher incarnation.
-            let accused = matches!(update.state, MemberState::Suspect | MemberState::Dead);
+            // Suspected, declared dead or said to have left while alive: refute with a higher
+            // incarnation.
+            let accused = update.state != MemberState::Alive;
             if accused && !self.left && update.incarnation >= self.incarnation {
                 self.incarnation = Incarnation(update.incarnation.0 + 1);
                 self.change_health(1);
@@ -520,6 +586,15 @@ impl Swim {
             return;
         }
         let current = self.members.get(&update.member).map(|m| m.view);
+        if current.is_none() {
+            // A forgotten member comes back only at a higher incarnation than its last.
+            if let Some(t) = self.tombstones.get(&update.member) {
+                if update.incarnation <= t.incarnation {
+                    return;
+                }
+                self.tombstones.remove(&update.member);
+            }
+        }
         let overrides = match (current, update.state) {
             (None, _) => true,
             (Some(c), MemberState::Alive) => update.incarnation > c.incarnation,
@@ -560,8 +635,14 @@ impl Swim {
         } else {
             self.suspects.remove(&update.member);
         }
-        self.members
-            .insert(update.member, Member { view, suspicion });
+        self.members.insert(
+            update.member,
+            Member {
+                view,
+                since: now,
+                suspicion,
+            },
+        );
         let was_member = current.is_some_and(|c| c.state.is_member());
         match (was_member, view.state.is_member()) {
             (false, true) => self.group += 1,
@@ -604,6 +685,114 @@ impl Swim {
         suspicion.accusers.push(update.from);
         suspicion.deadline = suspicion.start.after(timeout).max(now);
         self.broadcast(update);
+    }
+
+    /// Membership as this member knows it, one update per member (itself included), in
+    /// chunks that fit one message.
+    fn state_chunks(&self) -> Vec<Vec<Update>> {
+        let mut members: Vec<Update> = self
+            .members
+            .iter()
+            .map(|(&member, m)| Update {
+                member,
+                incarnation: m.view.incarnation,
+                state: m.view.state,
+                from: self.id,
+            })
+            .collect();
+        members.push(self.alive_update());
+        members
+            .chunks(MAX_SYNC_MEMBERS)
+            .map(<[Update]>::to_vec)
+            .collect()
+    }
+
+    /// Sends this member's full state to `to`, its tombstones after; `reply`: asks for
+    /// `to`'s in return.
+    fn push_state(&mut self, to: NodeId, reply: bool) {
+        let gone: Vec<Update> = self
+            .tombstones
+            .iter()
+            .map(|(&member, t)| Update {
+                member,
+                incarnation: t.incarnation,
+                state: t.state,
+                from: self.id,
+            })
+            .collect();
+        let listed = self.state_chunks().into_iter().map(|m| (m, Vec::new()));
+        let buried = gone
+            .chunks(MAX_SYNC_MEMBERS)
+            .map(|g| (Vec::new(), g.to_vec()));
+        for (i, (members, gone)) in listed.chain(buried).enumerate() {
+            self.send(
+                to,
+                SwimMessage::PushPull {
+                    members,
+                    gone,
+                    reply: reply && i == 0,
+                },
+            );
+        }
+    }
+
+    /// A peer's tombstone: corrects a listing of the member here, never creates one; about
+    /// this member itself (forgotten while it was cut off), it is refuted like any news of
+    /// its death.
+    fn apply_gone(&mut self, now: Millis, update: Update) {
+        if !update.state.is_member()
+            && (update.member == self.id || self.members.contains_key(&update.member))
+        {
+            self.apply(now, update);
+        }
+    }
+
+    /// Dead and left members listed longer than `forget_after_ms` are forgotten (a
+    /// tombstone stays), and tombstones past their time go.
+    fn forget(&mut self, now: Millis) {
+        let Some(after) = self.config.forget_after_ms.map(u64::from) else {
+            return;
+        };
+        let gone: Vec<(NodeId, MemberView)> = self
+            .members
+            .iter()
+            .filter(|(_, m)| !m.view.state.is_member() && m.since.after(after) <= now)
+            .map(|(&id, m)| (id, m.view))
+            .collect();
+        for (id, view) in gone {
+            self.members.remove(&id);
+            self.broadcasts.retain(|b| b.update.member != id);
+            let tombstone = Tombstone {
+                incarnation: view.incarnation,
+                state: view.state,
+                until: now.after(after * TOMBSTONE_FACTOR),
+            };
+            self.tombstones.insert(id, tombstone);
+        }
+        self.tombstones.retain(|_, t| t.until > now);
+        while self.tombstones.len() > MAX_TOMBSTONES {
+            let oldest = self
+                .tombstones
+                .iter()
+                .min_by_key(|(_, t)| t.until)
+                .map(|(&id, _)| id);
+            match oldest {
+                Some(id) => self.tombstones.remove(&id),
+                None => break,
+            };
+        }
+    }
+
+    /// When the next dead or left member is due to be forgotten.
+    fn next_forget(&self) -> Option<Millis> {
+        let after = u64::from(self.config.forget_after_ms?);
+        let listed = self
+            .members
+            .values()
+            .filter(|m| !m.view.state.is_member())
+            .map(|m| m.since.after(after));
+        let buried = self.tombstones.values().map(|t| t.until);
+        listed.chain(buried).min()
     }
 
     fn alive_update(&self) -> Update {
@@ -838,29 +1027,28 @@ impl Node for Swim {
                         from,
                     },
                 );
-                let mut members: Vec<Update> = self
-                    .members
-                    .iter()
-                    .map(|(&member, m)| Update {
-                        member,
-                        incarnation: m.view.incarnation,
-                        state: m.view.state,
-                        from: self.id,
-                    })
-                    .collect();
-                members.push(self.alive_update());
-                for chunk in members.chunks(MAX_SYNC_MEMBERS) {
-                    self.send(
-                        from,
-                        SwimMessage::Sync {
-                            members: chunk.to_vec(),
-                        },
-                    );
+                for members in self.state_chunks() {
+                    self.send(from, SwimMessage::Sync { members });
                 }
             }
             SwimMessage::Sync { members } => {
                 for u in members {
                     self.apply(now, u);
+                }
+            }
+            SwimMessage::PushPull {
+                members,
+                gone,
+                reply,
+            } => {
+                for u in members {
+                    self.apply(now, u);
+                }
+                for u in gone {
+                    self.apply_gone(now, u);
+                }
+                if reply {
+                    self.push_state(from, false);
                 }
             }
         }
@@ -914,6 +1102,15 @@ impl Node for Swim {
         if self.next_period <= now {
             self.new_period(now);
         }
+        if let Some(every) = self.config.push_pull_ms {
+            if self.next_push_pull <= now {
+                self.next_push_pull = now.after(u64::from(every));
+                if let Some(&with) = self.random_alive(1, self.id).first() {
+                    self.push_state(with, true);
+                }
+            }
+        }
+        self.forget(now);
     }
 
     fn handle_peer(&mut self, now: Millis, peer: NodeId, up: bool) {
@@ -996,6 +1193,12 @@ impl Node for Swim {
             if let Some(s) = self.members[id].suspicion.as_ref() {
                 next = next.min(s.deadline);
             }
+        }
+        if self.config.push_pull_ms.is_some() {
+            next = next.min(self.next_push_pull);
+        }
+        if let Some(forget) = self.next_forget() {
+            next = next.min(forget);
         }
         Some(next)
     }
