@@ -194,7 +194,12 @@ fn the_page_health_and_config_are_served() {
     let (status, body) = server.get("/health");
     assert_eq!(status, 200);
     let health: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(health, json!({ "status": "ok", "rooms": 0, "peers": 0 }));
+    assert_eq!(
+        (&health["status"], &health["rooms"], &health["peers"]),
+        (&json!("ok"), &json!(0), &json!(0)),
+        "{health}"
+    );
+    assert_eq!(health["relay_bytes"], 0);
     let (_, body) = server.get("/config");
     let config: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
@@ -239,10 +244,9 @@ async fn signals_are_relayed_within_a_room_only_and_name_the_true_sender() {
     );
     let (mut b1, welcome) = server.join("beta", B1).await;
     assert_eq!(welcome["peers"], json!([]));
-    assert_eq!(
-        server.get("/health").1,
-        json!({ "status": "ok", "rooms": 2, "peers": 3 }).to_string()
-    );
+    let health: Value = serde_json::from_str(&server.get("/health").1).unwrap();
+    assert_eq!((&health["rooms"], &health["peers"]), (&json!(2), &json!(3)));
+    assert_eq!(health["room"]["alpha"]["peers"], 2, "{health}");
 
     let offer = json!({ "offer": "v=0 ..." });
     send(
@@ -407,4 +411,151 @@ async fn a_silent_connection_is_closed() {
     let (code, why) = closed(&mut ws).await;
     assert_eq!(code, CloseCode::Library(4000));
     assert!(why.contains("silent"), "{why}");
+}
+
+/// The relay: wire messages between members of one room, each named as from its true sender,
+/// batched per receiver; nothing crosses rooms; counted in /health, with the links members
+/// report.
+#[tokio::test]
+async fn the_relay_carries_messages_within_a_room_and_counts_them() {
+    let server = Server::start(&[]);
+    let (mut a1, welcome) = server.join("alpha", A1).await;
+    assert_eq!(welcome["limits"]["relay_bytes_per_sec"], 128 * 1024);
+    let (mut a2, _) = server.join("alpha", A2).await;
+    let (mut a3, _) = server.join("alpha", A3).await;
+    let (mut b1, _) = server.join("beta", B1).await;
+    next_json(&mut a1).await; // a2 joined
+    next_json(&mut a1).await; // a3 joined
+    next_json(&mut a2).await; // a3 joined
+    send(
+        &mut a1,
+        json!({ "type": "relay", "frames": [
+            { "peer": A2, "data": "AQI=" },
+            { "peer": A3, "data": "Aw==" },
+            { "peer": A2, "data": "BA==" },
+            { "peer": B1, "data": "BQ==" },
+        ] }),
+    )
+    .await;
+    assert_eq!(
+        next_json(&mut a2).await,
+        json!({ "type": "relay", "frames": [
+            { "peer": A1, "data": "AQI=" }, { "peer": A1, "data": "BA==" } ] })
+    );
+    assert_eq!(
+        next_json(&mut a3).await,
+        json!({ "type": "relay", "frames": [{ "peer": A1, "data": "Aw==" }] })
+    );
+    quiet(&mut b1, 300).await;
+    send(&mut a1, json!({ "type": "links", "direct": 1, "relay": 2 })).await;
+    send(&mut a2, json!({ "type": "links", "direct": 1, "relay": 1 })).await;
+    send(&mut a3, json!({ "type": "links", "direct": 0, "relay": 1 })).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let health: Value = serde_json::from_str(&server.get("/health").1).unwrap();
+    let alpha = &health["room"]["alpha"];
+    assert_eq!(alpha["relay_frames"], 4, "{health}");
+    assert_eq!(alpha["relay_undelivered"], 1, "{health}");
+    assert_eq!(alpha["relay_bytes"], 4 + 4 + 4 + 4, "{health}");
+    assert_eq!(
+        (&alpha["links"], &alpha["relay_links"]),
+        (&json!(3), &json!(2))
+    );
+    assert_eq!(
+        alpha["links_per_member"],
+        json!({ "min": 1, "median": 2, "max": 3 })
+    );
+    assert_eq!(health["relay_bytes"], 16);
+}
+
+/// Relaying is under its own byte budget (on top of the frame caps), and a relay frame naming
+/// a malformed receiver breaks the protocol: each closes the sender, with a log line.
+#[tokio::test]
+async fn the_relay_budget_and_malformed_receivers_close_the_sender() {
+    let server = Server::start(&["--max-relay-bytes", "4096"]);
+    let (mut a1, _) = server.join("room", A1).await;
+    let (_a2, _) = server.join("room", A2).await;
+    let chunk = "A".repeat(4_000);
+    for _ in 0..3 {
+        send(
+            &mut a1,
+            json!({ "type": "relay", "frames": [{ "peer": A2, "data": chunk }] }),
+        )
+        .await;
+    }
+    let (code, why) = closed(&mut a1).await;
+    assert_eq!(code, CloseCode::Policy);
+    assert!(
+        why.contains("relayed more than 4096 bytes a second"),
+        "{why}"
+    );
+    server.logged("relayed more than 4096 bytes a second").await;
+    let (mut a3, _) = server.join("room", A3).await;
+    send(
+        &mut a3,
+        json!({ "type": "relay", "frames": [{ "peer": "nobody", "data": "AA==" }] }),
+    )
+    .await;
+    let (code, why) = closed(&mut a3).await;
+    assert_eq!(code, CloseCode::Policy);
+    assert!(why.contains("malformed peer id"), "{why}");
+}
+
+/// A member that comes back (slept, lost its network) while the server still holds its old
+/// connection takes its id back with its resume secret; anyone else is refused, as before.
+#[tokio::test]
+async fn a_member_resumes_its_id_with_its_secret_and_nobody_else_can() {
+    let server = Server::start(&[]);
+    let (mut old, welcome) = server.join("room", A1).await;
+    let secret = welcome["resume"].as_str().unwrap().to_string();
+    assert_eq!(secret.len(), 32);
+    let (mut other, _) = server.join("room", A2).await;
+    let url = |resume: &str| {
+        format!(
+            "ws://127.0.0.1:{}/signal?room=room&peer={A1}&resume={resume}",
+            server.port
+        )
+    };
+    let mut thief = connect_async(url("00000000000000000000000000000000"))
+        .await
+        .unwrap()
+        .0;
+    assert_eq!(closed(&mut thief).await.0, CloseCode::Library(4409));
+    let mut back = connect_async(url(&secret)).await.unwrap().0;
+    let welcome = next_json(&mut back).await;
+    assert_eq!(welcome["peers"], json!([A2]));
+    assert_ne!(welcome["resume"].as_str().unwrap(), secret, "a new secret");
+    assert_eq!(closed(&mut old).await.0, CloseCode::Library(4001));
+    // The room saw no leave (the member never left), and the resumed one is reachable.
+    send(
+        &mut other,
+        json!({ "type": "signal", "to": A1, "data": {} }),
+    )
+    .await;
+    assert_eq!(
+        next_json(&mut back).await,
+        json!({ "type": "signal", "from": A2, "data": {} })
+    );
+    server
+        .logged("peer 00000000000000a1 resumed in room room")
+        .await;
+    // The old connection's end did not take the member out.
+    let health: Value = serde_json::from_str(&server.get("/health").1).unwrap();
+    assert_eq!(health["peers"], 2, "{health}");
+}
+
+/// Connections from one address are capped (a flag: a class behind one NAT needs hundreds).
+#[tokio::test]
+async fn connections_per_address_are_capped() {
+    let server = Server::start(&["--max-peers-per-ip", "2"]);
+    let (_a1, _) = server.join("room", A1).await;
+    let (_b1, _) = server.join("other", B1).await;
+    let mut third = server.connect("room", A2).await;
+    let (code, why) = closed(&mut third).await;
+    assert_eq!(
+        (code, why.as_str()),
+        (CloseCode::Again, "too many connections from this address")
+    );
+    drop(_b1);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_a2, _) = server.join("room", A2).await;
 }

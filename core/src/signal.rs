@@ -58,6 +58,62 @@ pub enum FromClient<D> {
     },
     /// Keep-alive; answered with `pong`.
     Ping,
+    /// Wire messages for peers of this room, through the server (the relay transport: for
+    /// pairs whose WebRTC link does not form, and for native peers). At most one such frame
+    /// per tick, so the frame rate cap holds however many relay links a member has.
+    Relay {
+        /// Each message and whom it is for.
+        frames: Vec<Relayed>,
+    },
+    /// This member's links now, for the server's `/health` (links per room).
+    Links {
+        /// Links over WebRTC (direct or through TURN).
+        direct: u32,
+        /// Links through this server's relay.
+        relay: u32,
+    },
+}
+
+/// One wire message through the relay: `peer` is the receiver on the way in, the sender on
+/// the way out (the server writes it; a receiver never trusts a frame for it); `data` is the
+/// message's bytes in base64 ([`relay_encode`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Relayed {
+    /// The other end.
+    pub peer: String,
+    /// The bytes, base64 (standard alphabet, padded).
+    pub data: String,
+}
+
+/// `bytes` as a relayed frame's `data`.
+pub fn relay_encode(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// A relayed frame's bytes; `None` if `data` is not base64 or decodes to more than `max`
+/// bytes (checked before decoding: a hostile frame costs no more than its own length).
+pub fn relay_decode(data: &str, max: usize) -> Option<Vec<u8>> {
+    use base64::Engine;
+    if data.len() / 4 * 3 > max + 2 {
+        return None;
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .ok()
+        .filter(|b| b.len() <= max)
+}
+
+/// The server's limits, told in its welcome so clients can stay under them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Frames a connection may send per second, on average.
+    pub max_rate: u32,
+    /// Largest frame, bytes.
+    pub max_frame_bytes: u32,
+    /// Relayed bytes (base64 included) a connection may send per second, on average.
+    pub relay_bytes_per_sec: u32,
 }
 
 /// What the server sends a page.
@@ -74,6 +130,14 @@ pub enum ToClient<D> {
         peers: Vec<String>,
         /// ICE servers (RTCIceServer dictionaries).
         ice_servers: Vec<IceServer>,
+        /// The server's limits (absent from servers older than the relay).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limits: Option<Limits>,
+        /// A secret that lets this connection's successor take the peer id back at once
+        /// (`&resume=` on the next join), while the server has not yet noticed this one is
+        /// gone: a tab that slept or lost its network comes back under the same id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<String>,
     },
     /// A peer joined the room.
     PeerJoined {
@@ -94,6 +158,11 @@ pub enum ToClient<D> {
     },
     /// Answer to `ping`.
     Pong,
+    /// Wire messages from peers of this room, through the relay (`peer`: the sender).
+    Relay {
+        /// The messages.
+        frames: Vec<Relayed>,
+    },
     /// A frame that could not be acted on, but broke no rule (a peer that just left).
     Error {
         /// What went wrong.
@@ -129,6 +198,23 @@ pub enum Signal {
         /// The candidate.
         candidate: Candidate,
     },
+    /// About the link itself, whatever carries it.
+    Link {
+        /// What.
+        link: LinkSignal,
+    },
+}
+
+/// What one member tells another about their link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkSignal {
+    /// "Let us link through the server's relay": the direct link did not form in time (or
+    /// the sender has none: a native peer, a page past its connection budget). The receiver
+    /// links over the relay too, unless it is at its cap (then `busy`).
+    Relay,
+    /// "I am at my link cap": try another member.
+    Busy,
 }
 
 /// An SDP offer or answer (`RTCSessionDescriptionInit`).
@@ -232,5 +318,47 @@ mod tests {
         .is_err());
         assert!(serde_json::from_str::<FromClient<Signal>>(r#"{"type":"join"}"#).is_err());
         assert!(serde_json::from_str::<Signal>(r#"{"sdp":{"type":"pranswer","sdp":""}}"#).is_err());
+        // The relay and the link signals.
+        let relay: FromClient<Signal> = serde_json::from_str(
+            r#"{"type":"relay","frames":[{"peer":"00000000000000ff","data":"AQI="}]}"#,
+        )
+        .unwrap();
+        let FromClient::Relay { frames } = relay else {
+            panic!("{relay:?}")
+        };
+        assert_eq!(relay_decode(&frames[0].data, 16), Some(alloc::vec![1, 2]));
+        assert_eq!(relay_encode(&[1, 2]), "AQI=");
+        assert_eq!(
+            serde_json::to_string(&Signal::Link {
+                link: LinkSignal::Busy
+            })
+            .unwrap(),
+            r#"{"link":"busy"}"#
+        );
+        assert!(serde_json::from_str::<Signal>(r#"{"link":"maybe"}"#).is_err());
+        // An old welcome (no limits, no resume) still reads.
+        let old: ToClient<Signal> = serde_json::from_str(
+            r#"{"type":"welcome","peer":"ab","room":"r","peers":[],"ice_servers":[]}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            old,
+            ToClient::Welcome {
+                limits: None,
+                resume: None,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn relayed_bytes_are_bounded_before_decoding() {
+        assert_eq!(relay_decode("not base64!", 100), None);
+        assert_eq!(
+            relay_decode(&relay_encode(&[7; 100]), 100),
+            Some(alloc::vec![7; 100])
+        );
+        assert_eq!(relay_decode(&relay_encode(&[7; 101]), 100), None);
+        assert_eq!(relay_decode(&"A".repeat(10_000), 100), None);
     }
 }

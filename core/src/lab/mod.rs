@@ -24,6 +24,7 @@
 
 pub mod kv;
 pub mod live;
+pub mod mesh;
 pub mod net;
 pub mod protocol;
 pub mod push_sum;
