@@ -1,12 +1,14 @@
 //! `grapevine`: the gossip core on the command line. `sim` plays many seeded runs of one
 //! scenario and summarises them; `bench` measures the round engine against a baseline;
-//! `serve` serves the page with live mode's signaling.
+//! `serve` serves the page with live mode's signaling and relay; `peer` runs native members of a
+//! live room.
 //!
 //! Bad input gets one line naming the flag and exit code 2 (clap's convention for usage
 //! errors); results go to stdout, progress to stderr and only when it is a terminal.
 
 mod bench;
 mod lab;
+mod peer;
 mod report;
 mod serve;
 mod sim;
@@ -42,6 +44,8 @@ enum Command {
     Bench(BenchArgs),
     /// Serve the built page with WebRTC signaling for live mode (/signal) and /health.
     Serve(serve::ServeArgs),
+    /// Run N native members of a live room (the same node as a tab), over the server's relay.
+    Peer(peer::PeerArgs),
 }
 
 /// The settings of one run, shared by `sim` and `bench`.
@@ -278,6 +282,7 @@ fn main() -> ExitCode {
         },
         Command::Bench(args) => bench::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Peer(args) => peer::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

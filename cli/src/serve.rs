@@ -516,9 +516,13 @@ fn relay_frames(state: &Shared, room: &str, from: &str, frames: Vec<signal::Rela
             });
     }
     for (to, frames) in by_receiver {
+        let count = frames.len() as u64;
         let text = serde_json::to_string(&ToClient::Relay { frames }).expect("serialisable");
         if let Some(member) = here.members.get(&to) {
-            let _ = member.tx.try_send(Outgoing::Text(text));
+            if member.tx.try_send(Outgoing::Text(text)).is_err() {
+                // Its queue is full (it does not read fast enough) or it just closed.
+                here.relay_undelivered += count;
+            }
         }
     }
 }

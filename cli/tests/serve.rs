@@ -559,3 +559,188 @@ async fn connections_per_address_are_capped() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (_a2, _) = server.join("room", A2).await;
 }
+
+/// `grapevine peer` processes with `--json`, their lines collected.
+struct Peers {
+    child: Child,
+    lines: Arc<Mutex<Vec<Value>>>,
+}
+
+impl Peers {
+    fn start(server: &Server, flags: &[&str]) -> Peers {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_grapevine"))
+            .args([
+                "peer",
+                "--url",
+                &format!("http://127.0.0.1:{}", server.port),
+            ])
+            .args(["--json", "--interval", "200"])
+            .args(flags)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let value: Value = serde_json::from_str(&line).expect("every line is JSON");
+                sink.lock().unwrap().push(value);
+            }
+        });
+        Peers { child, lines }
+    }
+
+    /// Waits (up to `secs`) until `test` holds of the lines so far.
+    async fn until(&self, secs: u64, what: &str, test: impl Fn(&[Value]) -> bool) {
+        for _ in 0..secs * 10 {
+            if test(&self.lines.lock().unwrap()) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("not within {secs} s: {what}");
+    }
+
+    /// Each member's latest status of each member, from the `member` lines.
+    fn statuses(&self) -> std::collections::HashMap<(String, String), String> {
+        statuses(&self.lines.lock().unwrap())
+    }
+
+    fn ids(&self) -> std::collections::HashSet<String> {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l["event"] == "member")
+            .map(|l| l["peer"].to_string())
+            .collect()
+    }
+}
+
+/// Each member's latest status of each member, from the `member` lines.
+fn statuses(lines: &[Value]) -> std::collections::HashMap<(String, String), String> {
+    let mut latest = std::collections::HashMap::new();
+    for l in lines {
+        if l["event"] == "member" {
+            let key = (l["peer"].to_string(), l["member"].to_string());
+            latest.insert(key, l["status"].as_str().unwrap().to_string());
+        }
+    }
+    latest
+}
+
+impl Drop for Peers {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Native peers: two processes of 8 members each, 3 links apiece, are one membership over the
+/// relay; a rumor started in one reaches every member of the other; SIGTERM makes a process's
+/// members leave gracefully (seen as `left`, not dead) and print a summary.
+#[tokio::test]
+async fn native_peers_form_one_membership_over_the_relay_and_leave_gracefully() {
+    let server = Server::start(&[]);
+    let a = Peers::start(
+        &server,
+        &[
+            "--room", "lab", "--count", "8", "--links", "3", "--seed", "1",
+        ],
+    );
+    let b = Peers::start(
+        &server,
+        &[
+            "--room",
+            "lab",
+            "--count",
+            "8",
+            "--links",
+            "3",
+            "--seed",
+            "2",
+            "--rumor-every",
+            "4",
+        ],
+    );
+    let everyone = |p: &Peers| {
+        p.ids().len() == 8 && p.statuses().values().filter(|s| *s == "alive").count() >= 8 * 15
+    };
+    for _ in 0..300 {
+        if everyone(&a) && everyone(&b) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        everyone(&a) && everyone(&b),
+        "every member lists the 15 others"
+    );
+    // A rumor from b reaches all of a's members.
+    a.until(20, "a rumor of b at every member of a", |lines| {
+        let heard: std::collections::HashSet<String> = lines
+            .iter()
+            .filter(|l| l["event"] == "rumor" && l["hops"].as_u64() > Some(0))
+            .map(|l| l["peer"].to_string())
+            .collect();
+        heard.len() == 8
+    })
+    .await;
+    let b_ids = b.ids();
+    let pid = b.child.id().to_string();
+    let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(status.success());
+    b.until(10, "a summary", |lines| {
+        lines
+            .iter()
+            .any(|l| l["event"] == "summary" && l["peers"] == 8)
+    })
+    .await;
+    a.until(10, "b's members seen as left", |lines| {
+        let s = statuses(lines);
+        let left = s
+            .iter()
+            .filter(|((_, m), st)| b_ids.contains(m) && *st == "left");
+        left.count() == 8 * 8
+    })
+    .await;
+}
+
+#[test]
+fn peer_flags_are_checked() {
+    for (flags, expect) in [
+        (vec!["--url", "https://x", "--room", "r"], "invalid --url"),
+        (vec!["--url", "ftp://x", "--room", "r"], "invalid --url"),
+        (
+            vec!["--url", "http://127.0.0.1:9", "--room", "a b"],
+            "invalid --room",
+        ),
+        (
+            vec!["--url", "http://127.0.0.1:9", "--room", "r"],
+            "cannot reach the server",
+        ),
+        (
+            vec!["--url", "http://h", "--room", "r", "--count", "0"],
+            "--count",
+        ),
+        (
+            vec!["--url", "http://h", "--room", "r", "--loss", "1.5"],
+            "--loss",
+        ),
+        (
+            vec!["--url", "http://h", "--room", "r", "--rumor-every", "x"],
+            "--rumor-every",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_grapevine"))
+            .arg("peer")
+            .args(&flags)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flags:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expect), "{flags:?}: {err}");
+    }
+}

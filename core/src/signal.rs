@@ -105,6 +105,90 @@ pub fn relay_decode(data: &str, max: usize) -> Option<Vec<u8>> {
         .filter(|b| b.len() <= max)
 }
 
+/// How a member sends relayed messages: batched into as few `relay` frames as fit the server's
+/// frame cap, and paced under its byte budget (at 80 % of it, bursts of one second's worth):
+/// a busy member drops its own excess (gossip tolerates loss; the drops are counted) rather
+/// than being cut off by the server. The page and native peers both send through it.
+#[derive(Clone, Debug)]
+pub struct RelayOutbox {
+    frames: Vec<Relayed>,
+    tokens: f64,
+    rate: f64,
+    last_ms: u64,
+    max_frame_bytes: usize,
+    /// Messages dropped by the pace.
+    pub dropped: u64,
+    /// Bytes (base64) queued for sending.
+    pub bytes: u64,
+}
+
+/// What a frame's envelope and a relayed message's fields add to its data, bytes (generous).
+const RELAY_OVERHEAD: usize = 48;
+
+impl RelayOutbox {
+    /// An outbox paced for `limits`.
+    pub fn new(limits: Limits, now_ms: u64) -> RelayOutbox {
+        let rate = 0.8 * f64::from(limits.relay_bytes_per_sec);
+        RelayOutbox {
+            frames: Vec::new(),
+            tokens: rate,
+            rate,
+            last_ms: now_ms,
+            max_frame_bytes: limits.max_frame_bytes as usize,
+            dropped: 0,
+            bytes: 0,
+        }
+    }
+
+    /// Queues `bytes` for `to`; false (and counted) when over the pace or too large for a
+    /// frame.
+    pub fn push(&mut self, now_ms: u64, to: crate::lab::NodeId, bytes: &[u8]) -> bool {
+        let elapsed = now_ms.saturating_sub(self.last_ms) as f64 / 1000.0;
+        self.last_ms = now_ms.max(self.last_ms);
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.rate);
+        let data = relay_encode(bytes);
+        let cost = data.len() as f64;
+        if cost > self.tokens || data.len() + 2 * RELAY_OVERHEAD > self.max_frame_bytes {
+            self.dropped += 1;
+            return false;
+        }
+        self.tokens -= cost;
+        self.bytes += data.len() as u64;
+        self.frames.push(Relayed {
+            peer: peer_hex(to),
+            data,
+        });
+        true
+    }
+
+    /// Whether anything waits.
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    /// What waits, as `relay` frames each under the frame cap (usually one).
+    pub fn drain(&mut self) -> Vec<FromClient<Signal>> {
+        let mut out = Vec::new();
+        let mut batch: Vec<Relayed> = Vec::new();
+        let mut size = RELAY_OVERHEAD;
+        for frame in self.frames.drain(..) {
+            let len = frame.data.len() + RELAY_OVERHEAD;
+            if !batch.is_empty() && size + len > self.max_frame_bytes {
+                out.push(FromClient::Relay {
+                    frames: core::mem::take(&mut batch),
+                });
+                size = RELAY_OVERHEAD;
+            }
+            size += len;
+            batch.push(frame);
+        }
+        if !batch.is_empty() {
+            out.push(FromClient::Relay { frames: batch });
+        }
+        out
+    }
+}
+
 /// The server's limits, told in its welcome so clients can stay under them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
@@ -349,6 +433,37 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    /// The outbox keeps every frame under the cap and the bytes under the pace.
+    #[test]
+    fn the_relay_outbox_batches_under_the_frame_cap_and_paces_bytes() {
+        let limits = Limits {
+            max_rate: 50,
+            max_frame_bytes: 1_024,
+            relay_bytes_per_sec: 10_000,
+        };
+        let mut out = RelayOutbox::new(limits, 0);
+        let mut taken = 0;
+        for _ in 0..100 {
+            taken += usize::from(out.push(0, NodeId(1), &[0; 300]));
+        }
+        // 8,000 bytes of pace at first, 400 base64 bytes each.
+        assert_eq!(taken, 20);
+        assert_eq!(out.dropped, 80);
+        let frames = out.drain();
+        assert!(frames.len() >= 10);
+        for f in &frames {
+            let text = serde_json::to_string(f).unwrap();
+            assert!(text.len() <= 1_024, "{}", text.len());
+        }
+        assert!(out.is_empty());
+        // A second later the pace has refilled.
+        assert!(out.push(1_000, NodeId(1), &[0; 300]));
+        assert!(
+            !out.push(1_000, NodeId(1), &[0; 2_000]),
+            "too large for a frame"
+        );
     }
 
     #[test]

@@ -117,6 +117,9 @@ fn link() -> impl Strategy<Value = LinkMessage> {
         any::<u64>().prop_map(|sent_ms| LinkMessage::Hello { sent_ms }),
         any::<u64>().prop_map(|echo_ms| LinkMessage::HelloAck { echo_ms }),
         any::<u64>().prop_map(|sent_ms| LinkMessage::Ping { sent_ms }),
+        any::<u32>().prop_map(|i| LinkMessage::Bye {
+            incarnation: grapevine_core::lab::swim::Incarnation(i)
+        }),
         any::<u64>().prop_map(|echo_ms| LinkMessage::Pong { echo_ms }),
     ]
 }

@@ -226,6 +226,16 @@ impl LiveNode {
         }
     }
 
+    /// The signaling server says `peer`'s connection closed. Its links here (if any) go
+    /// down with [`LiveNode::handle_link_down`]; this is about membership: `peer` becomes
+    /// suspect here, so it is declared dead in time even when none of the members that stay
+    /// had a link to it (a partial mesh: its leave news can die with its neighbours, when many
+    /// leave at once). Alive after all (a reconnection), it refutes.
+    pub fn handle_peer_gone(&mut self, now: Millis, peer: NodeId) {
+        self.swim.suspect_member(now, peer);
+        self.settle(now);
+    }
+
     /// Bytes from `peer` the driver refused before they reached the decoder (too large to
     /// copy): counted and reported like the decoder's refusals.
     pub fn refuse(&mut self, peer: NodeId, error: WireError) {
@@ -244,6 +254,13 @@ impl LiveNode {
                 return;
             }
         };
+        if let Message::Link(LinkMessage::Bye { incarnation }) = message {
+            // About the sender alone: taken with or without a link.
+            self.counters.received += 1;
+            self.swim.member_left(now, peer, incarnation);
+            self.settle(now);
+            return;
+        }
         if !self.links.contains_key(&peer) {
             // Not (yet) a link of ours: the page opens one first. Counted as refused.
             self.counters.malformed += 1;
@@ -295,6 +312,7 @@ impl LiveNode {
             LinkMessage::Ping { sent_ms } => {
                 self.send(peer, Message::Link(LinkMessage::Pong { echo_ms: sent_ms }));
             }
+            LinkMessage::Bye { .. } => {} // taken before the link check
         }
     }
 
@@ -348,6 +366,16 @@ impl LiveNode {
             };
             self.send(peer, Message::Swim(ping));
         }
+    }
+
+    /// The goodbye to send, after [`LiveNode::leave`], to every member of the room this
+    /// node knows (linked or not: the driver sends it over the relay), so that its leave is
+    /// known even where gossip from its links would not reach in time.
+    pub fn goodbye(&self) -> Vec<u8> {
+        let bye = LinkMessage::Bye {
+            incarnation: self.swim.incarnation(),
+        };
+        wire::encode(&Message::Link(bye)).unwrap_or_default()
     }
 
     /// Time passed: the protocols' rounds, hello retries, round-trip probes.

@@ -9,7 +9,7 @@
 use super::kv::KvMessage;
 use super::push_sum::PushSumMessage;
 use super::rumor::RumorMessage;
-use super::swim::SwimMessage;
+use super::swim::{Incarnation, SwimMessage};
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
@@ -43,6 +43,14 @@ pub enum LinkMessage {
         /// The ping's `sent_ms`.
         echo_ms: u64,
     },
+    /// "I am leaving the room" (at this incarnation): sent by a leaving member to every
+    /// member it knows, linked or not (over the server's relay), so its leave is known even
+    /// where none of its links reach. The only message taken from a member without a link:
+    /// it speaks of the sender alone, whose id the transport vouches for.
+    Bye {
+        /// The leaver's incarnation.
+        incarnation: Incarnation,
+    },
 }
 
 impl LinkMessage {
@@ -53,6 +61,7 @@ impl LinkMessage {
             LinkMessage::HelloAck { .. } => "hello-ack",
             LinkMessage::Ping { .. } => "rtt-ping",
             LinkMessage::Pong { .. } => "rtt-pong",
+            LinkMessage::Bye { .. } => "bye",
         }
     }
 

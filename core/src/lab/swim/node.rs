@@ -804,6 +804,32 @@ impl Swim {
         }
     }
 
+    /// Suspects `member` on outside evidence (live mode: the signaling server saw its
+    /// connection close). Nothing if it is not listed alive. A member that is in fact alive
+    /// refutes as it would a failed probe's suspicion; one that is gone is declared dead when
+    /// the suspicion runs out, even if no member that stays had a link to it to probe.
+    pub fn suspect_member(&mut self, now: Millis, member: NodeId) {
+        if !self.left && member != self.id {
+            self.suspect(now, member);
+        }
+    }
+
+    /// `member` itself said it is leaving, at `incarnation` (live mode: a goodbye over the
+    /// relay, from a member this one may have no link to).
+    pub fn member_left(&mut self, now: Millis, member: NodeId, incarnation: Incarnation) {
+        if !self.left && member != self.id {
+            self.apply(
+                now,
+                Update {
+                    member,
+                    incarnation,
+                    state: MemberState::Left,
+                    from: member,
+                },
+            );
+        }
+    }
+
     /// Marks `member` suspect on this member's own authority (a failed probe).
     fn suspect(&mut self, now: Millis, member: NodeId) {
         let Some(view) = self.member(member) else {

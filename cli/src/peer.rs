@@ -1,0 +1,744 @@
+//! `grapevine peer`: N native members of a live room in one process, to fill a room for a
+//! test, a soak or a class with few devices. Each is the same [`LiveNode`] a tab runs, joined
+//! through `grapevine serve`'s signaling under its own id, linked to others by the same rule
+//! as a tab ([`Mesh`]), and talking over the server's relay (a native peer has no WebRTC: a
+//! tab's offer is answered with "relay"). Tabs and native peers are one membership.
+//!
+//! With `--json`, one JSON object per line on stdout per event (a rumor heard, a member's
+//! status changed) and a summary at exit; without, a status line every few seconds. On
+//! SIGINT or SIGTERM every member leaves gracefully (SWIM's leave, told to every linked
+//! member) before the process exits.
+
+use clap::Args;
+use futures_util::{SinkExt, StreamExt};
+use grapevine_core::lab::live::{LiveConfig, LiveEvent, LiveNode};
+use grapevine_core::lab::mesh::{Answer, LinkTarget, Mesh};
+use grapevine_core::lab::rumor::{RumorConfig, RumorEvent};
+use grapevine_core::lab::swim::{MemberState, SwimEvent};
+use grapevine_core::lab::wire::MAX_MESSAGE_BYTES;
+use grapevine_core::lab::{Millis, NodeId};
+use grapevine_core::rng::{GossipRng, Stream};
+use grapevine_core::rules::MAX_FANOUT;
+use grapevine_core::signal::{
+    parse_peer, peer_hex, relay_decode, valid_room, FromClient, LinkSignal, RelayOutbox, Signal,
+    ToClient,
+};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::tungstenite::Message;
+
+/// `grapevine peer`'s flags.
+#[derive(Args, Debug, Clone)]
+pub struct PeerArgs {
+    /// The server (`grapevine serve`'s address), e.g. http://192.168.1.10:8080.
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+    /// The room to join (as in the page's ?live=ROOM).
+    #[arg(long, value_name = "ROOM")]
+    pub room: String,
+    /// How many members to run.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=1_000))]
+    pub count: u32,
+    /// Links each member holds at most (and asks for): a partial mesh on purpose.
+    #[arg(long, value_name = "K", default_value_t = LinkTarget::TAB.target as u32,
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub links: u32,
+    /// Peers each member tells a rumor per interval, as the page's fanout.
+    #[arg(long, value_name = "F", default_value_t = 1,
+          value_parser = clap::value_parser!(u8).range(1..=i64::from(MAX_FANOUT)))]
+    pub fanout: u8,
+    /// Gossip interval, ms (the SWIM period too, at least 200 ms), as the page's.
+    #[arg(long, value_name = "MS", default_value_t = 500,
+          value_parser = clap::value_parser!(u32).range(10..=60_000))]
+    pub interval: u32,
+    /// Probability that a member drops a message it sends, in [0, 1).
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = crate::parse_loss)]
+    pub loss: f64,
+    /// Start a rumor at a random member every this many seconds (0: never).
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.0, value_parser = parse_seconds)]
+    pub rumor_every: f64,
+    /// Seed of the members' random choices and of who starts each rumor (default: random,
+    /// printed). Ids are random either way: two processes must not collide in a room.
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// One JSON object per line per event, and a summary at exit.
+    #[arg(long)]
+    pub json: bool,
+    /// Leave after this many seconds (default: run until interrupted).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub duration: Option<f64>,
+}
+
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && (0.0..=1e6).contains(&x) => Ok(x),
+        _ => Err("expected seconds, a number from 0 to 1000000".into()),
+    }
+}
+
+/// The loop's tick: deadlines are checked, and relayed messages sent, this often.
+const TICK: Duration = Duration::from_millis(50);
+/// How often a member looks for links it is missing.
+const LINK_EVERY: Duration = Duration::from_secs(1);
+/// How often a member tells the server its links (and so stays active there).
+const LINKS_REPORT_EVERY: Duration = Duration::from_secs(5);
+/// A link whose hello is not answered within this long is given up (the other side refused,
+/// or left).
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest wait before connecting again after the server went away.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Lines to stdout, one writer at a time.
+struct Output {
+    json: bool,
+}
+
+impl Output {
+    fn line(&self, value: serde_json::Value) {
+        if self.json {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{value}");
+        }
+    }
+
+    fn say(&self, text: &str) {
+        if !self.json {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{text}");
+            let _ = out.flush();
+        }
+    }
+}
+
+/// What a member reports at the end (and, for the status line, on the way).
+#[derive(Clone, Copy, Debug, Default)]
+struct Status {
+    members_alive: usize,
+    links: usize,
+    rumors_started: u64,
+    rumor_arrivals: u64,
+    latency_ms_total: u64,
+    sent: u64,
+    received: u64,
+    dropped: u64,
+    malformed: u64,
+    relay_bytes_sent: u64,
+    relay_bytes_received: u64,
+    relay_dropped: u64,
+    connected: bool,
+}
+
+/// Runs the members until interrupted (or `--duration`).
+pub fn run(args: PeerArgs) -> Result<(), crate::Usage> {
+    let url = signal_url(&args.url)?;
+    if !valid_room(&args.room) {
+        return Err(crate::Usage(
+            "error: invalid --room: 1 to 64 of A-Z a-z 0-9 . _ -".into(),
+        ));
+    }
+    let seed = match args.seed {
+        Some(seed) => seed,
+        None => random_u64()
+            .ok_or_else(|| crate::Usage("error: no randomness from the OS for --seed".into()))?,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| crate::Usage(format!("error: starting: {e}")))?;
+    runtime.block_on(run_members(args, url, seed))
+}
+
+/// `http://HOST:PORT[/]` as the signaling WebSocket's address.
+fn signal_url(url: &str) -> Result<String, crate::Usage> {
+    let bad = |why: &str| crate::Usage(format!("error: invalid --url: {why}"));
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("ws://"))
+        .ok_or_else(|| {
+            if url.starts_with("https://") || url.starts_with("wss://") {
+                bad("TLS is not supported here: give grapevine serve's http:// address")
+            } else {
+                bad("expected http://HOST:PORT (grapevine serve's address)")
+            }
+        })?;
+    let host = rest.trim_end_matches('/');
+    if host.is_empty() || host.contains(['/', '?', '#', ' ']) {
+        return Err(bad("expected http://HOST:PORT with no path"));
+    }
+    Ok(format!("ws://{host}/signal"))
+}
+
+fn random_u64() -> Option<u64> {
+    getrandom::u64().ok()
+}
+
+async fn run_members(args: PeerArgs, url: String, seed: u64) -> Result<(), crate::Usage> {
+    let out = Arc::new(Output { json: args.json });
+    let started = Instant::now();
+    // Whether the server is there at all: one clear error rather than N members retrying.
+    let host = url
+        .trim_start_matches("ws://")
+        .trim_end_matches("/signal")
+        .to_string();
+    let address = if host
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
+        host
+    } else {
+        format!("{host}:80")
+    };
+    if let Err(e) = tokio::net::TcpStream::connect(&address).await {
+        return Err(crate::Usage(format!(
+            "error: cannot reach the server at {}: {e}",
+            args.url
+        )));
+    }
+    out.say(&format!(
+        "grapevine peer: {} members joining room {} at {} (seed {seed}; links {}, fanout {}, interval {} ms, loss {})",
+        args.count, args.room, args.url, args.links, args.fanout, args.interval, args.loss
+    ));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let statuses: Arc<Mutex<Vec<Status>>> =
+        Arc::new(Mutex::new(vec![Status::default(); args.count as usize]));
+    let mut commands = Vec::new();
+    let mut tasks = Vec::new();
+    for i in 0..args.count {
+        let (tx, rx) = mpsc::channel(16);
+        commands.push(tx);
+        let id = loop {
+            if let Some(id) = random_u64().filter(|&id| id != 0) {
+                break NodeId(id);
+            }
+        };
+        let member = Member::new(&args, id, seed, i);
+        tasks.push(tokio::spawn(member.run(
+            url.clone(),
+            args.room.clone(),
+            out.clone(),
+            statuses.clone(),
+            i as usize,
+            stop_rx.clone(),
+            rx,
+        )));
+    }
+    let mut chooser = GossipRng::derive(seed, Stream::Scenario, 0);
+    let rumor_every = (args.rumor_every > 0.0).then(|| Duration::from_secs_f64(args.rumor_every));
+    let mut next_rumor = rumor_every.map(|d| tokio::time::Instant::now() + d);
+    let mut next_status = tokio::time::Instant::now() + Duration::from_secs(5);
+    let deadline = args
+        .duration
+        .map(|d| tokio::time::Instant::now() + Duration::from_secs_f64(d));
+    let mut rumors = 0u64;
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| crate::Usage(format!("error: {e}")))?;
+    loop {
+        let far = tokio::time::Instant::now() + Duration::from_secs(3_600);
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = sigterm.recv() => break,
+            _ = tokio::time::sleep_until(deadline.unwrap_or(far)), if deadline.is_some() => break,
+            _ = tokio::time::sleep_until(next_rumor.unwrap_or(far)), if next_rumor.is_some() => {
+                let who = chooser.below(args.count) as usize;
+                rumors += 1;
+                let _ = commands[who].try_send(Command::StartRumor(format!("rumor {rumors} from native peer {who}")));
+                next_rumor = rumor_every.map(|d| tokio::time::Instant::now() + d);
+            }
+            _ = tokio::time::sleep_until(next_status) => {
+                next_status += Duration::from_secs(5);
+                let s = statuses.lock().expect("statuses").clone();
+                out.say(&status_line(&s, started));
+            }
+        }
+    }
+    let _ = stop_tx.send(true);
+    for task in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+    }
+    let s = statuses.lock().expect("statuses").clone();
+    let summary = summary(&args, seed, &s, started);
+    if args.json {
+        out.line(summary);
+    } else {
+        out.say(&format!("left the room: {summary}"));
+    }
+    Ok(())
+}
+
+/// Min, median and max of `values`.
+fn spread(mut values: Vec<usize>) -> (usize, usize, usize) {
+    values.sort_unstable();
+    let pick = |i: usize| values.get(i).copied().unwrap_or(0);
+    (
+        pick(0),
+        pick(values.len() / 2),
+        pick(values.len().saturating_sub(1)),
+    )
+}
+
+fn status_line(statuses: &[Status], started: Instant) -> String {
+    let (mmin, _, mmax) = spread(statuses.iter().map(|s| s.members_alive).collect());
+    let (lmin, lmed, lmax) = spread(statuses.iter().map(|s| s.links).collect());
+    let connected = statuses.iter().filter(|s| s.connected).count();
+    let arrivals: u64 = statuses.iter().map(|s| s.rumor_arrivals).sum();
+    format!(
+        "{:>6.1} s: {connected}/{} connected, others alive {mmin}..{mmax}, links {lmin}/{lmed}/{lmax} (min/median/max), {arrivals} rumor arrivals",
+        started.elapsed().as_secs_f64(),
+        statuses.len()
+    )
+}
+
+fn summary(args: &PeerArgs, seed: u64, s: &[Status], started: Instant) -> serde_json::Value {
+    let sum = |f: fn(&Status) -> u64| s.iter().map(f).sum::<u64>();
+    let (mmin, mmed, mmax) = spread(s.iter().map(|s| s.members_alive).collect());
+    let (lmin, lmed, lmax) = spread(s.iter().map(|s| s.links).collect());
+    let arrivals = sum(|s| s.rumor_arrivals);
+    json!({
+        "event": "summary",
+        "room": args.room,
+        "peers": s.len(),
+        "seed": seed,
+        "seconds": (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
+        "rumors_started": sum(|s| s.rumors_started),
+        "rumor_arrivals": arrivals,
+        "mean_latency_ms": sum(|s| s.latency_ms_total).checked_div(arrivals).unwrap_or(0),
+        "members_alive": { "min": mmin, "median": mmed, "max": mmax },
+        "links": { "min": lmin, "median": lmed, "max": lmax },
+        "sent": sum(|s| s.sent),
+        "received": sum(|s| s.received),
+        "dropped": sum(|s| s.dropped),
+        "malformed": sum(|s| s.malformed),
+        "relay_bytes_sent": sum(|s| s.relay_bytes_sent),
+        "relay_bytes_received": sum(|s| s.relay_bytes_received),
+        "relay_dropped": sum(|s| s.relay_dropped),
+    })
+}
+
+/// What the process asks of one member.
+#[derive(Debug)]
+enum Command {
+    StartRumor(String),
+}
+
+/// Milliseconds since the epoch: the same clock as the tabs' (a rumor's latency is its
+/// arrival minus its birth).
+fn now() -> Millis {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Millis(since.as_millis() as u64)
+}
+
+/// One native member: its node, its mesh, its relay links.
+struct Member {
+    id: NodeId,
+    node: LiveNode,
+    mesh: Mesh,
+    /// Relay links and when each was made (a hello unanswered for long is given up).
+    links: BTreeMap<NodeId, Instant>,
+    status: Status,
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+impl Member {
+    fn new(args: &PeerArgs, id: NodeId, seed: u64, index: u32) -> Member {
+        let config = LiveConfig {
+            rumor: RumorConfig {
+                interval_ms: args.interval,
+                fanout: args.fanout,
+                ..RumorConfig::default()
+            },
+            loss: args.loss,
+        };
+        let mut draw = GossipRng::derive(seed, Stream::Nodes, u64::from(index));
+        let node_seed = u64::from(draw.next_u32()) << 32 | u64::from(draw.next_u32());
+        let mesh_rng = GossipRng::derive(node_seed, Stream::Topology, 0);
+        Member {
+            id,
+            node: LiveNode::new(id, node_seed, config, now()),
+            mesh: Mesh::new(id, LinkTarget::exactly(args.links as usize), mesh_rng),
+            links: BTreeMap::new(),
+            status: Status::default(),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run(
+        mut self,
+        url: String,
+        room: String,
+        out: Arc<Output>,
+        statuses: Arc<Mutex<Vec<Status>>>,
+        index: usize,
+        mut stop: watch::Receiver<bool>,
+        mut commands: mpsc::Receiver<Command>,
+    ) {
+        let me = peer_hex(self.id);
+        let mut resume: Option<String> = None;
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            let mut address = format!("{url}?room={room}&peer={me}");
+            if let Some(secret) = &resume {
+                address.push_str(&format!("&resume={secret}"));
+            }
+            if let Ok((ws, _)) = tokio_tungstenite::connect_async(address).await {
+                backoff = Duration::from_secs(1);
+                let ended = self
+                    .connected(
+                        ws,
+                        &out,
+                        &statuses,
+                        index,
+                        &mut stop,
+                        &mut commands,
+                        &mut resume,
+                    )
+                    .await;
+                if ended {
+                    return;
+                }
+            }
+            self.status.connected = false;
+            statuses.lock().expect("statuses")[index] = self.status;
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = stop.changed() => return,
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    /// One connection's life; true when the member is done (it left).
+    #[allow(clippy::too_many_arguments)]
+    async fn connected(
+        &mut self,
+        mut ws: Ws,
+        out: &Output,
+        statuses: &Mutex<Vec<Status>>,
+        index: usize,
+        stop: &mut watch::Receiver<bool>,
+        commands: &mut mpsc::Receiver<Command>,
+        resume: &mut Option<String>,
+    ) -> bool {
+        let mut relay: Option<RelayOutbox> = None;
+        let mut tick = tokio::time::interval(TICK);
+        let mut next_link = Instant::now();
+        let mut next_report = Instant::now();
+        let mut signals: Vec<(NodeId, Signal)> = Vec::new();
+        loop {
+            tokio::select! {
+                frame = ws.next() => {
+                    let Some(Ok(frame)) = frame else { return false };
+                    let Message::Text(text) = frame else { continue };
+                    let Ok(frame) = serde_json::from_str::<ToClient<Signal>>(text.as_str()) else { continue };
+                    match frame {
+                        ToClient::Welcome { peers, limits, resume: secret, .. } => {
+                            self.status.connected = true;
+                            *resume = secret;
+                            relay = limits.map(|l| RelayOutbox::new(l, now().0));
+                            for p in peers.iter().filter_map(|p| parse_peer(p)) {
+                                self.mesh.heard(p);
+                            }
+                            if relay.is_none() {
+                                out.say("this server has no relay (an older grapevine serve): native peers cannot talk");
+                            }
+                        }
+                        ToClient::PeerJoined { peer } => {
+                            if let Some(p) = parse_peer(&peer) {
+                                self.mesh.heard(p);
+                            }
+                        }
+                        ToClient::PeerLeft { peer } => {
+                            if let Some(p) = parse_peer(&peer) {
+                                self.mesh.gone(p);
+                                self.unlink(p);
+                                self.node.handle_peer_gone(now(), p);
+                            }
+                        }
+                        ToClient::Signal { from, data } => {
+                            if let Some(p) = parse_peer(&from) {
+                                self.on_signal(p, data, &mut signals);
+                            }
+                        }
+                        ToClient::Relay { frames } => {
+                            let t = now();
+                            for f in frames {
+                                let (Some(p), Some(bytes)) = (parse_peer(&f.peer), relay_decode(&f.data, MAX_MESSAGE_BYTES)) else {
+                                    self.status.malformed += 1;
+                                    continue;
+                                };
+                                self.status.relay_bytes_received += f.data.len() as u64;
+                                // From a member without a link, the node takes a goodbye
+                                // only (and counts the rest as refused).
+                                self.node.handle_bytes(t, p, &bytes);
+                            }
+                        }
+                        ToClient::Pong | ToClient::Error { .. } => {}
+                    }
+                }
+                _ = tick.tick() => {
+                    let t = now();
+                    if self.node.poll_timeout().is_some_and(|d| d <= t) {
+                        self.node.handle_timeout(t);
+                    }
+                    if Instant::now() >= next_link {
+                        next_link = Instant::now() + LINK_EVERY;
+                        self.plan_links(&mut signals);
+                    }
+                    if Instant::now() >= next_report {
+                        next_report = Instant::now() + LINKS_REPORT_EVERY;
+                        let report = FromClient::<Signal>::Links { direct: 0, relay: self.links.len() as u32 };
+                        if !send(&mut ws, &report).await {
+                            return false;
+                        }
+                    }
+                }
+                Some(command) = commands.recv() => match command {
+                    Command::StartRumor(text) => {
+                        self.node.start_rumor(now(), text);
+                        self.status.rumors_started += 1;
+                    }
+                },
+                _ = stop.changed() => {
+                    let t = now();
+                    self.node.leave(t);
+                    self.flush(&mut ws, relay.as_mut(), out, &mut signals).await;
+                    if let Some(relay) = relay.as_mut() {
+                        let bye = self.node.goodbye();
+                        let members: Vec<NodeId> = self
+                            .node
+                            .swim()
+                            .iter_members()
+                            .filter(|(_, v)| v.state.is_member())
+                            .map(|(m, _)| m)
+                            .collect();
+                        for member in members {
+                            relay.push(t.0, member, &bye);
+                        }
+                        for frame in relay.drain() {
+                            send(&mut ws, &frame).await;
+                        }
+                    }
+                    // The closing handshake: wait for the server's close (reading what it
+                    // still sends). Closing with unread data makes the kernel reset the
+                    // connection, and a reset can discard what the server had not read yet:
+                    // the goodbyes.
+                    let _ = ws.close(None).await;
+                    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                        while let Some(Ok(_)) = ws.next().await {}
+                    })
+                    .await;
+                    self.status.connected = false;
+                    statuses.lock().expect("statuses")[index] = self.status;
+                    return true;
+                }
+            }
+            if !self.flush(&mut ws, relay.as_mut(), out, &mut signals).await {
+                return false;
+            }
+            self.status.members_alive = self
+                .node
+                .swim()
+                .iter_members()
+                .filter(|(_, v)| v.state == MemberState::Alive)
+                .count();
+            self.status.links = self.node.links().filter(|l| l.ready).count();
+            let c = self.node.counters();
+            (self.status.sent, self.status.received, self.status.dropped) =
+                (c.sent, c.received, c.dropped);
+            self.status.malformed = self.status.malformed.max(c.malformed);
+            if let Some(r) = &relay {
+                self.status.relay_bytes_sent = r.bytes;
+                self.status.relay_dropped = r.dropped;
+            }
+            statuses.lock().expect("statuses")[index] = self.status;
+        }
+    }
+
+    /// Asks for the links the mesh is missing, and gives up links whose hello went
+    /// unanswered.
+    fn plan_links(&mut self, signals: &mut Vec<(NodeId, Signal)>) {
+        let t = now();
+        let ready: Vec<NodeId> = self
+            .node
+            .links()
+            .filter(|l| l.ready)
+            .map(|l| l.peer)
+            .collect();
+        let stale: Vec<NodeId> = self
+            .links
+            .iter()
+            .filter(|(p, since)| !ready.contains(p) && since.elapsed() > HELLO_TIMEOUT)
+            .map(|(&p, _)| p)
+            .collect();
+        for p in stale {
+            self.unlink(p);
+            self.mesh.busy(t, p);
+        }
+        for p in self.mesh.to_link(t) {
+            signals.push((
+                p,
+                Signal::Link {
+                    link: LinkSignal::Relay,
+                },
+            ));
+            self.link(p);
+        }
+    }
+
+    fn link(&mut self, peer: NodeId) {
+        self.mesh.linking(peer);
+        if self.links.insert(peer, Instant::now()).is_none() {
+            self.node.handle_link_up(now(), peer);
+        }
+    }
+
+    fn unlink(&mut self, peer: NodeId) {
+        self.mesh.unlinked_from(peer);
+        if self.links.remove(&peer).is_some() {
+            self.node.handle_link_down(now(), peer);
+        }
+    }
+
+    /// A handshake signal: a request for a link (a tab's WebRTC offer, or "relay"), or a
+    /// refusal. A native peer links over the relay only.
+    fn on_signal(&mut self, from: NodeId, signal: Signal, signals: &mut Vec<(NodeId, Signal)>) {
+        match signal {
+            Signal::Link {
+                link: LinkSignal::Busy,
+            } => {
+                self.unlink(from);
+                self.mesh.busy(now(), from);
+            }
+            Signal::Link {
+                link: LinkSignal::Relay,
+            }
+            | Signal::Description { .. } => {
+                if self.links.contains_key(&from) {
+                    if matches!(signal, Signal::Description { .. }) {
+                        signals.push((
+                            from,
+                            Signal::Link {
+                                link: LinkSignal::Relay,
+                            },
+                        ));
+                    }
+                    return;
+                }
+                match self.mesh.answer(from) {
+                    Answer::Take => {}
+                    Answer::Swap(victim) => {
+                        self.unlink(victim);
+                        signals.push((
+                            victim,
+                            Signal::Link {
+                                link: LinkSignal::Busy,
+                            },
+                        ));
+                    }
+                    Answer::Busy => {
+                        signals.push((
+                            from,
+                            Signal::Link {
+                                link: LinkSignal::Busy,
+                            },
+                        ));
+                        return;
+                    }
+                }
+                self.link(from);
+                if matches!(signal, Signal::Description { .. }) {
+                    // A tab offered WebRTC: tell it to use the relay instead.
+                    signals.push((
+                        from,
+                        Signal::Link {
+                            link: LinkSignal::Relay,
+                        },
+                    ));
+                }
+            }
+            Signal::Candidate { .. } => {}
+        }
+    }
+
+    /// Sends what waits: signals, then the node's messages over the relay; reports events.
+    async fn flush(
+        &mut self,
+        ws: &mut Ws,
+        relay: Option<&mut RelayOutbox>,
+        out: &Output,
+        signals: &mut Vec<(NodeId, Signal)>,
+    ) -> bool {
+        for (to, data) in signals.drain(..) {
+            let frame = FromClient::Signal {
+                to: peer_hex(to),
+                data,
+            };
+            if !send(ws, &frame).await {
+                return false;
+            }
+        }
+        let t = now();
+        while let Some(event) = self.node.poll_event() {
+            self.report(t, event, out);
+        }
+        let Some(relay) = relay else {
+            while self.node.poll_transmit().is_some() {}
+            return true;
+        };
+        while let Some((to, bytes)) = self.node.poll_transmit() {
+            if self.links.contains_key(&to) {
+                relay.push(t.0, to, &bytes);
+            }
+        }
+        for frame in relay.drain() {
+            if !send(ws, &frame).await {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn report(&mut self, t: Millis, event: LiveEvent, out: &Output) {
+        let me = peer_hex(self.id);
+        match event {
+            LiveEvent::Rumor(RumorEvent::Learned { rumor, from }) => {
+                let latency = t.0.saturating_sub(rumor.born_ms);
+                if from != self.id {
+                    self.status.rumor_arrivals += 1;
+                    self.status.latency_ms_total += latency;
+                }
+                out.line(json!({
+                    "event": "rumor",
+                    "peer": me,
+                    "rumor": format!("{}:{}", peer_hex(rumor.id.origin), rumor.id.seq),
+                    "hops": rumor.hops,
+                    "latency_ms": latency,
+                }));
+            }
+            LiveEvent::Swim(SwimEvent::Member { member, state, .. }) => {
+                out.line(json!({
+                    "event": "member",
+                    "peer": me,
+                    "member": peer_hex(member),
+                    "status": state.name(),
+                }));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Sends one frame; false when the connection is gone.
+async fn send(ws: &mut Ws, frame: &FromClient<Signal>) -> bool {
+    let text = serde_json::to_string(frame).expect("serialisable");
+    ws.send(Message::Text(text.into())).await.is_ok()
+}
