@@ -1,15 +1,24 @@
 //! Live mode: this tab is a real node. It runs the core's [`LiveNode`] (rumors, SWIM, the
-//! key-value map) and moves its bytes to other tabs.
+//! key-value map) and moves its bytes to other members: tabs and native peers.
 //!
 //! The node loop ([`Live`]) knows peers, links and the node, not what carries them: frames go
-//! through a [`Transport`] (a WebRTC data channel, [`webrtc`]), handshakes through a
-//! [`Signaller`] (this browser's BroadcastChannel, [`tabs`], or `grapevine serve`'s WebSocket,
-//! [`server`]), and every callback of theirs comes back as one [`Event`] to [`Live::handle`]
-//! ([`transport`] has the seams). Of two peers, the one with the smaller id makes the offer;
-//! each tab keeps at most about 20 links ([`draw_link_cap`]), so large rooms do not all
-//! connect to everyone. On `pagehide` the tab leaves gracefully and closes every link, so
-//! peers learn of it at once (a closed Chromium tab is otherwise seen only after ~15 s).
+//! through a [`Transport`] (a WebRTC data channel, [`webrtc`], or the server's relay,
+//! [`relay`]), handshakes through a [`Signaller`] (this browser's BroadcastChannel, [`tabs`],
+//! or `grapevine serve`'s WebSocket, [`server`]), and every callback of theirs comes back as
+//! one [`Event`] to [`Live::handle`] ([`transport`] has the seams).
+//!
+//! Whom to link to is the core's [`Mesh`] rule, the same as native peers': about 8 links, at
+//! most 12, a request at the cap swapping out a random link, so late joiners hold as many
+//! links as early ones. A link is tried directly first (WebRTC; either side may offer, and when
+//! both do the smaller id's offer stands); if no data channel opens within 3 s the pair also
+//! links over the relay (a network that blocks peer-to-peer traffic), and moves back to the
+//! direct link when one opens later (tried again after 15 s, doubling). A page creates at most
+//! [`MAX_PEER_CONNECTIONS`] RTCPeerConnections; past that, the relay. The id is kept in
+//! sessionStorage, so a reload or a reconnection (with the server's resume secret) is the same
+//! member. On `pagehide` the tab leaves gracefully: its leave to its links, a goodbye to every
+//! member it knows over the relay, and every link closed, so peers learn of it at once.
 
+pub mod relay;
 pub mod server;
 pub mod tabs;
 pub mod transport;
@@ -17,10 +26,13 @@ pub mod view;
 pub mod webrtc;
 
 use grapevine_core::lab::live::{LiveConfig, LiveEvent, LiveNode};
+use grapevine_core::lab::mesh::{Answer, LinkTarget, Mesh};
 use grapevine_core::lab::rumor::{RumorConfig, RumorEvent, RumorId};
 use grapevine_core::lab::wire::WireError;
 use grapevine_core::lab::{Millis, NodeId};
-use grapevine_core::signal::{peer_hex, IceServer, Signal};
+use grapevine_core::rng::{GossipRng, Stream};
+use grapevine_core::signal::{peer_hex, IceServer, LinkSignal, Signal};
+use relay::RelayLink;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use server::Server;
@@ -31,14 +43,25 @@ use tabs::Tabs;
 pub use transport::{Event, Frame, ServerState, Signaller, Sink, Transport, Via};
 use wasm_bindgen::JsValue;
 
-/// How long a link may take to open its channel before it is given up, ms.
+/// How long a direct link may take to open before the pair also links over the relay, ms.
+const RELAY_AFTER_MS: f64 = 3_000.0;
+/// How long a direct link may take to open before the attempt is given up, ms.
 const HANDSHAKE_TIMEOUT_MS: f64 = 10_000.0;
+/// How long a pair on the relay waits before trying a direct link again, ms (the network may
+/// allow it now); the wait doubles with each failed try, up to [`DIRECT_RETRY_MAX_MS`], so
+/// the budget of connections lasts.
+const DIRECT_RETRY_MS: f64 = 15_000.0;
+/// The longest wait between direct tries, ms.
+const DIRECT_RETRY_MAX_MS: f64 = 300_000.0;
+/// RTCPeerConnections a page creates at most in its lifetime: Chromium refuses more than
+/// 500; past this, links go over the relay.
+pub const MAX_PEER_CONNECTIONS: u32 = 400;
 /// The loop's tick, ms: the node's deadlines are checked this often.
 const TICK_MS: u32 = 50;
-/// How often known peers without a link are tried again, ms.
-const REDISCOVERY_MS: f64 = 3_000.0;
-/// Peers remembered at most (a hostile tab could announce endless ids).
-const KNOWN_CAP: usize = 1_000;
+/// How often the mesh is asked for the links it is missing, ms.
+const PLAN_EVERY_MS: f64 = 1_000.0;
+/// How often the tab tells the server its links, ms.
+const REPORT_EVERY_MS: f64 = 5_000.0;
 /// Rumors the page keeps and shows at most.
 const RUMORS_SHOWN: usize = 200;
 /// How long after a tab's goodbye its links still open here are dropped, ms: it closes them
@@ -64,12 +87,6 @@ pub fn random_u64() -> Option<u64> {
     getrandom::u64().ok()
 }
 
-/// Links a tab keeps at most: about 20, drawn per tab (16 to 24), so that in a large room the
-/// mesh is random rather than complete.
-fn draw_link_cap(random: u64) -> usize {
-    16 + (random % 9) as usize
-}
-
 /// Milliseconds since the epoch: the node's clock (tabs of one machine share it, so a rumor's
 /// latency is its arrival time minus its birth time).
 fn now() -> Millis {
@@ -81,18 +98,76 @@ fn ice_js(servers: &[IceServer]) -> JsValue {
     to_js(&servers)
 }
 
-/// A peer this tab has a link (or a handshake) with.
+/// What this tab keeps across a reload (sessionStorage, per room): its id, so a reload or a
+/// reconnection is the same member, and the server's resume secret for that id.
+mod session {
+    use grapevine_core::lab::NodeId;
+    use grapevine_core::signal::{parse_peer, peer_hex};
+
+    fn storage() -> Option<web_sys::Storage> {
+        web_sys::window()?.session_storage().ok()?
+    }
+
+    fn key(room: &str, what: &str) -> String {
+        format!("grapevine.live.{room}.{what}")
+    }
+
+    /// The id this tab had in `room`, if any.
+    pub fn id(room: &str) -> Option<NodeId> {
+        parse_peer(&storage()?.get_item(&key(room, "id")).ok()??)
+    }
+
+    /// The resume secret last given for this tab's id in `room`.
+    pub fn resume(room: &str) -> Option<String> {
+        storage()?.get_item(&key(room, "resume")).ok()?
+    }
+
+    /// Keeps `id` (and `resume`, when given) for `room`.
+    pub fn keep(room: &str, id: NodeId, resume: Option<&str>) {
+        if let Some(s) = storage() {
+            let _ = s.set_item(&key(room, "id"), &peer_hex(id));
+            if let Some(r) = resume {
+                let _ = s.set_item(&key(room, "resume"), r);
+            }
+        }
+    }
+}
+
+/// A peer this tab is linked to (or setting a link up with): a direct WebRTC link, the
+/// server's relay, or both while a direct link is tried.
 struct Peer {
-    link: webrtc::Link,
     via: Via,
-    opened_at: f64,
-    open: bool,
+    /// The WebRTC attempt or link (`None`: relay only, given up, or past the budget).
+    direct: Option<webrtc::Link>,
+    /// Its data channel is open.
+    direct_open: bool,
+    /// When the current (or last) direct attempt started, ms since the epoch.
+    attempt_at: f64,
+    /// This side made the current attempt's offer.
+    offered: bool,
+    /// Frames may go over the server's relay.
+    relay: Option<RelayLink>,
+    /// The peer links over the relay only (a native peer answered an offer with "relay").
+    relay_only: bool,
+    /// Direct tries that failed since the pair went on the relay.
+    retries: u32,
+    /// The node was told the link is up.
+    up: bool,
 }
 
 impl Peer {
-    /// What carries its frames.
-    fn transport(&self) -> &dyn Transport {
-        &self.link
+    /// What carries its frames now: the direct link when open, else the relay.
+    fn transport(&self) -> Option<&dyn Transport> {
+        match (&self.direct, &self.relay) {
+            (Some(d), _) if self.direct_open => Some(d as &dyn Transport),
+            (_, Some(r)) => Some(r as &dyn Transport),
+            _ => None,
+        }
+    }
+
+    /// How its frames travel, for the view: `direct`, `turn` or `relay` (`None`: not yet).
+    fn kind(&self) -> Option<&'static str> {
+        self.transport().map(|t| t.kind())
     }
 }
 
@@ -123,15 +198,19 @@ pub struct Live {
     pub server: ServerState,
     /// Lines for the view's log (newest last).
     pub log: Vec<String>,
-    cap: usize,
+    /// Whom to link to (the same rule as native peers').
+    mesh: Mesh,
     peers: BTreeMap<NodeId, Peer>,
-    /// Every peer heard of (and how), until it says goodbye: a dropped link, or an offer the
-    /// other side refused at its cap, is tried again from here.
+    /// Every peer heard of and how (its handshake's signaller), until it says goodbye.
     known: BTreeMap<NodeId, Via>,
-    /// When `known` is next looked over for peers to link to, ms since the epoch.
-    next_rediscovery: f64,
-    /// Incremented per link made (see [`Event`]).
+    /// When the mesh is next asked for links, and the server next told ours, ms since the
+    /// epoch.
+    next_plan: f64,
+    next_report: f64,
+    /// Incremented per direct link made (see [`Event`]).
     generation: u64,
+    /// RTCPeerConnections created so far (at most [`MAX_PEER_CONNECTIONS`]).
+    connections: u32,
     /// The page is going away: no more reconnections.
     shutting_down: bool,
     tabs: Option<Tabs>,
@@ -148,12 +227,15 @@ pub struct Live {
 pub type Handle = Rc<RefCell<Live>>;
 
 /// Starts live mode in `room`; `ice`: STUN / TURN URLs that override the server's (empty: the
-/// server's, or none on loopback and LANs, which need none).
+/// server's, or none on loopback and LANs, which need none). A tab reloaded in the same room
+/// keeps its id (sessionStorage), so it rejoins as the same member.
 pub fn start(room: String, config: LiveConfig, ice: &[String]) -> Handle {
     let secure = [random_u64(), random_u64(), random_u64()];
     let weakly = || (js_sys::Math::random() * 9.0e15) as u64;
-    let [id, seed, cap] = secure.map(|r| r.unwrap_or_else(weakly));
-    let me = NodeId(id.max(1));
+    let [id, seed, mesh_seed] = secure.map(|r| r.unwrap_or_else(weakly));
+    let me = session::id(&room).unwrap_or(NodeId(id.max(1)));
+    let resume = session::resume(&room);
+    session::keep(&room, me, None);
     let ice: Vec<IceServer> = if ice.is_empty() {
         Vec::new()
     } else {
@@ -179,14 +261,20 @@ pub fn start(room: String, config: LiveConfig, ice: &[String]) -> Handle {
             rumors: BTreeMap::new(),
             server: ServerState::Connecting,
             log: Vec::new(),
-            cap: draw_link_cap(cap),
+            mesh: Mesh::new(
+                me,
+                LinkTarget::TAB,
+                GossipRng::derive(mesh_seed, Stream::Topology, 0),
+            ),
             peers: BTreeMap::new(),
             known: BTreeMap::new(),
-            next_rediscovery: 0.0,
+            next_plan: 0.0,
+            next_report: 0.0,
             generation: 0,
+            connections: 0,
             shutting_down: false,
             tabs: Tabs::open(&room, me, sink.clone()),
-            signaling: Server::new(room, me, sink.clone()),
+            signaling: Server::new(room, me, resume, sink.clone()),
             ice_servers: ice_js(&ice),
             ice_fixed: !ice.is_empty(),
             sink: sink.clone(),
@@ -214,10 +302,45 @@ pub fn start(room: String, config: LiveConfig, ice: &[String]) -> Handle {
     })
 }
 
+/// What the page shows of one link.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinkRow {
+    /// The peer.
+    pub peer: NodeId,
+    /// The hello handshake completed.
+    pub ready: bool,
+    /// The last round-trip time, ms.
+    pub rtt_ms: Option<u64>,
+    /// `direct`, `turn` or `relay`.
+    pub transport: &'static str,
+}
+
 impl Live {
     /// Connected peers whose handshake completed.
     pub fn ready_peers(&self) -> usize {
         self.node.links().filter(|l| l.ready).count()
+    }
+
+    /// The links, with what carries each.
+    pub fn link_rows(&self) -> Vec<LinkRow> {
+        self.node
+            .links()
+            .map(|l| LinkRow {
+                peer: l.peer,
+                ready: l.ready,
+                rtt_ms: l.rtt_ms,
+                transport: self
+                    .peers
+                    .get(&l.peer)
+                    .and_then(Peer::kind)
+                    .unwrap_or("direct"),
+            })
+            .collect()
+    }
+
+    /// RTCPeerConnections this page has created.
+    pub fn connections_made(&self) -> u32 {
+        self.connections
     }
 
     fn say(&mut self, line: String) {
@@ -235,44 +358,78 @@ impl Live {
             Event::Discovered(peer, via) => self.discover(peer, via),
             Event::Gone { peer, closing } => {
                 self.known.remove(&peer);
+                self.mesh.gone(peer);
+                if !closing {
+                    // The server saw its connection close: suspect it, in case no member
+                    // that stays has a link to it (alive after all, it refutes).
+                    self.node.handle_peer_gone(now(), peer);
+                }
                 if let (true, Some(p)) = (closing, self.peers.get(&peer)) {
-                    let (sink, generation) = (self.sink.clone(), p.link.generation());
+                    let generation = p.direct.as_ref().map(|d| d.generation());
+                    let sink = self.sink.clone();
                     gloo_timers::callback::Timeout::new(BYE_GRACE_MS, move || {
-                        sink(Event::LinkClosed(peer, generation, "left (closed its tab)"))
+                        sink(Event::LinkClosed(
+                            peer,
+                            generation.unwrap_or(0),
+                            "left (closed its tab)",
+                        ))
                     })
                     .forget();
+                } else if !closing && self.peers.get(&peer).is_some_and(|p| !p.direct_open) {
+                    // Its relay went with its server connection; a direct link stays.
+                    self.drop_peer(peer, "left the room");
                 }
+                self.after_input();
             }
             Event::Signal(peer, signal, via) => self.on_signal(peer, signal, via),
             Event::Outgoing(peer, generation, signal) => {
-                let via = self.link(peer, generation).map(|p| p.via);
+                let via = self.direct(peer, generation).map(|p| p.via);
                 if let Some(signaller) = via.and_then(|via| self.signaller(via)) {
                     signaller.signal(peer, &signal);
                 }
             }
             Event::LinkOpen(peer, generation) => {
-                if let Some(p) = self
-                    .peers
-                    .get_mut(&peer)
-                    .filter(|p| p.link.generation() == generation)
-                {
-                    p.open = true;
-                    self.say(format!("link to {} open", peer_hex(peer)));
-                    self.node.handle_link_up(now(), peer);
+                if let Some(p) = self.peers.get_mut(&peer).filter(|p| {
+                    p.direct
+                        .as_ref()
+                        .is_some_and(|d| d.generation() == generation)
+                }) {
+                    p.direct_open = true;
+                    let moved = p.relay.is_some();
+                    self.say(format!(
+                        "direct link to {} open{}",
+                        peer_hex(peer),
+                        if moved { " (moved off the relay)" } else { "" }
+                    ));
+                    self.up(peer);
                     self.flush();
                 }
             }
             Event::Frame(peer, generation, frame) => {
-                if self.link(peer, generation).is_some() {
-                    match frame {
-                        Frame::Bytes(bytes) => self.node.handle_bytes(now(), peer, &bytes),
-                        Frame::TooLarge(len) => self.node.refuse(peer, WireError::TooLarge(len)),
-                    }
-                    self.after_input();
+                if self.direct(peer, generation).is_some() {
+                    self.take_frame(peer, frame);
                 }
             }
+            Event::Relayed(peer, frame) => self.take_frame(peer, frame),
             Event::LinkClosed(peer, generation, why) => {
-                if self.link(peer, generation).is_some() {
+                let Some(p) = self.peers.get_mut(&peer) else {
+                    return;
+                };
+                let this_one = p
+                    .direct
+                    .as_ref()
+                    .is_some_and(|d| d.generation() == generation);
+                if p.relay.is_some() && this_one && why != "left (closed its tab)" {
+                    // The direct link failed: the relay carries on.
+                    if let Some(d) = p.direct.take() {
+                        d.shut();
+                    }
+                    p.direct_open = false;
+                    self.say(format!(
+                        "direct link to {} closed ({why}): on the relay",
+                        peer_hex(peer)
+                    ));
+                } else if this_one || p.direct.is_none() {
                     self.drop_peer(peer, why);
                 }
             }
@@ -285,9 +442,13 @@ impl Live {
                     other => other,
                 };
             }
-            Event::Welcome(ice) => {
+            Event::Welcome(ice, limits, resume) => {
                 self.server = ServerState::Connected;
-                self.signaling.welcomed();
+                session::keep(&self.room, self.me, resume.as_deref());
+                if limits.is_none() {
+                    self.say("this server has no relay: only direct links".into());
+                }
+                self.signaling.welcomed(limits, resume);
                 if !self.ice_fixed {
                     self.ice_servers = ice_js(&ice);
                 }
@@ -301,11 +462,22 @@ impl Live {
         }
     }
 
-    /// The peer's link, if it is still of this generation.
-    fn link(&self, peer: NodeId, generation: u64) -> Option<&Peer> {
-        self.peers
-            .get(&peer)
-            .filter(|p| p.link.generation() == generation)
+    /// A frame from `peer`, whatever carried it.
+    fn take_frame(&mut self, peer: NodeId, frame: Frame) {
+        match frame {
+            Frame::Bytes(bytes) => self.node.handle_bytes(now(), peer, &bytes),
+            Frame::TooLarge(len) => self.node.refuse(peer, WireError::TooLarge(len)),
+        }
+        self.after_input();
+    }
+
+    /// The peer, if its direct link is of this generation.
+    fn direct(&self, peer: NodeId, generation: u64) -> Option<&Peer> {
+        self.peers.get(&peer).filter(|p| {
+            p.direct
+                .as_ref()
+                .is_some_and(|d| d.generation() == generation)
+        })
     }
 
     fn signaller(&self, via: Via) -> Option<&dyn Signaller> {
@@ -315,33 +487,137 @@ impl Live {
         }
     }
 
-    /// A new link to `peer` (its handshake to come).
-    fn new_peer(&mut self, peer: NodeId, via: Via) -> Option<Peer> {
-        self.generation += 1;
-        let link = webrtc::Link::new(peer, self.generation, &self.ice_servers, self.sink.clone())?;
-        Some(Peer {
-            link,
-            via,
-            opened_at: js_sys::Date::now(),
-            open: false,
-        })
+    fn signal(&self, peer: NodeId, via: Via, signal: Signal) {
+        if let Some(s) = self.signaller(via) {
+            s.signal(peer, &signal);
+        }
     }
 
-    /// A peer exists: the smaller id offers, within the cap.
+    /// A new WebRTC attempt with `peer`, within the page's budget of connections.
+    fn new_direct(&mut self, peer: NodeId) -> Option<webrtc::Link> {
+        if self.connections >= MAX_PEER_CONNECTIONS {
+            return None;
+        }
+        self.generation += 1;
+        self.connections += 1;
+        if self.connections == MAX_PEER_CONNECTIONS {
+            self.say(format!(
+                "{MAX_PEER_CONNECTIONS} WebRTC connections made in this page: new links go over the relay"
+            ));
+        }
+        webrtc::Link::new(peer, self.generation, &self.ice_servers, self.sink.clone())
+    }
+
+    /// The node learns the link to `peer` is up (once).
+    fn up(&mut self, peer: NodeId) {
+        if let Some(p) = self.peers.get_mut(&peer).filter(|p| !p.up) {
+            p.up = true;
+            self.node.handle_link_up(now(), peer);
+        }
+    }
+
+    /// Puts the pair on the relay too (the direct link is late, failed, or not to be): told
+    /// to the peer, and the link is up for the node.
+    fn relay_with(&mut self, peer: NodeId, tell: bool) {
+        if !self.signaling.relays() {
+            return;
+        }
+        let outbox = self.signaling.outbox();
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        if p.relay.is_none() {
+            p.relay = Some(RelayLink::new(peer, outbox));
+            if tell {
+                self.signal(
+                    peer,
+                    Via::Server,
+                    Signal::Link {
+                        link: LinkSignal::Relay,
+                    },
+                );
+            }
+            self.say(format!("link to {} over the relay", peer_hex(peer)));
+        }
+        self.up(peer);
+    }
+
+    /// A peer exists: the mesh decides whether to link.
     fn discover(&mut self, peer: NodeId, via: Via) {
         if peer == self.me {
             return;
         }
-        if self.known.len() < KNOWN_CAP || self.known.contains_key(&peer) {
-            self.known.entry(peer).or_insert(via);
+        if self.known.len() < grapevine_core::lab::mesh::KNOWN_CAP || self.known.contains_key(&peer)
+        {
+            // A peer met through this browser keeps that way (it needs no server).
+            let entry = self.known.entry(peer).or_insert(via);
+            if via == Via::Tabs {
+                *entry = Via::Tabs;
+            }
+            self.mesh.heard(peer);
         }
-        if self.peers.contains_key(&peer) || self.peers.len() >= self.cap || self.me > peer {
+    }
+
+    /// Asks `peer` for a link: a WebRTC offer (the relay follows if it is slow), or the relay
+    /// at once past the connection budget.
+    fn connect(&mut self, peer: NodeId) {
+        let Some(&via) = self.known.get(&peer) else {
             return;
+        };
+        self.mesh.linking(peer);
+        let direct = self.new_direct(peer);
+        let offered = direct.is_some();
+        if let Some(d) = &direct {
+            d.offer();
         }
-        if let Some(p) = self.new_peer(peer, via) {
-            p.link.offer();
-            self.peers.insert(peer, p);
+        self.peers.insert(
+            peer,
+            Peer {
+                via,
+                direct,
+                direct_open: false,
+                attempt_at: js_sys::Date::now(),
+                offered,
+                relay: None,
+                relay_only: false,
+                retries: 0,
+                up: false,
+            },
+        );
+        if !offered {
+            self.relay_with(peer, true);
         }
+    }
+
+    /// Answers `from`'s request for a link: taken (perhaps in place of another), or refused.
+    fn accept(&mut self, from: NodeId, via: Via) -> bool {
+        self.discover(from, via);
+        match self.mesh.answer(from) {
+            Answer::Take => {}
+            Answer::Swap(victim) => {
+                let victim_via = self.peers.get(&victim).map_or(Via::Server, |p| p.via);
+                self.signal(
+                    victim,
+                    victim_via,
+                    Signal::Link {
+                        link: LinkSignal::Busy,
+                    },
+                );
+                self.drop_peer(victim, "made room for a newcomer");
+            }
+            Answer::Busy => {
+                self.signal(
+                    from,
+                    via,
+                    Signal::Link {
+                        link: LinkSignal::Busy,
+                    },
+                );
+                return false;
+            }
+        }
+        self.mesh.linking(from);
+        true
     }
 
     /// A handshake signal from `from`. Malformed ones never get here (they do not decode);
@@ -350,80 +626,171 @@ impl Live {
         match signal {
             Signal::Description { sdp } => {
                 if sdp.kind == grapevine_core::signal::DescriptionKind::Offer {
-                    if self.me < from || self.peers.get(&from).is_some_and(|p| p.open) {
-                        // The smaller id offers: this pair's offer is ours to make, or we are
-                        // already linked. A confused or hostile peer; ignored.
+                    if let Some(p) = self.peers.get(&from) {
+                        if p.direct_open {
+                            return; // already linked directly
+                        }
+                        if p.direct.is_some() && p.offered && self.me < from {
+                            return; // both offered: the smaller id's offer stands
+                        }
+                    } else if !self.accept(from, via) {
                         return;
                     }
-                    // A new offer replaces a handshake that did not finish (the offerer gave
-                    // up).
-                    if let Some(old) = self.peers.remove(&from) {
-                        old.link.shut();
-                    }
-                    if self.peers.len() >= self.cap {
-                        return;
-                    }
-                    let Some(p) = self.new_peer(from, via) else {
+                    let Some(direct) = self.new_direct(from) else {
+                        // Past the budget: the relay instead.
+                        self.peers.entry(from).or_insert_with(|| relay_peer(via));
+                        self.relay_with(from, true);
                         return;
                     };
-                    self.peers.insert(from, p);
+                    let p = self.peers.entry(from).or_insert_with(|| relay_peer(via));
+                    if let Some(old) = p.direct.replace(direct) {
+                        old.shut();
+                    }
+                    p.direct_open = false;
+                    p.offered = false;
+                    p.relay_only = false;
+                    p.attempt_at = js_sys::Date::now();
                 }
-                if let Some(p) = self.peers.get(&from) {
-                    p.link.handle_description(sdp);
+                if let Some(d) = self.peers.get(&from).and_then(|p| p.direct.as_ref()) {
+                    d.handle_description(sdp);
                 }
             }
             Signal::Candidate { candidate } => {
-                let Some(p) = self.peers.get(&from) else {
+                let Some(d) = self.peers.get(&from).and_then(|p| p.direct.as_ref()) else {
                     return;
                 };
-                if !p.link.handle_candidate(candidate) {
+                if !d.handle_candidate(candidate) {
                     self.drop_peer(from, "too many ICE candidates");
                 }
+            }
+            Signal::Link {
+                link: LinkSignal::Relay,
+            } => {
+                if let Some(p) = self.peers.get_mut(&from) {
+                    // Our offer answered with "relay": a native peer, or one whose direct
+                    // attempt gave up. A native peer never answers an offer: no retries.
+                    if p.offered && !p.direct_open {
+                        p.relay_only = true;
+                        if let Some(d) = p.direct.take() {
+                            d.shut();
+                        }
+                    }
+                } else if !self.accept(from, via) {
+                    return;
+                } else {
+                    self.peers.insert(from, relay_peer(via));
+                }
+                self.relay_with(from, false);
+                self.after_input();
+            }
+            Signal::Link {
+                link: LinkSignal::Busy,
+            } => {
+                if self.peers.contains_key(&from) {
+                    self.drop_peer(from, "it is at its link cap");
+                }
+                self.mesh.busy(now(), from);
             }
         }
     }
 
     fn drop_peer(&mut self, peer: NodeId, why: &str) {
         if let Some(p) = self.peers.remove(&peer) {
-            let was_open = p.open;
-            p.link.shut();
+            if let Some(d) = p.direct {
+                d.shut();
+            }
+            self.mesh.unlinked_from(peer);
             self.node.handle_link_down(now(), peer);
-            if was_open {
+            if p.up {
                 self.say(format!("link to {} closed: {why}", peer_hex(peer)));
             }
             self.after_input();
         }
     }
 
-    /// The node's deadlines, handshakes that took too long, peers to link to again.
+    /// The node's deadlines; late, failed and retried direct links; links to make; the
+    /// relay's frames; the report to the server.
     fn tick(&mut self) {
         let t = now();
         if self.node.poll_timeout().is_some_and(|d| d <= t) {
             self.node.handle_timeout(t);
         }
         let wall = js_sys::Date::now();
-        let stale: Vec<NodeId> = self
-            .peers
-            .iter()
-            .filter(|(_, p)| !p.open && wall - p.opened_at > HANDSHAKE_TIMEOUT_MS)
-            .map(|(&id, _)| id)
-            .collect();
-        for peer in stale {
-            self.drop_peer(peer, "handshake timed out");
-        }
-        if wall >= self.next_rediscovery {
-            self.next_rediscovery = wall + REDISCOVERY_MS;
-            let unlinked: Vec<(NodeId, Via)> = self
-                .known
-                .iter()
-                .filter(|(id, _)| !self.peers.contains_key(id))
-                .map(|(&id, &via)| (id, via))
-                .collect();
-            for (peer, via) in unlinked {
-                self.discover(peer, via);
+        let mut late = Vec::new();
+        let mut stale = Vec::new();
+        let mut retry = Vec::new();
+        let mut dead = Vec::new();
+        for (&id, p) in &self.peers {
+            let waited = wall - p.attempt_at;
+            if p.direct.is_some() && !p.direct_open {
+                if waited > HANDSHAKE_TIMEOUT_MS {
+                    stale.push(id);
+                } else if waited > RELAY_AFTER_MS && p.relay.is_none() {
+                    late.push(id);
+                }
+            } else if p.direct.is_none()
+                && p.relay.is_some()
+                && !p.relay_only
+                && p.via == Via::Server
+                && self.me < id
+                && waited
+                    > (DIRECT_RETRY_MS * f64::from(1u32 << p.retries.min(10)))
+                        .min(DIRECT_RETRY_MAX_MS)
+            {
+                retry.push(id);
+            }
+            if p.direct.is_none() && p.relay.is_none() && waited > HANDSHAKE_TIMEOUT_MS {
+                dead.push(id);
             }
         }
+        for peer in late {
+            self.relay_with(peer, true);
+        }
+        for peer in stale {
+            let on_relay = self.peers.get(&peer).is_some_and(|p| p.relay.is_some());
+            if on_relay {
+                if let Some(d) = self.peers.get_mut(&peer).and_then(|p| p.direct.take()) {
+                    d.shut();
+                }
+            } else {
+                self.drop_peer(peer, "handshake timed out");
+                self.mesh.busy(t, peer);
+            }
+        }
+        for peer in dead {
+            self.drop_peer(peer, "no link formed");
+        }
+        for peer in retry {
+            if let Some(direct) = self.new_direct(peer) {
+                direct.offer();
+                if let Some(p) = self.peers.get_mut(&peer) {
+                    p.direct = Some(direct);
+                    p.offered = true;
+                    p.attempt_at = wall;
+                    p.retries += 1;
+                }
+            } else if let Some(p) = self.peers.get_mut(&peer) {
+                p.attempt_at = wall;
+            }
+        }
+        if wall >= self.next_plan && !self.shutting_down {
+            self.next_plan = wall + PLAN_EVERY_MS;
+            for peer in self.mesh.to_link(t) {
+                self.connect(peer);
+            }
+        }
+        if wall >= self.next_report {
+            self.next_report = wall + REPORT_EVERY_MS;
+            let direct = self.peers.values().filter(|p| p.direct_open).count() as u32;
+            let relay = self
+                .peers
+                .values()
+                .filter(|p| !p.direct_open && p.relay.is_some())
+                .count() as u32;
+            self.signaling.report_links(direct, relay);
+        }
         self.after_input();
+        self.signaling.flush_relay();
     }
 
     /// Drains the node's events and outbox.
@@ -460,8 +827,8 @@ impl Live {
     /// Sends the node's outbox over each peer's transport.
     fn flush(&mut self) {
         while let Some((to, bytes)) = self.node.poll_transmit() {
-            if let Some(p) = self.peers.get(&to).filter(|p| p.open) {
-                p.transport().send(&bytes);
+            if let Some(t) = self.peers.get(&to).and_then(Peer::transport) {
+                t.send(&bytes);
             }
         }
     }
@@ -491,19 +858,52 @@ impl Live {
         self.after_input();
     }
 
-    /// The tab is going away: a graceful leave, "bye" to this browser's tabs, every link
-    /// closed gracefully (what is queued, the leave included, goes out first; the browser
-    /// tears the connections down as the page goes, and the peers see the channels close).
+    /// The tab is going away: a graceful leave, a goodbye to every member known over the
+    /// relay (so those without a link to this tab hear it too), "bye" to this browser's
+    /// tabs, every link closed gracefully (what is queued, the leave among it, goes out
+    /// first; the browser tears the connections down as the page goes, and the peers see the
+    /// channels close).
     fn shut_down(&mut self) {
         self.shutting_down = true;
-        self.node.leave(now());
+        let t = now();
+        self.node.leave(t);
         self.flush();
+        let bye = self.node.goodbye();
+        if let Some(outbox) = self.signaling.outbox().borrow_mut().as_mut() {
+            let members: Vec<NodeId> = self
+                .node
+                .swim()
+                .iter_members()
+                .filter(|(_, v)| v.state.is_member())
+                .map(|(m, _)| m)
+                .collect();
+            for member in members {
+                outbox.push(t.0, member, &bye);
+            }
+        }
         if let Some(t) = &self.tabs {
             t.bye();
         }
         for p in self.peers.values() {
-            p.transport().close();
+            if let Some(d) = p.direct.as_ref() {
+                d.close();
+            }
         }
         self.signaling.close();
+    }
+}
+
+/// A peer linked over the relay only, so far.
+fn relay_peer(via: Via) -> Peer {
+    Peer {
+        via,
+        direct: None,
+        direct_open: false,
+        attempt_at: js_sys::Date::now(),
+        offered: false,
+        relay: None,
+        relay_only: false,
+        retries: 0,
+        up: false,
     }
 }

@@ -1,12 +1,18 @@
 //! `grapevine serve`'s `/signal` WebSocket on the page's own origin: tabs of other browsers
-//! meet through it. Frames are the core's signaling types ([`grapevine_core::signal`]), the
-//! same the server decodes. When the socket closes the loop is told, and asks for a new
-//! connection after a backoff (1 s doubling to 30 s); links already open do not need it.
+//! meet through it, and it carries the relay ([`super::relay`]). Frames are the core's
+//! signaling types ([`grapevine_core::signal`]), the same the server decodes. When the socket
+//! closes the loop is told, and asks for a new connection after a backoff (1 s doubling to
+//! 30 s), showing the server's resume secret so the id stays this tab's; direct links already
+//! open do not need the server.
 
-use super::transport::{Event, ServerState, Signaller, Sink, Via};
+use super::relay::SharedOutbox;
+use super::transport::{Event, Frame, ServerState, Signaller, Sink, Via};
 use super::{from_js, to_js};
+use grapevine_core::lab::wire::MAX_MESSAGE_BYTES;
 use grapevine_core::lab::NodeId;
-use grapevine_core::signal::{parse_peer, peer_hex, FromClient, Signal, ToClient};
+use grapevine_core::signal::{
+    parse_peer, peer_hex, relay_decode, FromClient, Limits, RelayOutbox, Signal, ToClient,
+};
 use js_sys::JSON;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
@@ -24,21 +30,37 @@ pub struct Server {
     sink: Sink,
     socket: Option<WebSocket>,
     backoff_ms: u32,
+    /// The relay's outbox (while welcomed by a server with a relay).
+    outbox: SharedOutbox,
+    /// The secret that takes this id back on the next connection.
+    resume: Option<String>,
     /// The current socket's handlers (replaced on every reconnection, not accumulated).
     _handlers: Vec<Closure<dyn FnMut(JsValue)>>,
 }
 
 impl Server {
     /// A connection to come: call [`Server::connect`].
-    pub fn new(room: String, me: NodeId, sink: Sink) -> Server {
+    pub fn new(room: String, me: NodeId, resume: Option<String>, sink: Sink) -> Server {
         Server {
             room,
             me,
             sink,
             socket: None,
             backoff_ms: FIRST_BACKOFF_MS,
+            outbox: SharedOutbox::default(),
+            resume,
             _handlers: Vec::new(),
         }
+    }
+
+    /// The relay's outbox, for relay links.
+    pub fn outbox(&self) -> SharedOutbox {
+        self.outbox.clone()
+    }
+
+    /// Whether the relay can carry frames now.
+    pub fn relays(&self) -> bool {
+        self.outbox.borrow().is_some()
     }
 
     /// Opens the socket (`ws[s]://HOST/signal?room=ROOM&peer=ID`). Nothing happens outside a
@@ -51,11 +73,14 @@ impl Server {
             return;
         };
         let scheme = if protocol == "https:" { "wss" } else { "ws" };
-        let url = format!(
+        let mut url = format!(
             "{scheme}://{host}/signal?room={}&peer={}",
             self.room,
             peer_hex(self.me)
         );
+        if let Some(secret) = self.resume.as_ref().filter(|s| is_secret(s)) {
+            url.push_str(&format!("&resume={secret}"));
+        }
         let Ok(ws) = WebSocket::new(&url) else { return };
         let sink = self.sink.clone();
         let onmessage = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
@@ -87,6 +112,7 @@ impl Server {
     /// next attempt.
     pub fn closed(&mut self, reason: &str) -> ServerState {
         self.socket = None;
+        self.outbox.borrow_mut().take();
         let delay = self.backoff_ms;
         self.backoff_ms = (delay * 2).min(MAX_BACKOFF_MS);
         let sink = self.sink.clone();
@@ -101,13 +127,47 @@ impl Server {
         })
     }
 
-    /// The server welcomed this tab: the next outage starts from the first backoff again.
-    pub fn welcomed(&mut self) {
+    /// The server welcomed this tab: the next outage starts from the first backoff again;
+    /// the relay opens (if the server has one) under its limits.
+    pub fn welcomed(&mut self, limits: Option<Limits>, resume: Option<String>) {
         self.backoff_ms = FIRST_BACKOFF_MS;
+        *self.outbox.borrow_mut() = limits.map(|l| RelayOutbox::new(l, js_sys::Date::now() as u64));
+        if resume.is_some() {
+            self.resume = resume;
+        }
+    }
+
+    /// The secret to resume this id with, as last given.
+    pub fn resume(&self) -> Option<&str> {
+        self.resume.as_deref()
+    }
+
+    /// Sends what waits in the relay's outbox.
+    pub fn flush_relay(&self) {
+        let frames = match self.outbox.borrow_mut().as_mut() {
+            Some(outbox) if !outbox.is_empty() => outbox.drain(),
+            _ => return,
+        };
+        for frame in frames {
+            self.send(&frame);
+        }
+    }
+
+    /// Tells the server this tab's links (for `/health`; it also keeps the connection
+    /// active).
+    pub fn report_links(&self, direct: u32, relay: u32) {
+        self.send(&FromClient::Links { direct, relay });
+    }
+
+    fn send(&self, frame: &FromClient<Signal>) {
+        if let (Some(ws), Ok(text)) = (&self.socket, JSON::stringify(&to_js(frame))) {
+            let _ = ws.send_with_str(&String::from(text));
+        }
     }
 
     /// Closes the socket for good (the page is going).
     pub fn close(&mut self) {
+        self.flush_relay();
         self._handlers.clear();
         if let Some(ws) = self.socket.take() {
             ws.set_onmessage(None);
@@ -119,14 +179,17 @@ impl Server {
 
 impl Signaller for Server {
     fn signal(&self, to: NodeId, signal: &Signal) {
-        let frame = FromClient::Signal {
+        self.send(&FromClient::Signal {
             to: peer_hex(to),
             data: signal.clone(),
-        };
-        if let (Some(ws), Ok(text)) = (&self.socket, JSON::stringify(&to_js(&frame))) {
-            let _ = ws.send_with_str(&String::from(text));
-        }
+        });
     }
+}
+
+/// Whether `s` looks like a resume secret (so what sessionStorage held goes into a URL only
+/// if it is plain hex).
+fn is_secret(s: &str) -> bool {
+    (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// What a server frame means for the loop: the welcome first (its ICE servers serve the
@@ -134,8 +197,12 @@ impl Signaller for Server {
 fn read(frame: ToClient<Signal>) -> Vec<Event> {
     match frame {
         ToClient::Welcome {
-            peers, ice_servers, ..
-        } => std::iter::once(Event::Welcome(ice_servers))
+            peers,
+            ice_servers,
+            limits,
+            resume,
+            ..
+        } => std::iter::once(Event::Welcome(ice_servers, limits, resume))
             .chain(
                 peers
                     .iter()
@@ -157,6 +224,21 @@ fn read(frame: ToClient<Signal>) -> Vec<Event> {
         ToClient::Signal { from, data } => parse_peer(&from)
             .map(|p| Event::Signal(p, data, Via::Server))
             .into_iter()
+            .collect(),
+        ToClient::Relay { frames } => frames
+            .into_iter()
+            .filter_map(|f| {
+                let peer = parse_peer(&f.peer)?;
+                // Undecodable data reaches the node as bytes it refuses (and counts).
+                let frame = match relay_decode(&f.data, MAX_MESSAGE_BYTES) {
+                    Some(bytes) => Frame::Bytes(bytes),
+                    None if f.data.len() / 4 * 3 > MAX_MESSAGE_BYTES => {
+                        Frame::TooLarge(f.data.len() / 4 * 3)
+                    }
+                    None => Frame::Bytes(Vec::new()),
+                };
+                Some(Event::Relayed(peer, frame))
+            })
             .collect(),
         ToClient::Pong | ToClient::Error { .. } => Vec::new(),
     }

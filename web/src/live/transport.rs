@@ -1,8 +1,9 @@
 //! The seams between the tab's node loop ([`super::Live`]) and whatever carries its bytes.
 //!
 //! - A [`Transport`] carries one peer's frames (the node's wire messages): a WebRTC data
-//!   channel today ([`super::webrtc`]), the server's relay next. The loop sends through the
-//!   trait and hears back through [`Event`]s; it never knows which transport a peer is on.
+//!   channel ([`super::webrtc`]) or the server's relay ([`super::relay`]). The loop sends
+//!   through the trait and hears back through [`Event`]s; the node never knows which
+//!   transport a peer is on.
 //! - A [`Signaller`] carries the handshake that sets links up: this browser's
 //!   BroadcastChannel ([`super::tabs`]) or the server's WebSocket ([`super::server`]).
 //!
@@ -10,7 +11,7 @@
 //! the loop's state is only ever touched from [`super::Live::handle`].
 
 use grapevine_core::lab::NodeId;
-use grapevine_core::signal::{IceServer, Signal};
+use grapevine_core::signal::{IceServer, Limits, Signal};
 use std::rc::Rc;
 
 /// How a peer was met, and so how its handshake travels.
@@ -69,12 +70,16 @@ pub enum Event {
     LinkOpen(NodeId, u64),
     /// A link carried a frame.
     Frame(NodeId, u64, Frame),
+    /// The server's relay carried a frame from this peer (linked or not: a goodbye comes
+    /// from anyone).
+    Relayed(NodeId, Frame),
     /// A link failed or closed.
     LinkClosed(NodeId, u64, &'static str),
     /// The signaling server's state changed.
     Server(ServerState),
-    /// The signaling server welcomed this tab: its ICE servers.
-    Welcome(Vec<IceServer>),
+    /// The signaling server welcomed this tab: its ICE servers, its limits (a server with
+    /// a relay), and the secret to resume this id with.
+    Welcome(Vec<IceServer>, Option<Limits>, Option<String>),
     /// Time to connect to the signaling server again.
     Reconnect,
 }

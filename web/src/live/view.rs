@@ -146,7 +146,7 @@ impl Component for LiveView {
             ServerState::Connecting => "signaling server: connecting…".to_string(),
             ServerState::Offline(why) => format!("signaling server: {why}"),
         };
-        let links: Vec<_> = node.links().collect();
+        let links = live.link_rows();
         let kv = node.kv();
         html! {
             <main class="layout live">
@@ -235,11 +235,12 @@ impl Component for LiveView {
                     <section class="panel" aria-label="Links">
                         <h2>{ "Links" }</h2>
                         <table class="members">
-                            <thead><tr><th>{ "peer" }</th><th>{ "state" }</th><th>{ "round trip" }</th></tr></thead>
+                            <thead><tr><th>{ "peer" }</th><th>{ "via" }</th><th>{ "state" }</th><th>{ "round trip" }</th></tr></thead>
                             <tbody>
                             { for links.iter().map(|l| html! {
-                                <tr data-testid="link" data-peer={hex(l.peer)}>
+                                <tr data-testid="link" data-peer={hex(l.peer)} data-transport={l.transport}>
                                     <td><code>{ hex(l.peer) }</code></td>
+                                    <td><span class={classes!("via", l.transport)} title={transport_hint(l.transport)}>{ l.transport }</span></td>
                                     <td>{ if l.ready { "ready" } else { "saying hello" } }</td>
                                     <td>{ l.rtt_ms.map_or("–".into(), |r| format!("{r} ms")) }</td>
                                 </tr>
@@ -264,5 +265,14 @@ impl Component for LiveView {
                 </div>
             </main>
         }
+    }
+}
+
+/// What a link's transport means, for its tooltip.
+fn transport_hint(kind: &str) -> &'static str {
+    match kind {
+        "relay" => "through the server: no peer-to-peer path formed (or a native peer)",
+        "turn" => "peer to peer through a TURN server",
+        _ => "peer to peer (WebRTC data channel)",
     }
 }
