@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { serveDist } from './browser.mjs';
-import { liveChromium, liveFirefox, liveTab, peerCount } from './live.mjs';
+import { liveChromium, liveFirefox, liveTab, peerCount, until, spread, memberStatus } from './live.mjs';
 
 let server;
 const browsers = [];
@@ -16,39 +16,11 @@ after(async () => {
 });
 
 const origin = () => server.url.replace(/\/$/, '');
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function browser() {
   const b = await liveChromium(origin());
   browsers.push(b.browser);
   return b;
-}
-
-/** Waits until `check()` is true (polling), or fails with `what`. */
-async function until(what, check, ms = 20_000) {
-  const t0 = Date.now();
-  while (Date.now() - t0 < ms) {
-    if (await check()) return Date.now() - t0;
-    await sleep(50);
-  }
-  assert.fail(`${what}: not within ${ms} ms`);
-}
-
-const rumorIds = (page) => page.locator('[data-testid=rumor]').evaluateAll((els) => els.map((e) => e.dataset.rumorId));
-const memberStatus = (page, id) => page.locator(`[data-testid=member][data-peer="${id}"]`).getAttribute('data-status').catch(() => null);
-
-/** Starts a rumor in `from` and waits until every tab has it; returns ms and the rumor id. */
-async function spread(from, tabs, text) {
-  await from.getByTestId('rumor-text').fill(text);
-  const t0 = Date.now();
-  await from.getByTestId('start-rumor').click();
-  const id = await until('the rumor shows at its origin', async () => (await rumorIds(from)).length > 0)
-    .then(async () => (await from.locator('[data-testid=rumor]').filter({ hasText: text }).getAttribute('data-rumor-id')));
-  await until(`rumor ${id} reaches every tab`, async () => {
-    const all = await Promise.all(tabs.map(rumorIds));
-    return all.every((ids) => ids.includes(id));
-  });
-  return { ms: Date.now() - t0, id };
 }
 
 test('six tabs of one browser: a mesh, a rumor to all, a closed tab detected, a rumor through 30 % loss', async () => {

@@ -1,7 +1,10 @@
 // Shared set-up for live mode's tests: a browser that does real WebRTC on loopback. Run inside
 // a loopback-only network namespace (scripts/test does: unshare -rn), see ../shared/TOOLCHAIN.md.
 import { chromium, firefox } from 'playwright-core';
-import { CHROMIUM_ARGS } from './browser.mjs';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { CHROMIUM_ARGS, CLI } from './browser.mjs';
 
 export const LIVE_ARGS = [
   ...CHROMIUM_ARGS,
@@ -54,3 +57,62 @@ export async function liveFirefox() {
   const context = await browser.newContext();
   return { browser, context };
 }
+
+/** `grapevine peer` members in `room` of the server at `origin`, with `--json`: their lines
+ * are collected in `lines` as they come. */
+export function nativePeers(origin, room, flags = []) {
+  const child = spawn(CLI, ['peer', '--url', origin, '--room', room, '--json', ...flags], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines = [];
+  const errors = [];
+  createInterface({ input: child.stdout }).on('line', (line) => lines.push(JSON.parse(line)));
+  createInterface({ input: child.stderr }).on('line', (line) => errors.push(line));
+  return {
+    process: child,
+    lines,
+    errors,
+    /** The members' ids (from their own member events). */
+    ids() { return new Set(lines.filter((l) => l.event === 'member').map((l) => l.peer)); },
+    /** Each member's latest status of each member it heard of: Map peer -> Map member -> status. */
+    statuses() {
+      const all = new Map();
+      for (const l of lines) {
+        if (l.event !== 'member') continue;
+        if (!all.has(l.peer)) all.set(l.peer, new Map());
+        all.get(l.peer).set(l.member, l.status);
+      }
+      return all;
+    },
+    /** The members that heard rumor `id` ("<origin>:<n>"). */
+    heard(id) { return new Set(lines.filter((l) => l.event === 'rumor' && l.rumor === id).map((l) => l.peer)); },
+  };
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits until `check()` is true (polling), or fails with `what`. */
+export async function until(what, check, ms = 20_000) {
+  const t0 = Date.now();
+  while (Date.now() - t0 < ms) {
+    if (await check()) return Date.now() - t0;
+    await sleep(50);
+  }
+  assert.fail(`${what}: not within ${ms} ms`);
+}
+
+export const rumorIds = (page) => page.locator('[data-testid=rumor]').evaluateAll((els) => els.map((e) => e.dataset.rumorId));
+export const memberStatus = (page, id) => page.locator(`[data-testid=member][data-peer="${id}"]`).getAttribute('data-status').catch(() => null);
+
+/** Starts a rumor in `from` and waits until every tab has it; returns ms and the rumor id. */
+export async function spread(from, tabs, text) {
+  await from.getByTestId('rumor-text').fill(text);
+  const t0 = Date.now();
+  await from.getByTestId('start-rumor').click();
+  const id = await until('the rumor shows at its origin', async () => (await rumorIds(from)).length > 0)
+    .then(async () => (await from.locator('[data-testid=rumor]').filter({ hasText: text }).getAttribute('data-rumor-id')));
+  await until(`rumor ${id} reaches every tab`, async () => {
+    const all = await Promise.all(tabs.map(rumorIds));
+    return all.every((ids) => ids.includes(id));
+  });
+  return { ms: Date.now() - t0, id };
+}
+

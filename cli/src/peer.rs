@@ -44,8 +44,9 @@ pub struct PeerArgs {
     #[arg(long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..=1_000))]
     pub count: u32,
-    /// Links each member holds at most (and asks for): a partial mesh on purpose.
-    #[arg(long, value_name = "K", default_value_t = LinkTarget::TAB.target as u32,
+    /// Links each member holds at most: a partial mesh on purpose (it asks for three quarters
+    /// of them, leaving room for newcomers, as a tab does).
+    #[arg(long, value_name = "K", default_value_t = LinkTarget::TAB.cap as u32,
           value_parser = clap::value_parser!(u32).range(1..=64))]
     pub links: u32,
     /// Peers each member tells a rumor per interval, as the page's fanout.
@@ -364,7 +365,7 @@ impl Member {
         Member {
             id,
             node: LiveNode::new(id, node_seed, config, now()),
-            mesh: Mesh::new(id, LinkTarget::exactly(args.links as usize), mesh_rng),
+            mesh: Mesh::new(id, LinkTarget::capped(args.links as usize), mesh_rng),
             links: BTreeMap::new(),
             status: Status::default(),
         }

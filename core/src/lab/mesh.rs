@@ -41,9 +41,15 @@ impl LinkTarget {
     /// a phone's WebRTC connections few; the cap at 1.5× keeps the mesh even.
     pub const TAB: LinkTarget = LinkTarget { target: 8, cap: 12 };
 
-    /// Exactly `k` links (a native peer's `--links K`: a partial mesh on purpose).
-    pub fn exactly(k: usize) -> LinkTarget {
-        LinkTarget { target: k, cap: k }
+    /// At most `k` links, asking for three quarters of them (a native peer's `--links K`: a
+    /// partial mesh on purpose). The spare quarter is room for newcomers: a member taken out
+    /// of a link by a swap is usually still at its target, so it does not ask in turn (with
+    /// target = cap every member is full, and a swap's shortfall would wander forever).
+    pub fn capped(k: usize) -> LinkTarget {
+        LinkTarget {
+            target: (k * 3 / 4).max(1).min(k),
+            cap: k,
+        }
     }
 }
 
@@ -240,7 +246,7 @@ mod tests {
     #[test]
     fn a_full_member_refuses_and_a_busy_one_is_not_asked_again_soon() {
         let rng = GossipRng::derive(1, Stream::Nodes, 0);
-        let mut m = Mesh::new(NodeId(1), LinkTarget::exactly(1), rng);
+        let mut m = Mesh::new(NodeId(1), LinkTarget::capped(1), rng);
         m.heard(NodeId(2));
         m.heard(NodeId(3));
         m.busy(Millis(0), NodeId(2));

@@ -149,6 +149,8 @@ struct Peer {
     relay: Option<RelayLink>,
     /// The peer links over the relay only (a native peer answered an offer with "relay").
     relay_only: bool,
+    /// The peer sent a session description (it does WebRTC).
+    heard_sdp: bool,
     /// Direct tries that failed since the pair went on the relay.
     retries: u32,
     /// The node was told the link is up.
@@ -581,6 +583,7 @@ impl Live {
                 relay: None,
                 relay_only: false,
                 retries: 0,
+                heard_sdp: false,
                 up: false,
             },
         );
@@ -625,6 +628,9 @@ impl Live {
     fn on_signal(&mut self, from: NodeId, signal: Signal, via: Via) {
         match signal {
             Signal::Description { sdp } => {
+                if let Some(p) = self.peers.get_mut(&from) {
+                    p.heard_sdp = true;
+                }
                 if sdp.kind == grapevine_core::signal::DescriptionKind::Offer {
                     if let Some(p) = self.peers.get(&from) {
                         if p.direct_open {
@@ -667,9 +673,10 @@ impl Live {
                 link: LinkSignal::Relay,
             } => {
                 if let Some(p) = self.peers.get_mut(&from) {
-                    // Our offer answered with "relay": a native peer, or one whose direct
-                    // attempt gave up. A native peer never answers an offer: no retries.
-                    if p.offered && !p.direct_open {
+                    // Our offer answered with "relay" and no description: a native peer,
+                    // which never does WebRTC (no retries). A browser that answered and then
+                    // found the direct link late says "relay" too: its attempt carries on.
+                    if p.offered && !p.direct_open && !p.heard_sdp {
                         p.relay_only = true;
                         if let Some(d) = p.direct.take() {
                             d.shut();
@@ -904,6 +911,7 @@ fn relay_peer(via: Via) -> Peer {
         relay: None,
         relay_only: false,
         retries: 0,
+        heard_sdp: false,
         up: false,
     }
 }
