@@ -45,10 +45,9 @@ pub struct PeerArgs {
           value_parser = clap::value_parser!(u32).range(1..=1_000))]
     pub count: u32,
     /// Links each member holds at most: a partial mesh on purpose (it asks for three quarters
-    /// of them, leaving room for newcomers, as a tab does).
-    #[arg(long, value_name = "K", default_value_t = LinkTarget::TAB.cap as u32,
-          value_parser = clap::value_parser!(u32).range(1..=64))]
-    pub links: u32,
+    /// of them, leaving room for newcomers). Default: a tab's (asks for 8, holds up to 12).
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub links: Option<u32>,
     /// Peers each member tells a rumor per interval, as the page's fanout.
     #[arg(long, value_name = "F", default_value_t = 1,
           value_parser = clap::value_parser!(u8).range(1..=i64::from(MAX_FANOUT)))]
@@ -202,8 +201,14 @@ async fn run_members(args: PeerArgs, url: String, seed: u64) -> Result<(), crate
         )));
     }
     out.say(&format!(
-        "grapevine peer: {} members joining room {} at {} (seed {seed}; links {}, fanout {}, interval {} ms, loss {})",
-        args.count, args.room, args.url, args.links, args.fanout, args.interval, args.loss
+        "grapevine peer: {} members joining room {} at {} (seed {seed}; links up to {}, fanout {}, interval {} ms, loss {})",
+        args.count,
+        args.room,
+        args.url,
+        args.links.map_or(LinkTarget::TAB.cap as u32, |k| k),
+        args.fanout,
+        args.interval,
+        args.loss
     ));
     let (stop_tx, stop_rx) = watch::channel(false);
     let statuses: Arc<Mutex<Vec<Status>>> =
@@ -318,6 +323,43 @@ fn summary(args: &PeerArgs, seed: u64, s: &[Status], started: Instant) -> serde_
         "relay_bytes_sent": sum(|s| s.relay_bytes_sent),
         "relay_bytes_received": sum(|s| s.relay_bytes_received),
         "relay_dropped": sum(|s| s.relay_dropped),
+        "theory": theory(args, mmax + 1),
+    })
+}
+
+/// What theory expects in a room of `n` (the core's mean-field model, on a complete graph:
+/// a member's links are a partial mesh, so measured times run somewhat longer): a rumor pushed
+/// with the fanout every interval, and membership news spread as SWIM's infection-style
+/// dissemination does, piggybacked both ways on one probe per period (push-pull, fanout 1).
+fn theory(args: &PeerArgs, n: usize) -> serde_json::Value {
+    use grapevine_core::theory::Model;
+    use grapevine_core::{Interest, Protocol, Settings, Topology, Tunables};
+    let n = n.max(2) as u32;
+    let rounds = |protocol: Protocol, fanout: u8| {
+        let settings = Settings {
+            nodes: n,
+            protocol,
+            tunables: Tunables {
+                fanout,
+                loss: args.loss,
+                interest: Interest::FOREVER,
+            },
+            topology: Topology::Complete,
+            crashed: 0.0,
+            seed: 0,
+            source: None,
+        };
+        Model::of(&settings, n).expected_rounds(10_000)
+    };
+    let period = args.interval.max(200);
+    let rumor = rounds(Protocol::Push, args.fanout);
+    let membership = rounds(Protocol::PushPull, 1);
+    json!({
+        "members": n,
+        "rumor_rounds": rumor,
+        "rumor_ms": rumor.map(|r| u64::from(r) * u64::from(args.interval)),
+        "membership_rounds": membership,
+        "membership_ms": membership.map(|r| u64::from(r) * u64::from(period)),
     })
 }
 
@@ -365,7 +407,12 @@ impl Member {
         Member {
             id,
             node: LiveNode::new(id, node_seed, config, now()),
-            mesh: Mesh::new(id, LinkTarget::capped(args.links as usize), mesh_rng),
+            mesh: Mesh::new(
+                id,
+                args.links
+                    .map_or(LinkTarget::TAB, |k| LinkTarget::capped(k as usize)),
+                mesh_rng,
+            ),
             links: BTreeMap::new(),
             status: Status::default(),
         }

@@ -1,0 +1,95 @@
+// Live mode at class size, measured: `grapevine serve` and N native members (`grapevine peer`,
+// the same node as a tab, over the relay) in one room on this machine. For each N: the time
+// until every member lists every member alive, the time for a rumor to reach all (its largest
+// latency), links per member (min / median / max, from /health), relay bytes, and the server's
+// CPU and memory; beside the theory `grapevine peer` reports (the core's mean-field model).
+//
+//   node e2e/bench-live.mjs [N ...]     (default: 60 200; the release CLI must be built)
+//
+// Figures printed as a Markdown table for the README, with the date.
+import { readFileSync } from 'node:fs';
+import { serveDist } from './browser.mjs';
+import { nativePeers, sleep } from './live.mjs';
+
+const sizes = process.argv.slice(2).map(Number).filter((n) => n >= 2);
+const TICKS = 100; // USER_HZ on Linux
+
+/** The server's CPU seconds so far and resident memory, MB. */
+function usage(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const cpu = (Number(stat[11]) + Number(stat[12])) / TICKS; // utime + stime
+  const rss = Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)[1]) / 1024;
+  return { cpu, rss };
+}
+
+async function waitFor(what, check, ms) {
+  const t0 = Date.now();
+  while (Date.now() - t0 < ms) {
+    const v = check();
+    if (v !== undefined && v !== false) return v;
+    await sleep(100);
+  }
+  throw new Error(`${what}: not within ${ms} ms`);
+}
+
+async function measure(n) {
+  const server = await serveDist();
+  const origin = server.url.replace(/\/$/, '');
+  const room = `bench${n}`;
+  const cpu0 = usage(server.process.pid).cpu;
+  const t0 = Date.now();
+  const peers = nativePeers(origin, room, ['--count', String(n), '--seed', '1', '--rumor-every', '1000000']);
+  // Every member lists every other alive.
+  const converged = await waitFor('every member lists every member', () => {
+    const s = peers.statuses();
+    if (s.size < n) return undefined;
+    for (const view of s.values()) {
+      let alive = 0;
+      for (const st of view.values()) if (st === 'alive') alive += 1;
+      if (alive < n - 1) return undefined;
+    }
+    return Date.now() - t0;
+  }, 180_000);
+  // Links settle and are reported (every 5 s).
+  await sleep(6_000);
+  // A rumor: SIGUSR-free way: a second process of one member starts one at once.
+  const starter = nativePeers(origin, room, ['--count', '1', '--seed', '2', '--rumor-every', '3']);
+  const origin_ = await waitFor('the rumor starts', () => starter.lines.find((l) => l.event === 'rumor' && l.hops === 0)?.rumor, 60_000);
+  const rumorMs = await waitFor('the rumor reaches every member', () => {
+    const heard = peers.lines.filter((l) => l.event === 'rumor' && l.rumor === origin_);
+    return heard.length >= n ? Math.max(...heard.map((l) => l.latency_ms)) : undefined;
+  }, 120_000);
+  starter.process.kill('SIGTERM');
+  const health = await (await fetch(`${server.url}health`)).json();
+  const seconds = (Date.now() - t0) / 1000;
+  const { cpu, rss } = usage(server.process.pid);
+  peers.process.kill('SIGTERM');
+  const summary = await waitFor('the summary', () => peers.lines.find((l) => l.event === 'summary'), 20_000);
+  server.process.kill();
+  const figures = health.room[room];
+  return {
+    n,
+    converged,
+    rumorMs,
+    links: figures.links_per_member,
+    relayKBs: figures.relay_bytes / 1024 / seconds,
+    cpu: (100 * (cpu - cpu0)) / seconds,
+    rss,
+    theory: summary.theory,
+    seconds,
+  };
+}
+
+const rows = [];
+for (const n of sizes.length ? sizes : [60, 200]) {
+  const r = await measure(n);
+  rows.push(r);
+  console.error(JSON.stringify(r));
+}
+const date = new Date().toISOString().slice(0, 10);
+console.log(`Measured ${date} on this machine (\`node e2e/bench-live.mjs\`): native members over the relay, interval 500 ms, fanout 1, links up to 12 (asks for 8).\n`);
+console.log('| members | all list all | theory (SWIM dissemination) | rumor to all | theory (push) | links per member min / median / max | relay | server CPU | server memory |');
+console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+for (const r of rows) {
+  console.log(`| ${r.n} | ${(r.converged / 1000).toFixed(1)} s | ${(r.theory.membership_ms / 1000).toFixed(1)} s | ${(r.rumorMs / 1000).toFixed(1)} s | ${(r.theory.rumor_ms / 1000).toFixed(1)} s | ${r.links.min} / ${r.links.median} / ${r.links.max} | ${r.relayKBs.toFixed(0)} KiB/s | ${r.cpu.toFixed(0)} % of a core | ${r.rss.toFixed(0)} MB |`);
+}
