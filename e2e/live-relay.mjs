@@ -151,6 +151,19 @@ test('3 Chromium tabs and 60 native peers (4 links each) are one membership: a r
     return tabsSee.every((x) => x === 'left') && [...many.ids()].every((n) => s.get(n)?.get(closed.id) === 'left');
   }, 30_000);
   console.log(`closed tab left for all 61 in ${Date.now() - c0} ms`);
+  // A tab reloaded comes back as the same member (its id kept in sessionStorage), alive again
+  // for all: it refutes its own leave with a higher incarnation.
+  const again = tabs[1];
+  const before = again.id;
+  await again.reload();
+  await again.getByTestId('peer-id').waitFor();
+  assert.equal(await again.getByTestId('peer-id').textContent(), before, 'the same id after a reload');
+  const r1 = Date.now();
+  await until('the reloaded tab is alive again for all', async () => {
+    const s = many.statuses();
+    return (await memberStatus(tabs[0], before)) === 'alive' && [...many.ids()].every((n) => s.get(n)?.get(before) === 'alive');
+  }, 30_000);
+  console.log(`reloaded tab alive again for all in ${Date.now() - r1} ms`);
   const health = await (await fetch(`${server.url}health`)).json();
   const figures = health.room[room];
   console.log(`server: ${JSON.stringify(figures)}`);

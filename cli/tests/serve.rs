@@ -744,3 +744,53 @@ fn peer_flags_are_checked() {
         assert!(err.contains(expect), "{flags:?}: {err}");
     }
 }
+
+/// A member that stops reading costs bounded memory and is cut off: what waits for it beyond
+/// the queue is dropped (counted as undelivered relay), and once one send to it has waited the
+/// send timeout (10 s) it counts as gone: it leaves the room, and the sender is served on.
+#[tokio::test]
+async fn a_member_that_stops_reading_is_bounded_then_cut_off() {
+    let server = Server::start(&[
+        "--max-relay-bytes",
+        "16777216",
+        "--max-frame-bytes",
+        "65536",
+    ]);
+    let (mut sender, _) = server.join("room", A1).await;
+    let (_stalled, _) = server.join("room", A2).await; // never read from again
+    next_json(&mut sender).await; // a2 joined
+    let chunk = "A".repeat(60_000);
+    let frame = json!({ "type": "relay", "frames": [{ "peer": A2, "data": chunk }] });
+    // 40 frames a second (under the rate cap) for 6 s: 14 MB, more than the socket buffers
+    // and the queue hold.
+    for _ in 0..240 {
+        send(&mut sender, frame.clone()).await;
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let health: Value = serde_json::from_str(&server.get("/health").1).unwrap();
+    let undelivered = health["room"]["room"]["relay_undelivered"]
+        .as_u64()
+        .unwrap();
+    assert!(undelivered > 0, "the queue overflowed: {health}");
+    // Within the send timeout (and the close grace), the stalled member is gone.
+    let left = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(Ok(frame)) = sender.next().await {
+            if let Message::Text(t) = frame {
+                let v: Value = serde_json::from_str(t.as_str()).unwrap();
+                if v["type"] == "peer-left" {
+                    return v;
+                }
+            }
+        }
+        Value::Null
+    })
+    .await
+    .expect("the stalled member leaves within 20 s");
+    assert_eq!(left["peer"], A2);
+    send(&mut sender, json!({ "type": "ping" })).await;
+    assert_eq!(
+        next_json(&mut sender).await["type"],
+        "pong",
+        "the sender is served on"
+    );
+}
