@@ -183,7 +183,7 @@ impl Component for LiveView {
                             <button data-testid="kv-set" onclick={link.callback(|_| Msg::Set)}>{ "Set" }</button>
                         </fieldset>
                         if let Some(e) = &self.error { <p class="error" role="alert">{ e }</p> }
-                        <p class="hint">{ "Open this page in more tabs (or another browser, through the same server) to add nodes. Closing a tab is seen at once; a crashed one, by SWIM's probes." }</p>
+                        <p class="hint">{ "Open this page in more tabs (or another browser, through the same server) to add nodes, or fill the room with native members: grapevine peer --url … --room … --count 60. Closing a tab is seen at once; a crashed one, by SWIM's probes." }</p>
                     </section>
                 </div>
                 <div class="column center">
