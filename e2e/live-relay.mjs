@@ -96,7 +96,10 @@ test('peer-to-peer blocked: two Chromium instances and Firefox ESR gossip over t
   console.log(`unblocked: every pair on a direct link ${direct} ms later`);
   assert.deepEqual(tabs.map((t) => t.id), ids, 'the same members');
   await spread(tabs[1], tabs, 'direct again');
-  for (const t of tabs) assert.deepEqual(t.errors, []);
+  // Firefox reports each direct attempt that failed while blocked on its console; nothing
+  // else may be logged as an error.
+  const expected = /^WebRTC: ICE failed/;
+  for (const t of tabs) assert.deepEqual(t.errors.filter((e) => !expected.test(e)), []);
 });
 
 test('3 Chromium tabs and 60 native peers (4 links each) are one membership: a rumor reaches all, a killed peer is dead and a closed tab left for all', async () => {

@@ -560,15 +560,8 @@ impl Member {
                     self.node.leave(t);
                     self.flush(&mut ws, relay.as_mut(), out, &mut signals).await;
                     if let Some(relay) = relay.as_mut() {
-                        let bye = self.node.goodbye();
-                        let members: Vec<NodeId> = self
-                            .node
-                            .swim()
-                            .iter_members()
-                            .filter(|(_, v)| v.state.is_member())
-                            .map(|(m, _)| m)
-                            .collect();
-                        for member in members {
+                        let (bye, to) = self.node.goodbye();
+                        for member in to {
                             relay.push(t.0, member, &bye);
                         }
                         for frame in relay.drain() {

@@ -552,11 +552,16 @@ fn forgotten_members_stay_forgotten_when_an_old_member_returns() {
 /// A leaving member's goodbye reaches members it has no link to: they list it as left.
 #[test]
 fn a_goodbye_is_taken_without_a_link() {
-    let mut mesh = Mesh::linked(3, |a, b| a == 0 && b == 1);
-    mesh.run_until(2_000);
+    // A line: 1000 - 2000 - 3000; 1000 knows 3000 by gossip only.
+    let mut mesh = Mesh::linked(3, |a, b| b == a + 1);
+    mesh.run_until(5_000);
     let now = mesh.now;
     mesh.tab(1000).leave(now);
-    let bye = mesh.tab(1000).goodbye();
+    let (bye, to) = mesh.tab(1000).goodbye();
+    assert!(
+        to.contains(&NodeId(3000)),
+        "told to members without a link too"
+    );
     mesh.tab(3000).handle_bytes(now, NodeId(1000), &bye);
     assert_eq!(
         mesh.tab(3000).swim().member(NodeId(1000)).unwrap().state,

@@ -368,14 +368,20 @@ impl LiveNode {
         }
     }
 
-    /// The goodbye to send, after [`LiveNode::leave`], to every member of the room this
-    /// node knows (linked or not: the driver sends it over the relay), so that its leave is
-    /// known even where gossip from its links would not reach in time.
-    pub fn goodbye(&self) -> Vec<u8> {
+    /// The goodbye to send, after [`LiveNode::leave`], and whom to: every member this node
+    /// lists alive or suspect, linked or not (the driver sends it over the relay), so that its
+    /// leave is known even where gossip from its links would not reach in time.
+    pub fn goodbye(&self) -> (Vec<u8>, Vec<NodeId>) {
         let bye = LinkMessage::Bye {
             incarnation: self.swim.incarnation(),
         };
-        wire::encode(&Message::Link(bye)).unwrap_or_default()
+        let to = self
+            .swim
+            .iter_members()
+            .filter(|(_, v)| v.state.is_member())
+            .map(|(m, _)| m)
+            .collect();
+        (wire::encode(&Message::Link(bye)).unwrap_or_default(), to)
     }
 
     /// Time passed: the protocols' rounds, hello retries, round-trip probes.

@@ -875,16 +875,9 @@ impl Live {
         let t = now();
         self.node.leave(t);
         self.flush();
-        let bye = self.node.goodbye();
+        let (bye, to) = self.node.goodbye();
         if let Some(outbox) = self.signaling.outbox().borrow_mut().as_mut() {
-            let members: Vec<NodeId> = self
-                .node
-                .swim()
-                .iter_members()
-                .filter(|(_, v)| v.state.is_member())
-                .map(|(m, _)| m)
-                .collect();
-            for member in members {
+            for member in to {
                 outbox.push(t.0, member, &bye);
             }
         }
