@@ -46,7 +46,7 @@ pub struct PeerArgs {
     pub count: u32,
     /// Links each member holds at most: a partial mesh on purpose (it asks for three quarters
     /// of them, leaving room for newcomers). Default: a tab's (asks for 8, holds up to 12).
-    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..=64))]
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(3..=64))]
     pub links: Option<u32>,
     /// Peers each member tells a rumor per interval, as the page's fanout.
     #[arg(long, value_name = "F", default_value_t = 1,
@@ -453,6 +453,12 @@ impl Member {
                 if ended {
                     return;
                 }
+                // Every link of a native peer is a relay link: they went with the connection
+                // (the others dropped theirs when the server said this member left).
+                let links: Vec<NodeId> = self.links.keys().copied().collect();
+                for p in links {
+                    self.unlink(p);
+                }
             }
             self.status.connected = false;
             statuses.lock().expect("statuses")[index] = self.status;
@@ -481,6 +487,7 @@ impl Member {
         let mut next_link = Instant::now();
         let mut next_report = Instant::now();
         let mut signals: Vec<(NodeId, Signal)> = Vec::new();
+        let mut next_send = Instant::now();
         loop {
             tokio::select! {
                 frame = ws.next() => {
@@ -558,7 +565,8 @@ impl Member {
                 _ = stop.changed() => {
                     let t = now();
                     self.node.leave(t);
-                    self.flush(&mut ws, relay.as_mut(), out, &mut signals).await;
+                    self.flush(&mut ws, relay.as_mut(), out, &mut signals, true)
+                        .await;
                     if let Some(relay) = relay.as_mut() {
                         let (bye, to) = self.node.goodbye();
                         for member in to {
@@ -582,7 +590,16 @@ impl Member {
                     return true;
                 }
             }
-            if !self.flush(&mut ws, relay.as_mut(), out, &mut signals).await {
+            // Relayed messages leave once per tick (one frame, however many links: the
+            // server's frame-rate cap holds); signals go at once.
+            let on_tick = Instant::now() >= next_send;
+            if on_tick {
+                next_send = Instant::now() + TICK;
+            }
+            if !self
+                .flush(&mut ws, relay.as_mut(), out, &mut signals, on_tick)
+                .await
+            {
                 return false;
             }
             self.status.members_alive = self
@@ -710,13 +727,15 @@ impl Member {
         }
     }
 
-    /// Sends what waits: signals, then the node's messages over the relay; reports events.
+    /// Sends what waits: signals, then (`send_relay`) the node's messages over the relay;
+    /// reports events. The node's messages go into the relay's outbox as they come.
     async fn flush(
         &mut self,
         ws: &mut Ws,
         relay: Option<&mut RelayOutbox>,
         out: &Output,
         signals: &mut Vec<(NodeId, Signal)>,
+        send_relay: bool,
     ) -> bool {
         for (to, data) in signals.drain(..) {
             let frame = FromClient::Signal {
@@ -740,9 +759,11 @@ impl Member {
                 relay.push(t.0, to, &bytes);
             }
         }
-        for frame in relay.drain() {
-            if !send(ws, &frame).await {
-                return false;
+        if send_relay {
+            for frame in relay.drain() {
+                if !send(ws, &frame).await {
+                    return false;
+                }
             }
         }
         true

@@ -356,6 +356,10 @@ async fn send_within(
     )
 }
 
+/// What one relayed message costs the sender's byte budget beyond its data and receiver id:
+/// its share of the JSON envelope, and the work of forwarding it.
+const RELAY_ENTRY_BYTES: usize = 40;
+
 /// A fresh resume secret: 128 bits from the OS's generator, hex.
 fn resume_secret() -> String {
     let mut bytes = [0u8; 16];
@@ -386,7 +390,14 @@ fn join(
 ) -> Result<Joined, (u16, &'static str)> {
     let mut rooms = state.rooms.lock().expect("rooms lock");
     let rooms = &mut *rooms;
-    if rooms.per_ip.get(&ip).copied().unwrap_or(0) >= state.limits.per_ip {
+    // A member taking its id back is not a new connection from its address: its old one is
+    // about to go (a class behind one NAT coming back from a Wi-Fi drop must not be refused).
+    let resuming = rooms
+        .rooms
+        .get(room)
+        .and_then(|r| r.members.get(peer))
+        .is_some_and(|old| resume.is_some_and(|r| !old.resume.is_empty() && r == old.resume));
+    if !resuming && rooms.per_ip.get(&ip).copied().unwrap_or(0) >= state.limits.per_ip {
         return Err((close::TRY_LATER, "too many connections from this address"));
     }
     if !rooms.rooms.contains_key(room) && rooms.rooms.len() >= state.limits.rooms {
@@ -718,7 +729,8 @@ async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppS
                                         let why = sanitize(&format!("relay to a malformed peer id {:?}", bad.peer), 120);
                                         break 'conn Some(Verdict::new(close::POLICY, why));
                                     }
-                                    let bytes: usize = frames.iter().map(|f| f.data.len()).sum();
+                                    // Each message costs its envelope too: empty messages are not free.
+                                    let bytes: usize = frames.iter().map(|f| f.data.len() + f.peer.len() + RELAY_ENTRY_BYTES).sum();
                                     if !relay_budget.take(bytes as f64) {
                                         break 'conn Some(Verdict::new(close::POLICY, format!("relayed more than {} bytes a second", limits.relay_bytes)));
                                     }

@@ -568,3 +568,48 @@ fn a_goodbye_is_taken_without_a_link() {
         MemberState::Left
     );
 }
+
+/// News about a member at the last incarnation cannot be refuted: it is dropped (it used to
+/// overflow the refutation), and the member stays alive everywhere. A peer asking for the full
+/// state over and over is answered at the honest pace.
+#[test]
+fn unrefutable_news_is_dropped_and_push_pull_answers_are_paced() {
+    use grapevine_core::lab::swim::{Incarnation, SwimMessage, Update};
+    let mut mesh = Mesh::new(2);
+    mesh.run_until(1_000);
+    let forged = SwimMessage::Ping {
+        seq: 9,
+        updates: vec![Update {
+            member: NodeId(1000),
+            incarnation: Incarnation(u32::MAX),
+            state: MemberState::Dead,
+            from: NodeId(2000),
+        }],
+    };
+    let now = mesh.now;
+    let bytes = encode(&Message::Swim(forged)).unwrap();
+    mesh.tab(1000).handle_bytes(now, NodeId(2000), &bytes);
+    assert_eq!(mesh.tab(1000).swim().incarnation(), Incarnation(0));
+    while mesh.tab(1000).poll_transmit().is_some() {}
+    let ask = SwimMessage::PushPull {
+        members: vec![],
+        gone: vec![],
+        reply: true,
+    };
+    let bytes = encode(&Message::Swim(ask)).unwrap();
+    // Well after any push-pull of the run so far.
+    let later = Millis(now.0 + 10_000);
+    let mut answers = 0;
+    for _ in 0..20 {
+        mesh.tab(1000).handle_bytes(later, NodeId(2000), &bytes);
+        while let Some((_, out)) = mesh.tab(1000).poll_transmit() {
+            if matches!(
+                grapevine_core::lab::wire::decode(&out),
+                Ok(Message::Swim(SwimMessage::PushPull { .. }))
+            ) {
+                answers += 1;
+            }
+        }
+    }
+    assert_eq!(answers, 1, "one answer for twenty asks in the same instant");
+}

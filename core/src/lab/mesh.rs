@@ -45,10 +45,14 @@ impl LinkTarget {
     /// partial mesh on purpose). The spare quarter is room for newcomers: a member taken out
     /// of a link by a swap is usually still at its target, so it does not ask in turn (with
     /// target = cap every member is full, and a swap's shortfall would wander forever).
+    ///
+    /// `k` is at least 3 (fewer, and the room falls apart into pairs and chains): smaller
+    /// values are taken as 3.
     pub fn capped(k: usize) -> LinkTarget {
+        let cap = k.max(3);
         LinkTarget {
-            target: (k * 3 / 4).max(1).min(k),
-            cap: k,
+            target: (cap * 3 / 4).clamp(2, cap - 1),
+            cap,
         }
     }
 }
@@ -246,7 +250,8 @@ mod tests {
     #[test]
     fn a_full_member_refuses_and_a_busy_one_is_not_asked_again_soon() {
         let rng = GossipRng::derive(1, Stream::Nodes, 0);
-        let mut m = Mesh::new(NodeId(1), LinkTarget::capped(1), rng);
+        let one = LinkTarget { target: 1, cap: 1 };
+        let mut m = Mesh::new(NodeId(1), one, rng);
         m.heard(NodeId(2));
         m.heard(NodeId(3));
         m.busy(Millis(0), NodeId(2));
@@ -260,5 +265,9 @@ mod tests {
         m.gone(NodeId(3));
         assert!(m.to_link(Millis(1)).is_empty(), "2 is busy for a while");
         assert_eq!(m.to_link(Millis(BUSY_BACKOFF_MS)), alloc::vec![NodeId(2)]);
+        // A native peer's --links: room for newcomers, never fewer than 3.
+        assert_eq!(LinkTarget::capped(4), LinkTarget { target: 3, cap: 4 });
+        assert_eq!(LinkTarget::capped(1), LinkTarget { target: 2, cap: 3 });
+        assert_eq!(LinkTarget::capped(12), LinkTarget { target: 9, cap: 12 });
     }
 }

@@ -122,6 +122,14 @@ mod session {
         storage()?.get_item(&key(room, "resume")).ok()?
     }
 
+    /// Forgets this tab's id for `room` (another tab has it): a reload draws a new one.
+    pub fn forget(room: &str) {
+        if let Some(s) = storage() {
+            let _ = s.remove_item(&key(room, "id"));
+            let _ = s.remove_item(&key(room, "resume"));
+        }
+    }
+
     /// Keeps `id` (and `resume`, when given) for `room`.
     pub fn keep(room: &str, id: NodeId, resume: Option<&str>) {
         if let Some(s) = storage() {
@@ -381,6 +389,10 @@ impl Live {
                     // Its relay went with its server connection; a direct link stays.
                     self.drop_peer(peer, "left the room");
                 }
+                if self.peers.contains_key(&peer) {
+                    // A link still held counts against the cap.
+                    self.mesh.linking(peer);
+                }
                 self.after_input();
             }
             Event::Signal(peer, signal, via) => self.on_signal(peer, signal, via),
@@ -441,8 +453,30 @@ impl Live {
                 }
                 self.server = match state {
                     ServerState::Offline(reason) => self.signaling.closed(&reason),
+                    ServerState::Taken(reason) => {
+                        session::forget(&self.room);
+                        self.signaling.taken();
+                        self.say("another tab has this id (a duplicated tab?): reload this one to join with a new id".into());
+                        ServerState::Taken(reason)
+                    }
                     other => other,
                 };
+                if !matches!(
+                    self.server,
+                    ServerState::Connected | ServerState::Connecting
+                ) {
+                    // Relay links went with the connection (the others dropped theirs when
+                    // the server said this member left); direct links stay.
+                    let relayed: Vec<NodeId> = self
+                        .peers
+                        .iter()
+                        .filter(|(_, p)| !p.direct_open && p.relay.is_some())
+                        .map(|(&id, _)| id)
+                        .collect();
+                    for peer in relayed {
+                        self.drop_peer(peer, "the server connection closed");
+                    }
+                }
             }
             Event::Welcome(ice, limits, resume) => {
                 self.server = ServerState::Connected;
@@ -566,6 +600,11 @@ impl Live {
         let Some(&via) = self.known.get(&peer) else {
             return;
         };
+        if self.peers.contains_key(&peer) {
+            // Linked already (its server connection went and came back): the mesh counts it.
+            self.mesh.linking(peer);
+            return;
+        }
         self.mesh.linking(peer);
         let direct = self.new_direct(peer);
         let offered = direct.is_some();
@@ -685,7 +724,11 @@ impl Live {
                 } else if !self.accept(from, via) {
                     return;
                 } else {
-                    self.peers.insert(from, relay_peer(via));
+                    // Asked for the relay before any direct try: a native peer, or a page
+                    // past its connection budget. No direct tries.
+                    let mut p = relay_peer(via);
+                    p.relay_only = true;
+                    self.peers.insert(from, p);
                 }
                 self.relay_with(from, false);
                 self.after_input();

@@ -99,8 +99,14 @@ impl Server {
         ws.set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
         let sink = self.sink.clone();
         let onclose = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
-            let reason = e.unchecked_into::<CloseEvent>().reason();
-            sink(Event::Server(ServerState::Offline(reason)));
+            let e = e.unchecked_into::<CloseEvent>();
+            // 4409: the id is in the room already; 4001: another connection took it over
+            // with this tab's secret. Either way another tab has this id.
+            let state = match e.code() {
+                4409 | 4001 => ServerState::Taken(e.reason()),
+                _ => ServerState::Offline(e.reason()),
+            };
+            sink(Event::Server(state));
         });
         ws.set_onclose(Some(onclose.as_ref().unchecked_ref()));
         // The previous socket has closed: its handlers can go.
@@ -125,6 +131,13 @@ impl Server {
         } else {
             format!("closed: {reason}; retrying in {} s", delay / 1000)
         })
+    }
+
+    /// The id is taken by another tab: no more attempts.
+    pub fn taken(&mut self) {
+        self.socket = None;
+        self.outbox.borrow_mut().take();
+        self.resume = None;
     }
 
     /// The server welcomed this tab: the next outage starts from the first backoff again;

@@ -32,6 +32,9 @@ pub enum ServerState {
     Connecting,
     /// In the room.
     Connected,
+    /// Another tab holds this id (a duplicated tab copies the id with its session): not
+    /// retried; a reload joins with a new id.
+    Taken(String),
 }
 
 /// A frame as it arrived: its bytes, or only its length when it was over the wire cap (it

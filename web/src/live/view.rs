@@ -145,6 +145,9 @@ impl Component for LiveView {
             ServerState::Connected => "signaling server: connected".to_string(),
             ServerState::Connecting => "signaling server: connecting…".to_string(),
             ServerState::Offline(why) => format!("signaling server: {why}"),
+            ServerState::Taken(_) => {
+                "signaling server: another tab has this id (a duplicated tab?); reload this tab to join with a new id".to_string()
+            }
         };
         let links = live.link_rows();
         let kv = node.kv();

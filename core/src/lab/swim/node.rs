@@ -417,6 +417,8 @@ pub struct Swim {
     next_push_pull: Millis,
     /// Forgotten members: their last news, and when the tombstone goes.
     tombstones: BTreeMap<NodeId, Tombstone>,
+    /// When each peer's push-pull was last answered (kept for members only).
+    push_pull_replies: BTreeMap<NodeId, Millis>,
     effects: Effects<SwimMessage, SwimEvent>,
 }
 
@@ -452,6 +454,7 @@ impl Swim {
             reachable: None,
             next_push_pull: first_period.after(config.push_pull_ms.map_or(0, u64::from)),
             tombstones: BTreeMap::new(),
+            push_pull_replies: BTreeMap::new(),
             effects: Effects::default(),
         }
     }
@@ -577,8 +580,13 @@ impl Swim {
             // Suspected, declared dead or said to have left while alive: refute with a higher
             // incarnation.
             let accused = update.state != MemberState::Alive;
+            // News at the last incarnation cannot be refuted (there is no higher one): only a
+            // forger sends it, and it is dropped rather than wrapped round.
+            let Some(refuted) = update.incarnation.0.checked_add(1) else {
+                return;
+            };
             if accused && !self.left && update.incarnation >= self.incarnation {
-                self.incarnation = Incarnation(update.incarnation.0 + 1);
+                self.incarnation = Incarnation(refuted);
                 self.change_health(1);
                 self.effects.emit(SwimEvent::Refuted(self.incarnation));
                 self.broadcast(self.alive_update());
@@ -761,6 +769,7 @@ impl Swim {
             .collect();
         for (id, view) in gone {
             self.members.remove(&id);
+            self.push_pull_replies.remove(&id);
             self.broadcasts.retain(|b| b.update.member != id);
             let tombstone = Tombstone {
                 incarnation: view.incarnation,
@@ -1073,7 +1082,15 @@ impl Node for Swim {
                 for u in gone {
                     self.apply_gone(now, u);
                 }
-                if reply {
+                // One answer per peer per half push-pull period: a peer asking for the full
+                // state over and over gets it at the pace honest members ask.
+                let every = u64::from(self.config.push_pull_ms.unwrap_or(0)) / 2;
+                let due = self
+                    .push_pull_replies
+                    .get(&from)
+                    .is_none_or(|&last| last.after(every) <= now);
+                if reply && due {
+                    self.push_pull_replies.insert(from, now);
                     self.push_state(from, false);
                 }
             }
