@@ -7,11 +7,11 @@ import { createInterface } from 'node:readline';
 
 export const CLI = `${process.env.CARGO_TARGET_DIR ?? new URL('../target', import.meta.url).pathname}/release/grapevine`;
 
-/** Starts `grapevine serve` on `port` (0: a free one); resolves to { url, process, log } once
- * listening. */
-export function serveDist(port = 0) {
+/** Starts `grapevine serve` on `port` (0: a free one) with `flags`; resolves to { url, process,
+ * log } once listening. */
+export function serveDist(port = 0, flags = []) {
   const dist = new URL('../dist', import.meta.url).pathname;
-  const child = spawn(CLI, ['serve', '--port', String(port), '--dist', dist], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(CLI, ['serve', '--port', String(port), '--dist', dist, ...flags], { stdio: ['ignore', 'pipe', 'pipe'] });
   const log = [];
   createInterface({ input: child.stderr }).on('line', (line) => log.push(line));
   return new Promise((done, fail) => {

@@ -5,7 +5,7 @@
 // clients. Prints the figures the README reports.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { serveDist } from './browser.mjs';
 import {
   liveChromium, liveFirefox, liveTab, peerCount, until, spread, memberStatus, nativePeers, rumorIds,
@@ -172,4 +172,40 @@ test('3 Chromium tabs and 60 native peers (4 links each) are one membership: a r
   console.log(`server: ${JSON.stringify(figures)}`);
   for (const t of tabs) assert.deepEqual(t.errors, []);
   many.process.kill('SIGTERM');
+});
+
+test('through a TURN server (coturn): links show as turn', async () => {
+  // coturn on loopback, its relay ports 40000-40100; UDP allowed only to and from it, so the
+  // pair can meet only through TURN. The server hands the pages its credentials.
+  const turn = spawn('turnserver', ['-n', '--listening-ip=127.0.0.1', '--relay-ip=127.0.0.1',
+    '--listening-port=3478', '--min-port=40000', '--max-port=40100', '--lt-cred-mech',
+    '--user=grapevine:secret', '--realm=grapevine', '--allow-loopback-peers', '--no-tls',
+    '--no-dtls', '--no-cli'], { stdio: 'ignore' });
+  const withTurn = await serveDist(0, ['--turn', 'turn:127.0.0.1:3478', '--turn-user', 'grapevine', '--turn-credential', 'secret']);
+  try {
+    const p = new URL(withTurn.url).port;
+    for (const rule of [
+      ['udp', 'dport', '3478'], ['udp', 'sport', '3478'],
+      ['udp', 'dport', '40000-40100'], ['udp', 'sport', '40000-40100'],
+    ]) nft('add', 'rule', 'inet', 'grapevine', 'out', ...rule, 'accept');
+    nft('add', 'rule', 'inet', 'grapevine', 'out', 'meta', 'l4proto', 'udp', 'drop');
+    nft('add', 'rule', 'inet', 'grapevine', 'out', 'tcp', 'dport', p, 'accept');
+    nft('add', 'rule', 'inet', 'grapevine', 'out', 'tcp', 'sport', p, 'accept');
+    nft('add', 'rule', 'inet', 'grapevine', 'out', 'meta', 'l4proto', 'tcp', 'drop');
+    const url = `${withTurn.url}?live=turn`;
+    const a = await liveChromium(withTurn.url.replace(/\/$/, ''));
+    const b = await liveChromium(withTurn.url.replace(/\/$/, ''));
+    browsers.push(a.browser, b.browser);
+    const tabs = [await liveTab(a.context, url), await liveTab(b.context, url)];
+    const ms = await until('the pair links through TURN', async () => {
+      const all = await Promise.all(tabs.map(transports));
+      return all.every((t) => t.length === 1 && t[0] === 'turn');
+    }, 30_000);
+    console.log(`through coturn: the pair linked over TURN in ${ms} ms`);
+    await spread(tabs[0], tabs, 'through turn');
+  } finally {
+    unblock();
+    withTurn.process.kill();
+    turn.kill();
+  }
 });

@@ -18,13 +18,15 @@ rustup component add clippy rustfmt >/dev/null 2>&1 || rustup component add clip
 # Debian: Chromium and its WebDriver, for browser tests and screenshots; iproute2's `ip` for
 # the loopback-only network namespace live mode's WebRTC tests run in.
 # Firefox ESR for live mode's Chromium-with-Firefox test; nftables' `nft` to block
-# peer-to-peer traffic in that namespace (the relay's test).
+# peer-to-peer traffic in that namespace (the relay's test); coturn's `turnserver` for the TURN
+# test.
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! command -v ip >/dev/null \
-    || ! command -v firefox-esr >/dev/null || ! command -v nft >/dev/null; then
-  say "installing chromium, chromium-driver, firefox-esr, iproute2 and nftables (apt)"
+    || ! command -v firefox-esr >/dev/null || ! command -v nft >/dev/null \
+    || ! command -v turnserver >/dev/null; then
+  say "installing chromium, chromium-driver, firefox-esr, iproute2, nftables and coturn (apt)"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq chromium chromium-driver firefox-esr iproute2 nftables >/dev/null
+  apt-get install -y -qq chromium chromium-driver firefox-esr iproute2 nftables coturn >/dev/null
 fi
 
 # Trunk, at a version that builds on Rust 1.95.

@@ -10,7 +10,7 @@ use grapevine_core::lab::wire::MAX_MESSAGE_BYTES;
 use grapevine_core::lab::NodeId;
 use grapevine_core::signal::{Candidate, Description, DescriptionKind, Signal};
 use js_sys::Uint8Array;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
@@ -40,6 +40,9 @@ pub struct Link {
     pc: RtcPeerConnection,
     channel: RtcDataChannel,
     handshake: Rc<RefCell<Handshake>>,
+    /// The selected ICE candidate pair goes through a TURN server (learnt from `getStats()`
+    /// once the channel opens).
+    turn: Rc<Cell<bool>>,
     sink: Sink,
     _handlers: Vec<Closure<dyn FnMut(JsValue)>>,
 }
@@ -84,8 +87,16 @@ impl Link {
         });
         pc.set_onconnectionstatechange(Some(onstate.as_ref().unchecked_ref()));
         let e = emit.clone();
+        let turn: Rc<Cell<bool>> = Rc::default();
+        let (pc3, turn2) = (pc.clone(), turn.clone());
         let onopen = Closure::<dyn FnMut(JsValue)>::new(move |_| {
             e(Event::LinkOpen(peer, generation));
+            let (pc, turn) = (pc3.clone(), turn2.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Ok(report) = JsFuture::from(pc.get_stats()).await {
+                    turn.set(through_turn(&report));
+                }
+            });
         });
         channel.set_onopen(Some(onopen.as_ref().unchecked_ref()));
         let e = emit.clone();
@@ -105,6 +116,7 @@ impl Link {
             pc,
             channel,
             handshake: Rc::default(),
+            turn,
             sink,
             _handlers: vec![onice, onstate, onopen, onmessage, onclose],
         })
@@ -220,8 +232,52 @@ impl Transport for Link {
     }
 
     fn kind(&self) -> &'static str {
-        "direct"
+        if self.turn.get() {
+            "turn"
+        } else {
+            "direct"
+        }
     }
+}
+
+/// Whether an `RTCStatsReport` says the selected candidate pair goes through a TURN server
+/// (its local or remote candidate is a relay candidate). The selected pair: the transport's `selectedCandidatePairId` (Chromium),
+/// else a pair marked `selected` (Firefox) or nominated and succeeded.
+fn through_turn(report: &JsValue) -> bool {
+    let get = |o: &JsValue, k: &str| js_sys::Reflect::get(o, &JsValue::from_str(k)).ok();
+    let text = |o: &JsValue, k: &str| get(o, k).and_then(|v| v.as_string());
+    let Some(values) = get(report, "values")
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        .and_then(|f| f.call0(report).ok())
+        .and_then(|it| js_sys::try_iter(&it).ok().flatten())
+    else {
+        return false;
+    };
+    let stats: Vec<JsValue> = values.filter_map(Result::ok).collect();
+    let by_id = |id: &str| stats.iter().find(|s| text(s, "id").as_deref() == Some(id));
+    let selected = stats
+        .iter()
+        .filter(|s| text(s, "type").as_deref() == Some("transport"))
+        .find_map(|t| text(t, "selectedCandidatePairId"))
+        .and_then(|id| by_id(&id))
+        .or_else(|| {
+            stats.iter().find(|s| {
+                text(s, "type").as_deref() == Some("candidate-pair")
+                    && (get(s, "selected").and_then(|v| v.as_bool()) == Some(true)
+                        || (get(s, "nominated").and_then(|v| v.as_bool()) == Some(true)
+                            && text(s, "state").as_deref() == Some("succeeded")))
+            })
+        });
+    // Either end's relay candidate puts the path through a TURN server (the other end may
+    // reach that relay from a host candidate).
+    let relayed = |pair: &JsValue, end: &str| {
+        text(pair, end)
+            .and_then(|id| by_id(&id))
+            .and_then(|c| text(c, "candidateType"))
+            .is_some_and(|t| t == "relay")
+    };
+    selected
+        .is_some_and(|pair| relayed(pair, "localCandidateId") || relayed(pair, "remoteCandidateId"))
 }
 
 /// A data channel message as a [`Frame`]. The size is checked before anything is copied into
