@@ -362,6 +362,10 @@ struct Suspicion {
 #[derive(Clone, Debug)]
 struct Probe {
     target: NodeId,
+    /// The target's incarnation when probed: a probe that went unanswered speaks of that
+    /// life only (a member that restarted meanwhile is not suspected for its predecessor's
+    /// silence).
+    incarnation: Incarnation,
     seq: u32,
     /// When to go indirect if no ack came.
     indirect_at: Millis,
@@ -937,7 +941,12 @@ impl Swim {
                 } else {
                     1
                 });
-                self.suspect(now, probe.target);
+                if self
+                    .member(probe.target)
+                    .is_some_and(|v| v.incarnation == probe.incarnation)
+                {
+                    self.suspect(now, probe.target);
+                }
             }
         }
         self.next_period = now.after(self.scale(self.config.period_ms));
@@ -947,8 +956,12 @@ impl Swim {
         let seq = self.next_seq();
         let updates = self.piggyback(target);
         self.send(target, SwimMessage::Ping { seq, updates });
+        let incarnation = self
+            .member(target)
+            .map_or(Incarnation(0), |v| v.incarnation);
         self.probe = Some(Probe {
             target,
+            incarnation,
             seq,
             indirect_at: now.after(self.scale(self.config.ack_timeout_ms)),
             indirect_sent: false,
