@@ -585,6 +585,7 @@ impl Member {
                         while let Some(Ok(_)) = ws.next().await {}
                     })
                     .await;
+                    self.refresh_status(relay.as_ref());
                     self.status.connected = false;
                     statuses.lock().expect("statuses")[index] = self.status;
                     return true;
@@ -602,22 +603,30 @@ impl Member {
             {
                 return false;
             }
-            self.status.members_alive = self
-                .node
-                .swim()
-                .iter_members()
-                .filter(|(_, v)| v.state == MemberState::Alive)
-                .count();
-            self.status.links = self.node.links().filter(|l| l.ready).count();
-            let c = self.node.counters();
-            (self.status.sent, self.status.received, self.status.dropped) =
-                (c.sent, c.received, c.dropped);
-            self.status.malformed = self.status.malformed.max(c.malformed);
-            if let Some(r) = &relay {
-                self.status.relay_bytes_sent = r.bytes;
-                self.status.relay_dropped = r.dropped;
+            if on_tick {
+                // The status (a scan of the membership) once a tick, not per frame.
+                self.refresh_status(relay.as_ref());
+                statuses.lock().expect("statuses")[index] = self.status;
             }
-            statuses.lock().expect("statuses")[index] = self.status;
+        }
+    }
+
+    /// Brings the status the process reports up to date.
+    fn refresh_status(&mut self, relay: Option<&RelayOutbox>) {
+        self.status.members_alive = self
+            .node
+            .swim()
+            .iter_members()
+            .filter(|(_, v)| v.state == MemberState::Alive)
+            .count();
+        self.status.links = self.node.links().filter(|l| l.ready).count();
+        let c = self.node.counters();
+        (self.status.sent, self.status.received, self.status.dropped) =
+            (c.sent, c.received, c.dropped);
+        self.status.malformed = self.status.malformed.max(c.malformed);
+        if let Some(r) = relay {
+            self.status.relay_bytes_sent = r.bytes;
+            self.status.relay_dropped = r.dropped;
         }
     }
 

@@ -526,14 +526,25 @@ fn relay_frames(state: &Shared, room: &str, from: &str, frames: Vec<signal::Rela
                 data: frame.data,
             });
     }
-    for (to, frames) in by_receiver {
+    let receivers: Vec<(mpsc::Sender<Outgoing>, Vec<signal::Relayed>)> = by_receiver
+        .into_iter()
+        .filter_map(|(to, frames)| Some((here.members.get(&to)?.tx.clone(), frames)))
+        .collect();
+    drop(rooms);
+    // Serialised and queued outside the lock: every connection's frames pass through it.
+    let mut undelivered = 0;
+    for (tx, frames) in receivers {
         let count = frames.len() as u64;
         let text = serde_json::to_string(&ToClient::Relay { frames }).expect("serialisable");
-        if let Some(member) = here.members.get(&to) {
-            if member.tx.try_send(Outgoing::Text(text)).is_err() {
-                // Its queue is full (it does not read fast enough) or it just closed.
-                here.relay_undelivered += count;
-            }
+        if tx.try_send(Outgoing::Text(text)).is_err() {
+            // Its queue is full (it does not read fast enough) or it just closed.
+            undelivered += count;
+        }
+    }
+    if undelivered > 0 {
+        let mut rooms = state.rooms.lock().expect("rooms lock");
+        if let Some(here) = rooms.rooms.get_mut(room) {
+            here.relay_undelivered += undelivered;
         }
     }
 }
