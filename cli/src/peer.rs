@@ -11,6 +11,7 @@
 
 use clap::Args;
 use futures_util::{SinkExt, StreamExt};
+use grapevine_core::auth::Identity;
 use grapevine_core::lab::live::{LiveConfig, LiveEvent, LiveNode};
 use grapevine_core::lab::mesh::{Answer, LinkTarget, Mesh};
 use grapevine_core::lab::rumor::{RumorConfig, RumorEvent};
@@ -20,8 +21,8 @@ use grapevine_core::lab::{Millis, NodeId};
 use grapevine_core::rng::{GossipRng, Stream};
 use grapevine_core::rules::MAX_FANOUT;
 use grapevine_core::signal::{
-    parse_peer, peer_hex, relay_decode, valid_room, FromClient, LinkSignal, RelayOutbox, Signal,
-    ToClient,
+    parse_peer, peer_hex, prove, relay_decode, valid_room, FromClient, LinkSignal, RelayOutbox,
+    Signal, ToClient,
 };
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -218,12 +219,11 @@ async fn run_members(args: PeerArgs, url: String, seed: u64) -> Result<(), crate
     for i in 0..args.count {
         let (tx, rx) = mpsc::channel(16);
         commands.push(tx);
-        let id = loop {
-            if let Some(id) = random_u64().filter(|&id| id != 0) {
-                break NodeId(id);
-            }
-        };
-        let member = Member::new(&args, id, seed, i);
+        // A key from the OS's generator: the member's id is its digest.
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret)
+            .map_err(|e| crate::Usage(format!("error: no random numbers for a key: {e}")))?;
+        let member = Member::new(&args, Identity::from_secret(secret), seed, i);
         tasks.push(tokio::spawn(member.run(
             url.clone(),
             args.room.clone(),
@@ -381,6 +381,8 @@ fn now() -> Millis {
 /// One native member: its node, its mesh, its relay links.
 struct Member {
     id: NodeId,
+    /// Its key (it proves the id to the server with it, and signs its news).
+    identity: Identity,
     node: LiveNode,
     mesh: Mesh,
     /// Relay links and when each was made (a hello unanswered for long is given up).
@@ -392,7 +394,8 @@ type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 impl Member {
-    fn new(args: &PeerArgs, id: NodeId, seed: u64, index: u32) -> Member {
+    fn new(args: &PeerArgs, identity: Identity, seed: u64, index: u32) -> Member {
+        let id = identity.id();
         let config = LiveConfig {
             rumor: RumorConfig {
                 interval_ms: args.interval,
@@ -406,7 +409,8 @@ impl Member {
         let mesh_rng = GossipRng::derive(node_seed, Stream::Topology, 0);
         Member {
             id,
-            node: LiveNode::new(id, node_seed, config, now()),
+            node: LiveNode::new(identity.clone(), node_seed, config, now()),
+            identity,
             mesh: Mesh::new(
                 id,
                 args.links
@@ -430,25 +434,13 @@ impl Member {
         mut commands: mpsc::Receiver<Command>,
     ) {
         let me = peer_hex(self.id);
-        let mut resume: Option<String> = None;
         let mut backoff = Duration::from_secs(1);
         loop {
-            let mut address = format!("{url}?room={room}&peer={me}");
-            if let Some(secret) = &resume {
-                address.push_str(&format!("&resume={secret}"));
-            }
+            let address = format!("{url}?room={room}&peer={me}");
             if let Ok((ws, _)) = tokio_tungstenite::connect_async(address).await {
                 backoff = Duration::from_secs(1);
                 let ended = self
-                    .connected(
-                        ws,
-                        &out,
-                        &statuses,
-                        index,
-                        &mut stop,
-                        &mut commands,
-                        &mut resume,
-                    )
+                    .connected(ws, &out, &statuses, index, &mut stop, &mut commands, &room)
                     .await;
                 if ended {
                     return;
@@ -480,7 +472,7 @@ impl Member {
         index: usize,
         stop: &mut watch::Receiver<bool>,
         commands: &mut mpsc::Receiver<Command>,
-        resume: &mut Option<String>,
+        room: &str,
     ) -> bool {
         let mut relay: Option<RelayOutbox> = None;
         let mut tick = tokio::time::interval(TICK);
@@ -495,12 +487,18 @@ impl Member {
                     let Message::Text(text) = frame else { continue };
                     let Ok(frame) = serde_json::from_str::<ToClient<Signal>>(text.as_str()) else { continue };
                     match frame {
-                        ToClient::Welcome { peers, limits, resume: secret, .. } => {
+                        ToClient::Challenge { nonce } => {
+                            // The server asks for proof of the key behind this member's id.
+                            if !send(&mut ws, &prove::<Signal>(&self.identity, room, &nonce)).await {
+                                return false;
+                            }
+                        }
+                        ToClient::Welcome { peers, limits, .. } => {
                             self.status.connected = true;
-                            *resume = secret;
                             relay = limits.map(|l| RelayOutbox::new(l, now().0));
                             for p in peers.iter().filter_map(|p| parse_peer(p)) {
                                 self.mesh.heard(p);
+                                self.node.handle_peer_here(p);
                             }
                             if relay.is_none() {
                                 out.say("this server has no relay (an older grapevine serve): native peers cannot talk");
@@ -509,6 +507,7 @@ impl Member {
                         ToClient::PeerJoined { peer } => {
                             if let Some(p) = parse_peer(&peer) {
                                 self.mesh.heard(p);
+                                self.node.handle_peer_here(p);
                             }
                         }
                         ToClient::PeerLeft { peer } => {

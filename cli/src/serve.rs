@@ -20,6 +20,7 @@
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 use axum::Router;
@@ -27,9 +28,10 @@ use clap::Args;
 use futures_util::{SinkExt, StreamExt};
 use grapevine_core::signal::{self, valid_peer, valid_room, IceServer};
 use serde::Deserialize;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -51,15 +53,26 @@ pub struct ServeArgs {
     /// A STUN server the pages should use, e.g. stun:stun.example.org:3478 (repeatable).
     #[arg(long, value_name = "URL")]
     pub stun: Vec<String>,
-    /// A TURN server, e.g. turn:turn.example.org:3478 (with --turn-user and --turn-credential).
-    #[arg(long, value_name = "URL", requires_all = ["turn_user", "turn_credential"])]
+    /// A TURN server, e.g. turn:turn.example.org:3478 (with --turn-user, and --turn-secret
+    /// or --turn-credential).
+    #[arg(long, value_name = "URL", requires = "turn_user")]
     pub turn: Option<String>,
     /// The TURN server's user name.
     #[arg(long, value_name = "NAME")]
     pub turn_user: Option<String>,
-    /// The TURN server's credential.
-    #[arg(long, value_name = "SECRET")]
+    /// The TURN server's shared secret (coturn's `use-auth-secret` / `static-auth-secret`):
+    /// pages get a credential derived from it that expires in an hour, never the secret.
+    #[arg(long, value_name = "SECRET", conflicts_with = "turn_credential")]
+    pub turn_secret: Option<String>,
+    /// A fixed TURN credential (coturn's `lt-cred-mech`): handed to every page as it is, so
+    /// anyone who opens the page can use the TURN server for good; prefer --turn-secret.
+    #[arg(long, value_name = "CREDENTIAL")]
     pub turn_credential: Option<String>,
+    /// Another origin whose pages may join (repeatable), e.g. https://class.example.org:
+    /// by default only pages this server served (same host) and clients that send no
+    /// Origin (native peers) may.
+    #[arg(long, value_name = "ORIGIN")]
+    pub allow_origin: Vec<String>,
     /// Most peers in one room (a lecture hall fits).
     #[arg(long, value_name = "N", default_value_t = 256,
           value_parser = clap::value_parser!(u32).range(2..=10_000))]
@@ -82,6 +95,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 300,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_peers_per_ip: u32,
+    /// Joins one IP address may attempt per second, on average (bursts of --max-peers-per-ip,
+    /// or two seconds' worth if more: a class behind one NAT joining at once passes; a join
+    /// storm does not).
+    #[arg(long, value_name = "N", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_joins_per_ip: u32,
     /// Relayed bytes a connection may send per second, on average (twice that in a burst).
     #[arg(long, value_name = "BYTES", default_value_t = 128 * 1024,
           value_parser = clap::value_parser!(u32).range(1024..=64 * 1024 * 1024))]
@@ -104,10 +123,10 @@ mod close {
     pub const TRY_LATER: u16 = 1013;
     /// Silent for too long.
     pub const IDLE: u16 = 4000;
-    /// The peer id is already in the room.
-    pub const ID_TAKEN: u16 = 4409;
-    /// A new connection of the same member (it proved the resume secret) took over.
+    /// A new connection of the same member (it proved the member's key) took over.
     pub const REPLACED: u16 = 4001;
+    /// The member did not prove it holds the key of the id it joins with.
+    pub const NOT_PROVEN: u16 = 4403;
 }
 
 /// What a page may send: the core's frame, its signal data opaque here.
@@ -121,6 +140,7 @@ struct Limits {
     room_peers: usize,
     rooms: usize,
     per_ip: usize,
+    joins_per_ip: f64,
     frame_bytes: usize,
     rate: f64,
     relay_bytes: f64,
@@ -131,10 +151,8 @@ struct Limits {
 struct Member {
     /// Its queue of frames to send.
     tx: mpsc::Sender<Outgoing>,
-    /// Which connection this is (a resumed member's old one must not remove the new).
+    /// Which connection this is (a replaced connection must not remove its successor).
     conn: u64,
-    /// The secret its successor shows to take the id back.
-    resume: String,
     /// Its links, as it last said (`links` frames).
     direct: u32,
     relay: u32,
@@ -177,10 +195,111 @@ enum Outgoing {
 struct Shared {
     rooms: Mutex<Rooms>,
     limits: Limits,
+    /// STUN servers, and a TURN server with a fixed credential.
     ice: Vec<IceServer>,
+    /// A TURN server with a shared secret: (URL, user).
+    turn_rest: Option<(String, String, String)>,
+    /// Origins allowed besides the server's own.
+    allow_origins: Vec<String>,
+    /// Join attempts per IP address (a token bucket each).
+    joins: Mutex<HashMap<IpAddr, Bucket>>,
+    /// Bytes queued for all connections together.
+    queued: AtomicUsize,
+    /// Connections and frames refused, by reason (`/health`).
+    refusals: Mutex<BTreeMap<&'static str, u64>>,
 }
 
+/// Bytes queued for all connections together at most (frames beyond are dropped and
+/// counted as `queue-memory`): each connection's queue is bounded in frames, and this bounds
+/// them all in bytes, whatever the number of connections.
+const MAX_QUEUED_BYTES: usize = 256 * 1024 * 1024;
+
+/// How long a TURN credential derived from the shared secret is valid.
+const TURN_TTL: Duration = Duration::from_secs(3_600);
+
+/// How long a client has to send a request's headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl Shared {
+    /// Counts one refusal for `why`.
+    fn refused(&self, why: &'static str) {
+        *self
+            .refusals
+            .lock()
+            .expect("refusals")
+            .entry(why)
+            .or_default() += 1;
+    }
+
+    /// Queues `text` for a connection, unless its queue is full or all queues together hold
+    /// [`MAX_QUEUED_BYTES`]; false (and counted) if dropped.
+    fn offer(&self, tx: &mpsc::Sender<Outgoing>, text: String) -> bool {
+        let len = text.len();
+        if self.queued.fetch_add(len, Ordering::Relaxed) + len > MAX_QUEUED_BYTES {
+            self.queued.fetch_sub(len, Ordering::Relaxed);
+            self.refused("queue-memory");
+            return false;
+        }
+        if tx.try_send(Outgoing::Text(text)).is_err() {
+            self.queued.fetch_sub(len, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    /// A frame left a queue.
+    fn dequeued(&self, text: &str) {
+        self.queued.fetch_sub(text.len(), Ordering::Relaxed);
+    }
+
+    /// Whether `ip` may attempt a join now.
+    fn may_join(&self, ip: IpAddr) -> bool {
+        let mut joins = self.joins.lock().expect("joins");
+        if joins.len() > 10_000 {
+            // Forget addresses whose bucket is full again (they are not joining now).
+            joins.retain(|_, b| !b.is_full());
+        }
+        let rate = self.limits.joins_per_ip;
+        let burst = (self.limits.per_ip as f64).max(2.0 * rate);
+        joins
+            .entry(ip)
+            .or_insert_with(|| Bucket::with_burst(rate, burst))
+            .take(1.0)
+    }
+
+    /// Whether a page from `origin` may join: no Origin (not a browser), the server's own
+    /// (`host`, as the request named it), or one allowed by `--allow-origin`.
+    fn origin_allowed(&self, origin: Option<&str>, host: Option<&str>) -> bool {
+        let Some(origin) = origin else {
+            return true;
+        };
+        let own = host.is_some_and(|h| {
+            origin
+                .strip_prefix("http://")
+                .or_else(|| origin.strip_prefix("https://"))
+                == Some(h)
+        });
+        own || self.allow_origins.iter().any(|a| a == origin)
+    }
+
+    /// The ICE servers a page gets now: with a shared TURN secret, a credential for
+    /// `expiry:user` (coturn's REST API scheme) that expires in [`TURN_TTL`].
+    fn ice_servers(&self) -> Vec<IceServer> {
+        let mut servers = self.ice.clone();
+        if let Some((url, user, secret)) = &self.turn_rest {
+            let expiry = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                + TURN_TTL;
+            let (username, credential) = turn_credential(user, secret, expiry.as_secs());
+            servers.push(IceServer {
+                urls: vec![url.clone()],
+                username: Some(username),
+                credential: Some(credential),
+            });
+        }
+        servers
+    }
     fn wire_limits(&self) -> signal::Limits {
         signal::Limits {
             max_rate: self.limits.rate as u32,
@@ -192,6 +311,21 @@ impl Shared {
 
 type AppState = Arc<Shared>;
 
+/// A TURN credential under a shared secret (coturn's REST API scheme, `use-auth-secret`):
+/// the user name is `expiry:user` (expiry in Unix seconds) and the credential
+/// `base64(HMAC-SHA1(secret, username))`. The TURN server recomputes it and refuses it after
+/// the expiry.
+fn turn_credential(user: &str, secret: &str, expiry: u64) -> (String, String) {
+    use base64::Engine;
+    use hmac::Mac;
+    let username = format!("{expiry}:{user}");
+    let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes())
+        .expect("HMAC takes keys of any length");
+    mac.update(username.as_bytes());
+    let credential = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    (username, credential)
+}
+
 fn log(line: &str) {
     eprintln!("grapevine serve: {line}");
 }
@@ -200,8 +334,6 @@ fn log(line: &str) {
 struct JoinQuery {
     room: Option<String>,
     peer: Option<String>,
-    /// The secret of the member's previous connection (its welcome's `resume`).
-    resume: Option<String>,
 }
 
 /// Builds the app: static files, `/signal`, `/health`, `/config`.
@@ -214,12 +346,17 @@ fn app(args: &ServeArgs) -> Router {
             credential: None,
         });
     }
+    let mut turn_rest = None;
     if let Some(turn) = &args.turn {
-        ice.push(IceServer {
-            urls: vec![turn.clone()],
-            username: args.turn_user.clone(),
-            credential: args.turn_credential.clone(),
-        });
+        let user = args.turn_user.clone().unwrap_or_default();
+        match &args.turn_secret {
+            Some(secret) => turn_rest = Some((turn.clone(), user, secret.clone())),
+            None => ice.push(IceServer {
+                urls: vec![turn.clone()],
+                username: Some(user),
+                credential: args.turn_credential.clone(),
+            }),
+        }
     }
     let state: AppState = Arc::new(Shared {
         rooms: Mutex::new(Rooms::default()),
@@ -227,12 +364,18 @@ fn app(args: &ServeArgs) -> Router {
             room_peers: args.max_room_peers as usize,
             rooms: args.max_rooms as usize,
             per_ip: args.max_peers_per_ip as usize,
+            joins_per_ip: f64::from(args.max_joins_per_ip),
             frame_bytes: args.max_frame_bytes as usize,
             rate: f64::from(args.max_rate),
             relay_bytes: f64::from(args.max_relay_bytes),
             idle: Duration::from_secs(args.idle_secs),
         },
         ice,
+        turn_rest,
+        allow_origins: args.allow_origin.clone(),
+        joins: Mutex::new(HashMap::new()),
+        queued: AtomicUsize::new(0),
+        refusals: Mutex::new(BTreeMap::new()),
     });
     Router::new()
         .route("/signal", get(signal))
@@ -257,12 +400,21 @@ async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
         .take(HEALTH_ROOMS)
         .map(|(name, room)| (name.clone(), room_health(room)))
         .collect();
+    let refused: serde_json::Map<String, serde_json::Value> = state
+        .refusals
+        .lock()
+        .expect("refusals")
+        .iter()
+        .map(|(&why, &n)| (why.to_string(), n.into()))
+        .collect();
     Json(serde_json::json!({
         "status": "ok",
         "rooms": rooms.rooms.len(),
         "peers": peers,
         "relay_bytes": relay_bytes,
         "relay_frames": relay_frames,
+        "queued_bytes": state.queued.load(Ordering::Relaxed),
+        "refused": refused,
         "room": per_room,
     }))
 }
@@ -294,15 +446,43 @@ fn room_health(room: &Room) -> serde_json::Value {
 }
 
 async fn config(State(state): State<AppState>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "ice_servers": state.ice }))
+    Json(serde_json::json!({ "ice_servers": state.ice_servers() }))
 }
 
 async fn signal(
     ws: WebSocketUpgrade,
     Query(query): Query<JoinQuery>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     State(state): State<AppState>,
 ) -> Response {
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    let origin = header(header::ORIGIN);
+    if !state.origin_allowed(origin, header(header::HOST)) {
+        state.refused("origin");
+        let origin = sanitize(origin.unwrap_or(""), 100);
+        log(&format!(
+            "refused a join from {}: page of another origin ({origin}; allow it with --allow-origin)",
+            addr.ip()
+        ));
+        return (StatusCode::FORBIDDEN, "pages of this origin may not join\n").into_response();
+    }
+    if !state.may_join(addr.ip()) {
+        state.refused("join-rate");
+        log(&format!(
+            "refused a join from {}: joining too often",
+            addr.ip()
+        ));
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            "joining too often from this address\n",
+        )
+            .into_response();
+    }
     // Room with a margin for the close frame; larger frames are refused by the socket itself.
     let cap = state.limits.frame_bytes;
     ws.max_message_size(cap * 2)
@@ -360,31 +540,33 @@ async fn send_within(
 /// its share of the JSON envelope, and the work of forwarding it.
 const RELAY_ENTRY_BYTES: usize = 40;
 
-/// A fresh resume secret: 128 bits from the OS's generator, hex.
-fn resume_secret() -> String {
-    let mut bytes = [0u8; 16];
-    // Without OS randomness there is no secret worth giving: an empty one never matches.
-    if getrandom::fill(&mut bytes).is_err() {
-        return String::new();
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// A fresh challenge: 32 bytes from the OS's generator (`None` without one: then nobody can
+/// join, rather than everyone with a guessable nonce).
+fn nonce() -> Option<[u8; 32]> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).ok()?;
+    Some(bytes)
 }
+
+/// How long a new connection has to answer the challenge.
+const PROVE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A member's place in a room, as [`join`] gives it.
 struct Joined {
     others: Vec<String>,
     conn: u64,
-    resume: String,
-    resumed: bool,
+    /// It took its id over from a connection still open.
+    replaced: bool,
 }
 
-/// Joins the room or says why not. A member that shows the secret of the connection holding
-/// its id takes the id over (the old connection is closed with [`close::REPLACED`]).
+/// Joins the room or says why not. `peer` has proven its key: if a connection still holds
+/// the id (the member's previous one, which the server has not yet seen go: a tab that slept
+/// or lost its network), the new one takes it over and the old is closed with
+/// [`close::REPLACED`].
 fn join(
     state: &Shared,
     room: &str,
     peer: &str,
-    resume: Option<&str>,
     ip: IpAddr,
     tx: mpsc::Sender<Outgoing>,
 ) -> Result<Joined, (u16, &'static str)> {
@@ -392,29 +574,22 @@ fn join(
     let rooms = &mut *rooms;
     // A member taking its id back is not a new connection from its address: its old one is
     // about to go (a class behind one NAT coming back from a Wi-Fi drop must not be refused).
-    let resuming = rooms
+    let replacing = rooms
         .rooms
         .get(room)
-        .and_then(|r| r.members.get(peer))
-        .is_some_and(|old| resume.is_some_and(|r| !old.resume.is_empty() && r == old.resume));
-    if !resuming && rooms.per_ip.get(&ip).copied().unwrap_or(0) >= state.limits.per_ip {
+        .is_some_and(|r| r.members.contains_key(peer));
+    if !replacing && rooms.per_ip.get(&ip).copied().unwrap_or(0) >= state.limits.per_ip {
         return Err((close::TRY_LATER, "too many connections from this address"));
     }
     if !rooms.rooms.contains_key(room) && rooms.rooms.len() >= state.limits.rooms {
         return Err((close::TRY_LATER, "too many rooms on this server"));
     }
     let here = rooms.rooms.entry(room.to_string()).or_default();
-    let mut resumed = false;
     if let Some(old) = here.members.get(peer) {
-        let proven = resume.is_some_and(|r| !old.resume.is_empty() && r == old.resume);
-        if !proven {
-            return Err((close::ID_TAKEN, "this peer id is already in the room"));
-        }
         let _ = old.tx.try_send(Outgoing::Close(
             close::REPLACED,
             "this member connected again",
         ));
-        resumed = true;
     } else if here.members.len() >= state.limits.room_peers {
         return Err((close::TRY_LATER, "the room is full"));
     }
@@ -424,22 +599,20 @@ fn join(
         .filter(|k| k.as_str() != peer)
         .cloned()
         .collect();
-    if !resumed {
+    if !replacing {
         let joined = serde_json::to_string(&ToClient::PeerJoined { peer: peer.into() })
             .expect("serialisable");
         for member in here.members.values() {
-            let _ = member.tx.try_send(Outgoing::Text(joined.clone()));
+            state.offer(&member.tx, joined.clone());
         }
     }
     rooms.next_conn += 1;
     let conn = rooms.next_conn;
-    let resume = resume_secret();
     here.members.insert(
         peer.to_string(),
         Member {
             tx,
             conn,
-            resume: resume.clone(),
             direct: 0,
             relay: 0,
         },
@@ -448,8 +621,7 @@ fn join(
     Ok(Joined {
         others,
         conn,
-        resume,
-        resumed,
+        replaced: replacing,
     })
 }
 
@@ -477,7 +649,7 @@ fn leave(state: &Shared, room: &str, peer: &str, conn: u64, ip: IpAddr) {
     let left =
         serde_json::to_string(&ToClient::PeerLeft { peer: peer.into() }).expect("serialisable");
     for member in here.members.values() {
-        let _ = member.tx.try_send(Outgoing::Text(left.clone()));
+        state.offer(&member.tx, left.clone());
     }
 }
 
@@ -498,7 +670,7 @@ fn relay_signal(
         data,
     })
     .expect("serialisable");
-    let _ = member.tx.try_send(Outgoing::Text(frame));
+    state.offer(&member.tx, frame);
     true
 }
 
@@ -536,7 +708,7 @@ fn relay_frames(state: &Shared, room: &str, from: &str, frames: Vec<signal::Rela
     for (tx, frames) in receivers {
         let count = frames.len() as u64;
         let text = serde_json::to_string(&ToClient::Relay { frames }).expect("serialisable");
-        if tx.try_send(Outgoing::Text(text)).is_err() {
+        if !state.offer(&tx, text) {
             // Its queue is full (it does not read fast enough) or it just closed.
             undelivered += count;
         }
@@ -567,23 +739,35 @@ fn record_links(state: &Shared, room: &str, peer: &str, conn: u64, direct: u32, 
 struct Bucket {
     tokens: f64,
     rate: f64,
+    burst: f64,
     last: Instant,
 }
 
 impl Bucket {
     fn new(rate: f64) -> Self {
+        Bucket::with_burst(rate, 2.0 * rate)
+    }
+
+    /// `rate` a second, bursts of `burst`.
+    fn with_burst(rate: f64, burst: f64) -> Self {
         Bucket {
-            tokens: 2.0 * rate,
+            tokens: burst,
             rate,
+            burst,
             last: Instant::now(),
         }
+    }
+
+    /// Whether it has refilled to the brim.
+    fn is_full(&self) -> bool {
+        self.tokens + self.last.elapsed().as_secs_f64() * self.rate >= self.burst
     }
 
     /// Takes `amount` if there is that much.
     fn take(&mut self, amount: f64) -> bool {
         let now = Instant::now();
         let refill = now.duration_since(self.last).as_secs_f64() * self.rate;
-        self.tokens = (self.tokens + refill).min(2.0 * self.rate);
+        self.tokens = (self.tokens + refill).min(self.burst);
         self.last = now;
         if self.tokens >= amount {
             self.tokens -= amount;
@@ -624,18 +808,63 @@ fn sanitize(text: &str, max: usize) -> String {
         .collect()
 }
 
-/// Why a connection ended, for the close frame and the log.
+/// Why a connection ended, for the close frame and the log, and the reason as counted in
+/// `/health` (`why`).
 struct Verdict {
+    why: &'static str,
     code: u16,
     reason: String,
 }
 
 impl Verdict {
-    fn new(code: u16, reason: impl Into<String>) -> Self {
+    fn new(why: &'static str, code: u16, reason: impl Into<String>) -> Self {
         Verdict {
+            why,
             code,
             reason: reason.into(),
         }
+    }
+}
+
+/// The challenge: a nonce out, a valid [`signal::FromClient::Prove`] back within
+/// [`PROVE_TIMEOUT`], or the verdict that closes the connection.
+async fn challenge(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    stream: &mut futures_util::stream::SplitStream<WebSocket>,
+    room: &str,
+    peer: &str,
+) -> Result<(), Verdict> {
+    let unproven = |reason: &str| Verdict::new("unproven", close::NOT_PROVEN, reason);
+    let nonce = nonce().ok_or_else(|| unproven("the server has no random numbers"))?;
+    let frame = serde_json::to_string(&ToClient::Challenge {
+        nonce: signal::hex(&nonce),
+    })
+    .expect("serialisable");
+    if !send_within(sink, Message::Text(frame.into())).await {
+        return Err(unproven("did not read the challenge"));
+    }
+    let answer = tokio::time::timeout(PROVE_TIMEOUT, async {
+        loop {
+            match stream.next().await {
+                Some(Ok(Message::Text(text))) => return Some(text),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                _ => return None,
+            }
+        }
+    })
+    .await;
+    let text = match answer {
+        Ok(Some(text)) => text,
+        Ok(None) => return Err(unproven("closed before proving its key")),
+        Err(_) => return Err(unproven("no proof of the key in time")),
+    };
+    match serde_json::from_str::<FromClient>(text.as_str()) {
+        Ok(FromClient::Prove { key, signature }) => {
+            signal::check_proof(peer, room, &nonce, &key, &signature).map_err(unproven)
+        }
+        _ => Err(unproven(
+            "the first frame must prove the key (a `prove` frame)",
+        )),
     }
 }
 
@@ -653,12 +882,26 @@ async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppS
             return;
         }
     };
+    let (mut sink, mut stream) = socket.split();
+    if let Err(verdict) = challenge(&mut sink, &mut stream, &room, &peer).await {
+        state.refused(verdict.why);
+        log(&format!(
+            "refused peer {peer} in room {room}: {}",
+            verdict.reason
+        ));
+        finish(sink, stream, verdict.code, verdict.reason).await;
+        return;
+    }
     let (tx, mut rx) = mpsc::channel(QUEUE_FRAMES);
-    let joined = match join(&state, &room, &peer, query.resume.as_deref(), ip, tx) {
+    let joined = match join(&state, &room, &peer, ip, tx) {
         Ok(joined) => joined,
         Err((code, reason)) => {
+            state.refused(match code {
+                close::TRY_LATER => "full",
+                _ => "policy",
+            });
             log(&format!("refused peer {peer} in room {room}: {reason}"));
-            close_with(socket, code, reason).await;
+            finish(sink, stream, code, reason.to_string()).await;
             return;
         }
     };
@@ -671,21 +914,19 @@ async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppS
     };
     log(&format!(
         "peer {peer} {} room {room} ({} others)",
-        if joined.resumed {
-            "resumed in"
+        if joined.replaced {
+            "came back to"
         } else {
             "joined"
         },
         joined.others.len()
     ));
-    let (mut sink, mut stream) = socket.split();
     let welcome = serde_json::to_string(&ToClient::Welcome {
         peer: peer.clone(),
         room: room.clone(),
         peers: joined.others,
-        ice_servers: state.ice.clone(),
+        ice_servers: state.ice_servers(),
         limits: Some(state.wire_limits()),
-        resume: Some(joined.resume),
     })
     .expect("serialisable");
     let limits = state.limits;
@@ -712,12 +953,12 @@ async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppS
                         heard = Instant::now();
                     }
                     if !bucket.take(1.0) {
-                        break 'conn Some(Verdict::new(close::POLICY, format!("more than {} frames a second", limits.rate)));
+                        break 'conn Some(Verdict::new("frame-rate", close::POLICY, format!("more than {} frames a second", limits.rate)));
                     }
                     match frame {
                         Message::Text(text) => {
                             if text.len() > limits.frame_bytes {
-                                break 'conn Some(Verdict::new(close::TOO_BIG, format!("frame of {} bytes over the {}-byte cap", text.len(), limits.frame_bytes)));
+                                break 'conn Some(Verdict::new("frame-size", close::TOO_BIG, format!("frame of {} bytes over the {}-byte cap", text.len(), limits.frame_bytes)));
                             }
                             match serde_json::from_str::<FromClient>(text.as_str()) {
                                 Ok(FromClient::Ping) => {
@@ -738,26 +979,29 @@ async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppS
                                 Ok(FromClient::Relay { frames }) => {
                                     if let Some(bad) = frames.iter().find(|f| !valid_peer(&f.peer)) {
                                         let why = sanitize(&format!("relay to a malformed peer id {:?}", bad.peer), 120);
-                                        break 'conn Some(Verdict::new(close::POLICY, why));
+                                        break 'conn Some(Verdict::new("malformed", close::POLICY, why));
                                     }
                                     // Each message costs its envelope too: empty messages are not free.
                                     let bytes: usize = frames.iter().map(|f| f.data.len() + f.peer.len() + RELAY_ENTRY_BYTES).sum();
                                     if !relay_budget.take(bytes as f64) {
-                                        break 'conn Some(Verdict::new(close::POLICY, format!("relayed more than {} bytes a second", limits.relay_bytes)));
+                                        break 'conn Some(Verdict::new("relay-budget", close::POLICY, format!("relayed more than {} bytes a second", limits.relay_bytes)));
                                     }
                                     relay_frames(&state, &room, &peer, frames);
+                                }
+                                Ok(FromClient::Prove { .. }) => {
+                                    break 'conn Some(Verdict::new("malformed", close::POLICY, "the key was proven already"));
                                 }
                                 Ok(FromClient::Links { direct, relay }) => {
                                     record_links(&state, &room, &peer, joined.conn, direct, relay);
                                 }
                                 Err(e) => {
                                     let why = sanitize(&format!("malformed frame: {e}"), 120);
-                                    break 'conn Some(Verdict::new(close::POLICY, why));
+                                    break 'conn Some(Verdict::new("malformed", close::POLICY, why));
                                 }
                             }
                         }
                         Message::Binary(_) => {
-                            break 'conn Some(Verdict::new(close::UNSUPPORTED, "binary frames are not part of the protocol"));
+                            break 'conn Some(Verdict::new("binary", close::UNSUPPORTED, "binary frames are not part of the protocol"));
                         }
                         Message::Close(_) => break 'conn None,
                         Message::Ping(_) | Message::Pong(_) => {}
@@ -766,11 +1010,12 @@ async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppS
                 out = rx.recv() => {
                     match out {
                         Some(Outgoing::Text(text)) => {
+                            state.dequeued(&text);
                             if !send_within(&mut sink, Message::Text(text.into())).await {
                                 break 'conn None;
                             }
                         }
-                        Some(Outgoing::Close(code, reason)) => break 'conn Some(Verdict::new(code, reason)),
+                        Some(Outgoing::Close(code, reason)) => break 'conn Some(Verdict::new("replaced", code, reason)),
                         None => break 'conn None,
                     }
                 }
@@ -780,14 +1025,22 @@ async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppS
                     }
                 }
                 _ = tokio::time::sleep_until(idle_at) => {
-                    break 'conn Some(Verdict::new(close::IDLE, format!("silent for {} s", limits.idle.as_secs())));
+                    break 'conn Some(Verdict::new("idle", close::IDLE, format!("silent for {} s", limits.idle.as_secs())));
                 }
             }
         }
     };
     drop(membership);
+    // What is still queued for this connection is no longer anyone's.
+    rx.close();
+    while let Ok(out) = rx.try_recv() {
+        if let Outgoing::Text(text) = out {
+            state.dequeued(&text);
+        }
+    }
     match verdict {
         Some(v) => {
+            state.refused(v.why);
             log(&format!(
                 "closed peer {peer} in room {room} ({}): {}",
                 v.code, v.reason
@@ -798,6 +1051,56 @@ async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppS
     }
 }
 
+/// Whether `origin` is written as browsers send it: `http(s)://host[:port]`, no path.
+fn valid_origin(origin: &str) -> bool {
+    let rest = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"));
+    rest.is_some_and(|r| !r.is_empty() && !r.contains(['/', '?', '#', ' ']))
+}
+
+/// Accepts connections until interrupted, each served by hyper's HTTP/1 with upgrades (the
+/// WebSockets) and a [`HEADER_TIMEOUT`] on request headers: `axum::serve` sets no such
+/// timeout, and connections that never finish a request would stay open for good. Each
+/// request carries its peer's address ([`ConnectInfo`]), as `axum::serve` would give it.
+async fn serve(listener: tokio::net::TcpListener, app: Router) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower_service::Service;
+    let mut stop = std::pin::pin!(tokio::signal::ctrl_c());
+    loop {
+        let (tcp, addr) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors, usually: wait, then accept again.
+                    log(&format!("accept failed: {e}"));
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = &mut stop => {
+                log("shutting down");
+                return;
+            }
+        };
+        let app = app.clone();
+        let service =
+            hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                let mut request = request.map(axum::body::Body::new);
+                request.extensions_mut().insert(ConnectInfo(addr));
+                app.clone().call(request)
+            });
+        tokio::spawn(async move {
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(TokioIo::new(tcp), service)
+                .with_upgrades()
+                .await;
+        });
+    }
+}
+
 /// Serves until interrupted.
 pub fn run(args: ServeArgs) -> Result<(), crate::Usage> {
     if !args.dist.join("index.html").is_file() {
@@ -805,6 +1108,17 @@ pub fn run(args: ServeArgs) -> Result<(), crate::Usage> {
             "error: invalid --dist: no index.html in {} (build the page first: ./scripts/play, or trunk build --release --dist {})",
             args.dist.display(),
             args.dist.display()
+        )));
+    }
+    if args.turn.is_some() && args.turn_secret.is_none() && args.turn_credential.is_none() {
+        return Err(crate::Usage(
+            "error: invalid --turn: give the TURN server's --turn-secret (or a fixed --turn-credential)"
+                .into(),
+        ));
+    }
+    if let Some(bad) = args.allow_origin.iter().find(|o| !valid_origin(o)) {
+        return Err(crate::Usage(format!(
+            "error: invalid --allow-origin {bad:?}: expected scheme://host[:port], e.g. https://class.example.org"
         )));
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -830,14 +1144,8 @@ pub fn run(args: ServeArgs) -> Result<(), crate::Usage> {
         );
         use std::io::Write;
         let _ = std::io::stdout().flush();
-        let app = app(&args).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-                log("shutting down");
-            })
-            .await
-            .map_err(|e| crate::Usage(format!("error: serving: {e}")))
+        serve(listener, app(&args)).await;
+        Ok::<(), crate::Usage>(())
     })?;
     Ok(())
 }

@@ -4,6 +4,8 @@
 //! code and a log line, and the others are served on.
 
 use futures_util::{SinkExt, StreamExt};
+use grapevine_core::auth::Identity;
+use grapevine_core::signal::{peer_hex, prove};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
@@ -96,12 +98,25 @@ impl Server {
         (status, body)
     }
 
-    async fn connect(&self, room: &str, peer: &str) -> Ws {
+    /// Connects as `peer` (16 hex digits) and reads the server's challenge, answering
+    /// nothing: the nonce is returned.
+    async fn connect_raw(&self, room: &str, peer: &str) -> (Ws, String) {
         let url = format!(
             "ws://127.0.0.1:{}/signal?room={room}&peer={peer}",
             self.port
         );
-        connect_async(url).await.unwrap().0
+        let mut ws = connect_async(url).await.unwrap().0;
+        let challenge = next_json(&mut ws).await;
+        assert_eq!(challenge["type"], "challenge", "{challenge}");
+        (ws, challenge["nonce"].as_str().unwrap().to_string())
+    }
+
+    /// Connects as test member `name` and proves its key.
+    async fn connect(&self, room: &str, name: &str) -> Ws {
+        let (mut ws, nonce) = self.connect_raw(room, &id(name)).await;
+        let proof = prove::<Value>(&identity(name), room, &nonce);
+        send(&mut ws, serde_json::to_value(proof).unwrap()).await;
+        ws
     }
 
     /// Joins and returns the socket with its welcome.
@@ -124,10 +139,24 @@ impl Server {
     }
 }
 
-const A1: &str = "00000000000000a1";
-const A2: &str = "00000000000000a2";
-const A3: &str = "00000000000000a3";
-const B1: &str = "00000000000000b1";
+/// Test members by name: each has a key derived from its name, and the id that key gives
+/// ([`id`]); `Server::join` proves the key as every member must.
+const A1: &str = "a1";
+const A2: &str = "a2";
+const A3: &str = "a3";
+const B1: &str = "b1";
+
+/// The key of test member `name`.
+fn identity(name: &str) -> Identity {
+    let mut secret = [0u8; 32];
+    secret[..name.len()].copy_from_slice(name.as_bytes());
+    Identity::from_secret(secret)
+}
+
+/// The peer id of test member `name` (16 hex digits).
+fn id(name: &str) -> String {
+    peer_hex(identity(name).id())
+}
 
 /// The next text frame as JSON (pings and pongs skipped), within 2 s.
 async fn next_json(ws: &mut Ws) -> Value {
@@ -237,10 +266,10 @@ async fn signals_are_relayed_within_a_room_only_and_name_the_true_sender() {
     let (mut a1, welcome) = server.join("alpha", A1).await;
     assert_eq!(welcome["peers"], json!([]));
     let (mut a2, welcome) = server.join("alpha", A2).await;
-    assert_eq!(welcome["peers"], json!([A1]));
+    assert_eq!(welcome["peers"], json!([id(A1)]));
     assert_eq!(
         next_json(&mut a1).await,
-        json!({ "type": "peer-joined", "peer": A2 })
+        json!({ "type": "peer-joined", "peer": id(A2) })
     );
     let (mut b1, welcome) = server.join("beta", B1).await;
     assert_eq!(welcome["peers"], json!([]));
@@ -251,17 +280,17 @@ async fn signals_are_relayed_within_a_room_only_and_name_the_true_sender() {
     let offer = json!({ "offer": "v=0 ..." });
     send(
         &mut a2,
-        json!({ "type": "signal", "to": A1, "data": offer }),
+        json!({ "type": "signal", "to": id(A1), "data": offer }),
     )
     .await;
     assert_eq!(
         next_json(&mut a1).await,
-        json!({ "type": "signal", "from": A2, "data": offer })
+        json!({ "type": "signal", "from": id(A2), "data": offer })
     );
     // Another room's peer cannot be reached: an error to the sender, nothing to anyone else.
     send(
         &mut a2,
-        json!({ "type": "signal", "to": B1, "data": offer }),
+        json!({ "type": "signal", "to": id(B1), "data": offer }),
     )
     .await;
     let error = next_json(&mut a2).await;
@@ -272,9 +301,11 @@ async fn signals_are_relayed_within_a_room_only_and_name_the_true_sender() {
     a2.close(None).await.unwrap();
     assert_eq!(
         next_json(&mut a1).await,
-        json!({ "type": "peer-left", "peer": A2 })
+        json!({ "type": "peer-left", "peer": id(A2) })
     );
-    server.logged("peer 00000000000000a2 left room alpha").await;
+    server
+        .logged(&format!("peer {} left room alpha", id(A2)))
+        .await;
 }
 
 #[tokio::test]
@@ -295,7 +326,7 @@ async fn bad_frames_close_only_their_connection_with_a_code_and_a_log_line() {
         // A forged sender: the protocol has no `from` for clients to fill in.
         (
             Message::Text(
-                json!({ "type": "signal", "to": A1, "from": A3, "data": {} })
+                json!({ "type": "signal", "to": id(A1), "from": id(A3), "data": {} })
                     .to_string()
                     .into(),
             ),
@@ -316,7 +347,7 @@ async fn bad_frames_close_only_their_connection_with_a_code_and_a_log_line() {
         ),
         (
             Message::Text(
-                json!({ "type": "signal", "to": A1, "data": "x".repeat(3000) })
+                json!({ "type": "signal", "to": id(A1), "data": "x".repeat(3000) })
                     .to_string()
                     .into(),
             ),
@@ -339,7 +370,7 @@ async fn bad_frames_close_only_their_connection_with_a_code_and_a_log_line() {
         // The victim hears of the leave, never of a signal.
         assert_eq!(
             next_json(&mut victim).await,
-            json!({ "type": "peer-left", "peer": A2 })
+            json!({ "type": "peer-left", "peer": id(A2) })
         );
     }
     // And it is served on.
@@ -371,8 +402,6 @@ async fn a_flood_is_cut_off() {
 async fn ids_rooms_and_capacity_are_checked_at_the_door() {
     let server = Server::start(&["--max-room-peers", "2", "--max-rooms", "1"]);
     let (_a1, _) = server.join("room", A1).await;
-    let mut same = server.connect("room", A1).await;
-    assert_eq!(closed(&mut same).await.0, CloseCode::Library(4409));
     let (_a2, _) = server.join("room", A2).await;
     let mut third = server.connect("room", A3).await;
     let (code, why) = closed(&mut third).await;
@@ -384,9 +413,9 @@ async fn ids_rooms_and_capacity_are_checked_at_the_door() {
         (CloseCode::Again, "too many rooms on this server")
     );
     for (room, peer) in [
-        ("bad room!", A3),
-        ("room", "XYZ"),
-        ("room", "00000000000000A1"),
+        ("bad room!", id(A3)),
+        ("room", "XYZ".to_string()),
+        ("room", id(A1).to_uppercase()),
     ] {
         let url = format!(
             "ws://127.0.0.1:{}/signal?room={}&peer={peer}",
@@ -397,7 +426,10 @@ async fn ids_rooms_and_capacity_are_checked_at_the_door() {
         assert_eq!(closed(&mut ws).await.0, CloseCode::Policy, "{room} {peer}");
     }
     server
-        .logged("refused peer 00000000000000a3 in room room: the room is full")
+        .logged(&format!(
+            "refused peer {} in room room: the room is full",
+            id(A3)
+        ))
         .await;
 }
 
@@ -430,21 +462,21 @@ async fn the_relay_carries_messages_within_a_room_and_counts_them() {
     send(
         &mut a1,
         json!({ "type": "relay", "frames": [
-            { "peer": A2, "data": "AQI=" },
-            { "peer": A3, "data": "Aw==" },
-            { "peer": A2, "data": "BA==" },
-            { "peer": B1, "data": "BQ==" },
+            { "peer": id(A2), "data": "AQI=" },
+            { "peer": id(A3), "data": "Aw==" },
+            { "peer": id(A2), "data": "BA==" },
+            { "peer": id(B1), "data": "BQ==" },
         ] }),
     )
     .await;
     assert_eq!(
         next_json(&mut a2).await,
         json!({ "type": "relay", "frames": [
-            { "peer": A1, "data": "AQI=" }, { "peer": A1, "data": "BA==" } ] })
+            { "peer": id(A1), "data": "AQI=" }, { "peer": id(A1), "data": "BA==" } ] })
     );
     assert_eq!(
         next_json(&mut a3).await,
-        json!({ "type": "relay", "frames": [{ "peer": A1, "data": "Aw==" }] })
+        json!({ "type": "relay", "frames": [{ "peer": id(A1), "data": "Aw==" }] })
     );
     quiet(&mut b1, 300).await;
     send(&mut a1, json!({ "type": "links", "direct": 1, "relay": 2 })).await;
@@ -478,7 +510,7 @@ async fn the_relay_budget_and_malformed_receivers_close_the_sender() {
     for _ in 0..3 {
         send(
             &mut a1,
-            json!({ "type": "relay", "frames": [{ "peer": A2, "data": chunk }] }),
+            json!({ "type": "relay", "frames": [{ "peer": id(A2), "data": chunk }] }),
         )
         .await;
     }
@@ -500,47 +532,191 @@ async fn the_relay_budget_and_malformed_receivers_close_the_sender() {
     assert!(why.contains("malformed peer id"), "{why}");
 }
 
-/// A member that comes back (slept, lost its network) while the server still holds its old
-/// connection takes its id back with its resume secret; anyone else is refused, as before.
+/// An id is its key's: a member that comes back (slept, lost its network) while the server
+/// still holds its old connection takes its id back by proving its key; anyone else who
+/// claims the id (with another key, a key that is not the id's, a forged or replayed
+/// signature, or no proof at all) is refused with 4403 and a log line, and the room is
+/// undisturbed.
 #[tokio::test]
-async fn a_member_resumes_its_id_with_its_secret_and_nobody_else_can() {
+async fn a_member_takes_its_id_back_by_proving_its_key_and_nobody_else_can() {
     let server = Server::start(&[]);
-    let (mut old, welcome) = server.join("room", A1).await;
-    let secret = welcome["resume"].as_str().unwrap().to_string();
-    assert_eq!(secret.len(), 32);
+    let (mut old, _) = server.join("room", A1).await;
     let (mut other, _) = server.join("room", A2).await;
-    let url = |resume: &str| {
-        format!(
-            "ws://127.0.0.1:{}/signal?room=room&peer={A1}&resume={resume}",
-            server.port
-        )
-    };
-    let mut thief = connect_async(url("00000000000000000000000000000000"))
-        .await
-        .unwrap()
-        .0;
-    assert_eq!(closed(&mut thief).await.0, CloseCode::Library(4409));
-    let mut back = connect_async(url(&secret)).await.unwrap().0;
-    let welcome = next_json(&mut back).await;
-    assert_eq!(welcome["peers"], json!([A2]));
-    assert_ne!(welcome["resume"].as_str().unwrap(), secret, "a new secret");
+    next_json(&mut old).await; // a2 joined
+                               // Thieves: the right id with another key, another key's proof, a signature made for
+                               // another nonce (a replay), and no proof at all.
+    let (mut thief, nonce) = server.connect_raw("room", &id(A1)).await;
+    let forged = prove::<Value>(&identity("mallory"), "room", &nonce);
+    send(&mut thief, serde_json::to_value(forged).unwrap()).await;
+    let (code, why) = closed(&mut thief).await;
+    assert_eq!(code, CloseCode::Library(4403));
+    assert!(why.contains("not this peer id's"), "{why}");
+    let (mut replay, _) = server.connect_raw("room", &id(A1)).await;
+    let stale = prove::<Value>(&identity(A1), "room", &"00".repeat(32));
+    send(&mut replay, serde_json::to_value(stale).unwrap()).await;
+    let (code, why) = closed(&mut replay).await;
+    assert_eq!(code, CloseCode::Library(4403));
+    assert!(why.contains("does not verify"), "{why}");
+    let (mut silent, _) = server.connect_raw("room", &id(A1)).await;
+    send(&mut silent, json!({ "type": "ping" })).await;
+    let (code, why) = closed(&mut silent).await;
+    assert_eq!(code, CloseCode::Library(4403));
+    assert!(why.contains("must prove the key"), "{why}");
+    server.logged("is not this peer id's").await;
+    // Nobody in the room heard of any of them, and the owner still holds its id.
+    quiet(&mut old, 200).await;
+    quiet(&mut other, 200).await;
+    // The owner, back on a new connection: the old one is closed, the room sees no leave.
+    let (mut back, welcome) = server.join("room", A1).await;
+    assert_eq!(welcome["peers"], json!([id(A2)]));
     assert_eq!(closed(&mut old).await.0, CloseCode::Library(4001));
-    // The room saw no leave (the member never left), and the resumed one is reachable.
     send(
         &mut other,
-        json!({ "type": "signal", "to": A1, "data": {} }),
+        json!({ "type": "signal", "to": id(A1), "data": {} }),
     )
     .await;
     assert_eq!(
         next_json(&mut back).await,
-        json!({ "type": "signal", "from": A2, "data": {} })
+        json!({ "type": "signal", "from": id(A2), "data": {} })
     );
     server
-        .logged("peer 00000000000000a1 resumed in room room")
+        .logged(&format!("peer {} came back to room room", id(A1)))
         .await;
-    // The old connection's end did not take the member out.
     let health: Value = serde_json::from_str(&server.get("/health").1).unwrap();
     assert_eq!(health["peers"], 2, "{health}");
+    assert_eq!(health["refused"]["unproven"], 3, "{health}");
+}
+
+/// Pages of another site cannot join (the browser names the page's origin), unless allowed;
+/// pages this server served and native clients (no Origin) can.
+#[tokio::test]
+async fn another_sites_pages_are_refused() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let server = Server::start(&["--allow-origin", "https://class.example.org"]);
+    let request = |origin: &str| {
+        let url = format!(
+            "ws://127.0.0.1:{}/signal?room=room&peer={}",
+            server.port,
+            id(A1)
+        );
+        let mut request = url.into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().unwrap());
+        request
+    };
+    let refused = connect_async(request("https://evil.example.com")).await;
+    match refused {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 403)
+        }
+        other => panic!("expected 403, got {other:?}"),
+    }
+    server
+        .logged("page of another origin (https://evil.example.com")
+        .await;
+    let own = format!("http://127.0.0.1:{}", server.port);
+    for origin in [own.as_str(), "https://class.example.org"] {
+        let (mut ws, _) = connect_async(request(origin)).await.unwrap();
+        assert_eq!(next_json(&mut ws).await["type"], "challenge", "{origin}");
+    }
+    let health: Value = serde_json::from_str(&server.get("/health").1).unwrap();
+    assert_eq!(health["refused"]["origin"], 1, "{health}");
+}
+
+/// A join storm from one address is cut to the join rate after a burst (a class behind one
+/// NAT, joining at once, fits in the burst); each refusal is an HTTP 429, never a broadcast.
+#[tokio::test]
+async fn a_join_storm_from_one_address_is_cut_off() {
+    let server = Server::start(&["--max-joins-per-ip", "5", "--max-peers-per-ip", "10"]);
+    let (mut watcher, _) = server.join("room", A1).await;
+    let mut refused = 0;
+    for i in 0..60 {
+        let url = format!(
+            "ws://127.0.0.1:{}/signal?room=room&peer={}",
+            server.port,
+            id(&format!("s{i}"))
+        );
+        match connect_async(url).await {
+            Ok((ws, _)) => drop(ws),
+            Err(tokio_tungstenite::tungstenite::Error::Http(r)) => {
+                assert_eq!(r.status(), 429);
+                refused += 1;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    // A burst of 10 (the per-address cap), one (the watcher's) spent: about 50 refused.
+    assert!(refused >= 45, "{refused} refused");
+    server.logged("joining too often").await;
+    // Unproven joins were never announced to the room.
+    quiet(&mut watcher, 300).await;
+    let health: Value = serde_json::from_str(&server.get("/health").1).unwrap();
+    assert_eq!(health["refused"]["join-rate"], refused, "{health}");
+}
+
+/// Requests that never finish their headers are closed (slowloris), so a few thousand of
+/// them do not hold the server's connections.
+#[tokio::test]
+async fn half_sent_requests_are_closed() {
+    let server = Server::start(&[]);
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port))
+        .await
+        .unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 256];
+    let ended = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => continue,
+            }
+        }
+    })
+    .await;
+    assert!(
+        ended.is_ok(),
+        "a half-sent request was still open after 15 s"
+    );
+}
+
+/// TURN credentials are derived from the shared secret (coturn's REST API scheme) and
+/// expire; the secret itself is in no response.
+#[test]
+fn turn_credentials_are_short_lived_and_the_secret_is_never_sent() {
+    let server = Server::start(&[
+        "--turn",
+        "turn:127.0.0.1:3478",
+        "--turn-user",
+        "class",
+        "--turn-secret",
+        "s3cret-shared",
+    ]);
+    let (status, body) = server.get("/config");
+    assert_eq!(status, 200);
+    assert!(!body.contains("s3cret-shared"), "{body}");
+    let config: Value = serde_json::from_str(&body).unwrap();
+    let turn = &config["ice_servers"][0];
+    let username = turn["username"].as_str().unwrap();
+    let (expiry, user) = username.split_once(':').unwrap();
+    assert_eq!(user, "class");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let expiry: u64 = expiry.parse().unwrap();
+    assert!(
+        (now + 3_500..=now + 3_700).contains(&expiry),
+        "{expiry} vs {now}"
+    );
+    // HMAC-SHA1(secret, username), base64: 28 characters.
+    assert_eq!(turn["credential"].as_str().unwrap().len(), 28, "{turn}");
+    let (_, health) = server.get("/health");
+    assert!(!health.contains("s3cret-shared"));
 }
 
 /// Connections from one address are capped (a flag: a class behind one NAT needs hundreds).
@@ -760,7 +936,7 @@ async fn a_member_that_stops_reading_is_bounded_then_cut_off() {
     let (_stalled, _) = server.join("room", A2).await; // never read from again
     next_json(&mut sender).await; // a2 joined
     let chunk = "A".repeat(60_000);
-    let frame = json!({ "type": "relay", "frames": [{ "peer": A2, "data": chunk }] });
+    let frame = json!({ "type": "relay", "frames": [{ "peer": id(A2), "data": chunk }] });
     // 40 frames a second (under the rate cap) for 6 s: 14 MB, more than the socket buffers
     // and the queue hold.
     for _ in 0..240 {
@@ -786,7 +962,7 @@ async fn a_member_that_stops_reading_is_bounded_then_cut_off() {
     })
     .await
     .expect("the stalled member leaves within 20 s");
-    assert_eq!(left["peer"], A2);
+    assert_eq!(left["peer"], id(A2));
     send(&mut sender, json!({ "type": "ping" })).await;
     assert_eq!(
         next_json(&mut sender).await["type"],

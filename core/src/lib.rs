@@ -11,6 +11,7 @@
 //! - [`lab`]: SWIM, push-sum, a replicated key-value map and rumor spreading as sans-IO nodes
 //!   over time, the wire format, a simulated network and scenarios as data. Its rumor node
 //!   is the one rumor logic live mode's tabs run.
+//! - [`auth`]: member identities (Ed25519 keys, ids derived from them) and signed statements.
 //! - [`signal`]: the signaling contract between the page and `grapevine serve`.
 //! - [`topology`], [`metrics`], [`theory`], [`rng`]: who talks to whom, what is counted, what
 //!   theory expects, and the seeded randomness behind every draw.
@@ -20,6 +21,7 @@
 
 extern crate alloc;
 
+pub mod auth;
 pub mod bench;
 pub mod engine;
 pub mod experiment;

@@ -9,6 +9,7 @@
 //! [`Signal`]). Everything here may come from a hostile client: decoding fails on anything
 //! malformed and the caller drops the frame.
 
+use crate::auth::{id_of, Identity, Proof, Statement};
 use crate::lab::NodeId;
 use alloc::format;
 use alloc::string::String;
@@ -44,6 +45,73 @@ pub fn parse_peer(peer: &str) -> Option<NodeId> {
         .map(NodeId)
 }
 
+/// `bytes` in lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+/// The `N` bytes that `text` (exactly `2N` lowercase or uppercase hex digits) names.
+pub fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    if text.len() != 2 * N || !text.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+/// The answer to the server's challenge `nonce` (hex) for joining `room` as `identity`.
+pub fn prove<D>(identity: &Identity, room: &str, nonce: &str) -> FromClient<D> {
+    let nonce = unhex::<32>(nonce).unwrap_or_default();
+    let proof = identity.sign(&Statement::Join {
+        member: identity.id(),
+        room,
+        nonce: &nonce,
+    });
+    let mut signature = [0u8; 64];
+    signature[..32].copy_from_slice(&proof.r);
+    signature[32..].copy_from_slice(&proof.s);
+    FromClient::Prove {
+        key: hex(&proof.key),
+        signature: hex(&signature),
+    }
+}
+
+/// Checks a [`FromClient::Prove`]: `key` gives the id `peer` (hex) joins with, and
+/// `signature` signs [`Statement::Join`] for `room` and the server's `nonce`. The error says
+/// what failed, for the close reason and the log.
+pub fn check_proof(
+    peer: &str,
+    room: &str,
+    nonce: &[u8; 32],
+    key: &str,
+    signature: &str,
+) -> Result<(), &'static str> {
+    let member = parse_peer(peer).ok_or("malformed peer id")?;
+    let key = unhex::<32>(key).ok_or("the key must be 64 hex digits")?;
+    let signature = unhex::<64>(signature).ok_or("the signature must be 128 hex digits")?;
+    if id_of(&key) != member {
+        return Err("the key is not this peer id's");
+    }
+    let (mut r, mut s) = ([0u8; 32], [0u8; 32]);
+    r.copy_from_slice(&signature[..32]);
+    s.copy_from_slice(&signature[32..]);
+    let statement = Statement::Join {
+        member,
+        room,
+        nonce,
+    };
+    Proof { key, r, s }
+        .verify(member, &statement)
+        .map_err(|_| "the signature does not verify")
+}
+
 /// What a page sends the server.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
@@ -64,6 +132,16 @@ pub enum FromClient<D> {
     Relay {
         /// Each message and whom it is for.
         frames: Vec<Relayed>,
+    },
+    /// The answer to the server's [`ToClient::Challenge`], the first frame a member sends:
+    /// its public key, whose digest MUST be the peer id it joins with, and its signature on
+    /// [`Statement::Join`] with the server's nonce ([`prove`] makes it, [`check_proof`]
+    /// checks it).
+    Prove {
+        /// The public key, 64 hex digits.
+        key: String,
+        /// The Ed25519 signature, 128 hex digits.
+        signature: String,
     },
     /// This member's links now, for the server's `/health` (links per room).
     Links {
@@ -204,6 +282,13 @@ pub struct Limits {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum ToClient<D> {
+    /// The first frame of every connection: "prove you hold the key of the id you join
+    /// with": sign [`Statement::Join`] with this nonce and answer [`FromClient::Prove`].
+    /// Nothing else is taken before.
+    Challenge {
+        /// 32 random bytes, 64 hex digits.
+        nonce: String,
+    },
     /// The join succeeded: the room's other peers, and the ICE servers to use.
     Welcome {
         /// This connection's peer id (as asked).
@@ -217,11 +302,6 @@ pub enum ToClient<D> {
         /// The server's limits (absent from servers older than the relay).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         limits: Option<Limits>,
-        /// A secret that lets this connection's successor take the peer id back at once
-        /// (`&resume=` on the next join), while the server has not yet noticed this one is
-        /// gone: a tab that slept or lost its network comes back under the same id.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        resume: Option<String>,
     },
     /// A peer joined the room.
     PeerJoined {
@@ -420,19 +500,40 @@ mod tests {
             r#"{"link":"busy"}"#
         );
         assert!(serde_json::from_str::<Signal>(r#"{"link":"maybe"}"#).is_err());
-        // An old welcome (no limits, no resume) still reads.
+        // An old welcome (no limits) still reads.
         let old: ToClient<Signal> = serde_json::from_str(
             r#"{"type":"welcome","peer":"ab","room":"r","peers":[],"ice_servers":[]}"#,
         )
         .unwrap();
-        assert!(matches!(
-            old,
-            ToClient::Welcome {
-                limits: None,
-                resume: None,
-                ..
-            }
-        ));
+        assert!(matches!(old, ToClient::Welcome { limits: None, .. }));
+    }
+
+    /// A join proof holds for its key's id, room and nonce only.
+    #[test]
+    fn a_join_proof_is_checked_against_the_id_room_and_nonce() {
+        let me = Identity::from_secret([3; 32]);
+        let peer = peer_hex(me.id());
+        let nonce = [9u8; 32];
+        let FromClient::<Signal>::Prove { key, signature } = prove(&me, "class", &hex(&nonce))
+        else {
+            panic!("a proof")
+        };
+        assert_eq!(
+            check_proof(&peer, "class", &nonce, &key, &signature),
+            Ok(())
+        );
+        assert!(check_proof(&peer, "other", &nonce, &key, &signature).is_err());
+        assert!(check_proof(&peer, "class", &[8; 32], &key, &signature).is_err());
+        let someone = peer_hex(Identity::from_secret([4; 32]).id());
+        assert_eq!(
+            check_proof(&someone, "class", &nonce, &key, &signature),
+            Err("the key is not this peer id's")
+        );
+        assert!(check_proof(&peer, "class", &nonce, "zz", &signature).is_err());
+        assert!(check_proof(&peer, "class", &nonce, &key, &signature[2..]).is_err());
+        assert_eq!(unhex::<2>("0aFf"), Some([10, 255]));
+        assert_eq!(unhex::<2>("0aF"), None);
+        assert_eq!(unhex::<1>("é"), None);
     }
 
     /// The outbox keeps every frame under the cap and the bytes under the pace.

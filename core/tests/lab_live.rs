@@ -1,6 +1,7 @@
 //! Live mode's node, driven by hand: bytes moved between tabs as a data channel would, the
 //! clock jumped to each deadline. What the browser adds is only the moving.
 
+use grapevine_core::auth::Identity;
 use grapevine_core::lab::live::{LiveConfig, LiveEvent, LiveNode};
 use grapevine_core::lab::push_sum::PushSumMessage;
 use grapevine_core::lab::rumor::{RumorConfig, RumorEvent};
@@ -8,6 +9,19 @@ use grapevine_core::lab::swim::MemberState;
 use grapevine_core::lab::wire::{encode, Message, WireError};
 use grapevine_core::lab::{Millis, NodeId};
 use std::collections::{BTreeMap, BTreeSet};
+
+/// The key of test tab `n` (1000, 2000, ...): its id is derived from the key, as every
+/// live member's is.
+fn identity(n: u64) -> Identity {
+    let mut secret = [0u8; 32];
+    secret[..8].copy_from_slice(&n.to_le_bytes());
+    Identity::from_secret(secret)
+}
+
+/// The id of test tab `n`.
+fn tab_id(n: u64) -> NodeId {
+    identity(n).id()
+}
 
 fn config(loss: f64) -> LiveConfig {
     LiveConfig {
@@ -39,8 +53,8 @@ impl Mesh {
         let tabs: BTreeMap<NodeId, LiveNode> = (1..=n)
             .map(|i| {
                 (
-                    NodeId(i * 1000),
-                    LiveNode::new(NodeId(i * 1000), i, config(0.0), Millis(0)),
+                    tab_id(i * 1000),
+                    LiveNode::new(identity(i * 1000), i, config(0.0), Millis(0)),
                 )
             })
             .collect();
@@ -53,7 +67,7 @@ impl Mesh {
         for a in 0..n {
             for b in 0..n {
                 if a != b && (link(a, b) || link(b, a)) {
-                    let to = NodeId((b + 1) * 1000);
+                    let to = tab_id((b + 1) * 1000);
                     mesh.tab((a + 1) * 1000).handle_link_up(Millis(0), to);
                 }
             }
@@ -119,7 +133,7 @@ impl Mesh {
     }
 
     fn tab(&mut self, id: u64) -> &mut LiveNode {
-        self.tabs.get_mut(&NodeId(id)).unwrap()
+        self.tabs.get_mut(&tab_id(id)).unwrap()
     }
 }
 
@@ -146,9 +160,9 @@ fn a_rumor_started_in_one_tab_reaches_the_others_with_origin_and_hops() {
             .unwrap_or_else(|| panic!("{id} lacks the rumor"));
         assert_eq!(
             (rumor.id.origin, rumor.text.as_str()),
-            (NodeId(1000), "hello")
+            (tab_id(1000), "hello")
         );
-        if id != NodeId(1000) {
+        if id != tab_id(1000) {
             assert!(rumor.hops >= 1);
             assert!(events(tab)
                 .iter()
@@ -163,9 +177,9 @@ fn a_rumor_started_in_one_tab_reaches_the_others_with_origin_and_hops() {
 
 #[test]
 fn the_hello_is_repeated_until_answered() {
-    let (a, b) = (NodeId(1), NodeId(2));
-    let mut ta = LiveNode::new(a, 1, config(0.0), Millis(0));
-    let mut tb = LiveNode::new(b, 2, config(0.0), Millis(0));
+    let (a, b) = (tab_id(1), tab_id(2));
+    let mut ta = LiveNode::new(identity(1), 1, config(0.0), Millis(0));
+    let mut tb = LiveNode::new(identity(2), 2, config(0.0), Millis(0));
     ta.handle_link_up(Millis(0), b);
     tb.handle_link_up(Millis(0), a);
     // The first hellos are lost, as a first message on a fresh channel sometimes is.
@@ -190,7 +204,7 @@ fn the_hello_is_repeated_until_answered() {
 fn bad_bytes_are_counted_reported_and_dropped_and_the_tab_works_on() {
     let mut mesh = Mesh::new(2);
     mesh.run_until(500);
-    let (a, b) = (NodeId(1000), NodeId(2000));
+    let (a, b) = (tab_id(1000), tab_id(2000));
     let now = mesh.now;
     let push_sum = encode(&Message::PushSum(PushSumMessage {
         sum: 1.0,
@@ -239,7 +253,7 @@ fn bad_bytes_are_counted_reported_and_dropped_and_the_tab_works_on() {
 
 #[test]
 fn artificial_loss_drops_on_send() {
-    let mut tab = LiveNode::new(NodeId(1), 1, config(1.0), Millis(0));
+    let mut tab = LiveNode::new(identity(1), 1, config(1.0), Millis(0));
     tab.handle_link_up(Millis(0), NodeId(2));
     tab.handle_timeout(Millis(1_000));
     assert!(tab.poll_transmit().is_none());
@@ -266,10 +280,10 @@ fn concurrent_writes_converge_and_a_crashed_tab_is_declared_dead() {
         .values()
         .all(|t| t.kv().siblings("color").len() == 2));
     // Tab 4000 crashes (falls silent): the others suspect it, then declare it dead.
-    mesh.down.insert(NodeId(4000));
+    mesh.down.insert(tab_id(4000));
     mesh.run_until(30_000);
     for id in [1000, 2000, 3000] {
-        let view = mesh.tab(id).swim().member(NodeId(4000)).unwrap();
+        let view = mesh.tab(id).swim().member(tab_id(4000)).unwrap();
         assert_eq!(view.state, MemberState::Dead, "tab {id}");
     }
 }
@@ -282,10 +296,10 @@ fn a_leaving_tab_tells_every_linked_peer_at_once() {
     let now = mesh.now;
     mesh.tab(2000).leave(now);
     mesh.deliver();
-    mesh.down.insert(NodeId(2000));
+    mesh.down.insert(tab_id(2000));
     for id in [1000, 3000, 4000, 5000, 6000, 7000, 8000] {
         assert_eq!(
-            mesh.tab(id).swim().member(NodeId(2000)).unwrap().state,
+            mesh.tab(id).swim().member(tab_id(2000)).unwrap().state,
             MemberState::Left,
             "tab {id}"
         );
@@ -313,12 +327,12 @@ fn swim_over_a_partial_mesh_knows_everyone_and_detects_a_crash_everywhere() {
             "{id}: {members:?}"
         );
     }
-    mesh.down.insert(NodeId(5000));
+    mesh.down.insert(tab_id(5000));
     mesh.run_until(60_000);
     for (&id, tab) in &mesh.tabs {
-        if id != NodeId(5000) {
+        if id != tab_id(5000) {
             assert_eq!(
-                tab.swim().member(NodeId(5000)).unwrap().state,
+                tab.swim().member(tab_id(5000)).unwrap().state,
                 MemberState::Dead,
                 "{id}"
             );
@@ -426,7 +440,8 @@ fn membership_converges_on_a_random_partial_mesh_within_the_push_pull_bound() {
     let last_join = (n as u64 - 1) * join_every;
     let bound = last_join + (t + 1) * push_pull;
 
-    let id = |i: usize| NodeId((i as u64 + 1) * 1000);
+    let id = |i: usize| tab_id((i as u64 + 1) * 1000);
+    let key = |i: usize| identity((i as u64 + 1) * 1000);
     let config = LiveConfig {
         rumor: RumorConfig {
             interval_ms: interval as u32,
@@ -437,7 +452,12 @@ fn membership_converges_on_a_random_partial_mesh_within_the_push_pull_bound() {
     let mut mesh = Mesh {
         now: Millis(0),
         tabs: (0..n)
-            .map(|i| (id(i), LiveNode::new(id(i), i as u64 + 7, config, Millis(0))))
+            .map(|i| {
+                (
+                    id(i),
+                    LiveNode::new(key(i), i as u64 + 7, config, Millis(0)),
+                )
+            })
             .collect(),
         down: BTreeSet::new(),
         joins: Vec::new(),
@@ -496,49 +516,49 @@ fn forgotten_members_stay_forgotten_when_an_old_member_returns() {
     for tab in mesh.tabs.values() {
         assert_eq!(tab.swim().iter_members().count() as u64, n - 1);
     }
-    mesh.down.insert(NodeId(3000));
+    mesh.down.insert(tab_id(3000));
     mesh.run_until(11_000);
-    mesh.down.insert(NodeId(2000));
+    mesh.down.insert(tab_id(2000));
     let forget = u64::from(FORGET_AFTER_MS);
     // Declared dead within ~10 s, forgotten a minute later.
     mesh.run_until(11_000 + 30_000 + forget);
     for (&id, tab) in &mesh.tabs {
-        if id == NodeId(3000) {
+        if id == tab_id(3000) {
             assert_eq!(
-                tab.swim().member(NodeId(2000)).unwrap().state,
+                tab.swim().member(tab_id(2000)).unwrap().state,
                 MemberState::Alive,
                 "the cut-off tab still lists 2000 alive"
             );
-        } else if id != NodeId(2000) {
-            assert_eq!(tab.swim().member(NodeId(2000)), None, "{id} forgot 2000");
-            assert_eq!(tab.swim().member(NodeId(3000)), None, "{id} forgot 3000");
+        } else if id != tab_id(2000) {
+            assert_eq!(tab.swim().member(tab_id(2000)), None, "{id} forgot 2000");
+            assert_eq!(tab.swim().member(tab_id(3000)), None, "{id} forgot 3000");
         }
     }
-    mesh.down.remove(&NodeId(3000));
+    mesh.down.remove(&tab_id(3000));
     let back = mesh.now.0;
     // Listed alive by nobody from now on, and 3000 learns 2000 is gone.
     for step in 1..=40 {
         mesh.run_until(back + step * 1_000);
         for (&id, tab) in &mesh.tabs {
-            if id != NodeId(2000) && id != NodeId(3000) {
+            if id != tab_id(2000) && id != tab_id(3000) {
                 assert_eq!(
-                    tab.swim().member(NodeId(2000)),
+                    tab.swim().member(tab_id(2000)),
                     None,
                     "{id}, {step} s after 3000 returned"
                 );
             }
         }
     }
-    let stale = mesh.tab(3000).swim().member(NodeId(2000));
+    let stale = mesh.tab(3000).swim().member(tab_id(2000));
     assert!(
         stale.is_none_or(|v| v.state == MemberState::Dead),
         "3000 corrected: {stale:?}"
     );
     for (&id, tab) in &mesh.tabs {
-        if id != NodeId(2000) && id != NodeId(3000) {
+        if id != tab_id(2000) && id != tab_id(3000) {
             let back = tab
                 .swim()
-                .member(NodeId(3000))
+                .member(tab_id(3000))
                 .expect("3000 is listed again");
             assert_eq!(back.state, MemberState::Alive, "{id}");
             assert!(
@@ -559,12 +579,12 @@ fn a_goodbye_is_taken_without_a_link() {
     mesh.tab(1000).leave(now);
     let (bye, to) = mesh.tab(1000).goodbye();
     assert!(
-        to.contains(&NodeId(3000)),
+        to.contains(&tab_id(3000)),
         "told to members without a link too"
     );
-    mesh.tab(3000).handle_bytes(now, NodeId(1000), &bye);
+    mesh.tab(3000).handle_bytes(now, tab_id(1000), &bye);
     assert_eq!(
-        mesh.tab(3000).swim().member(NodeId(1000)).unwrap().state,
+        mesh.tab(3000).swim().member(tab_id(1000)).unwrap().state,
         MemberState::Left
     );
 }
@@ -580,15 +600,16 @@ fn unrefutable_news_is_dropped_and_push_pull_answers_are_paced() {
     let forged = SwimMessage::Ping {
         seq: 9,
         updates: vec![Update {
-            member: NodeId(1000),
+            member: tab_id(1000),
             incarnation: Incarnation(u32::MAX),
             state: MemberState::Dead,
-            from: NodeId(2000),
+            from: tab_id(2000),
+            proof: None,
         }],
     };
     let now = mesh.now;
     let bytes = encode(&Message::Swim(forged)).unwrap();
-    mesh.tab(1000).handle_bytes(now, NodeId(2000), &bytes);
+    mesh.tab(1000).handle_bytes(now, tab_id(2000), &bytes);
     assert_eq!(mesh.tab(1000).swim().incarnation(), Incarnation(0));
     while mesh.tab(1000).poll_transmit().is_some() {}
     let ask = SwimMessage::PushPull {
@@ -601,7 +622,7 @@ fn unrefutable_news_is_dropped_and_push_pull_answers_are_paced() {
     let later = Millis(now.0 + 10_000);
     let mut answers = 0;
     for _ in 0..20 {
-        mesh.tab(1000).handle_bytes(later, NodeId(2000), &bytes);
+        mesh.tab(1000).handle_bytes(later, tab_id(2000), &bytes);
         while let Some((_, out)) = mesh.tab(1000).poll_transmit() {
             if matches!(
                 grapevine_core::lab::wire::decode(&out),

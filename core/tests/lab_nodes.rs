@@ -1,7 +1,7 @@
 //! The lab's protocol nodes driven by hand: messages moved between instances one by one,
 //! time jumped to each deadline, as in foca's and str0m's tests.
 
-use grapevine_core::lab::kv::{KvCommand, KvConfig, KvMessage, KvNode};
+use grapevine_core::lab::kv::{KvCommand, KvConfig, KvMessage, KvNode, Span};
 use grapevine_core::lab::push_sum::{PushSum, PushSumConfig, PushSumMessage};
 use grapevine_core::lab::rumor::{RumorCommand, RumorConfig, RumorEvent, RumorMessage, RumorNode};
 use grapevine_core::lab::swim::{
@@ -120,6 +120,7 @@ fn an_old_alive_does_not_revive_the_dead_but_a_new_incarnation_does() {
         incarnation: Incarnation(inc),
         state,
         from: C,
+        proof: None,
     };
     let ping = |u| SwimMessage::Ping {
         seq: 1,
@@ -278,6 +279,7 @@ fn kv(id: NodeId) -> KvNode {
 /// A full scuttlebutt exchange started by `from`.
 fn exchange(from: &mut KvNode, to: &mut KvNode, now: Millis) {
     let syn = KvMessage::Syn {
+        span: Span::ALL,
         digest: from.digest(),
     };
     to.handle_message(now, from.id(), syn);

@@ -1,7 +1,8 @@
 //! The wire format: every message survives encode/decode; no input makes the decoder panic;
 //! each kind of bad input gets its own error.
 
-use grapevine_core::lab::kv::{Digest, Entry, KvMessage, VClock};
+use grapevine_core::auth::Proof;
+use grapevine_core::lab::kv::{Digest, Entry, KvMessage, Span, VClock};
 use grapevine_core::lab::live::LinkMessage;
 use grapevine_core::lab::push_sum::PushSumMessage;
 use grapevine_core::lab::rumor::{Rumor, RumorId, RumorMessage};
@@ -15,6 +16,18 @@ fn node_id() -> impl Strategy<Value = NodeId> {
     any::<u64>().prop_map(NodeId)
 }
 
+/// Any proof, or none: the decoder checks structure only (signatures are the protocols'
+/// business, after decoding).
+fn proof() -> impl Strategy<Value = Option<Proof>> {
+    proptest::option::of(
+        (any::<[u8; 32]>(), any::<[u8; 32]>(), any::<[u8; 32]>()).prop_map(|(key, r, s)| Proof {
+            key,
+            r,
+            s,
+        }),
+    )
+}
+
 fn update() -> impl Strategy<Value = Update> {
     let state = prop_oneof![
         Just(MemberState::Alive),
@@ -22,12 +35,15 @@ fn update() -> impl Strategy<Value = Update> {
         Just(MemberState::Dead),
         Just(MemberState::Left),
     ];
-    (node_id(), any::<u32>(), state, node_id()).prop_map(|(member, inc, state, from)| Update {
-        member,
-        incarnation: Incarnation(inc),
-        state,
-        from,
-    })
+    (node_id(), any::<u32>(), state, node_id(), proof()).prop_map(
+        |(member, inc, state, from, proof)| Update {
+            member,
+            incarnation: Incarnation(inc),
+            state,
+            from,
+            proof,
+        },
+    )
 }
 
 fn swim() -> impl Strategy<Value = SwimMessage> {
@@ -44,8 +60,9 @@ fn swim() -> impl Strategy<Value = SwimMessage> {
             }
         }),
         any::<u32>().prop_map(|seq| SwimMessage::Nack { seq }),
-        any::<u32>().prop_map(|i| SwimMessage::Join {
-            incarnation: Incarnation(i)
+        (any::<u32>(), proof()).prop_map(|(i, proof)| SwimMessage::Join {
+            incarnation: Incarnation(i),
+            proof,
         }),
         vec(update(), 0..100).prop_map(|members| SwimMessage::Sync { members }),
     ]
@@ -65,21 +82,29 @@ fn entry() -> impl Strategy<Value = Entry> {
         ".{0,40}",
         any::<u64>(),
         pairs(8),
+        proof(),
     )
-        .prop_map(|(origin, version, key, value, timestamp, clock)| Entry {
-            origin,
-            version,
-            key,
-            value,
-            timestamp,
-            clock: VClock(clock),
-        })
+        .prop_map(
+            |(origin, version, key, value, timestamp, clock, proof)| Entry {
+                origin,
+                version,
+                key,
+                value,
+                timestamp,
+                clock: VClock(clock),
+                proof,
+            },
+        )
 }
 
 fn kv() -> impl Strategy<Value = KvMessage> {
     prop_oneof![
-        pairs(50).prop_map(|d| KvMessage::Syn { digest: Digest(d) }),
+        pairs(50).prop_map(|d| KvMessage::Syn {
+            span: Span::ALL,
+            digest: Digest(d)
+        }),
         (pairs(50), vec(entry(), 0..20)).prop_map(|(d, delta)| KvMessage::SynAck {
+            span: Span::ALL,
             digest: Digest(d),
             delta
         }),
@@ -92,14 +117,15 @@ fn rumor_id() -> impl Strategy<Value = RumorId> {
 }
 
 fn one_rumor() -> impl Strategy<Value = Rumor> {
-    (rumor_id(), any::<u16>(), any::<u64>(), ".{0,50}").prop_map(|(id, hops, born_ms, text)| {
-        Rumor {
+    (rumor_id(), any::<u16>(), any::<u64>(), ".{0,50}", proof()).prop_map(
+        |(id, hops, born_ms, text, proof)| Rumor {
             id,
             hops,
             born_ms,
             text,
-        }
-    })
+            proof,
+        },
+    )
 }
 
 fn rumor() -> impl Strategy<Value = RumorMessage> {
@@ -117,8 +143,9 @@ fn link() -> impl Strategy<Value = LinkMessage> {
         any::<u64>().prop_map(|sent_ms| LinkMessage::Hello { sent_ms }),
         any::<u64>().prop_map(|echo_ms| LinkMessage::HelloAck { echo_ms }),
         any::<u64>().prop_map(|sent_ms| LinkMessage::Ping { sent_ms }),
-        any::<u32>().prop_map(|i| LinkMessage::Bye {
-            incarnation: grapevine_core::lab::swim::Incarnation(i)
+        (any::<u32>(), proof()).prop_map(|(i, proof)| LinkMessage::Bye {
+            incarnation: grapevine_core::lab::swim::Incarnation(i),
+            proof,
         }),
         any::<u64>().prop_map(|echo_ms| LinkMessage::Pong { echo_ms }),
     ]
@@ -231,6 +258,7 @@ fn messages_out_of_bounds_are_refused() {
             hops: 0,
             born_ms: 0,
             text: "r".repeat(201),
+            proof: None,
         }],
     });
     assert!(matches!(
@@ -238,10 +266,22 @@ fn messages_out_of_bounds_are_refused() {
         Err(WireError::OutOfBounds(_))
     ));
     let unsorted = Message::Kv(KvMessage::Syn {
+        span: Span::ALL,
         digest: Digest(vec![(NodeId(2), 1), (NodeId(1), 1)]),
     });
     assert!(matches!(
         decode(&encode(&unsorted).unwrap()),
+        Err(WireError::OutOfBounds(_))
+    ));
+    let outside = Message::Kv(KvMessage::Syn {
+        span: Span {
+            from: NodeId(5),
+            to: NodeId(9),
+        },
+        digest: Digest(vec![(NodeId(2), 1)]),
+    });
+    assert!(matches!(
+        decode(&encode(&outside).unwrap()),
         Err(WireError::OutOfBounds(_))
     ));
     let long_key = Message::Kv(KvMessage::Ack {
@@ -252,6 +292,7 @@ fn messages_out_of_bounds_are_refused() {
             value: String::new(),
             timestamp: 0,
             clock: VClock::default(),
+            proof: None,
         }],
     });
     assert!(matches!(
@@ -265,7 +306,8 @@ fn messages_out_of_bounds_are_refused() {
                 member: NodeId(1),
                 incarnation: Incarnation(0),
                 state: MemberState::Alive,
-                from: NodeId(1)
+                from: NodeId(1),
+                proof: None,
             };
             65
         ],
@@ -285,6 +327,7 @@ fn an_oversized_message_is_not_encoded() {
                 incarnation: Incarnation(u32::MAX),
                 state: MemberState::Alive,
                 from: NodeId(u64::MAX),
+                proof: None,
             };
             2_000
         ],

@@ -13,12 +13,11 @@
 
 use super::kv::{KvCommand, KvConfig, KvEvent, KvNode};
 use super::rumor::{RumorCommand, RumorConfig, RumorEvent, RumorNode};
-use super::swim::{
-    Incarnation, MemberState, Swim, SwimCommand, SwimConfig, SwimEvent, SwimMessage, Update,
-};
+use super::swim::{Incarnation, Swim, SwimCommand, SwimConfig, SwimEvent, SwimMessage};
 pub use super::wire::LinkMessage;
 use super::wire::{self, Message, WireError};
-use super::{Millis, Node, NodeId};
+use super::{Millis, Node, NodeId, Refusals};
+use crate::auth::Identity;
 use crate::rng::{Chance, GossipRng, Stream};
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
@@ -36,6 +35,10 @@ pub const PUSH_PULL_PERIODS: u32 = 5;
 /// Dead and left members stay listed this long, ms, then are forgotten (a tombstone keeps
 /// them from being revived by old news for ten times as long).
 pub const FORGET_AFTER_MS: u32 = 60_000;
+/// Most messages taken from one peer per second, on average (bursts of twice that): an
+/// honest member sends a few dozen (probes, acks, pushes, pulls, anti-entropy, push-pull
+/// chunks); beyond this a peer's messages are dropped unread and counted (`peer-rate`).
+pub const PEER_MESSAGES_PER_SEC: u32 = 200;
 
 /// Counters shown in the page.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -49,6 +52,9 @@ pub struct LiveCounters {
     /// Received bytes the decoder refused (malformed, oversized, unknown version, another
     /// protocol's), each dropped.
     pub malformed: u64,
+    /// Messages this node could not encode (over the wire's size cap: a bug, reported
+    /// rather than sent or lost silently).
+    pub unsendable: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -57,6 +63,25 @@ struct Link {
     next_hello: Millis,
     next_ping: Millis,
     rtt_ms: Option<u64>,
+    /// The peer's message budget (a token bucket, [`PEER_MESSAGES_PER_SEC`]), and when it
+    /// was last filled.
+    tokens: f64,
+    filled: Millis,
+}
+
+impl Link {
+    /// Takes one message from the budget; `false` if the peer is over its rate.
+    fn take(&mut self, now: Millis) -> bool {
+        let rate = f64::from(PEER_MESSAGES_PER_SEC);
+        let elapsed = now.since(self.filled) as f64 / 1000.0;
+        self.tokens = (self.tokens + elapsed * rate).min(2.0 * rate);
+        self.filled = now;
+        if self.tokens < 1.0 {
+            return false;
+        }
+        self.tokens -= 1.0;
+        true
+    }
 }
 
 /// What the page shows of a link.
@@ -100,6 +125,8 @@ pub struct LiveConfig {
 /// A tab's node.
 pub struct LiveNode {
     id: NodeId,
+    /// What this node refused itself (the protocols count theirs), by reason.
+    refusals: Refusals,
     rng: GossipRng,
     loss: f64,
     loss_chance: Chance,
@@ -113,8 +140,11 @@ pub struct LiveNode {
 }
 
 impl LiveNode {
-    /// A node `id` with its own generator seed (the page draws both at random).
-    pub fn new(id: NodeId, seed: u64, config: LiveConfig, now: Millis) -> LiveNode {
+    /// The node of `identity` (its id is the key's), with its own generator seed (the page
+    /// draws both at random). Everything it says of itself is signed with the key, and it
+    /// takes from others only what their own keys signed ([`crate::auth`]).
+    pub fn new(identity: Identity, seed: u64, config: LiveConfig, now: Millis) -> LiveNode {
+        let id = identity.id();
         let derive = |stream_index| GossipRng::derive(seed, Stream::Nodes, stream_index);
         // A period of at least 200 ms: a tab's timers are not precise enough for less.
         let period = config.rumor.interval_ms.max(200);
@@ -128,8 +158,9 @@ impl LiveNode {
             rng: derive(0),
             loss: config.loss,
             loss_chance: Chance::new(config.loss),
-            rumor: RumorNode::new(id, config.rumor, derive(1), now),
-            swim: Swim::new(id, Incarnation(0), swim, derive(2), now),
+            refusals: Refusals::default(),
+            rumor: RumorNode::new(id, config.rumor, derive(1), now).signed(identity.clone()),
+            swim: Swim::new(id, Incarnation(0), swim, derive(2), now).signed(identity.clone()),
             kv: KvNode::new(
                 id,
                 KvConfig {
@@ -138,7 +169,8 @@ impl LiveNode {
                 },
                 derive(3),
                 now,
-            ),
+            )
+            .signed(identity),
             links: BTreeMap::new(),
             outbox: VecDeque::new(),
             events: VecDeque::new(),
@@ -154,6 +186,17 @@ impl LiveNode {
     /// The counters.
     pub fn counters(&self) -> LiveCounters {
         self.counters
+    }
+
+    /// Everything refused from peers, by reason: this node's own refusals (bytes that did
+    /// not decode, messages from a peer without a link or over its rate) and each
+    /// protocol's (unsigned or forged news, writes and rumors; caps).
+    pub fn refusals(&self) -> Refusals {
+        let mut all = self.refusals.clone();
+        all.merge(self.swim.refusals());
+        all.merge(self.kv.refusals());
+        all.merge(self.rumor.refusals());
+        all
     }
 
     /// The links, by peer.
@@ -209,6 +252,8 @@ impl LiveNode {
                 next_hello: now,
                 next_ping: now.after(PING_EVERY_MS),
                 rtt_ms: None,
+                tokens: 2.0 * f64::from(PEER_MESSAGES_PER_SEC),
+                filled: now,
             },
         );
         self.handle_timeout(now);
@@ -232,38 +277,57 @@ impl LiveNode {
     /// had a link to it (a partial mesh: its leave news can die with its neighbours, when many
     /// leave at once). Alive after all (a reconnection), it refutes.
     pub fn handle_peer_gone(&mut self, now: Millis, peer: NodeId) {
+        self.swim.set_in_room(peer, false);
         self.swim.suspect_member(now, peer);
         self.settle(now);
+    }
+
+    /// The signaling server says `peer` is in the room (its welcome's list, or a join; it
+    /// checked the peer's key). From the first call on, membership lists only members the
+    /// server has in the room: ids made up by the thousand, with no connection behind them,
+    /// are refused (`not-in-room`) and cannot fill the member list.
+    pub fn handle_peer_here(&mut self, peer: NodeId) {
+        self.swim.set_in_room(self.id, true);
+        self.swim.set_in_room(peer, true);
     }
 
     /// Bytes from `peer` the driver refused before they reached the decoder (too large to
     /// copy): counted and reported like the decoder's refusals.
     pub fn refuse(&mut self, peer: NodeId, error: WireError) {
         self.counters.malformed += 1;
+        self.refusals.add("malformed");
         self.events.push_back(LiveEvent::Refused { peer, error });
     }
 
     /// Bytes from `peer`: decoded, checked, and handed to the protocol they are for; anything
     /// else is counted, reported and dropped.
     pub fn handle_bytes(&mut self, now: Millis, peer: NodeId, bytes: &[u8]) {
+        if let Some(link) = self.links.get_mut(&peer) {
+            // Over its rate: dropped unread (decoding and checking cost too).
+            if !link.take(now) {
+                self.refusals.add("peer-rate");
+                return;
+            }
+        }
         let message = match wire::decode(bytes) {
             Ok(m) => m,
             Err(error) => {
-                self.counters.malformed += 1;
-                self.events.push_back(LiveEvent::Refused { peer, error });
+                self.refuse(peer, error);
                 return;
             }
         };
-        if let Message::Link(LinkMessage::Bye { incarnation }) = message {
-            // About the sender alone: taken with or without a link.
+        if let Message::Link(LinkMessage::Bye { incarnation, proof }) = message {
+            // About the sender alone: taken with or without a link (and signed: the news
+            // travels on).
             self.counters.received += 1;
-            self.swim.member_left(now, peer, incarnation);
+            self.swim.member_left(now, peer, incarnation, proof);
             self.settle(now);
             return;
         }
         if !self.links.contains_key(&peer) {
             // Not (yet) a link of ours: the page opens one first. Counted as refused.
             self.counters.malformed += 1;
+            self.refusals.add("no-link");
             self.events.push_back(LiveEvent::Refused {
                 peer,
                 error: WireError::WrongProtocol,
@@ -283,6 +347,7 @@ impl LiveNode {
                     Message::PushSum(_) | Message::Link(_) => {
                         self.counters.received -= 1;
                         self.counters.malformed += 1;
+                        self.refusals.add("wrong-protocol");
                         self.events.push_back(LiveEvent::Refused {
                             peer,
                             error: WireError::WrongProtocol,
@@ -347,12 +412,7 @@ impl LiveNode {
     pub fn leave(&mut self, now: Millis) {
         self.swim.handle_command(now, SwimCommand::Leave);
         self.settle(now);
-        let news = Update {
-            member: self.id,
-            incarnation: self.swim.incarnation(),
-            state: MemberState::Left,
-            from: self.id,
-        };
+        let news = self.swim.leave_update();
         let ready: Vec<NodeId> = self
             .links
             .iter()
@@ -372,8 +432,10 @@ impl LiveNode {
     /// lists alive or suspect, linked or not (the driver sends it over the relay), so that its
     /// leave is known even where gossip from its links would not reach in time.
     pub fn goodbye(&self) -> (Vec<u8>, Vec<NodeId>) {
+        let news = self.swim.leave_update();
         let bye = LinkMessage::Bye {
-            incarnation: self.swim.incarnation(),
+            incarnation: news.incarnation,
+            proof: news.proof,
         };
         let to = self
             .swim
@@ -458,7 +520,7 @@ impl LiveNode {
                 self.counters.sent += 1;
                 self.outbox.push_back((peer, bytes));
             }
-            Err(_) => self.counters.malformed += 1,
+            Err(_) => self.counters.unsendable += 1,
         }
     }
 

@@ -47,7 +47,7 @@ pub const REGISTRY: &[LabProtocol] = &[
 ];
 
 use crate::rng::GossipRng;
-use alloc::collections::VecDeque;
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
@@ -61,6 +61,41 @@ pub struct NodeId(pub u64);
 impl core::fmt::Display for NodeId {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "{}", self.0)
+    }
+}
+
+/// What a node refused from its peers, counted by reason (a short kebab-case word: the page's
+/// counters and the command line's JSON show these names). Everything a peer sends is
+/// checked; what fails is dropped, counted here, and never applied.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Refusals(BTreeMap<&'static str, u64>);
+
+impl Refusals {
+    /// Counts one refusal for `reason`.
+    pub fn add(&mut self, reason: &'static str) {
+        *self.0.entry(reason).or_default() += 1;
+    }
+
+    /// Adds every count of `other`.
+    pub fn merge(&mut self, other: &Refusals) {
+        for (&reason, &n) in &other.0 {
+            *self.0.entry(reason).or_default() += n;
+        }
+    }
+
+    /// The count for `reason`.
+    pub fn get(&self, reason: &str) -> u64 {
+        self.0.get(reason).copied().unwrap_or(0)
+    }
+
+    /// Every reason counted, in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        self.0.iter().map(|(&r, &n)| (r, n))
+    }
+
+    /// All refusals.
+    pub fn total(&self) -> u64 {
+        self.0.values().sum()
     }
 }
 

@@ -10,11 +10,13 @@ use super::kv::KvMessage;
 use super::push_sum::PushSumMessage;
 use super::rumor::RumorMessage;
 use super::swim::{Incarnation, SwimMessage};
+use crate::auth::Proof;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
-/// The format's version; a peer speaking another is refused, not misread.
-pub const VERSION: u8 = 1;
+/// The format's version; a peer speaking another is refused, not misread. 2: signed
+/// members (proofs on SWIM updates, writes, rumors and goodbyes; key-value digests in spans).
+pub const VERSION: u8 = 2;
 
 /// The largest encoded message, bytes: 16 KiB, the size every WebRTC data channel
 /// implementation delivers in one piece.
@@ -50,6 +52,9 @@ pub enum LinkMessage {
     Bye {
         /// The leaver's incarnation.
         incarnation: Incarnation,
+        /// Signed members: the leaver's signed leave at `incarnation` (so receivers can pass
+        /// the news on, and a leave is never anyone's word but the leaver's).
+        proof: Option<Proof>,
     },
 }
 

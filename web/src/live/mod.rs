@@ -25,6 +25,7 @@ pub mod transport;
 pub mod view;
 pub mod webrtc;
 
+use grapevine_core::auth::Identity;
 use grapevine_core::lab::live::{LiveConfig, LiveEvent, LiveNode};
 use grapevine_core::lab::mesh::{Answer, LinkTarget, Mesh};
 use grapevine_core::lab::rumor::{RumorConfig, RumorEvent, RumorId};
@@ -98,45 +99,39 @@ fn ice_js(servers: &[IceServer]) -> JsValue {
     to_js(&servers)
 }
 
-/// What this tab keeps across a reload (sessionStorage, per room): its id, so a reload or a
-/// reconnection is the same member, and the server's resume secret for that id.
+/// What this tab keeps across a reload (sessionStorage, per room): its secret key, so a
+/// reload or a reconnection is the same member with the same id (the id is the key's digest;
+/// the server lets the key's holder take the id back, and nobody else). sessionStorage is the
+/// tab's own: another tab, even of the same site, has another key.
 mod session {
-    use grapevine_core::lab::NodeId;
-    use grapevine_core::signal::{parse_peer, peer_hex};
+    use grapevine_core::auth::Identity;
+    use grapevine_core::signal::{hex, unhex};
 
     fn storage() -> Option<web_sys::Storage> {
         web_sys::window()?.session_storage().ok()?
     }
 
-    fn key(room: &str, what: &str) -> String {
-        format!("grapevine.live.{room}.{what}")
+    fn key(room: &str) -> String {
+        format!("grapevine.live.{room}.key")
     }
 
-    /// The id this tab had in `room`, if any.
-    pub fn id(room: &str) -> Option<NodeId> {
-        parse_peer(&storage()?.get_item(&key(room, "id")).ok()??)
+    /// The key this tab had in `room`, if any.
+    pub fn identity(room: &str) -> Option<Identity> {
+        let text = storage()?.get_item(&key(room)).ok()??;
+        unhex::<32>(&text).map(Identity::from_secret)
     }
 
-    /// The resume secret last given for this tab's id in `room`.
-    pub fn resume(room: &str) -> Option<String> {
-        storage()?.get_item(&key(room, "resume")).ok()?
-    }
-
-    /// Forgets this tab's id for `room` (another tab has it): a reload draws a new one.
+    /// Forgets this tab's key for `room` (a duplicated tab copied it): a reload draws anew.
     pub fn forget(room: &str) {
         if let Some(s) = storage() {
-            let _ = s.remove_item(&key(room, "id"));
-            let _ = s.remove_item(&key(room, "resume"));
+            let _ = s.remove_item(&key(room));
         }
     }
 
-    /// Keeps `id` (and `resume`, when given) for `room`.
-    pub fn keep(room: &str, id: NodeId, resume: Option<&str>) {
+    /// Keeps `identity` for `room`.
+    pub fn keep(room: &str, identity: &Identity) {
         if let Some(s) = storage() {
-            let _ = s.set_item(&key(room, "id"), &peer_hex(id));
-            if let Some(r) = resume {
-                let _ = s.set_item(&key(room, "resume"), r);
-            }
+            let _ = s.set_item(&key(room), &hex(&identity.secret()));
         }
     }
 }
@@ -240,12 +235,19 @@ pub type Handle = Rc<RefCell<Live>>;
 /// server's, or none on loopback and LANs, which need none). A tab reloaded in the same room
 /// keeps its id (sessionStorage), so it rejoins as the same member.
 pub fn start(room: String, config: LiveConfig, ice: &[String]) -> Handle {
-    let secure = [random_u64(), random_u64(), random_u64()];
+    let secure = [random_u64(), random_u64()];
     let weakly = || (js_sys::Math::random() * 9.0e15) as u64;
-    let [id, seed, mesh_seed] = secure.map(|r| r.unwrap_or_else(weakly));
-    let me = session::id(&room).unwrap_or(NodeId(id.max(1)));
-    let resume = session::resume(&room);
-    session::keep(&room, me, None);
+    let [seed, mesh_seed] = secure.map(|r| r.unwrap_or_else(weakly));
+    let mut secret = [0u8; 32];
+    let keyed = getrandom::fill(&mut secret).is_ok();
+    if !keyed {
+        for chunk in secret.chunks_mut(8) {
+            chunk.copy_from_slice(&weakly().to_le_bytes());
+        }
+    }
+    let identity = session::identity(&room).unwrap_or_else(|| Identity::from_secret(secret));
+    session::keep(&room, &identity);
+    let me = identity.id();
     let ice: Vec<IceServer> = if ice.is_empty() {
         Vec::new()
     } else {
@@ -267,7 +269,7 @@ pub fn start(room: String, config: LiveConfig, ice: &[String]) -> Handle {
         let mut live = Live {
             me,
             room: room.clone(),
-            node: LiveNode::new(me, seed, config, now()),
+            node: LiveNode::new(identity.clone(), seed, config, now()),
             rumors: BTreeMap::new(),
             server: ServerState::Connecting,
             log: Vec::new(),
@@ -284,7 +286,7 @@ pub fn start(room: String, config: LiveConfig, ice: &[String]) -> Handle {
             connections: 0,
             shutting_down: false,
             tabs: Tabs::open(&room, me, sink.clone()),
-            signaling: Server::new(room, me, resume, sink.clone()),
+            signaling: Server::new(room, identity, sink.clone()),
             ice_servers: ice_js(&ice),
             ice_fixed: !ice.is_empty(),
             sink: sink.clone(),
@@ -294,9 +296,9 @@ pub fn start(room: String, config: LiveConfig, ice: &[String]) -> Handle {
         if live.tabs.is_none() {
             live.say("this browser has no BroadcastChannel: same-browser tabs cannot meet".into());
         }
-        if secure.iter().any(Option::is_none) {
+        if !keyed || secure.iter().any(Option::is_none) {
             live.say(
-                "this browser gave no cryptographic randomness: the tab id is guessable".into(),
+                "this browser gave no cryptographic randomness: this tab's key is guessable".into(),
             );
         }
         let tick = sink.clone();
@@ -456,7 +458,7 @@ impl Live {
                     ServerState::Taken(reason) => {
                         session::forget(&self.room);
                         self.signaling.taken();
-                        self.say("another tab has this id (a duplicated tab?): reload this one to join with a new id".into());
+                        self.say("another tab joined with this tab's key (a duplicated tab?): reload this one to join with a new key".into());
                         ServerState::Taken(reason)
                     }
                     other => other,
@@ -478,13 +480,12 @@ impl Live {
                     }
                 }
             }
-            Event::Welcome(ice, limits, resume) => {
+            Event::Welcome(ice, limits) => {
                 self.server = ServerState::Connected;
-                session::keep(&self.room, self.me, resume.as_deref());
                 if limits.is_none() {
                     self.say("this server has no relay: only direct links".into());
                 }
-                self.signaling.welcomed(limits, resume);
+                self.signaling.welcomed(limits);
                 if !self.ice_fixed {
                     self.ice_servers = ice_js(&ice);
                 }
@@ -583,6 +584,9 @@ impl Live {
         if peer == self.me {
             return;
         }
+        // In the room (the server checked its key, or it is a tab of this browser): it may
+        // be listed as a member.
+        self.node.handle_peer_here(peer);
         if self.known.len() < grapevine_core::lab::mesh::KNOWN_CAP || self.known.contains_key(&peer)
         {
             // A peer met through this browser keeps that way (it needs no server).

@@ -2,16 +2,17 @@
 //! meet through it, and it carries the relay ([`super::relay`]). Frames are the core's
 //! signaling types ([`grapevine_core::signal`]), the same the server decodes. When the socket
 //! closes the loop is told, and asks for a new connection after a backoff (1 s doubling to
-//! 30 s), showing the server's resume secret so the id stays this tab's; direct links already
-//! open do not need the server.
+//! 30 s); each connection starts by proving this tab's key (the server's challenge, signed),
+//! so the id stays this tab's; direct links already open do not need the server.
 
 use super::relay::SharedOutbox;
 use super::transport::{Event, Frame, ServerState, Signaller, Sink, Via};
 use super::{from_js, to_js};
+use grapevine_core::auth::Identity;
 use grapevine_core::lab::wire::MAX_MESSAGE_BYTES;
 use grapevine_core::lab::NodeId;
 use grapevine_core::signal::{
-    parse_peer, peer_hex, relay_decode, FromClient, Limits, RelayOutbox, Signal, ToClient,
+    parse_peer, peer_hex, prove, relay_decode, FromClient, Limits, RelayOutbox, Signal, ToClient,
 };
 use js_sys::JSON;
 use wasm_bindgen::closure::Closure;
@@ -26,29 +27,27 @@ const MAX_BACKOFF_MS: u32 = 30_000;
 /// The signaling connection (or the wait for the next one).
 pub struct Server {
     room: String,
-    me: NodeId,
+    /// This tab's key: it answers the server's challenge.
+    identity: Identity,
     sink: Sink,
     socket: Option<WebSocket>,
     backoff_ms: u32,
     /// The relay's outbox (while welcomed by a server with a relay).
     outbox: SharedOutbox,
-    /// The secret that takes this id back on the next connection.
-    resume: Option<String>,
     /// The current socket's handlers (replaced on every reconnection, not accumulated).
     _handlers: Vec<Closure<dyn FnMut(JsValue)>>,
 }
 
 impl Server {
     /// A connection to come: call [`Server::connect`].
-    pub fn new(room: String, me: NodeId, resume: Option<String>, sink: Sink) -> Server {
+    pub fn new(room: String, identity: Identity, sink: Sink) -> Server {
         Server {
             room,
-            me,
+            identity,
             sink,
             socket: None,
             backoff_ms: FIRST_BACKOFF_MS,
             outbox: SharedOutbox::default(),
-            resume,
             _handlers: Vec::new(),
         }
     }
@@ -73,16 +72,14 @@ impl Server {
             return;
         };
         let scheme = if protocol == "https:" { "wss" } else { "ws" };
-        let mut url = format!(
+        let url = format!(
             "{scheme}://{host}/signal?room={}&peer={}",
             self.room,
-            peer_hex(self.me)
+            peer_hex(self.identity.id())
         );
-        if let Some(secret) = self.resume.as_ref().filter(|s| is_secret(s)) {
-            url.push_str(&format!("&resume={secret}"));
-        }
         let Ok(ws) = WebSocket::new(&url) else { return };
         let sink = self.sink.clone();
+        let (identity, room, socket) = (self.identity.clone(), self.room.clone(), ws.clone());
         let onmessage = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
             let text = e
                 .unchecked_into::<MessageEvent>()
@@ -92,6 +89,14 @@ impl Server {
             let frame = JSON::parse(&text)
                 .ok()
                 .and_then(from_js::<ToClient<Signal>>);
+            if let Some(ToClient::Challenge { nonce }) = &frame {
+                // The server asks for proof of this tab's key: answered at once.
+                let proof = prove::<Signal>(&identity, &room, nonce);
+                if let Ok(text) = JSON::stringify(&to_js(&proof)) {
+                    let _ = socket.send_with_str(&String::from(text));
+                }
+                return;
+            }
             for event in frame.map(read).unwrap_or_default() {
                 sink(event);
             }
@@ -100,10 +105,10 @@ impl Server {
         let sink = self.sink.clone();
         let onclose = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
             let e = e.unchecked_into::<CloseEvent>();
-            // 4409: the id is in the room already; 4001: another connection took it over
-            // with this tab's secret. Either way another tab has this id.
+            // 4001: another connection took the id over, proving this tab's key: another
+            // tab has it (a duplicated tab copies sessionStorage).
             let state = match e.code() {
-                4409 | 4001 => ServerState::Taken(e.reason()),
+                4001 => ServerState::Taken(e.reason()),
                 _ => ServerState::Offline(e.reason()),
             };
             sink(Event::Server(state));
@@ -137,22 +142,13 @@ impl Server {
     pub fn taken(&mut self) {
         self.socket = None;
         self.outbox.borrow_mut().take();
-        self.resume = None;
     }
 
     /// The server welcomed this tab: the next outage starts from the first backoff again;
     /// the relay opens (if the server has one) under its limits.
-    pub fn welcomed(&mut self, limits: Option<Limits>, resume: Option<String>) {
+    pub fn welcomed(&mut self, limits: Option<Limits>) {
         self.backoff_ms = FIRST_BACKOFF_MS;
         *self.outbox.borrow_mut() = limits.map(|l| RelayOutbox::new(l, js_sys::Date::now() as u64));
-        if resume.is_some() {
-            self.resume = resume;
-        }
-    }
-
-    /// The secret to resume this id with, as last given.
-    pub fn resume(&self) -> Option<&str> {
-        self.resume.as_deref()
     }
 
     /// Sends what waits in the relay's outbox.
@@ -199,12 +195,6 @@ impl Signaller for Server {
     }
 }
 
-/// Whether `s` looks like a resume secret (so what sessionStorage held goes into a URL only
-/// if it is plain hex).
-fn is_secret(s: &str) -> bool {
-    (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
 /// What a server frame means for the loop: the welcome first (its ICE servers serve the
 /// links that follow), then each peer it names. Peer ids are checked like any other input.
 fn read(frame: ToClient<Signal>) -> Vec<Event> {
@@ -213,9 +203,8 @@ fn read(frame: ToClient<Signal>) -> Vec<Event> {
             peers,
             ice_servers,
             limits,
-            resume,
             ..
-        } => std::iter::once(Event::Welcome(ice_servers, limits, resume))
+        } => std::iter::once(Event::Welcome(ice_servers, limits))
             .chain(
                 peers
                     .iter()
@@ -253,6 +242,6 @@ fn read(frame: ToClient<Signal>) -> Vec<Event> {
                 Some(Event::Relayed(peer, frame))
             })
             .collect(),
-        ToClient::Pong | ToClient::Error { .. } => Vec::new(),
+        ToClient::Pong | ToClient::Error { .. } | ToClient::Challenge { .. } => Vec::new(),
     }
 }

@@ -80,9 +80,9 @@ pub enum Event {
     LinkClosed(NodeId, u64, &'static str),
     /// The signaling server's state changed.
     Server(ServerState),
-    /// The signaling server welcomed this tab: its ICE servers, its limits (a server with
-    /// a relay), and the secret to resume this id with.
-    Welcome(Vec<IceServer>, Option<Limits>, Option<String>),
+    /// The signaling server welcomed this tab: its ICE servers, and its limits (a server
+    /// with a relay).
+    Welcome(Vec<IceServer>, Option<Limits>),
     /// Time to connect to the signaling server again.
     Reconnect,
 }

@@ -134,6 +134,7 @@ impl Component for LiveView {
         let node = &live.node;
         let config = node.config();
         let counters = node.counters();
+        let refusals = node.refusals();
         let me = hex(live.me);
         let mut members: Vec<(String, &'static str)> = node
             .swim()
@@ -234,6 +235,16 @@ impl Component for LiveView {
                         <div class="stat"><span class="label">{ "Received" }</span><span class="value" data-testid="live-received">{ counters.received }</span></div>
                         <div class="stat"><span class="label">{ "Dropped" }</span><span class="value" data-testid="live-dropped">{ counters.dropped }</span><span class="sub">{ "by the loss knob" }</span></div>
                         <div class="stat"><span class="label">{ "Malformed" }</span><span class="value" data-testid="live-malformed">{ counters.malformed }</span><span class="sub">{ "refused by the decoder" }</span></div>
+                        <div class="stat" title="What peers sent that this tab refused, by reason: forged or unsigned news, writes and rumors, members not in the room, peers over their rate, caps.">
+                            <span class="label">{ "Refused" }</span>
+                            <span class="value" data-testid="live-refused">{ refusals.total() }</span>
+                            <span class="sub">
+                                if refusals.total() == 0 { { "nothing forged or over a cap" } }
+                                { for refusals.iter().map(|(why, n)| html! {
+                                    <span class="reason" data-testid="live-refused-reason" data-reason={why}>{ format!("{why} {n}") }</span>
+                                }) }
+                            </span>
+                        </div>
                     </section>
                     <section class="panel" aria-label="Links">
                         <h2>{ "Links" }</h2>

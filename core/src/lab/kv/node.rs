@@ -17,7 +17,8 @@
 //!   writer had seen for the key, plus one of its own; entries another one's clock dominates
 //!   are obsolete, and what remains are concurrent *siblings*, all kept for the user to merge.
 
-use crate::lab::{Effects, Millis, Node, NodeId, Peers, RoundTimer, Transmit};
+use crate::auth::{Identity, Proof, Statement};
+use crate::lab::{Effects, Millis, Node, NodeId, Peers, Refusals, RoundTimer, Transmit};
 use crate::rng::GossipRng;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -30,8 +31,21 @@ pub const MAX_KEY_BYTES: usize = 64;
 pub const MAX_VALUE_BYTES: usize = 256;
 /// Most entries in one delta, and most components in one vector clock.
 pub const MAX_DELTA_ENTRIES: usize = 256;
-/// Most origins in one digest.
+/// Most origins in one digest a peer may send.
 pub const MAX_DIGEST_ORIGINS: usize = 4_096;
+/// Most origins in one digest this node sends: a larger replica's digest goes in parts
+/// (each naming the span of origins it covers), so a digest plus a full delta always fits
+/// the wire's 16 KiB (about 13 bytes per origin) and replication never stops, however many
+/// have written (chitchat bounds its digests the same way).
+pub const DIGEST_CHUNK: usize = 400;
+/// Signed members (live mode): most writers (origins) held; writes of more are refused
+/// (`kv-writer-cap`).
+pub const MAX_SIGNED_ORIGINS: usize = 1_024;
+/// Signed members: most keys one writer holds here (`kv-key-cap` beyond).
+pub const MAX_KEYS_PER_ORIGIN: usize = 64;
+/// Signed members: most entries held in all (`kv-entry-cap` beyond): with the value and key
+/// caps, a replica stays under about 5 MiB whatever peers send.
+pub const MAX_SIGNED_ENTRIES: usize = 8_192;
 /// The budget a delta is cut at, in estimated encoded bytes (under the wire's size cap).
 pub const DELTA_BUDGET_BYTES: usize = 8 * 1024;
 
@@ -88,6 +102,10 @@ pub struct Entry {
     pub timestamp: u64,
     /// The write's vector clock (for siblings).
     pub clock: VClock,
+    /// Signed members (live mode): the origin's signature on every other field
+    /// ([`Statement::Write`]), so no one writes in another's name or claims another's next
+    /// version. `None` in the simulator.
+    pub proof: Option<Proof>,
 }
 
 impl Entry {
@@ -107,7 +125,20 @@ impl Entry {
 
     /// An upper estimate of the encoded size, for the delta budget.
     fn size_estimate(&self) -> usize {
-        40 + self.key.len() + self.value.len() + 20 * self.clock.0.len()
+        let proof = if self.proof.is_some() { 96 } else { 0 };
+        40 + self.key.len() + self.value.len() + 20 * self.clock.0.len() + proof
+    }
+
+    /// What `proof` must sign.
+    fn statement(&self) -> Statement<'_> {
+        Statement::Write {
+            origin: self.origin,
+            version: self.version,
+            key: &self.key,
+            value: &self.value,
+            timestamp: self.timestamp,
+            clock: &self.clock.0,
+        }
     }
 }
 
@@ -126,6 +157,25 @@ pub fn check_key_value(key: &str, value: &str) -> Result<(), &'static str> {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Digest(pub Vec<(NodeId, u64)>);
 
+/// The origins a digest covers, inclusive: it lists every origin its sender holds in the
+/// span (an origin of the span it does not list, it lacks). The whole id space unless the
+/// sender holds more than [`DIGEST_CHUNK`] origins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Span {
+    /// The first origin covered.
+    pub from: NodeId,
+    /// The last origin covered.
+    pub to: NodeId,
+}
+
+impl Span {
+    /// Every origin.
+    pub const ALL: Span = Span {
+        from: NodeId(0),
+        to: NodeId(u64::MAX),
+    };
+}
+
 impl Digest {
     fn version_of(&self, origin: NodeId) -> u64 {
         self.0
@@ -139,11 +189,15 @@ impl Digest {
 pub enum KvMessage {
     /// "This is what I have."
     Syn {
+        /// The origins the digest covers.
+        span: Span,
         /// The sender's digest.
         digest: Digest,
     },
     /// "This is what I have, and here is what you lack."
     SynAck {
+        /// The origins the digest covers (within the `Syn`'s).
+        span: Span,
         /// The sender's digest.
         digest: Digest,
         /// Entries the `Syn`'s sender lacks.
@@ -169,16 +223,24 @@ impl KvMessage {
     /// Checks the bounds a decoded message must respect.
     pub fn validate(&self) -> Result<(), &'static str> {
         let (digest, delta) = match self {
-            KvMessage::Syn { digest } => (Some(digest), None),
-            KvMessage::SynAck { digest, delta } => (Some(digest), Some(delta)),
+            KvMessage::Syn { span, digest } => (Some((span, digest)), None),
+            KvMessage::SynAck {
+                span,
+                digest,
+                delta,
+            } => (Some((span, digest)), Some(delta)),
             KvMessage::Ack { delta } => (None, Some(delta)),
         };
-        if let Some(d) = digest {
+        if let Some((span, d)) = digest {
             if d.0.len() > MAX_DIGEST_ORIGINS {
                 return Err("digest too long");
             }
             if d.0.windows(2).any(|w| w[0].0 >= w[1].0) {
                 return Err("digest not sorted");
+            }
+            let within = |o: &(NodeId, u64)| (span.from..=span.to).contains(&o.0);
+            if !d.0.iter().all(within) {
+                return Err("digest outside its span");
             }
         }
         if let Some(delta) = delta {
@@ -264,6 +326,15 @@ pub struct KvNode {
     origins: BTreeMap<NodeId, Origin>,
     peers: Peers,
     round: RoundTimer,
+    /// Where the next exchange's digest starts (a large replica's digest goes in parts).
+    next_span_from: NodeId,
+    /// Signed members (live mode): this node signs its writes, and takes only writes
+    /// signed by their origin, within the caps.
+    identity: Option<Identity>,
+    /// Entries held, all origins.
+    entries: usize,
+    /// Entries refused, by reason.
+    refusals: Refusals,
     effects: Effects<KvMessage, KvEvent>,
 }
 
@@ -278,10 +349,41 @@ impl KvNode {
             origins: BTreeMap::new(),
             peers: Peers::default(),
             round,
+            next_span_from: NodeId(0),
+            identity: None,
+            entries: 0,
+            refusals: Refusals::default(),
             effects: Effects::default(),
         }
     }
 
+    /// Signed members (live mode): writes made here are signed with `identity` (whose id
+    /// MUST be this node's); entries are taken only with their origin's valid signature, and
+    /// within [`MAX_SIGNED_ORIGINS`], [`MAX_KEYS_PER_ORIGIN`] and [`MAX_SIGNED_ENTRIES`].
+    pub fn signed(mut self, identity: Identity) -> Self {
+        debug_assert_eq!(identity.id(), self.id);
+        self.identity = Some(identity);
+        self
+    }
+
+    /// Entries refused so far, by reason.
+    pub fn refusals(&self) -> &Refusals {
+        &self.refusals
+    }
+
+    /// The digest of the origins held from `from` on: all of them, or the first
+    /// [`DIGEST_CHUNK`] and the span they cover.
+    fn digest_from(&self, from: NodeId, until: NodeId) -> (Span, Digest) {
+        let mut versions = Vec::new();
+        for (&origin, state) in self.origins.range(from..=until) {
+            if versions.len() == DIGEST_CHUNK {
+                let last: NodeId = versions.last().map_or(from, |&(o, _)| o);
+                return (Span { from, to: last }, Digest(versions));
+            }
+            versions.push((origin, state.version));
+        }
+        (Span { from, to: until }, Digest(versions))
+    }
     /// The highest version held of each origin: equal digests mean equal replicas.
     pub fn digest(&self) -> Digest {
         Digest(self.origins.iter().map(|(&o, s)| (o, s.version)).collect())
@@ -324,11 +426,12 @@ impl KvNode {
             .collect()
     }
 
-    /// Entries the holder of `digest` lacks: per origin in version order, cut at the budget.
-    fn delta_for(&self, digest: &Digest) -> Vec<Entry> {
+    /// Entries the holder of `digest` (covering `span`) lacks: per origin in version order,
+    /// cut at the budget.
+    fn delta_for(&self, span: Span, digest: &Digest) -> Vec<Entry> {
         let mut delta = Vec::new();
         let mut bytes = 0;
-        for (&origin, state) in &self.origins {
+        for (&origin, state) in self.origins.range(span.from..=span.to) {
             let have = digest.version_of(origin);
             if state.version <= have {
                 continue;
@@ -352,20 +455,52 @@ impl KvNode {
 
     fn apply(&mut self, delta: Vec<Entry>) {
         for entry in delta {
-            let origin = self.origins.entry(entry.origin).or_default();
-            if origin
-                .entries
-                .get(&entry.key)
-                .is_some_and(|e| e.version >= entry.version)
-            {
+            let held = self.origins.get(&entry.origin);
+            let old = held.and_then(|o| o.entries.get(&entry.key));
+            if old.is_some_and(|e| e.version >= entry.version) {
                 continue;
             }
+            if let Err(why) = self.admit(&entry, held.is_some(), old.is_some()) {
+                self.refusals.add(why);
+                continue;
+            }
+            if old.is_none() {
+                self.entries += 1;
+            }
+            let origin = self.origins.entry(entry.origin).or_default();
             origin.version = origin.version.max(entry.version);
             self.effects.emit(KvEvent::Changed {
                 key: entry.key.clone(),
             });
             origin.entries.insert(entry.key.clone(), entry);
         }
+    }
+
+    /// Signed members: whether a new entry is its origin's, and within the caps (`known`:
+    /// the origin is held here; `replaces`: it replaces an entry for the same key).
+    fn admit(&self, entry: &Entry, known: bool, replaces: bool) -> Result<(), &'static str> {
+        if self.identity.is_none() {
+            return Ok(());
+        }
+        if !known && self.origins.len() >= MAX_SIGNED_ORIGINS {
+            return Err("kv-writer-cap");
+        }
+        if !replaces {
+            let keys = self
+                .origins
+                .get(&entry.origin)
+                .map_or(0, |o| o.entries.len());
+            if keys >= MAX_KEYS_PER_ORIGIN {
+                return Err("kv-key-cap");
+            }
+            if self.entries >= MAX_SIGNED_ENTRIES {
+                return Err("kv-entry-cap");
+            }
+        }
+        let proof = entry.proof.ok_or("unsigned")?;
+        proof
+            .verify(entry.origin, &entry.statement())
+            .map_err(|e| e.name())
     }
 
     fn write(&mut self, now: Millis, key: String, value: String) {
@@ -383,16 +518,33 @@ impl KvNode {
             .saturating_add(self.config.clock_offset_ms)
             .max(0) as u64;
         let own = self.origins.entry(self.id).or_default();
-        own.version += 1;
-        let entry = Entry {
+        if self.identity.is_some()
+            && !own.entries.contains_key(&key)
+            && own.entries.len() >= MAX_KEYS_PER_ORIGIN
+        {
+            self.effects.emit(KvEvent::Refused(
+                "at most 64 keys per writer (peers refuse more)",
+            ));
+            return;
+        }
+        let Some(version) = own.version.checked_add(1) else {
+            self.effects.emit(KvEvent::Refused("no write number left"));
+            return;
+        };
+        own.version = version;
+        let mut entry = Entry {
             origin: self.id,
-            version: own.version,
+            version,
             key: key.clone(),
             value,
             timestamp,
             clock,
+            proof: None,
         };
-        own.entries.insert(key.clone(), entry);
+        entry.proof = self.identity.as_ref().map(|i| i.sign(&entry.statement()));
+        if own.entries.insert(key.clone(), entry).is_none() {
+            self.entries += 1;
+        }
         self.effects.emit(KvEvent::Changed { key });
     }
 }
@@ -408,17 +560,25 @@ impl Node for KvNode {
 
     fn handle_message(&mut self, _now: Millis, from: NodeId, message: KvMessage) {
         match message {
-            KvMessage::Syn { digest } => {
-                let delta = self.delta_for(&digest);
-                let digest = self.digest();
+            KvMessage::Syn { span, digest } => {
+                let delta = self.delta_for(span, &digest);
+                let (span, digest) = self.digest_from(span.from, span.to);
                 self.effects.transmit(Transmit {
                     to: from,
-                    message: KvMessage::SynAck { digest, delta },
+                    message: KvMessage::SynAck {
+                        span,
+                        digest,
+                        delta,
+                    },
                 });
             }
-            KvMessage::SynAck { digest, delta } => {
+            KvMessage::SynAck {
+                span,
+                digest,
+                delta,
+            } => {
                 self.apply(delta);
-                let delta = self.delta_for(&digest);
+                let delta = self.delta_for(span, &digest);
                 if !delta.is_empty() {
                     self.effects.transmit(Transmit {
                         to: from,
@@ -437,10 +597,12 @@ impl Node for KvNode {
         let Some(to) = self.peers.random(&mut self.rng) else {
             return;
         };
-        let digest = self.digest();
+        let (span, digest) = self.digest_from(self.next_span_from, NodeId(u64::MAX));
+        // The next part, or the first again after the last.
+        self.next_span_from = NodeId(span.to.0.checked_add(1).unwrap_or(0));
         self.effects.transmit(Transmit {
             to,
-            message: KvMessage::Syn { digest },
+            message: KvMessage::Syn { span, digest },
         });
     }
 

@@ -13,7 +13,8 @@
 //! every interval, with the ids it holds ([`RumorMessage::PullRequest`]), and the peer answers
 //! with the rumors it is spreading that the requester lacks.
 
-use crate::lab::{Effects, Millis, Node, NodeId, Peers, RoundTimer, Transmit};
+use crate::auth::{Identity, Proof, Statement};
+use crate::lab::{Effects, Millis, Node, NodeId, Peers, Refusals, RoundTimer, Transmit};
 use crate::rng::GossipRng;
 use crate::rules::{ContactOutcome, Interest, Protocol, StopRule, MAX_FANOUT};
 use alloc::collections::BTreeMap;
@@ -42,6 +43,22 @@ pub struct Rumor {
     pub born_ms: u64,
     /// What it says, at most [`MAX_PAYLOAD_BYTES`] of UTF-8.
     pub text: String,
+    /// Signed members (live mode): the origin's signature on its id, birth and text
+    /// ([`Statement::Rumor`]), so no one can start a rumor in another's name. `None` in
+    /// the simulator.
+    pub proof: Option<Proof>,
+}
+
+impl Rumor {
+    /// What `proof` must sign.
+    fn statement(&self) -> Statement<'_> {
+        Statement::Rumor {
+            origin: self.id.origin,
+            seq: self.id.seq,
+            born_ms: self.born_ms,
+            text: &self.text,
+        }
+    }
 }
 
 /// The longest rumor text, bytes.
@@ -50,6 +67,12 @@ pub const MAX_PAYLOAD_BYTES: usize = 200;
 pub const MAX_RUMORS_PER_MESSAGE: usize = 32;
 /// Most ids in a pull request or a feedback (the newest known).
 pub const MAX_IDS_PER_MESSAGE: usize = 512;
+/// Most rumors a node keeps; beyond that the one that arrived first is forgotten (and its
+/// origin's earlier numbers refused from then on, so it does not come back). A class that
+/// starts a rumor every few seconds for an hour stays under it.
+pub const MAX_RUMORS_KEPT: usize = 1_024;
+/// Most origins whose forgotten numbers are remembered.
+const MAX_FLOORS: usize = 4_096;
 
 /// The rumor protocol's messages.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -205,6 +228,13 @@ pub struct RumorNode {
     next_seq: u32,
     peers: Peers,
     round: RoundTimer,
+    /// Signed members (live mode): this node signs the rumors it starts, and takes only
+    /// rumors signed by their origin.
+    identity: Option<Identity>,
+    /// Per origin, the numbers below which its rumors were forgotten here.
+    floors: BTreeMap<NodeId, u32>,
+    /// Rumors refused, by reason.
+    refusals: Refusals,
     effects: Effects<RumorMessage, RumorEvent>,
 }
 
@@ -222,8 +252,24 @@ impl RumorNode {
             next_seq: 0,
             peers: Peers::default(),
             round,
+            identity: None,
+            floors: BTreeMap::new(),
+            refusals: Refusals::default(),
             effects: Effects::default(),
         }
+    }
+
+    /// Signed members (live mode): rumors started here are signed with `identity` (whose id
+    /// MUST be this node's), and rumors are taken only with their origin's valid signature.
+    pub fn signed(mut self, identity: Identity) -> Self {
+        debug_assert_eq!(identity.id(), self.id);
+        self.identity = Some(identity);
+        self
+    }
+
+    /// Rumors refused so far, by reason.
+    pub fn refusals(&self) -> &Refusals {
+        &self.refusals
     }
 
     /// Every rumor known here, in id order, and whether this node still spreads it.
@@ -290,14 +336,57 @@ impl RumorNode {
     fn receive(&mut self, from: NodeId, rumors: Vec<Rumor>) -> (Vec<RumorId>, Vec<RumorId>) {
         let (mut useful, mut knew) = (Vec::new(), Vec::new());
         for rumor in rumors {
-            if self.known.contains_key(&rumor.id) {
+            let forgotten = self
+                .floors
+                .get(&rumor.id.origin)
+                .is_some_and(|&floor| rumor.id.seq < floor);
+            if self.known.contains_key(&rumor.id) || forgotten {
                 knew.push(rumor.id);
+            } else if let Err(why) = self.check(&rumor) {
+                self.refusals.add(why);
             } else {
                 useful.push(rumor.id);
                 self.learn(rumor, from);
             }
         }
         (useful, knew)
+    }
+
+    /// Signed members: whether a new rumor carries its origin's signature.
+    fn check(&self, rumor: &Rumor) -> Result<(), &'static str> {
+        if self.identity.is_none() {
+            return Ok(());
+        }
+        let proof = rumor.proof.ok_or("unsigned")?;
+        proof
+            .verify(rumor.id.origin, &rumor.statement())
+            .map_err(|e| e.name())
+    }
+
+    /// Keeps at most [`MAX_RUMORS_KEPT`]: forgets the first arrived, and remembers its
+    /// origin's number so old copies still travelling are not taken for news.
+    fn bound(&mut self) {
+        while self.known.len() > MAX_RUMORS_KEPT {
+            let Some(oldest) = self
+                .known
+                .values()
+                .min_by_key(|k| k.arrival)
+                .map(|k| k.rumor.id)
+            else {
+                break;
+            };
+            let floor = self.floors.entry(oldest.origin).or_default();
+            *floor = (*floor).max(oldest.seq.saturating_add(1));
+            let floor = *floor;
+            self.known
+                .retain(|id, _| id.origin != oldest.origin || id.seq >= floor);
+            if self.floors.len() > MAX_FLOORS {
+                let smallest = self.floors.keys().next().copied();
+                if let Some(origin) = smallest.filter(|&o| o != oldest.origin) {
+                    self.floors.remove(&origin);
+                }
+            }
+        }
     }
 
     fn learn(&mut self, rumor: Rumor, from: NodeId) {
@@ -312,6 +401,7 @@ impl RumorNode {
             },
         );
         self.effects.emit(RumorEvent::Learned { rumor, from });
+        self.bound();
     }
 
     fn is_blind(&self) -> bool {
@@ -436,15 +526,15 @@ impl Node for RumorNode {
                 };
                 self.next_seq += 1;
                 let me = self.id;
-                self.learn(
-                    Rumor {
-                        id,
-                        hops: 0,
-                        born_ms: now.0,
-                        text,
-                    },
-                    me,
-                );
+                let mut rumor = Rumor {
+                    id,
+                    hops: 0,
+                    born_ms: now.0,
+                    text,
+                    proof: None,
+                };
+                rumor.proof = self.identity.as_ref().map(|i| i.sign(&rumor.statement()));
+                self.learn(rumor, me);
             }
             RumorCommand::Configure(config) => match config.validate() {
                 Ok(()) => self.config = config,

@@ -15,7 +15,8 @@
 //! prober can tell "the target is silent" from "I am not hearing anyone". A suspicion starts
 //! long and shortens as independent members confirm it.
 
-use crate::lab::{Effects, Millis, Node, NodeId, Transmit};
+use crate::auth::{Identity, Proof, Statement};
+use crate::lab::{Effects, Millis, Node, NodeId, Refusals, Transmit};
 use crate::rng::GossipRng;
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
@@ -70,12 +71,44 @@ pub struct Update {
     pub state: MemberState,
     /// Who asserts it.
     pub from: NodeId,
+    /// Signed members (live mode): `member`'s own signature on its [`Statement::Left`] at
+    /// `incarnation` for a leave, on its [`Statement::Alive`] at `incarnation` for anything
+    /// else. So a leave is only ever its subject's word, and a suspicion or a death names an
+    /// incarnation its subject really announced (no forger can declare a member dead at an
+    /// incarnation above any it can refute). `None` in the simulator.
+    pub proof: Option<Proof>,
+}
+
+impl Update {
+    /// What `proof` must sign.
+    fn statement(&self) -> Statement<'static> {
+        let (member, incarnation) = (self.member, self.incarnation.0);
+        if self.state == MemberState::Left {
+            Statement::Left {
+                member,
+                incarnation,
+            }
+        } else {
+            Statement::Alive {
+                member,
+                incarnation,
+            }
+        }
+    }
 }
 
 /// Most updates piggybacked on one message (and the largest `max_piggyback`).
 pub const MAX_UPDATES: usize = 64;
 /// Most members in one `Sync` message; a larger membership is sent in several.
 pub const MAX_SYNC_MEMBERS: usize = 512;
+/// Most members in one `Sync` or `PushPull` this member sends when updates carry proofs
+/// (about 125 bytes each: 100 fit the wire's 16 KiB cap with room to spare).
+pub const SIGNED_SYNC_MEMBERS: usize = 100;
+/// Most members listed when members are signed (live mode); news of more is refused and
+/// counted (`member-cap`). A room holds 256 by default: four times that leaves room for
+/// churn (departed members stay listed a minute) while bounding what a flood of fake keys
+/// can make a member hold.
+pub const MAX_SIGNED_MEMBERS: usize = 1_024;
 
 /// SWIM's messages.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -112,6 +145,8 @@ pub enum SwimMessage {
     Join {
         /// The joiner's incarnation.
         incarnation: Incarnation,
+        /// Signed members: the joiner's signed alive at `incarnation`.
+        proof: Option<Proof>,
     },
     /// Membership as the sender knows it (part of it, if large): the answer to `Join`.
     Sync {
@@ -340,6 +375,9 @@ struct Member {
     since: Millis,
     /// When a suspicion started, who confirmed it, and when it expires.
     suspicion: Option<Suspicion>,
+    /// The member's own signed statement for `view` (see [`Update::proof`]), forwarded with
+    /// every update about it.
+    proof: Option<Proof>,
 }
 
 /// What is kept of a forgotten member.
@@ -347,6 +385,7 @@ struct Member {
 struct Tombstone {
     incarnation: Incarnation,
     state: MemberState,
+    proof: Option<Proof>,
     until: Millis,
 }
 
@@ -423,6 +462,17 @@ pub struct Swim {
     tombstones: BTreeMap<NodeId, Tombstone>,
     /// When each peer's push-pull was last answered (kept for members only).
     push_pull_replies: BTreeMap<NodeId, Millis>,
+    /// Signed members (live mode): this member's key. Then every update must carry a valid
+    /// proof, and this member signs its own.
+    identity: Option<Identity>,
+    /// This member's signed statement for its current incarnation (alive, or left).
+    own_proof: Option<Proof>,
+    /// The members a listing may be created for, when not all (live mode: those the
+    /// signaling server has in the room, so keys made up by the thousand, with no
+    /// connection behind them, are not listed).
+    roster: Option<BTreeSet<NodeId>>,
+    /// News refused, by reason.
+    refusals: Refusals,
     effects: Effects<SwimMessage, SwimEvent>,
 }
 
@@ -459,10 +509,89 @@ impl Swim {
             next_push_pull: first_period.after(config.push_pull_ms.map_or(0, u64::from)),
             tombstones: BTreeMap::new(),
             push_pull_replies: BTreeMap::new(),
+            identity: None,
+            own_proof: None,
+            roster: None,
+            refusals: Refusals::default(),
             effects: Effects::default(),
         }
     }
 
+    /// Signed members (live mode): this member signs what it says of itself with
+    /// `identity` (whose id MUST be this member's), and accepts only news that carries its
+    /// subject's valid proof ([`Update::proof`]); news of more than
+    /// [`MAX_SIGNED_MEMBERS`] members is refused.
+    pub fn signed(mut self, identity: Identity) -> Self {
+        debug_assert_eq!(identity.id(), self.id);
+        self.identity = Some(identity);
+        self.sign_self();
+        self
+    }
+
+    /// News refused so far, by reason.
+    pub fn refusals(&self) -> &Refusals {
+        &self.refusals
+    }
+
+    /// Says whether `member` is in the room (live mode: the signaling server's word). From
+    /// the first call on, a listing is created only for members said to be in the room (news
+    /// of others is refused as `not-in-room`); members already listed stay, and SWIM decides
+    /// their fate.
+    pub fn set_in_room(&mut self, member: NodeId, in_room: bool) {
+        let roster = self.roster.get_or_insert_with(BTreeSet::new);
+        if in_room {
+            roster.insert(member);
+        } else {
+            roster.remove(&member);
+        }
+    }
+
+    /// Signs this member's statement for its incarnation now.
+    fn sign_self(&mut self) {
+        let Some(identity) = &self.identity else {
+            return;
+        };
+        let update = Update {
+            member: self.id,
+            incarnation: self.incarnation,
+            state: if self.left {
+                MemberState::Left
+            } else {
+                MemberState::Alive
+            },
+            from: self.id,
+            proof: None,
+        };
+        self.own_proof = Some(identity.sign(&update.statement()));
+    }
+
+    /// Signed members: whether `update`'s proof is its subject's own, for its incarnation
+    /// (counted as refused if not). A proof already checked (the one held for the member, for
+    /// the same statement) is not checked again: gossip repeats news many times.
+    fn authentic(&mut self, update: &Update) -> bool {
+        if self.identity.is_none() {
+            return true;
+        }
+        let Some(proof) = update.proof else {
+            self.refusals.add("unsigned");
+            return false;
+        };
+        let held = self.members.get(&update.member).filter(|m| {
+            m.proof == Some(proof)
+                && m.view.incarnation == update.incarnation
+                && (m.view.state == MemberState::Left) == (update.state == MemberState::Left)
+        });
+        if held.is_some() {
+            return true;
+        }
+        match proof.verify(update.member, &update.statement()) {
+            Ok(()) => true,
+            Err(e) => {
+                self.refusals.add(e.name());
+                false
+            }
+        }
+    }
     /// This member's incarnation.
     pub fn incarnation(&self) -> Incarnation {
         self.incarnation
@@ -580,6 +709,9 @@ impl Swim {
 
     /// Applies one piece of news (SWIM's override rules, section 4.2 of the paper).
     fn apply(&mut self, now: Millis, update: Update) {
+        if !self.authentic(&update) {
+            return;
+        }
         if update.member == self.id {
             // Suspected, declared dead or said to have left while alive: refute with a higher
             // incarnation.
@@ -591,6 +723,7 @@ impl Swim {
             };
             if accused && !self.left && update.incarnation >= self.incarnation {
                 self.incarnation = Incarnation(refuted);
+                self.sign_self();
                 self.change_health(1);
                 self.effects.emit(SwimEvent::Refuted(self.incarnation));
                 self.broadcast(self.alive_update());
@@ -599,6 +732,18 @@ impl Swim {
         }
         let current = self.members.get(&update.member).map(|m| m.view);
         if current.is_none() {
+            if self
+                .roster
+                .as_ref()
+                .is_some_and(|r| !r.contains(&update.member))
+            {
+                self.refusals.add("not-in-room");
+                return;
+            }
+            if self.identity.is_some() && self.members.len() >= MAX_SIGNED_MEMBERS {
+                self.refusals.add("member-cap");
+                return;
+            }
             // A forgotten member comes back only at a higher incarnation than its last.
             if let Some(t) = self.tombstones.get(&update.member) {
                 if update.incarnation <= t.incarnation {
@@ -653,6 +798,7 @@ impl Swim {
                 view,
                 since: now,
                 suspicion,
+                proof: update.proof,
             },
         );
         let was_member = current.is_some_and(|c| c.state.is_member());
@@ -710,13 +856,23 @@ impl Swim {
                 incarnation: m.view.incarnation,
                 state: m.view.state,
                 from: self.id,
+                proof: m.proof,
             })
             .collect();
         members.push(self.alive_update());
         members
-            .chunks(MAX_SYNC_MEMBERS)
+            .chunks(self.sync_chunk())
             .map(<[Update]>::to_vec)
             .collect()
+    }
+
+    /// Most members per `Sync` or `PushPull` sent.
+    fn sync_chunk(&self) -> usize {
+        if self.identity.is_some() {
+            SIGNED_SYNC_MEMBERS
+        } else {
+            MAX_SYNC_MEMBERS
+        }
     }
 
     /// Sends this member's full state to `to`, its tombstones after; `reply`: asks for
@@ -730,11 +886,12 @@ impl Swim {
                 incarnation: t.incarnation,
                 state: t.state,
                 from: self.id,
+                proof: t.proof,
             })
             .collect();
         let listed = self.state_chunks().into_iter().map(|m| (m, Vec::new()));
         let buried = gone
-            .chunks(MAX_SYNC_MEMBERS)
+            .chunks(self.sync_chunk())
             .map(|g| (Vec::new(), g.to_vec()));
         for (i, (members, gone)) in listed.chain(buried).enumerate() {
             self.send(
@@ -765,19 +922,20 @@ impl Swim {
         let Some(after) = self.config.forget_after_ms.map(u64::from) else {
             return;
         };
-        let gone: Vec<(NodeId, MemberView)> = self
+        let gone: Vec<(NodeId, MemberView, Option<Proof>)> = self
             .members
             .iter()
             .filter(|(_, m)| !m.view.state.is_member() && m.since.after(after) <= now)
-            .map(|(&id, m)| (id, m.view))
+            .map(|(&id, m)| (id, m.view, m.proof))
             .collect();
-        for (id, view) in gone {
+        for (id, view, proof) in gone {
             self.members.remove(&id);
             self.push_pull_replies.remove(&id);
             self.broadcasts.retain(|b| b.update.member != id);
             let tombstone = Tombstone {
                 incarnation: view.incarnation,
                 state: view.state,
+                proof,
                 until: now.after(after * TOMBSTONE_FACTOR),
             };
             self.tombstones.insert(id, tombstone);
@@ -814,6 +972,19 @@ impl Swim {
             incarnation: self.incarnation,
             state: MemberState::Alive,
             from: self.id,
+            proof: self.own_proof,
+        }
+    }
+
+    /// This member's leave, as news (after [`SwimCommand::Leave`]: signed, with signed
+    /// members): what a leaving member tells every linked peer itself.
+    pub fn leave_update(&self) -> Update {
+        Update {
+            member: self.id,
+            incarnation: self.incarnation,
+            state: MemberState::Left,
+            from: self.id,
+            proof: self.own_proof.filter(|_| self.left),
         }
     }
 
@@ -828,8 +999,15 @@ impl Swim {
     }
 
     /// `member` itself said it is leaving, at `incarnation` (live mode: a goodbye over the
-    /// relay, from a member this one may have no link to).
-    pub fn member_left(&mut self, now: Millis, member: NodeId, incarnation: Incarnation) {
+    /// relay, from a member this one may have no link to), signed with `proof` (needed with
+    /// signed members, like any leave news).
+    pub fn member_left(
+        &mut self,
+        now: Millis,
+        member: NodeId,
+        incarnation: Incarnation,
+        proof: Option<Proof>,
+    ) {
         if !self.left && member != self.id {
             self.apply(
                 now,
@@ -838,6 +1016,7 @@ impl Swim {
                     incarnation,
                     state: MemberState::Left,
                     from: member,
+                    proof,
                 },
             );
         }
@@ -845,21 +1024,20 @@ impl Swim {
 
     /// Marks `member` suspect on this member's own authority (a failed probe).
     fn suspect(&mut self, now: Millis, member: NodeId) {
-        let Some(view) = self.member(member) else {
+        let Some(m) = self.members.get(&member) else {
             return;
         };
-        if view.state != MemberState::Alive {
+        if m.view.state != MemberState::Alive {
             return;
         }
-        self.apply(
-            now,
-            Update {
-                member,
-                incarnation: view.incarnation,
-                state: MemberState::Suspect,
-                from: self.id,
-            },
-        );
+        let update = Update {
+            member,
+            incarnation: m.view.incarnation,
+            state: MemberState::Suspect,
+            from: self.id,
+            proof: m.proof,
+        };
+        self.apply(now, update);
     }
 
     /// Says whether this member can send to `peer` (live mode: a data channel is open). From
@@ -1065,7 +1243,7 @@ impl Node for Swim {
                     probe.nacks += 1;
                 }
             }
-            SwimMessage::Join { incarnation } => {
+            SwimMessage::Join { incarnation, proof } => {
                 self.apply(
                     now,
                     Update {
@@ -1073,6 +1251,7 @@ impl Node for Swim {
                         incarnation,
                         state: MemberState::Alive,
                         from,
+                        proof,
                     },
                 );
                 for members in self.state_chunks() {
@@ -1115,23 +1294,21 @@ impl Node for Swim {
             return;
         }
         // Suspicions that ran out: declared dead.
-        let expired: Vec<(NodeId, Incarnation)> = self
+        let expired: Vec<Update> = self
             .suspects
             .iter()
             .map(|id| (*id, &self.members[id]))
             .filter(|(_, m)| m.suspicion.as_ref().is_some_and(|s| s.deadline <= now))
-            .map(|(id, m)| (id, m.view.incarnation))
+            .map(|(member, m)| Update {
+                member,
+                incarnation: m.view.incarnation,
+                state: MemberState::Dead,
+                from: self.id,
+                proof: m.proof,
+            })
             .collect();
-        for (member, incarnation) in expired {
-            self.apply(
-                now,
-                Update {
-                    member,
-                    incarnation,
-                    state: MemberState::Dead,
-                    from: self.id,
-                },
-            );
+        for update in expired {
+            self.apply(now, update);
         }
         // Relays that heard nothing: a nack (Lifeguard), or forget them.
         let lifeguard = self.config.lifeguard.is_some();
@@ -1172,7 +1349,8 @@ impl Node for Swim {
     fn handle_peer(&mut self, now: Millis, peer: NodeId, up: bool) {
         // A peer known from outside (the simulator's initial group, a browser link): alive at
         // the first incarnation we hear of. A lost link is not failure: probes decide that.
-        if up && peer != self.id && !self.members.contains_key(&peer) {
+        // Signed members are listed from their own signed join, never from outside.
+        if up && peer != self.id && !self.members.contains_key(&peer) && self.identity.is_none() {
             self.apply(
                 now,
                 Update {
@@ -1180,6 +1358,7 @@ impl Node for Swim {
                     incarnation: Incarnation(0),
                     state: MemberState::Alive,
                     from: self.id,
+                    proof: None,
                 },
             );
             // Known from outside, not news: do not gossip it.
@@ -1197,17 +1376,15 @@ impl Node for Swim {
                     seed,
                     SwimMessage::Join {
                         incarnation: self.incarnation,
+                        proof: self.own_proof,
                     },
                 );
                 self.broadcast(self.alive_update());
             }
             SwimCommand::Leave => {
-                let news = Update {
-                    member: self.id,
-                    incarnation: self.incarnation,
-                    state: MemberState::Left,
-                    from: self.id,
-                };
+                self.left = true;
+                self.sign_self();
+                let news = self.leave_update();
                 let told = self.random_alive(usize::from(self.config.indirect_probes) + 1, self.id);
                 for to in told {
                     let seq = self.next_seq();
@@ -1219,7 +1396,6 @@ impl Node for Swim {
                         },
                     );
                 }
-                self.left = true;
                 self.probe = None;
                 self.relays.clear();
             }
