@@ -634,3 +634,254 @@ fn unrefutable_news_is_dropped_and_push_pull_answers_are_paced() {
     }
     assert_eq!(answers, 1, "one answer for twenty asks in the same instant");
 }
+
+// A rogue member: tab 3000 of a three-tab room turns hostile and sends, over its real links,
+// what an attacker with the developer console would. Each attack is refused, counted by
+// reason, and leaves the honest tabs' views and data as they were.
+
+/// Sends `message` to tab `to` as if from tab `from` (its link vouches for the sender).
+fn inject(mesh: &mut Mesh, from: u64, to: u64, message: Message) {
+    let now = mesh.now;
+    let bytes = encode(&message).expect("within the wire cap");
+    mesh.tab(to).handle_bytes(now, tab_id(from), &bytes);
+}
+
+fn ping(updates: Vec<grapevine_core::lab::swim::Update>) -> Message {
+    Message::Swim(grapevine_core::lab::swim::SwimMessage::Ping { seq: 7, updates })
+}
+
+fn update(
+    member: u64,
+    incarnation: u32,
+    state: MemberState,
+    proof: Option<grapevine_core::auth::Proof>,
+) -> grapevine_core::lab::swim::Update {
+    grapevine_core::lab::swim::Update {
+        member: tab_id(member),
+        incarnation: grapevine_core::lab::swim::Incarnation(incarnation),
+        state,
+        from: tab_id(3000),
+        proof,
+    }
+}
+
+#[test]
+fn forged_leaves_and_deaths_are_refused_and_a_true_suspicion_is_refuted() {
+    use grapevine_core::auth::Statement;
+    let mut mesh = Mesh::new(3);
+    mesh.run_until(3_000);
+    let b = tab_id(2000);
+    let alive_b0 = identity(2000).sign(&Statement::Alive {
+        member: b,
+        incarnation: 0,
+    });
+    let forged_by_mallory = identity(3000).sign(&Statement::Left {
+        member: b,
+        incarnation: 0,
+    });
+    // B left (unsigned); B left (signed by the rogue); B dead at the last incarnation (with
+    // B's real proof of incarnation 0, copied from gossip); B left with B's alive proof.
+    let attacks = vec![
+        update(2000, 0, MemberState::Left, None),
+        update(2000, 0, MemberState::Left, Some(forged_by_mallory)),
+        update(2000, u32::MAX, MemberState::Dead, Some(alive_b0)),
+        update(2000, 0, MemberState::Left, Some(alive_b0)),
+        // About the victim itself, at the top incarnation: it must not jump there.
+        update(1000, u32::MAX, MemberState::Suspect, Some(alive_b0)),
+    ];
+    for attack in attacks {
+        inject(&mut mesh, 3000, 1000, ping(vec![attack]));
+    }
+    let a = mesh.tab(1000);
+    assert_eq!(a.swim().member(b).unwrap().state, MemberState::Alive);
+    assert_eq!(
+        a.swim().incarnation().0,
+        0,
+        "no jump to the top incarnation"
+    );
+    let refused = a.refusals();
+    assert_eq!(refused.get("unsigned"), 1, "{refused:?}");
+    // The rogue's own key, and B's key on news about A.
+    assert_eq!(refused.get("wrong-key"), 2, "{refused:?}");
+    assert_eq!(refused.get("bad-signature"), 2, "{refused:?}");
+    // A suspicion at B's real incarnation is SWIM's third-party evidence: taken, and B
+    // refutes it with a higher incarnation that everyone learns.
+    inject(
+        &mut mesh,
+        3000,
+        1000,
+        ping(vec![update(2000, 0, MemberState::Suspect, Some(alive_b0))]),
+    );
+    assert_eq!(
+        mesh.tab(1000).swim().member(b).unwrap().state,
+        MemberState::Suspect
+    );
+    mesh.run_until(10_000);
+    for id in [1000, 3000] {
+        let view = mesh.tab(id).swim().member(b).unwrap();
+        assert_eq!(view.state, MemberState::Alive, "tab {id}");
+        assert!(view.incarnation.0 >= 1, "refuted: {view:?}");
+    }
+}
+
+#[test]
+fn forged_rumors_and_writes_are_refused_and_the_victims_writes_still_replicate() {
+    use grapevine_core::auth::Statement;
+    use grapevine_core::lab::kv::{Entry, KvMessage, VClock};
+    use grapevine_core::lab::rumor::{Rumor, RumorId, RumorMessage};
+    let mut mesh = Mesh::new(3);
+    mesh.run_until(1_000);
+    let now = mesh.now;
+    mesh.tab(2000).set(now, "color".into(), "green".into());
+    mesh.run_until(4_000);
+    let b = tab_id(2000);
+    // A rumor in B's name: unsigned, then signed by the rogue.
+    let mut rumor = Rumor {
+        id: RumorId { origin: b, seq: 9 },
+        hops: 0,
+        born_ms: 0,
+        text: "B says the exam is cancelled".into(),
+        proof: None,
+    };
+    inject(
+        &mut mesh,
+        3000,
+        1000,
+        Message::Rumor(RumorMessage::Push {
+            rumors: vec![rumor.clone()],
+        }),
+    );
+    rumor.proof = Some(identity(3000).sign(&Statement::Rumor {
+        origin: b,
+        seq: 9,
+        born_ms: 0,
+        text: &rumor.text,
+    }));
+    inject(
+        &mut mesh,
+        3000,
+        1000,
+        Message::Rumor(RumorMessage::Push {
+            rumors: vec![rumor],
+        }),
+    );
+    // A write in B's name at the largest version (it would stop B's later writes).
+    let mut entry = Entry {
+        origin: b,
+        version: u64::MAX,
+        key: "color".into(),
+        value: "hacked".into(),
+        timestamp: u64::MAX,
+        clock: VClock(vec![(b, u64::MAX)]),
+        proof: None,
+    };
+    inject(
+        &mut mesh,
+        3000,
+        1000,
+        Message::Kv(KvMessage::Ack {
+            delta: vec![entry.clone()],
+        }),
+    );
+    entry.proof = Some(identity(3000).sign(&Statement::Write {
+        origin: b,
+        version: u64::MAX,
+        key: "color",
+        value: "hacked",
+        timestamp: u64::MAX,
+        clock: &entry.clock.0,
+    }));
+    inject(
+        &mut mesh,
+        3000,
+        1000,
+        Message::Kv(KvMessage::Ack { delta: vec![entry] }),
+    );
+    let a = mesh.tab(1000);
+    assert!(a.rumor().iter_rumors().all(|(r, _)| r.id.origin != b));
+    assert_eq!(a.kv().lww("color").unwrap().value, "green");
+    let refused = a.refusals();
+    assert_eq!(refused.get("unsigned"), 2, "{refused:?}");
+    assert_eq!(refused.get("wrong-key"), 2, "{refused:?}");
+    // B's next write replicates as ever.
+    let now = mesh.now;
+    mesh.tab(2000).set(now, "color".into(), "blue".into());
+    mesh.run_until(8_000);
+    for id in [1000, 2000, 3000] {
+        assert_eq!(
+            mesh.tab(id).kv().lww("color").unwrap().value,
+            "blue",
+            "tab {id}"
+        );
+    }
+}
+
+#[test]
+fn thousands_of_fake_members_are_refused_and_the_list_stays_bounded() {
+    use grapevine_core::auth::Statement;
+    use grapevine_core::lab::swim::{SwimMessage, MAX_SIGNED_MEMBERS};
+    let mut mesh = Mesh::new(3);
+    mesh.run_until(3_000);
+    // Tab 1000 knows the room from the server (the other two); tab 2000 has no server.
+    for peer in [2000, 3000] {
+        let id = tab_id(peer);
+        mesh.tab(1000).handle_peer_here(id);
+    }
+    // 1,500 made-up members, each properly signed by its own fresh key.
+    let fakes: Vec<_> = (0..1_500u64)
+        .map(|i| {
+            let key = identity(1_000_000 + i);
+            let proof = key.sign(&Statement::Alive {
+                member: key.id(),
+                incarnation: 0,
+            });
+            grapevine_core::lab::swim::Update {
+                member: key.id(),
+                incarnation: grapevine_core::lab::swim::Incarnation(0),
+                state: MemberState::Alive,
+                from: tab_id(3000),
+                proof: Some(proof),
+            }
+        })
+        .collect();
+    for chunk in fakes.chunks(100) {
+        let sync = Message::Swim(SwimMessage::Sync {
+            members: chunk.to_vec(),
+        });
+        for to in [1000, 2000] {
+            inject(&mut mesh, 3000, to, sync.clone());
+        }
+    }
+    let listed = |mesh: &mut Mesh, id| mesh.tab(id).swim().iter_members().count();
+    assert_eq!(listed(&mut mesh, 1000), 2, "only the room's members");
+    assert_eq!(mesh.tab(1000).refusals().get("not-in-room"), 1_500);
+    assert_eq!(listed(&mut mesh, 2000), MAX_SIGNED_MEMBERS, "bounded");
+    assert!(mesh.tab(2000).refusals().get("member-cap") >= 1_500 - MAX_SIGNED_MEMBERS as u64);
+    // The honest members are still there and alive.
+    mesh.run_until(6_000);
+    for id in [2000, 3000] {
+        let view = mesh.tab(1000).swim().member(tab_id(id)).unwrap();
+        assert_eq!(view.state, MemberState::Alive);
+    }
+}
+
+#[test]
+fn a_flooding_peer_is_cut_to_its_rate() {
+    use grapevine_core::lab::live::PEER_MESSAGES_PER_SEC;
+    let mut mesh = Mesh::new(2);
+    mesh.run_until(1_000);
+    let hello = Message::Link(grapevine_core::lab::live::LinkMessage::Ping { sent_ms: 0 });
+    for _ in 0..5_000 {
+        inject(&mut mesh, 2000, 1000, hello.clone());
+    }
+    let refused = mesh.tab(1000).refusals().get("peer-rate");
+    // A burst of two seconds' worth, then nothing in the same instant.
+    let burst = 2 * u64::from(PEER_MESSAGES_PER_SEC);
+    assert!(
+        refused >= 5_000 - burst - 10 && refused <= 5_000 - burst + 10,
+        "{refused}"
+    );
+    // And the link works on once the rate allows.
+    mesh.run_until(5_000);
+    assert!(mesh.tab(1000).links().all(|l| l.ready));
+}

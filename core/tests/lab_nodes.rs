@@ -545,3 +545,79 @@ fn a_rumor_too_long_is_refused() {
     assert!(matches!(events(&mut a)[..], [RumorEvent::Refused(_)]));
     assert_eq!(a.iter_rumors().count(), 0);
 }
+
+/// A large class's churn leaves many writers: past about 1,200 a digest of every writer no
+/// longer fits one 16 KiB message. Digests go in spans of origins, so replication completes
+/// and every message encodes (it used to fail to encode, silently, and anti-entropy stopped).
+#[test]
+fn replication_goes_on_past_a_digest_too_large_for_one_message() {
+    use grapevine_core::lab::kv::{Entry, VClock, DIGEST_CHUNK};
+    use grapevine_core::lab::wire::{decode, encode, Message};
+    let writers = 3 * DIGEST_CHUNK + 300;
+    let mut x = kv(NodeId(1));
+    let mut y = kv(NodeId(2));
+    // Ids as live members have them: 64 random bits (the longest varints).
+    let origin = |i: usize| NodeId(0x9E37_79B9_7F4A_7C15u64.wrapping_mul(i as u64 + 1) | 1 << 63);
+    let entries: Vec<Entry> = (0..writers)
+        .map(|i| Entry {
+            origin: origin(i),
+            version: 1,
+            key: format!("student-{i}"),
+            value: "here".into(),
+            timestamp: 5,
+            clock: VClock(vec![(origin(i), 1)]),
+            proof: None,
+        })
+        .collect();
+    for chunk in entries.chunks(100) {
+        x.handle_message(
+            Millis(0),
+            NodeId(9),
+            KvMessage::Ack {
+                delta: chunk.to_vec(),
+            },
+        );
+    }
+    assert_eq!(x.digest().0.len(), writers);
+    let whole = Message::Kv(KvMessage::Syn {
+        span: Span::ALL,
+        digest: x.digest(),
+    });
+    assert!(
+        encode(&whole).is_err(),
+        "one digest of every writer is too large"
+    );
+    x.handle_peer(Millis(0), NodeId(2), true);
+    y.handle_peer(Millis(0), NodeId(1), true);
+    let mut now = 0;
+    while x.digest() != y.digest() && now < 60_000 {
+        now += 1_000;
+        x.handle_timeout(Millis(now));
+        y.handle_timeout(Millis(now));
+        // Deliver through the wire until quiet: every message must encode.
+        loop {
+            let moved: Vec<(NodeId, NodeId, KvMessage)> = sent(&mut x)
+                .into_iter()
+                .map(|t| (NodeId(1), t.to, t.message))
+                .chain(
+                    sent(&mut y)
+                        .into_iter()
+                        .map(|t| (NodeId(2), t.to, t.message)),
+                )
+                .collect();
+            if moved.is_empty() {
+                break;
+            }
+            for (from, to, message) in moved {
+                let bytes = encode(&Message::Kv(message)).expect("every message fits the wire");
+                let Ok(Message::Kv(message)) = decode(&bytes) else {
+                    panic!("decodes")
+                };
+                let node = if to == NodeId(1) { &mut x } else { &mut y };
+                node.handle_message(Millis(now), from, message);
+            }
+        }
+    }
+    assert_eq!(x.digest(), y.digest(), "replicas equal after {now} ms");
+    assert_eq!(y.keys().len(), writers);
+}
