@@ -176,12 +176,14 @@ test('3 Chromium tabs and 60 native peers (4 links each) are one membership: a r
 
 test('through a TURN server (coturn): links show as turn', async () => {
   // coturn on loopback, its relay ports 40000-40100; UDP allowed only to and from it, so the
-  // pair can meet only through TURN. The server hands the pages its credentials.
+  // pair can meet only through TURN. coturn shares a secret with the server (its REST API
+  // scheme, use-auth-secret), and the pages get a credential derived from it that expires:
+  // coturn checks it, so the link forming proves the derivation.
   const turn = spawn('turnserver', ['-n', '--listening-ip=127.0.0.1', '--relay-ip=127.0.0.1',
-    '--listening-port=3478', '--min-port=40000', '--max-port=40100', '--lt-cred-mech',
-    '--user=grapevine:secret', '--realm=grapevine', '--allow-loopback-peers', '--no-tls',
-    '--no-dtls', '--no-cli'], { stdio: 'ignore' });
-  const withTurn = await serveDist(0, ['--turn', 'turn:127.0.0.1:3478', '--turn-user', 'grapevine', '--turn-credential', 'secret']);
+    '--listening-port=3478', '--min-port=40000', '--max-port=40100', '--use-auth-secret',
+    '--static-auth-secret=shared-with-grapevine', '--realm=grapevine', '--allow-loopback-peers',
+    '--no-tls', '--no-dtls', '--no-cli'], { stdio: 'ignore' });
+  const withTurn = await serveDist(0, ['--turn', 'turn:127.0.0.1:3478', '--turn-user', 'grapevine', '--turn-secret', 'shared-with-grapevine']);
   try {
     const p = new URL(withTurn.url).port;
     for (const rule of [
