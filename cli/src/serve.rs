@@ -101,6 +101,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 20,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_joins_per_ip: u32,
+    /// Most rooms one IP address may have members in at once (a class uses one; one address
+    /// cannot take every room of the server).
+    #[arg(long, value_name = "N", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_rooms_per_ip: u32,
     /// Relayed bytes a connection may send per second, on average (twice that in a burst).
     #[arg(long, value_name = "BYTES", default_value_t = 128 * 1024,
           value_parser = clap::value_parser!(u32).range(1024..=64 * 1024 * 1024))]
@@ -141,6 +146,7 @@ struct Limits {
     rooms: usize,
     per_ip: usize,
     joins_per_ip: f64,
+    rooms_per_ip: usize,
     frame_bytes: usize,
     rate: f64,
     relay_bytes: f64,
@@ -173,6 +179,8 @@ struct Room {
 struct Rooms {
     rooms: HashMap<String, Room>,
     per_ip: HashMap<IpAddr, usize>,
+    /// Connections per address in each room it has members in.
+    ip_rooms: HashMap<IpAddr, HashMap<String, usize>>,
     next_conn: u64,
 }
 
@@ -365,6 +373,7 @@ fn app(args: &ServeArgs) -> Router {
             rooms: args.max_rooms as usize,
             per_ip: args.max_peers_per_ip as usize,
             joins_per_ip: f64::from(args.max_joins_per_ip),
+            rooms_per_ip: args.max_rooms_per_ip as usize,
             frame_bytes: args.max_frame_bytes as usize,
             rate: f64::from(args.max_rate),
             relay_bytes: f64::from(args.max_relay_bytes),
@@ -581,6 +590,10 @@ fn join(
     if !replacing && rooms.per_ip.get(&ip).copied().unwrap_or(0) >= state.limits.per_ip {
         return Err((close::TRY_LATER, "too many connections from this address"));
     }
+    let its_rooms = rooms.ip_rooms.get(&ip);
+    if its_rooms.is_some_and(|r| !r.contains_key(room) && r.len() >= state.limits.rooms_per_ip) {
+        return Err((close::TRY_LATER, "too many rooms from this address"));
+    }
     if !rooms.rooms.contains_key(room) && rooms.rooms.len() >= state.limits.rooms {
         return Err((close::TRY_LATER, "too many rooms on this server"));
     }
@@ -618,6 +631,12 @@ fn join(
         },
     );
     *rooms.per_ip.entry(ip).or_default() += 1;
+    *rooms
+        .ip_rooms
+        .entry(ip)
+        .or_default()
+        .entry(room.to_string())
+        .or_default() += 1;
     Ok(Joined {
         others,
         conn,
@@ -633,6 +652,17 @@ fn leave(state: &Shared, room: &str, peer: &str, conn: u64, ip: IpAddr) {
         *count -= 1;
         if *count == 0 {
             rooms.per_ip.remove(&ip);
+        }
+    }
+    if let Some(its) = rooms.ip_rooms.get_mut(&ip) {
+        if let Some(count) = its.get_mut(room) {
+            *count -= 1;
+            if *count == 0 {
+                its.remove(room);
+            }
+        }
+        if its.is_empty() {
+            rooms.ip_rooms.remove(&ip);
         }
     }
     let Some(here) = rooms.rooms.get_mut(room) else {

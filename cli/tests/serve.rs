@@ -587,6 +587,25 @@ async fn a_member_takes_its_id_back_by_proving_its_key_and_nobody_else_can() {
     assert_eq!(health["refused"]["unproven"], 3, "{health}");
 }
 
+/// One address cannot take every room of the server: past its rooms cap, a join to yet
+/// another room is refused (a class uses one room; the others are for other classes).
+#[tokio::test]
+async fn one_address_cannot_take_every_room() {
+    let server = Server::start(&["--max-rooms-per-ip", "2"]);
+    let (_r1, _) = server.join("one", A1).await;
+    let (_r2, _) = server.join("two", A2).await;
+    let (_r3, _) = server.join("two", A3).await;
+    let mut third = server.connect("three", B1).await;
+    let (code, why) = closed(&mut third).await;
+    assert_eq!(
+        (code, why.as_str()),
+        (CloseCode::Again, "too many rooms from this address")
+    );
+    drop(_r1);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_r4, _) = server.join("three", B1).await;
+}
+
 /// Pages of another site cannot join (the browser names the page's origin), unless allowed;
 /// pages this server served and native clients (no Origin) can.
 #[tokio::test]
