@@ -130,6 +130,27 @@ if (existsSync(CLI)) {
 } else {
   console.log(`(no ${CLI}: build it with cargo build --release -p grapevine-cli for the wasm-vs-native figure)`);
 }
+// Live mode's identities: Ed25519 signing and verification in wasm (the worker, in Chromium)
+// and natively, each next to a signed message's own encoding and decoding in the same process.
+if (existsSync(CLI)) {
+  const page = await env.browser.newPage();
+  await page.goto(env.url);
+  const w = await page.evaluate(() => new Promise((done, fail) => {
+    const worker = new Worker('./grapevine-worker_loader.js', { type: 'module' });
+    worker.onerror = (e) => fail(String(e.message));
+    worker.onmessage = (e) => {
+      if (e.data.kind === 'ready') worker.postMessage({ kind: 'bench-signatures', reps: 5 });
+      else if (e.data.kind === 'bench-signatures') { done(e.data); worker.terminate(); }
+      else if (e.data.kind === 'error') fail(e.data.message);
+    };
+  }));
+  await page.close();
+  const out = execFileSync(CLI, ['bench', '--signatures', '--reps', '5'], { encoding: 'utf8' });
+  const m = out.match(/median of \d+: sign ([\d.]+) µs \(\d+\/s\), verify ([\d.]+) µs \(\d+\/s\), message ([\d.]+) µs/);
+  const n = { sign: Number(m[1]), verify: Number(m[2]), message: Number(m[3]) };
+  const us = (ns) => ns / 1e3;
+  console.log(`identities: native sign ${fmt2(n.sign)} µs, verify ${fmt2(n.verify)} µs (${fmt(1e6 / n.verify)}/s), signed message ${fmt2(n.message)} µs (ratio verify/message ${fmt2(n.verify / n.message)}); wasm in Chromium sign ${fmt2(us(w.sign_ns))} µs, verify ${fmt2(us(w.verify_ns))} µs (${fmt(1e9 / w.verify_ns)}/s), signed message ${fmt2(us(w.message_ns))} µs (ratio ${fmt2(w.verify_ns / w.message_ns)}); wasm / native verify ${fmt2(us(w.verify_ns) / n.verify)}`);
+}
 const dist = new URL('../dist/', import.meta.url).pathname;
 for (const name of ['grapevine-web', 'grapevine-worker']) {
   const file = readdirSync(dist).find((f) => f.startsWith(name) && f.endsWith('.wasm'));

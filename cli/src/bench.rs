@@ -13,6 +13,10 @@ fn median(xs: &mut [f64]) -> f64 {
 }
 
 pub fn run(args: BenchArgs) -> Result<(), Usage> {
+    if args.signatures {
+        signatures(args.reps);
+        return Ok(());
+    }
     let settings = args
         .scenario
         .settings(StopRule::Never, 2, Topology::Complete, 0.0, 1)?;
@@ -58,4 +62,40 @@ pub fn run(args: BenchArgs) -> Result<(), Usage> {
     );
     println!("ratio {:.2}", e / b);
     Ok(())
+}
+
+/// Live mode's identities: what signing and verifying cost next to a signed message's own
+/// encoding and decoding, medians of `reps` alternating measurements.
+fn signatures(reps: u32) {
+    let origin = Instant::now();
+    let mut now_ns = move || origin.elapsed().as_nanos() as f64;
+    println!("member identities: Ed25519 (ed25519-dalek), 2,000 statements per measurement");
+    println!("baseline: encode + decode one SWIM ping carrying one signed update");
+    let (mut sign, mut verify, mut message) = (Vec::new(), Vec::new(), Vec::new());
+    for rep in 1..=reps {
+        let cost = bench::signatures(2_000, &mut now_ns);
+        println!(
+            "rep {rep}: sign {:.1} µs, verify {:.1} µs, message {:.2} µs",
+            cost.sign_ns / 1e3,
+            cost.verify_ns / 1e3,
+            cost.message_ns / 1e3
+        );
+        sign.push(cost.sign_ns);
+        verify.push(cost.verify_ns);
+        message.push(cost.message_ns);
+    }
+    let (s, v, m) = (median(&mut sign), median(&mut verify), median(&mut message));
+    println!(
+        "median of {reps}: sign {:.1} µs ({:.0}/s), verify {:.1} µs ({:.0}/s), message {:.2} µs",
+        s / 1e3,
+        1e9 / s,
+        v / 1e3,
+        1e9 / v,
+        m / 1e3
+    );
+    println!(
+        "ratio verify/message {:.1}, sign/message {:.1}",
+        v / m,
+        s / m
+    );
 }

@@ -125,6 +125,10 @@ struct BenchArgs {
     #[arg(long, value_name = "M", default_value_t = 20_000_000,
           value_parser = clap::value_parser!(u64).range(1..))]
     messages: u64,
+    /// Measure member identities instead: Ed25519 signatures and verifications per second,
+    /// next to encoding and decoding a signed message (live mode's costs).
+    #[arg(long)]
+    signatures: bool,
 }
 
 /// The round engine's protocols, or one of the lab's.

@@ -128,6 +128,8 @@ struct Status {
     received: u64,
     dropped: u64,
     malformed: u64,
+    /// What peers sent that the member refused (forged, unsigned, over a cap or a rate).
+    refused: u64,
     relay_bytes_sent: u64,
     relay_bytes_received: u64,
     relay_dropped: u64,
@@ -320,6 +322,7 @@ fn summary(args: &PeerArgs, seed: u64, s: &[Status], started: Instant) -> serde_
         "received": sum(|s| s.received),
         "dropped": sum(|s| s.dropped),
         "malformed": sum(|s| s.malformed),
+        "refused": sum(|s| s.refused),
         "relay_bytes_sent": sum(|s| s.relay_bytes_sent),
         "relay_bytes_received": sum(|s| s.relay_bytes_received),
         "relay_dropped": sum(|s| s.relay_dropped),
@@ -623,6 +626,7 @@ impl Member {
         (self.status.sent, self.status.received, self.status.dropped) =
             (c.sent, c.received, c.dropped);
         self.status.malformed = self.status.malformed.max(c.malformed);
+        self.status.refused = self.node.refusals().total();
         if let Some(r) = relay {
             self.status.relay_bytes_sent = r.bytes;
             self.status.relay_dropped = r.dropped;

@@ -49,3 +49,61 @@ pub fn baseline(nodes: u32, ops: u64, now_ns: &mut dyn FnMut() -> f64) -> f64 {
     black_box(&bytes);
     nanos
 }
+
+/// What identities cost, per operation, ns: see [`signatures`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SignatureCost {
+    /// Signing one statement (a member's alive at an incarnation).
+    pub sign_ns: f64,
+    /// Verifying one proof (the key's id, then the signature, strictly).
+    pub verify_ns: f64,
+    /// The baseline: encoding and decoding one SWIM ping that carries one signed update,
+    /// what a message costs a member anyway.
+    pub message_ns: f64,
+}
+
+/// Signs and verifies `ops` statements, and encodes and decodes `ops` signed pings, timed by
+/// `now_ns`. A member verifies only news new to it (a proof it already holds is not checked
+/// again), so these per-operation costs bound what signatures add to each message.
+pub fn signatures(ops: u32, now_ns: &mut dyn FnMut() -> f64) -> SignatureCost {
+    use crate::auth::{Identity, Statement};
+    use crate::lab::swim::{Incarnation, MemberState, SwimMessage, Update};
+    use crate::lab::wire::{decode, encode, Message};
+    let me = Identity::from_secret([42; 32]);
+    let statement = |i: u32| Statement::Alive {
+        member: me.id(),
+        incarnation: i,
+    };
+    let ops = ops.max(1);
+    let start = now_ns();
+    let proofs: alloc::vec::Vec<_> = (0..ops).map(|i| me.sign(&statement(i))).collect();
+    let sign_ns = (now_ns() - start) / f64::from(ops);
+    let start = now_ns();
+    let mut valid = 0u32;
+    for (i, proof) in (0..ops).zip(&proofs) {
+        valid += u32::from(proof.verify(me.id(), &statement(i)).is_ok());
+    }
+    let verify_ns = (now_ns() - start) / f64::from(ops);
+    black_box(valid);
+    let start = now_ns();
+    for (i, proof) in (0..ops).zip(&proofs) {
+        let ping = Message::Swim(SwimMessage::Ping {
+            seq: i,
+            updates: vec![Update {
+                member: me.id(),
+                incarnation: Incarnation(i),
+                state: MemberState::Alive,
+                from: me.id(),
+                proof: Some(*proof),
+            }],
+        });
+        let bytes = encode(&ping).unwrap_or_default();
+        black_box(decode(&bytes).is_ok());
+    }
+    let message_ns = (now_ns() - start) / f64::from(ops);
+    SignatureCost {
+        sign_ns,
+        verify_ns,
+        message_ns,
+    }
+}

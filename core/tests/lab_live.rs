@@ -40,6 +40,8 @@ struct Mesh {
     down: BTreeSet<NodeId>,
     /// Links still to come up: (when, one end, the other).
     joins: Vec<(Millis, NodeId, NodeId)>,
+    /// Every message delivered, when recording.
+    record: Option<Vec<Vec<u8>>>,
 }
 
 impl Mesh {
@@ -63,6 +65,7 @@ impl Mesh {
             tabs,
             down: BTreeSet::new(),
             joins: Vec::new(),
+            record: None,
         };
         for a in 0..n {
             for b in 0..n {
@@ -126,6 +129,9 @@ impl Mesh {
                 }
                 if let Some(tab) = self.tabs.get_mut(&to) {
                     tab.handle_bytes(self.now, from, &bytes);
+                }
+                if let Some(record) = self.record.as_mut() {
+                    record.push(bytes);
                 }
             }
         }
@@ -461,6 +467,7 @@ fn membership_converges_on_a_random_partial_mesh_within_the_push_pull_bound() {
             .collect(),
         down: BTreeSet::new(),
         joins: Vec::new(),
+        record: None,
     };
     // Member i joins at i * 200 ms: its links to members already there come up then.
     for (a, links) in adj.iter().enumerate() {
@@ -884,4 +891,69 @@ fn a_flooding_peer_is_cut_to_its_rate() {
     // And the link works on once the rate allows.
     mesh.run_until(5_000);
     assert!(mesh.tab(1000).links().all(|l| l.ready));
+}
+
+/// Once every member agrees, a push-pull is a digest: about 25 bytes a member, no proofs (125
+/// bytes with one), and nothing is asked for; news goes with its proof, to whoever lacks it.
+#[test]
+fn signed_push_pulls_are_digests_and_only_news_travels_with_proofs() {
+    use grapevine_core::lab::swim::SwimMessage;
+    use grapevine_core::lab::wire::decode;
+    let n = 8;
+    let mut mesh = Mesh::linked(n, |a, b| (a + 1) % n == b || (a + 3) % n == b);
+    mesh.run_until(15_000);
+    for tab in mesh.tabs.values() {
+        assert_eq!(tab.swim().iter_members().count() as u64, n - 1);
+    }
+    mesh.record = Some(Vec::new());
+    mesh.run_until(35_000);
+    let quiet: Vec<Message> = mesh
+        .record
+        .take()
+        .unwrap()
+        .iter()
+        .map(|b| decode(b).unwrap())
+        .collect();
+    let push_pulls: Vec<&SwimMessage> = quiet
+        .iter()
+        .filter_map(|m| match m {
+            Message::Swim(p @ SwimMessage::PushPull { .. }) => Some(p),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        push_pulls.len() >= 8,
+        "push-pulls ran: {}",
+        push_pulls.len()
+    );
+    for p in &push_pulls {
+        let SwimMessage::PushPull { members, .. } = p else {
+            unreachable!()
+        };
+        assert_eq!(members.len() as u64, n, "every member in the digest");
+        assert!(
+            members.iter().all(|u| u.proof.is_none()),
+            "no proofs: {p:?}"
+        );
+    }
+    assert!(
+        !quiet
+            .iter()
+            .any(|m| matches!(m, Message::Swim(SwimMessage::Want { .. }))),
+        "nothing asked for"
+    );
+    // A member restarts its life (its key, incarnation 0): its refutation is news, and goes
+    // with its proof; everyone lists it alive at the new incarnation.
+    mesh.down.insert(tab_id(4000));
+    mesh.run_until(45_000);
+    mesh.down.remove(&tab_id(4000));
+    mesh.record = Some(Vec::new());
+    mesh.run_until(70_000);
+    for (&id, tab) in &mesh.tabs {
+        if id != tab_id(4000) {
+            let view = tab.swim().member(tab_id(4000)).unwrap();
+            assert_eq!(view.state, MemberState::Alive, "{id}");
+            assert!(view.incarnation.0 >= 1);
+        }
+    }
 }

@@ -65,6 +65,7 @@ fn swim() -> impl Strategy<Value = SwimMessage> {
             proof,
         }),
         vec(update(), 0..100).prop_map(|members| SwimMessage::Sync { members }),
+        vec(node_id(), 0..100).prop_map(|members| SwimMessage::Want { members }),
     ]
 }
 

@@ -26,6 +26,11 @@ pub enum Request {
         /// Alternating engine / baseline measurements.
         reps: u32,
     },
+    /// Measure live mode's identities, as `grapevine bench --signatures` does.
+    BenchSignatures {
+        /// Measurements (medians are reported).
+        reps: u32,
+    },
 }
 
 /// The worker answers.
@@ -49,6 +54,15 @@ pub enum Reply {
         engine_ns: f64,
         /// Baseline.
         baseline_ns: f64,
+    },
+    /// Median ns to sign, to verify, and to encode and decode a signed message.
+    BenchSignatures {
+        /// Signing one statement.
+        sign_ns: f64,
+        /// Verifying one proof.
+        verify_ns: f64,
+        /// The baseline: one signed ping encoded and decoded.
+        message_ns: f64,
     },
     /// The request could not be served.
     Error {
@@ -101,6 +115,11 @@ impl Request {
                 set(&m, "reps", *reps);
                 m.into()
             }
+            Request::BenchSignatures { reps } => {
+                let m = message("bench-signatures");
+                set(&m, "reps", *reps);
+                m.into()
+            }
         }
     }
 
@@ -114,6 +133,9 @@ impl Request {
             "bench" => Some(Request::Bench {
                 nodes: number(v, "nodes")? as u32,
                 messages: number(v, "messages")?,
+                reps: number(v, "reps")? as u32,
+            }),
+            "bench-signatures" => Some(Request::BenchSignatures {
                 reps: number(v, "reps")? as u32,
             }),
             _ => None,
@@ -159,6 +181,17 @@ impl Reply {
                 set(&m, "baseline_ns", *baseline_ns);
                 m.into()
             }
+            Reply::BenchSignatures {
+                sign_ns,
+                verify_ns,
+                message_ns,
+            } => {
+                let m = message("bench-signatures");
+                set(&m, "sign_ns", *sign_ns);
+                set(&m, "verify_ns", *verify_ns);
+                set(&m, "message_ns", *message_ns);
+                m.into()
+            }
             Reply::Error { message: text } => {
                 let m = message("error");
                 set(&m, "message", text.as_str());
@@ -194,6 +227,11 @@ impl Reply {
             "bench" => Some(Reply::Bench {
                 engine_ns: number(v, "engine_ns")?,
                 baseline_ns: number(v, "baseline_ns")?,
+            }),
+            "bench-signatures" => Some(Reply::BenchSignatures {
+                sign_ns: number(v, "sign_ns")?,
+                verify_ns: number(v, "verify_ns")?,
+                message_ns: number(v, "message_ns")?,
             }),
             "error" => Some(Reply::Error {
                 message: get(v, "message")?.as_string()?,

@@ -210,7 +210,7 @@ impl Component for BatchPanel {
                     }
                 }
                 Reply::Error { message } => self.state = State::Failed(message),
-                Reply::Bench { .. } => {}
+                Reply::Bench { .. } | Reply::BenchSignatures { .. } => {}
             },
             Msg::WorkerFailed(message) => {
                 self.worker = None;

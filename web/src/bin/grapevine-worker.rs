@@ -84,6 +84,28 @@ fn serve(scope: &DedicatedWorkerGlobalScope, request: Request) -> Reply {
                 baseline_ns: median(&mut baseline),
             }
         }
+        Request::BenchSignatures { reps } => {
+            let performance = scope.performance();
+            let mut now_ns = move || performance.as_ref().map_or(0.0, |p| p.now() * 1e6);
+            let costs: Vec<_> = (0..reps.max(1))
+                .map(|_| grapevine_core::bench::signatures(2_000, &mut now_ns))
+                .collect();
+            let median = |pick: fn(&grapevine_core::bench::SignatureCost) -> f64| {
+                let mut xs: Vec<f64> = costs.iter().map(pick).collect();
+                xs.sort_by(f64::total_cmp);
+                xs[xs.len() / 2]
+            };
+            let (sign_ns, verify_ns, message_ns) = (
+                median(|c| c.sign_ns),
+                median(|c| c.verify_ns),
+                median(|c| c.message_ns),
+            );
+            Reply::BenchSignatures {
+                sign_ns,
+                verify_ns,
+                message_ns,
+            }
+        }
     }
 }
 

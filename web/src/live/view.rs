@@ -231,7 +231,9 @@ impl Component for LiveView {
                 </div>
                 <div class="column right">
                     <section class="panel stats" aria-label="Counters">
-                        <div class="stat"><span class="label">{ "Sent" }</span><span class="value" data-testid="live-sent">{ counters.sent }</span></div>
+                        <div class="stat"><span class="label">{ "Sent" }</span><span class="value" data-testid="live-sent">{ counters.sent }</span>
+                            if counters.unsendable > 0 { <span class="sub">{ format!("{} too large to send", counters.unsendable) }</span> }
+                        </div>
                         <div class="stat"><span class="label">{ "Received" }</span><span class="value" data-testid="live-received">{ counters.received }</span></div>
                         <div class="stat"><span class="label">{ "Dropped" }</span><span class="value" data-testid="live-dropped">{ counters.dropped }</span><span class="sub">{ "by the loss knob" }</span></div>
                         <div class="stat"><span class="label">{ "Malformed" }</span><span class="value" data-testid="live-malformed">{ counters.malformed }</span><span class="sub">{ "refused by the decoder" }</span></div>

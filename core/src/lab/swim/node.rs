@@ -99,6 +99,22 @@ impl Update {
 
 /// Most updates piggybacked on one message (and the largest `max_piggyback`).
 pub const MAX_UPDATES: usize = 64;
+/// SWIM's override rules (section 4.2 of the paper, with memberlist's leave): whether
+/// `update` replaces `current`, a listed member's view.
+fn overrides(current: MemberView, update: &Update) -> bool {
+    let (c, inc) = (current, update.incarnation);
+    match update.state {
+        MemberState::Alive => inc > c.incarnation,
+        MemberState::Suspect => match c.state {
+            MemberState::Alive => inc >= c.incarnation,
+            MemberState::Suspect => inc > c.incarnation,
+            MemberState::Dead | MemberState::Left => false,
+        },
+        MemberState::Dead => c.state.is_member() && inc >= c.incarnation,
+        MemberState::Left => c.state != MemberState::Left && inc >= c.incarnation,
+    }
+}
+
 /// Most members in one `Sync` message; a larger membership is sent in several.
 pub const MAX_SYNC_MEMBERS: usize = 512;
 /// Most members in one `Sync` or `PushPull` this member sends when updates carry proofs
@@ -167,6 +183,14 @@ pub enum SwimMessage {
         /// Answer with this member's own state.
         reply: bool,
     },
+    /// Signed members: "send me these members' news with their proofs" — the answer to a
+    /// push-pull, which then carries no proofs (a digest: about 25 bytes a member instead
+    /// of 125), for the entries that would change the asker's view. Answered with a
+    /// `PushPull` whose entries carry proofs.
+    Want {
+        /// The members asked for, at most [`MAX_SYNC_MEMBERS`].
+        members: Vec<NodeId>,
+    },
 }
 
 impl SwimMessage {
@@ -180,6 +204,7 @@ impl SwimMessage {
             SwimMessage::Join { .. } => "join",
             SwimMessage::Sync { .. } => "sync",
             SwimMessage::PushPull { .. } => "push-pull",
+            SwimMessage::Want { .. } => "want",
         }
     }
 
@@ -200,6 +225,9 @@ impl SwimMessage {
                 if members.len() + gone.len() > MAX_SYNC_MEMBERS =>
             {
                 Err("too many members in one sync")
+            }
+            SwimMessage::Want { members } if members.len() > MAX_SYNC_MEMBERS => {
+                Err("too many members wanted")
             }
             _ => Ok(()),
         }
@@ -462,6 +490,9 @@ pub struct Swim {
     tombstones: BTreeMap<NodeId, Tombstone>,
     /// When each peer's push-pull was last answered (kept for members only).
     push_pull_replies: BTreeMap<NodeId, Millis>,
+    /// Signed members: per peer, since when and how many members its `Want`s were answered
+    /// with (at most [`MAX_SIGNED_MEMBERS`] per half push-pull period).
+    want_answers: BTreeMap<NodeId, (Millis, usize)>,
     /// Signed members (live mode): this member's key. Then every update must carry a valid
     /// proof, and this member signs its own.
     identity: Option<Identity>,
@@ -509,6 +540,7 @@ impl Swim {
             next_push_pull: first_period.after(config.push_pull_ms.map_or(0, u64::from)),
             tombstones: BTreeMap::new(),
             push_pull_replies: BTreeMap::new(),
+            want_answers: BTreeMap::new(),
             identity: None,
             own_proof: None,
             roster: None,
@@ -752,22 +784,7 @@ impl Swim {
                 self.tombstones.remove(&update.member);
             }
         }
-        let overrides = match (current, update.state) {
-            (None, _) => true,
-            (Some(c), MemberState::Alive) => update.incarnation > c.incarnation,
-            (Some(c), MemberState::Suspect) => match c.state {
-                MemberState::Alive => update.incarnation >= c.incarnation,
-                MemberState::Suspect => update.incarnation > c.incarnation,
-                MemberState::Dead | MemberState::Left => false,
-            },
-            (Some(c), MemberState::Dead) => {
-                c.state.is_member() && update.incarnation >= c.incarnation
-            }
-            (Some(c), MemberState::Left) => {
-                c.state != MemberState::Left && update.incarnation >= c.incarnation
-            }
-        };
-        if !overrides {
+        if !current.is_none_or(|c| overrides(c, &update)) {
             if update.state == MemberState::Suspect
                 && current.is_some_and(|c| {
                     c.state == MemberState::Suspect && c.incarnation == update.incarnation
@@ -819,6 +836,32 @@ impl Swim {
         }
         self.emit(update.member, view);
         self.broadcast(update);
+    }
+
+    /// Whether `update` would change this member's view: SWIM's override rules, and about
+    /// this member itself, whether it would refute. Decides what a signed push-pull asks
+    /// for ([`SwimMessage::Want`]); counts nothing.
+    fn is_news(&self, update: &Update) -> bool {
+        if update.member == self.id {
+            return update.state != MemberState::Alive
+                && !self.left
+                && update.incarnation >= self.incarnation
+                && update.incarnation.0 < u32::MAX;
+        }
+        match self.members.get(&update.member) {
+            Some(m) => overrides(m.view, update),
+            None => {
+                let in_room = self
+                    .roster
+                    .as_ref()
+                    .is_none_or(|r| r.contains(&update.member));
+                let buried = self
+                    .tombstones
+                    .get(&update.member)
+                    .is_some_and(|t| update.incarnation <= t.incarnation);
+                in_room && !buried && self.members.len() < MAX_SIGNED_MEMBERS
+            }
+        }
     }
 
     /// Lifeguard: another member independently suspects a suspect; the timeout shrinks.
@@ -875,24 +918,52 @@ impl Swim {
         }
     }
 
-    /// Sends this member's full state to `to`, its tombstones after; `reply`: asks for
-    /// `to`'s in return.
-    fn push_state(&mut self, to: NodeId, reply: bool) {
+    /// Sends this member's state to `to`: every member it lists (itself included), then its
+    /// tombstones; `reply` asks for `to`'s in return. With signed members this is a digest,
+    /// without proofs (the receiver asks with [`SwimMessage::Want`] for the news it lacks),
+    /// unless `only` names the members wanted: those go with their proofs.
+    fn push_state(&mut self, to: NodeId, reply: bool, only: Option<&BTreeSet<NodeId>>) {
+        let wanted = |m: &NodeId| only.is_none_or(|o| o.contains(m));
+        let digest = self.identity.is_some() && only.is_none();
+        let entry = |member, view: MemberView, proof| Update {
+            member,
+            incarnation: view.incarnation,
+            state: view.state,
+            from: self.id,
+            proof: if digest { None } else { proof },
+        };
+        let mut listed: Vec<Update> = self
+            .members
+            .iter()
+            .filter(|(m, _)| wanted(m))
+            .map(|(&member, m)| entry(member, m.view, m.proof))
+            .collect();
+        if wanted(&self.id) {
+            let me = self.alive_update();
+            listed.push(Update {
+                proof: if digest { None } else { me.proof },
+                ..me
+            });
+        }
         let gone: Vec<Update> = self
             .tombstones
             .iter()
-            .map(|(&member, t)| Update {
-                member,
-                incarnation: t.incarnation,
-                state: t.state,
-                from: self.id,
-                proof: t.proof,
+            .filter(|(m, _)| wanted(m))
+            .map(|(&member, t)| {
+                let view = MemberView {
+                    state: t.state,
+                    incarnation: t.incarnation,
+                };
+                entry(member, view, t.proof)
             })
             .collect();
-        let listed = self.state_chunks().into_iter().map(|m| (m, Vec::new()));
-        let buried = gone
-            .chunks(self.sync_chunk())
-            .map(|g| (Vec::new(), g.to_vec()));
+        let chunk = if digest {
+            MAX_SYNC_MEMBERS
+        } else {
+            self.sync_chunk()
+        };
+        let listed = listed.chunks(chunk).map(|m| (m.to_vec(), Vec::new()));
+        let buried = gone.chunks(chunk).map(|g| (Vec::new(), g.to_vec()));
         for (i, (members, gone)) in listed.chain(buried).enumerate() {
             self.send(
                 to,
@@ -931,6 +1002,7 @@ impl Swim {
         for (id, view, proof) in gone {
             self.members.remove(&id);
             self.push_pull_replies.remove(&id);
+            self.want_answers.remove(&id);
             self.broadcasts.retain(|b| b.update.member != id);
             let tombstone = Tombstone {
                 incarnation: view.incarnation,
@@ -1254,8 +1326,14 @@ impl Node for Swim {
                         proof,
                     },
                 );
-                for members in self.state_chunks() {
-                    self.send(from, SwimMessage::Sync { members });
+                if self.identity.is_some() {
+                    // Signed members: a digest; the joiner asks for what it lacks (from each
+                    // of its links, the full state with proofs would be sent many times).
+                    self.push_state(from, false, None);
+                } else {
+                    for members in self.state_chunks() {
+                        self.send(from, SwimMessage::Sync { members });
+                    }
                 }
             }
             SwimMessage::Sync { members } => {
@@ -1268,11 +1346,28 @@ impl Node for Swim {
                 gone,
                 reply,
             } => {
+                // Signed members: entries without a proof are a digest; those that would
+                // change this member's view are asked for, with their proofs.
+                let signed = self.identity.is_some();
+                let digest = |u: &Update| signed && u.proof.is_none();
+                let mut want = Vec::new();
                 for u in members {
-                    self.apply(now, u);
+                    if !digest(&u) {
+                        self.apply(now, u);
+                    } else if self.is_news(&u) {
+                        want.push(u.member);
+                    }
                 }
                 for u in gone {
-                    self.apply_gone(now, u);
+                    let listed = u.member == self.id || self.members.contains_key(&u.member);
+                    if !digest(&u) {
+                        self.apply_gone(now, u);
+                    } else if listed && !u.state.is_member() && self.is_news(&u) {
+                        want.push(u.member);
+                    }
+                }
+                if !want.is_empty() {
+                    self.send(from, SwimMessage::Want { members: want });
                 }
                 // One answer per peer per half push-pull period: a peer asking for the full
                 // state over and over gets it at the pace honest members ask.
@@ -1283,7 +1378,26 @@ impl Node for Swim {
                     .is_none_or(|&last| last.after(every) <= now);
                 if reply && due {
                     self.push_pull_replies.insert(from, now);
-                    self.push_state(from, false);
+                    self.push_state(from, false, None);
+                }
+            }
+            SwimMessage::Want { members } => {
+                if self.identity.is_none() {
+                    return;
+                }
+                // Paced per peer: a peer asking for everything over and over gets at most
+                // the whole membership per half push-pull period.
+                let every = u64::from(self.config.push_pull_ms.unwrap_or(0)) / 2;
+                let (since, count) = match self.want_answers.get(&from) {
+                    Some(&(since, count)) if since.after(every) > now => (since, count),
+                    _ => (now, 0),
+                };
+                let room = MAX_SIGNED_MEMBERS.saturating_sub(count);
+                let wanted: BTreeSet<NodeId> = members.into_iter().take(room).collect();
+                self.want_answers
+                    .insert(from, (since, count + wanted.len()));
+                if !wanted.is_empty() {
+                    self.push_state(from, false, Some(&wanted));
                 }
             }
         }
@@ -1339,7 +1453,7 @@ impl Node for Swim {
             if self.next_push_pull <= now {
                 self.next_push_pull = now.after(u64::from(every));
                 if let Some(&with) = self.random_alive(1, self.id).first() {
-                    self.push_state(with, true);
+                    self.push_state(with, true, None);
                 }
             }
         }
