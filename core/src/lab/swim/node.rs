@@ -115,6 +115,10 @@ fn overrides(current: MemberView, update: &Update) -> bool {
     }
 }
 
+/// Signed members: a piggybacked update carries its proof on this many of its
+/// transmissions, then goes without (receivers that lack the proof ask for it).
+pub const PROOF_TRANSMITS: u32 = 2;
+
 /// Most members in one `Sync` message; a larger membership is sent in several.
 pub const MAX_SYNC_MEMBERS: usize = 512;
 /// Most members in one `Sync` or `PushPull` this member sends when updates carry proofs
@@ -604,16 +608,17 @@ impl Swim {
         if self.identity.is_none() {
             return true;
         }
+        let held = self.held_proof(update);
         let Some(proof) = update.proof else {
+            // Without a proof, the one held for the same statement vouches for it (a
+            // suspicion at an incarnation the subject signed, news repeated).
+            if held.is_some() {
+                return true;
+            }
             self.refusals.add("unsigned");
             return false;
         };
-        let held = self.members.get(&update.member).filter(|m| {
-            m.proof == Some(proof)
-                && m.view.incarnation == update.incarnation
-                && (m.view.state == MemberState::Left) == (update.state == MemberState::Left)
-        });
-        if held.is_some() {
+        if held == Some(proof) {
             return true;
         }
         match proof.verify(update.member, &update.statement()) {
@@ -624,6 +629,55 @@ impl Swim {
             }
         }
     }
+
+    /// The verified proof held for `update`'s statement (the subject's alive, or its leave,
+    /// at that incarnation), if any: this member's own, or the one kept with the listing.
+    fn held_proof(&self, update: &Update) -> Option<Proof> {
+        let left = update.state == MemberState::Left;
+        if update.member == self.id {
+            return self
+                .own_proof
+                .filter(|_| update.incarnation == self.incarnation && left == self.left);
+        }
+        let m = self.members.get(&update.member)?;
+        let same =
+            m.view.incarnation == update.incarnation && (m.view.state == MemberState::Left) == left;
+        m.proof.filter(|_| same)
+    }
+
+    /// Takes in updates from `from` (`gone`: its tombstones, which correct a listing but
+    /// never create one). With signed members, an update without a proof (a digest, or news
+    /// repeated past its first transmissions) is applied if a proof held here vouches for
+    /// it, and otherwise, if it is news, asked for: one [`SwimMessage::Want`] to `from`.
+    fn take(&mut self, now: Millis, from: NodeId, updates: Vec<Update>, gone: bool) {
+        let mut want = Vec::new();
+        for u in updates {
+            let vouched =
+                self.identity.is_none() || u.proof.is_some() || self.held_proof(&u).is_some();
+            if vouched {
+                if gone {
+                    self.apply_gone(now, u);
+                } else {
+                    self.apply(now, u);
+                }
+                continue;
+            }
+            let listed = u.member == self.id || self.members.contains_key(&u.member);
+            let wanted = if gone {
+                listed && !u.state.is_member() && self.is_news(&u)
+            } else {
+                self.is_news(&u)
+            };
+            if wanted {
+                want.push(u.member);
+            }
+        }
+        if !want.is_empty() {
+            want.truncate(MAX_SYNC_MEMBERS);
+            self.send(from, SwimMessage::Want { members: want });
+        }
+    }
+
     /// This member's incarnation.
     pub fn incarnation(&self) -> Incarnation {
         self.incarnation
@@ -717,8 +771,15 @@ impl Swim {
         });
         let mut updates = Vec::new();
         for &i in order.iter().take(room) {
-            self.broadcasts[i].transmits += 1;
-            updates.push(self.broadcasts[i].update);
+            let b = &mut self.broadcasts[i];
+            let mut update = b.update;
+            // A proof rides on the first transmissions only: later receivers mostly hold it
+            // already, and the others ask for it (a fifth of the bytes a news costs).
+            if b.transmits >= PROOF_TRANSMITS {
+                update.proof = None;
+            }
+            b.transmits += 1;
+            updates.push(update);
         }
         self.broadcasts.retain(|b| b.transmits < limit);
         updates
@@ -798,6 +859,9 @@ impl Swim {
             state: update.state,
             incarnation: update.incarnation,
         };
+        // A suspicion or a death without a proof keeps the subject's, for this incarnation.
+        let proof = update.proof.or_else(|| self.held_proof(&update));
+        let update = Update { proof, ..update };
         let suspicion = (update.state == MemberState::Suspect).then(|| Suspicion {
             start: now,
             accusers: alloc::vec![update.from],
@@ -815,7 +879,7 @@ impl Swim {
                 view,
                 since: now,
                 suspicion,
-                proof: update.proof,
+                proof,
             },
         );
         let was_member = current.is_some_and(|c| c.state.is_member());
@@ -1261,16 +1325,12 @@ impl Node for Swim {
         }
         match message {
             SwimMessage::Ping { seq, updates } => {
-                for u in updates {
-                    self.apply(now, u);
-                }
+                self.take(now, from, updates, false);
                 let updates = self.piggyback(from);
                 self.send(from, SwimMessage::Ack { seq, updates });
             }
             SwimMessage::Ack { seq, updates } => {
-                for u in updates {
-                    self.apply(now, u);
-                }
+                self.take(now, from, updates, false);
                 if let Some(probe) = self.probe.as_mut().filter(|p| p.seq == seq) {
                     probe.acked = true;
                 } else if let Some(at) = self.relays.iter().position(|r| r.seq == seq) {
@@ -1290,9 +1350,7 @@ impl Node for Swim {
                 target,
                 updates,
             } => {
-                for u in updates {
-                    self.apply(now, u);
-                }
+                self.take(now, from, updates, false);
                 let seq = self.next_seq();
                 let updates = self.piggyback(target);
                 self.send(target, SwimMessage::Ping { seq, updates });
@@ -1336,11 +1394,7 @@ impl Node for Swim {
                     }
                 }
             }
-            SwimMessage::Sync { members } => {
-                for u in members {
-                    self.apply(now, u);
-                }
-            }
+            SwimMessage::Sync { members } => self.take(now, from, members, false),
             SwimMessage::PushPull {
                 members,
                 gone,
@@ -1348,27 +1402,8 @@ impl Node for Swim {
             } => {
                 // Signed members: entries without a proof are a digest; those that would
                 // change this member's view are asked for, with their proofs.
-                let signed = self.identity.is_some();
-                let digest = |u: &Update| signed && u.proof.is_none();
-                let mut want = Vec::new();
-                for u in members {
-                    if !digest(&u) {
-                        self.apply(now, u);
-                    } else if self.is_news(&u) {
-                        want.push(u.member);
-                    }
-                }
-                for u in gone {
-                    let listed = u.member == self.id || self.members.contains_key(&u.member);
-                    if !digest(&u) {
-                        self.apply_gone(now, u);
-                    } else if listed && !u.state.is_member() && self.is_news(&u) {
-                        want.push(u.member);
-                    }
-                }
-                if !want.is_empty() {
-                    self.send(from, SwimMessage::Want { members: want });
-                }
+                self.take(now, from, members, false);
+                self.take(now, from, gone, true);
                 // One answer per peer per half push-pull period: a peer asking for the full
                 // state over and over gets it at the pace honest members ask.
                 let every = u64::from(self.config.push_pull_ms.unwrap_or(0)) / 2;
