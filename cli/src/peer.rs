@@ -507,6 +507,13 @@ impl Member {
                                 out.say("this server has no relay (an older grapevine serve): native peers cannot talk");
                             }
                         }
+                        ToClient::Roster { peers } => {
+                            // Joins this connection missed (its queue was full).
+                            for p in peers.iter().filter_map(|p| parse_peer(p)) {
+                                self.mesh.heard(p);
+                                self.node.handle_peer_here(p);
+                            }
+                        }
                         ToClient::PeerJoined { peer } => {
                             if let Some(p) = parse_peer(&peer) {
                                 self.mesh.heard(p);

@@ -31,7 +31,7 @@ use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -162,6 +162,9 @@ struct Member {
     /// Its links, as it last said (`links` frames).
     direct: u32,
     relay: u32,
+    /// A `peer-joined` or `peer-left` for it was dropped (its queue was full): it gets the
+    /// whole roster at its next second.
+    stale: Arc<AtomicBool>,
 }
 
 /// A room: its members and what its relay carried.
@@ -578,6 +581,7 @@ fn join(
     peer: &str,
     ip: IpAddr,
     tx: mpsc::Sender<Outgoing>,
+    stale: &Arc<AtomicBool>,
 ) -> Result<Joined, (u16, &'static str)> {
     let mut rooms = state.rooms.lock().expect("rooms lock");
     let rooms = &mut *rooms;
@@ -616,7 +620,9 @@ fn join(
         let joined = serde_json::to_string(&ToClient::PeerJoined { peer: peer.into() })
             .expect("serialisable");
         for member in here.members.values() {
-            state.offer(&member.tx, joined.clone());
+            if !state.offer(&member.tx, joined.clone()) {
+                member.stale.store(true, Ordering::Relaxed);
+            }
         }
     }
     rooms.next_conn += 1;
@@ -628,6 +634,7 @@ fn join(
             conn,
             direct: 0,
             relay: 0,
+            stale: stale.clone(),
         },
     );
     *rooms.per_ip.entry(ip).or_default() += 1;
@@ -679,7 +686,9 @@ fn leave(state: &Shared, room: &str, peer: &str, conn: u64, ip: IpAddr) {
     let left =
         serde_json::to_string(&ToClient::PeerLeft { peer: peer.into() }).expect("serialisable");
     for member in here.members.values() {
-        state.offer(&member.tx, left.clone());
+        if !state.offer(&member.tx, left.clone()) {
+            member.stale.store(true, Ordering::Relaxed);
+        }
     }
 }
 
@@ -749,6 +758,18 @@ fn relay_frames(state: &Shared, room: &str, from: &str, frames: Vec<signal::Rela
             here.relay_undelivered += undelivered;
         }
     }
+}
+
+/// The members of `room` but `peer`.
+fn others(state: &Shared, room: &str, peer: &str) -> Vec<String> {
+    let rooms = state.rooms.lock().expect("rooms lock");
+    rooms.rooms.get(room).map_or_else(Vec::new, |r| {
+        r.members
+            .keys()
+            .filter(|k| k.as_str() != peer)
+            .cloned()
+            .collect()
+    })
 }
 
 /// Records a member's links as it said them.
@@ -923,7 +944,8 @@ async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppS
         return;
     }
     let (tx, mut rx) = mpsc::channel(QUEUE_FRAMES);
-    let joined = match join(&state, &room, &peer, ip, tx) {
+    let stale = Arc::new(AtomicBool::new(false));
+    let joined = match join(&state, &room, &peer, ip, tx, &stale) {
         Ok(joined) => joined,
         Err((code, reason)) => {
             state.refused(match code {
@@ -965,6 +987,7 @@ async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppS
     let mut heard = Instant::now();
     let mut ping = tokio::time::interval(limits.idle / 3);
     ping.tick().await;
+    let mut roster = tokio::time::interval(Duration::from_secs(1));
     let verdict: Option<Verdict> = 'conn: {
         if !send_within(&mut sink, Message::Text(welcome.into())).await {
             break 'conn None;
@@ -1047,6 +1070,14 @@ async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppS
                         }
                         Some(Outgoing::Close(code, reason)) => break 'conn Some(Verdict::new("replaced", code, reason)),
                         None => break 'conn None,
+                    }
+                }
+                _ = roster.tick() => {
+                    if stale.swap(false, Ordering::Relaxed) {
+                        let frame = serde_json::to_string(&ToClient::Roster { peers: others(&state, &room, &peer) }).expect("serialisable");
+                        if !send_within(&mut sink, Message::Text(frame.into())).await {
+                            break 'conn None;
+                        }
                     }
                 }
                 _ = ping.tick() => {

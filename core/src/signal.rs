@@ -303,6 +303,13 @@ pub enum ToClient<D> {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         limits: Option<Limits>,
     },
+    /// The room's other members now: sent when this connection missed `peer-joined` or
+    /// `peer-left` frames (its queue was full, at a burst of joins), so its view of the room
+    /// is repaired; a member keeps the ones it did not know.
+    Roster {
+        /// Their ids.
+        peers: Vec<String>,
+    },
     /// A peer joined the room.
     PeerJoined {
         /// Its id.
