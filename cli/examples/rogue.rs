@@ -297,7 +297,7 @@ async fn attack(ws: &str, room: &str, victim: NodeId, seconds: u64) {
                         outbox = limits.map(|l| RelayOutbox::new(l, now(start).0));
                         peers = here.iter().filter_map(|p| parse_peer(p)).collect();
                         for &p in &peers {
-                            node.handle_peer_here(p);
+                            node.handle_peer_here(now(start), p);
                             let ask = FromClient::Signal { to: peer_hex(p), data: Signal::Link { link: LinkSignal::Relay } };
                             send(&mut socket, &ask).await;
                             node.handle_link_up(now(start), p);

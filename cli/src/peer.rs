@@ -501,7 +501,7 @@ impl Member {
                             relay = limits.map(|l| RelayOutbox::new(l, now().0));
                             for p in peers.iter().filter_map(|p| parse_peer(p)) {
                                 self.mesh.heard(p);
-                                self.node.handle_peer_here(p);
+                                self.node.handle_peer_here(now(), p);
                             }
                             if relay.is_none() {
                                 out.say("this server has no relay (an older grapevine serve): native peers cannot talk");
@@ -511,13 +511,13 @@ impl Member {
                             // Joins this connection missed (its queue was full).
                             for p in peers.iter().filter_map(|p| parse_peer(p)) {
                                 self.mesh.heard(p);
-                                self.node.handle_peer_here(p);
+                                self.node.handle_peer_here(now(), p);
                             }
                         }
                         ToClient::PeerJoined { peer } => {
                             if let Some(p) = parse_peer(&peer) {
                                 self.mesh.heard(p);
-                                self.node.handle_peer_here(p);
+                                self.node.handle_peer_here(now(), p);
                             }
                         }
                         ToClient::PeerLeft { peer } => {

@@ -989,3 +989,53 @@ async fn a_member_that_stops_reading_is_bounded_then_cut_off() {
         "the sender is served on"
     );
 }
+
+/// A member whose queue is full when someone joins misses that `peer-joined` (frames for a
+/// full queue are dropped), and gets the room's roster once it reads again, so it still
+/// learns who is in the room.
+#[tokio::test]
+async fn a_member_that_missed_a_join_gets_the_roster() {
+    let server = Server::start(&[
+        "--max-relay-bytes",
+        "16777216",
+        "--max-frame-bytes",
+        "65536",
+    ]);
+    let (mut sender, _) = server.join("room", A1).await;
+    let (mut slow, _) = server.join("room", A2).await;
+    next_json(&mut sender).await; // a2 joined
+    let chunk = "A".repeat(60_000);
+    let frame = json!({ "type": "relay", "frames": [{ "peer": id(A2), "data": chunk }] });
+    // Until its queue is full (a relayed frame for it was dropped).
+    for _ in 0..400 {
+        send(&mut sender, frame.clone()).await;
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        let health: Value = serde_json::from_str(&server.get("/health").1).unwrap();
+        if health["room"]["room"]["relay_undelivered"].as_u64() > Some(0) {
+            break;
+        }
+    }
+    let (_late, _) = server.join("room", A3).await;
+    // Reading again: the join it missed comes as a roster.
+    let mut roster = None;
+    let mut joined = false;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
+    while roster.is_none() && tokio::time::Instant::now() < deadline {
+        let Ok(Some(Ok(Message::Text(t)))) =
+            tokio::time::timeout(Duration::from_secs(2), slow.next()).await
+        else {
+            continue;
+        };
+        let v: Value = serde_json::from_str(t.as_str()).unwrap();
+        match v["type"].as_str() {
+            Some("peer-joined") => joined = true,
+            Some("roster") => roster = Some(v),
+            _ => {}
+        }
+    }
+    assert!(!joined, "the peer-joined was dropped (the queue was full)");
+    let roster = roster.expect("a roster within 8 s");
+    let peers = roster["peers"].as_array().unwrap();
+    assert!(peers.contains(&json!(id(A3))), "{roster}");
+    assert!(peers.contains(&json!(id(A1))), "{roster}");
+}

@@ -847,7 +847,8 @@ fn thousands_of_fake_members_are_refused_and_the_list_stays_bounded() {
     // Tab 1000 knows the room from the server (the other two); tab 2000 has no server.
     for peer in [2000, 3000] {
         let id = tab_id(peer);
-        mesh.tab(1000).handle_peer_here(id);
+        let now = mesh.now;
+        mesh.tab(1000).handle_peer_here(now, id);
     }
     // 1,500 made-up members, each properly signed by its own fresh key.
     let fakes: Vec<_> = (0..1_500u64)
@@ -877,6 +878,15 @@ fn thousands_of_fake_members_are_refused_and_the_list_stays_bounded() {
     let listed = |mesh: &mut Mesh, id| mesh.tab(id).swim().iter_members().count();
     assert_eq!(listed(&mut mesh, 1000), 2, "only the room's members");
     assert_eq!(mesh.tab(1000).refusals().get("not-in-room"), 1_500);
+    // News that came before the server's word that a member joined is kept (a bounded
+    // few): once the member is in the room, it is listed at once.
+    let late = fakes[0].member;
+    let now = mesh.now;
+    mesh.tab(1000).handle_peer_here(now, late);
+    assert_eq!(
+        mesh.tab(1000).swim().member(late).map(|v| v.state),
+        Some(MemberState::Alive)
+    );
     assert_eq!(listed(&mut mesh, 2000), MAX_SIGNED_MEMBERS, "bounded");
     assert!(mesh.tab(2000).refusals().get("member-cap") >= 1_500 - MAX_SIGNED_MEMBERS as u64);
     // The honest members are still there and alive.

@@ -277,7 +277,7 @@ impl LiveNode {
     /// had a link to it (a partial mesh: its leave news can die with its neighbours, when many
     /// leave at once). Alive after all (a reconnection), it refutes.
     pub fn handle_peer_gone(&mut self, now: Millis, peer: NodeId) {
-        self.swim.set_in_room(peer, false);
+        self.swim.set_in_room(now, peer, false);
         self.swim.suspect_member(now, peer);
         self.settle(now);
     }
@@ -286,9 +286,11 @@ impl LiveNode {
     /// checked the peer's key). From the first call on, membership lists only members the
     /// server has in the room: ids made up by the thousand, with no connection behind them,
     /// are refused (`not-in-room`) and cannot fill the member list.
-    pub fn handle_peer_here(&mut self, peer: NodeId) {
-        self.swim.set_in_room(self.id, true);
-        self.swim.set_in_room(peer, true);
+    pub fn handle_peer_here(&mut self, now: Millis, peer: NodeId) {
+        let me = self.id;
+        self.swim.set_in_room(now, me, true);
+        self.swim.set_in_room(now, peer, true);
+        self.settle(now);
     }
 
     /// Bytes from `peer` the driver refused before they reached the decoder (too large to

@@ -586,7 +586,7 @@ impl Live {
         }
         // In the room (the server checked its key, or it is a tab of this browser): it may
         // be listed as a member.
-        self.node.handle_peer_here(peer);
+        self.node.handle_peer_here(now(), peer);
         if self.known.len() < grapevine_core::lab::mesh::KNOWN_CAP || self.known.contains_key(&peer)
         {
             // A peer met through this browser keeps that way (it needs no server).

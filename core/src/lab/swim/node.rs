@@ -506,10 +506,17 @@ pub struct Swim {
     /// signaling server has in the room, so keys made up by the thousand, with no
     /// connection behind them, are not listed).
     roster: Option<BTreeSet<NodeId>>,
+    /// News refused as `not-in-room`, kept (the latest per member, at most
+    /// [`MAX_PENDING`]) until the member enters the room: gossip about a new member often
+    /// arrives before the server's word that it joined.
+    pending: BTreeMap<NodeId, Update>,
     /// News refused, by reason.
     refusals: Refusals,
     effects: Effects<SwimMessage, SwimEvent>,
 }
+
+/// Most news kept for members not yet in the room.
+pub const MAX_PENDING: usize = 256;
 
 impl Swim {
     /// A member with no peers yet, whose first period starts at `first_period` (drivers
@@ -548,6 +555,7 @@ impl Swim {
             identity: None,
             own_proof: None,
             roster: None,
+            pending: BTreeMap::new(),
             refusals: Refusals::default(),
             effects: Effects::default(),
         }
@@ -573,12 +581,16 @@ impl Swim {
     /// the first call on, a listing is created only for members said to be in the room (news
     /// of others is refused as `not-in-room`); members already listed stay, and SWIM decides
     /// their fate.
-    pub fn set_in_room(&mut self, member: NodeId, in_room: bool) {
+    pub fn set_in_room(&mut self, now: Millis, member: NodeId, in_room: bool) {
         let roster = self.roster.get_or_insert_with(BTreeSet::new);
         if in_room {
             roster.insert(member);
+            if let Some(news) = self.pending.remove(&member) {
+                self.apply(now, news);
+            }
         } else {
             roster.remove(&member);
+            self.pending.remove(&member);
         }
     }
 
@@ -831,6 +843,9 @@ impl Swim {
                 .is_some_and(|r| !r.contains(&update.member))
             {
                 self.refusals.add("not-in-room");
+                if self.pending.len() < MAX_PENDING || self.pending.contains_key(&update.member) {
+                    self.pending.insert(update.member, update);
+                }
                 return;
             }
             if self.identity.is_some() && self.members.len() >= MAX_SIGNED_MEMBERS {
