@@ -483,7 +483,7 @@ async fn signal(
         ));
         return (StatusCode::FORBIDDEN, "pages of this origin may not join\n").into_response();
     }
-    if !state.may_join(addr.ip()) {
+    if !state.may_join(address(addr.ip())) {
         state.refused("join-rate");
         log(&format!(
             "refused a join from {}: joining too often",
@@ -499,7 +499,7 @@ async fn signal(
     let cap = state.limits.frame_bytes;
     ws.max_message_size(cap * 2)
         .max_frame_size(cap * 2)
-        .on_upgrade(move |socket| connection(socket, query, addr.ip(), state))
+        .on_upgrade(move |socket| connection(socket, query, address(addr.ip()), state))
         .into_response()
 }
 
@@ -948,10 +948,7 @@ async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppS
     let joined = match join(&state, &room, &peer, ip, tx, &stale) {
         Ok(joined) => joined,
         Err((code, reason)) => {
-            state.refused(match code {
-                close::TRY_LATER => "full",
-                _ => "policy",
-            });
+            state.refused("full");
             log(&format!("refused peer {peer} in room {room}: {reason}"));
             finish(sink, stream, code, reason.to_string()).await;
             return;
@@ -1112,6 +1109,21 @@ async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppS
     }
 }
 
+/// The address the per-address caps count: an IPv4 address, or an IPv6 address's /64
+/// network (one host is given a whole /64, and could otherwise join from 2^64 addresses).
+fn address(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let net = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(std::net::Ipv6Addr::from(net))
+            }
+        },
+    }
+}
+
 /// Whether `origin` is written as browsers send it: `http(s)://host[:port]`, no path.
 fn valid_origin(origin: &str) -> bool {
     let rest = origin
@@ -1209,4 +1221,33 @@ pub fn run(args: ServeArgs) -> Result<(), crate::Usage> {
         Ok::<(), crate::Usage>(())
     })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One host's IPv6 /64 is one address for the caps; IPv4 (mapped or not) is itself.
+    #[test]
+    fn per_address_caps_count_an_ipv6_host_by_its_slash_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff:ffff:ffff:ffff".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(address(a), address(b));
+        assert_ne!(address(a), address(c));
+        let v4: IpAddr = "192.0.2.7".parse().unwrap();
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert_eq!(address(v4), v4);
+        assert_eq!(address(mapped), v4);
+    }
+
+    /// Origins as browsers write them.
+    #[test]
+    fn allowed_origins_are_checked_for_their_form() {
+        assert!(valid_origin("https://class.example.org"));
+        assert!(valid_origin("http://127.0.0.1:8080"));
+        assert!(!valid_origin("class.example.org"));
+        assert!(!valid_origin("https://class.example.org/"));
+        assert!(!valid_origin("https://"));
+    }
 }

@@ -723,8 +723,9 @@ fn forged_leaves_and_deaths_are_refused_and_a_true_suspicion_is_refuted() {
         "no jump to the top incarnation"
     );
     let refused = a.refusals();
-    // The rogue's own key, and B's key on news about A.
-    assert_eq!(refused.get("wrong-key"), 2, "{refused:?}");
+    // The rogue's own key; news about A at the last incarnation, refused unchecked.
+    assert_eq!(refused.get("wrong-key"), 1, "{refused:?}");
+    assert_eq!(refused.get("top-incarnation"), 1, "{refused:?}");
     assert_eq!(refused.get("bad-signature"), 2, "{refused:?}");
     // A suspicion at B's real incarnation is SWIM's third-party evidence: taken, and B
     // refutes it with a higher incarnation that everyone learns.
@@ -981,4 +982,107 @@ fn signed_push_pulls_are_digests_and_only_news_travels_with_proofs() {
             assert!(view.incarnation.0 >= 1);
         }
     }
+}
+
+/// Accusations replayed by the hundred (each vouched by the victim's own proof at its
+/// current incarnation, which anyone can copy from gossip) make it refute once a period at
+/// most, not once per accusation: its incarnation does not run away, nor its CPU.
+#[test]
+fn replayed_accusations_are_refuted_once_a_period() {
+    use grapevine_core::lab::swim::SwimMessage;
+    let mut mesh = Mesh::new(3);
+    mesh.run_until(3_000);
+    let accusations: Vec<_> = (0..500)
+        .map(|i| update(1000, i, MemberState::Suspect, None))
+        .collect();
+    for chunk in accusations.chunks(100) {
+        let sync = Message::Swim(SwimMessage::Sync {
+            members: chunk.to_vec(),
+        });
+        inject(&mut mesh, 3000, 1000, sync);
+    }
+    assert_eq!(mesh.tab(1000).swim().incarnation().0, 1, "one refutation");
+    // The same again every 10 ms for 5 s: at most one more a period (200 ms here).
+    let start = mesh.now.0;
+    for step in 1..=500u64 {
+        mesh.run_until(start + step * 10);
+        let inc = mesh.tab(1000).swim().incarnation().0;
+        inject(
+            &mut mesh,
+            3000,
+            1000,
+            ping(vec![update(1000, inc, MemberState::Suspect, None)]),
+        );
+    }
+    let inc = mesh.tab(1000).swim().incarnation().0;
+    assert!(inc <= 2 + 5_000 / 200, "incarnation {inc} after 5 s");
+    // And it is alive for everyone.
+    mesh.run_until(start + 10_000);
+    for id in [2000, 3000] {
+        let view = mesh.tab(id).swim().member(tab_id(1000)).unwrap();
+        assert_eq!(view.state, MemberState::Alive, "tab {id}");
+    }
+}
+
+/// A peer that sends forged signatures is refused unread after a few: each costs a
+/// verification, and an honest member sends none.
+#[test]
+fn a_forging_peer_is_refused_unread() {
+    use grapevine_core::auth::Statement;
+    use grapevine_core::lab::live::MAX_FORGERIES;
+    let mut mesh = Mesh::new(2);
+    mesh.run_until(1_000);
+    for i in 0..(MAX_FORGERIES as u32 + 10) {
+        // News of others' leaves, signed with the sender's own key: wrong-key every time.
+        let member = 9_000 + u64::from(i);
+        let proof = identity(2000).sign(&Statement::Left {
+            member: tab_id(member),
+            incarnation: 0,
+        });
+        let news = update(member, 0, MemberState::Left, Some(proof));
+        inject(&mut mesh, 2000, 1000, ping(vec![news]));
+    }
+    let refused = mesh.tab(1000).refusals();
+    assert!(refused.get("wrong-key") <= MAX_FORGERIES + 1, "{refused:?}");
+    assert!(refused.get("banned") >= 9, "{refused:?}");
+}
+
+/// With the server's roster, a write by a key that is not in the room is refused: keys
+/// made up by the thousand cannot fill the writer cap.
+#[test]
+fn writes_by_keys_not_in_the_room_are_refused() {
+    use grapevine_core::auth::Statement;
+    use grapevine_core::lab::kv::{Entry, KvMessage, VClock};
+    let mut mesh = Mesh::new(2);
+    mesh.run_until(1_000);
+    let now = mesh.now;
+    let other = tab_id(2000);
+    mesh.tab(1000).handle_peer_here(now, other);
+    let fake = identity(123_456);
+    let clock = VClock(vec![(fake.id(), 1)]);
+    let proof = fake.sign(&Statement::Write {
+        origin: fake.id(),
+        version: 1,
+        key: "k",
+        value: "v",
+        timestamp: 0,
+        clock: &clock.0,
+    });
+    let entry = Entry {
+        origin: fake.id(),
+        version: 1,
+        key: "k".into(),
+        value: "v".into(),
+        timestamp: 0,
+        clock,
+        proof: Some(proof),
+    };
+    inject(
+        &mut mesh,
+        2000,
+        1000,
+        Message::Kv(KvMessage::Ack { delta: vec![entry] }),
+    );
+    assert!(mesh.tab(1000).kv().lww("k").is_none());
+    assert_eq!(mesh.tab(1000).refusals().get("not-in-room"), 1);
 }

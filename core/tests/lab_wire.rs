@@ -285,6 +285,18 @@ fn messages_out_of_bounds_are_refused() {
         decode(&encode(&outside).unwrap()),
         Err(WireError::OutOfBounds(_))
     ));
+    // A span that ends before it starts (a range over it would panic).
+    let backwards = Message::Kv(KvMessage::Syn {
+        span: Span {
+            from: NodeId(5),
+            to: NodeId(1),
+        },
+        digest: Digest(vec![]),
+    });
+    assert!(matches!(
+        decode(&encode(&backwards).unwrap()),
+        Err(WireError::OutOfBounds(_))
+    ));
     let long_key = Message::Kv(KvMessage::Ack {
         delta: vec![Entry {
             origin: NodeId(1),

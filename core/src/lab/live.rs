@@ -39,6 +39,10 @@ pub const FORGET_AFTER_MS: u32 = 60_000;
 /// honest member sends a few dozen (probes, acks, pushes, pulls, anti-entropy, push-pull
 /// chunks); beyond this a peer's messages are dropped unread and counted (`peer-rate`).
 pub const PEER_MESSAGES_PER_SEC: u32 = 200;
+/// Forged signatures taken from one peer before everything it sends is refused unread.
+pub const MAX_FORGERIES: u64 = 32;
+/// Peers banned at most (each is one id; the server caps connections).
+const MAX_BANNED: usize = 4_096;
 
 /// Counters shown in the page.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -63,14 +67,27 @@ struct Link {
     next_hello: Millis,
     next_ping: Millis,
     rtt_ms: Option<u64>,
-    /// The peer's message budget (a token bucket, [`PEER_MESSAGES_PER_SEC`]), and when it
-    /// was last filled.
+    /// The peer's message budget.
+    budget: Budget,
+}
+
+/// A message budget: a token bucket, [`PEER_MESSAGES_PER_SEC`] on average, bursts of two
+/// seconds' worth.
+#[derive(Clone, Debug)]
+struct Budget {
     tokens: f64,
     filled: Millis,
 }
 
-impl Link {
-    /// Takes one message from the budget; `false` if the peer is over its rate.
+impl Budget {
+    fn new(now: Millis) -> Budget {
+        Budget {
+            tokens: 2.0 * f64::from(PEER_MESSAGES_PER_SEC),
+            filled: now,
+        }
+    }
+
+    /// Takes one message from the budget; `false` if over the rate.
     fn take(&mut self, now: Millis) -> bool {
         let rate = f64::from(PEER_MESSAGES_PER_SEC);
         let elapsed = now.since(self.filled) as f64 / 1000.0;
@@ -127,6 +144,12 @@ pub struct LiveNode {
     id: NodeId,
     /// What this node refused itself (the protocols count theirs), by reason.
     refusals: Refusals,
+    /// The budget members without a link share.
+    unlinked: Budget,
+    /// Forged signatures counted per peer.
+    strikes: BTreeMap<NodeId, u64>,
+    /// Peers whose messages are refused unread (too many forgeries).
+    banned: alloc::collections::BTreeSet<NodeId>,
     rng: GossipRng,
     loss: f64,
     loss_chance: Chance,
@@ -159,6 +182,9 @@ impl LiveNode {
             loss: config.loss,
             loss_chance: Chance::new(config.loss),
             refusals: Refusals::default(),
+            unlinked: Budget::new(now),
+            strikes: BTreeMap::new(),
+            banned: alloc::collections::BTreeSet::new(),
             rumor: RumorNode::new(id, config.rumor, derive(1), now).signed(identity.clone()),
             swim: Swim::new(id, Incarnation(0), swim, derive(2), now).signed(identity.clone()),
             kv: KvNode::new(
@@ -252,8 +278,7 @@ impl LiveNode {
                 next_hello: now,
                 next_ping: now.after(PING_EVERY_MS),
                 rtt_ms: None,
-                tokens: 2.0 * f64::from(PEER_MESSAGES_PER_SEC),
-                filled: now,
+                budget: Budget::new(now),
             },
         );
         self.handle_timeout(now);
@@ -278,6 +303,7 @@ impl LiveNode {
     /// leave at once). Alive after all (a reconnection), it refutes.
     pub fn handle_peer_gone(&mut self, now: Millis, peer: NodeId) {
         self.swim.set_in_room(now, peer, false);
+        self.kv.set_in_room(peer, false);
         self.swim.suspect_member(now, peer);
         self.settle(now);
     }
@@ -290,6 +316,8 @@ impl LiveNode {
         let me = self.id;
         self.swim.set_in_room(now, me, true);
         self.swim.set_in_room(now, peer, true);
+        self.kv.set_in_room(me, true);
+        self.kv.set_in_room(peer, true);
         self.settle(now);
     }
 
@@ -304,13 +332,21 @@ impl LiveNode {
     /// Bytes from `peer`: decoded, checked, and handed to the protocol they are for; anything
     /// else is counted, reported and dropped.
     pub fn handle_bytes(&mut self, now: Millis, peer: NodeId, bytes: &[u8]) {
-        if let Some(link) = self.links.get_mut(&peer) {
-            // Over its rate: dropped unread (decoding and checking cost too).
-            if !link.take(now) {
-                self.refusals.add("peer-rate");
-                return;
-            }
+        if self.banned.contains(&peer) {
+            self.refusals.add("banned");
+            return;
         }
+        // Over its rate: dropped unread (decoding and checking cost too). Members without
+        // a link (a goodbye over the relay) share one budget.
+        let budget = match self.links.get_mut(&peer) {
+            Some(link) => &mut link.budget,
+            None => &mut self.unlinked,
+        };
+        if !budget.take(now) {
+            self.refusals.add("peer-rate");
+            return;
+        }
+        let failures = self.forgeries();
         let message = match wire::decode(bytes) {
             Ok(m) => m,
             Err(error) => {
@@ -323,6 +359,7 @@ impl LiveNode {
             // travels on).
             self.counters.received += 1;
             self.swim.member_left(now, peer, incarnation, proof);
+            self.judge(peer, failures);
             self.settle(now);
             return;
         }
@@ -358,7 +395,35 @@ impl LiveNode {
                 }
             }
         }
+        self.judge(peer, failures);
         self.settle(now);
+    }
+
+    /// Signatures that failed so far (forged, or made with another key), in all protocols.
+    fn forgeries(&self) -> u64 {
+        [
+            self.swim.refusals(),
+            self.kv.refusals(),
+            self.rumor.refusals(),
+        ]
+        .iter()
+        .map(|r| r.get("bad-signature") + r.get("wrong-key"))
+        .sum()
+    }
+
+    /// Counts `peer`'s forgeries since `before`; past [`MAX_FORGERIES`], everything from it
+    /// is refused unread (`banned`): a peer that sends forged signatures costs this node a
+    /// verification each, and an honest peer sends none.
+    fn judge(&mut self, peer: NodeId, before: u64) {
+        let new = self.forgeries().saturating_sub(before);
+        if new == 0 {
+            return;
+        }
+        let strikes = self.strikes.entry(peer).or_default();
+        *strikes += new;
+        if *strikes > MAX_FORGERIES && self.banned.len() < MAX_BANNED {
+            self.banned.insert(peer);
+        }
     }
 
     fn handle_link(&mut self, now: Millis, peer: NodeId, message: LinkMessage) {

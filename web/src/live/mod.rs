@@ -13,9 +13,9 @@
 //! both do the smaller id's offer stands); if no data channel opens within 3 s the pair also
 //! links over the relay (a network that blocks peer-to-peer traffic), and moves back to the
 //! direct link when one opens later (tried again after 15 s, doubling). A page creates at most
-//! [`MAX_PEER_CONNECTIONS`] RTCPeerConnections; past that, the relay. The id is kept in
-//! sessionStorage, so a reload or a reconnection (with the server's resume secret) is the same
-//! member. On `pagehide` the tab leaves gracefully: its leave to its links, a goodbye to every
+//! [`MAX_PEER_CONNECTIONS`] RTCPeerConnections; past that, the relay. The tab's key (its id is
+//! the key's digest) is kept in sessionStorage, so a reload or a reconnection (proving the key
+//! to the server) is the same member. On `pagehide` the tab leaves gracefully: its leave to its links, a goodbye to every
 //! member it knows over the relay, and every link closed, so peers learn of it at once.
 
 pub mod relay;

@@ -232,6 +232,9 @@ impl KvMessage {
             KvMessage::Ack { delta } => (None, Some(delta)),
         };
         if let Some((span, d)) = digest {
+            if span.from > span.to {
+                return Err("digest span ends before it starts");
+            }
             if d.0.len() > MAX_DIGEST_ORIGINS {
                 return Err("digest too long");
             }
@@ -333,6 +336,10 @@ pub struct KvNode {
     identity: Option<Identity>,
     /// Entries held, all origins.
     entries: usize,
+    /// Signed members: the members in the room (the signaling server's word, as SWIM's
+    /// roster): a writer not held yet is taken only if it is here, so keys made up by the
+    /// thousand cannot fill the writer cap.
+    roster: Option<alloc::collections::BTreeSet<NodeId>>,
     /// Entries refused, by reason.
     refusals: Refusals,
     effects: Effects<KvMessage, KvEvent>,
@@ -352,6 +359,7 @@ impl KvNode {
             next_span_from: NodeId(0),
             identity: None,
             entries: 0,
+            roster: None,
             refusals: Refusals::default(),
             effects: Effects::default(),
         }
@@ -369,6 +377,18 @@ impl KvNode {
     /// Entries refused so far, by reason.
     pub fn refusals(&self) -> &Refusals {
         &self.refusals
+    }
+
+    /// Says whether `member` is in the room; from the first call on, a writer not held yet
+    /// is taken only while it is (`not-in-room` otherwise; anti-entropy offers it again).
+    /// Writers already held stay, with their entries, after they leave.
+    pub fn set_in_room(&mut self, member: NodeId, in_room: bool) {
+        let roster = self.roster.get_or_insert_with(Default::default);
+        if in_room {
+            roster.insert(member);
+        } else {
+            roster.remove(&member);
+        }
     }
 
     /// The digest of the origins held from `from` on: all of them, or the first
@@ -430,6 +450,9 @@ impl KvNode {
     /// cut at the budget.
     fn delta_for(&self, span: Span, digest: &Digest) -> Vec<Entry> {
         let mut delta = Vec::new();
+        if span.from > span.to {
+            return delta; // (refused by validation; BTreeMap::range would panic)
+        }
         let mut bytes = 0;
         for (&origin, state) in self.origins.range(span.from..=span.to) {
             let have = digest.version_of(origin);
@@ -481,6 +504,14 @@ impl KvNode {
     fn admit(&self, entry: &Entry, known: bool, replaces: bool) -> Result<(), &'static str> {
         if self.identity.is_none() {
             return Ok(());
+        }
+        if !known
+            && self
+                .roster
+                .as_ref()
+                .is_some_and(|r| !r.contains(&entry.origin))
+        {
+            return Err("not-in-room");
         }
         if !known && self.origins.len() >= MAX_SIGNED_ORIGINS {
             return Err("kv-writer-cap");

@@ -509,7 +509,11 @@ pub struct Swim {
     /// News refused as `not-in-room`, kept (the latest per member, at most
     /// [`MAX_PENDING`]) until the member enters the room: gossip about a new member often
     /// arrives before the server's word that it joined.
-    pending: BTreeMap<NodeId, Update>,
+    pending: BTreeMap<NodeId, (Millis, Update)>,
+    /// Signed members: no refutation before this (one per period).
+    next_refutation: Millis,
+    /// An accusation heard too soon after a refutation: refuted at the next period.
+    refutation_owed: Option<Incarnation>,
     /// News refused, by reason.
     refusals: Refusals,
     effects: Effects<SwimMessage, SwimEvent>,
@@ -517,6 +521,8 @@ pub struct Swim {
 
 /// Most news kept for members not yet in the room.
 pub const MAX_PENDING: usize = 256;
+/// How long news of a member not yet in the room is kept, ms.
+pub const PENDING_MS: u64 = 10_000;
 
 impl Swim {
     /// A member with no peers yet, whose first period starts at `first_period` (drivers
@@ -556,6 +562,8 @@ impl Swim {
             own_proof: None,
             roster: None,
             pending: BTreeMap::new(),
+            next_refutation: Millis(0),
+            refutation_owed: None,
             refusals: Refusals::default(),
             effects: Effects::default(),
         }
@@ -585,7 +593,7 @@ impl Swim {
         let roster = self.roster.get_or_insert_with(BTreeSet::new);
         if in_room {
             roster.insert(member);
-            if let Some(news) = self.pending.remove(&member) {
+            if let Some((_, news)) = self.pending.remove(&member) {
                 self.apply(now, news);
             }
         } else {
@@ -813,25 +821,23 @@ impl Swim {
     }
 
     /// Applies one piece of news (SWIM's override rules, section 4.2 of the paper).
+    ///
+    /// The cheap checks come first (is it news? is the member in the room, under the cap,
+    /// not buried?), the signature last: a peer replaying stale or irrelevant signed news
+    /// costs no verification.
     fn apply(&mut self, now: Millis, update: Update) {
-        if !self.authentic(&update) {
-            return;
-        }
         if update.member == self.id {
             // Suspected, declared dead or said to have left while alive: refute with a higher
-            // incarnation.
+            // incarnation. News at the last incarnation cannot be refuted (there is no higher
+            // one): only a forger sends it, and it is dropped rather than wrapped round.
             let accused = update.state != MemberState::Alive;
-            // News at the last incarnation cannot be refuted (there is no higher one): only a
-            // forger sends it, and it is dropped rather than wrapped round.
-            let Some(refuted) = update.incarnation.0.checked_add(1) else {
+            if !accused || self.left || update.incarnation < self.incarnation {
                 return;
-            };
-            if accused && !self.left && update.incarnation >= self.incarnation {
-                self.incarnation = Incarnation(refuted);
-                self.sign_self();
-                self.change_health(1);
-                self.effects.emit(SwimEvent::Refuted(self.incarnation));
-                self.broadcast(self.alive_update());
+            }
+            if update.incarnation.0 == u32::MAX {
+                self.refusals.add("top-incarnation");
+            } else if self.authentic(&update) {
+                self.refute(now, update.incarnation);
             }
             return;
         }
@@ -843,9 +849,7 @@ impl Swim {
                 .is_some_and(|r| !r.contains(&update.member))
             {
                 self.refusals.add("not-in-room");
-                if self.pending.len() < MAX_PENDING || self.pending.contains_key(&update.member) {
-                    self.pending.insert(update.member, update);
-                }
+                self.keep_pending(now, update);
                 return;
             }
             if self.identity.is_some() && self.members.len() >= MAX_SIGNED_MEMBERS {
@@ -853,11 +857,12 @@ impl Swim {
                 return;
             }
             // A forgotten member comes back only at a higher incarnation than its last.
-            if let Some(t) = self.tombstones.get(&update.member) {
-                if update.incarnation <= t.incarnation {
-                    return;
-                }
-                self.tombstones.remove(&update.member);
+            if self
+                .tombstones
+                .get(&update.member)
+                .is_some_and(|t| update.incarnation <= t.incarnation)
+            {
+                return;
             }
         }
         if !current.is_none_or(|c| overrides(c, &update)) {
@@ -869,6 +874,12 @@ impl Swim {
                 self.confirm_suspicion(now, update);
             }
             return;
+        }
+        if !self.authentic(&update) {
+            return;
+        }
+        if current.is_none() {
+            self.tombstones.remove(&update.member);
         }
         let view = MemberView {
             state: update.state,
@@ -941,6 +952,58 @@ impl Swim {
                 in_room && !buried && self.members.len() < MAX_SIGNED_MEMBERS
             }
         }
+    }
+
+    /// Refutes news of this member's suspicion, death or leave at `accused`: a higher
+    /// incarnation, signed and gossiped. With signed members, at most once a protocol
+    /// period (a later accusation is refuted at the next period, well within any suspicion
+    /// timeout): a peer replaying accusations cannot make this member sign, and count up its
+    /// incarnation, as fast as it can send.
+    fn refute(&mut self, now: Millis, accused: Incarnation) {
+        if self.identity.is_some() && now < self.next_refutation {
+            self.refutation_owed = Some(self.refutation_owed.map_or(accused, |o| o.max(accused)));
+            return;
+        }
+        self.refutation_owed = None;
+        let above = accused.max(self.incarnation).0;
+        let Some(refuted) = above.checked_add(1) else {
+            return;
+        };
+        self.incarnation = Incarnation(refuted);
+        self.next_refutation = now.after(u64::from(self.config.period_ms));
+        self.sign_self();
+        self.change_health(1);
+        self.effects.emit(SwimEvent::Refuted(self.incarnation));
+        self.broadcast(self.alive_update());
+    }
+
+    /// Keeps news of a member not yet in the room (the latest incarnation per member, at
+    /// most [`MAX_PENDING`], each for [`PENDING_MS`]).
+    fn keep_pending(&mut self, now: Millis, update: Update) {
+        self.pending.retain(|_, (at, _)| at.after(PENDING_MS) > now);
+        let newer = self
+            .pending
+            .get(&update.member)
+            .is_none_or(|(_, held)| held.incarnation <= update.incarnation);
+        let room = self.pending.len() < MAX_PENDING || self.pending.contains_key(&update.member);
+        if newer && room {
+            self.pending.insert(update.member, (now, update));
+        }
+    }
+
+    /// Whether `peer` may be sent the full state now: one answer per peer per half
+    /// push-pull period (a peer asking over and over gets it at the pace honest members
+    /// ask); if so, the answer is recorded.
+    fn push_pull_due(&mut self, now: Millis, peer: NodeId) -> bool {
+        let every = u64::from(self.config.push_pull_ms.unwrap_or(0)) / 2;
+        let due = self
+            .push_pull_replies
+            .get(&peer)
+            .is_none_or(|&last| last.after(every) <= now);
+        if due {
+            self.push_pull_replies.insert(peer, now);
+        }
+        due
     }
 
     /// Lifeguard: another member independently suspects a suspect; the timeout shrinks.
@@ -1402,7 +1465,10 @@ impl Node for Swim {
                 if self.identity.is_some() {
                     // Signed members: a digest; the joiner asks for what it lacks (from each
                     // of its links, the full state with proofs would be sent many times).
-                    self.push_state(from, false, None);
+                    // Paced like push-pull answers: joins repeated cost no more.
+                    if self.push_pull_due(now, from) {
+                        self.push_state(from, false, None);
+                    }
                 } else {
                     for members in self.state_chunks() {
                         self.send(from, SwimMessage::Sync { members });
@@ -1419,15 +1485,7 @@ impl Node for Swim {
                 // change this member's view are asked for, with their proofs.
                 self.take(now, from, members, false);
                 self.take(now, from, gone, true);
-                // One answer per peer per half push-pull period: a peer asking for the full
-                // state over and over gets it at the pace honest members ask.
-                let every = u64::from(self.config.push_pull_ms.unwrap_or(0)) / 2;
-                let due = self
-                    .push_pull_replies
-                    .get(&from)
-                    .is_none_or(|&last| last.after(every) <= now);
-                if reply && due {
-                    self.push_pull_replies.insert(from, now);
+                if reply && self.push_pull_due(now, from) {
                     self.push_state(from, false, None);
                 }
             }
@@ -1456,6 +1514,9 @@ impl Node for Swim {
     fn handle_timeout(&mut self, now: Millis) {
         if self.left {
             return;
+        }
+        if let Some(accused) = self.refutation_owed.filter(|_| now >= self.next_refutation) {
+            self.refute(now, accused);
         }
         // Suspicions that ran out: declared dead.
         let expired: Vec<Update> = self
@@ -1595,6 +1656,9 @@ impl Node for Swim {
         }
         if let Some(forget) = self.next_forget() {
             next = next.min(forget);
+        }
+        if self.refutation_owed.is_some() {
+            next = next.min(self.next_refutation);
         }
         Some(next)
     }
