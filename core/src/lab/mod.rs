@@ -99,6 +99,30 @@ impl Refusals {
     }
 }
 
+/// The members in the room, as the signaling server says (live mode): a node creates state
+/// only for members it admits, so keys made up by the thousand, with no connection behind
+/// them, take none. Everyone is admitted until the first [`Roster::set`].
+#[derive(Clone, Debug, Default)]
+pub struct Roster(Option<alloc::collections::BTreeSet<NodeId>>);
+
+impl Roster {
+    /// `member` is in the room (`true`) or left it; from the first call on, only members
+    /// in the room are admitted.
+    pub fn set(&mut self, member: NodeId, here: bool) {
+        let members = self.0.get_or_insert_with(Default::default);
+        if here {
+            members.insert(member);
+        } else {
+            members.remove(&member);
+        }
+    }
+
+    /// Whether state may be created for `member`.
+    pub fn admits(&self, member: NodeId) -> bool {
+        self.0.as_ref().is_none_or(|m| m.contains(&member))
+    }
+}
+
 /// A point in time, in milliseconds since the driver's origin (the start of a simulation, or
 /// the page's load). Only differences between two `Millis` of one driver mean anything.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -18,7 +18,7 @@
 //!   are obsolete, and what remains are concurrent *siblings*, all kept for the user to merge.
 
 use crate::auth::{Identity, Proof, Statement};
-use crate::lab::{Effects, Millis, Node, NodeId, Peers, Refusals, RoundTimer, Transmit};
+use crate::lab::{Effects, Millis, Node, NodeId, Peers, Refusals, Roster, RoundTimer, Transmit};
 use crate::rng::GossipRng;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -339,7 +339,7 @@ pub struct KvNode {
     /// Signed members: the members in the room (the signaling server's word, as SWIM's
     /// roster): a writer not held yet is taken only if it is here, so keys made up by the
     /// thousand cannot fill the writer cap.
-    roster: Option<alloc::collections::BTreeSet<NodeId>>,
+    roster: Roster,
     /// Entries refused, by reason.
     refusals: Refusals,
     effects: Effects<KvMessage, KvEvent>,
@@ -359,7 +359,7 @@ impl KvNode {
             next_span_from: NodeId(0),
             identity: None,
             entries: 0,
-            roster: None,
+            roster: Roster::default(),
             refusals: Refusals::default(),
             effects: Effects::default(),
         }
@@ -383,12 +383,7 @@ impl KvNode {
     /// is taken only while it is (`not-in-room` otherwise; anti-entropy offers it again).
     /// Writers already held stay, with their entries, after they leave.
     pub fn set_in_room(&mut self, member: NodeId, in_room: bool) {
-        let roster = self.roster.get_or_insert_with(Default::default);
-        if in_room {
-            roster.insert(member);
-        } else {
-            roster.remove(&member);
-        }
+        self.roster.set(member, in_room);
     }
 
     /// The digest of the origins held from `from` on: all of them, or the first
@@ -505,12 +500,7 @@ impl KvNode {
         if self.identity.is_none() {
             return Ok(());
         }
-        if !known
-            && self
-                .roster
-                .as_ref()
-                .is_some_and(|r| !r.contains(&entry.origin))
-        {
+        if !known && !self.roster.admits(entry.origin) {
             return Err("not-in-room");
         }
         if !known && self.origins.len() >= MAX_SIGNED_ORIGINS {

@@ -16,7 +16,7 @@
 //! long and shortens as independent members confirm it.
 
 use crate::auth::{Identity, Proof, Statement};
-use crate::lab::{Effects, Millis, Node, NodeId, Refusals, Transmit};
+use crate::lab::{Effects, Millis, Node, NodeId, Refusals, Roster, Transmit};
 use crate::rng::GossipRng;
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
@@ -505,7 +505,7 @@ pub struct Swim {
     /// The members a listing may be created for, when not all (live mode: those the
     /// signaling server has in the room, so keys made up by the thousand, with no
     /// connection behind them, are not listed).
-    roster: Option<BTreeSet<NodeId>>,
+    roster: Roster,
     /// News refused as `not-in-room`, kept (the latest per member, at most
     /// [`MAX_PENDING`]) until the member enters the room: gossip about a new member often
     /// arrives before the server's word that it joined.
@@ -560,7 +560,7 @@ impl Swim {
             want_answers: BTreeMap::new(),
             identity: None,
             own_proof: None,
-            roster: None,
+            roster: Roster::default(),
             pending: BTreeMap::new(),
             next_refutation: Millis(0),
             refutation_owed: None,
@@ -590,14 +590,12 @@ impl Swim {
     /// of others is refused as `not-in-room`); members already listed stay, and SWIM decides
     /// their fate.
     pub fn set_in_room(&mut self, now: Millis, member: NodeId, in_room: bool) {
-        let roster = self.roster.get_or_insert_with(BTreeSet::new);
+        self.roster.set(member, in_room);
         if in_room {
-            roster.insert(member);
             if let Some((_, news)) = self.pending.remove(&member) {
                 self.apply(now, news);
             }
         } else {
-            roster.remove(&member);
             self.pending.remove(&member);
         }
     }
@@ -843,11 +841,7 @@ impl Swim {
         }
         let current = self.members.get(&update.member).map(|m| m.view);
         if current.is_none() {
-            if self
-                .roster
-                .as_ref()
-                .is_some_and(|r| !r.contains(&update.member))
-            {
+            if !self.roster.admits(update.member) {
                 self.refusals.add("not-in-room");
                 self.keep_pending(now, update);
                 return;
@@ -941,10 +935,7 @@ impl Swim {
         match self.members.get(&update.member) {
             Some(m) => overrides(m.view, update),
             None => {
-                let in_room = self
-                    .roster
-                    .as_ref()
-                    .is_none_or(|r| r.contains(&update.member));
+                let in_room = self.roster.admits(update.member);
                 let buried = self
                     .tombstones
                     .get(&update.member)
