@@ -508,10 +508,17 @@ impl Member {
                             }
                         }
                         ToClient::Roster { peers } => {
-                            // Joins this connection missed (its queue was full).
-                            for p in peers.iter().filter_map(|p| parse_peer(p)) {
+                            // Joins and leaves this connection missed (its queue was full).
+                            let here: std::collections::BTreeSet<NodeId> = peers.iter().filter_map(|p| parse_peer(p)).collect();
+                            for &p in &here {
                                 self.mesh.heard(p);
                                 self.node.handle_peer_here(now(), p);
+                            }
+                            let gone: Vec<NodeId> = self.mesh.iter_known().filter(|p| !here.contains(p)).collect();
+                            for p in gone {
+                                self.mesh.gone(p);
+                                self.unlink(p);
+                                self.node.handle_peer_gone(now(), p);
                             }
                         }
                         ToClient::PeerJoined { peer } => {

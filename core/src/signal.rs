@@ -304,8 +304,8 @@ pub enum ToClient<D> {
         limits: Option<Limits>,
     },
     /// The room's other members now: sent when this connection missed `peer-joined` or
-    /// `peer-left` frames (its queue was full, at a burst of joins). Members add the ones
-    /// they did not know; a missed leave is left to SWIM's failure detection.
+    /// `peer-left` frames (its queue was full, at a burst of joins). It is the room: members
+    /// add the ones they did not know, and take the ones missing from it as gone.
     Roster {
         /// Their ids.
         peers: Vec<String>,

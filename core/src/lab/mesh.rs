@@ -117,6 +117,11 @@ impl Mesh {
                 .count()
     }
 
+    /// The members known to be in the room, in id order.
+    pub fn iter_known(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.known.keys().copied()
+    }
+
     /// `peer` is in the room (the server listed it, a tab announced it).
     pub fn heard(&mut self, peer: NodeId) {
         if peer != self.me && (self.known.len() < KNOWN_CAP || self.known.contains_key(&peer)) {

@@ -368,6 +368,24 @@ impl Live {
             Event::Tick => self.tick(),
             Event::PageHide => self.shut_down(),
             Event::Discovered(peer, via) => self.discover(peer, via),
+            Event::Roster(here) => {
+                // Joins and leaves this tab missed: the roster is the room.
+                let gone: Vec<NodeId> = self
+                    .known
+                    .iter()
+                    .filter(|(p, via)| **via == Via::Server && !here.contains(p))
+                    .map(|(&p, _)| p)
+                    .collect();
+                for peer in here {
+                    self.discover(peer, Via::Server);
+                }
+                for peer in gone {
+                    self.handle(Event::Gone {
+                        peer,
+                        closing: false,
+                    });
+                }
+            }
             Event::Gone { peer, closing } => {
                 self.known.remove(&peer);
                 self.mesh.gone(peer);

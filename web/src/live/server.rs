@@ -212,11 +212,11 @@ fn read(frame: ToClient<Signal>) -> Vec<Event> {
                     .map(|p| Event::Discovered(p, Via::Server)),
             )
             .collect(),
-        ToClient::Roster { peers } => peers
-            .iter()
-            .filter_map(|p| parse_peer(p))
-            .map(|p| Event::Discovered(p, Via::Server))
-            .collect(),
+        ToClient::Roster { peers } => {
+            vec![Event::Roster(
+                peers.iter().filter_map(|p| parse_peer(p)).collect(),
+            )]
+        }
         ToClient::PeerJoined { peer } => parse_peer(&peer)
             .map(|p| Event::Discovered(p, Via::Server))
             .into_iter()

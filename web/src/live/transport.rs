@@ -57,6 +57,8 @@ pub enum Event {
     PageHide,
     /// A peer announced itself (or was listed by the server).
     Discovered(NodeId, Via),
+    /// The server's whole roster (this tab missed joins or leaves): the members in the room.
+    Roster(Vec<NodeId>),
     /// A peer said goodbye; `closing`: it closes its links itself, any left open are dropped
     /// a moment later.
     Gone {
