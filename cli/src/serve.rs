@@ -101,9 +101,9 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 20,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_joins_per_ip: u32,
-    /// Most rooms one IP address may have members in at once (a class uses one; one address
-    /// cannot take every room of the server).
-    #[arg(long, value_name = "N", default_value_t = 4,
+    /// Most rooms one IP address may have members in at once (a school behind one NAT may
+    /// run several classes, each split into groups; one address cannot take every room).
+    #[arg(long, value_name = "N", default_value_t = 32,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_rooms_per_ip: u32,
     /// Relayed bytes a connection may send per second, on average (twice that in a burst).
