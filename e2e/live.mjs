@@ -26,7 +26,9 @@ export async function liveChromium(origin) {
   return { browser, context };
 }
 
-/** Opens a live tab in `context` and waits for its id. */
+/** Opens a live tab in `context` and waits for its id, and until the signaling server has
+ * admitted it (a tab the server refused would still meet same-browser tabs, and a test could
+ * pass without the server). */
 export async function liveTab(context, url) {
   const page = await context.newPage();
   page.errors = [];
@@ -35,6 +37,8 @@ export async function liveTab(context, url) {
   await page.goto(url);
   await page.getByTestId('peer-id').waitFor();
   page.id = await page.getByTestId('peer-id').textContent();
+  await page.locator('[data-testid=server-state][data-state=connected]').waitFor({ timeout: 15_000 })
+    .catch(async () => assert.fail(`tab ${page.id}: ${await page.getByTestId('server-state').textContent()}`));
   return page;
 }
 

@@ -142,13 +142,14 @@ impl Component for LiveView {
             .map(|(id, v)| (hex(id), v.state.name()))
             .collect();
         members.insert(0, (me.clone(), MemberState::Alive.name()));
-        let server = match &live.server {
-            ServerState::Connected => "signaling server: connected".to_string(),
-            ServerState::Connecting => "signaling server: connecting…".to_string(),
-            ServerState::Offline(why) => format!("signaling server: {why}"),
-            ServerState::Taken(_) => {
-                "signaling server: another tab has this id (a duplicated tab?); reload this tab to join with a new id".to_string()
-            }
+        let (server_state, server) = match &live.server {
+            ServerState::Connected => ("connected", "signaling server: connected".to_string()),
+            ServerState::Connecting => ("connecting", "signaling server: connecting…".to_string()),
+            ServerState::Offline(why) => ("offline", format!("signaling server: {why}")),
+            ServerState::Taken(_) => (
+                "taken",
+                "signaling server: another tab joined with this tab's key (a duplicated tab?); reload this tab to join with a new key".to_string(),
+            ),
         };
         let links = live.link_rows();
         let kv = node.kv();
@@ -159,7 +160,7 @@ impl Component for LiveView {
                         <h2>{ "This tab" }</h2>
                         <p class="facts">{ "id " }<code data-testid="peer-id">{ &me }</code></p>
                         <p class="facts">{ format!("room {} · ", live.room) }<span data-testid="peer-count">{ live.ready_peers() }</span>{ " peers connected" }</p>
-                        <p class="hint">{ server }</p>
+                        <p class="hint" data-testid="server-state" data-state={server_state}>{ server }</p>
                         <label>{ "Fanout " }<output>{ config.rumor.fanout }</output>
                             <input ref={self.fanout.clone()} type="range" min="1" max="16" value={config.rumor.fanout.to_string()}
                                 data-testid="live-fanout" oninput={link.callback(|_| Msg::Knobs)} onchange={link.callback(|_| Msg::Knobs)} />
