@@ -651,7 +651,7 @@ fn join(
     })
 }
 
-/// Connection `conn` of `peer` ended: it leaves the room, unless a resumed connection took
+/// Connection `conn` of `peer` ended: it leaves the room, unless a connection of the same member took
 /// its place.
 fn leave(state: &Shared, room: &str, peer: &str, conn: u64, ip: IpAddr) {
     let mut rooms = state.rooms.lock().expect("rooms lock");
