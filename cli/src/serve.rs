@@ -177,6 +177,17 @@ struct Room {
     relay_undelivered: u64,
 }
 
+impl Room {
+    /// Its members but `peer`: a welcome's and a roster's list.
+    fn others(&self, peer: &str) -> Vec<String> {
+        self.members
+            .keys()
+            .filter(|k| k.as_str() != peer)
+            .cloned()
+            .collect()
+    }
+}
+
 /// Every room, and connections per IP address.
 #[derive(Default)]
 struct Rooms {
@@ -610,12 +621,7 @@ fn join(
     } else if here.members.len() >= state.limits.room_peers {
         return Err((close::TRY_LATER, "the room is full"));
     }
-    let others: Vec<String> = here
-        .members
-        .keys()
-        .filter(|k| k.as_str() != peer)
-        .cloned()
-        .collect();
+    let others = here.others(peer);
     if !replacing {
         let joined = serde_json::to_string(&ToClient::PeerJoined { peer: peer.into() })
             .expect("serialisable");
@@ -763,13 +769,10 @@ fn relay_frames(state: &Shared, room: &str, from: &str, frames: Vec<signal::Rela
 /// The members of `room` but `peer`.
 fn others(state: &Shared, room: &str, peer: &str) -> Vec<String> {
     let rooms = state.rooms.lock().expect("rooms lock");
-    rooms.rooms.get(room).map_or_else(Vec::new, |r| {
-        r.members
-            .keys()
-            .filter(|k| k.as_str() != peer)
-            .cloned()
-            .collect()
-    })
+    rooms
+        .rooms
+        .get(room)
+        .map_or_else(Vec::new, |r| r.others(peer))
 }
 
 /// Records a member's links as it said them.
