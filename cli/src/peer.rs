@@ -14,6 +14,7 @@ use futures_util::{SinkExt, StreamExt};
 use grapevine_core::auth::Identity;
 use grapevine_core::lab::live::{LiveConfig, LiveEvent, LiveNode};
 use grapevine_core::lab::mesh::{Answer, LinkTarget, Mesh};
+use grapevine_core::lab::room::Carrier;
 use grapevine_core::lab::rumor::{RumorConfig, RumorEvent};
 use grapevine_core::lab::swim::{MemberState, SwimEvent};
 use grapevine_core::lab::wire::MAX_MESSAGE_BYTES;
@@ -552,7 +553,21 @@ impl Member {
                                 self.node.handle_bytes(t, p, &bytes);
                             }
                         }
-                        ToClient::Pong | ToClient::Error { .. } => {}
+                        ToClient::Conductor { peer } => {
+                            if let Some(p) = parse_peer(&peer) {
+                                self.node.handle_conductor(p);
+                            }
+                        }
+                        ToClient::Order { order } => {
+                            // Checked by the node itself (the conductor's signature, the
+                            // number); refusals are counted in its summary.
+                            if let Ok(order) = self.node.handle_order(now(), room, &order) {
+                                if index == 0 {
+                                    out.say(&order.command.describe());
+                                }
+                            }
+                        }
+                        ToClient::Pong | ToClient::Error { .. } | ToClient::ConductorRefused { .. } => {}
                     }
                 }
                 _ = tick.tick() => {
@@ -682,6 +697,7 @@ impl Member {
         self.mesh.linking(peer);
         if self.links.insert(peer, Instant::now()).is_none() {
             self.node.handle_link_up(now(), peer);
+            self.node.set_carrier(now(), peer, Carrier::Relay);
         }
     }
 

@@ -110,6 +110,14 @@ pub struct ServeArgs {
     #[arg(long, value_name = "BYTES", default_value_t = 128 * 1024,
           value_parser = clap::value_parser!(u32).range(1024..=64 * 1024 * 1024))]
     pub max_relay_bytes: u32,
+    /// The token that makes a tab the conductor of its room (the conductor link's
+    /// `conductor=` parameter): 8 to 128 letters, digits, `-` or `_`. Without it, a random
+    /// one is drawn; both links are printed at start.
+    #[arg(long, value_name = "TOKEN")]
+    pub conductor_token: Option<String>,
+    /// The room the printed student and conductor links name (any room can be joined).
+    #[arg(long, value_name = "NAME", default_value = "class")]
+    pub room: String,
     /// Seconds of silence (no frame, no pong) after which a connection is closed.
     #[arg(long, value_name = "S", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
@@ -171,6 +179,14 @@ struct Member {
 #[derive(Default)]
 struct Room {
     members: HashMap<String, Member>,
+    /// The member the server vouched for as the conductor (it presented the token).
+    conductor: Option<String>,
+    /// The conductor's standing orders (the latest of each kind, by
+    /// [`grapevine_core::lab::conduct::Command::standing`]): (number, signed text), told
+    /// to members that join later.
+    orders: BTreeMap<String, (u64, String)>,
+    /// The number of the last order relayed (an older one is a replay).
+    last_order: u64,
     relay_frames: u64,
     relay_bytes: u64,
     /// Relayed messages for members no longer there (dropped).
@@ -227,6 +243,8 @@ struct Shared {
     joins: Mutex<HashMap<IpAddr, Bucket>>,
     /// Bytes queued for all connections together.
     queued: AtomicUsize,
+    /// The conductor token.
+    conductor_token: String,
     /// Connections and frames refused, by reason (`/health`).
     refusals: Mutex<BTreeMap<&'static str, u64>>,
 }
@@ -398,6 +416,7 @@ fn app(args: &ServeArgs) -> Router {
         allow_origins: args.allow_origin.clone(),
         joins: Mutex::new(HashMap::new()),
         queued: AtomicUsize::new(0),
+        conductor_token: args.conductor_token.clone().unwrap_or_else(new_token),
         refusals: Mutex::new(BTreeMap::new()),
     });
     Router::new()
@@ -465,6 +484,7 @@ fn room_health(room: &Room) -> serde_json::Value {
         "relay_bytes": room.relay_bytes,
         "relay_frames": room.relay_frames,
         "relay_undelivered": room.relay_undelivered,
+        "conductor": room.conductor,
     })
 }
 
@@ -577,6 +597,9 @@ const PROVE_TIMEOUT: Duration = Duration::from_secs(10);
 /// A member's place in a room, as [`join`] gives it.
 struct Joined {
     others: Vec<String>,
+    /// The room's conductor and standing orders, oldest first, as frames to send after the
+    /// welcome.
+    conducted: Vec<String>,
     conn: u64,
     /// It took its id over from a connection still open.
     replaced: bool,
@@ -622,6 +645,19 @@ fn join(
         return Err((close::TRY_LATER, "the room is full"));
     }
     let others = here.others(peer);
+    let mut conducted = Vec::new();
+    if let Some(conductor) = &here.conductor {
+        conducted.push(text_of(&ToClient::Conductor {
+            peer: conductor.clone(),
+        }));
+        let mut standing: Vec<&(u64, String)> = here.orders.values().collect();
+        standing.sort_by_key(|(seq, _)| *seq);
+        conducted.extend(standing.into_iter().map(|(_, order)| {
+            text_of(&ToClient::Order {
+                order: order.clone(),
+            })
+        }));
+    }
     if !replacing {
         let joined = serde_json::to_string(&ToClient::PeerJoined { peer: peer.into() })
             .expect("serialisable");
@@ -652,6 +688,7 @@ fn join(
         .or_default() += 1;
     Ok(Joined {
         others,
+        conducted,
         conn,
         replaced: replacing,
     })
@@ -696,6 +733,68 @@ fn leave(state: &Shared, room: &str, peer: &str, conn: u64, ip: IpAddr) {
             member.stale.store(true, Ordering::Relaxed);
         }
     }
+}
+
+/// A frame's text.
+fn text_of(message: &ToClient<'_>) -> String {
+    serde_json::to_string(message).expect("serialisable")
+}
+
+/// Whether `given` is the conductor token, in time independent of where they differ.
+fn token_matches(given: &str, token: &str) -> bool {
+    given.len() == token.len()
+        && given
+            .bytes()
+            .zip(token.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+/// Wrong conductor tokens a connection may present before it is closed.
+const MAX_WRONG_TOKENS: u32 = 3;
+
+/// `peer` presented the right token: the server vouches for it as `room`'s conductor, to
+/// every member (itself included).
+fn vouch(state: &Shared, room: &str, peer: &str) {
+    let mut rooms = state.rooms.lock().expect("rooms lock");
+    let Some(here) = rooms.rooms.get_mut(room) else {
+        return;
+    };
+    here.conductor = Some(peer.to_string());
+    let text = text_of(&ToClient::Conductor { peer: peer.into() });
+    for member in here.members.values() {
+        state.offer(&member.tx, text.clone());
+    }
+}
+
+/// An order from `peer`: relayed to the whole room if `peer` is the conductor the server
+/// vouched for, the order is signed by its key for this room, and its number is above the
+/// last; otherwise why not.
+fn relay_order(state: &Shared, room: &str, peer: &str, order: &str) -> Result<(), String> {
+    let mut rooms = state.rooms.lock().expect("rooms lock");
+    let Some(here) = rooms.rooms.get_mut(room) else {
+        return Err("no such room".into());
+    };
+    if here.conductor.as_deref() != Some(peer) {
+        return Err("only the conductor gives orders".into());
+    }
+    let id = signal::parse_peer(peer).ok_or("malformed peer id")?;
+    let checked = grapevine_core::lab::conduct::check_order(room, id, order)
+        .map_err(|why| format!("order refused: {why}"))?;
+    if checked.seq <= here.last_order {
+        return Err("order refused: replayed".into());
+    }
+    here.last_order = checked.seq;
+    if let Some(kind) = checked.command.standing() {
+        here.orders.insert(kind, (checked.seq, order.to_string()));
+    }
+    let text = text_of(&ToClient::Order {
+        order: order.to_string(),
+    });
+    for member in here.members.values() {
+        state.offer(&member.tx, text.clone());
+    }
+    Ok(())
 }
 
 /// Sends `data` from `from` to `to` in `room`; false if `to` is not there.
@@ -988,9 +1087,15 @@ async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppS
     let mut ping = tokio::time::interval(limits.idle / 3);
     ping.tick().await;
     let mut roster = tokio::time::interval(Duration::from_secs(1));
+    let mut wrong_tokens = 0;
     let verdict: Option<Verdict> = 'conn: {
         if !send_within(&mut sink, Message::Text(welcome.into())).await {
             break 'conn None;
+        }
+        for text in joined.conducted {
+            if !send_within(&mut sink, Message::Text(text.into())).await {
+                break 'conn None;
+            }
         }
         loop {
             let idle_at = heard + limits.idle;
@@ -1046,6 +1151,33 @@ async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppS
                                 }
                                 Ok(FromClient::Links { direct, relay }) => {
                                     record_links(&state, &room, &peer, joined.conn, direct, relay);
+                                }
+                                Ok(FromClient::Conduct { token }) => {
+                                    if token_matches(&token, &state.conductor_token) {
+                                        log(&format!("peer {peer} conducts room {room}"));
+                                        vouch(&state, &room, &peer);
+                                        continue;
+                                    }
+                                    wrong_tokens += 1;
+                                    log(&format!("refused peer {peer} as conductor of room {room}: wrong conductor token ({wrong_tokens})"));
+                                    if wrong_tokens > MAX_WRONG_TOKENS {
+                                        break 'conn Some(Verdict::new("conductor-token", close::POLICY, "too many wrong conductor tokens"));
+                                    }
+                                    state.refused("conductor-token");
+                                    let refused = text_of(&ToClient::ConductorRefused { reason: "wrong conductor token: ask the teacher for the conductor link".into() });
+                                    if !send_within(&mut sink, Message::Text(refused.into())).await {
+                                        break 'conn None;
+                                    }
+                                }
+                                Ok(FromClient::Order { order }) => {
+                                    if let Err(why) = relay_order(&state, &room, &peer, &order) {
+                                        state.refused("order");
+                                        log(&format!("refused an order from peer {peer} in room {room}: {why}"));
+                                        let refused = text_of(&ToClient::ConductorRefused { reason: why });
+                                        if !send_within(&mut sink, Message::Text(refused.into())).await {
+                                            break 'conn None;
+                                        }
+                                    }
                                 }
                                 Err(e) => {
                                     let why = sanitize(&format!("malformed frame: {e}"), 120);
@@ -1178,7 +1310,54 @@ async fn serve(listener: tokio::net::TcpListener, app: Router) {
 }
 
 /// Serves until interrupted.
-pub fn run(args: ServeArgs) -> Result<(), crate::Usage> {
+/// A random conductor token: 16 hex digits from the OS's generator (64 bits: a student
+/// guessing it at the server's frame rate would need millennia, and is cut off after
+/// [`MAX_WRONG_TOKENS`] tries per connection anyway).
+fn new_token() -> String {
+    let mut bytes = [0u8; 8];
+    // Without the OS's generator the server cannot draw nonces either (nobody joins).
+    let _ = getrandom::fill(&mut bytes);
+    signal::hex(&bytes)
+}
+
+/// Whether `token` may be a conductor token: 8 to 128 URL-safe characters.
+fn valid_token(token: &str) -> bool {
+    (8..=128).contains(&token.len())
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The address students should open: the listening address, or this machine's address on
+/// the network its default route leads to when listening on all of them (no packet is
+/// sent: connecting a UDP socket only picks a route).
+fn public_host(addr: std::net::SocketAddr) -> String {
+    let ip = if addr.ip().is_unspecified() {
+        std::net::UdpSocket::bind(("0.0.0.0", 0))
+            .and_then(|s| s.connect(("192.0.2.1", 9)).map(|_| s))
+            .and_then(|s| s.local_addr())
+            .map_or(addr.ip(), |a| a.ip())
+    } else {
+        addr.ip()
+    };
+    std::net::SocketAddr::new(ip, addr.port()).to_string()
+}
+
+/// The student link as a QR code for a terminal (light modules on the terminal's dark
+/// background, with the quiet zone scanners need).
+fn qr_for_terminal(link: &str) -> String {
+    use qrcode::render::unicode::Dense1x2;
+    qrcode::QrCode::new(link.as_bytes())
+        .map(|code| {
+            code.render::<Dense1x2>()
+                .dark_color(Dense1x2::Light)
+                .light_color(Dense1x2::Dark)
+                .build()
+        })
+        .unwrap_or_default()
+}
+
+pub fn run(mut args: ServeArgs) -> Result<(), crate::Usage> {
     if !args.dist.join("index.html").is_file() {
         return Err(crate::Usage(format!(
             "error: invalid --dist: no index.html in {} (build the page first: ./scripts/play, or trunk build --release --dist {})",
@@ -1192,6 +1371,19 @@ pub fn run(args: ServeArgs) -> Result<(), crate::Usage> {
                 .into(),
         ));
     }
+    if let Some(bad) = args.conductor_token.as_ref().filter(|t| !valid_token(t)) {
+        return Err(crate::Usage(format!(
+            "error: invalid --conductor-token {bad:?}: 8 to 128 letters, digits, '-' or '_'"
+        )));
+    }
+    if !valid_room(&args.room) {
+        return Err(crate::Usage(format!(
+            "error: invalid --room {:?}: 1 to 64 letters, digits, '.', '-' or '_'",
+            args.room
+        )));
+    }
+    let token = args.conductor_token.clone().unwrap_or_else(new_token);
+    args.conductor_token = Some(token.clone());
     if let Some(bad) = args.allow_origin.iter().find(|o| !valid_origin(o)) {
         return Err(crate::Usage(format!(
             "error: invalid --allow-origin {bad:?}: expected scheme://host[:port], e.g. https://class.example.org"
@@ -1218,8 +1410,18 @@ pub fn run(args: ServeArgs) -> Result<(), crate::Usage> {
             "serving {} on http://{addr}/ (signaling at ws://{addr}/signal, health at /health)",
             args.dist.display()
         );
+        let host = public_host(addr);
+        let student = format!("http://{host}/?live={}", args.room);
+        // Written, not println!-ed: whoever started the server may have stopped reading
+        // (a closed pipe must not stop the server).
         use std::io::Write;
-        let _ = std::io::stdout().flush();
+        let mut out = std::io::stdout();
+        let _ = writeln!(
+            out,
+            "students open:  {student}\nconductor link: {student}&conductor={token}   (yours alone: it steers the room)\n{}",
+            qr_for_terminal(&student)
+        );
+        let _ = out.flush();
         serve(listener, app(&args)).await;
         Ok::<(), crate::Usage>(())
     })?;

@@ -1039,3 +1039,151 @@ async fn a_member_that_missed_a_join_gets_the_roster() {
     assert!(peers.contains(&json!(id(A3))), "{roster}");
     assert!(peers.contains(&json!(id(A1))), "{roster}");
 }
+
+/// The conductor: the right token makes a member the room's vouched conductor (told to the
+/// room and to later joiners with the standing orders); a wrong token, an order from anyone
+/// else, a forged or replayed order are refused with a log line, and nothing reaches the
+/// room.
+#[tokio::test]
+async fn only_the_token_holders_signed_orders_reach_the_room() {
+    use grapevine_core::lab::conduct::{sign_order, Baton, Command, Settings};
+    let server = Server::start(&["--conductor-token", "sesame-0123"]);
+    let (mut teacher, _) = server.join("class", A1).await;
+    let (mut student, _) = server.join("class", A2).await;
+    next_json(&mut teacher).await; // a2 joined
+                                   // A wrong token: refused, logged, nobody told.
+    send(
+        &mut student,
+        json!({ "type": "conduct", "token": "sesame-0124" }),
+    )
+    .await;
+    let refused = next_json(&mut student).await;
+    assert_eq!(refused["type"], "conductor-refused", "{refused}");
+    server
+        .logged(&format!(
+            "refused peer {} as conductor of room class",
+            id(A2)
+        ))
+        .await;
+    quiet(&mut teacher, 200).await;
+    // The right token: the room hears who conducts.
+    send(
+        &mut teacher,
+        json!({ "type": "conduct", "token": "sesame-0123" }),
+    )
+    .await;
+    let vouched = json!({ "type": "conductor", "peer": id(A1) });
+    assert_eq!(next_json(&mut teacher).await, vouched);
+    assert_eq!(next_json(&mut student).await, vouched);
+    // An order signed by the teacher reaches everyone, the teacher too.
+    let settings = |fanout| {
+        Command::Settings(Settings {
+            fanout,
+            interval_ms: 500,
+            loss_percent: 0,
+            stop: 0,
+            k: 1,
+        })
+    };
+    let mut baton = Baton::new(identity(A1), "class".into());
+    let order = baton.order(1_000, &settings(3));
+    send(&mut teacher, json!({ "type": "order", "order": order })).await;
+    let relayed = json!({ "type": "order", "order": order });
+    assert_eq!(next_json(&mut teacher).await, relayed);
+    assert_eq!(next_json(&mut student).await, relayed);
+    // A student's order (signed by itself, or the teacher's replayed), and the teacher's
+    // replay: refused, logged, not relayed.
+    let forged = sign_order(&identity(A2), "class", 5_000, &settings(9));
+    send(&mut student, json!({ "type": "order", "order": forged })).await;
+    assert_eq!(next_json(&mut student).await["type"], "conductor-refused");
+    send(&mut student, json!({ "type": "order", "order": order })).await;
+    assert_eq!(next_json(&mut student).await["type"], "conductor-refused");
+    server.logged("only the conductor gives orders").await;
+    send(&mut teacher, json!({ "type": "order", "order": order })).await;
+    let replay = next_json(&mut teacher).await;
+    assert_eq!(replay["type"], "conductor-refused", "{replay}");
+    assert!(
+        replay["reason"].as_str().unwrap().contains("replayed"),
+        "{replay}"
+    );
+    let other_room = sign_order(&identity(A1), "elsewhere", 9_000, &settings(4));
+    send(
+        &mut teacher,
+        json!({ "type": "order", "order": other_room }),
+    )
+    .await;
+    assert_eq!(next_json(&mut teacher).await["type"], "conductor-refused");
+    quiet(&mut student, 200).await;
+    // A latecomer hears the conductor and the standing order after its welcome.
+    let (mut late, _) = server.join("class", A3).await;
+    assert_eq!(next_json(&mut late).await, vouched);
+    assert_eq!(next_json(&mut late).await, relayed);
+    // Guessing the token: cut off after a few tries.
+    for _ in 0..4 {
+        send(
+            &mut late,
+            json!({ "type": "conduct", "token": "guess-guess" }),
+        )
+        .await;
+    }
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(5), late.next())
+            .await
+            .expect("closed within 5 s");
+        if let Some(Ok(Message::Close(Some(f)))) = frame {
+            assert!(f.reason.contains("conductor tokens"), "{}", f.reason);
+            break;
+        }
+    }
+    let health: Value = serde_json::from_str(&server.get("/health").1).unwrap();
+    assert_eq!(health["refused"]["conductor-token"], 5, "{health}");
+    assert_eq!(health["refused"]["order"], 4, "{health}");
+    assert_eq!(health["room"]["class"]["conductor"], id(A1), "{health}");
+}
+
+/// `serve` prints the student and conductor links with the token, and the student link as
+/// a QR code; a malformed token is refused.
+#[test]
+fn serve_prints_the_links_and_checks_the_token() {
+    let dist = std::env::temp_dir().join(format!("grapevine-serve-links-{}", std::process::id()));
+    std::fs::create_dir_all(&dist).unwrap();
+    std::fs::write(dist.join("index.html"), "<!doctype html>").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_grapevine"))
+        .args([
+            "serve",
+            "--port",
+            "0",
+            "--room",
+            "lab-3",
+            "--conductor-token",
+            "tok_12345678",
+            "--dist",
+        ])
+        .arg(&dist)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut text = String::new();
+    for _ in 0..4 {
+        text.push_str(&lines.next().unwrap().unwrap());
+        text.push('\n');
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(text.contains("students open:  http://127.0.0.1:"), "{text}");
+    assert!(text.contains("/?live=lab-3\n"), "{text}");
+    assert!(
+        text.contains("/?live=lab-3&conductor=tok_12345678"),
+        "{text}"
+    );
+    assert!(text.contains('█'), "a QR code: {text}");
+    let out = Command::new(env!("CARGO_BIN_EXE_grapevine"))
+        .args(["serve", "--conductor-token", "short", "--dist"])
+        .arg(&dist)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid --conductor-token"));
+}

@@ -201,6 +201,17 @@ pub enum Statement<'a> {
         /// The server's random challenge.
         nonce: &'a [u8],
     },
+    /// A conductor's order to a room: "in `room`, my order number `seq` is `command`" (the
+    /// command's postcard bytes). The room is signed so an order cannot be replayed in
+    /// another room; the number so it cannot be replayed in this one.
+    Order {
+        /// The room.
+        room: &'a str,
+        /// The order's number (strictly increasing).
+        seq: u64,
+        /// The command, encoded.
+        command: &'a [u8],
+    },
 }
 
 impl Statement<'_> {

@@ -143,6 +143,20 @@ pub enum FromClient<D> {
         /// The Ed25519 signature, 128 hex digits.
         signature: String,
     },
+    /// "I conduct this room": the token `grapevine serve` printed (the conductor link's
+    /// `conductor=` parameter). Answered with [`ToClient::Conductor`] to the whole room (the
+    /// server vouches for this member) or [`ToClient::ConductorRefused`].
+    Conduct {
+        /// The token.
+        token: String,
+    },
+    /// An order to the room ([`crate::lab::conduct`]: a command with its number, signed by
+    /// the conductor's key). The server takes it only from the member it vouched for as the
+    /// conductor, checks it, and sends it to every member (the sender too).
+    Order {
+        /// The signed order ([`crate::lab::conduct::sign_order`]).
+        order: String,
+    },
     /// This member's links now, for the server's `/health` (links per room).
     Links {
         /// Links over WebRTC (direct or through TURN).
@@ -333,6 +347,26 @@ pub enum ToClient<D> {
     Relay {
         /// The messages.
         frames: Vec<Relayed>,
+    },
+    /// The server vouches for `peer` as the room's conductor: it presented the conductor
+    /// token, and its key was checked at join. Members take orders signed by its key. Sent
+    /// to the room when a member proves the token, and to each member that joins later.
+    Conductor {
+        /// The conductor's id.
+        peer: String,
+    },
+    /// This connection's `conduct` was refused: the token is wrong (or the server has
+    /// none). Nothing changed in the room.
+    ConductorRefused {
+        /// Why.
+        reason: String,
+    },
+    /// An order from the room's conductor, as it signed it (members check it themselves).
+    /// A member that joins later gets the standing ones (the knobs, the split, frozen
+    /// members, the open question) after the `conductor` frame.
+    Order {
+        /// The signed order.
+        order: String,
     },
     /// A frame that could not be acted on, but broke no rule (a peer that just left).
     Error {

@@ -1086,3 +1086,183 @@ fn writes_by_keys_not_in_the_room_are_refused() {
     assert!(mesh.tab(1000).kv().lww("k").is_none());
     assert_eq!(mesh.tab(1000).refusals().get("not-in-room"), 1);
 }
+
+/// Tabs 1000..=6000 on a ring (each linked to its two neighbours): a rumor's tree has to
+/// follow real links.
+fn ring(n: u64) -> Mesh {
+    Mesh::linked(n, move |a, b| (a + 1) % n == b)
+}
+
+#[test]
+fn every_member_draws_the_whole_room_and_the_rumors_tree() {
+    use grapevine_core::lab::room::{spread, Carrier};
+    let mut mesh = ring(6);
+    mesh.tab(3000)
+        .set_carrier(Millis(0), tab_id(4000), Carrier::Relay);
+    mesh.run_until(2_000);
+    let now = mesh.now;
+    mesh.tab(1000).start_rumor(now, "over the ring".into());
+    mesh.run_until(20_000);
+    let rumor = mesh.tab(1000).rumor().iter_rumors().next().unwrap().0.id;
+    let links: BTreeMap<NodeId, BTreeSet<NodeId>> = mesh
+        .tabs
+        .iter()
+        .map(|(&id, t)| (id, t.links().filter(|l| l.ready).map(|l| l.peer).collect()))
+        .collect();
+    for (&id, tab) in &mesh.tabs {
+        let room = tab.room();
+        assert_eq!(room.len(), 6, "{id} lists the whole room");
+        for m in &room {
+            let recorded: BTreeSet<NodeId> = m.record.links.iter().map(|l| l.0).collect();
+            assert_eq!(recorded, links[&m.id], "{id}'s picture of {}'s links", m.id);
+        }
+        let three = room.iter().find(|m| m.id == tab_id(3000)).unwrap();
+        assert!(three.record.links.contains(&(tab_id(4000), Carrier::Relay)));
+        let s = spread(&room, rumor, None);
+        assert_eq!((s.informed, s.members), (6, 6), "{id}");
+        assert_eq!(s.edges.len(), 5, "one arrow per member told: {:?}", s.edges);
+        for e in &s.edges {
+            assert!(
+                links[&e.to].contains(&e.from),
+                "told over a real link: {e:?}"
+            );
+            let teller = room.iter().find(|m| m.id == e.from).unwrap();
+            let told_at = teller.heard(rumor).unwrap();
+            assert!(
+                e.hops == told_at.hops + 1,
+                "hops count along the tree: {e:?}"
+            );
+        }
+        assert!(s.everyone_after_ms.is_some());
+        assert_eq!(s.curve.len(), 6);
+    }
+}
+
+#[test]
+fn the_conductors_orders_set_split_freeze_and_reset_the_room_and_nothing_else_does() {
+    use grapevine_core::lab::conduct::{sign_order, Baton, Command, Settings};
+    let conductor = identity(1000);
+    let mut baton = Baton::new(conductor.clone(), "class".into());
+    let mut mesh = Mesh::new(6);
+    for tab in mesh.tabs.values_mut() {
+        tab.handle_conductor(conductor.id());
+    }
+    mesh.run_until(1_000);
+    let everyone = |mesh: &mut Mesh, text: &str| -> Vec<Result<(), &'static str>> {
+        let now = mesh.now;
+        mesh.tabs
+            .values_mut()
+            .map(|t| t.handle_order(now, "class", text).map(|_| ()))
+            .collect()
+    };
+    let settings = |fanout| {
+        Command::Settings(Settings {
+            fanout,
+            interval_ms: 250,
+            loss_percent: 0,
+            stop: 0,
+            k: 1,
+        })
+    };
+    let three = baton.order(mesh.now.0, &settings(3));
+    assert!(everyone(&mut mesh, &three).iter().all(Result::is_ok));
+    assert!(mesh.tabs.values().all(|t| t.config().rumor.fanout == 3));
+    // A student's forgery, and the conductor's order again: refused everywhere.
+    let forged = sign_order(&identity(2000), "class", u64::MAX - 1, &settings(9));
+    assert!(everyone(&mut mesh, &forged)
+        .iter()
+        .all(|r| *r == Err("wrong-key")));
+    assert!(everyone(&mut mesh, &three)
+        .iter()
+        .all(|r| *r == Err("replayed")));
+    assert!(mesh.tabs.values().all(|t| t.config().rumor.fanout == 3));
+
+    // Split: 1000..3000 | 4000..6000.
+    let left: Vec<NodeId> = [1000, 2000, 3000].map(tab_id).to_vec();
+    let members = mesh
+        .tabs
+        .keys()
+        .map(|&id| (id, u8::from(!left.contains(&id))))
+        .collect();
+    let split = baton.order(mesh.now.0 + 1, &Command::Split { groups: 2, members });
+    everyone(&mut mesh, &split);
+    let rumor = baton.order(
+        mesh.now.0 + 2,
+        &Command::Rumor {
+            at: tab_id(2000),
+            text: "only the left".into(),
+        },
+    );
+    everyone(&mut mesh, &rumor);
+    let t = mesh.now.0;
+    mesh.run_until(t + 10_000);
+    for (id, tab) in &mesh.tabs {
+        let knows = tab.rumor().iter_rumors().count() == 1;
+        assert_eq!(knows, left.contains(id), "{id} across the split");
+    }
+    assert!(mesh.tab(4000).counters().cut > 0);
+    let heal = baton.order(
+        mesh.now.0,
+        &Command::Split {
+            groups: 1,
+            members: vec![],
+        },
+    );
+    everyone(&mut mesh, &heal);
+    let t = mesh.now.0;
+    mesh.run_until(t + 10_000);
+    assert!(mesh
+        .tabs
+        .values()
+        .all(|t| t.rumor().iter_rumors().count() == 1));
+
+    // Freeze 6000: it falls silent and the others declare it dead; thawed, it is back.
+    let freeze = baton.order(
+        mesh.now.0,
+        &Command::Freeze {
+            member: tab_id(6000),
+            frozen: true,
+        },
+    );
+    everyone(&mut mesh, &freeze);
+    let t = mesh.now.0;
+    mesh.run_until(t + 20_000);
+    let status = |mesh: &mut Mesh, of: u64| {
+        mesh.tab(1000)
+            .swim()
+            .iter_members()
+            .find(|(id, _)| *id == tab_id(of))
+            .map(|(_, v)| v.state)
+    };
+    assert_eq!(status(&mut mesh, 6000), Some(MemberState::Dead));
+    let thaw = baton.order(
+        mesh.now.0,
+        &Command::Freeze {
+            member: tab_id(6000),
+            frozen: false,
+        },
+    );
+    everyone(&mut mesh, &thaw);
+    let t = mesh.now.0;
+    mesh.run_until(t + 20_000);
+    // Everyone alive in everyone's list again: the sides of the healed split, and the
+    // thawed member, were declared dead while still linked, and refuted it.
+    for (id, tab) in &mesh.tabs {
+        let dead: Vec<NodeId> = tab
+            .swim()
+            .iter_members()
+            .filter(|(_, v)| v.state != MemberState::Alive)
+            .map(|(m, _)| m)
+            .collect();
+        assert!(dead.is_empty(), "{id} still lists {dead:?} as not alive");
+    }
+
+    let reset = baton.order(mesh.now.0, &Command::Reset);
+    everyone(&mut mesh, &reset);
+    let t = mesh.now.0;
+    mesh.run_until(t + 5_000);
+    assert!(mesh
+        .tabs
+        .values()
+        .all(|t| t.rumor().iter_rumors().count() == 0));
+}

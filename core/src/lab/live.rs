@@ -11,8 +11,10 @@
 //! Bytes in, bytes out: [`LiveNode::handle_bytes`] takes what a peer sent (anything: a peer
 //! may be broken or hostile) and [`LiveNode::poll_transmit`] gives encoded messages to send.
 
+use super::conduct::{Command, Order, Podium};
 use super::kv::{KvCommand, KvConfig, KvEvent, KvNode};
-use super::rumor::{RumorCommand, RumorConfig, RumorEvent, RumorNode};
+use super::room::{self, Carrier, Heard, HEARD_SLOTS};
+use super::rumor::{RumorCommand, RumorConfig, RumorEvent, RumorId, RumorNode};
 use super::swim::{Incarnation, Swim, SwimCommand, SwimConfig, SwimEvent, SwimMessage};
 pub use super::wire::LinkMessage;
 use super::wire::{self, Message, WireError};
@@ -43,6 +45,9 @@ pub const PEER_MESSAGES_PER_SEC: u32 = 200;
 pub const MAX_FORGERIES: u64 = 32;
 /// Peers banned at most (each is one id; the server caps connections).
 const MAX_BANNED: usize = 4_096;
+/// How long after a link change the member's links record is written, ms: the links of a
+/// tab that just joined settle within this, and one write tells them all.
+pub const LINKS_RECORD_AFTER_MS: u64 = 500;
 
 /// Counters shown in the page.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -59,6 +64,8 @@ pub struct LiveCounters {
     /// Messages this node could not encode (over the wire's size cap: a bug, reported
     /// rather than sent or lost silently).
     pub unsendable: u64,
+    /// Messages dropped by the conductor's split (from or to another group) or freeze.
+    pub cut: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -160,6 +167,18 @@ pub struct LiveNode {
     outbox: VecDeque<(NodeId, Vec<u8>)>,
     events: VecDeque<LiveEvent>,
     counters: LiveCounters,
+    /// The conductor's authority as this member knows it, and the room it holds it to.
+    podium: Podium,
+    /// Frozen by the conductor: sends nothing, takes nothing, runs no timer.
+    frozen: bool,
+    /// What carries each link (the driver knows; `direct` until told).
+    carriers: BTreeMap<NodeId, Carrier>,
+    /// When the links record is next written, if links changed.
+    links_due: Option<Millis>,
+    /// The rumors this member's record holds, with their slots.
+    heard: BTreeMap<RumorId, (u8, Heard)>,
+    /// The slot the next rumor heard takes.
+    next_slot: u8,
 }
 
 impl LiveNode {
@@ -201,7 +220,166 @@ impl LiveNode {
             outbox: VecDeque::new(),
             events: VecDeque::new(),
             counters: LiveCounters::default(),
+            podium: Podium::default(),
+            frozen: false,
+            carriers: BTreeMap::new(),
+            links_due: None,
+            heard: BTreeMap::new(),
+            next_slot: 0,
         }
+    }
+
+    /// The conductor's authority and the room it holds this member to.
+    pub fn podium(&self) -> &Podium {
+        &self.podium
+    }
+
+    /// Whether the conductor froze this member.
+    pub fn is_frozen(&self) -> bool {
+        self.frozen
+    }
+
+    /// The signaling server vouched for `conductor`: orders signed by its key are taken.
+    pub fn handle_conductor(&mut self, conductor: NodeId) {
+        self.podium.vouch(conductor);
+    }
+
+    /// An order's text, from the signaling server: checked ([`Podium::take`]: the vouched
+    /// conductor's signature for `room`, a number above the last) and obeyed; refused
+    /// otherwise (counted by reason, nothing changes).
+    pub fn handle_order(
+        &mut self,
+        now: Millis,
+        room: &str,
+        text: &str,
+    ) -> Result<Order, &'static str> {
+        match self.podium.take(room, text) {
+            Ok(order) => {
+                self.obey(now, &order.command);
+                Ok(order)
+            }
+            Err(why) => {
+                self.refusals.add(why);
+                Err(why)
+            }
+        }
+    }
+
+    /// Does what a (checked) command asks of this member.
+    fn obey(&mut self, now: Millis, command: &Command) {
+        match command {
+            Command::Settings(s) => {
+                let config = LiveConfig {
+                    rumor: RumorConfig {
+                        fanout: s.fanout,
+                        interval_ms: s.interval_ms,
+                        interest: s.interest(),
+                        ..self.rumor.config()
+                    },
+                    loss: f64::from(s.loss_percent) / 100.0,
+                };
+                self.configure(now, config);
+            }
+            Command::Rumor { at, text } if *at == self.id && !self.frozen => {
+                self.start_rumor(now, text.clone());
+            }
+            Command::Freeze { member, frozen } if *member == self.id => {
+                self.frozen = *frozen;
+            }
+            Command::Reset => {
+                self.rumor.reset();
+                self.counters = LiveCounters::default();
+                self.heard.clear();
+            }
+            _ => {} // splits are read from the podium; questions are the page's
+        }
+    }
+
+    /// Whether messages to or from `peer` are cut: this member is frozen, or `peer` is in
+    /// another group of the conductor's split.
+    fn cut_off(&self, peer: NodeId) -> bool {
+        self.frozen || self.podium.group_of(peer) != self.podium.group_of(self.id)
+    }
+
+    /// Says what carries the link to `peer` (for the room's picture of links).
+    pub fn set_carrier(&mut self, now: Millis, peer: NodeId, carrier: Carrier) {
+        if self.carriers.insert(peer, carrier) != Some(carrier) {
+            self.links_changed(now);
+        }
+    }
+
+    fn links_changed(&mut self, now: Millis) {
+        if self.links_due.is_none() {
+            self.links_due = Some(now.after(LINKS_RECORD_AFTER_MS));
+        }
+    }
+
+    /// Writes this member's links record.
+    fn record_links(&mut self, now: Millis) {
+        self.links_due = None;
+        let links: Vec<(NodeId, Carrier)> = self
+            .links
+            .iter()
+            .filter(|(_, l)| l.ready)
+            .map(|(&p, _)| (p, self.carriers.get(&p).copied().unwrap_or(Carrier::Direct)))
+            .collect();
+        let value = room::links_value(&links);
+        self.write_record(now, room::links_key(self.id), value);
+    }
+
+    /// Writes this member's record of `heard` (a new slot for a new rumor).
+    fn record_heard(&mut self, now: Millis, heard: Heard) {
+        let slot = match self.heard.get(&heard.rumor) {
+            Some(&(slot, _)) => slot,
+            None => {
+                let slot = self.next_slot;
+                self.next_slot = (self.next_slot + 1) % HEARD_SLOTS;
+                self.heard.retain(|_, (s, _)| *s != slot);
+                slot
+            }
+        };
+        self.heard.insert(heard.rumor, (slot, heard));
+        self.write_record(
+            now,
+            room::heard_key(self.id, slot),
+            room::heard_value(&heard),
+        );
+    }
+
+    /// This member's guess to the conductor's `question`, seconds.
+    pub fn guess(&mut self, now: Millis, question: u64, seconds: f64) {
+        self.write_record(
+            now,
+            room::guess_key(self.id),
+            room::guess_value(question, seconds),
+        );
+        self.settle(now);
+    }
+
+    fn write_record(
+        &mut self,
+        now: Millis,
+        key: alloc::string::String,
+        value: alloc::string::String,
+    ) {
+        self.kv.handle_command(now, KvCommand::Set { key, value });
+    }
+
+    /// The room as this member sees it: itself and every member SWIM lists, each with the
+    /// record it gossiped ([`room`]).
+    pub fn room(&self) -> Vec<room::RoomMember> {
+        let kv = &self.kv;
+        room::members(
+            self.id,
+            self.swim.iter_members().map(|(id, v)| (id, v.state)),
+            |member| {
+                room::read_record(
+                    member,
+                    kv.entries_of(member)
+                        .map(|e| (e.key.as_str(), e.value.as_str())),
+                )
+            },
+        )
     }
 
     /// This tab's id.
@@ -289,6 +467,8 @@ impl LiveNode {
     /// failure: the peer's other neighbours' probes decide, and gossip tells).
     pub fn handle_link_down(&mut self, now: Millis, peer: NodeId) {
         if self.links.remove(&peer).is_some() {
+            self.carriers.remove(&peer);
+            self.links_changed(now);
             self.rumor.handle_peer(now, peer, false);
             self.kv.handle_peer(now, peer, false);
             self.swim.set_reachable(peer, false);
@@ -334,6 +514,10 @@ impl LiveNode {
     pub fn handle_bytes(&mut self, now: Millis, peer: NodeId, bytes: &[u8]) {
         if self.banned.contains(&peer) {
             self.refusals.add("banned");
+            return;
+        }
+        if self.cut_off(peer) {
+            self.counters.cut += 1;
             return;
         }
         // Over its rate: dropped unread (decoding and checking cost too). Members without
@@ -454,6 +638,7 @@ impl LiveNode {
             return;
         };
         link.ready = true;
+        self.links_changed(now);
         self.rumor.handle_peer(now, peer, true);
         self.kv.handle_peer(now, peer, true);
         self.swim.set_reachable(peer, true);
@@ -515,6 +700,12 @@ impl LiveNode {
 
     /// Time passed: the protocols' rounds, hello retries, round-trip probes.
     pub fn handle_timeout(&mut self, now: Millis) {
+        if self.frozen {
+            return;
+        }
+        if self.links_due.is_some_and(|t| t <= now) {
+            self.record_links(now);
+        }
         let mut hellos = Vec::new();
         let mut pings = Vec::new();
         for (&peer, link) in self.links.iter_mut() {
@@ -547,6 +738,9 @@ impl LiveNode {
 
     /// When [`LiveNode::handle_timeout`] is next due.
     pub fn poll_timeout(&self) -> Option<Millis> {
+        if self.frozen {
+            return None; // no timer runs until thawed
+        }
         let links = self
             .links
             .values()
@@ -555,6 +749,7 @@ impl LiveNode {
             self.rumor.poll_timeout(),
             self.swim.poll_timeout(),
             self.kv.poll_timeout(),
+            self.links_due,
         ]
         .into_iter()
         .flatten()
@@ -578,6 +773,10 @@ impl LiveNode {
         if !self.links.contains_key(&peer) {
             return;
         }
+        if self.cut_off(peer) {
+            self.counters.cut += 1;
+            return;
+        }
         if self.rng.chance(self.loss_chance) {
             self.counters.dropped += 1;
             return;
@@ -592,8 +791,31 @@ impl LiveNode {
     }
 
     /// Moves every protocol's outputs into the outbox and the event queue.
-    fn settle(&mut self, _now: Millis) {
+    fn settle(&mut self, now: Millis) {
         while let Some(e) = self.rumor.poll_event() {
+            // This member's record of what it heard, for the room's picture.
+            match &e {
+                RumorEvent::Learned { rumor, from } => {
+                    let heard = Heard {
+                        rumor: rumor.id,
+                        from: *from,
+                        at_ms: now.0,
+                        hops: rumor.hops,
+                        stopped_ms: None,
+                    };
+                    self.record_heard(now, heard);
+                }
+                RumorEvent::Stopped(id) => {
+                    if let Some(&(_, heard)) = self.heard.get(id) {
+                        let stopped = Heard {
+                            stopped_ms: Some(now.0),
+                            ..heard
+                        };
+                        self.record_heard(now, stopped);
+                    }
+                }
+                RumorEvent::Refused(_) => {}
+            }
             self.events.push_back(LiveEvent::Rumor(e));
         }
         while let Some(e) = self.swim.poll_event() {

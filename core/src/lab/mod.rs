@@ -22,12 +22,14 @@
 //! [`Node::handle_timeout`]. Time comes in as [`Millis`] and never goes backwards; each node
 //! owns a seeded generator its driver gave it. Bytes exist only at the boundary, in [`wire`].
 
+pub mod conduct;
 pub mod kv;
 pub mod live;
 pub mod mesh;
 pub mod net;
 pub mod protocol;
 pub mod push_sum;
+pub mod room;
 pub mod rumor;
 pub mod run;
 pub mod scenario;

@@ -425,6 +425,14 @@ impl KvNode {
             .filter_map(move |o| o.entries.get(key))
     }
 
+    /// The entries `origin` wrote, by key.
+    pub fn entries_of(&self, origin: NodeId) -> impl Iterator<Item = &Entry> + '_ {
+        self.origins
+            .get(&origin)
+            .into_iter()
+            .flat_map(|o| o.entries.values())
+    }
+
     /// Last-writer-wins: the entry for `key` with the largest (timestamp, origin).
     pub fn lww(&self, key: &str) -> Option<&Entry> {
         self.entries_for(key)

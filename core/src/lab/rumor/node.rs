@@ -363,6 +363,16 @@ impl RumorNode {
             .map_err(|e| e.name())
     }
 
+    /// Forgets every rumor (the conductor's reset), remembering each origin's numbers so
+    /// that copies still travelling are not taken for news.
+    pub fn reset(&mut self) {
+        for id in self.known.keys() {
+            let floor = self.floors.entry(id.origin).or_default();
+            *floor = (*floor).max(id.seq.saturating_add(1));
+        }
+        self.known.clear();
+    }
+
     /// Keeps at most [`MAX_RUMORS_KEPT`]: forgets the first arrived, and remembers its
     /// origin's number so old copies still travelling are not taken for news.
     fn bound(&mut self) {

@@ -1273,6 +1273,21 @@ impl Swim {
         self.rng.sample_distinct(pool, count)
     }
 
+    /// Whom the next push-pull goes to: a random reachable member, alive or suspect, or
+    /// dead and still listed (memberlist's "gossip to the dead"): a member declared dead
+    /// while it was only cut off, by a partition since healed or a freeze since thawed, is
+    /// still linked, hears of its death in the exchange and refutes it. Without this, two
+    /// sides of a healed partition that each declared the other dead never speak again.
+    fn push_pull_target(&mut self) -> Option<NodeId> {
+        let pool: Vec<NodeId> = self
+            .members
+            .iter()
+            .filter(|(&id, m)| m.view.state != MemberState::Left && self.can_reach(id))
+            .map(|(&id, _)| id)
+            .collect();
+        self.rng.sample_distinct(pool, 1).first().copied()
+    }
+
     /// The next member to probe: round-robin over a shuffled list (section 4.3), or random.
     fn next_target(&mut self) -> Option<NodeId> {
         if self.config.probe_order == ProbeOrder::Random {
@@ -1554,7 +1569,7 @@ impl Node for Swim {
         if let Some(every) = self.config.push_pull_ms {
             if self.next_push_pull <= now {
                 self.next_push_pull = now.after(u64::from(every));
-                if let Some(&with) = self.random_alive(1, self.id).first() {
+                if let Some(with) = self.push_pull_target() {
                     self.push_state(with, true, None);
                 }
             }

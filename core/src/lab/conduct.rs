@@ -1,0 +1,439 @@
+//! The conductor: one member of a live room (the teacher's tab) steers the whole room. It
+//! sets the rumor knobs for everyone, starts a rumor at any member, splits the room into
+//! groups that cannot hear each other, freezes a member, resets the room, and asks for
+//! guesses.
+//!
+//! Authority is built on the member identities ([`crate::auth`]): the signaling server
+//! checks the conductor token a tab presents and *vouches* to the room for that tab's id
+//! (whose key the server checked at join). An order is a [`Command`] with a number, signed by
+//! the conductor's key over the room's name and the number ([`Statement::Order`]); every
+//! member checks the signature against the vouched id and takes an order only if its number
+//! is above the last one taken ([`Podium::take`]). The server relays orders only from the
+//! conductor's connection and checks them too, but a member does not rely on that: a forged,
+//! altered, replayed or other-room order is refused by the member itself.
+//!
+//! Orders travel through the signaling server, not through gossip: a split room must still
+//! hear the order that heals it, and a frozen member the one that thaws it.
+
+use crate::auth::{Identity, Proof, Statement};
+use crate::lab::rumor::MAX_PAYLOAD_BYTES;
+use crate::lab::NodeId;
+use crate::rules::{Interest, StopRule, MAX_FANOUT};
+use crate::signal::{relay_decode, relay_encode};
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::string::String;
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+/// Most groups a room can be split into.
+pub const MAX_GROUPS: u8 = 3;
+/// Most members a split names (the rest are in group 0).
+pub const MAX_SPLIT_MEMBERS: usize = 1_024;
+/// The rumor intervals an order may set, ms (the page's choices).
+pub const INTERVALS_MS: [u32; 5] = [100, 250, 500, 1_000, 2_000];
+/// The largest encoded order, bytes (a split of [`MAX_SPLIT_MEMBERS`] is about 10 KiB).
+pub const MAX_ORDER_BYTES: usize = 16 * 1024;
+
+/// The room-wide rumor knobs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Peers pushed to per interval, `1..=16`.
+    pub fanout: u8,
+    /// The rumor interval, ms, one of [`INTERVALS_MS`].
+    pub interval_ms: u32,
+    /// Loss on send, percent, `0..=100`.
+    pub loss_percent: u8,
+    /// The stop rule, by its index in [`StopRule::ALL`].
+    pub stop: u8,
+    /// The stop rule's `k`, `1..=255`.
+    pub k: u8,
+}
+
+impl Settings {
+    /// The stop rule with its parameter.
+    pub fn interest(&self) -> Interest {
+        let rule = StopRule::ALL
+            .get(usize::from(self.stop))
+            .copied()
+            .unwrap_or(StopRule::Never);
+        Interest {
+            rule,
+            k: self.k.max(1),
+            ..Interest::FOREVER
+        }
+    }
+
+    fn validate(&self) -> Result<(), &'static str> {
+        if self.fanout == 0 || self.fanout > 16 || self.fanout > MAX_FANOUT {
+            return Err("fanout out of range");
+        }
+        if !INTERVALS_MS.contains(&self.interval_ms) {
+            return Err("interval not offered");
+        }
+        if self.loss_percent > 100 {
+            return Err("loss over 100 %");
+        }
+        if usize::from(self.stop) >= StopRule::ALL.len() || self.k == 0 {
+            return Err("no such stop rule");
+        }
+        Ok(())
+    }
+}
+
+/// What the conductor can ask of the room.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    /// Every member takes these knobs (and their own are locked to them).
+    Settings(Settings),
+    /// Member `at` starts a rumor saying `text` (signed by `at`, as any rumor).
+    Rumor {
+        /// Who starts it.
+        at: NodeId,
+        /// What it says.
+        text: String,
+    },
+    /// The room in `groups` groups (1: whole again): members drop every message from, and
+    /// to, members of other groups. `members` names each member's group; a member not named
+    /// is in group 0.
+    Split {
+        /// How many groups, `1..=MAX_GROUPS`.
+        groups: u8,
+        /// Members and their groups.
+        members: Vec<(NodeId, u8)>,
+    },
+    /// `member` stops (frozen: it neither sends nor answers, as if crashed) or goes on.
+    Freeze {
+        /// Whom.
+        member: NodeId,
+        /// Frozen or thawed.
+        frozen: bool,
+    },
+    /// Every member forgets the room's rumors and zeroes its counters.
+    Reset,
+    /// "How many seconds until everyone knows the next rumor?": members may guess.
+    Ask,
+}
+
+impl Command {
+    /// Checks every range (a decoded order may be hostile).
+    pub fn validate(&self) -> Result<(), &'static str> {
+        match self {
+            Command::Settings(s) => s.validate(),
+            Command::Rumor { text, .. } if text.len() > MAX_PAYLOAD_BYTES => {
+                Err("rumor text too long")
+            }
+            Command::Split { groups, members } => {
+                if *groups == 0 || *groups > MAX_GROUPS {
+                    return Err("groups out of range");
+                }
+                if members.len() > MAX_SPLIT_MEMBERS {
+                    return Err("too many members in a split");
+                }
+                if members.iter().any(|&(_, g)| g >= *groups) {
+                    return Err("a member in a group that does not exist");
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// What the room's log says of it.
+    pub fn describe(&self) -> String {
+        use alloc::format;
+        match self {
+            Command::Settings(s) => format!(
+                "the conductor set fanout {}, interval {} ms, loss {} %, stop rule {}",
+                s.fanout,
+                s.interval_ms,
+                s.loss_percent,
+                s.interest().rule.name()
+            ),
+            Command::Rumor { at, .. } => {
+                format!(
+                    "the conductor started a rumor at {}",
+                    crate::signal::peer_hex(*at)
+                )
+            }
+            Command::Split { groups: 1, .. } => "the conductor healed the room".into(),
+            Command::Split { groups, .. } => {
+                format!("the conductor split the room into {groups} groups")
+            }
+            Command::Freeze { member, frozen } => format!(
+                "the conductor {} {}",
+                if *frozen { "froze" } else { "thawed" },
+                crate::signal::peer_hex(*member)
+            ),
+            Command::Reset => "the conductor reset the room's rumors and counters".into(),
+            Command::Ask => "the conductor asks: how many seconds until everyone knows?".into(),
+        }
+    }
+
+    /// Which standing order it replaces, for a server that keeps the latest of each to tell
+    /// members who join later (`None`: a one-off, not kept).
+    pub fn standing(&self) -> Option<String> {
+        match self {
+            Command::Settings(_) => Some("settings".into()),
+            Command::Split { .. } => Some("split".into()),
+            Command::Ask => Some("ask".into()),
+            Command::Freeze { member, .. } => Some(alloc::format!(
+                "freeze.{}",
+                crate::signal::peer_hex(*member)
+            )),
+            Command::Rumor { .. } | Command::Reset => None,
+        }
+    }
+}
+
+/// An order as it travels: its number, the command's bytes and the conductor's proof.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Signed {
+    seq: u64,
+    command: Vec<u8>,
+    proof: Proof,
+}
+
+/// An order taken: its number and command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Order {
+    /// Its number (strictly increasing per room).
+    pub seq: u64,
+    /// What it asks.
+    pub command: Command,
+}
+
+/// Signs `command` as order `seq` of `room`: the text a `order` frame carries (base64).
+pub fn sign_order(identity: &Identity, room: &str, seq: u64, command: &Command) -> String {
+    let bytes = postcard::to_allocvec(command).unwrap_or_default();
+    let proof = identity.sign(&Statement::Order {
+        room,
+        seq,
+        command: &bytes,
+    });
+    let signed = Signed {
+        seq,
+        command: bytes,
+        proof,
+    };
+    relay_encode(&postcard::to_allocvec(&signed).unwrap_or_default())
+}
+
+/// Checks an order's text: it decodes, `conductor` signed it for `room`, and its command is
+/// in range. The reason otherwise (a name for logs and counters).
+pub fn check_order(room: &str, conductor: NodeId, text: &str) -> Result<Order, &'static str> {
+    let bytes = relay_decode(text, MAX_ORDER_BYTES).ok_or("malformed")?;
+    let signed: Signed = postcard::from_bytes(&bytes).map_err(|_| "malformed")?;
+    let command: Command = postcard::from_bytes(&signed.command).map_err(|_| "malformed")?;
+    command.validate()?;
+    signed
+        .proof
+        .verify(
+            conductor,
+            &Statement::Order {
+                room,
+                seq: signed.seq,
+                command: &signed.command,
+            },
+        )
+        .map_err(|e| e.name())?;
+    Ok(Order {
+        seq: signed.seq,
+        command,
+    })
+}
+
+/// The conductor's side: numbers and signs its orders.
+#[derive(Clone, Debug)]
+pub struct Baton {
+    identity: Identity,
+    room: String,
+    last: u64,
+}
+
+impl Baton {
+    /// The conductor of `room`, holding `identity`'s key (the one the server vouched for).
+    pub fn new(identity: Identity, room: String) -> Baton {
+        Baton {
+            identity,
+            room,
+            last: 0,
+        }
+    }
+
+    /// The signed text of `command` as the next order. Its number is the clock, ms (or one
+    /// above the last, if the clock stood still): a conductor that reloads its tab goes on
+    /// above its earlier orders without remembering them.
+    pub fn order(&mut self, now_ms: u64, command: &Command) -> String {
+        self.last = now_ms.max(self.last + 1);
+        sign_order(&self.identity, &self.room, self.last, command)
+    }
+}
+
+/// A member's side: whom the server vouched for as the conductor, the last order taken, and
+/// what the conductor's standing orders hold the room to (for the page: locked knobs,
+/// groups, frozen members, an open question).
+#[derive(Clone, Debug, Default)]
+pub struct Podium {
+    conductor: Option<NodeId>,
+    last: u64,
+    /// The knobs the conductor set (the member's own are locked to them).
+    pub settings: Option<Settings>,
+    /// Each member's group while the room is split (empty: one room).
+    pub groups: BTreeMap<NodeId, u8>,
+    /// Groups while split (1: one room).
+    pub group_count: u8,
+    /// Members the conductor froze.
+    pub frozen: BTreeSet<NodeId>,
+    /// The number of the conductor's open question, if it asked one.
+    pub asked: Option<u64>,
+}
+
+impl Podium {
+    /// The server vouched for `conductor` (its key checked at join, the token at
+    /// `conduct`). A new conductor's orders go on from the last number taken.
+    pub fn vouch(&mut self, conductor: NodeId) {
+        self.conductor = Some(conductor);
+    }
+
+    /// The conductor, if the server vouched for one.
+    pub fn conductor(&self) -> Option<NodeId> {
+        self.conductor
+    }
+
+    /// Takes an order's text: checked ([`check_order`]) against the vouched conductor, and
+    /// newer than the last taken (`replayed` otherwise). What it holds the room to is noted.
+    pub fn take(&mut self, room: &str, text: &str) -> Result<Order, &'static str> {
+        let conductor = self.conductor.ok_or("no-conductor")?;
+        let order = check_order(room, conductor, text)?;
+        if order.seq <= self.last {
+            return Err("replayed");
+        }
+        self.last = order.seq;
+        match &order.command {
+            Command::Settings(s) => self.settings = Some(*s),
+            Command::Split { groups, members } => {
+                self.group_count = *groups;
+                self.groups = if *groups > 1 {
+                    members.iter().copied().collect()
+                } else {
+                    BTreeMap::new()
+                };
+            }
+            Command::Freeze { member, frozen } => {
+                if *frozen {
+                    self.frozen.insert(*member);
+                } else {
+                    self.frozen.remove(member);
+                }
+            }
+            Command::Ask => self.asked = Some(order.seq),
+            Command::Rumor { .. } | Command::Reset => {}
+        }
+        Ok(order)
+    }
+
+    /// `member`'s group (0 when not split or not named).
+    pub fn group_of(&self, member: NodeId) -> u8 {
+        self.groups.get(&member).copied().unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    fn teacher() -> Identity {
+        Identity::from_secret([1; 32])
+    }
+
+    fn settings(fanout: u8) -> Command {
+        Command::Settings(Settings {
+            fanout,
+            interval_ms: 500,
+            loss_percent: 0,
+            stop: 0,
+            k: 1,
+        })
+    }
+
+    #[test]
+    fn a_vouched_conductors_orders_are_taken_in_order_and_never_twice() {
+        let mut baton = Baton::new(teacher(), "class".into());
+        let mut podium = Podium::default();
+        let first = baton.order(1_000, &settings(3));
+        assert_eq!(podium.take("class", &first), Err("no-conductor"));
+        podium.vouch(teacher().id());
+        let order = podium.take("class", &first).unwrap();
+        assert_eq!(order.command, settings(3));
+        assert_eq!(podium.settings.map(|s| s.fanout), Some(3));
+        // Replayed: refused, nothing changes.
+        let second = baton.order(1_000, &settings(5));
+        assert_eq!(podium.take("class", &first), Err("replayed"));
+        assert_eq!(podium.take("class", &second).unwrap().seq, 1_001);
+        assert_eq!(podium.take("class", &second), Err("replayed"));
+        assert_eq!(podium.settings.map(|s| s.fanout), Some(5));
+    }
+
+    #[test]
+    fn orders_by_another_key_for_another_room_or_altered_are_refused() {
+        let mut podium = Podium::default();
+        podium.vouch(teacher().id());
+        let student = Identity::from_secret([2; 32]);
+        let forged = sign_order(&student, "class", 5, &settings(9));
+        assert_eq!(podium.take("class", &forged), Err("wrong-key"));
+        let elsewhere = sign_order(&teacher(), "other", 5, &settings(9));
+        assert_eq!(podium.take("class", &elsewhere), Err("bad-signature"));
+        // The teacher's signature on one command does not cover another.
+        let bytes =
+            relay_decode(&sign_order(&teacher(), "class", 5, &settings(2)), 1 << 14).unwrap();
+        let mut signed: Signed = postcard::from_bytes(&bytes).unwrap();
+        signed.command = postcard::to_allocvec(&settings(9)).unwrap();
+        let altered = relay_encode(&postcard::to_allocvec(&signed).unwrap());
+        assert_eq!(podium.take("class", &altered), Err("bad-signature"));
+        assert_eq!(podium.take("class", "%%%"), Err("malformed"));
+        assert_eq!(podium.take("class", "AAAA"), Err("malformed"));
+        assert_eq!(podium.settings, None);
+    }
+
+    #[test]
+    fn out_of_range_commands_are_refused_even_when_signed() {
+        let mut podium = Podium::default();
+        podium.vouch(teacher().id());
+        for bad in [
+            settings(0),
+            settings(17),
+            Command::Split {
+                groups: 4,
+                members: vec![],
+            },
+            Command::Split {
+                groups: 2,
+                members: vec![(NodeId(1), 2)],
+            },
+        ] {
+            let text = sign_order(&teacher(), "class", 7, &bad);
+            assert!(podium.take("class", &text).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_split_names_groups_and_a_heal_clears_them() {
+        let mut baton = Baton::new(teacher(), "class".into());
+        let mut podium = Podium::default();
+        podium.vouch(teacher().id());
+        let split = Command::Split {
+            groups: 2,
+            members: vec![(NodeId(1), 0), (NodeId(2), 1)],
+        };
+        podium.take("class", &baton.order(1, &split)).unwrap();
+        assert_eq!(podium.group_of(NodeId(2)), 1);
+        assert_eq!(podium.group_of(NodeId(3)), 0);
+        let heal = Command::Split {
+            groups: 1,
+            members: vec![],
+        };
+        podium.take("class", &baton.order(2, &heal)).unwrap();
+        assert_eq!(podium.group_of(NodeId(2)), 0);
+    }
+}
