@@ -32,6 +32,18 @@ pub struct PageSettings {
     pub live: Option<String>,
     /// Live mode's ICE servers (STUN / TURN URLs), overriding those `grapevine serve` gives.
     pub ice: Vec<String>,
+    /// Live mode's conductor token (the conductor link `grapevine serve` prints): the server
+    /// checks it and, if right, vouches for this tab as the room's conductor.
+    pub conductor: Option<String>,
+}
+
+/// Whether `token` may be a conductor token in a URL: 1 to 128 letters, digits, `-` or `_`
+/// (the server says whether it is the right one).
+pub fn valid_token(token: &str) -> bool {
+    (1..=128).contains(&token.len())
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// An ICE server URL the page accepts: `stun:`, `turn:` or `turns:`, at most 200 characters.
@@ -81,6 +93,7 @@ impl Default for PageSettings {
             speed: 2,
             lab: LabPage::default(),
             live: None,
+            conductor: None,
             ice: Vec::new(),
         }
     }
@@ -189,6 +202,10 @@ impl PageSettings {
                 "live" => match v {
                     room if valid_room(room) => s.live = Some(room.to_string()),
                     _ => bad("live", v, "a room name is 1 to 64 letters, digits, dots, dashes or underscores"),
+                },
+                "conductor" => match v {
+                    token if valid_token(token) => s.conductor = Some(token.to_string()),
+                    _ => bad("conductor", v, "a conductor token is 1 to 128 letters, digits, dashes or underscores"),
                 },
                 "ice" => {
                     let urls: Vec<String> = v.split(',').map(|u| u.trim().to_string()).collect();
@@ -299,7 +316,11 @@ impl PageSettings {
             } else {
                 format!("&ice={}", encode(&self.ice.join(",")))
             };
-            return format!("?live={room}{ice}");
+            let conductor = self
+                .conductor
+                .as_ref()
+                .map_or(String::new(), |t| format!("&conductor={t}"));
+            return format!("?live={room}{ice}{conductor}");
         }
         if let Some(protocol) = self.lab.protocol {
             let lab = &self.lab;

@@ -18,7 +18,9 @@
 //! to the server) is the same member. On `pagehide` the tab leaves gracefully: its leave to its links, a goodbye to every
 //! member it knows over the relay, and every link closed, so peers learn of it at once.
 
+pub mod conductor;
 pub mod relay;
+pub mod room;
 pub mod server;
 pub mod tabs;
 pub mod transport;
@@ -26,8 +28,10 @@ pub mod view;
 pub mod webrtc;
 
 use grapevine_core::auth::Identity;
+use grapevine_core::lab::conduct::{Baton, Command};
 use grapevine_core::lab::live::{LiveConfig, LiveEvent, LiveNode};
 use grapevine_core::lab::mesh::{Answer, LinkTarget, Mesh};
+use grapevine_core::lab::room::Carrier;
 use grapevine_core::lab::rumor::{RumorConfig, RumorEvent, RumorId};
 use grapevine_core::lab::wire::WireError;
 use grapevine_core::lab::{Millis, NodeId};
@@ -203,6 +207,13 @@ pub struct Live {
     pub server: ServerState,
     /// Lines for the view's log (newest last).
     pub log: Vec<String>,
+    /// The conductor token this page was opened with (the conductor link).
+    conductor_token: Option<String>,
+    /// This tab conducts the room (the server vouched for it): it signs orders.
+    baton: Option<Baton>,
+    /// Why the server refused this tab's token or order, if it did.
+    pub conductor_refused: Option<String>,
+    identity: Identity,
     /// Whom to link to (the same rule as native peers').
     mesh: Mesh,
     peers: BTreeMap<NodeId, Peer>,
@@ -234,7 +245,12 @@ pub type Handle = Rc<RefCell<Live>>;
 /// Starts live mode in `room`; `ice`: STUN / TURN URLs that override the server's (empty: the
 /// server's, or none on loopback and LANs, which need none). A tab reloaded in the same room
 /// keeps its id (sessionStorage), so it rejoins as the same member.
-pub fn start(room: String, config: LiveConfig, ice: &[String]) -> Handle {
+pub fn start(
+    room: String,
+    config: LiveConfig,
+    ice: &[String],
+    conductor_token: Option<String>,
+) -> Handle {
     let secure = [random_u64(), random_u64()];
     let weakly = || (js_sys::Math::random() * 9.0e15) as u64;
     let [seed, mesh_seed] = secure.map(|r| r.unwrap_or_else(weakly));
@@ -273,6 +289,10 @@ pub fn start(room: String, config: LiveConfig, ice: &[String]) -> Handle {
             rumors: BTreeMap::new(),
             server: ServerState::Connecting,
             log: Vec::new(),
+            conductor_token,
+            baton: None,
+            conductor_refused: None,
+            identity: identity.clone(),
             mesh: Mesh::new(
                 me,
                 LinkTarget::TAB,
@@ -436,6 +456,7 @@ impl Live {
                         if moved { " (moved off the relay)" } else { "" }
                     ));
                     self.up(peer);
+                    self.tell_carrier(peer);
                     self.flush();
                 }
             }
@@ -463,6 +484,7 @@ impl Live {
                         "direct link to {} closed ({why}): on the relay",
                         peer_hex(peer)
                     ));
+                    self.tell_carrier(peer);
                 } else if this_one || p.direct.is_none() {
                     self.drop_peer(peer, why);
                 }
@@ -507,6 +529,41 @@ impl Live {
                 if !self.ice_fixed {
                     self.ice_servers = ice_js(&ice);
                 }
+                if let Some(token) = &self.conductor_token {
+                    self.signaling.conduct(token);
+                }
+            }
+            Event::Conductor(peer) => {
+                self.node.handle_conductor(peer);
+                if peer == self.me {
+                    self.conductor_refused = None;
+                    if self.baton.is_none() {
+                        self.baton = Some(Baton::new(self.identity.clone(), self.room.clone()));
+                        self.say("the server vouched for this tab as the conductor".into());
+                    }
+                } else {
+                    if self.baton.take().is_some() {
+                        self.say("another tab took the conductor's place".into());
+                    }
+                    self.say(format!("{} conducts the room", peer_hex(peer)));
+                }
+            }
+            Event::ConductorRefused(reason) => {
+                self.say(format!("the server refused: {reason}"));
+                self.conductor_refused = Some(reason);
+            }
+            Event::Order(text) => {
+                let room = self.room.clone();
+                match self.node.handle_order(now(), &room, &text) {
+                    Ok(order) => {
+                        if order.command == Command::Reset {
+                            self.rumors.clear();
+                        }
+                        self.say(order.command.describe());
+                    }
+                    Err(why) => self.say(format!("refused an order ({why}): nothing changed")),
+                }
+                self.after_input();
             }
             Event::Reconnect => {
                 if !self.shutting_down {
@@ -568,7 +625,41 @@ impl Live {
         if let Some(p) = self.peers.get_mut(&peer).filter(|p| !p.up) {
             p.up = true;
             self.node.handle_link_up(now(), peer);
+            self.tell_carrier(peer);
         }
+    }
+
+    /// The node learns what carries the link to `peer` now (for the room's picture).
+    fn tell_carrier(&mut self, peer: NodeId) {
+        let carrier = self
+            .peers
+            .get(&peer)
+            .and_then(Peer::kind)
+            .and_then(Carrier::from_name);
+        if let Some(c) = carrier {
+            self.node.set_carrier(now(), peer, c);
+        }
+    }
+
+    /// Whether this tab conducts the room.
+    pub fn conducts(&self) -> bool {
+        self.baton.is_some()
+    }
+
+    /// Signs `command` and has the server give it to the room (this tab obeys it when the
+    /// server sends it back, like every member). Only the conductor can.
+    pub fn order(&mut self, command: &Command) {
+        if let Some(baton) = self.baton.as_mut() {
+            let text = baton.order(now().0, command);
+            self.signaling.order(text);
+        }
+    }
+
+    /// This tab's guess to the conductor's question, seconds.
+    pub fn guess(&mut self, seconds: f64) {
+        let question = self.node.podium().asked.unwrap_or(0);
+        self.node.guess(now(), question, seconds);
+        self.after_input();
     }
 
     /// Puts the pair on the relay too (the direct link is late, failed, or not to be): told

@@ -168,6 +168,18 @@ impl Server {
         self.send(&FromClient::Links { direct, relay });
     }
 
+    /// Presents the conductor token (the page was opened with the conductor link).
+    pub fn conduct(&self, token: &str) {
+        self.send(&FromClient::Conduct {
+            token: token.to_string(),
+        });
+    }
+
+    /// Sends a signed order for the server to give the room.
+    pub fn order(&self, order: String) {
+        self.send(&FromClient::Order { order });
+    }
+
     fn send(&self, frame: &FromClient<Signal>) {
         if let (Some(ws), Ok(text)) = (&self.socket, JSON::stringify(&to_js(frame))) {
             let _ = ws.send_with_str(&String::from(text));
@@ -247,6 +259,12 @@ fn read(frame: ToClient<Signal>) -> Vec<Event> {
                 Some(Event::Relayed(peer, frame))
             })
             .collect(),
+        ToClient::Conductor { peer } => parse_peer(&peer)
+            .map(Event::Conductor)
+            .into_iter()
+            .collect(),
+        ToClient::ConductorRefused { reason } => vec![Event::ConductorRefused(reason)],
+        ToClient::Order { order } => vec![Event::Order(order)],
         ToClient::Pong | ToClient::Error { .. } | ToClient::Challenge { .. } => Vec::new(),
     }
 }

@@ -87,6 +87,12 @@ pub enum Event {
     Welcome(Vec<IceServer>, Option<Limits>),
     /// Time to connect to the signaling server again.
     Reconnect,
+    /// The server vouches for this member as the room's conductor.
+    Conductor(NodeId),
+    /// The server refused this tab's conductor token or order (why).
+    ConductorRefused(String),
+    /// An order from the conductor, as signed (the node checks it).
+    Order(String),
 }
 
 /// Where transports send their events. Only from their own callbacks: an event sent while

@@ -2,12 +2,19 @@
 //! key-value map, the counters, and the live knobs. The `data-testid` hooks named in the
 //! live-mode issue are a stable interface for automation outside the repository.
 
+use super::conductor::{self, PanelActions, PanelFields, PanelProps};
+use super::room::{self as room_view, Scene};
 use super::{start, Handle, ServerState};
 use gloo_timers::callback::Interval;
+use grapevine_core::lab::conduct::{Command, Settings};
 use grapevine_core::lab::live::LiveConfig;
-use grapevine_core::lab::rumor::RumorConfig;
+use grapevine_core::lab::room::{guesses, spread, Layout};
+use grapevine_core::lab::rumor::{RumorConfig, RumorId};
 use grapevine_core::lab::swim::MemberState;
+use grapevine_core::lab::NodeId;
+use grapevine_core::rules::StopRule;
 use grapevine_core::signal::peer_hex as hex;
+use std::cell::RefCell;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
@@ -21,6 +28,9 @@ pub struct LiveProps {
     pub room: String,
     /// ICE server URLs from the page's settings (empty: the server's, or none).
     pub ice: Vec<String>,
+    /// The conductor token from the conductor link, if any.
+    #[prop_or_default]
+    pub conductor: Option<String>,
 }
 
 /// What happens in the view.
@@ -33,6 +43,28 @@ pub enum Msg {
     Set,
     /// Fanout or loss changed.
     Knobs,
+    /// A member was clicked in the room view.
+    Pick(NodeId),
+    /// Another rumor was chosen for the room view.
+    SelectRumor,
+    /// The replay slider moved.
+    Replay,
+    /// The guess in the field was submitted.
+    Guess,
+    /// Conductor: apply the knobs in the panel to the room.
+    Apply,
+    /// Conductor: the split select changed.
+    Split,
+    /// Conductor: heal the split.
+    Heal,
+    /// Conductor: reset the room's rumors and counters.
+    Reset,
+    /// Conductor: ask for guesses.
+    Ask,
+    /// Conductor: start a rumor at the picked member.
+    RumorAt,
+    /// Conductor: freeze or thaw the picked member.
+    Freeze,
 }
 
 /// Live mode.
@@ -45,7 +77,27 @@ pub struct LiveView {
     interval: NodeRef,
     loss: NodeRef,
     error: Option<String>,
+    /// Where each member sits in the room view (kept as others come and go).
+    layout: RefCell<Layout>,
+    /// The member clicked last.
+    picked: Option<NodeId>,
+    /// The rumor the room view follows (`None`: the newest).
+    selected: Option<RumorId>,
+    /// The replay's time, ms after the rumor's birth (`None`: live).
+    replay: Option<i64>,
+    rumor_select: NodeRef,
+    replay_input: NodeRef,
+    guess: NodeRef,
+    /// This tab's last guess, seconds.
+    guessed: Option<f64>,
+    fields: PanelFields,
     _refresh: Interval,
+}
+
+fn select_value(r: &NodeRef) -> String {
+    r.cast::<web_sys::HtmlSelectElement>()
+        .map(|el| el.value())
+        .unwrap_or_default()
 }
 
 fn read(r: &NodeRef) -> String {
@@ -66,7 +118,12 @@ impl Component for LiveView {
             },
             loss: 0.0,
         };
-        let live = start(ctx.props().room.clone(), config, &ctx.props().ice);
+        let live = start(
+            ctx.props().room.clone(),
+            config,
+            &ctx.props().ice,
+            ctx.props().conductor.clone(),
+        );
         let link = ctx.link().clone();
         LiveView {
             live,
@@ -77,6 +134,15 @@ impl Component for LiveView {
             interval: NodeRef::default(),
             loss: NodeRef::default(),
             error: None,
+            layout: RefCell::new(Layout::default()),
+            picked: None,
+            selected: None,
+            replay: None,
+            rumor_select: NodeRef::default(),
+            replay_input: NodeRef::default(),
+            guess: NodeRef::default(),
+            guessed: None,
+            fields: PanelFields::default(),
             _refresh: Interval::new(200, move || link.send_message(Msg::Refresh)),
         }
     }
@@ -109,6 +175,98 @@ impl Component for LiveView {
                         live.set(key, value);
                     }
                     Err(why) => self.error = Some(format!("Not written: {why}.")),
+                }
+            }
+            Msg::Knobs if live.node.podium().settings.is_some() => {} // locked by the conductor
+            Msg::Pick(id) => self.picked = Some(id),
+            Msg::SelectRumor => {
+                let v = select_value(&self.rumor_select);
+                self.selected = v.split_once(':').and_then(|(o, s)| {
+                    Some(RumorId {
+                        origin: grapevine_core::signal::parse_peer(o)?,
+                        seq: s.parse().ok()?,
+                    })
+                });
+                self.replay = None;
+            }
+            Msg::Replay => {
+                let input = self.replay_input.cast::<HtmlInputElement>();
+                self.replay = input.and_then(|el| {
+                    let (v, max) = (el.value_as_number(), el.max().parse::<f64>().ok()?);
+                    (v < max - 1.0).then_some(v as i64)
+                });
+            }
+            Msg::Guess => match read(&self.guess).trim().parse::<f64>() {
+                Ok(s) if s.is_finite() && (0.0..=3_600.0).contains(&s) => {
+                    self.error = None;
+                    self.guessed = Some(s);
+                    live.guess(s);
+                }
+                _ => self.error = Some("A guess is a number of seconds, 0 to 3600.".into()),
+            },
+            Msg::Apply => {
+                let number = |r: &NodeRef| read(r).trim().parse::<u32>().ok();
+                let settings = Settings {
+                    fanout: number(&self.fields.fanout).unwrap_or(0).min(255) as u8,
+                    interval_ms: select_value(&self.fields.interval).parse().unwrap_or(0),
+                    loss_percent: number(&self.fields.loss).unwrap_or(101).min(255) as u8,
+                    stop: select_value(&self.fields.stop).parse().unwrap_or(0),
+                    k: number(&self.fields.k).unwrap_or(0).min(255) as u8,
+                };
+                let command = Command::Settings(settings);
+                match command.validate() {
+                    Ok(()) => {
+                        self.error = None;
+                        live.order(&command);
+                    }
+                    Err(why) => {
+                        self.error = Some(format!(
+                            "Not applied: {why} (fanout 1–16, loss 0–100 %, k 1–255)."
+                        ))
+                    }
+                }
+            }
+            Msg::Split => {
+                let groups: u8 = select_value(&self.fields.split).parse().unwrap_or(1);
+                let mut layout = self.layout.borrow_mut();
+                let places: Vec<(NodeId, (f64, f64))> = live
+                    .node
+                    .room()
+                    .iter()
+                    .filter(|m| m.status.is_member())
+                    .map(|m| (m.id, layout.place(m.id)))
+                    .collect();
+                live.order(&conductor::split_by_angle(&places, groups));
+            }
+            Msg::Heal => live.order(&Command::Split {
+                groups: 1,
+                members: Vec::new(),
+            }),
+            Msg::Reset => {
+                self.selected = None;
+                self.replay = None;
+                live.order(&Command::Reset);
+            }
+            Msg::Ask => live.order(&Command::Ask),
+            Msg::RumorAt => {
+                if let Some(at) = self.picked {
+                    let text = read(&self.rumor_text).trim().to_string();
+                    let text = if text.is_empty()
+                        || text.len() > grapevine_core::lab::rumor::MAX_PAYLOAD_BYTES
+                    {
+                        format!("the conductor's news via {}", hex(at))
+                    } else {
+                        text
+                    };
+                    self.selected = None;
+                    self.replay = None;
+                    live.order(&Command::Rumor { at, text });
+                }
+            }
+            Msg::Freeze => {
+                if let Some(member) = self.picked {
+                    let frozen = !live.node.podium().frozen.contains(&member);
+                    live.order(&Command::Freeze { member, frozen });
                 }
             }
             Msg::Knobs => {
@@ -153,20 +311,127 @@ impl Component for LiveView {
         };
         let links = live.link_rows();
         let kv = node.kv();
+        // The room: every member's record, the selected rumor's spread, theory for the room.
+        let podium = node.podium();
+        let locked = podium.settings;
+        let room = node.room();
+        let known: Vec<(RumorId, u64, String)> = node
+            .rumor()
+            .iter_rumors()
+            .map(|(r, _)| (r.id, r.born_ms, r.text.clone()))
+            .collect();
+        let choices = room_view::rumor_choices(&known);
+        let selected = self
+            .selected
+            .filter(|id| known.iter().any(|k| k.0 == *id))
+            .or(choices.first().map(|c| c.0));
+        let born = selected.and_then(|id| known.iter().find(|k| k.0 == id).map(|k| k.1));
+        let spread = selected.map(|id| spread(&room, id, born));
+        let live_at = spread.as_ref().map_or(0, |s| {
+            (js_sys::Date::now() as i64 - s.born_ms as i64).max(0)
+        });
+        let at_ms = self.replay.unwrap_or(live_at).min(live_at);
+        let in_room = room.iter().filter(|m| m.status.is_member()).count();
+        let (theory_points, theory_ms) = room_view::theory(
+            config.rumor.protocol,
+            in_room,
+            config.rumor.fanout,
+            config.rumor.interval_ms,
+            config.loss,
+        );
+        let question = podium.asked.unwrap_or(0);
+        let class_guesses = guesses(&room, question);
+        let measured_s = spread
+            .as_ref()
+            .and_then(|s| s.everyone_after_ms)
+            .map(|ms| ms as f64 / 1000.0);
+        let theory_s = theory_ms.map(|ms| ms / 1000.0);
+        let picture = room_view::picture(
+            &Scene {
+                members: &room,
+                spread: spread.as_ref(),
+                at_ms,
+                podium,
+                picked: self.picked,
+            },
+            &mut self.layout.borrow_mut(),
+            link.callback(Msg::Pick),
+        );
+        let settings_now = locked.unwrap_or(Settings {
+            fanout: config.rumor.fanout,
+            interval_ms: config.rumor.interval_ms,
+            loss_percent: (config.loss * 100.0).round() as u8,
+            stop: StopRule::ALL
+                .iter()
+                .position(|&r| r == config.rumor.interest.rule)
+                .unwrap_or(0) as u8,
+            k: config.rumor.interest.k,
+        });
+        let my_group = podium.group_of(live.me);
+        let conductor_panel = live.conducts().then(|| {
+            let guesses_html = html! {
+                <>
+                { room_view::guesses_chart(&class_guesses, measured_s, theory_s) }
+                <p class="hint" data-testid="guess-count">{ format!(
+                    "{} guess(es){}{}{}",
+                    class_guesses.len(),
+                    median(&class_guesses).map_or(String::new(), |m| format!(", median {m:.1} s")),
+                    measured_s.map_or(" · measured: not everyone yet".to_string(), |m| format!(" · measured {m:.1} s")),
+                    theory_s.map_or(String::new(), |t| format!(" · theory {t:.1} s")),
+                ) }</p>
+                </>
+            };
+            conductor::panel(
+                &PanelProps {
+                    settings: settings_now,
+                    groups: podium.group_count.max(1),
+                    picked: self.picked.map(|p| (p, podium.frozen.contains(&p))),
+                    link: conductor::student_link(&live.room),
+                    guesses: guesses_html,
+                    asked: podium.asked.is_some(),
+                },
+                &PanelActions {
+                    apply: link.callback(|_| Msg::Apply),
+                    split: link.callback(|_| Msg::Split),
+                    heal: link.callback(|_| Msg::Heal),
+                    reset: link.callback(|_| Msg::Reset),
+                    ask: link.callback(|_| Msg::Ask),
+                    rumor_at: link.callback(|_| Msg::RumorAt),
+                    freeze: link.callback(|_| Msg::Freeze),
+                },
+                &self.fields,
+            )
+        });
         html! {
             <main class="layout live">
                 <div class="column left">
+                    if let Some(panel) = conductor_panel { { panel } }
+                    if let Some(why) = &live.conductor_refused {
+                        <p class="panel error" role="alert" data-testid="conductor-refused">{ format!("No conductor's controls for this tab: {why}.") }</p>
+                    }
                     <section class="panel controls" aria-label="Live controls">
                         <h2>{ "This tab" }</h2>
                         <p class="facts">{ "id " }<code data-testid="peer-id">{ &me }</code></p>
                         <p class="facts">{ format!("room {} · ", live.room) }<span data-testid="peer-count">{ live.ready_peers() }</span>{ " peers connected" }</p>
                         <p class="hint" data-testid="server-state" data-state={server_state}>{ server }</p>
+                        if node.is_frozen() {
+                            <p class="locked frozen" data-testid="room-frozen">{ "The conductor froze this tab: it neither sends nor answers, as if it had crashed." }</p>
+                        }
+                        if podium.group_count > 1 {
+                            <p class="locked">{ format!("The conductor split the room into {} groups: this tab is in group {}, and hears only its own group.", podium.group_count, my_group + 1) }</p>
+                        }
+                        if let Some(s) = locked {
+                            <p class="locked" data-testid="room-locked">{ format!(
+                                "The conductor holds the settings: fanout {}, every {} ms, loss {} %, stop rule {}.",
+                                s.fanout, s.interval_ms, s.loss_percent, s.interest().rule.name()
+                            ) }</p>
+                        }
                         <label>{ "Fanout " }<output>{ config.rumor.fanout }</output>
-                            <input ref={self.fanout.clone()} type="range" min="1" max="16" value={config.rumor.fanout.to_string()}
+                            <input ref={self.fanout.clone()} type="range" min="1" max="16" value={config.rumor.fanout.to_string()} disabled={locked.is_some()}
                                 data-testid="live-fanout" oninput={link.callback(|_| Msg::Knobs)} onchange={link.callback(|_| Msg::Knobs)} />
                         </label>
                         <label>{ "Rumor interval" }
-                            <select ref={self.interval.clone()} data-testid="live-interval" onchange={link.callback(|_| Msg::Knobs)}>
+                            <select ref={self.interval.clone()} data-testid="live-interval" disabled={locked.is_some()} onchange={link.callback(|_| Msg::Knobs)}>
                                 { for INTERVALS.iter().map(|&ms| html! {
                                     <option value={ms.to_string()} selected={ms == config.rumor.interval_ms}>{ format!("{ms} ms") }</option>
                                 }) }
@@ -174,7 +439,7 @@ impl Component for LiveView {
                         </label>
                         <label>{ "Loss on send " }<output>{ format!("{:.0} %", config.loss * 100.0) }</output>
                             <input ref={self.loss.clone()} type="range" min="0" max="100" step="1" value={format!("{}", (config.loss * 100.0).round())}
-                                data-testid="live-loss" oninput={link.callback(|_| Msg::Knobs)} onchange={link.callback(|_| Msg::Knobs)} />
+                                data-testid="live-loss" disabled={locked.is_some()} oninput={link.callback(|_| Msg::Knobs)} onchange={link.callback(|_| Msg::Knobs)} />
                         </label>
                         <p class="hint">{ format!("Every {} ms each tab pushes the rumors it spreads to {} random connected peer(s); SWIM probes one member every 500 ms. Dropped messages are never sent.", config.rumor.interval_ms, config.rumor.fanout) }</p>
                         <label>{ "Rumor" }
@@ -192,6 +457,57 @@ impl Component for LiveView {
                     </section>
                 </div>
                 <div class="column center">
+                    <section class="panel room" aria-label="The room">
+                        <h2>{ "The room" }</h2>
+                        <div class="room-bar">
+                            <label>{ "Rumor " }
+                                <select ref={self.rumor_select.clone()} data-testid="room-rumor" onchange={link.callback(|_| Msg::SelectRumor)}>
+                                    if choices.is_empty() { <option>{ "none yet" }</option> }
+                                    { for choices.iter().map(|(id, label)| html! {
+                                        <option value={format!("{}:{}", hex(id.origin), id.seq)} selected={Some(*id) == selected}>{ label }</option>
+                                    }) }
+                                </select>
+                            </label>
+                            <span class="informed" data-testid="room-informed">{ match &spread {
+                                Some(s) => format!("{} of {} members informed", s.informed, s.members),
+                                None => format!("{in_room} members; no rumor yet"),
+                            } }</span>
+                        </div>
+                        { picture }
+                        if let Some(s) = &spread {
+                            <label class="replay">
+                                <span>{ if self.replay.is_some() { format!("Replay: {:.1} s after the start", at_ms as f64 / 1000.0) } else { format!("Live: {:.1} s since the start", at_ms as f64 / 1000.0) } }</span>
+                                <input ref={self.replay_input.clone()} type="range" min="0" max={live_at.to_string()} step="50" value={at_ms.to_string()}
+                                    data-testid="room-replay" oninput={link.callback(|_| Msg::Replay)} />
+                            </label>
+                            <div class="charts">{ room_view::curve(s, &theory_points, at_ms) }</div>
+                            <p class="hint">{ format!(
+                                "Everyone: {} · theory (push to {} of {} members every {} ms{}): {}.",
+                                s.everyone_after_ms.map_or("not yet".to_string(), |ms| format!("{:.1} s", ms as f64 / 1000.0)),
+                                config.rumor.fanout, in_room, config.rumor.interval_ms,
+                                if config.loss > 0.0 { format!(", {:.0} % lost", config.loss * 100.0) } else { String::new() },
+                                theory_s.map_or("never".to_string(), |t| format!("{t:.1} s")),
+                            ) }</p>
+                        }
+                        <p class="key">
+                            <span class="dot unaware"></span>{ "unaware" }
+                            <span class="dot heard"></span>{ "just heard" }
+                            <span class="dot spreading"></span>{ "spreading" }
+                            <span class="dot stopped"></span>{ "stopped" }
+                            <span class="swatch told"></span>{ "told" }
+                            <span class="swatch relay"></span>{ "relay link" }
+                        </p>
+                        if podium.conductor().is_some() {
+                            <div class="guess">
+                                <label>{ if podium.asked.is_some() { "The conductor asks: how many seconds until everyone knows? " } else { "Your guess: seconds until everyone knows the next rumor " } }
+                                    <input ref={self.guess.clone()} type="number" min="0" max="3600" step="0.5" data-testid="guess" />
+                                </label>
+                                <button data-testid="guess-submit" onclick={link.callback(|_| Msg::Guess)}>{ "Guess" }</button>
+                                if let Some(g) = self.guessed { <span class="hint">{ format!("you guessed {g} s") }</span> }
+                            </div>
+                        }
+                        <p class="hint">{ room_view::HOW_IT_KNOWS }</p>
+                    </section>
                     <section class="panel" aria-label="Rumors">
                         <h2>{ "Rumors heard" }</h2>
                         <table class="kv">
@@ -212,7 +528,7 @@ impl Component for LiveView {
                         <table class="kv">
                             <thead><tr><th>{ "key" }</th><th>{ "last writer wins" }</th><th>{ "vector clocks" }</th></tr></thead>
                             <tbody>
-                            { for kv.keys().into_iter().map(|k| {
+                            { for kv.keys().into_iter().filter(|k| !k.starts_with(grapevine_core::lab::room::PREFIX)).map(|k| {
                                 let value = kv.lww(k).map(|e| e.value.clone()).unwrap_or_default();
                                 let siblings = kv.siblings(k);
                                 html! {
@@ -283,6 +599,13 @@ impl Component for LiveView {
             </main>
         }
     }
+}
+
+/// The median of `values`, if any.
+fn median(values: &[f64]) -> Option<f64> {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied()
 }
 
 /// What a link's transport means, for its tooltip.

@@ -20,7 +20,7 @@ pub fn live_page(props: &PageProps) -> Html {
     html! {
         <>
         { header("Live: this tab is a node; your other tabs are its peers.", format!("live · room {room}"), &notices, dismiss) }
-        <crate::live::view::LiveView room={room.clone()} ice={settings.ice.clone()} />
+        <crate::live::view::LiveView room={room.clone()} ice={settings.ice.clone()} conductor={settings.conductor.clone()} />
         <footer class="foot">
             { "Live mode: this tab runs the same protocol code as the simulator, over WebRTC data channels. " }
             <a href="?">{ "Back to the simulator" }</a>
