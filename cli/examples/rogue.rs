@@ -14,6 +14,11 @@
 //! `rogue --url ... --room ROOM --take-id ID` tries to join with another member's id (it
 //! cannot sign for it); `rogue --url ... --room ROOM --storm N` opens N joins at once from
 //! one address and never proves a key. Each prints what the server answered.
+//!
+//! `rogue --url ... --room ROOM --usurp S` is a student after the conductor's controls: it
+//! joins, presents a made-up conductor token, sends an order signed with its own key (a
+//! forgery: "fanout 9"), waits up to `S` seconds for a real order of the conductor to pass
+//! and sends it back (a replay), and prints each answer of the server.
 
 use futures_util::{SinkExt, StreamExt};
 use grapevine_core::auth::{Identity, Statement};
@@ -70,6 +75,8 @@ async fn main() {
         take_id(&ws, &room, &id).await;
     } else if let Some(n) = flag("--storm").and_then(|n| n.parse().ok()) {
         storm(&ws, &room, n).await;
+    } else if let Some(seconds) = flag("--usurp").and_then(|s| s.parse().ok()) {
+        usurp(&ws, &room, seconds).await;
     } else if let Some(victim) = flag("--victim").as_deref().and_then(parse_peer) {
         let seconds = flag("--seconds").and_then(|s| s.parse().ok()).unwrap_or(20);
         attack(&ws, &room, victim, seconds).await;
@@ -111,6 +118,64 @@ async fn take_id(ws: &str, room: &str, id: &str) {
         }
     }
     say(answer);
+}
+
+/// Tries to take the conductor's controls (see the module's doc).
+async fn usurp(ws: &str, room: &str, seconds: u64) {
+    use grapevine_core::lab::conduct::{sign_order, Command, Settings};
+    let me = key();
+    let url = format!("{ws}?room={room}&peer={}", peer_hex(me.id()));
+    let (mut socket, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("connect");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    let mut step = 0;
+    loop {
+        let frame = tokio::select! {
+            f = socket.next() => f,
+            _ = tokio::time::sleep_until(deadline) => break,
+        };
+        let Some(Ok(Ws::Text(text))) = frame else {
+            break;
+        };
+        let Ok(frame) = serde_json::from_str::<ToClient<Signal>>(text.as_str()) else {
+            continue;
+        };
+        match frame {
+            ToClient::Challenge { nonce } => send(&mut socket, &prove(&me, room, &nonce)).await,
+            ToClient::Welcome { .. } => {
+                say(json!({ "joined": peer_hex(me.id()) }));
+                send(
+                    &mut socket,
+                    &FromClient::Conduct {
+                        token: "let-me-in-0000".into(),
+                    },
+                )
+                .await;
+            }
+            ToClient::ConductorRefused { reason } => {
+                step += 1;
+                say(json!({ "refused": reason, "step": step }));
+                if step == 1 {
+                    let forged = Command::Settings(Settings {
+                        fanout: 9,
+                        interval_ms: 100,
+                        loss_percent: 90,
+                        stop: 0,
+                        k: 1,
+                    });
+                    let order = sign_order(&me, room, u64::MAX / 2, &forged);
+                    send(&mut socket, &FromClient::Order { order }).await;
+                }
+            }
+            ToClient::Order { order } => {
+                say(json!({ "captured": true }));
+                send(&mut socket, &FromClient::Order { order }).await;
+            }
+            _ => {}
+        }
+    }
+    say(json!({ "done": step }));
 }
 
 /// `n` joins at once from this address, none proving a key.

@@ -565,6 +565,16 @@ impl Member {
                                 if index == 0 {
                                     out.say(&order.command.describe());
                                 }
+                                let config = self.node.config();
+                                out.line(json!({
+                                    "event": "order",
+                                    "peer": peer_hex(self.node.id()),
+                                    "order": order.command.describe(),
+                                    "fanout": config.rumor.fanout,
+                                    "interval_ms": config.rumor.interval_ms,
+                                    "group": self.node.podium().group_of(self.node.id()),
+                                    "frozen": self.node.is_frozen(),
+                                }));
                             }
                         }
                         ToClient::Pong | ToClient::Error { .. } | ToClient::ConductorRefused { .. } => {}

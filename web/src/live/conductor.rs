@@ -53,8 +53,6 @@ pub fn split_by_angle(members: &[(NodeId, (f64, f64))], groups: u8) -> Command {
 
 /// What the panel needs.
 pub struct PanelProps {
-    /// The knobs in force.
-    pub settings: Settings,
     /// Groups now (1: one room).
     pub groups: u8,
     /// The member picked in the picture, if any, and whether it is frozen.
@@ -102,9 +100,31 @@ pub struct PanelFields {
     pub split: NodeRef,
 }
 
-/// The panel.
+impl PanelFields {
+    /// Puts `s` in the knob fields, once they exist; true when done. The fields are not
+    /// bound to the settings (a redraw would overwrite what the conductor is typing): they
+    /// are filled when the panel appears, and read when the conductor applies them.
+    pub fn fill(&self, s: &Settings) -> bool {
+        let input = |r: &NodeRef, v: String| {
+            r.cast::<web_sys::HtmlInputElement>()
+                .map(|el| el.set_value(&v))
+                .is_some()
+        };
+        let select = |r: &NodeRef, v: String| {
+            r.cast::<web_sys::HtmlSelectElement>()
+                .map(|el| el.set_value(&v))
+                .is_some()
+        };
+        input(&self.fanout, s.fanout.to_string())
+            && select(&self.interval, s.interval_ms.to_string())
+            && input(&self.loss, s.loss_percent.to_string())
+            && select(&self.stop, s.stop.to_string())
+            && input(&self.k, s.k.to_string())
+    }
+}
+
+/// The panel. Its knob fields are filled by [`PanelFields::fill`].
 pub fn panel(p: &PanelProps, on: &PanelActions, fields: &PanelFields) -> Html {
-    let s = p.settings;
     html! {
         <section class="panel controls conductor" data-testid="conductor-panel" aria-label="Conductor">
             <h2>{ "Conductor" }</h2>
@@ -113,27 +133,27 @@ pub fn panel(p: &PanelProps, on: &PanelActions, fields: &PanelFields) -> Html {
             <fieldset>
                 <legend>{ "The room's knobs (every member, within a second)" }</legend>
                 <label>{ "Fanout" }
-                    <input ref={fields.fanout.clone()} type="number" min="1" max="16" value={s.fanout.to_string()} data-testid="conductor-fanout" />
+                    <input ref={fields.fanout.clone()} type="number" min="1" max="16" data-testid="conductor-fanout" />
                 </label>
                 <label>{ "Rumor interval" }
                     <select ref={fields.interval.clone()} data-testid="conductor-interval">
                         { for INTERVALS_MS.iter().map(|&ms| html! {
-                            <option value={ms.to_string()} selected={ms == s.interval_ms}>{ format!("{ms} ms") }</option>
+                            <option value={ms.to_string()}>{ format!("{ms} ms") }</option>
                         }) }
                     </select>
                 </label>
                 <label>{ "Loss on send, %" }
-                    <input ref={fields.loss.clone()} type="number" min="0" max="100" value={s.loss_percent.to_string()} data-testid="conductor-loss" />
+                    <input ref={fields.loss.clone()} type="number" min="0" max="100" data-testid="conductor-loss" />
                 </label>
                 <label>{ "Stop rule" }
                     <select ref={fields.stop.clone()} data-testid="conductor-stop">
                         { for StopRule::ALL.iter().enumerate().map(|(i, r)| html! {
-                            <option value={i.to_string()} selected={usize::from(s.stop) == i}>{ r.name() }</option>
+                            <option value={i.to_string()}>{ r.name() }</option>
                         }) }
                     </select>
                 </label>
                 <label>{ "k (counter limit, or 1/k coin)" }
-                    <input ref={fields.k.clone()} type="number" min="1" max="255" value={s.k.to_string()} data-testid="conductor-k" />
+                    <input ref={fields.k.clone()} type="number" min="1" max="255" data-testid="conductor-k" />
                 </label>
                 <button class="primary" data-testid="conductor-apply" onclick={on.apply.clone()}>{ "Apply to the room" }</button>
             </fieldset>

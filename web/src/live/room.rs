@@ -194,8 +194,11 @@ pub fn curve(spread: &Spread, theory: &[(f64, f64)], at_ms: i64) -> Html {
         .max(theory.last().map_or(1.0, |p| p.0 / 1000.0))
         .max(at_ms as f64 / 1000.0)
         * 1.05;
-    if let Some(&(_, k)) = spread.curve.last() {
-        measured.push((end_s.max(at_ms as f64 / 1000.0), k as f64));
+    // The count holds until now (the replay's time), not beyond.
+    let now_s = at_ms as f64 / 1000.0;
+    measured.retain(|&(t, _)| t <= now_s);
+    if let Some(&(_, k)) = measured.last() {
+        measured.push((now_s, k));
     }
     let series = [
         Series {

@@ -91,6 +91,8 @@ pub struct LiveView {
     /// This tab's last guess, seconds.
     guessed: Option<f64>,
     fields: PanelFields,
+    /// The conductor's knob fields hold the settings (filled once, when they appear).
+    fields_filled: bool,
     _refresh: Interval,
 }
 
@@ -143,6 +145,7 @@ impl Component for LiveView {
             guess: NodeRef::default(),
             guessed: None,
             fields: PanelFields::default(),
+            fields_filled: false,
             _refresh: Interval::new(200, move || link.send_message(Msg::Refresh)),
         }
     }
@@ -284,6 +287,15 @@ impl Component for LiveView {
         true
     }
 
+    fn rendered(&mut self, _ctx: &Context<Self>, _first: bool) {
+        if self.fields_filled {
+            return;
+        }
+        if let Ok(live) = self.live.try_borrow() {
+            self.fields_filled = self.fields.fill(&current_settings(&live.node));
+        }
+    }
+
     fn view(&self, ctx: &Context<Self>) -> Html {
         let Ok(live) = self.live.try_borrow() else {
             return html! { <p class="muted">{ "…" }</p> };
@@ -357,16 +369,6 @@ impl Component for LiveView {
             &mut self.layout.borrow_mut(),
             link.callback(Msg::Pick),
         );
-        let settings_now = locked.unwrap_or(Settings {
-            fanout: config.rumor.fanout,
-            interval_ms: config.rumor.interval_ms,
-            loss_percent: (config.loss * 100.0).round() as u8,
-            stop: StopRule::ALL
-                .iter()
-                .position(|&r| r == config.rumor.interest.rule)
-                .unwrap_or(0) as u8,
-            k: config.rumor.interest.k,
-        });
         let my_group = podium.group_of(live.me);
         let conductor_panel = live.conducts().then(|| {
             let guesses_html = html! {
@@ -383,7 +385,6 @@ impl Component for LiveView {
             };
             conductor::panel(
                 &PanelProps {
-                    settings: settings_now,
                     groups: podium.group_count.max(1),
                     picked: self.picked.map(|p| (p, podium.frozen.contains(&p))),
                     link: conductor::student_link(&live.room),
@@ -422,7 +423,8 @@ impl Component for LiveView {
                         }
                         if let Some(s) = locked {
                             <p class="locked" data-testid="room-locked">{ format!(
-                                "The conductor holds the settings: fanout {}, every {} ms, loss {} %, stop rule {}.",
+                                "{} the settings: fanout {}, every {} ms, loss {} %, stop rule {}.",
+                                if live.conducts() { "You hold the room's" } else { "The conductor holds" },
                                 s.fanout, s.interval_ms, s.loss_percent, s.interest().rule.name()
                             ) }</p>
                         }
@@ -599,6 +601,21 @@ impl Component for LiveView {
             </main>
         }
     }
+}
+
+/// The knobs in force at `node`, as the conductor's settings.
+fn current_settings(node: &grapevine_core::lab::live::LiveNode) -> Settings {
+    let config = node.config();
+    node.podium().settings.unwrap_or(Settings {
+        fanout: config.rumor.fanout,
+        interval_ms: config.rumor.interval_ms,
+        loss_percent: (config.loss * 100.0).round() as u8,
+        stop: StopRule::ALL
+            .iter()
+            .position(|&r| r == config.rumor.interest.rule)
+            .unwrap_or(0) as u8,
+        k: config.rumor.interest.k,
+    })
 }
 
 /// The median of `values`, if any.

@@ -1,0 +1,149 @@
+// The conducted room: a teacher's tab opened with the conductor link, students' tabs (one
+// with a wrong token), native members (`grapevine peer`), and a student after the controls
+// (cli/examples/rogue.rs --usurp). The conductor's knobs reach every member within 2 s; a
+// wrong token, a forged and a replayed order change nothing; a split keeps a rumor in its
+// group and a heal lets it through; every tab draws the whole room and the rumor's tree;
+// freeze, guesses and reset. Runs in the loopback namespace with the other live tests
+// (scripts/test).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { serveDist, CLI } from './browser.mjs';
+import { liveChromium, liveTab, nativePeers, until, rumorIds, sleep } from './live.mjs';
+
+const TOKEN = 'teach-e2e-4242';
+const ROGUE = CLI.replace(/grapevine$/, 'examples/rogue');
+let server;
+let peers;
+const browsers = [];
+before(async () => { server = await serveDist(0, ['--conductor-token', TOKEN]); });
+after(async () => {
+  for (const b of browsers) await b.close();
+  peers?.process.kill('SIGTERM');
+  server?.process.kill();
+});
+
+const fanout = (t) => t.getByTestId('live-fanout').inputValue();
+const roomNodes = (t) => t.locator('[data-testid=room-node]').evaluateAll((els) => els.map((e) => ({
+  peer: e.dataset.peer, state: e.dataset.state, status: e.dataset.status, group: Number(e.dataset.group),
+})));
+const edges = (t) => t.locator('[data-testid=room-edge]').evaluateAll((els) => els.map((e) => [e.dataset.from, e.dataset.to]));
+
+test('a conductor steers the room; students cannot; every tab draws the room and the rumor crossing it', async () => {
+  const origin = server.url.replace(/\/$/, '');
+  const room = 'conducted';
+  const { browser, context } = await liveChromium(origin);
+  browsers.push(browser);
+  const teacher = await liveTab(context, `${server.url}?live=${room}&conductor=${TOKEN}`);
+  const s1 = await liveTab(context, `${server.url}?live=${room}`);
+  const s2 = await liveTab(context, `${server.url}?live=${room}`);
+  const wrong = await liveTab(context, `${server.url}?live=${room}&conductor=wrong`);
+  const tabs = [teacher, s1, s2, wrong];
+  peers = nativePeers(origin, room, ['--count', '3', '--links', '8']);
+  await until('three native members', async () => peers.ids().size === 3, 15_000);
+  const everyone = [...tabs.map((t) => t.id), ...peers.ids()];
+
+  // The token's holder gets the panel; a wrong token gets a refusal and no panel.
+  await teacher.getByTestId('conductor-panel').waitFor({ timeout: 10_000 });
+  await teacher.getByTestId('conductor-qr').locator('svg').waitFor();
+  await wrong.getByTestId('conductor-refused').waitFor({ timeout: 10_000 });
+  assert.match(await wrong.getByTestId('conductor-refused').textContent(), /wrong conductor token/);
+  for (const t of [s1, s2, wrong]) assert.equal(await t.getByTestId('conductor-panel').count(), 0);
+  assert.ok(server.log.some((l) => l.includes(`refused peer ${wrong.id} as conductor of room ${room}`)), 'the server logs the wrong token');
+
+  await until('every tab lists the whole room', async () => {
+    const all = await Promise.all(tabs.map(roomNodes));
+    return all.every((nodes) => everyone.every((id) => nodes.some((n) => n.peer === id && n.status === 'alive')));
+  }, 30_000);
+
+  // Fanout 3 for the room: every tab's knob shows it (locked) within 2 s; native members too.
+  await teacher.getByTestId('conductor-fanout').fill('3');
+  const t0 = Date.now();
+  await teacher.getByTestId('conductor-apply').click();
+  const took = await until('every tab runs fanout 3', async () => (await Promise.all(tabs.map(fanout))).every((f) => f === '3'), 2_000);
+  for (const t of [s1, s2, wrong]) {
+    await t.getByTestId('room-locked').waitFor();
+    assert.equal(await t.getByTestId('live-fanout').isDisabled(), true, 'the student knob is locked');
+  }
+  await until('every native member runs fanout 3', async () => peers.lines.filter((l) => l.event === 'order' && l.fanout === 3).length === 3, 2_000);
+  console.log(`conductor's fanout 3 on every tab ${took} ms after the click (${Date.now() - t0} ms with the native members)`);
+
+  // A student after the controls: a made-up token, an order signed with its own key, the
+  // conductor's order replayed. All refused by the server (logged), nothing changes.
+  const usurper = spawn(ROGUE, ['--url', server.url, '--room', room, '--usurp', '6'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const said = [];
+  createInterface({ input: usurper.stdout }).on('line', (l) => said.push(JSON.parse(l)));
+  const usurped = new Promise((done) => usurper.on('exit', done));
+  await until('the usurper joined', async () => said.some((l) => l.joined), 10_000);
+  await until('the usurper was refused twice', async () => said.filter((l) => l.refused).length >= 2, 5_000);
+  await teacher.getByTestId('conductor-ask').click(); // an order for it to capture and replay
+  await until('the usurper replayed the order', async () => said.filter((l) => l.refused).length >= 3, 5_000);
+  assert.ok(said.some((l) => l.captured), 'it captured a real order');
+  assert.match(said.filter((l) => l.refused).map((l) => l.refused).join(' | '), /wrong conductor token.*only the conductor gives orders.*only the conductor gives orders/);
+  await usurped;
+  assert.ok(server.log.some((l) => l.includes('refused an order from peer') && l.includes('only the conductor gives orders')), server.log.join('\n'));
+  await sleep(500);
+  for (const t of tabs) {
+    assert.equal(await fanout(t), '3', `${t.id} keeps the conductor's fanout`);
+    assert.equal(await t.getByTestId('live-loss').inputValue(), '0', `${t.id} keeps loss 0`);
+  }
+
+  // Predict, then run: a student's guess reaches the conductor's histogram.
+  await s1.getByTestId('guess').fill('4');
+  await s1.getByTestId('guess-submit').click();
+  await until('the conductor sees the guess', async () => (await teacher.getByTestId('guess-count').textContent()).startsWith('1 guess'), 15_000);
+
+  // Split into two groups: a rumor started in the teacher's group stays there for 10 s.
+  await teacher.getByTestId('conductor-split').selectOption('2');
+  await until('every tab draws two groups', async () => (await Promise.all(tabs.map(roomNodes))).every((nodes) => new Set(nodes.map((n) => n.group)).size === 2), 3_000);
+  const groups = new Map((await roomNodes(teacher)).map((n) => [n.peer, n.group]));
+  const home = groups.get(teacher.id);
+  const inside = everyone.filter((id) => groups.get(id) === home);
+  const outside = everyone.filter((id) => groups.get(id) !== home);
+  assert.ok(inside.length >= 2 && outside.length >= 2, `groups ${inside.length} | ${outside.length}`);
+  await sleep(1_000); // every member has the split before the rumor
+  await teacher.getByTestId('rumor-text').fill('only this side');
+  const started = Date.now();
+  await teacher.getByTestId('start-rumor').click();
+  const id = await until('the rumor starts', async () => (await rumorIds(teacher)).length === 1).then(async () => (await rumorIds(teacher))[0]);
+  const knows = async () => {
+    const tabIds = new Map(await Promise.all(tabs.map(async (t) => [t.id, (await rumorIds(t)).includes(id)])));
+    const natives = peers.heard(id);
+    return new Map(everyone.map((m) => [m, tabIds.get(m) ?? natives.has(m)]));
+  };
+  await until('the rumor reaches its whole group', async () => { const k = await knows(); return inside.every((m) => k.get(m)); }, 10_000);
+  await sleep(Math.max(0, 10_000 - (Date.now() - started)));
+  const after10 = await knows();
+  assert.deepEqual(outside.filter((m) => after10.get(m)), [], 'no member of the other group heard it in 10 s');
+
+  // Heal: it crosses.
+  await teacher.getByTestId('conductor-heal').click();
+  const healed = Date.now();
+  await until('after the heal the rumor reaches everyone', async () => [...(await knows()).values()].every(Boolean), 20_000);
+  console.log(`split: the rumor stayed in its group of ${inside.length} for 10 s; after the heal it reached all ${everyone.length} in ${Date.now() - healed} ms`);
+
+  // Every tab's room view: every member, everyone informed, exactly members - 1 arrows.
+  await until('every tab draws the whole tree', async () => {
+    const views = await Promise.all(tabs.map(async (t) => ({ nodes: await roomNodes(t), edges: await edges(t), informed: await t.getByTestId('room-informed').textContent() })));
+    return views.every((v) => v.nodes.length === everyone.length
+      && everyone.every((m) => v.nodes.some((n) => n.peer === m))
+      && v.edges.length === everyone.length - 1
+      && v.informed.startsWith(`${everyone.length} of ${everyone.length}`));
+  }, 30_000);
+  const tree = await edges(s2);
+  assert.equal(new Set(tree.map((e) => e[1])).size, everyone.length - 1, 'each member told once');
+  assert.ok(!tree.some((e) => e[1] === teacher.id), 'nobody told the origin');
+
+  // Freeze a student from the picture, then thaw it.
+  await teacher.locator(`[data-testid=room-node][data-peer="${s2.id}"]`).click();
+  await teacher.getByTestId('conductor-freeze').click();
+  await s2.getByTestId('room-frozen').waitFor({ timeout: 3_000 });
+  await teacher.getByTestId('conductor-freeze').click();
+  await until('the student thaws', async () => (await s2.getByTestId('room-frozen').count()) === 0, 3_000);
+
+  // Reset: every tab forgets the room's rumors.
+  await teacher.getByTestId('conductor-reset').click();
+  await until('every tab forgot the rumors', async () => (await Promise.all(tabs.map(rumorIds))).every((ids) => ids.length === 0), 3_000);
+  for (const t of tabs) assert.deepEqual(t.errors, []);
+});
