@@ -26,6 +26,7 @@ use axum::routing::get;
 use axum::Router;
 use clap::Args;
 use futures_util::{SinkExt, StreamExt};
+use grapevine_core::lab::conduct::Command;
 use grapevine_core::signal::{self, valid_peer, valid_room, IceServer};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
@@ -416,7 +417,9 @@ fn app(args: &ServeArgs) -> Router {
         allow_origins: args.allow_origin.clone(),
         joins: Mutex::new(HashMap::new()),
         queued: AtomicUsize::new(0),
-        conductor_token: args.conductor_token.clone().unwrap_or_else(new_token),
+        // run() draws one when none was given; without it (tests building the app), no
+        // token: nobody conducts.
+        conductor_token: args.conductor_token.clone().unwrap_or_default(),
         refusals: Mutex::new(BTreeMap::new()),
     });
     Router::new()
@@ -659,13 +662,11 @@ fn join(
         }));
     }
     if !replacing {
-        let joined = serde_json::to_string(&ToClient::PeerJoined { peer: peer.into() })
-            .expect("serialisable");
-        for member in here.members.values() {
-            if !state.offer(&member.tx, joined.clone()) {
-                member.stale.store(true, Ordering::Relaxed);
-            }
-        }
+        broadcast(
+            state,
+            here,
+            &text_of(&ToClient::PeerJoined { peer: peer.into() }),
+        );
     }
     rooms.next_conn += 1;
     let conn = rooms.next_conn;
@@ -726,13 +727,11 @@ fn leave(state: &Shared, room: &str, peer: &str, conn: u64, ip: IpAddr) {
         rooms.rooms.remove(room);
         return;
     }
-    let left =
-        serde_json::to_string(&ToClient::PeerLeft { peer: peer.into() }).expect("serialisable");
-    for member in here.members.values() {
-        if !state.offer(&member.tx, left.clone()) {
-            member.stale.store(true, Ordering::Relaxed);
-        }
-    }
+    broadcast(
+        state,
+        here,
+        &text_of(&ToClient::PeerLeft { peer: peer.into() }),
+    );
 }
 
 /// A frame's text.
@@ -742,7 +741,8 @@ fn text_of(message: &ToClient<'_>) -> String {
 
 /// Whether `given` is the conductor token, in time independent of where they differ.
 fn token_matches(given: &str, token: &str) -> bool {
-    given.len() == token.len()
+    !token.is_empty()
+        && given.len() == token.len()
         && given
             .bytes()
             .zip(token.bytes())
@@ -760,12 +760,28 @@ fn vouch(state: &Shared, room: &str, peer: &str) {
     let Some(here) = rooms.rooms.get_mut(room) else {
         return;
     };
-    here.conductor = Some(peer.to_string());
+    if here.conductor.as_deref() != Some(peer) {
+        // Another key: the standing orders were signed by the old one, and members would
+        // refuse them (a new conductor sets the room anew).
+        here.orders.clear();
+        here.conductor = Some(peer.to_string());
+    }
     let text = text_of(&ToClient::Conductor { peer: peer.into() });
-    for member in here.members.values() {
-        state.offer(&member.tx, text.clone());
+    broadcast(state, here, &text);
+}
+
+/// Queues `text` for every member of `room` (marked stale where its queue is full).
+fn broadcast(state: &Shared, room: &Room, text: &str) {
+    for member in room.members.values() {
+        if !state.offer(&member.tx, text.to_string()) {
+            member.stale.store(true, Ordering::Relaxed);
+        }
     }
 }
+
+/// Standing orders a room keeps at most (the settings, the split, the question, and one per
+/// frozen member).
+const MAX_STANDING_ORDERS: usize = 256;
 
 /// An order from `peer`: relayed to the whole room if `peer` is the conductor the server
 /// vouched for, the order is signed by its key for this room, and its number is above the
@@ -785,15 +801,22 @@ fn relay_order(state: &Shared, room: &str, peer: &str, order: &str) -> Result<()
         return Err("order refused: replayed".into());
     }
     here.last_order = checked.seq;
-    if let Some(kind) = checked.command.standing() {
-        here.orders.insert(kind, (checked.seq, order.to_string()));
+    match (&checked.command, checked.command.standing()) {
+        // A thaw ends a freeze: nothing stands for the member any more.
+        (Command::Freeze { frozen: false, .. }, Some(kind)) => {
+            here.orders.remove(&kind);
+        }
+        (_, Some(kind))
+            if here.orders.len() < MAX_STANDING_ORDERS || here.orders.contains_key(&kind) =>
+        {
+            here.orders.insert(kind, (checked.seq, order.to_string()));
+        }
+        _ => {}
     }
     let text = text_of(&ToClient::Order {
         order: order.to_string(),
     });
-    for member in here.members.values() {
-        state.offer(&member.tx, text.clone());
-    }
+    broadcast(state, here, &text);
     Ok(())
 }
 
@@ -1312,20 +1335,17 @@ async fn serve(listener: tokio::net::TcpListener, app: Router) {
 /// Serves until interrupted.
 /// A random conductor token: 16 hex digits from the OS's generator (64 bits: a student
 /// guessing it at the server's frame rate would need millennia, and is cut off after
-/// [`MAX_WRONG_TOKENS`] tries per connection anyway).
-fn new_token() -> String {
+/// [`MAX_WRONG_TOKENS`] tries per connection anyway); `None` without a generator.
+fn new_token() -> Option<String> {
     let mut bytes = [0u8; 8];
-    // Without the OS's generator the server cannot draw nonces either (nobody joins).
-    let _ = getrandom::fill(&mut bytes);
-    signal::hex(&bytes)
+    getrandom::fill(&mut bytes).ok()?;
+    Some(signal::hex(&bytes))
 }
 
-/// Whether `token` may be a conductor token: 8 to 128 URL-safe characters.
+/// Whether `token` may be this server's conductor token: a token the page takes
+/// ([`signal::valid_token`]) of at least 8 characters.
 fn valid_token(token: &str) -> bool {
-    (8..=128).contains(&token.len())
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    token.len() >= 8 && signal::valid_token(token)
 }
 
 /// The address students should open: the listening address, or this machine's address on
@@ -1382,7 +1402,12 @@ pub fn run(mut args: ServeArgs) -> Result<(), crate::Usage> {
             args.room
         )));
     }
-    let token = args.conductor_token.clone().unwrap_or_else(new_token);
+    let token = match args.conductor_token.clone() {
+        Some(token) => token,
+        None => new_token().ok_or_else(|| {
+            crate::Usage("error: this system has no random number generator for the conductor token: give --conductor-token".into())
+        })?,
+    };
     args.conductor_token = Some(token.clone());
     if let Some(bad) = args.allow_origin.iter().find(|o| !valid_origin(o)) {
         return Err(crate::Usage(format!(

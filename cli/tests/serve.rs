@@ -1085,7 +1085,7 @@ async fn only_the_token_holders_signed_orders_reach_the_room() {
             k: 1,
         })
     };
-    let mut baton = Baton::new(identity(A1), "class".into());
+    let mut baton = Baton::new(identity(A1), "class".into(), 0);
     let order = baton.order(1_000, &settings(3));
     send(&mut teacher, json!({ "type": "order", "order": order })).await;
     let relayed = json!({ "type": "order", "order": order });
@@ -1135,10 +1135,47 @@ async fn only_the_token_holders_signed_orders_reach_the_room() {
             break;
         }
     }
+    // An empty token is no token.
+    send(&mut student, json!({ "type": "conduct", "token": "" })).await;
+    assert_eq!(skip_room(&mut student).await["type"], "conductor-refused");
+    // Another tab with the token takes over: the old key's standing orders are dropped (a
+    // later joiner would refuse them), and the new conductor's orders go on above the last.
+    let (mut second, _) = server.join("class", B1).await;
+    send(
+        &mut second,
+        json!({ "type": "conduct", "token": "sesame-0123" }),
+    )
+    .await;
+    let vouched_b1 = json!({ "type": "conductor", "peer": id(B1) });
+    // (b1 was told of a1 and its standing order when it joined.)
+    assert_eq!(next_json(&mut second).await["peer"], id(A1));
+    assert_eq!(next_json(&mut second).await["type"], "order");
+    assert_eq!(next_json(&mut second).await, vouched_b1);
+    assert_eq!(skip_room(&mut teacher).await, vouched_b1);
+    let (mut later, _) = server.join("class", "c1").await;
+    assert_eq!(next_json(&mut later).await, vouched_b1);
+    quiet(&mut later, 200).await;
+    let mut baton_b1 = Baton::new(identity(B1), "class".into(), 1_000);
+    let order_b1 = baton_b1.order(10, &settings(4));
+    send(&mut second, json!({ "type": "order", "order": order_b1 })).await;
+    assert_eq!(
+        next_json(&mut later).await,
+        json!({ "type": "order", "order": order_b1 })
+    );
     let health: Value = serde_json::from_str(&server.get("/health").1).unwrap();
-    assert_eq!(health["refused"]["conductor-token"], 5, "{health}");
+    assert_eq!(health["refused"]["conductor-token"], 6, "{health}");
     assert_eq!(health["refused"]["order"], 4, "{health}");
-    assert_eq!(health["room"]["class"]["conductor"], id(A1), "{health}");
+    assert_eq!(health["room"]["class"]["conductor"], id(B1), "{health}");
+}
+
+/// The next frame that is not a join or a leave.
+async fn skip_room(ws: &mut Ws) -> Value {
+    loop {
+        let frame = next_json(ws).await;
+        if frame["type"] != "peer-joined" && frame["type"] != "peer-left" {
+            return frame;
+        }
+    }
 }
 
 /// `serve` prints the student and conductor links with the token, and the student link as

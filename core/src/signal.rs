@@ -25,6 +25,16 @@ pub fn valid_room(room: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
 }
 
+/// Whether `token` may be a conductor token: 1 to 128 letters, digits, `-` or `_` (safe
+/// in a URL as it is). The page takes any such token and lets the server judge it;
+/// `grapevine serve` wants at least 8 characters for its own.
+pub fn valid_token(token: &str) -> bool {
+    (1..=128).contains(&token.len())
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// A peer id as signaling writes it: 16 lowercase hex digits (the tab's 64-bit node id).
 pub fn valid_peer(peer: &str) -> bool {
     peer.len() == 16 && peer.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))

@@ -1142,7 +1142,7 @@ fn every_member_draws_the_whole_room_and_the_rumors_tree() {
 fn the_conductors_orders_set_split_freeze_and_reset_the_room_and_nothing_else_does() {
     use grapevine_core::lab::conduct::{sign_order, Baton, Command, Settings};
     let conductor = identity(1000);
-    let mut baton = Baton::new(conductor.clone(), "class".into());
+    let mut baton = Baton::new(conductor.clone(), "class".into(), 0);
     let mut mesh = Mesh::new(6);
     for tab in mesh.tabs.values_mut() {
         tab.handle_conductor(conductor.id());
@@ -1167,14 +1167,23 @@ fn the_conductors_orders_set_split_freeze_and_reset_the_room_and_nothing_else_do
     let three = baton.order(mesh.now.0, &settings(3));
     assert!(everyone(&mut mesh, &three).iter().all(Result::is_ok));
     assert!(mesh.tabs.values().all(|t| t.config().rumor.fanout == 3));
-    // A student's forgery, and the conductor's order again: refused everywhere.
+    // A student's forgery, and an older order of the conductor's never given (a replay):
+    // refused everywhere. The same order again (a reconnection) is known, not refused.
     let forged = sign_order(&identity(2000), "class", u64::MAX - 1, &settings(9));
     assert!(everyone(&mut mesh, &forged)
         .iter()
         .all(|r| *r == Err("wrong-key")));
-    assert!(everyone(&mut mesh, &three)
+    let older = sign_order(&conductor, "class", 1, &settings(9));
+    assert!(everyone(&mut mesh, &older)
         .iter()
         .all(|r| *r == Err("replayed")));
+    assert!(everyone(&mut mesh, &three)
+        .iter()
+        .all(|r| *r == Err("known")));
+    assert!(mesh
+        .tabs
+        .values()
+        .all(|t| t.refusals().get("replayed") == 1 && t.refusals().get("known") == 0));
     assert!(mesh.tabs.values().all(|t| t.config().rumor.fanout == 3));
 
     // Split: 1000..3000 | 4000..6000.

@@ -37,15 +37,6 @@ pub struct PageSettings {
     pub conductor: Option<String>,
 }
 
-/// Whether `token` may be a conductor token in a URL: 1 to 128 letters, digits, `-` or `_`
-/// (the server says whether it is the right one).
-pub fn valid_token(token: &str) -> bool {
-    (1..=128).contains(&token.len())
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
 /// An ICE server URL the page accepts: `stun:`, `turn:` or `turns:`, at most 200 characters.
 pub fn valid_ice(url: &str) -> bool {
     url.len() <= 200
@@ -204,7 +195,7 @@ impl PageSettings {
                     _ => bad("live", v, "a room name is 1 to 64 letters, digits, dots, dashes or underscores"),
                 },
                 "conductor" => match v {
-                    token if valid_token(token) => s.conductor = Some(token.to_string()),
+                    token if grapevine_core::signal::valid_token(token) => s.conductor = Some(token.to_string()),
                     _ => bad("conductor", v, "a conductor token is 1 to 128 letters, digits, dashes or underscores"),
                 },
                 "ice" => {
@@ -316,11 +307,9 @@ impl PageSettings {
             } else {
                 format!("&ice={}", encode(&self.ice.join(",")))
             };
-            let conductor = self
-                .conductor
-                .as_ref()
-                .map_or(String::new(), |t| format!("&conductor={t}"));
-            return format!("?live={room}{ice}{conductor}");
+            // Not the conductor token: the conductor's tab is projected, and its address
+            // bar with it. The tab keeps the token in sessionStorage instead.
+            return format!("?live={room}{ice}");
         }
         if let Some(protocol) = self.lab.protocol {
             let lab = &self.lab;

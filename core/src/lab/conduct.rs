@@ -16,7 +16,8 @@
 //! hear the order that heals it, and a frozen member the one that thaws it.
 
 use crate::auth::{Identity, Proof, Statement};
-use crate::lab::rumor::MAX_PAYLOAD_BYTES;
+use crate::lab::live::LiveConfig;
+use crate::lab::rumor::{RumorConfig, MAX_PAYLOAD_BYTES};
 use crate::lab::NodeId;
 use crate::rules::{Interest, StopRule, MAX_FANOUT};
 use crate::signal::{relay_decode, relay_encode};
@@ -50,6 +51,34 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The knobs `config` runs with.
+    pub fn of(config: &LiveConfig) -> Settings {
+        let interest = config.rumor.interest;
+        Settings {
+            fanout: config.rumor.fanout,
+            interval_ms: config.rumor.interval_ms,
+            loss_percent: (config.loss * 100.0).round().clamp(0.0, 100.0) as u8,
+            stop: StopRule::ALL
+                .iter()
+                .position(|&r| r == interest.rule)
+                .unwrap_or(0) as u8,
+            k: interest.k,
+        }
+    }
+
+    /// `config` with these knobs.
+    pub fn applied_to(&self, config: LiveConfig) -> LiveConfig {
+        LiveConfig {
+            rumor: RumorConfig {
+                fanout: self.fanout,
+                interval_ms: self.interval_ms,
+                interest: self.interest(),
+                ..config.rumor
+            },
+            loss: f64::from(self.loss_percent) / 100.0,
+        }
+    }
+
     /// The stop rule with its parameter.
     pub fn interest(&self) -> Interest {
         let rule = StopRule::ALL
@@ -251,12 +280,14 @@ pub struct Baton {
 }
 
 impl Baton {
-    /// The conductor of `room`, holding `identity`'s key (the one the server vouched for).
-    pub fn new(identity: Identity, room: String) -> Baton {
+    /// The conductor of `room`, holding `identity`'s key (the one the server vouched for);
+    /// its orders are numbered above `after` (the last order the room took: a new conductor
+    /// whose clock is behind the previous one's is not refused as a replay).
+    pub fn new(identity: Identity, room: String, after: u64) -> Baton {
         Baton {
             identity,
             room,
-            last: 0,
+            last: after,
         }
     }
 
@@ -276,6 +307,9 @@ impl Baton {
 pub struct Podium {
     conductor: Option<NodeId>,
     last: u64,
+    /// The numbers of the last orders taken: the same order again (the server tells a
+    /// member that reconnects the standing orders) is known, not a replay.
+    taken: alloc::collections::VecDeque<u64>,
     /// The knobs the conductor set (the member's own are locked to them).
     pub settings: Option<Settings>,
     /// Each member's group while the room is split (empty: one room).
@@ -300,15 +334,28 @@ impl Podium {
         self.conductor
     }
 
+    /// The number of the last order taken (0: none).
+    pub fn last(&self) -> u64 {
+        self.last
+    }
+
     /// Takes an order's text: checked ([`check_order`]) against the vouched conductor, and
-    /// newer than the last taken (`replayed` otherwise). What it holds the room to is noted.
+    /// newer than the last taken (`replayed` otherwise; `known` for one taken already,
+    /// which a reconnection brings again). What it holds the room to is noted.
     pub fn take(&mut self, room: &str, text: &str) -> Result<Order, &'static str> {
         let conductor = self.conductor.ok_or("no-conductor")?;
         let order = check_order(room, conductor, text)?;
+        if self.taken.contains(&order.seq) {
+            return Err("known");
+        }
         if order.seq <= self.last {
             return Err("replayed");
         }
         self.last = order.seq;
+        if self.taken.len() == 64 {
+            self.taken.pop_front();
+        }
+        self.taken.push_back(order.seq);
         match &order.command {
             Command::Settings(s) => self.settings = Some(*s),
             Command::Split { groups, members } => {
@@ -359,7 +406,7 @@ mod tests {
 
     #[test]
     fn a_vouched_conductors_orders_are_taken_in_order_and_never_twice() {
-        let mut baton = Baton::new(teacher(), "class".into());
+        let mut baton = Baton::new(teacher(), "class".into(), 0);
         let mut podium = Podium::default();
         let first = baton.order(1_000, &settings(3));
         assert_eq!(podium.take("class", &first), Err("no-conductor"));
@@ -367,12 +414,23 @@ mod tests {
         let order = podium.take("class", &first).unwrap();
         assert_eq!(order.command, settings(3));
         assert_eq!(podium.settings.map(|s| s.fanout), Some(3));
-        // Replayed: refused, nothing changes.
+        // Again (a reconnection): known. An older one never taken: refused.
+        let older = sign_order(&teacher(), "class", 999, &settings(7));
         let second = baton.order(1_000, &settings(5));
-        assert_eq!(podium.take("class", &first), Err("replayed"));
+        assert_eq!(podium.take("class", &first), Err("known"));
+        assert_eq!(podium.take("class", &older), Err("replayed"));
         assert_eq!(podium.take("class", &second).unwrap().seq, 1_001);
-        assert_eq!(podium.take("class", &second), Err("replayed"));
-        assert_eq!(podium.settings.map(|s| s.fanout), Some(5));
+        assert_eq!(podium.take("class", &second), Err("known"));
+        // A new conductor with a clock behind goes on above the last order taken.
+        let mut next = Baton::new(teacher(), "class".into(), podium.last());
+        assert_eq!(
+            podium
+                .take("class", &next.order(10, &settings(2)))
+                .unwrap()
+                .seq,
+            1_002
+        );
+        assert_eq!(podium.settings.map(|s| s.fanout), Some(2));
     }
 
     #[test]
@@ -419,7 +477,7 @@ mod tests {
 
     #[test]
     fn a_split_names_groups_and_a_heal_clears_them() {
-        let mut baton = Baton::new(teacher(), "class".into());
+        let mut baton = Baton::new(teacher(), "class".into(), 0);
         let mut podium = Podium::default();
         podium.vouch(teacher().id());
         let split = Command::Split {

@@ -258,6 +258,7 @@ impl LiveNode {
                 self.obey(now, &order.command);
                 Ok(order)
             }
+            Err("known") => Err("known"), // taken before: nothing to refuse
             Err(why) => {
                 self.refusals.add(why);
                 Err(why)
@@ -269,15 +270,7 @@ impl LiveNode {
     fn obey(&mut self, now: Millis, command: &Command) {
         match command {
             Command::Settings(s) => {
-                let config = LiveConfig {
-                    rumor: RumorConfig {
-                        fanout: s.fanout,
-                        interval_ms: s.interval_ms,
-                        interest: s.interest(),
-                        ..self.rumor.config()
-                    },
-                    loss: f64::from(s.loss_percent) / 100.0,
-                };
+                let config = s.applied_to(self.config());
                 self.configure(now, config);
             }
             Command::Rumor { at, text } if *at == self.id && !self.frozen => {
@@ -295,10 +288,13 @@ impl LiveNode {
         }
     }
 
-    /// Whether messages to or from `peer` are cut: this member is frozen, or `peer` is in
-    /// another group of the conductor's split.
+    /// Whether messages to or from `peer` are cut: this member or `peer` is frozen (both
+    /// ends hold to a freeze, as to a split), or `peer` is in another group of the
+    /// conductor's split.
     fn cut_off(&self, peer: NodeId) -> bool {
-        self.frozen || self.podium.group_of(peer) != self.podium.group_of(self.id)
+        self.frozen
+            || self.podium.frozen.contains(&peer)
+            || self.podium.group_of(peer) != self.podium.group_of(self.id)
     }
 
     /// Says what carries the link to `peer` (for the room's picture of links).

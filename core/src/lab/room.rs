@@ -6,8 +6,9 @@
 //! (`room.<id>.links`), the last [`HEARD_SLOTS`] rumors it heard (`room.<id>.heard.<slot>`:
 //! which, from whom, when, at how many hops, and when it stopped spreading it) and its guess
 //! (`room.<id>.guess`). A record is taken only from the member it describes (the key names
-//! it, and the write must be its own), so no member can draw another's links or claim to
-//! have told another. The picture is eventually consistent, like everything gossip
+//! it, and the write must be its own), so no member can draw another's links or another's
+//! arrival; a member does say whom it heard a rumor from (an arrow into itself), as it says
+//! everything about itself. The picture is eventually consistent, like everything gossip
 //! carries: a member's record reaches the others a few gossip rounds after it changed.
 //!
 //! Times are the members' own clocks (ms since the epoch); the tree's times are each
@@ -56,17 +57,21 @@ impl Carrier {
 
     /// Parses [`Carrier::name`].
     pub fn from_name(name: &str) -> Option<Carrier> {
-        [Carrier::Direct, Carrier::Turn, Carrier::Relay]
-            .into_iter()
-            .find(|c| c.name() == name)
+        Carrier::ALL.into_iter().find(|c| c.name() == name)
     }
 
-    fn letter(self) -> char {
+    const ALL: [Carrier; 3] = [Carrier::Direct, Carrier::Turn, Carrier::Relay];
+
+    fn letter(self) -> &'static str {
         match self {
-            Carrier::Direct => 'd',
-            Carrier::Turn => 't',
-            Carrier::Relay => 'r',
+            Carrier::Direct => "d",
+            Carrier::Turn => "t",
+            Carrier::Relay => "r",
         }
+    }
+
+    fn from_letter(letter: &str) -> Option<Carrier> {
+        Carrier::ALL.into_iter().find(|c| c.letter() == letter)
     }
 }
 
@@ -126,7 +131,7 @@ pub fn links_value(links: &[(NodeId, Carrier)]) -> String {
         if !out.is_empty() {
             out.push(' ');
         }
-        out.push(carrier.letter());
+        out.push_str(carrier.letter());
         out.push(':');
         out.push_str(&peer_hex(*peer));
     }
@@ -138,13 +143,7 @@ fn parse_links(value: &str) -> Vec<(NodeId, Carrier)> {
         .split(' ')
         .filter_map(|item| {
             let (kind, peer) = item.split_once(':')?;
-            let carrier = match kind {
-                "d" => Carrier::Direct,
-                "t" => Carrier::Turn,
-                "r" => Carrier::Relay,
-                _ => return None,
-            };
-            Some((parse_peer(peer)?, carrier))
+            Some((parse_peer(peer)?, Carrier::from_letter(kind)?))
         })
         .take(MAX_LINKS_RECORDED)
         .collect()
@@ -229,7 +228,11 @@ pub fn read_record<'a>(
             if let (Some(q), Some(s)) = (q, s) {
                 record.guess = Some((q, s));
             }
-        } else if rest.starts_with("heard.") {
+        } else if rest
+            .strip_prefix("heard.")
+            .and_then(|slot| slot.parse::<u8>().ok())
+            .is_some_and(|slot| slot < HEARD_SLOTS)
+        {
             record.heard.extend(parse_heard(value));
         }
     }
@@ -319,7 +322,8 @@ pub fn spread(members: &[RoomMember], rumor: RumorId, born_ms: Option<u64>) -> S
     let born_ms = born_ms
         .or_else(|| heard.iter().map(|(_, h)| h.at_ms).min())
         .unwrap_or(0);
-    let after = |at: u64| at as i64 - born_ms as i64;
+    // Signed by hostile origins too: any u64 (the difference fits an i128, then is clamped).
+    let after = |at: u64| (i128::from(at) - i128::from(born_ms)).clamp(-(1 << 53), 1 << 53) as i64;
     let mut edges: Vec<Edge> = heard
         .iter()
         .filter(|(m, h)| h.from != m.id)
@@ -418,7 +422,9 @@ impl Layout {
                     tries += 1;
                 }
                 self.places.insert(member, s);
-                self.taken.insert(s, member);
+                // Every place taken (a room beyond SLOTS members): it shares one, and the
+                // place stays its holder's.
+                self.taken.entry(s).or_insert(member);
                 s
             }
         };
@@ -435,7 +441,9 @@ impl Layout {
             .collect();
         for id in gone {
             if let Some(s) = self.places.remove(&id) {
-                self.taken.remove(&s);
+                if self.taken.get(&s) == Some(&id) {
+                    self.taken.remove(&s);
+                }
             }
         }
     }

@@ -138,6 +138,25 @@ mod session {
             let _ = s.set_item(&key(room), &hex(&identity.secret()));
         }
     }
+
+    /// The conductor token this tab was opened with in `room`, kept from the URL (which
+    /// then drops it: the conductor's tab is projected), or the one given now.
+    pub fn conductor(room: &str, given: Option<String>) -> Option<String> {
+        let key = format!("grapevine.live.{room}.conductor");
+        let s = storage();
+        match given {
+            Some(token) => {
+                if let Some(s) = &s {
+                    let _ = s.set_item(&key, &token);
+                }
+                Some(token)
+            }
+            None => s?
+                .get_item(&key)
+                .ok()?
+                .filter(|t| grapevine_core::signal::valid_token(t)),
+        }
+    }
 }
 
 /// A peer this tab is linked to (or setting a link up with): a direct WebRTC link, the
@@ -211,8 +230,11 @@ pub struct Live {
     conductor_token: Option<String>,
     /// This tab conducts the room (the server vouched for it): it signs orders.
     baton: Option<Baton>,
-    /// Why the server refused this tab's token or order, if it did.
+    /// Why the server refused this tab's token, if it did.
     pub conductor_refused: Option<String>,
+    /// Another tab took the conductor's place: this one does not take it back on its own
+    /// reconnections (a reload, a deliberate act, does).
+    displaced: bool,
     identity: Identity,
     /// Whom to link to (the same rule as native peers').
     mesh: Mesh,
@@ -289,9 +311,10 @@ pub fn start(
             rumors: BTreeMap::new(),
             server: ServerState::Connecting,
             log: Vec::new(),
-            conductor_token,
+            conductor_token: session::conductor(&room, conductor_token),
             baton: None,
             conductor_refused: None,
+            displaced: false,
             identity: identity.clone(),
             mesh: Mesh::new(
                 me,
@@ -529,7 +552,7 @@ impl Live {
                 if !self.ice_fixed {
                     self.ice_servers = ice_js(&ice);
                 }
-                if let Some(token) = &self.conductor_token {
+                if let Some(token) = self.conductor_token.as_ref().filter(|_| !self.displaced) {
                     self.signaling.conduct(token);
                 }
             }
@@ -538,11 +561,14 @@ impl Live {
                 if peer == self.me {
                     self.conductor_refused = None;
                     if self.baton.is_none() {
-                        self.baton = Some(Baton::new(self.identity.clone(), self.room.clone()));
+                        let after = self.node.podium().last();
+                        self.baton =
+                            Some(Baton::new(self.identity.clone(), self.room.clone(), after));
                         self.say("the server vouched for this tab as the conductor".into());
                     }
                 } else {
                     if self.baton.take().is_some() {
+                        self.displaced = true;
                         self.say("another tab took the conductor's place".into());
                     }
                     self.say(format!("{} conducts the room", peer_hex(peer)));
@@ -550,7 +576,9 @@ impl Live {
             }
             Event::ConductorRefused(reason) => {
                 self.say(format!("the server refused: {reason}"));
-                self.conductor_refused = Some(reason);
+                if self.baton.is_none() {
+                    self.conductor_refused = Some(reason);
+                }
             }
             Event::Order(text) => {
                 let room = self.room.clone();
@@ -561,6 +589,7 @@ impl Live {
                         }
                         self.say(order.command.describe());
                     }
+                    Err("known") => {} // a standing order again, after a reconnection
                     Err(why) => self.say(format!("refused an order ({why}): nothing changed")),
                 }
                 self.after_input();
@@ -961,7 +990,10 @@ impl Live {
         while let Some(event) = self.node.poll_event() {
             match event {
                 LiveEvent::Rumor(RumorEvent::Learned { rumor, from }) => {
-                    let latency_ms = now().0 as i64 - rumor.born_ms as i64;
+                    // born_ms is the origin's word: any u64.
+                    let latency_ms = (i128::from(now().0) - i128::from(rumor.born_ms))
+                        .clamp(i128::from(i64::MIN), i128::from(i64::MAX))
+                        as i64;
                     if self.rumors.len() >= RUMORS_SHOWN {
                         // Forget the oldest-numbered (a flood of rumors must not grow the page).
                         if let Some(oldest) = self.rumors.keys().next().copied() {

@@ -41,7 +41,7 @@ fn state_of(m: &RoomMember, spread: Option<&Spread>, at_ms: i64) -> &'static str
     let Some(s) = spread else {
         return "unaware";
     };
-    let t = (s.born_ms as i64 + at_ms).max(0) as u64;
+    let t = s.born_ms.saturating_add_signed(at_ms);
     Heard::state_at(m.heard(s.rumor), t)
 }
 

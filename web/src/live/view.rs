@@ -12,14 +12,13 @@ use grapevine_core::lab::room::{guesses, spread, Layout};
 use grapevine_core::lab::rumor::{RumorConfig, RumorId};
 use grapevine_core::lab::swim::MemberState;
 use grapevine_core::lab::NodeId;
-use grapevine_core::rules::StopRule;
 use grapevine_core::signal::peer_hex as hex;
 use std::cell::RefCell;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 /// The rumor intervals offered, ms.
-const INTERVALS: [u32; 5] = [100, 250, 500, 1_000, 2_000];
+const INTERVALS: [u32; 5] = grapevine_core::lab::conduct::INTERVALS_MS;
 
 /// Properties of [`LiveView`].
 #[derive(Properties, PartialEq)]
@@ -288,11 +287,12 @@ impl Component for LiveView {
     }
 
     fn rendered(&mut self, _ctx: &Context<Self>, _first: bool) {
-        if self.fields_filled {
-            return;
-        }
         if let Ok(live) = self.live.try_borrow() {
-            self.fields_filled = self.fields.fill(&current_settings(&live.node));
+            if !live.conducts() {
+                self.fields_filled = false; // filled again if the baton comes back
+            } else if !self.fields_filled {
+                self.fields_filled = self.fields.fill(&Settings::of(&live.node.config()));
+            }
         }
     }
 
@@ -339,8 +339,11 @@ impl Component for LiveView {
             .or(choices.first().map(|c| c.0));
         let born = selected.and_then(|id| known.iter().find(|k| k.0 == id).map(|k| k.1));
         let spread = selected.map(|id| spread(&room, id, born));
+        // born_ms is the origin's word: any u64.
         let live_at = spread.as_ref().map_or(0, |s| {
-            (js_sys::Date::now() as i64 - s.born_ms as i64).max(0)
+            (js_sys::Date::now() as i64)
+                .saturating_sub(s.born_ms.min(i64::MAX as u64) as i64)
+                .max(0)
         });
         let at_ms = self.replay.unwrap_or(live_at).min(live_at);
         let in_room = room.iter().filter(|m| m.status.is_member()).count();
@@ -601,21 +604,6 @@ impl Component for LiveView {
             </main>
         }
     }
-}
-
-/// The knobs in force at `node`, as the conductor's settings.
-fn current_settings(node: &grapevine_core::lab::live::LiveNode) -> Settings {
-    let config = node.config();
-    node.podium().settings.unwrap_or(Settings {
-        fanout: config.rumor.fanout,
-        interval_ms: config.rumor.interval_ms,
-        loss_percent: (config.loss * 100.0).round() as u8,
-        stop: StopRule::ALL
-            .iter()
-            .position(|&r| r == config.rumor.interest.rule)
-            .unwrap_or(0) as u8,
-        k: config.rumor.interest.k,
-    })
 }
 
 /// The median of `values`, if any.

@@ -366,11 +366,26 @@ impl RumorNode {
     /// Forgets every rumor (the conductor's reset), remembering each origin's numbers so
     /// that copies still travelling are not taken for news.
     pub fn reset(&mut self) {
-        for id in self.known.keys() {
-            let floor = self.floors.entry(id.origin).or_default();
-            *floor = (*floor).max(id.seq.saturating_add(1));
+        let ids: Vec<RumorId> = self.known.keys().copied().collect();
+        for id in ids {
+            self.forget_up_to(id);
         }
-        self.known.clear();
+    }
+
+    /// Forgets `id` and its origin's earlier rumors, and remembers the origin's floor (at
+    /// most [`MAX_FLOORS`] origins: beyond, the smallest other origin's is dropped).
+    fn forget_up_to(&mut self, id: RumorId) {
+        let floor = self.floors.entry(id.origin).or_default();
+        *floor = (*floor).max(id.seq.saturating_add(1));
+        let floor = *floor;
+        self.known
+            .retain(|k, _| k.origin != id.origin || k.seq >= floor);
+        if self.floors.len() > MAX_FLOORS {
+            let smallest = self.floors.keys().next().copied();
+            if let Some(origin) = smallest.filter(|&o| o != id.origin) {
+                self.floors.remove(&origin);
+            }
+        }
     }
 
     /// Keeps at most [`MAX_RUMORS_KEPT`]: forgets the first arrived, and remembers its
@@ -385,17 +400,7 @@ impl RumorNode {
             else {
                 break;
             };
-            let floor = self.floors.entry(oldest.origin).or_default();
-            *floor = (*floor).max(oldest.seq.saturating_add(1));
-            let floor = *floor;
-            self.known
-                .retain(|id, _| id.origin != oldest.origin || id.seq >= floor);
-            if self.floors.len() > MAX_FLOORS {
-                let smallest = self.floors.keys().next().copied();
-                if let Some(origin) = smallest.filter(|&o| o != oldest.origin) {
-                    self.floors.remove(&origin);
-                }
-            }
+            self.forget_up_to(oldest);
         }
     }
 
