@@ -418,6 +418,20 @@ mod tests {
     }
 
     #[test]
+    fn the_conductor_token_is_read_but_never_written_back() {
+        let (s, notices) = PageSettings::from_query("live=class&conductor=teach-1234");
+        assert_eq!(s.conductor.as_deref(), Some("teach-1234"));
+        assert!(notices.is_empty());
+        // The conductor's tab is projected: its address bar must not show the token.
+        assert_eq!(s.to_query(), "?live=class");
+        for bad in ["conductor=", "conductor=a%20b", "conductor=%3Cx%3E"] {
+            let (s, notices) = PageSettings::from_query(&format!("live=class&{bad}"));
+            assert_eq!(s.conductor, None, "{bad}");
+            assert_eq!(notices.len(), 1, "{bad}");
+        }
+    }
+
+    #[test]
     fn live_rooms_round_trip_and_bad_names_are_refused() {
         let (s, notices) = PageSettings::from_query("live=class-3.b_2");
         assert_eq!(s.live.as_deref(), Some("class-3.b_2"));

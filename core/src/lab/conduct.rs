@@ -57,7 +57,7 @@ impl Settings {
         Settings {
             fanout: config.rumor.fanout,
             interval_ms: config.rumor.interval_ms,
-            loss_percent: (config.loss * 100.0).round().clamp(0.0, 100.0) as u8,
+            loss_percent: libm::round(config.loss * 100.0).clamp(0.0, 100.0) as u8,
             stop: StopRule::ALL
                 .iter()
                 .position(|&r| r == interest.rule)
