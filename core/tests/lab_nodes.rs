@@ -621,3 +621,56 @@ fn replication_goes_on_past_a_digest_too_large_for_one_message() {
     assert_eq!(x.digest(), y.digest(), "replicas equal after {now} ms");
     assert_eq!(y.keys().len(), writers);
 }
+
+/// The answer to a digest names only the origins where its sender is behind: between
+/// replicas in step it is empty (a live room's anti-entropy would otherwise be mostly whole
+/// digests going both ways), and where it is behind, the first replica sends just that.
+#[test]
+fn a_replica_in_step_answers_a_digest_with_nothing_to_want() {
+    let mut x = kv(NodeId(1));
+    let mut y = kv(NodeId(2));
+    for (node, key) in [(&mut x, "a"), (&mut y, "b")] {
+        node.handle_command(
+            Millis(0),
+            KvCommand::Set {
+                key: key.into(),
+                value: "1".into(),
+            },
+        );
+    }
+    let exchange = |from: &mut KvNode, to: &mut KvNode| -> Vec<KvMessage> {
+        let syn = KvMessage::Syn {
+            span: Span::ALL,
+            digest: from.digest(),
+        };
+        to.handle_message(Millis(1), from.id(), syn);
+        let answers: Vec<KvMessage> = sent(to).into_iter().map(|t| t.message).collect();
+        for a in &answers {
+            from.handle_message(Millis(1), to.id(), a.clone());
+        }
+        let acks: Vec<KvMessage> = sent(from).into_iter().map(|t| t.message).collect();
+        for a in &acks {
+            to.handle_message(Millis(1), from.id(), a.clone());
+        }
+        answers.into_iter().chain(acks).collect()
+    };
+    // y lacks x's write and x lacks y's: y names x's origin at version 0 and sends its own.
+    let first = exchange(&mut x, &mut y);
+    let KvMessage::SynAck { digest, delta, .. } = &first[0] else {
+        panic!("{first:?}")
+    };
+    assert_eq!(digest.0, vec![(NodeId(1), 0)]);
+    assert_eq!(delta.len(), 1);
+    assert!(matches!(&first[1], KvMessage::Ack { delta } if delta.len() == 1));
+    assert_eq!(x.digest(), y.digest());
+    // In step: the answer wants nothing and carries nothing; no Ack follows.
+    let again = exchange(&mut x, &mut y);
+    assert_eq!(
+        again,
+        vec![KvMessage::SynAck {
+            span: Span::ALL,
+            digest: grapevine_core::lab::kv::Digest(vec![]),
+            delta: vec![],
+        }]
+    );
+}

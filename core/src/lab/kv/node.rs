@@ -4,9 +4,11 @@
 //!
 //! Replication: each node numbers its own writes 1, 2, 3, ... and keeps, per origin node, the
 //! latest write of that origin to each key. A digest is "the highest version I have of each
-//! origin"; an exchange is digest → (digest + the entries the other lacks) → (the entries the
-//! first lacks), entries sent in version order and cut at a byte budget, so a cut delta is
-//! still a prefix and the next exchange resumes it. There are no conflicts at this level:
+//! origin"; an exchange is digest → (where the receiver is behind + the entries the first
+//! lacks) → (the entries the receiver lacks), entries sent in version order and cut at a
+//! byte budget, so a cut delta is still a prefix and the next exchange resumes it. The
+//! answer names only the origins where its sender is behind, not its whole digest: between
+//! replicas in step it is empty (Cassandra's and chitchat's send the whole digest back). There are no conflicts at this level:
 //! each origin is the only writer of its own entries.
 //!
 //! Conflicts appear when two nodes write the same key. Reading a key resolves its entries:
@@ -178,9 +180,15 @@ impl Span {
 
 impl Digest {
     fn version_of(&self, origin: NodeId) -> u64 {
+        self.find(origin).unwrap_or(0)
+    }
+
+    /// The version `origin` is listed at, if listed.
+    fn find(&self, origin: NodeId) -> Option<u64> {
         self.0
             .binary_search_by_key(&origin, |&(n, _)| n)
-            .map_or(0, |i| self.0[i].1)
+            .ok()
+            .map(|i| self.0[i].1)
     }
 }
 
@@ -194,11 +202,13 @@ pub enum KvMessage {
         /// The sender's digest.
         digest: Digest,
     },
-    /// "This is what I have, and here is what you lack."
+    /// "Here is where I am behind you, and here is what you lack."
     SynAck {
-        /// The origins the digest covers (within the `Syn`'s).
+        /// The `Syn`'s span.
         span: Span,
-        /// The sender's digest.
+        /// The sender's versions of the origins where it is behind the `Syn`'s digest (0:
+        /// none): the origins it wants entries of. (Replicas older than this message sent
+        /// their whole digest here; the answer to either is the same.)
         digest: Digest,
         /// Entries the `Syn`'s sender lacks.
         delta: Vec<Entry>,
@@ -450,14 +460,18 @@ impl KvNode {
     }
 
     /// Entries the holder of `digest` (covering `span`) lacks: per origin in version order,
-    /// cut at the budget.
-    fn delta_for(&self, span: Span, digest: &Digest) -> Vec<Entry> {
+    /// cut at the budget. `listed_only`: origins the digest does not name are skipped (the
+    /// digest lists only where its holder is behind), rather than sent whole.
+    fn delta_for(&self, span: Span, digest: &Digest, listed_only: bool) -> Vec<Entry> {
         let mut delta = Vec::new();
         if span.from > span.to {
             return delta; // (refused by validation; BTreeMap::range would panic)
         }
         let mut bytes = 0;
         for (&origin, state) in self.origins.range(span.from..=span.to) {
+            if listed_only && digest.find(origin).is_none() {
+                continue;
+            }
             let have = digest.version_of(origin);
             if state.version <= have {
                 continue;
@@ -590,13 +604,31 @@ impl Node for KvNode {
     fn handle_message(&mut self, _now: Millis, from: NodeId, message: KvMessage) {
         match message {
             KvMessage::Syn { span, digest } => {
-                let delta = self.delta_for(span, &digest);
-                let (span, digest) = self.digest_from(span.from, span.to);
+                let delta = self.delta_for(span, &digest, false);
+                // Only where this replica is behind the sender (its version there), not the
+                // whole digest: between replicas in step the answer is empty, where a full
+                // digest would repeat every origin (a live room's anti-entropy is otherwise
+                // mostly digests). What the sender lacks is in `delta`.
+                let behind = Digest(
+                    digest
+                        .0
+                        .iter()
+                        .map(|&(origin, theirs)| {
+                            (
+                                origin,
+                                self.origins.get(&origin).map_or(0, |o| o.version),
+                                theirs,
+                            )
+                        })
+                        .filter(|&(_, mine, theirs)| mine < theirs)
+                        .map(|(origin, mine, _)| (origin, mine))
+                        .collect(),
+                );
                 self.effects.transmit(Transmit {
                     to: from,
                     message: KvMessage::SynAck {
                         span,
-                        digest,
+                        digest: behind,
                         delta,
                     },
                 });
@@ -607,7 +639,7 @@ impl Node for KvNode {
                 delta,
             } => {
                 self.apply(delta);
-                let delta = self.delta_for(span, &digest);
+                let delta = self.delta_for(span, &digest, true);
                 if !delta.is_empty() {
                     self.effects.transmit(Transmit {
                         to: from,
