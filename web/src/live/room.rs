@@ -288,5 +288,5 @@ fn short(text: &str) -> String {
 /// The room's records as the page says it knows them.
 pub const HOW_IT_KNOWS: &str = "How this tab knows: every member gossips a small signed record of its links and of when and from whom it heard each rumor (key-value entries room.…, the last 8 rumors). The picture is eventually consistent: a member's record arrives a few gossip rounds after it changed.";
 
-/// The id `room::` uses, re-exported for the view.
+/// Theory's curve and time for the room (computed in the core), for the view.
 pub use room::theory;
