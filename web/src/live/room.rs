@@ -61,7 +61,12 @@ pub fn picture(scene: &Scene<'_>, layout: &mut Layout, on_pick: Callback<NodeId>
     let ids: Vec<NodeId> = scene.members.iter().map(|m| m.id).collect();
     layout.keep_only(&ids);
     let n = scene.members.len().max(1) as f64;
-    let r = (200.0 / n.sqrt()).clamp(4.0, 16.0);
+    // Places are about 27 units apart: circles that never touch at 200 members, larger in a
+    // small room; arrows thinner as they multiply.
+    let r = (130.0 / n.sqrt()).clamp(7.0, 14.0);
+    let arrow = (2.6 - n / 100.0).clamp(1.2, 2.2);
+    // Links fade as they multiply (a big room's links would hide its arrows).
+    let link_opacity = (50.0 / n).clamp(0.3, 1.0);
     let at = |id: NodeId, layout: &mut Layout| {
         let (x, y) = layout.place(id);
         (
@@ -102,7 +107,7 @@ pub fn picture(scene: &Scene<'_>, layout: &mut Layout, on_pick: Callback<NodeId>
             <rect width={SIZE.to_string()} height={SIZE.to_string()} rx="10" fill={palette::BACKGROUND} />
             { for links.iter().map(|(&(a, b), carrier)| {
                 let ((x1, y1), (x2, y2)) = (places[&a], places[&b]);
-                html! { <line class={classes!("room-link", carrier.name())} x1={f(x1)} y1={f(y1)} x2={f(x2)} y2={f(y2)} /> }
+                html! { <line class={classes!("room-link", carrier.name())} x1={f(x1)} y1={f(y1)} x2={f(x2)} y2={f(y2)} stroke-opacity={f(link_opacity)} /> }
             }) }
             { for edges.iter().filter(|e| places.contains_key(&e.from) && places.contains_key(&e.to)).map(|e| {
                 let ((x1, y1), (x2, y2)) = (places[&e.from], places[&e.to]);
@@ -112,7 +117,7 @@ pub fn picture(scene: &Scene<'_>, layout: &mut Layout, on_pick: Callback<NodeId>
                 let (x2, y2) = (x2 - dx / len * (r + 2.0), y2 - dy / len * (r + 2.0));
                 html! {
                     <line class="room-edge" data-testid="room-edge" data-from={hex(e.from)} data-to={hex(e.to)} data-hops={e.hops.to_string()}
-                        x1={f(x1)} y1={f(y1)} x2={f(x2)} y2={f(y2)} stroke={palette::INFORMED} marker-end="url(#told)">
+                        x1={f(x1)} y1={f(y1)} x2={f(x2)} y2={f(y2)} stroke={palette::INFORMED} stroke-width={f(arrow)} marker-end="url(#told)">
                         <title>{ format!("{} told {} after {:.1} s ({} hops)", hex(e.from), hex(e.to), e.after_ms as f64 / 1000.0, e.hops) }</title>
                     </line>
                 }
