@@ -47,9 +47,8 @@ pub const MAX_FORGERIES: u64 = 32;
 const MAX_BANNED: usize = 4_096;
 /// How long after a link change the member's links record is written, ms: the links of a
 /// member that just joined (and of the members it swaps out) settle within this, and one
-/// write tells them all. Every version of the record travels to every member, so a room
-/// forming from cold must not write one per link (at 500 ms, 200 members starting at once
-/// relayed 2.6 times the bytes they relay without records).
+/// write tells them all. Every version of the record travels to every member, so a member
+/// meshing must not write one per link (the room view shows the links this much later).
 pub const LINKS_RECORD_AFTER_MS: u64 = 2_000;
 
 /// Counters shown in the page.
