@@ -396,6 +396,14 @@ pub fn guesses(members: &[RoomMember], question: u64) -> Vec<f64> {
         .collect()
 }
 
+/// The middle guess (the upper of the two middle ones for an even count), if any: the
+/// figure the conductor's panel shows beside the histogram.
+pub fn median_guess(guesses: &[f64]) -> Option<f64> {
+    let mut v = guesses.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied()
+}
+
 /// Where each member sits in the room view: one of [`SLOTS`] fixed places on a sunflower
 /// spiral in the unit disc, its preferred place a hash of its id; a member keeps its place
 /// for as long as the layout lives, whoever joins or leaves (a newcomer whose place is taken
@@ -535,6 +543,13 @@ mod tests {
         assert_eq!(Heard::state_at(room[3].heard(r), 2_000), "unaware");
         assert_eq!(Heard::state_at(room[3].heard(r), 2_600), "heard");
         assert_eq!(Heard::state_at(room[3].heard(r), 4_000), "spreading");
+    }
+
+    #[test]
+    fn the_median_guess_is_the_middle_one() {
+        assert_eq!(median_guess(&[]), None);
+        assert_eq!(median_guess(&[9.0, 2.0, 4.0]), Some(4.0));
+        assert_eq!(median_guess(&[9.0, 2.0, 4.0, 6.0]), Some(6.0));
     }
 
     #[test]

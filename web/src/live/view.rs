@@ -380,7 +380,7 @@ impl Component for LiveView {
                 <p class="hint" data-testid="guess-count">{ format!(
                     "{} guess(es){}{}{}",
                     class_guesses.len(),
-                    median(&class_guesses).map_or(String::new(), |m| format!(", median {m:.1} s")),
+                    grapevine_core::lab::room::median_guess(&class_guesses).map_or(String::new(), |m| format!(", median {m:.1} s")),
                     measured_s.map_or(" · measured: not everyone yet".to_string(), |m| format!(" · measured {m:.1} s")),
                     theory_s.map_or(String::new(), |t| format!(" · theory {t:.1} s")),
                 ) }</p>
@@ -604,13 +604,6 @@ impl Component for LiveView {
             </main>
         }
     }
-}
-
-/// The median of `values`, if any.
-fn median(values: &[f64]) -> Option<f64> {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied()
 }
 
 /// What a link's transport means, for its tooltip.
