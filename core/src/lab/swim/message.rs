@@ -1,0 +1,164 @@
+//! SWIM's wire vocabulary: the [`SwimMessage`]s members exchange, the [`Update`] (one piece
+//! of membership news) they carry, and the bounds a decoded message must respect
+//! ([`SwimMessage::validate`]). Kept apart from the state machine because both ends of the
+//! wire share these types (the codec in `lab::wire`, the live relay, the bench, the tests),
+//! and because what may cross the wire is a contract of its own: a change here is a change
+//! of the wire format.
+
+use super::member::{Incarnation, MemberState};
+use crate::auth::{Proof, Statement};
+use crate::lab::NodeId;
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+/// One membership change, as disseminated: `from` asserts that `member` is in `state` at
+/// `incarnation`. `from` matters for suspicions only: Lifeguard counts independent ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Update {
+    /// Who the news is about.
+    pub member: NodeId,
+    /// The member's incarnation the news is about.
+    pub incarnation: Incarnation,
+    /// The news.
+    pub state: MemberState,
+    /// Who asserts it.
+    pub from: NodeId,
+    /// Signed members (live mode): `member`'s own signature on its [`Statement::Left`] at
+    /// `incarnation` for a leave, on its [`Statement::Alive`] at `incarnation` for anything
+    /// else. So a leave is only ever its subject's word, and a suspicion or a death names an
+    /// incarnation its subject really announced (no forger can declare a member dead at an
+    /// incarnation above any it can refute). `None` in the simulator.
+    pub proof: Option<Proof>,
+}
+
+impl Update {
+    /// What `proof` must sign.
+    pub(super) fn statement(&self) -> Statement<'static> {
+        let (member, incarnation) = (self.member, self.incarnation.0);
+        if self.state == MemberState::Left {
+            Statement::Left {
+                member,
+                incarnation,
+            }
+        } else {
+            Statement::Alive {
+                member,
+                incarnation,
+            }
+        }
+    }
+}
+
+/// Most updates piggybacked on one message (and the largest `max_piggyback`).
+pub const MAX_UPDATES: usize = 64;
+
+/// Most members in one `Sync` message; a larger membership is sent in several.
+pub const MAX_SYNC_MEMBERS: usize = 512;
+
+/// SWIM's messages.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum SwimMessage {
+    /// A probe; answer with `Ack` carrying the same `seq`.
+    Ping {
+        /// Matches the answer to the probe.
+        seq: u32,
+        /// Piggybacked membership changes.
+        updates: Vec<Update>,
+    },
+    /// The answer to a `Ping` (forwarded by the intermediary of an indirect probe).
+    Ack {
+        /// The probe's `seq`.
+        seq: u32,
+        /// Piggybacked membership changes.
+        updates: Vec<Update>,
+    },
+    /// "Probe `target` for me": the receiver pings it and forwards its ack.
+    PingReq {
+        /// The requester's probe `seq`.
+        seq: u32,
+        /// Whom to probe.
+        target: NodeId,
+        /// Piggybacked membership changes.
+        updates: Vec<Update>,
+    },
+    /// Lifeguard: the intermediary of an indirect probe heard nothing from the target in time.
+    Nack {
+        /// The requester's probe `seq`.
+        seq: u32,
+    },
+    /// A new member asks to join; the receiver answers with `Sync`.
+    Join {
+        /// The joiner's incarnation.
+        incarnation: Incarnation,
+        /// Signed members: the joiner's signed alive at `incarnation`.
+        proof: Option<Proof>,
+    },
+    /// Membership as the sender knows it (part of it, if large): the answer to `Join`.
+    Sync {
+        /// One update per member, the sender included.
+        members: Vec<Update>,
+    },
+    /// The periodic full-state exchange (memberlist's push-pull): membership as the sender
+    /// knows it, in chunks of at most [`MAX_SYNC_MEMBERS`]; the first chunk asks for the
+    /// receiver's own in return (`reply`). It repairs what piggybacked gossip missed: news
+    /// that ran out of retransmissions before reaching a member of a partial mesh.
+    PushPull {
+        /// One update per member listed, the sender included.
+        members: Vec<Update>,
+        /// Members the sender has forgotten (its tombstones), with their last news: a
+        /// receiver that still lists one alive corrects it; one that does not list it
+        /// ignores it (so a tombstone is never revived as a listing, nor kept circulating).
+        gone: Vec<Update>,
+        /// Answer with this member's own state.
+        reply: bool,
+    },
+    /// Signed members: "send me these members' news with their proofs" — the answer to a
+    /// push-pull, which then carries no proofs (a digest: about 25 bytes a member instead
+    /// of 125), for the entries that would change the asker's view. Answered with a
+    /// `PushPull` whose entries carry proofs.
+    Want {
+        /// The members asked for, at most [`MAX_SYNC_MEMBERS`].
+        members: Vec<NodeId>,
+    },
+}
+
+impl SwimMessage {
+    /// Its kind, for the page's message log.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SwimMessage::Ping { .. } => "ping",
+            SwimMessage::Ack { .. } => "ack",
+            SwimMessage::PingReq { .. } => "ping-req",
+            SwimMessage::Nack { .. } => "nack",
+            SwimMessage::Join { .. } => "join",
+            SwimMessage::Sync { .. } => "sync",
+            SwimMessage::PushPull { .. } => "push-pull",
+            SwimMessage::Want { .. } => "want",
+        }
+    }
+
+    /// Checks the bounds a decoded message must respect.
+    pub fn validate(&self) -> Result<(), &'static str> {
+        match self {
+            SwimMessage::Ping { updates, .. }
+            | SwimMessage::Ack { updates, .. }
+            | SwimMessage::PingReq { updates, .. }
+                if updates.len() > MAX_UPDATES =>
+            {
+                Err("too many piggybacked updates")
+            }
+            SwimMessage::Sync { members } if members.len() > MAX_SYNC_MEMBERS => {
+                Err("too many members in one sync")
+            }
+            SwimMessage::PushPull { members, gone, .. }
+                if members.len() + gone.len() > MAX_SYNC_MEMBERS =>
+            {
+                Err("too many members in one sync")
+            }
+            SwimMessage::Want { members } if members.len() > MAX_SYNC_MEMBERS => {
+                Err("too many members wanted")
+            }
+            _ => Ok(()),
+        }
+    }
+}
