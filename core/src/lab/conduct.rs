@@ -9,15 +9,15 @@
 //! the conductor's key over the room's name and the number ([`Statement::Order`]); every
 //! member checks the signature against the vouched id and takes an order only if its number
 //! is above the last one taken ([`Podium::take`]). The server relays orders only from the
-//! conductor's connection and checks them too, but a member does not rely on that: a forged,
-//! altered, replayed or other-room order is refused by the member itself.
+//! conductor's connection and checks them too, with the same check ([`Podium::admit`], where
+//! the same order again is a replay: [`Again`]), but a member does not rely on that: a
+//! forged, altered, replayed or other-room order is refused by the member itself.
 //!
 //! Orders travel through the signaling server, not through gossip: a split room must still
 //! hear the order that heals it, and a frozen member the one that thaws it.
 
 use crate::auth::{Identity, Proof, Statement};
-use crate::lab::live::LiveConfig;
-use crate::lab::rumor::{RumorConfig, MAX_PAYLOAD_BYTES};
+use crate::lab::rumor::MAX_PAYLOAD_BYTES;
 use crate::lab::NodeId;
 use crate::rules::{Interest, StopRule, MAX_FANOUT};
 use crate::signal::{relay_decode, relay_encode};
@@ -35,7 +35,9 @@ pub const INTERVALS_MS: [u32; 5] = [100, 250, 500, 1_000, 2_000];
 /// The largest encoded order, bytes (a split of [`MAX_SPLIT_MEMBERS`] is about 10 KiB).
 pub const MAX_ORDER_BYTES: usize = 16 * 1024;
 
-/// The room-wide rumor knobs.
+/// The room-wide rumor knobs. A live node's config converts to and from them
+/// ([`Settings::of`], [`Settings::applied_to`]) in [`crate::lab::live`], not here: an order
+/// knows nothing of the node that obeys it (this module does not depend on that one).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settings {
     /// Peers pushed to per interval, `1..=16`.
@@ -51,34 +53,6 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// The knobs `config` runs with.
-    pub fn of(config: &LiveConfig) -> Settings {
-        let interest = config.rumor.interest;
-        Settings {
-            fanout: config.rumor.fanout,
-            interval_ms: config.rumor.interval_ms,
-            loss_percent: libm::round(config.loss * 100.0).clamp(0.0, 100.0) as u8,
-            stop: StopRule::ALL
-                .iter()
-                .position(|&r| r == interest.rule)
-                .unwrap_or(0) as u8,
-            k: interest.k,
-        }
-    }
-
-    /// `config` with these knobs.
-    pub fn applied_to(&self, config: LiveConfig) -> LiveConfig {
-        LiveConfig {
-            rumor: RumorConfig {
-                fanout: self.fanout,
-                interval_ms: self.interval_ms,
-                interest: self.interest(),
-                ..config.rumor
-            },
-            loss: f64::from(self.loss_percent) / 100.0,
-        }
-    }
-
     /// The stop rule with its parameter.
     pub fn interest(&self) -> Interest {
         let rule = StopRule::ALL
@@ -300,15 +274,33 @@ impl Baton {
     }
 }
 
-/// A member's side: whom the server vouched for as the conductor, the last order taken, and
-/// what the conductor's standing orders hold the room to (for the page: locked knobs,
-/// groups, frozen members, an open question).
+/// What the same order again is to whoever checks it ([`Podium::admit`]): the one thing in
+/// which a member's check and the server's differ.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Again {
+    /// Known (`known`), not refused: the server tells a member that reconnects the standing
+    /// orders again. A member's podium.
+    #[default]
+    Known,
+    /// A replay (`replayed`), refused: the server relays each order once, so the conductor's
+    /// connection has no reason to send one twice. The server's podium.
+    Replayed,
+}
+
+/// The order check, and what the orders hold the room to. A member's side: whom the server
+/// vouched for as the conductor, the last order taken, and what the conductor's standing
+/// orders hold the room to (for the page: locked knobs, groups, frozen members, an open
+/// question). The server keeps one per room too ([`Again::Replayed`]), for the check alone
+/// ([`Podium::admit`]): members and server refuse the same orders for the same reasons.
 #[derive(Clone, Debug, Default)]
 pub struct Podium {
     conductor: Option<NodeId>,
     last: u64,
+    /// What the same order again is.
+    again: Again,
     /// The numbers of the last orders taken: the same order again (the server tells a
-    /// member that reconnects the standing orders) is known, not a replay.
+    /// member that reconnects the standing orders) is known, not a replay. (Empty with
+    /// [`Again::Replayed`].)
     taken: alloc::collections::VecDeque<u64>,
     /// The knobs the conductor set (the member's own are locked to them).
     pub settings: Option<Settings>,
@@ -323,6 +315,15 @@ pub struct Podium {
 }
 
 impl Podium {
+    /// A podium whose check takes the same order again as `again` says (a member's is
+    /// [`Podium::default`], [`Again::Known`]).
+    pub fn new(again: Again) -> Podium {
+        Podium {
+            again,
+            ..Podium::default()
+        }
+    }
+
     /// The server vouched for `conductor` (its key checked at join, the token at
     /// `conduct`). A new conductor's orders go on from the last number taken.
     pub fn vouch(&mut self, conductor: NodeId) {
@@ -339,23 +340,34 @@ impl Podium {
         self.last
     }
 
-    /// Takes an order's text: checked ([`check_order`]) against the vouched conductor, and
-    /// newer than the last taken (`replayed` otherwise; `known` for one taken already,
-    /// which a reconnection brings again). What it holds the room to is noted.
-    pub fn take(&mut self, room: &str, text: &str) -> Result<Order, &'static str> {
+    /// Admits an order's text: checked ([`check_order`]) against the vouched conductor
+    /// (`no-conductor` without one), and newer than the last admitted (`replayed`
+    /// otherwise; the same order again is `known` or `replayed`, as [`Again`] says). Its
+    /// number becomes the last. The order check, for members and server alike; it notes
+    /// nothing of what the order asks ([`Podium::take`] does).
+    pub fn admit(&mut self, room: &str, text: &str) -> Result<Order, &'static str> {
         let conductor = self.conductor.ok_or("no-conductor")?;
         let order = check_order(room, conductor, text)?;
-        if self.taken.contains(&order.seq) {
+        if self.again == Again::Known && self.taken.contains(&order.seq) {
             return Err("known");
         }
         if order.seq <= self.last {
             return Err("replayed");
         }
         self.last = order.seq;
-        if self.taken.len() == 64 {
-            self.taken.pop_front();
+        if self.again == Again::Known {
+            if self.taken.len() == 64 {
+                self.taken.pop_front();
+            }
+            self.taken.push_back(order.seq);
         }
-        self.taken.push_back(order.seq);
+        Ok(order)
+    }
+
+    /// Takes an order's text, as a member does: admitted ([`Podium::admit`]), and what it
+    /// holds the room to is noted.
+    pub fn take(&mut self, room: &str, text: &str) -> Result<Order, &'static str> {
+        let order = self.admit(room, text)?;
         match &order.command {
             Command::Settings(s) => self.settings = Some(*s),
             Command::Split { groups, members } => {
@@ -431,6 +443,26 @@ mod tests {
             1_002
         );
         assert_eq!(podium.settings.map(|s| s.fanout), Some(2));
+    }
+
+    #[test]
+    fn the_same_order_again_is_known_to_a_member_and_a_replay_to_the_server() {
+        let mut baton = Baton::new(teacher(), "class".into(), 0);
+        let (mut member, mut server) = (Podium::default(), Podium::new(Again::Replayed));
+        member.vouch(teacher().id());
+        server.vouch(teacher().id());
+        let first = baton.order(1_000, &settings(3));
+        assert_eq!(server.admit("class", &first).unwrap().seq, 1_000);
+        assert_eq!(member.take("class", &first).unwrap().seq, 1_000);
+        assert_eq!(server.admit("class", &first), Err("replayed"));
+        assert_eq!(member.take("class", &first), Err("known"));
+        // The check alone notes nothing; taking notes what the order holds the room to.
+        assert_eq!(server.settings, None);
+        assert_eq!(member.settings.map(|s| s.fanout), Some(3));
+        let older = sign_order(&teacher(), "class", 999, &settings(7));
+        assert_eq!(server.admit("class", &older), Err("replayed"));
+        assert_eq!(member.take("class", &older), Err("replayed"));
+        assert_eq!(server.last(), 1_000);
     }
 
     #[test]

@@ -11,17 +11,18 @@
 //! Bytes in, bytes out: [`LiveNode::handle_bytes`] takes what a peer sent (anything: a peer
 //! may be broken or hostile) and [`LiveNode::poll_transmit`] gives encoded messages to send.
 
-use super::conduct::{Command, Order, Podium};
+use super::conduct::{Command, Order, Podium, Settings};
 use super::kv::{KvCommand, KvConfig, KvEvent, KvNode};
 use super::room::{self, Carrier, Heard, HEARD_SLOTS};
 use super::rumor::{RumorCommand, RumorConfig, RumorEvent, RumorId, RumorNode};
 use super::swim::{Incarnation, Swim, SwimCommand, SwimConfig, SwimEvent, SwimMessage};
 pub use super::wire::LinkMessage;
 use super::wire::{self, Message, WireError};
-use super::{Millis, Node, NodeId, Refusals};
+use super::{Effects, Millis, Node, NodeId, Refusals, Transmit};
 use crate::auth::Identity;
 use crate::rng::{Chance, GossipRng, Stream};
-use alloc::collections::{BTreeMap, VecDeque};
+use crate::rules::StopRule;
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 /// How often an unanswered hello is repeated, ms.
@@ -148,6 +149,39 @@ pub struct LiveConfig {
     pub loss: f64,
 }
 
+/// The conductor's knobs ([`super::conduct`]'s, as an order carries them) and a tab's config,
+/// one from the other. Here rather than there: an order knows nothing of the node that obeys
+/// it (`conduct` does not depend on `live`).
+impl Settings {
+    /// The knobs `config` runs with.
+    pub fn of(config: &LiveConfig) -> Settings {
+        let interest = config.rumor.interest;
+        Settings {
+            fanout: config.rumor.fanout,
+            interval_ms: config.rumor.interval_ms,
+            loss_percent: libm::round(config.loss * 100.0).clamp(0.0, 100.0) as u8,
+            stop: StopRule::ALL
+                .iter()
+                .position(|&r| r == interest.rule)
+                .unwrap_or(0) as u8,
+            k: interest.k,
+        }
+    }
+
+    /// `config` with these knobs.
+    pub fn applied_to(&self, config: LiveConfig) -> LiveConfig {
+        LiveConfig {
+            rumor: RumorConfig {
+                fanout: self.fanout,
+                interval_ms: self.interval_ms,
+                interest: self.interest(),
+                ..config.rumor
+            },
+            loss: f64::from(self.loss_percent) / 100.0,
+        }
+    }
+}
+
 /// A tab's node.
 pub struct LiveNode {
     id: NodeId,
@@ -166,8 +200,10 @@ pub struct LiveNode {
     swim: Swim,
     kv: KvNode,
     links: BTreeMap<NodeId, Link>,
-    outbox: VecDeque<(NodeId, Vec<u8>)>,
-    events: VecDeque<LiveEvent>,
+    /// Encoded messages to send and events for the page, drained by
+    /// [`LiveNode::poll_transmit`] and [`LiveNode::poll_event`]: the same outbox as every
+    /// node's, with bytes for messages (a tab's node is where messages become bytes).
+    effects: Effects<Vec<u8>, LiveEvent>,
     counters: LiveCounters,
     /// The conductor's authority as this member knows it, and the room it holds it to.
     podium: Podium,
@@ -219,8 +255,7 @@ impl LiveNode {
             )
             .signed(identity),
             links: BTreeMap::new(),
-            outbox: VecDeque::new(),
-            events: VecDeque::new(),
+            effects: Effects::default(),
             counters: LiveCounters::default(),
             podium: Podium::default(),
             frozen: false,
@@ -504,7 +539,7 @@ impl LiveNode {
     pub fn refuse(&mut self, peer: NodeId, error: WireError) {
         self.counters.malformed += 1;
         self.refusals.add("malformed");
-        self.events.push_back(LiveEvent::Refused { peer, error });
+        self.effects.emit(LiveEvent::Refused { peer, error });
     }
 
     /// Bytes from `peer`: decoded, checked, and handed to the protocol they are for; anything
@@ -549,7 +584,7 @@ impl LiveNode {
             // Not (yet) a link of ours: the page opens one first. Counted as refused.
             self.counters.malformed += 1;
             self.refusals.add("no-link");
-            self.events.push_back(LiveEvent::Refused {
+            self.effects.emit(LiveEvent::Refused {
                 peer,
                 error: WireError::WrongProtocol,
             });
@@ -569,7 +604,7 @@ impl LiveNode {
                         self.counters.received -= 1;
                         self.counters.malformed += 1;
                         self.refusals.add("wrong-protocol");
-                        self.events.push_back(LiveEvent::Refused {
+                        self.effects.emit(LiveEvent::Refused {
                             peer,
                             error: WireError::WrongProtocol,
                         });
@@ -757,12 +792,12 @@ impl LiveNode {
 
     /// The next message to send: (peer, bytes).
     pub fn poll_transmit(&mut self) -> Option<(NodeId, Vec<u8>)> {
-        self.outbox.pop_front()
+        self.effects.poll_transmit().map(|t| (t.to, t.message))
     }
 
     /// The next event for the page.
     pub fn poll_event(&mut self) -> Option<LiveEvent> {
-        self.events.pop_front()
+        self.effects.poll_event()
     }
 
     /// Encodes `message` for `peer`, unless the artificial loss drops it (or the peer has no
@@ -782,13 +817,17 @@ impl LiveNode {
         match wire::encode(&message) {
             Ok(bytes) => {
                 self.counters.sent += 1;
-                self.outbox.push_back((peer, bytes));
+                self.effects.transmit(Transmit {
+                    to: peer,
+                    message: bytes,
+                });
             }
             Err(_) => self.counters.unsendable += 1,
         }
     }
 
-    /// Moves every protocol's outputs into the outbox and the event queue.
+    /// Moves every protocol's outputs into this node's: their messages encoded (or dropped by
+    /// a cut or the loss), their events as they came.
     fn settle(&mut self, now: Millis) {
         while let Some(e) = self.rumor.poll_event() {
             // This member's record of what it heard, for the room's picture.
@@ -814,13 +853,13 @@ impl LiveNode {
                 }
                 RumorEvent::Refused(_) => {}
             }
-            self.events.push_back(LiveEvent::Rumor(e));
+            self.effects.emit(LiveEvent::Rumor(e));
         }
         while let Some(e) = self.swim.poll_event() {
-            self.events.push_back(LiveEvent::Swim(e));
+            self.effects.emit(LiveEvent::Swim(e));
         }
         while let Some(e) = self.kv.poll_event() {
-            self.events.push_back(LiveEvent::Kv(e));
+            self.effects.emit(LiveEvent::Kv(e));
         }
         while let Some(t) = self.rumor.poll_transmit() {
             self.send(t.to, Message::Rumor(t.message));

@@ -1,0 +1,435 @@
+//! One member's WebSocket, from the upgrade to the close: the admission checks before the
+//! upgrade (the page's origin, the joins per address), the challenge that proves the member
+//! holds its id's key, the join, and the loop that reads its frames and writes its queue,
+//! under the frame, rate, byte and silence limits.
+//!
+//! Every way a connection ends goes through one place at the end of [`connection`]: it
+//! leaves its room, its queue is emptied, and (if it broke a rule) it is closed with a code
+//! and a reason ([`Verdict`]), logged, and counted in `/health`.
+
+use super::conductor::{relay_order, token_matches, vouch, MAX_WRONG_TOKENS};
+use super::limits::{address, origin_allowed, Bucket};
+use super::relay::{self, relay_frames, relay_signal};
+use super::rooms::{join, others, record_links, Membership};
+use super::{close, log, text_of, AppState, FromClient, Outgoing, ToClient, QUEUE_FRAMES};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+use grapevine_core::signal::{self, valid_peer, valid_room};
+use serde::Deserialize;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// How long one send to a client may take before the client counts as gone.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a closing connection waits for the peer's own close frame (RFC 6455 §7.1.1: the
+/// server should not drop the TCP connection first, or the peer may never read the reason).
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// How long a new connection has to answer the challenge.
+const PROVE_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Deserialize)]
+pub(super) struct JoinQuery {
+    room: Option<String>,
+    peer: Option<String>,
+}
+
+/// `/signal`: a page of an allowed origin, from an address not joining too often, is
+/// upgraded to a WebSocket ([`connection`]); anything else is refused with a status and a
+/// log line.
+pub(super) async fn signal(
+    ws: WebSocketUpgrade,
+    Query(query): Query<JoinQuery>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    State(state): State<AppState>,
+) -> Response {
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    let origin = header(header::ORIGIN);
+    if !origin_allowed(&state.allow_origins, origin, header(header::HOST)) {
+        state.refused("origin");
+        let origin = sanitize(origin.unwrap_or(""), 100);
+        log(&format!(
+            "refused a join from {}: page of another origin ({origin}; allow it with --allow-origin)",
+            addr.ip()
+        ));
+        return (StatusCode::FORBIDDEN, "pages of this origin may not join\n").into_response();
+    }
+    if !state.joins.may_join(address(addr.ip()), &state.limits) {
+        state.refused("join-rate");
+        log(&format!(
+            "refused a join from {}: joining too often",
+            addr.ip()
+        ));
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            "joining too often from this address\n",
+        )
+            .into_response();
+    }
+    // Room with a margin for the close frame; larger frames are refused by the socket itself.
+    let cap = state.limits.frame_bytes;
+    ws.max_message_size(cap * 2)
+        .max_frame_size(cap * 2)
+        .on_upgrade(move |socket| connection(socket, query, address(addr.ip()), state))
+        .into_response()
+}
+
+async fn close_with(socket: WebSocket, code: u16, reason: &str) {
+    let (sink, stream) = socket.split();
+    finish(sink, stream, code, reason.to_string()).await;
+}
+
+/// Sends a close frame, then drains the connection until the peer's close frame (or the grace
+/// period ends).
+async fn finish(
+    mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
+    mut stream: futures_util::stream::SplitStream<WebSocket>,
+    code: u16,
+    reason: String,
+) {
+    let frame = CloseFrame {
+        code,
+        reason: Utf8Bytes::from(reason),
+    };
+    if !send_within(&mut sink, Message::Close(Some(frame))).await {
+        return;
+    }
+    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        while let Some(Ok(message)) = stream.next().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// Sends one frame, giving up after [`SEND_TIMEOUT`] (a client that does not read).
+async fn send_within(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    message: Message,
+) -> bool {
+    matches!(
+        tokio::time::timeout(SEND_TIMEOUT, sink.send(message)).await,
+        Ok(Ok(()))
+    )
+}
+
+/// A fresh challenge: 32 bytes from the OS's generator (`None` without one: then nobody can
+/// join, rather than everyone with a guessable nonce).
+fn nonce() -> Option<[u8; 32]> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).ok()?;
+    Some(bytes)
+}
+
+/// Text from a client, fit for a close reason and a log line: printable ASCII only (no forged
+/// log lines), at most `max` bytes.
+fn sanitize(text: &str, max: usize) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .take(max)
+        .collect()
+}
+
+/// Why a connection ended, for the close frame and the log, and the reason as counted in
+/// `/health` (`why`).
+struct Verdict {
+    why: &'static str,
+    code: u16,
+    reason: String,
+}
+
+impl Verdict {
+    fn new(why: &'static str, code: u16, reason: impl Into<String>) -> Self {
+        Verdict {
+            why,
+            code,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The challenge: a nonce out, a valid [`signal::FromClient::Prove`] back within
+/// [`PROVE_TIMEOUT`], or the verdict that closes the connection.
+async fn challenge(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    stream: &mut futures_util::stream::SplitStream<WebSocket>,
+    room: &str,
+    peer: &str,
+) -> Result<(), Verdict> {
+    let unproven = |reason: &str| Verdict::new("unproven", close::NOT_PROVEN, reason);
+    let nonce = nonce().ok_or_else(|| unproven("the server has no random numbers"))?;
+    let frame = serde_json::to_string(&ToClient::Challenge {
+        nonce: signal::hex(&nonce),
+    })
+    .expect("serialisable");
+    if !send_within(sink, Message::Text(frame.into())).await {
+        return Err(unproven("did not read the challenge"));
+    }
+    let answer = tokio::time::timeout(PROVE_TIMEOUT, async {
+        loop {
+            match stream.next().await {
+                Some(Ok(Message::Text(text))) => return Some(text),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                _ => return None,
+            }
+        }
+    })
+    .await;
+    let text = match answer {
+        Ok(Some(text)) => text,
+        Ok(None) => return Err(unproven("closed before proving its key")),
+        Err(_) => return Err(unproven("no proof of the key in time")),
+    };
+    match serde_json::from_str::<FromClient>(text.as_str()) {
+        Ok(FromClient::Prove { key, signature }) => {
+            signal::check_proof(peer, room, &nonce, &key, &signature).map_err(unproven)
+        }
+        _ => Err(unproven(
+            "the first frame must prove the key (a `prove` frame)",
+        )),
+    }
+}
+
+/// One member's connection: the challenge, the join, then its frames and its queue until it
+/// closes or breaks a rule.
+async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppState) {
+    let (room, peer) = match (query.room, query.peer) {
+        (Some(room), Some(peer)) if valid_room(&room) && valid_peer(&peer) => (room, peer),
+        _ => {
+            log("refused a connection: room must be 1-64 of [A-Za-z0-9._-], peer 16 hex digits");
+            close_with(
+                socket,
+                close::POLICY,
+                "join with ?room=NAME&peer=16 hex digits",
+            )
+            .await;
+            return;
+        }
+    };
+    let (mut sink, mut stream) = socket.split();
+    if let Err(verdict) = challenge(&mut sink, &mut stream, &room, &peer).await {
+        state.refused(verdict.why);
+        log(&format!(
+            "refused peer {peer} in room {room}: {}",
+            verdict.reason
+        ));
+        finish(sink, stream, verdict.code, verdict.reason).await;
+        return;
+    }
+    let (tx, mut rx) = mpsc::channel(QUEUE_FRAMES);
+    let stale = Arc::new(AtomicBool::new(false));
+    let joined = match join(&state, &room, &peer, ip, tx, &stale) {
+        Ok(joined) => joined,
+        Err((code, reason)) => {
+            state.refused("full");
+            log(&format!("refused peer {peer} in room {room}: {reason}"));
+            finish(sink, stream, code, reason.to_string()).await;
+            return;
+        }
+    };
+    let membership = Membership {
+        state: state.clone(),
+        room: room.clone(),
+        peer: peer.clone(),
+        conn: joined.conn,
+        ip,
+    };
+    log(&format!(
+        "peer {peer} {} room {room} ({} others)",
+        if joined.replaced {
+            "came back to"
+        } else {
+            "joined"
+        },
+        joined.others.len()
+    ));
+    let welcome = serde_json::to_string(&ToClient::Welcome {
+        peer: peer.clone(),
+        room: room.clone(),
+        peers: joined.others,
+        ice_servers: state.ice.servers(),
+        limits: Some(state.wire_limits()),
+    })
+    .expect("serialisable");
+    let limits = state.limits;
+    let mut bucket = Bucket::new(limits.rate);
+    let mut relay_budget = Bucket::new(limits.relay_bytes);
+    let mut heard = Instant::now();
+    let mut ping = tokio::time::interval(limits.idle / 3);
+    ping.tick().await;
+    let mut roster = tokio::time::interval(Duration::from_secs(1));
+    let mut wrong_tokens = 0;
+    let verdict: Option<Verdict> = 'conn: {
+        if !send_within(&mut sink, Message::Text(welcome.into())).await {
+            break 'conn None;
+        }
+        for text in joined.conducted {
+            if !send_within(&mut sink, Message::Text(text.into())).await {
+                break 'conn None;
+            }
+        }
+        loop {
+            let idle_at = heard + limits.idle;
+            tokio::select! {
+                frame = stream.next() => {
+                    let Some(Ok(frame)) = frame else {
+                        // Closed, or a frame the socket itself refused (beyond twice the cap).
+                        break 'conn None;
+                    };
+                    if !matches!(frame, Message::Ping(_) | Message::Pong(_)) {
+                        // Only what the client chose to send counts as activity: automatic
+                        // pongs keep a forgotten tab's connection open forever otherwise.
+                        heard = Instant::now();
+                    }
+                    if !bucket.take(1.0) {
+                        break 'conn Some(Verdict::new("frame-rate", close::POLICY, format!("more than {} frames a second", limits.rate)));
+                    }
+                    match frame {
+                        Message::Text(text) => {
+                            if text.len() > limits.frame_bytes {
+                                break 'conn Some(Verdict::new("frame-size", close::TOO_BIG, format!("frame of {} bytes over the {}-byte cap", text.len(), limits.frame_bytes)));
+                            }
+                            match serde_json::from_str::<FromClient>(text.as_str()) {
+                                Ok(FromClient::Ping) => {
+                                    let pong = serde_json::to_string(&ToClient::Pong).expect("serialisable");
+                                    if !send_within(&mut sink, Message::Text(pong.into())).await {
+                                        break 'conn None;
+                                    }
+                                }
+                                Ok(FromClient::Signal { to, data }) => {
+                                    if !relay_signal(&state, &room, &peer, &to, &data) {
+                                        let error = ToClient::Error { message: format!("no peer {to} in room {room}") };
+                                        let frame = serde_json::to_string(&error).expect("serialisable");
+                                        if !send_within(&mut sink, Message::Text(frame.into())).await {
+                                            break 'conn None;
+                                        }
+                                    }
+                                }
+                                Ok(FromClient::Relay { frames }) => {
+                                    if let Some(bad) = frames.iter().find(|f| !valid_peer(&f.peer)) {
+                                        let why = sanitize(&format!("relay to a malformed peer id {:?}", bad.peer), 120);
+                                        break 'conn Some(Verdict::new("malformed", close::POLICY, why));
+                                    }
+                                    if !relay_budget.take(relay::cost(&frames) as f64) {
+                                        break 'conn Some(Verdict::new("relay-budget", close::POLICY, format!("relayed more than {} bytes a second", limits.relay_bytes)));
+                                    }
+                                    relay_frames(&state, &room, &peer, frames);
+                                }
+                                Ok(FromClient::Prove { .. }) => {
+                                    break 'conn Some(Verdict::new("malformed", close::POLICY, "the key was proven already"));
+                                }
+                                Ok(FromClient::Links { direct, relay }) => {
+                                    record_links(&state, &room, &peer, joined.conn, direct, relay);
+                                }
+                                Ok(FromClient::Conduct { token }) => {
+                                    if token_matches(&token, &state.conductor_token) {
+                                        log(&format!("peer {peer} conducts room {room}"));
+                                        vouch(&state, &room, &peer);
+                                        continue;
+                                    }
+                                    wrong_tokens += 1;
+                                    log(&format!("refused peer {peer} as conductor of room {room}: wrong conductor token ({wrong_tokens})"));
+                                    if wrong_tokens > MAX_WRONG_TOKENS {
+                                        break 'conn Some(Verdict::new("conductor-token", close::POLICY, "too many wrong conductor tokens"));
+                                    }
+                                    state.refused("conductor-token");
+                                    let refused = text_of(&ToClient::ConductorRefused { reason: "wrong conductor token: ask the teacher for the conductor link".into() });
+                                    if !send_within(&mut sink, Message::Text(refused.into())).await {
+                                        break 'conn None;
+                                    }
+                                }
+                                Ok(FromClient::Order { order }) => {
+                                    if let Err(why) = relay_order(&state, &room, &peer, &order) {
+                                        state.refused("order");
+                                        log(&format!("refused an order from peer {peer} in room {room}: {why}"));
+                                        let refused = text_of(&ToClient::ConductorRefused { reason: why });
+                                        if !send_within(&mut sink, Message::Text(refused.into())).await {
+                                            break 'conn None;
+                                        }
+                                    }
+                                }
+                                Err(e) => {
+                                    let why = sanitize(&format!("malformed frame: {e}"), 120);
+                                    break 'conn Some(Verdict::new("malformed", close::POLICY, why));
+                                }
+                            }
+                        }
+                        Message::Binary(_) => {
+                            break 'conn Some(Verdict::new("binary", close::UNSUPPORTED, "binary frames are not part of the protocol"));
+                        }
+                        Message::Close(_) => break 'conn None,
+                        Message::Ping(_) | Message::Pong(_) => {}
+                    }
+                }
+                out = rx.recv() => {
+                    match out {
+                        Some(Outgoing::Text(text)) => {
+                            state.dequeued(&text);
+                            if !send_within(&mut sink, Message::Text(text.into())).await {
+                                break 'conn None;
+                            }
+                        }
+                        Some(Outgoing::Close(code, reason)) => break 'conn Some(Verdict::new("replaced", code, reason)),
+                        None => break 'conn None,
+                    }
+                }
+                _ = roster.tick() => {
+                    if stale.swap(false, Ordering::Relaxed) {
+                        let frame = serde_json::to_string(&ToClient::Roster { peers: others(&state, &room, &peer) }).expect("serialisable");
+                        if !send_within(&mut sink, Message::Text(frame.into())).await {
+                            break 'conn None;
+                        }
+                    }
+                }
+                _ = ping.tick() => {
+                    if !send_within(&mut sink, Message::Ping(Default::default())).await {
+                        break 'conn None;
+                    }
+                }
+                _ = tokio::time::sleep_until(idle_at) => {
+                    break 'conn Some(Verdict::new("idle", close::IDLE, format!("silent for {} s", limits.idle.as_secs())));
+                }
+            }
+        }
+    };
+    drop(membership);
+    // What is still queued for this connection is no longer anyone's.
+    rx.close();
+    while let Ok(out) = rx.try_recv() {
+        if let Outgoing::Text(text) = out {
+            state.dequeued(&text);
+        }
+    }
+    match verdict {
+        Some(v) => {
+            state.refused(v.why);
+            log(&format!(
+                "closed peer {peer} in room {room} ({}): {}",
+                v.code, v.reason
+            ));
+            finish(sink, stream, v.code, v.reason).await;
+        }
+        None => log(&format!("peer {peer} left room {room}")),
+    }
+}

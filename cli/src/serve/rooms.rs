@@ -1,0 +1,304 @@
+//! Rooms and their members: joining (under the room, server and per-address caps), leaving,
+//! a member taking its id back from its own stale connection, broadcasts to a room, and
+//! `/health`'s figures.
+//!
+//! A room exists while it has members. Every function here takes the one rooms lock, does
+//! its work, and only queues frames ([`Shared::offer`]): nothing here awaits or writes to a
+//! socket, so a slow client never holds the lock.
+
+use super::conductor::Conductor;
+use super::{close, text_of, AppState, Outgoing, Shared, ToClient};
+use axum::extract::State;
+use axum::response::Json;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// One member's connection, as its room knows it.
+pub(super) struct Member {
+    /// Its queue of frames to send.
+    pub(super) tx: mpsc::Sender<Outgoing>,
+    /// Which connection this is (a replaced connection must not remove its successor).
+    conn: u64,
+    /// Its links, as it last said (`links` frames).
+    direct: u32,
+    relay: u32,
+    /// A `peer-joined` or `peer-left` for it was dropped (its queue was full): it gets the
+    /// whole roster at its next second.
+    stale: Arc<AtomicBool>,
+}
+
+/// A room: its members and what its relay carried.
+#[derive(Default)]
+pub(super) struct Room {
+    pub(super) members: HashMap<String, Member>,
+    /// Its conductor, if it has one, and the orders the server relayed from it.
+    pub(super) conductor: Conductor,
+    pub(super) relay_frames: u64,
+    pub(super) relay_bytes: u64,
+    /// Relayed messages for members no longer there (dropped).
+    pub(super) relay_undelivered: u64,
+}
+
+impl Room {
+    /// Its members but `peer`: a welcome's and a roster's list.
+    fn others(&self, peer: &str) -> Vec<String> {
+        self.members
+            .keys()
+            .filter(|k| k.as_str() != peer)
+            .cloned()
+            .collect()
+    }
+}
+
+/// Every room, and connections per IP address.
+#[derive(Default)]
+pub(super) struct Rooms {
+    pub(super) rooms: HashMap<String, Room>,
+    per_ip: HashMap<IpAddr, usize>,
+    /// Connections per address in each room it has members in.
+    ip_rooms: HashMap<IpAddr, HashMap<String, usize>>,
+    next_conn: u64,
+}
+
+/// A member's place in a room, as [`join`] gives it.
+pub(super) struct Joined {
+    pub(super) others: Vec<String>,
+    /// The room's conductor and standing orders, oldest first, as frames to send after the
+    /// welcome.
+    pub(super) conducted: Vec<String>,
+    pub(super) conn: u64,
+    /// It took its id over from a connection still open.
+    pub(super) replaced: bool,
+}
+
+/// Joins the room or says why not. `peer` has proven its key: if a connection still holds
+/// the id (the member's previous one, which the server has not yet seen go: a tab that slept
+/// or lost its network), the new one takes it over and the old is closed with
+/// [`close::REPLACED`].
+pub(super) fn join(
+    state: &Shared,
+    room: &str,
+    peer: &str,
+    ip: IpAddr,
+    tx: mpsc::Sender<Outgoing>,
+    stale: &Arc<AtomicBool>,
+) -> Result<Joined, (u16, &'static str)> {
+    let mut rooms = state.rooms.lock().expect("rooms lock");
+    let rooms = &mut *rooms;
+    // A member taking its id back is not a new connection from its address: its old one is
+    // about to go (a class behind one NAT coming back from a Wi-Fi drop must not be refused).
+    let replacing = rooms
+        .rooms
+        .get(room)
+        .is_some_and(|r| r.members.contains_key(peer));
+    if !replacing && rooms.per_ip.get(&ip).copied().unwrap_or(0) >= state.limits.per_ip {
+        return Err((close::TRY_LATER, "too many connections from this address"));
+    }
+    let its_rooms = rooms.ip_rooms.get(&ip);
+    if its_rooms.is_some_and(|r| !r.contains_key(room) && r.len() >= state.limits.rooms_per_ip) {
+        return Err((close::TRY_LATER, "too many rooms from this address"));
+    }
+    if !rooms.rooms.contains_key(room) && rooms.rooms.len() >= state.limits.rooms {
+        return Err((close::TRY_LATER, "too many rooms on this server"));
+    }
+    let here = rooms.rooms.entry(room.to_string()).or_default();
+    if let Some(old) = here.members.get(peer) {
+        let _ = old.tx.try_send(Outgoing::Close(
+            close::REPLACED,
+            "this member connected again",
+        ));
+    } else if here.members.len() >= state.limits.room_peers {
+        return Err((close::TRY_LATER, "the room is full"));
+    }
+    let others = here.others(peer);
+    let conducted = here.conductor.frames();
+    if !replacing {
+        broadcast(
+            state,
+            here,
+            &text_of(&ToClient::PeerJoined { peer: peer.into() }),
+        );
+    }
+    rooms.next_conn += 1;
+    let conn = rooms.next_conn;
+    here.members.insert(
+        peer.to_string(),
+        Member {
+            tx,
+            conn,
+            direct: 0,
+            relay: 0,
+            stale: stale.clone(),
+        },
+    );
+    *rooms.per_ip.entry(ip).or_default() += 1;
+    *rooms
+        .ip_rooms
+        .entry(ip)
+        .or_default()
+        .entry(room.to_string())
+        .or_default() += 1;
+    Ok(Joined {
+        others,
+        conducted,
+        conn,
+        replaced: replacing,
+    })
+}
+
+/// Connection `conn` of `peer` ended: it leaves the room, unless a connection of the same member took
+/// its place.
+fn leave(state: &Shared, room: &str, peer: &str, conn: u64, ip: IpAddr) {
+    let mut rooms = state.rooms.lock().expect("rooms lock");
+    if let Some(count) = rooms.per_ip.get_mut(&ip) {
+        *count -= 1;
+        if *count == 0 {
+            rooms.per_ip.remove(&ip);
+        }
+    }
+    if let Some(its) = rooms.ip_rooms.get_mut(&ip) {
+        if let Some(count) = its.get_mut(room) {
+            *count -= 1;
+            if *count == 0 {
+                its.remove(room);
+            }
+        }
+        if its.is_empty() {
+            rooms.ip_rooms.remove(&ip);
+        }
+    }
+    let Some(here) = rooms.rooms.get_mut(room) else {
+        return;
+    };
+    if here.members.get(peer).is_none_or(|m| m.conn != conn) {
+        return;
+    }
+    here.members.remove(peer);
+    if here.members.is_empty() {
+        rooms.rooms.remove(room);
+        return;
+    }
+    broadcast(
+        state,
+        here,
+        &text_of(&ToClient::PeerLeft { peer: peer.into() }),
+    );
+}
+
+/// Leaves the room when dropped: on every way out of a connection, a panic included.
+pub(super) struct Membership {
+    pub(super) state: AppState,
+    pub(super) room: String,
+    pub(super) peer: String,
+    pub(super) conn: u64,
+    pub(super) ip: IpAddr,
+}
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        leave(&self.state, &self.room, &self.peer, self.conn, self.ip);
+    }
+}
+
+/// Queues `text` for every member of `room` (marked stale where its queue is full).
+pub(super) fn broadcast(state: &Shared, room: &Room, text: &str) {
+    for member in room.members.values() {
+        if !state.offer(&member.tx, text.to_string()) {
+            member.stale.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The members of `room` but `peer`.
+pub(super) fn others(state: &Shared, room: &str, peer: &str) -> Vec<String> {
+    let rooms = state.rooms.lock().expect("rooms lock");
+    rooms
+        .rooms
+        .get(room)
+        .map_or_else(Vec::new, |r| r.others(peer))
+}
+
+/// Records a member's links as it said them.
+pub(super) fn record_links(
+    state: &Shared,
+    room: &str,
+    peer: &str,
+    conn: u64,
+    direct: u32,
+    relay: u32,
+) {
+    let mut rooms = state.rooms.lock().expect("rooms lock");
+    if let Some(m) = rooms
+        .rooms
+        .get_mut(room)
+        .and_then(|r| r.members.get_mut(peer))
+        .filter(|m| m.conn == conn)
+    {
+        m.direct = direct;
+        m.relay = relay;
+    }
+}
+
+/// Rooms listed in `/health` at most (the largest).
+const HEALTH_ROOMS: usize = 50;
+
+pub(super) async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let rooms = state.rooms.lock().expect("rooms lock");
+    let peers: usize = rooms.rooms.values().map(|r| r.members.len()).sum();
+    let relay_bytes: u64 = rooms.rooms.values().map(|r| r.relay_bytes).sum();
+    let relay_frames: u64 = rooms.rooms.values().map(|r| r.relay_frames).sum();
+    let mut listed: Vec<(&String, &Room)> = rooms.rooms.iter().collect();
+    listed.sort_by_key(|(name, r)| (std::cmp::Reverse(r.members.len()), name.as_str()));
+    let per_room: serde_json::Map<String, serde_json::Value> = listed
+        .into_iter()
+        .take(HEALTH_ROOMS)
+        .map(|(name, room)| (name.clone(), room_health(room)))
+        .collect();
+    let refused: serde_json::Map<String, serde_json::Value> = state
+        .refusals
+        .lock()
+        .expect("refusals")
+        .iter()
+        .map(|(&why, &n)| (why.to_string(), n.into()))
+        .collect();
+    Json(serde_json::json!({
+        "status": "ok",
+        "rooms": rooms.rooms.len(),
+        "peers": peers,
+        "relay_bytes": relay_bytes,
+        "relay_frames": relay_frames,
+        "queued_bytes": state.queued.load(Ordering::Relaxed),
+        "refused": refused,
+        "room": per_room,
+    }))
+}
+
+/// A room's figures: members, links (as its members last said: each link counted once),
+/// links per member, and what the relay carried.
+fn room_health(room: &Room) -> serde_json::Value {
+    let mut per_member: Vec<u32> = room
+        .members
+        .values()
+        .map(|m| m.direct.saturating_add(m.relay))
+        .collect();
+    per_member.sort_unstable();
+    let ends: u64 = per_member.iter().map(|&l| u64::from(l)).sum();
+    let relay_ends: u64 = room.members.values().map(|m| u64::from(m.relay)).sum();
+    serde_json::json!({
+        "peers": room.members.len(),
+        "links": ends / 2,
+        "relay_links": relay_ends / 2,
+        "links_per_member": {
+            "min": per_member.first().copied().unwrap_or(0),
+            "median": per_member.get(per_member.len() / 2).copied().unwrap_or(0),
+            "max": per_member.last().copied().unwrap_or(0),
+        },
+        "relay_bytes": room.relay_bytes,
+        "relay_frames": room.relay_frames,
+        "relay_undelivered": room.relay_undelivered,
+        "conductor": room.conductor.peer(),
+    })
+}
