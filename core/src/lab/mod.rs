@@ -36,17 +36,26 @@ pub mod scenario;
 pub mod swim;
 pub mod wire;
 
-pub use protocol::{Figure, LabOption, LabOptions, ProtocolSpec};
+pub use protocol::{Figure, LabOption, LabOptions, ProtocolInfo, ProtocolSpec};
 pub use run::{AnyRun, LabProtocol, Run};
 
-/// Every lab protocol, in the order menus show them: the command line's `--protocol` values,
-/// the page's protocol menu and its URL parsing come from here. A new protocol is one line.
-pub const REGISTRY: &[LabProtocol] = &[
-    LabProtocol::of::<swim::Spec>(&swim::Spec::INFO),
-    LabProtocol::of::<push_sum::Spec>(&push_sum::Spec::INFO),
-    LabProtocol::of::<kv::Spec>(&kv::Spec::INFO),
-    LabProtocol::of::<rumor::Spec>(&rumor::Spec::INFO),
-];
+/// Lists every lab protocol once, in the order menus show them, as two tables made from the
+/// same list: [`PROTOCOLS`], their descriptions (data only), and [`REGISTRY`], their entries
+/// with the code that runs them. A new protocol is one line.
+macro_rules! registry {
+    ($($spec:ty),+ $(,)?) => {
+        /// Every lab protocol's description, in menu order: names, labels, options. What a
+        /// page or a tool needs to route, show a menu or read a URL, without linking any
+        /// protocol's code (the page's round view reads only this; [`REGISTRY`] holds the
+        /// function pointers that would pull every protocol into its wasm).
+        pub const PROTOCOLS: &[&ProtocolInfo] = &[$(&<$spec as ProtocolSpec>::INFO),+];
+        /// Every lab protocol's entry, in the order of [`PROTOCOLS`]: the command line's
+        /// `--protocol` values, the lab's runs and scenario checks come from here.
+        pub const REGISTRY: &[LabProtocol] = &[$(LabProtocol::of::<$spec>(&<$spec as ProtocolSpec>::INFO)),+];
+    };
+}
+
+registry!(swim::Spec, push_sum::Spec, kv::Spec, rumor::Spec);
 
 use crate::rng::GossipRng;
 use alloc::collections::{BTreeMap, VecDeque};
@@ -286,5 +295,24 @@ impl Peers {
     /// One peer uniformly at random, if there is any.
     pub fn random(&self, rng: &mut GossipRng) -> Option<NodeId> {
         (!self.0.is_empty()).then(|| self.0[rng.below(self.0.len() as u32) as usize])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The page routes by [`PROTOCOLS`] and runs by [`REGISTRY`]: each description must be
+    /// its entry's, in the same order, and a name must find both.
+    #[test]
+    fn descriptions_and_entries_list_the_same_protocols_in_order() {
+        assert_eq!(PROTOCOLS.len(), REGISTRY.len());
+        for (info, entry) in PROTOCOLS.iter().zip(REGISTRY) {
+            assert_eq!(*info, entry.info);
+            assert_eq!(ProtocolInfo::named(info.name), Some(*info));
+            assert_eq!(LabProtocol::of_info(info), *entry);
+            assert_eq!(LabProtocol::from_name(info.name), Some(*entry));
+        }
+        assert_eq!(ProtocolInfo::named("gossip"), None);
     }
 }

@@ -156,6 +156,7 @@ impl Log {
 }
 
 /// A protocol's registry entry: what menus, flags and URLs need without running it.
+/// Compared by name.
 #[derive(Debug)]
 pub struct ProtocolInfo {
     /// The name on the command line and in the page's URL.
@@ -171,6 +172,31 @@ pub struct ProtocolInfo {
     pub commands: &'static [&'static str],
     /// Its figures' names, in the order its observer gives them.
     pub figures: &'static [&'static str],
+}
+
+impl PartialEq for ProtocolInfo {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for ProtocolInfo {}
+
+impl ProtocolInfo {
+    /// Every protocol's description, in menu order ([`super::PROTOCOLS`]).
+    pub fn all() -> impl Iterator<Item = &'static ProtocolInfo> {
+        super::PROTOCOLS.iter().copied()
+    }
+
+    /// The protocol named `name` (its command-line and URL name).
+    pub fn named(name: &str) -> Option<&'static ProtocolInfo> {
+        ProtocolInfo::all().find(|p| p.name == name)
+    }
+
+    /// Whether it takes `option`.
+    pub fn takes(&self, option: LabOption) -> bool {
+        self.options.contains(&option)
+    }
 }
 
 /// A lab protocol: its node, its config, how the simulator drives it, and what it measures.

@@ -93,6 +93,14 @@ impl LabProtocol {
         LabProtocol::all().find(|p| p.name() == name)
     }
 
+    /// The entry that `info` describes (every [`super::PROTOCOLS`] entry has one: both
+    /// tables come from one list).
+    pub fn of_info(info: &ProtocolInfo) -> LabProtocol {
+        LabProtocol::all()
+            .find(|p| p.info == info)
+            .expect("PROTOCOLS and REGISTRY list the same protocols")
+    }
+
     /// Whether this is `P`'s entry.
     pub fn is<P: ProtocolSpec>(self) -> bool {
         self.name() == P::INFO.name
@@ -117,7 +125,7 @@ impl LabProtocol {
 
     /// Whether it takes `option`.
     pub fn takes(self, option: LabOption) -> bool {
-        self.info.options.contains(&option)
+        self.info.takes(option)
     }
 
     /// A run at time 0.
