@@ -151,10 +151,12 @@ if (existsSync(CLI)) {
   const us = (ns) => ns / 1e3;
   console.log(`identities: native sign ${fmt2(n.sign)} µs, verify ${fmt2(n.verify)} µs (${fmt(1e6 / n.verify)}/s), signed message ${fmt2(n.message)} µs (ratio verify/message ${fmt2(n.verify / n.message)}); wasm in Chromium sign ${fmt2(us(w.sign_ns))} µs, verify ${fmt2(us(w.verify_ns))} µs (${fmt(1e9 / w.verify_ns)}/s), signed message ${fmt2(us(w.message_ns))} µs (ratio ${fmt2(w.verify_ns / w.message_ns)}); wasm / native verify ${fmt2(us(w.verify_ns) / n.verify)}`);
 }
+// What each part of the page weighs (the round view's first load is e2e/parts.test.mjs's).
 const dist = new URL('../dist/', import.meta.url).pathname;
-for (const name of ['grapevine-web', 'grapevine-worker']) {
+for (const name of ['grapevine-web', 'grapevine-lab', 'grapevine-live', 'grapevine-worker']) {
   const file = readdirSync(dist).find((f) => f.startsWith(name) && f.endsWith('.wasm'));
   const bytes = readFileSync(dist + file);
-  console.log(`release wasm, ${name}: ${(bytes.length / 1024).toFixed(0)} KiB, ${(gzipSync(bytes, { level: 9 }).length / 1024).toFixed(0)} KiB gzipped`);
+  const br = existsSync(`${dist}${file}.br`) ? `, ${(readFileSync(`${dist}${file}.br`).length / 1024).toFixed(0)} KiB brotli` : '';
+  console.log(`release wasm, ${name}: ${(bytes.length / 1024).toFixed(0)} KiB, ${(gzipSync(bytes, { level: 9 }).length / 1024).toFixed(0)} KiB gzipped${br}`);
 }
 await env.close();

@@ -1,12 +1,13 @@
-//! The page: a small router. It reads the settings from the URL once, shows the page they
-//! choose (the round view, the protocol lab, or live mode), and replaces it when a page
-//! navigates to another. Each page owns its own state ([`crate::pages`]).
+//! The page: a small router. It reads the settings from the URL once, shows the view they
+//! choose, and replaces it when a page navigates to another. The round view is drawn here;
+//! the protocol lab and live mode are parts, loaded the first time they are opened
+//! ([`crate::part`]), so this router knows them by name only. Each page owns its own state
+//! ([`crate::pages`]).
 
-use crate::pages::lab::LabPage;
-use crate::pages::live::LivePage;
 use crate::pages::round::RoundPage;
 use crate::pages::Route;
-use crate::params::PageSettings;
+use crate::params::{PageSettings, View};
+use crate::part::PartHost;
 use yew::prelude::*;
 
 /// The page.
@@ -41,12 +42,9 @@ impl Component for App {
         let route = self.route.clone();
         let navigate = ctx.link().callback(|route: Route| route);
         let key = self.visit.to_string();
-        if route.settings.live.is_some() {
-            html! { <LivePage {key} {route} {navigate} /> }
-        } else if route.settings.lab.protocol.is_some() {
-            html! { <LabPage {key} {route} {navigate} /> }
-        } else {
-            html! { <RoundPage {key} {route} {navigate} /> }
+        match route.settings.view() {
+            View::Round => html! { <RoundPage {key} {route} {navigate} /> },
+            view => html! { <PartHost {key} {view} {route} {navigate} /> },
         }
     }
 }

@@ -3,7 +3,7 @@
 use crate::params::{PageSettings, PAGE_MAX_NODES, SPEEDS};
 use grapevine_core::lab::push_sum::Aggregate;
 use grapevine_core::lab::scenario::Op;
-use grapevine_core::lab::{LabOption, LabProtocol};
+use grapevine_core::lab::{LabOption, ProtocolInfo};
 use grapevine_core::{Protocol, StopRule, Topology};
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
@@ -36,7 +36,7 @@ pub enum Change {
     /// What the user typed into a field could not be read.
     Rejected(Draft),
     /// One of the lab's protocols (a new run).
-    Lab(LabProtocol),
+    Lab(&'static ProtocolInfo),
     /// SWIM: Lifeguard on or off (the run is replayed to the same time).
     Lifeguard(bool),
     /// Push-sum: what to compute (replayed).
@@ -180,7 +180,7 @@ pub fn controls(p: &ControlsProps) -> Html {
             <label>{ "Protocol" }
                 <select data-testid="protocol" onchange={change(|e| {
                     let v = select_value(e);
-                    Protocol::from_name(&v).map(Change::Protocol).or_else(|| LabProtocol::from_name(&v).map(Change::Lab))
+                    Protocol::from_name(&v).map(Change::Protocol).or_else(|| ProtocolInfo::named(&v).map(Change::Lab))
                 })}>
                     <optgroup label="Spread a rumor, round by round">
                         { for Protocol::ALL.iter().map(|&x| html! {
@@ -188,8 +188,8 @@ pub fn controls(p: &ControlsProps) -> Html {
                         }) }
                     </optgroup>
                     <optgroup label="Protocol lab, in real time">
-                        { for LabProtocol::all().map(|x| html! {
-                            <option value={x.name()} selected={lab == Some(x)}>{ x.label() }</option>
+                        { for ProtocolInfo::all().map(|x| html! {
+                            <option value={x.name} selected={lab == Some(x)}>{ x.label }</option>
                         }) }
                     </optgroup>
                 </select>
@@ -273,7 +273,7 @@ pub fn controls(p: &ControlsProps) -> Html {
 }
 
 /// The lab's own settings: loss at the start, Lifeguard, the aggregate.
-fn lab_controls(p: &ControlsProps, lab: LabProtocol) -> Html {
+fn lab_controls(p: &ControlsProps, lab: &ProtocolInfo) -> Html {
     let s = &p.settings;
     let cb = p.on_change.clone();
     let loss = Callback::from(move |e: Event| {

@@ -12,6 +12,7 @@ pub mod live;
 pub mod pages;
 pub mod palette;
 pub mod params;
+pub mod part;
 pub mod sim;
 pub mod stats;
 
@@ -42,6 +43,12 @@ pub fn show_error_banner(text: &str) {
         banner.set_text_content(Some(text));
         let _ = banner.set_attribute("class", "shown");
     }
+}
+
+/// 64 random bits from the browser's cryptographic generator (`crypto.getRandomValues`,
+/// through getrandom): tab ids must be unguessable. `None` only if the browser has none.
+pub fn random_u64() -> Option<u64> {
+    getrandom::u64().ok()
 }
 
 /// Mounts the page on `element`.

@@ -2,12 +2,18 @@
 //!
 //! Parsing never fails: a bad parameter falls back to its default and adds a notice that the
 //! page shows, so a mistyped link still opens a working playground.
+//!
+//! Everything here reads names only (lab protocols by their [`ProtocolInfo`]), so the round
+//! view, which parses every URL to route it, links none of the lab's or live mode's code;
+//! what only the lab can check (does the scenario fit its protocol) is
+//! [`crate::lab::scenario_notice`],
+//! which the lab's part calls.
 
 use grapevine_core::engine::MAX_NODES;
 use grapevine_core::lab::push_sum::Aggregate;
 use grapevine_core::lab::run::MAX_LAB_NODES;
-use grapevine_core::lab::scenario::{preset, Scenario, PRESETS};
-use grapevine_core::lab::{LabOption, LabProtocol};
+use grapevine_core::lab::scenario::PRESETS;
+use grapevine_core::lab::{LabOption, ProtocolInfo};
 use grapevine_core::rules::MAX_FANOUT;
 use grapevine_core::signal::valid_room;
 use grapevine_core::{Protocol, Settings, StopRule, Topology};
@@ -46,11 +52,23 @@ pub fn valid_ice(url: &str) -> bool {
         && !url.contains(char::is_whitespace)
 }
 
+/// The three views; the round view is the page's main wasm, the others are parts loaded when
+/// first opened ([`crate::part`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    /// The round engine's rumor, round by round.
+    Round,
+    /// The protocol lab.
+    Lab,
+    /// Live mode: this tab is a real node.
+    Live,
+}
+
 /// What the URL holds for the protocol lab.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LabPage {
     /// The lab's protocol; `None`: the round engine's rumor (push, pull, push-pull).
-    pub protocol: Option<LabProtocol>,
+    pub protocol: Option<&'static ProtocolInfo>,
     /// A preset's name or a scenario's text; `None`: the protocol's default.
     pub scenario: Option<String>,
     /// SWIM: Lifeguard on.
@@ -148,7 +166,6 @@ impl PageSettings {
     pub fn from_query(query: &str) -> (PageSettings, Vec<String>) {
         let mut s = PageSettings::default();
         let mut notices = Vec::new();
-        let mut scenario_error = None;
         let mut bad = |name: &str, value: &str, why: &str| {
             let shown: String = value.chars().take(40).collect();
             notices.push(format!("Ignored {name}={shown:?}: {why}."));
@@ -160,26 +177,20 @@ impl PageSettings {
                     Ok(n) if (2..=PAGE_MAX_NODES).contains(&n) => s.run.nodes = n,
                     _ => bad("nodes", v, "expected a whole number from 2 to 1000000"),
                 },
-                "protocol" => match (Protocol::from_name(v), LabProtocol::from_name(v)) {
+                "protocol" => match (Protocol::from_name(v), ProtocolInfo::named(v)) {
                     (Some(p), _) => s.run.protocol = p,
                     (_, Some(p)) => s.lab.protocol = Some(p),
                     _ => {
-                        let lab: Vec<&str> = LabProtocol::all().map(LabProtocol::name).collect();
+                        let lab: Vec<&str> = ProtocolInfo::all().map(|p| p.name).collect();
                         let expected = format!("expected push, pull, pushpull, {}", lab.join(", "));
                         bad("protocol", v, &expected)
                     }
                 },
+                // Kept as typed; whether it reads and fits the protocol is the lab's to say
+                // ([`crate::lab::scenario_notice`]), and a broken one goes in its editor to mend.
                 "scenario" => {
-                    let known = PRESETS.iter().any(|p| p.0 == v);
-                    match Scenario::parse(&value) {
-                        _ if known => s.lab.scenario = Some(v.to_string()),
-                        Ok(_) => s.lab.scenario = Some(value.clone()),
-                        // Kept as typed: the page shows it in the editor with the error.
-                        Err(e) => {
-                            scenario_error = Some(format!("The scenario in the link cannot run ({e}); it is in the scenario editor to mend."));
-                            s.lab.scenario = Some(value.clone());
-                        }
-                    }
+                    let preset = PRESETS.iter().any(|p| p.0 == v);
+                    s.lab.scenario = Some(if preset { v.to_string() } else { value.clone() });
                 }
                 "lifeguard" => match v {
                     "1" | "true" => s.lab.lifeguard = true,
@@ -264,15 +275,6 @@ impl PageSettings {
             ));
             s.run.nodes = MAX_LAB_NODES;
         }
-        // A scenario that reads may still not fit this protocol (an operation none takes, a
-        // malformed one of its own, a node that does not exist).
-        if let (None, Some(p), Some(text)) = (&scenario_error, s.lab.protocol, &s.lab.scenario) {
-            let scenario = Scenario::parse(preset(text).unwrap_or(text));
-            if let Err(e) = scenario.and_then(|sc| p.check(&sc, s.run.nodes)) {
-                scenario_error = Some(format!("The scenario in the link cannot run ({e}); it is in the scenario editor to mend."));
-            }
-        }
-        notices.extend(scenario_error);
         if let Some(i) = s.lab.inspect.filter(|&i| i >= s.run.nodes) {
             notices.push(format!(
                 "There is no node {i} to inspect among {} nodes.",
@@ -298,6 +300,41 @@ impl PageSettings {
         (s, notices)
     }
 
+    /// The view these settings show.
+    pub fn view(&self) -> View {
+        if self.live.is_some() {
+            View::Live
+        } else if self.lab.protocol.is_some() {
+            View::Lab
+        } else {
+            View::Round
+        }
+    }
+
+    /// Every setting, as a query string for handing the page from one part to another: the
+    /// round view's settings, then the view's own (a later parameter wins), so that a trip
+    /// through the lab and live mode back to the round view keeps them all, and the
+    /// conductor's token, which the address bar never shows. [`PageSettings::from_query`]
+    /// reads it back without a notice.
+    pub fn to_handoff(&self) -> String {
+        let mut round = PageSettings {
+            lab: LabPage::default(),
+            live: None,
+            ..self.clone()
+        };
+        // A node chosen among more nodes than the lab takes would not exist there.
+        round.run.source = round.run.source.filter(|&x| x < round.run.nodes);
+        let mut q = round.to_query();
+        if self.view() != View::Round {
+            q.push('&');
+            q.push_str(&self.to_query()[1..]);
+        }
+        if let Some(token) = &self.conductor {
+            q.push_str(&format!("&conductor={}", encode(token)));
+        }
+        q
+    }
+
     /// The query string (with `?`) that restores these settings.
     pub fn to_query(&self) -> String {
         let r = &self.run;
@@ -315,11 +352,7 @@ impl PageSettings {
             let lab = &self.lab;
             let mut q = format!(
                 "?protocol={}&nodes={}&loss={}&seed={}&speed={}",
-                protocol.name(),
-                r.nodes,
-                r.tunables.loss,
-                r.seed,
-                self.speed
+                protocol.name, r.nodes, r.tunables.loss, r.seed, self.speed
             );
             if let Some(scenario) = &lab.scenario {
                 q.push_str(&format!("&scenario={}", encode(scenario)));
@@ -391,7 +424,7 @@ mod tests {
         s.run.seed = 99;
         s.run.tunables.loss = 0.05;
         s.lab = LabPage {
-            protocol: LabProtocol::from_name("swim"),
+            protocol: ProtocolInfo::named("swim"),
             scenario: Some(
                 "at 2.5s crash 3 # a comment & more\nat 4s set 1 k a=b c%d\nend 30s".into(),
             ),
@@ -402,19 +435,64 @@ mod tests {
         let (back, notices) = PageSettings::from_query(&s.to_query());
         assert_eq!(back, s);
         assert!(notices.is_empty(), "{notices:?}");
-        s.lab.protocol = LabProtocol::from_name("push-sum");
+        s.lab.protocol = ProtocolInfo::named("push-sum");
         s.lab.aggregate = Aggregate::Count;
         s.lab.lifeguard = false;
         s.lab.scenario = Some("split-brain".into());
         assert_eq!(PageSettings::from_query(&s.to_query()).0, s);
     }
 
+    /// The parts hand the page to each other as a query: nothing may be lost on the way.
+    #[test]
+    fn the_handoff_keeps_every_setting_of_every_view() {
+        let (mut s, _) = PageSettings::from_query(
+            "nodes=500&protocol=pull&fanout=3&loss=0.2&stop=blind-coin&k=3&topology=torus&crashed=0.1&seed=42&speed=5&source=7",
+        );
+        let round = s.clone();
+        assert_eq!(
+            PageSettings::from_query(&s.to_handoff()),
+            (s.clone(), vec![])
+        );
+        s.lab.protocol = ProtocolInfo::named("rumor");
+        s.lab.scenario = Some("at 1s crash 2".into());
+        s.lab.inspect = Some(3);
+        assert_eq!(s.view(), View::Lab);
+        assert_eq!(
+            PageSettings::from_query(&s.to_handoff()),
+            (s.clone(), vec![])
+        );
+        s.live = Some("class".into());
+        s.ice = vec!["stun:example.org:3478".into()];
+        s.conductor = Some("tok-1".into());
+        let (back, notices) = PageSettings::from_query(&s.to_handoff());
+        assert!(notices.is_empty(), "{notices:?}");
+        assert_eq!(back.view(), View::Live);
+        assert_eq!(
+            (back.live.as_deref(), back.conductor.as_deref()),
+            (Some("class"), Some("tok-1"))
+        );
+        assert_eq!(back.ice, s.ice);
+        // Back to the simulator: the round view's settings, as they were.
+        let home = PageSettings {
+            live: None,
+            lab: LabPage::default(),
+            conductor: None,
+            ice: vec![],
+            ..back
+        };
+        assert_eq!(home, round);
+    }
+
     #[test]
     fn a_broken_scenario_in_the_link_is_kept_for_mending_with_a_notice() {
         let (s, notices) = PageSettings::from_query("protocol=swim&scenario=at+5s+explode+1");
         assert_eq!(s.lab.scenario.as_deref(), Some("at 5s explode 1"));
-        assert_eq!(notices.len(), 1);
-        assert!(notices[0].contains("unknown operation"), "{notices:?}");
+        // Reading the URL names no protocol's code; the lab says what is wrong on arrival.
+        assert!(notices.is_empty(), "{notices:?}");
+        let notice = crate::lab::scenario_notice(&s).expect("a notice");
+        assert!(notice.contains("unknown operation"), "{notice}");
+        let (fine, _) = PageSettings::from_query("protocol=swim&scenario=crash-one");
+        assert_eq!(crate::lab::scenario_notice(&fine), None);
     }
 
     #[test]

@@ -23,6 +23,21 @@ use grapevine_core::lab::{
 /// lab, the unit of its speed control and of its charts' time axes.
 pub const PERIOD_MS: u64 = 1_000;
 
+/// Says why the scenario the settings name cannot run with their protocol (it does not read,
+/// names an operation no protocol takes, a malformed one of its own, or a node that does not
+/// exist), or `None`. The lab's part says it on arrival; the scenario stays in the editor to
+/// mend.
+pub fn scenario_notice(settings: &PageSettings) -> Option<String> {
+    let (info, text) = (settings.lab.protocol?, settings.lab.scenario.as_deref()?);
+    let scenario = Scenario::parse(preset(text).unwrap_or(text));
+    let error = scenario
+        .and_then(|sc| LabProtocol::of_info(info).check(&sc, settings.run.nodes))
+        .err()?;
+    Some(format!(
+        "The scenario in the link cannot run ({error}); it is in the scenario editor to mend."
+    ))
+}
+
 /// The lab run the page shows: any protocol's [`Run`], whose observer computes every
 /// figure the panels show (the same code as `grapevine sim`'s).
 pub struct LabSim {

@@ -86,12 +86,6 @@ pub(crate) fn from_js<T: DeserializeOwned>(value: JsValue) -> Option<T> {
     serde_wasm_bindgen::from_value(value).ok()
 }
 
-/// 64 random bits from the browser's cryptographic generator (`crypto.getRandomValues`,
-/// through getrandom): tab ids must be unguessable. `None` only if the browser has none.
-pub fn random_u64() -> Option<u64> {
-    getrandom::u64().ok()
-}
-
 /// Milliseconds since the epoch: the node's clock (tabs of one machine share it, so a rumor's
 /// latency is its arrival time minus its birth time).
 fn now() -> Millis {
@@ -273,7 +267,7 @@ pub fn start(
     ice: &[String],
     conductor_token: Option<String>,
 ) -> Handle {
-    let secure = [random_u64(), random_u64()];
+    let secure = [crate::random_u64(), crate::random_u64()];
     let weakly = || (js_sys::Math::random() * 9.0e15) as u64;
     let [seed, mesh_seed] = secure.map(|r| r.unwrap_or_else(weakly));
     let mut secret = [0u8; 32];

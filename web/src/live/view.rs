@@ -286,6 +286,14 @@ impl Component for LiveView {
         true
     }
 
+    /// Leaving live mode for the simulator (the page stays): leave the room as on `pagehide`,
+    /// gracefully, so the others see this member `left` rather than suspect it.
+    fn destroy(&mut self, _ctx: &Context<Self>) {
+        if let Ok(mut live) = self.live.try_borrow_mut() {
+            live.shut_down();
+        }
+    }
+
     fn rendered(&mut self, _ctx: &Context<Self>, _first: bool) {
         if let Ok(live) = self.live.try_borrow() {
             if !live.conducts() {

@@ -10,7 +10,7 @@
 use super::{check_nodes, update, Msg, PageProps, Shell, SimPage, Taken};
 use crate::controls::Change;
 use crate::lab::draw::LabPainter;
-use crate::lab::{panels, LabSim, PERIOD_MS};
+use crate::lab::{panels, scenario_notice, LabSim, PERIOD_MS};
 use crate::params::{LabPage as LabSettings, PageSettings};
 use grapevine_core::lab::run::MAX_LAB_NODES;
 use grapevine_core::lab::scenario::{Op, Scenario};
@@ -50,7 +50,7 @@ fn build(
     }
     *settings = PageSettings {
         lab: LabSettings {
-            protocol: Some(protocol),
+            protocol: Some(protocol.info),
             ..Default::default()
         },
         ..PageSettings::default()
@@ -172,7 +172,7 @@ impl SimPage for LabPage {
                 round.lab.protocol = None;
                 self.shell.go(round);
             }
-            Change::Lab(p) if p != self.protocol => {
+            Change::Lab(p) if p != self.protocol.info => {
                 let mut other = settings.clone();
                 other.lab = LabSettings {
                     protocol: Some(p),
@@ -278,7 +278,11 @@ impl Component for LabPage {
             .settings
             .lab
             .protocol
+            .map(LabProtocol::of_info)
             .unwrap_or_else(|| LabProtocol::all().next().expect("a lab protocol"));
+        if let Some(notice) = scenario_notice(&shell.settings) {
+            shell.notice(notice);
+        }
         let (lab, scenario_error) = build(&mut shell.settings, protocol, &mut shell.notices);
         let mut page = LabPage {
             shell,
