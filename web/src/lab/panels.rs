@@ -7,6 +7,7 @@ use super::views::{self, dot};
 use super::{LabSim, PERIOD_MS};
 use crate::charts::time_chart;
 use crate::controls::Change;
+use crate::stats::stat;
 use grapevine_core::lab::net::Fate;
 use grapevine_core::lab::protocol::per_node_interval;
 use grapevine_core::lab::scenario::{Op, PRESETS};
@@ -65,22 +66,15 @@ pub fn stats(sim: &LabSim, seed: u64) -> Html {
     );
     html! {
         <section class="panel stats" aria-label="Statistics">
-            <div class="stat"><span class="label">{ "Time" }</span>
-                <span class="value" data-testid="lab-time">{ seconds(sim.now()) }</span>
-                <span class="sub">{ format!("{state} · ends at {}", seconds(sim.end())) }</span></div>
-            <div class="stat"><span class="label">{ "Nodes running" }</span>
-                <span class="value">{ live }</span>
-                <span class="sub">{ format!("of {}", sim.len()) }</span></div>
+            { stat("Time", seconds(sim.now()), Some("lab-time"),
+                Some(format!("{state} · ends at {}", seconds(sim.end())).into())) }
+            { stat("Nodes running", live, None, Some(format!("of {}", sim.len()).into())) }
             { sim.view.stats(sim) }
-            <div class="stat"><span class="label">{ "Messages" }</span>
-                <span class="value">{ s.sent }</span>
-                <span class="sub">{ format!("{per_period:.2} per node per period · {} KiB", s.bytes / 1024) }</span></div>
-            <div class="stat"><span class="label">{ "Not delivered" }</span>
-                <span class="value" data-testid="lab-lost">{ s.lost + s.partitioned + s.dead_letters }</span>
-                <span class="sub">{ format!("{} lost · {} partitioned · {} to crashed", s.lost, s.partitioned, s.dead_letters) }</span></div>
-            <div class="stat"><span class="label">{ "Seed" }</span>
-                <span class="value" data-testid="seed-shown">{ seed }</span>
-                <span class="sub">{ "same seed, same run" }</span></div>
+            { stat("Messages", s.sent, None,
+                Some(format!("{per_period:.2} per node per period · {} KiB", s.bytes / 1024).into())) }
+            { stat("Not delivered", s.lost + s.partitioned + s.dead_letters, Some("lab-lost"),
+                Some(format!("{} lost · {} partitioned · {} to crashed", s.lost, s.partitioned, s.dead_letters).into())) }
+            { stat("Seed", seed, Some("seed-shown"), Some("same seed, same run".into())) }
         </section>
     }
 }

@@ -5,6 +5,7 @@
 use super::conductor::{self, PanelActions, PanelFields, PanelProps};
 use super::room::{self as room_view, Scene};
 use super::{start, Handle, ServerState};
+use crate::stats::{stat, stat_titled};
 use gloo_timers::callback::Interval;
 use grapevine_core::lab::conduct::{Command, Settings};
 use grapevine_core::lab::live::LiveConfig;
@@ -561,22 +562,20 @@ impl Component for LiveView {
                 </div>
                 <div class="column right">
                     <section class="panel stats" aria-label="Counters">
-                        <div class="stat"><span class="label">{ "Sent" }</span><span class="value" data-testid="live-sent">{ counters.sent }</span>
-                            if counters.unsendable > 0 { <span class="sub">{ format!("{} too large to send", counters.unsendable) }</span> }
-                        </div>
-                        <div class="stat"><span class="label">{ "Received" }</span><span class="value" data-testid="live-received">{ counters.received }</span></div>
-                        <div class="stat"><span class="label">{ "Dropped" }</span><span class="value" data-testid="live-dropped">{ counters.dropped }</span><span class="sub">{ "by the loss knob" }</span></div>
-                        <div class="stat"><span class="label">{ "Malformed" }</span><span class="value" data-testid="live-malformed">{ counters.malformed }</span><span class="sub">{ "refused by the decoder" }</span></div>
-                        <div class="stat" title="What peers sent that this tab refused, by reason: forged or unsigned news, writes and rumors, members not in the room, peers over their rate, caps.">
-                            <span class="label">{ "Refused" }</span>
-                            <span class="value" data-testid="live-refused">{ refusals.total() }</span>
-                            <span class="sub">
+                        { stat("Sent", counters.sent, Some("live-sent"),
+                            (counters.unsendable > 0).then(|| format!("{} too large to send", counters.unsendable).into())) }
+                        { stat("Received", counters.received, Some("live-received"), None) }
+                        { stat("Dropped", counters.dropped, Some("live-dropped"), Some("by the loss knob".into())) }
+                        { stat("Malformed", counters.malformed, Some("live-malformed"), Some("refused by the decoder".into())) }
+                        { stat_titled(
+                            "What peers sent that this tab refused, by reason: forged or unsigned news, writes and rumors, members not in the room, peers over their rate, caps.",
+                            "Refused", refusals.total(), Some("live-refused"),
+                            Some(html! { <>
                                 if refusals.total() == 0 { { "nothing forged or over a cap" } }
                                 { for refusals.iter().map(|(why, n)| html! {
                                     <span class="reason" data-testid="live-refused-reason" data-reason={why}>{ format!("{why} {n}") }</span>
                                 }) }
-                            </span>
-                        </div>
+                            </> })) }
                     </section>
                     <section class="panel" aria-label="Links">
                         <h2>{ "Links" }</h2>

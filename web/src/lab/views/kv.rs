@@ -8,6 +8,7 @@ use super::{Chart, ProtocolView};
 use crate::charts::{Axis, Series};
 use crate::controls::Change;
 use crate::palette::{self, DOWN, OTHER_STATE, STATE_COLOURS};
+use crate::stats::stat;
 use grapevine_core::lab::kv::{Entry, KeyAcross, KvObserver, Spec};
 use grapevine_core::lab::scenario::{Command, Op};
 use grapevine_core::lab::Run;
@@ -60,11 +61,12 @@ impl ProtocolView for Kv {
             .samples()
             .last()
             .map_or((1.0, 1), |(_, s)| (s.agree, s.states));
-        html! {
-            <div class="stat"><span class="label">{ "Replicas agreeing" }</span>
-                <span class="value" data-testid="lab-agree">{ format!("{:.0} %", agree * 100.0) }</span>
-                <span class="sub">{ format!("{states} distinct states") }</span></div>
-        }
+        stat(
+            "Replicas agreeing",
+            format!("{:.0} %", agree * 100.0),
+            Some("lab-agree"),
+            Some(format!("{states} distinct states").into()),
+        )
     }
 
     fn chart(&self, sim: &LabSim) -> Option<Chart> {

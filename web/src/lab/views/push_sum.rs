@@ -7,6 +7,7 @@ use super::{Chart, ProtocolView};
 use crate::charts::{Axis, Series};
 use crate::controls::Change;
 use crate::palette::{self, BOUND, DEAD, DOWN, EXACT, MASS, NEW, OTHER_STATE};
+use crate::stats::stat;
 use grapevine_core::lab::push_sum::{PushSumObserver, Spec};
 use grapevine_core::lab::scenario::{Command, Op};
 use grapevine_core::lab::Run;
@@ -74,12 +75,10 @@ impl ProtocolView for PushSum {
             .last()
             .map_or((f64::INFINITY, 1.0), |(_, s)| (s.error, s.mass));
         html! { <>
-            <div class="stat"><span class="label">{ "True value" }</span>
-                <span class="value">{ format!("{:.4}", PushSumObserver::truth(run.lab())) }</span>
-                <span class="sub">{ "over the live nodes" }</span></div>
-            <div class="stat"><span class="label">{ "Worst error" }</span>
-                <span class="value" data-testid="lab-error">{ if error.is_finite() { format!("{error:.1e}") } else { "–".into() } }</span>
-                <span class="sub">{ format!("relative · mass {:.6}", mass) }</span></div>
+            { stat("True value", format!("{:.4}", PushSumObserver::truth(run.lab())), None,
+                Some("over the live nodes".into())) }
+            { stat("Worst error", if error.is_finite() { format!("{error:.1e}") } else { "–".into() }, Some("lab-error"),
+                Some(format!("relative · mass {:.6}", mass).into())) }
         </> }
     }
 

@@ -10,6 +10,7 @@ use crate::charts::{Axis, Series};
 use crate::controls::Change;
 use crate::draw::{blank, draw_layout, layout_node_at, node_colour, Scene, LAYOUT_MAX_NODES};
 use crate::palette::{self, CRASHED, SPREADING, STOPPED, SUSCEPTIBLE};
+use crate::stats::stat;
 use grapevine_core::lab::rumor::{Infection, RumorObserver, Spec};
 use grapevine_core::lab::{Millis, Run};
 use grapevine_core::metrics::{Fate, MessageKind, Transmission};
@@ -143,15 +144,11 @@ impl ProtocolView for Rumor {
         let full = observer.intervals_to_full(run.lab());
         let messages = RumorObserver::messages_per_node(run.lab());
         html! { <>
-            <div class="stat"><span class="label">{ "Informed" }</span>
-                <span class="value" data-testid="lab-informed">{ format!("{informed} of {live}") }</span>
-                <span class="sub">{ observer.first.map_or("no rumor yet".to_string(), |(id, born)| format!("rumor {}:{} from {}", id.origin, id.seq, seconds(born))) }</span></div>
-            <div class="stat"><span class="label">{ "Everyone knows after" }</span>
-                <span class="value" data-testid="lab-rumor-full">{ full.map_or("not yet".into(), |x| format!("{x:.2}")) }</span>
-                <span class="sub">{ format!("intervals · {} hops at most", observer.max_hops()) }</span></div>
-            <div class="stat"><span class="label">{ "Messages per node" }</span>
-                <span class="value">{ format!("{messages:.1}") }</span>
-                <span class="sub">{ "so far, feedback included" }</span></div>
+            { stat("Informed", format!("{informed} of {live}"), Some("lab-informed"),
+                Some(observer.first.map_or("no rumor yet".to_string(), |(id, born)| format!("rumor {}:{} from {}", id.origin, id.seq, seconds(born))).into())) }
+            { stat("Everyone knows after", full.map_or("not yet".into(), |x| format!("{x:.2}")), Some("lab-rumor-full"),
+                Some(format!("intervals · {} hops at most", observer.max_hops()).into())) }
+            { stat("Messages per node", format!("{messages:.1}"), None, Some("so far, feedback included".into())) }
         </> }
     }
 

@@ -9,6 +9,7 @@ use crate::charts::{Axis, Series};
 use crate::controls::Change;
 use crate::draw::blank;
 use crate::palette::{self, ALIVE, DEAD, DOWN, LEFT, SELF, SUSPECT, UNKNOWN};
+use crate::stats::stat;
 use grapevine_core::lab::swim::{MemberState, Spec};
 use grapevine_core::lab::Run;
 use wasm_bindgen::JsValue;
@@ -113,12 +114,10 @@ impl ProtocolView for Swim {
             (format!("node {m}"), format!("{first}{all}"))
         });
         html! { <>
-            <div class="stat"><span class="label">{ "Crash detection" }</span>
-                <span class="value" data-testid="lab-detection">{ detection.as_ref().map_or("no crash yet".to_string(), |d| d.0.clone()) }</span>
-                <span class="sub">{ detection.map_or("the scenario crashes nobody so far".into(), |d| d.1) }</span></div>
-            <div class="stat"><span class="label">{ "False positives" }</span>
-                <span class="value" data-testid="lab-false-positives">{ observer.false_positives.len() }</span>
-                <span class="sub">{ format!("running members declared dead · {} suspected", observer.false_suspicions.len()) }</span></div>
+            { stat("Crash detection", detection.as_ref().map_or("no crash yet".to_string(), |d| d.0.clone()), Some("lab-detection"),
+                Some(detection.map_or("the scenario crashes nobody so far".to_string(), |d| d.1).into())) }
+            { stat("False positives", observer.false_positives.len(), Some("lab-false-positives"),
+                Some(format!("running members declared dead · {} suspected", observer.false_suspicions.len()).into())) }
         </> }
     }
 

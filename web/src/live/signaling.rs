@@ -1,0 +1,66 @@
+//! The node loop's side of the signaling server: the connection's state (and the relay links
+//! that go with it), the server's welcome (its ICE servers and relay limits), and reconnecting.
+//! The WebSocket itself is [`super::server`].
+
+use super::transport::ServerState;
+use super::{ice_js, session, Live};
+use grapevine_core::lab::NodeId;
+use grapevine_core::signal::{IceServer, Limits};
+
+impl Live {
+    /// The server connection's state changed.
+    pub(super) fn on_server(&mut self, state: ServerState) {
+        if self.shutting_down {
+            return;
+        }
+        self.server = match state {
+            ServerState::Offline(reason) => self.signaling.closed(&reason),
+            ServerState::Taken(reason) => {
+                session::forget(&self.room);
+                self.signaling.taken();
+                self.say("another tab joined with this tab's key (a duplicated tab?): reload this one to join with a new key".into());
+                ServerState::Taken(reason)
+            }
+            other => other,
+        };
+        if !matches!(
+            self.server,
+            ServerState::Connected | ServerState::Connecting
+        ) {
+            // Relay links went with the connection (the others dropped theirs when
+            // the server said this member left); direct links stay.
+            let relayed: Vec<NodeId> = self
+                .peers
+                .iter()
+                .filter(|(_, p)| !p.direct_open && p.relay.is_some())
+                .map(|(&id, _)| id)
+                .collect();
+            for peer in relayed {
+                self.drop_peer(peer, "the server connection closed");
+            }
+        }
+    }
+
+    /// The server welcomed this tab: its ICE servers, and its limits (a server with a relay).
+    pub(super) fn on_welcome(&mut self, ice: Vec<IceServer>, limits: Option<Limits>) {
+        self.server = ServerState::Connected;
+        if limits.is_none() {
+            self.say("this server has no relay: only direct links".into());
+        }
+        self.signaling.welcomed(limits);
+        if !self.ice_fixed {
+            self.ice_servers = ice_js(&ice);
+        }
+        if let Some(token) = self.conductor_token.as_ref().filter(|_| !self.displaced) {
+            self.signaling.conduct(token);
+        }
+    }
+
+    /// Time to connect to the server again (unless the page is going away).
+    pub(super) fn on_reconnect(&mut self) {
+        if !self.shutting_down {
+            self.server = ServerState::Connecting;
+            self.signaling.connect();
+        }
+    }
+}
