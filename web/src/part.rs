@@ -20,33 +20,47 @@
 use crate::pages::{PageProps, Route};
 use crate::params::{PageSettings, View};
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
-#[wasm_bindgen(inline_js = r#"
-const loading = new Map();
-export function load_part(name) {
-  if (!loading.has(name)) {
-    const url = new URL(`./${name}.js`, document.baseURI).href;
-    const started = import(url)
-      .then((module) => module.default())
-      .then(() => {
-        const part = (globalThis.grapevineParts || {})[name];
-        if (!part) throw new Error(`${name}.js registered no part`);
-        return part;
-      });
-    // A failed load (offline, say) may be retried.
-    started.catch(() => loading.delete(name));
-    loading.set(name, started);
-  }
-  return loading.get(name);
+thread_local! {
+    /// Each part's loading, started once: `import()` of its JS, then its initialisation.
+    static LOADING: RefCell<HashMap<&'static str, js_sys::Promise>> = RefCell::new(HashMap::new());
 }
-"#)]
-extern "C" {
-    /// Fetches and starts part `name` once; resolves to its `{mount, unmount}`.
-    fn load_part(name: &str) -> js_sys::Promise;
+
+/// Fetches and starts part `name` once; resolves to its `{mount, unmount}`. The dynamic
+/// `import()` is made through the Function constructor rather than a wasm-bindgen snippet,
+/// which would be one more (revalidated) file before the round view's first draw.
+fn load_part(name: &'static str) -> Result<js_sys::Promise, JsValue> {
+    if let Some(loading) = LOADING.with(|l| l.borrow().get(name).cloned()) {
+        return Ok(loading);
+    }
+    let url = web_sys::Url::new_with_base(&format!("./{name}.js"), &document_base()?)?.href();
+    let start = js_sys::Function::new_with_args(
+        "url, name",
+        "return import(url).then((m) => m.default()).then(() => {
+            const part = (globalThis.grapevineParts || {})[name];
+            if (!part) throw new Error(`${name}.js registered no part`);
+            return part;
+        });",
+    );
+    let loading: js_sys::Promise = start
+        .call2(&JsValue::NULL, &url.into(), &name.into())?
+        .dyn_into()?;
+    LOADING.with(|l| l.borrow_mut().insert(name, loading.clone()));
+    Ok(loading)
+}
+
+/// The document's base URL, which parts' files are relative to.
+fn document_base() -> Result<String, JsValue> {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or_else(|| JsValue::from_str("no document"))?
+        .base_uri()?
+        .ok_or_else(|| JsValue::from_str("no base URL"))
 }
 
 /// The file a part's JS is in, without `.js` (its binary's name).
@@ -159,7 +173,11 @@ impl Component for PartHost {
         let link = ctx.link().clone();
         wasm_bindgen_futures::spawn_local(async move {
             let mounted = async {
-                let part = wasm_bindgen_futures::JsFuture::from(load_part(name)).await?;
+                let loaded = wasm_bindgen_futures::JsFuture::from(load_part(name)?).await;
+                // A failed load (offline, say) is tried again next time.
+                let part = loaded.inspect_err(|_| {
+                    LOADING.with(|l| l.borrow_mut().remove(name));
+                })?;
                 if !alive.get() {
                     return Ok(JsValue::UNDEFINED);
                 }
