@@ -182,17 +182,9 @@ impl PartialEq for ProtocolInfo {
 
 impl Eq for ProtocolInfo {}
 
+// `ProtocolInfo::all` and `ProtocolInfo::named` read the list of protocols, so they live
+// beside it, in `registry.rs`.
 impl ProtocolInfo {
-    /// Every protocol's description, in menu order ([`super::PROTOCOLS`]).
-    pub fn all() -> impl Iterator<Item = &'static ProtocolInfo> {
-        super::PROTOCOLS.iter().copied()
-    }
-
-    /// The protocol named `name` (its command-line and URL name).
-    pub fn named(name: &str) -> Option<&'static ProtocolInfo> {
-        ProtocolInfo::all().find(|p| p.name == name)
-    }
-
     /// Whether it takes `option`.
     pub fn takes(&self, option: LabOption) -> bool {
         self.options.contains(&option)

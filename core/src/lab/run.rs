@@ -63,6 +63,8 @@ impl PartialEq for LabProtocol {
 
 impl Eq for LabProtocol {}
 
+// `LabProtocol::all`, `LabProtocol::from_name` and `LabProtocol::of_info` read the list of
+// protocols, so they live beside it, in `registry.rs`.
 impl LabProtocol {
     /// The entry of protocol `P` (for [`super::REGISTRY`]).
     pub const fn of<P: ProtocolSpec>(info: &'static ProtocolInfo) -> LabProtocol {
@@ -73,11 +75,6 @@ impl LabProtocol {
         }
     }
 
-    /// Every protocol, in the order menus show them.
-    pub fn all() -> impl Iterator<Item = LabProtocol> {
-        super::REGISTRY.iter().copied()
-    }
-
     /// The name used on the command line and in the page's URL.
     pub fn name(self) -> &'static str {
         self.info.name
@@ -86,19 +83,6 @@ impl LabProtocol {
     /// The name for people.
     pub fn label(self) -> &'static str {
         self.info.label
-    }
-
-    /// The protocol named `name`.
-    pub fn from_name(name: &str) -> Option<LabProtocol> {
-        LabProtocol::all().find(|p| p.name() == name)
-    }
-
-    /// The entry that `info` describes (every [`super::PROTOCOLS`] entry has one: both
-    /// tables come from one list).
-    pub fn of_info(info: &ProtocolInfo) -> LabProtocol {
-        LabProtocol::all()
-            .find(|p| p.info == info)
-            .expect("PROTOCOLS and REGISTRY list the same protocols")
     }
 
     /// Whether this is `P`'s entry.

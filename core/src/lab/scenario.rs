@@ -26,6 +26,9 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+/// The scenario of a run given no scenario: nothing happens for 60 s.
+pub const QUIET_SCENARIO: &str = "end 60s";
+
 /// One operation on the simulated network or its nodes.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Op {

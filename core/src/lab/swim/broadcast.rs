@@ -5,18 +5,11 @@
 //! the probe cycle because it decides only *what* rides on a message, never *when* one is
 //! sent.
 
-use super::member::MemberState;
 use super::message::Update;
-use super::node::Swim;
+use super::state::{Broadcast, Swim};
+use super::view::MemberState;
 use crate::lab::NodeId;
 use alloc::vec::Vec;
-
-/// A piece of news queued for piggybacking, and how often it has ridden so far.
-#[derive(Clone, Debug)]
-pub(super) struct Broadcast {
-    pub(super) update: Update,
-    pub(super) transmits: u32,
-}
 
 /// Signed members: a piggybacked update carries its proof on this many of its
 /// transmissions, then goes without (receivers that lack the proof ask for it).

@@ -8,81 +8,11 @@
 //! (pending), and dead or left members forgotten after a while, behind a tombstone.
 
 use super::message::{SwimMessage, Update, MAX_SYNC_MEMBERS};
-use super::node::{Swim, SwimEvent};
-use super::probe::Suspicion;
+use super::state::{Member, Suspicion, Swim, Tombstone};
+use super::view::{Incarnation, MemberState, MemberView, SwimEvent};
 use crate::auth::Proof;
 use crate::lab::{Millis, NodeId};
 use alloc::vec::Vec;
-use serde::{Deserialize, Serialize};
-
-/// A member's incarnation number: only the member itself raises it, to refute a suspicion or
-/// when it restarts; a higher incarnation's news overrides a lower one's.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
-pub struct Incarnation(pub u32);
-
-/// What a member believes of another.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum MemberState {
-    /// Answering probes.
-    Alive,
-    /// Missed a probe; declared dead unless it refutes in time.
-    Suspect,
-    /// Declared failed.
-    Dead,
-    /// Left gracefully.
-    Left,
-}
-
-impl MemberState {
-    /// The word shown in the page and written in JSON.
-    pub fn name(self) -> &'static str {
-        match self {
-            MemberState::Alive => "alive",
-            MemberState::Suspect => "suspect",
-            MemberState::Dead => "dead",
-            MemberState::Left => "left",
-        }
-    }
-
-    /// Whether a member in this state is probed (and probes).
-    pub fn is_member(self) -> bool {
-        matches!(self, MemberState::Alive | MemberState::Suspect)
-    }
-}
-
-/// One member's view of another.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MemberView {
-    /// Its state here.
-    pub state: MemberState,
-    /// Its incarnation as known here.
-    pub incarnation: Incarnation,
-}
-
-/// A listed member, as this member knows it.
-#[derive(Clone, Debug)]
-pub(super) struct Member {
-    pub(super) view: MemberView,
-    /// When this member entered its state here (dead and left members are forgotten
-    /// `forget_after_ms` later).
-    pub(super) since: Millis,
-    /// When a suspicion started, who confirmed it, and when it expires.
-    pub(super) suspicion: Option<Suspicion>,
-    /// The member's own signed statement for `view` (see [`Update::proof`]), forwarded with
-    /// every update about it.
-    pub(super) proof: Option<Proof>,
-}
-
-/// What is kept of a forgotten member.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Tombstone {
-    pub(super) incarnation: Incarnation,
-    pub(super) state: MemberState,
-    pub(super) proof: Option<Proof>,
-    pub(super) until: Millis,
-}
 
 /// Most members listed when members are signed (live mode); news of more is refused and
 /// counted (`member-cap`). A room holds 256 by default: four times that leaves room for

@@ -5,7 +5,7 @@
 //! and because what may cross the wire is a contract of its own: a change here is a change
 //! of the wire format.
 
-use super::member::{Incarnation, MemberState};
+use super::view::{Incarnation, MemberState};
 use crate::auth::{Proof, Statement};
 use crate::lab::NodeId;
 use alloc::vec::Vec;

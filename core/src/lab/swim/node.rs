@@ -15,48 +15,32 @@
 //! prober can tell "the target is silent" from "I am not hearing anyone". A suspicion starts
 //! long and shortens as independent members confirm it.
 //!
-//! This file is the state machine: the [`Swim`] member, its inputs ([`Node`]'s `handle_*`)
-//! and outputs (`poll_*`, [`SwimEvent`]), and its one next deadline (`poll_timeout`). Each
+//! This file is the state machine's face: the [`Swim`] member's constructor, its inputs
+//! ([`Node`]'s `handle_*`, [`SwimCommand`]) and outputs (`poll_*`, [`SwimEvent`]), and its one
+//! next deadline (`poll_timeout`). The struct itself and its fields are in `state.rs`; each
 //! concept it composes has a file of its own beside it, each adding an `impl Swim` block:
 //! `member` (the membership table and its override rules), `probe` (the probe cycle and
 //! Lifeguard), `broadcast` (the piggybacked news queue), `sync` (full-state exchange),
-//! `signing` (signed members), `message` (the wire vocabulary) and `config`.
+//! `signing` (signed members); `message` (the wire vocabulary), `config` and `view` (member
+//! states, incarnations, events) are the words they share.
 
-use super::broadcast::Broadcast;
-use super::member::{Member, Tombstone};
-use super::probe::{Probe, Relay};
-use crate::auth::{Identity, Proof};
 use crate::lab::{Effects, Millis, Node, NodeId, Refusals, Roster, Transmit};
 use crate::rng::GossipRng;
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 
 // The public types live with the concept they belong to; re-exported here so that every
-// `swim::node::…` (and, through `swim`'s glob, `swim::…`) path stays as it was.
+// `swim::node::…` (and, through `swim`'s glob, `swim::…`) path stays as it was. This is the
+// one file that imports every other one; none of them imports it.
 pub use super::broadcast::PROOF_TRANSMITS;
 pub use super::config::{Lifeguard, ProbeOrder, SwimConfig};
 pub use super::member::{
-    Incarnation, MemberState, MemberView, MAX_PENDING, MAX_SIGNED_MEMBERS, MAX_TOMBSTONES,
-    PENDING_MS, TOMBSTONE_FACTOR,
+    MAX_PENDING, MAX_SIGNED_MEMBERS, MAX_TOMBSTONES, PENDING_MS, TOMBSTONE_FACTOR,
 };
 pub use super::message::{SwimMessage, Update, MAX_SYNC_MEMBERS, MAX_UPDATES};
+pub use super::state::Swim;
 pub use super::sync::SIGNED_SYNC_MEMBERS;
-
-/// What a SWIM member reports to the view.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum SwimEvent {
-    /// This member's view of `member` changed.
-    Member {
-        /// Who.
-        member: NodeId,
-        /// Its new state here.
-        state: MemberState,
-        /// At which incarnation.
-        incarnation: Incarnation,
-    },
-    /// This member refuted a suspicion of itself by raising its incarnation.
-    Refuted(Incarnation),
-}
+pub use super::view::{Incarnation, MemberState, MemberView, SwimEvent};
 
 /// What a user or a scenario can ask of a member.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -65,62 +49,6 @@ pub enum SwimCommand {
     Join(NodeId),
     /// Leave gracefully: tell a few members, then fall silent.
     Leave,
-}
-
-/// A SWIM member.
-#[derive(Clone, Debug)]
-pub struct Swim {
-    pub(super) id: NodeId,
-    pub(super) incarnation: Incarnation,
-    pub(super) config: SwimConfig,
-    pub(super) rng: GossipRng,
-    pub(super) members: BTreeMap<NodeId, Member>,
-    /// The members suspect here, so timeouts need not scan every member.
-    pub(super) suspects: BTreeSet<NodeId>,
-    pub(super) probe_order: Vec<NodeId>,
-    pub(super) probe_next: usize,
-    pub(super) probe: Option<Probe>,
-    pub(super) next_period: Millis,
-    pub(super) seq: u32,
-    pub(super) relays: Vec<Relay>,
-    pub(super) broadcasts: Vec<Broadcast>,
-    pub(super) health: u8,
-    pub(super) left: bool,
-    /// Members alive or suspect here (this one not included).
-    pub(super) group: u32,
-    /// The members this one can send to, when not all (live mode: a tab has data channels
-    /// to some members only). `None`: all. Only these are probed and asked to probe; the
-    /// others' failures are learnt from their own neighbours' gossip.
-    pub(super) reachable: Option<BTreeSet<NodeId>>,
-    /// The next full-state push-pull (with `push_pull_ms`).
-    pub(super) next_push_pull: Millis,
-    /// Forgotten members: their last news, and when the tombstone goes.
-    pub(super) tombstones: BTreeMap<NodeId, Tombstone>,
-    /// When each peer's push-pull was last answered (kept for members only).
-    pub(super) push_pull_replies: BTreeMap<NodeId, Millis>,
-    /// Signed members: per peer, since when and how many members its `Want`s were answered
-    /// with (at most [`MAX_SIGNED_MEMBERS`] per half push-pull period).
-    pub(super) want_answers: BTreeMap<NodeId, (Millis, usize)>,
-    /// Signed members (live mode): this member's key. Then every update must carry a valid
-    /// proof, and this member signs its own.
-    pub(super) identity: Option<Identity>,
-    /// This member's signed statement for its current incarnation (alive, or left).
-    pub(super) own_proof: Option<Proof>,
-    /// The members a listing may be created for, when not all (live mode: those the
-    /// signaling server has in the room, so keys made up by the thousand, with no
-    /// connection behind them, are not listed).
-    pub(super) roster: Roster,
-    /// News refused as `not-in-room`, kept (the latest per member, at most
-    /// [`MAX_PENDING`]) until the member enters the room: gossip about a new member often
-    /// arrives before the server's word that it joined.
-    pub(super) pending: BTreeMap<NodeId, (Millis, Update)>,
-    /// Signed members: no refutation before this (one per period).
-    pub(super) next_refutation: Millis,
-    /// An accusation heard too soon after a refutation: refuted at the next period.
-    pub(super) refutation_owed: Option<Incarnation>,
-    /// News refused, by reason.
-    pub(super) refusals: Refusals,
-    pub(super) effects: Effects<SwimMessage, SwimEvent>,
 }
 
 impl Swim {

@@ -9,49 +9,12 @@
 //! `node.rs`, so the member has one next deadline.
 
 use super::config::ProbeOrder;
-use super::member::{Incarnation, MemberState};
 use super::message::{SwimMessage, Update};
-use super::node::Swim;
+use super::state::{Probe, Relay, Swim};
+use super::view::{Incarnation, MemberState};
 use crate::lab::{Millis, NodeId};
 use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
-
-/// A suspicion of a listed member: when it started, who asserted it, and when it runs out.
-#[derive(Clone, Debug)]
-pub(super) struct Suspicion {
-    pub(super) start: Millis,
-    /// Distinct members who asserted it (the first included).
-    pub(super) accusers: Vec<NodeId>,
-    pub(super) deadline: Millis,
-}
-
-/// The probe of the current period.
-#[derive(Clone, Debug)]
-pub(super) struct Probe {
-    pub(super) target: NodeId,
-    /// The target's incarnation when probed: a probe that went unanswered speaks of that
-    /// life only (a member that restarted meanwhile is not suspected for its predecessor's
-    /// silence).
-    pub(super) incarnation: Incarnation,
-    pub(super) seq: u32,
-    /// When to go indirect if no ack came.
-    pub(super) indirect_at: Millis,
-    pub(super) indirect_sent: bool,
-    pub(super) acked: bool,
-    /// Lifeguard: nacks asked for and received.
-    pub(super) nacks_expected: u8,
-    pub(super) nacks: u8,
-}
-
-/// An indirect probe this member runs for another.
-#[derive(Clone, Debug)]
-pub(super) struct Relay {
-    pub(super) seq: u32,
-    pub(super) origin: NodeId,
-    pub(super) origin_seq: u32,
-    /// Lifeguard: when to send a nack; without Lifeguard, when to forget the relay.
-    pub(super) deadline: Millis,
-}
 
 impl Swim {
     /// Says whether this member can send to `peer` (live mode: a data channel is open). From

@@ -4,9 +4,9 @@
 //! same question (`authentic`, `held_proof`) and a proof already checked is not checked again.
 //! In the simulator no member is signed and every check here answers yes.
 
-use super::member::MemberState;
 use super::message::Update;
-use super::node::Swim;
+use super::state::Swim;
+use super::view::MemberState;
 use crate::auth::{Identity, Proof};
 
 impl Swim {

@@ -6,9 +6,10 @@
 //! Answers are paced per peer, so a peer asking over and over gets the state no faster than
 //! honest members ask for it.
 
-use super::member::{Incarnation, MemberState, MemberView, MAX_SIGNED_MEMBERS};
+use super::member::MAX_SIGNED_MEMBERS;
 use super::message::{SwimMessage, Update, MAX_SYNC_MEMBERS};
-use super::node::Swim;
+use super::state::Swim;
+use super::view::{Incarnation, MemberState, MemberView};
 use crate::auth::Proof;
 use crate::lab::{Millis, NodeId};
 use alloc::collections::BTreeSet;
