@@ -2,7 +2,8 @@
 //! loop over N bytes, measured alternately in this process. The machine may be shared and
 //! noisy, so medians are reported, and the ratio is the figure to compare between machines.
 
-use crate::{check_memory, BenchArgs, Usage};
+use crate::args::BenchArgs;
+use crate::usage::{check_memory, Usage};
 use grapevine_core::bench;
 use grapevine_core::{StopRule, Topology};
 use std::time::Instant;

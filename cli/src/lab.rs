@@ -3,57 +3,20 @@
 //! summarised like the round engine's. The figures, their names and which options each
 //! protocol takes come from the core; this file only maps flags and prints.
 
+use crate::args::SimArgs;
 use crate::report::{write_csv_rows, write_table_rows, Format, Row};
-use crate::{SimArgs, Usage};
-use clap::Args;
+use crate::usage::Usage;
 use grapevine_core::experiment::{run_seed, Summary};
 use grapevine_core::lab::net::LinkConfig;
 use grapevine_core::lab::protocol::Phases;
 use grapevine_core::lab::run::{LabSettings, MAX_LAB_NODES};
 use grapevine_core::lab::scenario::{preset, Scenario, PRESETS};
 use grapevine_core::lab::{Figure, LabOption, LabOptions, LabProtocol, QUIET_SCENARIO};
-use grapevine_core::{Interest, Protocol, Topology};
+use grapevine_core::{Interest, Topology};
 use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::io::Write;
-
-/// The lab's flags (ignored by the round engine's protocols, which refuse `--scenario`).
-#[derive(Args, Debug)]
-pub struct LabArgs {
-    /// A preset (crash-one, split-brain, rolling-restart, lossy-link, slow-node,
-    /// concurrent-writes) or a scenario file. Default: crash-one for swim, concurrent-writes
-    /// for kv, 60 s of nothing for push-sum.
-    #[arg(long, value_name = "NAME|FILE")]
-    pub scenario: Option<String>,
-    /// SWIM's protocol period, or the other protocols' gossip interval, in ms.
-    #[arg(long, value_name = "MS", default_value_t = 1000,
-          value_parser = clap::value_parser!(u32).range(10..=60_000))]
-    pub interval: u32,
-    /// SWIM: Lifeguard's local health and dynamic suspicion timeout.
-    #[arg(long)]
-    pub lifeguard: bool,
-    /// One-way link latency, ms.
-    #[arg(long, value_name = "MS", default_value_t = 10,
-          value_parser = clap::value_parser!(u32).range(0..=60_000))]
-    pub latency: u32,
-    /// How much links differ: each pair of nodes gets its own fixed extra delay, drawn
-    /// uniformly from 0..=SPREAD ms.
-    #[arg(long, value_name = "MS", default_value_t = 0,
-          value_parser = clap::value_parser!(u32).range(0..=60_000))]
-    pub spread: u32,
-    /// Extra per-message delay drawn uniformly from 0..=JITTER ms.
-    #[arg(long, value_name = "MS", default_value_t = 5,
-          value_parser = clap::value_parser!(u32).range(0..=60_000))]
-    pub jitter: u32,
-    /// rumor: push, pull or pushpull.
-    #[arg(long, default_value = "push", value_parser = parse_mode)]
-    pub mode: Protocol,
-}
-
-fn parse_mode(s: &str) -> Result<Protocol, String> {
-    Protocol::from_name(s).ok_or_else(|| "expected push, pull or pushpull".into())
-}
 
 /// The scenario's text: a preset's, or a file's.
 fn scenario_text(args: &SimArgs, protocol: LabProtocol) -> Result<(String, String), Usage> {

@@ -1,7 +1,8 @@
 //! `grapevine sim`: R seeded runs of one scenario on every core, summarised.
 
+use crate::args::SimArgs;
 use crate::report::{write_csv_rows, write_table_rows, Format, Row};
-use crate::{check_memory, SimArgs, Usage};
+use crate::usage::{check_memory, Usage};
 use grapevine_core::experiment::{play_run, BatchSummary, Run, Summary};
 use grapevine_core::Settings;
 use indicatif::{ProgressBar, ProgressStyle};

@@ -1,13 +1,14 @@
 //! The conductor, as the server sees it: the token that makes a member the conductor of its
-//! room, the vouch that tells the room whose key that is, and the orders the server relays
-//! from it (checked, numbered, and kept while they stand, for members that join later).
+//! room, and a room's [`Conductor`]: whose key the server vouched for, and the orders it
+//! relays from it (checked, numbered, and kept while they stand, for members that join
+//! later). Telling the room (the vouch, each order) takes the rooms lock, so it is
+//! [`super::rooms::vouch`] and [`super::rooms::relay_order`].
 //!
 //! The members check every order themselves ([`grapevine_core::lab::conduct`]); the server
 //! checks them too, with the members' own check ([`Podium::admit`]), so that nothing they
 //! would refuse reaches the room, and a student's forged order costs the room nothing.
 
-use super::rooms::broadcast;
-use super::{text_of, Shared, ToClient};
+use super::frames::{text_of, ToClient};
 use grapevine_core::lab::conduct::{Again, Command, Podium};
 use grapevine_core::lab::NodeId;
 use grapevine_core::signal;
@@ -92,7 +93,7 @@ impl Conductor {
     /// `id` conducts from now on. Another key than before: the standing orders were signed
     /// by the old one, and members would refuse them (a new conductor sets the room anew);
     /// its orders go on above the last relayed.
-    fn vouch(&mut self, id: NodeId) {
+    pub(super) fn vouch(&mut self, id: NodeId) {
         if self.podium.conductor() != Some(id) {
             self.standing.clear();
             self.podium.vouch(id);
@@ -100,7 +101,7 @@ impl Conductor {
     }
 
     /// Checks `order` from `peer` for `room`, and keeps it if it stands; why not otherwise.
-    fn order(&mut self, room: &str, peer: &str, order: &str) -> Result<(), String> {
+    pub(super) fn order(&mut self, room: &str, peer: &str, order: &str) -> Result<(), String> {
         let conducts =
             signal::parse_peer(peer).is_some_and(|id| self.podium.conductor() == Some(id));
         if !conducts {
@@ -125,41 +126,4 @@ impl Conductor {
         }
         Ok(())
     }
-}
-
-/// `peer` presented the right token: the server vouches for it as `room`'s conductor, to
-/// every member (itself included).
-pub(super) fn vouch(state: &Shared, room: &str, peer: &str) {
-    let mut rooms = state.rooms.lock().expect("rooms lock");
-    let Some(here) = rooms.rooms.get_mut(room) else {
-        return;
-    };
-    // Every member proved its id's key at join: its id parses.
-    let Some(id) = signal::parse_peer(peer) else {
-        return;
-    };
-    here.conductor.vouch(id);
-    let text = text_of(&ToClient::Conductor { peer: peer.into() });
-    broadcast(state, here, &text);
-}
-
-/// An order from `peer`: relayed to the whole room if `peer` is the conductor the server
-/// vouched for, the order is signed by its key for this room, and its number is above the
-/// last; otherwise why not.
-pub(super) fn relay_order(
-    state: &Shared,
-    room: &str,
-    peer: &str,
-    order: &str,
-) -> Result<(), String> {
-    let mut rooms = state.rooms.lock().expect("rooms lock");
-    let Some(here) = rooms.rooms.get_mut(room) else {
-        return Err("no such room".into());
-    };
-    here.conductor.order(room, peer, order)?;
-    let text = text_of(&ToClient::Order {
-        order: order.to_string(),
-    });
-    broadcast(state, here, &text);
-    Ok(())
 }

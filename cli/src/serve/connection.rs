@@ -7,11 +7,12 @@
 //! leaves its room, its queue is emptied, and (if it broke a rule) it is closed with a code
 //! and a reason ([`Verdict`]), logged, and counted in `/health`.
 
-use super::conductor::{relay_order, token_matches, vouch, MAX_WRONG_TOKENS};
+use super::conductor::{token_matches, MAX_WRONG_TOKENS};
+use super::frames::{close, text_of, FromClient, Outgoing, ToClient};
 use super::limits::{address, origin_allowed, Bucket};
 use super::relay::{self, relay_frames, relay_signal};
-use super::rooms::{join, others, record_links, Membership};
-use super::{close, log, text_of, AppState, FromClient, Outgoing, ToClient, QUEUE_FRAMES};
+use super::rooms::{join, others, record_links, relay_order, vouch, Membership};
+use super::state::{log, AppState, QUEUE_FRAMES};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};

@@ -1,12 +1,11 @@
-//! `/config`: the ICE servers (STUN, TURN) the pages should use, also sent in each welcome.
+//! The ICE servers (STUN, TURN) the pages should use, as the flags give them: what `/config`
+//! answers and each welcome carries.
 //!
 //! A TURN server is given either with a fixed credential, handed to every page as it is, or
 //! with a shared secret, from which each page gets a credential that expires
 //! ([`turn_credential`]): the secret itself never leaves the server.
 
-use super::{AppState, ServeArgs};
-use axum::extract::State;
-use axum::response::Json;
+use super::args::ServeArgs;
 use grapevine_core::signal::IceServer;
 use std::time::Duration;
 
@@ -80,8 +79,4 @@ fn turn_credential(user: &str, secret: &str, expiry: u64) -> (String, String) {
     mac.update(username.as_bytes());
     let credential = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
     (username, credential)
-}
-
-pub(super) async fn config(State(state): State<AppState>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "ice_servers": state.ice.servers() }))
 }

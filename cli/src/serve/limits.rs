@@ -6,7 +6,7 @@
 //! or one address, from taking what the others need. Per-address caps count an IPv6 host by
 //! its /64 ([`address`]).
 
-use super::ServeArgs;
+use super::args::ServeArgs;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;

@@ -6,7 +6,8 @@
 //! said), goes only to members of the sender's room, and costs the sender's byte budget
 //! ([`cost`]); what the relay carried is counted per room for `/health`.
 
-use super::{Outgoing, Shared, ToClient};
+use super::frames::{Outgoing, ToClient};
+use super::state::Shared;
 use grapevine_core::signal;
 use std::collections::HashMap;
 use tokio::sync::mpsc;

@@ -1,67 +1,21 @@
-//! Rooms and their members: joining (under the room, server and per-address caps), leaving,
-//! a member taking its id back from its own stale connection, broadcasts to a room, and
-//! `/health`'s figures.
+//! What members do to their rooms: joining (under the room, server and per-address caps),
+//! leaving, a member taking its id back from its own stale connection, broadcasts to a room,
+//! the conductor's vouch and orders (checked by the room's [`super::conductor::Conductor`]),
+//! and `/health`'s figures. The rooms themselves are [`super::state::Rooms`].
 //!
 //! A room exists while it has members. Every function here takes the one rooms lock, does
 //! its work, and only queues frames ([`Shared::offer`]): nothing here awaits or writes to a
 //! socket, so a slow client never holds the lock.
 
-use super::conductor::Conductor;
-use super::{close, text_of, AppState, Outgoing, Shared, ToClient};
+use super::frames::{close, text_of, Outgoing, ToClient};
+use super::state::{AppState, Member, Room, Shared};
 use axum::extract::State;
 use axum::response::Json;
-use std::collections::HashMap;
+use grapevine_core::signal;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio::sync::mpsc;
-
-/// One member's connection, as its room knows it.
-pub(super) struct Member {
-    /// Its queue of frames to send.
-    pub(super) tx: mpsc::Sender<Outgoing>,
-    /// Which connection this is (a replaced connection must not remove its successor).
-    conn: u64,
-    /// Its links, as it last said (`links` frames).
-    direct: u32,
-    relay: u32,
-    /// A `peer-joined` or `peer-left` for it was dropped (its queue was full): it gets the
-    /// whole roster at its next second.
-    stale: Arc<AtomicBool>,
-}
-
-/// A room: its members and what its relay carried.
-#[derive(Default)]
-pub(super) struct Room {
-    pub(super) members: HashMap<String, Member>,
-    /// Its conductor, if it has one, and the orders the server relayed from it.
-    pub(super) conductor: Conductor,
-    pub(super) relay_frames: u64,
-    pub(super) relay_bytes: u64,
-    /// Relayed messages for members no longer there (dropped).
-    pub(super) relay_undelivered: u64,
-}
-
-impl Room {
-    /// Its members but `peer`: a welcome's and a roster's list.
-    fn others(&self, peer: &str) -> Vec<String> {
-        self.members
-            .keys()
-            .filter(|k| k.as_str() != peer)
-            .cloned()
-            .collect()
-    }
-}
-
-/// Every room, and connections per IP address.
-#[derive(Default)]
-pub(super) struct Rooms {
-    pub(super) rooms: HashMap<String, Room>,
-    per_ip: HashMap<IpAddr, usize>,
-    /// Connections per address in each room it has members in.
-    ip_rooms: HashMap<IpAddr, HashMap<String, usize>>,
-    next_conn: u64,
-}
 
 /// A member's place in a room, as [`join`] gives it.
 pub(super) struct Joined {
@@ -240,6 +194,43 @@ pub(super) fn record_links(
         m.direct = direct;
         m.relay = relay;
     }
+}
+
+/// `peer` presented the right token: the server vouches for it as `room`'s conductor, to
+/// every member (itself included).
+pub(super) fn vouch(state: &Shared, room: &str, peer: &str) {
+    let mut rooms = state.rooms.lock().expect("rooms lock");
+    let Some(here) = rooms.rooms.get_mut(room) else {
+        return;
+    };
+    // Every member proved its id's key at join: its id parses.
+    let Some(id) = signal::parse_peer(peer) else {
+        return;
+    };
+    here.conductor.vouch(id);
+    let text = text_of(&ToClient::Conductor { peer: peer.into() });
+    broadcast(state, here, &text);
+}
+
+/// An order from `peer`: relayed to the whole room if `peer` is the conductor the server
+/// vouched for, the order is signed by its key for this room, and its number is above the
+/// last; otherwise why not.
+pub(super) fn relay_order(
+    state: &Shared,
+    room: &str,
+    peer: &str,
+    order: &str,
+) -> Result<(), String> {
+    let mut rooms = state.rooms.lock().expect("rooms lock");
+    let Some(here) = rooms.rooms.get_mut(room) else {
+        return Err("no such room".into());
+    };
+    here.conductor.order(room, peer, order)?;
+    let text = text_of(&ToClient::Order {
+        order: order.to_string(),
+    });
+    broadcast(state, here, &text);
+    Ok(())
 }
 
 /// Rooms listed in `/health` at most (the largest).

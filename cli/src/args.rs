@@ -1,0 +1,214 @@
+//! The flags of `grapevine sim` and `grapevine bench` (the lab's included) and their
+//! parsers: what each flag accepts, its default and its help text, and how a scenario's flags
+//! become the round engine's [`Settings`]. `serve` and `peer` keep their own flags.
+//!
+//! It depends on no subcommand (only on [`Usage`] and the report formats), so every
+//! subcommand can read its flags from here.
+
+use crate::report;
+use crate::usage::Usage;
+use clap::Args;
+use grapevine_core::engine::MAX_NODES;
+use grapevine_core::experiment::DEFAULT_MAX_ROUNDS;
+use grapevine_core::lab::LabProtocol;
+use grapevine_core::rules::MAX_FANOUT;
+use grapevine_core::{Feedback, Interest, Protocol, Settings, StopRule, Topology, Tunables};
+
+/// The settings of one run, shared by `sim` and `bench`.
+#[derive(Args, Debug, Clone)]
+pub struct ScenarioArgs {
+    /// Number of nodes.
+    #[arg(long, value_name = "N", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(2..=i64::from(MAX_NODES)))]
+    pub nodes: u32,
+    /// push, pull or pushpull (the round engine), or swim, push-sum, kv or rumor (the
+    /// protocol lab: nodes over a simulated network, see --scenario).
+    #[arg(long, default_value = "push", value_parser = parse_protocol)]
+    pub protocol: ProtocolChoice,
+    /// Fanout: peers each node contacts per round.
+    #[arg(long, value_name = "F", default_value_t = 1,
+          value_parser = clap::value_parser!(u8).range(1..=i64::from(MAX_FANOUT)))]
+    pub fanout: u8,
+    /// Probability that a message is lost, in [0, 1).
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = parse_loss)]
+    pub loss: f64,
+}
+
+#[derive(Args, Debug)]
+pub struct SimArgs {
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
+    /// When a spreading node loses interest: none (anti-entropy), feedback-counter,
+    /// feedback-coin, blind-counter, blind-coin (Demers et al. 1987).
+    #[arg(long, default_value = "none", value_parser = parse_stop)]
+    pub stop: StopRule,
+    /// The stop rule's k: contacts for a counter, 1/k per contact for a coin.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..))]
+    pub k: u8,
+    /// When feedback rules judge "the receiver already knew": round-start (synchronous
+    /// rounds, as Demers et al. simulated) or arrival (one contact at a time, as the
+    /// mean-field equations assume). See docs/FIDELITY.md.
+    #[arg(long, default_value = "round-start", value_parser = parse_feedback)]
+    pub feedback: Feedback,
+    /// complete, ring, torus, regular, small-world or scale-free.
+    #[arg(long, default_value = "complete", value_parser = parse_topology)]
+    pub topology: Topology,
+    /// Fraction of nodes crashed from the start, in [0, 1).
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.0, value_parser = parse_crashed)]
+    pub crashed: f64,
+    /// Master seed; run i plays with a seed derived from it and i (run 0 with the seed itself).
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    pub seed: u64,
+    /// Number of runs.
+    #[arg(long, value_name = "R", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub runs: u32,
+    /// Rounds after which a run still spreading is cut short.
+    #[arg(long, value_name = "M", default_value_t = DEFAULT_MAX_ROUNDS,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_rounds: u32,
+    /// Summary format.
+    #[arg(long, value_enum, default_value_t = report::Format::Table)]
+    pub format: report::Format,
+    /// Print every run's per-round CSV time series instead of the summary.
+    #[arg(long)]
+    pub per_round: bool,
+    /// Worker threads (default: one per core). Results do not depend on it.
+    #[arg(long, value_name = "T", default_value_t = 0)]
+    pub threads: usize,
+    #[command(flatten)]
+    pub lab: LabArgs,
+}
+
+/// The lab's flags (ignored by the round engine's protocols, which refuse `--scenario`).
+#[derive(Args, Debug)]
+pub struct LabArgs {
+    /// A preset (crash-one, split-brain, rolling-restart, lossy-link, slow-node,
+    /// concurrent-writes) or a scenario file. Default: crash-one for swim, concurrent-writes
+    /// for kv, 60 s of nothing for push-sum.
+    #[arg(long, value_name = "NAME|FILE")]
+    pub scenario: Option<String>,
+    /// SWIM's protocol period, or the other protocols' gossip interval, in ms.
+    #[arg(long, value_name = "MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(10..=60_000))]
+    pub interval: u32,
+    /// SWIM: Lifeguard's local health and dynamic suspicion timeout.
+    #[arg(long)]
+    pub lifeguard: bool,
+    /// One-way link latency, ms.
+    #[arg(long, value_name = "MS", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(0..=60_000))]
+    pub latency: u32,
+    /// How much links differ: each pair of nodes gets its own fixed extra delay, drawn
+    /// uniformly from 0..=SPREAD ms.
+    #[arg(long, value_name = "MS", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=60_000))]
+    pub spread: u32,
+    /// Extra per-message delay drawn uniformly from 0..=JITTER ms.
+    #[arg(long, value_name = "MS", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(0..=60_000))]
+    pub jitter: u32,
+    /// rumor: push, pull or pushpull.
+    #[arg(long, default_value = "push", value_parser = parse_mode)]
+    pub mode: Protocol,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
+    /// Alternating engine / baseline measurements; medians are reported.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=101))]
+    pub reps: u32,
+    /// Messages per engine measurement (whole runs are played until at least this many).
+    #[arg(long, value_name = "M", default_value_t = 20_000_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub messages: u64,
+    /// Measure member identities instead: Ed25519 signatures and verifications per second,
+    /// next to encoding and decoding a signed message (live mode's costs).
+    #[arg(long)]
+    pub signatures: bool,
+}
+
+/// The round engine's protocols, or one of the lab's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProtocolChoice {
+    Rumor(Protocol),
+    Lab(LabProtocol),
+}
+
+fn parse_protocol(s: &str) -> Result<ProtocolChoice, String> {
+    LabProtocol::from_name(s)
+        .map(ProtocolChoice::Lab)
+        .or_else(|| Protocol::from_name(s).map(ProtocolChoice::Rumor))
+        .ok_or_else(|| {
+            let lab: Vec<&str> = LabProtocol::all().map(LabProtocol::name).collect();
+            format!("expected push, pull, pushpull, {}", lab.join(", "))
+        })
+}
+
+fn parse_stop(s: &str) -> Result<StopRule, String> {
+    StopRule::from_name(s).ok_or_else(|| {
+        "expected none, feedback-counter, feedback-coin, blind-counter or blind-coin".into()
+    })
+}
+
+fn parse_feedback(s: &str) -> Result<Feedback, String> {
+    Feedback::from_name(s).ok_or_else(|| "expected round-start or arrival".into())
+}
+
+fn parse_topology(s: &str) -> Result<Topology, String> {
+    Topology::from_name(s)
+        .ok_or_else(|| "expected complete, ring, torus, regular, small-world or scale-free".into())
+}
+
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    let x: f64 = s.parse().map_err(|_| "expected a number".to_string())?;
+    if (0.0..1.0).contains(&x) {
+        Ok(x)
+    } else {
+        Err("expected a number in [0, 1)".into())
+    }
+}
+
+pub fn parse_loss(s: &str) -> Result<f64, String> {
+    parse_fraction(s)
+}
+
+fn parse_crashed(s: &str) -> Result<f64, String> {
+    parse_fraction(s)
+}
+
+fn parse_mode(s: &str) -> Result<Protocol, String> {
+    Protocol::from_name(s).ok_or_else(|| "expected push, pull or pushpull".into())
+}
+
+impl ScenarioArgs {
+    pub fn settings(
+        &self,
+        stop: StopRule,
+        k: u8,
+        topology: Topology,
+        crashed: f64,
+        seed: u64,
+    ) -> Result<Settings, Usage> {
+        let ProtocolChoice::Rumor(protocol) = self.protocol else {
+            return Err(Usage(
+                "error: invalid --protocol: the round engine runs push, pull or pushpull".into(),
+            ));
+        };
+        Ok(Settings {
+            nodes: self.nodes,
+            protocol,
+            tunables: Tunables {
+                fanout: self.fanout,
+                loss: self.loss,
+                interest: Interest::new(stop, k),
+            },
+            topology,
+            crashed,
+            seed,
+            source: None,
+        })
+    }
+}

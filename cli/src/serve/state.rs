@@ -1,0 +1,142 @@
+//! What every connection shares ([`Shared`], behind an [`AppState`]): the rooms and their
+//! members ([`Rooms`], [`Room`], [`Member`]), the limits, the ICE servers, and the
+//! server-wide counters (bytes queued, refusals); the bounds on connections' queues; the
+//! server's log line.
+//!
+//! The room state is behind one lock ([`Shared::rooms`]); nothing awaits while holding it.
+//! What members do to their rooms is in [`super::rooms`] and [`super::relay`].
+
+use super::conductor::Conductor;
+use super::frames::Outgoing;
+use super::ice::Ice;
+use super::limits::{JoinRate, Limits};
+use grapevine_core::signal;
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
+
+/// Frames waiting for one connection at most; beyond, frames for it are dropped (signals are
+/// retried by the pages' handshake timeouts), so a client that stops reading costs bounded
+/// memory.
+pub(super) const QUEUE_FRAMES: usize = 64;
+
+/// Bytes queued for all connections together at most (frames beyond are dropped and
+/// counted as `queue-memory`): each connection's queue is bounded in frames, and this bounds
+/// them all in bytes, whatever the number of connections.
+const MAX_QUEUED_BYTES: usize = 256 * 1024 * 1024;
+
+/// What every connection shares: the rooms, the limits, and the server-wide counters.
+pub(super) struct Shared {
+    pub(super) rooms: Mutex<Rooms>,
+    pub(super) limits: Limits,
+    /// The STUN and TURN servers pages get (`/config`, and each welcome).
+    pub(super) ice: Ice,
+    /// Origins allowed besides the server's own.
+    pub(super) allow_origins: Vec<String>,
+    /// Join attempts per IP address.
+    pub(super) joins: JoinRate,
+    /// Bytes queued for all connections together.
+    pub(super) queued: AtomicUsize,
+    /// The conductor token.
+    pub(super) conductor_token: String,
+    /// Connections and frames refused, by reason (`/health`).
+    pub(super) refusals: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+impl Shared {
+    /// Counts one refusal for `why`.
+    pub(super) fn refused(&self, why: &'static str) {
+        *self
+            .refusals
+            .lock()
+            .expect("refusals")
+            .entry(why)
+            .or_default() += 1;
+    }
+
+    /// Queues `text` for a connection, unless its queue is full or all queues together hold
+    /// [`MAX_QUEUED_BYTES`]; false (and counted) if dropped.
+    pub(super) fn offer(&self, tx: &mpsc::Sender<Outgoing>, text: String) -> bool {
+        let len = text.len();
+        if self.queued.fetch_add(len, Ordering::Relaxed) + len > MAX_QUEUED_BYTES {
+            self.queued.fetch_sub(len, Ordering::Relaxed);
+            self.refused("queue-memory");
+            return false;
+        }
+        if tx.try_send(Outgoing::Text(text)).is_err() {
+            self.queued.fetch_sub(len, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    /// A frame left a queue.
+    pub(super) fn dequeued(&self, text: &str) {
+        self.queued.fetch_sub(text.len(), Ordering::Relaxed);
+    }
+
+    /// The limits as a welcome tells them.
+    pub(super) fn wire_limits(&self) -> signal::Limits {
+        signal::Limits {
+            max_rate: self.limits.rate as u32,
+            max_frame_bytes: self.limits.frame_bytes as u32,
+            relay_bytes_per_sec: self.limits.relay_bytes as u32,
+        }
+    }
+}
+
+pub(super) type AppState = Arc<Shared>;
+
+/// A line of the server's log (stderr).
+pub(super) fn log(line: &str) {
+    eprintln!("grapevine serve: {line}");
+}
+
+/// One member's connection, as its room knows it.
+pub(super) struct Member {
+    /// Its queue of frames to send.
+    pub(super) tx: mpsc::Sender<Outgoing>,
+    /// Which connection this is (a replaced connection must not remove its successor).
+    pub(super) conn: u64,
+    /// Its links, as it last said (`links` frames).
+    pub(super) direct: u32,
+    pub(super) relay: u32,
+    /// A `peer-joined` or `peer-left` for it was dropped (its queue was full): it gets the
+    /// whole roster at its next second.
+    pub(super) stale: Arc<AtomicBool>,
+}
+
+/// A room: its members and what its relay carried.
+#[derive(Default)]
+pub(super) struct Room {
+    pub(super) members: HashMap<String, Member>,
+    /// Its conductor, if it has one, and the orders the server relayed from it.
+    pub(super) conductor: Conductor,
+    pub(super) relay_frames: u64,
+    pub(super) relay_bytes: u64,
+    /// Relayed messages for members no longer there (dropped).
+    pub(super) relay_undelivered: u64,
+}
+
+impl Room {
+    /// Its members but `peer`: a welcome's and a roster's list.
+    pub(super) fn others(&self, peer: &str) -> Vec<String> {
+        self.members
+            .keys()
+            .filter(|k| k.as_str() != peer)
+            .cloned()
+            .collect()
+    }
+}
+
+/// Every room, and connections per IP address.
+#[derive(Default)]
+pub(super) struct Rooms {
+    pub(super) rooms: HashMap<String, Room>,
+    pub(super) per_ip: HashMap<IpAddr, usize>,
+    /// Connections per address in each room it has members in.
+    pub(super) ip_rooms: HashMap<IpAddr, HashMap<String, usize>>,
+    pub(super) next_conn: u64,
+}
