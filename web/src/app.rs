@@ -4,6 +4,7 @@
 //! ([`crate::part`]), so this router knows them by name only. Each page owns its own state
 //! ([`crate::pages`]).
 
+use crate::browser::install_panic_banner;
 use crate::pages::round::RoundPage;
 use crate::pages::Route;
 use crate::params::{PageSettings, View};
@@ -47,4 +48,10 @@ impl Component for App {
             view => html! { <PartHost {key} {view} {route} {navigate} /> },
         }
     }
+}
+
+/// Mounts the page on `element` (the round view's binary's `main`, and the browser tests).
+pub fn start_on(element: web_sys::Element) {
+    install_panic_banner();
+    yew::Renderer::<App>::with_root(element).render();
 }

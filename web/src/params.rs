@@ -484,18 +484,6 @@ mod tests {
     }
 
     #[test]
-    fn a_broken_scenario_in_the_link_is_kept_for_mending_with_a_notice() {
-        let (s, notices) = PageSettings::from_query("protocol=swim&scenario=at+5s+explode+1");
-        assert_eq!(s.lab.scenario.as_deref(), Some("at 5s explode 1"));
-        // Reading the URL names no protocol's code; the lab says what is wrong on arrival.
-        assert!(notices.is_empty(), "{notices:?}");
-        let notice = crate::lab::scenario_notice(&s).expect("a notice");
-        assert!(notice.contains("unknown operation"), "{notice}");
-        let (fine, _) = PageSettings::from_query("protocol=swim&scenario=crash-one");
-        assert_eq!(crate::lab::scenario_notice(&fine), None);
-    }
-
-    #[test]
     fn the_conductor_token_is_read_but_never_written_back() {
         let (s, notices) = PageSettings::from_query("live=class&conductor=teach-1234");
         assert_eq!(s.conductor.as_deref(), Some("teach-1234"));

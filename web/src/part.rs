@@ -331,7 +331,7 @@ impl<P: BaseComponent<Properties = PageProps>> Component for PartApp<P> {
 /// A part's `main`: registers `{mount, unmount}` for page `P` (the part's `own` view) under
 /// `window.grapevineParts`, for the host to call.
 pub fn register<P: BaseComponent<Properties = PageProps>>(own: View) {
-    crate::install_panic_banner();
+    crate::browser::install_panic_banner();
     let Some(name) = file(own) else {
         return;
     };

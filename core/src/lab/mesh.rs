@@ -15,7 +15,9 @@
 //!
 //! Sans-IO like the rest: the driver says what it heard (members, refusals, links up and
 //! down) and asks [`Mesh::to_link`] whom to try; how a link is made (WebRTC, the relay) is
-//! the driver's.
+//! the driver's. What the driver keeps per member (the page: how it met the member) rides
+//! along as the member's tag, `T`, so the driver needs no second list of members (capped
+//! and forgotten by the same rules); a native peer keeps nothing (`Mesh<()>`).
 
 use super::{Millis, NodeId};
 use crate::rng::GossipRng;
@@ -68,21 +70,32 @@ pub enum Answer {
     Busy,
 }
 
-/// One member's view of whom it could link to.
+/// A member heard of.
 #[derive(Clone, Debug)]
-pub struct Mesh {
+struct Known<T> {
+    /// Not asked before this time (it said busy).
+    until: Millis,
+    /// What the driver keeps for it.
+    tag: T,
+}
+
+/// One member's view of whom it could link to; `T`: what the driver keeps per member heard
+/// of (see [`Mesh::heard`]).
+#[derive(Clone, Debug)]
+pub struct Mesh<T = ()> {
     me: NodeId,
     want: LinkTarget,
-    /// Members heard of, with the time before which they are not asked (they said busy).
-    known: BTreeMap<NodeId, Millis>,
-    /// Members linked or being linked.
+    /// Members heard of (at most [`KNOWN_CAP`]), until they are gone.
+    known: BTreeMap<NodeId, Known<T>>,
+    /// Members linked or being linked, known or not (a member gone while linked stays here
+    /// until the link goes: it holds a place under the cap).
     linked: BTreeSet<NodeId>,
     rng: GossipRng,
 }
 
-impl Mesh {
+impl<T> Mesh<T> {
     /// `me`'s mesh, wanting `want`; `rng` draws whom to ask.
-    pub fn new(me: NodeId, want: LinkTarget, rng: GossipRng) -> Mesh {
+    pub fn new(me: NodeId, want: LinkTarget, rng: GossipRng) -> Mesh<T> {
         Mesh {
             me,
             want,
@@ -122,24 +135,28 @@ impl Mesh {
         self.known.keys().copied()
     }
 
-    /// `peer` is in the room (the server listed it, a tab announced it).
-    pub fn heard(&mut self, peer: NodeId) {
-        if peer != self.me && (self.known.len() < KNOWN_CAP || self.known.contains_key(&peer)) {
-            self.known.entry(peer).or_insert(Millis(0));
-        }
+    /// The members known to be in the room with their tags, in id order.
+    pub fn iter_tagged(&self) -> impl Iterator<Item = (NodeId, &T)> + '_ {
+        self.known.iter().map(|(&id, k)| (id, &k.tag))
     }
 
-    /// `peer` left the room.
+    /// `peer`'s tag, if it is known to be in the room.
+    pub fn tag(&self, peer: NodeId) -> Option<&T> {
+        self.known.get(&peer).map(|k| &k.tag)
+    }
+
+    /// `peer` left the room: it is forgotten (not asked again). A link to it still held
+    /// keeps its place under the cap until [`Mesh::unlinked_from`]: the driver closes it
+    /// when it will (at once, or after the peer's last messages).
     pub fn gone(&mut self, peer: NodeId) {
         self.known.remove(&peer);
-        self.linked.remove(&peer);
     }
 
     /// `peer` refused a link (at its cap): not asked again for [`BUSY_BACKOFF_MS`].
     pub fn busy(&mut self, now: Millis, peer: NodeId) {
         self.linked.remove(&peer);
-        if let Some(until) = self.known.get_mut(&peer) {
-            *until = now.after(BUSY_BACKOFF_MS);
+        if let Some(known) = self.known.get_mut(&peer) {
+            known.until = now.after(BUSY_BACKOFF_MS);
         }
     }
 
@@ -159,15 +176,7 @@ impl Mesh {
         }
     }
 
-    /// A link to `peer` is up or being set up.
-    pub fn linking(&mut self, peer: NodeId) {
-        if peer != self.me {
-            self.heard(peer);
-            self.linked.insert(peer);
-        }
-    }
-
-    /// The link to `peer` is gone (it may be asked again).
+    /// The link to `peer` is gone (it may be asked again, if it is still known).
     pub fn unlinked_from(&mut self, peer: NodeId) {
         self.linked.remove(&peer);
     }
@@ -182,10 +191,34 @@ impl Mesh {
         let pool: Vec<NodeId> = self
             .known
             .iter()
-            .filter(|(id, &until)| !self.linked.contains(id) && until <= now)
+            .filter(|(id, k)| !self.linked.contains(id) && k.until <= now)
             .map(|(&id, _)| id)
             .collect();
         self.rng.sample_distinct(pool, missing)
+    }
+}
+
+impl<T: Default> Mesh<T> {
+    /// `peer` is in the room (the server listed it, a tab announced it): its tag, for the
+    /// driver to update (`T::default()` when it is new). `None` for this member itself, and
+    /// for a new member past [`KNOWN_CAP`] (not remembered).
+    pub fn heard(&mut self, peer: NodeId) -> Option<&mut T> {
+        if peer == self.me || (self.known.len() >= KNOWN_CAP && !self.known.contains_key(&peer)) {
+            return None;
+        }
+        let known = self.known.entry(peer).or_insert_with(|| Known {
+            until: Millis(0),
+            tag: T::default(),
+        });
+        Some(&mut known.tag)
+    }
+
+    /// A link to `peer` is up or being set up (it is heard of, too).
+    pub fn linking(&mut self, peer: NodeId) {
+        if peer != self.me {
+            self.heard(peer);
+            self.linked.insert(peer);
+        }
     }
 }
 
@@ -256,7 +289,7 @@ mod tests {
     fn a_full_member_refuses_and_a_busy_one_is_not_asked_again_soon() {
         let rng = GossipRng::derive(1, Stream::Nodes, 0);
         let one = LinkTarget { target: 1, cap: 1 };
-        let mut m = Mesh::new(NodeId(1), one, rng);
+        let mut m: Mesh = Mesh::new(NodeId(1), one, rng);
         m.heard(NodeId(2));
         m.heard(NodeId(3));
         m.busy(Millis(0), NodeId(2));
@@ -274,5 +307,41 @@ mod tests {
         assert_eq!(LinkTarget::capped(4), LinkTarget { target: 3, cap: 4 });
         assert_eq!(LinkTarget::capped(1), LinkTarget { target: 2, cap: 3 });
         assert_eq!(LinkTarget::capped(12), LinkTarget { target: 9, cap: 12 });
+    }
+
+    /// A member that leaves while linked keeps its place under the cap until its link goes
+    /// (the page closes a goodbye's links a moment later, after its last messages), and once
+    /// it has gone it is not asked again.
+    #[test]
+    fn a_member_gone_while_linked_counts_until_unlinked_and_is_not_asked_again() {
+        let rng = GossipRng::derive(2, Stream::Nodes, 0);
+        let three = LinkTarget { target: 3, cap: 3 };
+        let mut m: Mesh<u8> = Mesh::new(NodeId(1), three, rng);
+        *m.heard(NodeId(2)).expect("new") = 7;
+        assert_eq!(m.tag(NodeId(2)), Some(&7));
+        for p in [2, 3, 4] {
+            m.linking(NodeId(p));
+        }
+        assert_eq!(m.tag(NodeId(2)), Some(&7), "linking keeps the tag");
+        m.gone(NodeId(2));
+        assert_eq!(m.tag(NodeId(2)), None);
+        assert_eq!(
+            m.iter_known().collect::<Vec<_>>(),
+            alloc::vec![NodeId(3), NodeId(4)]
+        );
+        // Its link still held: at the target (nobody asked) and at the cap (a request swaps).
+        assert_eq!(m.links(), 3);
+        assert!(m.to_link(Millis(1)).is_empty());
+        assert!(matches!(m.answer(NodeId(5)), Answer::Swap(_)));
+        m.unlinked_from(NodeId(2));
+        assert_eq!(m.links(), 2);
+        for t in [1, 2 * BUSY_BACKOFF_MS] {
+            assert!(m.to_link(Millis(t)).is_empty(), "2 is never asked again");
+        }
+        m.heard(NodeId(5));
+        assert_eq!(m.to_link(Millis(1)), alloc::vec![NodeId(5)]);
+        // Back in the room: a new member, with a fresh tag.
+        assert_eq!(m.heard(NodeId(2)).copied(), Some(0));
+        assert_eq!(m.heard(NodeId(1)), None, "itself");
     }
 }

@@ -3,8 +3,8 @@
 //! protocol's own comes from its view ([`super::views`]). Plain functions of the run: the run
 //! is too large to be a component's property, and the page redraws them on every frame anyway.
 
+use super::sim::{LabSim, PERIOD_MS};
 use super::views::{self, dot};
-use super::{LabSim, PERIOD_MS};
 use crate::charts::time_chart;
 use crate::controls::Change;
 use crate::stats::stat;
@@ -15,15 +15,7 @@ use grapevine_core::lab::{LabProtocol, Millis};
 use web_sys::{HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
-/// Seconds, for people: `12.3 s`.
-pub fn seconds(t: Millis) -> String {
-    format!("{:.1} s", t.0 as f64 / 1000.0)
-}
-
-/// Periods between two times, for people.
-pub fn periods(from: Millis, to: Millis) -> String {
-    format!("{:.2}", to.since(from) as f64 / PERIOD_MS as f64)
-}
+pub use super::sim::{periods, seconds};
 
 /// What the protocol does and what the picture shows, in a few plain words.
 pub fn explain(p: LabProtocol, lifeguard: bool) -> Html {
@@ -69,7 +61,7 @@ pub fn stats(sim: &LabSim, seed: u64) -> Html {
             { stat("Time", seconds(sim.now()), Some("lab-time"),
                 Some(format!("{state} · ends at {}", seconds(sim.end())).into())) }
             { stat("Nodes running", live, None, Some(format!("of {}", sim.len()).into())) }
-            { sim.view.stats(sim) }
+            { sim.view().stats(sim) }
             { stat("Messages", s.sent, None,
                 Some(format!("{per_period:.2} per node per period · {} KiB", s.bytes / 1024).into())) }
             { stat("Not delivered", s.lost + s.partitioned + s.dead_letters, Some("lab-lost"),
@@ -81,7 +73,7 @@ pub fn stats(sim: &LabSim, seed: u64) -> Html {
 
 /// The protocol's chart over time, with the scenario's steps marked.
 pub fn charts(sim: &LabSim) -> Html {
-    let Some(chart) = sim.view.chart(sim) else {
+    let Some(chart) = sim.view().chart(sim) else {
         return html! {};
     };
     let t = |at: Millis| at.0 as f64 / 1000.0;
@@ -250,11 +242,11 @@ pub fn inspector(sim: &LabSim, i: u32, on_change: &Callback<Change>) -> Html {
         Callback::from(move |_: MouseEvent| cb.emit(Change::Inspect(None)))
     };
     let status = if sim.is_up(i) {
-        sim.view.status(sim, i).unwrap_or("running")
+        sim.view().status(sim, i).unwrap_or("running")
     } else {
         "crashed"
     };
-    let body = sim.view.inspector(sim, i, on_change);
+    let body = sim.view().inspector(sim, i, on_change);
     let notes = sim.notes();
     html! {
         <section class="panel inspector" aria-label="Node inspector" data-testid="inspector">

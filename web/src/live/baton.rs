@@ -2,7 +2,8 @@
 //! [`Baton`] this tab signs orders with when it does, and orders received (every member obeys
 //! them, the conductor's own tab included). The conductor's panel is [`super::conductor`].
 
-use super::{now, Live};
+use super::js::now;
+use super::state::Live;
 use grapevine_core::lab::conduct::{Baton, Command};
 use grapevine_core::lab::NodeId;
 use grapevine_core::signal::peer_hex;

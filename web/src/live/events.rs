@@ -2,9 +2,9 @@
 //! that handles it, the tick, and draining the node after each input (its events to the view,
 //! its outbox to each peer's transport). The tab's leave is here too.
 
-use super::links::Peer;
+use super::js::now;
+use super::state::{Arrival, Live, Peer};
 use super::transport::{Event, Frame, Transport};
-use super::{now, Arrival, Live};
 use grapevine_core::lab::live::LiveEvent;
 use grapevine_core::lab::rumor::RumorEvent;
 use grapevine_core::lab::wire::WireError;

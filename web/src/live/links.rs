@@ -1,11 +1,13 @@
-//! The links themselves: each linked peer's [`Peer`] record (a direct WebRTC link, the
-//! server's relay, or both while a direct link is tried), the handshake's signals, a direct
-//! link opening or closing, and the timers that move a late pair onto the relay, give up a
+//! The links themselves: each linked peer's [`Peer`] record (kept in [`super::state`]: a
+//! direct WebRTC link, the server's relay, or both while a direct link is tried), the
+//! handshake's signals, a direct link opening or closing, and the timers that move a late pair onto the relay, give up a
 //! stale attempt and retry a direct link later. Which peers to link to is [`super::peers`].
 
+use super::js::now;
 use super::relay::RelayLink;
-use super::transport::{Signaller, Transport, Via};
-use super::{now, webrtc, Live};
+use super::state::{relay_peer, Live, Peer};
+use super::transport::{Signaller, Via};
+use super::webrtc;
 use grapevine_core::lab::room::Carrier;
 use grapevine_core::lab::{Millis, NodeId};
 use grapevine_core::signal::{peer_hex, LinkSignal, Signal};
@@ -23,63 +25,6 @@ const DIRECT_RETRY_MAX_MS: f64 = 300_000.0;
 /// RTCPeerConnections a page creates at most in its lifetime: Chromium refuses more than
 /// 500; past this, links go over the relay.
 pub const MAX_PEER_CONNECTIONS: u32 = 400;
-
-/// A peer this tab is linked to (or setting a link up with): a direct WebRTC link, the
-/// server's relay, or both while a direct link is tried.
-pub(super) struct Peer {
-    /// How it was met: the signaller its handshake goes through.
-    pub(super) via: Via,
-    /// The WebRTC attempt or link (`None`: relay only, given up, or past the budget).
-    pub(super) direct: Option<webrtc::Link>,
-    /// Its data channel is open.
-    pub(super) direct_open: bool,
-    /// When the current (or last) direct attempt started, ms since the epoch.
-    pub(super) attempt_at: f64,
-    /// This side made the current attempt's offer.
-    pub(super) offered: bool,
-    /// Frames may go over the server's relay.
-    pub(super) relay: Option<RelayLink>,
-    /// The peer links over the relay only (a native peer answered an offer with "relay").
-    pub(super) relay_only: bool,
-    /// The peer sent a session description (it does WebRTC).
-    pub(super) heard_sdp: bool,
-    /// Direct tries that failed since the pair went on the relay.
-    pub(super) retries: u32,
-    /// The node was told the link is up.
-    pub(super) up: bool,
-}
-
-impl Peer {
-    /// What carries its frames now: the direct link when open, else the relay.
-    pub(super) fn transport(&self) -> Option<&dyn Transport> {
-        match (&self.direct, &self.relay) {
-            (Some(d), _) if self.direct_open => Some(d as &dyn Transport),
-            (_, Some(r)) => Some(r as &dyn Transport),
-            _ => None,
-        }
-    }
-
-    /// How its frames travel, for the view: `direct`, `turn` or `relay` (`None`: not yet).
-    pub(super) fn kind(&self) -> Option<&'static str> {
-        self.transport().map(|t| t.kind())
-    }
-}
-
-/// A peer linked over the relay only, so far.
-pub(super) fn relay_peer(via: Via) -> Peer {
-    Peer {
-        via,
-        direct: None,
-        direct_open: false,
-        attempt_at: js_sys::Date::now(),
-        offered: false,
-        relay: None,
-        relay_only: false,
-        retries: 0,
-        heard_sdp: false,
-        up: false,
-    }
-}
 
 impl Live {
     /// The peer, if its direct link is of this generation.

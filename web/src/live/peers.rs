@@ -4,9 +4,9 @@
 //!
 //! [`Mesh`]: grapevine_core::lab::mesh::Mesh
 
-use super::links::{relay_peer, Peer};
+use super::js::now;
+use super::state::{relay_peer, Live, Peer};
 use super::transport::{Event, Via};
-use super::{now, Live};
 use grapevine_core::lab::mesh::Answer;
 use grapevine_core::lab::NodeId;
 use grapevine_core::signal::{peer_hex, LinkSignal, Signal};
@@ -20,10 +20,10 @@ impl Live {
     pub(super) fn on_roster(&mut self, here: Vec<NodeId>) {
         // Joins and leaves this tab missed: the roster is the room.
         let gone: Vec<NodeId> = self
-            .known
-            .iter()
+            .mesh
+            .iter_tagged()
             .filter(|(p, via)| **via == Via::Server && !here.contains(p))
-            .map(|(&p, _)| p)
+            .map(|(p, _)| p)
             .collect();
         for peer in here {
             self.discover(peer, Via::Server);
@@ -36,7 +36,7 @@ impl Live {
     /// `peer` said goodbye (`closing`: it closes its links itself) or its server connection
     /// closed.
     pub(super) fn on_gone(&mut self, peer: NodeId, closing: bool) {
-        self.known.remove(&peer);
+        // Forgotten; a link still held keeps its place under the cap until it goes.
         self.mesh.gone(peer);
         if !closing {
             // The server saw its connection close: suspect it, in case no member
@@ -58,10 +58,6 @@ impl Live {
             // Its relay went with its server connection; a direct link stays.
             self.drop_peer(peer, "left the room");
         }
-        if self.peers.contains_key(&peer) {
-            // A link still held counts against the cap.
-            self.mesh.linking(peer);
-        }
         self.after_input();
     }
 
@@ -73,21 +69,18 @@ impl Live {
         // In the room (the server checked its key, or it is a tab of this browser): it may
         // be listed as a member.
         self.node.handle_peer_here(now(), peer);
-        if self.known.len() < grapevine_core::lab::mesh::KNOWN_CAP || self.known.contains_key(&peer)
-        {
+        if let Some(met) = self.mesh.heard(peer) {
             // A peer met through this browser keeps that way (it needs no server).
-            let entry = self.known.entry(peer).or_insert(via);
             if via == Via::Tabs {
-                *entry = Via::Tabs;
+                *met = Via::Tabs;
             }
-            self.mesh.heard(peer);
         }
     }
 
     /// Asks `peer` for a link: a WebRTC offer (the relay follows if it is slow), or the relay
     /// at once past the connection budget.
     pub(super) fn connect(&mut self, peer: NodeId) {
-        let Some(&via) = self.known.get(&peer) else {
+        let Some(&via) = self.mesh.tag(peer) else {
             return;
         };
         if self.peers.contains_key(&peer) {

@@ -5,9 +5,9 @@
 //! 30 s); each connection starts by proving this tab's key (the server's challenge, signed),
 //! so the id stays this tab's; direct links already open do not need the server.
 
+use super::js::{from_js, to_js};
 use super::relay::SharedOutbox;
 use super::transport::{Event, Frame, ServerState, Signaller, Sink, Via};
-use super::{from_js, to_js};
 use grapevine_core::auth::Identity;
 use grapevine_core::lab::wire::MAX_MESSAGE_BYTES;
 use grapevine_core::lab::NodeId;

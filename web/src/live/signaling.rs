@@ -2,8 +2,10 @@
 //! that go with it), the server's welcome (its ICE servers and relay limits), and reconnecting.
 //! The WebSocket itself is [`super::server`].
 
+use super::js::ice_js;
+use super::session;
+use super::state::Live;
 use super::transport::ServerState;
-use super::{ice_js, session, Live};
 use grapevine_core::lab::NodeId;
 use grapevine_core::signal::{IceServer, Limits};
 

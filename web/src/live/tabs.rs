@@ -2,8 +2,8 @@
 //! answered by `here`), the WebRTC handshake (`signal`), and "I am leaving" (`bye`). Any
 //! script of this origin can post on the channel: a message of another shape is ignored.
 
+use super::js::{from_js, to_js};
 use super::transport::{Event, Signaller, Sink, Via};
-use super::{from_js, to_js};
 use grapevine_core::lab::NodeId;
 use grapevine_core::signal::{parse_peer, peer_hex, Signal};
 use serde::{Deserialize, Serialize};

@@ -14,12 +14,14 @@ use grapevine_core::lab::NodeId;
 use grapevine_core::signal::{IceServer, Limits, Signal};
 use std::rc::Rc;
 
-/// How a peer was met, and so how its handshake travels.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How a peer was met, and so how its handshake travels. The server unless a tab of this
+/// browser announced it (the default: a member first heard of otherwise is the server's).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Via {
     /// This browser's BroadcastChannel.
     Tabs,
     /// The signaling server.
+    #[default]
     Server,
 }
 

@@ -4,8 +4,8 @@
 //! function ([`describe`]); candidates that come before the remote description wait (at most
 //! [`PENDING_CANDIDATES`]).
 
+use super::js::{from_js, to_js};
 use super::transport::{Event, Frame, Sink, Transport};
-use super::{from_js, to_js};
 use grapevine_core::lab::wire::MAX_MESSAGE_BYTES;
 use grapevine_core::lab::NodeId;
 use grapevine_core::signal::{Candidate, Description, DescriptionKind, Signal};

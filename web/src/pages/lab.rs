@@ -10,7 +10,8 @@
 use super::{check_nodes, update, Msg, PageProps, Shell, SimPage, Taken};
 use crate::controls::Change;
 use crate::lab::draw::LabPainter;
-use crate::lab::{panels, scenario_notice, LabSim, PERIOD_MS};
+use crate::lab::panels;
+use crate::lab::sim::{scenario_notice, LabSim, PERIOD_MS};
 use crate::params::{LabPage as LabSettings, PageSettings};
 use grapevine_core::lab::run::MAX_LAB_NODES;
 use grapevine_core::lab::scenario::{Op, Scenario};
@@ -260,7 +261,7 @@ impl SimPage for LabPage {
         let Some(canvas) = self.canvas.cast::<HtmlCanvasElement>() else {
             return false;
         };
-        let Some(i) = self.lab.view.node_at(&canvas, &self.lab, x, y) else {
+        let Some(i) = self.lab.view().node_at(&canvas, &self.lab, x, y) else {
             return false;
         };
         self.change(Change::Inspect(Some(i)));
@@ -306,7 +307,7 @@ impl Component for LabPage {
         if let Some(canvas) = self.canvas.cast::<HtmlCanvasElement>() {
             let selected = self.shell.settings.lab.inspect;
             let lab = &self.lab;
-            if let Err(e) = lab.view.draw(&mut self.painter, &canvas, lab, selected) {
+            if let Err(e) = lab.view().draw(&mut self.painter, &canvas, lab, selected) {
                 web_sys::console::error_2(&"drawing the lab failed:".into(), &e);
             }
         }
@@ -343,7 +344,7 @@ impl Component for LabPage {
                 <div class="column center">
                     <section class="panel network-panel" aria-label="The network">
                         <canvas ref={self.canvas.clone()} data-testid="network" {onclick} class="network"
-                            title={ lab.view.canvas_title() }></canvas>
+                            title={ lab.view().canvas_title() }></canvas>
                         { panels::legend(lab.protocol) }
                     </section>
                     { panels::explain(lab.protocol, settings.lab.lifeguard) }
@@ -355,7 +356,7 @@ impl Component for LabPage {
                         { panels::inspector(lab, i, &on_change) }
                     }
                     { panels::charts(lab) }
-                    { lab.view.panel(lab) }
+                    { lab.view().panel(lab) }
                 </div>
             </main>
             <footer class="foot">

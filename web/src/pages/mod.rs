@@ -237,7 +237,7 @@ impl Shell {
                 Taken::Restart
             }
             Change::RandomSeed => {
-                self.settings.run.seed = crate::random_u64().map_or_else(
+                self.settings.run.seed = crate::browser::random_u64().map_or_else(
                     || (js_sys::Math::random() * 1e9) as u64,
                     |r| r % 1_000_000_000,
                 );

@@ -3,8 +3,8 @@
 //! the replicas.
 
 use super::super::draw::LabPainter;
-use super::super::LabSim;
-use super::{Chart, ProtocolView};
+use super::super::sim::LabSim;
+use super::protocol_view::{Chart, ProtocolView};
 use crate::charts::{Axis, Series};
 use crate::controls::Change;
 use crate::palette::{self, DOWN, OTHER_STATE, STATE_COLOURS};

@@ -3,92 +3,20 @@
 //! protocol. A view only reads its run ([`LabSim::run`]): every figure it shows comes from
 //! the protocol's observer in the core.
 //!
-//! Adding a protocol's view: a file here implementing [`ProtocolView`], and its line in
-//! [`VIEWS`].
+//! Adding a protocol's view: a file here implementing [`ProtocolView`] (the seam, in
+//! `protocol_view.rs`), and its line in [`VIEWS`].
 
 pub mod kv;
+pub mod protocol_view;
 pub mod push_sum;
 pub mod rumor;
 pub mod swim;
 
-use super::draw::LabPainter;
-use super::LabSim;
-use crate::charts::Series;
-use crate::controls::Change;
+pub use protocol_view::{Chart, ProtocolView};
+
+use super::sim::LabSim;
 use grapevine_core::lab::LabProtocol;
-use wasm_bindgen::JsValue;
-use web_sys::HtmlCanvasElement;
 use yew::prelude::*;
-
-/// A protocol's chart: its title, its lines (measured, and bounds or theory dashed), its
-/// axis, and the key of its colours.
-pub struct Chart {
-    /// Above the chart.
-    pub title: &'static str,
-    /// For screen readers.
-    pub label: &'static str,
-    /// The lines.
-    pub series: Vec<Series>,
-    /// How values map to heights.
-    pub axis: crate::charts::Axis,
-    /// (colour, what it is).
-    pub key: Vec<(&'static str, &'static str)>,
-}
-
-/// What a protocol's view adds to the lab's page.
-pub trait ProtocolView: Sync {
-    /// The registry name of the protocol it draws.
-    fn name(&self) -> &'static str;
-
-    /// What the protocol does, in a few plain words.
-    fn what(&self) -> &'static str;
-
-    /// What the picture shows and what to try.
-    fn picture(&self) -> &'static str;
-
-    /// The canvas's tooltip.
-    fn canvas_title(&self) -> &'static str {
-        "One cell per node. Click one to inspect it."
-    }
-
-    /// The picture's legend: (colour, meaning), and a note.
-    fn legend(&self) -> (Vec<(&'static str, &'static str)>, Option<&'static str>);
-
-    /// The protocol's own numbers (beside time, nodes, messages and the seed).
-    fn stats(&self, sim: &LabSim) -> Html;
-
-    /// Its chart over time.
-    fn chart(&self, sim: &LabSim) -> Option<Chart>;
-
-    /// Node `i`'s state in the inspector (with its own actions).
-    fn inspector(&self, sim: &LabSim, i: u32, on_change: &Callback<Change>) -> Html;
-
-    /// A state node `i` is in besides running and crashed (SWIM's "left").
-    fn status(&self, sim: &LabSim, i: u32) -> Option<&'static str> {
-        let _ = (sim, i);
-        None
-    }
-
-    /// A panel of its own below the picture.
-    fn panel(&self, sim: &LabSim) -> Html {
-        let _ = sim;
-        html! {}
-    }
-
-    /// Draws the run; `selected`: the inspected node.
-    fn draw(
-        &self,
-        painter: &mut LabPainter,
-        canvas: &HtmlCanvasElement,
-        sim: &LabSim,
-        selected: Option<u32>,
-    ) -> Result<(), JsValue>;
-
-    /// The node under a point of the canvas (CSS pixels).
-    fn node_at(&self, canvas: &HtmlCanvasElement, sim: &LabSim, x: f64, y: f64) -> Option<u32> {
-        super::draw::grid_node_at(canvas, sim.len(), x, y)
-    }
-}
 
 /// Every protocol's view.
 pub const VIEWS: &[&dyn ProtocolView] = &[&swim::Swim, &push_sum::PushSum, &kv::Kv, &rumor::Rumor];
@@ -100,6 +28,14 @@ pub fn of(protocol: LabProtocol) -> &'static dyn ProtocolView {
         .copied()
         .find(|v| v.name() == protocol.name())
         .unwrap_or(VIEWS[0])
+}
+
+impl LabSim {
+    /// The run's view (picture, legend, numbers, chart, inspector). Defined here rather than
+    /// beside [`LabSim`], so that the run does not know its views (they read it).
+    pub fn view(&self) -> &'static dyn ProtocolView {
+        of(self.protocol)
+    }
 }
 
 /// A colour swatch for legends.

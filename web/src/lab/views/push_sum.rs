@@ -2,8 +2,8 @@
 //! scale against Kempe's bound, the mass off the nodes, a node's (sum, weight).
 
 use super::super::draw::LabPainter;
-use super::super::LabSim;
-use super::{Chart, ProtocolView};
+use super::super::sim::LabSim;
+use super::protocol_view::{Chart, ProtocolView};
 use crate::charts::{Axis, Series};
 use crate::controls::Change;
 use crate::palette::{self, BOUND, DEAD, DOWN, EXACT, MASS, NEW, OTHER_STATE};

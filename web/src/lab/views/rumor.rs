@@ -3,9 +3,8 @@
 //! node in the same colours; how far the first rumor got; a node's rumors.
 
 use super::super::draw::LabPainter;
-use super::super::panels::seconds;
-use super::super::{LabSim, PERIOD_MS};
-use super::{Chart, ProtocolView};
+use super::super::sim::{seconds, LabSim, PERIOD_MS};
+use super::protocol_view::{Chart, ProtocolView};
 use crate::charts::{Axis, Series};
 use crate::controls::Change;
 use crate::draw::{blank, draw_layout, layout_node_at, node_colour, Scene, LAYOUT_MAX_NODES};

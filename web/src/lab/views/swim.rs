@@ -2,9 +2,8 @@
 //! detection and false positives, suspect / dead / left over time, a member's list.
 
 use super::super::draw::{outline, LabPainter};
-use super::super::panels::periods;
-use super::super::LabSim;
-use super::{Chart, ProtocolView};
+use super::super::sim::{periods, LabSim};
+use super::protocol_view::{Chart, ProtocolView};
 use crate::charts::{Axis, Series};
 use crate::controls::Change;
 use crate::draw::blank;
