@@ -7,10 +7,9 @@ import { createInterface } from 'node:readline';
 
 export const CLI = `${process.env.CARGO_TARGET_DIR ?? new URL('../target', import.meta.url).pathname}/release/grapevine`;
 
-/** Starts `grapevine serve` on `port` (0: a free one) with `flags`; resolves to { url, process,
- * log } once listening. */
-export function serveDist(port = 0, flags = []) {
-  const dist = new URL('../dist', import.meta.url).pathname;
+/** Starts `grapevine serve` on `port` (0: a free one) with `flags`, serving `dist`; resolves to
+ * { url, process, log } once listening. */
+export function serveDist(port = 0, flags = [], dist = new URL('../dist', import.meta.url).pathname) {
   const child = spawn(CLI, ['serve', '--port', String(port), '--dist', dist, ...flags], { stdio: ['ignore', 'pipe', 'pipe'] });
   const log = [];
   createInterface({ input: child.stderr }).on('line', (line) => log.push(line));

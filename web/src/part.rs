@@ -228,13 +228,15 @@ impl Component for PartHost {
                     lab: Default::default(),
                     ..ctx.props().route.settings.clone()
                 };
-                html! {
+                html! { <>
+                    { crate::pages::header("A gossip-protocol playground.", String::new(), &[], Callback::noop()) }
                     <div class="part-failed" role="alert" data-testid="part-failed">
-                        <p><strong>{ format!("Grapevine could not load {what}.") }</strong>{ format!(" ({e})") }</p>
+                        <p><strong>{ format!("Grapevine could not load {what}.") }</strong></p>
                         <p>{ why }</p>
-                        <p><a href={home.to_query()}>{ "Back to the simulator" }</a></p>
+                        <p class="detail">{ format!("The browser said: {e}") }</p>
+                        <p><a class="button" href={home.to_query()}>{ "Back to the simulator" }</a></p>
                     </div>
-                }
+                </> }
             }
         };
         html! {
