@@ -1,5 +1,6 @@
-//! The protocol lab in the page: a run of SWIM, push-sum or the key-value map over the
-//! simulated network, advanced frame by frame, with what its views need.
+//! The protocol lab in the page (its own part, see `crate::part`): a run of SWIM, push-sum,
+//! the key-value map or rumors over the simulated network, advanced frame by frame, with what
+//! its views need.
 //!
 //! A run is a pure function of its settings, its scenario and the time reached (the core's
 //! network is deterministic): seeking to a time, or editing the scenario, rebuilds the run and
