@@ -479,6 +479,11 @@ impl Member {
         room: &str,
     ) -> bool {
         let mut relay: Option<RelayOutbox> = None;
+        // Until the welcome, the member sends nothing but its proof: the server takes the
+        // proof as the first frame or closes the connection (4403), and the tick's first
+        // round (at once) would otherwise send a links report, or link requests on a
+        // reconnection, before the challenge has come.
+        let mut welcomed = false;
         let mut tick = tokio::time::interval(TICK);
         let mut next_link = Instant::now();
         let mut next_report = Instant::now();
@@ -498,6 +503,7 @@ impl Member {
                             }
                         }
                         ToClient::Welcome { peers, limits, .. } => {
+                            welcomed = true;
                             self.status.connected = true;
                             relay = limits.map(|l| RelayOutbox::new(l, now().0));
                             for p in peers.iter().filter_map(|p| parse_peer(p)) {
@@ -585,11 +591,11 @@ impl Member {
                     if self.node.poll_timeout().is_some_and(|d| d <= t) {
                         self.node.handle_timeout(t);
                     }
-                    if Instant::now() >= next_link {
+                    if welcomed && Instant::now() >= next_link {
                         next_link = Instant::now() + LINK_EVERY;
                         self.plan_links(&mut signals);
                     }
-                    if Instant::now() >= next_report {
+                    if welcomed && Instant::now() >= next_report {
                         next_report = Instant::now() + LINKS_REPORT_EVERY;
                         let report = FromClient::<Signal>::Links { direct: 0, relay: self.links.len() as u32 };
                         if !send(&mut ws, &report).await {
