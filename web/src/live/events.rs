@@ -4,7 +4,7 @@
 
 use super::js::now;
 use super::state::{Arrival, Live, Peer};
-use super::transport::{Event, Frame, Transport};
+use super::transport::{Event, Frame, ServerState, Transport};
 use grapevine_core::lab::live::LiveEvent;
 use grapevine_core::lab::rumor::RumorEvent;
 use grapevine_core::lab::wire::WireError;
@@ -70,7 +70,9 @@ impl Live {
                 self.connect(peer);
             }
         }
-        if wall >= self.next_report {
+        // Not before the welcome: the server takes the key's proof as the first frame and
+        // closes a connection that sends anything else first.
+        if wall >= self.next_report && self.server == ServerState::Connected {
             self.next_report = wall + REPORT_EVERY_MS;
             let direct = self.peers.values().filter(|p| p.direct_open).count() as u32;
             let relay = self
