@@ -6,8 +6,7 @@
 //! Everything here reads names only (lab protocols by their [`ProtocolInfo`]), so the round
 //! view, which parses every URL to route it, links none of the lab's or live mode's code;
 //! what only the lab can check (does the scenario fit its protocol) is
-//! [`crate::lab::scenario_notice`],
-//! which the lab's part calls.
+//! [`crate::lab::scenario_notice`], which the lab's part calls.
 
 use grapevine_core::engine::MAX_NODES;
 use grapevine_core::lab::push_sum::Aggregate;

@@ -128,13 +128,7 @@ impl Component for PartHost {
     fn create(ctx: &Context<Self>) -> Self {
         let navigate = ctx.props().navigate.clone();
         let back = Closure::new(move |query: String, notices: js_sys::Array| {
-            let (settings, mut more) = PageSettings::from_query(&query);
-            let mut given: Vec<String> = notices.iter().filter_map(|n| n.as_string()).collect();
-            given.append(&mut more);
-            navigate.emit(Route {
-                settings,
-                notices: given,
-            });
+            navigate.emit(received(&query, &notices));
         });
         PartHost {
             root: NodeRef::default(),
@@ -163,11 +157,7 @@ impl Component for PartHost {
         let Some(root) = self.root.cast::<web_sys::Element>() else {
             return;
         };
-        let notices = js_sys::Array::new();
-        for n in &props.route.notices {
-            notices.push(&JsValue::from_str(n));
-        }
-        let query = props.route.settings.to_handoff();
+        let (query, notices) = handed(&props.route);
         let back: JsValue = self.back.as_ref().clone();
         let alive = self.alive.clone();
         let link = ctx.link().clone();
@@ -249,6 +239,23 @@ impl Component for PartHost {
     }
 }
 
+/// What crosses between the host and a part for `route`: its handoff query and its notices.
+fn handed(route: &Route) -> (String, js_sys::Array) {
+    let notices = route.notices.iter().map(|n| JsValue::from_str(n)).collect();
+    (route.settings.to_handoff(), notices)
+}
+
+/// The route a handoff `query` and its `notices` describe (the other side of [`handed`]).
+fn received(query: &str, notices: &js_sys::Array) -> Route {
+    let (settings, more) = PageSettings::from_query(query);
+    let mut given: Vec<String> = notices.iter().filter_map(|n| n.as_string()).collect();
+    given.extend(more);
+    Route {
+        settings,
+        notices: given,
+    }
+}
+
 /// A JavaScript error in words.
 fn describe(e: &JsValue) -> String {
     e.dyn_ref::<js_sys::Error>()
@@ -311,12 +318,8 @@ impl<P: BaseComponent<Properties = PageProps>> Component for PartApp<P> {
         // Out of this part's update: the host destroys this app as it takes the page.
         let back = ctx.props().back.clone();
         wasm_bindgen_futures::spawn_local(async move {
-            let notices = js_sys::Array::new();
-            for n in &route.notices {
-                notices.push(&JsValue::from_str(n));
-            }
-            let query = JsValue::from_str(&route.settings.to_handoff());
-            if let Err(e) = back.call2(&JsValue::NULL, &query, &notices) {
+            let (query, notices) = handed(&route);
+            if let Err(e) = back.call2(&JsValue::NULL, &query.into(), &notices) {
                 web_sys::console::error_2(&"handing the page back failed:".into(), &e);
             }
         });
@@ -343,15 +346,9 @@ pub fn register<P: BaseComponent<Properties = PageProps>>(own: View) {
               notices: js_sys::Array,
               back: js_sys::Function| {
             unmount();
-            let (settings, mut more) = PageSettings::from_query(&query);
-            let mut given: Vec<String> = notices.iter().filter_map(|n| n.as_string()).collect();
-            given.append(&mut more);
             let props = PartProps {
                 own,
-                route: Route {
-                    settings,
-                    notices: given,
-                },
+                route: received(&query, &notices),
                 back,
             };
             let app = yew::Renderer::<PartApp<P>>::with_root_and_props(root, props).render();
