@@ -20,7 +20,9 @@ impl Usage {
             SettingsError::K(_) => "--k",
             SettingsError::Crashed(_) => "--crashed",
             SettingsError::Topology(_) => "--topology",
-            SettingsError::Source(_) | SettingsError::SourceCrashed(_) => "--seed",
+            SettingsError::Source(_)
+            | SettingsError::SourceCrashed(_)
+            | SettingsError::NotNeighbour(..) => "--seed",
         };
         let why = match e {
             SettingsError::Topology(why) => why.to_string(),

@@ -113,6 +113,36 @@ pub enum NodeView {
     Crashed,
 }
 
+/// A run's state at the end of one round, everything [`RoundEngine::restore`] needs to show
+/// that round again and play on from it exactly as before (see [`crate::timeline`]). The
+/// graph is not in it: it never changes during a run.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    settings: Settings,
+    nodes: Vec<u8>,
+    /// The stop counters; `None` when all are zero (always under anti-entropy).
+    counters: Option<Vec<u8>>,
+    rng: GossipRng,
+    round: u32,
+    counts: Counts,
+    arrows: Vec<Transmission>,
+}
+
+impl Snapshot {
+    /// The round it was taken at.
+    pub fn round(&self) -> u32 {
+        self.round
+    }
+
+    /// Bytes it holds (what a timeline counts against its budget).
+    pub fn bytes(&self) -> usize {
+        self.nodes.len()
+            + self.counters.as_ref().map_or(0, Vec::len)
+            + self.arrows.len() * core::mem::size_of::<Transmission>()
+            + core::mem::size_of::<Snapshot>()
+    }
+}
+
 // One byte per node. Bits 0-1: phase. FRESH: informed this round (it does not send until the
 // next). LEAVING: lost interest this round (it stops at the end of the round). NEW: informed
 // in the last round played (for drawing). The end of a round turns FRESH into NEW and LEAVING
@@ -392,6 +422,44 @@ impl RoundEngine {
         true
     }
 
+    /// The state now, to [`RoundEngine::restore`] later.
+    pub fn snapshot(&self) -> Snapshot {
+        let counters = self
+            .counters
+            .iter()
+            .any(|&c| c != 0)
+            .then(|| self.counters.clone());
+        Snapshot {
+            settings: self.settings,
+            nodes: self.nodes.clone(),
+            counters,
+            rng: self.rng.clone(),
+            round: self.round,
+            counts: self.counts,
+            arrows: self.arrows.clone(),
+        }
+    }
+
+    /// Puts the run back as it was when `snapshot` was taken; `history` is the records of
+    /// rounds 0 to the snapshot's round (the engine keeps one record per round played).
+    /// The snapshot MUST come from this run (same nodes and graph).
+    pub fn restore(&mut self, snapshot: &Snapshot, history: &[RoundStats]) {
+        debug_assert_eq!(snapshot.nodes.len(), self.nodes.len());
+        debug_assert_eq!(history.len(), snapshot.round as usize + 1);
+        self.settings = snapshot.settings;
+        self.nodes.copy_from_slice(&snapshot.nodes);
+        match &snapshot.counters {
+            Some(counters) => self.counters.copy_from_slice(counters),
+            None => self.counters.fill(0),
+        }
+        self.rng = snapshot.rng.clone();
+        self.round = snapshot.round;
+        self.counts = snapshot.counts;
+        self.arrows.clone_from(&snapshot.arrows);
+        self.history.clear();
+        self.history.extend_from_slice(history);
+    }
+
     fn count_of(&mut self, phase: Phase) -> &mut u32 {
         match phase {
             Phase::Susceptible => &mut self.counts.susceptible,
@@ -402,6 +470,27 @@ impl RoundEngine {
 
     /// Plays one round (see [`crate::rules`] for exactly what a round is) and returns its record.
     pub fn step(&mut self) -> &RoundStats {
+        self.play_round(None)
+    }
+
+    /// Plays one round in which `from`, if it pushes this round, tells `to` (and, with a
+    /// fanout above 1, the other peers it drew); every other draw is the one [`RoundEngine::step`]
+    /// would make, so a run steered by hand and the same seed played alone differ only by
+    /// that choice. This is how a student plays node 0 in the first lesson. Refused when `to`
+    /// is not a neighbour of `from`.
+    pub fn step_steered(&mut self, from: u32, to: u32) -> Result<&RoundStats, SettingsError> {
+        let n = self.settings.nodes;
+        let neighbour = match &self.graph {
+            Graph::Complete { .. } => from != to,
+            sparse => sparse.sparse_neighbors(from).contains(&to),
+        };
+        if from >= n || to >= n || !neighbour {
+            return Err(SettingsError::NotNeighbour(from, to));
+        }
+        Ok(self.play_round(Some((from, to))))
+    }
+
+    fn play_round(&mut self, steer: Option<(u32, u32)>) -> &RoundStats {
         self.round += 1;
         self.arrows.clear();
         let tunables = self.settings.tunables;
@@ -418,6 +507,7 @@ impl RoundEngine {
             fanout: u32::from(tunables.fanout),
             loss: Chance::new(tunables.loss),
             interest: tunables.interest,
+            steer,
         };
         if self.settings.protocol.pushes() {
             // The common teaching and benchmark case, on one bit per node (see `KnownBits`):
@@ -426,7 +516,8 @@ impl RoundEngine {
                 && self.counts.crashed == 0
                 && round.loss == Chance::NEVER
                 && round.interest.rule == StopRule::Never
-                && round.arrow_cap == 0;
+                && round.arrow_cap == 0
+                && steer.is_none();
             if plain {
                 round.push_phase_plain(&mut self.known);
             } else {
@@ -567,6 +658,8 @@ struct Round<'a> {
     fanout: u32,
     loss: Chance,
     interest: Interest,
+    /// A node whose first target is chosen by hand (see [`RoundEngine::step_steered`]).
+    steer: Option<(u32, u32)>,
 }
 
 impl Round<'_> {
@@ -616,6 +709,13 @@ impl Round<'_> {
             let k = self
                 .graph
                 .choose_peers(i, self.fanout, &mut self.rng, &mut peers);
+            if let Some((_, to)) = self.steer.filter(|&(from, _)| from == i && k > 0) {
+                // The hand-picked peer first; if it was drawn anyway, where it was drawn goes
+                // to the first draw, so no peer is told twice.
+                let at = peers[..k].iter().position(|&p| p == to).unwrap_or(0);
+                peers[at] = peers[0];
+                peers[0] = to;
+            }
             for &to in &peers[..k] {
                 let fate = self.carry_rumor(to);
                 self.record(i, to, MessageKind::Push, fate);

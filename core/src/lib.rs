@@ -13,6 +13,8 @@
 //!   is the one rumor logic live mode's tabs run.
 //! - [`auth`]: member identities (Ed25519 keys, ids derived from them) and signed statements.
 //! - [`signal`]: the signaling contract between the page and `grapevine serve`.
+//! - [`timeline`]: rewind: a run's past kept, any played round shown again exactly, and a
+//!   change there starting a new branch.
 //! - [`topology`], [`metrics`], [`theory`], [`rng`]: who talks to whom, what is counted, what
 //!   theory expects, and the seeded randomness behind every draw.
 #![no_std]
@@ -31,6 +33,7 @@ pub mod rng;
 pub mod rules;
 pub mod signal;
 pub mod theory;
+pub mod timeline;
 pub mod topology;
 
 pub use engine::{NodeView, RoundEngine, Settings};

@@ -305,6 +305,8 @@ pub enum SettingsError {
     Source(u32),
     /// The chosen source node is crashed.
     SourceCrashed(u32),
+    /// A hand-picked peer (from, to) is not a neighbour of the node that tells it.
+    NotNeighbour(u32, u32),
 }
 
 impl fmt::Display for SettingsError {
@@ -318,6 +320,9 @@ impl fmt::Display for SettingsError {
             SettingsError::Topology(why) => write!(f, "topology: {why}"),
             SettingsError::Source(x) => write!(f, "source node {x} does not exist"),
             SettingsError::SourceCrashed(x) => write!(f, "source node {x} is crashed"),
+            SettingsError::NotNeighbour(a, b) => {
+                write!(f, "node {b} is not a neighbour of node {a}")
+            }
         }
     }
 }
