@@ -49,6 +49,9 @@ pub struct RunFigures {
     pub t_ave: f64,
     /// The last round in which a node was informed (Demers' `t_last`); 0 if nobody was.
     pub t_last: u32,
+    /// Share of the messages that reached a node which already knew the rumor (0 if none
+    /// was sent): the price of a larger fanout.
+    pub redundant_share: f64,
 }
 
 impl RunFigures {
@@ -86,6 +89,11 @@ impl RunFigures {
                 weighted / informed as f64
             },
             t_last,
+            redundant_share: if last.total.sent == 0 {
+                0.0
+            } else {
+                last.total.redundant as f64 / last.total.sent as f64
+            },
         }
     }
 }

@@ -27,6 +27,7 @@ impl Component for App {
             .and_then(|w| w.location().search().ok())
             .unwrap_or_default();
         let (settings, notices) = PageSettings::from_query(&query);
+        display_modes(&settings);
         App {
             route: Route { settings, notices },
             visit: 0,
@@ -34,6 +35,7 @@ impl Component for App {
     }
 
     fn update(&mut self, _ctx: &Context<Self>, route: Route) -> bool {
+        display_modes(&route.settings);
         self.route = route;
         self.visit += 1;
         true
@@ -48,6 +50,20 @@ impl Component for App {
             view => html! { <PartHost {key} {view} {route} {navigate} /> },
         }
     }
+}
+
+/// Presenter and embed modes are classes on `<html>`, so every part's page takes them from
+/// the stylesheet alone.
+fn display_modes(settings: &PageSettings) {
+    let Some(root) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.document_element())
+    else {
+        return;
+    };
+    let classes = root.class_list();
+    let _ = classes.toggle_with_force("present", settings.present);
+    let _ = classes.toggle_with_force("embed", settings.embed);
 }
 
 /// Mounts the page on `element` (the round view's binary's `main`, and the browser tests).

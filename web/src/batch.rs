@@ -72,7 +72,7 @@ pub enum Reply {
 }
 
 /// Numbers per run in a `Done` message.
-const FIELDS: usize = 9;
+const FIELDS: usize = 10;
 
 fn set(obj: &Object, key: &str, value: impl Into<JsValue>) {
     let _ = Reflect::set(obj, &JsValue::from_str(key), &value.into());
@@ -166,6 +166,7 @@ impl Reply {
                         f.messages_per_node,
                         f.t_ave,
                         f64::from(f.t_last),
+                        f.redundant_share,
                     ]);
                 }
                 let m = message("done");
@@ -220,6 +221,7 @@ impl Reply {
                         messages_per_node: c[6],
                         t_ave: c[7],
                         t_last: c[8] as u32,
+                        redundant_share: c[9],
                     })
                     .collect();
                 Some(Reply::Done { figures })

@@ -19,6 +19,9 @@ pub struct ChartsProps {
     pub messages: Vec<(u64, u64)>,
     /// The previous run.
     pub ghost: Option<Ghost>,
+    /// Other runs of the same settings (other seeds), each an informed curve drawn faintly.
+    #[prop_or_default]
+    pub runs: Vec<Vec<f64>>,
     /// Whether the current stop rule is rumor mongering (the theory assumes anti-entropy).
     pub mongering: bool,
 }
@@ -90,7 +93,13 @@ fn frame(y_labels: [(f64, String); 3], max_round: f64) -> Html {
 /// Both charts.
 #[function_component(Charts)]
 pub fn charts(p: &ChartsProps) -> Html {
-    let ghost_len = p.ghost.as_ref().map_or(0, |g| g.informed.len());
+    let ghost_len = p
+        .ghost
+        .iter()
+        .map(|g| g.informed.len())
+        .chain(p.runs.iter().map(Vec::len))
+        .max()
+        .unwrap_or(0);
     let max_round = (p.informed.len().max(p.theory.len()).max(ghost_len).max(2) - 1) as f64;
     let curve = |xs: &[f64]| {
         polyline(
@@ -127,6 +136,7 @@ pub fn charts(p: &ChartsProps) -> Html {
                 if let Some(g) = &p.ghost {
                     <polyline points={curve(&g.informed)} class="ghost" />
                 }
+                { for p.runs.iter().map(|r| html! { <polyline points={curve(r)} class="run" /> }) }
                 <polyline points={curve(&p.theory)} class="theory" />
                 <polyline points={curve(&p.informed)} class="measured" style={format!("stroke:{}", palette::SPREADING)} />
             </svg>
@@ -134,6 +144,7 @@ pub fn charts(p: &ChartsProps) -> Html {
                 <span class="swatch" style={format!("background:{}", palette::SPREADING)}></span>{ "this run " }
                 <span class="swatch dashed"></span>{ if p.mongering { "theory for anti-entropy (nodes that never stop) " } else { "theory (mean field) " } }
                 if let Some(g) = &p.ghost { <><span class="swatch ghost"></span>{ format!("previous run: {}", g.label) }</> }
+                if !p.runs.is_empty() { <><span class="swatch run"></span>{ format!("{} runs with other seeds", p.runs.len()) }</> }
             </p>
             <h2>{ "Messages per round" }</h2>
             <svg viewBox={viewbox} role="img" aria-label="Messages per round" data-testid="chart-messages">

@@ -50,6 +50,8 @@ pub enum Change {
     RemoveStep(usize),
     /// Replay the lab's run to this time, ms.
     Seek(u64),
+    /// Show this round of the round view's run (rewind, or forward again).
+    Round(u32),
     /// The node the lab's inspector shows.
     Inspect(Option<u32>),
     /// Live mode: this tab becomes a real node in the room "lobby".
@@ -92,6 +94,10 @@ pub enum Action {
     TogglePlay,
     /// Play one round.
     Step,
+    /// One round (or period) back.
+    Back,
+    /// Pause (a clicker's "blank screen" key).
+    Pause,
     /// Back to round 0 with the same settings.
     Reset,
     /// Copy a link to these settings.
@@ -163,18 +169,19 @@ pub fn controls(p: &ControlsProps) -> Html {
     let uses_k = s.tunables.interest.rule.is_rumor_mongering();
     let lab = p.settings.lab.protocol;
     let play_label = if p.playing {
-        "⏸ Pause"
+        html! { <>{ icon(Icon::Pause) }{ "Pause" }</> }
     } else if p.finished {
-        "▶ Replay"
+        html! { <>{ icon(Icon::Play) }{ "Replay" }</> }
     } else {
-        "▶ Play"
+        html! { <>{ icon(Icon::Play) }{ "Play" }</> }
     };
     html! {
         <section class="panel controls" aria-label="Controls">
             <div class="buttons">
                 <button class="primary" data-testid="play" onclick={action(Action::TogglePlay)}
                     title="Play / pause (space)">{ play_label }</button>
-                <button data-testid="step" onclick={action(Action::Step)} title="One round (→)">{ "Step ›" }</button>
+                <button data-testid="step-back" onclick={action(Action::Back)} title="One round back (←)" aria-label="Back">{ icon(Icon::Back) }{ "Back" }</button>
+                <button data-testid="step" onclick={action(Action::Step)} title="One round (→)">{ "Step" }{ icon(Icon::Step) }</button>
                 <button data-testid="reset" onclick={action(Action::Reset)} title="Back to round 0 (r)">{ "↺ Reset" }</button>
             </div>
             <label>{ "Protocol" }
@@ -381,5 +388,34 @@ pub fn aggregate_label(a: Aggregate) -> &'static str {
         Aggregate::Average => "Average of the values",
         Aggregate::Sum => "Sum of the values",
         Aggregate::Count => "Count of the nodes",
+    }
+}
+
+/// A button's glyph.
+#[derive(Clone, Copy)]
+pub enum Icon {
+    /// A triangle.
+    Play,
+    /// Two bars.
+    Pause,
+    /// A bar and a triangle pointing left.
+    Back,
+    /// A triangle pointing right and a bar.
+    Step,
+}
+
+/// `icon` as inline SVG in the text's colour: a glyph such as U+23F8 (pause) is an empty box
+/// on a system without an emoji font.
+pub fn icon(icon: Icon) -> Html {
+    let path = match icon {
+        Icon::Play => "M3 2 L13 8 L3 14 Z",
+        Icon::Pause => "M3 2 H6.5 V14 H3 Z M9.5 2 H13 V14 H9.5 Z",
+        Icon::Back => "M2 2 H4.5 V14 H2 Z M14 2 V14 L5.5 8 Z",
+        Icon::Step => "M2 2 L10.5 8 L2 14 Z M11.5 2 H14 V14 H11.5 Z",
+    };
+    html! {
+        <svg class="icon" viewBox="0 0 16 16" width="12" height="12" aria-hidden="true">
+            <path d={path} fill="currentColor" />
+        </svg>
     }
 }

@@ -13,6 +13,7 @@ pub mod controls;
 pub mod draw;
 pub mod explain;
 pub mod lab;
+pub mod learn;
 pub mod live;
 pub mod pages;
 pub mod palette;

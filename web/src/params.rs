@@ -40,7 +40,18 @@ pub struct PageSettings {
     /// Live mode's conductor token (the conductor link `grapevine serve` prints): the server
     /// checks it and, if right, vouches for this tab as the room's conductor.
     pub conductor: Option<String>,
+    /// A lesson and its step, both 1-based (`?lesson=N&step=M`); lesson 0 is the list of
+    /// lessons (`?lesson=0`, or `?lesson` alone).
+    pub lesson: Option<(u32, u32)>,
+    /// Presenter mode (`?present=1`): large type, projector-safe colours, play / step / back
+    /// only, clicker keys.
+    pub present: bool,
+    /// Embed mode (`?embed=1`): the picture, play and the essential numbers only.
+    pub embed: bool,
 }
+
+/// How many lessons there are (the learn part's chapters; it checks that they agree).
+pub const LESSON_COUNT: u32 = 14;
 
 /// An ICE server URL the page accepts: `stun:`, `turn:` or `turns:`, at most 200 characters.
 pub fn valid_ice(url: &str) -> bool {
@@ -61,6 +72,8 @@ pub enum View {
     Lab,
     /// Live mode: this tab is a real node.
     Live,
+    /// The lessons.
+    Learn,
 }
 
 /// What the URL holds for the protocol lab.
@@ -103,6 +116,9 @@ impl Default for PageSettings {
             live: None,
             conductor: None,
             ice: Vec::new(),
+            lesson: None,
+            present: false,
+            embed: false,
         }
     }
 }
@@ -165,6 +181,7 @@ impl PageSettings {
     pub fn from_query(query: &str) -> (PageSettings, Vec<String>) {
         let mut s = PageSettings::default();
         let mut notices = Vec::new();
+        let mut step = None;
         let mut bad = |name: &str, value: &str, why: &str| {
             let shown: String = value.chars().take(40).collect();
             notices.push(format!("Ignored {name}={shown:?}: {why}."));
@@ -264,9 +281,40 @@ impl PageSettings {
                     Ok(x) if SPEEDS.contains(&x) => s.speed = x,
                     _ => bad("speed", v, "expected 1, 2, 5, 10, 30 or 0 (as fast as possible)"),
                 },
+                "lesson" => match v {
+                    "" | "0" | "list" => s.lesson = Some((0, 1)),
+                    _ => match v.parse::<u32>() {
+                        Ok(n) if (1..=LESSON_COUNT).contains(&n) => s.lesson = Some((n, 1)),
+                        _ => {
+                            bad("lesson", v, &format!("there are lessons 1 to {LESSON_COUNT}: here is the list"));
+                            s.lesson = Some((0, 1));
+                        }
+                    },
+                },
+                "step" => match v.parse::<u32>() {
+                    Ok(m) if m >= 1 => step = Some(m),
+                    _ => bad("step", v, "expected a step number from 1"),
+                },
+                "present" => match v {
+                    "1" | "true" | "" => s.present = true,
+                    "0" | "false" => s.present = false,
+                    _ => bad("present", v, "expected 1 or 0"),
+                },
+                "embed" => match v {
+                    "1" | "true" | "" => s.embed = true,
+                    "0" | "false" => s.embed = false,
+                    _ => bad("embed", v, "expected 1 or 0"),
+                },
                 "" => {}
                 other => bad(other, v, "unknown parameter"),
             }
+        }
+        match (&mut s.lesson, step) {
+            (Some((n, m)), Some(step)) if *n > 0 => *m = step,
+            (_, Some(step)) => notices.push(format!(
+                "Ignored step={step}: a step belongs to a lesson (lesson=N)."
+            )),
+            _ => {}
         }
         if s.lab.protocol.is_some() && s.run.nodes > MAX_LAB_NODES {
             notices.push(format!(
@@ -303,6 +351,8 @@ impl PageSettings {
     pub fn view(&self) -> View {
         if self.live.is_some() {
             View::Live
+        } else if self.lesson.is_some() {
+            View::Learn
         } else if self.lab.protocol.is_some() {
             View::Lab
         } else {
@@ -319,6 +369,7 @@ impl PageSettings {
         let mut round = PageSettings {
             lab: LabPage::default(),
             live: None,
+            lesson: None,
             ..self.clone()
         };
         // A node chosen among more nodes than the lab takes would not exist there.
@@ -336,7 +387,26 @@ impl PageSettings {
 
     /// The query string (with `?`) that restores these settings.
     pub fn to_query(&self) -> String {
+        let mut q = self.view_query();
+        if self.present {
+            q.push_str("&present=1");
+        }
+        if self.embed {
+            q.push_str("&embed=1");
+        }
+        q
+    }
+
+    /// The query of the view these settings show, without the display modes.
+    fn view_query(&self) -> String {
         let r = &self.run;
+        if let Some((n, m)) = self.lesson.filter(|_| self.live.is_none()) {
+            return if n == 0 {
+                "?lesson=0".into()
+            } else {
+                format!("?lesson={n}&step={m}")
+            };
+        }
         if let Some(room) = &self.live {
             let ice = if self.ice.is_empty() {
                 String::new()

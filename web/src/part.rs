@@ -1,7 +1,7 @@
 //! The page in parts. The round view is the page's main wasm (what a student downloads before
-//! the first network is drawn); the protocol lab and live mode are parts, each a wasm binary of
-//! its own (`src/bin/grapevine-lab.rs`, `src/bin/grapevine-live.rs`), fetched and started the
-//! first time the user opens them. A part links the protocols, WebRTC, the signatures and the
+//! the first network is drawn); the protocol lab, live mode and the lessons are parts, each a
+//! wasm binary of its own (`src/bin/grapevine-lab.rs`, `grapevine-live.rs`,
+//! `grapevine-learn.rs`), fetched and started the first time the user opens them. A part links the protocols, WebRTC, the signatures and the
 //! QR encoder; the round view links none of them, because it routes by names only
 //! ([`crate::params`]).
 //!
@@ -69,6 +69,7 @@ pub fn file(view: View) -> Option<&'static str> {
         View::Round => None,
         View::Lab => Some("grapevine-lab"),
         View::Live => Some("grapevine-live"),
+        View::Learn => Some("grapevine-learn"),
     }
 }
 
@@ -78,6 +79,7 @@ fn title(view: View) -> &'static str {
         View::Round => "the simulator",
         View::Lab => "the protocol lab",
         View::Live => "live mode",
+        View::Learn => "the lessons",
     }
 }
 

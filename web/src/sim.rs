@@ -1,9 +1,11 @@
-//! The run behind the page: the core's round engine plus what the view keeps beside it (the
-//! theory curve, the previous run's ghost curve). It lives outside Yew's state: a million-node
-//! engine is not cloned per frame.
+//! The run behind the page: the core's round engine with its past (a [`Timeline`], so the view
+//! can step back and scrub), plus what the view keeps beside it (the theory curve, the previous
+//! run's ghost curve). It lives outside Yew's state: a million-node engine is not cloned per
+//! frame.
 
 use crate::params::PageSettings;
 use grapevine_core::theory::Model;
+use grapevine_core::timeline::Timeline;
 use grapevine_core::{RoundEngine, Settings, SettingsError};
 
 /// Rounds the theory curve reaches beyond the expected end.
@@ -22,8 +24,8 @@ pub struct Ghost {
 
 /// The current run.
 pub struct Sim {
-    /// The core engine.
-    pub engine: RoundEngine,
+    /// The core engine and its past: the round shown, which may be before the last played.
+    pub timeline: Timeline,
     /// Expected informed fraction per round for the current settings (anti-entropy).
     pub theory: Vec<f64>,
     /// The previous run.
@@ -58,7 +60,7 @@ impl Sim {
         }
         let started_as = describe(engine.settings());
         let mut sim = Sim {
-            engine,
+            timeline: Timeline::new(engine),
             theory: Vec::new(),
             ghost: None,
             started_as,
@@ -71,7 +73,7 @@ impl Sim {
     /// Starts over with `settings`, keeping this run as the ghost if it played at all.
     pub fn restart(&mut self, settings: Settings) -> Result<(), SettingsError> {
         let mut next = Sim::new(settings)?;
-        next.ghost = if self.engine.round() > 0 {
+        next.ghost = if self.timeline.end() > 0 {
             Some(self.as_ghost())
         } else {
             self.ghost.take()
@@ -86,22 +88,37 @@ impl Sim {
         } else {
             ""
         };
+        let history = self.timeline.history();
         Ghost {
-            informed: self.informed_curve(),
-            messages: self
-                .engine
-                .history()
-                .iter()
-                .skip(1)
-                .map(|h| h.traffic.sent)
-                .collect(),
+            informed: history.iter().map(informed_fraction).collect(),
+            messages: history.iter().skip(1).map(|h| h.traffic.sent).collect(),
             label: format!("{}{changed}", self.started_as),
         }
     }
 
+    /// The engine at the round shown.
+    pub fn engine(&self) -> &RoundEngine {
+        self.timeline.engine()
+    }
+
+    /// Changes the run at the round shown (a new branch if it was rewound), then recomputes
+    /// the theory from there.
+    pub fn change<R>(&mut self, f: impl FnOnce(&mut RoundEngine) -> R) -> R {
+        let result = self.timeline.change(f);
+        self.recompute_theory();
+        result
+    }
+
+    /// Shows round `round` of this run as it was played.
+    pub fn seek(&mut self, round: u32) {
+        self.timeline.seek(round);
+        self.recompute_theory();
+    }
+
     /// A live setting changed: the theory follows, and a run under way is marked as changed.
     pub fn tunables_changed(&mut self) {
-        if self.engine.round() > 0 && !self.engine.is_finished() {
+        let e = self.engine();
+        if e.round() > 0 && !e.is_finished() {
             self.changed_mid_run = true;
         }
         self.recompute_theory();
@@ -109,17 +126,17 @@ impl Sim {
 
     /// Informed fraction of live nodes after each round so far.
     pub fn informed_curve(&self) -> Vec<f64> {
-        self.engine
+        self.engine()
             .history()
             .iter()
-            .map(|h| f64::from(h.counts.informed()) / f64::from(h.counts.live().max(1)))
+            .map(informed_fraction)
             .collect()
     }
 
     /// The theory curve for the current settings, continued from the current round's
     /// measured point (the part before it stays as it was drawn).
     pub fn recompute_theory(&mut self) {
-        let e = &self.engine;
+        let e = self.timeline.engine();
         let s = e.settings();
         let counts = e.counts();
         let model = Model::of(s, counts.live());
@@ -139,4 +156,8 @@ impl Sim {
     pub fn expected_rounds(settings: &PageSettings, live_nodes: u32) -> Option<u32> {
         Model::of(&settings.run, live_nodes).expected_rounds(2_000)
     }
+}
+
+fn informed_fraction(h: &grapevine_core::RoundStats) -> f64 {
+    f64::from(h.counts.informed()) / f64::from(h.counts.live().max(1))
 }

@@ -99,6 +99,11 @@ impl LabSim {
         })
     }
 
+    /// The run's figures so far, by name (the observer's, as `grapevine sim` prints them).
+    pub fn figures(&self) -> Vec<grapevine_core::lab::protocol::Figure> {
+        self.run.figures()
+    }
+
     /// The run's time.
     pub fn now(&self) -> Millis {
         self.run.now()

@@ -138,6 +138,14 @@ impl SimPage for LabPage {
         self.advance(None);
     }
 
+    /// Back to the start of the period before (the run replays to there).
+    fn back(&mut self) {
+        let now = self.lab.now().0;
+        if now > 0 {
+            self.replay(Millis((now - 1) / PERIOD_MS * PERIOD_MS));
+        }
+    }
+
     /// Continuous time: `speed` periods per second of wall time, at most a tenth of a
     /// second's worth per frame (a background tab does not leap).
     fn frame(&mut self, now: f64) -> bool {

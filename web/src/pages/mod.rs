@@ -5,6 +5,7 @@
 //! draft, the play loop's clock, the keyboard, the header and the controls) is [`Shell`].
 
 pub mod lab;
+pub mod learn;
 pub mod live;
 pub mod round;
 
@@ -58,6 +59,8 @@ pub trait SimPage: Component<Message = Msg> {
     fn restart(&mut self);
     /// One round (or period).
     fn step(&mut self);
+    /// One round (or period) back.
+    fn back(&mut self);
     /// Moves the run for an animation frame at `now` ms; whether to redraw.
     fn frame(&mut self, now: f64) -> bool;
     /// Where the play clock starts (`NEG_INFINITY`: the first frame moves at once).
@@ -100,6 +103,15 @@ pub fn update<P: SimPage>(page: &mut P, ctx: &Context<P>, msg: Msg) -> bool {
         Msg::Action(Action::Step) => {
             page.shell().pause();
             page.step();
+            true
+        }
+        Msg::Action(Action::Pause) => {
+            page.shell().pause();
+            true
+        }
+        Msg::Action(Action::Back) => {
+            page.shell().pause();
+            page.back();
             true
         }
         Msg::Action(Action::Reset) => {
@@ -303,7 +315,10 @@ pub fn header(
                     <p class="tagline">{ tagline.to_string() }</p>
                 </div>
             </div>
-            <div class="run-id" data-testid="run-id">{ run_id }</div>
+            <nav class="top-nav">
+                <a class="learn-link" href="?lesson=0" data-testid="learn" title="Guided lessons: predict, run, compare">{ "Learn" }</a>
+                <div class="run-id" data-testid="run-id">{ run_id }</div>
+            </nav>
         </header>
         if !notices.is_empty() {
             <div class="notices" role="status" data-testid="notices">
@@ -315,7 +330,8 @@ pub fn header(
     }
 }
 
-/// Space plays or pauses, → steps, r resets, except while typing in a field or with a
+/// Space plays or pauses, → (or a clicker's PageDown) steps, ← (PageUp) steps back, `.`
+/// pauses, r resets, except while typing in a field or with a
 /// modifier held.
 fn key_listener(on_action: Callback<Action>) -> Option<EventListener> {
     let doc = web_sys::window()?.document()?;
@@ -344,6 +360,11 @@ fn key_listener(on_action: Callback<Action>) -> Option<EventListener> {
             let action = match e.key().as_str() {
                 " " => Action::TogglePlay,
                 "ArrowRight" => Action::Step,
+                "ArrowLeft" => Action::Back,
+                // What a presenter's clicker sends: next, previous, blank screen.
+                "PageDown" => Action::Step,
+                "PageUp" => Action::Back,
+                "." | "b" | "B" => Action::Pause,
                 "r" | "R" => Action::Reset,
                 _ => return,
             };

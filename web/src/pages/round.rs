@@ -55,7 +55,7 @@ impl SimPage for RoundPage {
     }
 
     fn finished(&self) -> bool {
-        self.sim.engine.is_finished()
+        self.sim.engine().is_finished()
     }
 
     /// A new run with the current settings; the old one becomes the ghost.
@@ -69,12 +69,24 @@ impl SimPage for RoundPage {
         shell.write_url();
     }
 
+    /// The next round: played again if the view was rewound, else a new one.
     fn step(&mut self) {
-        if !self.sim.engine.is_finished() {
-            self.sim.engine.step();
+        if !self.sim.engine().is_finished() {
+            let replay = !self.sim.timeline.at_end();
+            self.sim.timeline.step();
+            if replay {
+                // The theory curve continues from the round shown.
+                self.sim.recompute_theory();
+            }
         }
-        if self.sim.engine.is_finished() {
+        if self.sim.engine().is_finished() {
             self.shell.pause();
+        }
+    }
+
+    fn back(&mut self) {
+        if let Some(r) = self.sim.engine().round().checked_sub(1) {
+            self.sim.seek(r);
         }
     }
 
@@ -106,7 +118,7 @@ impl SimPage for RoundPage {
         match change {
             Change::Protocol(p) => {
                 run.protocol = p;
-                self.sim.engine.set_protocol(p);
+                self.sim.change(|e| e.set_protocol(p));
                 self.sim.tunables_changed();
                 self.shell.write_url();
             }
@@ -167,6 +179,10 @@ impl SimPage for RoundPage {
                 run.crashed = c;
                 self.restart();
             }
+            Change::Round(r) => {
+                self.shell.pause();
+                self.sim.seek(r);
+            }
             // The lab's own settings do not reach the round view.
             _ => {}
         }
@@ -178,20 +194,21 @@ impl SimPage for RoundPage {
         let Some(canvas) = self.canvas.cast::<HtmlCanvasElement>() else {
             return false;
         };
-        let Some(node) = Painter::node_at(&canvas, &self.sim.engine, x, y) else {
+        let Some(node) = Painter::node_at(&canvas, self.sim.engine(), x, y) else {
             return false;
         };
-        let e = &mut self.sim.engine;
+        let e = self.sim.engine();
         if e.round() == 0 && !shift && e.node(node) != NodeView::Crashed {
-            if e.set_source(node).is_ok() {
+            if self.sim.change(|e| e.set_source(node)).is_ok() {
                 self.shell.settings.run.source = Some(node);
                 self.shell.write_url();
             }
         } else if node != e.source() || e.round() > 0 {
-            if !e.kill(node) {
-                e.revive(node);
-            }
-            self.sim.recompute_theory();
+            self.sim.change(|e| {
+                if !e.kill(node) {
+                    e.revive(node);
+                }
+            });
         }
         true
     }
@@ -201,9 +218,9 @@ impl RoundPage {
     /// Fanout, loss and the stop rule change the run as it plays.
     fn apply_tunables(&mut self) {
         let tunables = self.shell.settings.run.tunables;
-        if let Err(e) = self.sim.engine.set_tunables(tunables) {
+        if let Err(e) = self.sim.change(|e| e.set_tunables(tunables)) {
             self.shell.notice(format!("Not applied: {e}."));
-            self.shell.settings.run.tunables = self.sim.engine.settings().tunables;
+            self.shell.settings.run.tunables = self.sim.engine().settings().tunables;
         }
         self.sim.tunables_changed();
         self.shell.write_url();
@@ -216,7 +233,16 @@ impl Component for RoundPage {
 
     fn create(ctx: &Context<Self>) -> Self {
         let mut shell = Shell::new(ctx.props(), ctx.link().callback(Msg::Action));
-        let sim = resolve(&mut shell.settings, &mut shell.notices, Sim::new);
+        let mut sim = resolve(&mut shell.settings, &mut shell.notices, Sim::new);
+        if shell.settings.embed {
+            // An embedded picture opens on its most telling frame: the rumor halfway.
+            while sim.engine().counts().informed() * 2 < sim.engine().counts().live()
+                && !sim.engine().is_finished()
+            {
+                sim.timeline.step();
+            }
+            sim.recompute_theory();
+        }
         shell.write_url();
         RoundPage {
             shell,
@@ -232,7 +258,7 @@ impl Component for RoundPage {
 
     fn rendered(&mut self, _ctx: &Context<Self>, _first: bool) {
         if let Some(canvas) = self.canvas.cast::<HtmlCanvasElement>() {
-            if let Err(e) = self.painter.draw(&canvas, &self.sim.engine) {
+            if let Err(e) = self.painter.draw(&canvas, self.sim.engine()) {
                 web_sys::console::error_2(&"drawing the network failed:".into(), &e);
             }
         }
@@ -240,7 +266,8 @@ impl Component for RoundPage {
 
     fn view(&self, ctx: &Context<Self>) -> Html {
         let link = ctx.link();
-        let e = &self.sim.engine;
+        let e = self.sim.engine();
+        let (shown, end) = (e.round(), self.sim.timeline.end());
         let run: Settings = self.shell.settings.run;
         let history = e.history();
         let onclick = link.callback(|ev: MouseEvent| {
@@ -269,6 +296,17 @@ impl Component for RoundPage {
                     <section class="panel network-panel" aria-label="The network">
                         <canvas ref={self.canvas.clone()} data-testid="network" {onclick} class="network"
                             title={ if dense { "One cell per node, in node order" } else { "Click a node" } }></canvas>
+                        <div class="scrub">
+                            <input type="range" data-testid="round-slider" aria-label="Round shown"
+                                min="0" max={end.to_string()} value={shown.to_string()} disabled={end == 0}
+                                oninput={link.callback(|ev: InputEvent| {
+                                    let r = ev.target_unchecked_into::<web_sys::HtmlInputElement>().value_as_number();
+                                    Msg::Change(Change::Round(if r.is_finite() { r as u32 } else { 0 }))
+                                })} />
+                            <span class="scrub-label" data-testid="round-shown">
+                                { if shown == end { format!("round {shown}") } else { format!("round {shown} of {end} (rewound: a change here starts a new branch)") } }
+                            </span>
+                        </div>
                         <ul class="legend">
                             <li><span class="dot" style={format!("background:{}", palette::SUSCEPTIBLE)}></span>{ "unaware" }</li>
                             <li><span class="dot" style={format!("background:{}", palette::NEW)}></span>{ "just heard" }</li>
