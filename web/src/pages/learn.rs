@@ -18,6 +18,7 @@ use crate::params::PageSettings;
 use crate::sim::{Ghost, Sim};
 use gloo_events::{EventListener, EventListenerOptions};
 use gloo_render::{request_animation_frame, AnimationFrame};
+use grapevine_core::experiment::Summary;
 use grapevine_core::lab::LabProtocol;
 use grapevine_core::NodeView;
 use std::collections::BTreeMap;
@@ -1037,9 +1038,8 @@ impl LearnPage {
                 }
                 if !m.runs.is_empty() {
                     let vals: Vec<f64> = m.runs.iter().filter_map(|r| r.0).collect();
-                    if !vals.is_empty() {
-                        let mean = vals.iter().sum::<f64>() / vals.len() as f64;
-                        rows.push((format!("{} runs, mean", vals.len()), Some(mean), "runs"));
+                    if let Some(summary) = Summary::of(&vals) {
+                        rows.push((format!("{} runs, mean", vals.len()), Some(summary.mean), "runs"));
                     }
                 }
                 result = match value {
