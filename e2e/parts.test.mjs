@@ -81,7 +81,7 @@ test('a link to the lab or to live mode lands there directly', async () => {
   await page.close();
 });
 
-test('after one visit the simulator and the lab work offline; live mode says it needs its server', async () => {
+test('after one visit the simulator, the lab and the lessons work offline; live mode says it needs its server', async () => {
   const context = await env.browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await context.newPage();
   page.errors = [];
@@ -97,6 +97,7 @@ test('after one visit the simulator and the lab work offline; live mode says it 
   });
   assert.ok(cached.active, 'a service worker is active');
   assert.ok(cached.files.includes('/grapevine-lab_bg.wasm'), `the lab is cached: ${cached.files}`);
+  assert.ok(cached.files.includes('/grapevine-learn_bg.wasm'), `the lessons are cached: ${cached.files}`);
   assert.ok(!cached.files.some((f) => f.includes('grapevine-live')), 'live mode is not cached');
 
   await context.setOffline(true);
@@ -108,6 +109,14 @@ test('after one visit the simulator and the lab work offline; live mode says it 
 
   await page.getByTestId('protocol').selectOption('swim');
   await page.getByTestId('lab-time').waitFor();
+
+  // A lesson, offline: its part comes from the cache, its answer from the core.
+  await page.goto(`${env.url}?lesson=1&step=3`);
+  await page.getByTestId('lesson-guess').fill('15');
+  await page.getByTestId('lesson-check').click();
+  assert.match(await page.getByTestId('lesson-result').textContent(), /^Measured: \d+ rounds/);
+  await page.goto(`${env.url}?nodes=500&seed=7`);
+  await page.getByTestId('network').waitFor();
 
   await page.getByTestId('go-live').click();
   const failed = page.getByTestId('part-failed');

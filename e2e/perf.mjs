@@ -56,7 +56,8 @@ async function pauseLatency() {
   return latencies;
 }
 
-const fmt = (x) => x.toFixed(1);
+// A number of ms, or what went wrong instead.
+const fmt = (x) => (typeof x === 'number' ? x.toFixed(1) : x);
 const fmt2 = (x) => x.toFixed(2);
 for (const [label, query] of [
   ['N = 10^5, push, fanout 1', '?nodes=100000&fanout=1'],
@@ -68,6 +69,41 @@ for (const [label, query] of [
 }
 const lat = await pauseLatency();
 console.log(`N = 10^6 playing: pause click to screen ${lat.map(fmt).join(', ')} ms (max ${fmt(Math.max(...lat))} ms)`);
+
+/** Rewind at a million nodes: a finished run, then the round slider moved to a round; how
+ * long until the page shows it (the round's number and its picture), and the same for a
+ * step back. The timeline keeps every round's snapshot (2 bytes a node) within its budget. */
+async function scrubLatency() {
+  const page = await openPage(env.browser, `${env.url}?nodes=1000000&fanout=1&seed=3&speed=0`);
+  await page.getByTestId('play').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=play]').textContent.includes('Replay'), null, { timeout: 120_000 });
+  const end = Number(await page.getByTestId('round').textContent());
+  const shown = (round, act) => page.evaluate(([round, act]) => new Promise((done) => {
+    const t0 = performance.now();
+    const el = document.querySelector('[data-testid=round]');
+    const check = () => {
+      if (Number(el.textContent) === round) requestAnimationFrame(() => done(performance.now() - t0));
+      else if (performance.now() - t0 > 10_000) done(`never showed round ${round} (shows ${el.textContent})`);
+      else requestAnimationFrame(check);
+    };
+    if (act === 'back') document.querySelector('[data-testid=step-back]').click();
+    else {
+      const slider = document.querySelector('[data-testid=round-slider]');
+      slider.value = String(round);
+      slider.dispatchEvent(new Event('input', { bubbles: true }));
+    }
+    check();
+  }), [round, act]);
+  const slider = [];
+  for (const r of [Math.floor(end / 2), 3, end - 2, Math.floor(end / 3), 1]) slider.push(await shown(r, 'slider'));
+  await shown(end, 'slider');
+  const back = [];
+  for (let r = end - 1; r >= end - 3; r--) back.push(await shown(r, 'back'));
+  await page.close();
+  return { end, slider, back };
+}
+const scrub = await scrubLatency();
+console.log(`N = 10^6 rewind (a ${scrub.end}-round run): round slider to screen ${scrub.slider.map(fmt).join(', ')} ms (max ${fmt(Math.max(...scrub.slider))} ms); step back ${scrub.back.map(fmt).join(', ')} ms`);
 
 // The protocol lab at 1,000 nodes: protocol periods played per second at full speed (one period
 // per frame, with every view redrawn), and a replay (seeking to the end of the 60 s scenario)

@@ -1,7 +1,8 @@
-// Grapevine's service worker: after one visit, the simulator and the protocol lab work with
-// the network gone. At build time scripts/post-build writes BUILD (a hash of every file the
-// build made) and FILES (the files the simulator and the lab need) below; a new build is a
-// new sw.js, so the browser installs it, and when it takes over it deletes the old cache.
+// Grapevine's service worker: after one visit, the simulator, the protocol lab and the lessons
+// work with the network gone. At build time scripts/post-build writes BUILD (a hash of every
+// file the build made) and FILES (the files the simulator, the lab and the lessons need)
+// below; a new build is a new sw.js, so the browser installs it, and when it takes over it
+// deletes the old cache.
 // While there is a network the page is served as without a worker (content-hashed files from
 // the cache, the rest revalidated); the cache answers only when the network is gone.
 // Live mode is not cached: it needs its server (the page says so when offline).

@@ -690,7 +690,7 @@ impl Round<'_> {
                 len += ((pushers >> (lane * 8 + 7)) & 1) as usize;
             }
             if len > BATCH - 8 {
-                self.push_from_each(&batch[..len]);
+                self.serve_pushers(&batch[..len]);
                 len = 0;
             }
         }
@@ -700,16 +700,29 @@ impl Round<'_> {
                 len += 1;
             }
         }
-        self.push_from_each(&batch[..len]);
+        self.serve_pushers(&batch[..len]);
     }
 
-    fn push_from_each(&mut self, pushers: &[u32]) {
+    /// [`Round::push_from_each`], with the hand-picked peer's check compiled in only for a
+    /// steered round (lesson 1), so no other round pays for it.
+    fn serve_pushers(&mut self, pushers: &[u32]) {
+        if self.steer.is_some() {
+            self.push_from_each::<true>(pushers);
+        } else {
+            self.push_from_each::<false>(pushers);
+        }
+    }
+
+    fn push_from_each<const STEERED: bool>(&mut self, pushers: &[u32]) {
         let mut peers = [0u32; MAX_FANOUT as usize];
         for &i in pushers {
             let k = self
                 .graph
                 .choose_peers(i, self.fanout, &mut self.rng, &mut peers);
-            if let Some((_, to)) = self.steer.filter(|&(from, _)| from == i && k > 0) {
+            if let Some((_, to)) = self
+                .steer
+                .filter(|&(from, _)| STEERED && from == i && k > 0)
+            {
                 // The hand-picked peer first; if it was drawn anyway, where it was drawn goes
                 // to the first draw, so no peer is told twice.
                 let at = peers[..k].iter().position(|&p| p == to).unwrap_or(0);

@@ -185,7 +185,7 @@ impl Timeline {
         if let Some(old) = slot.take() {
             self.bytes -= old.snapshot.bytes();
         }
-        if pinned || round % self.stride == 0 {
+        if pinned || round.is_multiple_of(self.stride) {
             let snapshot = self.engine.snapshot();
             self.bytes += snapshot.bytes();
             *slot = Some(Checkpoint { snapshot, pinned });
@@ -197,7 +197,7 @@ impl Timeline {
             for (r, slot) in self.checkpoints.iter_mut().enumerate() {
                 if slot
                     .as_ref()
-                    .is_some_and(|c| !c.pinned && r as u32 % stride != 0)
+                    .is_some_and(|c| !c.pinned && !(r as u32).is_multiple_of(stride))
                 {
                     freed += slot.take().map_or(0, |c| c.snapshot.bytes());
                 }

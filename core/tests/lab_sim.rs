@@ -612,3 +612,34 @@ fn scenario_operations_are_checked_by_the_protocol_that_takes_them() {
     assert!(start("swim", "at 1s explode 1\nend 5s").is_err());
     assert!(start("swim", "at 1s set 0 color red\nend 5s").is_ok());
 }
+
+/// Gossip keeps no order: two rumors started together reach nodes in different orders, so
+/// the share that heard the first one first is strictly between 0 and 1 and changes with the
+/// seed; with one rumor there is no such figure.
+#[test]
+fn two_rumors_started_together_reach_nodes_in_different_orders() {
+    let config = RumorConfig {
+        interval_ms: 1_000,
+        ..RumorConfig::default()
+    };
+    let shares: Vec<f64> = (1..=8)
+        .map(|seed| {
+            let s = settings(40, seed, "at 0s rumor 0 red\nat 0s rumor 1 blue\nend 30s");
+            figure::<rumor::Spec>(&s, config, "first_heard_first")
+                .expect("both rumors reached nodes")
+        })
+        .collect();
+    assert!(
+        shares.iter().all(|&s| s > 0.0 && s < 1.0),
+        "each order at some node: {shares:?}"
+    );
+    assert!(
+        shares.windows(2).any(|w| w[0] != w[1]),
+        "the order differs from seed to seed: {shares:?}"
+    );
+    let one = settings(40, 1, "at 0s rumor 0 red\nend 30s");
+    assert_eq!(
+        figure::<rumor::Spec>(&one, config, "first_heard_first"),
+        None
+    );
+}

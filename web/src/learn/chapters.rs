@@ -70,6 +70,8 @@ pub enum Measure {
     Messages,
     /// A lab figure, by the name `grapevine sim` prints.
     Figure(&'static str),
+    /// A lab figure that is a share, in percent.
+    FigurePercent(&'static str),
 }
 
 /// How the compare step speaks to the gap between guess and measurement.
@@ -408,16 +410,16 @@ pub const CHAPTERS: &[Chapter] = &[
         ],
         hand: false,
         question: Some(Question {
-            ask: "Nodes 0 and 1 start rumors at the same time among 40 nodes. Rumor spreading takes how many gossip intervals to reach every node?",
+            ask: "Nodes 0 and 1 start two rumors, red and blue, at the same moment among 40 nodes. What share of the nodes will hear red first?",
             setup: "protocol=rumor&nodes=40&seed=7&scenario=at+0s+rumor+0+red%0Aat+0s+rumor+1+blue%0Aend+30s",
-            answer: Answer::Number { unit: "intervals", max: 100.0 },
-            measure: Measure::Figure("intervals_to_full"),
+            answer: Answer::Percent,
+            measure: Measure::FigurePercent("first_heard_first"),
         }),
-        watch: "Each node shows what it has heard. Some hear red first, some blue: there is no global order, only eventual knowledge.",
+        watch: "The picture follows red, node 0's rumor; the numbers say how many nodes heard red before blue. Run it 5 times: the share jumps around from seed to seed.",
         gap: Gap {
-            low: "Slower than you thought: in continuous time each node gossips once per interval, at its own moment.",
-            close: "Right. And in that time, nodes heard the two rumors in different orders.",
-            high: "Faster than you thought: a few intervals suffice, but the order each node saw differs.",
+            low: "More heard red first than you thought. But run it 5 times: the share changes with every seed, because each rumor takes its own random paths.",
+            close: "Right: about half, and different nodes in each run. There is no order the whole network agrees on, only that everyone hears both.",
+            high: "Fewer heard red first than you thought: neither rumor has priority, each node's order is an accident of the paths.",
         },
         knob: Some(Knob {
             param: "fanout",

@@ -42,13 +42,16 @@ pub fn measure(query: &str, measure: Measure, seed: Option<u64>) -> Option<f64> 
     }
     match settings.lab.protocol {
         Some(info) => {
-            let Measure::Figure(name) = measure else {
-                return None;
+            let (name, scale) = match measure {
+                Measure::Figure(name) => (name, 1.0),
+                Measure::FigurePercent(name) => (name, 100.0),
+                _ => return None,
             };
             let mut sim = LabSim::new(&settings, LabProtocol::of_info(info)).ok()?;
             let end = sim.end();
             sim.advance_to(end).ok()?;
-            sim.figures().into_iter().find(|f| f.name == name)?.value
+            let value = sim.figures().into_iter().find(|f| f.name == name)?.value;
+            value.map(|v| v * scale)
         }
         None => {
             let figures = rounds(settings.run)?;
@@ -60,7 +63,7 @@ pub fn measure(query: &str, measure: Measure, seed: Option<u64>) -> Option<f64> 
                 Measure::Informed => Some(100.0 * (1.0 - f.residue)),
                 Measure::Residue => Some(100.0 * f.residue),
                 Measure::Messages => Some(last as f64),
-                Measure::Figure(_) => None,
+                Measure::Figure(_) | Measure::FigurePercent(_) => None,
             }
         }
     }

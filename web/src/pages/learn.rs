@@ -969,7 +969,8 @@ impl LearnPage {
         };
         html! { <>
             <p class="lesson-para question">{ q.ask }</p>
-            if kind == StepKind::Predict {
+            // A link straight to a later step still asks first.
+            if kind == StepKind::Predict || self.measured.is_none() {
                 <div class="guess-row">
                     { input }
                     <span class="unit">{ unit(&q.answer) }</span>
@@ -1039,7 +1040,13 @@ impl LearnPage {
                 if !m.runs.is_empty() {
                     let vals: Vec<f64> = m.runs.iter().filter_map(|r| r.0).collect();
                     if let Some(summary) = Summary::of(&vals) {
-                        rows.push((format!("{} runs, mean", vals.len()), Some(summary.mean), "runs"));
+                        let label = format!(
+                            "{} runs: mean ({}–{})",
+                            vals.len(),
+                            shown(summary.min),
+                            shown(summary.max)
+                        );
+                        rows.push((label, Some(summary.mean), "runs"));
                     }
                 }
                 result = match value {
@@ -1141,6 +1148,9 @@ impl LearnPage {
                     if source_ring {
                         <p class="hint light">{ "Node 0 is you (ringed)." }</p>
                     }
+                    if let Stage::Lab(sim, _) = stage {
+                        { lab_legend(sim) }
+                    }
                     if matches!(stage, Stage::Rounds(_)) {
                         <ul class="legend">
                             <li><span class="dot" style={format!("background:{}", palette::SUSCEPTIBLE)}></span>{ "unaware" }</li>
@@ -1154,4 +1164,17 @@ impl LearnPage {
             </div>
         }
     }
+}
+
+/// A lab protocol's legend, as the lab shows it.
+fn lab_legend(sim: &LabSim) -> Html {
+    let (entries, note) = sim.view().legend();
+    html! { <>
+        <ul class="legend">
+            { for entries.iter().map(|(colour, meaning)| html! {
+                <li><span class="dot square" style={format!("background:{colour}")}></span>{ *meaning }</li>
+            }) }
+        </ul>
+        if let Some(note) = note { <p class="hint light">{ note }</p> }
+    </> }
 }

@@ -282,6 +282,12 @@ impl RumorNode {
         self.known.contains_key(&id)
     }
 
+    /// Whether `a` reached this node before `b`; `None` unless it knows both. (Gossip
+    /// promises no order: two rumors started together reach nodes in different orders.)
+    pub fn heard_before(&self, a: RumorId, b: RumorId) -> Option<bool> {
+        Some(self.known.get(&a)?.arrival < self.known.get(&b)?.arrival)
+    }
+
     /// The parameters in force.
     pub fn config(&self) -> RumorConfig {
         self.config

@@ -37,6 +37,7 @@ impl ProtocolSpec for Spec {
             "residue",
             "messages_per_node",
             "max_hops",
+            "first_heard_first",
         ],
     };
     type Node = RumorNode;
@@ -142,6 +143,8 @@ pub struct RumorSample {
 pub struct RumorObserver {
     /// The first rumor, and when it started.
     pub first: Option<(RumorId, Millis)>,
+    /// The second rumor started, if any (started by another node, or later by the first's).
+    pub second: Option<RumorId>,
     /// Each node's latest infection by the first rumor (a restarted node can learn it again).
     pub infections: BTreeMap<u32, Infection>,
     /// Whether every live node knew it at the last look (to log it once).
@@ -192,6 +195,18 @@ impl RumorObserver {
         lab.network().stats().sent as f64 / f64::from(lab.initial_nodes().max(1))
     }
 
+    /// Of the live nodes that know both the first and the second rumor started, the share that
+    /// heard the first one first (the figure `first_heard_first`); `None` with one rumor.
+    pub fn first_heard_first(&self, lab: &Lab<Spec>) -> Option<f64> {
+        let (first, second) = (self.first?.0, self.second?);
+        let order: Vec<bool> = lab
+            .live()
+            .filter_map(|i| lab.network().node(i).heard_before(first, second))
+            .collect();
+        let firsts = order.iter().filter(|&&f| f).count();
+        (!order.is_empty()).then(|| firsts as f64 / order.len() as f64)
+    }
+
     /// The most hops a node's copy travelled.
     pub fn max_hops(&self) -> u16 {
         self.infections.values().map(|f| f.hops).max().unwrap_or(0)
@@ -216,7 +231,11 @@ impl Observer<Spec> for RumorObserver {
             let RumorEvent::Learned { rumor, from } = event else {
                 continue;
             };
-            if self.first.is_none() && from == who {
+            let started = from == who;
+            if started && self.second.is_none() && self.first.is_some_and(|f| f.0 != rumor.id) {
+                self.second = Some(rumor.id);
+            }
+            if self.first.is_none() && started {
                 self.first = Some((rumor.id, at));
                 log.push(
                     at,
@@ -268,6 +287,7 @@ impl Observer<Spec> for RumorObserver {
             (Some(residue), false),
             (Some(Self::messages_per_node(lab)), false),
             (Some(f64::from(self.max_hops())), false),
+            (self.first_heard_first(lab), true),
         ])
     }
 }

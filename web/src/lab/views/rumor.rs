@@ -148,6 +148,12 @@ impl ProtocolView for Rumor {
             { stat("Everyone knows after", full.map_or("not yet".into(), |x| format!("{x:.2}")), Some("lab-rumor-full"),
                 Some(format!("intervals · {} hops at most", observer.max_hops()).into())) }
             { stat("Messages per node", format!("{messages:.1}"), None, Some("so far, feedback included".into())) }
+            if let (Some((first, _)), Some(second)) = (observer.first, observer.second) {
+                { stat("Heard the first rumor first",
+                    observer.first_heard_first(run.lab()).map_or("—".into(), |s| format!("{:.0} %", 100.0 * s)),
+                    Some("lab-rumor-order"),
+                    Some(format!("of the nodes that know {}:{} and {}:{}: no global order", first.origin, first.seq, second.origin, second.seq).into())) }
+            }
         </> }
     }
 
