@@ -149,3 +149,41 @@ test('rumors in the page spread as grapevine sim says, same seed, with who-told-
   assert.deepEqual(page.errors, []);
   await page.close();
 });
+
+test('a small network draws every message of the last period: one probe, share or digest per member per period', async () => {
+  // Each of these protocols starts exactly one exchange per member per period (SWIM's ping,
+  // push-sum's share, the map's syn), so a period's picture holds N of them, no more, no less;
+  // answers (ack, syn-ack) are hollow, the sender's own filled.
+  const n = 20;
+  for (const [protocol, first, answer] of [['swim', 'ping', 'ack'], ['push-sum', 'share', null], ['kv', 'syn', 'syn-ack']]) {
+    const page = await openPage(env.browser, `${env.url}?protocol=${protocol}&nodes=${n}&seed=7&scenario=end+40s`);
+    for (let i = 0; i < 3; i++) await page.getByTestId('step').click();
+    await page.waitForFunction(() => document.querySelector('[data-testid=lab-time]').textContent === '3.0 s');
+    const kind = (k) => page.locator(`[data-testid=lab-period-kind][data-kind="${k}"]`);
+    assert.equal(await kind(first).getAttribute('data-count'), String(n), `${protocol}: one ${first} per member in the last period`);
+    assert.equal(await kind(first).locator('.glyph.filled').count(), 1, `${protocol}: a ${first} is the sender's own`);
+    if (answer) {
+      const answers = Number(await kind(answer).getAttribute('data-count'));
+      // An answer leaves one latency (10-15 ms) after its request: those of requests sent
+      // in the period's last moments fall into the next.
+      assert.ok(answers >= 1 && answers <= n, `${protocol}: ${answers} ${answer}s for ${n} ${first}s`);
+      assert.equal(await kind(answer).locator('.glyph.hollow').count(), 1, `${protocol}: a ${answer} answers`);
+    }
+    // The view's own picture instead: no message legend; back again.
+    await page.getByTestId('lab-picture-state').click();
+    assert.equal(await page.getByTestId('lab-period-kinds').count(), 0, `${protocol}: the ${first}s are not listed under the grid`);
+    await page.getByTestId('lab-picture-messages').click();
+    assert.equal(await kind(first).getAttribute('data-count'), String(n));
+    if (protocol === 'swim') await page.screenshot({ path: `${ARTIFACTS}lab-swim-messages.png`, fullPage: true });
+    assert.deepEqual(page.errors, []);
+    await page.close();
+  }
+  // Beyond 50 members each view keeps its own picture, and the rumors theirs at any size.
+  for (const url of ['?protocol=swim&nodes=51&seed=7', '?protocol=rumor&nodes=20&seed=7']) {
+    const page = await openPage(env.browser, `${env.url}${url}`);
+    await page.getByTestId('step').click();
+    assert.equal(await page.getByTestId('lab-picture-messages').count(), 0, `${url}: no messages picture`);
+    assert.equal(await page.getByTestId('lab-period-kinds').count(), 0, `${url}: no message legend`);
+    await page.close();
+  }
+});

@@ -643,3 +643,74 @@ fn two_rumors_started_together_reach_nodes_in_different_orders() {
         None
     );
 }
+
+/// The traffic record, which the lab's pictures of small networks draw, holds every message
+/// with its true fate (it agrees with the network's own counters, message for message), a
+/// probe and its answer read as initiative and reply, a crash's suspicion rides on the
+/// probes, and recording changes nothing in the run.
+#[test]
+fn the_traffic_record_holds_every_message_with_its_fate() {
+    use grapevine_core::lab::net::TRAFFIC_FLIGHTS;
+    use grapevine_core::lab::role::Role;
+    let s = settings(
+        12,
+        5,
+        "at 1500ms loss 0.2\nat 3s crash 5\nat 8s split 2\nend 12s",
+    );
+    let mut lab = swim_lab(&s, SwimConfig::default(), Phases::Random).unwrap();
+    lab.record_traffic(true);
+    lab.advance(lab.end()).unwrap();
+    let mut quiet = swim_lab(&s, SwimConfig::default(), Phases::Random).unwrap();
+    quiet.advance(quiet.end()).unwrap();
+    let stats = lab.network().stats();
+    assert_eq!(stats, quiet.network().stats(), "recording changed the run");
+
+    let flights: Vec<_> = lab.network().traffic_since(Millis(0)).copied().collect();
+    assert!(
+        flights.len() < TRAFFIC_FLIGHTS,
+        "the test needs the whole run recorded"
+    );
+    let count = |fate| flights.iter().filter(|f| f.fate == fate).count() as u64;
+    assert_eq!(flights.len() as u64, stats.sent);
+    assert_eq!(count(Fate::Lost), stats.lost);
+    assert_eq!(count(Fate::Received), stats.delivered);
+    assert_eq!(count(Fate::DeadLetter), stats.dead_letters);
+    assert_eq!(count(Fate::Partitioned), stats.partitioned);
+    assert!(
+        stats.lost > 0 && stats.dead_letters > 0 && stats.partitioned > 0,
+        "{stats:?}"
+    );
+    assert!(flights.windows(2).all(|w| w[0].sent <= w[1].sent));
+
+    // Each member probes one member per period: before loss and the crash, twelve pings a
+    // period (lost probes then add the intermediaries' pings of indirect probes).
+    let pings = |from: u64| {
+        lab.network()
+            .traffic_since(Millis(from))
+            .filter(|f| f.sent < Millis(from + 1000) && f.kind == "ping")
+            .count()
+    };
+    assert_eq!(pings(1000), 12);
+    let roles = |kind| {
+        flights
+            .iter()
+            .filter(move |f| f.kind == kind)
+            .map(|f| f.role)
+    };
+    assert!(roles("ping")
+        .chain(roles("ping-req"))
+        .all(|r| r == Role::Initiative));
+    assert!(roles("ack").all(|r| r == Role::Reply));
+    let alarm = |state| flights.iter().filter(|f| f.alarm == Some(state)).count();
+    assert_eq!(
+        flights
+            .iter()
+            .filter(|f| f.sent < Millis(3000) && f.alarm.is_some())
+            .count(),
+        0,
+        "no alarm before the crash"
+    );
+    assert!(alarm(MemberState::Suspect) > 0 && alarm(MemberState::Dead) > 0);
+    lab.record_traffic(false);
+    assert_eq!(lab.network().traffic_since(Millis(0)).count(), 0);
+}

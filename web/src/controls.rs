@@ -54,6 +54,8 @@ pub enum Change {
     Round(u32),
     /// The node the lab's inspector shows.
     Inspect(Option<u32>),
+    /// The lab's small-network picture: the messages (true) or the view's own.
+    MessagePicture(bool),
     /// Live mode: this tab becomes a real node in the room "lobby".
     GoLive,
 }

@@ -308,25 +308,29 @@ pub fn draw_layout(
         ctx.stroke();
     }
     let r = node_radius(n, size);
-    // This round's messages.
+    // This round's messages: a push and a pull request are the sender's own (a filled dot),
+    // a pull's reply an answer (a hollow one), as in the lab's pictures.
     for t in scene.messages() {
-        let (colour, dashed, width) = match (t.kind, t.fate) {
-            (_, Fate::Lost) => (palette::LOST, true, 1.5),
-            (_, Fate::DeadLetter) => (palette::CRASHED, true, 1.2),
-            (MessageKind::PullRequest, _) => (palette::REQUEST, false, 0.8),
-            (_, Fate::Informed) => (palette::INFORMED, false, 1.8),
-            _ => (palette::REDUNDANT, false, 0.8),
+        let (colour, width) = match (t.kind, t.fate) {
+            (_, Fate::Lost) => (palette::LOST, 1.5),
+            (_, Fate::DeadLetter) => (palette::CRASHED, 1.2),
+            (MessageKind::PullRequest, _) => (palette::REQUEST, 0.8),
+            (_, Fate::Informed) => (palette::INFORMED, 1.8),
+            _ => (palette::REDUNDANT, 0.8),
         };
-        arrow(
-            ctx,
-            at(t.from),
-            at(t.to),
-            r,
+        let end = match t.fate {
+            Fate::Lost => End::Lost,
+            Fate::DeadLetter => End::Crashed,
+            _ => End::Arrived,
+        };
+        let filled = t.kind != MessageKind::PullReply;
+        let stroke = Stroke {
             colour,
-            dashed,
             width,
-            t.fate == Fate::Lost,
-        );
+            end,
+            dot: (n <= DOTS_MAX_NODES).then_some(Dot { filled, ring: None }),
+        };
+        stroke.draw(ctx, at(t.from), at(t.to), r);
     }
     // The nodes, with this round's newcomers ringed.
     let new = scene.newly_informed();
@@ -373,53 +377,176 @@ fn cross(ctx: &CanvasRenderingContext2d, x: f64, y: f64, h: f64, colour: &str) {
     ctx.stroke();
 }
 
-#[allow(clippy::too_many_arguments)]
-fn arrow(
+/// Up to this many nodes each message also gets its glyph (a dot: filled, the sender's own;
+/// hollow, an answer); beyond, the dots would hide the nodes.
+pub const DOTS_MAX_NODES: u32 = 200;
+
+/// How a message's line ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    /// At the receiver, with an arrowhead (also: still on its way).
+    Arrived,
+    /// Lost on the link: dashed, halfway, with a cross where it died.
+    Lost,
+    /// Dropped by a partition: dashed, halfway, against a wall.
+    Partitioned,
+    /// Reached a crashed node: dashed, to the node (which has its own cross).
+    Crashed,
+}
+
+/// A message's glyph on its line: filled if the sender sent it on its own initiative,
+/// hollow if it answers another; ringed in the colour of the alarm it carries (a SWIM
+/// suspicion or death).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Dot {
+    /// The sender's own (filled) or an answer (hollow).
+    pub filled: bool,
+    /// The alarm's colour.
+    pub ring: Option<&'static str>,
+}
+
+/// One message drawn as a line from sender to receiver: the one glyph language of every
+/// picture (the round view's rounds, the lab's periods).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Stroke {
+    /// The message kind's colour (the round view: its fate's).
+    pub colour: &'static str,
+    /// Line width, CSS pixels.
+    pub width: f64,
+    /// How it ends.
+    pub end: End,
+    /// Its glyph, if drawn.
+    pub dot: Option<Dot>,
+}
+
+impl Stroke {
+    /// Draws the message from `(x0, y0)` to `(x1, y1)`, nodes of radius `r`.
+    pub fn draw(
+        &self,
+        ctx: &CanvasRenderingContext2d,
+        (x0, y0): (f64, f64),
+        (x1, y1): (f64, f64),
+        r: f64,
+    ) {
+        let (dx, dy) = (x1 - x0, y1 - y0);
+        let len = (dx * dx + dy * dy).sqrt().max(1e-9);
+        let (ux, uy) = (dx / len, dy / len);
+        let halfway = matches!(self.end, End::Lost | End::Partitioned);
+        let end = if halfway { len * 0.55 } else { len - r - 1.5 };
+        let (sx, sy) = (x0 + ux * r, y0 + uy * r);
+        let (ex, ey) = (x0 + ux * end, y0 + uy * end);
+        let dash = js_sys::Array::new();
+        if self.end != End::Arrived {
+            dash.push(&JsValue::from_f64(4.0));
+            dash.push(&JsValue::from_f64(3.0));
+        }
+        let _ = ctx.set_line_dash(&dash);
+        ctx.set_stroke_style_str(self.colour);
+        ctx.set_line_width(self.width);
+        ctx.begin_path();
+        ctx.move_to(sx, sy);
+        ctx.line_to(ex, ey);
+        ctx.stroke();
+        let _ = ctx.set_line_dash(&js_sys::Array::new());
+        if let Some(dot) = self.dot {
+            // Nearer the receiver than the sender, so the dot also says which way it went;
+            // before the cross or the wall when it did not get there.
+            let along = if halfway { 0.3 } else { 0.62 };
+            let (gx, gy) = (x0 + ux * len * along, y0 + uy * len * along);
+            let g = (r * 0.45).clamp(2.2, 4.5);
+            if let Some(ring) = dot.ring {
+                ctx.begin_path();
+                let _ = ctx.arc(gx, gy, g + 2.2, 0.0, std::f64::consts::TAU);
+                ctx.set_stroke_style_str(ring);
+                ctx.set_line_width(1.6);
+                ctx.stroke();
+            }
+            ctx.begin_path();
+            let _ = ctx.arc(gx, gy, g, 0.0, std::f64::consts::TAU);
+            if dot.filled {
+                ctx.set_fill_style_str(self.colour);
+                ctx.fill();
+            } else {
+                ctx.set_fill_style_str(palette::BACKGROUND);
+                ctx.fill();
+                ctx.set_stroke_style_str(self.colour);
+                ctx.set_line_width(1.4);
+                ctx.stroke();
+            }
+        }
+        match self.end {
+            End::Lost => cross(ctx, ex, ey, 3.5, palette::LOST),
+            End::Partitioned => {
+                ctx.begin_path();
+                ctx.move_to(ex - uy * 5.0, ey + ux * 5.0);
+                ctx.line_to(ex + uy * 5.0, ey - ux * 5.0);
+                ctx.set_stroke_style_str(palette::MARK);
+                ctx.set_line_width(2.0);
+                ctx.stroke();
+            }
+            End::Arrived | End::Crashed => {
+                let head = (4.0 + self.width * 1.5).min(len * 0.3);
+                ctx.begin_path();
+                ctx.move_to(ex, ey);
+                ctx.line_to(
+                    ex - ux * head - uy * head * 0.5,
+                    ey - uy * head + ux * head * 0.5,
+                );
+                ctx.line_to(
+                    ex - ux * head + uy * head * 0.5,
+                    ey - uy * head - ux * head * 0.5,
+                );
+                ctx.close_path();
+                ctx.set_fill_style_str(self.colour);
+                ctx.fill();
+            }
+        }
+    }
+}
+
+/// A member of a small network's picture: its colour, whether it runs, whether it is ringed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Member {
+    /// Its fill (the protocol view's colour for it).
+    pub colour: [u8; 4],
+    /// Running (else a cross).
+    pub up: bool,
+}
+
+/// Draws a small network: members on the round view's circle (node 0 at the top), each
+/// message as a [`Stroke`] from its sender to its receiver; `selected` ringed.
+pub fn draw_members(
     ctx: &CanvasRenderingContext2d,
-    (x0, y0): (f64, f64),
-    (x1, y1): (f64, f64),
-    r: f64,
-    colour: &str,
-    dashed: bool,
-    width: f64,
-    lost: bool,
+    size: f64,
+    members: &[Member],
+    messages: &[(u32, u32, Stroke)],
+    selected: Option<u32>,
 ) {
-    let (dx, dy) = (x1 - x0, y1 - y0);
-    let len = (dx * dx + dy * dy).sqrt().max(1e-9);
-    let (ux, uy) = (dx / len, dy / len);
-    // A lost message stops halfway, with a cross where it died.
-    let end = if lost { len * 0.55 } else { len - r - 1.5 };
-    let (sx, sy) = (x0 + ux * r, y0 + uy * r);
-    let (ex, ey) = (x0 + ux * end, y0 + uy * end);
-    let dash = js_sys::Array::new();
-    if dashed {
-        dash.push(&JsValue::from_f64(4.0));
-        dash.push(&JsValue::from_f64(3.0));
+    let n = members.len() as u32;
+    let at = |i: u32| {
+        let (x, y) = position(Topology::Complete, n, 0, i);
+        (x * size, y * size)
+    };
+    let r = node_radius(n, size);
+    for (from, to, stroke) in messages.iter().filter(|m| m.0 < n && m.1 < n) {
+        stroke.draw(ctx, at(*from), at(*to), r);
     }
-    let _ = ctx.set_line_dash(&dash);
-    ctx.set_stroke_style_str(colour);
-    ctx.set_line_width(width);
-    ctx.begin_path();
-    ctx.move_to(sx, sy);
-    ctx.line_to(ex, ey);
-    ctx.stroke();
-    let _ = ctx.set_line_dash(&js_sys::Array::new());
-    if lost {
-        cross(ctx, ex, ey, 3.5, colour);
-        return;
+    for (i, m) in (0..n).zip(members) {
+        let (x, y) = at(i);
+        ctx.begin_path();
+        let _ = ctx.arc(x, y, r, 0.0, std::f64::consts::TAU);
+        let [red, green, blue, _] = m.colour;
+        ctx.set_fill_style_str(&format!("rgb({red}, {green}, {blue})"));
+        ctx.fill();
+        if !m.up {
+            cross(ctx, x, y, r * 0.7, palette::BACKGROUND);
+        }
     }
-    let head = (4.0 + width * 1.5).min(len * 0.3);
-    ctx.begin_path();
-    ctx.move_to(ex, ey);
-    ctx.line_to(
-        ex - ux * head - uy * head * 0.5,
-        ey - uy * head + ux * head * 0.5,
-    );
-    ctx.line_to(
-        ex - ux * head + uy * head * 0.5,
-        ey - uy * head - ux * head * 0.5,
-    );
-    ctx.close_path();
-    ctx.set_fill_style_str(colour);
-    ctx.fill();
+    if let Some((x, y)) = selected.filter(|&i| i < n).map(at) {
+        ctx.begin_path();
+        let _ = ctx.arc(x, y, r + 5.0, 0.0, std::f64::consts::TAU);
+        ctx.set_stroke_style_str(palette::NEW);
+        ctx.set_line_width(1.5);
+        ctx.stroke();
+    }
 }

@@ -53,6 +53,39 @@ pub const MASS: &str = "#0072b2";
 /// A bound or a theory drawn over a measured line.
 pub const BOUND: &str = DOWN;
 
+/// A lab message's colour, by its protocol ([`LabProtocol::name`]) and kind
+/// ([`wire::Message::kind`]): one colour per kind, the same in every picture and legend. A
+/// request and its answer differ in colour as well as in glyph (filled, hollow), so a probe
+/// and its ack read apart where lines cross.
+///
+/// [`LabProtocol::name`]: grapevine_core::lab::LabProtocol::name
+/// [`wire::Message::kind`]: grapevine_core::lab::wire::Message::kind
+pub fn message(protocol: &str, kind: &str) -> &'static str {
+    const SKY: &str = "#38bdf8";
+    const VIOLET: &str = "#c4b5fd";
+    const AMBER: &str = "#fcd34d";
+    match (protocol, kind) {
+        // SWIM: the probe, its answer, the request to probe for someone, Lifeguard's nack.
+        ("swim", "ping") => SKY,
+        ("swim", "ack") => VIOLET,
+        ("swim", "ping-req") => "#fb923c",
+        ("swim", "nack") => "#f87171",
+        // Push-sum's share of sum and weight.
+        (_, "share") => "#f472b6",
+        // Key-value anti-entropy: a digest, a digest with deltas, the last deltas.
+        (_, "syn") => SKY,
+        (_, "syn-ack") => VIOLET,
+        ("kv", "ack") => AMBER,
+        // Rumors: the rumor pushed, "any news?", the news in answer, "I knew it".
+        (_, "push") => SPREADING,
+        (_, "pull") => REQUEST,
+        (_, "pull-reply") => AMBER,
+        (_, "feedback") => REDUNDANT,
+        // The rest: a join and its sync, a push-pull, a want, the link's own.
+        _ => "#e2e8f0",
+    }
+}
+
 /// `#rrggbb` as RGBA bytes, for the dense view's pixel buffer.
 pub const fn rgba(hex: &str) -> [u8; 4] {
     const fn nibble(c: u8) -> u8 {

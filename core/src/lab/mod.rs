@@ -38,6 +38,7 @@ mod peers;
 pub mod protocol;
 pub mod push_sum;
 mod registry;
+pub mod role;
 pub mod room;
 pub mod rumor;
 pub mod run;

@@ -8,6 +8,8 @@
 //! is dropped when it would arrive. There is no wall clock: time jumps to the next event,
 //! ties are broken by the order of scheduling, and every loop is bounded.
 
+use super::role::Role;
+use super::swim::MemberState;
 use super::wire::{self, WireError};
 use super::{Millis, Node, NodeId};
 use crate::rng::{Chance, GossipRng};
@@ -89,6 +91,8 @@ pub enum Fate {
     Received,
     /// Dropped by a partition on its way to or from the watched node.
     Partitioned,
+    /// Arrived at a crashed node (traffic record only: the watch notes what its node sent).
+    DeadLetter,
 }
 
 /// One message to or from the watched node (see [`Network::watch`]).
@@ -111,6 +115,32 @@ pub struct Note {
 /// How many notes the watch keeps (the newest).
 pub const WATCH_NOTES: usize = 64;
 
+/// One message in the traffic record (see [`Network::record_traffic`]): who sent what to
+/// whom, when, and what became of it. Its fate is `Sent` while it is on the link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Flight {
+    /// When it was sent.
+    pub sent: Millis,
+    /// Sender.
+    pub from: u32,
+    /// Receiver.
+    pub to: u32,
+    /// [`wire::Message::kind`].
+    pub kind: &'static str,
+    /// [`wire::Message::role`].
+    pub role: Role,
+    /// [`wire::Message::alarm`].
+    pub alarm: Option<MemberState>,
+    /// What became of it (its first copy, if the link duplicated it).
+    pub fate: Fate,
+    /// Its place in the record, counted from the first message recorded.
+    id: u64,
+}
+
+/// How many messages the traffic record keeps (the newest): several periods of every
+/// message of 50 members, whatever the protocol.
+pub const TRAFFIC_FLIGHTS: usize = 8_192;
+
 /// The simulation ran into its event bound: something schedules without end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EventBound(pub u64);
@@ -122,6 +152,8 @@ struct InFlight {
     from: u32,
     to: u32,
     bytes: Vec<u8>,
+    /// Its [`Flight::id`] plus one in the traffic record; 0: not recorded.
+    flight: u64,
 }
 
 /// Many nodes of one protocol over simulated links. Node `i` has id `NodeId(i)`.
@@ -146,6 +178,10 @@ pub struct Network<N: Node> {
     /// The node whose messages are noted, and the newest notes.
     watched: Option<u32>,
     notes: VecDeque<Note>,
+    /// Every message's flight, the newest [`TRAFFIC_FLIGHTS`], when recording; and how
+    /// many were ever recorded (the next one's id).
+    traffic: Option<VecDeque<Flight>>,
+    flights: u64,
 }
 
 /// A protocol message that travels as a [`wire::Message`].
@@ -181,6 +217,8 @@ where
             stats: NetStats::default(),
             watched: None,
             notes: VecDeque::new(),
+            traffic: None,
+            flights: 0,
         }
     }
 
@@ -226,6 +264,62 @@ where
     /// The newest messages to or from the watched node, oldest first.
     pub fn notes(&self) -> impl DoubleEndedIterator<Item = &Note> + ExactSizeIterator {
         self.notes.iter()
+    }
+
+    /// Records every message from now on (`on`), or stops and forgets the record: the
+    /// pictures of small networks draw each message of the last period. Recording draws no
+    /// random number, so a run is the same with or without it.
+    pub fn record_traffic(&mut self, on: bool) {
+        match (on, self.traffic.is_some()) {
+            (true, false) => self.traffic = Some(VecDeque::new()),
+            (false, true) => self.traffic = None,
+            _ => {}
+        }
+    }
+
+    /// The recorded messages sent at or after `since`, oldest first (none unless
+    /// [`Network::record_traffic`] is on).
+    pub fn traffic_since(&self, since: Millis) -> impl Iterator<Item = &Flight> {
+        let record = self.traffic.as_ref();
+        let start = record.map_or(0, |r| r.partition_point(|f| f.sent < since));
+        record.into_iter().flat_map(move |r| r.range(start..))
+    }
+
+    /// Adds a flight to the record, if recording; returns its id plus one (0: none).
+    fn record(&mut self, from: u32, to: u32, message: &wire::Message, fate: Fate) -> u64 {
+        let Some(record) = self.traffic.as_mut() else {
+            return 0;
+        };
+        if record.len() == TRAFFIC_FLIGHTS {
+            record.pop_front();
+        }
+        let id = self.flights;
+        self.flights += 1;
+        record.push_back(Flight {
+            sent: self.now,
+            from,
+            to,
+            kind: message.kind(),
+            role: message.role(),
+            alarm: message.alarm(),
+            fate,
+            id,
+        });
+        id + 1
+    }
+
+    /// Sets the fate of recorded flight `flight` (its id plus one), if still in the record.
+    fn settle_flight(&mut self, flight: u64, fate: Fate) {
+        let Some(record) = self.traffic.as_mut().filter(|_| flight > 0) else {
+            return;
+        };
+        let first = record.front().map_or(0, |f| f.id);
+        if let Some(f) = (flight - 1)
+            .checked_sub(first)
+            .and_then(|k| record.get_mut(usize::try_from(k).ok()?))
+        {
+            f.fate = fate;
+        }
     }
 
     fn note(&mut self, from: u32, to: u32, kind: &'static str, bytes: usize, fate: Fate) {
@@ -361,6 +455,12 @@ where
             let fate = if lost { Fate::Lost } else { Fate::Sent };
             self.note(from, to, message.kind(), bytes.len(), fate);
         }
+        let flight = self.record(
+            from,
+            to,
+            &message,
+            if lost { Fate::Lost } else { Fate::Sent },
+        );
         if lost {
             self.stats.lost += 1;
             return;
@@ -371,7 +471,7 @@ where
             1
         };
         self.stats.duplicated += copies - 1;
-        for _ in 0..copies {
+        for copy in 0..copies {
             let jitter = self.rng.below(self.link.jitter_ms + 1);
             let delay = u64::from(self.link.latency_ms)
                 + self.link_extra_ms(from, to)
@@ -385,6 +485,7 @@ where
                 from,
                 to,
                 bytes: bytes.clone(),
+                flight: if copy == 0 { flight } else { 0 },
             }));
         }
     }
@@ -445,6 +546,7 @@ where
         let (from, to) = (m.from, m.to);
         if !self.up[to as usize] {
             self.stats.dead_letters += 1;
+            self.settle_flight(m.flight, Fate::DeadLetter);
             return;
         }
         let decoded = wire::decode(&m.bytes);
@@ -461,6 +563,7 @@ where
         }
         if self.group[from as usize] != self.group[to as usize] {
             self.stats.partitioned += 1;
+            self.settle_flight(m.flight, Fate::Partitioned);
             return;
         }
         let message = match decoded.and_then(N::Message::try_from) {
@@ -471,6 +574,7 @@ where
             }
         };
         self.stats.delivered += 1;
+        self.settle_flight(m.flight, Fate::Received);
         self.nodes[to as usize].handle_message(self.now, NodeId(u64::from(from)), message);
         self.settle(to);
     }

@@ -531,6 +531,11 @@ impl<P: ProtocolSpec> Lab<P> {
         self.net.watch(i);
     }
 
+    /// Records every message from now on, or stops (see [`Network::record_traffic`]).
+    pub fn record_traffic(&mut self, on: bool) {
+        self.net.record_traffic(on);
+    }
+
     /// Whether node `i` was running (not crashed, not left) at `at`, in a life whose
     /// incarnation started at or below `incarnation`: news about that life at that time
     /// concerns a live node. A "dead" verdict that passes this is a false positive.

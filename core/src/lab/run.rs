@@ -4,7 +4,7 @@
 //! ([`super::REGISTRY`] lists them). `grapevine sim`, the page and the tests all read the
 //! figures a [`Run`] yields, so no figure is computed twice.
 
-use super::net::{LinkConfig, NetStats, Note};
+use super::net::{Flight, LinkConfig, NetStats, Note};
 pub use super::protocol::{node_rng, Lab, LabError, LabSettings, MAX_EVENTS, MAX_LAB_NODES};
 use super::protocol::{
     End, Figure, LabOption, LabOptions, Log, Observer, ProtocolInfo, ProtocolSpec,
@@ -260,6 +260,11 @@ pub trait AnyRun {
     fn notes(&self) -> Vec<Note>;
     /// Notes node `i`'s messages from now on.
     fn watch(&mut self, i: Option<u32>);
+    /// Records every message from now on, or stops (see
+    /// [`Network::record_traffic`](super::net::Network::record_traffic)).
+    fn record_traffic(&mut self, on: bool);
+    /// The recorded messages sent at or after `since`, oldest first.
+    fn traffic_since(&self, since: Millis) -> Vec<Flight>;
     /// The run's log.
     fn log(&self) -> &Log;
     /// See [`Run::advance_to`].
@@ -305,6 +310,12 @@ impl<P: ProtocolSpec> AnyRun for Run<P> {
     }
     fn watch(&mut self, i: Option<u32>) {
         self.lab.watch(i);
+    }
+    fn record_traffic(&mut self, on: bool) {
+        self.lab.record_traffic(on);
+    }
+    fn traffic_since(&self, since: Millis) -> Vec<Flight> {
+        self.lab.network().traffic_since(since).copied().collect()
     }
     fn log(&self) -> &Log {
         &self.log

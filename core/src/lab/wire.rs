@@ -8,6 +8,7 @@
 
 use super::kv::KvMessage;
 use super::push_sum::PushSumMessage;
+use super::role::Role;
 use super::rumor::RumorMessage;
 use super::swim::{Incarnation, SwimMessage};
 use crate::auth::Proof;
@@ -59,6 +60,16 @@ pub enum LinkMessage {
 }
 
 impl LinkMessage {
+    /// Why it was sent (see [`Role`]).
+    pub fn role(&self) -> Role {
+        match self {
+            LinkMessage::HelloAck { .. } | LinkMessage::Pong { .. } => Role::Reply,
+            LinkMessage::Hello { .. } | LinkMessage::Ping { .. } | LinkMessage::Bye { .. } => {
+                Role::Initiative
+            }
+        }
+    }
+
     /// Its kind, for the page's message log.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -114,6 +125,13 @@ macro_rules! messages {
                 }
             }
 
+            /// Why it was sent.
+            pub fn role(&self) -> Role {
+                match self {
+                    $(Message::$variant(m) => m.role(),)*
+                }
+            }
+
             /// Checks the bounds of whichever protocol's message this is.
             fn validate(&self) -> Result<(), &'static str> {
                 match self {
@@ -135,6 +153,17 @@ messages! {
     Rumor(RumorMessage),
     /// About the link itself (live mode's handshake and round trips).
     Link(LinkMessage),
+}
+
+impl Message {
+    /// The gravest membership news it carries, a suspicion or a death (SWIM piggybacks news
+    /// on its probes), so a picture can mark the messages that spread an alarm.
+    pub fn alarm(&self) -> Option<super::swim::MemberState> {
+        match self {
+            Message::Swim(m) => m.alarm(),
+            _ => None,
+        }
+    }
 }
 
 /// Why bytes were refused (or a message could not be encoded).

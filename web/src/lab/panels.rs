@@ -4,40 +4,110 @@
 //! is too large to be a component's property, and the page redraws them on every frame anyway.
 
 use super::sim::{LabSim, PERIOD_MS};
-use super::views::{self, dot};
+use super::views::{self, dot, Picture};
 use crate::charts::time_chart;
 use crate::controls::Change;
+use crate::palette;
 use crate::stats::stat;
 use grapevine_core::lab::net::Fate;
 use grapevine_core::lab::protocol::per_node_interval;
+use grapevine_core::lab::role::Role;
 use grapevine_core::lab::scenario::{Op, PRESETS};
-use grapevine_core::lab::{LabProtocol, Millis};
+use grapevine_core::lab::Millis;
 use web_sys::{HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
 pub use super::sim::{periods, seconds};
 
 /// What the protocol does and what the picture shows, in a few plain words.
-pub fn explain(p: LabProtocol, lifeguard: bool) -> Html {
-    let view = views::of(p);
+pub fn explain(sim: &LabSim, lifeguard: bool, picture: Picture) -> Html {
+    let p = sim.protocol;
+    let view = sim.view();
     html! {
         <section class="panel explain" aria-label="What you see">
             <h2>{ p.label() }{ if p.takes(grapevine_core::lab::LabOption::Lifeguard) && lifeguard { " · Lifeguard" } else { "" } }</h2>
             <p>{ view.what() }</p>
-            <p>{ view.picture() }</p>
+            if sim.draws_messages(picture) {
+                <p>{ MESSAGES_TEXT }</p>
+                <p>{ view.message_text() }</p>
+            } else {
+                <p>{ view.picture() }</p>
+            }
         </section>
     }
 }
 
-/// The picture's legend.
-pub fn legend(p: LabProtocol) -> Html {
-    let (items, note) = views::of(p).legend();
+/// What the messages picture shows, for every protocol.
+const MESSAGES_TEXT: &str = "Each dot on the circle is a member (node 0 at the top); each line is a message sent during \
+    the last period (1 s), in its kind's colour, with a filled dot when the sender sent it on its own and a hollow one \
+    when it answers another. Dashed to a cross: lost; dashed to a bar: cut by a partition; dashed to a crossed member: \
+    sent to a crashed one. Pause and step one period at a time to follow each exchange.";
+
+/// The switch between the messages picture and the view's own, in a small network.
+pub fn picture_switch(sim: &LabSim, picture: Picture, on_pick: &Callback<Picture>) -> Html {
+    if !sim.can_draw_messages() {
+        return html! {};
+    }
+    let button = |p: Picture, label: &'static str, testid: &'static str| {
+        let on_pick = on_pick.clone();
+        html! {
+            <button data-testid={testid} aria-pressed={(picture == p).to_string()}
+                class={classes!((picture == p).then_some("on"))}
+                onclick={Callback::from(move |_| on_pick.emit(p))}>{ label }</button>
+        }
+    };
     html! {
+        <div class="segmented picture-switch" role="group" aria-label="Picture">
+            { button(Picture::Messages, "Messages", "lab-picture-messages") }
+            { button(Picture::State, sim.view().state_picture(), "lab-picture-state") }
+        </div>
+    }
+}
+
+/// The picture's legend: the nodes' colours and, in the messages picture, each kind of
+/// message the last period carried with its count, as drawn.
+pub fn legend(sim: &LabSim, picture: Picture) -> Html {
+    let view = sim.view();
+    if !sim.draws_messages(picture) {
+        let (items, note) = view.legend();
+        return html! {
+            <ul class="legend">
+                { for items.into_iter().map(|(c, label)| html! { <li>{ dot(c) }{ label }</li> }) }
+                if let Some(note) = note { <li class="muted">{ note }</li> }
+            </ul>
+        };
+    }
+    let (items, note) = view.member_legend();
+    let flights = sim.last_period();
+    let kinds = views::kinds(&flights);
+    let name = sim.protocol.name();
+    html! { <>
         <ul class="legend">
-            { for items.into_iter().map(|(c, label)| html! { <li>{ dot(c) }{ label }</li> }) }
+            { for items.into_iter().map(|(c, label)| html! { <li>{ round_dot(c) }{ label }</li> }) }
             if let Some(note) = note { <li class="muted">{ note }</li> }
         </ul>
-    }
+        <ul class="legend messages" data-testid="lab-period-kinds" aria-label="Messages of the last period">
+            if kinds.is_empty() {
+                <li class="muted">{ "no message in the last period" }</li>
+            }
+            { for kinds.into_iter().map(|(kind, role, count)| {
+                let filled = role == Role::Initiative;
+                html! {
+                    <li data-testid="lab-period-kind" data-kind={kind} data-count={count.to_string()}
+                        title={ if filled { "sent on the sender's own initiative" } else { "an answer" } }>
+                        <span class={classes!("glyph", if filled { "filled" } else { "hollow" })}
+                            style={format!("color:{}", palette::message(name, kind))}></span>
+                        { format!("{kind} × {count}") }
+                    </li>
+                }
+            }) }
+        </ul>
+    </> }
+}
+
+/// A member's colour in the messages picture's legend: a round dot, as drawn.
+fn round_dot(colour: &str) -> Html {
+    html! { <span class="dot" style={format!("background:{colour}")}></span> }
 }
 
 /// The run's numbers: time, nodes, the protocol's own, messages, losses, the seed.
@@ -268,6 +338,7 @@ pub fn inspector(sim: &LabSim, i: u32, on_change: &Callback<Change>) -> Html {
                         let fate = match n.fate {
                             Fate::Sent => "", Fate::Received => "",
                             Fate::Lost => "lost", Fate::Partitioned => "partitioned",
+                            Fate::DeadLetter => "to crashed",
                         };
                         html! { <tr class={classes!((!fate.is_empty()).then_some("dropped"))}>
                             <td>{ seconds(n.at) }</td><td>{ arrow }</td><td>{ peer }</td><td>{ n.kind }</td><td>{ n.bytes }</td><td>{ fate }</td>

@@ -4,7 +4,7 @@
 //! ([`scenario_notice`]). A leaf of the lab: the views and panels read it, it knows neither.
 
 use crate::params::PageSettings;
-use grapevine_core::lab::net::{LinkConfig, NetStats, Note};
+use grapevine_core::lab::net::{Flight, LinkConfig, NetStats, Note};
 use grapevine_core::lab::protocol::{Log, Phases};
 use grapevine_core::lab::run::LabSettings;
 use grapevine_core::lab::scenario::{preset, Scenario};
@@ -15,6 +15,11 @@ use grapevine_core::lab::{
 /// SWIM's protocol period and the other protocols' gossip interval, ms: a "round" of the
 /// lab, the unit of its speed control and of its charts' time axes.
 pub const PERIOD_MS: u64 = 1_000;
+
+/// Up to this many members the lab records every message and can draw those of the last
+/// period, members on a circle (see `LabSim::draw`); beyond, each protocol's own dense
+/// picture.
+pub const MESSAGES_MAX_MEMBERS: u32 = 50;
 
 /// Seconds, for people: `12.3 s`.
 pub fn seconds(t: Millis) -> String {
@@ -89,9 +94,10 @@ impl LabSim {
             scenario: scenario.clone(),
             phases: Phases::Random,
         };
-        let run = protocol
+        let mut run = protocol
             .start(&lab, &Self::options(settings))
             .map_err(|e| format!("These settings cannot run: {e}."))?;
+        run.record_traffic(settings.run.nodes <= MESSAGES_MAX_MEMBERS);
         Ok(LabSim {
             protocol,
             scenario,
@@ -152,6 +158,14 @@ impl LabSim {
     /// The newest messages of the watched node, oldest first.
     pub fn notes(&self) -> Vec<Note> {
         self.run.notes()
+    }
+
+    /// The messages sent during the last period, `(now - period, now]`, oldest first (none
+    /// beyond [`MESSAGES_MAX_MEMBERS`] members, where nothing is recorded): at one period a
+    /// step, each member's probe or exchange appears exactly once.
+    pub fn last_period(&self) -> Vec<Flight> {
+        let since = Millis((self.now().0 + 1).saturating_sub(PERIOD_MS));
+        self.run.traffic_since(since)
     }
 
     /// Notes node `i`'s messages from now on.

@@ -443,7 +443,7 @@ pub const CHAPTERS: &[Chapter] = &[
             answer: Answer::Number { unit: "periods", max: 1000.0 },
             measure: Measure::Figure("full_detection_periods"),
         }),
-        watch: "Row = who believes, column = about whom. Watch column 1 turn from alive to suspect to dead.",
+        watch: "Each line is a message of the last period: every member pings one other (blue) and is acked (violet). After member 1 crashes, its pings go unanswered, ping-reqs (orange) ask others to try, and member 1 turns yellow (suspected), then red (dead); a ring round a message's dot is that news travelling. Matrix shows who believes what: column 1 turns from alive to suspect to dead.",
         gap: Gap {
             low: "Longer than you thought: after the first probe fails, the suspicion timeout must run out, and the news must spread.",
             close: "Right: a few periods to be probed, a suspicion timeout, then the gossip of the verdict.",
@@ -471,7 +471,7 @@ pub const CHAPTERS: &[Chapter] = &[
             answer: Answer::Number { unit: "members", max: 20.0 },
             measure: Measure::Figure("false_positives"),
         }),
-        watch: "The matrix splits into two blocks: each half sees the other as dead.",
+        watch: "Pings stay inside each half and the lines across the split end at a bar. In the Matrix, the group splits into two blocks: each half sees the other as dead.",
         gap: Gap {
             low: "Every one of them: from each side, the whole other side looks crashed.",
             close: "Right: all 20, each declared dead by the other half.",

@@ -12,6 +12,7 @@ use crate::controls::Change;
 use crate::lab::draw::LabPainter;
 use crate::lab::panels;
 use crate::lab::sim::{scenario_notice, LabSim, PERIOD_MS};
+use crate::lab::views::Picture;
 use crate::params::{LabPage as LabSettings, PageSettings};
 use grapevine_core::lab::run::MAX_LAB_NODES;
 use grapevine_core::lab::scenario::{Op, Scenario};
@@ -26,6 +27,8 @@ pub struct LabPage {
     lab: LabSim,
     canvas: NodeRef,
     painter: LabPainter,
+    /// What the picture of a small network shows.
+    picture: Picture,
     /// Why the scenario in the settings cannot run (its text stays in the editor).
     scenario_error: Option<String>,
 }
@@ -222,6 +225,13 @@ impl SimPage for LabPage {
                 self.lab.watch(i);
                 self.shell.write_url();
             }
+            Change::MessagePicture(on) => {
+                self.picture = if on {
+                    Picture::Messages
+                } else {
+                    Picture::State
+                };
+            }
             // The rumor protocol takes fanout and the stop rule; loss is every protocol's
             // link loss from the start: each is a new run, replayed to the same time.
             Change::Stop(r) => {
@@ -269,7 +279,7 @@ impl SimPage for LabPage {
         let Some(canvas) = self.canvas.cast::<HtmlCanvasElement>() else {
             return false;
         };
-        let Some(i) = self.lab.view().node_at(&canvas, &self.lab, x, y) else {
+        let Some(i) = self.lab.node_at(&canvas, x, y, self.picture) else {
             return false;
         };
         self.change(Change::Inspect(Some(i)));
@@ -299,6 +309,7 @@ impl Component for LabPage {
             lab,
             canvas: NodeRef::default(),
             painter: LabPainter::default(),
+            picture: Picture::default(),
             scenario_error,
         };
         let inspect = page.shell.settings.lab.inspect;
@@ -315,7 +326,7 @@ impl Component for LabPage {
         if let Some(canvas) = self.canvas.cast::<HtmlCanvasElement>() {
             let selected = self.shell.settings.lab.inspect;
             let lab = &self.lab;
-            if let Err(e) = lab.view().draw(&mut self.painter, &canvas, lab, selected) {
+            if let Err(e) = lab.draw(&mut self.painter, &canvas, selected, self.picture) {
                 web_sys::console::error_2(&"drawing the lab failed:".into(), &e);
             }
         }
@@ -351,11 +362,13 @@ impl Component for LabPage {
                 </div>
                 <div class="column center">
                     <section class="panel network-panel" aria-label="The network">
+                        { panels::picture_switch(lab, self.picture,
+                            &on_change.reform(|p| Change::MessagePicture(p == Picture::Messages))) }
                         <canvas ref={self.canvas.clone()} data-testid="network" {onclick} class="network"
-                            title={ lab.view().canvas_title() }></canvas>
-                        { panels::legend(lab.protocol) }
+                            title={ lab.canvas_title(self.picture) }></canvas>
+                        { panels::legend(lab, self.picture) }
                     </section>
-                    { panels::explain(lab.protocol, settings.lab.lifeguard) }
+                    { panels::explain(lab, settings.lab.lifeguard, self.picture) }
                     { panels::log(lab) }
                 </div>
                 <div class="column right">

@@ -9,7 +9,9 @@ use crate::charts::Charts;
 use crate::controls::{icon, Icon};
 use crate::draw::Painter;
 use crate::lab::draw::LabPainter;
+use crate::lab::panels;
 use crate::lab::sim::LabSim;
+use crate::lab::views::Picture;
 use crate::learn::chapters::{steps, Answer, Chapter, Measure, StepKind, CHAPTERS};
 use crate::learn::measure::{self, batch_seeds, query};
 use crate::learn::progress::{self, Progress};
@@ -143,6 +145,8 @@ pub struct LearnPage {
     stage: Option<Stage>,
     /// Chapter 1: the hand-played run's informed curve once it is over.
     hand: Option<Ghost>,
+    /// What the lab stage's small network shows.
+    picture: Picture,
     playing: bool,
     last_ms: f64,
     frame: Option<AnimationFrame>,
@@ -188,6 +192,8 @@ pub enum Msg {
     Prev,
     /// Open the full simulator (or live mode) for this chapter.
     Sandbox,
+    /// The lab stage's picture (messages or the view's own).
+    Picture(Picture),
     /// Hide the notices.
     Dismiss,
 }
@@ -549,6 +555,7 @@ impl Component for LearnPage {
             puzzle: None,
             stage: None,
             hand: None,
+            picture: Picture::default(),
             playing: false,
             last_ms: f64::NEG_INFINITY,
             frame: None,
@@ -714,6 +721,7 @@ impl Component for LearnPage {
                 self.go_sandbox();
                 return false;
             }
+            Msg::Picture(p) => self.picture = p,
             Msg::Dismiss => self.notices.clear(),
         }
         self.schedule(ctx);
@@ -726,7 +734,9 @@ impl Component for LearnPage {
         };
         let drawn = match &self.stage {
             Some(Stage::Rounds(sim)) => self.painter.draw(&canvas, sim.engine()),
-            Some(Stage::Lab(sim, _)) => sim.view().draw(&mut self.lab_painter, &canvas, sim, None),
+            Some(Stage::Lab(sim, _)) => {
+                sim.draw(&mut self.lab_painter, &canvas, None, self.picture)
+            }
             None => Ok(()),
         };
         if let Err(e) = drawn {
@@ -1130,6 +1140,9 @@ impl LearnPage {
         html! {
             <div class="lesson-stage">
                 <section class="panel network-panel" aria-label="The network">
+                    if let Stage::Lab(sim, _) = stage {
+                        { panels::picture_switch(sim, self.picture, &link.callback(Msg::Picture)) }
+                    }
                     <canvas ref={self.canvas.clone()} data-testid="network" class={classes!("network", hand.then_some("clickable"))} {onclick}
                         title={ if hand { "Click the node you tell this round" } else { "" } }></canvas>
                     <p class="stage-status" data-testid="round">{ stage.status() }</p>
@@ -1149,7 +1162,7 @@ impl LearnPage {
                         <p class="hint light">{ "Node 0 is you (ringed)." }</p>
                     }
                     if let Stage::Lab(sim, _) = stage {
-                        { lab_legend(sim) }
+                        { panels::legend(sim, self.picture) }
                     }
                     if matches!(stage, Stage::Rounds(_)) {
                         <ul class="legend">
@@ -1164,17 +1177,4 @@ impl LearnPage {
             </div>
         }
     }
-}
-
-/// A lab protocol's legend, as the lab shows it.
-fn lab_legend(sim: &LabSim) -> Html {
-    let (entries, note) = sim.view().legend();
-    html! { <>
-        <ul class="legend">
-            { for entries.iter().map(|(colour, meaning)| html! {
-                <li><span class="dot square" style={format!("background:{colour}")}></span>{ *meaning }</li>
-            }) }
-        </ul>
-        if let Some(note) = note { <p class="hint light">{ note }</p> }
-    </> }
 }

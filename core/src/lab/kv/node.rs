@@ -221,6 +221,15 @@ pub enum KvMessage {
 }
 
 impl KvMessage {
+    /// Why it was sent: a digest on the sender's timer, the rest in answer (see
+    /// [`Role`](crate::lab::role::Role)).
+    pub fn role(&self) -> crate::lab::role::Role {
+        match self {
+            KvMessage::Syn { .. } => crate::lab::role::Role::Initiative,
+            KvMessage::SynAck { .. } | KvMessage::Ack { .. } => crate::lab::role::Role::Reply,
+        }
+    }
+
     /// Its kind, for the page's message log.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -63,6 +63,11 @@ pub struct PushSumMessage {
 }
 
 impl PushSumMessage {
+    /// Why it was sent: a share is always the sender's own (see [`Role`]).
+    pub fn role(&self) -> crate::lab::role::Role {
+        crate::lab::role::Role::Initiative
+    }
+
     /// Its kind, for the page's message log.
     pub fn kind(&self) -> &'static str {
         "share"

@@ -103,6 +103,19 @@ pub enum RumorMessage {
 }
 
 impl RumorMessage {
+    /// Why it was sent: a push and a pull request on the sender's timer, a pull's reply and
+    /// the receiver's feedback in answer (see [`Role`](crate::lab::role::Role)).
+    pub fn role(&self) -> crate::lab::role::Role {
+        match self {
+            RumorMessage::Push { .. } | RumorMessage::PullRequest { .. } => {
+                crate::lab::role::Role::Initiative
+            }
+            RumorMessage::PullReply { .. } | RumorMessage::Feedback { .. } => {
+                crate::lab::role::Role::Reply
+            }
+        }
+    }
+
     /// Its kind, for the page's message log.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -7,6 +7,7 @@
 
 use super::view::{Incarnation, MemberState};
 use crate::auth::{Proof, Statement};
+use crate::lab::role::Role;
 use crate::lab::NodeId;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
@@ -123,6 +124,39 @@ pub enum SwimMessage {
 }
 
 impl SwimMessage {
+    /// Why it was sent (see [`Role`]): a probe, a request to probe, a join and the first
+    /// push-pull chunk on the sender's initiative; the rest in answer.
+    pub fn role(&self) -> Role {
+        match self {
+            SwimMessage::Ping { .. }
+            | SwimMessage::PingReq { .. }
+            | SwimMessage::Join { .. }
+            | SwimMessage::PushPull { reply: true, .. } => Role::Initiative,
+            SwimMessage::Ack { .. }
+            | SwimMessage::Nack { .. }
+            | SwimMessage::Sync { .. }
+            | SwimMessage::PushPull { reply: false, .. }
+            | SwimMessage::Want { .. } => Role::Reply,
+        }
+    }
+
+    /// The gravest news piggybacked on a probe, its answer or a request to probe: a death
+    /// over a suspicion; `None` if it carries neither.
+    pub fn alarm(&self) -> Option<MemberState> {
+        let (SwimMessage::Ping { updates, .. }
+        | SwimMessage::Ack { updates, .. }
+        | SwimMessage::PingReq { updates, .. }) = self
+        else {
+            return None;
+        };
+        let grave = |u: &&Update| matches!(u.state, MemberState::Suspect | MemberState::Dead);
+        updates
+            .iter()
+            .filter(grave)
+            .map(|u| u.state)
+            .max_by_key(|s| *s == MemberState::Dead)
+    }
+
     /// Its kind, for the page's message log.
     pub fn kind(&self) -> &'static str {
         match self {

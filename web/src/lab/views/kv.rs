@@ -2,7 +2,6 @@
 //! share of replicas agreeing over time, a replica's map read both ways, and every key across
 //! the replicas.
 
-use super::super::draw::LabPainter;
 use super::super::sim::LabSim;
 use super::protocol_view::{Chart, ProtocolView};
 use crate::charts::{Axis, Series};
@@ -12,8 +11,7 @@ use crate::stats::stat;
 use grapevine_core::lab::kv::{Entry, KeyAcross, KvObserver, Spec};
 use grapevine_core::lab::scenario::{Command, Op};
 use grapevine_core::lab::Run;
-use wasm_bindgen::JsValue;
-use web_sys::{HtmlCanvasElement, HtmlInputElement};
+use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 /// The key-value map's view.
@@ -41,6 +39,12 @@ impl ProtocolView for Kv {
     fn picture(&self) -> &'static str {
         "Each cell is a replica, coloured by its state: replicas holding the same entries share a colour, so convergence is \
          the grid turning one colour. Click a replica to read it and write to it."
+    }
+
+    fn message_text(&self) -> &'static str {
+        "Every period each replica starts one anti-entropy exchange with a random replica: a digest of the versions it \
+         holds (syn, blue); the other answers with the entries the first lacks and its own digest (syn-ack, violet), and \
+         the first sends back what the other lacks (ack, amber). When replicas agree, only digests travel."
     }
 
     fn legend(&self) -> (Vec<(&'static str, &'static str)>, Option<&'static str>) {
@@ -165,14 +169,10 @@ impl ProtocolView for Kv {
         }
     }
 
-    fn draw(
-        &self,
-        painter: &mut LabPainter,
-        canvas: &HtmlCanvasElement,
-        sim: &LabSim,
-        selected: Option<u32>,
-    ) -> Result<(), JsValue> {
-        let Some(run) = run(sim) else { return Ok(()) };
+    fn colours(&self, sim: &LabSim) -> Vec<[u8; 4]> {
+        let Some(run) = run(sim) else {
+            return vec![palette::rgba(DOWN); sim.len() as usize];
+        };
         let ranks = KvObserver::state_ranks(run.lab());
         let colour = |i: u32| match ranks.get(i as usize).copied().flatten() {
             None => palette::rgba(DOWN),
@@ -183,6 +183,6 @@ impl ProtocolView for Kv {
                     .unwrap_or(OTHER_STATE),
             ),
         };
-        painter.grid(canvas, sim.len(), colour, selected)
+        (0..sim.len()).map(colour).collect()
     }
 }

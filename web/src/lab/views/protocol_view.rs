@@ -44,6 +44,29 @@ pub trait ProtocolView: Sync {
     /// The picture's legend: (colour, meaning), and a note.
     fn legend(&self) -> (Vec<(&'static str, &'static str)>, Option<&'static str>);
 
+    /// Whether a small network is drawn as members on a circle with their messages
+    /// ([`crate::lab::views::Picture::Messages`]); a view whose own picture already draws
+    /// them (the rumors') says no.
+    fn message_picture(&self) -> bool {
+        true
+    }
+
+    /// What the messages picture shows of this protocol (after the glyphs, which
+    /// [`crate::lab::panels::explain`] says for every view).
+    fn message_text(&self) -> &'static str {
+        ""
+    }
+
+    /// The name of the view's own picture, beside "Messages" in a small network.
+    fn state_picture(&self) -> &'static str {
+        "Grid"
+    }
+
+    /// The members' colours on the circle of a small network: (colour, meaning), and a note.
+    fn member_legend(&self) -> (Vec<(&'static str, &'static str)>, Option<&'static str>) {
+        self.legend()
+    }
+
     /// The protocol's own numbers (beside time, nodes, messages and the seed).
     fn stats(&self, sim: &LabSim) -> Html;
 
@@ -65,14 +88,22 @@ pub trait ProtocolView: Sync {
         html! {}
     }
 
-    /// Draws the run; `selected`: the inspected node.
+    /// Each node's colour (RGBA), node by node: the grid's cells and, in a small network,
+    /// the members on the circle.
+    fn colours(&self, sim: &LabSim) -> Vec<[u8; 4]>;
+
+    /// Draws the run beyond a small network (one cell per node in [`ProtocolView::colours`],
+    /// unless the view has a picture of its own); `selected`: the inspected node.
     fn draw(
         &self,
         painter: &mut LabPainter,
         canvas: &HtmlCanvasElement,
         sim: &LabSim,
         selected: Option<u32>,
-    ) -> Result<(), JsValue>;
+    ) -> Result<(), JsValue> {
+        let colours = self.colours(sim);
+        painter.grid(canvas, sim.len(), |i| colours[i as usize], selected)
+    }
 
     /// The node under a point of the canvas (CSS pixels).
     fn node_at(&self, canvas: &HtmlCanvasElement, sim: &LabSim, x: f64, y: f64) -> Option<u32> {

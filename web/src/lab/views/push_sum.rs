@@ -1,7 +1,6 @@
 //! Push-sum's view: a grid coloured by each node's error, the worst error per round on a log
 //! scale against Kempe's bound, the mass off the nodes, a node's (sum, weight).
 
-use super::super::draw::LabPainter;
 use super::super::sim::LabSim;
 use super::protocol_view::{Chart, ProtocolView};
 use crate::charts::{Axis, Series};
@@ -11,8 +10,7 @@ use crate::stats::stat;
 use grapevine_core::lab::push_sum::{PushSumObserver, Spec};
 use grapevine_core::lab::scenario::{Command, Op};
 use grapevine_core::lab::Run;
-use wasm_bindgen::JsValue;
-use web_sys::{HtmlCanvasElement, HtmlInputElement};
+use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 /// Push-sum's view.
@@ -53,6 +51,12 @@ impl ProtocolView for PushSum {
 
     fn picture(&self) -> &'static str {
         "Each cell is a node, coloured by the error of its estimate (green: within 10⁻⁸; red: 100 %). Click a node to inspect it."
+    }
+
+    fn message_text(&self) -> &'static str {
+        "Every period each node keeps half of its (sum, weight) and sends the other half to one random node (a share, green): \
+         nothing answers, so every dot is filled. A lost share is mass gone for good, and the estimates drift away from \
+         the true average."
     }
 
     fn legend(&self) -> (Vec<(&'static str, &'static str)>, Option<&'static str>) {
@@ -165,14 +169,10 @@ impl ProtocolView for PushSum {
         </> }
     }
 
-    fn draw(
-        &self,
-        painter: &mut LabPainter,
-        canvas: &HtmlCanvasElement,
-        sim: &LabSim,
-        selected: Option<u32>,
-    ) -> Result<(), JsValue> {
-        let Some(run) = run(sim) else { return Ok(()) };
+    fn colours(&self, sim: &LabSim) -> Vec<[u8; 4]> {
+        let Some(run) = run(sim) else {
+            return vec![palette::rgba(DOWN); sim.len() as usize];
+        };
         let net = run.lab().network();
         let truth = PushSumObserver::truth(run.lab());
         let (down, none) = (palette::rgba(DOWN), palette::rgba(OTHER_STATE));
@@ -186,6 +186,6 @@ impl ProtocolView for PushSum {
                 None => none,
             }
         };
-        painter.grid(canvas, sim.len(), colour, selected)
+        (0..sim.len()).map(colour).collect()
     }
 }

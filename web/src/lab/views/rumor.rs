@@ -123,6 +123,11 @@ impl ProtocolView for Rumor {
         "Who told whom during the last interval. Click a node to inspect it."
     }
 
+    /// Its own picture already draws who told whom, as the round view does.
+    fn message_picture(&self) -> bool {
+        false
+    }
+
     fn legend(&self) -> (Vec<(&'static str, &'static str)>, Option<&'static str>) {
         (
             vec![
@@ -197,6 +202,15 @@ impl ProtocolView for Rumor {
         </> }
     }
 
+    fn colours(&self, sim: &LabSim) -> Vec<[u8; 4]> {
+        let Some(scene) = RumorScene::of(sim) else {
+            return vec![palette::rgba(SUSCEPTIBLE); sim.len() as usize];
+        };
+        (0..sim.len())
+            .map(|i| palette::rgba(node_colour(scene.node(i))))
+            .collect()
+    }
+
     fn draw(
         &self,
         painter: &mut LabPainter,
@@ -212,8 +226,8 @@ impl ProtocolView for Rumor {
             draw_layout(&ctx, size, &scene, selected);
             return Ok(());
         }
-        let colour = |i: u32| palette::rgba(node_colour(scene.node(i)));
-        painter.grid(canvas, sim.len(), colour, selected)
+        let colours = self.colours(sim);
+        painter.grid(canvas, sim.len(), |i| colours[i as usize], selected)
     }
 
     fn node_at(&self, canvas: &HtmlCanvasElement, sim: &LabSim, x: f64, y: f64) -> Option<u32> {

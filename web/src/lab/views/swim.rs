@@ -86,6 +86,29 @@ impl ProtocolView for Swim {
         "Row i: what member i believes of every member. Click a row to inspect it."
     }
 
+    fn message_text(&self) -> &'static str {
+        "Every period each member pings one other (blue) and the other acks (violet). When no ack comes in time, \
+         the prober asks a few members to ping it in its place (ping-req, orange), and, with Lifeguard, they nack (red) \
+         if they hear nothing either. News of members rides on these messages: a ring round a dot says the message \
+         spreads a suspicion (yellow) or a death (red). Crash a member and watch its pings go unanswered."
+    }
+
+    fn state_picture(&self) -> &'static str {
+        "Matrix"
+    }
+
+    fn member_legend(&self) -> (Vec<(&'static str, &'static str)>, Option<&'static str>) {
+        (
+            vec![
+                (ALIVE, "alive"),
+                (SUSPECT, "suspected"),
+                (DEAD, "declared dead"),
+                (LEFT, "left"),
+            ],
+            Some("a member's colour: the worst any running member thinks of it"),
+        )
+    }
+
     fn legend(&self) -> (Vec<(&'static str, &'static str)>, Option<&'static str>) {
         (
             vec![
@@ -177,6 +200,30 @@ impl ProtocolView for Swim {
             </table>
             if members.len() > shown { <p class="muted">{ format!("… and {} more (sorted: dead, suspect, left, then alive)", members.len() - shown) }</p> }
         </> }
+    }
+
+    /// A member's colour on the circle: the worst any running member holds of it, as the
+    /// matrix's top band shows (so a crashed member turns yellow, then red, as it is found).
+    fn colours(&self, sim: &LabSim) -> Vec<[u8; 4]> {
+        let n = sim.len();
+        let mut worst = vec![0u8; n as usize];
+        if let Some(run) = run(sim) {
+            let net = run.lab().network();
+            for i in (0..n).filter(|&i| net.is_up(i) && !net.node(i).has_left()) {
+                for (member, view) in net.node(i).iter_members() {
+                    if let Some(w) = usize::try_from(member.0)
+                        .ok()
+                        .and_then(|j| worst.get_mut(j))
+                    {
+                        *w = (*w).max(severity(Some(view.state)));
+                    }
+                }
+            }
+        }
+        worst
+            .into_iter()
+            .map(|w| palette::rgba(SEVERITY_COLOURS[w as usize]))
+            .collect()
     }
 
     fn draw(
