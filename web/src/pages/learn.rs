@@ -18,14 +18,13 @@ use crate::learn::progress::{self, Progress};
 use crate::palette;
 use crate::params::PageSettings;
 use crate::sim::{Ghost, Sim};
-use gloo_events::{EventListener, EventListenerOptions};
+use gloo_events::EventListener;
 use gloo_render::{request_animation_frame, AnimationFrame};
 use grapevine_core::experiment::Summary;
 use grapevine_core::lab::LabProtocol;
 use grapevine_core::NodeView;
 use std::collections::BTreeMap;
-use wasm_bindgen::JsCast;
-use web_sys::{HtmlCanvasElement, HtmlInputElement, HtmlSelectElement, KeyboardEvent};
+use web_sys::{HtmlCanvasElement, HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
 /// The hand-played network of chapter 1 (few enough nodes to click; its seed fixed, so the run
@@ -497,37 +496,18 @@ impl LearnPage {
 }
 
 fn key_listener(link: html::Scope<LearnPage>) -> Option<EventListener> {
-    let doc = web_sys::window()?.document()?;
-    let options = EventListenerOptions::enable_prevent_default();
-    Some(EventListener::new_with_options(
-        &doc,
-        "keydown",
-        options,
-        move |event| {
-            let Some(e) = event.dyn_ref::<KeyboardEvent>() else {
-                return;
-            };
-            let typing = e
-                .target()
-                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-                .is_some_and(|el| {
-                    matches!(el.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA")
-                });
-            if typing || e.ctrl_key() || e.meta_key() || e.alt_key() {
-                return;
-            }
-            // Clickers send PageDown / PageUp (and "." or "b" for a blank screen: pause).
-            let msg = match e.key().as_str() {
-                "PageDown" | "ArrowRight" => Msg::Next,
-                "PageUp" | "ArrowLeft" => Msg::Prev,
-                "." | "b" | "B" => Msg::Pause,
-                " " => Msg::TogglePlay,
-                _ => return,
-            };
-            e.prevent_default();
-            link.send_message(msg);
-        },
-    ))
+    crate::browser::on_keys(move |key| {
+        // Clickers send PageDown / PageUp (and "." or "b" for a blank screen: pause).
+        let msg = match key {
+            "PageDown" | "ArrowRight" => Msg::Next,
+            "PageUp" | "ArrowLeft" => Msg::Prev,
+            "." | "b" | "B" => Msg::Pause,
+            " " => Msg::TogglePlay,
+            _ => return false,
+        };
+        link.send_message(msg);
+        true
+    })
 }
 
 impl Component for LearnPage {

@@ -11,10 +11,9 @@ pub mod round;
 
 use crate::controls::{Action, Change, Controls, Draft, Field};
 use crate::params::PageSettings;
-use gloo_events::{EventListener, EventListenerOptions};
+use gloo_events::EventListener;
 use gloo_render::{request_animation_frame, AnimationFrame};
-use wasm_bindgen::{JsCast, JsValue};
-use web_sys::KeyboardEvent;
+use wasm_bindgen::JsValue;
 use yew::prelude::*;
 
 /// Where the page is: its settings, and notices to show on arrival.
@@ -331,47 +330,23 @@ pub fn header(
 }
 
 /// Space plays or pauses, → (or a clicker's PageDown) steps, ← (PageUp) steps back, `.`
-/// pauses, r resets, except while typing in a field or with a
-/// modifier held.
+/// pauses, r resets (see [`crate::browser::on_keys`] for the keys that are not the page's).
 fn key_listener(on_action: Callback<Action>) -> Option<EventListener> {
-    let doc = web_sys::window()?.document()?;
-    let options = EventListenerOptions::enable_prevent_default();
-    Some(EventListener::new_with_options(
-        &doc,
-        "keydown",
-        options,
-        move |event| {
-            let Some(e) = event.dyn_ref::<KeyboardEvent>() else {
-                return;
-            };
-            let typing = e
-                .target()
-                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-                .map(|el| {
-                    matches!(
-                        el.tag_name().as_str(),
-                        "INPUT" | "SELECT" | "TEXTAREA" | "BUTTON"
-                    )
-                })
-                .unwrap_or(false);
-            if typing || e.ctrl_key() || e.meta_key() || e.alt_key() {
-                return;
-            }
-            let action = match e.key().as_str() {
-                " " => Action::TogglePlay,
-                "ArrowRight" => Action::Step,
-                "ArrowLeft" => Action::Back,
-                // What a presenter's clicker sends: next, previous, blank screen.
-                "PageDown" => Action::Step,
-                "PageUp" => Action::Back,
-                "." | "b" | "B" => Action::Pause,
-                "r" | "R" => Action::Reset,
-                _ => return,
-            };
-            e.prevent_default();
-            on_action.emit(action);
-        },
-    ))
+    crate::browser::on_keys(move |key| {
+        let action = match key {
+            " " => Action::TogglePlay,
+            "ArrowRight" => Action::Step,
+            "ArrowLeft" => Action::Back,
+            // What a presenter's clicker sends: next, previous, blank screen.
+            "PageDown" => Action::Step,
+            "PageUp" => Action::Back,
+            "." | "b" | "B" => Action::Pause,
+            "r" | "R" => Action::Reset,
+            _ => return false,
+        };
+        on_action.emit(action);
+        true
+    })
 }
 
 /// Checks a node count against the page's range, `max` and the topology's minimum; the
