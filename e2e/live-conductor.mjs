@@ -149,3 +149,67 @@ test('a conductor steers the room; students cannot; every tab draws the room and
   await until('every tab forgot the rumors', async () => (await Promise.all(tabs.map(rumorIds))).every((ids) => ids.length === 0), 3_000);
   for (const t of tabs) assert.deepEqual(t.errors, []);
 });
+
+test('the class script steps a conductor through the lesson: a clicker moves it, and each step gives the room its order', async () => {
+  const origin = server.url.replace(/\/$/, '');
+  const room = 'scripted';
+  const { browser, context } = await liveChromium(origin);
+  browsers.push(browser);
+  const teacher = await liveTab(context, `${server.url}?live=${room}&conductor=${TOKEN}`);
+  const s1 = await liveTab(context, `${server.url}?live=${room}`);
+  const s2 = await liveTab(context, `${server.url}?live=${room}`);
+  const tabs = [teacher, s1, s2];
+  const everyone = tabs.map((t) => t.id);
+  const script = teacher.getByTestId('conductor-script');
+  await script.waitFor({ timeout: 10_000 });
+  for (const t of [s1, s2]) assert.equal(await t.getByTestId('conductor-script').count(), 0, 'students have no script');
+  await until('every tab lists the whole room', async () => {
+    const all = await Promise.all(tabs.map(roomNodes));
+    return all.every((nodes) => everyone.every((id) => nodes.some((n) => n.peer === id && n.status === 'alive')));
+  }, 30_000);
+  const step = async () => Number(await script.getAttribute('data-step'));
+  assert.equal(await step(), 1);
+  assert.equal(await teacher.getByTestId('script-do').count(), 0, 'step 1 is the teacher talking');
+
+  // A clicker's PageDown moves the script, even with a button focused; a student's does nothing.
+  await teacher.getByTestId('script-next').focus();
+  await teacher.keyboard.press('PageDown');
+  await until('the clicker moved the script to step 2', async () => (await step()) === 2, 2_000);
+  assert.equal(await teacher.getByTestId('script-title').textContent(), 'Predict');
+
+  // Predict: the step's button asks the room.
+  await teacher.getByTestId('script-do').click();
+  await until('the students are asked', async () => (await s1.getByTestId('guess').locator('xpath=..').textContent()).includes('The conductor asks'), 5_000);
+
+  // Run it: a rumor at another member than the conductor's tab reaches every tab. Three
+  // members at the room's 500 ms interval need a few intervals; 20 s is forty.
+  await teacher.getByTestId('script-next').click();
+  await teacher.getByTestId('script-do').click();
+  await until('the rumor reaches every tab', async () => (await Promise.all(tabs.map(rumorIds))).every((ids) => ids.length === 1), 20_000);
+  const [origin0] = (await rumorIds(teacher))[0].split(':');
+  assert.notEqual(origin0, teacher.id, 'the rumor started at a student, not at the conductor');
+
+  // Split the room in two, then heal it.
+  await teacher.getByTestId('script-next').click();
+  assert.equal(await teacher.getByTestId('script-title').textContent(), 'Split the room');
+  await teacher.getByTestId('script-do').click();
+  await until('every tab draws two groups', async () => (await Promise.all(tabs.map(roomNodes))).every((nodes) => new Set(nodes.map((n) => n.group)).size === 2), 3_000);
+  await teacher.getByTestId('script-next').click();
+  await teacher.getByTestId('script-next').click();
+  assert.equal(await teacher.getByTestId('script-title').textContent(), 'Heal');
+  await teacher.getByTestId('script-do').click();
+  await until('every tab draws one group again', async () => (await Promise.all(tabs.map(roomNodes))).every((nodes) => new Set(nodes.map((n) => n.group)).size === 1), 3_000);
+
+  // A crash: freeze the member picked in the picture.
+  await teacher.getByTestId('script-next').click();
+  await teacher.locator(`[data-testid=room-node][data-peer="${s2.id}"]`).click();
+  await teacher.getByTestId('script-do').click();
+  await s2.getByTestId('room-frozen').waitFor({ timeout: 3_000 });
+  await teacher.getByTestId('script-do').click();
+  await until('the student thaws', async () => (await s2.getByTestId('room-frozen').count()) === 0, 3_000);
+
+  // PageUp goes back a step.
+  await teacher.keyboard.press('PageUp');
+  await until('PageUp moved the script back to step 6', async () => (await step()) === 6, 2_000);
+  for (const t of tabs) assert.deepEqual(t.errors, []);
+});

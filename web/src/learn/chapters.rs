@@ -537,7 +537,7 @@ pub const CHAPTERS: &[Chapter] = &[
         idea: "Every tab a real node; the class watches a rumor cross the room.",
         intro: &[
             "Everything so far ran in one browser. Now each student's tab becomes a real node of the same core, gossiping over WebRTC with the others. The teacher runs `grapevine serve` and projects the conductor link it prints.",
-            "The script for the conductor: (1) everyone joins from the QR code; (2) ask for guesses: how many seconds until the whole room knows? (3) start a rumor from one tab; (4) split the room in two and start another; (5) heal, and watch both cross; (6) freeze to discuss. The room view puts the class's guesses beside the measured spread.",
+            "The conductor's tab carries the class script, step by step (Next, or a clicker's PageDown): (1) everyone joins from the QR code; (2) ask for guesses: how many seconds until the whole room knows? (3) start a rumor at a student's tab; (4) split the room in two; (5) start a rumor in one half; (6) heal, and watch it cross; (7) freeze a member, as if it crashed; (8) discuss. Each step's button gives the room its order, and the chart puts the class's guesses beside the measured spread and theory.",
         ],
         hand: false,
         question: None,

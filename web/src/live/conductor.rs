@@ -1,5 +1,6 @@
 //! The conductor's panel: the room-wide knobs, the split, freezing a member, starting a rumor
-//! at a member, the question, the reset, and the student link as a QR code to project.
+//! at a member, the question, the reset, the student link as a QR code to project, and the
+//! class script that steps a teacher through them ([`SCRIPT`]).
 //! Shown only in the tab the server vouched for; each button signs an order
 //! ([`grapevine_core::lab::conduct`]) that the server gives the whole room.
 
@@ -63,6 +64,8 @@ pub struct PanelProps {
     pub guesses: Html,
     /// A question is open.
     pub asked: bool,
+    /// The class script at its step (see [`script`]).
+    pub script: Html,
 }
 
 /// The callbacks the panel's controls fire.
@@ -130,6 +133,7 @@ pub fn panel(p: &PanelProps, on: &PanelActions, fields: &PanelFields) -> Html {
             <h2>{ "Conductor" }</h2>
             <p class="hint">{ "Students open " }<code class="link">{ &p.link }</code>{ " or scan:" }</p>
             <div class="qr" data-testid="conductor-qr" title={p.link.clone()}>{ qr_svg(&p.link) }</div>
+            { p.script.clone() }
             <fieldset>
                 <legend>{ "The room's knobs (every member, within a second)" }</legend>
                 <label>{ "Fanout" }
@@ -182,5 +186,141 @@ pub fn panel(p: &PanelProps, on: &PanelActions, fields: &PanelFields) -> Html {
             </fieldset>
             <button class="danger" data-testid="conductor-reset" onclick={on.reset.clone()}>{ "Reset the room's rumors and counters" }</button>
         </section>
+    }
+}
+
+/// What a step of the class script does when the conductor presses its button: the same
+/// orders as the panel's own buttons.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cue {
+    /// Nothing to press: the teacher talks.
+    Talk,
+    /// Ask for guesses.
+    Ask,
+    /// Start a rumor at the picked member (or, with none picked, at another member).
+    Rumor,
+    /// Split the room in two.
+    Split,
+    /// Heal the split.
+    Heal,
+    /// Freeze or thaw the picked member.
+    Freeze,
+}
+
+/// One step of the class script.
+pub struct ScriptStep {
+    /// Its name, in the list of steps.
+    pub title: &'static str,
+    /// What the teacher says or asks (projected with the room).
+    pub say: &'static str,
+    /// Its button.
+    pub cue: Cue,
+}
+
+/// The class script lesson 14 promises: predict, run, break, heal, crash, discuss. A
+/// teacher steps through it with Next / Back or a clicker (PageDown / PageUp); each step's
+/// button gives the room the order it names.
+pub const SCRIPT: &[ScriptStep] = &[
+    ScriptStep {
+        title: "Everyone joins",
+        say: "Students scan the code or open the link: each tab becomes a real node of the room, \
+              gossiping with the others over WebRTC. Wait until most of the class is in the picture.",
+        cue: Cue::Talk,
+    },
+    ScriptStep {
+        title: "Predict",
+        say: "Ask the class: a rumor starts at one tab and each tab tells a few random others every \
+              interval. How many seconds until every tab knows? Each student types a guess; the chart \
+              below gathers them.",
+        cue: Cue::Ask,
+    },
+    ScriptStep {
+        title: "Run it",
+        say: "Start a rumor at a student's tab (click a member in the picture to choose it) and watch \
+              it cross the room. Compare the measured time with the guesses and with theory.",
+        cue: Cue::Rumor,
+    },
+    ScriptStep {
+        title: "Split the room",
+        say: "Split the room in two: each half now drops every message from the other, as if the \
+              network between them were cut. Ask: what happens to a rumor now?",
+        cue: Cue::Split,
+    },
+    ScriptStep {
+        title: "A rumor in one half",
+        say: "Start a rumor in one half: it reaches its own half and stops at the border. Ask: what \
+              will happen when the network heals?",
+        cue: Cue::Rumor,
+    },
+    ScriptStep {
+        title: "Heal",
+        say: "Heal the split: the first exchanges across the old border carry the rumor over, and \
+              the other half learns it within a few intervals, with nobody in charge.",
+        cue: Cue::Heal,
+    },
+    ScriptStep {
+        title: "A crash",
+        say: "Click a member and freeze it: it neither sends nor answers, as if its laptop closed. \
+              The others stop hearing from it, suspect it, then declare it dead. Thaw it and it \
+              comes back.",
+        cue: Cue::Freeze,
+    },
+    ScriptStep {
+        title: "Discuss",
+        say: "Was the room slower or faster than theory, and why (Wi-Fi latency, the relay, the \
+              interval, loss)? What did the split cost? Reset the room's rumors to play again.",
+        cue: Cue::Talk,
+    },
+];
+
+/// The class script's panel at step `at`: what to say, the step's button, Back and Next.
+/// `picked`: the member picked in the picture, and whether it is frozen.
+pub fn script(
+    at: usize,
+    picked: Option<(NodeId, bool)>,
+    on_go: &Callback<usize>,
+    on_cue: &Callback<Cue>,
+) -> Html {
+    let at = at.min(SCRIPT.len() - 1);
+    let step = &SCRIPT[at];
+    let cue = step.cue;
+    let (label, enabled) = match cue {
+        Cue::Talk => ("", false),
+        Cue::Ask => ("Ask for guesses", true),
+        Cue::Rumor if picked.is_some() => ("Start a rumor at the picked member", true),
+        Cue::Rumor => ("Start a rumor at a student's tab", true),
+        Cue::Split => ("Split the room in two", true),
+        Cue::Heal => ("Heal the split", true),
+        Cue::Freeze => match picked {
+            Some((_, true)) => ("Thaw the picked member", true),
+            Some(_) => ("Freeze the picked member", true),
+            None => ("Freeze: click a member first", false),
+        },
+    };
+    let go = |to: usize| {
+        let on_go = on_go.clone();
+        Callback::from(move |_: MouseEvent| on_go.emit(to))
+    };
+    let on_cue = on_cue.clone();
+    html! {
+        <fieldset class="script" data-testid="conductor-script" data-step={(at + 1).to_string()}>
+            <legend>{ format!("Class script · step {} of {} · PageDown / PageUp", at + 1, SCRIPT.len()) }</legend>
+            <ol class="script-steps" aria-label="Steps">
+                { for SCRIPT.iter().enumerate().map(|(i, s)| html! {
+                    <li class={classes!((i == at).then_some("now"), (i < at).then_some("done"))}
+                        title={s.title} aria-current={(i == at).then_some("step")}></li>
+                }) }
+            </ol>
+            <h3 data-testid="script-title">{ step.title }</h3>
+            <p class="say">{ step.say }</p>
+            if cue != Cue::Talk {
+                <button class="primary" data-testid="script-do" disabled={!enabled}
+                    onclick={Callback::from(move |_| on_cue.emit(cue))}>{ label }</button>
+            }
+            <div class="script-nav">
+                <button data-testid="script-prev" disabled={at == 0} onclick={go(at.saturating_sub(1))}>{ "← Back" }</button>
+                <button data-testid="script-next" disabled={at + 1 == SCRIPT.len()} onclick={go(at + 1)}>{ "Next →" }</button>
+            </div>
+        </fieldset>
     }
 }

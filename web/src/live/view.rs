@@ -2,10 +2,12 @@
 //! key-value map, the counters, and the live knobs. The `data-testid` hooks named in the
 //! live-mode issue are a stable interface for automation outside the repository.
 
+use super::conductor::Cue;
 use super::conductor::{self, PanelActions, PanelFields, PanelProps};
 use super::room::{self as room_view, Scene};
 use super::{start, Handle, ServerState};
 use crate::stats::{stat, stat_titled};
+use gloo_events::EventListener;
 use gloo_timers::callback::Interval;
 use grapevine_core::lab::conduct::{Command, Settings};
 use grapevine_core::lab::live::LiveConfig;
@@ -14,7 +16,8 @@ use grapevine_core::lab::rumor::{RumorConfig, RumorId};
 use grapevine_core::lab::swim::MemberState;
 use grapevine_core::lab::NodeId;
 use grapevine_core::signal::peer_hex as hex;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
@@ -65,6 +68,14 @@ pub enum Msg {
     RumorAt,
     /// Conductor: freeze or thaw the picked member.
     Freeze,
+    /// Conductor: split the room into this many groups.
+    SplitInto(u8),
+    /// Conductor: the class script's step (0-based).
+    Script(usize),
+    /// Conductor: the class script one step on (+1) or back (-1), from a clicker.
+    ScriptBy(i8),
+    /// Conductor: the class script's step button.
+    Cue(Cue),
 }
 
 /// Live mode.
@@ -93,7 +104,58 @@ pub struct LiveView {
     fields: PanelFields,
     /// The conductor's knob fields hold the settings (filled once, when they appear).
     fields_filled: bool,
+    /// The class script's step (conductor).
+    script: usize,
+    /// Whether this tab conducts, for the clicker keys (set on every redraw).
+    conducting: Rc<Cell<bool>>,
+    _keys: Option<EventListener>,
     _refresh: Interval,
+}
+
+/// A presenter's clicker in the conductor's tab: PageDown / PageUp step through the class
+/// script (only while this tab conducts: a student's PageDown still scrolls).
+fn clicker(link: html::Scope<LiveView>, conducting: Rc<Cell<bool>>) -> Option<EventListener> {
+    crate::browser::on_keys(move |key| {
+        let by = match key {
+            "PageDown" => 1,
+            "PageUp" => -1,
+            _ => return false,
+        };
+        if !conducting.get() {
+            return false;
+        }
+        link.send_message(Msg::ScriptBy(by));
+        true
+    })
+}
+
+impl LiveView {
+    /// The order a script step's button gives: the panel's own (`None`: a step to talk).
+    /// A rumor with no member picked starts at another member than this tab, the first in
+    /// the room's order, so the class sees it cross the room from a student.
+    fn cue(&mut self, cue: Cue) -> Option<Msg> {
+        Some(match cue {
+            Cue::Talk => return None,
+            Cue::Ask => Msg::Ask,
+            Cue::Split => Msg::SplitInto(2),
+            Cue::Heal => Msg::Heal,
+            Cue::Freeze => Msg::Freeze,
+            Cue::Rumor => {
+                if self.picked.is_none() {
+                    let live = self.live.try_borrow().ok()?;
+                    let podium = live.node.podium();
+                    self.picked = live
+                        .node
+                        .room()
+                        .iter()
+                        .filter(|m| m.status.is_member() && m.id != live.me)
+                        .map(|m| m.id)
+                        .find(|id| !podium.frozen.contains(id));
+                }
+                Msg::RumorAt
+            }
+        })
+    }
 }
 
 fn select_value(r: &NodeRef) -> String {
@@ -127,6 +189,7 @@ impl Component for LiveView {
             ctx.props().conductor.clone(),
         );
         let link = ctx.link().clone();
+        let conducting = Rc::new(Cell::new(false));
         LiveView {
             live,
             rumor_text: NodeRef::default(),
@@ -146,11 +209,22 @@ impl Component for LiveView {
             guessed: None,
             fields: PanelFields::default(),
             fields_filled: false,
+            script: 0,
+            _keys: clicker(ctx.link().clone(), conducting.clone()),
+            conducting,
             _refresh: Interval::new(200, move || link.send_message(Msg::Refresh)),
         }
     }
 
     fn update(&mut self, _ctx: &Context<Self>, msg: Msg) -> bool {
+        // A script step's button gives the order the panel's own button gives.
+        let msg = match msg {
+            Msg::Cue(cue) => match self.cue(cue) {
+                Some(msg) => msg,
+                None => return false,
+            },
+            msg => msg,
+        };
         let Ok(mut live) = self.live.try_borrow_mut() else {
             return false;
         };
@@ -229,8 +303,19 @@ impl Component for LiveView {
                     }
                 }
             }
-            Msg::Split => {
-                let groups: u8 = select_value(&self.fields.split).parse().unwrap_or(1);
+            Msg::Script(at) => self.script = at.min(conductor::SCRIPT.len() - 1),
+            Msg::ScriptBy(by) => {
+                self.script = self
+                    .script
+                    .saturating_add_signed(isize::from(by))
+                    .min(conductor::SCRIPT.len() - 1)
+            }
+            Msg::Cue(_) => {}
+            msg @ (Msg::Split | Msg::SplitInto(_)) => {
+                let groups = match msg {
+                    Msg::SplitInto(groups) => groups,
+                    _ => select_value(&self.fields.split).parse().unwrap_or(1),
+                };
                 let mut layout = self.layout.borrow_mut();
                 let places: Vec<(NodeId, (f64, f64))> = live
                     .node
@@ -382,6 +467,8 @@ impl Component for LiveView {
             link.callback(Msg::Pick),
         );
         let my_group = podium.group_of(live.me);
+        self.conducting.set(live.conducts());
+        let picked = self.picked.map(|p| (p, podium.frozen.contains(&p)));
         let conductor_panel = live.conducts().then(|| {
             let guesses_html = html! {
                 <>
@@ -398,10 +485,11 @@ impl Component for LiveView {
             conductor::panel(
                 &PanelProps {
                     groups: podium.group_count.max(1),
-                    picked: self.picked.map(|p| (p, podium.frozen.contains(&p))),
+                    picked,
                     link: conductor::student_link(&live.room),
                     guesses: guesses_html,
                     asked: podium.asked.is_some(),
+                    script: conductor::script(self.script, picked, &link.callback(Msg::Script), &link.callback(Msg::Cue)),
                 },
                 &PanelActions {
                     apply: link.callback(|_| Msg::Apply),
