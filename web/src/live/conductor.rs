@@ -304,7 +304,7 @@ pub fn script(
     let on_cue = on_cue.clone();
     html! {
         <fieldset class="script" data-testid="conductor-script" data-step={(at + 1).to_string()}>
-            <legend>{ format!("Class script · step {} of {} · PageDown / PageUp", at + 1, SCRIPT.len()) }</legend>
+            <legend>{ format!("Class script · step {} of {}", at + 1, SCRIPT.len()) }</legend>
             <ol class="script-steps" aria-label="Steps">
                 { for SCRIPT.iter().enumerate().map(|(i, s)| html! {
                     <li class={classes!((i == at).then_some("now"), (i < at).then_some("done"))}
@@ -318,8 +318,8 @@ pub fn script(
                     onclick={Callback::from(move |_| on_cue.emit(cue))}>{ label }</button>
             }
             <div class="script-nav">
-                <button data-testid="script-prev" disabled={at == 0} onclick={go(at.saturating_sub(1))}>{ "← Back" }</button>
-                <button data-testid="script-next" disabled={at + 1 == SCRIPT.len()} onclick={go(at + 1)}>{ "Next →" }</button>
+                <button data-testid="script-prev" title="The previous step (PageUp)" disabled={at == 0} onclick={go(at.saturating_sub(1))}>{ "← Back" }</button>
+                <button data-testid="script-next" title="The next step (PageDown, a clicker's next)" disabled={at + 1 == SCRIPT.len()} onclick={go(at + 1)}>{ "Next →" }</button>
             </div>
         </fieldset>
     }
