@@ -234,3 +234,31 @@ test('at phone width the picture comes first, then the controls, then the number
   assert.deepEqual([...round.errors, ...lab.errors, ...learn.errors], []);
   for (const p of [round, lab, learn]) await p.close();
 });
+
+test('chapter 10: the lab stage steps back; Lifeguard cuts a slow member\'s false positives as grapevine sim measures them', async () => {
+  const page = await lesson('?lesson=10');
+  await nextUntil(page, 'lesson-check');
+  await page.getByTestId('lesson-guess').fill('5');
+  await page.getByTestId('lesson-check').click();
+  await nextUntil(page, 'lesson-knob');
+  // Back on the lab's stage: one period back, the same run played again to there.
+  const time = async () => Number((await text(page, 'round')).match(/^([0-9.]+) s/)[1]);
+  await page.getByTestId('reset').click();
+  for (let i = 0; i < 3; i++) await page.getByTestId('step').click();
+  assert.equal(await time(), 3);
+  await page.getByTestId('step-back').click();
+  assert.equal(await time(), 2, 'Back went to the period before');
+  // The knob: false positives with and without Lifeguard, each the command line's figure.
+  const cli = (flags) => JSON.parse(execFileSync(CLI, ['sim', '--protocol', 'swim', '--nodes', '20', '--seed', '7', '--runs', '1', '--scenario', 'slow-node', '--format', 'json', ...flags], { encoding: 'utf8' })).false_positives.mean;
+  const shown = {};
+  for (const v of ['0', '1']) {
+    await page.getByTestId('lesson-knob').selectOption(v);
+    await page.waitForFunction((v) => document.querySelector('[data-testid=lesson-result]')?.textContent.startsWith(`Lifeguard = ${v}:`), v);
+    shown[v] = Number((await text(page, 'lesson-result')).match(/: ([0-9.]+) members/)[1]);
+  }
+  assert.equal(shown['0'], cli([]), 'without Lifeguard, as grapevine sim');
+  assert.equal(shown['1'], cli(['--lifeguard']), 'with Lifeguard, as grapevine sim --lifeguard');
+  assert.ok(shown['1'] < shown['0'], `Lifeguard should cut false positives: ${shown['1']} against ${shown['0']}`);
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});

@@ -55,6 +55,8 @@ pub struct LabSim {
     /// The scenario it plays.
     pub scenario: Scenario,
     run: Box<dyn AnyRun>,
+    /// The settings it was made from: going back is replaying them.
+    settings: PageSettings,
 }
 
 impl LabSim {
@@ -102,7 +104,22 @@ impl LabSim {
             protocol,
             scenario,
             run,
+            settings: settings.clone(),
         })
+    }
+
+    /// Where Back goes: the start of the period before now (`None` at 0).
+    pub fn back_target(&self) -> Option<Millis> {
+        let now = self.now().0;
+        (now > 0).then(|| Millis((now - 1) / PERIOD_MS * PERIOD_MS))
+    }
+
+    /// The same run replayed from 0 to `to` (at most its end): a run only goes forward, so
+    /// going back is playing again, exactly, from the settings and the seed.
+    pub fn replayed_to(&self, to: Millis) -> Result<LabSim, String> {
+        let mut again = LabSim::new(&self.settings, self.protocol)?;
+        again.advance_to(to.min(again.end()))?;
+        Ok(again)
     }
 
     /// The run's figures so far, by name (the observer's, as `grapevine sim` prints them).

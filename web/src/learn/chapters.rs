@@ -94,6 +94,9 @@ pub struct Knob {
     pub values: &'static [&'static str],
     /// What to look for.
     pub text: &'static str,
+    /// Its own run, when the question's would not show it: (setup, the figure measured,
+    /// its unit). `None`: the question's setup and figure.
+    pub run: Option<(&'static str, Measure, &'static str)>,
 }
 
 /// A puzzle: the smallest value of one setting that meets a goal.
@@ -141,6 +144,7 @@ pub const CHAPTERS: &[Chapter] = &[
             label: "Nodes",
             values: &["10", "100", "1000", "10000"],
             text: "Ten times more nodes adds only a few rounds.",
+            run: None,
         }),
         puzzle: Some(Puzzle {
             ask: "Find the smallest fanout with which all 1,000 nodes know within 8 rounds (seed 7).",
@@ -176,6 +180,7 @@ pub const CHAPTERS: &[Chapter] = &[
             label: "Nodes",
             values: &["100", "1000", "10000", "100000", "1000000"],
             text: "Each tenfold step adds about 5.6 rounds (log2 10 + ln 10), and each node still sends one message a round.",
+            run: None,
         }),
         puzzle: Some(Puzzle {
             ask: "Find the smallest network that push needs more than 20 rounds to inform (seed 7).",
@@ -211,6 +216,7 @@ pub const CHAPTERS: &[Chapter] = &[
             label: "Fanout",
             values: &["1", "2", "3", "4", "6", "8"],
             text: "Rounds fall as fanout grows, but the share of wasted messages rises.",
+            run: None,
         }),
         puzzle: Some(Puzzle {
             ask: "Find the smallest fanout that informs all 1,000 nodes within 5 rounds (seed 7).",
@@ -246,6 +252,7 @@ pub const CHAPTERS: &[Chapter] = &[
             label: "Message loss",
             values: &["0", "0.1", "0.3", "0.5", "0.7", "0.9"],
             text: "Even at 90 % loss everyone alive is informed, only slower.",
+            run: None,
         }),
         puzzle: Some(Puzzle {
             ask: "With 20 % crashed, find the smallest loss at which informing everyone alive takes more than 30 rounds (seed 7).",
@@ -285,6 +292,7 @@ pub const CHAPTERS: &[Chapter] = &[
             label: "Protocol",
             values: &["push", "pull", "pushpull"],
             text: "Compare the rounds and the messages each protocol needs.",
+            run: None,
         }),
         puzzle: Some(Puzzle {
             ask: "With push-pull, find the smallest network size that needs more than 12 rounds (seed 7).",
@@ -321,6 +329,7 @@ pub const CHAPTERS: &[Chapter] = &[
             label: "k",
             values: &["1", "2", "3", "4", "5"],
             text: "Each step of k cuts the residue severalfold for about one more message per node: s = e^-m.",
+            run: None,
         }),
         puzzle: Some(Puzzle {
             ask: "Find the smallest k that leaves at most 1 % of the nodes uninformed (seed 7).",
@@ -356,6 +365,7 @@ pub const CHAPTERS: &[Chapter] = &[
             label: "Topology",
             values: &["ring", "torus", "small-world", "regular", "scale-free", "complete"],
             text: "A few random shortcuts (small world) bring the rounds back near log N.",
+            run: None,
         }),
         puzzle: Some(Puzzle {
             ask: "On the ring, find the smallest fanout that informs everyone within 600 rounds (fanout 2 tells both neighbours).",
@@ -391,6 +401,7 @@ pub const CHAPTERS: &[Chapter] = &[
             label: "Nodes",
             values: &["3", "5", "10", "20", "50"],
             text: "The waste per node stays bounded, while the coordinator's load grows with N: gossip wins as the group grows.",
+            run: None,
         }),
         puzzle: Some(Puzzle {
             ask: "Find the smallest fanout with which all 5 nodes know within 2 rounds (seed 7).",
@@ -426,6 +437,7 @@ pub const CHAPTERS: &[Chapter] = &[
             label: "Fanout",
             values: &["1", "2", "3"],
             text: "More fanout, faster spread; still no order.",
+            run: None,
         }),
         puzzle: None,
         takeaway: "If order matters (a bank balance), gossip needs help: sequence numbers, version vectors or a log.",
@@ -450,10 +462,11 @@ pub const CHAPTERS: &[Chapter] = &[
             high: "Faster than you thought: detection is a few periods, independent of the group's size.",
         },
         knob: Some(Knob {
-            param: "scenario",
-            label: "Scenario",
-            values: &["crash-one", "slow-node", "lossy-link"],
-            text: "slow-node: a live but slow member is suspected falsely; turn Lifeguard on in the full lab to see it help.",
+            param: "lifeguard",
+            label: "Lifeguard",
+            values: &["0", "1"],
+            text: "Now a member that is alive but slow (it answers late, as an overloaded laptop does): without Lifeguard the slow member misses acks and declares healthy members dead, and they declare it dead. Lifeguard (1) makes a member that misses its own acks doubt itself first and slows its suspicions. How many members are wrongly declared dead, without and with it?",
+            run: Some(("protocol=swim&nodes=20&seed=7&scenario=slow-node", Measure::Figure("false_positives"), "members declared dead while alive")),
         }),
         puzzle: None,
         takeaway: "SWIM's load per member is constant and detection time does not grow with the group. Lifeguard (HashiCorp, 2018) cuts false positives from slow members.",
@@ -505,6 +518,7 @@ pub const CHAPTERS: &[Chapter] = &[
             label: "Message loss",
             values: &["0", "0.01", "0.05", "0.1"],
             text: "With loss the mass leaks away and estimates drift: push-sum assumes reliable delivery.",
+            run: None,
         }),
         puzzle: None,
         takeaway: "Averages, sums and counts without a coordinator, if no mass is lost.",

@@ -143,9 +143,8 @@ impl SimPage for LabPage {
 
     /// Back to the start of the period before (the run replays to there).
     fn back(&mut self) {
-        let now = self.lab.now().0;
-        if now > 0 {
-            self.replay(Millis((now - 1) / PERIOD_MS * PERIOD_MS));
+        if let Some(to) = self.lab.back_target() {
+            self.replay(to);
         }
     }
 

@@ -87,7 +87,11 @@ impl Stage {
                     sim.seek(r);
                 }
             }
-            Stage::Lab(..) => {}
+            Stage::Lab(sim, _) => {
+                if let Some(again) = sim.back_target().and_then(|to| sim.replayed_to(to).ok()) {
+                    **sim = again;
+                }
+            }
         }
     }
 
@@ -271,8 +275,8 @@ impl LearnPage {
                 }
             }
             Some(StepKind::Try) => {
-                let (param, value) = self.knob_value();
-                self.stage = Stage::new(&query(setup, &format!("{param}={value}")));
+                let value = self.knob_value().1;
+                self.stage = self.knob_run(&value).and_then(|(q, ..)| Stage::new(&q));
             }
             Some(StepKind::Puzzle) | Some(StepKind::Sandbox) | None => {}
         }
@@ -302,6 +306,25 @@ impl LearnPage {
             }
             _ => q.setup.to_string(),
         }
+    }
+
+    /// The chapter's knob at `value`: the run's query, the figure measured and its unit (the
+    /// knob's own run, or the question's).
+    fn knob_run(&self, value: &str) -> Option<(String, Measure, &'static str)> {
+        let ch = chapter(self.chapter)?;
+        let knob = ch.knob.as_ref()?;
+        let (setup, measure, unit) = match knob.run {
+            Some(run) => run,
+            None => {
+                let q = ch.question.as_ref()?;
+                (q.setup, q.measure, unit(&q.answer))
+            }
+        };
+        Some((
+            query(setup, &format!("{}={value}", knob.param)),
+            measure,
+            unit,
+        ))
     }
 
     fn knob_value(&self) -> (&'static str, String) {
@@ -604,21 +627,11 @@ impl Component for LearnPage {
             }
             Msg::Runs => self.runs(),
             Msg::Knob(v) => {
-                let setup = chapter(self.chapter)
-                    .and_then(|c| c.question.as_ref())
-                    .map_or("", |q| q.setup);
-                let (param, measure) = (
-                    chapter(self.chapter)
-                        .and_then(|c| c.knob.as_ref())
-                        .map_or("", |k| k.param),
-                    chapter(self.chapter)
-                        .and_then(|c| c.question.as_ref())
-                        .map_or(Measure::RoundsToAll, |q| q.measure),
-                );
-                let q = query(setup, &format!("{param}={v}"));
-                self.knob = Some((v, measure::measure(&q, measure, None)));
-                self.stage = Stage::new(&q);
-                self.play();
+                if let Some((q, measure, _)) = self.knob_run(&v) {
+                    self.knob = Some((v, measure::measure(&q, measure, None)));
+                    self.stage = Stage::new(&q);
+                    self.play();
+                }
             }
             Msg::Puzzle(v) => {
                 let verdict = self.judge(&v);
@@ -875,7 +888,7 @@ impl LearnPage {
                 let knob = ch.knob.as_ref().expect("a Try step has a knob");
                 let (_, value) = self.knob_value();
                 let measured = self.knob.as_ref().and_then(|k| k.1);
-                let unit = ch.question.as_ref().map_or("", |q| unit(&q.answer));
+                let unit = self.knob_run(&value).map_or("", |r| r.2);
                 html! { <>
                     <p class="lesson-para">{ knob.text }</p>
                     <label class="knob">{ knob.label }
@@ -1131,9 +1144,7 @@ impl LearnPage {
                             <button class="primary" data-testid="play" onclick={link.callback(|_| Msg::TogglePlay)}>
                                 { if self.playing { html! { <>{ icon(Icon::Pause) }{ "Pause" }</> } } else { html! { <>{ icon(Icon::Play) }{ "Play" }</> } } }
                             </button>
-                            if matches!(stage, Stage::Rounds(_)) {
-                                <button data-testid="step-back" onclick={link.callback(|_| Msg::Back)}>{ icon(Icon::Back) }{ "Back" }</button>
-                            }
+                            <button data-testid="step-back" onclick={link.callback(|_| Msg::Back)}>{ icon(Icon::Back) }{ "Back" }</button>
                             <button data-testid="step" onclick={link.callback(|_| Msg::Step)}>{ "Step" }{ icon(Icon::Step) }</button>
                             <button data-testid="reset" onclick={link.callback(|_| Msg::Restart)}>{ "↺ Again" }</button>
                         </div>
