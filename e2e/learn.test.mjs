@@ -262,3 +262,25 @@ test('chapter 10: the lab stage steps back; Lifeguard cuts a slow member\'s fals
   assert.deepEqual(page.errors, []);
   await page.close();
 });
+
+test('chapter 11: after the heal the paper\'s SWIM stays split, and push-pull makes the group whole, as grapevine sim measures it', async () => {
+  const page = await lesson('?lesson=11');
+  await nextUntil(page, 'lesson-check');
+  await page.getByTestId('lesson-guess').fill('20');
+  await page.getByTestId('lesson-check').click();
+  await nextUntil(page, 'lesson-knob');
+  const cli = (flags) => JSON.parse(execFileSync(CLI, ['sim', '--protocol', 'swim', '--nodes', '20', '--seed', '7', '--runs', '1', '--scenario', 'split-brain', '--format', 'json', ...flags], { encoding: 'utf8' })).heal_periods;
+  const result = async (v) => {
+    await page.getByTestId('lesson-knob').selectOption(v);
+    await page.waitForFunction((v) => document.querySelector('[data-testid=lesson-result]')?.textContent.startsWith(`Push-pull = ${v}:`), v);
+    return text(page, 'lesson-result');
+  };
+  const plain = cli([]);
+  assert.equal(plain.completed, 0, 'grapevine sim: the paper\'s SWIM never heals');
+  assert.match(await result('0'), /never reached/);
+  const synced = cli(['--push-pull']);
+  assert.equal(synced.completed, 1, 'grapevine sim --push-pull heals');
+  assert.equal(Number((await result('1')).match(/: ([0-9.]+) periods/)[1]), synced.mean);
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});

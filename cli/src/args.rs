@@ -95,6 +95,11 @@ pub struct LabArgs {
     /// SWIM: Lifeguard's local health and dynamic suspicion timeout.
     #[arg(long)]
     pub lifeguard: bool,
+    /// SWIM: memberlist's full-state push-pull with one member every 5 periods, as live mode
+    /// runs it; without it (the paper's SWIM) the sides of a healed partition stay dead to
+    /// each other.
+    #[arg(long)]
+    pub push_pull: bool,
     /// One-way link latency, ms.
     #[arg(long, value_name = "MS", default_value_t = 10,
           value_parser = clap::value_parser!(u32).range(0..=60_000))]

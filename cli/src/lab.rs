@@ -63,6 +63,7 @@ fn options(args: &SimArgs, protocol: LabProtocol) -> Result<LabOptions, Usage> {
     let options = LabOptions {
         interval_ms: args.lab.interval,
         lifeguard: args.lab.lifeguard,
+        push_pull: args.lab.push_pull,
         mode: args.lab.mode,
         fanout: args.scenario.fanout,
         interest: Interest::new(args.stop, args.k),
@@ -71,6 +72,7 @@ fn options(args: &SimArgs, protocol: LabProtocol) -> Result<LabOptions, Usage> {
     if let Some(option) = protocol.unused(&options) {
         let (flag, owners) = match option {
             LabOption::Lifeguard => ("--lifeguard", "SWIM"),
+            LabOption::PushPull => ("--push-pull", "SWIM"),
             LabOption::Aggregate => ("--aggregate", "push-sum"),
             LabOption::Mode => ("--mode", "rumor"),
             LabOption::Fanout => ("--fanout", "push, pull, pushpull and rumor"),
@@ -148,6 +150,7 @@ pub fn run(args: SimArgs, protocol: LabProtocol) -> Result<(), Usage> {
         scenario: scenario_name,
         interval_ms: options.interval_ms,
         lifeguard: args.lab.lifeguard,
+        push_pull: args.lab.push_pull,
         mode: protocol
             .takes(LabOption::Mode)
             .then_some(options.mode.name()),
@@ -185,6 +188,8 @@ struct SettingsOut {
     scenario: String,
     interval_ms: u32,
     lifeguard: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    push_pull: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     mode: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -259,7 +264,12 @@ fn print_table(
         "{} nodes, {}{}{}, scenario {}, interval {} ms, latency {} ms + spread {} ms + jitter {} ms, loss {}",
         st.nodes,
         st.protocol,
-        if st.lifeguard { " with Lifeguard" } else { "" },
+        match (st.lifeguard, st.push_pull) {
+            (true, true) => " with Lifeguard and push-pull",
+            (true, false) => " with Lifeguard",
+            (false, true) => " with push-pull",
+            (false, false) => "",
+        },
         match (st.mode, st.fanout, st.stop, st.k) {
             (Some(m), Some(f), Some(s), Some(k)) => format!(" ({m}, fanout {f}, stop {s} k {k})"),
             _ => String::new(),

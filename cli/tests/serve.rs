@@ -5,8 +5,9 @@
 
 use futures_util::{SinkExt, StreamExt};
 use grapevine_core::auth::Identity;
-use grapevine_core::lab::live::{HELLO_RETRY_MS, PUSH_PULL_PERIODS};
+use grapevine_core::lab::live::HELLO_RETRY_MS;
 use grapevine_core::lab::mesh::LinkTarget;
+use grapevine_core::lab::swim::PUSH_PULL_PERIODS;
 use grapevine_core::signal::{peer_hex, prove};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};

@@ -431,7 +431,7 @@ fn binomial_below(t: u64, p: f64, k: u64) -> f64 {
 /// join (plus one period for the phase of each member's first push-pull).
 #[test]
 fn membership_converges_on_a_random_partial_mesh_within_the_push_pull_bound() {
-    use grapevine_core::lab::live::PUSH_PULL_PERIODS;
+    use grapevine_core::lab::swim::PUSH_PULL_PERIODS;
     let n = 100;
     let adj = random_mesh(n, 2026);
     let d = diameter(&adj).unwrap() as u64;

@@ -714,3 +714,29 @@ fn the_traffic_record_holds_every_message_with_its_fate() {
     lab.record_traffic(false);
     assert_eq!(lab.network().traffic_since(Millis(0)).count(), 0);
 }
+
+/// A healed split: the paper's SWIM never takes the other side back (nothing probes a member
+/// declared dead), and memberlist's push-pull, which also goes to the dead, makes every
+/// list whole again: `heal_periods` is `None` without it and a number of periods with it,
+/// for every seed tried, well inside the 50 s the preset leaves after the heal.
+#[test]
+fn push_pull_heals_a_split_and_plain_swim_does_not() {
+    assert!(swim::Spec::INFO.figures.contains(&"heal_periods"));
+    let text = grapevine_core::lab::scenario::preset("split-brain").unwrap();
+    for seed in 0..5 {
+        let s = settings(20, seed, text);
+        let plain = SwimConfig::for_period(1_000, false, false);
+        assert_eq!(
+            figure::<swim::Spec>(&s, plain, "heal_periods"),
+            None,
+            "seed {seed}"
+        );
+        let synced = SwimConfig::for_period(1_000, false, true);
+        let heal = figure::<swim::Spec>(&s, synced, "heal_periods");
+        assert!(
+            heal.is_some_and(|p| p > 0.0 && p < 50.0),
+            "seed {seed}: with push-pull every {} periods the split should heal within the 50 s after it: {heal:?}",
+            swim::PUSH_PULL_PERIODS
+        );
+    }
+}

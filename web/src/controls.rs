@@ -39,6 +39,8 @@ pub enum Change {
     Lab(&'static ProtocolInfo),
     /// SWIM: Lifeguard on or off (the run is replayed to the same time).
     Lifeguard(bool),
+    /// SWIM: memberlist's push-pull on or off (replayed likewise).
+    PushPull(bool),
     /// Push-sum: what to compute (replayed).
     Aggregate(Aggregate),
     /// The lab's scenario: a preset's name or a text; `None`: the protocol's default
@@ -281,7 +283,7 @@ pub fn controls(p: &ControlsProps) -> Html {
     }
 }
 
-/// The lab's own settings: loss at the start, Lifeguard, the aggregate.
+/// The lab's own settings: loss at the start, Lifeguard, push-pull, the aggregate.
 fn lab_controls(p: &ControlsProps, lab: &ProtocolInfo) -> Html {
     let s = &p.settings;
     let cb = p.on_change.clone();
@@ -293,6 +295,12 @@ fn lab_controls(p: &ControlsProps, lab: &ProtocolInfo) -> Html {
     let cb = p.on_change.clone();
     let lifeguard = Callback::from(move |e: Event| {
         cb.emit(Change::Lifeguard(
+            e.target_unchecked_into::<HtmlInputElement>().checked(),
+        ))
+    });
+    let cb = p.on_change.clone();
+    let push_pull = Callback::from(move |e: Event| {
+        cb.emit(Change::PushPull(
             e.target_unchecked_into::<HtmlInputElement>().checked(),
         ))
     });
@@ -323,6 +331,12 @@ fn lab_controls(p: &ControlsProps, lab: &ProtocolInfo) -> Html {
             <label class="check">
                 <input type="checkbox" checked={s.lab.lifeguard} onchange={lifeguard} data-testid="lab-lifeguard" />
                 { "Lifeguard (local health, dynamic suspicion timeout)" }
+            </label>
+        }
+        if lab.takes(LabOption::PushPull) {
+            <label class="check" title="A full-state exchange with one member every 5 periods, as memberlist and live mode do: what rejoins the sides of a healed split">
+                <input type="checkbox" checked={s.lab.push_pull} onchange={push_pull} data-testid="lab-pushpull" />
+                { "Push-pull sync every 5 periods (memberlist)" }
             </label>
         }
         if lab.takes(LabOption::Fanout) {

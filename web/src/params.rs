@@ -85,6 +85,8 @@ pub struct LabPage {
     pub scenario: Option<String>,
     /// SWIM: Lifeguard on.
     pub lifeguard: bool,
+    /// SWIM: memberlist's push-pull on (URL `pushpull=1`).
+    pub push_pull: bool,
     /// Push-sum: what the nodes compute.
     pub aggregate: Aggregate,
     /// The node whose state the inspector shows.
@@ -97,6 +99,7 @@ impl Default for LabPage {
             protocol: None,
             scenario: None,
             lifeguard: false,
+            push_pull: false,
             aggregate: Aggregate::Average,
             inspect: None,
         }
@@ -212,6 +215,11 @@ impl PageSettings {
                     "1" | "true" => s.lab.lifeguard = true,
                     "0" | "false" => s.lab.lifeguard = false,
                     _ => bad("lifeguard", v, "expected 1 or 0"),
+                },
+                "pushpull" => match v {
+                    "1" | "true" => s.lab.push_pull = true,
+                    "0" | "false" => s.lab.push_pull = false,
+                    _ => bad("pushpull", v, "expected 1 or 0"),
                 },
                 "aggregate" => match Aggregate::from_name(v) {
                     Some(a) => s.lab.aggregate = a,
@@ -429,6 +437,9 @@ impl PageSettings {
             if protocol.takes(LabOption::Lifeguard) && lab.lifeguard {
                 q.push_str("&lifeguard=1");
             }
+            if protocol.takes(LabOption::PushPull) && lab.push_pull {
+                q.push_str("&pushpull=1");
+            }
             if protocol.takes(LabOption::Fanout) {
                 q.push_str(&format!("&fanout={}", r.tunables.fanout));
             }
@@ -498,6 +509,7 @@ mod tests {
                 "at 2.5s crash 3 # a comment & more\nat 4s set 1 k a=b c%d\nend 30s".into(),
             ),
             lifeguard: true,
+            push_pull: true,
             aggregate: Aggregate::Average,
             inspect: Some(7),
         };
@@ -507,6 +519,7 @@ mod tests {
         s.lab.protocol = ProtocolInfo::named("push-sum");
         s.lab.aggregate = Aggregate::Count;
         s.lab.lifeguard = false;
+        s.lab.push_pull = false;
         s.lab.scenario = Some("split-brain".into());
         assert_eq!(PageSettings::from_query(&s.to_query()).0, s);
     }
@@ -595,10 +608,10 @@ mod tests {
     #[test]
     fn bad_parameters_fall_back_with_a_notice_each() {
         let (s, notices) = PageSettings::from_query(
-            "?nodes=0&protocol=shout&fanout=99&loss=2&stop=maybe&k=0&topology=blob&crashed=1&seed=-1&speed=7&x=1&seed=%ZZ&lifeguard=yes&aggregate=max&inspect=-1",
+            "?nodes=0&protocol=shout&fanout=99&loss=2&stop=maybe&k=0&topology=blob&crashed=1&seed=-1&speed=7&x=1&seed=%ZZ&lifeguard=yes&pushpull=2&aggregate=max&inspect=-1",
         );
         assert_eq!(s, PageSettings::default());
-        assert_eq!(notices.len(), 15, "{notices:#?}");
+        assert_eq!(notices.len(), 16, "{notices:#?}");
         assert!(notices[0].contains("nodes"));
     }
 

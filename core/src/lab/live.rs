@@ -30,11 +30,6 @@ pub const HELLO_RETRY_MS: u64 = 250;
 /// How often a ready link's round-trip time is measured, ms.
 pub const PING_EVERY_MS: u64 = 2_000;
 
-/// A full-state push-pull with one linked member every this many SWIM periods: what
-/// piggybacked news missed on a partial mesh is repaired within a few of these (memberlist
-/// runs one every 30 probe periods on a LAN; a class wants to see convergence sooner, and a
-/// room's state is a few KiB).
-pub const PUSH_PULL_PERIODS: u32 = 5;
 /// Dead and left members stay listed this long, ms, then are forgotten (a tombstone keeps
 /// them from being revived by old news for ten times as long).
 pub const FORGET_AFTER_MS: u32 = 60_000;
@@ -229,9 +224,8 @@ impl LiveNode {
         // A period of at least 200 ms: a tab's timers are not precise enough for less.
         let period = config.rumor.interval_ms.max(200);
         let swim = SwimConfig {
-            push_pull_ms: Some(period * PUSH_PULL_PERIODS),
             forget_after_ms: Some(FORGET_AFTER_MS),
-            ..SwimConfig::for_period(period, false)
+            ..SwimConfig::for_period(period, false, true)
         };
         LiveNode {
             id,

@@ -29,6 +29,10 @@ pub struct LabOptions {
     pub interval_ms: u32,
     /// SWIM: Lifeguard's local health and dynamic suspicion timeout.
     pub lifeguard: bool,
+    /// SWIM: memberlist's full-state push-pull with one member every
+    /// [`PUSH_PULL_PERIODS`](super::swim::PUSH_PULL_PERIODS) periods, as live mode runs it:
+    /// what makes the lists whole again after a partition heals.
+    pub push_pull: bool,
     /// Push-sum: what is computed.
     pub aggregate: Aggregate,
     /// Rumors: push, pull or push-pull.
@@ -45,6 +49,7 @@ impl Default for LabOptions {
         LabOptions {
             interval_ms: 1_000,
             lifeguard: false,
+            push_pull: false,
             aggregate: Aggregate::Average,
             mode: Protocol::Push,
             fanout: 1,
@@ -58,6 +63,8 @@ impl Default for LabOptions {
 pub enum LabOption {
     /// [`LabOptions::lifeguard`].
     Lifeguard,
+    /// [`LabOptions::push_pull`].
+    PushPull,
     /// [`LabOptions::aggregate`].
     Aggregate,
     /// [`LabOptions::mode`].
@@ -75,6 +82,7 @@ impl LabOptions {
         let d = LabOptions::default();
         [
             (LabOption::Lifeguard, self.lifeguard != d.lifeguard),
+            (LabOption::PushPull, self.push_pull != d.push_pull),
             (LabOption::Aggregate, self.aggregate != d.aggregate),
             (LabOption::Mode, self.mode != d.mode),
             (LabOption::Fanout, self.fanout != d.fanout),

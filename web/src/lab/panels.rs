@@ -8,24 +8,32 @@ use super::views::{self, dot, Picture};
 use crate::charts::time_chart;
 use crate::controls::Change;
 use crate::palette;
+use crate::params::LabPage as LabSettings;
 use crate::stats::stat;
 use grapevine_core::lab::net::Fate;
 use grapevine_core::lab::protocol::per_node_interval;
 use grapevine_core::lab::role::Role;
 use grapevine_core::lab::scenario::{Op, PRESETS};
-use grapevine_core::lab::Millis;
+use grapevine_core::lab::{LabOption, Millis};
 use web_sys::{HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
 pub use super::sim::{periods, seconds};
 
 /// What the protocol does and what the picture shows, in a few plain words.
-pub fn explain(sim: &LabSim, lifeguard: bool, picture: Picture) -> Html {
+pub fn explain(sim: &LabSim, lab: &LabSettings, picture: Picture) -> Html {
     let p = sim.protocol;
     let view = sim.view();
+    let on = |option, set: bool, name: &'static str| {
+        if p.takes(option) && set {
+            name
+        } else {
+            ""
+        }
+    };
     html! {
         <section class="panel explain" aria-label="What you see">
-            <h2>{ p.label() }{ if p.takes(grapevine_core::lab::LabOption::Lifeguard) && lifeguard { " · Lifeguard" } else { "" } }</h2>
+            <h2>{ p.label() }{ on(LabOption::Lifeguard, lab.lifeguard, " · Lifeguard") }{ on(LabOption::PushPull, lab.push_pull, " · push-pull") }</h2>
             <p>{ view.what() }</p>
             if sim.draws_messages(picture) {
                 <p>{ MESSAGES_TEXT }</p>

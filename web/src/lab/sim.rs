@@ -74,6 +74,7 @@ impl LabSim {
         LabOptions {
             interval_ms: PERIOD_MS as u32,
             lifeguard: settings.lab.lifeguard,
+            push_pull: settings.lab.push_pull,
             aggregate: settings.lab.aggregate,
             mode: settings.run.protocol,
             fanout: settings.run.tunables.fanout,

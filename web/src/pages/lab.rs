@@ -198,6 +198,10 @@ impl SimPage for LabPage {
                 settings.lab.lifeguard = on;
                 self.replay_here();
             }
+            Change::PushPull(on) => {
+                settings.lab.push_pull = on;
+                self.replay_here();
+            }
             Change::Aggregate(a) => {
                 settings.lab.aggregate = a;
                 self.replay_here();
@@ -367,7 +371,7 @@ impl Component for LabPage {
                             title={ lab.canvas_title(self.picture) }></canvas>
                         { panels::legend(lab, self.picture) }
                     </section>
-                    { panels::explain(lab, settings.lab.lifeguard, self.picture) }
+                    { panels::explain(lab, &settings.lab, self.picture) }
                     { panels::log(lab) }
                 </div>
                 <div class="column right">

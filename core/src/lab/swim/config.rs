@@ -49,6 +49,13 @@ pub enum ProbeOrder {
     Random,
 }
 
+/// A full-state push-pull with one member every this many SWIM periods, when it runs (live
+/// mode, and the lab's option): what piggybacked news missed on a partial mesh or across a
+/// healed partition is repaired within a few of these (memberlist runs one every 30 probe
+/// periods on a LAN; a class wants to see convergence sooner, and a room's state is a few
+/// KiB).
+pub const PUSH_PULL_PERIODS: u32 = 5;
+
 /// Lifeguard's parameters (defaults: memberlist's).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Lifeguard {

@@ -33,7 +33,7 @@ use alloc::vec::Vec;
 // `swim::node::…` (and, through `swim`'s glob, `swim::…`) path stays as it was. This is the
 // one file that imports every other one; none of them imports it.
 pub use super::broadcast::PROOF_TRANSMITS;
-pub use super::config::{Lifeguard, ProbeOrder, SwimConfig};
+pub use super::config::{Lifeguard, ProbeOrder, SwimConfig, PUSH_PULL_PERIODS};
 pub use super::member::{
     MAX_PENDING, MAX_SIGNED_MEMBERS, MAX_TOMBSTONES, PENDING_MS, TOMBSTONE_FACTOR,
 };

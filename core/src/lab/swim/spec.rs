@@ -3,6 +3,7 @@
 
 use super::node::{
     Incarnation, Lifeguard, MemberState, Swim, SwimCommand, SwimConfig, SwimEvent, SwimMessage,
+    PUSH_PULL_PERIODS,
 };
 use crate::lab::net::Network;
 use crate::lab::protocol::{
@@ -22,11 +23,12 @@ pub struct Spec;
 impl SwimConfig {
     /// memberlist's defaults at protocol period `period_ms`: the direct ack is awaited half a
     /// period (memberlist: 500 ms of 1 s), so the indirect probe fits in the same period.
-    pub fn for_period(period_ms: u32, lifeguard: bool) -> SwimConfig {
+    pub fn for_period(period_ms: u32, lifeguard: bool, push_pull: bool) -> SwimConfig {
         SwimConfig {
             period_ms,
             ack_timeout_ms: (period_ms / 2).max(1),
             lifeguard: lifeguard.then(Lifeguard::default),
+            push_pull_ms: push_pull.then(|| period_ms.saturating_mul(PUSH_PULL_PERIODS)),
             ..SwimConfig::default()
         }
     }
@@ -37,13 +39,14 @@ impl ProtocolSpec for Spec {
         name: "swim",
         label: "SWIM membership",
         default_scenario: Some("crash-one"),
-        options: &[LabOption::Lifeguard],
+        options: &[LabOption::Lifeguard, LabOption::PushPull],
         commands: &[],
         figures: &[
             "first_detection_periods",
             "full_detection_periods",
             "false_positives",
             "messages_per_node_period",
+            "heal_periods",
         ],
     };
     type Node = Swim;
@@ -52,7 +55,8 @@ impl ProtocolSpec for Spec {
     type Observer = SwimObserver;
 
     fn config(options: &LabOptions) -> Result<SwimConfig, LabError> {
-        let config = SwimConfig::for_period(options.interval_ms, options.lifeguard);
+        let config =
+            SwimConfig::for_period(options.interval_ms, options.lifeguard, options.push_pull);
         config
             .validate()
             .map_err(|m| LabError::Settings(m.into()))?;
@@ -153,12 +157,30 @@ pub struct SwimObserver {
     false_lives: BTreeSet<(u32, u32)>,
     /// Running lives (member, incarnation) suspected: each logged once.
     pub false_suspicions: BTreeSet<(u32, u32)>,
+    /// The last heal of a partition, and when every running member was again held alive by
+    /// every other (`None` while one is not).
+    pub heal: Option<(Millis, Option<Millis>)>,
 }
 
 /// Running members wrongly accused come by the hundred in a partition: the log tells of the
 /// first, the tenth, the hundredth... (the figures count them all).
 fn milestone(count: usize) -> bool {
     [1, 10, 100, 1_000, 10_000].contains(&count)
+}
+
+/// Whether every running member holds every other running member alive (after a split:
+/// healed).
+fn whole(lab: &Lab<Spec>) -> bool {
+    let up: BTreeSet<u32> = running(lab).collect();
+    up.iter().all(|&i| {
+        let alive = lab
+            .network()
+            .node(i)
+            .iter_members()
+            .filter(|(m, view)| view.state == MemberState::Alive && up.contains(&(m.0 as u32)))
+            .count();
+        alive + 1 >= up.len()
+    })
 }
 
 /// Running members that have not left: the members whose verdicts count.
@@ -181,12 +203,16 @@ impl Observer<Spec> for SwimObserver {
         log: &mut Log,
     ) {
         for (at, op) in steps {
-            if let Op::Crash(i) = *op {
-                let d = Detection {
-                    crashed_at: Millis(*at),
-                    ..Detection::default()
-                };
-                self.detections.push((i, d));
+            match *op {
+                Op::Crash(i) => {
+                    let d = Detection {
+                        crashed_at: Millis(*at),
+                        ..Detection::default()
+                    };
+                    self.detections.push((i, d));
+                }
+                Op::Heal => self.heal = Some((Millis(*at), None)),
+                _ => {}
             }
         }
         for (at, observer, event) in events {
@@ -242,6 +268,18 @@ impl Observer<Spec> for SwimObserver {
                 }
             }
         }
+        // A heal is over when the lists are whole again: looked at only until then.
+        if let Some((at, None)) = self.heal {
+            if whole(lab) {
+                self.heal = Some((at, Some(lab.now())));
+                log.push(
+                    lab.now(),
+                    "every running member holds every other alive again: the split has healed"
+                        .into(),
+                    false,
+                );
+            }
+        }
         // Crashes every running member now knows of.
         for (m, d) in self.detections.iter_mut() {
             let m = *m;
@@ -292,6 +330,7 @@ impl Observer<Spec> for SwimObserver {
             ),
         };
         let sent = lab.network().stats().sent;
+        let heal = self.heal.and_then(|(at, whole)| Some(periods(whole?, at)));
         named::<Spec>(&[
             (first, true),
             (full, true),
@@ -305,6 +344,7 @@ impl Observer<Spec> for SwimObserver {
                 )),
                 false,
             ),
+            (heal, true),
         ])
     }
 }
