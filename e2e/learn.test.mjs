@@ -284,3 +284,22 @@ test('chapter 11: after the heal the paper\'s SWIM stays split, and push-pull ma
   assert.deepEqual(page.errors, []);
   await page.close();
 });
+
+test('chapter 13: a clock behind makes last-writer-wins drop the later write, as grapevine sim counts it', async () => {
+  const page = await lesson('?lesson=13');
+  await nextUntil(page, 'lesson-check');
+  await page.getByTestId('lesson-guess').fill('1');
+  await page.getByTestId('lesson-check').click();
+  await nextUntil(page, 'lesson-knob');
+  const shown = {};
+  for (const v of ['concurrent-writes', 'skewed-clock']) {
+    await page.getByTestId('lesson-knob').selectOption(v);
+    await page.waitForFunction((v) => document.querySelector('[data-testid=lesson-result]')?.textContent.startsWith(`Scenario = ${v}:`), v);
+    shown[v] = Number((await text(page, 'lesson-result')).match(/: ([0-9.]+) later writes/)[1]);
+    const cli = JSON.parse(execFileSync(CLI, ['sim', '--protocol', 'kv', '--nodes', '20', '--seed', '7', '--runs', '1', '--scenario', v, '--format', 'json'], { encoding: 'utf8' }));
+    assert.equal(shown[v], cli.lww_dropped_writes.mean, `${v}: as grapevine sim`);
+  }
+  assert.ok(shown['skewed-clock'] > shown['concurrent-writes'], `the skewed clock should drop a later write: ${JSON.stringify(shown)}`);
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});

@@ -740,3 +740,37 @@ fn push_pull_heals_a_split_and_plain_swim_does_not() {
         );
     }
 }
+
+/// Last-writer-wins against vector clocks: with node 3's clock 15 s behind, its write made
+/// after it had the other's is the later one (vector clocks keep it alone), yet last-writer-
+/// wins reads the older one everywhere: one dropped write, for every seed tried. Two writes
+/// at the same moment (`concurrent-writes`) are concurrent instead: a conflict, none dropped.
+#[test]
+fn a_clock_behind_makes_last_writer_wins_drop_the_later_write() {
+    let skewed = grapevine_core::lab::scenario::preset("skewed-clock").unwrap();
+    let concurrent = grapevine_core::lab::scenario::preset("concurrent-writes").unwrap();
+    for seed in 0..5 {
+        let run = |text: &str, name: &str| {
+            figure::<kv::Spec>(&settings(20, seed, text), KvConfig::default(), name)
+        };
+        assert_eq!(run(skewed, "lww_dropped_writes"), Some(1.0), "seed {seed}");
+        assert_eq!(run(skewed, "conflicting_keys"), Some(0.0), "seed {seed}");
+        assert_eq!(
+            run(concurrent, "lww_dropped_writes"),
+            Some(0.0),
+            "seed {seed}"
+        );
+        // The same writes with a true clock: nothing dropped.
+        let honest = skewed.replace("at 0s skew 3 -15000\n", "");
+        assert_eq!(run(&honest, "lww_dropped_writes"), Some(0.0), "seed {seed}");
+    }
+    let bad = Scenario::parse("at 0s skew 3 soon\nend 5s").unwrap();
+    let kv = grapevine_core::lab::LabProtocol::from_name("kv").unwrap();
+    let refused = kv.check(&bad, 5).err().map(|e| e.to_string());
+    assert!(
+        refused
+            .as_deref()
+            .is_some_and(|e| e.contains("skew takes one number")),
+        "a skew that is not a number is refused with the reason: {refused:?}"
+    );
+}

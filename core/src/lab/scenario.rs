@@ -120,6 +120,11 @@ pub const PRESETS: &[(&str, &str, &str)] = &[
         "two nodes write the same key at the same moment, then a partition heals",
         "at 5s split 2\nat 10s set 0 color red\nat 10s set 9 color blue\nat 20s heal\nend 60s",
     ),
+    (
+        "skewed-clock",
+        "node 3's clock runs 15 s behind: its later write loses under last-writer-wins, and vector clocks keep it",
+        "at 0s skew 3 -15000\nat 10s set 0 color red\nat 20s set 3 color blue\nend 50s",
+    ),
 ];
 
 /// A preset's text by name.

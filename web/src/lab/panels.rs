@@ -268,7 +268,7 @@ pub fn scenario(
                 <summary>{ "Edit as text" }</summary>
                 <textarea ref={editor} rows="6" spellcheck="false" data-testid="lab-scenario-text" value={text.to_string()} />
                 if let Some(e) = error { <p class="error" role="alert">{ e }</p> }
-                <p class="hint">{ "One step per line: at 10s crash 3 · at 5s split 2 · at 35s heal · at 0s loss 0.2 · at 5s slow 0 3000 · at 12s restart 3 · at 8s join · at 9s leave 2 · at 10s set 0 color red · at 3s value 4 100 · end 90s" }</p>
+                <p class="hint">{ "One step per line: at 10s crash 3 · at 5s split 2 · at 35s heal · at 0s loss 0.2 · at 5s slow 0 3000 · at 12s restart 3 · at 8s join · at 9s leave 2 · at 10s set 0 color red · at 0s skew 3 -15000 · at 3s value 4 100 · end 90s" }</p>
                 <button onclick={apply} data-testid="lab-scenario-apply">{ "Apply and replay" }</button>
             </details>
         </section>

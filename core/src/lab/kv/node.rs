@@ -277,6 +277,9 @@ impl KvMessage {
     }
 }
 
+/// The largest clock error a node may have, ms: an hour.
+pub const MAX_CLOCK_OFFSET_MS: i64 = 3_600_000;
+
 /// The key-value protocol's parameters.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct KvConfig {
@@ -302,7 +305,7 @@ impl KvConfig {
         if !(10..=60_000).contains(&self.interval_ms) {
             return Err("key-value interval must be 10..=60000 ms");
         }
-        if self.clock_offset_ms.abs() > 3_600_000 {
+        if self.clock_offset_ms.abs() > MAX_CLOCK_OFFSET_MS {
             return Err("clock offset must be within an hour");
         }
         Ok(())
@@ -318,6 +321,12 @@ pub enum KvCommand {
         key: String,
         /// The value.
         value: String,
+    },
+    /// From now on this node's clock is `offset_ms` off (within an hour either way): what
+    /// stamps its writes for last-writer-wins ([`KvConfig::clock_offset_ms`]).
+    Skew {
+        /// The clock's error, ms (negative: it runs behind).
+        offset_ms: i64,
     },
 }
 
@@ -681,8 +690,13 @@ impl Node for KvNode {
     }
 
     fn handle_command(&mut self, now: Millis, command: KvCommand) {
-        let KvCommand::Set { key, value } = command;
-        self.write(now, key, value);
+        match command {
+            KvCommand::Set { key, value } => self.write(now, key, value),
+            KvCommand::Skew { offset_ms } => {
+                self.config.clock_offset_ms =
+                    offset_ms.clamp(-MAX_CLOCK_OFFSET_MS, MAX_CLOCK_OFFSET_MS)
+            }
+        }
     }
 
     fn poll_transmit(&mut self) -> Option<Transmit<KvMessage>> {

@@ -1,7 +1,9 @@
 //! The key-value map in the lab: its config, writes from the scenario, and the figures of a
 //! run (rounds until every live replica agrees, keys with concurrent writes).
 
-use super::node::{check_key_value, KvCommand, KvConfig, KvEvent, KvMessage, KvNode};
+use super::node::{
+    check_key_value, KvCommand, KvConfig, KvEvent, KvMessage, KvNode, MAX_CLOCK_OFFSET_MS,
+};
 use crate::lab::net::Network;
 use crate::lab::protocol::{
     named, Figure, LabOptions, Log, Observer, Phases, ProtocolInfo, ProtocolSpec, Timed,
@@ -22,8 +24,12 @@ impl ProtocolSpec for Spec {
         label: "Replicated key-value",
         default_scenario: Some("concurrent-writes"),
         options: &[],
-        commands: &["set"],
-        figures: &["rounds_to_converge", "conflicting_keys"],
+        commands: &["set", "skew"],
+        figures: &[
+            "rounds_to_converge",
+            "conflicting_keys",
+            "lww_dropped_writes",
+        ],
     };
     type Node = KvNode;
     type Message = KvMessage;
@@ -59,18 +65,28 @@ impl ProtocolSpec for Spec {
     }
 
     fn check_command(command: &Command) -> Result<(), String> {
-        write(command).map(|_| ())
+        kv_command(command).map(|_| ())
     }
 
     fn command(net: &mut Network<KvNode>, command: &Command) {
-        if let Ok(write) = write(command) {
-            net.with_node(command.node, |node, now| node.handle_command(now, write));
+        if let Ok(c) = kv_command(command) {
+            net.with_node(command.node, |node, now| node.handle_command(now, c));
         }
     }
 }
 
-/// `set I KEY VALUE`: a write at node I (the value may have spaces).
-fn write(command: &Command) -> Result<KvCommand, String> {
+/// A scenario's key-value command: `set I KEY VALUE` (a write at node I; the value may have
+/// spaces) or `skew I MS` (node I's clock runs MS ms off from then on; negative: behind).
+fn kv_command(command: &Command) -> Result<KvCommand, String> {
+    if command.verb == "skew" {
+        let offset_ms = command
+            .words
+            .parse::<i64>()
+            .ok()
+            .filter(|ms| ms.abs() <= MAX_CLOCK_OFFSET_MS)
+            .ok_or("skew takes one number of ms, within an hour either way (negative: behind)")?;
+        return Ok(KvCommand::Skew { offset_ms });
+    }
     let (key, value) = command
         .words
         .split_once(' ')
@@ -235,6 +251,16 @@ impl Observer<Spec> for KvObserver {
             .iter()
             .filter(|k| node.siblings(k).len() > 1)
             .count();
+        // A key whose writes vector clocks order (one write saw all the others) but whose
+        // last-writer-wins read is an older one: a clock behind made the later write lose.
+        let dropped = node
+            .keys()
+            .iter()
+            .filter(|k| match (node.siblings(k).as_slice(), node.lww(k)) {
+                ([latest], Some(read)) => latest.clock != read.clock,
+                _ => false,
+            })
+            .count();
         named::<Spec>(&[
             (
                 self.converged_at
@@ -242,6 +268,7 @@ impl Observer<Spec> for KvObserver {
                 true,
             ),
             (Some(conflicting as f64), false),
+            (Some(dropped as f64), false),
         ])
     }
 }
