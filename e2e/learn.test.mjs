@@ -303,3 +303,34 @@ test('chapter 13: a clock behind makes last-writer-wins drop the later write, as
   assert.deepEqual(page.errors, []);
   await page.close();
 });
+
+test('presenter mode: a lesson\'s run stops at its cue point for the teacher to talk, then plays on', async () => {
+  // Rounds: at the round where half the nodes first know.
+  const page = await lesson('?lesson=2&present=1');
+  await nextUntil(page, 'lesson-check');
+  await page.getByTestId('lesson-guess').fill('10');
+  await page.getByTestId('lesson-check').click();
+  await page.getByTestId('lesson-next').click();
+  await page.getByTestId('lesson-cue').waitFor({ timeout: 30_000 });
+  const [, informed, live] = (await text(page, 'round')).match(/ (\d+) of (\d+) live/).map(Number);
+  assert.ok(2 * informed >= live && informed < live, `stopped with ${informed} of ${live} informed: half, not all`);
+  assert.match(await text(page, 'lesson-cue'), /half the nodes know/);
+  const stopped = await text(page, 'round');
+  await page.waitForTimeout(1_000);
+  assert.equal(await text(page, 'round'), stopped, 'the run waits for the teacher');
+  await page.getByTestId('play').click();
+  await page.waitForFunction(() => !document.querySelector('[data-testid=lesson-cue]'));
+  await page.waitForFunction(() => / (\d+) of \1 live/.test(document.querySelector('[data-testid=round]').textContent), null, { timeout: 60_000 });
+  // The lab: the moment the scenario crashes member 1.
+  const lab = await lesson('?lesson=10&present=1');
+  await nextUntil(lab, 'lesson-check');
+  await lab.getByTestId('lesson-guess').fill('5');
+  await lab.getByTestId('lesson-check').click();
+  await lab.getByTestId('lesson-next').click();
+  await lab.getByTestId('lesson-cue').waitFor({ timeout: 60_000 });
+  assert.match(await text(lab, 'lesson-cue'), /^10 s: crash 1/);
+  assert.match(await text(lab, 'round'), /^10\.0 s of/);
+  assert.deepEqual([...page.errors, ...lab.errors], []);
+  await page.close();
+  await lab.close();
+});

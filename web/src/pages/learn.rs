@@ -95,6 +95,33 @@ impl Stage {
         }
     }
 
+    /// The cue point this run has reached, where a presenter's run stops for the teacher to
+    /// talk: half the nodes informed (what happens next is the question), or the moment the
+    /// lab's scenario does its first thing (a crash, a split, a write).
+    fn cue(&self) -> Option<String> {
+        match self {
+            Stage::Rounds(sim) => {
+                let c = sim.engine().counts();
+                (c.informed() * 2 >= c.live() && c.informed() < c.live()).then(|| {
+                    format!(
+                        "Round {}: half the nodes know. How many more rounds until everyone does?",
+                        sim.engine().round()
+                    )
+                })
+            }
+            Stage::Lab(sim, _) => {
+                let now = sim.now().0;
+                let (at, op) = sim.scenario.steps.iter().find(|(at, _)| *at > 0)?;
+                (*at <= now).then(|| {
+                    format!(
+                        "{:.0} s: {op}. What will the members make of it? Play to see.",
+                        *at as f64 / 1000.0
+                    )
+                })
+            }
+        }
+    }
+
     /// Where the run is, in words, with its seed.
     fn status(&self) -> String {
         match self {
@@ -150,6 +177,10 @@ pub struct LearnPage {
     hand: Option<Ghost>,
     /// What the lab stage's small network shows.
     picture: Picture,
+    /// Presenter mode: the cue point the run stopped at, shown until it plays on.
+    cue: Option<String>,
+    /// Whether this step's run has stopped at its cue point already.
+    cued: bool,
     playing: bool,
     last_ms: f64,
     frame: Option<AnimationFrame>,
@@ -250,6 +281,7 @@ impl LearnPage {
         self.step = step.min(count.saturating_sub(1));
         self.pause();
         self.stage = None;
+        (self.cue, self.cued) = (None, false);
         let Some(ch) = chapter(self.chapter) else {
             self.settings.lesson = Some((0, 1));
             write_url(&self.settings);
@@ -444,6 +476,7 @@ impl LearnPage {
     }
 
     fn play(&mut self) {
+        self.cue = None;
         self.playing = true;
         self.last_ms = f64::NEG_INFINITY;
     }
@@ -559,6 +592,8 @@ impl Component for LearnPage {
             stage: None,
             hand: None,
             picture: Picture::default(),
+            cue: None,
+            cued: false,
             playing: false,
             last_ms: f64::NEG_INFINITY,
             frame: None,
@@ -687,6 +722,15 @@ impl Component for LearnPage {
                     if let Some(s) = &mut self.stage {
                         s.step();
                         if s.finished() {
+                            self.pause();
+                        }
+                    }
+                    // Presenter mode: the Run step stops once at its cue point.
+                    let at_run = self.kind() == Some(StepKind::Run);
+                    if self.settings.present && at_run && !self.cued {
+                        if let Some(cue) = self.stage.as_ref().and_then(Stage::cue) {
+                            self.cued = true;
+                            self.cue = Some(cue);
                             self.pause();
                         }
                     }
@@ -881,6 +925,9 @@ impl LearnPage {
             </> },
             StepKind::Predict | StepKind::Compare => self.question(ctx, ch, kind),
             StepKind::Run => html! { <>
+                if let Some(cue) = &self.cue {
+                    <p class="cue" data-testid="lesson-cue" role="status">{ icon(Icon::Pause) }{ cue }</p>
+                }
                 <p class="lesson-para">{ ch.watch }</p>
                 <p class="hint">{ "A fixed seed: this run is the same every time and on every machine." }</p>
             </> },
