@@ -26,7 +26,9 @@ async function playToEnd(page, timeout = 60_000) {
 
 /** Clicks the timeline at `fraction` of its length. */
 async function seek(page, fraction) {
-  const box = await page.getByTestId('lab-timeline').boundingBox();
+  const timeline = page.getByTestId('lab-timeline');
+  await timeline.scrollIntoViewIfNeeded(); // a mouse click outside the viewport does nothing
+  const box = await timeline.boundingBox();
   await page.mouse.click(box.x + box.width * fraction, box.y + box.height / 2);
 }
 

@@ -116,6 +116,7 @@ for (const protocol of ['swim', 'push-sum', 'kv']) {
   await page.waitForFunction(() => document.querySelector('[data-testid=play]').textContent.includes('Replay'), null, { timeout: 300_000 });
   const rate = (await t()) / ((Date.now() - p0) / 1000);
   await page.getByTestId('reset').click();
+  await page.getByTestId('lab-timeline').scrollIntoViewIfNeeded();
   const box = await page.getByTestId('lab-timeline').boundingBox();
   const t0 = Date.now();
   await page.mouse.click(box.x + box.width - 1, box.y + box.height / 2);

@@ -18,8 +18,10 @@ console.log(`wrote ${out}`);
 
 const labOut = process.argv[3] ?? new URL('../docs/screenshot-lab.png', import.meta.url).pathname;
 const lab = await openPage(env.browser, `${env.url}?protocol=swim&nodes=200&seed=3&scenario=split-brain&inspect=12`);
+await lab.getByTestId('lab-timeline').scrollIntoViewIfNeeded();
 const bar = await lab.getByTestId('lab-timeline').boundingBox();
 await lab.mouse.click(bar.x + bar.width * 0.3, bar.y + bar.height / 2);
+await lab.evaluate(() => window.scrollTo(0, 0));
 await lab.waitForFunction(() => parseFloat(document.querySelector('[data-testid=lab-time]').textContent) > 25);
 await lab.waitForTimeout(200);
 await lab.screenshot({ path: labOut });

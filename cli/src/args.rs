@@ -34,10 +34,10 @@ pub struct ScenarioArgs {
     pub loss: f64,
 }
 
-#[derive(Args, Debug)]
-pub struct SimArgs {
-    #[command(flatten)]
-    pub scenario: ScenarioArgs,
+/// The round engine's rules beyond the scenario: the stop rule, the topology, the crashed
+/// fraction. Shared by `sim` and `bench`, so every setting a run takes can be measured.
+#[derive(Args, Debug, Clone)]
+pub struct RuleArgs {
     /// When a spreading node loses interest: none (anti-entropy), feedback-counter,
     /// feedback-coin, blind-counter, blind-coin (Demers et al. 1987).
     #[arg(long, default_value = "none", value_parser = parse_stop)]
@@ -56,6 +56,14 @@ pub struct SimArgs {
     /// Fraction of nodes crashed from the start, in [0, 1).
     #[arg(long, value_name = "FRACTION", default_value_t = 0.0, value_parser = parse_crashed)]
     pub crashed: f64,
+}
+
+#[derive(Args, Debug)]
+pub struct SimArgs {
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
+    #[command(flatten)]
+    pub rules: RuleArgs,
     /// Master seed; run i plays with a seed derived from it and i (run 0 with the seed itself).
     #[arg(long, value_name = "S", default_value_t = 1)]
     pub seed: u64,
@@ -122,6 +130,8 @@ pub struct LabArgs {
 pub struct BenchArgs {
     #[command(flatten)]
     pub scenario: ScenarioArgs,
+    #[command(flatten)]
+    pub rules: RuleArgs,
     /// Alternating engine / baseline measurements; medians are reported.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=101))]
     pub reps: u32,
@@ -189,14 +199,8 @@ fn parse_mode(s: &str) -> Result<Protocol, String> {
 }
 
 impl ScenarioArgs {
-    pub fn settings(
-        &self,
-        stop: StopRule,
-        k: u8,
-        topology: Topology,
-        crashed: f64,
-        seed: u64,
-    ) -> Result<Settings, Usage> {
+    /// The round engine's settings for these flags and `rules`, with `seed`.
+    pub fn settings(&self, rules: &RuleArgs, seed: u64) -> Result<Settings, Usage> {
         let ProtocolChoice::Rumor(protocol) = self.protocol else {
             return Err(Usage(
                 "error: invalid --protocol: the round engine runs push, pull or pushpull".into(),
@@ -208,10 +212,13 @@ impl ScenarioArgs {
             tunables: Tunables {
                 fanout: self.fanout,
                 loss: self.loss,
-                interest: Interest::new(stop, k),
+                interest: Interest {
+                    feedback: rules.feedback,
+                    ..Interest::new(rules.stop, rules.k)
+                },
             },
-            topology,
-            crashed,
+            topology: rules.topology,
+            crashed: rules.crashed,
             seed,
             source: None,
         })

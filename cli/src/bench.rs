@@ -5,7 +5,7 @@
 use crate::args::BenchArgs;
 use crate::usage::{check_memory, Usage};
 use grapevine_core::bench;
-use grapevine_core::{StopRule, Topology};
+use grapevine_core::StopRule;
 use std::time::Instant;
 
 fn median(xs: &mut [f64]) -> f64 {
@@ -18,20 +18,30 @@ pub fn run(args: BenchArgs) -> Result<(), Usage> {
         signatures(args.reps);
         return Ok(());
     }
-    let settings = args
-        .scenario
-        .settings(StopRule::Never, 2, Topology::Complete, 0.0, 1)?;
+    let settings = args.scenario.settings(&args.rules, 1)?;
     settings.validate().map_err(Usage::settings)?;
     check_memory(&settings, 1)?;
     let origin = Instant::now();
     let mut now_ns = move || origin.elapsed().as_nanos() as f64;
 
+    let interest = settings.tunables.interest;
+    let stop = match interest.rule {
+        StopRule::Never => "anti-entropy".to_string(),
+        rule => format!(
+            "stop {} k {} ({})",
+            rule.name(),
+            interest.k,
+            interest.feedback.name()
+        ),
+    };
     println!(
-        "round engine: {} nodes, complete graph, {}, fanout {}, loss {}, anti-entropy; whole runs",
+        "round engine: {} nodes, {}, {}, fanout {}, loss {}, crashed {}, {stop}; whole runs",
         settings.nodes,
+        settings.topology.name(),
         settings.protocol.name(),
         settings.tunables.fanout,
-        settings.tunables.loss
+        settings.tunables.loss,
+        settings.crashed,
     );
     println!(
         "baseline: random read-modify-write of one byte of {} with the same generator",

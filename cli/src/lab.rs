@@ -42,9 +42,9 @@ fn scenario_text(args: &SimArgs, protocol: LabProtocol) -> Result<(String, Strin
 /// than ignoring them) and those of the round engine alone.
 fn options(args: &SimArgs, protocol: LabProtocol) -> Result<LabOptions, Usage> {
     let engine_only = [
-        (args.topology != Topology::Complete, "--topology"),
+        (args.rules.topology != Topology::Complete, "--topology"),
         (
-            args.crashed != 0.0,
+            args.rules.crashed != 0.0,
             "--crashed (use a scenario's crash steps)",
         ),
         (args.per_round, "--per-round"),
@@ -66,7 +66,7 @@ fn options(args: &SimArgs, protocol: LabProtocol) -> Result<LabOptions, Usage> {
         push_pull: args.lab.push_pull,
         mode: args.lab.mode,
         fanout: args.scenario.fanout,
-        interest: Interest::new(args.stop, args.k),
+        interest: Interest::new(args.rules.stop, args.rules.k),
         ..LabOptions::default()
     };
     if let Some(option) = protocol.unused(&options) {

@@ -100,11 +100,7 @@ pub fn run(args: SimArgs) -> Result<(), Usage> {
             lab.join(", ")
         )));
     }
-    let settings =
-        args.scenario
-            .settings(args.stop, args.k, args.topology, args.crashed, args.seed)?;
-    let mut settings = settings;
-    settings.tunables.interest.feedback = args.feedback;
+    let settings = args.scenario.settings(&args.rules, args.seed)?;
     settings.validate().map_err(Usage::settings)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads)

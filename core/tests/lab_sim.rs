@@ -651,7 +651,7 @@ fn two_rumors_started_together_reach_nodes_in_different_orders() {
 #[test]
 fn the_traffic_record_holds_every_message_with_its_fate() {
     use grapevine_core::lab::net::TRAFFIC_FLIGHTS;
-    use grapevine_core::lab::role::Role;
+    use grapevine_core::lab::role::{Alarm, Role};
     let s = settings(
         12,
         5,
@@ -710,7 +710,7 @@ fn the_traffic_record_holds_every_message_with_its_fate() {
         0,
         "no alarm before the crash"
     );
-    assert!(alarm(MemberState::Suspect) > 0 && alarm(MemberState::Dead) > 0);
+    assert!(alarm(Alarm::Suspicion) > 0 && alarm(Alarm::Death) > 0);
     lab.record_traffic(false);
     assert_eq!(lab.network().traffic_since(Millis(0)).count(), 0);
 }

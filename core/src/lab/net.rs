@@ -8,8 +8,7 @@
 //! is dropped when it would arrive. There is no wall clock: time jumps to the next event,
 //! ties are broken by the order of scheduling, and every loop is bounded.
 
-use super::role::Role;
-use super::swim::MemberState;
+use super::role::{Alarm, Role};
 use super::wire::{self, WireError};
 use super::{Millis, Node, NodeId};
 use crate::rng::{Chance, GossipRng};
@@ -130,7 +129,7 @@ pub struct Flight {
     /// [`wire::Message::role`].
     pub role: Role,
     /// [`wire::Message::alarm`].
-    pub alarm: Option<MemberState>,
+    pub alarm: Option<Alarm>,
     /// What became of it (its first copy, if the link duplicated it).
     pub fate: Fate,
     /// Its place in the record, counted from the first message recorded.

@@ -1,4 +1,5 @@
-//! Why a message was sent, for the pictures: a leaf every protocol's message names.
+//! Why a message was sent and what alarm it carries, for the pictures: a leaf every
+//! protocol's message names, so the network and the page read them knowing no protocol.
 
 /// Why a message was sent: on its sender's own initiative (a probe, a push, a share, a
 /// digest), or in answer to another message. Every picture draws the first as a filled dot
@@ -9,4 +10,14 @@ pub enum Role {
     Initiative,
     /// Sent because a message arrived.
     Reply,
+}
+
+/// The gravest membership news a message carries (SWIM piggybacks news on its probes): a
+/// picture rings the messages that spread one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Alarm {
+    /// A member is suspected.
+    Suspicion,
+    /// A member is declared dead.
+    Death,
 }

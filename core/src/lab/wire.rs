@@ -8,7 +8,7 @@
 
 use super::kv::KvMessage;
 use super::push_sum::PushSumMessage;
-use super::role::Role;
+use super::role::{Alarm, Role};
 use super::rumor::RumorMessage;
 use super::swim::{Incarnation, SwimMessage};
 use crate::auth::Proof;
@@ -158,7 +158,7 @@ messages! {
 impl Message {
     /// The gravest membership news it carries, a suspicion or a death (SWIM piggybacks news
     /// on its probes), so a picture can mark the messages that spread an alarm.
-    pub fn alarm(&self) -> Option<super::swim::MemberState> {
+    pub fn alarm(&self) -> Option<Alarm> {
         match self {
             Message::Swim(m) => m.alarm(),
             _ => None,

@@ -7,7 +7,7 @@
 
 use super::view::{Incarnation, MemberState};
 use crate::auth::{Proof, Statement};
-use crate::lab::role::Role;
+use crate::lab::role::{Alarm, Role};
 use crate::lab::NodeId;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
@@ -142,19 +142,21 @@ impl SwimMessage {
 
     /// The gravest news piggybacked on a probe, its answer or a request to probe: a death
     /// over a suspicion; `None` if it carries neither.
-    pub fn alarm(&self) -> Option<MemberState> {
+    pub fn alarm(&self) -> Option<Alarm> {
         let (SwimMessage::Ping { updates, .. }
         | SwimMessage::Ack { updates, .. }
         | SwimMessage::PingReq { updates, .. }) = self
         else {
             return None;
         };
-        let grave = |u: &&Update| matches!(u.state, MemberState::Suspect | MemberState::Dead);
         updates
             .iter()
-            .filter(grave)
-            .map(|u| u.state)
-            .max_by_key(|s| *s == MemberState::Dead)
+            .filter_map(|u| match u.state {
+                MemberState::Suspect => Some(Alarm::Suspicion),
+                MemberState::Dead => Some(Alarm::Death),
+                MemberState::Alive | MemberState::Left => None,
+            })
+            .max()
     }
 
     /// Its kind, for the page's message log.

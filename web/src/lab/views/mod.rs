@@ -24,8 +24,7 @@ use super::sim::{LabSim, MESSAGES_MAX_MEMBERS};
 use crate::draw::{blank, draw_members, layout_node_at, Dot, End, Member, Stroke};
 use crate::palette;
 use grapevine_core::lab::net::{Fate, Flight};
-use grapevine_core::lab::role::Role;
-use grapevine_core::lab::swim::MemberState;
+use grapevine_core::lab::role::{Alarm, Role};
 use grapevine_core::lab::LabProtocol;
 use grapevine_core::Topology;
 use wasm_bindgen::JsValue;
@@ -147,10 +146,10 @@ impl LabSim {
 }
 
 /// The colour of the membership alarm a message carries: SWIM's own state colours.
-pub fn alarm_colour(state: MemberState) -> &'static str {
-    match state {
-        MemberState::Dead => palette::DEAD,
-        _ => palette::SUSPECT,
+pub fn alarm_colour(alarm: Alarm) -> &'static str {
+    match alarm {
+        Alarm::Death => palette::DEAD,
+        Alarm::Suspicion => palette::SUSPECT,
     }
 }
 
