@@ -2,7 +2,7 @@
 // network, the scenario timeline and the node inspector, in Debian's Chromium.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { start, openPage, CLI } from './browser.mjs';
 
@@ -17,6 +17,28 @@ after(async () => env?.close());
 
 const text = (page, id) => page.getByTestId(id).textContent();
 const seconds = async (page) => parseFloat(await text(page, 'lab-time'));
+
+/** A colour of web/src/palette.rs by its name, as [r, g, b] (aliases followed). */
+function palette(name) {
+  const src = readFileSync(new URL('../web/src/palette.rs', import.meta.url), 'utf8');
+  const value = src.match(new RegExp(`pub const ${name}: &str = ([^;]+);`))[1].trim();
+  if (!value.startsWith('"#')) return palette(value);
+  return [1, 3, 5].map((i) => parseInt(value.slice(i + 1, i + 3), 16));
+}
+
+/** SWIM's matrix as drawn (n members, one cell each): the colour of cell (row, col), of the
+ * top band over column `col` and of the left band beside row `row`, read off the canvas at
+ * each one's centre (the geometry of web/src/lab/views/swim.rs). */
+async function matrix(page, n, cells) {
+  return page.evaluate(([n, cells]) => {
+    const canvas = document.querySelector('[data-testid=network]');
+    const size = canvas.clientWidth, ratio = canvas.width / size;
+    const band = Math.max(size * 0.035, 8), origin = band + 2, scale = (size - origin) / n;
+    const at = (x, y) => [...canvas.getContext('2d').getImageData(Math.floor(x * ratio), Math.floor(y * ratio), 1, 1).data.slice(0, 3)];
+    const mid = (k) => origin + (k + 0.5) * scale;
+    return cells.map(([kind, row, col]) => kind === 'cell' ? at(mid(col), mid(row)) : kind === 'top' ? at(mid(col), band / 2) : at(band / 2, mid(row)));
+  }, [n, cells]);
+}
 
 /** Plays at full speed until the scenario is over. */
 async function playToEnd(page, timeout = 60_000) {
@@ -35,7 +57,7 @@ async function seek(page, fraction) {
 test('SWIM in the page detects a crash at the same times as grapevine sim, same seed', async () => {
   assert.ok(existsSync(CLI), `${CLI} is missing: cargo build --release -p grapevine-cli`);
   const cli = JSON.parse(execFileSync(CLI, ['sim', '--protocol', 'swim', '--nodes', '200', '--seed', '3', '--runs', '1', '--format', 'json'], { encoding: 'utf8' }));
-  const page = await openPage(env.browser, `${env.url}?protocol=swim&nodes=200&seed=3&speed=0&inspect=0`);
+  const page = await openPage(env.browser, `${env.url}?protocol=swim&nodes=200&seed=3&speed=0&inspect=100`);
   assert.equal(await text(page, 'lab-detection'), 'no crash yet');
   await playToEnd(page);
   assert.equal(await seconds(page), 60);
@@ -45,7 +67,18 @@ test('SWIM in the page detects a crash at the same times as grapevine sim, same 
   assert.ok(detection.includes(`first suspected after ${first} periods`), `${detection} vs ${first}`);
   assert.ok(detection.includes(`all running members after ${full}`), `${detection} vs ${full}`);
   assert.equal(await text(page, 'lab-false-positives'), '0');
-  // The inspector: node 0 holds node 1 (crashed at 10 s) dead, and every other member alive.
+  // The matrix: node 2 holds node 1 dead, node 3 alive, and itself as itself; the top band
+  // says the worst any running member holds (node 1 dead); the left band marks node 1 crashed;
+  // node 1's own row is its last view, dimmed (it held node 3 alive). (Rows far from the
+  // inspected node's outline, which is drawn over its row.)
+  const [dead, alive, self, topDead, topAlive, crashed, running, dimmed] = await matrix(page, 200, [
+    ['cell', 2, 1], ['cell', 2, 3], ['cell', 2, 2], ['top', 0, 1], ['top', 0, 3], ['left', 1, 0], ['left', 2, 0], ['cell', 1, 3],
+  ]);
+  assert.deepEqual({ dead, alive, self, topDead, topAlive, crashed, running, dimmed }, {
+    dead: palette('DEAD'), alive: palette('ALIVE'), self: palette('SELF'), topDead: palette('DEAD'), topAlive: palette('ALIVE'),
+    crashed: palette('CRASHED'), running: palette('DOWN'), dimmed: palette('ALIVE').map((c) => Math.floor(c / 3)),
+  });
+  // The inspector: node 100 holds node 1 (crashed at 10 s) dead, and every other member alive.
   const member = (peer) => page.locator(`[data-testid=inspect-member][data-peer="${peer}"]`);
   assert.equal(await member(1).getAttribute('data-status'), 'dead');
   assert.equal(await member(2).getAttribute('data-status'), 'alive');

@@ -1,12 +1,24 @@
 // Page benchmark (figures, not a test): frame rate while playing at full speed, input latency
 // at a million nodes, and the release wasm size. Run after a release build:
-//   node e2e/perf.mjs
+//   node e2e/perf.mjs                 every section
+//   node e2e/perf.mjs lab wasm        only these (round, pause, rewind, lab, wasm, identities, size)
 // Headless Chromium with software rendering on a shared 2-core machine: read the figures as
 // "at least this good".
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
 import { start, openPage, CLI } from './browser.mjs';
+
+const SECTIONS = ['round', 'pause', 'rewind', 'lab', 'wasm', 'identities', 'size'];
+const asked = process.argv.slice(2);
+for (const a of asked) {
+  if (!SECTIONS.includes(a)) {
+    console.error(`unknown section ${a} (known: ${SECTIONS.join(', ')})`);
+    process.exit(2);
+  }
+}
+/** Whether section `name` was asked for (all are, when none is named). */
+const want = (name) => asked.length === 0 || asked.includes(name);
 
 const env = await start();
 
@@ -59,16 +71,20 @@ async function pauseLatency() {
 // A number of ms, or what went wrong instead.
 const fmt = (x) => (typeof x === 'number' ? x.toFixed(1) : x);
 const fmt2 = (x) => x.toFixed(2);
-for (const [label, query] of [
-  ['N = 10^5, push, fanout 1', '?nodes=100000&fanout=1'],
-  ['N = 10^5, push, fanout 1, loss 80 % (a long run)', '?nodes=100000&fanout=1&loss=0.8'],
-  ['N = 10^6, push, fanout 1', '?nodes=1000000&fanout=1'],
-]) {
-  const r = await frames(query, 20_000);
-  console.log(`${label}: ${r.rounds} rounds in ${fmt(r.elapsed)} s; ${fmt(r.fps)} frames/s; frame interval p50 ${fmt(r.p50)} ms, p95 ${fmt(r.p95)} ms, max ${fmt(r.max)} ms`);
+if (want('round')) {
+  for (const [label, query] of [
+    ['N = 10^5, push, fanout 1', '?nodes=100000&fanout=1'],
+    ['N = 10^5, push, fanout 1, loss 80 % (a long run)', '?nodes=100000&fanout=1&loss=0.8'],
+    ['N = 10^6, push, fanout 1', '?nodes=1000000&fanout=1'],
+  ]) {
+    const r = await frames(query, 20_000);
+    console.log(`${label}: ${r.rounds} rounds in ${fmt(r.elapsed)} s; ${fmt(r.fps)} frames/s; frame interval p50 ${fmt(r.p50)} ms, p95 ${fmt(r.p95)} ms, max ${fmt(r.max)} ms`);
+  }
 }
-const lat = await pauseLatency();
-console.log(`N = 10^6 playing: pause click to screen ${lat.map(fmt).join(', ')} ms (max ${fmt(Math.max(...lat))} ms)`);
+if (want('pause')) {
+  const lat = await pauseLatency();
+  console.log(`N = 10^6 playing: pause click to screen ${lat.map(fmt).join(', ')} ms (max ${fmt(Math.max(...lat))} ms)`);
+}
 
 /** Rewind at a million nodes: a finished run, then the round slider moved to a round; how
  * long until the page shows it (the round's number and its picture), and the same for a
@@ -102,35 +118,39 @@ async function scrubLatency() {
   await page.close();
   return { end, slider, back };
 }
-const scrub = await scrubLatency();
-console.log(`N = 10^6 rewind (a ${scrub.end}-round run): round slider to screen ${scrub.slider.map(fmt).join(', ')} ms (max ${fmt(Math.max(...scrub.slider))} ms); step back ${scrub.back.map(fmt).join(', ')} ms`);
+if (want('rewind')) {
+  const scrub = await scrubLatency();
+  console.log(`N = 10^6 rewind (a ${scrub.end}-round run): round slider to screen ${scrub.slider.map(fmt).join(', ')} ms (max ${fmt(Math.max(...scrub.slider))} ms); step back ${scrub.back.map(fmt).join(', ')} ms`);
+}
 
 // The protocol lab at 1,000 nodes: protocol periods played per second at full speed (one period
 // per frame, with every view redrawn), and a replay (seeking to the end of the 60 s scenario)
 // against the same run natively (`grapevine sim --protocol P --runs 1`), in the same session.
-for (const protocol of ['swim', 'push-sum', 'kv']) {
-  const page = await openPage(env.browser, `${env.url}?protocol=${protocol}&nodes=1000&seed=1&speed=0`, { width: 1400, height: 1000 });
-  const t = async () => parseFloat(await page.getByTestId('lab-time').textContent());
-  const p0 = Date.now();
-  await page.getByTestId('play').click();
-  await page.waitForFunction(() => document.querySelector('[data-testid=play]').textContent.includes('Replay'), null, { timeout: 300_000 });
-  const rate = (await t()) / ((Date.now() - p0) / 1000);
-  await page.getByTestId('reset').click();
-  await page.getByTestId('lab-timeline').scrollIntoViewIfNeeded();
-  const box = await page.getByTestId('lab-timeline').boundingBox();
-  const t0 = Date.now();
-  await page.mouse.click(box.x + box.width - 1, box.y + box.height / 2);
-  await page.waitForFunction(() => parseFloat(document.querySelector('[data-testid=lab-time]').textContent) > 55, null, { timeout: 120_000 });
-  const replay = (Date.now() - t0) / 1000;
-  await page.close();
-  let native = '';
-  if (existsSync(CLI)) {
-    const n0 = process.hrtime.bigint();
-    execFileSync(CLI, ['sim', '--protocol', protocol, '--nodes', '1000', '--seed', '1', '--runs', '1', '--threads', '1'], { encoding: 'utf8' });
-    const secs = Number(process.hrtime.bigint() - n0) / 1e9;
-    native = `; natively ${fmt2(secs)} s (page / native ${fmt2(replay / secs)})`;
+if (want('lab')) {
+  for (const protocol of ['swim', 'push-sum', 'kv']) {
+    const page = await openPage(env.browser, `${env.url}?protocol=${protocol}&nodes=1000&seed=1&speed=0`, { width: 1400, height: 1000 });
+    const t = async () => parseFloat(await page.getByTestId('lab-time').textContent());
+    const p0 = Date.now();
+    await page.getByTestId('play').click();
+    await page.waitForFunction(() => document.querySelector('[data-testid=play]').textContent.includes('Replay'), null, { timeout: 300_000 });
+    const rate = (await t()) / ((Date.now() - p0) / 1000);
+    await page.getByTestId('reset').click();
+    await page.getByTestId('lab-timeline').scrollIntoViewIfNeeded();
+    const box = await page.getByTestId('lab-timeline').boundingBox();
+    const t0 = Date.now();
+    await page.mouse.click(box.x + box.width - 1, box.y + box.height / 2);
+    await page.waitForFunction(() => parseFloat(document.querySelector('[data-testid=lab-time]').textContent) > 55, null, { timeout: 120_000 });
+    const replay = (Date.now() - t0) / 1000;
+    await page.close();
+    let native = '';
+    if (existsSync(CLI)) {
+      const n0 = process.hrtime.bigint();
+      execFileSync(CLI, ['sim', '--protocol', protocol, '--nodes', '1000', '--seed', '1', '--runs', '1', '--threads', '1'], { encoding: 'utf8' });
+      const secs = Number(process.hrtime.bigint() - n0) / 1e9;
+      native = `; natively ${fmt2(secs)} s (page / native ${fmt2(replay / secs)})`;
+    }
+    console.log(`lab, ${protocol}, 1,000 nodes: ${fmt(rate)} periods/s at full speed (every view redrawn each period); replay of the whole scenario in the page ${fmt2(replay)} s${native}`);
   }
-  console.log(`lab, ${protocol}, 1,000 nodes: ${fmt(rate)} periods/s at full speed (every view redrawn each period); replay of the whole scenario in the page ${fmt2(replay)} s${native}`);
 }
 
 // The round engine in wasm (the batch worker, in Chromium) next to the same benchmark natively
@@ -151,7 +171,7 @@ async function wasmBench(nodes, messages) {
   return r;
 }
 
-if (existsSync(CLI)) {
+if (want('wasm') && existsSync(CLI)) {
   const nodes = 1_000_000, messages = 20_000_000;
   const native = [], wasm = [];
   for (let i = 0; i < 3; i++) {
@@ -164,12 +184,12 @@ if (existsSync(CLI)) {
   const ne = med(native.map((x) => x.engine_ns)), we = med(wasm.map((x) => x.engine_ns));
   const nb = med(native.map((x) => x.baseline_ns)), wb = med(wasm.map((x) => x.baseline_ns));
   console.log(`round engine, push fanout 1, N = 10^6: native ${fmt2(ne)} ns/msg (baseline ${fmt2(nb)}, ratio ${fmt2(ne / nb)}); wasm in Chromium ${fmt2(we)} ns/msg (baseline ${fmt2(wb)}, ratio ${fmt2(we / wb)}); wasm / native ${fmt2(we / ne)}`);
-} else {
+} else if (want('wasm')) {
   console.log(`(no ${CLI}: build it with cargo build --release -p grapevine-cli for the wasm-vs-native figure)`);
 }
 // Live mode's identities: Ed25519 signing and verification in wasm (the worker, in Chromium)
 // and natively, each next to a signed message's own encoding and decoding in the same process.
-if (existsSync(CLI)) {
+if (want('identities') && existsSync(CLI)) {
   const page = await env.browser.newPage();
   await page.goto(env.url);
   const w = await page.evaluate(() => new Promise((done, fail) => {
@@ -189,11 +209,13 @@ if (existsSync(CLI)) {
   console.log(`identities: native sign ${fmt2(n.sign)} µs, verify ${fmt2(n.verify)} µs (${fmt(1e6 / n.verify)}/s), signed message ${fmt2(n.message)} µs (ratio verify/message ${fmt2(n.verify / n.message)}); wasm in Chromium sign ${fmt2(us(w.sign_ns))} µs, verify ${fmt2(us(w.verify_ns))} µs (${fmt(1e9 / w.verify_ns)}/s), signed message ${fmt2(us(w.message_ns))} µs (ratio ${fmt2(w.verify_ns / w.message_ns)}); wasm / native verify ${fmt2(us(w.verify_ns) / n.verify)}`);
 }
 // What each part of the page weighs (the round view's first load is e2e/parts.test.mjs's).
-const dist = new URL('../dist/', import.meta.url).pathname;
-for (const name of ['grapevine-web', 'grapevine-lab', 'grapevine-live', 'grapevine-worker']) {
-  const file = readdirSync(dist).find((f) => f.startsWith(name) && f.endsWith('.wasm'));
-  const bytes = readFileSync(dist + file);
-  const br = existsSync(`${dist}${file}.br`) ? `, ${(readFileSync(`${dist}${file}.br`).length / 1024).toFixed(0)} KiB brotli` : '';
-  console.log(`release wasm, ${name}: ${(bytes.length / 1024).toFixed(0)} KiB, ${(gzipSync(bytes, { level: 9 }).length / 1024).toFixed(0)} KiB gzipped${br}`);
+if (want('size')) {
+  const dist = new URL('../dist/', import.meta.url).pathname;
+  for (const name of ['grapevine-web', 'grapevine-lab', 'grapevine-live', 'grapevine-worker']) {
+    const file = readdirSync(dist).find((f) => f.startsWith(name) && f.endsWith('.wasm'));
+    const bytes = readFileSync(dist + file);
+    const br = existsSync(`${dist}${file}.br`) ? `, ${(readFileSync(`${dist}${file}.br`).length / 1024).toFixed(0)} KiB brotli` : '';
+    console.log(`release wasm, ${name}: ${(bytes.length / 1024).toFixed(0)} KiB, ${(gzipSync(bytes, { level: 9 }).length / 1024).toFixed(0)} KiB gzipped${br}`);
+  }
 }
 await env.close();

@@ -126,6 +126,34 @@ proptest! {
         }
     }
 
+    /// What a member lists by state (`holding`, `iter_unwell`, `lists_all_below`: the
+    /// indexes the views and the samples read instead of scanning every member) agrees with a
+    /// scan of its list at every moment, through crashes, leaves, joins and forgetting.
+    #[test]
+    fn member_indexes_agree_with_a_scan(scenario in churn(12), seed in 0u64..1000) {
+        let s = settings(12, seed, &scenario);
+        let config = SwimConfig { forget_after_ms: Some(8_000), ..SwimConfig::default() };
+        let mut lab = swim_lab(&s, config, Phases::Random).unwrap();
+        while lab.now() < lab.end() {
+            let next = lab.now().after(1_700).min(lab.end());
+            lab.advance(next).unwrap();
+            let net = lab.network();
+            let n = net.len() as u32;
+            for i in 0..n {
+                let node = net.node(i);
+                let members: Vec<_> = node.iter_members().collect();
+                for state in [MemberState::Alive, MemberState::Suspect, MemberState::Dead, MemberState::Left] {
+                    let scanned = members.iter().filter(|(_, v)| v.state == state).count() as u32;
+                    prop_assert_eq!(node.holding(state), scanned, "node {} holding {:?} at {:?} ({})", i, state, lab.now(), &scenario);
+                }
+                let unwell: Vec<_> = members.iter().copied().filter(|(_, v)| v.state != MemberState::Alive).collect();
+                prop_assert_eq!(node.iter_unwell().collect::<Vec<_>>(), unwell, "node {} at {:?} ({})", i, lab.now(), &scenario);
+                let all = members.len() as u32 + 1 == n && members.iter().all(|(m, _)| m.0 < u64::from(n) && m.0 != u64::from(i));
+                prop_assert_eq!(node.lists_all_below(n), all, "node {} at {:?} ({})", i, lab.now(), &scenario);
+            }
+        }
+    }
+
     /// Push-sum with no loss: the sum of values and of weights never changes (messages in
     /// flight included), whatever the timing.
     #[test]

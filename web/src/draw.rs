@@ -80,8 +80,12 @@ impl Scratch {
                 c
             }
         };
-        scratch.set_width(w);
-        scratch.set_height(h);
+        // Resizing a canvas reallocates it, even to the same size: only when it changes
+        // (the image data below covers every pixel either way).
+        if scratch.width() != w || scratch.height() != h {
+            scratch.set_width(w);
+            scratch.set_height(h);
+        }
         context(&scratch)
             .ok_or("no 2d context")?
             .put_image_data(&image, 0.0, 0.0)?;

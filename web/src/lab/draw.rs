@@ -58,16 +58,34 @@ impl LabPainter {
         origin: f64,
         size: f64,
     ) -> Result<(), JsValue> {
+        let scale = size / f64::from(w.max(h));
+        let (fw, fh) = (f64::from(w), f64::from(h));
+        self.blit_parts(
+            ctx,
+            w,
+            h,
+            &[([0.0, 0.0, fw, fh], [origin, origin, fw * scale, fh * scale])],
+        )
+    }
+
+    /// Draws parts of the pixel buffer (`w` x `h`): each `(source, destination)` is an
+    /// `[x, y, width, height]` rectangle of the buffer, in pixels, and where it goes on the
+    /// canvas, in CSS pixels. One upload for several pictures of different shapes.
+    pub fn blit_parts(
+        &mut self,
+        ctx: &CanvasRenderingContext2d,
+        w: u32,
+        h: u32,
+        parts: &[([f64; 4], [f64; 4])],
+    ) -> Result<(), JsValue> {
         let scratch = self.scratch.load(&self.pixels, w, h)?;
         ctx.set_image_smoothing_enabled(false);
-        let scale = size / f64::from(w.max(h));
-        ctx.draw_image_with_html_canvas_element_and_dw_and_dh(
-            &scratch,
-            origin,
-            origin,
-            f64::from(w) * scale,
-            f64::from(h) * scale,
-        )
+        for ([sx, sy, sw, sh], [dx, dy, dw, dh]) in parts {
+            ctx.draw_image_with_html_canvas_element_and_sw_and_sh_and_dx_and_dy_and_dw_and_dh(
+                &scratch, *sx, *sy, *sw, *sh, *dx, *dy, *dw, *dh,
+            )?;
+        }
+        Ok(())
     }
 }
 

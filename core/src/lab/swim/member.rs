@@ -12,6 +12,7 @@ use super::state::{Member, Suspicion, Swim, Tombstone};
 use super::view::{Incarnation, MemberState, MemberView, SwimEvent};
 use crate::auth::Proof;
 use crate::lab::{Millis, NodeId};
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 /// Most members listed when members are signed (live mode); news of more is refused and
@@ -57,6 +58,28 @@ impl Swim {
     /// Every member this one knows, in id order, with its view of each.
     pub fn iter_members(&self) -> impl Iterator<Item = (NodeId, MemberView)> + '_ {
         self.members.iter().map(|(&id, m)| (id, m.view))
+    }
+
+    /// How many members this one lists in `state`.
+    pub fn holding(&self, state: MemberState) -> u32 {
+        self.held[state as usize]
+    }
+
+    /// The members this one lists as suspect, dead or left, in id order, with its view of
+    /// each: usually few, where [`Swim::iter_members`] walks them all.
+    pub fn iter_unwell(&self) -> impl Iterator<Item = (NodeId, MemberView)> + '_ {
+        self.unwell.iter().map(|id| (*id, self.members[id].view))
+    }
+
+    /// Whether this member lists exactly the members `0..n` other than itself (ids are
+    /// distinct, so `n - 1` of them, all below `n`, are all of them).
+    pub fn lists_all_below(&self, n: u32) -> bool {
+        self.id.0 < u64::from(n)
+            && self.members.len() as u64 + 1 == u64::from(n)
+            && self
+                .members
+                .last_key_value()
+                .is_none_or(|(id, _)| id.0 < u64::from(n))
     }
 
     /// Members alive or suspect, this one included: the `n` of the logarithms.
@@ -210,10 +233,12 @@ impl Swim {
         // A suspicion or a death without a proof keeps the subject's, for this incarnation.
         let proof = update.proof.or_else(|| self.held_proof(&update));
         let update = Update { proof, ..update };
-        let suspicion = (update.state == MemberState::Suspect).then(|| Suspicion {
-            start: now,
-            accusers: alloc::vec![update.from],
-            deadline: now.after(self.suspicion_timeout(0)),
+        let suspicion = (update.state == MemberState::Suspect).then(|| {
+            Box::new(Suspicion {
+                start: now,
+                accusers: alloc::vec![update.from],
+                deadline: now.after(self.suspicion_timeout(0)),
+            })
         });
         let is_new = current.is_none();
         if suspicion.is_some() {
@@ -221,13 +246,22 @@ impl Swim {
         } else {
             self.suspects.remove(&update.member);
         }
+        if let Some(c) = current {
+            self.held[c.state as usize] -= 1;
+        }
+        self.held[view.state as usize] += 1;
+        if view.state == MemberState::Alive {
+            self.unwell.remove(&update.member);
+        } else {
+            self.unwell.insert(update.member);
+        }
         self.members.insert(
             update.member,
             Member {
                 view,
                 since: now,
                 suspicion,
-                proof,
+                proof: proof.map(Box::new),
             },
         );
         let was_member = current.is_some_and(|c| c.state.is_member());
@@ -334,7 +368,7 @@ impl Swim {
             incarnation: m.view.incarnation,
             state: MemberState::Suspect,
             from: self.id,
-            proof: m.proof,
+            proof: m.proof(),
         };
         self.apply(now, update);
     }
@@ -349,10 +383,12 @@ impl Swim {
             .members
             .iter()
             .filter(|(_, m)| !m.view.state.is_member() && m.since.after(after) <= now)
-            .map(|(&id, m)| (id, m.view, m.proof))
+            .map(|(&id, m)| (id, m.view, m.proof()))
             .collect();
         for (id, view, proof) in gone {
             self.members.remove(&id);
+            self.held[view.state as usize] -= 1;
+            self.unwell.remove(&id);
             self.push_pull_replies.remove(&id);
             self.want_answers.remove(&id);
             self.broadcasts.retain(|b| b.update.member != id);

@@ -70,6 +70,8 @@ impl Swim {
             rng,
             members: BTreeMap::new(),
             suspects: BTreeSet::new(),
+            unwell: BTreeSet::new(),
+            held: [0; 4],
             probe_order: Vec::new(),
             probe_next: 0,
             probe: None,

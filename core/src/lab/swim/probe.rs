@@ -229,7 +229,7 @@ impl Swim {
                 incarnation: m.view.incarnation,
                 state: MemberState::Dead,
                 from: self.id,
-                proof: m.proof,
+                proof: m.proof(),
             })
             .collect();
         for update in expired {

@@ -81,6 +81,6 @@ impl Swim {
         let m = self.members.get(&update.member)?;
         let same =
             m.view.incarnation == update.incarnation && (m.view.state == MemberState::Left) == left;
-        m.proof.filter(|_| same)
+        m.proof().filter(|_| same)
     }
 }

@@ -301,13 +301,13 @@ impl Observer<Spec> for SwimObserver {
         let (mut counts, mut observers) = ([0u64; 3], 0u64);
         for i in running(lab) {
             observers += 1;
-            for (_, view) in lab.network().node(i).iter_members() {
-                match view.state {
-                    MemberState::Suspect => counts[0] += 1,
-                    MemberState::Dead => counts[1] += 1,
-                    MemberState::Left => counts[2] += 1,
-                    MemberState::Alive => {}
-                }
+            let node = lab.network().node(i);
+            for (count, state) in
+                counts
+                    .iter_mut()
+                    .zip([MemberState::Suspect, MemberState::Dead, MemberState::Left])
+            {
+                *count += u64::from(node.holding(state));
             }
         }
         let per = |c: u64| c as f64 / observers.max(1) as f64;

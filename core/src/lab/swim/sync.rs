@@ -145,7 +145,7 @@ impl Swim {
                 incarnation: m.view.incarnation,
                 state: m.view.state,
                 from: self.id,
-                proof: m.proof,
+                proof: m.proof(),
             })
             .collect();
         members.push(self.alive_update());
@@ -182,7 +182,7 @@ impl Swim {
             .members
             .iter()
             .filter(|(m, _)| wanted(m))
-            .map(|(&member, m)| entry(member, m.view, m.proof))
+            .map(|(&member, m)| entry(member, m.view, m.proof()))
             .collect();
         if wanted(&self.id) {
             let me = self.alive_update();
