@@ -221,6 +221,29 @@ impl Interest {
         counter: &mut u8,
         rng: &mut GossipRng,
     ) -> bool {
+        let k = self.k;
+        self.after_contact_with(outcome, counter, || {
+            rng.chance(Chance::one_in(u32::from(k)))
+        })
+    }
+
+    /// Whether [`Interest::after_contact`] draws from the generator for some contacts and not
+    /// others, depending on how they went: then what a contact does changes what is drawn
+    /// after it. (The blind coin draws for every contact; the counters and anti-entropy
+    /// never draw.)
+    pub fn draws_on_outcome(self) -> bool {
+        self.rule == StopRule::FeedbackCoin
+    }
+
+    /// [`Interest::after_contact`] with the coin drawn by `coin`, for a caller that draws ahead
+    /// (see [`Interest::draws_on_outcome`]); called only when the rule flips its coin.
+    #[inline(always)]
+    pub fn after_contact_with(
+        self,
+        outcome: ContactOutcome,
+        counter: &mut u8,
+        coin: impl FnOnce() -> bool,
+    ) -> bool {
         let counts = match self.rule {
             StopRule::Never => return false,
             StopRule::FeedbackCounter | StopRule::FeedbackCoin => {
@@ -239,7 +262,7 @@ impl Interest {
                 *counter = counter.saturating_add(1);
                 *counter >= self.k
             }
-            _ => rng.chance(Chance::one_in(u32::from(self.k))),
+            _ => coin(),
         }
     }
 }

@@ -35,32 +35,74 @@ fn push_informs_everyone_and_every_spreader_sends_fanout_messages_a_round() {
 }
 
 #[test]
-fn the_plain_fast_path_gives_the_same_run_as_the_general_one() {
-    // Recording arrows forces the general push loop; without, the plain instance runs.
+fn every_push_loop_gives_the_same_run() {
+    // Three loops push: on one bit per node (anti-entropy with nothing recorded), drawn ahead
+    // (recording arrows, and every stop rule but the feedback coin) and message by message (a
+    // steered round, and the feedback coin). A round steered from a crashed node steers
+    // nothing, so it runs the message-by-message loop with the very same draws.
+    use Protocol::{Push, PushPull};
+    use StopRule::*;
     let cases = [
-        (Protocol::Push, 1, 0.0),
-        (Protocol::Push, 3, 0.0),
-        (Protocol::PushPull, 2, 0.0),
-        (Protocol::Push, 1, 0.2),
+        (Push, 1, 0.0, 0.0, Never, Topology::Complete),
+        (Push, 3, 0.0, 0.0, Never, Topology::Complete),
+        (PushPull, 2, 0.0, 0.0, Never, Topology::Complete),
+        (Push, 1, 0.0, 0.1, Never, Topology::Torus),
+        (Push, 1, 0.2, 0.0, Never, Topology::Complete),
+        (Push, 2, 0.2, 0.1, Never, Topology::Complete),
+        (Push, 1, 0.1, 0.1, Never, Topology::Ring),
+        (Push, 1, 0.1, 0.1, BlindCoin, Topology::Complete),
+        (Push, 2, 0.1, 0.0, BlindCounter, Topology::Torus),
+        (PushPull, 1, 0.1, 0.1, FeedbackCounter, Topology::Complete),
+        (Push, 2, 0.1, 0.1, FeedbackCoin, Topology::SmallWorld),
     ];
-    for (protocol, fanout, crashed) in cases {
+    for (protocol, fanout, crashed, loss, rule, topology) in cases {
         let s = Settings {
-            // Not a multiple of 64: the last word of the plain path's bit sets is partial.
+            // Not a multiple of 64: the last word of the bit sets is partial.
             nodes: 30_001,
             protocol,
-            tunables: tunables(fanout, 0.0, StopRule::Never, 1),
+            tunables: tunables(fanout, loss, rule, 2),
+            topology,
             crashed,
             seed: 8,
             ..Settings::default()
         };
-        let (mut plain, mut general) = (RoundEngine::new(s).unwrap(), RoundEngine::new(s).unwrap());
-        general.set_arrow_cap(1);
-        while !plain.is_finished() {
-            plain.step();
-            general.step();
+        let case = format!(
+            "{protocol:?} fanout {fanout} crashed {crashed} loss {loss} {rule:?} {topology:?}"
+        );
+        let mut bits = RoundEngine::new(s).unwrap();
+        let mut recorded = RoundEngine::new(s).unwrap();
+        recorded.set_arrow_cap(1);
+        let mut steered = RoundEngine::new(s).unwrap();
+        let idle = (0..s.nodes).find(|&i| steered.node(i) == NodeView::Crashed);
+        let neighbour = |e: &RoundEngine, i: u32| match topology {
+            Topology::Complete => (i + 1) % s.nodes,
+            _ => e.graph().sparse_neighbors(i)[0],
+        };
+        while !bits.is_finished() && bits.round() < 2_000 {
+            bits.step();
+            recorded.step();
+            if let Some(idle) = idle {
+                let to = neighbour(&steered, idle);
+                steered.step_steered(idle, to).unwrap();
+            }
         }
-        assert_eq!(plain.history(), general.history());
-        assert!(plain.iter_nodes().eq(general.iter_nodes()));
+        assert!(bits.round() > 5, "{case}: too short a run to compare");
+        let same = |a: &RoundEngine, b: &RoundEngine, loops: &str| {
+            let diverged = a.history().iter().zip(b.history()).find(|(x, y)| x != y);
+            assert!(
+                diverged.is_none(),
+                "{case}, {loops}: first differing round {diverged:?}"
+            );
+            assert_eq!(a.round(), b.round(), "{case}, {loops}: rounds played");
+            assert!(
+                a.iter_nodes().eq(b.iter_nodes()),
+                "{case}, {loops}: the nodes differ"
+            );
+        };
+        same(&bits, &recorded, "bits against drawn ahead");
+        if idle.is_some() {
+            same(&bits, &steered, "against message by message");
+        }
     }
 }
 
