@@ -1024,9 +1024,9 @@ impl Round<'_> {
         };
         let counter = &mut self.counters[sender as usize];
         let rng = &mut self.rng;
-        let one_in_k = Chance::one_in(u32::from(self.interest.k));
+        let k = u32::from(self.interest.k);
         let stops = self.interest.after_contact_with(outcome, counter, || {
-            coin.unwrap_or_else(|| rng.chance(one_in_k))
+            coin.unwrap_or_else(|| rng.chance(Chance::one_in(k)))
         });
         self.leaving[sender as usize / 64] |= u64::from(stops) << (sender % 64);
     }
