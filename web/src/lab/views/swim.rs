@@ -286,35 +286,41 @@ impl ProtocolView for Swim {
         }
         // One picture of (cells + 1)²: the matrix, with the top band above it (row 0) and the
         // left band beside it (column 0); drawn in three parts, so one upload per frame.
-        let colours = SEVERITY_COLOURS.map(palette::rgba);
-        let own = palette::rgba(SELF);
+        // A crashed or departed member's row is its last view, dimmed.
+        let dim = |mut c: [u8; 4]| {
+            for ch in &mut c[..3] {
+                *ch /= 3;
+            }
+            c
+        };
+        let bright = SEVERITY_COLOURS.map(palette::rgba);
+        let dimmed = bright.map(dim);
+        let (own, own_dimmed) = (palette::rgba(SELF), dim(palette::rgba(SELF)));
         let side = w + 1;
         painter.pixels.clear();
         painter.pixels.resize(side * side * 4, 0);
-        for (k, px) in painter.pixels.chunks_exact_mut(4).enumerate() {
-            let (y, x) = (k / side, k % side);
-            let c = match (y, x) {
-                (0, 0) => palette::rgba(palette::BACKGROUND),
-                (0, x) => colours[columns[x - 1] as usize],
-                (y, 0) => palette::rgba(rows[y - 1]),
-                (y, x) => {
-                    let (row, col) = (y - 1, x - 1);
-                    let cell = worst[row * w + col];
-                    let mut c = if row == col && cell <= 1 {
-                        own
-                    } else {
-                        colours[cell as usize]
-                    };
-                    if down_rows[row] {
-                        // A crashed or departed member's row: its last view, dimmed.
-                        for ch in &mut c[..3] {
-                            *ch /= 3;
-                        }
-                    }
-                    c
-                }
+        let mut lines = painter.pixels.chunks_exact_mut(side * 4);
+        if let Some(top) = lines.next() {
+            top[..4].copy_from_slice(&palette::rgba(palette::BACKGROUND));
+            for (px, &c) in top[4..].chunks_exact_mut(4).zip(&columns) {
+                px.copy_from_slice(&bright[c as usize]);
+            }
+        }
+        for (row, line) in lines.enumerate() {
+            line[..4].copy_from_slice(&palette::rgba(rows[row]));
+            let (colours, own) = if down_rows[row] {
+                (&dimmed, own_dimmed)
+            } else {
+                (&bright, own)
             };
-            px.copy_from_slice(&c);
+            let cells_of_row = &worst[row * w..(row + 1) * w];
+            for (col, (px, &cell)) in line[4..].chunks_exact_mut(4).zip(cells_of_row).enumerate() {
+                px.copy_from_slice(if col == row && cell <= 1 {
+                    &own
+                } else {
+                    &colours[cell as usize]
+                });
+            }
         }
         let origin = origin(size);
         let inner = size - origin;
