@@ -1,8 +1,10 @@
 // Live mode at class size, measured: `grapevine serve` and N native members (`grapevine peer`,
 // the same node as a tab, over the relay) in one room on this machine. For each N: the time
 // until every member lists every member alive, the time for a rumor to reach all (its largest
-// latency), links per member (min / median / max, from /health), relay bytes, and the server's
-// CPU and memory; beside the theory `grapevine peer` reports (the core's mean-field model).
+// latency), links per member (min / median / max, from /health), relay bytes (the whole run,
+// an idle room 40-60 s after the joins, and the 10 s from a rumor's start; each also per
+// member), and the server's CPU and memory; beside the theory `grapevine peer` reports (the
+// core's mean-field model).
 //
 //   node e2e/bench-live.mjs [N ...]     (default: 60 200; the release CLI must be built)
 //
@@ -52,13 +54,23 @@ async function measure(n) {
   }, 180_000);
   // Links settle and are reported (every 5 s).
   await sleep(6_000);
+  // Idle: nothing happening, 40-60 s after the joins (the records of the joins written).
+  const relayed = async () => (await (await fetch(`${server.url}health`)).json()).room[room].relay_bytes;
+  await sleep(Math.max(0, t0 + 40_000 - Date.now()));
+  const idle0 = { bytes: await relayed(), at: Date.now() };
+  await sleep(20_000);
+  const idleBs = (await relayed() - idle0.bytes) / ((Date.now() - idle0.at) / 1000);
   // A rumor: SIGUSR-free way: a second process of one member starts one at once.
   const starter = nativePeers(origin, room, ['--count', '1', '--seed', '2', '--rumor-every', '3']);
   const origin_ = await waitFor('the rumor starts', () => starter.lines.find((l) => l.event === 'rumor' && l.hops === 0)?.rumor, 60_000);
+  const rumor0 = { bytes: await relayed(), at: Date.now() };
   const rumorMs = await waitFor('the rumor reaches every member', () => {
     const heard = peers.lines.filter((l) => l.event === 'rumor' && l.rumor === origin_);
     return heard.length >= n ? Math.max(...heard.map((l) => l.latency_ms)) : undefined;
   }, 120_000);
+  // The rumor's 10 s (its spread and the records of who heard it).
+  await sleep(Math.max(0, rumor0.at + 10_000 - Date.now()));
+  const rumorBs = (await relayed() - rumor0.bytes) / ((Date.now() - rumor0.at) / 1000);
   starter.process.kill('SIGTERM');
   const health = await (await fetch(`${server.url}health`)).json();
   const seconds = (Date.now() - t0) / 1000;
@@ -73,6 +85,8 @@ async function measure(n) {
     rumorMs,
     links: figures.links_per_member,
     relayKBs: figures.relay_bytes / 1024 / seconds,
+    idleKBs: idleBs / 1024,
+    rumorKBs: rumorBs / 1024,
     cpu: (100 * (cpu - cpu0)) / seconds,
     rss,
     theory: summary.theory,
@@ -88,8 +102,8 @@ for (const n of sizes.length ? sizes : [60, 200]) {
 }
 const date = new Date().toISOString().slice(0, 10);
 console.log(`Measured ${date} on this machine (\`node e2e/bench-live.mjs\`): native members over the relay, interval 500 ms, fanout 1, links up to 12 (asks for 8).\n`);
-console.log('| members | all list all | theory (SWIM dissemination) | rumor to all | theory (push) | links per member min / median / max | relay | server CPU | server memory |');
-console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+console.log('| members | all list all | theory (SWIM dissemination) | rumor to all | theory (push) | links per member min / median / max | relay | relay idle (per member) | relay in a rumor (per member) | server CPU | server memory |');
+console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) {
-  console.log(`| ${r.n} | ${(r.converged / 1000).toFixed(1)} s | ${(r.theory.membership_ms / 1000).toFixed(1)} s | ${(r.rumorMs / 1000).toFixed(1)} s | ${(r.theory.rumor_ms / 1000).toFixed(1)} s | ${r.links.min} / ${r.links.median} / ${r.links.max} | ${r.relayKBs.toFixed(0)} KiB/s | ${r.cpu.toFixed(0)} % of a core | ${r.rss.toFixed(0)} MB |`);
+  console.log(`| ${r.n} | ${(r.converged / 1000).toFixed(1)} s | ${(r.theory.membership_ms / 1000).toFixed(1)} s | ${(r.rumorMs / 1000).toFixed(1)} s | ${(r.theory.rumor_ms / 1000).toFixed(1)} s | ${r.links.min} / ${r.links.median} / ${r.links.max} | ${r.relayKBs.toFixed(0)} KiB/s | ${r.idleKBs.toFixed(0)} KiB/s (${(1024 * r.idleKBs / r.n).toFixed(0)} B/s) | ${r.rumorKBs.toFixed(0)} KiB/s (${(1024 * r.rumorKBs / r.n).toFixed(0)} B/s) | ${r.cpu.toFixed(0)} % of a core | ${r.rss.toFixed(0)} MB |`);
 }

@@ -852,6 +852,19 @@ impl Member {
                     "status": state.name(),
                 }));
             }
+            LiveEvent::OtherVersion { peer, version } => {
+                out.line(json!({
+                    "event": "other-version",
+                    "peer": me,
+                    "member": peer_hex(peer),
+                    "version": version,
+                    "message": format!(
+                        "member {} runs another version of Grapevine (wire {version}, this build {}): its messages are ignored",
+                        peer_hex(peer),
+                        grapevine_core::lab::wire::VERSION
+                    ),
+                }));
+            }
             _ => {}
         }
     }

@@ -6,7 +6,7 @@ use grapevine_core::lab::live::{LiveConfig, LiveEvent, LiveNode};
 use grapevine_core::lab::push_sum::PushSumMessage;
 use grapevine_core::lab::rumor::{RumorConfig, RumorEvent};
 use grapevine_core::lab::swim::MemberState;
-use grapevine_core::lab::wire::{encode, Message, WireError};
+use grapevine_core::lab::wire::{encode, LinkMessage, Message, WireError, VERSION};
 use grapevine_core::lab::{Millis, NodeId};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -246,6 +246,22 @@ fn bad_bytes_are_counted_reported_and_dropped_and_the_tab_works_on() {
         })
         .collect();
     assert_eq!(refused, bad.iter().map(|b| b.2).collect::<Vec<_>>());
+    // A member of the previous release: neither malformed nor refused, said once.
+    let mut old_release = encode(&Message::Link(LinkMessage::Hello { sent_ms: 1 })).unwrap();
+    old_release[0] = VERSION - 1;
+    for _ in 0..3 {
+        mesh.tab(1000).handle_bytes(now, b, &old_release);
+    }
+    let later = mesh.tab(1000).counters();
+    assert_eq!(later.malformed, after.malformed);
+    assert_eq!(later.other_version - after.other_version, 3);
+    assert_eq!(
+        events(mesh.tab(1000)),
+        vec![LiveEvent::OtherVersion {
+            peer: b,
+            version: VERSION - 1
+        }]
+    );
     // Still gossiping.
     mesh.tab(2000).start_rumor(now, "still here".into());
     mesh.run_until(3_000);

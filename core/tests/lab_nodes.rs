@@ -551,11 +551,25 @@ fn a_rumor_too_long_is_refused() {
 /// and every message encodes (it used to fail to encode, silently, and anti-entropy stopped).
 #[test]
 fn replication_goes_on_past_a_digest_too_large_for_one_message() {
+    replicate_past_a_large_digest(false);
+}
+
+/// The same with summaries: a hash per part, a part's digest only where it differs.
+#[test]
+fn replication_with_summaries_goes_on_past_a_digest_too_large_for_one_message() {
+    replicate_past_a_large_digest(true);
+}
+
+fn replicate_past_a_large_digest(summaries: bool) {
     use grapevine_core::lab::kv::{Entry, VClock, DIGEST_CHUNK};
     use grapevine_core::lab::wire::{decode, encode, Message};
     let writers = 3 * DIGEST_CHUNK + 300;
-    let mut x = kv(NodeId(1));
-    let mut y = kv(NodeId(2));
+    let config = KvConfig {
+        summaries,
+        ..KvConfig::default()
+    };
+    let mut x = KvNode::new(NodeId(1), config, GossipRng::from_seed_u64(1), Millis(0));
+    let mut y = KvNode::new(NodeId(2), config, GossipRng::from_seed_u64(2), Millis(0));
     // Ids as live members have them: 64 random bits (the longest varints).
     let origin = |i: usize| NodeId(0x9E37_79B9_7F4A_7C15u64.wrapping_mul(i as u64 + 1) | 1 << 63);
     let entries: Vec<Entry> = (0..writers)
@@ -673,4 +687,61 @@ fn a_replica_in_step_answers_a_digest_with_nothing_to_want() {
             delta: vec![],
         }]
     );
+}
+
+/// With summaries, replicas in step exchange one hash and nothing else; replicas that differ
+/// go on to the whole exchange, one message later, and end equal.
+#[test]
+fn a_summary_is_answered_only_where_replicas_differ() {
+    let config = KvConfig {
+        summaries: true,
+        ..KvConfig::default()
+    };
+    let mut x = KvNode::new(NodeId(1), config, GossipRng::from_seed_u64(1), Millis(0));
+    let mut y = KvNode::new(NodeId(2), config, GossipRng::from_seed_u64(2), Millis(0));
+    x.handle_peer(Millis(0), NodeId(2), true);
+    for (node, key) in [(&mut x, "a"), (&mut y, "b")] {
+        set(node, 0, key, "1");
+    }
+    // Messages moved until quiet, their kinds in order.
+    let run = |x: &mut KvNode, y: &mut KvNode, now: u64| -> Vec<&'static str> {
+        x.handle_timeout(Millis(now));
+        let mut kinds = Vec::new();
+        loop {
+            let moved: Vec<(bool, KvMessage)> = sent(x)
+                .into_iter()
+                .map(|t| (true, t.message))
+                .chain(sent(y).into_iter().map(|t| (false, t.message)))
+                .collect();
+            if moved.is_empty() {
+                return kinds;
+            }
+            for (from_x, message) in moved {
+                kinds.push(message.kind());
+                if from_x {
+                    y.handle_message(Millis(now), NodeId(1), message);
+                } else {
+                    x.handle_message(Millis(now), NodeId(2), message);
+                }
+            }
+        }
+    };
+    assert_eq!(
+        run(&mut x, &mut y, 1_000),
+        ["summary", "syn", "syn-ack", "ack"]
+    );
+    assert_eq!(x.digest(), y.digest());
+    assert_eq!(
+        run(&mut x, &mut y, 2_000),
+        ["summary"],
+        "in step: the hash alone"
+    );
+    set(&mut y, 2_500, "b", "2");
+    // x is behind: its answer to y's digest wants the origin, y's Ack carries the write.
+    assert_eq!(
+        run(&mut x, &mut y, 3_000),
+        ["summary", "syn", "syn-ack", "ack"]
+    );
+    assert_eq!(x.digest(), y.digest());
+    assert_eq!(x.lww("b").map(|e| e.value.as_str()), Some("2"));
 }

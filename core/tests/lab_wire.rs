@@ -110,6 +110,13 @@ fn kv() -> impl Strategy<Value = KvMessage> {
             delta
         }),
         vec(entry(), 0..20).prop_map(|delta| KvMessage::Ack { delta }),
+        (node_id(), node_id(), any::<u64>()).prop_map(|(a, b, hash)| KvMessage::Summary {
+            span: Span {
+                from: a.min(b),
+                to: a.max(b)
+            },
+            hash
+        }),
     ]
 }
 
@@ -215,7 +222,9 @@ fn each_kind_of_bad_input_has_its_error() {
     assert_eq!(decode(&[]), Err(WireError::Empty));
     let mut bytes = encode(&ping()).unwrap();
     bytes[0] = VERSION + 1;
-    assert_eq!(decode(&bytes), Err(WireError::UnknownVersion(VERSION + 1)));
+    assert_eq!(decode(&bytes), Err(WireError::OtherVersion(VERSION + 1)));
+    bytes[0] = 200;
+    assert_eq!(decode(&bytes), Err(WireError::UnknownVersion(200)));
     let mut bytes = encode(&ping()).unwrap();
     bytes.push(0);
     assert_eq!(decode(&bytes), Err(WireError::TrailingBytes(1)));

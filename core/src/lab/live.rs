@@ -64,6 +64,9 @@ pub struct LiveCounters {
     pub unsendable: u64,
     /// Messages dropped by the conductor's split (from or to another group) or freeze.
     pub cut: u64,
+    /// Messages from members speaking another wire version ([`LiveEvent::OtherVersion`]),
+    /// dropped unread.
+    pub other_version: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -126,6 +129,15 @@ pub enum LiveEvent {
     Swim(SwimEvent),
     /// From the key-value map.
     Kv(KvEvent),
+    /// `peer` speaks another version of the wire format (a tab loaded before the server was
+    /// upgraded, or a `grapevine peer` of another release): its messages are dropped unread.
+    /// Said once per peer; not misbehaviour, so counted apart from malformed bytes.
+    OtherVersion {
+        /// Who.
+        peer: NodeId,
+        /// The version it speaks.
+        version: u8,
+    },
     /// Bytes from `peer` were refused.
     Refused {
         /// Who sent them.
@@ -188,6 +200,8 @@ pub struct LiveNode {
     strikes: BTreeMap<NodeId, u64>,
     /// Peers whose messages are refused unread (too many forgeries).
     banned: alloc::collections::BTreeSet<NodeId>,
+    /// Peers already reported as speaking another wire version.
+    other_versions: alloc::collections::BTreeSet<NodeId>,
     rng: GossipRng,
     loss: f64,
     loss_chance: Chance,
@@ -236,6 +250,7 @@ impl LiveNode {
             unlinked: Budget::new(now),
             strikes: BTreeMap::new(),
             banned: alloc::collections::BTreeSet::new(),
+            other_versions: alloc::collections::BTreeSet::new(),
             rumor: RumorNode::new(id, config.rumor, derive(1), now).signed(identity.clone()),
             swim: Swim::new(id, Incarnation(0), swim, derive(2), now).signed(identity.clone()),
             kv: KvNode::new(
@@ -243,6 +258,7 @@ impl LiveNode {
                 KvConfig {
                     interval_ms: config.rumor.interval_ms,
                     clock_offset_ms: 0,
+                    summaries: true,
                 },
                 derive(3),
                 now,
@@ -389,6 +405,16 @@ impl LiveNode {
         key: alloc::string::String,
         value: alloc::string::String,
     ) {
+        // Unchanged (links that changed and changed back, a guess given twice): a new version
+        // would travel to every member and say nothing.
+        let own = self.id;
+        if self
+            .kv
+            .entries_of(own)
+            .any(|e| e.key == key && e.value == value)
+        {
+            return;
+        }
         self.kv.handle_command(now, KvCommand::Set { key, value });
     }
 
@@ -560,6 +586,13 @@ impl LiveNode {
         let failures = self.forgeries();
         let message = match wire::decode(bytes) {
             Ok(m) => m,
+            Err(WireError::OtherVersion(version)) => {
+                self.counters.other_version += 1;
+                if self.other_versions.len() < MAX_BANNED && self.other_versions.insert(peer) {
+                    self.effects.emit(LiveEvent::OtherVersion { peer, version });
+                }
+                return;
+            }
             Err(error) => {
                 self.refuse(peer, error);
                 return;

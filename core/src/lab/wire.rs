@@ -15,9 +15,11 @@ use crate::auth::Proof;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
-/// The format's version; a peer speaking another is refused, not misread. 2: signed
-/// members (proofs on SWIM updates, writes, rumors and goodbyes; key-value digests in spans).
-pub const VERSION: u8 = 2;
+/// The format's version; a peer speaking another is refused, not misread (and reported as
+/// such, apart from malformed bytes). 2: signed members (proofs on SWIM updates, writes,
+/// rumors and goodbyes; key-value digests in spans). 3: key-value summaries (a hash of the
+/// digest first; [`KvMessage::Summary`]).
+pub const VERSION: u8 = 3;
 
 /// The largest encoded message, bytes: 16 KiB, the size every WebRTC data channel
 /// implementation delivers in one piece.
@@ -173,8 +175,10 @@ pub enum WireError {
     Empty,
     /// More than [`MAX_MESSAGE_BYTES`].
     TooLarge(usize),
-    /// A version byte other than [`VERSION`].
+    /// A version byte no release of this format uses (16 and above, or 0).
     UnknownVersion(u8),
+    /// A version of this format other than [`VERSION`] (1 to 15): a peer of another release.
+    OtherVersion(u8),
     /// Ended in the middle of a message.
     Truncated,
     /// Not a message of this version.
@@ -200,6 +204,10 @@ impl core::fmt::Display for WireError {
             WireError::UnknownVersion(v) => {
                 write!(f, "unknown wire version {v} (this build speaks {VERSION})")
             }
+            WireError::OtherVersion(v) => write!(
+                f,
+                "wire version {v}, another release of Grapevine (this build speaks {VERSION})"
+            ),
             WireError::Truncated => write!(f, "message truncated"),
             WireError::Malformed => write!(f, "malformed message"),
             WireError::TrailingBytes(n) => write!(f, "{n} bytes after the message"),
@@ -228,7 +236,11 @@ pub fn decode(bytes: &[u8]) -> Result<Message, WireError> {
     }
     let (&version, body) = bytes.split_first().ok_or(WireError::Empty)?;
     if version != VERSION {
-        return Err(WireError::UnknownVersion(version));
+        return Err(if (1..16).contains(&version) {
+            WireError::OtherVersion(version)
+        } else {
+            WireError::UnknownVersion(version)
+        });
     }
     let (message, rest) = postcard::take_from_bytes::<Message>(body).map_err(|e| match e {
         postcard::Error::DeserializeUnexpectedEnd => WireError::Truncated,

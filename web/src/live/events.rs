@@ -111,6 +111,14 @@ impl Live {
                         },
                     );
                 }
+                LiveEvent::OtherVersion { peer, version } => {
+                    self.say(format!(
+                        "member {} runs another version of Grapevine (wire {version}, this page {}): \
+                         its messages are ignored; reload its page so both run the server's version",
+                        peer_hex(peer),
+                        grapevine_core::lab::wire::VERSION
+                    ));
+                }
                 LiveEvent::Refused { peer, error } => {
                     self.say(format!("refused bytes from {}: {error}", peer_hex(peer)));
                 }

@@ -40,6 +40,7 @@ impl ProtocolSpec for Spec {
         let config = KvConfig {
             interval_ms: options.interval_ms,
             clock_offset_ms: 0,
+            summaries: false,
         };
         config
             .validate()
