@@ -225,6 +225,8 @@ fn each_kind_of_bad_input_has_its_error() {
     assert_eq!(decode(&bytes), Err(WireError::OtherVersion(VERSION + 1)));
     bytes[0] = 200;
     assert_eq!(decode(&bytes), Err(WireError::UnknownVersion(200)));
+    bytes[0] = 1; // Before signed members: never in a room with this one.
+    assert_eq!(decode(&bytes), Err(WireError::UnknownVersion(1)));
     let mut bytes = encode(&ping()).unwrap();
     bytes.push(0);
     assert_eq!(decode(&bytes), Err(WireError::TrailingBytes(1)));

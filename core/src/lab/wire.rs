@@ -21,6 +21,10 @@ use serde::{Deserialize, Serialize};
 /// digest first; [`KvMessage::Summary`]).
 pub const VERSION: u8 = 3;
 
+/// The first version whose members can share a room with this one: 2, signed members (the
+/// server wants a key's proof at join, which members of version 1 never give).
+pub const FIRST_ROOM_VERSION: u8 = 2;
+
 /// The largest encoded message, bytes: 16 KiB, the size every WebRTC data channel
 /// implementation delivers in one piece.
 pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
@@ -175,9 +179,11 @@ pub enum WireError {
     Empty,
     /// More than [`MAX_MESSAGE_BYTES`].
     TooLarge(usize),
-    /// A version byte no release of this format uses (16 and above, or 0).
+    /// A version byte no member of a room with this one can speak: 0, 1 (before signed
+    /// members: the server refuses such a member at join) or 16 and above.
     UnknownVersion(u8),
-    /// A version of this format other than [`VERSION`] (1 to 15): a peer of another release.
+    /// A version of this format other than [`VERSION`] that a member of a room can speak
+    /// ([`FIRST_ROOM_VERSION`] to 15): a peer of another release.
     OtherVersion(u8),
     /// Ended in the middle of a message.
     Truncated,
@@ -236,7 +242,7 @@ pub fn decode(bytes: &[u8]) -> Result<Message, WireError> {
     }
     let (&version, body) = bytes.split_first().ok_or(WireError::Empty)?;
     if version != VERSION {
-        return Err(if (1..16).contains(&version) {
+        return Err(if (FIRST_ROOM_VERSION..16).contains(&version) {
             WireError::OtherVersion(version)
         } else {
             WireError::UnknownVersion(version)
