@@ -35,8 +35,13 @@ pub enum Stream {
 pub struct GossipRng(Pcg32);
 
 /// SplitMix64 finaliser: turns nearby seeds (0, 1, 2...) into unrelated states.
-const fn splitmix64(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+const fn splitmix64(z: u64) -> u64 {
+    mix64(z.wrapping_add(0x9E37_79B9_7F4A_7C15))
+}
+
+/// SplitMix64's mixing function: every input bit moves every output bit. Also the hash the
+/// live protocols' summaries are built from (a digest's pairs, a membership's entries).
+pub(crate) const fn mix64(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)

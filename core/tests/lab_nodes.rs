@@ -737,11 +737,104 @@ fn a_summary_is_answered_only_where_replicas_differ() {
         "in step: the hash alone"
     );
     set(&mut y, 2_500, "b", "2");
-    // x is behind: its answer to y's digest wants the origin, y's Ack carries the write.
+    // The same origins, a version moved: y answers with its versions alone, x is behind
+    // and wants the origin, y's Ack carries the write.
     assert_eq!(
         run(&mut x, &mut y, 3_000),
-        ["summary", "syn", "syn-ack", "ack"]
+        ["summary", "versions", "syn-ack", "ack"]
     );
     assert_eq!(x.digest(), y.digest());
     assert_eq!(x.lww("b").map(|e| e.value.as_str()), Some("2"));
+    // Versions that no longer match the receiver's origins (it met one since its summary,
+    // or a peer lies) are dropped, not misread: the next exchange starts again.
+    let stale = |origins: u64, versions: Vec<u64>| KvMessage::Versions {
+        span: Span::ALL,
+        origins,
+        versions,
+    };
+    let ours = grapevine_core::lab::kv::origins_hash([NodeId(1), NodeId(2)].into_iter());
+    for message in [stale(ours ^ 1, vec![9, 9]), stale(ours, vec![9])] {
+        x.handle_message(Millis(3_500), NodeId(2), message);
+        assert!(sent(&mut x).is_empty());
+    }
+    x.handle_message(Millis(3_500), NodeId(2), stale(ours, vec![9, 9]));
+    assert!(
+        matches!(&sent(&mut x)[..], [t] if matches!(t.message, KvMessage::SynAck { .. })),
+        "matching versions are answered as a digest"
+    );
+}
+
+/// In live rooms a push-pull opens with a hash of the membership: a member in step says
+/// nothing, one that lists someone else (or someone differently) answers with its state and
+/// the push-pull runs as ever.
+#[test]
+fn a_push_pull_summary_is_answered_only_where_memberships_differ() {
+    let config = SwimConfig {
+        period_ms: 10_000,
+        ack_timeout_ms: 5_000,
+        push_pull_ms: Some(1_000),
+        summaries: true,
+        ..SwimConfig::default()
+    };
+    let mut a = swim(A, config, &[B]);
+    let mut b = swim(B, config, &[A, C]);
+    // A's timers at `now`, then messages moved until quiet: their kinds in order (the
+    // period's probe and its ack left out).
+    let run = |a: &mut Swim, b: &mut Swim, now: u64| -> Vec<&'static str> {
+        a.handle_timeout(Millis(now));
+        let mut kinds = Vec::new();
+        loop {
+            let moved: Vec<(bool, SwimMessage)> = sent(a)
+                .into_iter()
+                .map(|t| (true, t.message))
+                .chain(sent(b).into_iter().map(|t| (false, t.message)))
+                .collect();
+            if moved.is_empty() {
+                return kinds;
+            }
+            for (from_a, message) in moved {
+                if !matches!(message, SwimMessage::Ping { .. } | SwimMessage::Ack { .. }) {
+                    kinds.push(message.kind());
+                }
+                if from_a {
+                    b.handle_message(Millis(now), A, message);
+                } else {
+                    a.handle_message(Millis(now), B, message);
+                }
+            }
+        }
+    };
+    run(&mut a, &mut b, 0);
+    assert_eq!(
+        run(&mut a, &mut b, 1_000),
+        ["summary", "push-pull", "push-pull"],
+        "B lists C, A does not: B's state asks for A's"
+    );
+    assert_eq!(state_of(&a, C), MemberState::Alive);
+    assert_eq!(
+        run(&mut a, &mut b, 2_000),
+        ["summary"],
+        "in step: the hash alone"
+    );
+    // B hears that C is suspect: the views differ again.
+    let suspicion = Update {
+        member: C,
+        incarnation: Incarnation(0),
+        state: MemberState::Suspect,
+        from: B,
+        proof: None,
+    };
+    b.handle_message(
+        Millis(2_500),
+        C,
+        SwimMessage::Sync {
+            members: vec![suspicion],
+        },
+    );
+    assert_eq!(
+        run(&mut a, &mut b, 3_000),
+        ["summary", "push-pull", "push-pull"]
+    );
+    assert_eq!(state_of(&a, C), MemberState::Suspect);
+    assert_eq!(run(&mut a, &mut b, 4_000), ["summary"]);
 }

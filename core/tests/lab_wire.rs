@@ -66,6 +66,7 @@ fn swim() -> impl Strategy<Value = SwimMessage> {
         }),
         vec(update(), 0..100).prop_map(|members| SwimMessage::Sync { members }),
         vec(node_id(), 0..100).prop_map(|members| SwimMessage::Want { members }),
+        any::<u64>().prop_map(|hash| SwimMessage::Summary { hash }),
     ]
 }
 
@@ -110,13 +111,30 @@ fn kv() -> impl Strategy<Value = KvMessage> {
             delta
         }),
         vec(entry(), 0..20).prop_map(|delta| KvMessage::Ack { delta }),
-        (node_id(), node_id(), any::<u64>()).prop_map(|(a, b, hash)| KvMessage::Summary {
-            span: Span {
-                from: a.min(b),
-                to: a.max(b)
-            },
-            hash
+        (node_id(), node_id(), any::<u64>(), any::<u64>()).prop_map(|(a, b, hash, origins)| {
+            KvMessage::Summary {
+                span: Span {
+                    from: a.min(b),
+                    to: a.max(b),
+                },
+                hash,
+                origins,
+            }
         }),
+        (
+            node_id(),
+            node_id(),
+            any::<u64>(),
+            vec(any::<u64>(), 0..100)
+        )
+            .prop_map(|(a, b, origins, versions)| KvMessage::Versions {
+                span: Span {
+                    from: a.min(b),
+                    to: a.max(b),
+                },
+                origins,
+                versions,
+            }),
     ]
 }
 

@@ -81,7 +81,8 @@ pub fn message(protocol: &str, kind: &str) -> &'static str {
         (_, "pull") => REQUEST,
         (_, "pull-reply") => AMBER,
         (_, "feedback") => REDUNDANT,
-        // The rest: a join and its sync, a push-pull, a want, the link's own.
+        // The rest: a join and its sync, a push-pull, a want, a live room's summaries (SWIM's
+        // and the key-value map's), the link's own.
         _ => "#e2e8f0",
     }
 }

@@ -18,8 +18,10 @@ use serde::{Deserialize, Serialize};
 /// The format's version; a peer speaking another is refused, not misread (and reported as
 /// such, apart from malformed bytes). 2: signed members (proofs on SWIM updates, writes,
 /// rumors and goodbyes; key-value digests in spans). 3: key-value summaries (a hash of the
-/// digest first; [`KvMessage::Summary`]).
-pub const VERSION: u8 = 3;
+/// digest first; [`KvMessage::Summary`]). 4: SWIM push-pull summaries (a hash of the
+/// membership first; [`SwimMessage::Summary`]), and key-value digests as versions alone
+/// where both ends hold the same origins ([`KvMessage::Versions`]).
+pub const VERSION: u8 = 4;
 
 /// The first version whose members can share a room with this one: 2, signed members (the
 /// server wants a key's proof at join, which members of version 1 never give).

@@ -36,6 +36,11 @@ pub struct SwimConfig {
     /// long, so that an old member's push-pull cannot bring it back: only a higher
     /// incarnation can.
     pub forget_after_ms: Option<u32>,
+    /// Start each push-pull with a [`SwimMessage::Summary`](super::message::SwimMessage),
+    /// a hash of the membership, rather than the digest: members in step (an idle room,
+    /// almost always) then exchange one small message instead of two digests. Live rooms
+    /// only; the lab sends digests, so its runs stay as they were.
+    pub summaries: bool,
 }
 
 /// How a member picks whom to probe.
@@ -89,6 +94,7 @@ impl Default for SwimConfig {
             lifeguard: None,
             push_pull_ms: None,
             forget_after_ms: None,
+            summaries: false,
         }
     }
 }

@@ -37,7 +37,7 @@ pub use super::config::{Lifeguard, ProbeOrder, SwimConfig, PUSH_PULL_PERIODS};
 pub use super::member::{
     MAX_PENDING, MAX_SIGNED_MEMBERS, MAX_TOMBSTONES, PENDING_MS, TOMBSTONE_FACTOR,
 };
-pub use super::message::{SwimMessage, Update, MAX_SYNC_MEMBERS, MAX_UPDATES};
+pub use super::message::{membership_hash, SwimMessage, Update, MAX_SYNC_MEMBERS, MAX_UPDATES};
 pub use super::state::Swim;
 pub use super::sync::SIGNED_SYNC_MEMBERS;
 pub use super::view::{Incarnation, MemberState, MemberView, SwimEvent};
@@ -194,6 +194,7 @@ impl Node for Swim {
                 reply,
             } => self.handle_push_pull(now, from, members, gone, reply),
             SwimMessage::Want { members } => self.handle_want(now, from, members),
+            SwimMessage::Summary { hash } => self.handle_summary(now, from, hash),
         }
     }
 

@@ -7,7 +7,7 @@
 //! honest members ask for it.
 
 use super::member::MAX_SIGNED_MEMBERS;
-use super::message::{SwimMessage, Update, MAX_SYNC_MEMBERS};
+use super::message::{membership_hash, SwimMessage, Update, MAX_SYNC_MEMBERS};
 use super::state::Swim;
 use super::view::{Incarnation, MemberState, MemberView};
 use crate::auth::Proof;
@@ -98,10 +98,46 @@ impl Swim {
             if self.next_push_pull <= now {
                 self.next_push_pull = now.after(u64::from(every));
                 if let Some(with) = self.push_pull_target() {
-                    self.push_state(with, true, None);
+                    if self.config.summaries {
+                        let hash = self.membership_hash();
+                        self.send(with, SwimMessage::Summary { hash });
+                    } else {
+                        self.push_state(with, true, None);
+                    }
                 }
             }
         }
+    }
+
+    /// A push-pull's summary: silence if this member's membership hashes the same (in
+    /// step), else this member's state asking for the sender's, as a push-pull starts.
+    /// Paced as push-pull answers are: a peer sending wrong hashes over and over draws the
+    /// state no faster than by asking for it.
+    pub(super) fn handle_summary(&mut self, now: Millis, from: NodeId, hash: u64) {
+        if hash != self.membership_hash() && self.push_pull_due(now, from) {
+            self.push_state(from, true, None);
+        }
+    }
+
+    /// The hash of the membership [`Swim::push_state`] would list ([`membership_hash`]).
+    pub(super) fn membership_hash(&self) -> u64 {
+        let me = MemberView {
+            state: MemberState::Alive,
+            incarnation: self.incarnation,
+        };
+        let listed = self.members.iter().map(|(&id, m)| (id, m.view, false));
+        let gone = self.tombstones.iter().map(|(&id, t)| {
+            let view = MemberView {
+                state: t.state,
+                incarnation: t.incarnation,
+            };
+            (id, view, true)
+        });
+        membership_hash(
+            listed
+                .chain(core::iter::once((self.id, me, false)))
+                .chain(gone),
+        )
     }
 
     /// Whether `peer` may be sent the full state now: one answer per peer per half
