@@ -6,8 +6,8 @@
 use futures_util::{SinkExt, StreamExt};
 use grapevine_core::auth::Identity;
 use grapevine_core::lab::live::HELLO_RETRY_MS;
+use grapevine_core::lab::live::ROOM_PUSH_PULL_PERIODS;
 use grapevine_core::lab::mesh::LinkTarget;
-use grapevine_core::lab::swim::PUSH_PULL_PERIODS;
 use grapevine_core::signal::{peer_hex, prove};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -1133,7 +1133,7 @@ const PEER_INTERVAL_MS: u32 = 200;
 ///   robin, one a period); the mesh's diameter is at most `n - 1` hops (a chain, the worst
 ///   connected mesh);
 /// - repair: what piggybacking missed comes in the next full-state push-pull (every
-///   [`PUSH_PULL_PERIODS`] periods with one link), a `Want` and its answer, a tick of the
+///   [`ROOM_PUSH_PULL_PERIODS`] periods with one link), a `Want` and its answer, a tick of the
 ///   relay each way.
 ///
 /// This holds of a mesh in one part. A mesh in two parts (each member at its link target,
@@ -1147,7 +1147,7 @@ fn membership_bound(n: u32, k: u32) -> Bound {
     let cap = LinkTarget::capped(k as usize).cap as u64;
     let linking = 2 * LINK_EVERY_MS + HELLO_RETRY_MS;
     let dissemination = u64::from(n - 1) * cap * period;
-    let repair = u64::from(PUSH_PULL_PERIODS) * period + 4 * RELAY_TICK_MS;
+    let repair = u64::from(ROOM_PUSH_PULL_PERIODS) * period + 4 * RELAY_TICK_MS;
     let joining = 3 * ROUND_TRIP;
     let quiet = joining + Duration::from_millis(linking + dissemination + repair);
     Bound::new(
@@ -1156,7 +1156,7 @@ fn membership_bound(n: u32, k: u32) -> Bound {
             "joining {:.1} s + linking {linking} ms (2 rounds of asking, a second apart, \
              and a hello retry) + dissemination {dissemination} ms ({} hops × {cap} links \
              probed round robin × {period} ms period) + repair {repair} ms (a push-pull \
-             every {PUSH_PULL_PERIODS} periods, a want and its answer over the relay)",
+             every {ROOM_PUSH_PULL_PERIODS} periods, a want and its answer over the relay)",
             joining.as_secs_f64(),
             n - 1
         ),

@@ -334,7 +334,7 @@ fn lab_controls(p: &ControlsProps, lab: &ProtocolInfo) -> Html {
             </label>
         }
         if lab.takes(LabOption::PushPull) {
-            <label class="check" title="A full-state exchange with one member every 5 periods, as memberlist and live mode do: what rejoins the sides of a healed split">
+            <label class="check" title="A full-state exchange with one member every 5 periods, as memberlist does (live mode: every 2): what rejoins the sides of a healed split">
                 <input type="checkbox" checked={s.lab.push_pull} onchange={push_pull} data-testid="lab-pushpull" />
                 { "Push-pull sync every 5 periods (memberlist)" }
             </label>

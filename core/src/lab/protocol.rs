@@ -30,8 +30,9 @@ pub struct LabOptions {
     /// SWIM: Lifeguard's local health and dynamic suspicion timeout.
     pub lifeguard: bool,
     /// SWIM: memberlist's full-state push-pull with one member every
-    /// [`PUSH_PULL_PERIODS`](super::swim::PUSH_PULL_PERIODS) periods, as live mode runs it:
-    /// what makes the lists whole again after a partition heals.
+    /// [`PUSH_PULL_PERIODS`](super::swim::PUSH_PULL_PERIODS) periods (live mode runs it every
+    /// [`ROOM_PUSH_PULL_PERIODS`](super::live::ROOM_PUSH_PULL_PERIODS)): what makes the lists
+    /// whole again after a partition heals.
     pub push_pull: bool,
     /// Push-sum: what is computed.
     pub aggregate: Aggregate,
