@@ -95,24 +95,64 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest wait before connecting again after the server went away.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
-/// Lines to stdout, one writer at a time.
+/// Lines to stdout, written in order by a thread of their own, so the members never wait on
+/// whoever reads them. Written from the members' tasks, a reader slower than the room (a
+/// script parsing every line as it comes, as e2e/bench-live.mjs does) held every member up on
+/// a full pipe: probes went unanswered, and an idle room of 60 counted thousands of
+/// suspicions no network caused. Lines a slow reader has not taken yet wait in memory.
 struct Output {
     json: bool,
+    to_writer: std::sync::mpsc::Sender<Written>,
+}
+
+/// What the writer thread is handed.
+enum Written {
+    Line(String),
+    /// Every line before this one is out: say so.
+    Flushed(std::sync::mpsc::SyncSender<()>),
 }
 
 impl Output {
+    fn new(json: bool) -> Output {
+        Output::to(json, std::io::stdout())
+    }
+
+    /// Lines to `out` (stdout, or a pipe in a test).
+    fn to(json: bool, mut out: impl Write + Send + 'static) -> Output {
+        let (to_writer, lines) = std::sync::mpsc::channel::<Written>();
+        std::thread::spawn(move || {
+            for written in lines {
+                match written {
+                    Written::Line(line) => {
+                        let _ = writeln!(out, "{line}");
+                        let _ = out.flush();
+                    }
+                    Written::Flushed(done) => {
+                        let _ = done.send(());
+                    }
+                }
+            }
+        });
+        Output { json, to_writer }
+    }
+
     fn line(&self, value: serde_json::Value) {
         if self.json {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{value}");
+            let _ = self.to_writer.send(Written::Line(value.to_string()));
         }
     }
 
     fn say(&self, text: &str) {
         if !self.json {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{text}");
-            let _ = out.flush();
+            let _ = self.to_writer.send(Written::Line(text.to_string()));
+        }
+    }
+
+    /// Waits until every line so far is written (before the process exits).
+    fn flush(&self) {
+        let (done, written) = std::sync::mpsc::sync_channel(1);
+        if self.to_writer.send(Written::Flushed(done)).is_ok() {
+            let _ = written.recv();
         }
     }
 }
@@ -183,7 +223,7 @@ fn random_u64() -> Option<u64> {
 }
 
 async fn run_members(args: PeerArgs, url: String, seed: u64) -> Result<(), crate::Usage> {
-    let out = Arc::new(Output { json: args.json });
+    let out = Arc::new(Output::new(args.json));
     let started = Instant::now();
     // Whether the server is there at all: one clear error rather than N members retrying.
     let host = url
@@ -277,6 +317,7 @@ async fn run_members(args: PeerArgs, url: String, seed: u64) -> Result<(), crate
     } else {
         out.say(&format!("left the room: {summary}"));
     }
+    out.flush();
     Ok(())
 }
 
@@ -874,4 +915,47 @@ impl Member {
 async fn send(ws: &mut Ws, frame: &FromClient<Signal>) -> bool {
     let text = serde_json::to_string(frame).expect("serialisable");
     ws.send(Message::Text(text.into())).await.is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Output;
+    use std::io::Read;
+    use std::time::Duration;
+
+    /// A reader that takes nothing for a while holds up no member: lines wait in memory, in
+    /// order, and are all there once it reads.
+    #[test]
+    fn a_slow_reader_does_not_hold_the_members_up() {
+        let (mut reader, writer) = std::io::pipe().expect("a pipe");
+        let out = Output::to(true, writer);
+        // Far more than a pipe holds (64 KiB on Linux): with writes from the members' own
+        // tasks, the first full pipe would block them until someone read.
+        const LINES: usize = 20_000;
+        let (done, finished) = std::sync::mpsc::channel();
+        let writing = std::thread::spawn(move || {
+            for i in 0..LINES {
+                out.line(serde_json::json!({ "event": "test", "i": i }));
+            }
+            done.send(()).expect("the test waits");
+            out
+        });
+        finished
+            .recv_timeout(Duration::from_secs(30))
+            .expect("writing lines blocked on a reader that has not read yet");
+        let out = writing.join().expect("the writer");
+        let reading = std::thread::spawn(move || {
+            let mut text = String::new();
+            reader.read_to_string(&mut text).expect("the lines");
+            text
+        });
+        out.flush();
+        drop(out);
+        let text = reading.join().expect("the reader");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), LINES, "every line arrives");
+        for (i, line) in lines.iter().enumerate() {
+            assert_eq!(*line, format!(r#"{{"event":"test","i":{i}}}"#), "in order");
+        }
+    }
 }
