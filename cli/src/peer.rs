@@ -169,6 +169,8 @@ struct Status {
     received: u64,
     dropped: u64,
     malformed: u64,
+    /// Messages from members it holds no link to (benign: sent before an unlink arrived).
+    unlinked: u64,
     /// What peers sent that the member refused (forged, unsigned, over a cap or a rate).
     refused: u64,
     relay_bytes_sent: u64,
@@ -364,6 +366,7 @@ fn summary(args: &PeerArgs, seed: u64, s: &[Status], started: Instant) -> serde_
         "received": sum(|s| s.received),
         "dropped": sum(|s| s.dropped),
         "malformed": sum(|s| s.malformed),
+        "unlinked": sum(|s| s.unlinked),
         "refused": sum(|s| s.refused),
         "relay_bytes_sent": sum(|s| s.relay_bytes_sent),
         "relay_bytes_received": sum(|s| s.relay_bytes_received),
@@ -712,6 +715,7 @@ impl Member {
         (self.status.sent, self.status.received, self.status.dropped) =
             (c.sent, c.received, c.dropped);
         self.status.malformed = self.status.malformed.max(c.malformed);
+        self.status.unlinked = c.unlinked;
         self.status.refused = self.node.refusals().total();
         if let Some(r) = relay {
             self.status.relay_bytes_sent = r.bytes;
@@ -847,6 +851,18 @@ impl Member {
         }
         let t = now();
         while let Some(event) = self.node.poll_event() {
+            if let LiveEvent::HalfOpen { peer } = event {
+                // It still holds a link this member dropped (the refusal was lost): again.
+                let busy = FromClient::Signal {
+                    to: peer_hex(peer),
+                    data: Signal::Link {
+                        link: LinkSignal::Busy,
+                    },
+                };
+                if !send(ws, &busy).await {
+                    return false;
+                }
+            }
             self.report(t, event, out);
         }
         let Some(relay) = relay else {

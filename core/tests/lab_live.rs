@@ -2,7 +2,7 @@
 //! clock jumped to each deadline. What the browser adds is only the moving.
 
 use grapevine_core::auth::Identity;
-use grapevine_core::lab::live::{LiveConfig, LiveEvent, LiveNode};
+use grapevine_core::lab::live::{LiveConfig, LiveEvent, LiveNode, PING_EVERY_MS};
 use grapevine_core::lab::push_sum::PushSumMessage;
 use grapevine_core::lab::rumor::{RumorConfig, RumorEvent};
 use grapevine_core::lab::swim::MemberState;
@@ -271,6 +271,41 @@ fn bad_bytes_are_counted_reported_and_dropped_and_the_tab_works_on() {
         .iter_rumors()
         .any(|(r, _)| r.text == "still here"));
     let _ = a;
+}
+
+/// A link one end dropped and the other still holds (the refusal that said so was lost):
+/// what the holder sends is counted apart, as benign, never as malformed, and its link pings
+/// make the other end say "half open", so its driver can tell the holder again.
+#[test]
+fn a_link_held_at_one_end_only_is_reported_not_counted_malformed() {
+    let mut mesh = Mesh::new(2);
+    mesh.run_until(1_000);
+    let (a, b) = (tab_id(1000), tab_id(2000));
+    assert!(mesh.tab(1000).links().all(|l| l.ready));
+    let now = mesh.now;
+    mesh.tab(2000).handle_link_down(now, a);
+    events(mesh.tab(2000));
+    let before = mesh.tab(2000).counters();
+    mesh.run_until(1_000 + 2 * PING_EVERY_MS);
+    let after = mesh.tab(2000).counters();
+    assert_eq!(after.malformed, before.malformed, "nothing malformed");
+    assert!(
+        after.unlinked > before.unlinked,
+        "counted as unlinked: {after:?}"
+    );
+    let half_open: Vec<NodeId> = events(mesh.tab(2000))
+        .into_iter()
+        .filter_map(|e| match e {
+            LiveEvent::HalfOpen { peer } => Some(peer),
+            LiveEvent::Refused { peer, error } => panic!("refused {peer}: {error}"),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        !half_open.is_empty() && half_open.iter().all(|&p| p == a),
+        "{half_open:?}"
+    );
+    let _ = b;
 }
 
 #[test]

@@ -69,6 +69,10 @@ pub struct LiveCounters {
     /// Messages from members speaking another wire version ([`LiveEvent::OtherVersion`]),
     /// dropped unread.
     pub other_version: u64,
+    /// Messages from members this one holds no link to, dropped: sent before the sender
+    /// heard the link was dropped (a swap to make room), or over a link only the sender
+    /// still holds ([`LiveEvent::HalfOpen`]). Not misbehaviour, so not counted as malformed.
+    pub unlinked: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -139,6 +143,15 @@ pub enum LiveEvent {
         peer: NodeId,
         /// The version it speaks.
         version: u8,
+    },
+    /// `peer` still holds a link to this member, which holds none (it pings the link every
+    /// [`PING_EVERY_MS`], and pings go only over links both ends completed): the refusal
+    /// that dropped it was lost. The driver tells it again, as it tells a member it swapped
+    /// out; until then its probes of this member go unanswered, and it suspects this member
+    /// every time round.
+    HalfOpen {
+        /// Who.
+        peer: NodeId,
     },
     /// Bytes from `peer` were refused.
     Refused {
@@ -629,14 +642,22 @@ impl LiveNode {
             self.settle(now);
             return;
         }
-        if !self.links.contains_key(&peer) {
-            // Not (yet) a link of ours: the page opens one first. Counted as refused.
+        if let Message::PushSum(_) = message {
+            // No protocol of a room: whoever sent it, garbage.
             self.counters.malformed += 1;
-            self.refusals.add("no-link");
+            self.refusals.add("wrong-protocol");
             self.effects.emit(LiveEvent::Refused {
                 peer,
                 error: WireError::WrongProtocol,
             });
+            return;
+        }
+        if !self.links.contains_key(&peer) {
+            // Not a link of ours (any more, or yet: the page opens one first).
+            self.counters.unlinked += 1;
+            if let Message::Link(LinkMessage::Ping { .. }) = message {
+                self.effects.emit(LiveEvent::HalfOpen { peer });
+            }
             return;
         }
         self.counters.received += 1;
@@ -649,15 +670,7 @@ impl LiveNode {
                     Message::Rumor(m) => self.rumor.handle_message(now, peer, m),
                     Message::Swim(m) => self.swim.handle_message(now, peer, m),
                     Message::Kv(m) => self.kv.handle_message(now, peer, m),
-                    Message::PushSum(_) | Message::Link(_) => {
-                        self.counters.received -= 1;
-                        self.counters.malformed += 1;
-                        self.refusals.add("wrong-protocol");
-                        self.effects.emit(LiveEvent::Refused {
-                            peer,
-                            error: WireError::WrongProtocol,
-                        });
-                    }
+                    Message::PushSum(_) | Message::Link(_) => {} // (taken above)
                 }
             }
         }

@@ -4,12 +4,12 @@
 
 use super::js::now;
 use super::state::{Arrival, Live, Peer};
-use super::transport::{Event, Frame, ServerState, Transport};
+use super::transport::{Event, Frame, ServerState, Transport, Via};
 use grapevine_core::lab::live::LiveEvent;
 use grapevine_core::lab::rumor::RumorEvent;
 use grapevine_core::lab::wire::WireError;
 use grapevine_core::lab::NodeId;
-use grapevine_core::signal::peer_hex;
+use grapevine_core::signal::{peer_hex, LinkSignal, Signal};
 
 /// How often the mesh is asked for the links it is missing, ms.
 const PLAN_EVERY_MS: f64 = 1_000.0;
@@ -121,6 +121,17 @@ impl Live {
                 }
                 LiveEvent::Refused { peer, error } => {
                     self.say(format!("refused bytes from {}: {error}", peer_hex(peer)));
+                }
+                LiveEvent::HalfOpen { peer } => {
+                    // It still holds a link this page dropped (the refusal was lost): again.
+                    let via = self.peers.get(&peer).map_or(Via::Server, |p| p.via);
+                    self.signal(
+                        peer,
+                        via,
+                        Signal::Link {
+                            link: LinkSignal::Busy,
+                        },
+                    );
                 }
                 _ => {}
             }

@@ -652,7 +652,8 @@ impl Component for LiveView {
                     <section class="panel stats" aria-label="Counters">
                         { stat("Sent", counters.sent, Some("live-sent"),
                             (counters.unsendable > 0).then(|| format!("{} too large to send", counters.unsendable).into())) }
-                        { stat("Received", counters.received, Some("live-received"), None) }
+                        { stat("Received", counters.received, Some("live-received"),
+                            (counters.unlinked > 0).then(|| format!("{} after an unlink", counters.unlinked).into())) }
                         { stat("Dropped", counters.dropped, Some("live-dropped"), Some("by the loss knob".into())) }
                         { stat("Malformed", counters.malformed, Some("live-malformed"), Some("refused by the decoder".into())) }
                         { stat_titled(
