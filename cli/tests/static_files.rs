@@ -42,7 +42,12 @@ impl Server {
     /// Serves a dist folder holding a page, a content-hashed wasm and an unhashed part, each
     /// with brotli and gzip variants whose bytes say which they are.
     fn start() -> Server {
-        let dist = std::env::temp_dir().join(format!("grapevine-static-{}", std::process::id()));
+        // One directory per server: the tests run in parallel in one process, and each
+        // removes its own when done (a shared one was removed under the other: a 404).
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dist =
+            std::env::temp_dir().join(format!("grapevine-static-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dist).unwrap();
         for name in ["index.html", HASHED_WASM, PART] {
             std::fs::write(dist.join(name), format!("identity {name}")).unwrap();

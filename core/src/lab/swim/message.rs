@@ -123,7 +123,7 @@ pub enum SwimMessage {
     },
     /// A push-pull's opening in live rooms ([`SwimConfig::summaries`]): "the digest I would
     /// send hashes to `hash`" ([`membership_hash`]). A member whose own hashes the same is
-    /// in step and says nothing (about 10 bytes instead of two digests of 22 bytes a member);
+    /// in step and says nothing (13 bytes instead of two digests of about 22 bytes a member);
     /// another answers with its state asking for the sender's (a `PushPull` with `reply`),
     /// and the exchange goes on as any push-pull.
     ///
