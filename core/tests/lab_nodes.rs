@@ -38,6 +38,36 @@ fn events<N: Node>(node: &mut N) -> Vec<N::Event> {
     std::iter::from_fn(|| node.poll_event()).collect()
 }
 
+/// `x`'s timers at `now`, then the messages between `x` and `y` moved until quiet: the kind
+/// of each, in order, as `kind` names it (`None`: left out of the list, moved all the same).
+fn until_quiet<N: Node>(
+    x: &mut N,
+    y: &mut N,
+    now: u64,
+    kind: impl Fn(&N::Message) -> Option<&'static str>,
+) -> Vec<&'static str> {
+    x.handle_timeout(Millis(now));
+    let mut kinds = Vec::new();
+    loop {
+        let moved: Vec<(bool, N::Message)> = sent(x)
+            .into_iter()
+            .map(|t| (true, t.message))
+            .chain(sent(y).into_iter().map(|t| (false, t.message)))
+            .collect();
+        if moved.is_empty() {
+            return kinds;
+        }
+        for (from_x, message) in moved {
+            kinds.extend(kind(&message));
+            if from_x {
+                y.handle_message(Millis(now), x.id(), message);
+            } else {
+                x.handle_message(Millis(now), y.id(), message);
+            }
+        }
+    }
+}
+
 fn state_of(node: &Swim, member: NodeId) -> MemberState {
     node.member(member).expect("known").state
 }
@@ -703,28 +733,8 @@ fn a_summary_is_answered_only_where_replicas_differ() {
     for (node, key) in [(&mut x, "a"), (&mut y, "b")] {
         set(node, 0, key, "1");
     }
-    // Messages moved until quiet, their kinds in order.
-    let run = |x: &mut KvNode, y: &mut KvNode, now: u64| -> Vec<&'static str> {
-        x.handle_timeout(Millis(now));
-        let mut kinds = Vec::new();
-        loop {
-            let moved: Vec<(bool, KvMessage)> = sent(x)
-                .into_iter()
-                .map(|t| (true, t.message))
-                .chain(sent(y).into_iter().map(|t| (false, t.message)))
-                .collect();
-            if moved.is_empty() {
-                return kinds;
-            }
-            for (from_x, message) in moved {
-                kinds.push(message.kind());
-                if from_x {
-                    y.handle_message(Millis(now), NodeId(1), message);
-                } else {
-                    x.handle_message(Millis(now), NodeId(2), message);
-                }
-            }
-        }
+    let run = |x: &mut KvNode, y: &mut KvNode, now: u64| {
+        until_quiet(x, y, now, |m: &KvMessage| Some(m.kind()))
     };
     assert_eq!(
         run(&mut x, &mut y, 1_000),
@@ -778,31 +788,11 @@ fn a_push_pull_summary_is_answered_only_where_memberships_differ() {
     };
     let mut a = swim(A, config, &[B]);
     let mut b = swim(B, config, &[A, C]);
-    // A's timers at `now`, then messages moved until quiet: their kinds in order (the
-    // period's probe and its ack left out).
-    let run = |a: &mut Swim, b: &mut Swim, now: u64| -> Vec<&'static str> {
-        a.handle_timeout(Millis(now));
-        let mut kinds = Vec::new();
-        loop {
-            let moved: Vec<(bool, SwimMessage)> = sent(a)
-                .into_iter()
-                .map(|t| (true, t.message))
-                .chain(sent(b).into_iter().map(|t| (false, t.message)))
-                .collect();
-            if moved.is_empty() {
-                return kinds;
-            }
-            for (from_a, message) in moved {
-                if !matches!(message, SwimMessage::Ping { .. } | SwimMessage::Ack { .. }) {
-                    kinds.push(message.kind());
-                }
-                if from_a {
-                    b.handle_message(Millis(now), A, message);
-                } else {
-                    a.handle_message(Millis(now), B, message);
-                }
-            }
-        }
+    // The period's probe and its ack left out.
+    let run = |a: &mut Swim, b: &mut Swim, now: u64| {
+        until_quiet(a, b, now, |m: &SwimMessage| {
+            (!matches!(m, SwimMessage::Ping { .. } | SwimMessage::Ack { .. })).then(|| m.kind())
+        })
     };
     run(&mut a, &mut b, 0);
     assert_eq!(
