@@ -60,8 +60,9 @@ async function measure(n) {
   const idle0 = { bytes: await relayed(), at: Date.now() };
   await sleep(20_000);
   const idleBs = (await relayed() - idle0.bytes) / ((Date.now() - idle0.at) / 1000);
-  // A rumor: SIGUSR-free way: a second process of one member starts one at once.
-  const starter = nativePeers(origin, room, ['--count', '1', '--seed', '2', '--rumor-every', '3']);
+  // One rumor, from a second process of one member: it joins, and starts its rumor 8 s later
+  // (its join spread by then: the window holds the rumor alone).
+  const starter = nativePeers(origin, room, ['--count', '1', '--seed', '2', '--rumor-every', '8', '--rumors', '1']);
   const origin_ = await waitFor('the rumor starts', () => starter.lines.find((l) => l.event === 'rumor' && l.hops === 0)?.rumor, 60_000);
   const rumor0 = { bytes: await relayed(), at: Date.now() };
   const rumorMs = await waitFor('the rumor reaches every member', () => {

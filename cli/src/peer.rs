@@ -64,6 +64,10 @@ pub struct PeerArgs {
     /// Start a rumor at a random member every this many seconds (0: never).
     #[arg(long, value_name = "SECONDS", default_value_t = 0.0, value_parser = parse_seconds)]
     pub rumor_every: f64,
+    /// Start at most this many rumors (with `--rumor-every`; default: no limit). `--rumors 1`
+    /// starts one rumor `--rumor-every` seconds after the start, and no more.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub rumors: Option<u64>,
     /// Seed of the members' random choices and of who starts each rumor (default: random,
     /// printed). Ids are random either way: two processes must not collide in a room.
     #[arg(long, value_name = "S")]
@@ -281,6 +285,7 @@ async fn run_members(args: PeerArgs, url: String, seed: u64) -> Result<(), crate
     }
     let mut chooser = GossipRng::derive(seed, Stream::Scenario, 0);
     let rumor_every = (args.rumor_every > 0.0).then(|| Duration::from_secs_f64(args.rumor_every));
+    let rumors_wanted = args.rumors.unwrap_or(u64::MAX);
     let mut next_rumor = rumor_every.map(|d| tokio::time::Instant::now() + d);
     let mut next_status = tokio::time::Instant::now() + Duration::from_secs(5);
     let deadline = args
@@ -299,7 +304,9 @@ async fn run_members(args: PeerArgs, url: String, seed: u64) -> Result<(), crate
                 let who = chooser.below(args.count) as usize;
                 rumors += 1;
                 let _ = commands[who].try_send(Command::StartRumor(format!("rumor {rumors} from native peer {who}")));
-                next_rumor = rumor_every.map(|d| tokio::time::Instant::now() + d);
+                next_rumor = rumor_every
+                    .filter(|_| rumors < rumors_wanted)
+                    .map(|d| tokio::time::Instant::now() + d);
             }
             _ = tokio::time::sleep_until(next_status) => {
                 next_status += Duration::from_secs(5);

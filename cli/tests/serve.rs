@@ -1163,6 +1163,39 @@ fn membership_bound(n: u32, k: u32) -> Bound {
     )
 }
 
+/// `--rumors N` stops after N rumors: a lone member told to start one every 0.2 s for 3 s
+/// starts 2 with `--rumors 2` (about 15 without), and says so in its summary.
+#[tokio::test]
+async fn rumors_caps_the_rumors_a_process_starts() {
+    let server = Server::start(&[]);
+    let flags = [
+        "--room",
+        "cap",
+        "--rumor-every",
+        "0.2",
+        "--rumors",
+        "2",
+        "--duration",
+        "3",
+    ];
+    let peers = Peers::start(&server, "capped", &flags);
+    let summary = Bound::new(
+        ROUND_TRIP + Duration::from_secs(3 + 2),
+        "--duration 3, and the close handshake's 2 s at most",
+    );
+    peers
+        .until(
+            &summary,
+            "a summary with 2 rumors started",
+            |lines| match lines.iter().find(|l| l["event"] == "summary") {
+                Some(s) if s["rumors_started"] == 2 => Ok(()),
+                Some(s) => Err(format!("{} rumors started: {s}", s["rumors_started"])),
+                None => Err("no summary line".into()),
+            },
+        )
+        .await;
+}
+
 /// Native peers: two processes of 8 members each, 3 links apiece, are one membership over the
 /// relay; a rumor started in one reaches every member of the other; SIGTERM makes a process's
 /// members leave gracefully (seen as `left`, not dead) and print a summary.
