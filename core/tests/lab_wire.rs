@@ -7,7 +7,9 @@ use grapevine_core::lab::live::LinkMessage;
 use grapevine_core::lab::push_sum::PushSumMessage;
 use grapevine_core::lab::rumor::{Rumor, RumorId, RumorMessage};
 use grapevine_core::lab::swim::{Incarnation, MemberState, SwimMessage, Update};
-use grapevine_core::lab::wire::{decode, encode, Message, WireError, MAX_MESSAGE_BYTES, VERSION};
+use grapevine_core::lab::wire::{
+    decode, encode, pack, Message, WireError, DEFLATED, DEFLATE_ABOVE, MAX_MESSAGE_BYTES, VERSION,
+};
 use grapevine_core::lab::NodeId;
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -198,6 +200,26 @@ proptest! {
         prop_assert_eq!(decode(&bytes), Ok(m));
     }
 
+    /// Packed (deflated when that is shorter) or not, every message decodes to itself, and a
+    /// packed message is never longer than the plain one.
+    #[test]
+    fn every_packed_message_round_trips(m in message()) {
+        let plain = encode(&m).unwrap();
+        let packed = pack(&m).unwrap();
+        prop_assert!(packed.len() <= plain.len());
+        prop_assert_eq!(packed[0] & DEFLATED != 0, packed != plain);
+        prop_assert_eq!(decode(&packed), Ok(m));
+    }
+
+    #[test]
+    fn deflated_garbage_never_panics(bytes in vec(any::<u8>(), 0..2048)) {
+        let mut flagged = bytes;
+        flagged.insert(0, VERSION | DEFLATED);
+        if let Ok(m) = decode(&flagged) {
+            prop_assert_eq!(decode(&pack(&m).unwrap()), Ok(m));
+        }
+    }
+
     #[test]
     fn every_proper_prefix_is_refused(m in message()) {
         let bytes = encode(&m).unwrap();
@@ -221,10 +243,11 @@ proptest! {
 
     #[test]
     fn flipped_bytes_never_panic(m in message(), at in any::<prop::sample::Index>(), bit in 0u8..8) {
-        let mut bytes = encode(&m).unwrap();
-        let i = at.index(bytes.len());
-        bytes[i] ^= 1 << bit;
-        let _ = decode(&bytes);
+        for mut bytes in [encode(&m).unwrap(), pack(&m).unwrap()] {
+            let i = at.index(bytes.len());
+            bytes[i] ^= 1 << bit;
+            let _ = decode(&bytes);
+        }
     }
 }
 
@@ -375,4 +398,51 @@ fn an_oversized_message_is_not_encoded() {
         ],
     });
     assert!(matches!(encode(&huge), Err(WireError::TooLarge(_))));
+}
+
+/// What a live link sends: a short message as it is, a key-value delta (its keys and values
+/// repeat text from entry to entry) deflated to well under its size; a deflated message that
+/// would inflate past the cap, deflated garbage, and a deflated message of another version
+/// are each refused with their own error.
+#[test]
+fn links_deflate_long_messages_and_refuse_bombs() {
+    assert_eq!(pack(&ping()).unwrap(), encode(&ping()).unwrap());
+    assert!(encode(&ping()).unwrap().len() <= DEFLATE_ABOVE);
+    let delta: Vec<Entry> = (1..=20u64)
+        .map(|i| Entry {
+            origin: NodeId(0xe016_c1fc_55fc_f5a3 ^ i),
+            version: 1,
+            key: format!("room.{:016x}.heard.0", 0xe016_c1fc_55fc_f5a3 ^ i),
+            value: format!("e016c1fc55fcf5a3.0 {:016x} 1765000000{i:03} 3", i * 7),
+            timestamp: 1_765_000_000_000 + i,
+            clock: VClock(vec![(NodeId(0xe016_c1fc_55fc_f5a3 ^ i), 1)]),
+            proof: None,
+        })
+        .collect();
+    let ack = Message::Kv(KvMessage::Ack { delta });
+    let (plain, packed) = (encode(&ack).unwrap(), pack(&ack).unwrap());
+    assert_eq!(packed[0], VERSION | DEFLATED);
+    assert!(
+        packed.len() * 2 < plain.len(),
+        "a delta of 20 records deflated to {} of {} bytes",
+        packed.len(),
+        plain.len()
+    );
+    assert_eq!(decode(&packed), Ok(ack));
+
+    // A bomb: 1 MiB of zeros deflates to about a kilobyte.
+    let mut bomb = vec![VERSION | DEFLATED];
+    bomb.extend(miniz_oxide::deflate::compress_to_vec(
+        &vec![0u8; 1 << 20],
+        9,
+    ));
+    assert!(bomb.len() < MAX_MESSAGE_BYTES);
+    assert_eq!(decode(&bomb), Err(WireError::InflatesTooLarge));
+    assert_eq!(
+        decode(&[VERSION | DEFLATED, 0xff, 0xff, 0xff]),
+        Err(WireError::Malformed)
+    );
+    let mut older = packed.clone();
+    older[0] = (VERSION - 1) | DEFLATED;
+    assert_eq!(decode(&older), Err(WireError::OtherVersion(VERSION - 1)));
 }

@@ -790,7 +790,7 @@ impl LiveNode {
             .filter(|(_, v)| v.state.is_member())
             .map(|(m, _)| m)
             .collect();
-        (wire::encode(&Message::Link(bye)).unwrap_or_default(), to)
+        (wire::pack(&Message::Link(bye)).unwrap_or_default(), to)
     }
 
     /// Time passed: the protocols' rounds, hello retries, round-trip probes.
@@ -876,7 +876,7 @@ impl LiveNode {
             self.counters.dropped += 1;
             return;
         }
-        match wire::encode(&message) {
+        match wire::pack(&message) {
             Ok(bytes) => {
                 self.counters.sent += 1;
                 self.effects.transmit(Transmit {

@@ -1,10 +1,15 @@
 //! The wire format: typed messages inside, bytes only here.
 //!
 //! A message on the wire is one version byte ([`VERSION`]) followed by the message in
-//! postcard (serde's compact binary format: varints, length-prefixed sequences). Decoding
-//! checks, in order: the size cap, the version, postcard's own structure, that no byte is
-//! left over, and each protocol's bounds (list lengths, finite numbers, sorted clocks). Any
-//! failure is a [`WireError`], never a panic: the bytes may come from a broken or hostile peer.
+//! postcard (serde's compact binary format: varints, length-prefixed sequences). Live links
+//! send their larger messages deflated ([`pack`]): the version byte has its top bit set
+//! ([`DEFLATED`]) and the rest is the postcard body, deflated. A key-value delta repeats
+//! its keys' and values' text from entry to entry (`room.`, a rumor's id, the clock's
+//! digits), and a room's records are most of what a rumor costs. Decoding checks, in order:
+//! the size cap, the version, the inflated size (against the same cap), postcard's own
+//! structure, that no byte is left over, and each protocol's bounds (list lengths, finite
+//! numbers, sorted clocks). Any failure is a [`WireError`], never a panic: the bytes may come
+//! from a broken or hostile peer.
 
 use super::kv::KvMessage;
 use super::push_sum::PushSumMessage;
@@ -20,8 +25,18 @@ use serde::{Deserialize, Serialize};
 /// rumors and goodbyes; key-value digests in spans). 3: key-value summaries (a hash of the
 /// digest first; [`KvMessage::Summary`]). 4: SWIM push-pull summaries (a hash of the
 /// membership first; [`SwimMessage::Summary`]), and key-value digests as versions alone
-/// where both ends hold the same origins ([`KvMessage::Versions`]).
-pub const VERSION: u8 = 4;
+/// where both ends hold the same origins ([`KvMessage::Versions`]). 5: deflated messages
+/// ([`pack`]).
+pub const VERSION: u8 = 5;
+
+/// The version byte's flag for a deflated body ([`pack`]). A member of version 4 reads such
+/// a message as an unknown version, and this one reads every message of version 4 as
+/// another release's: either way refused, never misread.
+pub const DEFLATED: u8 = 0x80;
+
+/// Messages longer than this, bytes, are deflated by [`pack`] (when that makes them shorter):
+/// below it, deflate's own header and the work would not pay.
+pub const DEFLATE_ABOVE: usize = 128;
 
 /// The first version whose members can share a room with this one: 2, signed members (the
 /// server wants a key's proof at join, which members of version 1 never give).
@@ -187,6 +202,8 @@ pub enum WireError {
     /// A version of this format other than [`VERSION`] that a member of a room can speak
     /// ([`FIRST_ROOM_VERSION`] to 15): a peer of another release.
     OtherVersion(u8),
+    /// A deflated message ([`pack`]) that inflates past [`MAX_MESSAGE_BYTES`].
+    InflatesTooLarge,
     /// Ended in the middle of a message.
     Truncated,
     /// Not a message of this version.
@@ -216,6 +233,10 @@ impl core::fmt::Display for WireError {
                 f,
                 "wire version {v}, another release of Grapevine (this build speaks {VERSION})"
             ),
+            WireError::InflatesTooLarge => write!(
+                f,
+                "deflated message inflates past the {MAX_MESSAGE_BYTES}-byte cap"
+            ),
             WireError::Truncated => write!(f, "message truncated"),
             WireError::Malformed => write!(f, "malformed message"),
             WireError::TrailingBytes(n) => write!(f, "{n} bytes after the message"),
@@ -237,19 +258,52 @@ pub fn encode(message: &Message) -> Result<Vec<u8>, WireError> {
     Ok(bytes)
 }
 
-/// Decodes one message from exactly `bytes`.
+/// Encodes `message` for a live link: as [`encode`], then deflated if it is longer than
+/// [`DEFLATE_ABOVE`] and deflating makes it shorter. The simulator sends [`encode`]'s bytes
+/// (its byte counts are the messages' own sizes, and it needs no deflate's work).
+pub fn pack(message: &Message) -> Result<Vec<u8>, WireError> {
+    let plain = encode(message)?;
+    if plain.len() <= DEFLATE_ABOVE {
+        return Ok(plain);
+    }
+    // Level 1: deflate's fastest; on a room's deltas within 1 % of level 6's size.
+    let deflated = miniz_oxide::deflate::compress_to_vec(&plain[1..], 1);
+    if deflated.len() + 1 >= plain.len() {
+        return Ok(plain);
+    }
+    let mut bytes = Vec::with_capacity(deflated.len() + 1);
+    bytes.push(VERSION | DEFLATED);
+    bytes.extend_from_slice(&deflated);
+    Ok(bytes)
+}
+
+/// Decodes one message from exactly `bytes` ([`encode`]'s or [`pack`]'s).
 pub fn decode(bytes: &[u8]) -> Result<Message, WireError> {
     if bytes.len() > MAX_MESSAGE_BYTES {
         return Err(WireError::TooLarge(bytes.len()));
     }
-    let (&version, body) = bytes.split_first().ok_or(WireError::Empty)?;
+    let (&first, body) = bytes.split_first().ok_or(WireError::Empty)?;
+    let version = first & !DEFLATED;
     if version != VERSION {
         return Err(if (FIRST_ROOM_VERSION..16).contains(&version) {
             WireError::OtherVersion(version)
         } else {
-            WireError::UnknownVersion(version)
+            WireError::UnknownVersion(first)
         });
     }
+    let inflated;
+    let body = if first & DEFLATED == 0 {
+        body
+    } else {
+        // Inflated no further than an encoded message may be: a small message that would
+        // inflate to gigabytes is refused at the cap.
+        inflated = miniz_oxide::inflate::decompress_to_vec_with_limit(body, MAX_MESSAGE_BYTES - 1)
+            .map_err(|e| match e.status {
+                miniz_oxide::inflate::TINFLStatus::HasMoreOutput => WireError::InflatesTooLarge,
+                _ => WireError::Malformed,
+            })?;
+        &inflated[..]
+    };
     let (message, rest) = postcard::take_from_bytes::<Message>(body).map_err(|e| match e {
         postcard::Error::DeserializeUnexpectedEnd => WireError::Truncated,
         _ => WireError::Malformed,
