@@ -406,8 +406,10 @@ async fn attack(ws: &str, room: &str, victim: NodeId, seconds: u64) {
                         say(json!({ "sent": what, "to": peer_hex(to) }));
                     }
                 }
-                for frame in out.drain() {
-                    send(&mut socket, &frame).await;
+                // Sent as binary batches; it reads the relay's JSON frames (no `relay=binary`):
+                // the relay converts.
+                for batch in out.drain() {
+                    let _ = socket.send(Ws::Binary(batch.into())).await;
                 }
             }
         }

@@ -22,8 +22,8 @@ use grapevine_core::lab::{Millis, NodeId};
 use grapevine_core::rng::{GossipRng, Stream};
 use grapevine_core::rules::MAX_FANOUT;
 use grapevine_core::signal::{
-    parse_peer, peer_hex, prove, relay_decode, valid_room, FromClient, LinkSignal, RelayOutbox,
-    Signal, ToClient,
+    parse_peer, peer_hex, prove, read_relay_batch, relay_decode, valid_room, FromClient,
+    LinkSignal, RelayOutbox, Signal, ToClient,
 };
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -491,7 +491,8 @@ impl Member {
         let me = peer_hex(self.id);
         let mut backoff = Duration::from_secs(1);
         loop {
-            let address = format!("{url}?room={room}&peer={me}");
+            // Relayed messages in binary batches: a third fewer bytes than base64 in JSON.
+            let address = format!("{url}?room={room}&peer={me}&relay=binary");
             if let Ok((ws, _)) = tokio_tungstenite::connect_async(address).await {
                 backoff = Duration::from_secs(1);
                 let ended = self
@@ -544,7 +545,14 @@ impl Member {
             tokio::select! {
                 frame = ws.next() => {
                     let Some(Ok(frame)) = frame else { return false };
-                    let Message::Text(text) = frame else { continue };
+                    let text = match frame {
+                        Message::Text(text) => text,
+                        Message::Binary(bytes) => {
+                            self.relayed(&bytes);
+                            continue;
+                        }
+                        _ => continue,
+                    };
                     let Ok(frame) = serde_json::from_str::<ToClient<Signal>>(text.as_str()) else { continue };
                     match frame {
                         ToClient::Challenge { nonce } => {
@@ -604,7 +612,7 @@ impl Member {
                                     self.status.malformed += 1;
                                     continue;
                                 };
-                                self.status.relay_bytes_received += f.data.len() as u64;
+                                self.status.relay_bytes_received += bytes.len() as u64;
                                 // From a member without a link, the node takes a goodbye
                                 // only (and counts the rest as refused).
                                 self.node.handle_bytes(t, p, &bytes);
@@ -670,8 +678,8 @@ impl Member {
                         for member in to {
                             relay.push(t.0, member, &bye);
                         }
-                        for frame in relay.drain() {
-                            send(&mut ws, &frame).await;
+                        for batch in relay.drain() {
+                            send_batch(&mut ws, batch).await;
                         }
                     }
                     // The closing handshake: wait for the server's close (reading what it
@@ -882,13 +890,29 @@ impl Member {
             }
         }
         if send_relay {
-            for frame in relay.drain() {
-                if !send(ws, &frame).await {
+            for batch in relay.drain() {
+                if !send_batch(ws, batch).await {
                     return false;
                 }
             }
         }
         true
+    }
+
+    /// A binary relay batch from the server: each message to the node, from its sender (a
+    /// batch the server would not send is counted as malformed).
+    fn relayed(&mut self, batch: &[u8]) {
+        let Ok(messages) = read_relay_batch(batch) else {
+            self.status.malformed += 1;
+            return;
+        };
+        let t = now();
+        for (peer, bytes) in messages {
+            self.status.relay_bytes_received += bytes.len() as u64;
+            // From a member without a link, the node takes a goodbye only (and counts the
+            // rest as unlinked).
+            self.node.handle_bytes(t, peer, bytes);
+        }
     }
 
     fn report(&mut self, t: Millis, event: LiveEvent, out: &Output) {
@@ -932,6 +956,11 @@ impl Member {
             _ => {}
         }
     }
+}
+
+/// Sends one binary relay batch; false when the connection is gone.
+async fn send_batch(ws: &mut Ws, batch: Vec<u8>) -> bool {
+    ws.send(Message::Binary(batch.into())).await.is_ok()
 }
 
 /// Sends one frame; false when the connection is gone.

@@ -8,7 +8,7 @@ use grapevine_core::auth::Identity;
 use grapevine_core::lab::live::HELLO_RETRY_MS;
 use grapevine_core::lab::live::ROOM_PUSH_PULL_PERIODS;
 use grapevine_core::lab::mesh::LinkTarget;
-use grapevine_core::signal::{peer_hex, prove};
+use grapevine_core::signal::{parse_peer, peer_hex, prove, read_relay_batch, relay_batch};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -217,8 +217,13 @@ impl Server {
     /// Connects as `peer` (16 hex digits) and reads the server's challenge, answering
     /// nothing: the nonce is returned.
     async fn connect_raw(&self, room: &str, peer: &str) -> (Ws, String) {
+        self.connect_raw_with(room, peer, "").await
+    }
+
+    /// [`Server::connect_raw`] with more of the query (`&relay=binary`).
+    async fn connect_raw_with(&self, room: &str, peer: &str, query: &str) -> (Ws, String) {
         let url = format!(
-            "ws://127.0.0.1:{}/signal?room={room}&peer={peer}",
+            "ws://127.0.0.1:{}/signal?room={room}&peer={peer}{query}",
             self.port
         );
         let mut ws = connect_async(url).await.unwrap().0;
@@ -237,7 +242,14 @@ impl Server {
 
     /// Joins and returns the socket with its welcome.
     async fn join(&self, room: &str, peer: &str) -> (Ws, Value) {
-        let mut ws = self.connect(room, peer).await;
+        self.join_with(room, peer, "").await
+    }
+
+    /// [`Server::join`] with more of the query (`&relay=binary`).
+    async fn join_with(&self, room: &str, peer: &str, query: &str) -> (Ws, Value) {
+        let (mut ws, nonce) = self.connect_raw_with(room, &id(peer), query).await;
+        let proof = prove::<Value>(&identity(peer), room, &nonce);
+        send(&mut ws, serde_json::to_value(proof).unwrap()).await;
         let welcome = next_json(&mut ws).await;
         assert_eq!(welcome["type"], "welcome", "{welcome}");
         (ws, welcome)
@@ -672,13 +684,109 @@ async fn the_relay_carries_messages_within_a_room_and_counts_them() {
     let alpha = &health["room"]["alpha"];
     assert_eq!(alpha["relay_frames"], 4, "{health}");
     assert_eq!(alpha["relay_undelivered"], 1, "{health}");
-    assert_eq!(alpha["relay_bytes"], 4 + 4 + 4 + 4, "{health}");
+    // The messages' own bytes (2 + 1 + 1 + 1), not their base64.
+    assert_eq!(alpha["relay_bytes"], 5, "{health}");
     assert_eq!(
         (&alpha["links"], &alpha["relay_links"]),
         (&json!(3), &json!(2))
     );
     assert_eq!(alpha["links_per_member"], reports);
-    assert_eq!(health["relay_bytes"], 16);
+    assert_eq!(health["relay_bytes"], 5);
+}
+
+/// The next binary frame, as the messages of a relay batch, within [`reply`]'s bound.
+async fn next_batch(ws: &mut Ws) -> Vec<(String, Vec<u8>)> {
+    let bound = reply();
+    let deadline = tokio::time::Instant::now() + bound.limit();
+    loop {
+        let frame = match tokio::time::timeout_at(deadline, ws.next()).await {
+            Err(_) => panic!("no binary frame within {bound}"),
+            Ok(Some(Ok(frame))) => frame,
+            Ok(other) => panic!("the connection ended before a binary frame: {other:?}"),
+        };
+        match frame {
+            Message::Binary(bytes) => {
+                return read_relay_batch(&bytes)
+                    .unwrap()
+                    .into_iter()
+                    .map(|(peer, b)| (peer_hex(peer), b.to_vec()))
+                    .collect()
+            }
+            Message::Ping(_) | Message::Pong(_) => {}
+            other => panic!("expected a binary frame, got {other:?}"),
+        }
+    }
+}
+
+/// Members that ask for binary batches (`relay=binary`, the page and `grapevine peer`) send
+/// and get them; members that do not get JSON frames: the relay converts both ways, names the
+/// true sender, and counts the messages' own bytes. A binary frame that is not a batch, or
+/// over the byte budget, closes its sender.
+#[tokio::test]
+async fn binary_batches_are_relayed_as_each_receiver_asked() {
+    let server = Server::start(&["--max-relay-bytes", "4096"]);
+    let (mut a1, _) = server.join_with("alpha", A1, "&relay=binary").await;
+    let (mut a2, _) = server.join_with("alpha", A2, "&relay=binary").await;
+    let (mut a3, _) = server.join("alpha", A3).await;
+    next_json(&mut a1).await; // a2 joined
+    next_json(&mut a1).await; // a3 joined
+    next_json(&mut a2).await; // a3 joined
+    let to = |name: &str| parse_peer(&id(name)).unwrap();
+    let batch = relay_batch(&[
+        (to(A2), &[1, 2][..]),
+        (to(A3), &[3][..]),
+        (to(A2), &[4][..]),
+    ]);
+    a1.send(Message::Binary(batch.into())).await.unwrap();
+    assert_eq!(
+        next_batch(&mut a2).await,
+        vec![(id(A1), vec![1, 2]), (id(A1), vec![4])]
+    );
+    assert_eq!(
+        next_json(&mut a3).await,
+        json!({ "type": "relay", "frames": [{ "peer": id(A1), "data": "Aw==" }] })
+    );
+    // JSON in, binary out.
+    send(
+        &mut a3,
+        json!({ "type": "relay", "frames": [{ "peer": id(A2), "data": "BQY=" }] }),
+    )
+    .await;
+    assert_eq!(next_batch(&mut a2).await, vec![(id(A3), vec![5, 6])]);
+    server
+        .until_health("the relayed bytes counted", |h| {
+            h["room"]["alpha"]["relay_bytes"] == 2 + 1 + 1 + 2
+        })
+        .await;
+    // Over the budget: 4096 bytes a second, a burst of twice that.
+    let big = vec![0u8; 1_500];
+    for _ in 0..8 {
+        let batch = relay_batch(&[(to(A2), &big[..])]);
+        if a1.send(Message::Binary(batch.into())).await.is_err() {
+            break;
+        }
+    }
+    let (code, why) = closed(&mut a1).await;
+    assert_eq!(code, CloseCode::Policy);
+    assert!(
+        why.contains("relayed more than 4096 bytes a second"),
+        "{why}"
+    );
+    // Not a batch.
+    a2.send(Message::Binary(vec![7, 0].into())).await.unwrap();
+    let (code, why) = closed(&mut a2).await;
+    assert_eq!(code, CloseCode::Unsupported);
+    assert!(why.contains("unknown kind"), "{why}");
+    // Neither binary nor json.
+    let url = format!(
+        "ws://127.0.0.1:{}/signal?room=alpha&peer={}&relay=xml",
+        server.port,
+        id(A1)
+    );
+    let mut odd = connect_async(url).await.unwrap().0;
+    let (code, why) = closed(&mut odd).await;
+    assert_eq!(code, CloseCode::Policy);
+    assert!(why.contains("relay= takes binary or json"), "{why}");
 }
 
 /// Relaying is under its own byte budget (on top of the frame caps), and a relay frame naming

@@ -207,32 +207,73 @@ pub fn relay_decode(data: &str, max: usize) -> Option<Vec<u8>> {
         .filter(|b| b.len() <= max)
 }
 
-/// How a member sends relayed messages: batched into as few `relay` frames as fit the server's
-/// frame cap, and paced under its byte budget (at 80 % of it, bursts of one second's worth):
-/// a busy member drops its own excess (gossip tolerates loss; the drops are counted) rather
-/// than being cut off by the server. The page and native peers both send through it.
+/// The first byte of a binary `/signal` frame that is a relay batch ([`relay_batch`]); other
+/// values are kept for frames to come, and refused today.
+pub const BINARY_RELAY: u8 = 1;
+
+/// What one relayed message costs its sender's byte budget beyond its bytes: its share of
+/// the frame, and the work of forwarding it (so that empty messages are not free).
+pub const RELAY_ENTRY_COST: usize = 40;
+
+/// What relaying `len` bytes in a binary batch costs the sender's byte budget
+/// ([`Limits::relay_bytes_per_sec`]): the server charges it, and [`RelayOutbox`] paces by it.
+pub fn relay_cost(len: usize) -> usize {
+    len + RELAY_ENTRY_COST
+}
+
+/// Relayed wire messages as one binary WebSocket frame: [`BINARY_RELAY`], then in postcard a
+/// sequence of (peer, bytes), the peer being the receiver on the way in and the sender on the
+/// way out (the server writes it). The JSON `relay` frame carries the same in base64, a third
+/// more bytes and an envelope per message; members ask for binary with `relay=binary` in the
+/// `/signal` URL, and the JSON frames stay for everything else.
+pub fn relay_batch(messages: &[(NodeId, &[u8])]) -> Vec<u8> {
+    let out = alloc::vec![BINARY_RELAY];
+    // A byte slice is a postcard sequence of bytes: a length, then the bytes as they are.
+    postcard::to_extend(messages, out).unwrap_or_else(|_| alloc::vec![BINARY_RELAY, 0])
+}
+
+/// The messages of a binary relay batch ([`relay_batch`]), borrowed from `frame`; an error for
+/// anything else (another kind of frame, or bytes that are not a batch).
+pub fn read_relay_batch(frame: &[u8]) -> Result<Vec<(NodeId, &[u8])>, &'static str> {
+    match frame.split_first() {
+        Some((&BINARY_RELAY, body)) => match postcard::take_from_bytes(body) {
+            Ok((messages, [])) => Ok(messages),
+            Ok(_) => Err("bytes after a relay batch"),
+            Err(_) => Err("a malformed relay batch"),
+        },
+        Some(_) => Err("a binary frame of an unknown kind"),
+        None => Err("an empty binary frame"),
+    }
+}
+
+/// The most a batch of binary relay frames adds to its messages' bytes, per message: a
+/// peer id (a varint, up to 10 bytes) and a length (up to 3).
+const BATCH_ENTRY_BYTES: usize = 13;
+
+/// How a member sends relayed messages: batched into as few binary relay frames
+/// ([`relay_batch`]) as fit the server's frame cap, and paced under its byte budget (at 80 %
+/// of it, bursts of one second's worth): a busy member drops its own excess (gossip tolerates
+/// loss; the drops are counted) rather than being cut off by the server. The page and native
+/// peers both send through it.
 #[derive(Clone, Debug)]
 pub struct RelayOutbox {
-    frames: Vec<Relayed>,
+    messages: Vec<(NodeId, Vec<u8>)>,
     tokens: f64,
     rate: f64,
     last_ms: u64,
     max_frame_bytes: usize,
     /// Messages dropped by the pace.
     pub dropped: u64,
-    /// Bytes (base64) queued for sending.
+    /// Bytes (the messages') queued for sending.
     pub bytes: u64,
 }
-
-/// What a frame's envelope and a relayed message's fields add to its data, bytes (generous).
-const RELAY_OVERHEAD: usize = 48;
 
 impl RelayOutbox {
     /// An outbox paced for `limits`.
     pub fn new(limits: Limits, now_ms: u64) -> RelayOutbox {
         let rate = 0.8 * f64::from(limits.relay_bytes_per_sec);
         RelayOutbox {
-            frames: Vec::new(),
+            messages: Vec::new(),
             tokens: rate,
             rate,
             last_ms: now_ms,
@@ -248,45 +289,42 @@ impl RelayOutbox {
         let elapsed = now_ms.saturating_sub(self.last_ms) as f64 / 1000.0;
         self.last_ms = now_ms.max(self.last_ms);
         self.tokens = (self.tokens + elapsed * self.rate).min(self.rate);
-        let data = relay_encode(bytes);
-        let cost = data.len() as f64;
-        if cost > self.tokens || data.len() + 2 * RELAY_OVERHEAD > self.max_frame_bytes {
+        let cost = relay_cost(bytes.len()) as f64;
+        if cost > self.tokens || 1 + bytes.len() + BATCH_ENTRY_BYTES > self.max_frame_bytes {
             self.dropped += 1;
             return false;
         }
         self.tokens -= cost;
-        self.bytes += data.len() as u64;
-        self.frames.push(Relayed {
-            peer: peer_hex(to),
-            data,
-        });
+        self.bytes += bytes.len() as u64;
+        self.messages.push((to, bytes.to_vec()));
         true
     }
 
     /// Whether anything waits.
     pub fn is_empty(&self) -> bool {
-        self.frames.is_empty()
+        self.messages.is_empty()
     }
 
-    /// What waits, as `relay` frames each under the frame cap (usually one).
-    pub fn drain(&mut self) -> Vec<FromClient<Signal>> {
+    /// What waits, as binary relay frames ([`relay_batch`]) each under the frame cap (usually
+    /// one).
+    pub fn drain(&mut self) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
-        let mut batch: Vec<Relayed> = Vec::new();
-        let mut size = RELAY_OVERHEAD;
-        for frame in self.frames.drain(..) {
-            let len = frame.data.len() + RELAY_OVERHEAD;
+        let mut batch: Vec<(NodeId, &[u8])> = Vec::new();
+        let mut size = 1 + BATCH_ENTRY_BYTES;
+        for (to, bytes) in &self.messages {
+            let len = bytes.len() + BATCH_ENTRY_BYTES;
             if !batch.is_empty() && size + len > self.max_frame_bytes {
-                out.push(FromClient::Relay {
-                    frames: core::mem::take(&mut batch),
-                });
-                size = RELAY_OVERHEAD;
+                out.push(relay_batch(&batch));
+                batch.clear();
+                size = 1 + BATCH_ENTRY_BYTES;
             }
             size += len;
-            batch.push(frame);
+            batch.push((*to, bytes));
         }
         if !batch.is_empty() {
-            out.push(FromClient::Relay { frames: batch });
+            out.push(relay_batch(&batch));
         }
+        self.messages.clear();
         out
     }
 }
@@ -298,7 +336,8 @@ pub struct Limits {
     pub max_rate: u32,
     /// Largest frame, bytes.
     pub max_frame_bytes: u32,
-    /// Relayed bytes (base64 included) a connection may send per second, on average.
+    /// Relayed bytes a connection may send per second, on average: a binary batch's
+    /// messages cost [`relay_cost`] each; a JSON `relay` frame's, their base64 and envelope.
     pub relay_bytes_per_sec: u32,
 }
 
@@ -597,17 +636,24 @@ mod tests {
         };
         let mut out = RelayOutbox::new(limits, 0);
         let mut taken = 0;
-        for _ in 0..100 {
-            taken += usize::from(out.push(0, NodeId(1), &[0; 300]));
+        for i in 0..100u8 {
+            taken += usize::from(out.push(0, NodeId(u64::MAX - u64::from(i)), &[i; 300]));
         }
-        // 8,000 bytes of pace at first, 400 base64 bytes each.
-        assert_eq!(taken, 20);
-        assert_eq!(out.dropped, 80);
+        // 8,000 bytes of pace at first, 300 + 40 each.
+        assert_eq!(taken, 8_000 / relay_cost(300));
+        assert_eq!(out.dropped, 100 - taken as u64);
         let frames = out.drain();
-        assert!(frames.len() >= 10);
+        assert!(frames.len() >= taken / 3);
+        let mut read = Vec::new();
         for f in &frames {
-            let text = serde_json::to_string(f).unwrap();
-            assert!(text.len() <= 1_024, "{}", text.len());
+            assert!(f.len() <= 1_024, "{}", f.len());
+            read.extend(read_relay_batch(f).unwrap());
+        }
+        // Every message taken, in order, to its peer.
+        assert_eq!(read.len(), taken);
+        for (i, (to, bytes)) in read.iter().enumerate() {
+            assert_eq!(*to, NodeId(u64::MAX - i as u64));
+            assert_eq!(*bytes, &[i as u8; 300][..]);
         }
         assert!(out.is_empty());
         // A second later the pace has refilled.
@@ -616,6 +662,31 @@ mod tests {
             !out.push(1_000, NodeId(1), &[0; 2_000]),
             "too large for a frame"
         );
+    }
+
+    /// A batch is its messages and nothing else: other kinds of binary frame, bytes after
+    /// it, and truncated ones are refused.
+    #[test]
+    fn a_binary_relay_batch_reads_back_and_refuses_anything_else() {
+        let batch = relay_batch(&[(NodeId(5), &[1, 2, 3][..]), (NodeId(6), &[][..])]);
+        assert_eq!(batch, [BINARY_RELAY, 2, 5, 3, 1, 2, 3, 6, 0]);
+        assert_eq!(
+            read_relay_batch(&batch),
+            Ok(alloc::vec![
+                (NodeId(5), &[1, 2, 3][..]),
+                (NodeId(6), &[][..])
+            ])
+        );
+        assert!(read_relay_batch(&batch[..batch.len() - 1]).is_err());
+        let mut longer = batch.clone();
+        longer.push(0);
+        assert_eq!(read_relay_batch(&longer), Err("bytes after a relay batch"));
+        assert_eq!(
+            read_relay_batch(&[2, 0]),
+            Err("a binary frame of an unknown kind")
+        );
+        assert!(read_relay_batch(&[]).is_err());
+        assert!(read_relay_batch(&[BINARY_RELAY, 1, 5, 200]).is_err());
     }
 
     #[test]

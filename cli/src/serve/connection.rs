@@ -10,7 +10,7 @@
 use super::conductor::{token_matches, MAX_WRONG_TOKENS};
 use super::frames::{close, text_of, FromClient, Outgoing, ToClient};
 use super::limits::{address, origin_allowed, Bucket};
-use super::relay::{self, relay_frames, relay_signal};
+use super::relay::{self, relay_frames, relay_signal, Data};
 use super::rooms::{join, others, record_links, relay_order, vouch, Membership};
 use super::state::{log, AppState, QUEUE_FRAMES};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -41,6 +41,9 @@ const PROVE_TIMEOUT: Duration = Duration::from_secs(10);
 pub(super) struct JoinQuery {
     room: Option<String>,
     peer: Option<String>,
+    /// `binary`: relayed messages come in binary batches ([`signal::relay_batch`]) rather
+    /// than JSON `relay` frames (`json`, the default).
+    relay: Option<String>,
 }
 
 /// `/signal`: a page of an allowed origin, from an address not joining too often, is
@@ -215,6 +218,15 @@ async fn challenge(
 /// One member's connection: the challenge, the join, then its frames and its queue until it
 /// closes or breaks a rule.
 async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppState) {
+    let binary = match query.relay.as_deref() {
+        None | Some("json") => false,
+        Some("binary") => true,
+        Some(_) => {
+            log("refused a connection: relay= must be binary or json");
+            close_with(socket, close::POLICY, "relay= takes binary or json").await;
+            return;
+        }
+    };
     let (room, peer) = match (query.room, query.peer) {
         (Some(room), Some(peer)) if valid_room(&room) && valid_peer(&peer) => (room, peer),
         _ => {
@@ -240,7 +252,7 @@ async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppS
     }
     let (tx, mut rx) = mpsc::channel(QUEUE_FRAMES);
     let stale = Arc::new(AtomicBool::new(false));
-    let joined = match join(&state, &room, &peer, ip, tx, &stale) {
+    let joined = match join(&state, &room, &peer, ip, tx, &stale, binary) {
         Ok(joined) => joined,
         Err((code, reason)) => {
             state.refused("full");
@@ -335,7 +347,8 @@ async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppS
                                     if !relay_budget.take(relay::cost(&frames) as f64) {
                                         break 'conn Some(Verdict::new("relay-budget", close::POLICY, format!("relayed more than {} bytes a second", limits.relay_bytes)));
                                     }
-                                    relay_frames(&state, &room, &peer, frames);
+                                    let messages = frames.into_iter().map(|f| (f.peer, Data::Base64(f.data))).collect();
+                                    relay_frames(&state, &room, &peer, messages);
                                 }
                                 Ok(FromClient::Prove { .. }) => {
                                     break 'conn Some(Verdict::new("malformed", close::POLICY, "the key was proven already"));
@@ -376,8 +389,20 @@ async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppS
                                 }
                             }
                         }
-                        Message::Binary(_) => {
-                            break 'conn Some(Verdict::new("binary", close::UNSUPPORTED, "binary frames are not part of the protocol"));
+                        Message::Binary(bytes) => {
+                            if bytes.len() > limits.frame_bytes {
+                                break 'conn Some(Verdict::new("frame-size", close::TOO_BIG, format!("frame of {} bytes over the {}-byte cap", bytes.len(), limits.frame_bytes)));
+                            }
+                            let batch = match signal::read_relay_batch(&bytes) {
+                                Ok(batch) => batch,
+                                Err(why) => break 'conn Some(Verdict::new("binary", close::UNSUPPORTED, format!("binary frames are relay batches: {why}"))),
+                            };
+                            let cost: usize = batch.iter().map(|(_, b)| signal::relay_cost(b.len())).sum();
+                            if !relay_budget.take(cost as f64) {
+                                break 'conn Some(Verdict::new("relay-budget", close::POLICY, format!("relayed more than {} bytes a second", limits.relay_bytes)));
+                            }
+                            let messages = batch.into_iter().map(|(to, b)| (signal::peer_hex(to), Data::Raw(b.to_vec()))).collect();
+                            relay_frames(&state, &room, &peer, messages);
                         }
                         Message::Close(_) => break 'conn None,
                         Message::Ping(_) | Message::Pong(_) => {}
@@ -385,9 +410,14 @@ async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppS
                 }
                 out = rx.recv() => {
                     match out {
-                        Some(Outgoing::Text(text)) => {
-                            state.dequeued(&text);
-                            if !send_within(&mut sink, Message::Text(text.into())).await {
+                        Some(frame @ (Outgoing::Text(_) | Outgoing::Binary(_))) => {
+                            state.dequeued(&frame);
+                            let message = match frame {
+                                Outgoing::Binary(bytes) => Message::Binary(bytes.into()),
+                                Outgoing::Text(text) => Message::Text(text.into()),
+                                Outgoing::Close(..) => unreachable!("matched above"),
+                            };
+                            if !send_within(&mut sink, message).await {
                                 break 'conn None;
                             }
                         }
@@ -418,9 +448,7 @@ async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppS
     // What is still queued for this connection is no longer anyone's.
     rx.close();
     while let Ok(out) = rx.try_recv() {
-        if let Outgoing::Text(text) = out {
-            state.dequeued(&text);
-        }
+        state.dequeued(&out);
     }
     match verdict {
         Some(v) => {

@@ -11,7 +11,7 @@ use grapevine_core::signal;
 pub(super) mod close {
     /// A frame broke the protocol: malformed, unknown, or a field that does not belong.
     pub const POLICY: u16 = 1008;
-    /// A binary frame: the protocol is text.
+    /// A binary frame that is not a relay batch.
     pub const UNSUPPORTED: u16 = 1003;
     /// A frame over the size cap.
     pub const TOO_BIG: u16 = 1009;
@@ -34,8 +34,21 @@ pub(super) type ToClient<'a> = signal::ToClient<&'a serde_json::Value>;
 #[derive(Debug)]
 pub(super) enum Outgoing {
     Text(String),
+    /// A binary relay batch ([`signal::relay_batch`]), for a member that asked for them.
+    Binary(Vec<u8>),
     /// Close with this code and reason (the member connected again elsewhere).
     Close(u16, &'static str),
+}
+
+impl Outgoing {
+    /// Its bytes, as the queue bound counts them.
+    pub(super) fn len(&self) -> usize {
+        match self {
+            Outgoing::Text(text) => text.len(),
+            Outgoing::Binary(bytes) => bytes.len(),
+            Outgoing::Close(..) => 0,
+        }
+    }
 }
 
 /// A frame's text.

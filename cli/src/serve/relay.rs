@@ -4,20 +4,59 @@
 //!
 //! A relayed message is always named as from the connection that sent it (never as the frame
 //! said), goes only to members of the sender's room, and costs the sender's byte budget
-//! ([`cost`]); what the relay carried is counted per room for `/health`.
+//! ([`cost`], [`signal::relay_cost`]); what the relay carried (the messages' own bytes, not
+//! their base64) is counted per room for `/health`. Members that ask for it (`relay=binary`)
+//! send and receive binary batches ([`signal::relay_batch`]); others, JSON `relay` frames;
+//! the relay converts between the two.
 
 use super::frames::{Outgoing, ToClient};
 use super::state::Shared;
+use grapevine_core::lab::NodeId;
 use grapevine_core::signal;
 use std::collections::HashMap;
 use tokio::sync::mpsc;
 
-/// What one relayed message costs the sender's byte budget beyond its data and receiver id:
-/// its share of the JSON envelope, and the work of forwarding it.
-const RELAY_ENTRY_BYTES: usize = 40;
+/// A relayed message's bytes as they came: base64 from a JSON `relay` frame, as they are
+/// from a binary batch. Each receiver gets them as it asked (`relay=binary` or not).
+pub(super) enum Data {
+    Base64(String),
+    Raw(Vec<u8>),
+}
 
-/// What a `relay` frame costs its sender's byte budget. Each message costs its envelope too:
-/// empty messages are not free.
+impl Data {
+    /// The message's own bytes (a base64 text's decoded length, from its length and padding).
+    fn len(&self) -> usize {
+        match self {
+            Data::Raw(bytes) => bytes.len(),
+            Data::Base64(text) => {
+                let padding = text.bytes().rev().take_while(|&b| b == b'=').count().min(2);
+                (text.len() / 4 * 3).saturating_sub(padding)
+            }
+        }
+    }
+
+    fn base64(&self) -> String {
+        match self {
+            Data::Raw(bytes) => signal::relay_encode(bytes),
+            Data::Base64(text) => text.clone(),
+        }
+    }
+
+    /// The bytes, or `None` for base64 that does not decode (the receiver never sees it).
+    fn raw(&self, max: usize) -> Option<Vec<u8>> {
+        match self {
+            Data::Raw(bytes) => Some(bytes.clone()),
+            Data::Base64(text) => signal::relay_decode(text, max),
+        }
+    }
+}
+
+/// What one relayed message of a JSON frame costs the sender's byte budget beyond its data and
+/// receiver id: its share of the JSON envelope, and the work of forwarding it.
+const RELAY_ENTRY_BYTES: usize = signal::RELAY_ENTRY_COST;
+
+/// What a JSON `relay` frame costs its sender's byte budget. Each message costs its envelope
+/// too: empty messages are not free. (A binary batch's messages cost [`signal::relay_cost`].)
 pub(super) fn cost(frames: &[signal::Relayed]) -> usize {
     frames
         .iter()
@@ -42,45 +81,63 @@ pub(super) fn relay_signal(
         data,
     })
     .expect("serialisable");
-    state.offer(&member.tx, frame);
+    state.offer(&member.tx, Outgoing::Text(frame));
     true
 }
 
-/// Relays wire messages from `from` to members of its room: one frame per receiver, its
-/// messages in order, each named as from `from` (never as the frame said). Messages for
-/// members no longer in the room are dropped and counted.
-pub(super) fn relay_frames(state: &Shared, room: &str, from: &str, frames: Vec<signal::Relayed>) {
+/// Relays wire messages (each for a receiver, `to`) from `from` to members of its room: one
+/// frame per receiver, its messages in order, each named as from `from` (never as the frame
+/// said), in a binary batch or a JSON frame as the receiver asked. Messages for members no
+/// longer in the room are dropped and counted.
+pub(super) fn relay_frames(state: &Shared, room: &str, from: &str, messages: Vec<(String, Data)>) {
+    let Some(from_id) = signal::parse_peer(from) else {
+        return;
+    };
     let mut rooms = state.rooms.lock().expect("rooms lock");
     let Some(here) = rooms.rooms.get_mut(room) else {
         return;
     };
-    let mut by_receiver: HashMap<String, Vec<signal::Relayed>> = HashMap::new();
-    for frame in frames {
+    let mut by_receiver: HashMap<String, Vec<Data>> = HashMap::new();
+    for (to, data) in messages {
         here.relay_frames += 1;
-        here.relay_bytes += frame.data.len() as u64;
-        if frame.peer == from || !here.members.contains_key(&frame.peer) {
+        here.relay_bytes += data.len() as u64;
+        if to == from || !here.members.contains_key(&to) {
             here.relay_undelivered += 1;
             continue;
         }
-        by_receiver
-            .entry(frame.peer)
-            .or_default()
-            .push(signal::Relayed {
-                peer: from.to_string(),
-                data: frame.data,
-            });
+        by_receiver.entry(to).or_default().push(data);
     }
-    let receivers: Vec<(mpsc::Sender<Outgoing>, Vec<signal::Relayed>)> = by_receiver
+    let receivers: Vec<(mpsc::Sender<Outgoing>, bool, Vec<Data>)> = by_receiver
         .into_iter()
-        .filter_map(|(to, frames)| Some((here.members.get(&to)?.tx.clone(), frames)))
+        .filter_map(|(to, data)| {
+            let member = here.members.get(&to)?;
+            Some((member.tx.clone(), member.binary, data))
+        })
         .collect();
+    let max = state.limits.frame_bytes;
     drop(rooms);
-    // Serialised and queued outside the lock: every connection's frames pass through it.
+    // Encoded and queued outside the lock: every connection's frames pass through it.
     let mut undelivered = 0;
-    for (tx, frames) in receivers {
-        let count = frames.len() as u64;
-        let text = serde_json::to_string(&ToClient::Relay { frames }).expect("serialisable");
-        if !state.offer(&tx, text) {
+    for (tx, binary, messages) in receivers {
+        let count = messages.len() as u64;
+        let frame = if binary {
+            let raw: Vec<Vec<u8>> = messages.iter().filter_map(|d| d.raw(max)).collect();
+            undelivered += count - raw.len() as u64;
+            let batch: Vec<(NodeId, &[u8])> = raw.iter().map(|b| (from_id, &b[..])).collect();
+            Outgoing::Binary(signal::relay_batch(&batch))
+        } else {
+            let frames = messages
+                .iter()
+                .map(|d| signal::Relayed {
+                    peer: from.to_string(),
+                    data: d.base64(),
+                })
+                .collect();
+            Outgoing::Text(
+                serde_json::to_string(&ToClient::Relay { frames }).expect("serialisable"),
+            )
+        };
+        if !state.offer(&tx, frame) {
             // Its queue is full (it does not read fast enough) or it just closed.
             undelivered += count;
         }

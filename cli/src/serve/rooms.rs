@@ -39,6 +39,7 @@ pub(super) fn join(
     ip: IpAddr,
     tx: mpsc::Sender<Outgoing>,
     stale: &Arc<AtomicBool>,
+    binary: bool,
 ) -> Result<Joined, (u16, &'static str)> {
     let mut rooms = state.rooms.lock().expect("rooms lock");
     let rooms = &mut *rooms;
@@ -83,6 +84,7 @@ pub(super) fn join(
         Member {
             tx,
             conn,
+            binary,
             direct: 0,
             relay: 0,
             stale: stale.clone(),
@@ -160,7 +162,7 @@ impl Drop for Membership {
 /// Queues `text` for every member of `room` (marked stale where its queue is full).
 pub(super) fn broadcast(state: &Shared, room: &Room, text: &str) {
     for member in room.members.values() {
-        if !state.offer(&member.tx, text.to_string()) {
+        if !state.offer(&member.tx, Outgoing::Text(text.to_string())) {
             member.stale.store(true, Ordering::Relaxed);
         }
     }

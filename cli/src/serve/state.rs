@@ -58,14 +58,14 @@ impl Shared {
 
     /// Queues `text` for a connection, unless its queue is full or all queues together hold
     /// [`MAX_QUEUED_BYTES`]; false (and counted) if dropped.
-    pub(super) fn offer(&self, tx: &mpsc::Sender<Outgoing>, text: String) -> bool {
-        let len = text.len();
+    pub(super) fn offer(&self, tx: &mpsc::Sender<Outgoing>, frame: Outgoing) -> bool {
+        let len = frame.len();
         if self.queued.fetch_add(len, Ordering::Relaxed) + len > MAX_QUEUED_BYTES {
             self.queued.fetch_sub(len, Ordering::Relaxed);
             self.refused("queue-memory");
             return false;
         }
-        if tx.try_send(Outgoing::Text(text)).is_err() {
+        if tx.try_send(frame).is_err() {
             self.queued.fetch_sub(len, Ordering::Relaxed);
             return false;
         }
@@ -73,8 +73,8 @@ impl Shared {
     }
 
     /// A frame left a queue.
-    pub(super) fn dequeued(&self, text: &str) {
-        self.queued.fetch_sub(text.len(), Ordering::Relaxed);
+    pub(super) fn dequeued(&self, frame: &Outgoing) {
+        self.queued.fetch_sub(frame.len(), Ordering::Relaxed);
     }
 
     /// The limits as a welcome tells them.
@@ -100,6 +100,8 @@ pub(super) struct Member {
     pub(super) tx: mpsc::Sender<Outgoing>,
     /// Which connection this is (a replaced connection must not remove its successor).
     pub(super) conn: u64,
+    /// It asked for relayed messages in binary frames (`relay=binary`), not JSON.
+    pub(super) binary: bool,
     /// Its links, as it last said (`links` frames).
     pub(super) direct: u32,
     pub(super) relay: u32,

@@ -12,12 +12,13 @@ use grapevine_core::auth::Identity;
 use grapevine_core::lab::wire::MAX_MESSAGE_BYTES;
 use grapevine_core::lab::NodeId;
 use grapevine_core::signal::{
-    parse_peer, peer_hex, prove, relay_decode, FromClient, Limits, RelayOutbox, Signal, ToClient,
+    parse_peer, peer_hex, prove, read_relay_batch, relay_decode, FromClient, Limits, RelayOutbox,
+    Signal, ToClient,
 };
 use js_sys::JSON;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{CloseEvent, MessageEvent, WebSocket};
+use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 
 /// The first wait before reconnecting, ms; it doubles up to [`MAX_BACKOFF_MS`].
 const FIRST_BACKOFF_MS: u32 = 1_000;
@@ -62,8 +63,10 @@ impl Server {
         self.outbox.borrow().is_some()
     }
 
-    /// Opens the socket (`ws[s]://HOST/signal?room=ROOM&peer=ID`). Nothing happens outside a
-    /// page with a location. (It emits nothing itself: the loop that calls it is busy.)
+    /// Opens the socket (`ws[s]://HOST/signal?room=ROOM&peer=ID&relay=binary`: relayed
+    /// messages in binary batches, a third fewer bytes than base64 in JSON). Nothing happens
+    /// outside a page with a location. (It emits nothing itself: the loop that calls it is
+    /// busy.)
     pub fn connect(&mut self) {
         let Some(location) = web_sys::window().map(|w| w.location()) else {
             return;
@@ -73,19 +76,23 @@ impl Server {
         };
         let scheme = if protocol == "https:" { "wss" } else { "ws" };
         let url = format!(
-            "{scheme}://{host}/signal?room={}&peer={}",
+            "{scheme}://{host}/signal?room={}&peer={}&relay=binary",
             self.room,
             peer_hex(self.identity.id())
         );
         let Ok(ws) = WebSocket::new(&url) else { return };
+        ws.set_binary_type(BinaryType::Arraybuffer);
         let sink = self.sink.clone();
         let (identity, room, socket) = (self.identity.clone(), self.room.clone(), ws.clone());
         let onmessage = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
-            let text = e
-                .unchecked_into::<MessageEvent>()
-                .data()
-                .as_string()
-                .unwrap_or_default();
+            let data = e.unchecked_into::<MessageEvent>().data();
+            if let Some(buffer) = data.dyn_ref::<js_sys::ArrayBuffer>() {
+                for event in relayed(&js_sys::Uint8Array::new(buffer).to_vec()) {
+                    sink(event);
+                }
+                return;
+            }
+            let text = data.as_string().unwrap_or_default();
             let frame = JSON::parse(&text)
                 .ok()
                 .and_then(from_js::<ToClient<Signal>>);
@@ -153,12 +160,14 @@ impl Server {
 
     /// Sends what waits in the relay's outbox.
     pub fn flush_relay(&self) {
-        let frames = match self.outbox.borrow_mut().as_mut() {
+        let batches = match self.outbox.borrow_mut().as_mut() {
             Some(outbox) if !outbox.is_empty() => outbox.drain(),
             _ => return,
         };
-        for frame in frames {
-            self.send(&frame);
+        if let Some(ws) = &self.socket {
+            for batch in batches {
+                let _ = ws.send_with_u8_array(&batch);
+            }
         }
     }
 
@@ -205,6 +214,24 @@ impl Signaller for Server {
             data: signal.clone(),
         });
     }
+}
+
+/// A binary relay batch from the server: each message from its sender (a message over the
+/// wire cap is refused unread). A batch that does not read is dropped: the server writes
+/// them, and a broken one names no peer to blame.
+fn relayed(batch: &[u8]) -> Vec<Event> {
+    read_relay_batch(batch)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(peer, bytes)| {
+            let frame = if bytes.len() > MAX_MESSAGE_BYTES {
+                Frame::TooLarge(bytes.len())
+            } else {
+                Frame::Bytes(bytes.to_vec())
+            };
+            Event::Relayed(peer, frame)
+        })
+        .collect()
 }
 
 /// What a server frame means for the loop: the welcome first (its ICE servers serve the
