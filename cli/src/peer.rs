@@ -543,6 +543,10 @@ impl Member {
         let mut next_send = Instant::now();
         loop {
             tokio::select! {
+                // Frames that have arrived first, then the tick: under load (a class of
+                // members in one process, a slow machine) a tick taken while acks wait unread
+                // judges probes that were answered, and suspects healthy members.
+                biased;
                 frame = ws.next() => {
                     let Some(Ok(frame)) = frame else { return false };
                     let text = match frame {

@@ -97,6 +97,29 @@ fn a_silent_member_becomes_suspect_then_dead() {
     assert!(a.poll_timeout().is_some());
 }
 
+/// Live mode: A probes B over a link, and the link goes (B swapped A out for another) before
+/// any answer: the probe is abandoned, not judged, and B stays alive. The same silence with
+/// the link still up is a suspicion (`a_silent_member_becomes_suspect_then_dead`).
+#[test]
+fn a_probe_over_a_link_that_went_is_abandoned_not_judged() {
+    let mut a = swim(A, SwimConfig::default(), &[B]);
+    a.set_reachable(B, true);
+    a.handle_timeout(Millis(0));
+    assert!(matches!(
+        sent(&mut a)[..],
+        [Transmit {
+            to: B,
+            message: SwimMessage::Ping { .. }
+        }]
+    ));
+    a.set_reachable(B, false);
+    a.handle_timeout(Millis(1_000));
+    assert_eq!(state_of(&a, B), MemberState::Alive);
+    // Nothing more goes to B while it cannot be reached.
+    a.handle_timeout(Millis(2_000));
+    assert!(sent(&mut a).iter().all(|t| t.to != B));
+}
+
 #[test]
 fn an_acked_probe_keeps_the_member_alive() {
     let mut a = swim(A, SwimConfig::default(), &[B]);

@@ -19,12 +19,22 @@ use alloc::vec::Vec;
 impl Swim {
     /// Says whether this member can send to `peer` (live mode: a data channel is open). From
     /// the first call on, only members said reachable are probed and asked to probe.
+    ///
+    /// A probe of `peer` under way when it becomes unreachable is abandoned, not judged: the
+    /// link went (one end swapped it for another, or its channel closed), and an answer lost
+    /// with it says nothing of the member. Judged, every link swap in a room's cold start
+    /// made the member at the other end suspect to the whole room for a refutation's time.
+    /// A member that did crash is still found: by its other links' probes, and by the
+    /// server's word ([`crate::lab::live::LiveNode::handle_peer_gone`]).
     pub fn set_reachable(&mut self, peer: NodeId, reachable: bool) {
         let set = self.reachable.get_or_insert_with(BTreeSet::new);
         if reachable {
             set.insert(peer);
         } else {
             set.remove(&peer);
+            if self.probe.as_ref().is_some_and(|p| p.target == peer) {
+                self.probe = None;
+            }
         }
     }
 
