@@ -66,7 +66,8 @@ pub struct PeerArgs {
     pub rumor_every: f64,
     /// Start at most this many rumors (with `--rumor-every`; default: no limit). `--rumors 1`
     /// starts one rumor `--rumor-every` seconds after the start, and no more.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", requires = "rumor_every",
+          value_parser = clap::value_parser!(u64).range(1..))]
     pub rumors: Option<u64>,
     /// Seed of the members' random choices and of who starts each rumor (default: random,
     /// printed). Ids are random either way: two processes must not collide in a room.
@@ -89,6 +90,10 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
 
 /// The loop's tick: deadlines are checked, and relayed messages sent, this often.
 const TICK: Duration = Duration::from_millis(50);
+/// Frames a member reads, when they keep arriving, before it takes its tick again: a tick's
+/// worth from each of its links and more (the server sends one relay frame per sender and
+/// tick), so frames wait for the tick only in a flood.
+const MAX_FRAMES_IN_A_ROW: u32 = 64;
 /// How often a member looks for links it is missing.
 const LINK_EVERY: Duration = Duration::from_secs(1);
 /// How often a member tells the server its links (and so stays active there).
@@ -302,8 +307,10 @@ async fn run_members(args: PeerArgs, url: String, seed: u64) -> Result<(), crate
             _ = tokio::time::sleep_until(deadline.unwrap_or(far)), if deadline.is_some() => break,
             _ = tokio::time::sleep_until(next_rumor.unwrap_or(far)), if next_rumor.is_some() => {
                 let who = chooser.below(args.count) as usize;
-                rumors += 1;
-                let _ = commands[who].try_send(Command::StartRumor(format!("rumor {rumors} from native peer {who}")));
+                // Counted when the member takes it (its queue may be full for a moment).
+                if commands[who].try_send(Command::StartRumor(format!("rumor {} from native peer {who}", rumors + 1))).is_ok() {
+                    rumors += 1;
+                }
                 next_rumor = rumor_every
                     .filter(|_| rumors < rumors_wanted)
                     .map(|d| tokio::time::Instant::now() + d);
@@ -541,23 +548,28 @@ impl Member {
         let mut next_report = Instant::now();
         let mut signals: Vec<(NodeId, Signal)> = Vec::new();
         let mut next_send = Instant::now();
+        // Frames read since the tick or a command last ran (see the select's `biased`).
+        let mut frames_in_a_row = 0;
         loop {
             tokio::select! {
                 // Frames that have arrived first, then the tick: under load (a class of
                 // members in one process, a slow machine) a tick taken while acks wait unread
-                // judges probes that were answered, and suspects healthy members.
+                // judges probes that were answered, and suspects healthy members. At most
+                // MAX_FRAMES_IN_A_ROW, so that a busy socket never holds the tick (its
+                // probes, its links) or the stop back.
                 biased;
-                frame = ws.next() => {
+                frame = ws.next(), if frames_in_a_row < MAX_FRAMES_IN_A_ROW => 'frame: {
+                    frames_in_a_row += 1;
                     let Some(Ok(frame)) = frame else { return false };
                     let text = match frame {
                         Message::Text(text) => text,
                         Message::Binary(bytes) => {
                             self.relayed(&bytes);
-                            continue;
+                            break 'frame;
                         }
-                        _ => continue,
+                        _ => break 'frame,
                     };
-                    let Ok(frame) = serde_json::from_str::<ToClient<Signal>>(text.as_str()) else { continue };
+                    let Ok(frame) = serde_json::from_str::<ToClient<Signal>>(text.as_str()) else { break 'frame };
                     match frame {
                         ToClient::Challenge { nonce } => {
                             // The server asks for proof of the key behind this member's id.
@@ -648,8 +660,9 @@ impl Member {
                         }
                         ToClient::Pong | ToClient::Error { .. } | ToClient::ConductorRefused { .. } => {}
                     }
-                }
+                },
                 _ = tick.tick() => {
+                    frames_in_a_row = 0;
                     let t = now();
                     if self.node.poll_timeout().is_some_and(|d| d <= t) {
                         self.node.handle_timeout(t);
@@ -667,6 +680,8 @@ impl Member {
                     }
                 }
                 Some(command) = commands.recv() => match command {
+                    // (A command does not reset `frames_in_a_row`: only the tick does, so
+                    // the tick always comes within MAX_FRAMES_IN_A_ROW frames.)
                     Command::StartRumor(text) => {
                         self.node.start_rumor(now(), text);
                         self.status.rumors_started += 1;

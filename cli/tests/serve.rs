@@ -8,7 +8,9 @@ use grapevine_core::auth::Identity;
 use grapevine_core::lab::live::HELLO_RETRY_MS;
 use grapevine_core::lab::live::ROOM_PUSH_PULL_PERIODS;
 use grapevine_core::lab::mesh::LinkTarget;
-use grapevine_core::signal::{parse_peer, peer_hex, prove, read_relay_batch, relay_batch};
+use grapevine_core::signal::{
+    parse_peer, peer_hex, prove, read_relay_batch, relay_batch, relay_decode,
+};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -692,6 +694,50 @@ async fn the_relay_carries_messages_within_a_room_and_counts_them() {
     );
     assert_eq!(alpha["links_per_member"], reports);
     assert_eq!(health["relay_bytes"], 5);
+}
+
+/// Base64 and JSON are longer than a binary batch: a batch that fits the frame cap, converted
+/// for a member that reads JSON, goes as several frames, each under the cap, every message
+/// in order.
+#[tokio::test]
+async fn a_batch_converted_to_json_stays_under_the_frame_cap() {
+    const CAP: usize = 2048;
+    let server = Server::start(&["--max-frame-bytes", &CAP.to_string()]);
+    let (mut a1, _) = server.join_with("alpha", A1, "&relay=binary").await;
+    let (mut a2, _) = server.join("alpha", A2).await;
+    next_json(&mut a1).await; // a2 joined
+    let to = parse_peer(&id(A2)).unwrap();
+    let messages: Vec<Vec<u8>> = (0..120u8).map(|i| vec![i; 3]).collect();
+    let batch = relay_batch(&messages.iter().map(|m| (to, &m[..])).collect::<Vec<_>>());
+    assert!(batch.len() <= CAP, "the batch itself is under the cap");
+    a1.send(Message::Binary(batch.into())).await.unwrap();
+    let mut got = Vec::new();
+    while got.len() < messages.len() {
+        let bound = reply();
+        let frame = tokio::time::timeout(bound.limit(), a2.next())
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "{} of {} messages within {bound}",
+                    got.len(),
+                    messages.len()
+                )
+            })
+            .unwrap()
+            .unwrap();
+        let Message::Text(text) = frame else { continue };
+        assert!(
+            text.len() <= CAP,
+            "a JSON frame of {} bytes over the {CAP}-byte cap",
+            text.len()
+        );
+        let value: Value = serde_json::from_str(text.as_str()).unwrap();
+        for f in value["frames"].as_array().unwrap() {
+            assert_eq!(f["peer"], id(A1));
+            got.push(relay_decode(f["data"].as_str().unwrap(), 16).unwrap());
+        }
+    }
+    assert_eq!(got, messages);
 }
 
 /// The next binary frame, as the messages of a relay batch, within [`reply`]'s bound.

@@ -236,6 +236,14 @@ pub fn relay_batch(messages: &[(NodeId, &[u8])]) -> Vec<u8> {
 /// anything else (another kind of frame, or bytes that are not a batch).
 pub fn read_relay_batch(frame: &[u8]) -> Result<Vec<(NodeId, &[u8])>, &'static str> {
     match frame.split_first() {
+        // A count larger than the bytes could hold is refused before anything is reserved
+        // for it (each message takes at least two bytes: an id and a length).
+        Some((&BINARY_RELAY, body))
+            if postcard::take_from_bytes::<u32>(body)
+                .is_ok_and(|(n, _)| n as usize > body.len() / 2) =>
+        {
+            Err("a malformed relay batch")
+        }
         Some((&BINARY_RELAY, body)) => match postcard::take_from_bytes(body) {
             Ok((messages, [])) => Ok(messages),
             Ok(_) => Err("bytes after a relay batch"),
@@ -687,6 +695,11 @@ mod tests {
         );
         assert!(read_relay_batch(&[]).is_err());
         assert!(read_relay_batch(&[BINARY_RELAY, 1, 5, 200]).is_err());
+        // A count of 2^28 messages in five bytes: refused before any room is made for them.
+        assert_eq!(
+            read_relay_batch(&[BINARY_RELAY, 0xff, 0xff, 0xff, 0x7f]),
+            Err("a malformed relay batch")
+        );
     }
 
     #[test]

@@ -119,27 +119,17 @@ pub(super) fn relay_frames(state: &Shared, room: &str, from: &str, messages: Vec
     // Encoded and queued outside the lock: every connection's frames pass through it.
     let mut undelivered = 0;
     for (tx, binary, messages) in receivers {
-        let count = messages.len() as u64;
-        let frame = if binary {
-            let raw: Vec<Vec<u8>> = messages.iter().filter_map(|d| d.raw(max)).collect();
-            undelivered += count - raw.len() as u64;
-            let batch: Vec<(NodeId, &[u8])> = raw.iter().map(|b| (from_id, &b[..])).collect();
-            Outgoing::Binary(signal::relay_batch(&batch))
+        let (frames, lost) = if binary {
+            binary_frames(from_id, &messages, max)
         } else {
-            let frames = messages
-                .iter()
-                .map(|d| signal::Relayed {
-                    peer: from.to_string(),
-                    data: d.base64(),
-                })
-                .collect();
-            Outgoing::Text(
-                serde_json::to_string(&ToClient::Relay { frames }).expect("serialisable"),
-            )
+            json_frames(from, &messages, max)
         };
-        if !state.offer(&tx, frame) {
-            // Its queue is full (it does not read fast enough) or it just closed.
-            undelivered += count;
+        undelivered += lost;
+        for (frame, count) in frames {
+            if !state.offer(&tx, frame) {
+                // Its queue is full (it does not read fast enough) or it just closed.
+                undelivered += count;
+            }
         }
     }
     if undelivered > 0 {
@@ -148,4 +138,84 @@ pub(super) fn relay_frames(state: &Shared, room: &str, from: &str, messages: Vec
             here.relay_undelivered += undelivered;
         }
     }
+}
+
+/// What a binary relay batch adds to each message: the sender's id and the length, at most.
+const BATCH_ENTRY_BYTES: usize = 13;
+/// What a JSON `relay` frame adds to each message: `{"peer":"<16 hex>","data":""},`.
+const JSON_ENTRY_BYTES: usize = 40;
+
+/// `messages` from `from` as binary batches of at most `max` bytes each (with the number of
+/// messages in each), and how many could not go (base64 from a JSON sender that does not
+/// decode, or a message over `max` by itself).
+fn binary_frames(from: NodeId, messages: &[Data], max: usize) -> (Vec<(Outgoing, u64)>, u64) {
+    let raw: Vec<Vec<u8>> = messages.iter().filter_map(|d| d.raw(max)).collect();
+    let mut lost = (messages.len() - raw.len()) as u64;
+    let mut frames = Vec::new();
+    let mut batch: Vec<(NodeId, &[u8])> = Vec::new();
+    let mut size = 1 + BATCH_ENTRY_BYTES;
+    for bytes in &raw {
+        let len = bytes.len() + BATCH_ENTRY_BYTES;
+        if 1 + len > max {
+            lost += 1;
+            continue;
+        }
+        if !batch.is_empty() && size + len > max {
+            frames.push((
+                Outgoing::Binary(signal::relay_batch(&batch)),
+                batch.len() as u64,
+            ));
+            batch.clear();
+            size = 1 + BATCH_ENTRY_BYTES;
+        }
+        size += len;
+        batch.push((from, bytes));
+    }
+    if !batch.is_empty() {
+        frames.push((
+            Outgoing::Binary(signal::relay_batch(&batch)),
+            batch.len() as u64,
+        ));
+    }
+    (frames, lost)
+}
+
+/// `messages` from `from` as JSON `relay` frames of at most `max` bytes each (base64 is a
+/// third longer than the bytes a binary sender sent: one batch may become several frames),
+/// with the number of messages in each, and how many were over `max` by themselves.
+fn json_frames(from: &str, messages: &[Data], max: usize) -> (Vec<(Outgoing, u64)>, u64) {
+    const ENVELOPE: usize = r#"{"type":"relay","frames":[]}"#.len();
+    let mut lost = 0;
+    let mut frames = Vec::new();
+    let mut batch: Vec<signal::Relayed> = Vec::new();
+    let mut size = ENVELOPE;
+    let flush = |batch: &mut Vec<signal::Relayed>, frames: &mut Vec<(Outgoing, u64)>| {
+        let count = batch.len() as u64;
+        let text = serde_json::to_string(&ToClient::Relay {
+            frames: std::mem::take(batch),
+        })
+        .expect("serialisable");
+        frames.push((Outgoing::Text(text), count));
+    };
+    for data in messages {
+        let data = data.base64();
+        let len = data.len() + JSON_ENTRY_BYTES;
+        if ENVELOPE + len > max {
+            lost += 1;
+            continue;
+        }
+        if !batch.is_empty() && size + len > max {
+            flush(&mut batch, &mut frames);
+            size = ENVELOPE;
+        }
+        size += len;
+        batch.push(signal::Relayed {
+            peer: from.to_string(),
+            data,
+        });
+    }
+    if !batch.is_empty() {
+        flush(&mut batch, &mut frames);
+    }
+    (frames, lost)
 }

@@ -24,8 +24,12 @@ impl Swim {
     /// link went (one end swapped it for another, or its channel closed), and an answer lost
     /// with it says nothing of the member. Judged, every link swap in a room's cold start
     /// made the member at the other end suspect to the whole room for a refutation's time.
-    /// A member that did crash is still found: by its other links' probes, and by the
-    /// server's word ([`crate::lab::live::LiveNode::handle_peer_gone`]).
+    /// (In a partial mesh the indirect phase rarely helps here: the helpers are this member's
+    /// links, seldom the target's.) A member that crashes is still found: a closed tab or
+    /// process closes its signaling connection too, and the server's word makes it suspect
+    /// ([`crate::lab::live::LiveNode::handle_peer_gone`]); one that goes silent without
+    /// closing anything (a phone asleep) keeps its channels open until they time out, and
+    /// its links' probes, judged meanwhile, find it.
     pub fn set_reachable(&mut self, peer: NodeId, reachable: bool) {
         let set = self.reachable.get_or_insert_with(BTreeSet::new);
         if reachable {
