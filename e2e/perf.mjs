@@ -76,7 +76,8 @@ if (want('round')) {
     ['N = 10^5, push, fanout 1', '?nodes=100000&fanout=1'],
     ['N = 10^5, push, fanout 1, loss 80 % (a long run)', '?nodes=100000&fanout=1&loss=0.8'],
     ['N = 10^6, push, fanout 1', '?nodes=1000000&fanout=1'],
-    ['N = 10^6, push, fanout 1, presenter mode', '?nodes=1000000&fanout=1&present=1'],
+    ['N = 10^6, push, fanout 1, loss 80 % (a long run)', '?nodes=1000000&fanout=1&loss=0.8'],
+    ['N = 10^6, push, fanout 1, loss 80 %, presenter mode', '?nodes=1000000&fanout=1&loss=0.8&present=1'],
   ]) {
     const r = await frames(query, 20_000);
     console.log(`${label}: ${r.rounds} rounds in ${fmt(r.elapsed)} s; ${fmt(r.fps)} frames/s; frame interval p50 ${fmt(r.p50)} ms, p95 ${fmt(r.p95)} ms, max ${fmt(r.max)} ms`);
