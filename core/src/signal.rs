@@ -256,7 +256,36 @@ pub fn read_relay_batch(frame: &[u8]) -> Result<Vec<(NodeId, &[u8])>, &'static s
 
 /// The most a batch of binary relay frames adds to its messages' bytes, per message: a
 /// peer id (a varint, up to 10 bytes) and a length (up to 3).
-const BATCH_ENTRY_BYTES: usize = 13;
+pub const BATCH_ENTRY_BYTES: usize = 13;
+
+/// `messages` as binary relay frames ([`relay_batch`]) of at most `max` bytes each, in order,
+/// with the number of messages in each. A message too large for a frame by itself is left
+/// out (callers count it).
+pub fn relay_batches<'a>(
+    messages: impl IntoIterator<Item = (NodeId, &'a [u8])>,
+    max: usize,
+) -> Vec<(Vec<u8>, usize)> {
+    let mut out = Vec::new();
+    let mut batch: Vec<(NodeId, &[u8])> = Vec::new();
+    let mut size = 1 + BATCH_ENTRY_BYTES;
+    for (peer, bytes) in messages {
+        let len = bytes.len() + BATCH_ENTRY_BYTES;
+        if 1 + len > max {
+            continue;
+        }
+        if !batch.is_empty() && size + len > max {
+            out.push((relay_batch(&batch), batch.len()));
+            batch.clear();
+            size = 1 + BATCH_ENTRY_BYTES;
+        }
+        size += len;
+        batch.push((peer, bytes));
+    }
+    if !batch.is_empty() {
+        out.push((relay_batch(&batch), batch.len()));
+    }
+    out
+}
 
 /// How a member sends relayed messages: batched into as few binary relay frames
 /// ([`relay_batch`]) as fit the server's frame cap, and paced under its byte budget (at 80 %
@@ -316,22 +345,13 @@ impl RelayOutbox {
     /// What waits, as binary relay frames ([`relay_batch`]) each under the frame cap (usually
     /// one).
     pub fn drain(&mut self) -> Vec<Vec<u8>> {
-        let mut out = Vec::new();
-        let mut batch: Vec<(NodeId, &[u8])> = Vec::new();
-        let mut size = 1 + BATCH_ENTRY_BYTES;
-        for (to, bytes) in &self.messages {
-            let len = bytes.len() + BATCH_ENTRY_BYTES;
-            if !batch.is_empty() && size + len > self.max_frame_bytes {
-                out.push(relay_batch(&batch));
-                batch.clear();
-                size = 1 + BATCH_ENTRY_BYTES;
-            }
-            size += len;
-            batch.push((*to, bytes));
-        }
-        if !batch.is_empty() {
-            out.push(relay_batch(&batch));
-        }
+        let out = relay_batches(
+            self.messages.iter().map(|(to, bytes)| (*to, &bytes[..])),
+            self.max_frame_bytes,
+        )
+        .into_iter()
+        .map(|(frame, _)| frame)
+        .collect();
         self.messages.clear();
         out
     }

@@ -140,8 +140,6 @@ pub(super) fn relay_frames(state: &Shared, room: &str, from: &str, messages: Vec
     }
 }
 
-/// What a binary relay batch adds to each message: the sender's id and the length, at most.
-const BATCH_ENTRY_BYTES: usize = 13;
 /// What a JSON `relay` frame adds to each message: `{"peer":"<16 hex>","data":""},`.
 const JSON_ENTRY_BYTES: usize = 40;
 
@@ -150,34 +148,13 @@ const JSON_ENTRY_BYTES: usize = 40;
 /// decode, or a message over `max` by itself).
 fn binary_frames(from: NodeId, messages: &[Data], max: usize) -> (Vec<(Outgoing, u64)>, u64) {
     let raw: Vec<Vec<u8>> = messages.iter().filter_map(|d| d.raw(max)).collect();
-    let mut lost = (messages.len() - raw.len()) as u64;
-    let mut frames = Vec::new();
-    let mut batch: Vec<(NodeId, &[u8])> = Vec::new();
-    let mut size = 1 + BATCH_ENTRY_BYTES;
-    for bytes in &raw {
-        let len = bytes.len() + BATCH_ENTRY_BYTES;
-        if 1 + len > max {
-            lost += 1;
-            continue;
-        }
-        if !batch.is_empty() && size + len > max {
-            frames.push((
-                Outgoing::Binary(signal::relay_batch(&batch)),
-                batch.len() as u64,
-            ));
-            batch.clear();
-            size = 1 + BATCH_ENTRY_BYTES;
-        }
-        size += len;
-        batch.push((from, bytes));
-    }
-    if !batch.is_empty() {
-        frames.push((
-            Outgoing::Binary(signal::relay_batch(&batch)),
-            batch.len() as u64,
-        ));
-    }
-    (frames, lost)
+    let frames: Vec<(Outgoing, u64)> =
+        signal::relay_batches(raw.iter().map(|b| (from, &b[..])), max)
+            .into_iter()
+            .map(|(frame, count)| (Outgoing::Binary(frame), count as u64))
+            .collect();
+    let sent: u64 = frames.iter().map(|(_, count)| count).sum();
+    (frames, messages.len() as u64 - sent)
 }
 
 /// `messages` from `from` as JSON `relay` frames of at most `max` bytes each (base64 is a
