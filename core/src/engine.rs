@@ -522,13 +522,20 @@ impl RoundEngine {
             steer,
         };
         if self.settings.protocol.pushes() {
-            // Anti-entropy, the common teaching and benchmark case, on one bit per node: same
-            // rules, same draws, same trace (a test holds them equal).
+            // Every rule whose contacts are judged by what receivers knew at the round's start
+            // (anti-entropy, the blind rules, feedback at round start: every run but feedback on
+            // arrival), on one bit per node: same rules, same draws, same trace (a test holds
+            // them equal).
             let bits =
-                round.interest.rule == StopRule::Never && round.arrow_cap == 0 && steer.is_none();
+                round.interest.judged_at_round_start() && round.arrow_cap == 0 && steer.is_none();
             if bits {
                 let crashed = (self.counts.crashed > 0).then_some(&self.sets.crashed[..]);
-                round.push_phase_bits(&self.sets.spreading, crashed, &mut self.sets.known);
+                round.push_phase_bits(
+                    &self.sets.spreading,
+                    &self.sets.informed,
+                    crashed,
+                    &mut self.sets.known,
+                );
             } else {
                 round.push_phase(&self.sets.spreading);
             }
@@ -560,6 +567,7 @@ impl RoundEngine {
     fn end_round(&mut self) {
         let NodeSets {
             spreading,
+            informed: knows,
             fresh,
             new,
             leaving,
@@ -573,12 +581,14 @@ impl RoundEngine {
         let mut stopped = 0u32;
         let words = spreading
             .iter_mut()
+            .zip(knows.iter_mut())
             .zip(fresh.iter())
             .zip(leaving.iter_mut());
-        for (w, ((spreads, &informed), left)) in words.enumerate() {
+        for (w, (((spreads, knows), &informed), left)) in words.enumerate() {
             if informed | *left == 0 {
                 continue; // Most words, most rounds.
             }
+            *knows |= informed;
             for_each_bit(informed, w, |i| nodes[i] = (nodes[i] & !FRESH) | NEW);
             for_each_bit(*left, w, |i| nodes[i] = (nodes[i] & !PHASE) | STOPPED);
             stopped += left.count_ones();
@@ -659,6 +669,9 @@ const BATCH: usize = 256;
 struct NodeSets {
     /// Live and spreading, and so pushing in the next round.
     spreading: Vec<u64>,
+    /// Informed (spreading or stopped, crashed or not): who knew the rumor at the start of
+    /// the round. Bits are only ever added, at the end of a round.
+    informed: Vec<u64>,
     /// Informed in this round (their bytes are FRESH). All zero between rounds.
     fresh: Vec<u64>,
     /// Informed in the last round played (their bytes are NEW).
@@ -678,6 +691,7 @@ impl NodeSets {
         let words = nodes.len().div_ceil(64);
         let sets = [
             &mut self.spreading,
+            &mut self.informed,
             &mut self.fresh,
             &mut self.new,
             &mut self.leaving,
@@ -691,6 +705,9 @@ impl NodeSets {
             let word = i as usize / 64;
             if byte & (PHASE | CRASHED) == SPREADING {
                 self.spreading[word] |= bit(i);
+            }
+            if byte & PHASE != SUSCEPTIBLE {
+                self.informed[word] |= bit(i);
             }
             if byte & NEW != 0 {
                 self.new[word] |= bit(i);
@@ -841,53 +858,43 @@ impl Round<'_> {
         *self.ahead = ahead;
     }
 
-    /// [`Round::push_phase`] when nothing a message does changes what is drawn next: under
-    /// anti-entropy (no stop rule), with no arrow to record and no hand-picked peer. Then a
-    /// batch of pushers draws every target and every loss first, in the order `push_phase`
-    /// draws them, and the messages are delivered after, without a branch, on one bit per
-    /// node: whether it knows the rumor (and, with `crashed`, whether it is crashed, in the
-    /// next word, so both share a cache line). The delivery loop is short and branch-free, so
-    /// the processor keeps many of its random reads in flight at once, and they go to an eighth
-    /// of the memory of the node bytes (at 10^7 nodes 1.25 MB rather than 10 MB): cache and
-    /// TLB misses are the cost. `at_start`: who spreads (and so pushes), the live informed.
-    fn push_phase_bits(&mut self, at_start: &[u64], crashed: Option<&[u64]>, known: &mut Vec<u64>) {
+    /// [`Round::push_phase`] when every contact can be judged by what its receiver knew at the
+    /// start of the round (see [`Interest::judged_at_round_start`]), with no arrow to record
+    /// and no hand-picked peer. Then a batch of pushers draws every target, loss and stop-rule
+    /// coin first, in the order `push_phase` draws them, judging each contact as it is drawn
+    /// (see [`Round::draw_judged`]); and the messages are delivered after, without a branch, on
+    /// one bit per node: whether it knows the rumor (and, with `crashed`, whether it is
+    /// crashed, in the next word, so both share a cache line). The delivery loop is short and
+    /// branch-free, so the processor keeps many of its random reads in flight at once, and
+    /// they go to an eighth of the memory of the node bytes (at 10^7 nodes 1.25 MB rather than
+    /// 10 MB): cache and TLB misses are the cost. `spreading`: who pushes; `informed`: who
+    /// knew the rumor at the start of the round.
+    fn push_phase_bits(
+        &mut self,
+        spreading: &[u64],
+        informed: &[u64],
+        crashed: Option<&[u64]>,
+        known: &mut Vec<u64>,
+    ) {
         known.clear();
         match crashed {
             // A crashed node counts as knowing (it is never informed); the second word of a
             // pair tells the dead letters apart.
             Some(crashed) => {
-                known.extend(at_start.iter().zip(crashed).flat_map(|(&s, &c)| [s | c, c]))
+                known.extend(informed.iter().zip(crashed).flat_map(|(&s, &c)| [s | c, c]))
             }
-            None => known.extend_from_slice(at_start),
+            None => known.extend_from_slice(informed),
         }
         let mut pushers = [0u32; BATCH];
         let mut targets = [0u32; BATCH * MAX_FANOUT as usize];
-        let mut peers = [0u32; MAX_FANOUT as usize];
         let mut len = 0;
-        let complete = matches!(self.graph, Graph::Complete { .. });
+        let judged = self.interest.rule != StopRule::Never;
         let mut serve = |round: &mut Self, pushers: &[u32]| {
-            let (mut through, mut lost) = (0, 0u64);
-            let mut rng = round.rng.clone();
-            if round.fanout == 1 && round.loss == Chance::NEVER && complete {
-                for (slot, &i) in targets.iter_mut().zip(pushers) {
-                    *slot = round.graph.random_peer(i, &mut rng);
-                }
-                through = pushers.len();
+            let (through, lost) = if judged {
+                round.draw_judged(pushers, informed, crashed, &mut targets)
             } else {
-                for &i in pushers {
-                    let k = round
-                        .graph
-                        .choose_peers(i, round.fanout, &mut rng, &mut peers);
-                    for &to in &peers[..k] {
-                        // Kept, then overwritten by the next one if the link lost it.
-                        let gone = rng.chance(round.loss);
-                        targets[through] = to;
-                        through += usize::from(!gone);
-                        lost += u64::from(gone);
-                    }
-                }
-            }
-            round.rng = rng;
+                round.draw(pushers, &mut targets)
+            };
             let through_targets = &targets[..through];
             let (informed, dead) = match crashed {
                 Some(_) => inform_bits_or_crashed(known, through_targets),
@@ -900,7 +907,7 @@ impl Round<'_> {
             t.informed += informed;
             t.redundant += through as u64 - informed - dead;
         };
-        for (w, &word) in at_start.iter().enumerate() {
+        for (w, &word) in spreading.iter().enumerate() {
             let base = w as u32 * 64;
             if word == u64::MAX {
                 // Late in a run, most words: all 64 push.
@@ -922,13 +929,90 @@ impl Round<'_> {
         serve(self, &pushers[..len]);
         // The informed: FRESH in their bytes and in the set, as `deliver` marks them.
         let stride = if crashed.is_some() { 2 } else { 1 };
-        for (w, &before) in at_start.iter().enumerate() {
+        for (w, &before) in informed.iter().enumerate() {
             let informed = known[w * stride] & !before & !crashed.map_or(0, |c| c[w]);
             if informed != 0 {
                 self.fresh[w] = informed;
                 for_each_bit(informed, w, |i| self.nodes[i] |= SPREADING | FRESH);
             }
         }
+    }
+
+    /// The targets of `pushers`' messages under anti-entropy, into `targets` (those the link
+    /// lost left out), drawn in the order [`Round::push_from_each`] draws them. Returns how
+    /// many got through and how many were lost.
+    #[inline(always)]
+    fn draw(&mut self, pushers: &[u32], targets: &mut [u32]) -> (usize, u64) {
+        let mut rng = self.rng.clone();
+        let (mut through, mut lost) = (0, 0u64);
+        let complete = matches!(self.graph, Graph::Complete { .. });
+        if self.fanout == 1 && self.loss == Chance::NEVER && complete {
+            for (slot, &i) in targets.iter_mut().zip(pushers) {
+                *slot = self.graph.random_peer(i, &mut rng);
+            }
+            through = pushers.len();
+        } else {
+            let mut peers = [0u32; MAX_FANOUT as usize];
+            for &i in pushers {
+                let k = self
+                    .graph
+                    .choose_peers(i, self.fanout, &mut rng, &mut peers);
+                for &to in &peers[..k] {
+                    // Kept, then overwritten by the next one if the link lost it.
+                    let gone = rng.chance(self.loss);
+                    targets[through] = to;
+                    through += usize::from(!gone);
+                    lost += u64::from(gone);
+                }
+            }
+        }
+        self.rng = rng;
+        (through, lost)
+    }
+
+    /// [`Round::draw`] under a stop rule: each contact is judged as it is drawn, by what its
+    /// receiver knew at the start of the round (`informed`, `crashed`), which no message of
+    /// the round changes; the sender's counter and coin follow in message order, so the draws
+    /// and the outcome are those of [`Round::after_contact`] message by message.
+    #[inline(always)]
+    fn draw_judged(
+        &mut self,
+        pushers: &[u32],
+        informed: &[u64],
+        crashed: Option<&[u64]>,
+        targets: &mut [u32],
+    ) -> (usize, u64) {
+        let mut rng = self.rng.clone();
+        let (mut through, mut lost) = (0, 0u64);
+        let interest = self.interest;
+        let coin = Chance::one_in(u32::from(interest.k));
+        let mut peers = [0u32; MAX_FANOUT as usize];
+        for &i in pushers {
+            let k = self
+                .graph
+                .choose_peers(i, self.fanout, &mut rng, &mut peers);
+            let counter = &mut self.counters[i as usize];
+            let mut stops = false;
+            for &to in &peers[..k] {
+                let gone = rng.chance(self.loss);
+                targets[through] = to;
+                through += usize::from(!gone);
+                lost += u64::from(gone);
+                let (w, b) = (to as usize / 64, bit(to));
+                let dead = crashed.is_some_and(|c| c[w] & b != 0);
+                let outcome = if gone || dead {
+                    ContactOutcome::NoFeedback
+                } else if informed[w] & b != 0 {
+                    ContactOutcome::Unnecessary
+                } else {
+                    ContactOutcome::Useful
+                };
+                stops |= interest.after_contact_with(outcome, counter, || rng.chance(coin));
+            }
+            self.leaving[i as usize / 64] |= u64::from(stops) << (i % 64);
+        }
+        self.rng = rng;
+        (through, lost)
     }
 
     /// Every live node that did not know the rumor at the start of the round asks `fanout`

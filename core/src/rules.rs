@@ -235,6 +235,20 @@ impl Interest {
         self.rule == StopRule::FeedbackCoin
     }
 
+    /// Whether how each contact went, as this rule sees it, depends only on what receivers
+    /// knew at the start of the round: then a round's contacts can be judged before any of
+    /// them is delivered. True for anti-entropy, the blind rules, and the feedback rules with
+    /// [`Feedback::RoundStart`]; with [`Feedback::Arrival`] a contact's outcome depends on the
+    /// contacts before it in the round.
+    pub fn judged_at_round_start(self) -> bool {
+        match self.rule {
+            StopRule::FeedbackCounter | StopRule::FeedbackCoin => {
+                self.feedback == Feedback::RoundStart
+            }
+            StopRule::Never | StopRule::BlindCounter | StopRule::BlindCoin => true,
+        }
+    }
+
     /// [`Interest::after_contact`] with the coin drawn by `coin`, for a caller that draws ahead
     /// (see [`Interest::draws_on_outcome`]); called only when the rule flips its coin.
     #[inline(always)]

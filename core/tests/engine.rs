@@ -36,10 +36,11 @@ fn push_informs_everyone_and_every_spreader_sends_fanout_messages_a_round() {
 
 #[test]
 fn every_push_loop_gives_the_same_run() {
-    // Three loops push: on one bit per node (anti-entropy with nothing recorded), drawn ahead
-    // (recording arrows, and every stop rule but the feedback coin) and message by message (a
-    // steered round, and the feedback coin). A round steered from a crashed node steers
-    // nothing, so it runs the message-by-message loop with the very same draws.
+    // Three loops push: on one bit per node (nothing recorded, every rule judged at the
+    // round's start), drawn ahead (recording arrows, and every stop rule but the feedback
+    // coin) and message by message (a steered round, and the feedback coin). A round steered
+    // from a crashed node steers nothing, so it runs the message-by-message loop with the
+    // very same draws.
     use Protocol::{Push, PushPull};
     use StopRule::*;
     let cases = [
@@ -54,6 +55,9 @@ fn every_push_loop_gives_the_same_run() {
         (Push, 2, 0.1, 0.0, BlindCounter, Topology::Torus),
         (PushPull, 1, 0.1, 0.1, FeedbackCounter, Topology::Complete),
         (Push, 2, 0.1, 0.1, FeedbackCoin, Topology::SmallWorld),
+        (Push, 1, 0.0, 0.0, FeedbackCoin, Topology::Complete),
+        (Push, 3, 0.2, 0.1, FeedbackCounter, Topology::Complete),
+        (Push, 1, 0.0, 0.0, FeedbackCounter, Topology::ScaleFree),
     ];
     for (protocol, fanout, crashed, loss, rule, topology) in cases {
         let s = Settings {
