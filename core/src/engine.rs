@@ -164,6 +164,14 @@ fn phase_of(byte: u8) -> Phase {
     }
 }
 
+fn view_of(byte: u8) -> NodeView {
+    if byte & CRASHED != 0 {
+        NodeView::Crashed
+    } else {
+        NodeView::Live(phase_of(byte))
+    }
+}
+
 fn phase_at_round_start(byte: u8) -> Phase {
     rules::phase_at_round_start(phase_of(byte), byte & FRESH != 0)
 }
@@ -212,6 +220,9 @@ pub struct RoundEngine {
     arrow_cap: usize,
     /// Who pushes, who was informed, who lost interest, as bit sets (see [`NodeSets`]).
     sets: NodeSets,
+    /// The node bytes lag the sets: the bits push loop keeps only the sets, and the bytes
+    /// catch up ([`RoundEngine::catch_up_bytes`]) before a loop that reads them runs.
+    bytes_behind: bool,
     /// Scratch of [`Round::push_drawn_ahead`].
     ahead: Ahead,
 }
@@ -264,6 +275,7 @@ impl RoundEngine {
             arrows: Vec::new(),
             arrow_cap: 0,
             sets,
+            bytes_behind: false,
             ahead: Ahead::default(),
         })
     }
@@ -311,28 +323,28 @@ impl RoundEngine {
 
     /// How one node stands now.
     pub fn node(&self, i: u32) -> NodeView {
-        let byte = self.nodes[i as usize];
-        if byte & CRASHED != 0 {
-            NodeView::Crashed
-        } else {
-            NodeView::Live(phase_of(byte))
-        }
+        view_of(self.byte(i))
     }
 
     /// Every node in order: cheap enough to run each frame over a million nodes.
     pub fn iter_nodes(&self) -> impl ExactSizeIterator<Item = NodeView> + '_ {
-        self.nodes.iter().map(|&byte| {
-            if byte & CRASHED != 0 {
-                NodeView::Crashed
-            } else {
-                NodeView::Live(phase_of(byte))
-            }
-        })
+        (0..self.settings.nodes).map(|i| view_of(self.byte(i)))
+    }
+
+    /// Node `i`'s byte as it is now, whether or not the bytes are behind.
+    #[inline(always)]
+    fn byte(&self, i: u32) -> u8 {
+        let old = self.nodes[i as usize];
+        if self.bytes_behind {
+            self.sets.byte(i, old)
+        } else {
+            old
+        }
     }
 
     /// Nodes informed in the last round, in node order.
     pub fn iter_newly_informed(&self) -> impl Iterator<Item = u32> + '_ {
-        (0..self.settings.nodes).filter(|&i| self.nodes[i as usize] & NEW != 0)
+        (0..self.settings.nodes).filter(|&i| self.sets.new[i as usize / 64] & bit(i) != 0)
     }
 
     /// The last round's messages: all of them in the order they were sent, or, past
@@ -356,6 +368,7 @@ impl RoundEngine {
             self.counters.iter_mut().for_each(|c| *c = 0);
         }
         if tunables.interest.rule == StopRule::Never {
+            self.catch_up_bytes();
             for byte in self.nodes.iter_mut() {
                 if *byte & (PHASE | CRASHED) == STOPPED {
                     *byte = (*byte & !PHASE) | SPREADING;
@@ -376,12 +389,10 @@ impl RoundEngine {
 
     /// Makes `node` the source. Only before the first round; the node MUST be live.
     pub fn set_source(&mut self, node: u32) -> Result<(), SettingsError> {
-        if self.round != 0
-            || node >= self.settings.nodes
-            || self.nodes[node as usize] & CRASHED != 0
-        {
+        if self.round != 0 || node >= self.settings.nodes || self.node(node) == NodeView::Crashed {
             return Err(SettingsError::Source(node));
         }
+        self.catch_up_bytes();
         let old = self.source() as usize;
         self.nodes[old] = SUSCEPTIBLE | (self.nodes[old] & CRASHED);
         if self.nodes[old] & CRASHED == 0 {
@@ -400,6 +411,7 @@ impl RoundEngine {
     /// Crashes `node` (between rounds): it no longer sends, receives or answers, and keeps
     /// what it knew. Returns false if it was already crashed.
     pub fn kill(&mut self, node: u32) -> bool {
+        self.catch_up_bytes();
         let byte = &mut self.nodes[node as usize];
         if *byte & CRASHED != 0 {
             return false;
@@ -415,6 +427,7 @@ impl RoundEngine {
 
     /// Revives a crashed `node` with the knowledge it had. Returns false if it was live.
     pub fn revive(&mut self, node: u32) -> bool {
+        self.catch_up_bytes();
         let byte = &mut self.nodes[node as usize];
         if *byte & CRASHED == 0 {
             return false;
@@ -439,7 +452,10 @@ impl RoundEngine {
             .then(|| self.counters.clone());
         Snapshot {
             settings: self.settings,
-            nodes: self.nodes.clone(),
+            nodes: match self.bytes_behind {
+                true => (0..self.settings.nodes).map(|i| self.byte(i)).collect(),
+                false => self.nodes.clone(),
+            },
             counters,
             rng: self.rng.clone(),
             round: self.round,
@@ -467,6 +483,17 @@ impl RoundEngine {
         self.history.clear();
         self.history.extend_from_slice(history);
         self.sets.rebuild(&self.nodes);
+        self.bytes_behind = false;
+    }
+
+    /// Brings the node bytes up to the sets (see [`RoundEngine::bytes_behind`]).
+    fn catch_up_bytes(&mut self) {
+        if self.bytes_behind {
+            for (i, byte) in (0..).zip(self.nodes.iter_mut()) {
+                *byte = self.sets.byte(i, *byte);
+            }
+            self.bytes_behind = false;
+        }
     }
 
     fn count_of(&mut self, phase: Phase) -> &mut u32 {
@@ -503,6 +530,22 @@ impl RoundEngine {
         self.round += 1;
         self.arrows.clear();
         let tunables = self.settings.tunables;
+        let protocol = self.settings.protocol;
+        // Every rule whose contacts are judged by what receivers knew at the round's start
+        // (anti-entropy, the blind rules, feedback at round start: every run but feedback on
+        // arrival) pushes on one bit per node: same rules, same draws, same trace (a test holds
+        // them equal). Such a round of pushes alone keeps only the sets; any other round reads
+        // the node bytes, so they catch up first.
+        let bits = protocol.pushes()
+            && tunables.interest.judged_at_round_start()
+            && self.arrow_cap == 0
+            && steer.is_none();
+        if bits && !protocol.pulls() {
+            self.bytes_behind = true;
+        } else {
+            self.catch_up_bytes();
+        }
+        let keep_bytes = !self.bytes_behind;
         let mut round = Round {
             nodes: &mut self.nodes,
             fresh: &mut self.sets.fresh,
@@ -521,26 +564,19 @@ impl RoundEngine {
             interest: tunables.interest,
             steer,
         };
-        if self.settings.protocol.pushes() {
-            // Every rule whose contacts are judged by what receivers knew at the round's start
-            // (anti-entropy, the blind rules, feedback at round start: every run but feedback on
-            // arrival), on one bit per node: same rules, same draws, same trace (a test holds
-            // them equal).
-            let bits =
-                round.interest.judged_at_round_start() && round.arrow_cap == 0 && steer.is_none();
-            if bits {
-                let crashed = (self.counts.crashed > 0).then_some(&self.sets.crashed[..]);
-                round.push_phase_bits(
-                    &self.sets.spreading,
-                    &self.sets.informed,
-                    crashed,
-                    &mut self.sets.known,
-                );
-            } else {
-                round.push_phase(&self.sets.spreading);
-            }
+        if bits {
+            let crashed = (self.counts.crashed > 0).then_some(&self.sets.crashed[..]);
+            round.push_phase_bits(
+                &self.sets.spreading,
+                &self.sets.informed,
+                crashed,
+                &mut self.sets.known,
+                keep_bytes,
+            );
+        } else if protocol.pushes() {
+            round.push_phase(&self.sets.spreading);
         }
-        if self.settings.protocol.pulls() {
+        if protocol.pulls() {
             round.pull_phase();
         }
         let (rng, traffic) = (round.rng, round.traffic);
@@ -563,7 +599,8 @@ impl RoundEngine {
 
     /// End of the round: the newly informed (FRESH) may send from the next round and are marked
     /// NEW for the view, the last round's NEW are not new any more, and those who lost interest
-    /// stop. Visits only those nodes, found in the bit sets.
+    /// stop. Visits only those nodes, found in the bit sets; their bytes only when they are
+    /// kept (see [`RoundEngine::bytes_behind`]).
     fn end_round(&mut self) {
         let NodeSets {
             spreading,
@@ -573,9 +610,12 @@ impl RoundEngine {
             leaving,
             ..
         } = &mut self.sets;
+        let keep_bytes = !self.bytes_behind;
         let nodes = &mut self.nodes;
         for (w, word) in new.iter_mut().enumerate() {
-            for_each_bit(*word, w, |i| nodes[i] &= !NEW);
+            if keep_bytes {
+                for_each_bit(*word, w, |i| nodes[i] &= !NEW);
+            }
             *word = 0;
         }
         let mut stopped = 0u32;
@@ -589,8 +629,10 @@ impl RoundEngine {
                 continue; // Most words, most rounds.
             }
             *knows |= informed;
-            for_each_bit(informed, w, |i| nodes[i] = (nodes[i] & !FRESH) | NEW);
-            for_each_bit(*left, w, |i| nodes[i] = (nodes[i] & !PHASE) | STOPPED);
+            if keep_bytes {
+                for_each_bit(informed, w, |i| nodes[i] = (nodes[i] & !FRESH) | NEW);
+                for_each_bit(*left, w, |i| nodes[i] = (nodes[i] & !PHASE) | STOPPED);
+            }
             stopped += left.count_ones();
             *spreads = (*spreads | informed) & !*left;
             *left = 0;
@@ -662,9 +704,11 @@ const BATCH: usize = 256;
 /// who pushes, who was informed, who lost interest. Without them every round swept all the
 /// node bytes twice (to find the pushers, then to settle the round), which cost more than the
 /// messages whenever few nodes spread: rumor mongering's tail, crashed and sparse runs, a
-/// ring's slow front (thousands of rounds with a few thousand spreaders among a million). The
-/// node bytes stay the state; these follow them and are rebuilt from them after any change
-/// made between rounds that does not keep them itself.
+/// ring's slow front (thousands of rounds with a few thousand spreaders among a million).
+/// Between rounds the sets say everything the node bytes do but a crashed node's phase, which
+/// stays in its byte: the per-message loops that read bytes keep both, the bits push loop only
+/// the sets (the bytes then catch up when next read, see [`RoundEngine::catch_up_bytes`]), and
+/// a change made between rounds to the bytes rebuilds the sets from them.
 #[derive(Clone, Debug, Default)]
 struct NodeSets {
     /// Live and spreading, and so pushing in the next round.
@@ -686,6 +730,21 @@ struct NodeSets {
 }
 
 impl NodeSets {
+    /// Node `i`'s byte as the sets have it between rounds (nothing is FRESH then), from its
+    /// byte before, `old`, that the sets followed. The sets do not say which phase a crashed
+    /// node kept, and it has not changed since it crashed: that is taken from `old`.
+    #[inline(always)]
+    fn byte(&self, i: u32, old: u8) -> u8 {
+        let (w, b) = (i as usize / 64, i % 64);
+        let of = |set: &[u64]| (set[w] >> b) as u8 & 1;
+        let (spreading, informed) = (of(&self.spreading), of(&self.informed));
+        let crashed = of(&self.crashed);
+        // Live: spreading, or informed and not spreading (stopped), or neither.
+        let live = (spreading * SPREADING) | ((informed & (spreading ^ 1)) * STOPPED);
+        let phase = [live, old & PHASE][usize::from(crashed)];
+        phase | (crashed * CRASHED) | (of(&self.new) * NEW)
+    }
+
     /// The sets of the node bytes as they are between rounds.
     fn rebuild(&mut self, nodes: &[u8]) {
         let words = nodes.len().div_ceil(64);
@@ -868,13 +927,15 @@ impl Round<'_> {
     /// branch-free, so the processor keeps many of its random reads in flight at once, and
     /// they go to an eighth of the memory of the node bytes (at 10^7 nodes 1.25 MB rather than
     /// 10 MB): cache and TLB misses are the cost. `spreading`: who pushes; `informed`: who
-    /// knew the rumor at the start of the round.
+    /// knew the rumor at the start of the round; `keep_bytes`: whether to mark the informed in
+    /// the node bytes too (see [`RoundEngine::bytes_behind`]).
     fn push_phase_bits(
         &mut self,
         spreading: &[u64],
         informed: &[u64],
         crashed: Option<&[u64]>,
         known: &mut Vec<u64>,
+        keep_bytes: bool,
     ) {
         known.clear();
         match crashed {
@@ -927,13 +988,15 @@ impl Round<'_> {
             }
         }
         serve(self, &pushers[..len]);
-        // The informed: FRESH in their bytes and in the set, as `deliver` marks them.
+        // The informed: in the set and, if kept, FRESH in their bytes, as `deliver` marks them.
         let stride = if crashed.is_some() { 2 } else { 1 };
         for (w, &before) in informed.iter().enumerate() {
             let informed = known[w * stride] & !before & !crashed.map_or(0, |c| c[w]);
             if informed != 0 {
                 self.fresh[w] = informed;
-                for_each_bit(informed, w, |i| self.nodes[i] |= SPREADING | FRESH);
+                if keep_bytes {
+                    for_each_bit(informed, w, |i| self.nodes[i] |= SPREADING | FRESH);
+                }
             }
         }
     }
@@ -999,14 +1062,9 @@ impl Round<'_> {
                 through += usize::from(!gone);
                 lost += u64::from(gone);
                 let (w, b) = (to as usize / 64, bit(to));
+                // Judged without a branch (see `Interest::after_contact_with`).
                 let dead = crashed.is_some_and(|c| c[w] & b != 0);
-                let outcome = if gone || dead {
-                    ContactOutcome::NoFeedback
-                } else if informed[w] & b != 0 {
-                    ContactOutcome::Unnecessary
-                } else {
-                    ContactOutcome::Useful
-                };
+                let outcome = ContactOutcome::judged(gone | dead, informed[w] & b != 0);
                 stops |= interest.after_contact_with(outcome, counter, || rng.chance(coin));
             }
             self.leaving[i as usize / 64] |= u64::from(stops) << (i % 64);

@@ -199,6 +199,18 @@ pub enum ContactOutcome {
     Unnecessary,
 }
 
+impl ContactOutcome {
+    /// The outcome of a contact that was lost or reached a crashed node (`unheard`), or
+    /// whose receiver knew the rumor or not (`knew`). A table rather than branches, for the
+    /// engine's loop (see [`Interest::after_contact_with`]).
+    #[inline(always)]
+    pub fn judged(unheard: bool, knew: bool) -> ContactOutcome {
+        use ContactOutcome::*;
+        const TABLE: [ContactOutcome; 4] = [Useful, Unnecessary, NoFeedback, NoFeedback];
+        TABLE[usize::from(unheard) << 1 | usize::from(knew)]
+    }
+}
+
 impl Interest {
     /// Anti-entropy (never stop).
     pub const FOREVER: Interest = Interest::new(StopRule::Never, 1);
@@ -258,25 +270,23 @@ impl Interest {
         counter: &mut u8,
         coin: impl FnOnce() -> bool,
     ) -> bool {
-        let counts = match self.rule {
-            StopRule::Never => return false,
-            StopRule::FeedbackCounter | StopRule::FeedbackCoin => {
-                outcome == ContactOutcome::Unnecessary
-            }
-            StopRule::BlindCounter | StopRule::BlindCoin => true,
-        };
-        if !counts {
-            if self.rule == StopRule::FeedbackCounter && outcome == ContactOutcome::Useful {
-                *counter = 0;
-            }
-            return false;
-        }
+        // The counters update without a branch on the outcome: mid-run whether a receiver
+        // knew is a coin toss, and a mispredicted branch costs more than the contact.
+        let unnecessary = outcome == ContactOutcome::Unnecessary;
         match self.rule {
-            StopRule::FeedbackCounter | StopRule::BlindCounter => {
+            StopRule::Never => false,
+            StopRule::FeedbackCounter => {
+                // Counts the unnecessary contacts, restarts at a useful one.
+                let kept = u8::from(outcome != ContactOutcome::Useful);
+                *counter = counter.saturating_add(u8::from(unnecessary)) * kept;
+                unnecessary & (*counter >= self.k)
+            }
+            StopRule::BlindCounter => {
                 *counter = counter.saturating_add(1);
                 *counter >= self.k
             }
-            _ => coin(),
+            StopRule::FeedbackCoin => unnecessary && coin(),
+            StopRule::BlindCoin => coin(),
         }
     }
 }

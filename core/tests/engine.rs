@@ -111,6 +111,88 @@ fn every_push_loop_gives_the_same_run() {
 }
 
 #[test]
+fn rounds_on_bits_and_rounds_on_bytes_mix_into_the_same_run() {
+    // A round on bits alone keeps only the bit sets and lets the node bytes fall behind;
+    // the byte loops, kills, revives, snapshots and what the view reads bring them up to
+    // date. A run that switches loops every few rounds, crashes and revives nodes (one
+    // crashed while spreading: it must come back spreading) and rewinds, against the same
+    // run on bits alone.
+    for rule in [
+        StopRule::BlindCounter,
+        StopRule::FeedbackCoin,
+        StopRule::Never,
+    ] {
+        let s = Settings {
+            nodes: 20_001,
+            tunables: tunables(2, 0.1, rule, 3),
+            crashed: 0.05,
+            seed: 5,
+            ..Settings::default()
+        };
+        let mut bits = RoundEngine::new(s).unwrap();
+        let mut mixed = RoundEngine::new(s).unwrap();
+        let mut history = vec![mixed.history()[0]];
+        let mut killed = Vec::new();
+        while !bits.is_finished() && bits.round() < 500 {
+            let r = bits.round();
+            // Arrows switch the loop: 0 takes the bits, 1 the drawn-ahead bytes.
+            mixed.set_arrow_cap(usize::from(r % 5 == 3));
+            if r == 4 {
+                // Crash a spreader and a susceptible node in both runs, revive them later.
+                let spreader = (0..s.nodes)
+                    .find(|&i| bits.node(i) == NodeView::Live(Phase::Spreading))
+                    .unwrap();
+                let idle = (0..s.nodes)
+                    .find(|&i| bits.node(i) == NodeView::Live(Phase::Susceptible))
+                    .unwrap();
+                for e in [&mut bits, &mut mixed] {
+                    assert!(e.kill(spreader) && e.kill(idle));
+                }
+                killed = vec![spreader, idle];
+            }
+            if r == 7 {
+                assert_eq!(bits.node(killed[0]), NodeView::Crashed);
+                for e in [&mut bits, &mut mixed] {
+                    let crashed: Vec<u32> = (0..s.nodes)
+                        .filter(|&i| e.node(i) == NodeView::Crashed)
+                        .collect();
+                    for i in crashed.into_iter().step_by(7).chain(killed.iter().copied()) {
+                        e.revive(i);
+                    }
+                }
+            }
+            if r == 7 {
+                assert_eq!(
+                    bits.node(killed[0]),
+                    NodeView::Live(Phase::Spreading),
+                    "{rule:?}: crashed while spreading, revived spreading"
+                );
+            }
+            bits.step();
+            if r == 6 {
+                // One round played, thrown away, and played again from a snapshot taken
+                // after a round on bits.
+                let snapshot = mixed.snapshot();
+                mixed.step();
+                mixed.restore(&snapshot, &history);
+            }
+            history.push(*mixed.step());
+            let case = format!("{rule:?}, round {}", bits.round());
+            assert_eq!(bits.last(), mixed.last(), "{case}: the rounds differ");
+            assert!(
+                bits.iter_nodes().eq(mixed.iter_nodes()),
+                "{case}: the nodes differ"
+            );
+            assert!(
+                bits.iter_newly_informed().eq(mixed.iter_newly_informed()),
+                "{case}: the newly informed differ"
+            );
+        }
+        assert!(bits.round() > 8, "{rule:?}: too short a run to mix");
+    }
+}
+
+#[test]
 fn a_node_informed_in_round_r_first_sends_in_round_r_plus_1() {
     let mut e = RoundEngine::new(Settings {
         nodes: 100,
