@@ -1,7 +1,7 @@
 // Page benchmark (figures, not a test): frame rate while playing at full speed, input latency
 // at a million nodes, and the release wasm size. Run after a release build:
 //   node e2e/perf.mjs                 every section
-//   node e2e/perf.mjs lab wasm        only these (round, pause, rewind, lab, wasm, identities, size)
+//   node e2e/perf.mjs lab wasm        only these (round, lesson, pause, rewind, lab, wasm, identities, size)
 // Headless Chromium with software rendering on a shared 2-core machine: read the figures as
 // "at least this good".
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
 import { start, openPage, CLI } from './browser.mjs';
 
-const SECTIONS = ['round', 'pause', 'rewind', 'lab', 'wasm', 'identities', 'size'];
+const SECTIONS = ['round', 'lesson', 'pause', 'rewind', 'lab', 'wasm', 'identities', 'size'];
 const asked = process.argv.slice(2);
 for (const a of asked) {
   if (!SECTIONS.includes(a)) {
@@ -81,6 +81,55 @@ if (want('round')) {
   ]) {
     const r = await frames(query, 20_000);
     console.log(`${label}: ${r.rounds} rounds in ${fmt(r.elapsed)} s; ${fmt(r.fps)} frames/s; frame interval p50 ${fmt(r.p50)} ms, p95 ${fmt(r.p95)} ms, max ${fmt(r.max)} ms`);
+  }
+}
+/** A lesson's Run step, entered as a student does (guess, check, next), played to its end;
+ * in presenter mode the run stops once at its cue point and plays on with the space key.
+ * Frame intervals while the run plays (not while it waits at the cue). */
+async function lessonFrames(lesson, present) {
+  const page = await env.browser.newPage({ viewport: { width: 1280, height: 800 } });
+  await page.goto(`${env.url}?lesson=${lesson}${present ? '&present=1' : ''}`);
+  await page.getByTestId('lesson').waitFor({ timeout: 30_000 });
+  const nextEnabled = () => page.waitForFunction(
+    () => !document.querySelector('[data-testid=lesson-next]').disabled, null, { timeout: 120_000 });
+  for (let i = 0; i < 10 && !(await page.getByTestId('lesson-check').count()); i++) {
+    await nextEnabled();
+    await page.getByTestId('lesson-next').click();
+  }
+  await page.getByTestId('lesson-guess').fill('30');
+  await page.getByTestId('lesson-check').click();
+  await nextEnabled();
+  await page.evaluate(() => {
+    window.__frames = [];
+    const tick = (t) => { window.__frames.push(t); requestAnimationFrame(tick); };
+    requestAnimationFrame(tick);
+  });
+  const now = () => page.evaluate(() => performance.now());
+  const spans = [];
+  let from = await now();
+  await page.getByTestId('lesson-next').click();
+  if (present) {
+    await page.getByTestId('lesson-cue').waitFor({ timeout: 60_000 });
+    spans.push([from, await now()]);
+    await page.keyboard.press(' ');
+    from = await now();
+  }
+  await nextEnabled();
+  spans.push([from, await now()]);
+  const f = await page.evaluate(() => window.__frames);
+  const rounds = (await page.getByTestId('lesson').textContent()).match(/round (\d+) ·/)?.[1] ?? '?';
+  await page.close();
+  const gaps = f.slice(1).map((t, i) => [f[i], t])
+    .filter(([a, b]) => spans.some(([s, e]) => a >= s && b <= e))
+    .map(([a, b]) => b - a).sort((a, b) => a - b);
+  const pick = (q) => gaps[Math.min(gaps.length - 1, Math.floor(q * gaps.length))];
+  return { rounds, frames: gaps.length, fps: 1000 / (gaps.reduce((a, b) => a + b, 0) / gaps.length), p50: pick(0.5), p95: pick(0.95), max: gaps.at(-1) };
+}
+
+if (want('lesson')) {
+  for (const present of [false, true]) {
+    const r = await lessonFrames(2, present);
+    console.log(`lesson 2 (N = 10^6, push, fanout 1), its run${present ? ', presenter mode (stopped at the cue, played on)' : ''}: ${r.rounds} rounds, ${r.frames} frames; ${fmt(r.fps)} frames/s; frame interval p50 ${fmt(r.p50)} ms, p95 ${fmt(r.p95)} ms, max ${fmt(r.max)} ms`);
   }
 }
 if (want('pause')) {

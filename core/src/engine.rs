@@ -223,6 +223,8 @@ pub struct RoundEngine {
     /// The node bytes lag the sets: the bits push loop keeps only the sets, and the bytes
     /// catch up ([`RoundEngine::catch_up_bytes`]) before a loop that reads them runs.
     bytes_behind: bool,
+    /// Every round keeps the node bytes (see [`RoundEngine::keep_node_bytes`]).
+    keep_bytes: bool,
     /// Scratch of [`Round::push_drawn_ahead`].
     ahead: Ahead,
 }
@@ -276,6 +278,7 @@ impl RoundEngine {
             arrow_cap: 0,
             sets,
             bytes_behind: false,
+            keep_bytes: false,
             ahead: Ahead::default(),
         })
     }
@@ -328,7 +331,15 @@ impl RoundEngine {
 
     /// Every node in order: cheap enough to run each frame over a million nodes.
     pub fn iter_nodes(&self) -> impl ExactSizeIterator<Item = NodeView> + '_ {
-        (0..self.settings.nodes).map(|i| view_of(self.byte(i)))
+        match self.bytes_behind {
+            false => Nodes::Bytes(self.nodes.iter()),
+            true => Nodes::Behind {
+                sets: &self.sets,
+                old: &self.nodes,
+                word: [0; 64],
+                next: 0,
+            },
+        }
     }
 
     /// Node `i`'s byte as it is now, whether or not the bytes are behind.
@@ -342,9 +353,24 @@ impl RoundEngine {
         }
     }
 
+    /// Whether every round keeps the node bytes, for a caller that reads every node after
+    /// every round (a view redrawn each frame, a timeline's snapshots): then the bytes are
+    /// read as they are. Off by default: a run nobody looks at between rounds pushes on the
+    /// bit sets alone, faster, and its bytes catch up only when read.
+    pub fn keep_node_bytes(&mut self, keep: bool) {
+        self.keep_bytes = keep;
+    }
+
     /// Nodes informed in the last round, in node order.
     pub fn iter_newly_informed(&self) -> impl Iterator<Item = u32> + '_ {
-        (0..self.settings.nodes).filter(|&i| self.sets.new[i as usize / 64] & bit(i) != 0)
+        (0..).zip(&self.sets.new).flat_map(|(w, &word)| {
+            let mut word = word;
+            core::iter::from_fn(move || {
+                let b = word.trailing_zeros();
+                word &= word.wrapping_sub(1);
+                (b < 64).then_some(w * 64 + b)
+            })
+        })
     }
 
     /// The last round's messages: all of them in the order they were sent, or, past
@@ -453,7 +479,11 @@ impl RoundEngine {
         Snapshot {
             settings: self.settings,
             nodes: match self.bytes_behind {
-                true => (0..self.settings.nodes).map(|i| self.byte(i)).collect(),
+                true => {
+                    let mut bytes = self.nodes.clone();
+                    self.sets.catch_up(&mut bytes);
+                    bytes
+                }
                 false => self.nodes.clone(),
             },
             counters,
@@ -489,9 +519,7 @@ impl RoundEngine {
     /// Brings the node bytes up to the sets (see [`RoundEngine::bytes_behind`]).
     fn catch_up_bytes(&mut self) {
         if self.bytes_behind {
-            for (i, byte) in (0..).zip(self.nodes.iter_mut()) {
-                *byte = self.sets.byte(i, *byte);
-            }
+            self.sets.catch_up(&mut self.nodes);
             self.bytes_behind = false;
         }
     }
@@ -540,7 +568,7 @@ impl RoundEngine {
             && tunables.interest.judged_at_round_start()
             && self.arrow_cap == 0
             && steer.is_none();
-        if bits && !protocol.pulls() {
+        if bits && !protocol.pulls() && !self.keep_bytes {
             self.bytes_behind = true;
         } else {
             self.catch_up_bytes();
@@ -687,6 +715,57 @@ fn inform_bits_or_crashed(known: &mut [u64], targets: &[u32]) -> (u64, u64) {
     (informed, dead)
 }
 
+/// [`RoundEngine::iter_nodes`]: the node bytes as they are or, when they are behind, as the
+/// sets have them, a word at a time.
+enum Nodes<'a> {
+    Bytes(core::slice::Iter<'a, u8>),
+    Behind {
+        sets: &'a NodeSets,
+        old: &'a [u8],
+        /// The bytes of the word `next` is in.
+        word: [u8; 64],
+        next: usize,
+    },
+}
+
+impl Iterator for Nodes<'_> {
+    type Item = NodeView;
+
+    #[inline]
+    fn next(&mut self) -> Option<NodeView> {
+        match self {
+            Nodes::Bytes(bytes) => bytes.next().map(|&byte| view_of(byte)),
+            Nodes::Behind {
+                sets,
+                old,
+                word,
+                next,
+            } => {
+                let i = *next;
+                if i >= old.len() {
+                    return None;
+                }
+                if i % 64 == 0 {
+                    let old = &old[i..old.len().min(i + 64)];
+                    sets.word_bytes(i / 64, old, &mut word[..old.len()]);
+                }
+                *next = i + 1;
+                Some(view_of(word[i % 64]))
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = match self {
+            Nodes::Bytes(bytes) => bytes.len(),
+            Nodes::Behind { old, next, .. } => old.len() - next,
+        };
+        (left, Some(left))
+    }
+}
+
+impl ExactSizeIterator for Nodes<'_> {}
+
 /// [`Round::push_drawn_ahead`]'s messages, drawn before they are delivered: kept in the
 /// engine so that no round allocates.
 #[derive(Clone, Debug, Default)]
@@ -729,6 +808,16 @@ struct NodeSets {
     known: Vec<u64>,
 }
 
+/// A node's byte between rounds from its bits in the sets (each 0 or 1) and its byte before,
+/// `old` (see [`NodeSets::byte`]).
+#[inline(always)]
+fn byte_of(spreading: u8, informed: u8, crashed: u8, new: u8, old: u8) -> u8 {
+    // Live: spreading, or informed and not spreading (stopped), or neither.
+    let live = (spreading * SPREADING) | ((informed & (spreading ^ 1)) * STOPPED);
+    let phase = [live, old & PHASE][usize::from(crashed)];
+    phase | (crashed * CRASHED) | (new * NEW)
+}
+
 impl NodeSets {
     /// Node `i`'s byte as the sets have it between rounds (nothing is FRESH then), from its
     /// byte before, `old`, that the sets followed. The sets do not say which phase a crashed
@@ -737,12 +826,51 @@ impl NodeSets {
     fn byte(&self, i: u32, old: u8) -> u8 {
         let (w, b) = (i as usize / 64, i % 64);
         let of = |set: &[u64]| (set[w] >> b) as u8 & 1;
-        let (spreading, informed) = (of(&self.spreading), of(&self.informed));
-        let crashed = of(&self.crashed);
-        // Live: spreading, or informed and not spreading (stopped), or neither.
-        let live = (spreading * SPREADING) | ((informed & (spreading ^ 1)) * STOPPED);
-        let phase = [live, old & PHASE][usize::from(crashed)];
-        phase | (crashed * CRASHED) | (of(&self.new) * NEW)
+        byte_of(
+            of(&self.spreading),
+            of(&self.informed),
+            of(&self.crashed),
+            of(&self.new),
+            old,
+        )
+    }
+
+    /// The bytes of the nodes of word `w` into `out`, as [`NodeSets::byte`] has them from
+    /// their bytes before, `old`. Most words of a large run are alike (no one informed yet,
+    /// or all spreading, or all stopped): those are filled whole.
+    #[inline]
+    fn word_bytes(&self, w: usize, old: &[u8], out: &mut [u8]) {
+        let (spreading, informed) = (self.spreading[w], self.informed[w]);
+        let alike = self.crashed[w] | self.new[w] == 0
+            && (informed == 0
+                || (informed == u64::MAX && (spreading == 0 || spreading == u64::MAX)));
+        if alike {
+            out.fill(match (informed, spreading) {
+                (0, _) => SUSCEPTIBLE,
+                (_, 0) => STOPPED,
+                _ => SPREADING,
+            });
+        } else {
+            let (crashed, new) = (self.crashed[w], self.new[w]);
+            for (b, (byte, &old)) in out.iter_mut().zip(old).enumerate() {
+                *byte = byte_of(
+                    (spreading >> b) as u8 & 1,
+                    (informed >> b) as u8 & 1,
+                    (crashed >> b) as u8 & 1,
+                    (new >> b) as u8 & 1,
+                    old,
+                );
+            }
+        }
+    }
+
+    /// Brings node bytes that fell behind up to the sets.
+    fn catch_up(&self, nodes: &mut [u8]) {
+        for (w, chunk) in nodes.chunks_mut(64).enumerate() {
+            let mut bytes = [0; 64];
+            self.word_bytes(w, chunk, &mut bytes[..chunk.len()]);
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
     }
 
     /// The sets of the node bytes as they are between rounds.

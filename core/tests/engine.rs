@@ -116,7 +116,7 @@ fn rounds_on_bits_and_rounds_on_bytes_mix_into_the_same_run() {
     // the byte loops, kills, revives, snapshots and what the view reads bring them up to
     // date. A run that switches loops every few rounds, crashes and revives nodes (one
     // crashed while spreading: it must come back spreading) and rewinds, against the same
-    // run on bits alone.
+    // run on bits alone; and one that keeps its bytes every round (as the page's does).
     for rule in [
         StopRule::BlindCounter,
         StopRule::FeedbackCoin,
@@ -131,6 +131,8 @@ fn rounds_on_bits_and_rounds_on_bytes_mix_into_the_same_run() {
         };
         let mut bits = RoundEngine::new(s).unwrap();
         let mut mixed = RoundEngine::new(s).unwrap();
+        let mut kept = RoundEngine::new(s).unwrap();
+        kept.keep_node_bytes(true);
         let mut history = vec![mixed.history()[0]];
         let mut killed = Vec::new();
         while !bits.is_finished() && bits.round() < 500 {
@@ -145,14 +147,14 @@ fn rounds_on_bits_and_rounds_on_bytes_mix_into_the_same_run() {
                 let idle = (0..s.nodes)
                     .find(|&i| bits.node(i) == NodeView::Live(Phase::Susceptible))
                     .unwrap();
-                for e in [&mut bits, &mut mixed] {
+                for e in [&mut bits, &mut mixed, &mut kept] {
                     assert!(e.kill(spreader) && e.kill(idle));
                 }
                 killed = vec![spreader, idle];
             }
             if r == 7 {
                 assert_eq!(bits.node(killed[0]), NodeView::Crashed);
-                for e in [&mut bits, &mut mixed] {
+                for e in [&mut bits, &mut mixed, &mut kept] {
                     let crashed: Vec<u32> = (0..s.nodes)
                         .filter(|&i| e.node(i) == NodeView::Crashed)
                         .collect();
@@ -177,6 +179,7 @@ fn rounds_on_bits_and_rounds_on_bytes_mix_into_the_same_run() {
                 mixed.restore(&snapshot, &history);
             }
             history.push(*mixed.step());
+            kept.step();
             let case = format!("{rule:?}, round {}", bits.round());
             assert_eq!(bits.last(), mixed.last(), "{case}: the rounds differ");
             assert!(
@@ -186,6 +189,15 @@ fn rounds_on_bits_and_rounds_on_bytes_mix_into_the_same_run() {
             assert!(
                 bits.iter_newly_informed().eq(mixed.iter_newly_informed()),
                 "{case}: the newly informed differ"
+            );
+            assert_eq!(
+                bits.last(),
+                kept.last(),
+                "{case}: kept bytes, the rounds differ"
+            );
+            assert!(
+                bits.iter_nodes().eq(kept.iter_nodes()),
+                "{case}: kept bytes, the nodes differ"
             );
         }
         assert!(bits.round() > 8, "{rule:?}: too short a run to mix");

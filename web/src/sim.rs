@@ -53,6 +53,9 @@ impl Sim {
     /// A new run at round 0.
     pub fn new(settings: Settings) -> Result<Sim, SettingsError> {
         let mut engine = RoundEngine::new(settings)?;
+        // The view reads every node every frame and the timeline copies them: cheaper kept
+        // in step by each round than caught up from the bit sets each time.
+        engine.keep_node_bytes(true);
         // Arrows are drawn only in the readable layout; without them large runs take the
         // engine's fastest path.
         if settings.nodes <= crate::draw::LAYOUT_MAX_NODES {
