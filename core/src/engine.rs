@@ -147,7 +147,8 @@ impl Snapshot {
 // One byte per node. Bits 0-1: phase. FRESH: informed this round (it does not send until the
 // next). NEW: informed in the last round played (for drawing). The end of a round turns FRESH
 // into NEW, and those who lost interest during it into STOPPED, visiting only those nodes
-// (see `NodeSets`): no per-round lists, no allocation.
+// (see `NodeSets`): no per-round lists, no allocation. A round of bits pushes alone writes no
+// byte at all (see `RoundEngine::bytes_behind`).
 const PHASE: u8 = 0b0011;
 const SUSCEPTIBLE: u8 = 0;
 const SPREADING: u8 = 1;
@@ -795,9 +796,10 @@ struct NodeSets {
     /// Informed (spreading or stopped, crashed or not): who knew the rumor at the start of
     /// the round. Bits are only ever added, at the end of a round.
     informed: Vec<u64>,
-    /// Informed in this round (their bytes are FRESH). All zero between rounds.
+    /// Informed in this round (FRESH in their bytes, when the bytes are kept). All zero
+    /// between rounds.
     fresh: Vec<u64>,
-    /// Informed in the last round played (their bytes are NEW).
+    /// Informed in the last round played (NEW in their bytes, when they are kept).
     new: Vec<u64>,
     /// Lost interest in this round: they stop at its end. All zero between rounds.
     leaving: Vec<u64>,
