@@ -565,11 +565,16 @@ impl RoundEngine {
         // arrival) pushes on one bit per node: same rules, same draws, same trace (a test holds
         // them equal). Such a round of pushes alone keeps only the sets; any other round reads
         // the node bytes, so they catch up first.
-        let bits = protocol.pushes()
-            && tunables.interest.judged_at_round_start()
-            && self.arrow_cap == 0
-            && steer.is_none();
-        if bits && !protocol.pulls() && !self.keep_bytes {
+        let quiet = self.arrow_cap == 0 && steer.is_none();
+        let push_bits = protocol.pushes() && tunables.interest.judged_at_round_start() && quiet;
+        // Pulls on bits when no draw depends on how a request went: no loss, and no stop rule
+        // (an answer moves its sender's counter or flips its coin).
+        let pull_bits = protocol.pulls()
+            && tunables.loss <= 0.0
+            && tunables.interest.rule == StopRule::Never
+            && quiet;
+        let bits = (push_bits || !protocol.pushes()) && (pull_bits || !protocol.pulls());
+        if bits && !self.keep_bytes {
             self.bytes_behind = true;
         } else {
             self.catch_up_bytes();
@@ -593,8 +598,8 @@ impl RoundEngine {
             interest: tunables.interest,
             steer,
         };
-        if bits {
-            let crashed = (self.counts.crashed > 0).then_some(&self.sets.crashed[..]);
+        let crashed = (self.counts.crashed > 0).then_some(&self.sets.crashed[..]);
+        if push_bits {
             round.push_phase_bits(
                 &self.sets.spreading,
                 &self.sets.informed,
@@ -605,7 +610,14 @@ impl RoundEngine {
         } else if protocol.pushes() {
             round.push_phase(&self.sets.spreading);
         }
-        if protocol.pulls() {
+        if pull_bits {
+            round.pull_phase_bits(
+                &self.sets.spreading,
+                &self.sets.informed,
+                crashed,
+                keep_bytes,
+            );
+        } else if protocol.pulls() {
             round.pull_phase();
         }
         let (rng, traffic) = (round.rng, round.traffic);
@@ -1201,6 +1213,100 @@ impl Round<'_> {
         }
         self.rng = rng;
         (through, lost)
+    }
+
+    /// [`Round::pull_phase`] when no draw depends on how a request went (no loss, no stop
+    /// rule) and no arrow is recorded. Then whether a target answers is one bit, read without
+    /// a branch: whether it was spreading at the start of the round (a crashed node never is;
+    /// a second bit says whether the request was a dead letter). Nothing then waits on that
+    /// read, so the processor keeps many in flight while it draws the next targets; the byte
+    /// loop branched on each target's byte, a coin toss mid-run, and a mispredicted branch
+    /// threw away the reads begun ahead. The pullers are taken a word of the sets at a time,
+    /// and their answers gathered into a word. `spreading`, `informed`, `crashed`: the sets at
+    /// the start of the round (a push phase before this one wrote only `fresh`);
+    /// `keep_bytes`: whether to mark the informed in the node bytes too (see
+    /// [`RoundEngine::bytes_behind`]).
+    fn pull_phase_bits(
+        &mut self,
+        spreading: &[u64],
+        informed: &[u64],
+        crashed: Option<&[u64]>,
+        keep_bytes: bool,
+    ) {
+        match crashed {
+            Some(crashed) => self.pull_words(spreading, informed, keep_bytes, |w| crashed[w]),
+            None => self.pull_words(spreading, informed, keep_bytes, |_| 0),
+        }
+    }
+
+    /// [`Round::pull_phase_bits`], with the crashed nodes of word `w` given by `crashed(w)`.
+    #[inline(always)]
+    fn pull_words(
+        &mut self,
+        spreading: &[u64],
+        informed: &[u64],
+        keep_bytes: bool,
+        crashed: impl Fn(usize) -> u64,
+    ) {
+        let n = self.nodes.len();
+        let graph = self.graph;
+        let fanout = self.fanout;
+        let one_peer = fanout == 1 && matches!(graph, Graph::Complete { .. });
+        let mut rng = self.rng.clone();
+        let (mut asked, mut answers, mut dead, mut newly) = (0u64, 0u64, 0u64, 0u64);
+        let mut peers = [0u32; MAX_FANOUT as usize];
+        // Whether the request to `to` is answered, and whether it is a dead letter, 0 or 1.
+        let ask = |to: u32| {
+            let (w, b) = (to as usize / 64, to % 64);
+            ((spreading[w] >> b) & 1, (crashed(w) >> b) & 1)
+        };
+        for (w, &knew) in informed.iter().enumerate() {
+            let tail = match n - w * 64 {
+                left @ 1..=63 => (1 << left) - 1,
+                _ => u64::MAX,
+            };
+            let pullers = !knew & !crashed(w) & tail;
+            if pullers == 0 {
+                continue;
+            }
+            let mut got = 0u64;
+            if one_peer {
+                asked += u64::from(pullers.count_ones());
+                for_each_bit(pullers, w, |i| {
+                    let (answer, gone) = ask(graph.random_peer(i as u32, &mut rng));
+                    answers += answer;
+                    dead += gone;
+                    got |= answer << (i % 64);
+                });
+            } else {
+                for_each_bit(pullers, w, |i| {
+                    let k = graph.choose_peers(i as u32, fanout, &mut rng, &mut peers);
+                    asked += k as u64;
+                    let mut any = 0;
+                    for &to in &peers[..k] {
+                        let (answer, gone) = ask(to);
+                        answers += answer;
+                        dead += gone;
+                        any |= answer;
+                    }
+                    got |= any << (i % 64);
+                });
+            }
+            // An answer informs a puller that no push informed this round; the rest are
+            // redundant.
+            let informs = got & !self.fresh[w];
+            self.fresh[w] |= got;
+            newly += u64::from(informs.count_ones());
+            if keep_bytes {
+                for_each_bit(informs, w, |i| self.nodes[i] |= SPREADING | FRESH);
+            }
+        }
+        self.rng = rng;
+        let t = &mut self.traffic;
+        t.sent += asked + answers;
+        t.dead_letters += dead;
+        t.informed += newly;
+        t.redundant += answers - newly;
     }
 
     /// Every live node that did not know the rumor at the start of the round asks `fanout`

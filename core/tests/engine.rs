@@ -35,13 +35,14 @@ fn push_informs_everyone_and_every_spreader_sends_fanout_messages_a_round() {
 }
 
 #[test]
-fn every_push_loop_gives_the_same_run() {
+fn every_loop_gives_the_same_run() {
     // Three loops push: on one bit per node (nothing recorded, every rule judged at the
     // round's start), drawn ahead (recording arrows, and every stop rule but the feedback
     // coin) and message by message (a steered round, and the feedback coin). A round steered
     // from a crashed node steers nothing, so it runs the message-by-message loop with the
-    // very same draws.
-    use Protocol::{Push, PushPull};
+    // very same draws. Pulls have two loops: on bits (nothing recorded, no loss, no stop
+    // rule) and request by request.
+    use Protocol::{Pull, Push, PushPull};
     use StopRule::*;
     let cases = [
         (Push, 1, 0.0, 0.0, Never, Topology::Complete),
@@ -58,6 +59,11 @@ fn every_push_loop_gives_the_same_run() {
         (Push, 1, 0.0, 0.0, FeedbackCoin, Topology::Complete),
         (Push, 3, 0.2, 0.1, FeedbackCounter, Topology::Complete),
         (Push, 1, 0.0, 0.0, FeedbackCounter, Topology::ScaleFree),
+        (Pull, 1, 0.0, 0.0, Never, Topology::Complete),
+        (Pull, 3, 0.1, 0.0, Never, Topology::Regular),
+        (Pull, 2, 0.0, 0.0, Never, Topology::Torus),
+        (PushPull, 1, 0.1, 0.0, Never, Topology::Complete),
+        (PushPull, 4, 0.0, 0.0, Never, Topology::SmallWorld),
     ];
     for (protocol, fanout, crashed, loss, rule, topology) in cases {
         let s = Settings {
