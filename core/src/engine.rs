@@ -1156,6 +1156,13 @@ impl Round<'_> {
                 *slot = self.graph.random_peer(i, &mut rng);
             }
             through = pushers.len();
+        } else if self.loss == Chance::NEVER {
+            // Drawn straight into place: nothing is lost.
+            for &i in pushers {
+                through +=
+                    self.graph
+                        .choose_peers(i, self.fanout, &mut rng, &mut targets[through..]);
+            }
         } else {
             let mut peers = [0u32; MAX_FANOUT as usize];
             for &i in pushers {

@@ -272,6 +272,11 @@ impl Graph {
         rng: &mut GossipRng,
         out: &mut [u32],
     ) -> usize {
+        if let Graph::Complete { n } = *self {
+            if count < n - 1 {
+                return choose_from_complete(n, node, count as usize, rng, out);
+            }
+        }
         let degree = self.degree(node);
         let take = count.min(degree) as usize;
         let neighbor = |index: u32| match self {
@@ -301,6 +306,49 @@ impl Graph {
         }
         take
     }
+}
+
+/// [`Graph::choose_peers`] on the complete graph of `n` nodes when `take` is below the degree,
+/// with the same draws: each peer uniformly among the others, drawn again if already chosen.
+/// Whether it was is found without a branch per peer chosen before, since which of them would
+/// match is unpredictable and a repeat is rare (about `take` in `n`); the usual fanouts are
+/// constants here, so those loops unroll.
+#[inline(always)]
+fn choose_from_complete(
+    n: u32,
+    node: u32,
+    take: usize,
+    rng: &mut GossipRng,
+    out: &mut [u32],
+) -> usize {
+    let draw = |rng: &mut GossipRng| {
+        let index = rng.below(n - 1);
+        index + u32::from(index >= node)
+    };
+    #[inline(always)]
+    fn distinct(
+        take: usize,
+        out: &mut [u32],
+        rng: &mut GossipRng,
+        draw: impl Fn(&mut GossipRng) -> u32,
+    ) {
+        let out = &mut out[..take];
+        for k in 0..take {
+            let mut peer = draw(rng);
+            while out[..k].iter().fold(false, |seen, &p| seen | (p == peer)) {
+                peer = draw(rng);
+            }
+            out[k] = peer;
+        }
+    }
+    match take {
+        1 => out[0] = draw(rng),
+        2 => distinct(2, out, rng, draw),
+        3 => distinct(3, out, rng, draw),
+        4 => distinct(4, out, rng, draw),
+        _ => distinct(take, out, rng, draw),
+    }
+    take
 }
 
 #[cfg(test)]
