@@ -1150,29 +1150,21 @@ impl Round<'_> {
     fn draw(&mut self, pushers: &[u32], targets: &mut [u32]) -> (usize, u64) {
         let mut rng = self.rng.clone();
         let (mut through, mut lost) = (0, 0u64);
-        let complete = matches!(self.graph, Graph::Complete { .. });
-        if self.fanout == 1 && self.loss == Chance::NEVER && complete {
-            for (slot, &i) in targets.iter_mut().zip(pushers) {
-                *slot = self.graph.random_peer(i, &mut rng);
-            }
-            through = pushers.len();
-        } else if self.loss == Chance::NEVER {
-            // Drawn straight into place: nothing is lost.
+        let graph = self.graph;
+        if self.fanout == 1 && self.loss == Chance::NEVER {
             for &i in pushers {
-                through +=
-                    self.graph
-                        .choose_peers(i, self.fanout, &mut rng, &mut targets[through..]);
+                let peer = graph.choose_peer(i, &mut rng);
+                targets[through] = peer.unwrap_or_default();
+                through += usize::from(peer.is_some());
             }
         } else {
-            let mut peers = [0u32; MAX_FANOUT as usize];
             for &i in pushers {
-                let k = self
-                    .graph
-                    .choose_peers(i, self.fanout, &mut rng, &mut peers);
-                for &to in &peers[..k] {
-                    // Kept, then overwritten by the next one if the link lost it.
+                // Drawn into place; each kept, then overwritten by the next if the link lost it.
+                let drawn = graph.choose_peers(i, self.fanout, &mut rng, &mut targets[through..]);
+                let first = through;
+                for j in first..first + drawn {
                     let gone = rng.chance(self.loss);
-                    targets[through] = to;
+                    targets[through] = targets[j];
                     through += usize::from(!gone);
                     lost += u64::from(gone);
                 }
@@ -1280,7 +1272,8 @@ impl Round<'_> {
             if one_peer {
                 asked += u64::from(pullers.count_ones());
                 for_each_bit(pullers, w, |i| {
-                    let (answer, gone) = ask(graph.random_peer(i as u32, &mut rng));
+                    let peer = graph.choose_peer(i as u32, &mut rng).unwrap_or_default();
+                    let (answer, gone) = ask(peer);
                     answers += answer;
                     dead += gone;
                     got |= answer << (i % 64);

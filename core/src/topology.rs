@@ -245,25 +245,34 @@ impl Graph {
         }
     }
 
-    /// One neighbour of `node`, uniformly at random; `node` MUST have at least one neighbour.
-    /// (Fanout 1, without the bookkeeping of distinct choices.)
+    /// [`Graph::choose_peers`] with a count of 1: one neighbour of `node`, uniformly at random
+    /// (drawn only when there is a choice), or `None` if it has none.
     #[inline(always)]
-    pub fn random_peer(&self, node: u32, rng: &mut GossipRng) -> u32 {
+    pub fn choose_peer(&self, node: u32, rng: &mut GossipRng) -> Option<u32> {
         match self {
-            Graph::Complete { n } => {
-                let index = rng.below(n - 1);
-                index + u32::from(index >= node)
-            }
+            Graph::Complete { n } => match n {
+                0 | 1 => None,
+                2 => Some(1 - node),
+                _ => {
+                    let index = rng.below(n - 1);
+                    Some(index + u32::from(index >= node))
+                }
+            },
             Graph::Sparse { offsets, neighbors } => {
-                let start = offsets[node as usize];
-                let degree = offsets[node as usize + 1] - start;
-                neighbors[(start + rng.below(degree)) as usize]
+                let (start, end) = (offsets[node as usize], offsets[node as usize + 1]);
+                let degree = end - start;
+                let index = if degree > 1 { rng.below(degree) } else { 0 };
+                neighbors[start as usize..end as usize]
+                    .get(index as usize)
+                    .copied()
             }
         }
     }
 
     /// Chooses `min(count, degree)` distinct neighbours of `node` uniformly at random into
-    /// `out` and returns how many. `out` MUST hold at least `count` entries.
+    /// `out` and returns how many: each drawn uniformly among the neighbours, drawn again if
+    /// already chosen; all of them, undrawn, when there are no more than `count`. `out` MUST
+    /// hold at least `count` entries.
     #[inline(always)]
     pub fn choose_peers(
         &self,
@@ -272,59 +281,52 @@ impl Graph {
         rng: &mut GossipRng,
         out: &mut [u32],
     ) -> usize {
-        if let Graph::Complete { n } = *self {
-            if count < n - 1 {
-                return choose_from_complete(n, node, count as usize, rng, out);
-            }
+        if count == 1 {
+            // The fanout people mostly use, without the bookkeeping of distinct choices.
+            let peer = self.choose_peer(node, rng);
+            out[0] = peer.unwrap_or_default();
+            return usize::from(peer.is_some());
         }
-        let degree = self.degree(node);
-        let take = count.min(degree) as usize;
-        let neighbor = |index: u32| match self {
-            // Skip the node itself: index `node..` maps one up.
-            Graph::Complete { .. } => index + u32::from(index >= node),
+        match self {
+            Graph::Complete { n } => {
+                let degree = n.saturating_sub(1);
+                // Skip the node itself: index `node..` maps one up.
+                let peer = |index: u32| index + u32::from(index >= node);
+                if count >= degree {
+                    for (index, slot) in (0..degree).zip(out.iter_mut()) {
+                        *slot = peer(index);
+                    }
+                    return degree as usize;
+                }
+                choose_distinct(count as usize, out, rng, |rng| peer(rng.below(degree)))
+            }
             Graph::Sparse { offsets, neighbors } => {
-                neighbors[(offsets[node as usize] + index) as usize]
-            }
-        };
-        if take == 1 && degree > 1 {
-            out[0] = self.random_peer(node, rng);
-            return 1;
-        }
-        if take as u32 == degree {
-            for (i, slot) in out[..take].iter_mut().enumerate() {
-                *slot = neighbor(i as u32);
-            }
-            return take;
-        }
-        let mut k = 0;
-        while k < take {
-            let peer = neighbor(rng.below(degree));
-            if !out[..k].contains(&peer) {
-                out[k] = peer;
-                k += 1;
+                let (start, end) = (offsets[node as usize], offsets[node as usize + 1]);
+                let list = &neighbors[start as usize..end as usize];
+                let degree = list.len() as u32;
+                if count >= degree {
+                    out[..list.len()].copy_from_slice(list);
+                    return list.len();
+                }
+                choose_distinct(count as usize, out, rng, |rng| {
+                    list[rng.below(degree) as usize]
+                })
             }
         }
-        take
     }
 }
 
-/// [`Graph::choose_peers`] on the complete graph of `n` nodes when `take` is below the degree,
-/// with the same draws: each peer uniformly among the others, drawn again if already chosen.
-/// Whether it was is found without a branch per peer chosen before, since which of them would
-/// match is unpredictable and a repeat is rare (about `take` in `n`); the usual fanouts are
-/// constants here, so those loops unroll.
+/// `take` distinct peers into `out`, each from `draw`, drawn again if already chosen (see
+/// [`Graph::choose_peers`]); returns `take`. Whether a peer was chosen is found without a
+/// branch per peer chosen before, since which of them would match is unpredictable; the usual
+/// fanouts are constants here, so those loops unroll and a round pays little per peer.
 #[inline(always)]
-fn choose_from_complete(
-    n: u32,
-    node: u32,
+fn choose_distinct(
     take: usize,
-    rng: &mut GossipRng,
     out: &mut [u32],
+    rng: &mut GossipRng,
+    draw: impl Fn(&mut GossipRng) -> u32,
 ) -> usize {
-    let draw = |rng: &mut GossipRng| {
-        let index = rng.below(n - 1);
-        index + u32::from(index >= node)
-    };
     #[inline(always)]
     fn distinct(
         take: usize,
