@@ -1186,6 +1186,28 @@ impl Round<'_> {
         crashed: Option<&[u64]>,
         targets: &mut [u32],
     ) -> (usize, u64) {
+        if self.fanout == 1 && self.loss == Chance::NEVER && crashed.is_none() {
+            // The rule as a constant in each arm, so `Interest::after_contact_with` folds to
+            // its case and the loop is compiled once per rule.
+            let interest = self.interest;
+            let rule = |rule| Interest { rule, ..interest };
+            let through = match interest.rule {
+                StopRule::Never => return self.draw(pushers, targets),
+                StopRule::FeedbackCounter => {
+                    self.judge_one_each(rule(StopRule::FeedbackCounter), pushers, informed, targets)
+                }
+                StopRule::FeedbackCoin => {
+                    self.judge_one_each(rule(StopRule::FeedbackCoin), pushers, informed, targets)
+                }
+                StopRule::BlindCounter => {
+                    self.judge_one_each(rule(StopRule::BlindCounter), pushers, informed, targets)
+                }
+                StopRule::BlindCoin => {
+                    self.judge_one_each(rule(StopRule::BlindCoin), pushers, informed, targets)
+                }
+            };
+            return (through, 0);
+        }
         let mut rng = self.rng.clone();
         let (mut through, mut lost) = (0, 0u64);
         let interest = self.interest;
@@ -1212,6 +1234,37 @@ impl Round<'_> {
         }
         self.rng = rng;
         (through, lost)
+    }
+
+    /// [`Round::draw_judged`] with one message per pusher, none lost, no node crashed, under
+    /// `interest`: per message, a peer, one bit of what it knew, the pusher's counter.
+    /// Returns how many messages there are.
+    #[inline(always)]
+    fn judge_one_each(
+        &mut self,
+        interest: Interest,
+        pushers: &[u32],
+        informed: &[u64],
+        targets: &mut [u32],
+    ) -> usize {
+        let mut rng = self.rng.clone();
+        let coin = Chance::one_in(u32::from(interest.k));
+        let (graph, counters, leaving) = (self.graph, &mut *self.counters, &mut *self.leaving);
+        let mut through = 0;
+        for &i in pushers {
+            let Some(to) = graph.choose_peer(i, &mut rng) else {
+                continue;
+            };
+            targets[through] = to;
+            through += 1;
+            let knew = informed[to as usize / 64] & bit(to) != 0;
+            let outcome = ContactOutcome::judged(false, knew);
+            let counter = &mut counters[i as usize];
+            let stops = interest.after_contact_with(outcome, counter, || rng.chance(coin));
+            leaving[i as usize / 64] |= u64::from(stops) << (i % 64);
+        }
+        self.rng = rng;
+        through
     }
 
     /// [`Round::pull_phase`] when no draw depends on how a request went (no loss, no stop

@@ -277,8 +277,11 @@ impl Interest {
             StopRule::Never => false,
             StopRule::FeedbackCounter => {
                 // Counts the unnecessary contacts, restarts at a useful one.
-                let kept = u8::from(outcome != ContactOutcome::Useful);
-                *counter = counter.saturating_add(u8::from(unnecessary)) * kept;
+                // A select the compiler may not turn into a branch (it did, where the outcome
+                // was known to be one of two).
+                let counted = counter.saturating_add(u8::from(unnecessary));
+                let kept = outcome != ContactOutcome::Useful;
+                *counter = core::hint::select_unpredictable(kept, counted, 0);
                 unnecessary & (*counter >= self.k)
             }
             StopRule::BlindCounter => {
