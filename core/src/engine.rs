@@ -14,7 +14,7 @@ use crate::rules::{
     self, answers_pull, ContactOutcome, Interest, Phase, Protocol, SettingsError, StopRule,
     Tunables, MAX_FANOUT,
 };
-use crate::topology::{Graph, Topology};
+use crate::topology::{self, Graph, Topology};
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -1092,6 +1092,34 @@ impl Round<'_> {
         let mut targets = [0u32; BATCH * MAX_FANOUT as usize];
         let mut len = 0;
         let judged = self.interest.rule != StopRule::Never;
+        let plain = match *self.graph {
+            Graph::Complete { n } if n > 2 => {
+                let plain = (self.fanout, self.loss, judged, crashed);
+                matches!(plain, (1, Chance::NEVER, false, None)).then_some(n)
+            }
+            _ => None,
+        };
+        if let Some(n) = plain {
+            // The plain instance (one peer among all the others, nothing lost, no one crashed,
+            // anti-entropy): each pusher's target drawn and marked in one loop, with no batch
+            // in between. The loop has no branch on what it reads, so the reads still overlap.
+            let (mut sent, mut informed) = (0u64, 0u64);
+            let mut rng = self.rng.clone();
+            for (w, &word) in spreading.iter().enumerate() {
+                sent += u64::from(word.count_ones());
+                for_each_bit(word, w, |i| {
+                    let to = topology::other_node(n, i as u32, &mut rng);
+                    let (word, bit) = (&mut known[to as usize / 64], bit(to));
+                    informed += u64::from(*word & bit == 0);
+                    *word |= bit;
+                });
+            }
+            self.rng = rng;
+            let t = &mut self.traffic;
+            t.sent += sent;
+            t.informed += informed;
+            t.redundant += sent - informed;
+        }
         let mut serve = |round: &mut Self, pushers: &[u32]| {
             let (through, lost) = if judged {
                 round.draw_judged(pushers, informed, crashed, &mut targets)
@@ -1110,7 +1138,7 @@ impl Round<'_> {
             t.informed += informed;
             t.redundant += through as u64 - informed - dead;
         };
-        for (w, &word) in spreading.iter().enumerate() {
+        for (w, &word) in spreading.iter().enumerate().filter(|_| plain.is_none()) {
             let base = w as u32 * 64;
             if word == u64::MAX {
                 // Late in a run, most words: all 64 push.
@@ -1129,7 +1157,9 @@ impl Round<'_> {
                 len = 0;
             }
         }
-        serve(self, &pushers[..len]);
+        if len > 0 {
+            serve(self, &pushers[..len]);
+        }
         // The informed: in the set and, if kept, FRESH in their bytes, as `deliver` marks them.
         let stride = if crashed.is_some() { 2 } else { 1 };
         for (w, &before) in informed.iter().enumerate() {
@@ -1151,6 +1181,16 @@ impl Round<'_> {
         let mut rng = self.rng.clone();
         let (mut through, mut lost) = (0, 0u64);
         let graph = self.graph;
+        if let (1, Chance::NEVER, &Graph::Complete { n }) = (self.fanout, self.loss, graph) {
+            if n > 2 {
+                // The plain instance: the loop is the draw alone.
+                for (slot, &i) in targets.iter_mut().zip(pushers) {
+                    *slot = topology::other_node(n, i, &mut rng);
+                }
+                self.rng = rng;
+                return (pushers.len(), 0);
+            }
+        }
         if self.fanout == 1 && self.loss == Chance::NEVER {
             for &i in pushers {
                 let peer = graph.choose_peer(i, &mut rng);
@@ -1303,7 +1343,11 @@ impl Round<'_> {
         let n = self.nodes.len();
         let graph = self.graph;
         let fanout = self.fanout;
-        let one_peer = fanout == 1 && matches!(graph, Graph::Complete { .. });
+        // The plain instance: one peer among all the others.
+        let one_of = match *graph {
+            Graph::Complete { n } if fanout == 1 && n > 2 => Some(n),
+            _ => None,
+        };
         let mut rng = self.rng.clone();
         let (mut asked, mut answers, mut dead, mut newly) = (0u64, 0u64, 0u64, 0u64);
         let mut peers = [0u32; MAX_FANOUT as usize];
@@ -1322,11 +1366,10 @@ impl Round<'_> {
                 continue;
             }
             let mut got = 0u64;
-            if one_peer {
+            if let Some(n) = one_of {
                 asked += u64::from(pullers.count_ones());
                 for_each_bit(pullers, w, |i| {
-                    let peer = graph.choose_peer(i as u32, &mut rng).unwrap_or_default();
-                    let (answer, gone) = ask(peer);
+                    let (answer, gone) = ask(topology::other_node(n, i as u32, &mut rng));
                     answers += answer;
                     dead += gone;
                     got |= answer << (i % 64);

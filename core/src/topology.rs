@@ -253,10 +253,7 @@ impl Graph {
             Graph::Complete { n } => match n {
                 0 | 1 => None,
                 2 => Some(1 - node),
-                _ => {
-                    let index = rng.below(n - 1);
-                    Some(index + u32::from(index >= node))
-                }
+                _ => Some(other_node(*n, node, rng)),
             },
             Graph::Sparse { offsets, neighbors } => {
                 let (start, end) = (offsets[node as usize], offsets[node as usize + 1]);
@@ -290,15 +287,14 @@ impl Graph {
         match self {
             Graph::Complete { n } => {
                 let degree = n.saturating_sub(1);
-                // Skip the node itself: index `node..` maps one up.
-                let peer = |index: u32| index + u32::from(index >= node);
                 if count >= degree {
+                    // All the others, in order.
                     for (index, slot) in (0..degree).zip(out.iter_mut()) {
-                        *slot = peer(index);
+                        *slot = index + u32::from(index >= node);
                     }
                     return degree as usize;
                 }
-                choose_distinct(count as usize, out, rng, |rng| peer(rng.below(degree)))
+                choose_distinct(count as usize, out, rng, |rng| other_node(*n, node, rng))
             }
             Graph::Sparse { offsets, neighbors } => {
                 let (start, end) = (offsets[node as usize], offsets[node as usize + 1]);
@@ -314,6 +310,16 @@ impl Graph {
             }
         }
     }
+}
+
+/// A node of the complete graph of `n` nodes other than `node`, uniformly at random: how
+/// [`Graph::choose_peers`] draws each peer there when it has a choice (`n` above 2). Public
+/// for the engine's loops that draw one peer for many nodes with the graph known complete.
+#[inline(always)]
+pub fn other_node(n: u32, node: u32, rng: &mut GossipRng) -> u32 {
+    // Skip the node itself: index `node..` maps one up.
+    let index = rng.below(n - 1);
+    index + u32::from(index >= node)
 }
 
 /// `take` distinct peers into `out`, each from `draw`, drawn again if already chosen (see
