@@ -702,6 +702,47 @@ fn for_each_bit(mut word: u64, w: usize, mut f: impl FnMut(usize)) {
     }
 }
 
+/// [`Round::push_phase_bits`] with one peer among all the others under anti-entropy: every
+/// node of `spreading` tells one other of the complete graph of `n` nodes, lost with
+/// probability `loss`; marks those told in `known` which, with `CRASHED`, holds pairs of words
+/// (knows or is crashed, is crashed; see [`inform_bits_or_crashed`]). Returns the traffic.
+#[inline(always)]
+fn push_one_each<const CRASHED: bool>(
+    n: u32,
+    loss: Chance,
+    spreading: &[u64],
+    known: &mut [u64],
+    rng: &mut GossipRng,
+) -> Traffic {
+    let (mut sent, mut lost, mut informed, mut dead) = (0u64, 0u64, 0u64, 0u64);
+    let mut r = rng.clone();
+    let stride = if CRASHED { 2 } else { 1 };
+    for (w, &word) in spreading.iter().enumerate() {
+        sent += u64::from(word.count_ones());
+        for_each_bit(word, w, |i| {
+            let to = topology::other_node(n, i as u32, &mut r);
+            let gone = r.chance(loss);
+            lost += u64::from(gone);
+            // No bit if the link lost it.
+            let bit = bit(to) * u64::from(!gone);
+            let at = to as usize / 64 * stride;
+            if CRASHED {
+                dead += u64::from(known[at + 1] & bit != 0);
+            }
+            informed += u64::from(known[at] & bit != bit);
+            known[at] |= bit;
+        });
+    }
+    *rng = r;
+    Traffic {
+        sent,
+        lost,
+        redundant: sent - lost - informed - dead,
+        dead_letters: dead,
+        informed,
+    }
+}
+
 /// Sets the bits of `targets` in `known`; returns how many were not set before.
 fn inform_bits(known: &mut [u64], targets: &[u32]) -> u64 {
     let mut informed = 0;
@@ -1093,32 +1134,22 @@ impl Round<'_> {
         let mut len = 0;
         let judged = self.interest.rule != StopRule::Never;
         let plain = match *self.graph {
-            Graph::Complete { n } if n > 2 => {
-                let plain = (self.fanout, self.loss, judged, crashed);
-                matches!(plain, (1, Chance::NEVER, false, None)).then_some(n)
-            }
+            Graph::Complete { n } if n > 2 => (self.fanout == 1 && !judged).then_some(n),
             _ => None,
         };
         if let Some(n) = plain {
-            // The plain instance (one peer among all the others, nothing lost, no one crashed,
-            // anti-entropy): each pusher's target drawn and marked in one loop, with no batch
-            // in between. The loop has no branch on what it reads, so the reads still overlap.
-            let (mut sent, mut informed) = (0u64, 0u64);
-            let mut rng = self.rng.clone();
-            for (w, &word) in spreading.iter().enumerate() {
-                sent += u64::from(word.count_ones());
-                for_each_bit(word, w, |i| {
-                    let to = topology::other_node(n, i as u32, &mut rng);
-                    let (word, bit) = (&mut known[to as usize / 64], bit(to));
-                    informed += u64::from(*word & bit == 0);
-                    *word |= bit;
-                });
-            }
-            self.rng = rng;
-            let t = &mut self.traffic;
-            t.sent += sent;
-            t.informed += informed;
-            t.redundant += sent - informed;
+            // One peer among all the others under anti-entropy, with loss and crashed nodes or
+            // without: each pusher's target drawn and marked in one loop, with no batch in
+            // between. The loop has no branch on what it reads, so the reads overlap.
+            let rng = &mut self.rng;
+            let t = match (self.loss, crashed.is_some()) {
+                (Chance::NEVER, false) => {
+                    push_one_each::<false>(n, Chance::NEVER, spreading, known, rng)
+                }
+                (loss, false) => push_one_each::<false>(n, loss, spreading, known, rng),
+                (loss, true) => push_one_each::<true>(n, loss, spreading, known, rng),
+            };
+            self.traffic += t;
         }
         let mut serve = |round: &mut Self, pushers: &[u32]| {
             let (through, lost) = if judged {

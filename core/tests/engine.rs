@@ -50,6 +50,8 @@ fn every_loop_gives_the_same_run() {
         (PushPull, 2, 0.0, 0.0, Never, Topology::Complete),
         (Push, 1, 0.0, 0.1, Never, Topology::Torus),
         (Push, 1, 0.2, 0.0, Never, Topology::Complete),
+        (Push, 1, 0.1, 0.2, Never, Topology::Complete),
+        (Push, 1, 0.0, 0.3, Never, Topology::Complete),
         (Push, 2, 0.2, 0.1, Never, Topology::Complete),
         (Push, 1, 0.1, 0.1, Never, Topology::Ring),
         (Push, 1, 0.1, 0.1, BlindCoin, Topology::Complete),
