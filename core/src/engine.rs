@@ -570,6 +570,7 @@ impl RoundEngine {
         // Pulls on bits when no draw depends on how a request went: no loss, and no stop rule
         // (an answer moves its sender's counter or flips its coin).
         let pull_bits = protocol.pulls()
+            && !LEAN
             && tunables.loss <= 0.0
             && tunables.interest.rule == StopRule::Never
             && quiet;
@@ -840,6 +841,13 @@ struct Ahead {
 
 /// Pushers gathered before they are served (see [`Round::push_phase`]).
 const BATCH: usize = 256;
+
+/// Whether the engine keeps fewer specialised loops: true in the page (wasm32), whose first
+/// load is budgeted (`e2e/parts.test.mjs`), since every loop compiled apart is code a student
+/// downloads before the first network is drawn. Every loop gives the same run
+/// (`every_loop_gives_the_same_run`, and the wasm build's trace hashes are pinned), so this
+/// changes speed only: the page's engine keeps the plain instance's loop and the batches.
+const LEAN: bool = cfg!(target_arch = "wasm32");
 
 /// Bit sets over the nodes, 64 a word, so that a round touches only the nodes it concerns:
 /// who pushes, who was informed, who lost interest. Without them every round swept all the
@@ -1145,8 +1153,9 @@ impl Round<'_> {
         // loop, with no batch in between; it has no branch on what it reads, so the reads
         // overlap. Lossless, lossy and crashed runs compiled apart, so none pays for another.
         // (On a sparse graph the batches below measured faster: the neighbour lists' reads.)
+        let plain = self.fanout == 1 && self.loss == Chance::NEVER && crashed.is_none();
         let fused = match *self.graph {
-            Graph::Complete { n } if !judged => Some(n),
+            Graph::Complete { n } if !judged && (plain || !LEAN) => Some(n),
             _ => None,
         };
         if let Some(n) = fused {
@@ -1280,7 +1289,7 @@ impl Round<'_> {
         crashed: Option<&[u64]>,
         targets: &mut [u32],
     ) -> (usize, u64) {
-        if self.fanout == 1 && self.loss == Chance::NEVER && crashed.is_none() {
+        if !LEAN && self.fanout == 1 && self.loss == Chance::NEVER && crashed.is_none() {
             // The rule as a constant in each arm, so `Interest::after_contact_with` folds to
             // its case and the loop is compiled once per rule.
             let interest = self.interest;

@@ -284,6 +284,14 @@ impl Graph {
             out[0] = peer.unwrap_or_default();
             return usize::from(peer.is_some());
         }
+        self.choose_many(node, count, rng, out)
+    }
+
+    /// [`Graph::choose_peers`] with a count above 1. Inlined where it is called natively; in
+    /// the page (wasm32) one copy, since its first load is budgeted (`e2e/parts.test.mjs`).
+    #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
+    #[cfg_attr(target_arch = "wasm32", inline(never))]
+    fn choose_many(&self, node: u32, count: u32, rng: &mut GossipRng, out: &mut [u32]) -> usize {
         match self {
             Graph::Complete { n } => {
                 let degree = n.saturating_sub(1);
@@ -349,11 +357,14 @@ fn choose_distinct(
             out[k] = peer;
         }
     }
+    // Natively only: in the page (wasm32) the usual fanouts are not worth their code (see
+    // `Graph::choose_many`).
+    const UNROLL: bool = !cfg!(target_arch = "wasm32");
     match take {
         1 => out[0] = draw(rng),
-        2 => distinct(2, out, rng, draw),
-        3 => distinct(3, out, rng, draw),
-        4 => distinct(4, out, rng, draw),
+        2 if UNROLL => distinct(2, out, rng, draw),
+        3 if UNROLL => distinct(3, out, rng, draw),
+        4 if UNROLL => distinct(4, out, rng, draw),
         _ => distinct(take, out, rng, draw),
     }
     take

@@ -84,6 +84,9 @@ fn every_loop_gives_the_same_run() {
         let mut bits = RoundEngine::new(s).unwrap();
         let mut recorded = RoundEngine::new(s).unwrap();
         recorded.set_arrow_cap(1);
+        // The bit loops again, marking the node bytes as they go (as the page's engine does).
+        let mut kept = RoundEngine::new(s).unwrap();
+        kept.keep_node_bytes(true);
         let mut steered = RoundEngine::new(s).unwrap();
         let idle = (0..s.nodes).find(|&i| steered.node(i) == NodeView::Crashed);
         let neighbour = |e: &RoundEngine, i: u32| match topology {
@@ -93,6 +96,7 @@ fn every_loop_gives_the_same_run() {
         while !bits.is_finished() && bits.round() < 2_000 {
             bits.step();
             recorded.step();
+            kept.step();
             if let Some(idle) = idle {
                 let to = neighbour(&steered, idle);
                 steered.step_steered(idle, to).unwrap();
@@ -112,6 +116,7 @@ fn every_loop_gives_the_same_run() {
             );
         };
         same(&bits, &recorded, "bits against drawn ahead");
+        same(&bits, &kept, "bits against bits with the bytes kept");
         if idle.is_some() {
             same(&bits, &steered, "against message by message");
         }
