@@ -1118,9 +1118,11 @@ impl Round<'_> {
 
     /// [`Round::push_phase`] when every contact can be judged by what its receiver knew at the
     /// start of the round (see [`Interest::judged_at_round_start`]), with no arrow to record
-    /// and no hand-picked peer. Then a batch of pushers draws every target, loss and stop-rule
-    /// coin first, in the order `push_phase` draws them, judging each contact as it is drawn
-    /// (see [`Round::draw_judged`]); and the messages are delivered after, without a branch, on
+    /// and no hand-picked peer. Under anti-entropy on the complete graph each pusher's targets
+    /// are drawn and marked in one loop ([`push_each`]). Otherwise a batch of pushers draws
+    /// every target, loss and stop-rule coin first, in the order `push_phase` draws them,
+    /// judging each contact as it is drawn (see [`Round::draw_judged`]); and the messages are
+    /// delivered after. Either way they are delivered without a branch, on
     /// one bit per node: whether it knows the rumor (and, with `crashed`, whether it is
     /// crashed, in the next word, so both share a cache line). The delivery loop is short and
     /// branch-free, so the processor keeps many of its random reads in flight at once, and
@@ -1237,7 +1239,8 @@ impl Round<'_> {
     }
 
     /// The targets of `pushers`' messages under anti-entropy, into `targets` (those the link
-    /// lost left out), drawn in the order [`Round::push_from_each`] draws them. Returns how
+    /// lost left out), drawn in the order [`Round::push_from_each`] draws them: the batches of
+    /// sparse graphs, and in the page (see [`LEAN`]) of all but the plain instance. Returns how
     /// many got through and how many were lost.
     #[inline(always)]
     fn draw(&mut self, pushers: &[u32], targets: &mut [u32]) -> (usize, u64) {
