@@ -1147,9 +1147,6 @@ impl Round<'_> {
             }
             None => known.extend_from_slice(informed),
         }
-        let mut pushers = [0u32; BATCH];
-        let mut targets = [0u32; BATCH * MAX_FANOUT as usize];
-        let mut len = 0;
         let judged = self.interest.rule != StopRule::Never;
         // Anti-entropy on the complete graph: each pusher's targets drawn and marked in one
         // loop, with no batch in between; it has no branch on what it reads, so the reads
@@ -1184,46 +1181,50 @@ impl Round<'_> {
                 }
             };
             self.traffic += t;
-        }
-        let mut serve = |round: &mut Self, pushers: &[u32]| {
-            let (through, lost) = if judged {
-                round.draw_judged(pushers, informed, crashed, &mut targets)
-            } else {
-                round.draw(pushers, &mut targets)
+        } else {
+            let mut pushers = [0u32; BATCH];
+            let mut targets = [0u32; BATCH * MAX_FANOUT as usize];
+            let mut len = 0;
+            let mut serve = |round: &mut Self, pushers: &[u32]| {
+                let (through, lost) = if judged {
+                    round.draw_judged(pushers, informed, crashed, &mut targets)
+                } else {
+                    round.draw(pushers, &mut targets)
+                };
+                let through_targets = &targets[..through];
+                let (informed, dead) = match crashed {
+                    Some(_) => inform_bits_or_crashed(known, through_targets),
+                    None => (inform_bits(known, through_targets), 0),
+                };
+                let t = &mut round.traffic;
+                t.sent += through as u64 + lost;
+                t.lost += lost;
+                t.dead_letters += dead;
+                t.informed += informed;
+                t.redundant += through as u64 - informed - dead;
             };
-            let through_targets = &targets[..through];
-            let (informed, dead) = match crashed {
-                Some(_) => inform_bits_or_crashed(known, through_targets),
-                None => (inform_bits(known, through_targets), 0),
-            };
-            let t = &mut round.traffic;
-            t.sent += through as u64 + lost;
-            t.lost += lost;
-            t.dead_letters += dead;
-            t.informed += informed;
-            t.redundant += through as u64 - informed - dead;
-        };
-        for (w, &word) in spreading.iter().enumerate().filter(|_| fused.is_none()) {
-            let base = w as u32 * 64;
-            if word == u64::MAX {
-                // Late in a run, most words: all 64 push.
-                for (lane, slot) in pushers[len..len + 64].iter_mut().enumerate() {
-                    *slot = base + lane as u32;
+            for (w, &word) in spreading.iter().enumerate() {
+                let base = w as u32 * 64;
+                if word == u64::MAX {
+                    // Late in a run, most words: all 64 push.
+                    for (lane, slot) in pushers[len..len + 64].iter_mut().enumerate() {
+                        *slot = base + lane as u32;
+                    }
+                    len += 64;
+                } else {
+                    for_each_bit(word, w, |i| {
+                        pushers[len] = i as u32;
+                        len += 1;
+                    });
                 }
-                len += 64;
-            } else {
-                for_each_bit(word, w, |i| {
-                    pushers[len] = i as u32;
-                    len += 1;
-                });
+                if len > BATCH - 64 {
+                    serve(self, &pushers[..len]);
+                    len = 0;
+                }
             }
-            if len > BATCH - 64 {
+            if len > 0 {
                 serve(self, &pushers[..len]);
-                len = 0;
             }
-        }
-        if len > 0 {
-            serve(self, &pushers[..len]);
         }
         // The informed: in the set and, if kept, FRESH in their bytes, as `deliver` marks them.
         let stride = if crashed.is_some() { 2 } else { 1 };
@@ -1247,16 +1248,6 @@ impl Round<'_> {
         let mut rng = self.rng.clone();
         let (mut through, mut lost) = (0, 0u64);
         let graph = self.graph;
-        if let (1, Chance::NEVER, &Graph::Complete { n }) = (self.fanout, self.loss, graph) {
-            if n > 2 {
-                // The plain instance: the loop is the draw alone.
-                for (slot, &i) in targets.iter_mut().zip(pushers) {
-                    *slot = topology::other_node(n, i, &mut rng);
-                }
-                self.rng = rng;
-                return (pushers.len(), 0);
-            }
-        }
         if self.fanout == 1 && self.loss == Chance::NEVER {
             for &i in pushers {
                 let peer = graph.choose_peer(i, &mut rng);
