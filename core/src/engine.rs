@@ -752,6 +752,60 @@ fn push_each<const CRASHED: bool>(
     }
 }
 
+/// [`push_each`] under a stop rule (`interest`, whose rule is a constant at each call, so the
+/// loop is compiled once per rule), on the complete graph of `n` nodes (more than 2), one
+/// message per pusher, none lost, no node crashed: each pusher's target is drawn, judged by
+/// whether it knew the rumor at the start of the round (`informed`) and marked in `known`; the
+/// pusher's counter follows, and whether it stops goes into `leaving` a word at a time. The
+/// draws are [`Round::draw_judged`]'s (the peer, then the coin if the rule flips it), so the
+/// runs are the same; only the target and stop lists between them are gone.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn judge_each(
+    interest: Interest,
+    n: u32,
+    spreading: &[u64],
+    informed: &[u64],
+    known: &mut [u64],
+    counters: &mut [u8],
+    leaving: &mut [u64],
+    rng: &mut GossipRng,
+) -> Traffic {
+    let (mut sent, mut newly) = (0u64, 0u64);
+    let mut r = rng.clone();
+    let coin = Chance::one_in(u32::from(interest.k));
+    for (w, (&word, left)) in spreading.iter().zip(leaving.iter_mut()).enumerate() {
+        let mut pushers = word;
+        let mut stops = 0u64;
+        while pushers != 0 {
+            let lane = pushers.trailing_zeros();
+            let i = w as u32 * 64 + lane;
+            pushers &= pushers - 1;
+            sent += 1;
+            let to = topology::other_node(n, i, &mut r);
+            let (at, b) = (to as usize / 64, bit(to));
+            let knew = informed[at] & b != 0;
+            newly += u64::from(known[at] & b == 0);
+            known[at] |= b;
+            let outcome = ContactOutcome::judged(false, knew);
+            let counter = &mut counters[i as usize];
+            let stop = interest.after_contact_with(outcome, counter, || r.chance(coin));
+            stops |= u64::from(stop) << lane;
+        }
+        // (Counted per message above: a word's `count_ones` is a dozen instructions on
+        // x86-64 without POPCNT, paid by every empty word of the set every round.)
+        *left |= stops;
+    }
+    *rng = r;
+    Traffic {
+        sent,
+        lost: 0,
+        redundant: sent - newly,
+        dead_letters: 0,
+        informed: newly,
+    }
+}
+
 /// Sets the bits of `targets` in `known`; returns how many were not set before.
 fn inform_bits(known: &mut [u64], targets: &[u32]) -> u64 {
     let mut informed = 0;
@@ -1119,7 +1173,9 @@ impl Round<'_> {
     /// [`Round::push_phase`] when every contact can be judged by what its receiver knew at the
     /// start of the round (see [`Interest::judged_at_round_start`]), with no arrow to record
     /// and no hand-picked peer. Under anti-entropy on the complete graph each pusher's targets
-    /// are drawn and marked in one loop ([`push_each`]). Otherwise a batch of pushers draws
+    /// are drawn and marked in one loop ([`push_each`]); so are a stop rule's, one lossless
+    /// message per pusher with nothing crashed, judged as they are drawn ([`judge_each`]).
+    /// Otherwise a batch of pushers draws
     /// every target, loss and stop-rule coin first, in the order `push_phase` draws them,
     /// judging each contact as it is drawn (see [`Round::draw_judged`]); and the messages are
     /// delivered after. Either way they are delivered without a branch, on
@@ -1157,7 +1213,30 @@ impl Round<'_> {
             Graph::Complete { n } if !judged && (plain || !LEAN) => Some(n),
             _ => None,
         };
-        if let Some(n) = fused {
+        // A stop rule on the complete graph, one lossless message per pusher, nothing
+        // crashed: each pusher's target drawn, judged and marked in one loop, per rule compiled.
+        let judged_each = match *self.graph {
+            Graph::Complete { n } if judged && plain && n > 2 && !LEAN => Some(n),
+            _ => None,
+        };
+        if let Some(n) = judged_each {
+            let interest = self.interest;
+            let rule = |rule| Interest { rule, ..interest };
+            let (counters, leaving, rng) = (&mut *self.counters, &mut *self.leaving, &mut self.rng);
+            let mut judge = |interest| {
+                judge_each(
+                    interest, n, spreading, informed, known, counters, leaving, rng,
+                )
+            };
+            let t = match interest.rule {
+                StopRule::Never => unreachable!("judged: a stop rule"),
+                StopRule::FeedbackCounter => judge(rule(StopRule::FeedbackCounter)),
+                StopRule::FeedbackCoin => judge(rule(StopRule::FeedbackCoin)),
+                StopRule::BlindCounter => judge(rule(StopRule::BlindCounter)),
+                StopRule::BlindCoin => judge(rule(StopRule::BlindCoin)),
+            };
+            self.traffic += t;
+        } else if let Some(n) = fused {
             let (graph, fanout, loss, rng) = (self.graph, self.fanout, self.loss, &mut self.rng);
             let t = if fanout == 1 && n > 2 {
                 let one = |i: u32, rng: &mut GossipRng, out: &mut [u32]| {

@@ -37,7 +37,7 @@ fn push_informs_everyone_and_every_spreader_sends_fanout_messages_a_round() {
 #[test]
 fn every_loop_gives_the_same_run() {
     // Three loops push: on one bit per node (nothing recorded, every rule judged at the
-    // round's start), drawn ahead (recording arrows, and every stop rule but the feedback
+    // round's start; on the complete graph with one lossless message each, per rule), drawn ahead (recording arrows, and every stop rule but the feedback
     // coin) and message by message (a steered round, and the feedback coin). A round steered
     // from a crashed node steers nothing, so it runs the message-by-message loop with the
     // very same draws. Pulls have two loops: on bits (nothing recorded, no loss, no stop
@@ -59,6 +59,9 @@ fn every_loop_gives_the_same_run() {
         (PushPull, 1, 0.1, 0.1, FeedbackCounter, Topology::Complete),
         (Push, 2, 0.1, 0.1, FeedbackCoin, Topology::SmallWorld),
         (Push, 1, 0.0, 0.0, FeedbackCoin, Topology::Complete),
+        (Push, 1, 0.0, 0.0, FeedbackCounter, Topology::Complete),
+        (Push, 1, 0.0, 0.0, BlindCounter, Topology::Complete),
+        (Push, 1, 0.0, 0.0, BlindCoin, Topology::Complete),
         (Push, 3, 0.2, 0.1, FeedbackCounter, Topology::Complete),
         (Push, 1, 0.0, 0.0, FeedbackCounter, Topology::ScaleFree),
         (Pull, 1, 0.0, 0.0, Never, Topology::Complete),
