@@ -6,14 +6,25 @@
 // member), and the server's CPU and memory; beside the theory `grapevine peer` reports (the
 // core's mean-field model).
 //
-//   node e2e/bench-live.mjs [N ...]     (default: 60 200; the release CLI must be built)
+//   node e2e/bench-live.mjs [--runs R] [N ...]   (default: 60 200, one run each; the release
+//                                                CLI must be built)
 //
-// Figures printed as a Markdown table for the README, with the date.
+// Figures printed as a Markdown table for the README, with the date: with R runs, each size's
+// medians, and the range of the two times (a cold start of 200 members on 2 shared cores
+// varies by seconds from run to run). Each run's figures go to stderr as a JSON line, then the
+// size's medians as one with `"median": true`.
 import { readFileSync } from 'node:fs';
 import { serveDist } from './browser.mjs';
 import { nativePeers, sleep } from './live.mjs';
 
-const sizes = process.argv.slice(2).map(Number).filter((n) => n >= 2);
+const args = process.argv.slice(2);
+const runsAt = args.indexOf('--runs');
+const runs = runsAt >= 0 ? Number(args.splice(runsAt, 2)[1]) : 1;
+if (!Number.isInteger(runs) || runs < 1) {
+  console.error('--runs takes a whole number of runs, 1 or more');
+  process.exit(2);
+}
+const sizes = args.map(Number).filter((n) => n >= 2);
 const TICKS = 100; // USER_HZ on Linux
 
 /** The server's CPU seconds so far and resident memory, MB. */
@@ -95,16 +106,52 @@ async function measure(n) {
   };
 }
 
+/** The median of each figure over `all` (runs of one size), with the times' ranges. */
+function medians(all) {
+  const med = (f) => {
+    const xs = all.map(f).sort((a, b) => a - b);
+    return xs[Math.floor(xs.length / 2)];
+  };
+  const range = (f) => [Math.min(...all.map(f)), Math.max(...all.map(f))];
+  return {
+    n: all[0].n,
+    converged: med((r) => r.converged),
+    convergedRange: range((r) => r.converged),
+    rumorMs: med((r) => r.rumorMs),
+    rumorRange: range((r) => r.rumorMs),
+    links: { min: med((r) => r.links.min), median: med((r) => r.links.median), max: med((r) => r.links.max) },
+    relayKBs: med((r) => r.relayKBs),
+    idleKBs: med((r) => r.idleKBs),
+    rumorKBs: med((r) => r.rumorKBs),
+    cpu: med((r) => r.cpu),
+    rss: med((r) => r.rss),
+    theory: all[0].theory,
+    runs: all.length,
+    median: true,
+  };
+}
+
 const rows = [];
 for (const n of sizes.length ? sizes : [60, 200]) {
-  const r = await measure(n);
-  rows.push(r);
-  console.error(JSON.stringify(r));
+  const all = [];
+  for (let run = 1; run <= runs; run++) {
+    const r = await measure(n);
+    all.push(r);
+    console.error(JSON.stringify({ ...r, run }));
+  }
+  const m = medians(all);
+  rows.push(m);
+  console.error(JSON.stringify(m));
 }
+/** Seconds, with the range over the runs when there were several. */
+const seconds = (ms, [lo, hi]) => (runs > 1
+  ? `${(ms / 1000).toFixed(1)} s (${(lo / 1000).toFixed(1)}–${(hi / 1000).toFixed(1)})`
+  : `${(ms / 1000).toFixed(1)} s`);
 const date = new Date().toISOString().slice(0, 10);
-console.log(`Measured ${date} on this machine (\`node e2e/bench-live.mjs\`): native members over the relay, interval 500 ms, fanout 1, links up to 12 (asks for 8).\n`);
+const each = runs > 1 ? `; medians of ${runs} runs, the times' ranges in brackets` : '';
+console.log(`Measured ${date} on this machine (\`node e2e/bench-live.mjs\`): native members over the relay, interval 500 ms, fanout 1, links up to 12 (asks for 8)${each}.\n`);
 console.log('| members | all list all | theory (SWIM dissemination) | rumor to all | theory (push) | links per member min / median / max | relay | relay idle (per member) | relay in a rumor (per member) | server CPU | server memory |');
 console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) {
-  console.log(`| ${r.n} | ${(r.converged / 1000).toFixed(1)} s | ${(r.theory.membership_ms / 1000).toFixed(1)} s | ${(r.rumorMs / 1000).toFixed(1)} s | ${(r.theory.rumor_ms / 1000).toFixed(1)} s | ${r.links.min} / ${r.links.median} / ${r.links.max} | ${r.relayKBs.toFixed(0)} KiB/s | ${r.idleKBs.toFixed(0)} KiB/s (${(1024 * r.idleKBs / r.n).toFixed(0)} B/s) | ${r.rumorKBs.toFixed(0)} KiB/s (${(1024 * r.rumorKBs / r.n).toFixed(0)} B/s) | ${r.cpu.toFixed(0)} % of a core | ${r.rss.toFixed(0)} MB |`);
+  console.log(`| ${r.n} | ${seconds(r.converged, r.convergedRange)} | ${(r.theory.membership_ms / 1000).toFixed(1)} s | ${seconds(r.rumorMs, r.rumorRange)} | ${(r.theory.rumor_ms / 1000).toFixed(1)} s | ${r.links.min} / ${r.links.median} / ${r.links.max} | ${r.relayKBs.toFixed(0)} KiB/s | ${r.idleKBs.toFixed(0)} KiB/s (${(1024 * r.idleKBs / r.n).toFixed(0)} B/s) | ${r.rumorKBs.toFixed(0)} KiB/s (${(1024 * r.rumorKBs / r.n).toFixed(0)} B/s) | ${r.cpu.toFixed(0)} % of a core | ${r.rss.toFixed(0)} MB |`);
 }
