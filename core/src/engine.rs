@@ -17,6 +17,9 @@ use crate::rules::{
 use crate::topology::{self, Graph, Topology};
 use alloc::vec;
 use alloc::vec::Vec;
+use counters::Counters;
+
+mod counters;
 
 /// The largest network the engine accepts.
 pub const MAX_NODES: u32 = 100_000_000;
@@ -122,7 +125,7 @@ pub struct Snapshot {
     settings: Settings,
     nodes: Vec<u8>,
     /// The stop counters; `None` when all are zero (always under anti-entropy).
-    counters: Option<Vec<u8>>,
+    counters: Option<Counters>,
     rng: GossipRng,
     round: u32,
     counts: Counts,
@@ -138,7 +141,7 @@ impl Snapshot {
     /// Bytes it holds (what a timeline counts against its budget).
     pub fn bytes(&self) -> usize {
         self.nodes.len()
-            + self.counters.as_ref().map_or(0, Vec::len)
+            + self.counters.as_ref().map_or(0, Counters::bytes)
             + self.arrows.len() * core::mem::size_of::<Transmission>()
             + core::mem::size_of::<Snapshot>()
     }
@@ -212,7 +215,7 @@ pub struct RoundEngine {
     graph: Graph,
     nodes: Vec<u8>,
     /// The stop rules' per-node counter.
-    counters: Vec<u8>,
+    counters: Counters,
     rng: GossipRng,
     round: u32,
     counts: Counts,
@@ -270,7 +273,7 @@ impl RoundEngine {
             settings,
             graph,
             nodes,
-            counters: vec![0; n as usize],
+            counters: Counters::new(n as usize, settings.tunables.interest.k),
             rng: GossipRng::derive(settings.seed, Stream::Rounds, 0),
             round: 0,
             counts,
@@ -392,7 +395,7 @@ impl RoundEngine {
     pub fn set_tunables(&mut self, tunables: Tunables) -> Result<(), SettingsError> {
         tunables.validate()?;
         if tunables.interest != self.settings.tunables.interest {
-            self.counters.iter_mut().for_each(|c| *c = 0);
+            self.counters.reset(tunables.interest.k);
         }
         if tunables.interest.rule == StopRule::Never {
             self.catch_up_bytes();
@@ -472,11 +475,7 @@ impl RoundEngine {
 
     /// The state now, to [`RoundEngine::restore`] later.
     pub fn snapshot(&self) -> Snapshot {
-        let counters = self
-            .counters
-            .iter()
-            .any(|&c| c != 0)
-            .then(|| self.counters.clone());
+        let counters = (!self.counters.all_zero()).then(|| self.counters.clone());
         Snapshot {
             settings: self.settings,
             nodes: match self.bytes_behind {
@@ -504,8 +503,8 @@ impl RoundEngine {
         self.settings = snapshot.settings;
         self.nodes.copy_from_slice(&snapshot.nodes);
         match &snapshot.counters {
-            Some(counters) => self.counters.copy_from_slice(counters),
-            None => self.counters.fill(0),
+            Some(counters) => self.counters.clone_from(counters),
+            None => self.counters.reset(snapshot.settings.tunables.interest.k),
         }
         self.rng = snapshot.rng.clone();
         self.round = snapshot.round;
@@ -755,10 +754,12 @@ fn push_each<const CRASHED: bool>(
 /// [`push_each`] under a stop rule (`interest`, whose rule is a constant at each call, so the
 /// loop is compiled once per rule), on the complete graph of `n` nodes (more than 2), one
 /// message per pusher, none lost, no node crashed: each pusher's target is drawn, judged by
-/// whether it knew the rumor at the start of the round (`informed`) and marked in `known`; the
-/// pusher's counter follows, and whether it stops goes into `leaving` a word at a time. The
-/// draws are [`Round::draw_judged`]'s (the peer, then the coin if the rule flips it), so the
-/// runs are the same; only the target and stop lists between them are gone.
+/// whether it knew the rumor at the start of the round (`informed`) and marked in `known`.
+/// Under a counter rule the 64 pushers of a word then update their counters together, on
+/// bit planes ([`Interest::after_contacts_sliced`]); a coin is flipped per message, as it is
+/// drawn. Who stops goes into `leaving` a word at a time. The draws are
+/// [`Round::draw_judged`]'s (the peer, then the coin if the rule flips it), so the runs are
+/// the same; only the target and stop lists between them are gone.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn judge_each(
@@ -767,16 +768,27 @@ fn judge_each(
     spreading: &[u64],
     informed: &[u64],
     known: &mut [u64],
-    counters: &mut [u8],
+    counters: &mut Counters,
     leaving: &mut [u64],
     rng: &mut GossipRng,
 ) -> Traffic {
+    let counting = matches!(
+        interest.rule,
+        StopRule::FeedbackCounter | StopRule::BlindCounter
+    );
     let (mut sent, mut newly) = (0u64, 0u64);
     let mut r = rng.clone();
     let coin = Chance::one_in(u32::from(interest.k));
-    for (w, (&word, left)) in spreading.iter().zip(leaving.iter_mut()).enumerate() {
+    let words = spreading
+        .iter()
+        .zip(leaving.iter_mut())
+        .zip(counters.words_mut());
+    for (w, ((&word, left), planes)) in words.enumerate() {
+        if word == 0 {
+            continue;
+        }
         let mut pushers = word;
-        let mut stops = 0u64;
+        let (mut knew_all, mut stops) = (0u64, 0u64);
         while pushers != 0 {
             let lane = pushers.trailing_zeros();
             let i = w as u32 * 64 + lane;
@@ -787,13 +799,18 @@ fn judge_each(
             let knew = informed[at] & b != 0;
             newly += u64::from(known[at] & b == 0);
             known[at] |= b;
-            let outcome = ContactOutcome::judged(false, knew);
-            let counter = &mut counters[i as usize];
-            let stop = interest.after_contact_with(outcome, counter, || r.chance(coin));
-            stops |= u64::from(stop) << lane;
+            if counting {
+                knew_all |= u64::from(knew) << lane;
+            } else {
+                // A coin holds no count.
+                let outcome = ContactOutcome::judged(false, knew);
+                let stop = interest.after_contact_with(outcome, &mut 0, || r.chance(coin));
+                stops |= u64::from(stop) << lane;
+            }
         }
-        // (Counted per message above: a word's `count_ones` is a dozen instructions on
-        // x86-64 without POPCNT, paid by every empty word of the set every round.)
+        if counting {
+            stops = interest.after_contacts_sliced(word, knew_all, planes);
+        }
         *left |= stops;
     }
     *rng = r;
@@ -1013,20 +1030,24 @@ impl NodeSets {
             set.clear();
             set.resize(words, 0);
         }
-        for (i, &byte) in (0..).zip(nodes) {
-            let word = i as usize / 64;
-            if byte & (PHASE | CRASHED) == SPREADING {
-                self.spreading[word] |= bit(i);
+        for (w, chunk) in nodes.chunks(64).enumerate() {
+            // A word of susceptible nodes (zero bytes: every word but a few at the start of a
+            // run) sets nothing. Checked first, a wide OR: a run of rumor mongering sends
+            // fewer than two messages a node, so a byte-by-byte pass here cost a fifth of it.
+            if chunk.iter().fold(0, |any, &byte| any | byte) == 0 {
+                continue;
             }
-            if byte & PHASE != SUSCEPTIBLE {
-                self.informed[word] |= bit(i);
+            let (mut spreading, mut informed, mut new, mut crashed) = (0u64, 0u64, 0u64, 0u64);
+            for (b, &byte) in chunk.iter().enumerate() {
+                spreading |= u64::from(byte & (PHASE | CRASHED) == SPREADING) << b;
+                informed |= u64::from(byte & PHASE != SUSCEPTIBLE) << b;
+                new |= u64::from(byte & NEW != 0) << b;
+                crashed |= u64::from(byte & CRASHED != 0) << b;
             }
-            if byte & NEW != 0 {
-                self.new[word] |= bit(i);
-            }
-            if byte & CRASHED != 0 {
-                self.crashed[word] |= bit(i);
-            }
+            self.spreading[w] = spreading;
+            self.informed[w] = informed;
+            self.new[w] = new;
+            self.crashed[w] = crashed;
         }
     }
 }
@@ -1042,7 +1063,7 @@ struct Round<'a> {
     /// [`NodeSets::leaving`]: set as nodes lose interest.
     leaving: &'a mut [u64],
     ahead: &'a mut Ahead,
-    counters: &'a mut [u8],
+    counters: &'a mut Counters,
     graph: &'a Graph,
     arrows: &'a mut Vec<Transmission>,
     arrow_cap: usize,
@@ -1393,7 +1414,7 @@ impl Round<'_> {
             let k = self
                 .graph
                 .choose_peers(i, self.fanout, &mut rng, &mut peers);
-            let counter = &mut self.counters[i as usize];
+            let mut counter = self.counters.get(i);
             let mut stops = false;
             for &to in &peers[..k] {
                 let gone = rng.chance(self.loss);
@@ -1404,8 +1425,9 @@ impl Round<'_> {
                 // Judged without a branch (see `Interest::after_contact_with`).
                 let dead = crashed.is_some_and(|c| c[w] & b != 0);
                 let outcome = ContactOutcome::judged(gone | dead, informed[w] & b != 0);
-                stops |= interest.after_contact_with(outcome, counter, || rng.chance(coin));
+                stops |= interest.after_contact_with(outcome, &mut counter, || rng.chance(coin));
             }
+            self.counters.set(i, counter);
             self.leaving[i as usize / 64] |= u64::from(stops) << (i % 64);
         }
         self.rng = rng;
@@ -1435,8 +1457,9 @@ impl Round<'_> {
             through += 1;
             let knew = informed[to as usize / 64] & bit(to) != 0;
             let outcome = ContactOutcome::judged(false, knew);
-            let counter = &mut counters[i as usize];
-            let stops = interest.after_contact_with(outcome, counter, || rng.chance(coin));
+            let mut counter = counters.get(i);
+            let stops = interest.after_contact_with(outcome, &mut counter, || rng.chance(coin));
+            counters.set(i, counter);
             leaving[i as usize / 64] |= u64::from(stops) << (i % 64);
         }
         self.rng = rng;
@@ -1632,12 +1655,13 @@ impl Round<'_> {
             }
             _ => ContactOutcome::NoFeedback,
         };
-        let counter = &mut self.counters[sender as usize];
+        let mut counter = self.counters.get(sender);
         let rng = &mut self.rng;
         let k = u32::from(self.interest.k);
-        let stops = self.interest.after_contact_with(outcome, counter, || {
+        let stops = self.interest.after_contact_with(outcome, &mut counter, || {
             coin.unwrap_or_else(|| rng.chance(Chance::one_in(k)))
         });
+        self.counters.set(sender, counter);
         self.leaving[sender as usize / 64] |= u64::from(stops) << (sender % 64);
     }
 

@@ -294,6 +294,60 @@ impl Interest {
     }
 }
 
+impl Interest {
+    /// [`Interest::after_contact_with`] for up to 64 senders at once under a counter rule,
+    /// one contact each, every contact delivered: `contacted` says which senders of a word
+    /// had a contact, `knew` whether each one's receiver already knew (unnecessary) or not
+    /// (useful), and `planes` holds their counters as bit planes (`planes[j]`: bit `j` of
+    /// each counter; the widest value they hold is at least `k`, and a counter there stays).
+    /// Returns the senders that lose interest. The same rule as `after_contact_with`, on
+    /// words: a test holds the two equal for every counter value and outcome.
+    #[inline(always)]
+    pub fn after_contacts_sliced(self, contacted: u64, knew: u64, planes: &mut [u64]) -> u64 {
+        let counted = match self.rule {
+            // Counts the unnecessary contacts, restarts at a useful one.
+            StopRule::FeedbackCounter => {
+                let useful = contacted & !knew;
+                for plane in planes.iter_mut() {
+                    *plane &= !useful;
+                }
+                contacted & knew
+            }
+            StopRule::BlindCounter => contacted,
+            _ => unreachable!("a counter rule"),
+        };
+        // Add one where counted, a ripple of carries through the planes; a counter that
+        // overflows is held at the widest value.
+        let mut carry = counted;
+        for plane in planes.iter_mut() {
+            let next = *plane & carry;
+            *plane ^= carry;
+            carry = next;
+        }
+        for plane in planes.iter_mut() {
+            *plane |= carry;
+        }
+        counted & at_least(planes, self.k)
+    }
+}
+
+/// Which of 64 counters, as bit planes (`planes[j]`: bit `j` of each), are at least `k`:
+/// compared from the top bit down, as long as the bits above are equal.
+#[inline(always)]
+fn at_least(planes: &[u64], k: u8) -> u64 {
+    let (mut above, mut equal) = (0u64, u64::MAX);
+    for (j, &plane) in planes.iter().enumerate().rev() {
+        if k >> j & 1 == 1 {
+            equal &= plane;
+        } else {
+            above |= equal & plane;
+            equal &= !plane;
+        }
+    }
+    // Bits of `k` above the planes are zero: `k` fits in them.
+    above | equal
+}
+
 /// Whether a run is over: no live node spreads the rumor any more or, under anti-entropy (where
 /// nobody ever stops), every live node knows it. Rumor mongering plays on after everyone knows,
 /// until the last spreader loses interest: nodes cannot know that everyone knows, and those
@@ -398,6 +452,50 @@ impl Tunables {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::{format, vec, vec::Vec};
+
+    #[test]
+    fn the_sliced_counters_follow_the_rule_contact_by_contact() {
+        // Every counter value a width holds, each outcome, contacted or not, for several k:
+        // 64 lanes a case, against `after_contact_with` on a byte per lane.
+        for rule in [StopRule::FeedbackCounter, StopRule::BlindCounter] {
+            for k in [1u8, 2, 3, 4, 5, 7, 8, 100, 254, 255] {
+                let bits = (u8::BITS - k.leading_zeros()) as usize;
+                let widest = u8::MAX >> (8 - bits);
+                let interest = Interest::new(rule, k);
+                let lanes: Vec<(u8, bool, bool)> = (0..=widest)
+                    .flat_map(|v| [(v, false, false), (v, true, false), (v, true, true)])
+                    .collect();
+                for chunk in lanes.chunks(64) {
+                    let mut planes = vec![0u64; bits];
+                    let (mut contacted, mut knew) = (0u64, 0u64);
+                    for (lane, &(v, c, kn)) in chunk.iter().enumerate() {
+                        for (j, plane) in planes.iter_mut().enumerate() {
+                            *plane |= u64::from(v >> j & 1) << lane;
+                        }
+                        contacted |= u64::from(c) << lane;
+                        knew |= u64::from(kn) << lane;
+                    }
+                    let stops = interest.after_contacts_sliced(contacted, knew, &mut planes);
+                    for (lane, &(v, c, kn)) in chunk.iter().enumerate() {
+                        let mut counter = v;
+                        let stop = c
+                            && interest.after_contact_with(
+                                ContactOutcome::judged(false, kn),
+                                &mut counter,
+                                || unreachable!("no coin"),
+                            );
+                        let after = (0..bits)
+                            .map(|j| ((planes[j] >> lane) as u8 & 1) << j)
+                            .sum::<u8>();
+                        let case = format!("{rule:?} k {k}, counter {v}, contact {c}, knew {kn}");
+                        assert_eq!(stops >> lane & 1 == 1, stop, "stops: {case}");
+                        assert_eq!(after, counter.min(widest), "counter after: {case}");
+                    }
+                }
+            }
+        }
+    }
 
     fn rng() -> GossipRng {
         GossipRng::from_seed_u64(3)
