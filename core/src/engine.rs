@@ -653,12 +653,12 @@ impl RoundEngine {
         } = &mut self.sets;
         let keep_bytes = !self.bytes_behind;
         let nodes = &mut self.nodes;
-        for (w, word) in new.iter_mut().enumerate() {
-            if keep_bytes {
-                for_each_bit(*word, w, |i| nodes[i] &= !NEW);
+        if keep_bytes {
+            for (w, &word) in new.iter().enumerate() {
+                for_each_bit(word, w, |i| nodes[i] &= !NEW);
             }
-            *word = 0;
         }
+        new.fill(0);
         let mut stopped = 0u32;
         let words = spreading
             .iter_mut()
@@ -754,7 +754,8 @@ fn push_each<const CRASHED: bool>(
 /// [`push_each`] under a stop rule (`interest`, whose rule is a constant at each call, so the
 /// loop is compiled once per rule), on the complete graph of `n` nodes (more than 2), one
 /// message per pusher, none lost, no node crashed: each pusher's target is drawn, judged by
-/// whether it knew the rumor at the start of the round (`informed`) and marked in `known`.
+/// whether it knew the rumor at the start of the round (`informed`) and, if it did not,
+/// marked in `fresh` (all zero when the round starts).
 /// Under a counter rule the 64 pushers of a word then update their counters together, on
 /// bit planes ([`Interest::after_contacts_sliced`]); a coin is flipped per message, as it is
 /// drawn. Who stops goes into `leaving` a word at a time. The draws are
@@ -767,7 +768,7 @@ fn judge_each(
     n: u32,
     spreading: &[u64],
     informed: &[u64],
-    known: &mut [u64],
+    fresh: &mut [u64],
     counters: &mut Counters,
     leaving: &mut [u64],
     rng: &mut GossipRng,
@@ -779,11 +780,11 @@ fn judge_each(
     let (mut sent, mut newly) = (0u64, 0u64);
     let mut r = rng.clone();
     let coin = Chance::one_in(u32::from(interest.k));
-    let words = spreading
-        .iter()
-        .zip(leaving.iter_mut())
-        .zip(counters.words_mut());
-    for (w, ((&word, left), planes)) in words.enumerate() {
+    // Of one length, so one bounds check serves both.
+    let fresh = &mut fresh[..informed.len()];
+    for (w, &word) in spreading.iter().enumerate() {
+        // Most words of most rounds of rumor mongering: nobody pushes. Only the spreading set
+        // is walked; the others are read where someone does.
         if word == 0 {
             continue;
         }
@@ -796,9 +797,10 @@ fn judge_each(
             sent += 1;
             let to = topology::other_node(n, i, &mut r);
             let (at, b) = (to as usize / 64, bit(to));
-            let knew = informed[at] & b != 0;
-            newly += u64::from(known[at] & b == 0);
-            known[at] |= b;
+            let (knew, told) = (informed[at], fresh[at]);
+            newly += u64::from((knew | told) & b == 0);
+            fresh[at] = told | (b & !knew);
+            let knew = knew & b != 0;
             if counting {
                 knew_all |= u64::from(knew) << lane;
             } else {
@@ -809,9 +811,9 @@ fn judge_each(
             }
         }
         if counting {
-            stops = interest.after_contacts_sliced(word, knew_all, planes);
+            stops = interest.after_contacts_sliced(word, knew_all, counters.word_mut(w));
         }
-        *left |= stops;
+        leaving[w] |= stops;
     }
     *rng = r;
     Traffic {
@@ -1033,7 +1035,8 @@ impl NodeSets {
         for (w, chunk) in nodes.chunks(64).enumerate() {
             // A word of susceptible nodes (zero bytes: every word but a few at the start of a
             // run) sets nothing. Checked first, a wide OR: a run of rumor mongering sends
-            // fewer than two messages a node, so a byte-by-byte pass here cost a fifth of it.
+            // fewer than two messages a node, and a byte-by-byte pass here was a fifth of
+            // the instructions of a whole run, setup included (`grapevine sim`'s batches).
             if chunk.iter().fold(0, |any, &byte| any | byte) == 0 {
                 continue;
             }
@@ -1215,27 +1218,13 @@ impl Round<'_> {
         known: &mut Vec<u64>,
         keep_bytes: bool,
     ) {
-        known.clear();
-        match crashed {
-            // A crashed node counts as knowing (it is never informed); the second word of a
-            // pair tells the dead letters apart.
-            Some(crashed) => {
-                known.extend(informed.iter().zip(crashed).flat_map(|(&s, &c)| [s | c, c]))
-            }
-            None => known.extend_from_slice(informed),
-        }
         let judged = self.interest.rule != StopRule::Never;
-        // Anti-entropy on the complete graph: each pusher's targets drawn and marked in one
-        // loop, with no batch in between; it has no branch on what it reads, so the reads
-        // overlap. Lossless, lossy and crashed runs compiled apart, so none pays for another.
-        // (On a sparse graph the batches below measured faster: the neighbour lists' reads.)
         let plain = self.fanout == 1 && self.loss == Chance::NEVER && crashed.is_none();
-        let fused = match *self.graph {
-            Graph::Complete { n } if !judged && (plain || !LEAN) => Some(n),
-            _ => None,
-        };
         // A stop rule on the complete graph, one lossless message per pusher, nothing
-        // crashed: each pusher's target drawn, judged and marked in one loop, per rule compiled.
+        // crashed: each pusher's target drawn, judged and marked in one loop, per rule
+        // compiled, straight into `fresh` (no copy of the informed to mark, no pass after to
+        // find who was informed: a rumor-mongering run plays many rounds of few messages,
+        // and those passes over every word cost more than the messages).
         let judged_each = match *self.graph {
             Graph::Complete { n } if judged && plain && n > 2 && !LEAN => Some(n),
             _ => None,
@@ -1244,9 +1233,10 @@ impl Round<'_> {
             let interest = self.interest;
             let rule = |rule| Interest { rule, ..interest };
             let (counters, leaving, rng) = (&mut *self.counters, &mut *self.leaving, &mut self.rng);
+            let fresh = &mut *self.fresh;
             let mut judge = |interest| {
                 judge_each(
-                    interest, n, spreading, informed, known, counters, leaving, rng,
+                    interest, n, spreading, informed, fresh, counters, leaving, rng,
                 )
             };
             let t = match interest.rule {
@@ -1257,7 +1247,31 @@ impl Round<'_> {
                 StopRule::BlindCoin => judge(rule(StopRule::BlindCoin)),
             };
             self.traffic += t;
-        } else if let Some(n) = fused {
+            if keep_bytes {
+                for (w, &informed) in self.fresh.iter().enumerate() {
+                    for_each_bit(informed, w, |i| self.nodes[i] |= SPREADING | FRESH);
+                }
+            }
+            return;
+        }
+        known.clear();
+        match crashed {
+            // A crashed node counts as knowing (it is never informed); the second word of a
+            // pair tells the dead letters apart.
+            Some(crashed) => {
+                known.extend(informed.iter().zip(crashed).flat_map(|(&s, &c)| [s | c, c]))
+            }
+            None => known.extend_from_slice(informed),
+        }
+        // Anti-entropy on the complete graph: each pusher's targets drawn and marked in one
+        // loop, with no batch in between; it has no branch on what it reads, so the reads
+        // overlap. Lossless, lossy and crashed runs compiled apart, so none pays for another.
+        // (On a sparse graph the batches below measured faster: the neighbour lists' reads.)
+        let fused = match *self.graph {
+            Graph::Complete { n } if !judged && (plain || !LEAN) => Some(n),
+            _ => None,
+        };
+        if let Some(n) = fused {
             let (graph, fanout, loss, rng) = (self.graph, self.fanout, self.loss, &mut self.rng);
             let t = if fanout == 1 && n > 2 {
                 let one = |i: u32, rng: &mut GossipRng, out: &mut [u32]| {

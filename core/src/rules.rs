@@ -304,6 +304,17 @@ impl Interest {
     /// words: a test holds the two equal for every counter value and outcome.
     #[inline(always)]
     pub fn after_contacts_sliced(self, contacted: u64, knew: u64, planes: &mut [u64]) -> u64 {
+        // The usual widths (k up to 7) with their loops unrolled.
+        match planes.len() {
+            1 => self.sliced(contacted, knew, &mut planes[..1]),
+            2 => self.sliced(contacted, knew, &mut planes[..2]),
+            3 => self.sliced(contacted, knew, &mut planes[..3]),
+            _ => self.sliced(contacted, knew, planes),
+        }
+    }
+
+    #[inline(always)]
+    fn sliced(self, contacted: u64, knew: u64, planes: &mut [u64]) -> u64 {
         let counted = match self.rule {
             // Counts the unnecessary contacts, restarts at a useful one.
             StopRule::FeedbackCounter => {
@@ -337,12 +348,11 @@ impl Interest {
 fn at_least(planes: &[u64], k: u8) -> u64 {
     let (mut above, mut equal) = (0u64, u64::MAX);
     for (j, &plane) in planes.iter().enumerate().rev() {
-        if k >> j & 1 == 1 {
-            equal &= plane;
-        } else {
-            above |= equal & plane;
-            equal &= !plane;
-        }
+        // Where k's bit is 0, a 1 here puts the counter above; equal goes on where the bits
+        // agree.
+        let k_bit = 0u64.wrapping_sub(u64::from(k >> j & 1));
+        above |= equal & plane & !k_bit;
+        equal &= !(plane ^ k_bit);
     }
     // Bits of `k` above the planes are zero: `k` fits in them.
     above | equal

@@ -84,10 +84,11 @@ impl Counters {
         &self.planes[w..w + self.bits]
     }
 
-    /// The planes word by word, to walk along a set of the same words.
+    /// The planes of word `w` (nodes `64 * w ..`), to update 64 counters at once.
     #[inline(always)]
-    pub(super) fn words_mut(&mut self) -> core::slice::ChunksExactMut<'_, u64> {
-        self.planes.chunks_exact_mut(self.bits)
+    pub(super) fn word_mut(&mut self, w: usize) -> &mut [u64] {
+        let at = w * self.bits;
+        &mut self.planes[at..at + self.bits]
     }
 }
 
