@@ -449,6 +449,8 @@ struct Member {
     mesh: Mesh,
     /// Relay links and when each was made (a hello unanswered for long is given up).
     links: BTreeMap<NodeId, Instant>,
+    /// Relay frames from the server that would not decode (the node counts its own).
+    malformed_frames: u64,
     status: Status,
 }
 
@@ -480,6 +482,7 @@ impl Member {
                 mesh_rng,
             ),
             links: BTreeMap::new(),
+            malformed_frames: 0,
             status: Status::default(),
         }
     }
@@ -625,7 +628,7 @@ impl Member {
                             let t = now();
                             for f in frames {
                                 let (Some(p), Some(bytes)) = (parse_peer(&f.peer), relay_decode(&f.data, MAX_MESSAGE_BYTES)) else {
-                                    self.status.malformed += 1;
+                                    self.malformed_frames += 1;
                                     continue;
                                 };
                                 self.status.relay_bytes_received += bytes.len() as u64;
@@ -748,7 +751,9 @@ impl Member {
         let c = self.node.counters();
         (self.status.sent, self.status.received, self.status.dropped) =
             (c.sent, c.received, c.dropped);
-        self.status.malformed = self.status.malformed.max(c.malformed);
+        // The frames the driver could not read and the messages the node could not: the
+        // larger of the two, as this was, hid the driver's.
+        self.status.malformed = self.malformed_frames + c.malformed;
         self.status.unlinked = c.unlinked;
         self.status.refused = self.node.refusals().total();
         if let Some(r) = relay {
@@ -922,7 +927,7 @@ impl Member {
     /// batch the server would not send is counted as malformed).
     fn relayed(&mut self, batch: &[u8]) {
         let Ok(messages) = read_relay_batch(batch) else {
-            self.status.malformed += 1;
+            self.malformed_frames += 1;
             return;
         };
         let t = now();
