@@ -270,6 +270,7 @@ async fn run_members(args: PeerArgs, url: String, seed: u64) -> Result<(), crate
         Arc::new(Mutex::new(vec![Status::default(); args.count as usize]));
     let mut commands = Vec::new();
     let mut tasks = Vec::new();
+    let (refusals_tx, mut refusals) = mpsc::unbounded_channel();
     for i in 0..args.count {
         let (tx, rx) = mpsc::channel(16);
         commands.push(tx);
@@ -286,8 +287,12 @@ async fn run_members(args: PeerArgs, url: String, seed: u64) -> Result<(), crate
             i as usize,
             stop_rx.clone(),
             rx,
+            refusals_tx.clone(),
         )));
     }
+    drop(refusals_tx);
+    // Members the server refused, and why (each reason once, in the order first seen).
+    let (mut refused, mut reasons) = (0u32, Vec::<String>::new());
     let mut chooser = GossipRng::derive(seed, Stream::Scenario, 0);
     let rumor_every = (args.rumor_every > 0.0).then(|| Duration::from_secs_f64(args.rumor_every));
     let rumors_wanted = args.rumors.unwrap_or(u64::MAX);
@@ -320,6 +325,15 @@ async fn run_members(args: PeerArgs, url: String, seed: u64) -> Result<(), crate
                 let s = statuses.lock().expect("statuses").clone();
                 out.say(&status_line(&s, started));
             }
+            Some(why) = refusals.recv() => {
+                refused += 1;
+                if !reasons.contains(&why) {
+                    reasons.push(why);
+                }
+                if refused == args.count {
+                    break; // Nobody is left in the room.
+                }
+            }
         }
     }
     let _ = stop_tx.send(true);
@@ -334,7 +348,35 @@ async fn run_members(args: PeerArgs, url: String, seed: u64) -> Result<(), crate
         out.say(&format!("left the room: {summary}"));
     }
     out.flush();
+    if refused > 0 {
+        // One line on stderr, and exit code 1: a script that starts a class of native
+        // members learns that some never joined, and why.
+        let who = match (refused, args.count) {
+            (1, 1) => "the member was".to_string(),
+            (r, n) if r == n => format!("all {n} members were"),
+            (1, n) => format!("1 of {n} members was"),
+            (r, n) => format!("{r} of {n} members were"),
+        };
+        eprintln!("error: {who} refused by the server: {}", reasons.join("; "));
+        std::process::exit(1);
+    }
     Ok(())
+}
+
+/// Why the server refused a member, from the code and reason of the frame that closed its
+/// connection; `None` for a close it may come back from (idle, replaced, the server going
+/// away). The server's codes: 1013 full (the room, the server, or this address's share),
+/// 4403 the key not proven, 1008 a broken rule.
+fn refusal(code: u16, reason: &str) -> Option<String> {
+    const TRY_LATER: u16 = 1013;
+    const NOT_PROVEN: u16 = 4403;
+    const POLICY: u16 = 1008;
+    let reason = if reason.is_empty() {
+        "no reason given"
+    } else {
+        reason
+    };
+    matches!(code, TRY_LATER | NOT_PROVEN | POLICY).then(|| format!("{reason} (close code {code})"))
 }
 
 /// Min, median and max of `values`.
@@ -451,6 +493,8 @@ struct Member {
     links: BTreeMap<NodeId, Instant>,
     /// Relay frames from the server that would not decode (the node counts its own).
     malformed_frames: u64,
+    /// Why the server refused this member, when it did (see [`refusal`]).
+    refused: Option<String>,
     status: Status,
 }
 
@@ -483,6 +527,7 @@ impl Member {
             ),
             links: BTreeMap::new(),
             malformed_frames: 0,
+            refused: None,
             status: Status::default(),
         }
     }
@@ -497,6 +542,7 @@ impl Member {
         index: usize,
         mut stop: watch::Receiver<bool>,
         mut commands: mpsc::Receiver<Command>,
+        refusals: mpsc::UnboundedSender<String>,
     ) {
         let me = peer_hex(self.id);
         let mut backoff = Duration::from_secs(1);
@@ -509,6 +555,9 @@ impl Member {
                     .connected(ws, &out, &statuses, index, &mut stop, &mut commands, &room)
                     .await;
                 if ended {
+                    if let Some(why) = self.refused.take() {
+                        let _ = refusals.send(why);
+                    }
                     return;
                 }
                 // Every link of a native peer is a relay link: they went with the connection
@@ -565,6 +614,12 @@ impl Member {
                     frames_in_a_row += 1;
                     let Some(Ok(frame)) = frame else { return false };
                     let text = match frame {
+                        Message::Close(Some(close)) => {
+                            // Refused (a full room, a key not proven, a broken rule): trying
+                            // again would be refused again, so the member gives up and says why.
+                            self.refused = refusal(u16::from(close.code), close.reason.as_str());
+                            return self.refused.is_some();
+                        }
                         Message::Text(text) => text,
                         Message::Binary(bytes) => {
                             self.relayed(&bytes);

@@ -1900,3 +1900,65 @@ fn serve_prints_the_links_and_checks_the_token() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid --conductor-token"));
 }
+
+/// A native member the server refuses (here, the room is full) gives up and says why: the
+/// process exits with code 1 and one line on stderr naming how many were refused and the
+/// server's reason; when every member is refused it exits at once, not at `--duration`.
+#[tokio::test]
+async fn a_member_the_server_refuses_says_why_and_exits_non_zero() {
+    let server = Server::start(&["--max-room-peers", "2"]);
+    let url = format!("http://127.0.0.1:{}", server.port);
+    let peer = |room: &str, count: &str, duration: &str| {
+        let args = [
+            "peer",
+            "--url",
+            &url,
+            "--room",
+            room,
+            "--count",
+            count,
+            "--duration",
+            duration,
+            "--json",
+        ]
+        .map(str::to_string);
+        tokio::task::spawn_blocking(move || {
+            let t0 = std::time::Instant::now();
+            let out = Command::new(env!("CARGO_BIN_EXE_grapevine"))
+                .args(&args)
+                .output()
+                .unwrap();
+            (out, t0.elapsed())
+        })
+    };
+    // Three members for a room of two: one is refused, the other two play on.
+    let (out, _) = peer("two", "3", "3").await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "exit code; stderr: {stderr}");
+    assert!(
+        stderr.contains("error: 1 of 3 members was refused by the server: the room is full"),
+        "stderr names the refused and the reason: {stderr}"
+    );
+    // A room held by two members: a third process's only member is refused, and the process
+    // ends long before its --duration.
+    let holders = Peers::start(&server, "holders", &["--room", "held", "--count", "2"]);
+    holders
+        .until(&membership_bound(2, 1), "both members joined", |lines| {
+            let alive = lines.iter().filter(|l| l["status"] == "alive").count();
+            (alive >= 2)
+                .then_some(())
+                .ok_or(format!("{alive} of 2 saw the other"))
+        })
+        .await;
+    let (out, took) = peer("held", "1", "600").await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "exit code; stderr: {stderr}");
+    assert!(
+        stderr.contains("error: the member was refused by the server: the room is full"),
+        "stderr: {stderr}"
+    );
+    assert!(
+        took < Duration::from_secs(60),
+        "a process whose members were all refused exits at once, not at --duration: {took:?}"
+    );
+}
