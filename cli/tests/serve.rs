@@ -1448,6 +1448,21 @@ async fn native_peers_form_one_membership_over_the_relay_and_leave_gracefully() 
         }
     })
     .await;
+    // Nobody misbehaved, so the counters that signal trouble read zero (messages over links
+    // swapped away are `unlinked`, benign).
+    let summary = b
+        .lines
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|l| l["event"] == "summary")
+        .cloned();
+    let summary = summary.expect("the summary, waited for above");
+    assert_eq!(
+        (summary["malformed"].as_u64(), summary["refused"].as_u64()),
+        (Some(0), Some(0)),
+        "an honest room's malformed and refused counts: {summary}"
+    );
     // The goodbye goes to every member directly (one relay hop); a member it missed (it
     // listed that one dead at the time) hears the leave from gossip, as a join spreads.
     let gossip = membership_bound(n, LINKS);
