@@ -213,3 +213,23 @@ test('the class script steps a conductor through the lesson: a clicker moves it,
   await until('PageUp moved the script back to step 6', async () => (await step()) === 6, 2_000);
   for (const t of tabs) assert.deepEqual(t.errors, []);
 });
+
+test('a room filled by others still admits the teacher, who gives the token as the tab joins', async () => {
+  const full = await serveDist(0, ['--conductor-token', TOKEN, '--max-room-peers', '2']);
+  const origin = full.url.replace(/\/$/, '');
+  const room = 'full';
+  const holders = nativePeers(origin, room, ['--count', '2']);
+  const { browser, context } = await liveChromium(origin);
+  try {
+    await until('two native members fill the room', async () => holders.ids().size === 2, 15_000);
+    // liveTab waits for the server's welcome: a refused tab would never be connected.
+    const teacher = await liveTab(context, `${full.url}?live=${room}&conductor=${TOKEN}`);
+    await teacher.getByTestId('conductor-panel').waitFor({ timeout: 10_000 });
+    assert.ok(full.log.some((l) => l.includes(`peer ${teacher.id} conducts room ${room}`)), 'the server vouches for it');
+    assert.deepEqual(teacher.errors, []);
+  } finally {
+    await browser.close();
+    holders.process.kill('SIGTERM');
+    full.process.kill();
+  }
+});

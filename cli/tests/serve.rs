@@ -1977,3 +1977,47 @@ async fn a_member_the_server_refuses_says_why_and_exits_non_zero() {
         "a process whose members were all refused exits at once, not at --duration: {took:?}"
     );
 }
+
+/// The teacher's tab gives the conductor token as it joins: a room filled by others (or an
+/// address at its share, a class behind one NAT) still admits it, and only it; a wrong token
+/// admits nothing more.
+#[tokio::test]
+async fn a_full_room_still_admits_the_conductor() {
+    const TOKEN: &str = "sesame-0123";
+    let server = Server::start(&[
+        "--max-room-peers",
+        "2",
+        "--max-peers-per-ip",
+        "3",
+        "--conductor-token",
+        TOKEN,
+    ]);
+    let (_a1, _) = server.join("room", A1).await;
+    let (_a2, _) = server.join("room", A2).await;
+    let (mut wrong, nonce) = server
+        .connect_raw_with("room", &id(A3), "&conduct=not-the-token")
+        .await;
+    let proof = prove::<Value>(&identity(A3), "room", &nonce);
+    send(&mut wrong, serde_json::to_value(proof).unwrap()).await;
+    let (code, why) = closed(&mut wrong).await;
+    assert_eq!((code, why.as_str()), (CloseCode::Again, "the room is full"));
+    let (_teacher, welcome) = server
+        .join_with("room", B1, &format!("&conduct={TOKEN}"))
+        .await;
+    assert_eq!(
+        welcome["peers"].as_array().map(Vec::len),
+        Some(2),
+        "{welcome}"
+    );
+    // The address's share (3) is taken now: another room refuses a fourth connection from
+    // it, but not the conductor's.
+    let mut fourth = server.connect("other", A3).await;
+    let (code, why) = closed(&mut fourth).await;
+    assert_eq!(
+        (code, why.as_str()),
+        (CloseCode::Again, "too many connections from this address")
+    );
+    let (_teacher2, _) = server
+        .join_with("other", "b2", &format!("&conduct={TOKEN}"))
+        .await;
+}

@@ -44,6 +44,10 @@ pub(super) struct JoinQuery {
     /// `binary`: relayed messages come in binary batches ([`signal::relay_batch`]) rather
     /// than JSON `relay` frames (`json`, the default).
     relay: Option<String>,
+    /// The conductor token, from the teacher's tab: a full room (or an address at its share)
+    /// still admits its holder, so a room filled by others never locks the teacher out. A
+    /// wrong one admits nothing more (the `conduct` frame that follows is what counts).
+    conduct: Option<String>,
 }
 
 /// `/signal`: a page of an allowed origin, from an address not joining too often, is
@@ -252,7 +256,11 @@ async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppS
     }
     let (tx, mut rx) = mpsc::channel(QUEUE_FRAMES);
     let stale = Arc::new(AtomicBool::new(false));
-    let joined = match join(&state, &room, &peer, ip, tx, &stale, binary) {
+    let conductor = query
+        .conduct
+        .as_deref()
+        .is_some_and(|token| token_matches(token, &state.conductor_token));
+    let joined = match join(&state, &room, &peer, ip, tx, &stale, binary, conductor) {
         Ok(joined) => joined,
         Err((code, reason)) => {
             state.refused("full");

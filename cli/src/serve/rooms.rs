@@ -31,7 +31,9 @@ pub(super) struct Joined {
 /// Joins the room or says why not. `peer` has proven its key: if a connection still holds
 /// the id (the member's previous one, which the server has not yet seen go: a tab that slept
 /// or lost its network), the new one takes it over and the old is closed with
-/// [`close::REPLACED`].
+/// [`close::REPLACED`]. `conductor`: it gave the conductor token as it joined (admitted past
+/// the room's and its address's caps).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn join(
     state: &Shared,
     room: &str,
@@ -40,6 +42,7 @@ pub(super) fn join(
     tx: mpsc::Sender<Outgoing>,
     stale: &Arc<AtomicBool>,
     binary: bool,
+    conductor: bool,
 ) -> Result<Joined, (u16, &'static str)> {
     let mut rooms = state.rooms.lock().expect("rooms lock");
     let rooms = &mut *rooms;
@@ -49,7 +52,12 @@ pub(super) fn join(
         .rooms
         .get(room)
         .is_some_and(|r| r.members.contains_key(peer));
-    if !replacing && rooms.per_ip.get(&ip).copied().unwrap_or(0) >= state.limits.per_ip {
+    // The conductor (its token in the join) is admitted past the room's and the address's
+    // caps: a room filled by others must not lock the teacher out.
+    if !replacing
+        && !conductor
+        && rooms.per_ip.get(&ip).copied().unwrap_or(0) >= state.limits.per_ip
+    {
         return Err((close::TRY_LATER, "too many connections from this address"));
     }
     let its_rooms = rooms.ip_rooms.get(&ip);
@@ -65,7 +73,7 @@ pub(super) fn join(
             close::REPLACED,
             "this member connected again",
         ));
-    } else if here.members.len() >= state.limits.room_peers {
+    } else if here.members.len() >= state.limits.room_peers && !conductor {
         return Err((close::TRY_LATER, "the room is full"));
     }
     let others = here.others(peer);

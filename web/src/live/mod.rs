@@ -101,6 +101,7 @@ pub fn start(
             credential: None,
         }]
     };
+    let conductor_token = session::conductor(&room, conductor_token);
     Rc::new_cyclic(|weak: &Weak<RefCell<Live>>| {
         let weak = weak.clone();
         let sink: Sink = Rc::new(move |event| {
@@ -117,7 +118,7 @@ pub fn start(
             rumors: BTreeMap::new(),
             server: ServerState::Connecting,
             log: Vec::new(),
-            conductor_token: session::conductor(&room, conductor_token),
+            conductor_token: conductor_token.clone(),
             baton: None,
             conductor_refused: None,
             displaced: false,
@@ -134,7 +135,7 @@ pub fn start(
             connections: 0,
             shutting_down: false,
             tabs: Tabs::open(&room, me, sink.clone()),
-            signaling: Server::new(room, identity, sink.clone()),
+            signaling: Server::new(room, conductor_token, identity, sink.clone()),
             ice_servers: ice_js(&ice),
             ice_fixed: !ice.is_empty(),
             sink: sink.clone(),

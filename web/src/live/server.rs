@@ -28,6 +28,9 @@ const MAX_BACKOFF_MS: u32 = 30_000;
 /// The signaling connection (or the wait for the next one).
 pub struct Server {
     room: String,
+    /// The conductor token, given as the socket opens: a full room still admits the
+    /// teacher's tab.
+    conductor: Option<String>,
     /// This tab's key: it answers the server's challenge.
     identity: Identity,
     sink: Sink,
@@ -41,9 +44,10 @@ pub struct Server {
 
 impl Server {
     /// A connection to come: call [`Server::connect`].
-    pub fn new(room: String, identity: Identity, sink: Sink) -> Server {
+    pub fn new(room: String, conductor: Option<String>, identity: Identity, sink: Sink) -> Server {
         Server {
             room,
+            conductor,
             identity,
             sink,
             socket: None,
@@ -64,7 +68,8 @@ impl Server {
     }
 
     /// Opens the socket (`ws[s]://HOST/signal?room=ROOM&peer=ID&relay=binary`: relayed
-    /// messages in binary batches, a third fewer bytes than base64 in JSON). Nothing happens
+    /// messages in binary batches, a third fewer bytes than base64 in JSON; and
+    /// `&conduct=TOKEN` from the conductor's tab). Nothing happens
     /// outside a page with a location. (It emits nothing itself: the loop that calls it is
     /// busy.)
     pub fn connect(&mut self) {
@@ -75,11 +80,15 @@ impl Server {
             return;
         };
         let scheme = if protocol == "https:" { "wss" } else { "ws" };
-        let url = format!(
+        let mut url = format!(
             "{scheme}://{host}/signal?room={}&peer={}&relay=binary",
             self.room,
             peer_hex(self.identity.id())
         );
+        if let Some(token) = &self.conductor {
+            // A token is letters, digits, '-' and '_' (checked when the page read it).
+            url.push_str(&format!("&conduct={token}"));
+        }
         let Ok(ws) = WebSocket::new(&url) else { return };
         ws.set_binary_type(BinaryType::Arraybuffer);
         let sink = self.sink.clone();
