@@ -835,8 +835,9 @@ async fn binary_batches_are_relayed_as_each_receiver_asked() {
     assert!(why.contains("relay= takes binary or json"), "{why}");
 }
 
-/// Relaying is under its own byte budget (on top of the frame caps), and a relay frame naming
-/// a malformed receiver breaks the protocol: each closes the sender, with a log line.
+/// Relaying and signalling are under a byte budget (on top of the frame caps), and a relay
+/// frame naming a malformed receiver breaks the protocol: each closes the sender, with a log
+/// line.
 #[tokio::test]
 async fn the_relay_budget_and_malformed_receivers_close_the_sender() {
     let server = Server::start(&["--max-relay-bytes", "4096"]);
@@ -866,6 +867,23 @@ async fn the_relay_budget_and_malformed_receivers_close_the_sender() {
     let (code, why) = closed(&mut a3).await;
     assert_eq!(code, CloseCode::Policy);
     assert!(why.contains("malformed peer id"), "{why}");
+    // Signals are charged too: three of 4,000 bytes go past a budget of 4,096 a second
+    // (8,192 in a burst), though each is under the frame cap and the frame rate.
+    let (mut a4, _) = server.join("room", "a4").await;
+    let (_b1, _) = server.join("room", B1).await;
+    for _ in 0..3 {
+        send(
+            &mut a4,
+            json!({ "type": "signal", "to": id(B1), "data": { "sdp": chunk } }),
+        )
+        .await;
+    }
+    let (code, why) = closed(&mut a4).await;
+    assert_eq!(code, CloseCode::Policy);
+    assert!(
+        why.contains("sent more than 4096 bytes a second (signals count too)"),
+        "{why}"
+    );
 }
 
 /// An id is its key's: a member that comes back (slept, lost its network) while the server
