@@ -964,8 +964,9 @@ async fn one_address_cannot_take_every_room() {
     let (_r4, _) = server.join("three", B1).await;
 }
 
-/// Pages of another site cannot join (the browser names the page's origin), unless allowed;
-/// pages this server served and native clients (no Origin) can.
+/// Pages of another site cannot join (the browser names the page's origin), unless allowed,
+/// nor can a site's page whose name was rebound to this server's address; pages this server
+/// served and native clients (no Origin) can.
 #[tokio::test]
 async fn another_sites_pages_are_refused() {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -997,8 +998,22 @@ async fn another_sites_pages_are_refused() {
         let (mut ws, _) = connect_async(request(origin)).await.unwrap();
         assert_eq!(next_json(&mut ws).await["type"], "challenge", "{origin}");
     }
+    // DNS rebinding: a site whose name now points at this server sends its own name as the
+    // Host, so Origin and Host agree; only addresses, localhost, .local names and allowed
+    // origins are the server's own.
+    let rebound = format!("evil.example:{}", server.port);
+    let mut request = request(&format!("http://{rebound}"));
+    request
+        .headers_mut()
+        .insert("host", rebound.parse().unwrap());
+    match connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 403)
+        }
+        other => panic!("expected 403 for a rebound name, got {other:?}"),
+    }
     let health: Value = serde_json::from_str(&server.get("/health").1).unwrap();
-    assert_eq!(health["refused"]["origin"], 1, "{health}");
+    assert_eq!(health["refused"]["origin"], 2, "{health}");
 }
 
 /// A join storm from one address is cut to the join rate after a burst (a class behind one

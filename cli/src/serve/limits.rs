@@ -108,8 +108,9 @@ impl JoinRate {
     }
 }
 
-/// Whether a page from `origin` may join: no Origin (not a browser), the server's own
-/// (`host`, as the request named it), or one of `allowed` (`--allow-origin`).
+/// Whether a page from `origin` may join: no Origin (not a browser), the server's own (`host`,
+/// as the request named it, when that host is one a page of this server is served under:
+/// see [`own_host`]), or one of `allowed` (`--allow-origin`).
 pub(super) fn origin_allowed(allowed: &[String], origin: Option<&str>, host: Option<&str>) -> bool {
     let Some(origin) = origin else {
         return true;
@@ -119,8 +120,29 @@ pub(super) fn origin_allowed(allowed: &[String], origin: Option<&str>, host: Opt
             .strip_prefix("http://")
             .or_else(|| origin.strip_prefix("https://"))
             == Some(h)
+            && own_host(h)
     });
     own || allowed.iter().any(|a| a == origin)
+}
+
+/// Whether `host` (a Host header: a name or address, and maybe a port) is one this server's
+/// pages are served under without being named by `--allow-origin`: an IP address, `localhost`,
+/// or a `.local` name (mDNS, answered on the local network only). Any other name could be a
+/// DNS-rebinding page: a site whose name its owner points at this server's address after the
+/// page loaded, so that its Origin and the Host it sends agree.
+fn own_host(host: &str) -> bool {
+    if host.starts_with('[') {
+        return true; // An IPv6 address, [::1]:8080.
+    }
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name.parse::<std::net::Ipv4Addr>().is_ok()
+        || name == "localhost"
+        || name.ends_with(".localhost")
+        || name.ends_with(".local")
 }
 
 /// Whether `origin` is written as browsers send it: `http(s)://host[:port]`, no path.
@@ -162,6 +184,26 @@ mod tests {
         let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
         assert_eq!(address(v4), v4);
         assert_eq!(address(mapped), v4);
+    }
+
+    /// A page of the server's own host: an address, localhost or a .local name; a name
+    /// that could point anywhere (DNS rebinding) only when --allow-origin names it.
+    #[test]
+    fn a_page_of_the_servers_own_host_joins_and_a_rebound_name_does_not() {
+        let own = |origin: &str, host: &str| origin_allowed(&[], Some(origin), Some(host));
+        assert!(own("http://192.168.1.20:8080", "192.168.1.20:8080"));
+        assert!(own("http://[::1]:8080", "[::1]:8080"));
+        assert!(own("http://localhost:8080", "localhost:8080"));
+        assert!(own("http://teacher.local:8080", "teacher.local:8080"));
+        assert!(!own("http://evil.example:8080", "evil.example:8080"));
+        assert!(!own("http://192.168.1.20:8080", "192.168.1.21:8080"));
+        let allowed = ["https://class.example.org".to_string()];
+        assert!(origin_allowed(
+            &allowed,
+            Some("https://class.example.org"),
+            Some("class.example.org")
+        ));
+        assert!(origin_allowed(&[], None, Some("anything")), "not a browser");
     }
 
     /// Origins as browsers write them.
