@@ -1012,6 +1012,11 @@ async fn another_sites_pages_are_refused() {
         }
         other => panic!("expected 403 for a rebound name, got {other:?}"),
     }
+    server
+        .logged(&format!(
+            "page under a name that is not an address, localhost or .local (a DNS-rebinding site could send it) (http://{rebound}; allow it with --allow-origin http://{rebound})"
+        ))
+        .await;
     let health: Value = serde_json::from_str(&server.get("/health").1).unwrap();
     assert_eq!(health["refused"]["origin"], 2, "{health}");
 }

@@ -69,8 +69,15 @@ pub(super) async fn signal(
     if !origin_allowed(&state.allow_origins, origin, header(header::HOST)) {
         state.refused("origin");
         let origin = sanitize(origin.unwrap_or(""), 100);
+        let why = if origin.ends_with(&format!("://{}", header(header::HOST).unwrap_or("?"))) {
+            // Its own origin, under a name this server does not know as its own.
+            "page under a name that is not an address, localhost or .local (a DNS-rebinding \
+             site could send it)"
+        } else {
+            "page of another origin"
+        };
         log(&format!(
-            "refused a join from {}: page of another origin ({origin}; allow it with --allow-origin)",
+            "refused a join from {}: {why} ({origin}; allow it with --allow-origin {origin})",
             addr.ip()
         ));
         return (StatusCode::FORBIDDEN, "pages of this origin may not join\n").into_response();
