@@ -17,7 +17,8 @@ const ROGUE = CLI.replace(/grapevine$/, 'examples/rogue');
 let server;
 let peers;
 const browsers = [];
-before(async () => { server = await serveDist(0, ['--conductor-token', TOKEN]); });
+// A token conducts its own room only: each test's room is named.
+before(async () => { server = await serveDist(0, ['--room', 'conducted', '--conductor-token', TOKEN, '--conductor', `scripted=${TOKEN}`]); });
 after(async () => {
   for (const b of browsers) await b.close();
   peers?.process.kill('SIGTERM');
@@ -215,7 +216,7 @@ test('the class script steps a conductor through the lesson: a clicker moves it,
 });
 
 test('a room filled by others still admits the teacher, who gives the token as the tab joins', async () => {
-  const full = await serveDist(0, ['--conductor-token', TOKEN, '--max-room-peers', '2']);
+  const full = await serveDist(0, ['--room', 'full', '--conductor-token', TOKEN, '--max-room-peers', '2']);
   const origin = full.url.replace(/\/$/, '');
   const room = 'full';
   const holders = nativePeers(origin, room, ['--count', '2']);

@@ -2017,8 +2017,8 @@ async fn a_member_the_server_refuses_says_why_and_exits_non_zero() {
 }
 
 /// The teacher's tab gives the conductor token as it joins: a room filled by others (or an
-/// address at its share, a class behind one NAT) still admits it, and only it; a wrong token
-/// admits nothing more.
+/// address at its share, a class behind one NAT) still admits it, and only it; a wrong token,
+/// or the right one in another room, admits nothing more.
 #[tokio::test]
 async fn a_full_room_still_admits_the_conductor() {
     const TOKEN: &str = "sesame-0123";
@@ -2027,6 +2027,8 @@ async fn a_full_room_still_admits_the_conductor() {
         "2",
         "--max-peers-per-ip",
         "3",
+        "--room",
+        "room",
         "--conductor-token",
         TOKEN,
     ]);
@@ -2048,7 +2050,7 @@ async fn a_full_room_still_admits_the_conductor() {
         "{welcome}"
     );
     // The address's share (3) is taken now: another room refuses a fourth connection from
-    // it, but not the conductor's.
+    // it, but not the conductor's (a second tab of the teacher's, in the teacher's room).
     let mut fourth = server.connect("other", A3).await;
     let (code, why) = closed(&mut fourth).await;
     assert_eq!(
@@ -2056,6 +2058,69 @@ async fn a_full_room_still_admits_the_conductor() {
         (CloseCode::Again, "too many connections from this address")
     );
     let (_teacher2, _) = server
-        .join_with("other", "b2", &format!("&conduct={TOKEN}"))
+        .join_with("room", "b2", &format!("&conduct={TOKEN}"))
         .await;
+    // The token is the room's: in another room it admits nothing more.
+    let (mut elsewhere, nonce) = server
+        .connect_raw_with("other", &id("b3"), &format!("&conduct={TOKEN}"))
+        .await;
+    let proof = prove::<Value>(&identity("b3"), "other", &nonce);
+    send(&mut elsewhere, serde_json::to_value(proof).unwrap()).await;
+    let (code, why) = closed(&mut elsewhere).await;
+    assert_eq!(
+        (code, why.as_str()),
+        (CloseCode::Again, "too many connections from this address")
+    );
+}
+
+/// A conductor token is its room's (`--room`, or `--conductor ROOM=TOKEN` for more classes on
+/// one server): in another room it conducts nothing.
+#[tokio::test]
+async fn a_token_for_one_room_gives_no_power_in_another() {
+    let server = Server::start(&[
+        "--room",
+        "maths",
+        "--conductor-token",
+        "maths-token-1",
+        "--conductor",
+        "physics=physics-token-2",
+    ]);
+    for (room, token, conducts) in [
+        ("physics", "maths-token-1", false),
+        ("maths", "physics-token-2", false),
+        ("physics", "physics-token-2", true),
+        ("maths", "maths-token-1", true),
+    ] {
+        let name = format!("{room}-{conducts}");
+        let (mut ws, _) = server.join(room, &name).await;
+        send(&mut ws, json!({ "type": "conduct", "token": token })).await;
+        let answer = next_json(&mut ws).await;
+        if conducts {
+            assert_eq!(answer, json!({ "type": "conductor", "peer": id(&name) }));
+        } else {
+            assert_eq!(
+                answer["type"], "conductor-refused",
+                "{room} {token}: {answer}"
+            );
+        }
+    }
+    let dist = std::env::temp_dir().join(format!("grapevine-conductors-{}", std::process::id()));
+    std::fs::create_dir_all(&dist).unwrap();
+    std::fs::write(dist.join("index.html"), "<!doctype html>").unwrap();
+    for (flag, why) in [
+        ("physics", "expected ROOM=TOKEN"),
+        ("physics=short", "the token is 8 to 128"),
+        ("bad room=physics-token-2", "the room is 1 to 64"),
+        ("maths=another-token-3", "that room has its token already"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_grapevine"))
+            .args(["serve", "--room", "maths", "--conductor", flag, "--dist"])
+            .arg(&dist)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag}: {stderr}");
+        assert!(stderr.contains(why), "{flag}: {stderr}");
+    }
+    let _ = std::fs::remove_dir_all(&dist);
 }

@@ -76,11 +76,15 @@ pub struct ServeArgs {
     #[arg(long, value_name = "BYTES", default_value_t = 128 * 1024,
           value_parser = clap::value_parser!(u32).range(1024..=64 * 1024 * 1024))]
     pub max_relay_bytes: u32,
-    /// The token that makes a tab the conductor of its room (the conductor link's
-    /// `conductor=` parameter): 8 to 128 letters, digits, `-` or `_`. Without it, a random
-    /// one is drawn; both links are printed at start.
+    /// The token that makes a tab the conductor of the room `--room` names, and of no other
+    /// (the conductor link's `conductor=` parameter): 8 to 128 letters, digits, `-` or `_`.
+    /// Without it, a random one is drawn; both links are printed at start.
     #[arg(long, value_name = "TOKEN")]
     pub conductor_token: Option<String>,
+    /// Another room and its own conductor token (repeatable): several classes on one
+    /// server, each teacher conducting only their room. Its links are printed at start too.
+    #[arg(long, value_name = "ROOM=TOKEN")]
+    pub conductor: Vec<String>,
     /// The room the printed student and conductor links name (any room can be joined).
     #[arg(long, value_name = "NAME", default_value = "class")]
     pub room: String,

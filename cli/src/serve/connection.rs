@@ -7,7 +7,7 @@
 //! leaves its room, its queue is emptied, and (if it broke a rule) it is closed with a code
 //! and a reason ([`Verdict`]), logged, and counted in `/health`.
 
-use super::conductor::{token_matches, MAX_WRONG_TOKENS};
+use super::conductor::MAX_WRONG_TOKENS;
 use super::frames::{close, text_of, FromClient, Outgoing, ToClient};
 use super::limits::{address, origin_allowed, Bucket};
 use super::relay::{self, relay_frames, relay_signal, Data};
@@ -266,7 +266,7 @@ async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppS
     let conductor = query
         .conduct
         .as_deref()
-        .is_some_and(|token| token_matches(token, &state.conductor_token));
+        .is_some_and(|token| state.conducts(&room, token));
     let joined = match join(&state, &room, &peer, ip, tx, &stale, binary, conductor) {
         Ok(joined) => joined,
         Err((code, reason)) => {
@@ -380,7 +380,7 @@ async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppS
                                     record_links(&state, &room, &peer, joined.conn, direct, relay);
                                 }
                                 Ok(FromClient::Conduct { token }) => {
-                                    if token_matches(&token, &state.conductor_token) {
+                                    if state.conducts(&room, &token) {
                                         log(&format!("peer {peer} conducts room {room}"));
                                         vouch(&state, &room, &peer);
                                         continue;

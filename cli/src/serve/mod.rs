@@ -80,7 +80,7 @@ fn app(args: &ServeArgs) -> Router {
         queued: AtomicUsize::new(0),
         // run() draws one when none was given; without it (tests building the app), no
         // token: nobody conducts.
-        conductor_token: args.conductor_token.clone().unwrap_or_default(),
+        conductor_tokens: conductor_tokens(args),
         refusals: Mutex::new(BTreeMap::new()),
     });
     Router::new()
@@ -141,6 +141,17 @@ async fn serve(listener: tokio::net::TcpListener, app: Router) {
 /// The address students should open: the listening address, or this machine's address on
 /// the network its default route leads to when listening on all of them (no packet is
 /// sent: connecting a UDP socket only picks a route).
+/// Each conducted room's token: `--room`'s (`--conductor-token`, drawn by [`run`] when not
+/// given) and each `--conductor ROOM=TOKEN` (checked by [`run`]).
+fn conductor_tokens(args: &ServeArgs) -> BTreeMap<String, String> {
+    let own = args.conductor_token.clone().map(|t| (args.room.clone(), t));
+    let others = args.conductor.iter().filter_map(|c| {
+        c.split_once('=')
+            .map(|(room, token)| (room.to_string(), token.to_string()))
+    });
+    own.into_iter().chain(others).collect()
+}
+
 fn public_host(addr: std::net::SocketAddr) -> String {
     let ip = if addr.ip().is_unspecified() {
         std::net::UdpSocket::bind(("0.0.0.0", 0))
@@ -197,6 +208,25 @@ pub fn run(mut args: ServeArgs) -> Result<(), Usage> {
             args.room
         )));
     }
+    let mut conducted = vec![args.room.as_str()];
+    for c in &args.conductor {
+        let bad = |why: &str| Usage(format!("error: invalid --conductor {c:?}: {why}"));
+        let Some((room, token)) = c.split_once('=') else {
+            return Err(bad("expected ROOM=TOKEN"));
+        };
+        if !valid_room(room) {
+            return Err(bad("the room is 1 to 64 letters, digits, '.', '-' or '_'"));
+        }
+        if !conductor::valid_token(token) {
+            return Err(bad("the token is 8 to 128 letters, digits, '-' or '_'"));
+        }
+        if conducted.contains(&room) {
+            return Err(bad(
+                "that room has its token already (--room names the first)",
+            ));
+        }
+        conducted.push(room);
+    }
     let token = match args.conductor_token.clone() {
         Some(token) => token,
         None => conductor::new_token().ok_or_else(|| {
@@ -241,6 +271,13 @@ pub fn run(mut args: ServeArgs) -> Result<(), Usage> {
             "students open:  {student}\nconductor link: {student}&conductor={token}   (yours alone: it steers the room)\n{}",
             qr_for_terminal(&student)
         );
+        for (room, token) in args.conductor.iter().filter_map(|c| c.split_once('=')) {
+            let student = format!("http://{host}/?live={room}");
+            let _ = writeln!(
+                out,
+                "room {room}: students open {student}\n  conductor link: {student}&conductor={token}"
+            );
+        }
         let _ = out.flush();
         serve(listener, app(&args)).await;
         Ok::<(), Usage>(())

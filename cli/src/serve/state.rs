@@ -39,13 +39,20 @@ pub(super) struct Shared {
     pub(super) joins: JoinRate,
     /// Bytes queued for all connections together.
     pub(super) queued: AtomicUsize,
-    /// The conductor token.
-    pub(super) conductor_token: String,
+    /// Each conducted room's token: a token conducts its own room and no other.
+    pub(super) conductor_tokens: BTreeMap<String, String>,
     /// Connections and frames refused, by reason (`/health`).
     pub(super) refusals: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl Shared {
+    /// Whether `token` conducts `room`.
+    pub(super) fn conducts(&self, room: &str, token: &str) -> bool {
+        self.conductor_tokens
+            .get(room)
+            .is_some_and(|own| super::conductor::token_matches(token, own))
+    }
+
     /// Counts one refusal for `why`.
     pub(super) fn refused(&self, why: &'static str) {
         *self
