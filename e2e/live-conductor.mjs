@@ -215,7 +215,7 @@ test('the class script steps a conductor through the lesson: a clicker moves it,
   for (const t of tabs) assert.deepEqual(t.errors, []);
 });
 
-test('a room filled by others still admits the teacher, who gives the token as the tab joins', async () => {
+test('a room filled by others still admits the teacher, who gives the token as the tab joins; a refused student is told, and joins soon after a seat frees', async () => {
   const full = await serveDist(0, ['--room', 'full', '--conductor-token', TOKEN, '--max-room-peers', '2']);
   const origin = full.url.replace(/\/$/, '');
   const room = 'full';
@@ -228,6 +228,21 @@ test('a room filled by others still admits the teacher, who gives the token as t
     await teacher.getByTestId('conductor-panel').waitFor({ timeout: 10_000 });
     assert.ok(full.log.some((l) => l.includes(`peer ${teacher.id} conducts room ${room}`)), 'the server vouches for it');
     assert.deepEqual(teacher.errors, []);
+    // A student is refused, and its page says why, with the reason the hook names.
+    const student = await context.newPage();
+    await student.goto(`${full.url}?live=${room}`);
+    const refused = student.getByTestId('room-refused');
+    await refused.waitFor({ timeout: 10_000 });
+    assert.equal(await refused.getAttribute('data-reason'), 'full');
+    assert.match(await refused.textContent(), /the room is full/);
+    // The native members leave (gracefully: each closes within 2 s, peer.rs); the student
+    // tries a full room again every 3 s (FULL_RETRY_MS), so it is in within 2 + 3 s and a
+    // join's round trips: 8 s.
+    holders.process.kill('SIGTERM');
+    const t0 = Date.now();
+    await student.locator('[data-testid=server-state][data-state=connected]').waitFor({ timeout: 8_000 });
+    console.log(`a refused student joined ${Date.now() - t0} ms after the room's other members left`);
+    assert.equal(await refused.count(), 0, 'the notice goes once the tab is in');
   } finally {
     await browser.close();
     holders.process.kill('SIGTERM');

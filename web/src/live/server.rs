@@ -24,6 +24,10 @@ use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 const FIRST_BACKOFF_MS: u32 = 1_000;
 /// The longest wait before reconnecting, ms.
 const MAX_BACKOFF_MS: u32 = 30_000;
+/// The wait before trying a full room again, ms: flat, so that a student waits a few seconds
+/// after a seat frees, not the half minute a doubling backoff reaches (a class of 30 tries 10
+/// times a second, under the server's join rate for one address).
+pub const FULL_RETRY_MS: u32 = 3_000;
 
 /// The signaling connection (or the wait for the next one).
 pub struct Server {
@@ -125,6 +129,8 @@ impl Server {
             // tab has it (a duplicated tab copies sessionStorage).
             let state = match e.code() {
                 4001 => ServerState::Taken(e.reason()),
+                // 1013, try again later: the room, the server or this address is full.
+                1013 => ServerState::Full(e.reason()),
                 _ => ServerState::Offline(e.reason()),
             };
             sink(Event::Server(state));
@@ -152,6 +158,16 @@ impl Server {
         } else {
             format!("closed: {reason}; retrying in {} s", delay / 1000)
         })
+    }
+
+    /// The room is full (`reason`, the server's): the next attempt in [`FULL_RETRY_MS`].
+    pub fn full(&mut self, reason: &str) -> ServerState {
+        self.socket = None;
+        self.outbox.borrow_mut().take();
+        let sink = self.sink.clone();
+        gloo_timers::callback::Timeout::new(FULL_RETRY_MS, move || sink(Event::Reconnect))
+            .forget();
+        ServerState::Full(reason.to_string())
     }
 
     /// The id is taken by another tab: no more attempts.

@@ -17,6 +17,7 @@ impl Live {
         }
         self.server = match state {
             ServerState::Offline(reason) => self.signaling.closed(&reason),
+            ServerState::Full(reason) => self.signaling.full(&reason),
             ServerState::Taken(reason) => {
                 session::forget(&self.room);
                 self.signaling.taken();

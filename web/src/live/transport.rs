@@ -37,6 +37,10 @@ pub enum ServerState {
     /// Another tab holds this id (a duplicated tab copies the id with its session): not
     /// retried; a reload joins with a new id.
     Taken(String),
+    /// Refused because the room (or the server, or this address's share) is full: tried
+    /// again every [`FULL_RETRY_MS`](super::server::FULL_RETRY_MS), not later and later, so
+    /// the tab joins soon after someone leaves. The server's reason.
+    Full(String),
 }
 
 /// A frame as it arrived: its bytes, or only its length when it was over the wire cap (it

@@ -5,6 +5,7 @@
 use super::conductor::Cue;
 use super::conductor::{self, PanelActions, PanelFields, PanelProps};
 use super::room::{self as room_view, Scene};
+use super::server::FULL_RETRY_MS;
 use super::{start, Handle, ServerState};
 use crate::stats::{stat, stat_titled};
 use gloo_events::EventListener;
@@ -414,6 +415,7 @@ impl Component for LiveView {
                 "taken",
                 "signaling server: another tab joined with this tab's key (a duplicated tab?); reload this tab to join with a new key".to_string(),
             ),
+            ServerState::Full(why) => ("full", format!("signaling server: refused: {why}")),
         };
         let links = live.link_rows();
         let kv = node.kv();
@@ -507,6 +509,11 @@ impl Component for LiveView {
             <main class="layout live">
                 <div class="column left">
                     if let Some(panel) = conductor_panel { { panel } }
+                    if let ServerState::Full(why) = &live.server {
+                        <p class="panel error" role="alert" data-testid="room-refused" data-reason="full">
+                            { format!("Not in the room yet: {why}. This tab tries again every {} s and joins as soon as someone leaves; nothing to do meanwhile.", FULL_RETRY_MS / 1000) }
+                        </p>
+                    }
                     if let Some(why) = &live.conductor_refused {
                         <p class="panel error" role="alert" data-testid="conductor-refused">{ format!("No conductor's controls for this tab: {why}.") }</p>
                     }
