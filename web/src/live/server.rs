@@ -165,8 +165,7 @@ impl Server {
         self.socket = None;
         self.outbox.borrow_mut().take();
         let sink = self.sink.clone();
-        gloo_timers::callback::Timeout::new(FULL_RETRY_MS, move || sink(Event::Reconnect))
-            .forget();
+        gloo_timers::callback::Timeout::new(FULL_RETRY_MS, move || sink(Event::Reconnect)).forget();
         ServerState::Full(reason.to_string())
     }
 
