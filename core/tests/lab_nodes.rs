@@ -851,3 +851,47 @@ fn a_push_pull_summary_is_answered_only_where_memberships_differ() {
     assert_eq!(state_of(&a, C), MemberState::Suspect);
     assert_eq!(run(&mut a, &mut b, 4_000), ["summary"]);
 }
+
+/// A flood of made-up origins cannot push out what a node remembers of the members it knew
+/// before: a member's old rumor, forgotten (a reset), stays forgotten however many new
+/// origins follow, with ids above and below the member's. (The floors kept evicted the
+/// smallest id, so origins of small ids pushed a member's out, and its old rumor, replayed,
+/// was news again.)
+#[test]
+fn a_flood_of_made_up_origins_keeps_the_floors_of_members_known_before() {
+    use grapevine_core::lab::rumor::{Rumor, RumorId};
+    let mut node = rumor_node(B, RumorConfig::default(), &[A]);
+    let rumor = |origin: NodeId, seq: u32| Rumor {
+        id: RumorId { origin, seq },
+        hops: 1,
+        born_ms: 0,
+        text: "x".into(),
+        proof: None,
+    };
+    let push = |r: Rumor| RumorMessage::Push { rumors: vec![r] };
+    let member = NodeId(1_000);
+    deliver(&mut node, A, push(rumor(member, 0)));
+    node.reset();
+    // More made-up origins than floors are kept (4,096), alternately far above and below
+    // the member's id, each forgotten at once.
+    for i in 0..6_000u64 {
+        let origin = NodeId(if i % 2 == 0 { u64::MAX - i } else { i });
+        deliver(&mut node, A, push(rumor(origin, 0)));
+        node.reset();
+    }
+    let _ = events(&mut node);
+    let reply = deliver(&mut node, A, push(rumor(member, 0)));
+    let learned = events(&mut node);
+    assert!(
+        learned.is_empty(),
+        "the member's old rumor was news again after the flood: {learned:?}"
+    );
+    let [Transmit {
+        message: RumorMessage::Feedback { useful, knew },
+        ..
+    }] = &reply[..]
+    else {
+        panic!("{reply:?}")
+    };
+    assert!(useful.is_empty() && knew.len() == 1, "{useful:?} {knew:?}");
+}

@@ -244,8 +244,13 @@ pub struct RumorNode {
     /// Signed members (live mode): this node signs the rumors it starts, and takes only
     /// rumors signed by their origin.
     identity: Option<Identity>,
-    /// Per origin, the numbers below which its rumors were forgotten here.
-    floors: BTreeMap<NodeId, u32>,
+    /// Per origin, the numbers below which its rumors were forgotten here, and when (in
+    /// `floors_made`'s count) that origin's floor was first made.
+    floors: BTreeMap<NodeId, (u32, u64)>,
+    /// The floors by when they were made, to find the newest.
+    floors_by_age: BTreeMap<u64, NodeId>,
+    /// Floors made so far.
+    floors_made: u64,
     /// Rumors refused, by reason.
     refusals: Refusals,
     effects: Effects<RumorMessage, RumorEvent>,
@@ -267,6 +272,8 @@ impl RumorNode {
             round,
             identity: None,
             floors: BTreeMap::new(),
+            floors_by_age: BTreeMap::new(),
+            floors_made: 0,
             refusals: Refusals::default(),
             effects: Effects::default(),
         }
@@ -358,7 +365,7 @@ impl RumorNode {
             let forgotten = self
                 .floors
                 .get(&rumor.id.origin)
-                .is_some_and(|&floor| rumor.id.seq < floor);
+                .is_some_and(|&(floor, _)| rumor.id.seq < floor);
             if self.known.contains_key(&rumor.id) || forgotten {
                 knew.push(rumor.id);
             } else if let Err(why) = self.check(&rumor) {
@@ -392,16 +399,31 @@ impl RumorNode {
     }
 
     /// Forgets `id` and its origin's earlier rumors, and remembers the origin's floor (at
-    /// most [`MAX_FLOORS`] origins: beyond, the smallest other origin's is dropped).
+    /// most [`MAX_FLOORS`] origins: beyond, the newest other origin's floor is dropped). The
+    /// newest, not by id: origins are ids anyone can make, so an attacker with many made-up
+    /// origins of high or low ids must not push out the floors of the members that were
+    /// there before; a flood of new origins only churns its own.
     fn forget_up_to(&mut self, id: RumorId) {
-        let floor = self.floors.entry(id.origin).or_default();
+        let made = &mut self.floors_made;
+        let by_age = &mut self.floors_by_age;
+        let (floor, _) = self.floors.entry(id.origin).or_insert_with(|| {
+            *made += 1;
+            by_age.insert(*made, id.origin);
+            (0, *made)
+        });
         *floor = (*floor).max(id.seq.saturating_add(1));
         let floor = *floor;
         self.known
             .retain(|k, _| k.origin != id.origin || k.seq >= floor);
         if self.floors.len() > MAX_FLOORS {
-            let smallest = self.floors.keys().next().copied();
-            if let Some(origin) = smallest.filter(|&o| o != id.origin) {
+            let newest = self
+                .floors_by_age
+                .iter()
+                .rev()
+                .find(|&(_, &o)| o != id.origin)
+                .map(|(&age, &o)| (age, o));
+            if let Some((age, origin)) = newest {
+                self.floors_by_age.remove(&age);
                 self.floors.remove(&origin);
             }
         }
