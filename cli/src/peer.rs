@@ -365,12 +365,9 @@ async fn run_members(args: PeerArgs, url: String, seed: u64) -> Result<(), crate
 
 /// Why the server refused a member, from the code and reason of the frame that closed its
 /// connection; `None` for a close it may come back from (idle, replaced, the server going
-/// away). The server's codes: 1013 full (the room, the server, or this address's share),
-/// 4403 the key not proven, 1008 a broken rule.
+/// away): a full room, server or address share, a key not proven, a broken rule.
 fn refusal(code: u16, reason: &str) -> Option<String> {
-    const TRY_LATER: u16 = 1013;
-    const NOT_PROVEN: u16 = 4403;
-    const POLICY: u16 = 1008;
+    use grapevine_core::signal::close::{NOT_PROVEN, POLICY, TRY_LATER};
     let reason = if reason.is_empty() {
         "no reason given"
     } else {

@@ -16,6 +16,25 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
+/// The codes that close a member's `/signal` connection (RFC 6455 §7.4 and the private
+/// range): the server sends them, and `grapevine peer` and the page read them to say why.
+pub mod close {
+    /// A frame broke the protocol: malformed, unknown, or a field that does not belong.
+    pub const POLICY: u16 = 1008;
+    /// A binary frame that is not a relay batch.
+    pub const UNSUPPORTED: u16 = 1003;
+    /// A frame over the size cap.
+    pub const TOO_BIG: u16 = 1009;
+    /// The room or the server is full (or this address's share of it); try later.
+    pub const TRY_LATER: u16 = 1013;
+    /// Silent for too long.
+    pub const IDLE: u16 = 4000;
+    /// A new connection of the same member (it proved the member's key) took over.
+    pub const REPLACED: u16 = 4001;
+    /// The member did not prove it holds the key of the id it joins with.
+    pub const NOT_PROVEN: u16 = 4403;
+}
+
 /// Whether `room` is a room name: 1 to 64 of `A-Z a-z 0-9 . _ -` (short, plain, and safe to
 /// print in a log line or a URL).
 pub fn valid_room(room: &str) -> bool {

@@ -7,23 +7,8 @@
 
 use grapevine_core::signal;
 
-/// Close codes (RFC 6455 §7.4 and the private range).
-pub(super) mod close {
-    /// A frame broke the protocol: malformed, unknown, or a field that does not belong.
-    pub const POLICY: u16 = 1008;
-    /// A binary frame that is not a relay batch.
-    pub const UNSUPPORTED: u16 = 1003;
-    /// A frame over the size cap.
-    pub const TOO_BIG: u16 = 1009;
-    /// The room or the server is full; try later.
-    pub const TRY_LATER: u16 = 1013;
-    /// Silent for too long.
-    pub const IDLE: u16 = 4000;
-    /// A new connection of the same member (it proved the member's key) took over.
-    pub const REPLACED: u16 = 4001;
-    /// The member did not prove it holds the key of the id it joins with.
-    pub const NOT_PROVEN: u16 = 4403;
-}
+/// Close codes: the core's, shared with the page and `grapevine peer`.
+pub(super) use signal::close;
 
 /// What a page may send: the core's frame, its signal data opaque here.
 pub(super) type FromClient = signal::FromClient<serde_json::Value>;

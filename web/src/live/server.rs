@@ -12,8 +12,8 @@ use grapevine_core::auth::Identity;
 use grapevine_core::lab::wire::MAX_MESSAGE_BYTES;
 use grapevine_core::lab::NodeId;
 use grapevine_core::signal::{
-    parse_peer, peer_hex, prove, read_relay_batch, relay_decode, FromClient, Limits, RelayOutbox,
-    Signal, ToClient,
+    close, parse_peer, peer_hex, prove, read_relay_batch, relay_decode, FromClient, Limits,
+    RelayOutbox, Signal, ToClient,
 };
 use js_sys::JSON;
 use wasm_bindgen::closure::Closure;
@@ -125,12 +125,12 @@ impl Server {
         let sink = self.sink.clone();
         let onclose = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
             let e = e.unchecked_into::<CloseEvent>();
-            // 4001: another connection took the id over, proving this tab's key: another
+            // Replaced: another connection took the id over, proving this tab's key: another
             // tab has it (a duplicated tab copies sessionStorage).
             let state = match e.code() {
-                4001 => ServerState::Taken(e.reason()),
-                // 1013, try again later: the room, the server or this address is full.
-                1013 => ServerState::Full(e.reason()),
+                close::REPLACED => ServerState::Taken(e.reason()),
+                // Try again later: the room, the server or this address is full.
+                close::TRY_LATER => ServerState::Full(e.reason()),
                 _ => ServerState::Offline(e.reason()),
             };
             sink(Event::Server(state));
@@ -144,12 +144,9 @@ impl Server {
     /// The socket closed (`reason`, possibly empty): the state to show, after scheduling the
     /// next attempt.
     pub fn closed(&mut self, reason: &str) -> ServerState {
-        self.socket = None;
-        self.outbox.borrow_mut().take();
         let delay = self.backoff_ms;
         self.backoff_ms = (delay * 2).min(MAX_BACKOFF_MS);
-        let sink = self.sink.clone();
-        gloo_timers::callback::Timeout::new(delay, move || sink(Event::Reconnect)).forget();
+        self.retry_in(delay);
         ServerState::Offline(if reason.is_empty() {
             format!(
                 "not reachable; retrying in {} s (same-browser tabs still meet)",
@@ -162,11 +159,16 @@ impl Server {
 
     /// The room is full (`reason`, the server's): the next attempt in [`FULL_RETRY_MS`].
     pub fn full(&mut self, reason: &str) -> ServerState {
+        self.retry_in(FULL_RETRY_MS);
+        ServerState::Full(reason.to_string())
+    }
+
+    /// The socket is gone (its relay with it): a new attempt in `ms`.
+    fn retry_in(&mut self, ms: u32) {
         self.socket = None;
         self.outbox.borrow_mut().take();
         let sink = self.sink.clone();
-        gloo_timers::callback::Timeout::new(FULL_RETRY_MS, move || sink(Event::Reconnect)).forget();
-        ServerState::Full(reason.to_string())
+        gloo_timers::callback::Timeout::new(ms, move || sink(Event::Reconnect)).forget();
     }
 
     /// The id is taken by another tab: no more attempts.
