@@ -193,10 +193,14 @@ test('presenter mode: large type, play / step / back, and PageDown advances a le
   const sim = await openPage(env.browser, `${env.url}?nodes=200&seed=3&present=1`);
   assert.ok(await sim.getByTestId('step-back').isVisible());
   assert.ok(!(await sim.getByTestId('fanout').isVisible()), 'settings are hidden on the projector');
+  // A key's round is drawn on the next frame: wait for the number (up to a second), then check.
+  const shows = (n) => sim.waitForFunction((n) => document.querySelector('[data-testid=round]')?.textContent.trim() === String(n), n, { timeout: 1_000 }).catch(() => {});
   await sim.keyboard.press('PageDown');
   await sim.keyboard.press('PageDown');
+  await shows(2);
   assert.equal(await num(sim, 'round'), 2, 'PageDown steps a run');
   await sim.keyboard.press('PageUp');
+  await shows(1);
   assert.equal(await num(sim, 'round'), 1, 'PageUp steps back');
   assert.match(sim.url(), /present=1/, 'the mode stays in the link');
   assert.deepEqual([...page.errors, ...sim.errors], []);
