@@ -12,6 +12,7 @@
 use clap::Args;
 use futures_util::{SinkExt, StreamExt};
 use grapevine_core::auth::Identity;
+use grapevine_core::lab::conduct::Command as OrderCommand;
 use grapevine_core::lab::live::{LiveConfig, LiveEvent, LiveNode};
 use grapevine_core::lab::mesh::{Answer, LinkTarget, Mesh};
 use grapevine_core::lab::room::Carrier;
@@ -22,7 +23,7 @@ use grapevine_core::lab::{Millis, NodeId};
 use grapevine_core::rng::{GossipRng, Stream};
 use grapevine_core::rules::MAX_FANOUT;
 use grapevine_core::signal::{
-    parse_peer, peer_hex, prove, read_relay_batch, relay_decode, valid_room, FromClient,
+    self, parse_peer, peer_hex, prove, read_relay_batch, relay_decode, valid_room, FromClient,
     LinkSignal, RelayOutbox, Signal, ToClient,
 };
 use serde_json::json;
@@ -73,6 +74,10 @@ pub struct PeerArgs {
     /// printed). Ids are random either way: two processes must not collide in a room.
     #[arg(long, value_name = "S")]
     pub seed: Option<u64>,
+    /// The room's join code, when the server asks for one (`grapevine serve --join-code`):
+    /// shown on the conductor's page, or fixed by the server's flag.
+    #[arg(long, value_name = "CODE")]
+    pub join_code: Option<String>,
     /// One JSON object per line per event, and a summary at exit.
     #[arg(long)]
     pub json: bool,
@@ -195,6 +200,15 @@ pub fn run(args: PeerArgs) -> Result<(), crate::Usage> {
         return Err(crate::Usage(
             "error: invalid --room: 1 to 64 of A-Z a-z 0-9 . _ -".into(),
         ));
+    }
+    if let Some(bad) = args
+        .join_code
+        .as_deref()
+        .filter(|c| !signal::valid_join_code(c))
+    {
+        return Err(crate::Usage(format!(
+            "error: invalid --join-code {bad:?}: 4 to 32 letters or digits (spaces and '-' allowed between them)"
+        )));
     }
     let seed = match args.seed {
         Some(seed) => seed,
@@ -367,13 +381,19 @@ async fn run_members(args: PeerArgs, url: String, seed: u64) -> Result<(), crate
 /// connection; `None` for a close it may come back from (idle, replaced, the server going
 /// away): a full room, server or address share, a key not proven, a broken rule.
 fn refusal(code: u16, reason: &str) -> Option<String> {
-    use grapevine_core::signal::close::{NOT_PROVEN, POLICY, TRY_LATER};
+    use grapevine_core::signal::close::{
+        JOIN_CODE, LOCKED, NOT_PROVEN, POLICY, REMOVED, TRY_LATER,
+    };
     let reason = if reason.is_empty() {
         "no reason given"
     } else {
         reason
     };
-    matches!(code, TRY_LATER | NOT_PROVEN | POLICY).then(|| format!("{reason} (close code {code})"))
+    matches!(
+        code,
+        TRY_LATER | NOT_PROVEN | POLICY | JOIN_CODE | LOCKED | REMOVED
+    )
+    .then(|| format!("{reason} (close code {code})"))
 }
 
 /// Min, median and max of `values`.
@@ -492,6 +512,8 @@ struct Member {
     malformed_frames: u64,
     /// Why the server refused this member, when it did (see [`refusal`]).
     refused: Option<String>,
+    /// `&code=CODE` for the join, or nothing.
+    code_query: String,
     status: Status,
 }
 
@@ -525,6 +547,10 @@ impl Member {
             links: BTreeMap::new(),
             malformed_frames: 0,
             refused: None,
+            code_query: args
+                .join_code
+                .as_deref()
+                .map_or(String::new(), |c| format!("&code={}", signal::join_code(c))),
             status: Status::default(),
         }
     }
@@ -545,7 +571,10 @@ impl Member {
         let mut backoff = Duration::from_secs(1);
         loop {
             // Relayed messages in binary batches: a third fewer bytes than base64 in JSON.
-            let address = format!("{url}?room={room}&peer={me}&relay=binary");
+            let address = format!(
+                "{url}?room={room}&peer={me}&relay=binary{}",
+                self.code_query
+            );
             if let Ok((ws, _)) = tokio_tungstenite::connect_async(address).await {
                 backoff = Duration::from_secs(1);
                 let ended = self
@@ -701,6 +730,15 @@ impl Member {
                                 if index == 0 {
                                     out.say(&order.command.describe());
                                 }
+                                if let OrderCommand::Remove { members } = &order.command {
+                                    // Out for good: no link to them, whatever they send.
+                                    let me = self.node.id();
+                                    for &p in members.iter().filter(|&&p| p != me) {
+                                        self.mesh.gone(p);
+                                        self.unlink(p);
+                                        self.node.handle_peer_gone(now(), p);
+                                    }
+                                }
                                 let config = self.node.config();
                                 out.line(json!({
                                     "event": "order",
@@ -713,7 +751,7 @@ impl Member {
                                 }));
                             }
                         }
-                        ToClient::Pong | ToClient::Error { .. } | ToClient::ConductorRefused { .. } => {}
+                        ToClient::Pong | ToClient::Error { .. } | ToClient::ConductorRefused { .. } | ToClient::JoinCode { .. } => {}
                     }
                 },
                 _ = tick.tick() => {

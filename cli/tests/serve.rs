@@ -2124,3 +2124,248 @@ async fn a_token_for_one_room_gives_no_power_in_another() {
     }
     let _ = std::fs::remove_dir_all(&dist);
 }
+
+/// Joins as test member `name` with more of the query, proving its key, and returns how the
+/// server answered: `Ok` with the welcome, or `Err` with the close code and reason.
+async fn try_join(
+    server: &Server,
+    room: &str,
+    name: &str,
+    query: &str,
+) -> Result<(Ws, Value), (u16, String)> {
+    let (mut ws, nonce) = server.connect_raw_with(room, &id(name), query).await;
+    let proof = prove::<Value>(&identity(name), room, &nonce);
+    send(&mut ws, serde_json::to_value(proof).unwrap()).await;
+    let bound = reply();
+    let deadline = tokio::time::Instant::now() + bound.limit();
+    loop {
+        match tokio::time::timeout_at(deadline, ws.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) => {
+                let welcome: Value = serde_json::from_str(t.as_str()).unwrap();
+                assert_eq!(welcome["type"], "welcome", "{welcome}");
+                return Ok((ws, welcome));
+            }
+            Ok(Some(Ok(Message::Close(Some(f))))) => {
+                return Err((u16::from(f.code), f.reason.to_string()))
+            }
+            Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => {}
+            other => panic!("{name}: neither a welcome nor a close within {bound}: {other:?}"),
+        }
+    }
+}
+
+/// With `--join-code CODE`, a member joins only with the code (as typed: spaces and dashes do
+/// not matter); once admitted, its key comes back without it; the conductor needs none and
+/// is told the code.
+#[tokio::test]
+async fn a_join_code_admits_those_who_give_it_and_remembers_them() {
+    const TOKEN: &str = "sesame-0123";
+    let server = Server::start(&["--join-code", "482-913", "--conductor-token", TOKEN]);
+    let refused = |r: Result<(Ws, Value), (u16, String)>| match r {
+        Ok((_, welcome)) => panic!("admitted: {welcome}"),
+        Err(why) => why,
+    };
+    let (code, why) = refused(try_join(&server, "class", A1, "").await);
+    assert_eq!(code, 4401, "{why}");
+    assert!(why.contains("needs its join code"), "{why}");
+    let (code, why) = refused(try_join(&server, "class", A1, "&code=482914").await);
+    assert_eq!(code, 4401, "{why}");
+    assert!(why.contains("wrong or expired"), "{why}");
+    let (mut teacher, _) = try_join(&server, "class", B1, &format!("&conduct={TOKEN}"))
+        .await
+        .expect("the conductor needs no code");
+    send(&mut teacher, json!({ "type": "conduct", "token": TOKEN })).await;
+    assert_eq!(next_json(&mut teacher).await["type"], "conductor");
+    assert_eq!(
+        next_json(&mut teacher).await,
+        json!({ "type": "join-code", "code": "482913" })
+    );
+    let (a1, _) = try_join(&server, "class", A1, "&code=482%20913")
+        .await
+        .expect("the code with a space");
+    drop(a1);
+    server
+        .logged(&format!("peer {} left room class", id(A1)))
+        .await;
+    let (_a1, _) = try_join(&server, "class", A1, "")
+        .await
+        .expect("admitted before: back without the code");
+    // Admission is per room: the same key elsewhere needs the code.
+    let (code, _) = refused(try_join(&server, "other", A1, "").await);
+    assert_eq!(code, 4401);
+    let health = server.health();
+    assert_eq!(health["refused"]["join-code"], 3, "{health}");
+}
+
+/// Without a value, `--join-code` rotates: six digits per room, told to the conductor with
+/// how long until it changes, and taken from a student.
+#[tokio::test]
+async fn a_rotating_join_code_is_shown_to_the_conductor_and_taken() {
+    const TOKEN: &str = "sesame-0123";
+    let server = Server::start(&["--join-code", "--conductor-token", TOKEN]);
+    let (mut teacher, _) = try_join(&server, "class", B1, &format!("&conduct={TOKEN}"))
+        .await
+        .expect("the conductor needs no code");
+    send(&mut teacher, json!({ "type": "conduct", "token": TOKEN })).await;
+    assert_eq!(next_json(&mut teacher).await["type"], "conductor");
+    let told = next_json(&mut teacher).await;
+    assert_eq!(told["type"], "join-code", "{told}");
+    let code = told["code"].as_str().unwrap().to_string();
+    assert!(
+        code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()),
+        "{told}"
+    );
+    let rotates = told["rotates_in_ms"].as_u64().unwrap();
+    assert!((1..=300_000).contains(&rotates), "{told}");
+    assert!(try_join(&server, "class", A1, "").await.is_err());
+    try_join(&server, "class", A1, &format!("&code={code}"))
+        .await
+        .expect("the code the conductor was told");
+}
+
+/// The conductor's signed orders bind the server: **lock** refuses newcomers (members it
+/// admitted before come back), **remove** ends a member's connection at once (the others are
+/// told it left), refuses its key from then on, and holds even for a member whose queue is
+/// full (it stopped reading); unlocked, newcomers join again.
+#[tokio::test]
+async fn the_conductor_locks_the_room_and_removes_a_member_for_good() {
+    use grapevine_core::lab::conduct::{Baton, Command};
+    const TOKEN: &str = "sesame-0123";
+    let server = Server::start(&[
+        "--conductor-token",
+        TOKEN,
+        "--room",
+        "room",
+        // Room for a3's flood (flood_until_dropped).
+        "--max-relay-bytes",
+        "16777216",
+        "--max-frame-bytes",
+        "65536",
+    ]);
+    let (mut teacher, _) = server.join("room", A1).await;
+    send(&mut teacher, json!({ "type": "conduct", "token": TOKEN })).await;
+    assert_eq!(next_json(&mut teacher).await["type"], "conductor");
+    let (mut a2, _) = server.join("room", A2).await;
+    let (a3, _) = server.join("room", A3).await;
+    let mut baton = Baton::new(identity(A1), "room".into(), 0);
+    let mut order = |command: &Command| {
+        let text = baton.order(1_000, command);
+        json!({ "type": "order", "order": text })
+    };
+    send(&mut teacher, order(&Command::Lock { locked: true })).await;
+    server.logged("the conductor locked room room").await;
+    let (code, why) = try_join(&server, "room", B1, "").await.expect_err("locked");
+    assert_eq!(code, 4423, "{why}");
+    assert!(why.contains("locked"), "{why}");
+    // a3 drops and comes back: admitted before, so the lock lets it in.
+    drop(a3);
+    server
+        .logged(&format!("peer {} left room room", id(A3)))
+        .await;
+    let (mut a3, _) = try_join(&server, "room", A3, "")
+        .await
+        .expect("a member admitted before comes back into a locked room");
+    assert_eq!(skip_room(&mut a3).await["type"], "conductor");
+    assert_eq!(skip_room(&mut a3).await["type"], "order"); // the lock stands
+                                                           // a2 stops reading; a3 floods it until its queue is full; then the conductor removes it.
+    flood_until_dropped(&server, &mut a3, A2).await;
+    let a2_id = parse_peer(&id(A2)).unwrap();
+    send(
+        &mut teacher,
+        order(&Command::Remove {
+            members: vec![a2_id],
+        }),
+    )
+    .await;
+    server
+        .logged(&format!(
+            "the conductor removed peer {} from room room",
+            id(A2)
+        ))
+        .await;
+    let left = json!({ "type": "peer-left", "peer": id(A2) });
+    wait_for(&reply(), "the room told that a2 left", || {
+        let health = server.health();
+        if health["room"]["room"]["peers"] == 2 {
+            Ok(())
+        } else {
+            Err(format!("/health: {health}"))
+        }
+    })
+    .await;
+    // a2 reads on: what was queued, then the close naming the removal (within the time to
+    // read what the server holds for it).
+    let (code, why) = loop {
+        match tokio::time::timeout(reply().limit(), a2.next()).await {
+            Ok(Some(Ok(Message::Close(Some(f))))) => {
+                break (u16::from(f.code), f.reason.to_string())
+            }
+            Ok(Some(Ok(_))) => {}
+            other => panic!("a2: no close naming the removal: {other:?}"),
+        }
+    };
+    assert_eq!(code, 4410, "{why}");
+    assert!(why.contains("removed"), "{why}");
+    let mut saw_left = false;
+    while let Ok(Some(Ok(Message::Text(t)))) =
+        tokio::time::timeout(reply().limit(), teacher.next()).await
+    {
+        if serde_json::from_str::<Value>(t.as_str()).unwrap() == left {
+            saw_left = true;
+            break;
+        }
+    }
+    assert!(saw_left, "the conductor was not told that a2 left");
+    let (code, why) = try_join(&server, "room", A2, "")
+        .await
+        .expect_err("a removed key stays out");
+    assert_eq!(code, 4410, "{why}");
+    let health = server.health();
+    assert_eq!(health["room"]["room"]["locked"], true, "{health}");
+    assert_eq!(health["room"]["room"]["removed"], 1, "{health}");
+    assert_eq!(health["refused"]["locked"], 1, "{health}");
+    send(&mut teacher, order(&Command::Lock { locked: false })).await;
+    server.logged("the conductor unlocked room room").await;
+    try_join(&server, "room", B1, "")
+        .await
+        .expect("unlocked: newcomers join");
+}
+
+/// `--join-code` takes 4 to 32 letters or digits, and `grapevine peer --join-code` the same;
+/// a peer refused for a wrong code says so and exits non-zero.
+#[tokio::test]
+async fn join_code_flags_are_checked_and_a_refused_peer_says_why() {
+    let dist = std::env::temp_dir().join(format!("grapevine-codes-{}", std::process::id()));
+    std::fs::create_dir_all(&dist).unwrap();
+    std::fs::write(dist.join("index.html"), "<!doctype html>").unwrap();
+    for bad in ["12", "no/slash", &"9".repeat(40)] {
+        let out = Command::new(env!("CARGO_BIN_EXE_grapevine"))
+            .args(["serve", "--join-code", bad, "--dist"])
+            .arg(&dist)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {stderr}");
+        assert!(stderr.contains("invalid --join-code"), "{bad}: {stderr}");
+    }
+    let _ = std::fs::remove_dir_all(&dist);
+    let server = Server::start(&["--join-code", "482913"]);
+    let url = format!("http://127.0.0.1:{}", server.port);
+    let run = |code: &str| {
+        Command::new(env!("CARGO_BIN_EXE_grapevine"))
+            .args(["peer", "--url", &url, "--room", "class", "--duration", "20"])
+            .args(["--join-code", code])
+            .output()
+            .unwrap()
+    };
+    let out = run("111111");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("wrong or expired join code") && stderr.contains("close code 4401"),
+        "{stderr}"
+    );
+    let out = run("1");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid --join-code"));
+}

@@ -33,6 +33,32 @@ pub mod close {
     pub const REPLACED: u16 = 4001;
     /// The member did not prove it holds the key of the id it joins with.
     pub const NOT_PROVEN: u16 = 4403;
+    /// The server admits only members with the room's join code (the conductor's tab shows
+    /// it), and this one gave none or a wrong one: ask for it, do not retry without it.
+    pub const JOIN_CODE: u16 = 4401;
+    /// The conductor removed this member: its key is refused for the rest of the session.
+    pub const REMOVED: u16 = 4410;
+    /// The conductor locked the room: no new members (those already in it may come back).
+    pub const LOCKED: u16 = 4423;
+}
+
+/// Whether `code` may be a join code as typed: 4 to 32 letters, digits, spaces or `-`
+/// (spaces and dashes are dropped and letters lowered by [`join_code`]).
+pub fn valid_join_code(code: &str) -> bool {
+    (4..=32).contains(&join_code(code).len())
+        && code.len() <= 64
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b' ')
+}
+
+/// A join code as the server compares it: without spaces or dashes, in lowercase (a student
+/// who types "123 456" for "123456" is not refused).
+pub fn join_code(code: &str) -> String {
+    code.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
 }
 
 /// Whether `room` is a room name: 1 to 64 of `A-Z a-z 0-9 . _ -` (short, plain, and safe to
@@ -463,6 +489,16 @@ pub enum ToClient<D> {
     Order {
         /// The signed order.
         order: String,
+    },
+    /// The room's join code now (to the conductor only, whenever it changes): the page shows
+    /// it large on the projector and puts it in the student link.
+    JoinCode {
+        /// The code.
+        code: String,
+        /// For how long, ms, it is the code shown (a code stays valid one period more, for
+        /// those still typing it); absent for a fixed code.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rotates_in_ms: Option<u64>,
     },
     /// A frame that could not be acted on, but broke no rule (a peer that just left).
     Error {

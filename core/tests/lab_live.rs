@@ -1327,4 +1327,42 @@ fn the_conductors_orders_set_split_freeze_and_reset_the_room_and_nothing_else_do
         .tabs
         .values()
         .all(|t| t.rumor().iter_rumors().count() == 0));
+
+    // Remove 5000 (which does not obey: a hostile member): gone from every member's
+    // picture at once, its rumor reaches nobody, and it stays out (its links still open:
+    // the members drop what it sends).
+    let remove = baton.order(
+        mesh.now.0,
+        &Command::Remove {
+            members: vec![tab_id(5000)],
+        },
+    );
+    let now = mesh.now;
+    for (id, tab) in mesh.tabs.iter_mut() {
+        if *id != tab_id(5000) {
+            tab.handle_order(now, "class", &remove).unwrap();
+        }
+    }
+    for (id, tab) in &mesh.tabs {
+        if *id != tab_id(5000) {
+            assert!(
+                tab.room().iter().all(|m| m.id != tab_id(5000)),
+                "{id} still shows the removed member"
+            );
+        }
+    }
+    let now = mesh.now;
+    mesh.tab(5000).start_rumor(now, "from the removed".into());
+    let t = mesh.now.0;
+    mesh.run_until(t + 10_000);
+    for (id, tab) in &mesh.tabs {
+        if *id != tab_id(5000) {
+            assert_eq!(
+                tab.rumor().iter_rumors().count(),
+                0,
+                "{id} heard the removed member"
+            );
+            assert!(tab.room().iter().all(|m| m.id != tab_id(5000)));
+        }
+    }
 }

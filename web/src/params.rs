@@ -40,6 +40,9 @@ pub struct PageSettings {
     /// Live mode's conductor token (the conductor link `grapevine serve` prints): the server
     /// checks it and, if right, vouches for this tab as the room's conductor.
     pub conductor: Option<String>,
+    /// Live mode's join code (the student link of a server that asks for one): kept by the
+    /// tab, never written back.
+    pub code: Option<String>,
     /// A lesson and its step, both 1-based (`?lesson=N&step=M`); lesson 0 is the list of
     /// lessons (`?lesson=0`, or `?lesson` alone).
     pub lesson: Option<(u32, u32)>,
@@ -118,6 +121,7 @@ impl Default for PageSettings {
             lab: LabPage::default(),
             live: None,
             conductor: None,
+            code: None,
             ice: Vec::new(),
             lesson: None,
             present: false,
@@ -232,6 +236,10 @@ impl PageSettings {
                 "conductor" => match v {
                     token if grapevine_core::signal::valid_token(token) => s.conductor = Some(token.to_string()),
                     _ => bad("conductor", v, "a conductor token is 1 to 128 letters, digits, dashes or underscores"),
+                },
+                "code" => match v {
+                    c if grapevine_core::signal::valid_join_code(c) => s.code = Some(c.to_string()),
+                    _ => bad("code", v, "a join code is 4 to 32 letters or digits"),
                 },
                 "ice" => {
                     let urls: Vec<String> = v.split(',').map(|u| u.trim().to_string()).collect();
@@ -390,6 +398,9 @@ impl PageSettings {
         if let Some(token) = &self.conductor {
             q.push_str(&format!("&conductor={}", encode(token)));
         }
+        if let Some(code) = &self.code {
+            q.push_str(&format!("&code={}", encode(code)));
+        }
         q
     }
 
@@ -546,12 +557,17 @@ mod tests {
         s.live = Some("class".into());
         s.ice = vec!["stun:example.org:3478".into()];
         s.conductor = Some("tok-1".into());
+        s.code = Some("482 913".into());
         let (back, notices) = PageSettings::from_query(&s.to_handoff());
         assert!(notices.is_empty(), "{notices:?}");
         assert_eq!(back.view(), View::Live);
         assert_eq!(
-            (back.live.as_deref(), back.conductor.as_deref()),
-            (Some("class"), Some("tok-1"))
+            (
+                back.live.as_deref(),
+                back.conductor.as_deref(),
+                back.code.as_deref()
+            ),
+            (Some("class"), Some("tok-1"), Some("482 913"))
         );
         assert_eq!(back.ice, s.ice);
         // Back to the simulator: the round view's settings, as they were.
@@ -559,6 +575,7 @@ mod tests {
             live: None,
             lab: LabPage::default(),
             conductor: None,
+            code: None,
             ice: vec![],
             ..back
         };
@@ -572,9 +589,18 @@ mod tests {
         assert!(notices.is_empty());
         // The conductor's tab is projected: its address bar must not show the token.
         assert_eq!(s.to_query(), "?live=class");
-        for bad in ["conductor=", "conductor=a%20b", "conductor=%3Cx%3E"] {
+        let (s, notices) = PageSettings::from_query("live=class&code=482913");
+        assert_eq!((s.code.as_deref(), notices.len()), (Some("482913"), 0));
+        assert_eq!(s.to_query(), "?live=class");
+        for bad in [
+            "conductor=",
+            "conductor=a%20b",
+            "conductor=%3Cx%3E",
+            "code=12",
+            "code=%3Cx%3E",
+        ] {
             let (s, notices) = PageSettings::from_query(&format!("live=class&{bad}"));
-            assert_eq!(s.conductor, None, "{bad}");
+            assert_eq!((&s.conductor, &s.code), (&None, &None), "{bad}");
             assert_eq!(notices.len(), 1, "{bad}");
         }
     }

@@ -85,6 +85,14 @@ pub struct ServeArgs {
     /// server, each teacher conducting only their room. Its links are printed at start too.
     #[arg(long, value_name = "ROOM=TOKEN")]
     pub conductor: Vec<String>,
+    /// Admit only members who give the room's join code (the conductor's page shows it, and
+    /// its QR code carries it). With CODE: that code, in every room, for the whole session
+    /// (4 to 32 letters or digits; for tests, and for teachers who print it). Without: six
+    /// digits per room, changing every five minutes (a code is taken for ten). A member is
+    /// admitted once: a reload or a reconnection later needs no code; the conductor never
+    /// does.
+    #[arg(long, value_name = "CODE", num_args = 0..=1, default_missing_value = "")]
+    pub join_code: Option<String>,
     /// The room the printed student and conductor links name (any room can be joined).
     #[arg(long, value_name = "NAME", default_value = "class")]
     pub room: String,

@@ -100,8 +100,9 @@ impl Conductor {
         }
     }
 
-    /// Checks `order` from `peer` for `room`, and keeps it if it stands; why not otherwise.
-    pub(super) fn order(&mut self, room: &str, peer: &str, order: &str) -> Result<(), String> {
+    /// Checks `order` from `peer` for `room`, and keeps it if it stands; its command (for
+    /// what binds the server too), or why not.
+    pub(super) fn order(&mut self, room: &str, peer: &str, order: &str) -> Result<Command, String> {
         let conducts =
             signal::parse_peer(peer).is_some_and(|id| self.podium.conductor() == Some(id));
         if !conducts {
@@ -124,6 +125,6 @@ impl Conductor {
             }
             _ => {}
         }
-        Ok(())
+        Ok(checked.command)
     }
 }

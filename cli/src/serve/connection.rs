@@ -11,8 +11,8 @@ use super::conductor::MAX_WRONG_TOKENS;
 use super::frames::{close, text_of, FromClient, Outgoing, ToClient};
 use super::limits::{address, origin_allowed, Bucket};
 use super::relay::{self, relay_frames, relay_signal, Data};
-use super::rooms::{join, others, record_links, relay_order, vouch, Membership};
-use super::state::{log, AppState, QUEUE_FRAMES};
+use super::rooms::{join, others, record_links, relay_order, vouch, Handles, Membership, Request};
+use super::state::{log, AppState, Ending, QUEUE_FRAMES};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -48,6 +48,8 @@ pub(super) struct JoinQuery {
     /// still admits its holder, so a room filled by others never locks the teacher out. A
     /// wrong one admits nothing more (the `conduct` frame that follows is what counts).
     conduct: Option<String>,
+    /// The room's join code, as the student typed it or the link carried it (`--join-code`).
+    code: Option<String>,
 }
 
 /// `/signal`: a page of an allowed origin, from an address not joining too often, is
@@ -226,6 +228,20 @@ async fn challenge(
     }
 }
 
+/// The room's join code as a frame for its conductor, if the server asks for codes and this
+/// one differs from the last told (`told`, updated).
+fn join_code_news(state: &AppState, room: &str, told: &mut Option<String>) -> Option<String> {
+    let (code, rotates_in_ms) = state.join_codes.now(room)?;
+    if told.as_deref() == Some(code.as_str()) {
+        return None;
+    }
+    *told = Some(code.clone());
+    Some(text_of(&ToClient::JoinCode {
+        code,
+        rotates_in_ms,
+    }))
+}
+
 /// One member's connection: the challenge, the join, then its frames and its queue until it
 /// closes or breaks a rule.
 async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppState) {
@@ -263,16 +279,33 @@ async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppS
     }
     let (tx, mut rx) = mpsc::channel(QUEUE_FRAMES);
     let stale = Arc::new(AtomicBool::new(false));
+    let ending = Arc::new(Ending::default());
     let conductor = query
         .conduct
         .as_deref()
         .is_some_and(|token| state.conducts(&room, token));
-    let joined = match join(&state, &room, &peer, ip, tx, &stale, binary, conductor) {
+    let ask = Request {
+        room: &room,
+        peer: &peer,
+        ip,
+        binary,
+        conductor,
+        code: query.code.as_deref(),
+    };
+    let handles = Handles {
+        tx,
+        stale: stale.clone(),
+        ending: ending.clone(),
+    };
+    let joined = match join(&state, &ask, handles) {
         Ok(joined) => joined,
-        Err((code, reason)) => {
-            state.refused("full");
-            log(&format!("refused peer {peer} in room {room}: {reason}"));
-            finish(sink, stream, code, reason.to_string()).await;
+        Err(refusal) => {
+            state.refused(refusal.why);
+            log(&format!(
+                "refused peer {peer} in room {room}: {}",
+                refusal.reason
+            ));
+            finish(sink, stream, refusal.code, refusal.reason.to_string()).await;
             return;
         }
     };
@@ -308,6 +341,9 @@ async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppS
     ping.tick().await;
     let mut roster = tokio::time::interval(Duration::from_secs(1));
     let mut wrong_tokens = 0;
+    // The join code last told to this connection, while it conducts.
+    let mut conducting = false;
+    let mut told_code: Option<String> = None;
     let verdict: Option<Verdict> = 'conn: {
         if !send_within(&mut sink, Message::Text(welcome.into())).await {
             break 'conn None;
@@ -383,6 +419,9 @@ async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppS
                                     if state.conducts(&room, &token) {
                                         log(&format!("peer {peer} conducts room {room}"));
                                         vouch(&state, &room, &peer);
+                                        // Told the join code at the next second, after
+                                        // the vouch queued for it.
+                                        conducting = true;
                                         continue;
                                     }
                                     wrong_tokens += 1;
@@ -432,23 +471,29 @@ async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppS
                     }
                 }
                 out = rx.recv() => {
-                    match out {
-                        Some(frame @ (Outgoing::Text(_) | Outgoing::Binary(_))) => {
-                            state.dequeued(&frame);
-                            let message = match frame {
-                                Outgoing::Binary(bytes) => Message::Binary(bytes.into()),
-                                Outgoing::Text(text) => Message::Text(text.into()),
-                                Outgoing::Close(..) => unreachable!("matched above"),
-                            };
-                            if !send_within(&mut sink, message).await {
+                    let Some(frame) = out else { break 'conn None };
+                    state.dequeued(&frame);
+                    let message = match frame {
+                        Outgoing::Binary(bytes) => Message::Binary(bytes.into()),
+                        Outgoing::Text(text) => Message::Text(text.into()),
+                    };
+                    if !send_within(&mut sink, message).await {
+                        break 'conn None;
+                    }
+                }
+                (code, reason) = ending.ended() => {
+                    // Replaced by the member's new connection (not a refusal), or removed.
+                    let why = if code == close::REMOVED { "removed" } else { "replaced" };
+                    break 'conn Some(Verdict::new(why, code, reason));
+                }
+                _ = roster.tick() => {
+                    if conducting {
+                        if let Some(frame) = join_code_news(&state, &room, &mut told_code) {
+                            if !send_within(&mut sink, Message::Text(frame.into())).await {
                                 break 'conn None;
                             }
                         }
-                        Some(Outgoing::Close(code, reason)) => break 'conn Some(Verdict::new("replaced", code, reason)),
-                        None => break 'conn None,
                     }
-                }
-                _ = roster.tick() => {
                     if stale.swap(false, Ordering::Relaxed) {
                         let frame = serde_json::to_string(&ToClient::Roster { peers: others(&state, &room, &peer) }).expect("serialisable");
                         if !send_within(&mut sink, Message::Text(frame.into())).await {

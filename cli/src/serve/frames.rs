@@ -21,8 +21,6 @@ pub(super) enum Outgoing {
     Text(String),
     /// A binary relay batch ([`signal::relay_batch`]), for a member that asked for them.
     Binary(Vec<u8>),
-    /// Close with this code and reason (the member connected again elsewhere).
-    Close(u16, &'static str),
 }
 
 impl Outgoing {
@@ -31,7 +29,6 @@ impl Outgoing {
         match self {
             Outgoing::Text(text) => text.len(),
             Outgoing::Binary(bytes) => bytes.len(),
-            Outgoing::Close(..) => 0,
         }
     }
 }

@@ -29,6 +29,8 @@
 //! - [`limits`]: the caps, rate buckets and who may open a connection;
 //! - [`conductor`]: the conductor token, and a room's conductor: the order check and the
 //!   standing orders;
+//! - [`admission`]: the join code, and what a conductor decided for its room (removed
+//!   members, the lock, whom it admitted);
 //! - [`state`]: what every connection shares ([`Shared`]): the rooms and their members, the
 //!   limits, the counters;
 //! - [`rooms`]: join and leave, broadcasts, the conductor's vouch and orders, `/health`;
@@ -39,6 +41,7 @@
 //!
 //! The room state is behind one lock ([`Shared::rooms`]); nothing awaits while holding it.
 
+mod admission;
 mod args;
 mod conductor;
 mod connection;
@@ -81,6 +84,10 @@ fn app(args: &ServeArgs) -> Router {
         // run() draws one when none was given; without it (tests building the app), no
         // token: nobody conducts.
         conductor_tokens: conductor_tokens(args),
+        // run() checked the flag; without a random generator for rotating codes, nobody
+        // joins rather than everyone.
+        join_codes: admission::JoinCodes::of(args.join_code.as_deref())
+            .unwrap_or(admission::JoinCodes::Fixed(String::new())),
         refusals: Mutex::new(BTreeMap::new()),
     });
     Router::new()
@@ -227,6 +234,20 @@ pub fn run(mut args: ServeArgs) -> Result<(), Usage> {
         }
         conducted.push(room);
     }
+    if let Some(bad) = args
+        .join_code
+        .as_deref()
+        .filter(|c| !c.is_empty() && !grapevine_core::signal::valid_join_code(c))
+    {
+        return Err(Usage(format!(
+            "error: invalid --join-code {bad:?}: 4 to 32 letters or digits (spaces and '-' allowed between them)"
+        )));
+    }
+    if args.join_code.as_deref() == Some("") && admission::JoinCodes::of(Some("")).is_none() {
+        return Err(Usage(
+            "error: this system has no random number generator for rotating join codes: give --join-code CODE".into(),
+        ));
+    }
     let token = match args.conductor_token.clone() {
         Some(token) => token,
         None => conductor::new_token().ok_or_else(|| {
@@ -261,7 +282,13 @@ pub fn run(mut args: ServeArgs) -> Result<(), Usage> {
             args.dist.display()
         );
         let host = public_host(addr);
-        let student = format!("http://{host}/?live={}", args.room);
+        // A fixed code goes in the student link (and its QR code); a rotating one is on the
+        // conductor's page.
+        let code = match args.join_code.as_deref() {
+            Some("") | None => String::new(),
+            Some(code) => format!("&code={}", grapevine_core::signal::join_code(code)),
+        };
+        let student = format!("http://{host}/?live={}{code}", args.room);
         // Written, not println!-ed: whoever started the server may have stopped reading
         // (a closed pipe must not stop the server).
         use std::io::Write;
@@ -271,8 +298,17 @@ pub fn run(mut args: ServeArgs) -> Result<(), Usage> {
             "students open:  {student}\nconductor link: {student}&conductor={token}   (yours alone: it steers the room)\n{}",
             qr_for_terminal(&student)
         );
+        match args.join_code.as_deref() {
+            Some("") => {
+                let _ = writeln!(out, "join code: six digits per room, changing every {} minutes: the conductor's page shows the current one", admission::CODE_PERIOD.as_secs() / 60);
+            }
+            Some(code) => {
+                let _ = writeln!(out, "join code: {} (in the student link; students who open the plain room type it)", grapevine_core::signal::join_code(code));
+            }
+            None => {}
+        }
         for (room, token) in args.conductor.iter().filter_map(|c| c.split_once('=')) {
-            let student = format!("http://{host}/?live={room}");
+            let student = format!("http://{host}/?live={room}{code}");
             let _ = writeln!(
                 out,
                 "room {room}: students open {student}\n  conductor link: {student}&conductor={token}"

@@ -7,10 +7,12 @@
 //! its work, and only queues frames ([`Shared::offer`]): nothing here awaits or writes to a
 //! socket, so a slow client never holds the lock.
 
+use super::admission::Keeping;
 use super::frames::{close, text_of, Outgoing, ToClient};
-use super::state::{AppState, Member, Room, Shared};
+use super::state::{log, AppState, Ending, Member, Room, Shared};
 use axum::extract::State;
 use axum::response::Json;
+use grapevine_core::lab::conduct::Command;
 use grapevine_core::signal;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,22 +30,52 @@ pub(super) struct Joined {
     pub(super) replaced: bool,
 }
 
-/// Joins the room or says why not. `peer` has proven its key: if a connection still holds
-/// the id (the member's previous one, which the server has not yet seen go: a tab that slept
-/// or lost its network), the new one takes it over and the old is closed with
-/// [`close::REPLACED`]. `conductor`: it gave the conductor token as it joined (admitted past
-/// the room's and its address's caps).
-#[allow(clippy::too_many_arguments)]
-pub(super) fn join(
-    state: &Shared,
-    room: &str,
-    peer: &str,
-    ip: IpAddr,
-    tx: mpsc::Sender<Outgoing>,
-    stale: &Arc<AtomicBool>,
-    binary: bool,
-    conductor: bool,
-) -> Result<Joined, (u16, &'static str)> {
+/// Who asks to join, and how.
+pub(super) struct Request<'a> {
+    pub(super) room: &'a str,
+    /// Its id (its key proven).
+    pub(super) peer: &'a str,
+    pub(super) ip: IpAddr,
+    /// It asked for relayed messages in binary batches.
+    pub(super) binary: bool,
+    /// It gave the room's conductor token as it joined.
+    pub(super) conductor: bool,
+    /// The join code it gave, if any.
+    pub(super) code: Option<&'a str>,
+}
+
+/// Why a join was refused: the close code, the reason the member reads, and the name
+/// `/health` counts it under.
+pub(super) struct Refusal {
+    pub(super) code: u16,
+    pub(super) reason: &'static str,
+    pub(super) why: &'static str,
+}
+
+impl Refusal {
+    fn new(code: u16, why: &'static str, reason: &'static str) -> Refusal {
+        Refusal { code, reason, why }
+    }
+}
+
+/// A connection's handles, as its room keeps them.
+pub(super) struct Handles {
+    pub(super) tx: mpsc::Sender<Outgoing>,
+    pub(super) stale: Arc<AtomicBool>,
+    pub(super) ending: Arc<Ending>,
+}
+
+/// Joins the room or says why not. The request's peer has proven its key: if a connection
+/// still holds the id (the member's previous one, which the server has not yet seen go: a
+/// tab that slept or lost its network), the new one takes it over and the old is closed
+/// with [`close::REPLACED`].
+///
+/// In order: a member the conductor removed is refused; a member the room has not admitted
+/// before needs the join code (if the server asks for one) and an open room; then the caps.
+/// The conductor (its token in the join) is admitted past all but removal: a room filled,
+/// or locked, by others must not lock the teacher out.
+pub(super) fn join(state: &Shared, ask: &Request<'_>, handles: Handles) -> Result<Joined, Refusal> {
+    let (room, peer, ip) = (ask.room, ask.peer, ask.ip);
     let mut rooms = state.rooms.lock().expect("rooms lock");
     let rooms = &mut *rooms;
     // A member taking its id back is not a new connection from its address: its old one is
@@ -52,29 +84,61 @@ pub(super) fn join(
         .rooms
         .get(room)
         .is_some_and(|r| r.members.contains_key(peer));
-    // The conductor (its token in the join) is admitted past the room's and the address's
-    // caps: a room filled by others must not lock the teacher out.
+    let kept = rooms.kept.get(room);
+    if !ask.conductor && kept.is_some_and(|k| k.removed.contains(peer)) {
+        return Err(Refusal::new(
+            close::REMOVED,
+            "removed",
+            "the conductor removed this member from the room",
+        ));
+    }
+    let known = replacing || ask.conductor || kept.is_some_and(|k| k.admitted(peer));
+    if !known && state.join_codes.required() {
+        match ask.code {
+            None => {
+                return Err(Refusal::new(
+                    close::JOIN_CODE,
+                    "join-code",
+                    "this room needs its join code: the teacher's screen shows it",
+                ))
+            }
+            Some(code) if !state.join_codes.admits(room, code) => {
+                return Err(Refusal::new(
+                    close::JOIN_CODE,
+                    "join-code",
+                    "wrong or expired join code: type the one the teacher's screen shows now",
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    if !known && kept.is_some_and(|k| k.locked) {
+        return Err(Refusal::new(
+            close::LOCKED,
+            "locked",
+            "the room is locked: the conductor admits no new members",
+        ));
+    }
+    let full = |reason| Refusal::new(close::TRY_LATER, "full", reason);
     if !replacing
-        && !conductor
+        && !ask.conductor
         && rooms.per_ip.get(&ip).copied().unwrap_or(0) >= state.limits.per_ip
     {
-        return Err((close::TRY_LATER, "too many connections from this address"));
+        return Err(full("too many connections from this address"));
     }
     let its_rooms = rooms.ip_rooms.get(&ip);
     if its_rooms.is_some_and(|r| !r.contains_key(room) && r.len() >= state.limits.rooms_per_ip) {
-        return Err((close::TRY_LATER, "too many rooms from this address"));
+        return Err(full("too many rooms from this address"));
     }
     if !rooms.rooms.contains_key(room) && rooms.rooms.len() >= state.limits.rooms {
-        return Err((close::TRY_LATER, "too many rooms on this server"));
+        return Err(full("too many rooms on this server"));
     }
     let here = rooms.rooms.entry(room.to_string()).or_default();
     if let Some(old) = here.members.get(peer) {
-        let _ = old.tx.try_send(Outgoing::Close(
-            close::REPLACED,
-            "this member connected again",
-        ));
-    } else if here.members.len() >= state.limits.room_peers && !conductor {
-        return Err((close::TRY_LATER, "the room is full"));
+        old.ending
+            .end(close::REPLACED, "this member connected again");
+    } else if here.members.len() >= state.limits.room_peers && !ask.conductor {
+        return Err(full("the room is full"));
     }
     let others = here.others(peer);
     let conducted = here.conductor.frames();
@@ -90,14 +154,16 @@ pub(super) fn join(
     here.members.insert(
         peer.to_string(),
         Member {
-            tx,
+            tx: handles.tx,
             conn,
-            binary,
+            binary: ask.binary,
             direct: 0,
             relay: 0,
-            stale: stale.clone(),
+            stale: handles.stale,
+            ending: handles.ending,
         },
     );
+    rooms.kept.entry(room.to_string()).or_default().admit(peer);
     *rooms.per_ip.entry(ip).or_default() += 1;
     *rooms
         .ip_rooms
@@ -143,6 +209,11 @@ fn leave(state: &Shared, room: &str, peer: &str, conn: u64, ip: IpAddr) {
     here.members.remove(peer);
     if here.members.is_empty() {
         rooms.rooms.remove(room);
+        // Whom it admitted goes with it (they need the code again), unless the conductor
+        // locked it or removed someone: that stands while the server runs.
+        if rooms.kept.get(room).is_some_and(Keeping::is_idle) {
+            rooms.kept.remove(room);
+        }
         return;
     }
     broadcast(
@@ -224,7 +295,9 @@ pub(super) fn vouch(state: &Shared, room: &str, peer: &str) {
 
 /// An order from `peer`: relayed to the whole room if `peer` is the conductor the server
 /// vouched for, the order is signed by its key for this room, and its number is above the
-/// last; otherwise why not.
+/// last; otherwise why not. A removal and a lock also bind the server: the removed members'
+/// connections end ([`close::REMOVED`]) and their keys are refused from now on; a locked
+/// room admits only members it admitted before.
 pub(super) fn relay_order(
     state: &Shared,
     room: &str,
@@ -232,14 +305,50 @@ pub(super) fn relay_order(
     order: &str,
 ) -> Result<(), String> {
     let mut rooms = state.rooms.lock().expect("rooms lock");
+    let rooms = &mut *rooms;
     let Some(here) = rooms.rooms.get_mut(room) else {
         return Err("no such room".into());
     };
-    here.conductor.order(room, peer, order)?;
+    let command = here.conductor.order(room, peer, order)?;
     let text = text_of(&ToClient::Order {
         order: order.to_string(),
     });
     broadcast(state, here, &text);
+    let kept = rooms.kept.entry(room.to_string()).or_default();
+    match command {
+        Command::Remove { members } => {
+            for id in members {
+                let removed = signal::peer_hex(id);
+                if removed == peer {
+                    continue; // the conductor does not remove itself
+                }
+                kept.remove(&removed);
+                if let Some(member) = here.members.remove(&removed) {
+                    member
+                        .ending
+                        .end(close::REMOVED, "the conductor removed you from the room");
+                    broadcast(
+                        state,
+                        here,
+                        &text_of(&ToClient::PeerLeft {
+                            peer: removed.clone(),
+                        }),
+                    );
+                }
+                log(&format!(
+                    "the conductor removed peer {removed} from room {room}"
+                ));
+            }
+        }
+        Command::Lock { locked } => {
+            kept.locked = locked;
+            log(&format!(
+                "the conductor {} room {room}",
+                if locked { "locked" } else { "unlocked" }
+            ));
+        }
+        _ => {}
+    }
     Ok(())
 }
 
@@ -256,7 +365,12 @@ pub(super) async fn health(State(state): State<AppState>) -> Json<serde_json::Va
     let per_room: serde_json::Map<String, serde_json::Value> = listed
         .into_iter()
         .take(HEALTH_ROOMS)
-        .map(|(name, room)| (name.clone(), room_health(room)))
+        .map(|(name, room)| {
+            (
+                name.clone(),
+                room_health(room, rooms.kept.get(name.as_str())),
+            )
+        })
         .collect();
     let refused: serde_json::Map<String, serde_json::Value> = state
         .refusals
@@ -279,7 +393,7 @@ pub(super) async fn health(State(state): State<AppState>) -> Json<serde_json::Va
 
 /// A room's figures: members, links (as its members last said: each link counted once),
 /// links per member, and what the relay carried.
-fn room_health(room: &Room) -> serde_json::Value {
+fn room_health(room: &Room, kept: Option<&Keeping>) -> serde_json::Value {
     let mut per_member: Vec<u32> = room
         .members
         .values()
@@ -301,5 +415,7 @@ fn room_health(room: &Room) -> serde_json::Value {
         "relay_frames": room.relay_frames,
         "relay_undelivered": room.relay_undelivered,
         "conductor": room.conductor.peer(),
+        "locked": kept.is_some_and(|k| k.locked),
+        "removed": kept.map_or(0, |k| k.removed.len()),
     })
 }

@@ -6,6 +6,7 @@
 //! The room state is behind one lock ([`Shared::rooms`]); nothing awaits while holding it.
 //! What members do to their rooms is in [`super::rooms`] and [`super::relay`].
 
+use super::admission::{JoinCodes, Keeping};
 use super::conductor::Conductor;
 use super::frames::Outgoing;
 use super::ice::Ice;
@@ -14,8 +15,8 @@ use grapevine_core::signal;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use tokio::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
+use tokio::sync::{mpsc, Notify};
 
 /// Frames waiting for one connection at most; beyond, frames for it are dropped (signals are
 /// retried by the pages' handshake timeouts), so a client that stops reading costs bounded
@@ -41,6 +42,8 @@ pub(super) struct Shared {
     pub(super) queued: AtomicUsize,
     /// Each conducted room's token: a token conducts its own room and no other.
     pub(super) conductor_tokens: BTreeMap<String, String>,
+    /// The join codes asked for (`--join-code`), if any.
+    pub(super) join_codes: JoinCodes,
     /// Connections and frames refused, by reason (`/health`).
     pub(super) refusals: Mutex<BTreeMap<&'static str, u64>>,
 }
@@ -101,6 +104,36 @@ pub(super) fn log(line: &str) {
     eprintln!("grapevine serve: {line}");
 }
 
+/// The end of a connection, decided outside its task (a new connection of the same member
+/// took over, the conductor removed it): set once, and the connection's loop wakes and
+/// closes with it. Not a frame in its queue, which a reader that stopped reading keeps full:
+/// the close must always get through.
+#[derive(Default)]
+pub(super) struct Ending {
+    why: OnceLock<(u16, &'static str)>,
+    wake: Notify,
+}
+
+impl Ending {
+    /// Ends the connection with `code` and `reason` (the first ending stands).
+    pub(super) fn end(&self, code: u16, reason: &'static str) {
+        if self.why.set((code, reason)).is_ok() {
+            // A permit is kept if the loop is not waiting: the wake is never lost.
+            self.wake.notify_one();
+        }
+    }
+
+    /// Waits until the connection is ended; the code and reason.
+    pub(super) async fn ended(&self) -> (u16, &'static str) {
+        loop {
+            if let Some(&why) = self.why.get() {
+                return why;
+            }
+            self.wake.notified().await;
+        }
+    }
+}
+
 /// One member's connection, as its room knows it.
 pub(super) struct Member {
     /// Its queue of frames to send.
@@ -115,6 +148,8 @@ pub(super) struct Member {
     /// A `peer-joined` or `peer-left` for it was dropped (its queue was full): it gets the
     /// whole roster at its next second.
     pub(super) stale: Arc<AtomicBool>,
+    /// Ends its connection from outside (replaced, removed).
+    pub(super) ending: Arc<Ending>,
 }
 
 /// A room: its members and what its relay carried.
@@ -147,5 +182,8 @@ pub(super) struct Rooms {
     pub(super) per_ip: HashMap<IpAddr, usize>,
     /// Connections per address in each room it has members in.
     pub(super) ip_rooms: HashMap<IpAddr, HashMap<String, usize>>,
+    /// What each room's conductor decided, and whom each room admitted: kept while the room
+    /// has members, and after if it is locked or has removals.
+    pub(super) kept: HashMap<String, Keeping>,
     pub(super) next_conn: u64,
 }

@@ -115,6 +115,19 @@ pub enum Command {
     Reset,
     /// "How many seconds until everyone knows the next rumor?": members may guess.
     Ask,
+    /// These members are out for the rest of the session: the server closes their
+    /// connections and refuses their keys, and every member drops them (their messages, its
+    /// links to them, their place in the room's picture).
+    Remove {
+        /// Whom, at most [`MAX_SPLIT_MEMBERS`].
+        members: Vec<NodeId>,
+    },
+    /// The room admits no new members (locked) or admits them again. Members already in it
+    /// may come back (a reload, a phone that slept).
+    Lock {
+        /// Locked or open.
+        locked: bool,
+    },
 }
 
 impl Command {
@@ -136,6 +149,10 @@ impl Command {
                     return Err("a member in a group that does not exist");
                 }
                 Ok(())
+            }
+            Command::Remove { members } if members.is_empty() => Err("nobody to remove"),
+            Command::Remove { members } if members.len() > MAX_SPLIT_MEMBERS => {
+                Err("too many members to remove")
             }
             _ => Ok(()),
         }
@@ -169,6 +186,19 @@ impl Command {
             ),
             Command::Reset => "the conductor reset the room's rumors and counters".into(),
             Command::Ask => "the conductor asks: how many seconds until everyone knows?".into(),
+            Command::Remove { members } => match members.as_slice() {
+                [one] => format!(
+                    "the conductor removed {} from the room",
+                    crate::signal::peer_hex(*one)
+                ),
+                many => format!("the conductor removed {} members from the room", many.len()),
+            },
+            Command::Lock { locked: true } => {
+                "the conductor locked the room: no new members".into()
+            }
+            Command::Lock { locked: false } => {
+                "the conductor unlocked the room: newcomers may join".into()
+            }
         }
     }
 
@@ -183,6 +213,12 @@ impl Command {
                 "freeze.{}",
                 crate::signal::peer_hex(*member)
             )),
+            Command::Lock { .. } => Some("lock".into()),
+            // Each removal stands (a member joining later drops them too), under its first
+            // member's name: removing the same members again replaces it.
+            Command::Remove { members } => members
+                .first()
+                .map(|m| alloc::format!("remove.{}", crate::signal::peer_hex(*m))),
             Command::Rumor { .. } | Command::Reset => None,
         }
     }
@@ -312,6 +348,10 @@ pub struct Podium {
     pub frozen: BTreeSet<NodeId>,
     /// The number of the conductor's open question, if it asked one.
     pub asked: Option<u64>,
+    /// Members the conductor removed (for the rest of the session).
+    pub removed: BTreeSet<NodeId>,
+    /// The conductor locked the room: no new members.
+    pub locked: bool,
 }
 
 impl Podium {
@@ -386,6 +426,8 @@ impl Podium {
                 }
             }
             Command::Ask => self.asked = Some(order.seq),
+            Command::Remove { members } => self.removed.extend(members.iter().copied()),
+            Command::Lock { locked } => self.locked = *locked,
             Command::Rumor { .. } | Command::Reset => {}
         }
         Ok(order)
@@ -505,6 +547,35 @@ mod tests {
             let text = sign_order(&teacher(), "class", 7, &bad);
             assert!(podium.take("class", &text).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn removals_add_up_and_a_lock_stands_until_lifted() {
+        let mut baton = Baton::new(teacher(), "class".into(), 0);
+        let mut podium = Podium::default();
+        podium.vouch(teacher().id());
+        let remove = |ids: &[u64]| Command::Remove {
+            members: ids.iter().map(|&i| NodeId(i)).collect(),
+        };
+        podium
+            .take("class", &baton.order(1, &remove(&[7])))
+            .unwrap();
+        podium
+            .take("class", &baton.order(2, &remove(&[8, 9])))
+            .unwrap();
+        assert_eq!(
+            podium.removed.iter().map(|n| n.0).collect::<Vec<_>>(),
+            [7, 8, 9]
+        );
+        // Each removal stands under its own name; a lock under one.
+        assert_ne!(remove(&[7]).standing(), remove(&[8, 9]).standing());
+        assert!(podium.take("class", &baton.order(3, &remove(&[]))).is_err());
+        let lock = |locked| Command::Lock { locked };
+        assert_eq!(lock(true).standing(), lock(false).standing());
+        podium.take("class", &baton.order(4, &lock(true))).unwrap();
+        assert!(podium.locked);
+        podium.take("class", &baton.order(5, &lock(false))).unwrap();
+        assert!(!podium.locked);
     }
 
     #[test]

@@ -361,6 +361,9 @@ impl LiveNode {
             Command::Freeze { member, frozen } if *member == self.id => {
                 self.frozen = *frozen;
             }
+            // Removed: the server closes this member's connection; the links it still has
+            // (direct ones) fall silent too, as every other member drops them.
+            Command::Remove { members } if members.contains(&self.id) => self.frozen = true,
             Command::Reset => {
                 self.rumor.reset();
                 self.counters = LiveCounters::default();
@@ -371,11 +374,12 @@ impl LiveNode {
     }
 
     /// Whether messages to or from `peer` are cut: this member or `peer` is frozen (both
-    /// ends hold to a freeze, as to a split), or `peer` is in another group of the
-    /// conductor's split.
+    /// ends hold to a freeze, as to a split), `peer` was removed, or `peer` is in another
+    /// group of the conductor's split.
     fn cut_off(&self, peer: NodeId) -> bool {
         self.frozen
             || self.podium.frozen.contains(&peer)
+            || self.podium.removed.contains(&peer)
             || self.podium.group_of(peer) != self.podium.group_of(self.id)
     }
 
@@ -457,9 +461,13 @@ impl LiveNode {
     /// record it gossiped ([`room`]).
     pub fn room(&self) -> Vec<room::RoomMember> {
         let kv = &self.kv;
+        let removed = &self.podium.removed;
         room::members(
             self.id,
-            self.swim.iter_members().map(|(id, v)| (id, v.state)),
+            self.swim
+                .iter_members()
+                .filter(|(id, _)| !removed.contains(id))
+                .map(|(id, v)| (id, v.state)),
             |member| {
                 room::read_record(
                     member,

@@ -44,6 +44,14 @@ impl Live {
                 if order.command == Command::Reset {
                     self.rumors.clear();
                 }
+                if let Command::Remove { members } = &order.command {
+                    // Out for good: no link to them, whatever they send.
+                    let me = self.me;
+                    for &peer in members.iter().filter(|&&p| p != me) {
+                        self.mesh.gone(peer);
+                        self.drop_peer(peer, "the conductor removed it");
+                    }
+                }
                 self.say(order.command.describe());
             }
             Err("known") => {} // a standing order again, after a reconnection

@@ -10,13 +10,17 @@ use grapevine_core::rules::StopRule;
 use grapevine_core::signal::peer_hex as hex;
 use yew::prelude::*;
 
-/// The student link: this page's address without the conductor token.
-pub fn student_link(room: &str) -> String {
+/// The student link: this page's address without the conductor token, with the room's join
+/// code if the server asks for one (a scan joins at once; the code is also shown to type).
+pub fn student_link(room: &str, code: Option<&str>) -> String {
     let location = web_sys::window().map(|w| w.location());
     let base = location
         .and_then(|l| Some(format!("{}{}", l.origin().ok()?, l.pathname().ok()?)))
         .unwrap_or_default();
-    format!("{base}?live={room}")
+    match code {
+        Some(code) => format!("{base}?live={room}&code={code}"),
+        None => format!("{base}?live={room}"),
+    }
 }
 
 /// `link` as an SVG QR code (the qrcode crate's renderer), large enough to project.
@@ -60,6 +64,11 @@ pub struct PanelProps {
     pub picked: Option<(NodeId, bool)>,
     /// The student link.
     pub link: String,
+    /// The room's join code, if the server asks for one, and the ms until it changes
+    /// (`None`: fixed).
+    pub code: Option<(String, Option<u64>)>,
+    /// The room is locked (no new members).
+    pub locked: bool,
     /// The histogram of guesses (or a hint).
     pub guesses: Html,
     /// A question is open.
@@ -84,6 +93,10 @@ pub struct PanelActions {
     pub rumor_at: Callback<MouseEvent>,
     /// Freeze or thaw the picked member.
     pub freeze: Callback<MouseEvent>,
+    /// Lock or unlock the room.
+    pub lock: Callback<MouseEvent>,
+    /// Remove the picked member.
+    pub remove: Callback<MouseEvent>,
 }
 
 /// The fields the panel reads when applying.
@@ -133,6 +146,25 @@ pub fn panel(p: &PanelProps, on: &PanelActions, fields: &PanelFields) -> Html {
             <h2>{ "Conductor" }</h2>
             <p class="hint">{ "Students open " }<code class="link">{ &p.link }</code>{ " or scan:" }</p>
             <div class="qr" data-testid="conductor-qr" title={p.link.clone()}>{ qr_svg(&p.link) }</div>
+            if let Some((code, left)) = &p.code {
+                <p class="join-code-shown">{ "Join code " }<strong data-testid="conductor-code">{ code }</strong>
+                    if let Some(ms) = left {
+                        <span class="hint">{ format!(" · new code in {} min (this one works 5 more)", ms.div_ceil(60_000)) }</span>
+                    }
+                </p>
+            }
+            <fieldset>
+                <legend>{ "Who is in the room" }</legend>
+                <button data-testid="conductor-lock" aria-pressed={p.locked.to_string()} onclick={on.lock.clone()}>
+                    { if p.locked { "Unlock the room (newcomers may join)" } else { "Lock the room (no new members)" } }
+                </button>
+                <p class="hint">{ if p.locked { "Locked: only members already admitted can come back." } else { "Open: anyone with the link (and the code, if any) joins." } }</p>
+                if let Some((id, _)) = p.picked {
+                    <button class="danger" data-testid="conductor-remove" onclick={on.remove.clone()}>{ format!("Remove {} from the room", hex(id)) }</button>
+                } else {
+                    <p class="hint">{ "Click a member in the room to remove it: its connection ends and its key is refused for the session." }</p>
+                }
+            </fieldset>
             { p.script.clone() }
             <fieldset>
                 <legend>{ "The room's knobs (every member, within a second)" }</legend>

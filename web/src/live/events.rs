@@ -42,6 +42,7 @@ impl Live {
             Event::Conductor(peer) => self.on_conductor(peer),
             Event::ConductorRefused(reason) => self.on_conductor_refused(reason),
             Event::Order(text) => self.on_order(text),
+            Event::JoinCode(code, rotates_in_ms) => self.on_join_code(code, rotates_in_ms),
             Event::Reconnect => self.on_reconnect(),
         }
     }

@@ -78,6 +78,7 @@ pub fn start(
     config: LiveConfig,
     ice: &[String],
     conductor_token: Option<String>,
+    code: Option<String>,
 ) -> Handle {
     let secure = [random_u64(), random_u64()];
     let weakly = || (js_sys::Math::random() * 9.0e15) as u64;
@@ -102,6 +103,7 @@ pub fn start(
         }]
     };
     let conductor_token = session::conductor(&room, conductor_token);
+    let code = session::code(&room, code);
     Rc::new_cyclic(|weak: &Weak<RefCell<Live>>| {
         let weak = weak.clone();
         let sink: Sink = Rc::new(move |event| {
@@ -121,6 +123,7 @@ pub fn start(
             conductor_token: conductor_token.clone(),
             baton: None,
             conductor_refused: None,
+            join_code: None,
             displaced: false,
             identity: identity.clone(),
             mesh: Mesh::new(
@@ -135,7 +138,7 @@ pub fn start(
             connections: 0,
             shutting_down: false,
             tabs: Tabs::open(&room, me, sink.clone()),
-            signaling: Server::new(room, conductor_token, identity, sink.clone()),
+            signaling: Server::new(room, conductor_token, code, identity, sink.clone()),
             ice_servers: ice_js(&ice),
             ice_fixed: !ice.is_empty(),
             sink: sink.clone(),

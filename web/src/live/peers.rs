@@ -63,7 +63,9 @@ impl Live {
 
     /// A peer exists: the mesh decides whether to link.
     pub(super) fn discover(&mut self, peer: NodeId, via: Via) {
-        if peer == self.me {
+        // Not itself, and not a member the conductor removed (another tab of this browser
+        // may still announce it).
+        if peer == self.me || self.node.podium().removed.contains(&peer) {
             return;
         }
         // In the room (the server checked its key, or it is a tab of this browser): it may

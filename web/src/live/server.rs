@@ -28,6 +28,8 @@ const MAX_BACKOFF_MS: u32 = 30_000;
 /// after a seat frees, not the half minute a doubling backoff reaches (a class of 30 tries 10
 /// times a second, under the server's join rate for one address).
 pub const FULL_RETRY_MS: u32 = 3_000;
+/// The wait before trying a locked room again, ms: a lock is lifted by hand, rarely.
+pub const LOCKED_RETRY_MS: u32 = 10_000;
 
 /// The signaling connection (or the wait for the next one).
 pub struct Server {
@@ -35,6 +37,8 @@ pub struct Server {
     /// The conductor token, given as the socket opens: a full room still admits the
     /// teacher's tab.
     conductor: Option<String>,
+    /// The room's join code, if the server asks for one (given as the socket opens).
+    code: Option<String>,
     /// This tab's key: it answers the server's challenge.
     identity: Identity,
     sink: Sink,
@@ -48,10 +52,17 @@ pub struct Server {
 
 impl Server {
     /// A connection to come: call [`Server::connect`].
-    pub fn new(room: String, conductor: Option<String>, identity: Identity, sink: Sink) -> Server {
+    pub fn new(
+        room: String,
+        conductor: Option<String>,
+        code: Option<String>,
+        identity: Identity,
+        sink: Sink,
+    ) -> Server {
         Server {
             room,
             conductor,
+            code,
             identity,
             sink,
             socket: None,
@@ -93,6 +104,10 @@ impl Server {
             // A token is letters, digits, '-' and '_' (checked when the page read it).
             url.push_str(&format!("&conduct={token}"));
         }
+        if let Some(code) = &self.code {
+            // Letters, digits, spaces and '-' (checked when read): spaces encoded.
+            url.push_str(&format!("&code={}", code.replace(' ', "%20")));
+        }
         let Ok(ws) = WebSocket::new(&url) else { return };
         ws.set_binary_type(BinaryType::Arraybuffer);
         let sink = self.sink.clone();
@@ -131,6 +146,9 @@ impl Server {
                 close::REPLACED => ServerState::Taken(e.reason()),
                 // Try again later: the room, the server or this address is full.
                 close::TRY_LATER => ServerState::Full(e.reason()),
+                close::JOIN_CODE => ServerState::NeedsCode(e.reason()),
+                close::LOCKED => ServerState::Locked(e.reason()),
+                close::REMOVED => ServerState::Removed(e.reason()),
                 _ => ServerState::Offline(e.reason()),
             };
             sink(Event::Server(state));
@@ -163,6 +181,17 @@ impl Server {
         ServerState::Full(reason.to_string())
     }
 
+    /// The room is locked (`reason`, the server's): the next attempt in [`LOCKED_RETRY_MS`].
+    pub fn locked(&mut self, reason: &str) -> ServerState {
+        self.retry_in(LOCKED_RETRY_MS);
+        ServerState::Locked(reason.to_string())
+    }
+
+    /// The join code to give from now on (typed by the student).
+    pub fn set_code(&mut self, code: String) {
+        self.code = Some(code);
+    }
+
     /// The socket is gone (its relay with it): a new attempt in `ms`.
     fn retry_in(&mut self, ms: u32) {
         self.socket = None;
@@ -171,8 +200,9 @@ impl Server {
         gloo_timers::callback::Timeout::new(ms, move || sink(Event::Reconnect)).forget();
     }
 
-    /// The id is taken by another tab: no more attempts.
-    pub fn taken(&mut self) {
+    /// No more attempts (the id is taken by another tab, the member was removed, or a code
+    /// is wanted: [`Server::connect`] again when the student typed one).
+    pub fn stop(&mut self) {
         self.socket = None;
         self.outbox.borrow_mut().take();
     }
@@ -318,6 +348,10 @@ fn read(frame: ToClient<Signal>) -> Vec<Event> {
             .collect(),
         ToClient::ConductorRefused { reason } => vec![Event::ConductorRefused(reason)],
         ToClient::Order { order } => vec![Event::Order(order)],
+        ToClient::JoinCode {
+            code,
+            rotates_in_ms,
+        } => vec![Event::JoinCode(code, rotates_in_ms)],
         ToClient::Pong | ToClient::Error { .. } | ToClient::Challenge { .. } => Vec::new(),
     }
 }

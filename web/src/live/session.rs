@@ -38,18 +38,31 @@ pub fn keep(room: &str, identity: &Identity) {
 /// The conductor token this tab was opened with in `room`, kept from the URL (which
 /// then drops it: the conductor's tab is projected), or the one given now.
 pub fn conductor(room: &str, given: Option<String>) -> Option<String> {
-    let key = format!("grapevine.live.{room}.conductor");
+    kept(
+        room,
+        "conductor",
+        given,
+        grapevine_core::signal::valid_token,
+    )
+}
+
+/// The join code this tab was given in `room` (by the student link, or typed), or the one
+/// given now.
+pub fn code(room: &str, given: Option<String>) -> Option<String> {
+    kept(room, "code", given, grapevine_core::signal::valid_join_code)
+}
+
+/// `given`, kept under `name` for `room`; or, without one, what was kept (if `valid`).
+fn kept(room: &str, name: &str, given: Option<String>, valid: fn(&str) -> bool) -> Option<String> {
+    let key = format!("grapevine.live.{room}.{name}");
     let s = storage();
     match given {
-        Some(token) => {
+        Some(value) => {
             if let Some(s) = &s {
-                let _ = s.set_item(&key, &token);
+                let _ = s.set_item(&key, &value);
             }
-            Some(token)
+            Some(value)
         }
-        None => s?
-            .get_item(&key)
-            .ok()?
-            .filter(|t| grapevine_core::signal::valid_token(t)),
+        None => s?.get_item(&key).ok()?.filter(|v| valid(v)),
     }
 }

@@ -18,9 +18,20 @@ impl Live {
         self.server = match state {
             ServerState::Offline(reason) => self.signaling.closed(&reason),
             ServerState::Full(reason) => self.signaling.full(&reason),
+            ServerState::Locked(reason) => self.signaling.locked(&reason),
+            ServerState::NeedsCode(reason) => {
+                self.signaling.stop();
+                self.say(format!("the server wants the room's join code: {reason}"));
+                ServerState::NeedsCode(reason)
+            }
+            ServerState::Removed(reason) => {
+                self.signaling.stop();
+                self.say(format!("removed from the room: {reason}"));
+                ServerState::Removed(reason)
+            }
             ServerState::Taken(reason) => {
                 session::forget(&self.room);
-                self.signaling.taken();
+                self.signaling.stop();
                 self.say("another tab joined with this tab's key (a duplicated tab?): reload this one to join with a new key".into());
                 ServerState::Taken(reason)
             }
@@ -57,6 +68,20 @@ impl Live {
         if let Some(token) = self.conductor_token.as_ref().filter(|_| !self.displaced) {
             self.signaling.conduct(token);
         }
+    }
+
+    /// The student typed the room's join code: kept for this tab, and the server tried
+    /// again with it at once.
+    pub fn enter_code(&mut self, code: String) {
+        session::code(&self.room, Some(code.clone()));
+        self.signaling.set_code(code);
+        self.on_reconnect();
+    }
+
+    /// The server told the conductor's tab the room's join code.
+    pub(super) fn on_join_code(&mut self, code: String, rotates_in_ms: Option<u64>) {
+        let until = rotates_in_ms.map(|ms| super::js::now().0 + ms);
+        self.join_code = Some((code, until));
     }
 
     /// Time to connect to the server again (unless the page is going away).

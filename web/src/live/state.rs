@@ -51,6 +51,9 @@ pub struct Live {
     pub(super) baton: Option<Baton>,
     /// Why the server refused this tab's token, if it did.
     pub conductor_refused: Option<String>,
+    /// The room's join code, as the server told this (conductor's) tab, and when it changes
+    /// (ms since the epoch; `None`: fixed).
+    pub join_code: Option<(String, Option<u64>)>,
     /// Another tab took the conductor's place: this one does not take it back on its own
     /// reconnections (a reload, a deliberate act, does).
     pub(super) displaced: bool,

@@ -41,6 +41,14 @@ pub enum ServerState {
     /// again every [`FULL_RETRY_MS`](super::server::FULL_RETRY_MS), not later and later, so
     /// the tab joins soon after someone leaves. The server's reason.
     Full(String),
+    /// The server asks for the room's join code, and this tab gave none or a wrong one: not
+    /// retried until the student types one. The server's reason.
+    NeedsCode(String),
+    /// The conductor locked the room and this tab is new to it: tried again every
+    /// [`LOCKED_RETRY_MS`](super::server::LOCKED_RETRY_MS), in case it is unlocked.
+    Locked(String),
+    /// The conductor removed this tab's member: not retried (its key is refused).
+    Removed(String),
 }
 
 /// A frame as it arrived: its bytes, or only its length when it was over the wire cap (it
@@ -97,6 +105,8 @@ pub enum Event {
     Conductor(NodeId),
     /// The server refused this tab's conductor token or order (why).
     ConductorRefused(String),
+    /// The room's join code (to the conductor's tab), and in how many ms it changes.
+    JoinCode(String, Option<u64>),
     /// An order from the conductor, as signed (the node checks it).
     Order(String),
 }

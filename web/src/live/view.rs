@@ -5,7 +5,7 @@
 use super::conductor::Cue;
 use super::conductor::{self, PanelActions, PanelFields, PanelProps};
 use super::room::{self as room_view, Scene};
-use super::server::FULL_RETRY_MS;
+use super::server::{FULL_RETRY_MS, LOCKED_RETRY_MS};
 use super::{start, Handle, ServerState};
 use crate::stats::{stat, stat_titled};
 use gloo_events::EventListener;
@@ -35,6 +35,9 @@ pub struct LiveProps {
     /// The conductor token from the conductor link, if any.
     #[prop_or_default]
     pub conductor: Option<String>,
+    /// The room's join code from the student link, if any.
+    #[prop_or_default]
+    pub code: Option<String>,
 }
 
 /// What happens in the view.
@@ -77,6 +80,12 @@ pub enum Msg {
     ScriptBy(i8),
     /// Conductor: the class script's step button.
     Cue(Cue),
+    /// The join code in the field was submitted.
+    SubmitCode,
+    /// Conductor: lock or unlock the room.
+    Lock,
+    /// Conductor: remove the picked member from the room.
+    Remove,
 }
 
 /// Live mode.
@@ -100,6 +109,8 @@ pub struct LiveView {
     rumor_select: NodeRef,
     replay_input: NodeRef,
     guess: NodeRef,
+    /// The join code field (when the server asks for one).
+    code: NodeRef,
     /// This tab's last guess, seconds.
     guessed: Option<f64>,
     fields: PanelFields,
@@ -159,6 +170,39 @@ impl LiveView {
     }
 }
 
+impl LiveView {
+    /// Why the server does not have this tab in the room, if it refused it: what the student
+    /// reads (`room-refused`, its `data-reason` the refusal's kind), and for a room that needs
+    /// its join code, the field to type it in.
+    fn refusal(&self, server: &ServerState, link: &html::Scope<Self>) -> Html {
+        let (reason, text) = match server {
+            ServerState::Full(why) => ("full", format!("Not in the room yet: {why}. This tab tries again every {} s and joins as soon as someone leaves; nothing to do meanwhile.", FULL_RETRY_MS / 1000)),
+            ServerState::Locked(why) => ("locked", format!("Not in the room: {why}. This tab tries again every {} s, in case the conductor opens it.", LOCKED_RETRY_MS / 1000)),
+            ServerState::Removed(why) => ("removed", format!("Out of the room: {why}. This tab will not rejoin; the rest of the class goes on.")),
+            ServerState::NeedsCode(why) => ("code", format!("Not in the room yet: {why}.")),
+            _ => return Html::default(),
+        };
+        let submit = link.callback(|e: SubmitEvent| {
+            e.prevent_default();
+            Msg::SubmitCode
+        });
+        html! {
+            <div class="panel error" role="alert" data-testid="room-refused" data-reason={reason}>
+                <p>{ text }</p>
+                if reason == "code" {
+                    <form class="join-code" onsubmit={submit}>
+                        <label>{ "Join code " }
+                            <input ref={self.code.clone()} type="text" inputmode="numeric" autocomplete="off"
+                                maxlength="32" placeholder="e.g. 482913" data-testid="join-code" />
+                        </label>
+                        <button class="primary" type="submit" data-testid="join-code-submit">{ "Join" }</button>
+                    </form>
+                }
+            </div>
+        }
+    }
+}
+
 fn select_value(r: &NodeRef) -> String {
     r.cast::<web_sys::HtmlSelectElement>()
         .map(|el| el.value())
@@ -188,6 +232,7 @@ impl Component for LiveView {
             config,
             &ctx.props().ice,
             ctx.props().conductor.clone(),
+            ctx.props().code.clone(),
         );
         let link = ctx.link().clone();
         let conducting = Rc::new(Cell::new(false));
@@ -207,6 +252,7 @@ impl Component for LiveView {
             rumor_select: NodeRef::default(),
             replay_input: NodeRef::default(),
             guess: NodeRef::default(),
+            code: NodeRef::default(),
             guessed: None,
             fields: PanelFields::default(),
             fields_filled: false,
@@ -257,6 +303,26 @@ impl Component for LiveView {
             }
             Msg::Knobs if live.node.podium().settings.is_some() => {} // locked by the conductor
             Msg::Pick(id) => self.picked = Some(id),
+            Msg::SubmitCode => {
+                let code = read(&self.code).trim().to_string();
+                if grapevine_core::signal::valid_join_code(&code) {
+                    self.error = None;
+                    live.enter_code(code);
+                } else {
+                    self.error = Some("A join code is 4 to 32 letters or digits: type the one the teacher's screen shows.".into());
+                }
+            }
+            Msg::Lock => {
+                let locked = !live.node.podium().locked;
+                live.order(&Command::Lock { locked });
+            }
+            Msg::Remove => {
+                if let Some(member) = self.picked.take().filter(|&m| m != live.me) {
+                    live.order(&Command::Remove {
+                        members: vec![member],
+                    });
+                }
+            }
             Msg::SelectRumor => {
                 let v = select_value(&self.rumor_select);
                 self.selected = v.split_once(':').and_then(|(o, s)| {
@@ -404,6 +470,7 @@ impl Component for LiveView {
         let mut members: Vec<(String, &'static str)> = node
             .swim()
             .iter_members()
+            .filter(|(id, _)| !node.podium().removed.contains(id))
             .map(|(id, v)| (hex(id), v.state.name()))
             .collect();
         members.insert(0, (me.clone(), MemberState::Alive.name()));
@@ -416,7 +483,11 @@ impl Component for LiveView {
                 "signaling server: another tab joined with this tab's key (a duplicated tab?); reload this tab to join with a new key".to_string(),
             ),
             ServerState::Full(why) => ("full", format!("signaling server: refused: {why}")),
+            ServerState::NeedsCode(why) => ("code", format!("signaling server: refused: {why}")),
+            ServerState::Locked(why) => ("locked", format!("signaling server: refused: {why}")),
+            ServerState::Removed(why) => ("removed", format!("signaling server: {why}")),
         };
+        let refused = self.refusal(&live.server, link);
         let links = live.link_rows();
         let kv = node.kv();
         // The room: every member's record, the selected rumor's spread, theory for the room.
@@ -488,7 +559,12 @@ impl Component for LiveView {
                 &PanelProps {
                     groups: podium.group_count.max(1),
                     picked,
-                    link: conductor::student_link(&live.room),
+                    link: conductor::student_link(&live.room, live.join_code.as_ref().map(|c| c.0.as_str())),
+                    code: live.join_code.as_ref().map(|(code, until)| {
+                        let left = until.map(|t| t.saturating_sub(js_sys::Date::now() as u64));
+                        (code.clone(), left)
+                    }),
+                    locked: podium.locked,
                     guesses: guesses_html,
                     asked: podium.asked.is_some(),
                     script: conductor::script(self.script, picked, &link.callback(Msg::Script), &link.callback(Msg::Cue)),
@@ -501,6 +577,8 @@ impl Component for LiveView {
                     ask: link.callback(|_| Msg::Ask),
                     rumor_at: link.callback(|_| Msg::RumorAt),
                     freeze: link.callback(|_| Msg::Freeze),
+                    lock: link.callback(|_| Msg::Lock),
+                    remove: link.callback(|_| Msg::Remove),
                 },
                 &self.fields,
             )
@@ -509,11 +587,7 @@ impl Component for LiveView {
             <main class="layout live">
                 <div class="column left">
                     if let Some(panel) = conductor_panel { { panel } }
-                    if let ServerState::Full(why) = &live.server {
-                        <p class="panel error" role="alert" data-testid="room-refused" data-reason="full">
-                            { format!("Not in the room yet: {why}. This tab tries again every {} s and joins as soon as someone leaves; nothing to do meanwhile.", FULL_RETRY_MS / 1000) }
-                        </p>
-                    }
+                    { refused }
                     if let Some(why) = &live.conductor_refused {
                         <p class="panel error" role="alert" data-testid="conductor-refused">{ format!("No conductor's controls for this tab: {why}.") }</p>
                     }

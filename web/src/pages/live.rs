@@ -22,6 +22,7 @@ pub fn live_page(props: &PageProps) -> Html {
     let home = PageSettings {
         live: None,
         conductor: None,
+        code: None,
         ..settings.clone()
     };
     let home_href = home.to_query();
@@ -41,7 +42,7 @@ pub fn live_page(props: &PageProps) -> Html {
     html! {
         <>
         { header("Live: this tab is a node; your other tabs are its peers.", format!("live · room {room}"), &notices, dismiss) }
-        <crate::live::view::LiveView room={room.clone()} ice={settings.ice.clone()} conductor={settings.conductor.clone()} />
+        <crate::live::view::LiveView room={room.clone()} ice={settings.ice.clone()} conductor={settings.conductor.clone()} code={settings.code.clone()} />
         <footer class="foot">
             { "Live mode: this tab runs the same protocol code as the simulator, over WebRTC data channels. " }
             <a href={home_href} onclick={go_home} data-testid="live-home">{ "Back to the simulator" }</a>

@@ -1,0 +1,196 @@
+//! Who may join a room beyond the caps: the join code ([`JoinCodes`]: `--join-code`, fixed or
+//! rotating, shown on the conductor's page), and what the conductor decided for its room
+//! ([`Keeping`]: the members it removed, whether it locked the room, and the members it
+//! has admitted this session, who may come back under a lock or after the code rotated).
+//!
+//! A code admits a member's *key*: a student types it once, and the tab that reloads, or the
+//! phone that wakes ten minutes later, proves the same key and comes back without it. The
+//! conductor (its token in the join) needs no code and is never locked out.
+
+use grapevine_core::signal;
+use std::collections::HashSet;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// How long a rotating code is the one shown; it is taken one period more (a student still
+/// typing it as it changes is not refused), so a code read off the projector works for
+/// five to ten minutes.
+pub(super) const CODE_PERIOD: Duration = Duration::from_secs(5 * 60);
+
+/// Members a room remembers as admitted at most (a lecture hall, with every tab reloaded a
+/// few times over); past it, a member not remembered needs the current code to come back.
+const MAX_ADMITTED: usize = 4_096;
+
+/// The join codes a server asks for, if any.
+pub(super) enum JoinCodes {
+    /// Anyone may join (no `--join-code`).
+    Off,
+    /// `--join-code CODE`: this code, in every room, for the whole session (as compared:
+    /// [`signal::join_code`]).
+    Fixed(String),
+    /// `--join-code` alone: six digits per room, drawn from a secret of this run and the
+    /// period ([`CODE_PERIOD`]), so nobody can tell one room's or period's code from
+    /// another's.
+    Rotating([u8; 32]),
+}
+
+impl JoinCodes {
+    /// The codes `--join-code` asks for: `None` without it, `Some("")` for rotating codes,
+    /// `Some(CODE)` for a fixed one (checked by the caller). `None` back if there is no
+    /// random generator for the secret.
+    pub(super) fn of(flag: Option<&str>) -> Option<JoinCodes> {
+        Some(match flag {
+            None => JoinCodes::Off,
+            Some("") => {
+                let mut secret = [0u8; 32];
+                getrandom::fill(&mut secret).ok()?;
+                JoinCodes::Rotating(secret)
+            }
+            Some(code) => JoinCodes::Fixed(signal::join_code(code)),
+        })
+    }
+
+    /// Whether joins need a code.
+    pub(super) fn required(&self) -> bool {
+        !matches!(self, JoinCodes::Off)
+    }
+
+    /// `room`'s code now, and for how long, ms, it stays the one shown (`None`: fixed).
+    /// `None` when no code is asked for.
+    pub(super) fn now(&self, room: &str) -> Option<(String, Option<u64>)> {
+        match self {
+            JoinCodes::Off => None,
+            JoinCodes::Fixed(code) => Some((code.clone(), None)),
+            JoinCodes::Rotating(secret) => {
+                let (period, left) = period_now();
+                Some((rotating(secret, room, period), Some(left)))
+            }
+        }
+    }
+
+    /// Whether `given` (as typed) is `room`'s code: the fixed code, or the rotating code of
+    /// this period or the one before. Compared in time independent of where they differ.
+    pub(super) fn admits(&self, room: &str, given: &str) -> bool {
+        let given = signal::join_code(given);
+        match self {
+            JoinCodes::Off => true,
+            JoinCodes::Fixed(code) => same(&given, code),
+            JoinCodes::Rotating(secret) => {
+                let (period, _) = period_now();
+                [period, period.saturating_sub(1)]
+                    .iter()
+                    .any(|&p| same(&given, &rotating(secret, room, p)))
+            }
+        }
+    }
+}
+
+/// The current period's number since the epoch, and the ms left in it.
+fn period_now() -> (u64, u64) {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64;
+    let period = CODE_PERIOD.as_millis() as u64;
+    (ms / period, period - ms % period)
+}
+
+/// `room`'s six-digit code in `period`: HMAC-SHA1 of the room and the period under the
+/// run's secret (the crates the TURN credentials use), reduced to six digits.
+fn rotating(secret: &[u8; 32], room: &str, period: u64) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(secret).expect("any key length");
+    mac.update(format!("join-code:{room}:{period}").as_bytes());
+    let digest = mac.finalize().into_bytes();
+    let n = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]);
+    format!("{:06}", n % 1_000_000)
+}
+
+/// Whether `a` and `b` are equal, in time independent of where they differ.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// What the conductor decided for a room, kept for the session (also while the room is
+/// empty: a locked room stays locked when its last member reloads).
+#[derive(Default)]
+pub(super) struct Keeping {
+    /// Members admitted this session (joined with the code, or while the room was open):
+    /// they may come back without the code, and into a locked room.
+    admitted: HashSet<String>,
+    /// Members the conductor removed: refused for the rest of the session.
+    pub(super) removed: HashSet<String>,
+    /// No new members.
+    pub(super) locked: bool,
+}
+
+impl Keeping {
+    /// Whether `peer` was admitted before.
+    pub(super) fn admitted(&self, peer: &str) -> bool {
+        self.admitted.contains(peer)
+    }
+
+    /// `peer` is in: remembered (up to [`MAX_ADMITTED`]).
+    pub(super) fn admit(&mut self, peer: &str) {
+        if self.admitted.len() < MAX_ADMITTED {
+            self.admitted.insert(peer.to_string());
+        }
+    }
+
+    /// The conductor removed `peer`: refused from now on (up to [`MAX_ADMITTED`] removals;
+    /// past that, a removal still ends the connection, and the key, no longer admitted,
+    /// needs the code or an open room to come back).
+    pub(super) fn remove(&mut self, peer: &str) {
+        self.admitted.remove(peer);
+        if self.removed.len() < MAX_ADMITTED {
+            self.removed.insert(peer.to_string());
+        }
+    }
+
+    /// Whether it holds nothing worth keeping once the room is empty.
+    pub(super) fn is_idle(&self) -> bool {
+        !self.locked && self.removed.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fixed_code_is_taken_as_typed_and_nothing_else_is() {
+        let codes = JoinCodes::of(Some("482-913")).unwrap();
+        assert!(codes.required());
+        for typed in ["482913", "482 913", "482-913"] {
+            assert!(codes.admits("class", typed), "{typed}");
+        }
+        for wrong in ["", "482914", "48291", "4829130"] {
+            assert!(!codes.admits("class", wrong), "{wrong}");
+        }
+        assert_eq!(codes.now("class"), Some(("482913".into(), None)));
+    }
+
+    #[test]
+    fn rotating_codes_are_six_digits_per_room_and_period() {
+        let codes = JoinCodes::of(Some("")).unwrap();
+        let (code, left) = codes.now("class").unwrap();
+        assert_eq!(code.len(), 6);
+        assert!(code.bytes().all(|b| b.is_ascii_digit()));
+        assert!(left.is_some_and(|ms| ms <= CODE_PERIOD.as_millis() as u64));
+        assert!(codes.admits("class", &code));
+        let JoinCodes::Rotating(secret) = &codes else {
+            panic!("rotating")
+        };
+        let (period, _) = period_now();
+        // The one before is still taken; the one after and another room's are not.
+        assert!(codes.admits("class", &rotating(secret, "class", period - 1)));
+        assert!(!codes.admits("class", &rotating(secret, "class", period - 2)));
+        assert!(!codes.admits("class", &rotating(secret, "class", period + 1)));
+        let other = rotating(secret, "other", period);
+        assert_eq!(other == code, codes.admits("class", &other));
+        assert!(!JoinCodes::Off.required());
+    }
+}
