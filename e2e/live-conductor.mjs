@@ -249,3 +249,88 @@ test('a room filled by others still admits the teacher, who gives the token as t
     full.process.kill();
   }
 });
+
+test('a join code keeps strangers out; the conductor locks the room and removes a member, who stays out', async () => {
+  const CODE = '482913';
+  const kept = await serveDist(0, ['--room', 'kept', '--conductor-token', TOKEN, '--join-code', CODE]);
+  const origin = kept.url.replace(/\/$/, '');
+  const room = 'kept';
+  const { browser, context } = await liveChromium(origin);
+  const strangers = nativePeers(origin, room, ['--count', '20']);
+  const strangersExit = new Promise((done) => strangers.process.on('exit', done));
+  try {
+    // The teacher needs no code, and is shown it, large, with the student link carrying it.
+    const teacher = await liveTab(context, `${kept.url}?live=${room}&conductor=${TOKEN}`);
+    await teacher.getByTestId('conductor-panel').waitFor({ timeout: 10_000 });
+    await until('the conductor is shown the join code', async () => (await teacher.getByTestId('conductor-code').count()) === 1, 5_000);
+    assert.equal(await teacher.getByTestId('conductor-code').textContent(), CODE);
+    assert.match(await teacher.getByTestId('conductor-qr').getAttribute('title'), new RegExp(`[?]live=${room}&code=${CODE}$`));
+    // Twenty native members without the code: all refused, the process says why and exits 1.
+    const exit = await strangersExit;
+    assert.equal(exit, 1, strangers.errors.join('\n'));
+    assert.ok(strangers.errors.some((l) => /all 20 members were refused by the server: this room needs its join code.*4401/.test(l)), strangers.errors.join('\n'));
+    // A student with the link's code joins; one without is asked for it, types it, and joins.
+    const linked = await liveTab(context, `${kept.url}?live=${room}&code=${CODE}`);
+    const typing = await context.newPage();
+    await typing.goto(`${kept.url}?live=${room}`);
+    const refused = typing.getByTestId('room-refused');
+    await refused.waitFor({ timeout: 10_000 });
+    assert.equal(await refused.getAttribute('data-reason'), 'code');
+    await typing.getByTestId('join-code').fill('111111');
+    await typing.getByTestId('join-code-submit').click();
+    await until('a wrong code is refused again', async () => /wrong or expired/.test(await refused.textContent()), 5_000);
+    await typing.getByTestId('join-code').fill('482 913');
+    await typing.getByTestId('join-code-submit').click();
+    await typing.locator('[data-testid=server-state][data-state=connected]').waitFor({ timeout: 5_000 });
+    const typingId = await typing.getByTestId('peer-id').textContent();
+    const members = [teacher.id, linked.id, typingId];
+    await until('every tab lists the three members', async () => {
+      const all = await Promise.all([teacher, linked, typing].map(roomNodes));
+      return all.every((nodes) => members.every((id) => nodes.some((n) => n.peer === id && n.status === 'alive')));
+    }, 20_000);
+
+    // Lock: a newcomer, even with the code, is refused with the lock's reason.
+    await teacher.getByTestId('conductor-lock').click();
+    await until('the lock stands', async () => (await teacher.getByTestId('conductor-lock').getAttribute('aria-pressed')) === 'true', 2_000);
+    const late = await context.newPage();
+    await late.goto(`${kept.url}?live=${room}&code=${CODE}`);
+    await late.locator('[data-testid=room-refused][data-reason=locked]').waitFor({ timeout: 10_000 });
+    // Refused by the server, it does not get in through the other tabs of this browser.
+    const lateId = await late.getByTestId('peer-id').textContent();
+    await sleep(1_000);
+    for (const t of [teacher, linked, typing]) {
+      assert.ok((await roomNodes(t)).every((n) => n.peer !== lateId), 'a locked-out tab is in the room view');
+    }
+    assert.ok(kept.log.some((l) => l.includes(`the conductor locked room ${room}`)), 'the server logs the lock');
+    assert.ok(await linked.getByText('the conductor locked the room').count() > 0, "a member's log says the room is locked");
+
+    // Remove: the linked student is out of every view within 2 s, its tab says so, and its
+    // key (kept across a reload) is refused.
+    await teacher.locator(`[data-testid=room-node][data-peer="${linked.id}"]`).click();
+    const t0 = Date.now();
+    await teacher.getByTestId('conductor-remove').click();
+    const gone = (t) => async () => (await roomNodes(t)).every((n) => n.peer !== linked.id);
+    const left = await Promise.all([teacher, typing].map((t) => until('the removed member leaves every view', gone(t), 2_000).catch(async (e) => {
+      console.log(`the room view still shows ${linked.id}: ${JSON.stringify(await roomNodes(t))}\nthe server's log:\n${kept.log.slice(-20).join('\n')}`);
+      throw e;
+    })));
+    console.log(`a removed member left the conductor's view ${left[0]} ms and a student's ${left[1]} ms after the click`);
+    await linked.locator('[data-testid=room-refused][data-reason=removed]').waitFor({ timeout: 2_000 });
+    await linked.reload();
+    await linked.locator('[data-testid=room-refused][data-reason=removed]').waitFor({ timeout: 10_000 });
+    assert.equal(await linked.getByTestId('peer-id').textContent(), linked.id, 'the reloaded tab kept its key');
+    // The class goes on: the two left still gossip.
+    await typing.getByTestId('rumor-text').fill('after the removal');
+    await typing.getByTestId('start-rumor').click();
+    await until('the rumor reaches the teacher', async () => (await teacher.locator('[data-testid=rumor]').filter({ hasText: 'after the removal' }).count()) > 0, 10_000);
+    const health = await (await fetch(`${origin}/health`)).json();
+    assert.equal(health.room[room].peers, 2, JSON.stringify(health));
+    assert.equal(health.room[room].locked, true);
+    assert.equal(health.refused['join-code'] >= 21, true, JSON.stringify(health.refused));
+    for (const t of [teacher, linked]) assert.deepEqual(t.errors, []);
+  } finally {
+    await browser.close();
+    strangers.process.kill('SIGTERM');
+    kept.process.kill();
+  }
+});

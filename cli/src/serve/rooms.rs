@@ -89,7 +89,7 @@ pub(super) fn join(state: &Shared, ask: &Request<'_>, handles: Handles) -> Resul
         return Err(Refusal::new(
             close::REMOVED,
             "removed",
-            "the conductor removed this member from the room",
+            "the conductor removed you from the room",
         ));
     }
     let known = replacing || ask.conductor || kept.is_some_and(|k| k.admitted(peer));

@@ -62,7 +62,6 @@ use server::Server;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::{Rc, Weak};
-use tabs::Tabs;
 
 /// The loop's tick, ms: the node's deadlines are checked this often.
 const TICK_MS: u32 = 50;
@@ -137,7 +136,9 @@ pub fn start(
             generation: 0,
             connections: 0,
             shutting_down: false,
-            tabs: Tabs::open(&room, me, sink.clone()),
+            // Opened once the server admits this tab, or is not there ([`Live::open_tabs`]):
+            // a tab the server refuses does not get in through this browser's other tabs.
+            tabs: None,
             signaling: Server::new(room, conductor_token, code, identity, sink.clone()),
             ice_servers: ice_js(&ice),
             ice_fixed: !ice.is_empty(),
@@ -145,7 +146,9 @@ pub fn start(
             _tick: None,
             _pagehide: None,
         };
-        if live.tabs.is_none() {
+        let channels = web_sys::window()
+            .is_some_and(|w| js_sys::Reflect::has(&w, &"BroadcastChannel".into()).unwrap_or(false));
+        if !channels {
             live.say("this browser has no BroadcastChannel: same-browser tabs cannot meet".into());
         }
         if !keyed || secure.iter().any(Option::is_none) {

@@ -16,7 +16,11 @@ impl Live {
             return;
         }
         self.server = match state {
-            ServerState::Offline(reason) => self.signaling.closed(&reason),
+            ServerState::Offline(reason) => {
+                // No server (or not yet): same-browser tabs still meet.
+                self.open_tabs();
+                self.signaling.closed(&reason)
+            }
             ServerState::Full(reason) => self.signaling.full(&reason),
             ServerState::Locked(reason) => self.signaling.locked(&reason),
             ServerState::NeedsCode(reason) => {
@@ -37,7 +41,22 @@ impl Live {
             }
             other => other,
         };
-        if !matches!(
+        if matches!(
+            self.server,
+            ServerState::NeedsCode(_) | ServerState::Locked(_) | ServerState::Removed(_)
+        ) {
+            // Not in the room: the server refused this tab (no code, locked, removed), so it
+            // does not stay in through the tabs of this browser either. It leaves their
+            // channel and every link; a welcome brings it back.
+            if let Some(tabs) = self.tabs.take() {
+                tabs.leave();
+            }
+            let linked: Vec<NodeId> = self.peers.keys().copied().collect();
+            for peer in linked {
+                self.mesh.gone(peer);
+                self.drop_peer(peer, "this tab is not in the room");
+            }
+        } else if !matches!(
             self.server,
             ServerState::Connected | ServerState::Connecting
         ) {
@@ -58,6 +77,7 @@ impl Live {
     /// The server welcomed this tab: its ICE servers, and its limits (a server with a relay).
     pub(super) fn on_welcome(&mut self, ice: Vec<IceServer>, limits: Option<Limits>) {
         self.server = ServerState::Connected;
+        self.open_tabs();
         if limits.is_none() {
             self.say("this server has no relay: only direct links".into());
         }
@@ -82,6 +102,14 @@ impl Live {
     pub(super) fn on_join_code(&mut self, code: String, rotates_in_ms: Option<u64>) {
         let until = rotates_in_ms.map(|ms| super::js::now().0 + ms);
         self.join_code = Some((code, until));
+    }
+
+    /// Joins this browser's other tabs in the room (their BroadcastChannel), if not yet: once
+    /// the server welcomed this tab, or when there is no server to ask.
+    fn open_tabs(&mut self) {
+        if self.tabs.is_none() {
+            self.tabs = super::tabs::Tabs::open(&self.room, self.me, self.sink.clone());
+        }
     }
 
     /// Time to connect to the server again (unless the page is going away).

@@ -67,6 +67,14 @@ impl Tabs {
             from: peer_hex(self.me),
         });
     }
+
+    /// Says goodbye and leaves the channel (this tab is not in the room: the server refused
+    /// it). Its handler goes with it: closed first, so it is never called once dropped.
+    pub fn leave(self) {
+        self.bye();
+        self.channel.set_onmessage(None);
+        self.channel.close();
+    }
 }
 
 impl Signaller for Tabs {

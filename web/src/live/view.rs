@@ -596,7 +596,7 @@ impl Component for LiveView {
                         <p class="facts">{ "id " }<code data-testid="peer-id">{ &me }</code></p>
                         <p class="facts">{ format!("room {} · ", live.room) }<span data-testid="peer-count">{ live.ready_peers() }</span>{ " peers connected" }</p>
                         <p class="hint" data-testid="server-state" data-state={server_state}>{ server }</p>
-                        if node.is_frozen() {
+                        if node.is_frozen() && !matches!(live.server, ServerState::Removed(_)) {
                             <p class="locked frozen" data-testid="room-frozen">{ "The conductor froze this tab: it neither sends nor answers, as if it had crashed." }</p>
                         }
                         if podium.group_count > 1 {
