@@ -258,6 +258,7 @@ test('a join code keeps strangers out; the conductor locks the room and removes 
   const { browser, context } = await liveChromium(origin);
   const strangers = nativePeers(origin, room, ['--count', '20']);
   const strangersExit = new Promise((done) => strangers.process.on('exit', done));
+  let flood;
   try {
     // The teacher needs no code, and is shown it, large, with the student link carrying it.
     const teacher = await liveTab(context, `${kept.url}?live=${room}&conductor=${TOKEN}`);
@@ -288,6 +289,11 @@ test('a join code keeps strangers out; the conductor locks the room and removes 
       const all = await Promise.all([teacher, linked, typing].map(roomNodes));
       return all.every((nodes) => members.every((id) => nodes.some((n) => n.peer === id && n.status === 'alive')));
     }, 20_000);
+
+    // One machine takes three more seats (with the code): the conductor sees them by address.
+    flood = nativePeers(origin, room, ['--count', '3', '--join-code', CODE]);
+    const floodExit = new Promise((done) => flood.process.on('exit', done));
+    await until('the conductor sees five members at one address', async () => (await teacher.locator('[data-testid=conductor-address][data-count="5"]').count()) === 1, 10_000);
 
     // Lock: a newcomer, even with the code, is refused with the lock's reason.
     await teacher.getByTestId('conductor-lock').click();
@@ -323,14 +329,23 @@ test('a join code keeps strangers out; the conductor locks the room and removes 
     await typing.getByTestId('rumor-text').fill('after the removal');
     await typing.getByTestId('start-rumor').click();
     await until('the rumor reaches the teacher', async () => (await teacher.locator('[data-testid=rumor]').filter({ hasText: 'after the removal' }).count()) > 0, 10_000);
+    // The flood's address, emptied in one click (the conductor's own tab stays): the three
+    // native members exit naming the removal, the last student's tab says it was removed.
+    await until('the address holds the four left', async () => (await teacher.locator('[data-testid=conductor-address][data-count="4"]').count()) === 1, 5_000);
+    await teacher.getByTestId('conductor-remove-address').click();
+    await typing.locator('[data-testid=room-refused][data-reason=removed]').waitFor({ timeout: 2_000 });
+    assert.equal(await floodExit, 1, flood.errors.join('\n'));
+    assert.ok(flood.errors.some((l) => /all 3 members were refused by the server: the conductor removed you from the room.*4410/.test(l)), flood.errors.join('\n'));
     const health = await (await fetch(`${origin}/health`)).json();
-    assert.equal(health.room[room].peers, 2, JSON.stringify(health));
+    assert.equal(health.room[room].peers, 1, JSON.stringify(health));
+    assert.equal(health.room[room].removed, 5, JSON.stringify(health));
     assert.equal(health.room[room].locked, true);
     assert.equal(health.refused['join-code'] >= 21, true, JSON.stringify(health.refused));
     for (const t of [teacher, linked]) assert.deepEqual(t.errors, []);
   } finally {
     await browser.close();
     strangers.process.kill('SIGTERM');
+    flood?.process.kill('SIGTERM');
     kept.process.kill();
   }
 });

@@ -751,7 +751,7 @@ impl Member {
                                 }));
                             }
                         }
-                        ToClient::Pong | ToClient::Error { .. } | ToClient::ConductorRefused { .. } | ToClient::JoinCode { .. } => {}
+                        ToClient::Pong | ToClient::Error { .. } | ToClient::ConductorRefused { .. } | ToClient::JoinCode { .. } | ToClient::Addresses { .. } => {}
                     }
                 },
                 _ = tick.tick() => {

@@ -317,13 +317,34 @@ fn reply() -> Bound {
     Bound::react("the server sends it as soon as it reads the frame that causes it")
 }
 
-/// The next text frame as JSON (pings and pongs skipped), within [`reply`]'s bound. A panic
-/// names the line that waited (the frame it expected is in the assertion there).
+/// The next text frame as JSON (pings and pongs skipped, and the `addresses` a conductor is
+/// told each second the room changed: [`next_addresses`] reads those), within [`reply`]'s
+/// bound. A panic names the line that waited (the frame it expected is in the assertion
+/// there).
 #[track_caller]
 fn next_json(ws: &mut Ws) -> impl std::future::Future<Output = Value> + '_ {
+    next_frame(ws, |frame| frame["type"] != "addresses", reply())
+}
+
+/// The next `addresses` frame (a conductor's), within the second the server waits between
+/// them and [`reply`]'s bound; other frames are skipped.
+#[track_caller]
+fn next_addresses(ws: &mut Ws) -> impl std::future::Future<Output = Value> + '_ {
+    let bound = Bound::new(
+        Duration::from_secs(1),
+        "the server tells its conductor each second what changed",
+    );
+    next_frame(ws, |frame| frame["type"] == "addresses", bound)
+}
+
+#[track_caller]
+fn next_frame(
+    ws: &mut Ws,
+    wanted: fn(&Value) -> bool,
+    bound: Bound,
+) -> impl std::future::Future<Output = Value> + '_ {
     let at = std::panic::Location::caller();
     async move {
-        let bound = reply();
         let deadline = tokio::time::Instant::now() + bound.limit();
         loop {
             let frame = match tokio::time::timeout_at(deadline, ws.next()).await {
@@ -333,7 +354,12 @@ fn next_json(ws: &mut Ws) -> impl std::future::Future<Output = Value> + '_ {
                 Ok(Some(Ok(frame))) => frame,
             };
             match frame {
-                Message::Text(t) => return serde_json::from_str(t.as_str()).unwrap(),
+                Message::Text(t) => {
+                    let frame: Value = serde_json::from_str(t.as_str()).unwrap();
+                    if wanted(&frame) {
+                        return frame;
+                    }
+                }
                 Message::Ping(_) | Message::Pong(_) => {}
                 other => panic!("{at}: expected a text frame, got {other:?}"),
             }
@@ -2247,6 +2273,17 @@ async fn the_conductor_locks_the_room_and_removes_a_member_for_good() {
     assert_eq!(next_json(&mut teacher).await["type"], "conductor");
     let (mut a2, _) = server.join("room", A2).await;
     let (a3, _) = server.join("room", A3).await;
+    // The conductor is told who joined from where (here, all from one address).
+    let mut all = vec![id(A1), id(A2), id(A3)];
+    all.sort();
+    let mut told = next_addresses(&mut teacher).await;
+    while told["addresses"][0]["members"].as_array().map(Vec::len) != Some(3) {
+        told = next_addresses(&mut teacher).await;
+    }
+    assert_eq!(
+        told,
+        json!({ "type": "addresses", "addresses": [{ "address": "127.0.0.1", "members": all }] })
+    );
     let mut baton = Baton::new(identity(A1), "room".into(), 0);
     let mut order = |command: &Command| {
         let text = baton.order(1_000, command);

@@ -233,6 +233,16 @@ pub struct Relayed {
     pub data: String,
 }
 
+/// The members of a room that joined from one address (an IPv6 host by its /64), as the
+/// server tells the room's conductor: a class behind one NAT shares one; a flood stands out.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddressMembers {
+    /// The address.
+    pub address: String,
+    /// Its members' ids.
+    pub members: Vec<String>,
+}
+
 /// `bytes` as a relayed frame's `data`.
 pub fn relay_encode(bytes: &[u8]) -> String {
     use base64::Engine;
@@ -499,6 +509,12 @@ pub enum ToClient<D> {
         /// those still typing it); absent for a fixed code.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         rotates_in_ms: Option<u64>,
+    },
+    /// The room's members by the address they joined from, most first (to the conductor
+    /// only, whenever it changes): who holds how many seats, for removing a flood at once.
+    Addresses {
+        /// Each address and its members.
+        addresses: Vec<AddressMembers>,
     },
     /// A frame that could not be acted on, but broke no rule (a peer that just left).
     Error {

@@ -11,7 +11,9 @@ use super::conductor::MAX_WRONG_TOKENS;
 use super::frames::{close, text_of, FromClient, Outgoing, ToClient};
 use super::limits::{address, origin_allowed, Bucket};
 use super::relay::{self, relay_frames, relay_signal, Data};
-use super::rooms::{join, others, record_links, relay_order, vouch, Handles, Membership, Request};
+use super::rooms::{
+    by_address, join, others, record_links, relay_order, vouch, Handles, Membership, Request,
+};
 use super::state::{log, AppState, Ending, QUEUE_FRAMES};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Query, State};
@@ -228,6 +230,17 @@ async fn challenge(
     }
 }
 
+/// The verdict for a connection ended from outside: replaced by the member's new connection
+/// (not a refusal), or removed.
+fn ended((code, reason): (u16, &'static str)) -> Verdict {
+    let why = if code == close::REMOVED {
+        "removed"
+    } else {
+        "replaced"
+    };
+    Verdict::new(why, code, reason)
+}
+
 /// The room's join code as a frame for its conductor, if the server asks for codes and this
 /// one differs from the last told (`told`, updated).
 fn join_code_news(state: &AppState, room: &str, told: &mut Option<String>) -> Option<String> {
@@ -344,6 +357,7 @@ async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppS
     // The join code last told to this connection, while it conducts.
     let mut conducting = false;
     let mut told_code: Option<String> = None;
+    let mut told_addresses: Option<Vec<signal::AddressMembers>> = None;
     let verdict: Option<Verdict> = 'conn: {
         if !send_within(&mut sink, Message::Text(welcome.into())).await {
             break 'conn None;
@@ -471,7 +485,11 @@ async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppS
                     }
                 }
                 out = rx.recv() => {
-                    let Some(frame) = out else { break 'conn None };
+                    let Some(frame) = out else {
+                        // The room dropped its sender: the member was replaced or removed (the
+                        // ending is set first), or the room is gone.
+                        break 'conn ending.get().map(ended);
+                    };
                     state.dequeued(&frame);
                     let message = match frame {
                         Outgoing::Binary(bytes) => Message::Binary(bytes.into()),
@@ -481,14 +499,15 @@ async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppS
                         break 'conn None;
                     }
                 }
-                (code, reason) = ending.ended() => {
-                    // Replaced by the member's new connection (not a refusal), or removed.
-                    let why = if code == close::REMOVED { "removed" } else { "replaced" };
-                    break 'conn Some(Verdict::new(why, code, reason));
-                }
+                why = ending.ended() => break 'conn Some(ended(why)),
                 _ = roster.tick() => {
                     if conducting {
-                        if let Some(frame) = join_code_news(&state, &room, &mut told_code) {
+                        let addresses = by_address(&state, &room);
+                        let news = (told_addresses.as_ref() != Some(&addresses)).then(|| {
+                            text_of(&ToClient::Addresses { addresses: addresses.clone() })
+                        });
+                        told_addresses = Some(addresses);
+                        for frame in join_code_news(&state, &room, &mut told_code).into_iter().chain(news) {
                             if !send_within(&mut sink, Message::Text(frame.into())).await {
                                 break 'conn None;
                             }

@@ -161,6 +161,7 @@ pub(super) fn join(state: &Shared, ask: &Request<'_>, handles: Handles) -> Resul
             relay: 0,
             stale: handles.stale,
             ending: handles.ending,
+            ip,
         },
     );
     rooms.kept.entry(room.to_string()).or_default().admit(peer);
@@ -245,6 +246,15 @@ pub(super) fn broadcast(state: &Shared, room: &Room, text: &str) {
             member.stale.store(true, Ordering::Relaxed);
         }
     }
+}
+
+/// `room`'s members by address, for its conductor (empty if the room is gone).
+pub(super) fn by_address(state: &Shared, room: &str) -> Vec<signal::AddressMembers> {
+    let rooms = state.rooms.lock().expect("rooms lock");
+    rooms
+        .rooms
+        .get(room)
+        .map_or_else(Vec::new, Room::by_address)
 }
 
 /// The members of `room` but `peer`.

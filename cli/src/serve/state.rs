@@ -123,6 +123,11 @@ impl Ending {
         }
     }
 
+    /// The code and reason, if the connection was ended.
+    pub(super) fn get(&self) -> Option<(u16, &'static str)> {
+        self.why.get().copied()
+    }
+
     /// Waits until the connection is ended; the code and reason.
     pub(super) async fn ended(&self) -> (u16, &'static str) {
         loop {
@@ -150,6 +155,8 @@ pub(super) struct Member {
     pub(super) stale: Arc<AtomicBool>,
     /// Ends its connection from outside (replaced, removed).
     pub(super) ending: Arc<Ending>,
+    /// The address it joined from (an IPv6 host by its /64).
+    pub(super) ip: IpAddr,
 }
 
 /// A room: its members and what its relay carried.
@@ -165,6 +172,26 @@ pub(super) struct Room {
 }
 
 impl Room {
+    /// Its members by address, most first (then by address): what the conductor is told.
+    pub(super) fn by_address(&self) -> Vec<signal::AddressMembers> {
+        let mut by: BTreeMap<IpAddr, Vec<String>> = BTreeMap::new();
+        for (peer, member) in &self.members {
+            by.entry(member.ip).or_default().push(peer.clone());
+        }
+        let mut rows: Vec<signal::AddressMembers> = by
+            .into_iter()
+            .map(|(ip, mut members)| {
+                members.sort();
+                signal::AddressMembers {
+                    address: ip.to_string(),
+                    members,
+                }
+            })
+            .collect();
+        rows.sort_by_key(|r| std::cmp::Reverse(r.members.len()));
+        rows
+    }
+
     /// Its members but `peer`: a welcome's and a roster's list.
     pub(super) fn others(&self, peer: &str) -> Vec<String> {
         self.members

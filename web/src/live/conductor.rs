@@ -69,6 +69,9 @@ pub struct PanelProps {
     pub code: Option<(String, Option<u64>)>,
     /// The room is locked (no new members).
     pub locked: bool,
+    /// Each address the room's members joined from and how many (this tab not counted),
+    /// most first.
+    pub addresses: Vec<(String, usize)>,
     /// The histogram of guesses (or a hint).
     pub guesses: Html,
     /// A question is open.
@@ -97,6 +100,8 @@ pub struct PanelActions {
     pub lock: Callback<MouseEvent>,
     /// Remove the picked member.
     pub remove: Callback<MouseEvent>,
+    /// Remove every member of the address in this row.
+    pub remove_address: Callback<usize>,
 }
 
 /// The fields the panel reads when applying.
@@ -159,6 +164,7 @@ pub fn panel(p: &PanelProps, on: &PanelActions, fields: &PanelFields) -> Html {
                     { if p.locked { "Unlock the room (newcomers may join)" } else { "Lock the room (no new members)" } }
                 </button>
                 <p class="hint">{ if p.locked { "Locked: only members already admitted can come back." } else { "Open: anyone with the link (and the code, if any) joins." } }</p>
+                { addresses(&p.addresses, &on.remove_address) }
                 if let Some((id, _)) = p.picked {
                     <button class="danger" data-testid="conductor-remove" onclick={on.remove.clone()}>{ format!("Remove {} from the room", hex(id)) }</button>
                 } else {
@@ -218,6 +224,38 @@ pub fn panel(p: &PanelProps, on: &PanelActions, fields: &PanelFields) -> Html {
             </fieldset>
             <button class="danger" data-testid="conductor-reset" onclick={on.reset.clone()}>{ "Reset the room's rumors and counters" }</button>
         </section>
+    }
+}
+
+/// Addresses shown at most (the most members first): a flood is at the top.
+const ADDRESS_ROWS: usize = 6;
+
+/// The room's members by address, each with a button that removes all of them at once: a
+/// class behind one NAT shares one address, and a flood from one machine stands out.
+fn addresses(rows: &[(String, usize)], remove: &Callback<usize>) -> Html {
+    if rows.is_empty() {
+        return Html::default();
+    }
+    let more = rows.len().saturating_sub(ADDRESS_ROWS);
+    html! {
+        <>
+        <p class="hint">{ "Members by the address they joined from (a class behind one router shares one):" }</p>
+        <ul class="addresses">
+            { for rows.iter().take(ADDRESS_ROWS).enumerate().map(|(i, (address, n))| {
+                let remove = remove.clone();
+                html! {
+                    <li data-testid="conductor-address" data-address={address.clone()} data-count={n.to_string()}>
+                        <code>{ address }</code>{ format!(" · {n} member{}", if *n == 1 { "" } else { "s" }) }
+                        if *n > 0 {
+                            <button class="danger" data-testid="conductor-remove-address"
+                                onclick={Callback::from(move |_| remove.emit(i))}>{ format!("Remove all {n}") }</button>
+                        }
+                    </li>
+                }
+            }) }
+        </ul>
+        if more > 0 { <p class="hint">{ format!("and {more} more address(es)") }</p> }
+        </>
     }
 }
 

@@ -43,6 +43,7 @@ impl Live {
             Event::ConductorRefused(reason) => self.on_conductor_refused(reason),
             Event::Order(text) => self.on_order(text),
             Event::JoinCode(code, rotates_in_ms) => self.on_join_code(code, rotates_in_ms),
+            Event::Addresses(rows) => self.addresses = rows,
             Event::Reconnect => self.on_reconnect(),
         }
     }

@@ -123,6 +123,7 @@ pub fn start(
             baton: None,
             conductor_refused: None,
             join_code: None,
+            addresses: Vec::new(),
             displaced: false,
             identity: identity.clone(),
             mesh: Mesh::new(

@@ -352,6 +352,15 @@ fn read(frame: ToClient<Signal>) -> Vec<Event> {
             code,
             rotates_in_ms,
         } => vec![Event::JoinCode(code, rotates_in_ms)],
+        ToClient::Addresses { addresses } => vec![Event::Addresses(
+            addresses
+                .into_iter()
+                .map(|a| {
+                    let members = a.members.iter().filter_map(|p| parse_peer(p)).collect();
+                    (a.address, members)
+                })
+                .collect(),
+        )],
         ToClient::Pong | ToClient::Error { .. } | ToClient::Challenge { .. } => Vec::new(),
     }
 }

@@ -54,6 +54,8 @@ pub struct Live {
     /// The room's join code, as the server told this (conductor's) tab, and when it changes
     /// (ms since the epoch; `None`: fixed).
     pub join_code: Option<(String, Option<u64>)>,
+    /// The room's members by address, most first, as the server told this (conductor's) tab.
+    pub addresses: Vec<(String, Vec<NodeId>)>,
     /// Another tab took the conductor's place: this one does not take it back on its own
     /// reconnections (a reload, a deliberate act, does).
     pub(super) displaced: bool,

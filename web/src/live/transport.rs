@@ -105,6 +105,9 @@ pub enum Event {
     Conductor(NodeId),
     /// The server refused this tab's conductor token or order (why).
     ConductorRefused(String),
+    /// The room's members by the address they joined from, most first (to the conductor's
+    /// tab).
+    Addresses(Vec<(String, Vec<NodeId>)>),
     /// The room's join code (to the conductor's tab), and in how many ms it changes.
     JoinCode(String, Option<u64>),
     /// An order from the conductor, as signed (the node checks it).

@@ -86,6 +86,8 @@ pub enum Msg {
     Lock,
     /// Conductor: remove the picked member from the room.
     Remove,
+    /// Conductor: remove every member that joined from this address (its row).
+    RemoveAddress(usize),
 }
 
 /// Live mode.
@@ -315,6 +317,18 @@ impl Component for LiveView {
             Msg::Lock => {
                 let locked = !live.node.podium().locked;
                 live.order(&Command::Lock { locked });
+            }
+            Msg::RemoveAddress(row) => {
+                let me = live.me;
+                let members: Vec<NodeId> = live
+                    .addresses
+                    .get(row)
+                    .map(|(_, m)| m.iter().copied().filter(|&p| p != me).collect())
+                    .unwrap_or_default();
+                if !members.is_empty() {
+                    self.picked = None;
+                    live.order(&Command::Remove { members });
+                }
             }
             Msg::Remove => {
                 if let Some(member) = self.picked.take().filter(|&m| m != live.me) {
@@ -565,6 +579,11 @@ impl Component for LiveView {
                         (code.clone(), left)
                     }),
                     locked: podium.locked,
+                    addresses: live
+                        .addresses
+                        .iter()
+                        .map(|(a, m)| (a.clone(), m.iter().filter(|&&p| p != live.me).count()))
+                        .collect(),
                     guesses: guesses_html,
                     asked: podium.asked.is_some(),
                     script: conductor::script(self.script, picked, &link.callback(Msg::Script), &link.callback(Msg::Cue)),
@@ -579,6 +598,7 @@ impl Component for LiveView {
                     freeze: link.callback(|_| Msg::Freeze),
                     lock: link.callback(|_| Msg::Lock),
                     remove: link.callback(|_| Msg::Remove),
+                    remove_address: link.callback(Msg::RemoveAddress),
                 },
                 &self.fields,
             )
