@@ -83,6 +83,32 @@ test('key-value: concurrent writes in two tabs converge to the same state everyw
   assert.ok(['red', 'blue'].includes(value));
 });
 
+test('a duplicated tab (its key copied with sessionStorage) notices the original over BroadcastChannel and joins with a new id', async () => {
+  const { context } = await browser();
+  const room = 'copied';
+  const original = await liveTab(context, `${server.url}?live=${room}`);
+  const key = `grapevine.live.${room}.key`;
+  const secret = await original.evaluate((k) => sessionStorage.getItem(k), key);
+  assert.ok(secret, 'the original keeps its key in sessionStorage');
+  // What "Duplicate tab" does: a new tab with a copy of the original's sessionStorage.
+  const copy = await context.newPage();
+  await copy.goto(server.url);
+  await copy.evaluate(([k, v]) => sessionStorage.setItem(k, v), [key, secret]);
+  await copy.goto(`${server.url}?live=${room}`);
+  await copy.getByTestId('peer-id').waitFor();
+  await copy.locator('[data-testid=server-state][data-state=connected]').waitFor({ timeout: 15_000 });
+  const copyId = await copy.getByTestId('peer-id').textContent();
+  assert.notEqual(copyId, original.id, 'the copy drew a new id');
+  assert.notEqual(await copy.evaluate((k) => sessionStorage.getItem(k), key), secret, 'and keeps its new key');
+  await until('both are in the room, each listing the other', async () =>
+    (await memberStatus(original, copyId)) === 'alive' && (await memberStatus(copy, original.id)) === 'alive', 15_000);
+  assert.equal(await original.locator('[data-testid=server-state]').getAttribute('data-state'), 'connected', 'the original was not displaced');
+  // A reload is not a copy: the same tab comes back with its own id.
+  await original.reload();
+  await original.locator('[data-testid=server-state][data-state=connected]').waitFor({ timeout: 15_000 });
+  assert.equal(await original.getByTestId('peer-id').textContent(), original.id);
+});
+
 test('two browsers meet through grapevine serve; the mesh survives a server restart; new tabs join after it', async () => {
   const a = await browser();
   const b = await browser();

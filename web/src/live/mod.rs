@@ -66,12 +66,17 @@ use std::rc::{Rc, Weak};
 /// The loop's tick, ms: the node's deadlines are checked this often.
 const TICK_MS: u32 = 50;
 
+/// How long a tab that found its key in sessionStorage waits for another tab to say the id
+/// is its own ([`tabs::claim`]) before joining: tabs of one browser answer within a few ms.
+const CLAIM_WAIT_MS: u32 = 150;
+
 /// The shared handle the page holds.
 pub type Handle = Rc<RefCell<Live>>;
 
 /// Starts live mode in `room`; `ice`: STUN / TURN URLs that override the server's (empty: the
 /// server's, or none on loopback and LANs, which need none). A tab reloaded in the same room
-/// keeps its id (sessionStorage), so it rejoins as the same member.
+/// keeps its id (sessionStorage), so it rejoins as the same member; a duplicated tab (which
+/// copied that key) hears from its original that the id is taken, and draws its own.
 pub fn start(
     room: String,
     config: LiveConfig,
@@ -89,7 +94,10 @@ pub fn start(
             chunk.copy_from_slice(&weakly().to_le_bytes());
         }
     }
-    let identity = session::identity(&room).unwrap_or_else(|| Identity::from_secret(secret));
+    let kept = session::identity(&room);
+    let identity = kept
+        .clone()
+        .unwrap_or_else(|| Identity::from_secret(secret));
     session::keep(&room, &identity);
     let me = identity.id();
     let ice: Vec<IceServer> = if ice.is_empty() {
@@ -103,7 +111,8 @@ pub fn start(
     };
     let conductor_token = session::conductor(&room, conductor_token);
     let code = session::code(&room, code);
-    Rc::new_cyclic(|weak: &Weak<RefCell<Live>>| {
+    let channel = room.clone();
+    let handle = Rc::new_cyclic(|weak: &Weak<RefCell<Live>>| {
         let weak = weak.clone();
         let sink: Sink = Rc::new(move |event| {
             if let Some(live) = weak.upgrade() {
@@ -165,7 +174,60 @@ pub fn start(
             let sink = sink.clone();
             gloo_events::EventListener::new(&w, "pagehide", move |_| sink(Event::PageHide))
         });
-        live.signaling.connect();
         RefCell::new(live)
+    });
+    if kept.is_none() {
+        handle.borrow_mut().signaling.connect();
+        return handle;
+    }
+    // A key from sessionStorage: a reload, or a duplicated tab whose original still holds the
+    // id. Asked before joining; a duplicate draws a new key and joins as a member of its own.
+    let copied = Rc::new(std::cell::Cell::new(false));
+    let question = tabs::claim(&channel, me, {
+        let copied = copied.clone();
+        move || copied.set(true)
+    });
+    let weak = Rc::downgrade(&handle);
+    gloo_timers::callback::Timeout::new(CLAIM_WAIT_MS, move || {
+        drop(question);
+        let Some(live) = weak.upgrade() else { return };
+        let Ok(mut live) = live.try_borrow_mut() else {
+            return;
+        };
+        if copied.get() {
+            let mut secret = [0u8; 32];
+            if getrandom::fill(&mut secret).is_err() {
+                for chunk in secret.chunks_mut(8) {
+                    chunk.copy_from_slice(&weakly().to_le_bytes());
+                }
+            }
+            let [seed, mesh_seed] = [random_u64(), random_u64()].map(|r| r.unwrap_or_else(weakly));
+            live.rekey(Identity::from_secret(secret), seed, mesh_seed);
+        }
+        live.signaling.connect();
     })
+    .forget();
+    handle
+}
+
+impl Live {
+    /// This tab is a copy of another that holds its id (a duplicated tab): it becomes a
+    /// member of its own, with `identity` (kept for the tab), before it ever joined.
+    fn rekey(&mut self, identity: Identity, seed: u64, mesh_seed: u64) {
+        let me = identity.id();
+        session::keep(&self.room, &identity);
+        self.me = me;
+        self.node = LiveNode::new(identity.clone(), seed, self.node.config(), now());
+        self.mesh = Mesh::new(
+            me,
+            LinkTarget::TAB,
+            GossipRng::derive(mesh_seed, Stream::Topology, 0),
+        );
+        self.signaling.set_identity(identity.clone());
+        self.identity = identity;
+        self.say(
+            "another tab of this browser holds this tab's id (a duplicated tab): joined with a new key"
+                .into(),
+        );
+    }
 }

@@ -187,6 +187,12 @@ impl Server {
         ServerState::Locked(reason.to_string())
     }
 
+    /// The key to prove from now on (before the first connection: a duplicated tab drew a
+    /// new one).
+    pub fn set_identity(&mut self, identity: Identity) {
+        self.identity = identity;
+    }
+
     /// The join code to give from now on (typed by the student).
     pub fn set_code(&mut self, code: String) {
         self.code = Some(code);

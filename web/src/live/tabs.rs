@@ -1,6 +1,10 @@
 //! Tabs of this browser meet on a BroadcastChannel, no server needed: "I am here" (`hello`,
 //! answered by `here`), the WebRTC handshake (`signal`), and "I am leaving" (`bye`). Any
 //! script of this origin can post on the channel: a message of another shape is ignored.
+//!
+//! A tab that found its key in sessionStorage asks first whether another tab holds that id
+//! (`claim`, answered `mine`, [`claim`]): a duplicated tab copies its original's
+//! sessionStorage, key included, and would otherwise join as the original and push it out.
 
 use super::js::{from_js, to_js};
 use super::transport::{Event, Signaller, Sink, Via};
@@ -27,6 +31,11 @@ enum TabMessage {
     },
     /// A tab is going away.
     Bye { from: String },
+    /// "Does a tab hold this id?" (a tab that found its key in sessionStorage, before it
+    /// joins).
+    Claim { id: String },
+    /// "I do": the answer to a claim, from the tab whose id it is.
+    Mine { id: String },
 }
 
 /// This browser's tabs in one room.
@@ -77,6 +86,40 @@ impl Tabs {
     }
 }
 
+/// A question on the room's channel: does another tab hold `id`? `mine` is called for each
+/// answer while the returned guard lives (dropping it leaves the channel). `None` without
+/// BroadcastChannel.
+pub fn claim(room: &str, id: NodeId, mine: impl Fn() + 'static) -> Option<Claim> {
+    let channel = BroadcastChannel::new(&format!("grapevine-live/{room}")).ok()?;
+    let onmessage = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+        let data = e.unchecked_into::<MessageEvent>().data();
+        if let Some(TabMessage::Mine { id: who }) = from_js::<TabMessage>(data) {
+            if parse_peer(&who) == Some(id) {
+                mine();
+            }
+        }
+    });
+    channel.set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
+    let _ = channel.post_message(&to_js(&TabMessage::Claim { id: peer_hex(id) }));
+    Some(Claim {
+        channel,
+        _onmessage: onmessage,
+    })
+}
+
+/// A claim's question, open until dropped.
+pub struct Claim {
+    channel: BroadcastChannel,
+    _onmessage: Closure<dyn FnMut(JsValue)>,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        self.channel.set_onmessage(None);
+        self.channel.close();
+    }
+}
+
 impl Signaller for Tabs {
     fn signal(&self, to: NodeId, signal: &Signal) {
         self.post(&TabMessage::Signal {
@@ -100,6 +143,10 @@ fn read(channel: &BroadcastChannel, me: NodeId, data: JsValue) -> Option<Event> 
             };
             let _ = channel.post_message(&to_js(&here));
             Event::Discovered(from, Via::Tabs)
+        }
+        TabMessage::Claim { id } if for_me(&id) => {
+            let _ = channel.post_message(&to_js(&TabMessage::Mine { id }));
+            return None;
         }
         TabMessage::Here { from, to } if for_me(&to) => {
             Event::Discovered(parse_peer(&from)?, Via::Tabs)
