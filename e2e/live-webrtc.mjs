@@ -4,8 +4,9 @@
 // are 127.0.0.1 and nothing leaves the machine. Prints the figures the README reports.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { serveDist } from './browser.mjs';
-import { liveChromium, liveFirefox, liveTab, peerCount, until, spread, memberStatus } from './live.mjs';
+import { liveChromium, liveFirefox, liveTab, peerCount, until, spread, memberStatus, nativePeers } from './live.mjs';
 
 let server;
 const browsers = [];
@@ -107,6 +108,74 @@ test('a duplicated tab (its key copied with sessionStorage) notices the original
   await original.reload();
   await original.locator('[data-testid=server-state][data-state=connected]').waitFor({ timeout: 15_000 });
   assert.equal(await original.getByTestId('peer-id').textContent(), original.id);
+});
+
+/** The local ports of this machine's open connections to `port` (the client ends). */
+function clientPorts(port) {
+  const out = execFileSync('ss', ['-tnH', 'state', 'established', `( dport = :${port} )`]).toString();
+  return out.split('\n').filter(Boolean).map((l) => l.trim().split(/\s+/)[2]?.split(':').pop()).filter(Boolean);
+}
+
+test('a phone that sleeps (page frozen, its socket dead, the server not yet aware) wakes as the same member', async () => {
+  // Its own server: pings every 100 s (--idle-secs 300), so the server cannot notice the dead
+  // socket (its next write would be refused) before the phone wakes.
+  const sleepy = await serveDist(0, ['--idle-secs', '300']);
+  const url = sleepy.url;
+  const port = new URL(url).port;
+  const room = 'sleepy';
+  const others = nativePeers(url.replace(/\/$/, ''), room, ['--count', '2']);
+  try {
+    const { browser: deskBrowser, context: desk } = await liveChromium(url.replace(/\/$/, ''));
+    browsers.push(deskBrowser);
+    const awake = await liveTab(desk, `${url}?live=${room}`);
+    await until('two native members', async () => others.ids().size === 2, 15_000);
+    const before = clientPorts(port);
+    // The phone: another browser (its own BroadcastChannel), so only the server and links join it.
+    const { browser: phoneBrowser, context: phoneContext } = await liveChromium(url.replace(/\/$/, ''));
+    browsers.push(phoneBrowser);
+    const phone = await liveTab(phoneContext, `${url}?live=${room}`);
+    const allAlive = async () => {
+      const s = others.statuses();
+      return (await memberStatus(awake, phone.id)) === 'alive' && [...others.ids()].every((n) => s.get(n)?.get(phone.id) === 'alive');
+    };
+    await until('everyone lists the phone alive', allAlive, 20_000);
+    const phoneConnections = clientPorts(port).filter((p) => !before.includes(p));
+    assert.ok(phoneConnections.length > 0, 'the phone holds a connection to the server');
+    // Asleep: the page frozen through the DevTools protocol (its JavaScript paused: no timer, no
+    // event handled; headless Chromium ignores Page.setWebLifecycleState for a page it shows),
+    // and its connections destroyed without a
+    // word to the server: everything from their ends is dropped while the phone sleeps (the
+    // reset as they go, and the resets answering the server's writes), as when a phone's
+    // radio is off.
+    const cdp = await phoneContext.newCDPSession(phone);
+    await cdp.send('Debugger.enable');
+    await cdp.send('Debugger.pause');
+    execFileSync('nft', ['add', 'table', 'inet', 'asleep']);
+    execFileSync('nft', ['add', 'chain', 'inet', 'asleep', 'out', '{ type filter hook output priority -10; policy accept; }']);
+    for (const p of phoneConnections) execFileSync('nft', ['add', 'rule', 'inet', 'asleep', 'out', 'tcp', 'sport', p, 'drop']);
+    for (const p of phoneConnections) execFileSync('ss', ['-K', 'src', '127.0.0.1', 'sport', '=', `:${p}`]);
+    // A few seconds asleep: the others stop hearing from it and suspect it (SWIM).
+    const suspected = await until('the others suspect the sleeping phone', async () => (await memberStatus(awake, phone.id)) !== 'alive', 15_000);
+    const health = await (await fetch(`${url}health`)).json();
+    assert.equal(health.room[room].peers, 4, `the server still holds the phone's old connection: ${JSON.stringify(health.room[room])}`);
+    await cdp.send('Debugger.resume');
+    const w0 = Date.now();
+    // It finds its socket dead, reconnects (1 s), proves its key, and takes its id back from
+    // the old connection the server still held; then refutes the suspicion.
+    await until('the phone reconnects', async () => sleepy.log.some((l) => l.includes(`peer ${phone.id} came back to room ${room}`)), 10_000);
+    execFileSync('nft', ['delete', 'table', 'inet', 'asleep']);
+    assert.equal(await phone.getByTestId('peer-id').textContent(), phone.id, 'the same id after the sleep');
+    await until('the phone is alive again for all', allAlive, 20_000);
+    console.log(`phone suspected ${suspected} ms into its sleep; alive again for all ${Date.now() - w0} ms after waking`);
+    assert.ok(sleepy.log.some((l) => l.includes(`peer ${phone.id} came back to room ${room}`)), 'the server saw the same member take its id back');
+    const after = await (await fetch(`${url}health`)).json();
+    assert.equal(after.room[room].peers, 4, JSON.stringify(after.room[room]));
+    assert.deepEqual(phone.errors, []);
+  } finally {
+    try { execFileSync('nft', ['delete', 'table', 'inet', 'asleep'], { stdio: 'ignore' }); } catch { /* deleted */ }
+    others.process.kill('SIGTERM');
+    sleepy.process.kill();
+  }
 });
 
 test('two browsers meet through grapevine serve; the mesh survives a server restart; new tabs join after it', async () => {

@@ -515,6 +515,10 @@ pub enum ToClient<D> {
     Addresses {
         /// Each address and its members.
         addresses: Vec<AddressMembers>,
+        /// Whether the server holds the room locked (the lock outlives a conductor's key:
+        /// the page's toggle shows the server's word).
+        #[serde(default)]
+        locked: bool,
     },
     /// A frame that could not be acted on, but broke no rule (a peer that just left).
     Error {

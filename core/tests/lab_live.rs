@@ -1319,6 +1319,15 @@ fn the_conductors_orders_set_split_freeze_and_reset_the_room_and_nothing_else_do
         assert!(dead.is_empty(), "{id} still lists {dead:?} as not alive");
     }
 
+    let now = mesh.now;
+    mesh.tab(1000).guess(now, 1, 4.5);
+    let t = mesh.now.0;
+    mesh.run_until(t + 5_000);
+    assert!(mesh
+        .tab(2000)
+        .room()
+        .iter()
+        .any(|m| m.record.guess.is_some()));
     let reset = baton.order(mesh.now.0, &Command::Reset);
     everyone(&mut mesh, &reset);
     let t = mesh.now.0;
@@ -1327,6 +1336,24 @@ fn the_conductors_orders_set_split_freeze_and_reset_the_room_and_nothing_else_do
         .tabs
         .values()
         .all(|t| t.rumor().iter_rumors().count() == 0));
+    // The room's picture starts over: no member shows a rumor heard (the rumors before the
+    // reset were recorded by every member) within a few anti-entropy rounds.
+    for (id, tab) in &mesh.tabs {
+        let heard: Vec<NodeId> = tab
+            .room()
+            .iter()
+            .filter(|m| !m.record.heard.is_empty())
+            .map(|m| m.id)
+            .collect();
+        assert!(
+            heard.is_empty(),
+            "{id} still shows rumors heard by {heard:?}"
+        );
+        assert!(
+            tab.room().iter().all(|m| m.record.guess.is_none()),
+            "{id} shows a guess"
+        );
+    }
 
     // Remove 5000 (which does not obey: a hostile member): gone from every member's
     // picture at once, its rumor reaches nobody, and it stays out (its links still open:

@@ -8,7 +8,8 @@
 //! conductor (its token in the join) needs no code and is never locked out.
 
 use grapevine_core::signal;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// How long a rotating code is the one shown; it is taken one period more (a student still
@@ -19,6 +20,48 @@ pub(super) const CODE_PERIOD: Duration = Duration::from_secs(5 * 60);
 /// Members a room remembers as admitted at most (a lecture hall, with every tab reloaded a
 /// few times over); past it, a member not remembered needs the current code to come back.
 const MAX_ADMITTED: usize = 4_096;
+
+/// Wrong join codes one address may give per period ([`CODE_PERIOD`]); past them, it is
+/// refused until the next period, right code or not. Guessing one of the two codes a room
+/// takes among a million at this rate: under 1 in 10,000 per period from one address (an
+/// IPv6 host counts by its /64). A class behind one router mistyping stays well under it.
+pub(super) const MAX_WRONG_CODES: u32 = 50;
+
+/// Addresses whose wrong codes are counted at most (past it, those of earlier periods are
+/// forgotten; an address new in a full table is refused a code until the next period).
+const MAX_GUESSERS: usize = 65_536;
+
+/// Wrong join codes per address in the current period.
+#[derive(Default)]
+pub(super) struct WrongCodes {
+    by: HashMap<IpAddr, (u64, u32)>,
+}
+
+impl WrongCodes {
+    /// Whether `ip` may still try a code this period.
+    pub(super) fn may_try(&mut self, ip: IpAddr) -> bool {
+        let (period, _) = period_now();
+        if !self.by.contains_key(&ip) && self.by.len() >= MAX_GUESSERS {
+            self.by.retain(|_, (p, _)| *p == period);
+            if self.by.len() >= MAX_GUESSERS {
+                return false;
+            }
+        }
+        self.by
+            .get(&ip)
+            .is_none_or(|&(p, wrong)| p != period || wrong < MAX_WRONG_CODES)
+    }
+
+    /// `ip` gave a wrong code.
+    pub(super) fn wrong(&mut self, ip: IpAddr) {
+        let (period, _) = period_now();
+        let entry = self.by.entry(ip).or_insert((period, 0));
+        if entry.0 != period {
+            *entry = (period, 0);
+        }
+        entry.1 += 1;
+    }
+}
 
 /// The join codes a server asks for, if any.
 pub(super) enum JoinCodes {
@@ -73,7 +116,8 @@ impl JoinCodes {
         let given = signal::join_code(given);
         match self {
             JoinCodes::Off => true,
-            JoinCodes::Fixed(code) => same(&given, code),
+            // An empty code (no random generator for a rotating one) admits nobody.
+            JoinCodes::Fixed(code) => !code.is_empty() && same(&given, code),
             JoinCodes::Rotating(secret) => {
                 let (period, _) = period_now();
                 [period, period.saturating_sub(1)]
@@ -119,8 +163,10 @@ fn same(a: &str, b: &str) -> bool {
 #[derive(Default)]
 pub(super) struct Keeping {
     /// Members admitted this session (joined with the code, or while the room was open):
-    /// they may come back without the code, and into a locked room.
+    /// they may come back without the code, and into a locked room. The oldest are forgotten
+    /// past [`MAX_ADMITTED`] (`order`, oldest first).
     admitted: HashSet<String>,
+    order: VecDeque<String>,
     /// Members the conductor removed: refused for the rest of the session.
     pub(super) removed: HashSet<String>,
     /// No new members.
@@ -133,10 +179,17 @@ impl Keeping {
         self.admitted.contains(peer)
     }
 
-    /// `peer` is in: remembered (up to [`MAX_ADMITTED`]).
+    /// `peer` is in: remembered (the oldest admitted forgotten past [`MAX_ADMITTED`], so a
+    /// flood of keys cannot stop a newcomer being remembered).
     pub(super) fn admit(&mut self, peer: &str) {
-        if self.admitted.len() < MAX_ADMITTED {
-            self.admitted.insert(peer.to_string());
+        if !self.admitted.insert(peer.to_string()) {
+            return;
+        }
+        self.order.push_back(peer.to_string());
+        while self.order.len() > MAX_ADMITTED {
+            if let Some(old) = self.order.pop_front() {
+                self.admitted.remove(&old);
+            }
         }
     }
 
@@ -144,7 +197,9 @@ impl Keeping {
     /// past that, a removal still ends the connection, and the key, no longer admitted,
     /// needs the code or an open room to come back).
     pub(super) fn remove(&mut self, peer: &str) {
-        self.admitted.remove(peer);
+        if self.admitted.remove(peer) {
+            self.order.retain(|p| p != peer);
+        }
         if self.removed.len() < MAX_ADMITTED {
             self.removed.insert(peer.to_string());
         }

@@ -112,6 +112,11 @@ impl Conductor {
             .podium
             .admit(room, order)
             .map_err(|why| format!("order refused: {why}"))?;
+        if let Command::Remove { members } = &checked.command {
+            if members.iter().any(|&m| Some(m) == self.podium.conductor()) {
+                return Err("order refused: the conductor cannot remove itself".into());
+            }
+        }
         match (&checked.command, checked.command.standing()) {
             // A thaw ends a freeze: nothing stands for the member any more.
             (Command::Freeze { frozen: false, .. }, Some(kind)) => {

@@ -12,7 +12,7 @@ use super::frames::{close, text_of, FromClient, Outgoing, ToClient};
 use super::limits::{address, origin_allowed, Bucket};
 use super::relay::{self, relay_frames, relay_signal, Data};
 use super::rooms::{
-    by_address, join, others, record_links, relay_order, vouch, Handles, Membership, Request,
+    conductor_view, join, others, record_links, relay_order, vouch, Handles, Membership, Request,
 };
 use super::state::{log, AppState, Ending, QUEUE_FRAMES};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -357,7 +357,7 @@ async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppS
     // The join code last told to this connection, while it conducts.
     let mut conducting = false;
     let mut told_code: Option<String> = None;
-    let mut told_addresses: Option<Vec<signal::AddressMembers>> = None;
+    let mut told_view: Option<String> = None;
     let verdict: Option<Verdict> = 'conn: {
         if !send_within(&mut sink, Message::Text(welcome.into())).await {
             break 'conn None;
@@ -375,6 +375,10 @@ async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppS
                         // Closed, or a frame the socket itself refused (beyond twice the cap).
                         break 'conn None;
                     };
+                    if let Some(why) = ending.get() {
+                        // Replaced or removed: nothing more of it is relayed.
+                        break 'conn Some(ended(why));
+                    }
                     if !matches!(frame, Message::Ping(_) | Message::Pong(_)) {
                         // Only what the client chose to send counts as activity: automatic
                         // pongs keep a forgotten tab's connection open forever otherwise.
@@ -502,11 +506,9 @@ async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppS
                 why = ending.ended() => break 'conn Some(ended(why)),
                 _ = roster.tick() => {
                     if conducting {
-                        let addresses = by_address(&state, &room);
-                        let news = (told_addresses.as_ref() != Some(&addresses)).then(|| {
-                            text_of(&ToClient::Addresses { addresses: addresses.clone() })
-                        });
-                        told_addresses = Some(addresses);
+                        let view = conductor_view(&state, &room);
+                        let news = (told_view.as_ref() != Some(&view)).then(|| view.clone());
+                        told_view = Some(view);
                         for frame in join_code_news(&state, &room, &mut told_code).into_iter().chain(news) {
                             if !send_within(&mut sink, Message::Text(frame.into())).await {
                                 break 'conn None;

@@ -94,22 +94,29 @@ pub(super) fn join(state: &Shared, ask: &Request<'_>, handles: Handles) -> Resul
     }
     let known = replacing || ask.conductor || kept.is_some_and(|k| k.admitted(peer));
     if !known && state.join_codes.required() {
-        match ask.code {
-            None => {
-                return Err(Refusal::new(
-                    close::JOIN_CODE,
-                    "join-code",
-                    "this room needs its join code: the teacher's screen shows it",
-                ))
-            }
-            Some(code) if !state.join_codes.admits(room, code) => {
-                return Err(Refusal::new(
-                    close::JOIN_CODE,
-                    "join-code",
-                    "wrong or expired join code: type the one the teacher's screen shows now",
-                ))
-            }
-            Some(_) => {}
+        // Asked for the code (a student who opened the plain link: benign, `code-asked`);
+        // a wrong one (`join-code`), at most MAX_WRONG_CODES per address and period.
+        let Some(code) = ask.code else {
+            return Err(Refusal::new(
+                close::JOIN_CODE,
+                "code-asked",
+                "this room needs its join code: the teacher's screen shows it",
+            ));
+        };
+        if !rooms.wrong_codes.may_try(ip) {
+            return Err(Refusal::new(
+                close::JOIN_CODE,
+                "join-code",
+                "too many wrong join codes from this address: wait a few minutes for the next code",
+            ));
+        }
+        if !state.join_codes.admits(room, code) {
+            rooms.wrong_codes.wrong(ip);
+            return Err(Refusal::new(
+                close::JOIN_CODE,
+                "join-code",
+                "wrong or expired join code: type the one the teacher's screen shows now",
+            ));
         }
     }
     if !known && kept.is_some_and(|k| k.locked) {
@@ -248,13 +255,16 @@ pub(super) fn broadcast(state: &Shared, room: &Room, text: &str) {
     }
 }
 
-/// `room`'s members by address, for its conductor (empty if the room is gone).
-pub(super) fn by_address(state: &Shared, room: &str) -> Vec<signal::AddressMembers> {
+/// What `room`'s conductor is told of it: its members by address, and whether it is locked.
+pub(super) fn conductor_view(state: &Shared, room: &str) -> String {
     let rooms = state.rooms.lock().expect("rooms lock");
-    rooms
-        .rooms
-        .get(room)
-        .map_or_else(Vec::new, Room::by_address)
+    text_of(&ToClient::Addresses {
+        addresses: rooms
+            .rooms
+            .get(room)
+            .map_or_else(Vec::new, Room::by_address),
+        locked: rooms.kept.get(room).is_some_and(|k| k.locked),
+    })
 }
 
 /// The members of `room` but `peer`.
@@ -328,10 +338,8 @@ pub(super) fn relay_order(
     match command {
         Command::Remove { members } => {
             for id in members {
+                // (Never the conductor: its order to remove itself was refused.)
                 let removed = signal::peer_hex(id);
-                if removed == peer {
-                    continue; // the conductor does not remove itself
-                }
                 kept.remove(&removed);
                 if let Some(member) = here.members.remove(&removed) {
                     member

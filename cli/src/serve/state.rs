@@ -6,7 +6,7 @@
 //! The room state is behind one lock ([`Shared::rooms`]); nothing awaits while holding it.
 //! What members do to their rooms is in [`super::rooms`] and [`super::relay`].
 
-use super::admission::{JoinCodes, Keeping};
+use super::admission::{JoinCodes, Keeping, WrongCodes};
 use super::conductor::Conductor;
 use super::frames::Outgoing;
 use super::ice::Ice;
@@ -212,5 +212,7 @@ pub(super) struct Rooms {
     /// What each room's conductor decided, and whom each room admitted: kept while the room
     /// has members, and after if it is locked or has removals.
     pub(super) kept: HashMap<String, Keeping>,
+    /// Wrong join codes per address this period.
+    pub(super) wrong_codes: WrongCodes,
     pub(super) next_conn: u64,
 }

@@ -214,12 +214,10 @@ impl Command {
                 crate::signal::peer_hex(*member)
             )),
             Command::Lock { .. } => Some("lock".into()),
-            // Each removal stands (a member joining later drops them too), under its first
-            // member's name: removing the same members again replaces it.
-            Command::Remove { members } => members
-                .first()
-                .map(|m| alloc::format!("remove.{}", crate::signal::peer_hex(*m))),
-            Command::Rumor { .. } | Command::Reset => None,
+            // A removal is the server's to hold (it refuses the keys from then on): a member
+            // joining later never meets a removed one, and removals do not crowd out the
+            // standing orders that matter to it.
+            Command::Remove { .. } | Command::Rumor { .. } | Command::Reset => None,
         }
     }
 }
@@ -426,7 +424,12 @@ impl Podium {
                 }
             }
             Command::Ask => self.asked = Some(order.seq),
-            Command::Remove { members } => self.removed.extend(members.iter().copied()),
+            // Never the conductor itself: its tab would cut itself off from the room.
+            Command::Remove { members } => {
+                let conductor = self.conductor;
+                self.removed
+                    .extend(members.iter().copied().filter(|&m| Some(m) != conductor));
+            }
             Command::Lock { locked } => self.locked = *locked,
             Command::Rumor { .. } | Command::Reset => {}
         }
@@ -567,14 +570,19 @@ mod tests {
             podium.removed.iter().map(|n| n.0).collect::<Vec<_>>(),
             [7, 8, 9]
         );
-        // Each removal stands under its own name; a lock under one.
-        assert_ne!(remove(&[7]).standing(), remove(&[8, 9]).standing());
-        assert!(podium.take("class", &baton.order(3, &remove(&[]))).is_err());
+        // Removals are the server's to hold; a lock stands.
+        assert_eq!(remove(&[7]).standing(), None);
+        // The conductor is never removed, even by its own order.
+        podium
+            .take("class", &baton.order(3, &remove(&[teacher().id().0])))
+            .unwrap();
+        assert!(!podium.removed.contains(&teacher().id()));
+        assert!(podium.take("class", &baton.order(4, &remove(&[]))).is_err());
         let lock = |locked| Command::Lock { locked };
         assert_eq!(lock(true).standing(), lock(false).standing());
-        podium.take("class", &baton.order(4, &lock(true))).unwrap();
+        podium.take("class", &baton.order(5, &lock(true))).unwrap();
         assert!(podium.locked);
-        podium.take("class", &baton.order(5, &lock(false))).unwrap();
+        podium.take("class", &baton.order(6, &lock(false))).unwrap();
         assert!(!podium.locked);
     }
 

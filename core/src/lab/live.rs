@@ -363,11 +363,33 @@ impl LiveNode {
             }
             // Removed: the server closes this member's connection; the links it still has
             // (direct ones) fall silent too, as every other member drops them.
-            Command::Remove { members } if members.contains(&self.id) => self.frozen = true,
+            Command::Remove { members }
+                if members.contains(&self.id) && self.podium.conductor() != Some(self.id) =>
+            {
+                self.frozen = true
+            }
             Command::Reset => {
                 self.rumor.reset();
                 self.counters = LiveCounters::default();
                 self.heard.clear();
+                self.next_slot = 0;
+                // Its records of what it heard, and its guess, are emptied too (the map keeps
+                // keys; an empty value reads as no record): the room's picture starts over,
+                // and an old guess does not stand for the next question.
+                let id = self.id;
+                let stale: Vec<alloc::string::String> = self
+                    .kv
+                    .entries_of(id)
+                    .filter(|e| !e.value.is_empty())
+                    .filter(|e| {
+                        e.key == room::guess_key(id)
+                            || (0..HEARD_SLOTS).any(|slot| e.key == room::heard_key(id, slot))
+                    })
+                    .map(|e| e.key.clone())
+                    .collect();
+                for key in stale {
+                    self.write_record(now, key, alloc::string::String::new());
+                }
             }
             _ => {} // splits are read from the podium; questions are the page's
         }

@@ -69,9 +69,9 @@ pub struct PanelProps {
     pub code: Option<(String, Option<u64>)>,
     /// The room is locked (no new members).
     pub locked: bool,
-    /// Each address the room's members joined from and how many (this tab not counted),
+    /// Each address the room's members joined from and its members (this tab not counted),
     /// most first.
-    pub addresses: Vec<(String, usize)>,
+    pub addresses: Vec<(String, Vec<NodeId>)>,
     /// The histogram of guesses (or a hint).
     pub guesses: Html,
     /// A question is open.
@@ -100,8 +100,8 @@ pub struct PanelActions {
     pub lock: Callback<MouseEvent>,
     /// Remove the picked member.
     pub remove: Callback<MouseEvent>,
-    /// Remove every member of the address in this row.
-    pub remove_address: Callback<usize>,
+    /// Remove these members (an address's row, as drawn: a click removes what it showed).
+    pub remove_members: Callback<Vec<NodeId>>,
 }
 
 /// The fields the panel reads when applying.
@@ -164,7 +164,7 @@ pub fn panel(p: &PanelProps, on: &PanelActions, fields: &PanelFields) -> Html {
                     { if p.locked { "Unlock the room (newcomers may join)" } else { "Lock the room (no new members)" } }
                 </button>
                 <p class="hint">{ if p.locked { "Locked: only members already admitted can come back." } else { "Open: anyone with the link (and the code, if any) joins." } }</p>
-                { addresses(&p.addresses, &on.remove_address) }
+                { addresses(&p.addresses, &on.remove_members) }
                 if let Some((id, _)) = p.picked {
                     <button class="danger" data-testid="conductor-remove" onclick={on.remove.clone()}>{ format!("Remove {} from the room", hex(id)) }</button>
                 } else {
@@ -232,23 +232,29 @@ const ADDRESS_ROWS: usize = 6;
 
 /// The room's members by address, each with a button that removes all of them at once: a
 /// class behind one NAT shares one address, and a flood from one machine stands out.
-fn addresses(rows: &[(String, usize)], remove: &Callback<usize>) -> Html {
+fn addresses(rows: &[(String, Vec<NodeId>)], remove: &Callback<Vec<NodeId>>) -> Html {
     if rows.is_empty() {
         return Html::default();
     }
     let more = rows.len().saturating_sub(ADDRESS_ROWS);
+    // The tab is projected: an address is shown by its end only, enough to tell rows apart.
+    let shown = |address: &str| match address.rsplit_once('.') {
+        Some((_, last)) => format!("…{last}"),
+        None => format!("…{}", &address[address.len().saturating_sub(9)..]),
+    };
     html! {
         <>
         <p class="hint">{ "Members by the address they joined from (a class behind one router shares one):" }</p>
         <ul class="addresses">
-            { for rows.iter().take(ADDRESS_ROWS).enumerate().map(|(i, (address, n))| {
-                let remove = remove.clone();
+            { for rows.iter().take(ADDRESS_ROWS).map(|(address, members)| {
+                let (remove, members) = (remove.clone(), members.clone());
+                let n = members.len();
                 html! {
                     <li data-testid="conductor-address" data-address={address.clone()} data-count={n.to_string()}>
-                        <code>{ address }</code>{ format!(" · {n} member{}", if *n == 1 { "" } else { "s" }) }
-                        if *n > 0 {
+                        <code title="the address's end">{ shown(address) }</code>{ format!(" · {n} member{}", if n == 1 { "" } else { "s" }) }
+                        if n > 0 {
                             <button class="danger" data-testid="conductor-remove-address"
-                                onclick={Callback::from(move |_| remove.emit(i))}>{ format!("Remove all {n}") }</button>
+                                onclick={Callback::from(move |_| remove.emit(members.clone()))}>{ format!("Remove all {n}") }</button>
                         }
                     </li>
                 }

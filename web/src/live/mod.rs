@@ -134,6 +134,8 @@ pub fn start(
             join_code: None,
             addresses: Vec::new(),
             displaced: false,
+            refused: false,
+            server_locked: None,
             identity: identity.clone(),
             mesh: Mesh::new(
                 me,
@@ -225,6 +227,12 @@ impl Live {
         );
         self.signaling.set_identity(identity.clone());
         self.identity = identity;
+        if self.conductor_token.is_some() {
+            // A copy of the conductor's tab: the original conducts; this one would take its
+            // place with a new key (and drop the room's standing orders).
+            self.displaced = true;
+            self.say("this copy of the conductor's tab does not conduct: the original does".into());
+        }
         self.say(
             "another tab of this browser holds this tab's id (a duplicated tab): joined with a new key"
                 .into(),

@@ -111,6 +111,9 @@ impl Live {
 
     /// Answers `from`'s request for a link: taken (perhaps in place of another), or refused.
     pub(super) fn accept(&mut self, from: NodeId, via: Via) -> bool {
+        if self.node.podium().removed.contains(&from) {
+            return false; // removed by the conductor: no link, not in place of another
+        }
         self.discover(from, via);
         match self.mesh.answer(from) {
             Answer::Take => {}

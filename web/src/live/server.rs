@@ -358,7 +358,7 @@ fn read(frame: ToClient<Signal>) -> Vec<Event> {
             code,
             rotates_in_ms,
         } => vec![Event::JoinCode(code, rotates_in_ms)],
-        ToClient::Addresses { addresses } => vec![Event::Addresses(
+        ToClient::Addresses { addresses, locked } => vec![Event::Addresses(
             addresses
                 .into_iter()
                 .map(|a| {
@@ -366,6 +366,7 @@ fn read(frame: ToClient<Signal>) -> Vec<Event> {
                     (a.address, members)
                 })
                 .collect(),
+            locked,
         )],
         ToClient::Pong | ToClient::Error { .. } | ToClient::Challenge { .. } => Vec::new(),
     }

@@ -36,6 +36,11 @@ impl Live {
             ServerState::Taken(reason) => {
                 session::forget(&self.room);
                 self.signaling.stop();
+                // This id is another tab's now: this one no longer answers for it.
+                self.refused = true;
+                if let Some(tabs) = self.tabs.take() {
+                    tabs.leave();
+                }
                 self.say("another tab joined with this tab's key (a duplicated tab?): reload this one to join with a new key".into());
                 ServerState::Taken(reason)
             }
@@ -45,6 +50,7 @@ impl Live {
             self.server,
             ServerState::NeedsCode(_) | ServerState::Locked(_) | ServerState::Removed(_)
         ) {
+            self.refused = true;
             // Not in the room: the server refused this tab (no code, locked, removed), so it
             // does not stay in through the tabs of this browser either. It leaves their
             // channel and every link; a welcome brings it back.
@@ -77,6 +83,7 @@ impl Live {
     /// The server welcomed this tab: its ICE servers, and its limits (a server with a relay).
     pub(super) fn on_welcome(&mut self, ice: Vec<IceServer>, limits: Option<Limits>) {
         self.server = ServerState::Connected;
+        self.refused = false;
         self.open_tabs();
         if limits.is_none() {
             self.say("this server has no relay: only direct links".into());
@@ -107,7 +114,7 @@ impl Live {
     /// Joins this browser's other tabs in the room (their BroadcastChannel), if not yet: once
     /// the server welcomed this tab, or when there is no server to ask.
     fn open_tabs(&mut self) {
-        if self.tabs.is_none() {
+        if self.tabs.is_none() && !self.refused {
             self.tabs = super::tabs::Tabs::open(&self.room, self.me, self.sink.clone());
         }
     }

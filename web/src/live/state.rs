@@ -59,6 +59,12 @@ pub struct Live {
     /// Another tab took the conductor's place: this one does not take it back on its own
     /// reconnections (a reload, a deliberate act, does).
     pub(super) displaced: bool,
+    /// The server refused this tab (no code, a locked room, removed) and has not welcomed it
+    /// since: it does not meet this browser's tabs either, even when the server is out of
+    /// reach.
+    pub(super) refused: bool,
+    /// Whether the server holds the room locked, as it last told this (conductor's) tab.
+    pub server_locked: Option<bool>,
     pub(super) identity: Identity,
     /// Whom to link to (the same rule as native peers'), and every peer heard of and how
     /// (its handshake's signaller), until it says goodbye.

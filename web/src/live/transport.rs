@@ -107,7 +107,7 @@ pub enum Event {
     ConductorRefused(String),
     /// The room's members by the address they joined from, most first (to the conductor's
     /// tab).
-    Addresses(Vec<(String, Vec<NodeId>)>),
+    Addresses(Vec<(String, Vec<NodeId>)>, bool),
     /// The room's join code (to the conductor's tab), and in how many ms it changes.
     JoinCode(String, Option<u64>),
     /// An order from the conductor, as signed (the node checks it).

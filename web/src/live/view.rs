@@ -86,8 +86,8 @@ pub enum Msg {
     Lock,
     /// Conductor: remove the picked member from the room.
     Remove,
-    /// Conductor: remove every member that joined from this address (its row).
-    RemoveAddress(usize),
+    /// Conductor: remove these members (an address's, as its row showed them).
+    RemoveMembers(Vec<NodeId>),
 }
 
 /// Live mode.
@@ -315,16 +315,12 @@ impl Component for LiveView {
                 }
             }
             Msg::Lock => {
-                let locked = !live.node.podium().locked;
+                let locked = !live.server_locked.unwrap_or(live.node.podium().locked);
                 live.order(&Command::Lock { locked });
             }
-            Msg::RemoveAddress(row) => {
+            Msg::RemoveMembers(members) => {
                 let me = live.me;
-                let members: Vec<NodeId> = live
-                    .addresses
-                    .get(row)
-                    .map(|(_, m)| m.iter().copied().filter(|&p| p != me).collect())
-                    .unwrap_or_default();
+                let members: Vec<NodeId> = members.into_iter().filter(|&p| p != me).collect();
                 if !members.is_empty() {
                     self.picked = None;
                     live.order(&Command::Remove { members });
@@ -578,11 +574,11 @@ impl Component for LiveView {
                         let left = until.map(|t| t.saturating_sub(js_sys::Date::now() as u64));
                         (code.clone(), left)
                     }),
-                    locked: podium.locked,
+                    locked: live.server_locked.unwrap_or(podium.locked),
                     addresses: live
                         .addresses
                         .iter()
-                        .map(|(a, m)| (a.clone(), m.iter().filter(|&&p| p != live.me).count()))
+                        .map(|(a, m)| (a.clone(), m.iter().copied().filter(|&p| p != live.me).collect()))
                         .collect(),
                     guesses: guesses_html,
                     asked: podium.asked.is_some(),
@@ -598,7 +594,7 @@ impl Component for LiveView {
                     freeze: link.callback(|_| Msg::Freeze),
                     lock: link.callback(|_| Msg::Lock),
                     remove: link.callback(|_| Msg::Remove),
-                    remove_address: link.callback(Msg::RemoveAddress),
+                    remove_members: link.callback(Msg::RemoveMembers),
                 },
                 &self.fields,
             )
