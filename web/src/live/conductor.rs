@@ -158,19 +158,7 @@ pub fn panel(p: &PanelProps, on: &PanelActions, fields: &PanelFields) -> Html {
                     }
                 </p>
             }
-            <fieldset>
-                <legend>{ "Who is in the room" }</legend>
-                <button data-testid="conductor-lock" aria-pressed={p.locked.to_string()} onclick={on.lock.clone()}>
-                    { if p.locked { "Unlock the room (newcomers may join)" } else { "Lock the room (no new members)" } }
-                </button>
-                <p class="hint">{ if p.locked { "Locked: only members already admitted can come back." } else { "Open: anyone with the link (and the code, if any) joins." } }</p>
-                { addresses(&p.addresses, &on.remove_members) }
-                if let Some((id, _)) = p.picked {
-                    <button class="danger" data-testid="conductor-remove" onclick={on.remove.clone()}>{ format!("Remove {} from the room", hex(id)) }</button>
-                } else {
-                    <p class="hint">{ "Click a member in the room to remove it: its connection ends and its key is refused for the session." }</p>
-                }
-            </fieldset>
+
             { p.script.clone() }
             <fieldset>
                 <legend>{ "The room's knobs (every member, within a second)" }</legend>
@@ -218,6 +206,19 @@ pub fn panel(p: &PanelProps, on: &PanelActions, fields: &PanelFields) -> Html {
                 }
             </fieldset>
             <fieldset>
+                <legend>{ "Who is in the room" }</legend>
+                <button data-testid="conductor-lock" aria-pressed={p.locked.to_string()} onclick={on.lock.clone()}>
+                    { if p.locked { "Unlock the room (newcomers may join)" } else { "Lock the room (no new members)" } }
+                </button>
+                <p class="hint">{ if p.locked { "Locked: only members already admitted can come back." } else { "Open: anyone with the link (and the code, if any) joins." } }</p>
+                { addresses(&p.addresses, &on.remove_members) }
+                if let Some((id, _)) = p.picked {
+                    <button class="danger" data-testid="conductor-remove" onclick={on.remove.clone()}>{ format!("Remove {} from the room", hex(id)) }</button>
+                } else {
+                    <p class="hint">{ "Click a member in the room to remove it: its connection ends and its key is refused for the session." }</p>
+                }
+            </fieldset>
+            <fieldset>
                 <legend>{ "Predict, then run" }</legend>
                 <button data-testid="conductor-ask" onclick={on.ask.clone()}>{ if p.asked { "Ask again (new question)" } else { "Ask: how many seconds until everyone knows?" } }</button>
                 { p.guesses.clone() }
@@ -243,8 +244,9 @@ fn addresses(rows: &[(String, Vec<NodeId>)], remove: &Callback<Vec<NodeId>>) -> 
         None => format!("…{}", &address[address.len().saturating_sub(9)..]),
     };
     html! {
-        <>
-        <p class="hint">{ "Members by the address they joined from (a class behind one router shares one):" }</p>
+        <details class="addresses-box">
+        <summary>{ format!("Members by address ({} address{})", rows.len(), if rows.len() == 1 { "" } else { "es" }) }</summary>
+        <p class="hint">{ "Where members joined from: a class behind one router shares one address; a machine flooding the room stands out. Lock the room first, then remove a flood in one click." }</p>
         <ul class="addresses">
             { for rows.iter().take(ADDRESS_ROWS).map(|(address, members)| {
                 let (remove, members) = (remove.clone(), members.clone());
@@ -261,7 +263,7 @@ fn addresses(rows: &[(String, Vec<NodeId>)], remove: &Callback<Vec<NodeId>>) -> 
             }) }
         </ul>
         if more > 0 { <p class="hint">{ format!("and {more} more address(es)") }</p> }
-        </>
+        </details>
     }
 }
 
