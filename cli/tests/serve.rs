@@ -2417,3 +2417,106 @@ async fn join_code_flags_are_checked_and_a_refused_peer_says_why() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid --join-code"));
 }
+
+/// Joins as test member `name` from the local address `source` (127.0.0.x: another machine,
+/// as the server counts addresses), proving its key.
+async fn join_from(server: &Server, source: &str, room: &str, name: &str) -> Ws {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+    let stream = socket
+        .connect(format!("127.0.0.1:{}", server.port).parse().unwrap())
+        .await
+        .unwrap();
+    let url = format!(
+        "ws://127.0.0.1:{}/signal?room={room}&peer={}",
+        server.port,
+        id(name)
+    );
+    let mut ws = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream))
+        .await
+        .unwrap()
+        .0;
+    let challenge = next_json(&mut ws).await;
+    let nonce = challenge["nonce"].as_str().unwrap();
+    let proof = prove::<Value>(&identity(name), room, nonce);
+    send(&mut ws, serde_json::to_value(proof).unwrap()).await;
+    assert_eq!(next_json(&mut ws).await["type"], "welcome");
+    ws
+}
+
+/// One address's stalled readers cost its own share of the server's queues (an eighth of
+/// the 256 MiB bound, MAX_QUEUED_PER_ADDRESS in cli/src/serve/state.rs), never more: twelve
+/// connections from 127.0.0.2 that never read, flooded until each queue is full, hold at most
+/// 32 MiB queued (their queues could hold 46 MB), the rest are dropped and counted
+/// (`queue-address`), and a reader at another address is served on; once they are cut off the
+/// bytes come back.
+#[tokio::test]
+async fn one_address_cannot_take_the_servers_queues() {
+    const SHARE: u64 = 32 * 1024 * 1024;
+    let server = Server::start(&[
+        "--max-relay-bytes",
+        "67108864",
+        "--max-frame-bytes",
+        "65536",
+        "--max-rate",
+        "2000",
+    ]);
+    let mut stalled = Vec::new();
+    for i in 0..12 {
+        stalled.push(join_from(&server, "127.0.0.2", "room", &format!("s{i}")).await);
+    }
+    let (mut sender, _) = server.join("room", A1).await;
+    let (mut honest, _) = server.join("room", A2).await;
+    let chunk = "A".repeat(60_000);
+    let frame = |to: String| json!({ "type": "relay", "frames": [{ "peer": to, "data": chunk }] });
+    // Round-robin over the stalled readers, as fast as the server takes frames, until the
+    // address's share refuses (or far past what their queues and sockets could hold).
+    let most = 12 * (held_for_a_stalled_member(60_100) + 1_000_000);
+    let mut sent = 0;
+    let refused = |server: &Server| server.health()["refused"]["queue-address"].as_u64();
+    while sent < most && refused(&server).is_none() {
+        for i in 0..12 {
+            send(&mut sender, frame(id(&format!("s{i}")))).await;
+            sent += 60_100;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let health = server.health();
+    assert!(
+        refused(&server).is_some(),
+        "sent {:.0} MB to 12 readers of one address that never read, and nothing was refused \
+         for their address: /health {health}",
+        sent as f64 / 1e6
+    );
+    assert!(
+        health["queued_bytes_one_address"].as_u64().unwrap() <= SHARE,
+        "one address holds more than its share: {health}"
+    );
+    // Another address is served on: a relayed message reaches the honest reader at once.
+    send(
+        &mut sender,
+        json!({ "type": "relay", "frames": [{ "peer": id(A2), "data": "aGk=" }] }),
+    )
+    .await;
+    let got = frame_within(&mut honest, &reply(), "the honest reader's message", |v| {
+        v["type"] == "relay"
+    })
+    .await
+    .0;
+    assert_eq!(got["frames"][0]["data"], "aGk=");
+    // Cut off after the send timeout, the stalled readers' queued bytes come back.
+    let cut_off = Bound::new(
+        SEND_TIMEOUT,
+        "the server's send timeout (SEND_TIMEOUT in cli/src/serve/connection.rs)",
+    );
+    wait_for(&cut_off, "the stalled readers' queues emptied", || {
+        let health = server.health();
+        if health["queued_bytes"] == 0 {
+            Ok(())
+        } else {
+            Err(format!("/health: {health}"))
+        }
+    })
+    .await;
+    drop(stalled);
+}

@@ -494,7 +494,7 @@ async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppS
                         // ending is set first), or the room is gone.
                         break 'conn ending.get().map(ended);
                     };
-                    state.dequeued(&frame);
+                    state.dequeued(ip, &frame);
                     let message = match frame {
                         Outgoing::Binary(bytes) => Message::Binary(bytes.into()),
                         Outgoing::Text(text) => Message::Text(text.into()),
@@ -537,7 +537,7 @@ async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppS
     // What is still queued for this connection is no longer anyone's.
     rx.close();
     while let Ok(out) = rx.try_recv() {
-        state.dequeued(&out);
+        state.dequeued(ip, &out);
     }
     match verdict {
         Some(v) => {

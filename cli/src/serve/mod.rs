@@ -81,6 +81,7 @@ fn app(args: &ServeArgs) -> Router {
         allow_origins: args.allow_origin.clone(),
         joins: JoinRate::default(),
         queued: AtomicUsize::new(0),
+        queued_at: Mutex::new(std::collections::HashMap::new()),
         // run() draws one when none was given; without it (tests building the app), no
         // token: nobody conducts.
         conductor_tokens: conductor_tokens(args),

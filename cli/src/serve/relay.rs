@@ -14,6 +14,7 @@ use super::state::Shared;
 use grapevine_core::lab::NodeId;
 use grapevine_core::signal;
 use std::collections::HashMap;
+use std::net::IpAddr;
 use tokio::sync::mpsc;
 
 /// A relayed message's bytes as they came: base64 from a JSON `relay` frame, as they are
@@ -81,7 +82,7 @@ pub(super) fn relay_signal(
         data,
     })
     .expect("serialisable");
-    state.offer(&member.tx, Outgoing::Text(frame));
+    state.offer(&member.tx, member.ip, Outgoing::Text(frame));
     true
 }
 
@@ -107,18 +108,18 @@ pub(super) fn relay_frames(state: &Shared, room: &str, from: &str, messages: Vec
         }
         by_receiver.entry(to).or_default().push(data);
     }
-    let receivers: Vec<(mpsc::Sender<Outgoing>, bool, Vec<Data>)> = by_receiver
+    let receivers: Vec<(mpsc::Sender<Outgoing>, IpAddr, bool, Vec<Data>)> = by_receiver
         .into_iter()
         .filter_map(|(to, data)| {
             let member = here.members.get(&to)?;
-            Some((member.tx.clone(), member.binary, data))
+            Some((member.tx.clone(), member.ip, member.binary, data))
         })
         .collect();
     let max = state.limits.frame_bytes;
     drop(rooms);
     // Encoded and queued outside the lock: every connection's frames pass through it.
     let mut undelivered = 0;
-    for (tx, binary, messages) in receivers {
+    for (tx, ip, binary, messages) in receivers {
         let (frames, lost) = if binary {
             binary_frames(from_id, &messages, max)
         } else {
@@ -126,7 +127,7 @@ pub(super) fn relay_frames(state: &Shared, room: &str, from: &str, messages: Vec
         };
         undelivered += lost;
         for (frame, count) in frames {
-            if !state.offer(&tx, frame) {
+            if !state.offer(&tx, ip, frame) {
                 // Its queue is full (it does not read fast enough) or it just closed.
                 undelivered += count;
             }

@@ -249,7 +249,7 @@ impl Drop for Membership {
 /// Queues `text` for every member of `room` (marked stale where its queue is full).
 pub(super) fn broadcast(state: &Shared, room: &Room, text: &str) {
     for member in room.members.values() {
-        if !state.offer(&member.tx, Outgoing::Text(text.to_string())) {
+        if !state.offer(&member.tx, member.ip, Outgoing::Text(text.to_string())) {
             member.stale.store(true, Ordering::Relaxed);
         }
     }
@@ -404,6 +404,7 @@ pub(super) async fn health(State(state): State<AppState>) -> Json<serde_json::Va
         "relay_bytes": relay_bytes,
         "relay_frames": relay_frames,
         "queued_bytes": state.queued.load(Ordering::Relaxed),
+        "queued_bytes_one_address": state.queued_at_busiest(),
         "refused": refused,
         "room": per_room,
     }))

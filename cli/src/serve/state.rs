@@ -28,6 +28,12 @@ pub(super) const QUEUE_FRAMES: usize = 64;
 /// them all in bytes, whatever the number of connections.
 const MAX_QUEUED_BYTES: usize = 256 * 1024 * 1024;
 
+/// Bytes queued for the connections of one address at most (an eighth of
+/// [`MAX_QUEUED_BYTES`]): readers that stall (a flood of connections that never read) cost
+/// their own address's share, never the others', so frames for everyone else never drop
+/// because of them. A class behind one router, reading, holds a few KiB queued.
+pub(super) const MAX_QUEUED_PER_ADDRESS: usize = MAX_QUEUED_BYTES / 8;
+
 /// What every connection shares: the rooms, the limits, and the server-wide counters.
 pub(super) struct Shared {
     pub(super) rooms: Mutex<Rooms>,
@@ -40,6 +46,8 @@ pub(super) struct Shared {
     pub(super) joins: JoinRate,
     /// Bytes queued for all connections together.
     pub(super) queued: AtomicUsize,
+    /// Bytes queued for the connections of each address.
+    pub(super) queued_at: Mutex<HashMap<IpAddr, usize>>,
     /// Each conducted room's token: a token conducts its own room and no other.
     pub(super) conductor_tokens: BTreeMap<String, String>,
     /// The join codes asked for (`--join-code`), if any.
@@ -66,25 +74,54 @@ impl Shared {
             .or_default() += 1;
     }
 
-    /// Queues `text` for a connection, unless its queue is full or all queues together hold
-    /// [`MAX_QUEUED_BYTES`]; false (and counted) if dropped.
-    pub(super) fn offer(&self, tx: &mpsc::Sender<Outgoing>, frame: Outgoing) -> bool {
+    /// Queues a frame for a connection of address `ip`, unless its queue is full, its
+    /// address's connections hold [`MAX_QUEUED_PER_ADDRESS`] (`queue-address`), or all queues
+    /// together [`MAX_QUEUED_BYTES`] (`queue-memory`); false (and counted) if dropped.
+    pub(super) fn offer(&self, tx: &mpsc::Sender<Outgoing>, ip: IpAddr, frame: Outgoing) -> bool {
         let len = frame.len();
-        if self.queued.fetch_add(len, Ordering::Relaxed) + len > MAX_QUEUED_BYTES {
-            self.queued.fetch_sub(len, Ordering::Relaxed);
-            self.refused("queue-memory");
-            return false;
+        {
+            let mut at = self.queued_at.lock().expect("queued_at");
+            let here = at.entry(ip).or_default();
+            if *here + len > MAX_QUEUED_PER_ADDRESS {
+                drop(at);
+                self.refused("queue-address");
+                return false;
+            }
+            if self.queued.fetch_add(len, Ordering::Relaxed) + len > MAX_QUEUED_BYTES {
+                self.queued.fetch_sub(len, Ordering::Relaxed);
+                drop(at);
+                self.refused("queue-memory");
+                return false;
+            }
+            *here += len;
         }
         if tx.try_send(frame).is_err() {
-            self.queued.fetch_sub(len, Ordering::Relaxed);
+            self.unqueue(ip, len);
             return false;
         }
         true
     }
 
-    /// A frame left a queue.
-    pub(super) fn dequeued(&self, frame: &Outgoing) {
-        self.queued.fetch_sub(frame.len(), Ordering::Relaxed);
+    /// A frame for a connection of `ip` left its queue.
+    pub(super) fn dequeued(&self, ip: IpAddr, frame: &Outgoing) {
+        self.unqueue(ip, frame.len());
+    }
+
+    fn unqueue(&self, ip: IpAddr, len: usize) {
+        self.queued.fetch_sub(len, Ordering::Relaxed);
+        let mut at = self.queued_at.lock().expect("queued_at");
+        if let Some(here) = at.get_mut(&ip) {
+            *here = here.saturating_sub(len);
+            if *here == 0 {
+                at.remove(&ip);
+            }
+        }
+    }
+
+    /// The most bytes queued for one address now (`/health`).
+    pub(super) fn queued_at_busiest(&self) -> usize {
+        let at = self.queued_at.lock().expect("queued_at");
+        at.values().copied().max().unwrap_or(0)
     }
 
     /// The limits as a welcome tells them.
