@@ -354,7 +354,7 @@ async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppS
     ping.tick().await;
     let mut roster = tokio::time::interval(Duration::from_secs(1));
     let mut wrong_tokens = 0;
-    // The join code last told to this connection, while it conducts.
+    // While it conducts: the join code and the room's view (by address, locked) last told.
     let mut conducting = false;
     let mut told_code: Option<String> = None;
     let mut told_view: Option<String> = None;

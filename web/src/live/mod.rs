@@ -137,11 +137,7 @@ pub fn start(
             refused: false,
             server_locked: None,
             identity: identity.clone(),
-            mesh: Mesh::new(
-                me,
-                LinkTarget::TAB,
-                GossipRng::derive(mesh_seed, Stream::Topology, 0),
-            ),
+            mesh: mesh_of(me, mesh_seed),
             peers: BTreeMap::new(),
             next_plan: 0.0,
             next_report: 0.0,
@@ -212,6 +208,15 @@ pub fn start(
     handle
 }
 
+/// Whom `me` links to: a tab's share of the mesh, its choices drawn from `seed`.
+fn mesh_of(me: grapevine_core::lab::NodeId, seed: u64) -> Mesh<Via> {
+    Mesh::new(
+        me,
+        LinkTarget::TAB,
+        GossipRng::derive(seed, Stream::Topology, 0),
+    )
+}
+
 impl Live {
     /// This tab is a copy of another that holds its id (a duplicated tab): it becomes a
     /// member of its own, with `identity` (kept for the tab), before it ever joined.
@@ -220,11 +225,7 @@ impl Live {
         session::keep(&self.room, &identity);
         self.me = me;
         self.node = LiveNode::new(identity.clone(), seed, self.node.config(), now());
-        self.mesh = Mesh::new(
-            me,
-            LinkTarget::TAB,
-            GossipRng::derive(mesh_seed, Stream::Topology, 0),
-        );
+        self.mesh = mesh_of(me, mesh_seed);
         self.signaling.set_identity(identity.clone());
         self.identity = identity;
         if self.conductor_token.is_some() {

@@ -37,10 +37,7 @@ impl Live {
                 session::forget(&self.room);
                 self.signaling.stop();
                 // This id is another tab's now: this one no longer answers for it.
-                self.refused = true;
-                if let Some(tabs) = self.tabs.take() {
-                    tabs.leave();
-                }
+                self.leave_tabs();
                 self.say("another tab joined with this tab's key (a duplicated tab?): reload this one to join with a new key".into());
                 ServerState::Taken(reason)
             }
@@ -50,13 +47,10 @@ impl Live {
             self.server,
             ServerState::NeedsCode(_) | ServerState::Locked(_) | ServerState::Removed(_)
         ) {
-            self.refused = true;
             // Not in the room: the server refused this tab (no code, locked, removed), so it
             // does not stay in through the tabs of this browser either. It leaves their
             // channel and every link; a welcome brings it back.
-            if let Some(tabs) = self.tabs.take() {
-                tabs.leave();
-            }
+            self.leave_tabs();
             let linked: Vec<NodeId> = self.peers.keys().copied().collect();
             for peer in linked {
                 self.mesh.gone(peer);
@@ -109,6 +103,14 @@ impl Live {
     pub(super) fn on_join_code(&mut self, code: String, rotates_in_ms: Option<u64>) {
         let until = rotates_in_ms.map(|ms| super::js::now().0 + ms);
         self.join_code = Some((code, until));
+    }
+
+    /// Leaves this browser's other tabs (their channel), and stays out until a welcome.
+    fn leave_tabs(&mut self) {
+        self.refused = true;
+        if let Some(tabs) = self.tabs.take() {
+            tabs.leave();
+        }
     }
 
     /// Joins this browser's other tabs in the room (their BroadcastChannel), if not yet: once
