@@ -73,7 +73,7 @@ test('a rogue member forges news, rumors, writes and members, floods, takes ids,
   assert.equal(linked.length, 3, `the rogue linked to every tab: ${JSON.stringify(lines.slice(0, 3))}`);
   const sent = new Set(lines.filter((l) => l.sent).map((l) => l.sent));
   for (const what of ['forged-leave-unsigned', 'forged-leave-signed-by-rogue', 'forged-death-at-last-incarnation',
-    'forged-rumor-unsigned', 'forged-rumor-signed-by-rogue', 'forged-write-at-largest-version', 'fake-members', 'flood']) {
+    'forged-rumor-unsigned', 'forged-rumor-signed-by-rogue', 'forged-write-at-largest-version', 'fake-members', 'empty-digests', 'flood']) {
     assert.ok(sent.has(what), `the rogue sent ${what}: ${[...sent]}`);
   }
   assert.equal(lines.at(-1).unsent, 0, 'every attack went out');
@@ -87,7 +87,8 @@ test('a rogue member forges news, rumors, writes and members, floods, takes ids,
     assert.ok((await memberRows(t)) <= 4, `${who}: ${await memberRows(t)} members listed`);
     const refused = await refusals(t);
     console.log(`${who} refused ${JSON.stringify(refused)}`);
-    for (const why of ['unsigned', 'wrong-key', 'not-in-room', 'peer-rate']) {
+    // answer-bytes: the empty digests' answers, past what the rogue may draw.
+    for (const why of ['unsigned', 'wrong-key', 'not-in-room', 'peer-rate', 'answer-bytes']) {
       assert.ok(refused[why] > 0, `${who} counted ${why}: ${JSON.stringify(refused)}`);
     }
     assert.ok(Number(await t.getByTestId('live-refused').textContent()) >= 1_500, `${who}: the fake members counted`);

@@ -8,8 +8,8 @@
 //! the last incarnation with the victim's own proof of another incarnation), news that would
 //! push each member's own incarnation to the top, a rumor and a key-value write in the
 //! victim's name at the largest version, 1,500 made-up members each properly signed by a key
-//! of its own, and a flood of messages. It stays linked for `S` seconds, printing one JSON
-//! line per step.
+//! of its own, 600 empty key-value digests (each draws a whole delta), and a flood of
+//! messages. It stays linked for `S` seconds, printing one JSON line per step.
 //!
 //! `rogue --url ... --room ROOM --take-id ID` tries to join with another member's id (it
 //! cannot sign for it); `rogue --url ... --room ROOM --storm N` opens N joins at once from
@@ -22,7 +22,7 @@
 
 use futures_util::{SinkExt, StreamExt};
 use grapevine_core::auth::{Identity, Statement};
-use grapevine_core::lab::kv::{Entry, KvMessage, VClock};
+use grapevine_core::lab::kv::{Checks, Digest, Entry, KvMessage, Span, VClock};
 use grapevine_core::lab::live::{LinkMessage, LiveConfig, LiveNode};
 use grapevine_core::lab::rumor::{Rumor, RumorConfig, RumorId, RumorMessage};
 use grapevine_core::lab::swim::{Incarnation, MemberState, SwimMessage, Update};
@@ -304,6 +304,7 @@ fn attacks(me: &Identity, victim: NodeId) -> Vec<(&'static str, Message)> {
                 },
                 write,
             ],
+            want: Vec::new(),
         }),
     ));
     // 1,500 made-up members, each signed by its own key: valid signatures, no connection.
@@ -324,6 +325,15 @@ fn attacks(me: &Identity, victim: NodeId) -> Vec<(&'static str, Message)> {
                 members: chunk.to_vec(),
             }),
         ));
+    }
+    // Requests of a few bytes that draw kilobytes: "I hold nothing, send me everything".
+    let empty = KvMessage::Syn {
+        span: Span::ALL,
+        digest: Digest(Vec::new()),
+        checks: Checks::default(),
+    };
+    for _ in 0..600 {
+        out.push(("empty-digests", Message::Kv(empty.clone())));
     }
     for _ in 0..1_000 {
         out.push(("flood", Message::Link(LinkMessage::Ping { sent_ms: 0 })));

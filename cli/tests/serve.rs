@@ -1381,6 +1381,54 @@ fn membership_bound(n: u32, k: u32) -> Bound {
     )
 }
 
+/// An honest room of 60 members (one process, a tab's links each), joining at once and
+/// passing rumors for 30 s: the counters that signal trouble read zero, so a teacher can
+/// trust them when they do not (the answer budget, the message rate, the caps and the
+/// signatures refuse nothing of honest members, join syncs included).
+#[tokio::test]
+async fn an_honest_room_of_sixty_counts_nothing_malformed_or_refused() {
+    const SECONDS: u64 = 30;
+    let server = Server::start(&[]);
+    let duration = SECONDS.to_string();
+    let flags = [
+        "--room",
+        "honest",
+        "--count",
+        "60",
+        "--rumor-every",
+        "3",
+        "--seed",
+        "7",
+        "--duration",
+        &duration,
+    ];
+    let peers = Peers::start(&server, "class", &flags);
+    let summary = Bound::new(
+        ROUND_TRIP + Duration::from_secs(SECONDS + 2),
+        format!("--duration {SECONDS}, and the close handshake's 2 s at most"),
+    );
+    peers
+        .until(&summary, "a summary of 60 members", |lines| {
+            match lines.iter().find(|l| l["event"] == "summary") {
+                Some(s) if s["peers"] == 60 => Ok(()),
+                Some(s) => Err(format!("a summary of {} members: {s}", s["peers"])),
+                None => Err("no summary line".into()),
+            }
+        })
+        .await;
+    let lines = peers.lines.lock().unwrap();
+    let summary = lines.iter().find(|l| l["event"] == "summary").unwrap();
+    assert!(
+        summary["rumors_started"].as_u64() >= Some(5),
+        "rumors passed: {summary}"
+    );
+    assert_eq!(
+        (summary["malformed"].as_u64(), summary["refused"].as_u64()),
+        (Some(0), Some(0)),
+        "an honest room of 60's malformed and refused counts: {summary}"
+    );
+}
+
 /// `--rumors N` stops after N rumors: a lone member told to start one every 0.2 s for 3 s
 /// starts 2 with `--rumors 2` (about 15 without), and says so in its summary.
 #[tokio::test]

@@ -855,6 +855,7 @@ fn forged_rumors_and_writes_are_refused_and_the_victims_writes_still_replicate()
         1000,
         Message::Kv(KvMessage::Ack {
             delta: vec![entry.clone()],
+            want: vec![],
         }),
     );
     entry.proof = Some(identity(3000).sign(&Statement::Write {
@@ -869,7 +870,10 @@ fn forged_rumors_and_writes_are_refused_and_the_victims_writes_still_replicate()
         &mut mesh,
         3000,
         1000,
-        Message::Kv(KvMessage::Ack { delta: vec![entry] }),
+        Message::Kv(KvMessage::Ack {
+            delta: vec![entry],
+            want: vec![],
+        }),
     );
     let a = mesh.tab(1000);
     assert!(a.rumor().iter_rumors().all(|(r, _)| r.id.origin != b));
@@ -1134,10 +1138,163 @@ fn writes_by_keys_not_in_the_room_are_refused() {
         &mut mesh,
         2000,
         1000,
-        Message::Kv(KvMessage::Ack { delta: vec![entry] }),
+        Message::Kv(KvMessage::Ack {
+            delta: vec![entry],
+            want: vec![],
+        }),
     );
     assert!(mesh.tab(1000).kv().lww("k").is_none());
     assert_eq!(mesh.tab(1000).refusals().get("not-in-room"), 1);
+}
+
+/// A rogue that forwards an origin's writes but withholds one (its rewrite of a key) and
+/// hands in the key's captured old write instead leaves its victim at the origin's latest
+/// version with a stale value: version digests look in step. The per-origin checks find it,
+/// and the victim holds the origin's entries as every honest replica does within 10 s of an
+/// honest link. Tabs: 1000 writes, 2000 is honest, 3000 the victim, 4000 its only link
+/// before (the rogue's messages arrive over it).
+#[test]
+fn a_withheld_write_and_a_pinned_old_one_heal_over_an_honest_link() {
+    use grapevine_core::lab::kv::{Entry, KvMessage};
+    let mut mesh = Mesh::linked(4, |a, b| (a, b) == (0, 1) || (a, b) == (2, 3));
+    let origin = tab_id(1000);
+    mesh.run_until(1_000);
+    let now = mesh.now;
+    mesh.tab(1000).set(now, "color".into(), "red".into());
+    let old: Entry = mesh.tab(1000).kv().lww("color").unwrap().clone();
+    mesh.run_until(2_000);
+    let now = mesh.now;
+    mesh.tab(1000).set(now, "color".into(), "green".into());
+    mesh.tab(1000).set(now, "shape".into(), "round".into());
+    mesh.run_until(4_000);
+    let honest: Vec<Entry> = mesh.tab(2000).kv().entries_of(origin).cloned().collect();
+    assert!(honest.iter().any(|e| e.value == "green"), "{honest:?}");
+    // The rogue's delta: everything of the origin's but the rewrite, the old write instead.
+    let mut forged: Vec<Entry> = honest
+        .iter()
+        .map(|e| {
+            if e.key == "color" {
+                old.clone()
+            } else {
+                e.clone()
+            }
+        })
+        .collect();
+    forged.sort_by_key(|e| e.version);
+    // The server's word: who is in the room.
+    let now = mesh.now;
+    for member in [1000, 2000, 4000] {
+        mesh.tab(3000).handle_peer_here(now, tab_id(member));
+    }
+    inject(
+        &mut mesh,
+        4000,
+        3000,
+        Message::Kv(KvMessage::Ack {
+            delta: forged,
+            want: vec![],
+        }),
+    );
+    let version = |mesh: &mut Mesh, tab: u64| {
+        let digest = mesh.tab(tab).kv().digest();
+        digest.0.iter().find(|(o, _)| *o == origin).map(|p| p.1)
+    };
+    assert_eq!(
+        version(&mut mesh, 3000),
+        version(&mut mesh, 2000),
+        "the victim's version of the origin looks in step"
+    );
+    assert_eq!(mesh.tab(3000).kv().lww("color").unwrap().value, "red");
+    // An honest link; the origin writes nothing more meanwhile.
+    let linked = mesh.now.0;
+    mesh.joins
+        .push((Millis(linked), tab_id(2000), tab_id(3000)));
+    let mut healed = None;
+    while mesh.now.0 < linked + 10_000 {
+        mesh.run_until(mesh.now.0 + 100);
+        let entries = |mesh: &mut Mesh, tab: u64| -> Vec<Entry> {
+            mesh.tab(tab).kv().entries_of(origin).cloned().collect()
+        };
+        if entries(&mut mesh, 3000) == entries(&mut mesh, 2000) {
+            healed = Some(mesh.now.0 - linked);
+            break;
+        }
+    }
+    let victim: Vec<(String, String)> = mesh
+        .tab(3000)
+        .kv()
+        .entries_of(origin)
+        .map(|e| (e.key.clone(), e.value.clone()))
+        .collect();
+    assert!(
+        healed.is_some(),
+        "10 s after an honest link the victim still holds {victim:?}"
+    );
+    assert_eq!(mesh.tab(3000).kv().lww("color").unwrap().value, "green");
+    let refused = mesh.tab(3000).refusals();
+    assert_eq!(
+        refused.total(),
+        0,
+        "{refused:?} (healed after {healed:?} ms)"
+    );
+}
+
+/// A request of a few bytes that draws kilobytes (a key-value digest that is empty: "send me
+/// everything") is charged to the peer that asked: a flood of them at the message rate draws
+/// at most the answer budget (plus its burst), and what is past it is counted.
+#[test]
+fn a_flood_of_empty_digests_draws_only_the_answer_budget() {
+    use grapevine_core::lab::kv::{Checks, Digest, KvMessage, Span};
+    use grapevine_core::lab::live::ANSWER_BYTES_PER_INTERVAL;
+    let mut mesh = Mesh::new(2);
+    mesh.run_until(1_000);
+    // Values deflate cannot shrink (a live link deflates what it sends).
+    let mut x = 1u64;
+    for i in 0..40 {
+        let value: String = (0..25)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                format!("{:08x}", x >> 32)
+            })
+            .collect();
+        let now = mesh.now;
+        mesh.tab(1000).set(now, format!("key-{i}"), value);
+    }
+    mesh.run_until(3_000);
+    let greedy = tab_id(2000);
+    let empty = Message::Kv(KvMessage::Syn {
+        span: Span::ALL,
+        digest: Digest(vec![]),
+        checks: Checks::default(),
+    });
+    // 150 requests a second for 4 s, under the message rate (200/s).
+    let (seconds, per_second) = (4, 150);
+    let mut answered = 0;
+    let start = mesh.now.0;
+    for i in 0..seconds * per_second {
+        mesh.now = Millis(start + i * 1_000 / per_second);
+        inject(&mut mesh, 2000, 1000, empty.clone());
+        while let Some((to, bytes)) = mesh.tab(1000).poll_transmit() {
+            if to == greedy {
+                answered += bytes.len() as u64;
+            }
+        }
+    }
+    let interval = mesh.tab(1000).config().rumor.interval_ms as u64;
+    let rate = u64::from(ANSWER_BYTES_PER_INTERVAL) * 1_000 / interval;
+    // What the timers sent meanwhile is not in `answered` (the mesh did not run them).
+    let bound = rate * seconds + 2 * rate;
+    let refused = mesh.tab(1000).refusals();
+    assert!(
+        answered <= bound,
+        "{answered} bytes answered to a flood, budget {bound} ({refused:?})"
+    );
+    assert!(refused.get("answer-bytes") > 0, "{refused:?}");
+    assert_eq!(refused.get("peer-rate"), 0, "{refused:?}");
+    // The honest room: nothing refused in the same mesh's own exchanges.
+    assert_eq!(mesh.tab(2000).refusals().total(), 0);
 }
 
 /// Tabs 1000..=6000 on a ring (each linked to its two neighbours): a rumor's tree has to

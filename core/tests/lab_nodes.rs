@@ -1,7 +1,7 @@
 //! The lab's protocol nodes driven by hand: messages moved between instances one by one,
 //! time jumped to each deadline, as in foca's and str0m's tests.
 
-use grapevine_core::lab::kv::{KvCommand, KvConfig, KvMessage, KvNode, Span};
+use grapevine_core::lab::kv::{Checks, KvCommand, KvConfig, KvMessage, KvNode, Span};
 use grapevine_core::lab::push_sum::{PushSum, PushSumConfig, PushSumMessage};
 use grapevine_core::lab::rumor::{RumorCommand, RumorConfig, RumorEvent, RumorMessage, RumorNode};
 use grapevine_core::lab::swim::{
@@ -334,6 +334,7 @@ fn exchange(from: &mut KvNode, to: &mut KvNode, now: Millis) {
     let syn = KvMessage::Syn {
         span: Span::ALL,
         digest: from.digest(),
+        checks: Checks::default(),
     };
     to.handle_message(now, from.id(), syn);
     for t in sent(to) {
@@ -642,6 +643,7 @@ fn replicate_past_a_large_digest(summaries: bool) {
             NodeId(9),
             KvMessage::Ack {
                 delta: chunk.to_vec(),
+                want: vec![],
             },
         );
     }
@@ -649,6 +651,7 @@ fn replicate_past_a_large_digest(summaries: bool) {
     let whole = Message::Kv(KvMessage::Syn {
         span: Span::ALL,
         digest: x.digest(),
+        checks: Checks::default(),
     });
     assert!(
         encode(&whole).is_err(),
@@ -709,6 +712,7 @@ fn a_replica_in_step_answers_a_digest_with_nothing_to_want() {
         let syn = KvMessage::Syn {
             span: Span::ALL,
             digest: from.digest(),
+            checks: Checks::default(),
         };
         to.handle_message(Millis(1), from.id(), syn);
         let answers: Vec<KvMessage> = sent(to).into_iter().map(|t| t.message).collect();
@@ -728,7 +732,7 @@ fn a_replica_in_step_answers_a_digest_with_nothing_to_want() {
     };
     assert_eq!(digest.0, vec![(NodeId(1), 0)]);
     assert_eq!(delta.len(), 1);
-    assert!(matches!(&first[1], KvMessage::Ack { delta } if delta.len() == 1));
+    assert!(matches!(&first[1], KvMessage::Ack { delta, .. } if delta.len() == 1));
     assert_eq!(x.digest(), y.digest());
     // In step: the answer wants nothing and carries nothing; no Ack follows.
     let again = exchange(&mut x, &mut y);
@@ -738,6 +742,7 @@ fn a_replica_in_step_answers_a_digest_with_nothing_to_want() {
             span: Span::ALL,
             digest: grapevine_core::lab::kv::Digest(vec![]),
             delta: vec![],
+            held: vec![],
         }]
     );
 }
@@ -784,6 +789,7 @@ fn a_summary_is_answered_only_where_replicas_differ() {
         span: Span::ALL,
         origins,
         versions,
+        checks: Checks::default(),
     };
     let ours = grapevine_core::lab::kv::origins_hash([NodeId(1), NodeId(2)].into_iter());
     for message in [stale(ours ^ 1, vec![9, 9]), stale(ours, vec![9])] {

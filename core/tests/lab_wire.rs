@@ -2,7 +2,9 @@
 //! each kind of bad input gets its own error.
 
 use grapevine_core::auth::Proof;
-use grapevine_core::lab::kv::{Digest, Entry, KvMessage, Span, VClock};
+use grapevine_core::lab::kv::{
+    Checks, Digest, Entry, Held, KvMessage, Span, VClock, MAX_HELD_VERSIONS,
+};
 use grapevine_core::lab::live::LinkMessage;
 use grapevine_core::lab::push_sum::PushSumMessage;
 use grapevine_core::lab::rumor::{Rumor, RumorId, RumorMessage};
@@ -101,18 +103,49 @@ fn entry() -> impl Strategy<Value = Entry> {
         )
 }
 
+/// Checks of `n` origins under `salt` (none when the salt is even: both are valid).
+fn checks_for(salt: u64, n: usize) -> Checks {
+    let sums = if salt.is_multiple_of(2) {
+        vec![]
+    } else {
+        (0..n).map(|i| (salt >> (i % 8)) as u8).collect()
+    };
+    Checks { salt, sums }
+}
+
+/// Valid held lists: origins and versions ascending, within the cap.
+fn held() -> impl Strategy<Value = Vec<Held>> {
+    vec((node_id(), vec(any::<u64>(), 0..40)), 0..5).prop_map(|lists| {
+        let mut held: Vec<Held> = lists
+            .into_iter()
+            .map(|(origin, mut versions)| {
+                versions.sort_unstable();
+                versions.dedup();
+                Held { origin, versions }
+            })
+            .collect();
+        held.sort_unstable_by_key(|h| h.origin);
+        held.dedup_by_key(|h| h.origin);
+        held
+    })
+}
+
 fn kv() -> impl Strategy<Value = KvMessage> {
     prop_oneof![
-        pairs(50).prop_map(|d| KvMessage::Syn {
+        (pairs(50), any::<u64>()).prop_map(|(d, salt)| KvMessage::Syn {
             span: Span::ALL,
-            digest: Digest(d)
-        }),
-        (pairs(50), vec(entry(), 0..20)).prop_map(|(d, delta)| KvMessage::SynAck {
-            span: Span::ALL,
+            checks: checks_for(salt, d.len()),
             digest: Digest(d),
-            delta
         }),
-        vec(entry(), 0..20).prop_map(|delta| KvMessage::Ack { delta }),
+        (pairs(50), vec(entry(), 0..20), held()).prop_map(|(d, delta, held)| {
+            KvMessage::SynAck {
+                span: Span::ALL,
+                digest: Digest(d),
+                delta,
+                held,
+            }
+        }),
+        (vec(entry(), 0..20), held()).prop_map(|(delta, want)| KvMessage::Ack { delta, want }),
         (node_id(), node_id(), any::<u64>(), any::<u64>()).prop_map(|(a, b, hash, origins)| {
             KvMessage::Summary {
                 span: Span {
@@ -135,6 +168,7 @@ fn kv() -> impl Strategy<Value = KvMessage> {
                     to: a.max(b),
                 },
                 origins,
+                checks: checks_for(origins, versions.len()),
                 versions,
             }),
     ]
@@ -321,6 +355,7 @@ fn messages_out_of_bounds_are_refused() {
     let unsorted = Message::Kv(KvMessage::Syn {
         span: Span::ALL,
         digest: Digest(vec![(NodeId(2), 1), (NodeId(1), 1)]),
+        checks: Checks::default(),
     });
     assert!(matches!(
         decode(&encode(&unsorted).unwrap()),
@@ -332,6 +367,7 @@ fn messages_out_of_bounds_are_refused() {
             to: NodeId(9),
         },
         digest: Digest(vec![(NodeId(2), 1)]),
+        checks: Checks::default(),
     });
     assert!(matches!(
         decode(&encode(&outside).unwrap()),
@@ -344,11 +380,44 @@ fn messages_out_of_bounds_are_refused() {
             to: NodeId(1),
         },
         digest: Digest(vec![]),
+        checks: Checks::default(),
     });
     assert!(matches!(
         decode(&encode(&backwards).unwrap()),
         Err(WireError::OutOfBounds(_))
     ));
+    // Checks that do not match the digest, one per origin.
+    let unchecked = Message::Kv(KvMessage::Syn {
+        span: Span::ALL,
+        digest: Digest(vec![(NodeId(1), 1), (NodeId(2), 1)]),
+        checks: Checks {
+            salt: 1,
+            sums: vec![7],
+        },
+    });
+    assert!(matches!(
+        decode(&encode(&unchecked).unwrap()),
+        Err(WireError::OutOfBounds(_))
+    ));
+    // Held lists out of order, or longer than the cap.
+    let list = |origin: u64, versions: Vec<u64>| Held {
+        origin: NodeId(origin),
+        versions,
+    };
+    for want in [
+        vec![list(2, vec![1]), list(1, vec![1])],
+        vec![list(1, vec![2, 1])],
+        vec![list(1, (1..=(MAX_HELD_VERSIONS as u64 + 1)).collect())],
+    ] {
+        let ack = Message::Kv(KvMessage::Ack {
+            delta: vec![],
+            want,
+        });
+        assert!(matches!(
+            decode(&encode(&ack).unwrap()),
+            Err(WireError::OutOfBounds(_))
+        ));
+    }
     let long_key = Message::Kv(KvMessage::Ack {
         delta: vec![Entry {
             origin: NodeId(1),
@@ -359,6 +428,7 @@ fn messages_out_of_bounds_are_refused() {
             clock: VClock::default(),
             proof: None,
         }],
+        want: vec![],
     });
     assert!(matches!(
         decode(&encode(&long_key).unwrap()),
@@ -419,7 +489,10 @@ fn links_deflate_long_messages_and_refuse_bombs() {
             proof: None,
         })
         .collect();
-    let ack = Message::Kv(KvMessage::Ack { delta });
+    let ack = Message::Kv(KvMessage::Ack {
+        delta,
+        want: vec![],
+    });
     let (plain, packed) = (encode(&ack).unwrap(), pack(&ack).unwrap());
     assert_eq!(packed[0], VERSION | DEFLATED);
     assert!(

@@ -13,6 +13,7 @@
 
 use super::conduct::{Command, Order, Podium, Settings};
 use super::kv::{KvCommand, KvConfig, KvEvent, KvNode};
+use super::role::Role;
 use super::room::{self, Carrier, Heard, HEARD_SLOTS};
 use super::rumor::{RumorCommand, RumorConfig, RumorEvent, RumorId, RumorNode};
 use super::swim::{
@@ -39,6 +40,14 @@ pub const FORGET_AFTER_MS: u32 = 60_000;
 /// honest member sends a few dozen (probes, acks, pushes, pulls, anti-entropy, push-pull
 /// chunks); beyond this a peer's messages are dropped unread and counted (`peer-rate`).
 pub const PEER_MESSAGES_PER_SEC: u32 = 200;
+/// Most bytes of answers sent to one peer per gossip interval, on average (bursts of two
+/// seconds' worth): what a request draws is charged to the peer that asked, so a request that
+/// costs a few bytes and draws kilobytes (an empty digest draws a whole delta) cannot make
+/// this member send more than this to it; answers past it are dropped and counted
+/// (`answer-bytes`). An honest peer's exchanges draw at most two key-value deltas (8 KiB
+/// each), a digest and a few acks per interval; a new member's first push-pull (the whole
+/// membership, two 16 KiB chunks at 200 members) fits the burst.
+pub const ANSWER_BYTES_PER_INTERVAL: u32 = 32 * 1024;
 /// Forged signatures taken from one peer before everything it sends is refused unread.
 pub const MAX_FORGERIES: u64 = 32;
 /// Peers banned at most (each is one id; the server caps connections).
@@ -81,39 +90,44 @@ struct Link {
     next_hello: Millis,
     next_ping: Millis,
     rtt_ms: Option<u64>,
-    /// The peer's message budget.
-    budget: Budget,
+    /// The peer's message budget ([`PEER_MESSAGES_PER_SEC`]).
+    budget: Bucket,
+    /// The bytes of answers the peer may still draw ([`ANSWER_BYTES_PER_INTERVAL`]).
+    answers: Bucket,
 }
 
-/// A message budget: a token bucket, [`PEER_MESSAGES_PER_SEC`] on average, bursts of two
-/// seconds' worth.
+/// A token bucket: `rate` tokens a second on average, bursts of two seconds' worth.
 #[derive(Clone, Debug)]
-struct Budget {
+struct Bucket {
     tokens: f64,
     filled: Millis,
 }
 
-impl Budget {
-    fn new(now: Millis) -> Budget {
-        Budget {
-            tokens: 2.0 * f64::from(PEER_MESSAGES_PER_SEC),
+impl Bucket {
+    /// A full bucket at `rate`.
+    fn full(now: Millis, rate: f64) -> Bucket {
+        Bucket {
+            tokens: 2.0 * rate,
             filled: now,
         }
     }
 
-    /// Takes one message from the budget; `false` if over the rate.
-    fn take(&mut self, now: Millis) -> bool {
-        let rate = f64::from(PEER_MESSAGES_PER_SEC);
+    /// Takes `amount` tokens from the bucket, refilled at `rate` since last time; `false`
+    /// (and nothing taken) if it holds fewer.
+    fn take(&mut self, now: Millis, rate: f64, amount: f64) -> bool {
         let elapsed = now.since(self.filled) as f64 / 1000.0;
         self.tokens = (self.tokens + elapsed * rate).min(2.0 * rate);
         self.filled = now;
-        if self.tokens < 1.0 {
+        if self.tokens < amount {
             return false;
         }
-        self.tokens -= 1.0;
+        self.tokens -= amount;
         true
     }
 }
+
+/// [`PEER_MESSAGES_PER_SEC`] as a bucket's rate.
+const MESSAGE_RATE: f64 = PEER_MESSAGES_PER_SEC as f64;
 
 /// What the page shows of a link.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -218,7 +232,7 @@ pub struct LiveNode {
     /// What this node refused itself (the protocols count theirs), by reason.
     refusals: Refusals,
     /// The budget members without a link share.
-    unlinked: Budget,
+    unlinked: Bucket,
     /// Forged signatures counted per peer.
     strikes: BTreeMap<NodeId, u64>,
     /// Peers whose messages are refused unread (too many forgeries).
@@ -282,7 +296,7 @@ impl LiveNode {
             loss: config.loss,
             loss_chance: Chance::new(config.loss),
             refusals: Refusals::default(),
-            unlinked: Budget::new(now),
+            unlinked: Bucket::full(now, MESSAGE_RATE),
             strikes: BTreeMap::new(),
             banned: alloc::collections::BTreeSet::new(),
             other_versions: alloc::collections::BTreeSet::new(),
@@ -574,7 +588,8 @@ impl LiveNode {
                 next_hello: now,
                 next_ping: now.after(PING_EVERY_MS),
                 rtt_ms: None,
-                budget: Budget::new(now),
+                budget: Bucket::full(now, MESSAGE_RATE),
+                answers: Bucket::full(now, self.answer_rate()),
             },
         );
         self.handle_timeout(now);
@@ -644,7 +659,7 @@ impl LiveNode {
             Some(link) => &mut link.budget,
             None => &mut self.unlinked,
         };
-        if !budget.take(now) {
+        if !budget.take(now, MESSAGE_RATE, 1.0) {
             self.refusals.add("peer-rate");
             return;
         }
@@ -739,6 +754,7 @@ impl LiveNode {
         match message {
             LinkMessage::Hello { sent_ms } => {
                 self.send(
+                    now,
                     peer,
                     Message::Link(LinkMessage::HelloAck { echo_ms: sent_ms }),
                 );
@@ -751,7 +767,11 @@ impl LiveNode {
                 self.ready(now, peer);
             }
             LinkMessage::Ping { sent_ms } => {
-                self.send(peer, Message::Link(LinkMessage::Pong { echo_ms: sent_ms }));
+                self.send(
+                    now,
+                    peer,
+                    Message::Link(LinkMessage::Pong { echo_ms: sent_ms }),
+                );
             }
             LinkMessage::Bye { .. } => {} // taken before the link check
         }
@@ -801,7 +821,7 @@ impl LiveNode {
                 seq: 0,
                 updates: alloc::vec![news],
             };
-            self.send(peer, Message::Swim(ping));
+            self.send(now, peer, Message::Swim(ping));
         }
     }
 
@@ -844,10 +864,18 @@ impl LiveNode {
             }
         }
         for peer in hellos {
-            self.send(peer, Message::Link(LinkMessage::Hello { sent_ms: now.0 }));
+            self.send(
+                now,
+                peer,
+                Message::Link(LinkMessage::Hello { sent_ms: now.0 }),
+            );
         }
         for peer in pings {
-            self.send(peer, Message::Link(LinkMessage::Ping { sent_ms: now.0 }));
+            self.send(
+                now,
+                peer,
+                Message::Link(LinkMessage::Ping { sent_ms: now.0 }),
+            );
         }
         if self.rumor.poll_timeout().is_some_and(|t| t <= now) {
             self.rumor.handle_timeout(now);
@@ -894,7 +922,7 @@ impl LiveNode {
 
     /// Encodes `message` for `peer`, unless the artificial loss drops it (or the peer has no
     /// link: protocols may name members this tab has no channel to).
-    fn send(&mut self, peer: NodeId, message: Message) {
+    fn send(&mut self, now: Millis, peer: NodeId, message: Message) {
         if !self.links.contains_key(&peer) {
             return;
         }
@@ -908,6 +936,14 @@ impl LiveNode {
         }
         match wire::pack(&message) {
             Ok(bytes) => {
+                if message.role() == Role::Reply {
+                    let rate = self.answer_rate();
+                    let link = self.links.get_mut(&peer).expect("checked above");
+                    if !link.answers.take(now, rate, bytes.len() as f64) {
+                        self.refusals.add("answer-bytes");
+                        return;
+                    }
+                }
                 self.counters.sent += 1;
                 self.effects.transmit(Transmit {
                     to: peer,
@@ -916,6 +952,12 @@ impl LiveNode {
             }
             Err(_) => self.counters.unsendable += 1,
         }
+    }
+
+    /// [`ANSWER_BYTES_PER_INTERVAL`] as bytes a second at the gossip interval now.
+    fn answer_rate(&self) -> f64 {
+        f64::from(ANSWER_BYTES_PER_INTERVAL) * 1000.0
+            / f64::from(self.rumor.config().interval_ms.max(1))
     }
 
     /// Moves every protocol's outputs into this node's: their messages encoded (or dropped by
@@ -954,13 +996,13 @@ impl LiveNode {
             self.effects.emit(LiveEvent::Kv(e));
         }
         while let Some(t) = self.rumor.poll_transmit() {
-            self.send(t.to, Message::Rumor(t.message));
+            self.send(now, t.to, Message::Rumor(t.message));
         }
         while let Some(t) = self.swim.poll_transmit() {
-            self.send(t.to, Message::Swim(t.message));
+            self.send(now, t.to, Message::Swim(t.message));
         }
         while let Some(t) = self.kv.poll_transmit() {
-            self.send(t.to, Message::Kv(t.message));
+            self.send(now, t.to, Message::Kv(t.message));
         }
     }
 }

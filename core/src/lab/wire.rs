@@ -26,8 +26,9 @@ use serde::{Deserialize, Serialize};
 /// digest first; [`KvMessage::Summary`]). 4: SWIM push-pull summaries (a hash of the
 /// membership first; [`SwimMessage::Summary`]), and key-value digests as versions alone
 /// where both ends hold the same origins ([`KvMessage::Versions`]). 5: deflated messages
-/// ([`pack`]).
-pub const VERSION: u8 = 5;
+/// ([`pack`]). 6: key-value digests checked per origin, so a withheld or pinned write heals
+/// ([`Checks`](super::kv::Checks), [`Held`](super::kv::Held)).
+pub const VERSION: u8 = 6;
 
 /// The version byte's flag for a deflated body ([`pack`]). A member of version 4 reads such
 /// a message as an unknown version, and this one reads every message of version 4 as

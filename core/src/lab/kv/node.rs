@@ -22,6 +22,17 @@
 //! ([`KvMessage::Versions`]): when every member writes at once (who heard a rumor), the
 //! digests that do go out cost a byte or two an origin instead of eleven.
 //!
+//! Versions alone trust the order of deltas: a replica's version of an origin is the highest
+//! write of it held, so a peer that forwards an origin's later writes but withholds an earlier
+//! one (or hands a newcomer a captured old write beside the latest) leaves a gap that version
+//! digests never show. Each origin's entries therefore also have a sum (a hash of the
+//! versions held, [`Origin`]'s `sum`), in the summary's hash; a digest carries one byte of
+//! each sum under a fresh salt ([`Checks`]), so a replica at the same version with other
+//! entries shows up within an exchange or two, however a peer chose what to withhold. Where
+//! the checks differ, the answer lists the versions it holds of that origin ([`Held`]), the
+//! other sends what is not in the list and asks for what it lacks, and both end with the
+//! newest write of every key.
+//!
 //! Conflicts appear when two nodes write the same key. Reading a key resolves its entries:
 //! - **last writer wins** ([`KvNode::lww`]): the entry with the largest (timestamp, origin);
 //!   simple, but a writer whose clock runs behind loses even when it wrote last, and one of two
@@ -61,6 +72,10 @@ pub const MAX_KEYS_PER_ORIGIN: usize = 64;
 pub const MAX_SIGNED_ENTRIES: usize = 8_192;
 /// The budget a delta is cut at, in estimated encoded bytes (under the wire's size cap).
 pub const DELTA_BUDGET_BYTES: usize = 8 * 1024;
+/// Most versions listed in one message's [`Held`] lists, all origins together: a signed
+/// writer's 64 keys four times over, and at most about 2.3 KiB beside a full delta and
+/// digest.
+pub const MAX_HELD_VERSIONS: usize = 256;
 
 /// A vector clock: one counter per node that wrote, sorted by node id.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -189,6 +204,55 @@ impl Span {
     };
 }
 
+/// One byte of each origin's sum ([`KvNode`]'s hash of the versions it holds of that
+/// origin), under a salt the sender draws afresh for each digest, in the digest's order: a
+/// replica at the same version of an origin with other entries (a write withheld by the peer
+/// it came through, or an old one handed in beside the latest) differs in its check with
+/// probability 255/256 per exchange, whatever entries a peer chose to withhold. Empty: not
+/// checked.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checks {
+    /// What each byte is salted with.
+    pub salt: u64,
+    /// One byte per origin of the digest, or none.
+    pub sums: Vec<u8>,
+}
+
+impl Checks {
+    /// The check of an origin whose sum is `sum`, under `salt`.
+    fn byte(salt: u64, sum: u64) -> u8 {
+        crate::rng::mix64(salt ^ sum) as u8
+    }
+}
+
+/// The versions a replica holds of one origin, ascending: sent where two replicas hold the
+/// same version of it and their checks differ, so the other sends what is not listed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Held {
+    /// The origin.
+    pub origin: NodeId,
+    /// The versions of its entries held, ascending.
+    pub versions: Vec<u64>,
+}
+
+/// Checks a list of [`Held`]: origins ascending, versions ascending, within
+/// [`MAX_HELD_VERSIONS`] in all.
+fn validate_held(held: &[Held]) -> Result<(), &'static str> {
+    if held.windows(2).any(|w| w[0].origin >= w[1].origin) {
+        return Err("held origins not sorted");
+    }
+    if held.iter().map(|h| h.versions.len()).sum::<usize>() > MAX_HELD_VERSIONS {
+        return Err("held versions too many");
+    }
+    if held
+        .iter()
+        .any(|h| h.versions.windows(2).any(|w| w[0] >= w[1]))
+    {
+        return Err("held versions not sorted");
+    }
+    Ok(())
+}
+
 impl Digest {
     fn version_of(&self, origin: NodeId) -> u64 {
         self.find(origin).unwrap_or(0)
@@ -212,6 +276,8 @@ pub enum KvMessage {
         span: Span,
         /// The sender's digest.
         digest: Digest,
+        /// A check of the entries behind each version of the digest.
+        checks: Checks,
     },
     /// "Here is where I am behind you, and here is what you lack."
     SynAck {
@@ -223,11 +289,17 @@ pub enum KvMessage {
         digest: Digest,
         /// Entries the `Syn`'s sender lacks.
         delta: Vec<Entry>,
+        /// The versions held of each origin where both are at the same version but the
+        /// checks differ: the `Syn`'s sender sends what is not listed.
+        held: Vec<Held>,
     },
-    /// "Here is what you lack."
+    /// "Here is what you lack (and what I lack of the versions you hold)."
     Ack {
         /// Entries the `SynAck`'s sender lacks.
         delta: Vec<Entry>,
+        /// Versions of the `SynAck`'s `held` lists not held here: the answer is an `Ack`
+        /// with those entries (and nothing wanted).
+        want: Vec<Held>,
     },
     /// "My digest over `span` hashes to `hash`" ([`digest_hash`]): a replica whose own digest
     /// over the span hashes the same says nothing; another answers with its digest of the
@@ -254,6 +326,8 @@ pub enum KvMessage {
         origins: u64,
         /// The sender's version of each, in the origins' order.
         versions: Vec<u64>,
+        /// A check of the entries behind each version.
+        checks: Checks,
     },
 }
 
@@ -262,7 +336,8 @@ pub fn origins_hash(origins: impl Iterator<Item = NodeId>) -> u64 {
     digest_hash(origins.map(|o| (o, 0)))
 }
 
-/// A hash of the (origin, version) pairs of a digest, in order: equal digests hash the same,
+/// A hash of the (origin, mark) pairs of a digest, in order (a mark: a version, or a version
+/// and its entries' sum, [`Origin::mark`]): equal digests hash the same,
 /// and digests that differ almost surely do not (a 64-bit mix per pair, chained). Not a
 /// cryptographic hash: a peer that made two digests collide would only skip one exchange with
 /// itself; replicas in step with honest peers still meet those.
@@ -299,19 +374,46 @@ impl KvMessage {
     /// Checks the bounds a decoded message must respect.
     pub fn validate(&self) -> Result<(), &'static str> {
         const NO_DIGEST: Digest = Digest(Vec::new());
+        let checked = |checks: &Checks, origins: usize| {
+            if checks.sums.is_empty() || checks.sums.len() == origins {
+                Ok(())
+            } else {
+                Err("checks do not match the digest")
+            }
+        };
         let (digest, delta) = match self {
-            KvMessage::Syn { span, digest } => (Some((span, digest)), None),
+            KvMessage::Syn {
+                span,
+                digest,
+                checks,
+            } => {
+                checked(checks, digest.0.len())?;
+                (Some((span, digest)), None)
+            }
             KvMessage::SynAck {
                 span,
                 digest,
                 delta,
-            } => (Some((span, digest)), Some(delta)),
-            KvMessage::Ack { delta } => (None, Some(delta)),
+                held,
+            } => {
+                validate_held(held)?;
+                (Some((span, digest)), Some(delta))
+            }
+            KvMessage::Ack { delta, want } => {
+                validate_held(want)?;
+                (None, Some(delta))
+            }
             KvMessage::Summary { span, .. } => (Some((span, &NO_DIGEST)), None),
-            KvMessage::Versions { span, versions, .. } => {
+            KvMessage::Versions {
+                span,
+                versions,
+                checks,
+                ..
+            } => {
                 if versions.len() > MAX_DIGEST_ORIGINS {
                     return Err("digest too long");
                 }
+                checked(checks, versions.len())?;
                 (Some((span, &NO_DIGEST)), None)
             }
         };
@@ -412,10 +514,37 @@ pub enum KvEvent {
     Refused(&'static str),
 }
 
+/// What a replica holds of one origin.
 #[derive(Clone, Debug, Default)]
 struct Origin {
+    /// The highest version held.
     version: u64,
+    /// The latest entry held for each key.
     entries: BTreeMap<String, Entry>,
+    /// A hash of the versions of `entries`, in key order: replicas that hold the same version
+    /// but not the same entries (a write withheld, an old one pinned) differ here.
+    sum: u64,
+}
+
+impl Origin {
+    /// Puts `entry` in (replacing the key's older entry) and updates version and sum.
+    fn insert(&mut self, entry: Entry) {
+        self.version = self.version.max(entry.version);
+        self.entries.insert(entry.key.clone(), entry);
+        self.sum = digest_hash(self.entries.values().map(|e| (NodeId(e.version), 0)));
+    }
+
+    /// What the summary's hash covers of this origin: its version and its entries' sum.
+    fn mark(&self) -> u64 {
+        self.version ^ crate::rng::mix64(self.sum)
+    }
+
+    /// The versions held, ascending.
+    fn versions(&self) -> Vec<u64> {
+        let mut versions: Vec<u64> = self.entries.values().map(|e| e.version).collect();
+        versions.sort_unstable();
+        versions
+    }
 }
 
 /// A replica of the key-value map.
@@ -434,6 +563,9 @@ pub struct KvNode {
     identity: Option<Identity>,
     /// Entries held, all origins.
     entries: usize,
+    /// How many digests this replica has sent: each one's checks are salted with a mix of
+    /// it and the id, so no two digests share a salt.
+    digests_sent: u64,
     /// Signed members: the members in the room (the signaling server's word, as SWIM's
     /// roster): a writer not held yet is taken only if it is here, so keys made up by the
     /// thousand cannot fill the writer cap.
@@ -455,6 +587,7 @@ impl KvNode {
             peers: Peers::default(),
             round,
             next_span_from: NodeId(0),
+            digests_sent: 0,
             identity: None,
             entries: 0,
             roster: Roster::default(),
@@ -497,40 +630,59 @@ impl KvNode {
         }
         (Span { from, to: until }, Digest(versions))
     }
+    /// Checks for `digest` (this replica's own), under a fresh salt.
+    fn checks_for(&mut self, digest: &Digest) -> Checks {
+        self.digests_sent += 1;
+        let salt = crate::rng::mix64(self.id.0 ^ self.digests_sent);
+        let sums = digest
+            .0
+            .iter()
+            .map(|(origin, _)| Checks::byte(salt, self.origins.get(origin).map_or(0, |o| o.sum)))
+            .collect();
+        Checks { salt, sums }
+    }
+
     /// The answer to a peer's digest over `span` (a `Syn`, or `Versions` with this
-    /// replica's ids beside them): where this replica is behind it, and what it lacks.
-    fn answer_digest(&mut self, from: NodeId, span: Span, digest: Digest) {
+    /// replica's ids beside them): where this replica is behind it, what it lacks, and the
+    /// versions held of the origins at the same version whose checks differ.
+    fn answer_digest(&mut self, from: NodeId, span: Span, digest: Digest, checks: &Checks) {
         let delta = self.delta_for(span, &digest, false);
         // Only where this replica is behind the sender (its version there), not the
         // whole digest: between replicas in step the answer is empty, where a full
         // digest would repeat every origin (a live room's anti-entropy is otherwise
         // mostly digests). What the sender lacks is in `delta`.
-        let behind = Digest(
-            digest
-                .0
-                .iter()
-                .map(|&(origin, theirs)| {
-                    (
-                        origin,
-                        self.origins.get(&origin).map_or(0, |o| o.version),
-                        theirs,
-                    )
-                })
-                .filter(|&(_, mine, theirs)| mine < theirs)
-                .map(|(origin, mine, _)| (origin, mine))
-                .collect(),
-        );
+        let mut behind = Vec::new();
+        let mut held = Vec::new();
+        let mut listed = 0;
+        for (i, &(origin, theirs)) in digest.0.iter().enumerate() {
+            let mine = self.origins.get(&origin);
+            let version = mine.map_or(0, |o| o.version);
+            if version < theirs {
+                behind.push((origin, version));
+            } else if let (Some(mine), Some(&check)) = (mine, checks.sums.get(i)) {
+                if version == theirs && Checks::byte(checks.salt, mine.sum) != check {
+                    let versions = mine.versions();
+                    listed += versions.len();
+                    if listed > MAX_HELD_VERSIONS {
+                        break; // The rest at a later exchange.
+                    }
+                    held.push(Held { origin, versions });
+                }
+            }
+        }
         self.effects.transmit(Transmit {
             to: from,
             message: KvMessage::SynAck {
                 span,
-                digest: behind,
+                digest: Digest(behind),
                 delta,
+                held,
             },
         });
     }
 
-    /// The hash of this replica's digest over `span` ([`digest_hash`]).
+    /// The hash of this replica's digest over `span`, each origin's entries' sum included
+    /// ([`digest_hash`] of [`Origin::mark`]s).
     fn span_hash(&self, span: Span) -> u64 {
         if span.from > span.to {
             return 0; // (refused by validation; BTreeMap::range would panic)
@@ -538,8 +690,61 @@ impl KvNode {
         digest_hash(
             self.origins
                 .range(span.from..=span.to)
-                .map(|(&origin, state)| (origin, state.version)),
+                .map(|(&origin, state)| (origin, state.mark())),
         )
+    }
+
+    /// Entries of the origins in `held` whose versions are not listed (`not_in`) or are
+    /// listed (`!not_in`), added to `delta` within the budget (`bytes` so far).
+    fn entries_by_held(
+        &self,
+        held: &[Held],
+        not_in: bool,
+        delta: &mut Vec<Entry>,
+        bytes: &mut usize,
+    ) {
+        for h in held {
+            let Some(origin) = self.origins.get(&h.origin) else {
+                continue;
+            };
+            let mut entries: Vec<&Entry> = origin
+                .entries
+                .values()
+                .filter(|e| h.versions.binary_search(&e.version).is_err() == not_in)
+                .collect();
+            entries.sort_unstable_by_key(|e| e.version);
+            for e in entries {
+                *bytes += e.size_estimate();
+                if *bytes > DELTA_BUDGET_BYTES || delta.len() == MAX_DELTA_ENTRIES {
+                    return;
+                }
+                delta.push(e.clone());
+            }
+        }
+    }
+
+    /// Of the versions `held` lists, those not held here (within [`MAX_HELD_VERSIONS`]).
+    fn wanted(&self, held: &[Held]) -> Vec<Held> {
+        let mut want = Vec::new();
+        let mut listed = 0;
+        for h in held {
+            let mine = self.origins.get(&h.origin);
+            let versions: Vec<u64> = h
+                .versions
+                .iter()
+                .copied()
+                .filter(|v| !mine.is_some_and(|o| o.entries.values().any(|e| e.version == *v)))
+                .take(MAX_HELD_VERSIONS - listed)
+                .collect();
+            listed += versions.len();
+            if !versions.is_empty() {
+                want.push(Held {
+                    origin: h.origin,
+                    versions,
+                });
+            }
+        }
+        want
     }
 
     /// The highest version held of each origin: equal digests mean equal replicas.
@@ -596,11 +801,21 @@ impl KvNode {
     /// cut at the budget. `listed_only`: origins the digest does not name are skipped (the
     /// digest lists only where its holder is behind), rather than sent whole.
     fn delta_for(&self, span: Span, digest: &Digest, listed_only: bool) -> Vec<Entry> {
+        self.delta_counted(span, digest, listed_only, &mut 0)
+    }
+
+    /// [`Self::delta_for`], adding the delta's estimated size to `bytes`.
+    fn delta_counted(
+        &self,
+        span: Span,
+        digest: &Digest,
+        listed_only: bool,
+        bytes: &mut usize,
+    ) -> Vec<Entry> {
         let mut delta = Vec::new();
         if span.from > span.to {
             return delta; // (refused by validation; BTreeMap::range would panic)
         }
-        let mut bytes = 0;
         for (&origin, state) in self.origins.range(span.from..=span.to) {
             if listed_only && digest.find(origin).is_none() {
                 continue;
@@ -616,8 +831,8 @@ impl KvNode {
                 .collect();
             newer.sort_unstable_by_key(|e| e.version);
             for e in newer {
-                bytes += e.size_estimate();
-                if bytes > DELTA_BUDGET_BYTES || delta.len() == MAX_DELTA_ENTRIES {
+                *bytes += e.size_estimate();
+                if *bytes > DELTA_BUDGET_BYTES || delta.len() == MAX_DELTA_ENTRIES {
                     return delta;
                 }
                 delta.push(e.clone());
@@ -640,12 +855,10 @@ impl KvNode {
             if old.is_none() {
                 self.entries += 1;
             }
-            let origin = self.origins.entry(entry.origin).or_default();
-            origin.version = origin.version.max(entry.version);
             self.effects.emit(KvEvent::Changed {
                 key: entry.key.clone(),
             });
-            origin.entries.insert(entry.key.clone(), entry);
+            self.origins.entry(entry.origin).or_default().insert(entry);
         }
     }
 
@@ -707,7 +920,6 @@ impl KvNode {
             self.effects.emit(KvEvent::Refused("no write number left"));
             return;
         };
-        own.version = version;
         let mut entry = Entry {
             origin: self.id,
             version,
@@ -718,9 +930,10 @@ impl KvNode {
             proof: None,
         };
         entry.proof = self.identity.as_ref().map(|i| i.sign(&entry.statement()));
-        if own.entries.insert(key.clone(), entry).is_none() {
+        if !own.entries.contains_key(&key) {
             self.entries += 1;
         }
+        own.insert(entry);
         self.effects.emit(KvEvent::Changed { key });
     }
 }
@@ -736,11 +949,16 @@ impl Node for KvNode {
 
     fn handle_message(&mut self, _now: Millis, from: NodeId, message: KvMessage) {
         match message {
-            KvMessage::Syn { span, digest } => self.answer_digest(from, span, digest),
+            KvMessage::Syn {
+                span,
+                digest,
+                checks,
+            } => self.answer_digest(from, span, digest, &checks),
             KvMessage::Versions {
                 span,
                 origins,
                 versions,
+                checks,
             } => {
                 if span.from > span.to {
                     return; // (refused by validation; BTreeMap::range would panic)
@@ -753,23 +971,41 @@ impl Node for KvNode {
                 if ids.len() != versions.len() || origins_hash(ids.iter().copied()) != origins {
                     return; // Met an origin since its summary: the next exchange starts again.
                 }
-                self.answer_digest(from, span, Digest(ids.into_iter().zip(versions).collect()));
+                let digest = Digest(ids.into_iter().zip(versions).collect());
+                self.answer_digest(from, span, digest, &checks);
             }
             KvMessage::SynAck {
                 span,
                 digest,
                 delta,
+                held,
             } => {
                 self.apply(delta);
-                let delta = self.delta_for(span, &digest, true);
-                if !delta.is_empty() {
+                let mut bytes = 0;
+                let mut delta = self.delta_counted(span, &digest, true, &mut bytes);
+                self.entries_by_held(&held, true, &mut delta, &mut bytes);
+                let want = self.wanted(&held);
+                if !delta.is_empty() || !want.is_empty() {
                     self.effects.transmit(Transmit {
                         to: from,
-                        message: KvMessage::Ack { delta },
+                        message: KvMessage::Ack { delta, want },
                     });
                 }
             }
-            KvMessage::Ack { delta } => self.apply(delta),
+            KvMessage::Ack { delta, want } => {
+                self.apply(delta);
+                let mut delta = Vec::new();
+                self.entries_by_held(&want, false, &mut delta, &mut 0);
+                if !delta.is_empty() {
+                    self.effects.transmit(Transmit {
+                        to: from,
+                        message: KvMessage::Ack {
+                            delta,
+                            want: Vec::new(),
+                        },
+                    });
+                }
+            }
             KvMessage::Summary {
                 span,
                 hash,
@@ -779,14 +1015,20 @@ impl Node for KvNode {
                     return; // In step over the span: nothing to say.
                 }
                 let (span, digest) = self.digest_from(span.from, span.to);
+                let checks = self.checks_for(&digest);
                 let message = if origins_hash(digest.0.iter().map(|&(o, _)| o)) == origins {
                     KvMessage::Versions {
                         span,
                         origins,
                         versions: digest.0.into_iter().map(|(_, v)| v).collect(),
+                        checks,
                     }
                 } else {
-                    KvMessage::Syn { span, digest }
+                    KvMessage::Syn {
+                        span,
+                        digest,
+                        checks,
+                    }
                 };
                 self.effects.transmit(Transmit { to: from, message });
             }
@@ -806,11 +1048,16 @@ impl Node for KvNode {
         let message = if self.config.summaries {
             KvMessage::Summary {
                 span,
-                hash: digest_hash(digest.0.iter().copied()),
+                hash: self.span_hash(span),
                 origins: origins_hash(digest.0.into_iter().map(|(o, _)| o)),
             }
         } else {
-            KvMessage::Syn { span, digest }
+            let checks = self.checks_for(&digest);
+            KvMessage::Syn {
+                span,
+                digest,
+                checks,
+            }
         };
         self.effects.transmit(Transmit { to, message });
     }
