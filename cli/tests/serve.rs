@@ -2469,6 +2469,19 @@ async fn join_code_flags_are_checked_and_a_refused_peer_says_why() {
 /// Joins as test member `name` from the local address `source` (127.0.0.x: another machine,
 /// as the server counts addresses), proving its key.
 async fn join_from(server: &Server, source: &str, room: &str, name: &str) -> Ws {
+    match try_join_from(server, source, room, name).await {
+        Ok(ws) => ws,
+        Err(why) => panic!("{name} from {source} refused: {why:?}"),
+    }
+}
+
+/// [`join_from`], returning the close code and reason when the server refuses.
+async fn try_join_from(
+    server: &Server,
+    source: &str,
+    room: &str,
+    name: &str,
+) -> Result<Ws, (u16, String)> {
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
     let stream = socket
@@ -2488,8 +2501,51 @@ async fn join_from(server: &Server, source: &str, room: &str, name: &str) -> Ws 
     let nonce = challenge["nonce"].as_str().unwrap();
     let proof = prove::<Value>(&identity(name), room, nonce);
     send(&mut ws, serde_json::to_value(proof).unwrap()).await;
-    assert_eq!(next_json(&mut ws).await["type"], "welcome");
-    ws
+    let bound = reply();
+    match tokio::time::timeout(bound.limit(), ws.next()).await {
+        Ok(Some(Ok(Message::Text(t)))) => {
+            let welcome: Value = serde_json::from_str(t.as_str()).unwrap();
+            assert_eq!(welcome["type"], "welcome", "{welcome}");
+            Ok(ws)
+        }
+        Ok(Some(Ok(Message::Close(Some(f))))) => Err((u16::from(f.code), f.reason.to_string())),
+        other => panic!("{name}: neither a welcome nor a close within {bound}: {other:?}"),
+    }
+}
+
+/// 256 members from one address (sybils, each proving a key of its own) take at most all but
+/// an eighth of a room (224 of 256): the rest are refused, and a student at another address
+/// and the conductor still join.
+#[tokio::test]
+async fn one_address_cannot_fill_a_room() {
+    const TOKEN: &str = "sesame-0123";
+    let server = Server::start(&["--room", "class", "--conductor-token", TOKEN]);
+    let mut sybils = Vec::new();
+    let mut refused = Vec::new();
+    for i in 0..256 {
+        match try_join_from(&server, "127.0.0.2", "class", &format!("sybil-{i}")).await {
+            Ok(ws) => sybils.push(ws),
+            Err(why) => refused.push(why),
+        }
+    }
+    assert_eq!(
+        sybils.len(),
+        224,
+        "admitted from one address; refused: {refused:?}"
+    );
+    assert!(
+        refused
+            .iter()
+            .all(|(code, why)| *code == 1013
+                && why == "too many members of this room from this address"),
+        "{refused:?}"
+    );
+    let (_student, welcome) = server.join("class", B1).await;
+    assert_eq!(welcome["peers"].as_array().map(Vec::len), Some(224));
+    let (_teacher, _) = server
+        .join_with("class", "b2", &format!("&conduct={TOKEN}"))
+        .await;
+    assert_eq!(server.health()["refused"]["full"], 32);
 }
 
 /// One address's stalled readers cost its own share of the server's queues (an eighth of

@@ -28,6 +28,13 @@ pub(super) struct Limits {
 }
 
 impl Limits {
+    /// Most members of one room from one address: all but an eighth of the room (224 of
+    /// 256), so a class behind one NAT fits and a room filled from one address still has
+    /// places for students at others (the conductor's tab is admitted past every cap).
+    pub(super) fn room_share_per_ip(&self) -> usize {
+        (self.room_peers - self.room_peers / 8).max(1)
+    }
+
     /// The limits `args` set.
     pub(super) fn of(args: &ServeArgs) -> Limits {
         Limits {

@@ -137,6 +137,7 @@ pub(super) fn join(state: &Shared, ask: &Request<'_>, handles: Handles) -> Resul
     if its_rooms.is_some_and(|r| !r.contains_key(room) && r.len() >= state.limits.rooms_per_ip) {
         return Err(full("too many rooms from this address"));
     }
+    let from_this_address = its_rooms.and_then(|r| r.get(room)).copied().unwrap_or(0);
     if !rooms.rooms.contains_key(room) && rooms.rooms.len() >= state.limits.rooms {
         return Err(full("too many rooms on this server"));
     }
@@ -144,8 +145,13 @@ pub(super) fn join(state: &Shared, ask: &Request<'_>, handles: Handles) -> Resul
     if let Some(old) = here.members.get(peer) {
         old.ending
             .end(close::REPLACED, "this member connected again");
-    } else if here.members.len() >= state.limits.room_peers && !ask.conductor {
-        return Err(full("the room is full"));
+    } else if !ask.conductor {
+        if here.members.len() >= state.limits.room_peers {
+            return Err(full("the room is full"));
+        }
+        if from_this_address >= state.limits.room_share_per_ip() {
+            return Err(full("too many members of this room from this address"));
+        }
     }
     let others = here.others(peer);
     let conducted = here.conductor.frames();
