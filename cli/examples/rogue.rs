@@ -15,6 +15,13 @@
 //! cannot sign for it); `rogue --url ... --room ROOM --storm N` opens N joins at once from
 //! one address and never proves a key. Each prints what the server answered.
 //!
+//! `rogue --url ... --room ROOM --sybils N [--from ADDR] [--seconds S]` fills a room from one
+//! address: N members, each proving a key of its own, connected from the local address ADDR
+//! (127.0.0.2: another machine, as the server counts addresses), then idle. It prints how many
+//! were admitted and why the others were refused; each sybil the server then closes tries
+//! once to come back with a fresh key, a second later; once all are closed (or after S
+//! seconds, 60 by default) it prints the close codes and the comebacks' answers.
+//!
 //! `rogue --url ... --room ROOM --usurp S` is a student after the conductor's controls: it
 //! joins, presents a made-up conductor token, sends an order signed with its own key (a
 //! forgery: "fanout 9"), waits up to `S` seconds for a real order of the conductor to pass
@@ -41,7 +48,7 @@ type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 fn usage() -> ! {
-    eprintln!("usage: rogue --url http://HOST:PORT --room ROOM (--victim ID [--seconds S] | --take-id ID | --storm N)");
+    eprintln!("usage: rogue --url http://HOST:PORT --room ROOM (--victim ID [--seconds S] | --take-id ID | --storm N | --sybils N [--from ADDR] [--seconds S] | --usurp S)");
     std::process::exit(2)
 }
 
@@ -75,6 +82,10 @@ async fn main() {
         take_id(&ws, &room, &id).await;
     } else if let Some(n) = flag("--storm").and_then(|n| n.parse().ok()) {
         storm(&ws, &room, n).await;
+    } else if let Some(n) = flag("--sybils").and_then(|n| n.parse().ok()) {
+        let from = flag("--from").unwrap_or_else(|| "127.0.0.1".into());
+        let seconds = flag("--seconds").and_then(|s| s.parse().ok()).unwrap_or(60);
+        sybils(&ws, &room, n, &from, seconds).await;
     } else if let Some(seconds) = flag("--usurp").and_then(|s| s.parse().ok()) {
         usurp(&ws, &room, seconds).await;
     } else if let Some(victim) = flag("--victim").as_deref().and_then(parse_peer) {
@@ -176,6 +187,109 @@ async fn usurp(ws: &str, room: &str, seconds: u64) {
         }
     }
     say(json!({ "done": step }));
+}
+
+/// How a join from `from` ended: admitted (the socket), or closed with a code and reason (an
+/// HTTP status when refused before the upgrade).
+async fn join_from(ws: &str, room: &str, from: &str) -> Result<Socket, (u16, String)> {
+    let address = ws
+        .trim_start_matches("ws://")
+        .split('/')
+        .next()
+        .expect("host:port");
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(format!("{from}:0").parse().expect("--from ADDR"))
+        .expect("bind --from");
+    let stream = socket
+        .connect(address.parse().expect("the server's IP:port"))
+        .await
+        .expect("connect");
+    let me = key();
+    let url = format!("{ws}?room={room}&peer={}", peer_hex(me.id()));
+    let upgrade =
+        tokio_tungstenite::client_async(url, tokio_tungstenite::MaybeTlsStream::Plain(stream))
+            .await;
+    let mut socket = match upgrade {
+        Ok((socket, _)) => socket,
+        // Refused before the upgrade: HTTP 429 past the address's join rate.
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => {
+            return Err((r.status().as_u16(), "refused before the upgrade".into()))
+        }
+        Err(e) => panic!("{e}"),
+    };
+    while let Some(Ok(frame)) = socket.next().await {
+        match frame {
+            Ws::Text(text) => match serde_json::from_str::<ToClient<Signal>>(text.as_str()) {
+                Ok(ToClient::Challenge { nonce }) => {
+                    send(&mut socket, &prove(&me, room, &nonce)).await
+                }
+                Ok(ToClient::Welcome { .. }) => return Ok(socket),
+                _ => {}
+            },
+            Ws::Close(Some(close)) => {
+                return Err((u16::from(close.code), close.reason.to_string()))
+            }
+            _ => {}
+        }
+    }
+    Err((1006, "closed without a close frame".into()))
+}
+
+/// Fills `room` from the address `from` (see the module's doc).
+async fn sybils(ws: &str, room: &str, n: usize, from: &str, seconds: u64) {
+    use std::collections::BTreeMap;
+    let mut admitted = Vec::new();
+    let mut refused: BTreeMap<String, usize> = BTreeMap::new();
+    for _ in 0..n {
+        match join_from(ws, room, from).await {
+            Ok(socket) => admitted.push(socket),
+            Err((_, why)) => *refused.entry(why).or_default() += 1,
+        }
+    }
+    say(json!({ "sybils": n, "admitted": admitted.len(), "refused": refused }));
+    // Each held until the server closes it; then one comeback with a fresh key.
+    let (done_tx, mut done) = tokio::sync::mpsc::unbounded_channel();
+    for mut socket in admitted {
+        let (ws, room, from, done) = (
+            ws.to_string(),
+            room.to_string(),
+            from.to_string(),
+            done_tx.clone(),
+        );
+        tokio::spawn(async move {
+            let mut code = 1006;
+            while let Some(Ok(frame)) = socket.next().await {
+                if let Ws::Close(close) = frame {
+                    code = close.map_or(1005, |c| u16::from(c.code));
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let back = match join_from(&ws, &room, &from).await {
+                Ok(_) => 0,
+                Err((c, _)) => c,
+            };
+            let _ = done.send((code, back));
+        });
+    }
+    drop(done_tx);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    let (mut closed, mut back): (BTreeMap<u16, usize>, BTreeMap<u16, usize>) = Default::default();
+    loop {
+        tokio::select! {
+            ended = done.recv() => match ended {
+                Some((code, again)) => {
+                    *closed.entry(code).or_default() += 1;
+                    *back.entry(again).or_default() += 1;
+                }
+                None => break,
+            },
+            _ = tokio::time::sleep_until(deadline) => break,
+        }
+    }
+    // Comebacks: 0 when admitted again.
+    say(json!({ "closed": closed, "comebacks": back }));
 }
 
 /// `n` joins at once from this address, none proving a key.
