@@ -1388,6 +1388,7 @@ fn membership_bound(n: u32, k: u32) -> Bound {
 #[tokio::test]
 async fn an_honest_room_of_sixty_counts_nothing_malformed_or_refused() {
     const SECONDS: u64 = 30;
+    let _alone = HEAVY.lock().await;
     let server = Server::start(&[]);
     let duration = SECONDS.to_string();
     let flags = [
@@ -2546,6 +2547,199 @@ async fn one_address_cannot_fill_a_room() {
         .join_with("class", "b2", &format!("&conduct={TOKEN}"))
         .await;
     assert_eq!(server.health()["refused"]["full"], 32);
+}
+
+/// Held by the tests that measure a room's timing under load (an honest class of 60, a class
+/// under a flood): run one at a time, so each measures its own load and not the other's.
+static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The server's resident memory, MiB (Linux's `/proc`).
+fn resident_mib(server: &Server) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("VmRSS in /proc/PID/status");
+    kib / 1024
+}
+
+/// Runs an honest class of 16 native members in room `class` for `seconds`, a rumor a second,
+/// and returns its summary (`mean_latency_ms`: a rumor's mean time from its start to each
+/// member that heard it).
+async fn honest_class(server: &Server, name: &'static str, seconds: u64) -> Value {
+    let duration = seconds.to_string();
+    let flags = [
+        "--room",
+        "class",
+        "--count",
+        "16",
+        "--rumor-every",
+        "1",
+        "--seed",
+        "11",
+        "--duration",
+        &duration,
+    ];
+    let class = Peers::start(server, name, &flags);
+    let bound = Bound::new(
+        ROUND_TRIP + Duration::from_secs(seconds + 2),
+        format!("--duration {seconds}, and the close handshake's 2 s at most"),
+    );
+    class
+        .until(&bound, "a summary", |lines| {
+            match lines.iter().any(|l| l["event"] == "summary") {
+                true => Ok(()),
+                false => Err("no summary line".into()),
+            }
+        })
+        .await;
+    let lines = class.lines.lock().unwrap();
+    lines
+        .iter()
+        .find(|l| l["event"] == "summary")
+        .unwrap()
+        .clone()
+}
+
+/// An attack on the server from one address, in a room of its own, with the default caps:
+/// 12 connections that never read, and 60 that send them large signals and relayed messages
+/// (60 kB each, at the byte budget a connection may spend) until the stalled readers' socket
+/// buffers and queues are full (frames for them dropped). An honest class in another room,
+/// run before and then under the attack in the same test, hears its rumors about as fast (mean
+/// time within 1.5x), the server's memory stays within its stated bound (the address's share
+/// of the queues, 32 MiB, twice over for the allocator, above what it held before), and
+/// comes back once the stalled readers are cut off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_stalled_readers_and_large_signals_leaves_a_class_unharmed() {
+    const SHARE_MIB: u64 = 32;
+    const SECONDS: u64 = 15;
+    let _alone = HEAVY.lock().await;
+    let server = Server::start(&[]);
+    let quiet = honest_class(&server, "quiet", SECONDS).await;
+    let before = resident_mib(&server);
+    const STALLED: usize = 12;
+    let mut stalled = Vec::new();
+    for i in 0..STALLED {
+        stalled.push(join_from(&server, "127.0.0.2", "attic", &format!("s{i}")).await);
+    }
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut senders = Vec::new();
+    for i in 0..60 {
+        let mut ws = join_from(&server, "127.0.0.2", "attic", &format!("f{i}")).await;
+        let stop = stop.clone();
+        senders.push(tokio::spawn(async move {
+            let chunk = "A".repeat(60_000);
+            let mut n = i;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let to = id(&format!("s{}", n % STALLED));
+                let frame = if n % 2 == 0 {
+                    json!({ "type": "signal", "to": to, "data": { "offer": chunk } })
+                } else {
+                    json!({ "type": "relay", "frames": [{ "peer": to, "data": chunk }] })
+                };
+                if ws
+                    .send(Message::Text(frame.to_string().into()))
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+                n += 1;
+                // Two a second: 120 kB/s, under the byte budget (128 KiB/s).
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }));
+    }
+    let peak = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let sampling = {
+        let (peak, stop, pid) = (peak.clone(), stop.clone(), server.child.id());
+        tokio::spawn(async move {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+                let kib: u64 = status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:"))
+                    .and_then(|v| v.split_whitespace().next()?.parse().ok())
+                    .unwrap();
+                peak.fetch_max(kib / 1024, std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+    };
+    // Full: the readers' sockets (a few MB each), then their queues (frames dropped).
+    let full = Bound::new(
+        Duration::from_secs(30),
+        "12 readers' socket buffers (about 6 MB each) at 60 x 120 kB/s: 10 s, and then \
+         their queues",
+    );
+    let took = wait_for(&full, "the stalled readers' queues full", || {
+        let health = server.health();
+        match health["room"]["attic"]["relay_undelivered"].as_u64() {
+            Some(n) if n > 0 => Ok(()),
+            _ => Err(format!("/health: {health}")),
+        }
+    })
+    .await;
+    eprintln!(
+        "the stalled readers' queues were full {:.1} s into the flood: {}",
+        took.as_secs_f64(),
+        server.health()
+    );
+    let flooded = honest_class(&server, "flooded", SECONDS).await;
+    let health = server.health();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for s in senders {
+        let _ = s.await;
+    }
+    let _ = sampling.await;
+    let peak = peak.load(std::sync::atomic::Ordering::Relaxed);
+    let (q, f) = (
+        quiet["mean_latency_ms"].as_u64().unwrap(),
+        flooded["mean_latency_ms"].as_u64().unwrap(),
+    );
+    eprintln!(
+        "a rumor's mean time: {q} ms quiet, {f} ms under the flood ({:.2}x); the server's \
+         memory {before} MiB before, {peak} MiB at most during; /health during: {health}",
+        f as f64 / q as f64
+    );
+    for summary in [&quiet, &flooded] {
+        assert_eq!(
+            (summary["malformed"].as_u64(), summary["refused"].as_u64()),
+            (Some(0), Some(0)),
+            "{summary}"
+        );
+        assert!(summary["rumor_arrivals"].as_u64() > Some(100), "{summary}");
+    }
+    assert_eq!(flooded["relay_dropped"], 0, "{flooded}");
+    assert!(
+        f * 2 <= q * 3,
+        "a rumor's mean time under the flood, {f} ms, is more than 1.5x the quiet {q} ms"
+    );
+    assert!(
+        peak <= before + 2 * SHARE_MIB,
+        "the server held {peak} MiB under the flood, {before} MiB before: more than twice the \
+         address's {SHARE_MIB} MiB share above it"
+    );
+    // Cut off after the send timeout, the stalled readers' memory comes back.
+    let cut_off = Bound::new(
+        SEND_TIMEOUT + Duration::from_secs(2),
+        "the server's send timeout (SEND_TIMEOUT in cli/src/serve/connection.rs), and the \
+         allocator's return of the freed pages",
+    );
+    wait_for(&cut_off, "the server's memory back", || {
+        let now = resident_mib(&server);
+        let health = server.health();
+        if health["queued_bytes"] == 0 && now <= before + 8 {
+            Ok(())
+        } else {
+            Err(format!(
+                "{now} MiB resident ({before} MiB before); /health: {health}"
+            ))
+        }
+    })
+    .await;
+    drop(stalled);
 }
 
 /// One address's stalled readers cost its own share of the server's queues (an eighth of
