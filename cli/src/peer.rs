@@ -751,6 +751,11 @@ impl Member {
                                 }));
                             }
                         }
+                        ToClient::Waiting => {
+                            // A waiting room: the welcome comes on this connection once the
+                            // conductor admits the member.
+                            out.say(&format!("{} waits for the conductor to admit it", peer_hex(self.id)));
+                        }
                         ToClient::Pong | ToClient::Error { .. } | ToClient::ConductorRefused { .. } | ToClient::JoinCode { .. } | ToClient::Addresses { .. } => {}
                     }
                 },

@@ -2229,6 +2229,91 @@ async fn try_join(
     }
 }
 
+/// A waiting room (the conductor's `Wait` order): a newcomer is held at the door, told so,
+/// and listed to the conductor by address; admitted, it is welcomed on the same connection;
+/// removed, it is closed (4410); when the door opens, the rest come in. A member admitted
+/// before comes back without waiting.
+#[tokio::test]
+async fn a_waiting_room_holds_newcomers_until_the_conductor_admits_them() {
+    use grapevine_core::lab::conduct::{Baton, Command};
+    const TOKEN: &str = "sesame-0123";
+    let server = Server::start(&["--conductor-token", TOKEN, "--room", "room"]);
+    let (mut teacher, _) = server.join("room", A1).await;
+    send(&mut teacher, json!({ "type": "conduct", "token": TOKEN })).await;
+    assert_eq!(next_json(&mut teacher).await["type"], "conductor");
+    let (a2, _) = server.join("room", A2).await;
+    let mut baton = Baton::new(identity(A1), "room".into(), 0);
+    let mut order = |command: &Command| {
+        let text = baton.order(1_000, command);
+        json!({ "type": "order", "order": text })
+    };
+    send(&mut teacher, order(&Command::Wait { on: true })).await;
+    server
+        .logged("the conductor opened room room's waiting room")
+        .await;
+    let wait = |name: &'static str| {
+        let server = &server;
+        async move {
+            let (mut ws, nonce) = server.connect_raw_with("room", &id(name), "").await;
+            let proof = prove::<Value>(&identity(name), "room", &nonce);
+            send(&mut ws, serde_json::to_value(proof).unwrap()).await;
+            assert_eq!(next_json(&mut ws).await, json!({ "type": "waiting" }));
+            ws
+        }
+    };
+    let mut b1 = wait(B1).await;
+    let mut b2 = wait("b2").await;
+    let mut b3 = wait("b3").await;
+    quiet(&mut b1, 300).await;
+    let mut told = next_addresses(&mut teacher).await;
+    while told["waiting"][0]["members"].as_array().map(Vec::len) != Some(3) {
+        told = next_addresses(&mut teacher).await;
+    }
+    assert_eq!(told["waiting_room"], true, "{told}");
+    assert_eq!(
+        told["waiting"],
+        json!([{ "address": "127.0.0.1", "members": [id(B1), id("b2"), id("b3")] }])
+    );
+    assert_eq!(server.health()["room"]["room"]["waiting"], 3);
+    // Admitted before the waiting room: a2 comes back at once.
+    drop(a2);
+    server
+        .logged(&format!("peer {} left room room", id(A2)))
+        .await;
+    let _a2 = try_join(&server, "room", A2, "")
+        .await
+        .expect("a member admitted before does not wait");
+    // Admitted: welcomed on the connection that waited.
+    let b1_id = parse_peer(&id(B1)).unwrap();
+    send(
+        &mut teacher,
+        order(&Command::Admit {
+            members: vec![b1_id],
+        }),
+    )
+    .await;
+    let welcome = next_json(&mut b1).await;
+    assert_eq!(welcome["type"], "welcome", "{welcome}");
+    // Removed while waiting: closed with the removal's code.
+    let b2_id = parse_peer(&id("b2")).unwrap();
+    send(
+        &mut teacher,
+        order(&Command::Remove {
+            members: vec![b2_id],
+        }),
+    )
+    .await;
+    let (code, why) = closed(&mut b2).await;
+    assert_eq!(u16::from(code), 4410, "{why}");
+    // The door opens: the last one comes in.
+    send(&mut teacher, order(&Command::Wait { on: false })).await;
+    let welcome = next_json(&mut b3).await;
+    assert_eq!(welcome["type"], "welcome", "{welcome}");
+    let health = server.health();
+    assert_eq!(health["room"]["room"]["waiting"], 0, "{health}");
+    assert_eq!(health["room"]["room"]["peers"], 4, "{health}");
+}
+
 /// With `--join-code CODE`, a member joins only with the code (as typed: spaces and dashes do
 /// not matter); once admitted, its key comes back without it; the conductor needs none and
 /// is told the code.

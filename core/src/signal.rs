@@ -519,7 +519,18 @@ pub enum ToClient<D> {
         /// the page's toggle shows the server's word).
         #[serde(default)]
         locked: bool,
+        /// Whether newcomers wait to be admitted ([`Command::Wait`](crate::lab::conduct::Command::Wait));
+        /// absent when not.
+        #[serde(default, skip_serializing_if = "core::ops::Not::not")]
+        waiting_room: bool,
+        /// The newcomers waiting at the door, first come first, by address; absent when none.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        waiting: Vec<AddressMembers>,
     },
+    /// "Wait at the door": the room has a waiting room, and this member is held there until
+    /// the conductor admits it (then the welcome follows on the same connection) or removes
+    /// it (closed with [`close::REMOVED`]).
+    Waiting,
     /// A frame that could not be acted on, but broke no rule (a peer that just left).
     Error {
         /// What went wrong.

@@ -171,9 +171,38 @@ pub(super) struct Keeping {
     pub(super) removed: HashSet<String>,
     /// No new members.
     pub(super) locked: bool,
+    /// Newcomers wait at the door for the conductor ([`Keeping::waiting`]).
+    pub(super) waiting_room: bool,
+    /// Newcomers waiting at the door, first come first (at most [`MAX_WAITING`]): each
+    /// connection waits on its `Notify`, woken when the conductor admits or removes it (or
+    /// opens the door), and then asks to join again.
+    pub(super) waiting: Vec<Waiter>,
+}
+
+/// Newcomers held at a room's door at most; more are told the room is full.
+pub(super) const MAX_WAITING: usize = 256;
+
+/// A newcomer at the door.
+pub(super) struct Waiter {
+    pub(super) peer: String,
+    pub(super) ip: std::net::IpAddr,
+    pub(super) wake: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Keeping {
+    /// Wakes every waiting connection whose peer `which` picks (each asks to join again:
+    /// admitted, removed, or back to waiting) and lets them go from the list.
+    pub(super) fn wake(&mut self, which: impl Fn(&str) -> bool) {
+        self.waiting.retain(|w| {
+            if which(&w.peer) {
+                w.wake.notify_one();
+                false
+            } else {
+                true
+            }
+        });
+    }
+
     /// Whether `peer` was admitted before.
     pub(super) fn admitted(&self, peer: &str) -> bool {
         self.admitted.contains(peer)
@@ -205,9 +234,26 @@ impl Keeping {
         }
     }
 
+    /// The newcomers waiting at the door, by address (first come first within each, the
+    /// address of the first waiting first).
+    pub(super) fn waiting_by_address(&self) -> Vec<grapevine_core::signal::AddressMembers> {
+        let mut by: Vec<grapevine_core::signal::AddressMembers> = Vec::new();
+        for w in &self.waiting {
+            let address = w.ip.to_string();
+            match by.iter_mut().find(|a| a.address == address) {
+                Some(a) => a.members.push(w.peer.clone()),
+                None => by.push(grapevine_core::signal::AddressMembers {
+                    address,
+                    members: vec![w.peer.clone()],
+                }),
+            }
+        }
+        by
+    }
+
     /// Whether it holds nothing worth keeping once the room is empty.
     pub(super) fn is_idle(&self) -> bool {
-        !self.locked && self.removed.is_empty()
+        !self.locked && !self.waiting_room && self.removed.is_empty() && self.waiting.is_empty()
     }
 }
 

@@ -12,7 +12,8 @@ use super::frames::{close, text_of, FromClient, Outgoing, ToClient};
 use super::limits::{address, origin_allowed, Bucket};
 use super::relay::{self, relay_frames, relay_signal, Data};
 use super::rooms::{
-    conductor_view, join, others, record_links, relay_order, vouch, Handles, Membership, Request,
+    conductor_view, join, leave_door, others, record_links, relay_order, vouch, Handles,
+    Membership, Refusal, Request,
 };
 use super::state::{log, AppState, Ending, QUEUE_FRAMES};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -134,6 +135,33 @@ async fn finish(
         }
     })
     .await;
+}
+
+/// Holds a newcomer at the door until `door` is woken (`true`), or its connection closes
+/// (`false`). Waiting may take minutes: the connection is kept alive with pings rather than
+/// closed for silence.
+async fn wait_at_door(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    stream: &mut futures_util::stream::SplitStream<WebSocket>,
+    door: &tokio::sync::Notify,
+    idle: Duration,
+) -> bool {
+    let mut ping = tokio::time::interval(idle / 3);
+    ping.tick().await;
+    loop {
+        tokio::select! {
+            () = door.notified() => return true,
+            frame = stream.next() => match frame {
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return false,
+                Some(Ok(_)) => {} // Nothing to act on before the welcome.
+            },
+            _ = ping.tick() => {
+                if !send_within(sink, Message::Ping(Default::default())).await {
+                    return false;
+                }
+            }
+        }
+    }
 }
 
 /// Queued bytes a connection must have held when it ends for the server to hand its free
@@ -326,16 +354,39 @@ async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppS
         stale: stale.clone(),
         ending: ending.clone(),
     };
-    let joined = match join(&state, &ask, handles) {
-        Ok(joined) => joined,
-        Err(refusal) => {
-            state.refused(refusal.why);
-            log(&format!(
-                "refused peer {peer} in room {room}: {}",
-                refusal.reason
-            ));
-            finish(sink, stream, refusal.code, refusal.reason.to_string()).await;
-            return;
+    let mut told_to_wait = false;
+    let joined = loop {
+        match join(&state, &ask, handles.clone()) {
+            Ok(joined) => break joined,
+            Err(Refusal {
+                door: Some(door), ..
+            }) => {
+                // A waiting room: held at the door until the conductor decides, then asked
+                // to join again (admitted, removed, or the door opened).
+                if !told_to_wait {
+                    told_to_wait = true;
+                    log(&format!("peer {peer} waits at room {room}'s door"));
+                    let waiting = text_of(&ToClient::Waiting);
+                    if !send_within(&mut sink, Message::Text(waiting.into())).await {
+                        leave_door(&state, &room, &door);
+                        return;
+                    }
+                }
+                if !wait_at_door(&mut sink, &mut stream, &door, state.limits.idle).await {
+                    leave_door(&state, &room, &door);
+                    log(&format!("peer {peer} left room {room}'s door"));
+                    return;
+                }
+            }
+            Err(refusal) => {
+                state.refused(refusal.why);
+                log(&format!(
+                    "refused peer {peer} in room {room}: {}",
+                    refusal.reason
+                ));
+                finish(sink, stream, refusal.code, refusal.reason.to_string()).await;
+                return;
+            }
         }
     };
     let membership = Membership {

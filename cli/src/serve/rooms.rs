@@ -7,7 +7,7 @@
 //! its work, and only queues frames ([`Shared::offer`]): nothing here awaits or writes to a
 //! socket, so a slow client never holds the lock.
 
-use super::admission::Keeping;
+use super::admission::{Keeping, Waiter, MAX_WAITING};
 use super::frames::{close, text_of, Outgoing, ToClient};
 use super::state::{log, AppState, Ending, Member, Room, Shared};
 use axum::extract::State;
@@ -17,7 +17,7 @@ use grapevine_core::signal;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 /// A member's place in a room, as [`join`] gives it.
 pub(super) struct Joined {
@@ -50,15 +50,24 @@ pub(super) struct Refusal {
     pub(super) code: u16,
     pub(super) reason: &'static str,
     pub(super) why: &'static str,
+    /// Not refused but held at the door (a waiting room): woken when the conductor admits
+    /// or removes this member, or opens the door; then it asks to join again.
+    pub(super) door: Option<Arc<Notify>>,
 }
 
 impl Refusal {
     fn new(code: u16, why: &'static str, reason: &'static str) -> Refusal {
-        Refusal { code, reason, why }
+        Refusal {
+            code,
+            reason,
+            why,
+            door: None,
+        }
     }
 }
 
 /// A connection's handles, as its room keeps them.
+#[derive(Clone)]
 pub(super) struct Handles {
     pub(super) tx: mpsc::Sender<Outgoing>,
     pub(super) stale: Arc<AtomicBool>,
@@ -125,6 +134,28 @@ pub(super) fn join(state: &Shared, ask: &Request<'_>, handles: Handles) -> Resul
             "locked",
             "the room is locked: the conductor admits no new members",
         ));
+    }
+    if !known && kept.is_some_and(|k| k.waiting_room) {
+        let kept = rooms.kept.get_mut(room).expect("kept above");
+        // A newcomer that reconnected while waiting takes its old place's turn.
+        kept.waiting.retain(|w| w.peer != peer);
+        if kept.waiting.len() >= MAX_WAITING {
+            return Err(Refusal::new(
+                close::TRY_LATER,
+                "full",
+                "the waiting room is full",
+            ));
+        }
+        let door = Arc::new(Notify::new());
+        kept.waiting.push(Waiter {
+            peer: peer.to_string(),
+            ip,
+            wake: door.clone(),
+        });
+        return Err(Refusal {
+            door: Some(door),
+            ..Refusal::new(0, "waiting", "waiting for the conductor to admit you")
+        });
     }
     let full = |reason| Refusal::new(close::TRY_LATER, "full", reason);
     if !replacing
@@ -270,7 +301,20 @@ pub(super) fn conductor_view(state: &Shared, room: &str) -> String {
             .get(room)
             .map_or_else(Vec::new, Room::by_address),
         locked: rooms.kept.get(room).is_some_and(|k| k.locked),
+        waiting_room: rooms.kept.get(room).is_some_and(|k| k.waiting_room),
+        waiting: rooms
+            .kept
+            .get(room)
+            .map_or_else(Vec::new, Keeping::waiting_by_address),
     })
+}
+
+/// A newcomer waiting at `room`'s door left (its connection closed) before it was let in.
+pub(super) fn leave_door(state: &Shared, room: &str, door: &Arc<Notify>) {
+    let mut rooms = state.rooms.lock().expect("rooms lock");
+    if let Some(kept) = rooms.kept.get_mut(room) {
+        kept.waiting.retain(|w| !Arc::ptr_eq(&w.wake, door));
+    }
 }
 
 /// The members of `room` but `peer`.
@@ -347,6 +391,7 @@ pub(super) fn relay_order(
                 // (Never the conductor: its order to remove itself was refused.)
                 let removed = signal::peer_hex(id);
                 kept.remove(&removed);
+                kept.wake(|p| p == removed);
                 if let Some(member) = here.members.remove(&removed) {
                     member
                         .ending
@@ -370,6 +415,27 @@ pub(super) fn relay_order(
                 "the conductor {} room {room}",
                 if locked { "locked" } else { "unlocked" }
             ));
+        }
+        Command::Wait { on } => {
+            kept.waiting_room = on;
+            if !on {
+                // The door opens: each newcomer asks again (and meets the lock, the caps).
+                kept.wake(|_| true);
+            }
+            log(&format!(
+                "the conductor {} room {room}'s waiting room",
+                if on { "opened" } else { "closed" }
+            ));
+        }
+        Command::Admit { members } => {
+            for id in members {
+                let admitted = signal::peer_hex(id);
+                kept.admit(&admitted);
+                kept.wake(|p| p == admitted);
+                log(&format!(
+                    "the conductor admitted peer {admitted} to room {room}"
+                ));
+            }
         }
         _ => {}
     }
@@ -442,5 +508,7 @@ fn room_health(room: &Room, kept: Option<&Keeping>) -> serde_json::Value {
         "conductor": room.conductor.peer(),
         "locked": kept.is_some_and(|k| k.locked),
         "removed": kept.map_or(0, |k| k.removed.len()),
+        "waiting_room": kept.is_some_and(|k| k.waiting_room),
+        "waiting": kept.map_or(0, |k| k.waiting.len()),
     })
 }

@@ -128,6 +128,18 @@ pub enum Command {
         /// Locked or open.
         locked: bool,
     },
+    /// Newcomers wait at the door until the conductor admits them (on), or join at once
+    /// (off). The server holds them; members already admitted come back without waiting.
+    Wait {
+        /// Waiting room on or off.
+        on: bool,
+    },
+    /// These newcomers, waiting at the door, are in: the server admits their keys for the
+    /// session.
+    Admit {
+        /// Whom, at most [`MAX_SPLIT_MEMBERS`].
+        members: Vec<NodeId>,
+    },
 }
 
 impl Command {
@@ -153,6 +165,10 @@ impl Command {
             Command::Remove { members } if members.is_empty() => Err("nobody to remove"),
             Command::Remove { members } if members.len() > MAX_SPLIT_MEMBERS => {
                 Err("too many members to remove")
+            }
+            Command::Admit { members } if members.is_empty() => Err("nobody to admit"),
+            Command::Admit { members } if members.len() > MAX_SPLIT_MEMBERS => {
+                Err("too many members to admit")
             }
             _ => Ok(()),
         }
@@ -199,6 +215,19 @@ impl Command {
             Command::Lock { locked: false } => {
                 "the conductor unlocked the room: newcomers may join".into()
             }
+            Command::Wait { on: true } => {
+                "the conductor opened a waiting room: newcomers wait to be admitted".into()
+            }
+            Command::Wait { on: false } => {
+                "the conductor closed the waiting room: newcomers join at once".into()
+            }
+            Command::Admit { members } => match members.as_slice() {
+                [one] => format!(
+                    "the conductor admitted {} to the room",
+                    crate::signal::peer_hex(*one)
+                ),
+                many => format!("the conductor admitted {} members", many.len()),
+            },
         }
     }
 
@@ -214,10 +243,14 @@ impl Command {
                 crate::signal::peer_hex(*member)
             )),
             Command::Lock { .. } => Some("lock".into()),
+            Command::Wait { .. } => Some("wait".into()),
             // A removal is the server's to hold (it refuses the keys from then on): a member
             // joining later never meets a removed one, and removals do not crowd out the
             // standing orders that matter to it.
-            Command::Remove { .. } | Command::Rumor { .. } | Command::Reset => None,
+            Command::Remove { .. }
+            | Command::Admit { .. }
+            | Command::Rumor { .. }
+            | Command::Reset => None,
         }
     }
 }
@@ -431,6 +464,8 @@ impl Podium {
                     .extend(members.iter().copied().filter(|&m| Some(m) != conductor));
             }
             Command::Lock { locked } => self.locked = *locked,
+            // The server's to act on: members have nothing to do.
+            Command::Wait { .. } | Command::Admit { .. } => {}
             Command::Rumor { .. } | Command::Reset => {}
         }
         Ok(order)
