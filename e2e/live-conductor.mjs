@@ -405,3 +405,59 @@ test('a room filled from one address still admits a student at another and the t
     filled.process.kill();
   }
 });
+
+test('a waiting room: newcomers wait at the door until the conductor admits them, one by one or all at once', async () => {
+  const door = await serveDist(0, ['--room', 'door', '--conductor-token', TOKEN]);
+  const origin = door.url.replace(/\/$/, '');
+  const room = 'door';
+  const { browser, context } = await liveChromium(origin);
+  let waiters;
+  try {
+    const teacher = await liveTab(context, `${door.url}?live=${room}&conductor=${TOKEN}`);
+    await teacher.getByTestId('conductor-panel').waitFor({ timeout: 10_000 });
+    const early = await liveTab(context, `${door.url}?live=${room}`);
+    await teacher.getByTestId('conductor-waiting-room').click();
+    await until('the waiting room is open', async () => (await teacher.getByTestId('conductor-waiting-room').getAttribute('aria-pressed')) === 'true', 3_000);
+    assert.ok(door.log.some((l) => l.includes(`the conductor opened room ${room}'s waiting room`)), 'the server logs it');
+    // A newcomer waits, told so; the conductor sees it at the door.
+    const late = await context.newPage();
+    await late.goto(`${door.url}?live=${room}`);
+    const waiting = late.locator('[data-testid=room-refused][data-reason=waiting]');
+    await waiting.waitFor({ timeout: 10_000 });
+    assert.match(await waiting.textContent(), /Waiting at the door/);
+    const lateId = await late.getByTestId('peer-id').textContent();
+    const admit = teacher.locator(`[data-testid=conductor-admit][data-peer="${lateId}"]`);
+    await admit.waitFor({ timeout: 3_000 });
+    // Native newcomers wait too (and say so).
+    waiters = nativePeers(origin, room, ['--count', '3']);
+    await until('four wait at the door', async () => (await teacher.getByTestId('conductor-waiting').getAttribute('data-count')) === '4', 5_000);
+    // A reload of a member admitted before does not wait.
+    await early.reload();
+    await early.locator('[data-testid=server-state][data-state=connected]').waitFor({ timeout: 10_000 });
+    // One click admits one: the tab joins on the connection that waited.
+    await late.screenshot({ path: 'e2e/artifacts/live-waiting-student.png' });
+    await teacher.screenshot({ path: 'e2e/artifacts/live-waiting-conductor.png', fullPage: true });
+    const t0 = Date.now();
+    await admit.click();
+    const clicked = Date.now();
+    await late.locator('[data-testid=server-state][data-state=connected]').waitFor({ timeout: 3_000 });
+    console.log(`an admitted newcomer was in the room ${Date.now() - clicked} ms after the click (the click itself took ${clicked - t0} ms)`);
+    assert.equal(await waiting.count(), 0, 'the notice goes once the tab is in');
+    // Admit all: the three native members join.
+    await teacher.getByTestId('conductor-admit-all').click();
+    await until('nobody waits', async () => (await teacher.getByTestId('conductor-waiting').getAttribute('data-count')) === '0', 3_000);
+    await until('every tab lists the six members', async () => {
+      const all = await Promise.all([teacher, early, late].map((t) => t.locator('[data-testid=room-node]').count()));
+      return all.every((n) => n === 6);
+    }, 20_000);
+    const health = await (await fetch(`${origin}/health`)).json();
+    assert.equal(health.room[room].peers, 6, JSON.stringify(health.room));
+    assert.equal(health.room[room].waiting, 0);
+    assert.deepEqual(health.refused, {}, 'nothing refused: waiting is not a refusal');
+    for (const t of [teacher, early]) assert.deepEqual(t.errors, []);
+  } finally {
+    await browser.close();
+    waiters?.process.kill('SIGTERM');
+    door.process.kill();
+  }
+});

@@ -72,6 +72,10 @@ pub struct PanelProps {
     /// Each address the room's members joined from and its members (this tab not counted),
     /// most first.
     pub addresses: Vec<(String, Vec<NodeId>)>,
+    /// Newcomers wait at the door to be admitted.
+    pub waiting_room: bool,
+    /// Those waiting, by address, first come first.
+    pub waiting: Vec<(String, Vec<NodeId>)>,
     /// The histogram of guesses (or a hint).
     pub guesses: Html,
     /// A question is open.
@@ -102,6 +106,10 @@ pub struct PanelActions {
     pub remove: Callback<MouseEvent>,
     /// Remove these members (an address's row, as drawn: a click removes what it showed).
     pub remove_members: Callback<Vec<NodeId>>,
+    /// Open or close the waiting room.
+    pub waiting_room: Callback<MouseEvent>,
+    /// Admit these newcomers (one, or all those shown).
+    pub admit: Callback<Vec<NodeId>>,
 }
 
 /// The fields the panel reads when applying.
@@ -211,6 +219,10 @@ pub fn panel(p: &PanelProps, on: &PanelActions, fields: &PanelFields) -> Html {
                     { if p.locked { "Unlock the room (newcomers may join)" } else { "Lock the room (no new members)" } }
                 </button>
                 <p class="hint">{ if p.locked { "Locked: only members already admitted can come back." } else { "Open: anyone with the link (and the code, if any) joins." } }</p>
+                <button data-testid="conductor-waiting-room" aria-pressed={p.waiting_room.to_string()} onclick={on.waiting_room.clone()}>
+                    { if p.waiting_room { "Close the waiting room (newcomers join at once)" } else { "Open a waiting room (you admit each newcomer)" } }
+                </button>
+                { waiting(p.waiting_room, &p.waiting, &on.admit, &on.remove_members) }
                 { addresses(&p.addresses, &on.remove_members) }
                 if let Some((id, _)) = p.picked {
                     <button class="danger" data-testid="conductor-remove" onclick={on.remove.clone()}>{ format!("Remove {} from the room", hex(id)) }</button>
@@ -225,6 +237,62 @@ pub fn panel(p: &PanelProps, on: &PanelActions, fields: &PanelFields) -> Html {
             </fieldset>
             <button class="danger" data-testid="conductor-reset" onclick={on.reset.clone()}>{ "Reset the room's rumors and counters" }</button>
         </section>
+    }
+}
+
+/// Newcomers listed at most; "Admit all" admits those listed.
+const WAITING_ROWS: usize = 12;
+
+/// Who waits at the door, each with a button to let it in (`conductor-admit`) or turn it
+/// away, and one to admit all those shown.
+fn waiting(
+    on: bool,
+    rows: &[(String, Vec<NodeId>)],
+    admit: &Callback<Vec<NodeId>>,
+    remove: &Callback<Vec<NodeId>>,
+) -> Html {
+    let all: Vec<(String, NodeId)> = rows
+        .iter()
+        .flat_map(|(address, members)| members.iter().map(move |&m| (address.clone(), m)))
+        .collect();
+    if all.is_empty() {
+        return if on {
+            html! { <p class="hint" data-testid="conductor-waiting" data-count="0">{ "Nobody is waiting at the door." }</p> }
+        } else {
+            Html::default()
+        };
+    }
+    let shown: Vec<NodeId> = all.iter().take(WAITING_ROWS).map(|&(_, m)| m).collect();
+    let more = all.len().saturating_sub(WAITING_ROWS);
+    let ends = |address: &str| match address.rsplit_once('.') {
+        Some((_, last)) => format!("…{last}"),
+        None => format!("…{}", &address[address.len().saturating_sub(9)..]),
+    };
+    let admit_all = {
+        let (admit, shown) = (admit.clone(), shown.clone());
+        Callback::from(move |_| admit.emit(shown.clone()))
+    };
+    html! {
+        <div class="waiting-box" data-testid="conductor-waiting" data-count={all.len().to_string()}>
+            <p><strong>{ format!("{} waiting at the door", all.len()) }</strong>
+                <button class="primary" data-testid="conductor-admit-all" onclick={admit_all}>{ format!("Admit all {}", shown.len()) }</button>
+            </p>
+            <ul class="addresses">
+                { for all.iter().take(WAITING_ROWS).map(|(address, member)| {
+                    let (admit, remove, member) = (admit.clone(), remove.clone(), *member);
+                    html! {
+                        <li data-peer={hex(member)}>
+                            <code>{ hex(member) }</code>{ " from " }<code title="the address's end">{ ends(address) }</code>
+                            <button class="primary" data-testid="conductor-admit" data-peer={hex(member)}
+                                onclick={Callback::from(move |_| admit.emit(vec![member]))}>{ "Admit" }</button>
+                            <button class="danger" data-testid="conductor-turn-away" data-peer={hex(member)}
+                                onclick={Callback::from(move |_| remove.emit(vec![member]))}>{ "Turn away" }</button>
+                        </li>
+                    }
+                }) }
+            </ul>
+            if more > 0 { <p class="hint">{ format!("and {more} more") }</p> }
+        </div>
     }
 }
 

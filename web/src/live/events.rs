@@ -43,9 +43,9 @@ impl Live {
             Event::ConductorRefused(reason) => self.on_conductor_refused(reason),
             Event::Order(text) => self.on_order(text),
             Event::JoinCode(code, rotates_in_ms) => self.on_join_code(code, rotates_in_ms),
-            Event::Addresses(rows, locked) => {
-                self.addresses = rows;
-                self.server_locked = Some(locked);
+            Event::Addresses(door) => {
+                self.server_locked = Some(door.locked);
+                self.door = door;
             }
             Event::Reconnect => self.on_reconnect(),
         }

@@ -132,7 +132,7 @@ pub fn start(
             baton: None,
             conductor_refused: None,
             join_code: None,
-            addresses: Vec::new(),
+            door: Default::default(),
             displaced: false,
             refused: false,
             server_locked: None,

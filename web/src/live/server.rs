@@ -7,7 +7,7 @@
 
 use super::js::{from_js, to_js};
 use super::relay::SharedOutbox;
-use super::transport::{Event, Frame, ServerState, Signaller, Sink, Via};
+use super::transport::{Door, Event, Frame, ServerState, Signaller, Sink, Via};
 use grapevine_core::auth::Identity;
 use grapevine_core::lab::wire::MAX_MESSAGE_BYTES;
 use grapevine_core::lab::NodeId;
@@ -358,16 +358,28 @@ fn read(frame: ToClient<Signal>) -> Vec<Event> {
             code,
             rotates_in_ms,
         } => vec![Event::JoinCode(code, rotates_in_ms)],
-        ToClient::Addresses { addresses, locked } => vec![Event::Addresses(
-            addresses
-                .into_iter()
-                .map(|a| {
-                    let members = a.members.iter().filter_map(|p| parse_peer(p)).collect();
-                    (a.address, members)
-                })
-                .collect(),
+        ToClient::Addresses {
+            addresses,
             locked,
-        )],
+            waiting_room,
+            waiting,
+        } => {
+            let rows = |rows: Vec<grapevine_core::signal::AddressMembers>| {
+                rows.into_iter()
+                    .map(|a| {
+                        let members = a.members.iter().filter_map(|p| parse_peer(p)).collect();
+                        (a.address, members)
+                    })
+                    .collect()
+            };
+            vec![Event::Addresses(Door {
+                addresses: rows(addresses),
+                locked,
+                waiting_room,
+                waiting: rows(waiting),
+            })]
+        }
+        ToClient::Waiting => vec![Event::Server(ServerState::Waiting)],
         ToClient::Pong | ToClient::Error { .. } | ToClient::Challenge { .. } => Vec::new(),
     }
 }

@@ -33,6 +33,10 @@ impl Live {
                 self.say(format!("removed from the room: {reason}"));
                 ServerState::Removed(reason)
             }
+            ServerState::Waiting => {
+                self.say("waiting at the door: the conductor lets this tab in".into());
+                ServerState::Waiting
+            }
             ServerState::Taken(reason) => {
                 session::forget(&self.room);
                 self.signaling.stop();
@@ -45,7 +49,10 @@ impl Live {
         };
         if matches!(
             self.server,
-            ServerState::NeedsCode(_) | ServerState::Locked(_) | ServerState::Removed(_)
+            ServerState::NeedsCode(_)
+                | ServerState::Locked(_)
+                | ServerState::Removed(_)
+                | ServerState::Waiting
         ) {
             // Not in the room: the server refused this tab (no code, locked, removed), so it
             // does not stay in through the tabs of this browser either. It leaves their

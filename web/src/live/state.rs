@@ -7,7 +7,7 @@
 use super::relay::RelayLink;
 use super::server::Server;
 use super::tabs::Tabs;
-use super::transport::{ServerState, Sink, Transport, Via};
+use super::transport::{Door, ServerState, Sink, Transport, Via};
 use super::webrtc;
 use grapevine_core::auth::Identity;
 use grapevine_core::lab::conduct::Baton;
@@ -54,8 +54,9 @@ pub struct Live {
     /// The room's join code, as the server told this (conductor's) tab, and when it changes
     /// (ms since the epoch; `None`: fixed).
     pub join_code: Option<(String, Option<u64>)>,
-    /// The room's members by address, most first, as the server told this (conductor's) tab.
-    pub addresses: Vec<(String, Vec<NodeId>)>,
+    /// The room's members by address, most first, and who waits at its door, as the server
+    /// told this (conductor's) tab.
+    pub door: Door,
     /// Another tab took the conductor's place: this one does not take it back on its own
     /// reconnections (a reload, a deliberate act, does).
     pub(super) displaced: bool,

@@ -49,6 +49,22 @@ pub enum ServerState {
     Locked(String),
     /// The conductor removed this tab's member: not retried (its key is refused).
     Removed(String),
+    /// Held at the door of a room with a waiting room: the connection stays open, and the
+    /// welcome comes on it once the conductor admits this tab.
+    Waiting,
+}
+
+/// What the server tells the conductor's tab of who is in the room and at its door.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Door {
+    /// The room's members by the address they joined from, most first.
+    pub addresses: Vec<(String, Vec<NodeId>)>,
+    /// The room is locked.
+    pub locked: bool,
+    /// Newcomers wait to be admitted.
+    pub waiting_room: bool,
+    /// Those waiting, by address, first come first.
+    pub waiting: Vec<(String, Vec<NodeId>)>,
 }
 
 /// A frame as it arrived: its bytes, or only its length when it was over the wire cap (it
@@ -107,7 +123,7 @@ pub enum Event {
     ConductorRefused(String),
     /// The room's members by the address they joined from, most first (to the conductor's
     /// tab).
-    Addresses(Vec<(String, Vec<NodeId>)>, bool),
+    Addresses(Door),
     /// The room's join code (to the conductor's tab), and in how many ms it changes.
     JoinCode(String, Option<u64>),
     /// An order from the conductor, as signed (the node checks it).

@@ -88,6 +88,10 @@ pub enum Msg {
     Remove,
     /// Conductor: remove these members (an address's, as its row showed them).
     RemoveMembers(Vec<NodeId>),
+    /// Open or close the waiting room.
+    WaitingRoom,
+    /// Admit these newcomers waiting at the door.
+    Admit(Vec<NodeId>),
 }
 
 /// Live mode.
@@ -182,6 +186,13 @@ impl LiveView {
             ServerState::Locked(why) => ("locked", format!("Not in the room: {why}. This tab tries again every {} s, in case the conductor opens it.", LOCKED_RETRY_MS / 1000)),
             ServerState::Removed(why) => ("removed", format!("Out of the room: {why}. This tab will not rejoin; the rest of the class goes on.")),
             ServerState::NeedsCode(why) => ("code", format!("Not in the room yet: {why}.")),
+            ServerState::Waiting => {
+                return html! {
+                    <div class="panel waiting" role="status" data-testid="room-refused" data-reason="waiting">
+                        <p><strong>{ "Waiting at the door." }</strong>{ " The teacher lets you in: keep this tab open, it joins by itself." }</p>
+                    </div>
+                }
+            }
             _ => return Html::default(),
         };
         let submit = link.callback(|e: SubmitEvent| {
@@ -317,6 +328,15 @@ impl Component for LiveView {
             Msg::Lock => {
                 let locked = !live.server_locked.unwrap_or(live.node.podium().locked);
                 live.order(&Command::Lock { locked });
+            }
+            Msg::WaitingRoom => {
+                let on = !live.door.waiting_room;
+                live.order(&Command::Wait { on });
+            }
+            Msg::Admit(members) => {
+                if !members.is_empty() {
+                    live.order(&Command::Admit { members });
+                }
             }
             Msg::RemoveMembers(members) => {
                 let me = live.me;
@@ -496,6 +516,7 @@ impl Component for LiveView {
             ServerState::NeedsCode(why) => ("code", format!("signaling server: refused: {why}")),
             ServerState::Locked(why) => ("locked", format!("signaling server: refused: {why}")),
             ServerState::Removed(why) => ("removed", format!("signaling server: {why}")),
+            ServerState::Waiting => ("waiting", "signaling server: waiting for the conductor to admit this tab".to_string()),
         };
         let refused = self.refusal(&live.server, link);
         let links = live.link_rows();
@@ -576,10 +597,13 @@ impl Component for LiveView {
                     }),
                     locked: live.server_locked.unwrap_or(podium.locked),
                     addresses: live
+                        .door
                         .addresses
                         .iter()
                         .map(|(a, m)| (a.clone(), m.iter().copied().filter(|&p| p != live.me).collect()))
                         .collect(),
+                    waiting_room: live.door.waiting_room,
+                    waiting: live.door.waiting.clone(),
                     guesses: guesses_html,
                     asked: podium.asked.is_some(),
                     script: conductor::script(self.script, picked, &link.callback(Msg::Script), &link.callback(Msg::Cue)),
@@ -595,6 +619,8 @@ impl Component for LiveView {
                     lock: link.callback(|_| Msg::Lock),
                     remove: link.callback(|_| Msg::Remove),
                     remove_members: link.callback(Msg::RemoveMembers),
+                    waiting_room: link.callback(|_| Msg::WaitingRoom),
+                    admit: link.callback(Msg::Admit),
                 },
                 &self.fields,
             )
