@@ -153,6 +153,7 @@ pub fn start(
             sink: sink.clone(),
             _tick: None,
             _pagehide: None,
+            claims: None,
         };
         let channels = web_sys::window()
             .is_some_and(|w| js_sys::Reflect::has(&w, &"BroadcastChannel".into()).unwrap_or(false));
@@ -175,7 +176,10 @@ pub fn start(
         RefCell::new(live)
     });
     if kept.is_none() {
-        handle.borrow_mut().signaling.connect();
+        let mut live = handle.borrow_mut();
+        live.claims = tabs::answer_claims(&live.room, live.me);
+        live.signaling.connect();
+        drop(live);
         return handle;
     }
     // A key from sessionStorage: a reload, or a duplicated tab whose original still holds the
@@ -202,6 +206,8 @@ pub fn start(
             let [seed, mesh_seed] = [random_u64(), random_u64()].map(|r| r.unwrap_or_else(weakly));
             live.rekey(Identity::from_secret(secret), seed, mesh_seed);
         }
+        // The id is this tab's now (answering earlier would have answered its own claim).
+        live.claims = tabs::answer_claims(&live.room, live.me);
         live.signaling.connect();
     })
     .forget();

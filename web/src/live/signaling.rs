@@ -39,6 +39,7 @@ impl Live {
             }
             ServerState::Taken(reason) => {
                 session::forget(&self.room);
+                self.claims = None;
                 self.signaling.stop();
                 // This id is another tab's now: this one no longer answers for it.
                 self.leave_tabs();

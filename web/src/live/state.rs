@@ -89,6 +89,9 @@ pub struct Live {
     pub(super) sink: Sink,
     pub(super) _tick: Option<gloo_timers::callback::Interval>,
     pub(super) _pagehide: Option<gloo_events::EventListener>,
+    /// Answers other tabs' claims of this tab's id ([`tabs::answer_claims`](super::tabs::answer_claims)),
+    /// from when the id is known to be this tab's until another tab takes it.
+    pub(super) claims: Option<super::tabs::Claim>,
 }
 
 /// A peer this tab is linked to (or setting a link up with): a direct WebRTC link, the

@@ -107,7 +107,31 @@ pub fn claim(room: &str, id: NodeId, mine: impl Fn() + 'static) -> Option<Claim>
     })
 }
 
-/// A claim's question, open until dropped.
+/// Answers claims of `me` on the room's channel (`mine`) while it lives, from the moment this
+/// tab knows its id is its own (a fresh key, or a kept one no tab claimed), whether or not
+/// the server has welcomed it yet: a tab duplicated while its original waits for the server
+/// (at the door, refused, offline) still hears that the id is taken. Its own channel, not
+/// [`Tabs`]'s, which opens only once the server admits the tab. `None` without
+/// BroadcastChannel.
+pub fn answer_claims(room: &str, me: NodeId) -> Option<Claim> {
+    let channel = BroadcastChannel::new(&format!("grapevine-live/{room}")).ok()?;
+    let reply = channel.clone();
+    let onmessage = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+        let data = e.unchecked_into::<MessageEvent>().data();
+        if let Some(TabMessage::Claim { id }) = from_js::<TabMessage>(data) {
+            if parse_peer(&id) == Some(me) {
+                let _ = reply.post_message(&to_js(&TabMessage::Mine { id }));
+            }
+        }
+    });
+    channel.set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
+    Some(Claim {
+        channel,
+        _onmessage: onmessage,
+    })
+}
+
+/// A claim's question, or the answers to others' ([`answer_claims`]): open until dropped.
 pub struct Claim {
     channel: BroadcastChannel,
     _onmessage: Closure<dyn FnMut(JsValue)>,
@@ -143,10 +167,6 @@ fn read(channel: &BroadcastChannel, me: NodeId, data: JsValue) -> Option<Event> 
             };
             let _ = channel.post_message(&to_js(&here));
             Event::Discovered(from, Via::Tabs)
-        }
-        TabMessage::Claim { id } if for_me(&id) => {
-            let _ = channel.post_message(&to_js(&TabMessage::Mine { id }));
-            return None;
         }
         TabMessage::Here { from, to } if for_me(&to) => {
             Event::Discovered(parse_peer(&from)?, Via::Tabs)
