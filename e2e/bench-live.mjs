@@ -103,6 +103,9 @@ async function measure(n) {
     rss,
     theory: summary.theory,
     seconds,
+    // The counters that signal trouble, over every member: zero in an honest room.
+    malformed: summary.malformed,
+    refused: summary.refused,
   };
 }
 

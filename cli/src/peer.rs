@@ -172,7 +172,7 @@ impl Output {
 }
 
 /// What a member reports at the end (and, for the status line, on the way).
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct Status {
     members_alive: usize,
     links: usize,
@@ -187,6 +187,8 @@ struct Status {
     unlinked: u64,
     /// What peers sent that the member refused (forged, unsigned, over a cap or a rate).
     refused: u64,
+    /// The same by reason.
+    refused_by: std::collections::BTreeMap<&'static str, u64>,
     relay_bytes_sent: u64,
     relay_bytes_received: u64,
     relay_dropped: u64,
@@ -441,6 +443,12 @@ fn summary(args: &PeerArgs, seed: u64, s: &[Status], started: Instant) -> serde_
         "malformed": sum(|s| s.malformed),
         "unlinked": sum(|s| s.unlinked),
         "refused": sum(|s| s.refused),
+        "refused_by": s.iter().fold(std::collections::BTreeMap::<&str, u64>::new(), |mut all, s| {
+            for (&why, &n) in &s.refused_by {
+                *all.entry(why).or_default() += n;
+            }
+            all
+        }),
         "relay_bytes_sent": sum(|s| s.relay_bytes_sent),
         "relay_bytes_received": sum(|s| s.relay_bytes_received),
         "relay_dropped": sum(|s| s.relay_dropped),
@@ -594,7 +602,7 @@ impl Member {
                 }
             }
             self.status.connected = false;
-            statuses.lock().expect("statuses")[index] = self.status;
+            statuses.lock().expect("statuses")[index] = self.status.clone();
             tokio::select! {
                 _ = tokio::time::sleep(backoff) => {}
                 _ = stop.changed() => return,
@@ -810,7 +818,7 @@ impl Member {
                     .await;
                     self.refresh_status(relay.as_ref());
                     self.status.connected = false;
-                    statuses.lock().expect("statuses")[index] = self.status;
+                    statuses.lock().expect("statuses")[index] = self.status.clone();
                     return true;
                 }
             }
@@ -829,7 +837,7 @@ impl Member {
             if on_tick {
                 // The status (a scan of the membership) once a tick, not per frame.
                 self.refresh_status(relay.as_ref());
-                statuses.lock().expect("statuses")[index] = self.status;
+                statuses.lock().expect("statuses")[index] = self.status.clone();
             }
         }
     }
@@ -851,6 +859,7 @@ impl Member {
         self.status.malformed = self.malformed_frames + c.malformed;
         self.status.unlinked = c.unlinked;
         self.status.refused = self.node.refusals().total();
+        self.status.refused_by = self.node.refusals().iter().collect();
         if let Some(r) = relay {
             self.status.relay_bytes_sent = r.bytes;
             self.status.relay_dropped = r.dropped;

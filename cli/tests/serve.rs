@@ -2231,7 +2231,8 @@ async fn try_join(
 
 /// A waiting room (the conductor's `Wait` order): a newcomer is held at the door, told so,
 /// and listed to the conductor by address; admitted, it is welcomed on the same connection;
-/// removed, it is closed (4410); when the door opens, the rest come in. A member admitted
+/// removed, it is closed (4410); reconnecting, its old connection is closed as replaced
+/// (4001); when the door opens, the rest come in. A member admitted
 /// before comes back without waiting.
 #[tokio::test]
 async fn a_waiting_room_holds_newcomers_until_the_conductor_admits_them() {
@@ -2305,9 +2306,14 @@ async fn a_waiting_room_holds_newcomers_until_the_conductor_admits_them() {
     .await;
     let (code, why) = closed(&mut b2).await;
     assert_eq!(u16::from(code), 4410, "{why}");
+    // b3 again on a new connection (a reload while waiting): the old one is closed as
+    // replaced, the new one waits.
+    let mut b3_again = wait("b3").await;
+    let (code, why) = closed(&mut b3).await;
+    assert_eq!(u16::from(code), 4001, "{why}");
     // The door opens: the last one comes in.
     send(&mut teacher, order(&Command::Wait { on: false })).await;
-    let welcome = next_json(&mut b3).await;
+    let welcome = next_json(&mut b3_again).await;
     assert_eq!(welcome["type"], "welcome", "{welcome}");
     let health = server.health();
     assert_eq!(health["room"]["room"]["waiting"], 0, "{health}");

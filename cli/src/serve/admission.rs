@@ -174,7 +174,7 @@ pub(super) struct Keeping {
     /// Newcomers wait at the door for the conductor ([`Keeping::waiting`]).
     pub(super) waiting_room: bool,
     /// Newcomers waiting at the door, first come first (at most [`MAX_WAITING`]): each
-    /// connection waits on its `Notify`, woken when the conductor admits or removes it (or
+    /// connection waits on its [`Door`], woken when the conductor admits or removes it (or
     /// opens the door), and then asks to join again.
     pub(super) waiting: Vec<Waiter>,
 }
@@ -186,7 +186,16 @@ pub(super) const MAX_WAITING: usize = 256;
 pub(super) struct Waiter {
     pub(super) peer: String,
     pub(super) ip: std::net::IpAddr,
-    pub(super) wake: std::sync::Arc<tokio::sync::Notify>,
+    pub(super) door: std::sync::Arc<Door>,
+}
+
+/// What a connection waiting at the door waits on: woken when the conductor decides (or
+/// opens the door), or when the same member connects again (`replaced`: this connection is
+/// the old one, and closes as a replaced connection does).
+#[derive(Default)]
+pub(super) struct Door {
+    pub(super) wake: tokio::sync::Notify,
+    pub(super) replaced: std::sync::atomic::AtomicBool,
 }
 
 impl Keeping {
@@ -195,12 +204,24 @@ impl Keeping {
     pub(super) fn wake(&mut self, which: impl Fn(&str) -> bool) {
         self.waiting.retain(|w| {
             if which(&w.peer) {
-                w.wake.notify_one();
+                w.door.wake.notify_one();
                 false
             } else {
                 true
             }
         });
+    }
+
+    /// `peer` is at the door again, on a new connection: the old one is told it was replaced
+    /// and leaves the list (the new one takes its place at the end).
+    pub(super) fn replace_waiter(&mut self, peer: &str) {
+        for w in self.waiting.iter().filter(|w| w.peer == peer) {
+            w.door
+                .replaced
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            w.door.wake.notify_one();
+        }
+        self.waiting.retain(|w| w.peer != peer);
     }
 
     /// Whether `peer` was admitted before.

@@ -372,9 +372,19 @@ async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppS
                         return;
                     }
                 }
-                if !wait_at_door(&mut sink, &mut stream, &door, state.limits.idle).await {
+                if !wait_at_door(&mut sink, &mut stream, &door.wake, state.limits.idle).await {
                     leave_door(&state, &room, &door);
                     log(&format!("peer {peer} left room {room}'s door"));
+                    return;
+                }
+                if door.replaced.load(Ordering::Relaxed) {
+                    let verdict = ended((close::REPLACED, "this member connected again"));
+                    state.refused(verdict.why);
+                    log(&format!(
+                        "closed peer {peer} at room {room}'s door ({}): {}",
+                        verdict.code, verdict.reason
+                    ));
+                    finish(sink, stream, verdict.code, verdict.reason).await;
                     return;
                 }
             }

@@ -7,7 +7,7 @@
 //! its work, and only queues frames ([`Shared::offer`]): nothing here awaits or writes to a
 //! socket, so a slow client never holds the lock.
 
-use super::admission::{Keeping, Waiter, MAX_WAITING};
+use super::admission::{Door, Keeping, Waiter, MAX_WAITING};
 use super::frames::{close, text_of, Outgoing, ToClient};
 use super::state::{log, AppState, Ending, Member, Room, Shared};
 use axum::extract::State;
@@ -17,7 +17,7 @@ use grapevine_core::signal;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::mpsc;
 
 /// A member's place in a room, as [`join`] gives it.
 pub(super) struct Joined {
@@ -52,7 +52,7 @@ pub(super) struct Refusal {
     pub(super) why: &'static str,
     /// Not refused but held at the door (a waiting room): woken when the conductor admits
     /// or removes this member, or opens the door; then it asks to join again.
-    pub(super) door: Option<Arc<Notify>>,
+    pub(super) door: Option<Arc<Door>>,
 }
 
 impl Refusal {
@@ -137,8 +137,8 @@ pub(super) fn join(state: &Shared, ask: &Request<'_>, handles: Handles) -> Resul
     }
     if !known && kept.is_some_and(|k| k.waiting_room) {
         let kept = rooms.kept.get_mut(room).expect("kept above");
-        // A newcomer that reconnected while waiting takes its old place's turn.
-        kept.waiting.retain(|w| w.peer != peer);
+        // The same newcomer on a new connection (a reload): the old one goes.
+        kept.replace_waiter(peer);
         if kept.waiting.len() >= MAX_WAITING {
             return Err(Refusal::new(
                 close::TRY_LATER,
@@ -146,11 +146,11 @@ pub(super) fn join(state: &Shared, ask: &Request<'_>, handles: Handles) -> Resul
                 "the waiting room is full",
             ));
         }
-        let door = Arc::new(Notify::new());
+        let door = Arc::new(Door::default());
         kept.waiting.push(Waiter {
             peer: peer.to_string(),
             ip,
-            wake: door.clone(),
+            door: door.clone(),
         });
         return Err(Refusal {
             door: Some(door),
@@ -310,10 +310,10 @@ pub(super) fn conductor_view(state: &Shared, room: &str) -> String {
 }
 
 /// A newcomer waiting at `room`'s door left (its connection closed) before it was let in.
-pub(super) fn leave_door(state: &Shared, room: &str, door: &Arc<Notify>) {
+pub(super) fn leave_door(state: &Shared, room: &str, door: &Arc<Door>) {
     let mut rooms = state.rooms.lock().expect("rooms lock");
     if let Some(kept) = rooms.kept.get_mut(room) {
-        kept.waiting.retain(|w| !Arc::ptr_eq(&w.wake, door));
+        kept.waiting.retain(|w| !Arc::ptr_eq(&w.door, door));
     }
 }
 

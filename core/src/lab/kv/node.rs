@@ -42,6 +42,7 @@
 //!   are obsolete, and what remains are concurrent *siblings*, all kept for the user to merge.
 
 use crate::auth::{Identity, Proof, Statement};
+use crate::lab::swim::{MAX_PENDING, PENDING_MS};
 use crate::lab::{Effects, Millis, Node, NodeId, Peers, Refusals, Roster, RoundTimer, Transmit};
 use crate::rng::GossipRng;
 use alloc::collections::BTreeMap;
@@ -205,11 +206,12 @@ impl Span {
 }
 
 /// One byte of each origin's sum ([`KvNode`]'s hash of the versions it holds of that
-/// origin), under a salt the sender draws afresh for each digest, in the digest's order: a
-/// replica at the same version of an origin with other entries (a write withheld by the peer
-/// it came through, or an old one handed in beside the latest) differs in its check with
-/// probability 255/256 per exchange, whatever entries a peer chose to withhold. Empty: not
-/// checked.
+/// origin), under a salt new with each digest (a mix of the sender's id and how many digests
+/// it sent), in the digest's order: a replica at the same version of an origin with other
+/// entries (a write withheld by the peer it came through, or an old one handed in beside the
+/// latest) differs in its check with probability 255/256 per exchange. A peer that chose what
+/// to withhold could make one byte agree, but not the byte under every salt to come (that
+/// takes the 64-bit sums agreeing). Empty: not checked.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checks {
     /// What each byte is salted with.
@@ -570,6 +572,11 @@ pub struct KvNode {
     /// roster): a writer not held yet is taken only if it is here, so keys made up by the
     /// thousand cannot fill the writer cap.
     roster: Roster,
+    /// Writers whose entries were refused as not in the room, and since when: counted
+    /// (`not-in-room`) only if the server's word that they joined does not come within
+    /// [`PENDING_MS`] (a class joining at once sends writes ahead of that word), or if more
+    /// than [`MAX_PENDING`] wait. Anti-entropy offers their entries again once they are in.
+    unknown: BTreeMap<NodeId, Millis>,
     /// Entries refused, by reason.
     refusals: Refusals,
     effects: Effects<KvMessage, KvEvent>,
@@ -591,6 +598,7 @@ impl KvNode {
             identity: None,
             entries: 0,
             roster: Roster::default(),
+            unknown: BTreeMap::new(),
             refusals: Refusals::default(),
             effects: Effects::default(),
         }
@@ -615,6 +623,32 @@ impl KvNode {
     /// Writers already held stay, with their entries, after they leave.
     pub fn set_in_room(&mut self, member: NodeId, in_room: bool) {
         self.roster.set(member, in_room);
+        if in_room {
+            self.unknown.remove(&member);
+        }
+    }
+
+    /// `writer`'s entries were refused as not in the room (see [`KvNode::unknown`]).
+    fn refused_unknown(&mut self, now: Millis, writer: NodeId) {
+        self.expire_unknown(now);
+        if self.unknown.contains_key(&writer) {
+            return;
+        }
+        if self.unknown.len() < MAX_PENDING {
+            self.unknown.insert(writer, now);
+        } else {
+            self.refusals.add("not-in-room");
+        }
+    }
+
+    /// Counts the writers that waited [`PENDING_MS`] for the server's word in vain.
+    fn expire_unknown(&mut self, now: Millis) {
+        let before = self.unknown.len();
+        self.unknown
+            .retain(|_, since| since.after(PENDING_MS) > now);
+        for _ in self.unknown.len()..before {
+            self.refusals.add("not-in-room");
+        }
     }
 
     /// The digest of the origins held from `from` on: all of them, or the first
@@ -841,7 +875,7 @@ impl KvNode {
         delta
     }
 
-    fn apply(&mut self, delta: Vec<Entry>) {
+    fn apply(&mut self, now: Millis, delta: Vec<Entry>) {
         for entry in delta {
             let held = self.origins.get(&entry.origin);
             let old = held.and_then(|o| o.entries.get(&entry.key));
@@ -849,7 +883,11 @@ impl KvNode {
                 continue;
             }
             if let Err(why) = self.admit(&entry, held.is_some(), old.is_some()) {
-                self.refusals.add(why);
+                if why == "not-in-room" {
+                    self.refused_unknown(now, entry.origin);
+                } else {
+                    self.refusals.add(why);
+                }
                 continue;
             }
             if old.is_none() {
@@ -947,7 +985,7 @@ impl Node for KvNode {
         self.id
     }
 
-    fn handle_message(&mut self, _now: Millis, from: NodeId, message: KvMessage) {
+    fn handle_message(&mut self, now: Millis, from: NodeId, message: KvMessage) {
         match message {
             KvMessage::Syn {
                 span,
@@ -980,7 +1018,7 @@ impl Node for KvNode {
                 delta,
                 held,
             } => {
-                self.apply(delta);
+                self.apply(now, delta);
                 let mut bytes = 0;
                 let mut delta = self.delta_counted(span, &digest, true, &mut bytes);
                 self.entries_by_held(&held, true, &mut delta, &mut bytes);
@@ -993,7 +1031,7 @@ impl Node for KvNode {
                 }
             }
             KvMessage::Ack { delta, want } => {
-                self.apply(delta);
+                self.apply(now, delta);
                 let mut delta = Vec::new();
                 self.entries_by_held(&want, false, &mut delta, &mut 0);
                 if !delta.is_empty() {
@@ -1036,6 +1074,7 @@ impl Node for KvNode {
     }
 
     fn handle_timeout(&mut self, now: Millis) {
+        self.expire_unknown(now);
         if !self.round.due(now, self.config.interval_ms) {
             return;
         }

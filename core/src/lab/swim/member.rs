@@ -193,7 +193,8 @@ impl Swim {
         let current = self.members.get(&update.member).map(|m| m.view);
         if current.is_none() {
             if !self.roster.admits(update.member) {
-                self.refusals.add("not-in-room");
+                // Usually the server's word that it joined is on its way (a class joining at
+                // once): kept, and counted only if it never comes.
                 self.keep_pending(now, update);
                 return;
             }
@@ -331,15 +332,24 @@ impl Swim {
     }
 
     /// Keeps news of a member not yet in the room (the latest incarnation per member, at
-    /// most [`MAX_PENDING`], each for [`PENDING_MS`]).
+    /// most [`MAX_PENDING`], each for [`PENDING_MS`]). Refused (`not-in-room`) are the news
+    /// there is no room for, and the members whose news expired with no word that they
+    /// joined: news that waits for the server's word is not misbehaviour (an honest class
+    /// joining at once sends much of it).
     fn keep_pending(&mut self, now: Millis, update: Update) {
+        let before = self.pending.len();
         self.pending.retain(|_, (at, _)| at.after(PENDING_MS) > now);
+        for _ in self.pending.len()..before {
+            self.refusals.add("not-in-room");
+        }
         let newer = self
             .pending
             .get(&update.member)
             .is_none_or(|(_, held)| held.incarnation <= update.incarnation);
         let room = self.pending.len() < MAX_PENDING || self.pending.contains_key(&update.member);
-        if newer && room {
+        if !room {
+            self.refusals.add("not-in-room");
+        } else if newer {
             self.pending.insert(update.member, (now, update));
         }
     }
