@@ -2646,7 +2646,12 @@ static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The server's resident memory, MiB (Linux's `/proc`).
 fn resident_mib(server: &Server) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).unwrap();
+    resident_mib_of(server.child.id())
+}
+
+/// Process `pid`'s resident memory, MiB.
+fn resident_mib_of(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let kib: u64 = status
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
@@ -2747,13 +2752,7 @@ async fn a_flood_of_stalled_readers_and_large_signals_leaves_a_class_unharmed() 
         let (peak, stop, pid) = (peak.clone(), stop.clone(), server.child.id());
         tokio::spawn(async move {
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-                let kib: u64 = status
-                    .lines()
-                    .find_map(|l| l.strip_prefix("VmRSS:"))
-                    .and_then(|v| v.split_whitespace().next()?.parse().ok())
-                    .unwrap();
-                peak.fetch_max(kib / 1024, std::sync::atomic::Ordering::Relaxed);
+                peak.fetch_max(resident_mib_of(pid), std::sync::atomic::Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         })

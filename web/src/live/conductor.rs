@@ -240,6 +240,14 @@ pub fn panel(p: &PanelProps, on: &PanelActions, fields: &PanelFields) -> Html {
     }
 }
 
+/// An address as the projected tab shows it: its end only, enough to tell rows apart.
+fn address_end(address: &str) -> String {
+    match address.rsplit_once('.') {
+        Some((_, last)) => format!("…{last}"),
+        None => format!("…{}", &address[address.len().saturating_sub(9)..]),
+    }
+}
+
 /// Newcomers listed at most; "Admit all" admits those listed.
 const WAITING_ROWS: usize = 12;
 
@@ -264,10 +272,6 @@ fn waiting(
     }
     let shown: Vec<NodeId> = all.iter().take(WAITING_ROWS).map(|&(_, m)| m).collect();
     let more = all.len().saturating_sub(WAITING_ROWS);
-    let ends = |address: &str| match address.rsplit_once('.') {
-        Some((_, last)) => format!("…{last}"),
-        None => format!("…{}", &address[address.len().saturating_sub(9)..]),
-    };
     let admit_all = {
         let (admit, shown) = (admit.clone(), shown.clone());
         Callback::from(move |_| admit.emit(shown.clone()))
@@ -282,7 +286,7 @@ fn waiting(
                     let (admit, remove, member) = (admit.clone(), remove.clone(), *member);
                     html! {
                         <li data-peer={hex(member)}>
-                            <code>{ hex(member) }</code>{ " from " }<code title="the address's end">{ ends(address) }</code>
+                            <code>{ hex(member) }</code>{ " from " }<code title="the address's end">{ address_end(address) }</code>
                             <button class="primary" data-testid="conductor-admit" data-peer={hex(member)}
                                 onclick={Callback::from(move |_| admit.emit(vec![member]))}>{ "Admit" }</button>
                             <button class="danger" data-testid="conductor-turn-away" data-peer={hex(member)}
@@ -306,11 +310,6 @@ fn addresses(rows: &[(String, Vec<NodeId>)], remove: &Callback<Vec<NodeId>>) -> 
         return Html::default();
     }
     let more = rows.len().saturating_sub(ADDRESS_ROWS);
-    // The tab is projected: an address is shown by its end only, enough to tell rows apart.
-    let shown = |address: &str| match address.rsplit_once('.') {
-        Some((_, last)) => format!("…{last}"),
-        None => format!("…{}", &address[address.len().saturating_sub(9)..]),
-    };
     html! {
         <details class="addresses-box">
         <summary>{ format!("Members by address ({} address{})", rows.len(), if rows.len() == 1 { "" } else { "es" }) }</summary>
@@ -321,7 +320,7 @@ fn addresses(rows: &[(String, Vec<NodeId>)], remove: &Callback<Vec<NodeId>>) -> 
                 let n = members.len();
                 html! {
                     <li data-testid="conductor-address" data-address={address.clone()} data-count={n.to_string()}>
-                        <code title="the address's end">{ shown(address) }</code>{ format!(" · {n} member{}", if n == 1 { "" } else { "s" }) }
+                        <code title="the address's end">{ address_end(address) }</code>{ format!(" · {n} member{}", if n == 1 { "" } else { "s" }) }
                         if n > 0 {
                             <button class="danger" data-testid="conductor-remove-address"
                                 onclick={Callback::from(move |_| remove.emit(members.clone()))}>{ format!("Remove all {n}") }</button>
