@@ -2705,7 +2705,7 @@ async fn honest_class(server: &Server, name: &'static str, seconds: u64) -> Valu
 /// run before and then under the attack in the same test, hears its rumors about as fast (mean
 /// time within 1.5x), the server's memory stays within its stated bound (the address's share
 /// of the queues, 32 MiB, twice over for the allocator, above what it held before), and
-/// comes back once the stalled readers are cut off.
+/// comes back once the stalled readers are cut off (at most a quarter of what it added stays).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_stalled_readers_and_large_signals_leaves_a_class_unharmed() {
     const SHARE_MIB: u64 = 32;
@@ -2820,15 +2820,24 @@ async fn a_flood_of_stalled_readers_and_large_signals_leaves_a_class_unharmed() 
     wait_for(&cut_off, "the server's memory back", || {
         let now = resident_mib(&server);
         let health = server.health();
-        if health["queued_bytes"] == 0 && now <= before + 8 {
+        // Back: at most a quarter of what the flood added stays (what the allocator cannot
+        // hand back for the small blocks still held between the freed frames: 8-10 MiB of
+        // the 47 here; 30 MiB stayed when the freed memory was not handed back).
+        if health["queued_bytes"] == 0 && now <= before + (peak - before) / 4 {
             Ok(())
         } else {
             Err(format!(
-                "{now} MiB resident ({before} MiB before); /health: {health}"
+                "{now} MiB resident ({before} MiB before, {peak} MiB at most, so at most {} \
+                 MiB wanted); /health: {health}",
+                before + (peak - before) / 4
             ))
         }
     })
     .await;
+    println!(
+        "the server's memory: {before} MiB before, {peak} MiB at most, {} MiB after",
+        resident_mib(&server)
+    );
     drop(stalled);
 }
 

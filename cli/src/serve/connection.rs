@@ -168,16 +168,42 @@ async fn wait_at_door(
 /// memory back to the system: a reader that stopped reading, cut off with its queue full.
 const GIVE_BACK_ABOVE: usize = 1 << 20;
 
-/// Hands the allocator's free pages back to the system. glibc's malloc keeps freed memory
-/// for reuse (after a flood of stalled readers from one address, about 10 MiB of the 50 it
-/// took stayed resident here); the server's resident memory should come back when an
-/// attack's connections are cut off. Elsewhere the allocator's own policy stands.
-fn give_back_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases free memory; it touches nothing the program holds.
-    unsafe {
-        libc::malloc_trim(0);
+/// How many times, a second apart, the server hands free memory back after such a
+/// connection ends ([`give_back_memory`]).
+const GIVE_BACK_TIMES: u32 = 3;
+
+/// Hands the allocator's free pages back to the system now and once a second for the next
+/// [`GIVE_BACK_TIMES`] seconds. glibc's malloc keeps freed memory for reuse (after a flood of
+/// stalled readers from one address, about 10 MiB of the 50 it took stayed resident here),
+/// and the memory of a flood's connections is freed over a while (each connection's queue,
+/// then its socket's buffers, one connection after another): one trim at one connection's
+/// end left what the others freed after it. Trims already due are not scheduled twice.
+/// Elsewhere than glibc the allocator's own policy stands.
+fn give_back_memory(state: &AppState) {
+    if state.give_back_due.swap(GIVE_BACK_TIMES, Ordering::Relaxed) > 0 {
+        return;
     }
+    tokio::spawn({
+        let state = state.clone();
+        async move {
+            loop {
+                #[cfg(all(target_os = "linux", target_env = "gnu"))]
+                // SAFETY: malloc_trim only releases free memory; it touches nothing the
+                // program holds.
+                unsafe {
+                    libc::malloc_trim(0);
+                }
+                let due =
+                    state
+                        .give_back_due
+                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+                if !matches!(due, Ok(n) if n > 1) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    });
 }
 
 /// Sends one frame, giving up after [`SEND_TIMEOUT`] (a client that does not read).
@@ -618,9 +644,6 @@ async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppS
         dropped += out.len();
         state.dequeued(ip, &out);
     }
-    if dropped >= GIVE_BACK_ABOVE {
-        give_back_memory();
-    }
     match verdict {
         Some(v) => {
             state.refused(v.why);
@@ -630,6 +653,14 @@ async fn connection(socket: WebSocket, query: JoinQuery, ip: IpAddr, state: AppS
             ));
             finish(sink, stream, v.code, v.reason).await;
         }
-        None => log(&format!("peer {peer} left room {room}")),
+        None => {
+            log(&format!("peer {peer} left room {room}"));
+            // The socket's buffers (a frame half-written to a reader that stalled) go before
+            // the memory is handed back below.
+            drop((sink, stream));
+        }
+    }
+    if dropped >= GIVE_BACK_ABOVE {
+        give_back_memory(&state);
     }
 }

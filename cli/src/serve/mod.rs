@@ -90,6 +90,7 @@ fn app(args: &ServeArgs) -> Router {
         join_codes: admission::JoinCodes::of(args.join_code.as_deref())
             .unwrap_or(admission::JoinCodes::Fixed(String::new())),
         refusals: Mutex::new(BTreeMap::new()),
+        give_back_due: Default::default(),
     });
     Router::new()
         .route("/signal", get(connection::signal))

@@ -54,6 +54,9 @@ pub(super) struct Shared {
     pub(super) join_codes: JoinCodes,
     /// Connections and frames refused, by reason (`/health`).
     pub(super) refusals: Mutex<BTreeMap<&'static str, u64>>,
+    /// How many more times free memory is to be handed back to the system
+    /// (`connection::give_back_memory`).
+    pub(super) give_back_due: std::sync::atomic::AtomicU32,
 }
 
 impl Shared {
