@@ -19,14 +19,16 @@ rustup component add clippy rustfmt >/dev/null 2>&1 || rustup component add clip
 # the loopback-only network namespace live mode's WebRTC tests run in.
 # Firefox ESR for live mode's Chromium-with-Firefox test; nftables' `nft` to block
 # peer-to-peer traffic in that namespace (the relay's test); coturn's `turnserver` for the TURN
-# test; brotli to precompress the page at build time (scripts/post-build).
+# test; brotli to precompress the page at build time (scripts/post-build); GNU parallel for the
+# sharded sweep's test (cli/tests/sweep.rs), as a cluster without a scheduler would run one.
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! command -v ip >/dev/null \
     || ! command -v firefox-esr >/dev/null || ! command -v nft >/dev/null \
-    || ! command -v turnserver >/dev/null || ! command -v brotli >/dev/null; then
-  say "installing chromium, chromium-driver, firefox-esr, iproute2, nftables, coturn and brotli (apt)"
+    || ! command -v turnserver >/dev/null || ! command -v brotli >/dev/null \
+    || ! command -v parallel >/dev/null; then
+  say "installing chromium, chromium-driver, firefox-esr, iproute2, nftables, coturn, brotli and parallel (apt)"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq chromium chromium-driver firefox-esr iproute2 nftables coturn brotli >/dev/null
+  apt-get install -y -qq chromium chromium-driver firefox-esr iproute2 nftables coturn brotli parallel >/dev/null
 fi
 
 # Trunk, at a version that builds on Rust 1.95.

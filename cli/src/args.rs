@@ -152,7 +152,7 @@ pub enum ProtocolChoice {
     Lab(LabProtocol),
 }
 
-fn parse_protocol(s: &str) -> Result<ProtocolChoice, String> {
+pub(crate) fn parse_protocol(s: &str) -> Result<ProtocolChoice, String> {
     LabProtocol::from_name(s)
         .map(ProtocolChoice::Lab)
         .or_else(|| Protocol::from_name(s).map(ProtocolChoice::Rumor))
@@ -162,17 +162,17 @@ fn parse_protocol(s: &str) -> Result<ProtocolChoice, String> {
         })
 }
 
-fn parse_stop(s: &str) -> Result<StopRule, String> {
+pub(crate) fn parse_stop(s: &str) -> Result<StopRule, String> {
     StopRule::from_name(s).ok_or_else(|| {
         "expected none, feedback-counter, feedback-coin, blind-counter or blind-coin".into()
     })
 }
 
-fn parse_feedback(s: &str) -> Result<Feedback, String> {
+pub(crate) fn parse_feedback(s: &str) -> Result<Feedback, String> {
     Feedback::from_name(s).ok_or_else(|| "expected round-start or arrival".into())
 }
 
-fn parse_topology(s: &str) -> Result<Topology, String> {
+pub(crate) fn parse_topology(s: &str) -> Result<Topology, String> {
     Topology::from_name(s)
         .ok_or_else(|| "expected complete, ring, torus, regular, small-world or scale-free".into())
 }
@@ -190,7 +190,7 @@ pub fn parse_loss(s: &str) -> Result<f64, String> {
     parse_fraction(s)
 }
 
-fn parse_crashed(s: &str) -> Result<f64, String> {
+pub(crate) fn parse_crashed(s: &str) -> Result<f64, String> {
     parse_fraction(s)
 }
 
@@ -222,5 +222,73 @@ impl ScenarioArgs {
             seed,
             source: None,
         })
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct SweepArgs {
+    /// A setting and its values: NAME=V1,V2,... or NAME=A..B (integers A to B) or NAME=A..B*F
+    /// (A, A·F, A·F², ... up to B). NAME is any round-engine setting: nodes, protocol, fanout,
+    /// loss, stop, k, feedback, topology, crashed. Repeat it for a grid (the product; the
+    /// first --vary outermost).
+    #[arg(long, value_name = "NAME=VALUES", required = true)]
+    pub vary: Vec<String>,
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
+    #[command(flatten)]
+    pub rules: RuleArgs,
+    /// Master seed. Common random numbers: run i of every point plays with the seed derived
+    /// from it and i (as `grapevine sim`'s run i), so the differences between points are not
+    /// the seeds' noise.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    pub seed: u64,
+    /// Runs per point.
+    #[arg(long, value_name = "R", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub runs: u32,
+    /// Rounds after which a run still spreading is cut short.
+    #[arg(long, value_name = "M", default_value_t = DEFAULT_MAX_ROUNDS,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_rounds: u32,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = report::Format::Table)]
+    pub format: report::Format,
+    /// Also give every run's figures (JSON: `per_run` in each point; CSV: one row per run).
+    #[arg(long)]
+    pub per_run: bool,
+    /// Play only shard I of N (0 ≤ I < N): every N-th (point, run) pair from the I-th, written
+    /// as JSON lines to --out for `grapevine merge`.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<(u32, u32)>,
+    /// Write to FILE instead of standard output (required with --shard).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
+    /// Worker threads (default: one per core). Results do not depend on it.
+    #[arg(long, value_name = "T", default_value_t = 0)]
+    pub threads: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// The shards' files (`grapevine sweep --shard I/N --out FILE`), every one of a sweep's N
+    /// shards once, in any order.
+    #[arg(value_name = "FILES", required = true)]
+    pub files: Vec<std::path::PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = report::Format::Table)]
+    pub format: report::Format,
+    /// Write to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
+}
+
+fn parse_shard(s: &str) -> Result<(u32, u32), String> {
+    let bad = || "expected I/N with 0 <= I < N, as 3/64".to_string();
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (i, n): (u32, u32) = (i.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
+    if i < n {
+        Ok((i, n))
+    } else {
+        Err(bad())
     }
 }

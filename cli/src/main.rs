@@ -1,5 +1,6 @@
 //! `grapevine`: the gossip core on the command line. `sim` plays many seeded runs of one
-//! scenario and summarises them; `bench` measures the round engine against a baseline;
+//! scenario and summarises them; `sweep` does so at every point of a grid of settings, and
+//! `merge` joins a sweep's shards; `bench` measures the round engine against a baseline;
 //! `serve` serves the page with live mode's signaling and relay; `peer` runs native members of a
 //! live room.
 //!
@@ -16,9 +17,10 @@ mod peer;
 mod report;
 mod serve;
 mod sim;
+mod sweep;
 mod usage;
 
-use args::{BenchArgs, ProtocolChoice, SimArgs};
+use args::{BenchArgs, MergeArgs, ProtocolChoice, SimArgs, SweepArgs};
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 use usage::Usage;
@@ -45,6 +47,11 @@ enum Command {
     /// Measure the round engine's ns per message next to a random read-modify-write baseline.
     #[command(allow_negative_numbers = true)]
     Bench(BenchArgs),
+    /// Play R runs at every point of a grid of settings (--vary) and summarise each point.
+    #[command(allow_negative_numbers = true)]
+    Sweep(SweepArgs),
+    /// Put the shards of a sweep (sweep --shard I/N --out FILE) back together.
+    Merge(MergeArgs),
     /// Serve the built page with WebRTC signaling for live mode (/signal) and /health.
     Serve(serve::ServeArgs),
     /// Run N native members of a live room (the same node as a tab), over the server's relay.
@@ -58,7 +65,14 @@ fn main() -> ExitCode {
             // Clap's first line names the flag and the problem; the usage block after it
             // is noise in a script's log.
             let text = e.to_string();
-            let first = text.lines().next().unwrap_or("error: bad arguments");
+            let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+            let mut first = lines.next().unwrap_or("error: bad arguments").to_string();
+            // "the following required arguments were not provided:" names them on the next.
+            if first.ends_with(':') {
+                if let Some(next) = lines.next() {
+                    first = format!("{first} {}", next.trim());
+                }
+            }
             eprintln!("{first} (see grapevine --help)");
             return ExitCode::from(2);
         }
@@ -74,6 +88,8 @@ fn main() -> ExitCode {
             ProtocolChoice::Rumor(_) => sim::run(args),
         },
         Command::Bench(args) => bench::run(args),
+        Command::Sweep(args) => sweep::run(args),
+        Command::Merge(args) => sweep::merge(args),
         Command::Serve(args) => serve::run(args),
         Command::Peer(args) => peer::run(args),
     };

@@ -12,7 +12,7 @@ use std::io::{IsTerminal, Write};
 
 /// Every setting of the batch, as printed with its results.
 #[derive(Serialize)]
-struct SettingsOut {
+pub(crate) struct SettingsOut {
     nodes: u32,
     protocol: &'static str,
     stop: &'static str,
@@ -27,7 +27,7 @@ struct SettingsOut {
 }
 
 impl SettingsOut {
-    fn of(s: &Settings, max_rounds: u32) -> Self {
+    pub(crate) fn of(s: &Settings, max_rounds: u32) -> Self {
         SettingsOut {
             nodes: s.nodes,
             protocol: s.protocol.name(),
@@ -45,7 +45,7 @@ impl SettingsOut {
 }
 
 #[derive(Serialize)]
-struct SummaryOut {
+pub(crate) struct SummaryOut {
     mean: f64,
     sd: f64,
     min: f64,

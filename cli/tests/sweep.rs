@@ -1,0 +1,337 @@
+//! `grapevine sweep` and `grapevine merge` as a user runs them: a point of a sweep is the
+//! `grapevine sim` of its settings on the same seeds; shards, however split and in whatever
+//! order, merge into exactly the whole sweep (through GNU parallel too); bad input is one line.
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn grapevine(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_grapevine"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+/// Standard output of a run that must succeed.
+fn stdout(args: &[&str]) -> Vec<u8> {
+    let out = grapevine(args);
+    assert!(
+        out.status.success(),
+        "grapevine {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// A small grid: 3 fanouts × 3 protocols, 12 runs a point.
+const SWEEP: [&str; 12] = [
+    "sweep",
+    "--vary",
+    "fanout=1..3",
+    "--vary",
+    "protocol=push,pull,pushpull",
+    "--nodes",
+    "600",
+    "--runs",
+    "12",
+    "--seed",
+    "5",
+    "--loss=0.1",
+];
+
+#[test]
+fn a_point_of_a_sweep_is_the_sim_of_its_settings_on_the_same_seeds() {
+    let sweep: Value =
+        serde_json::from_slice(&stdout(&[&SWEEP[..], &["--format", "json"]].concat())).unwrap();
+    assert_eq!(sweep["runs"], 12);
+    assert_eq!(sweep["settings"]["nodes"], 600);
+    assert!(
+        sweep["settings"].get("fanout").is_none(),
+        "a varied setting is not among the fixed ones: {}",
+        sweep["settings"]
+    );
+    let points = sweep["points"].as_array().unwrap();
+    assert_eq!(points.len(), 9, "3 fanouts × 3 protocols");
+    // The first --vary is outermost.
+    let order: Vec<(u64, &str)> = points
+        .iter()
+        .map(|p| {
+            (
+                p["point"]["fanout"].as_u64().unwrap(),
+                p["point"]["protocol"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        order[..4],
+        [(1, "push"), (1, "pull"), (1, "pushpull"), (2, "push")]
+    );
+    for p in points {
+        let (fanout, protocol) = (
+            p["point"]["fanout"].to_string(),
+            p["point"]["protocol"].as_str().unwrap(),
+        );
+        let sim: Value = serde_json::from_slice(&stdout(&[
+            "sim",
+            "--format",
+            "json",
+            "--nodes",
+            "600",
+            "--runs",
+            "12",
+            "--seed",
+            "5",
+            "--loss=0.1",
+            "--fanout",
+            &fanout,
+            "--protocol",
+            protocol,
+        ]))
+        .unwrap();
+        for figure in [
+            "rounds_to_full",
+            "residue",
+            "messages_per_node",
+            "t_ave",
+            "t_last",
+        ] {
+            for stat in ["mean", "sd", "min", "p50", "p95", "max"] {
+                assert_eq!(
+                    p[figure][stat], sim[figure][stat],
+                    "fanout {fanout} {protocol}: {figure}.{stat} differs from grapevine sim's"
+                );
+            }
+            let (lo, hi, mean) = (
+                p[figure]["ci95"][0].as_f64().unwrap(),
+                p[figure]["ci95"][1].as_f64().unwrap(),
+                p[figure]["mean"].as_f64().unwrap(),
+            );
+            assert!(
+                lo <= mean && mean <= hi,
+                "{figure}: ci95 [{lo}, {hi}] around {mean}"
+            );
+            if p[figure]["sd"].as_f64().unwrap() > 0.0 {
+                assert!(lo < hi, "{figure}: a spread gives an interval");
+            }
+        }
+    }
+    // Common random numbers: a larger fanout never takes more rounds on the same seeds in
+    // this grid's means (a sanity check on the ordering, not a theorem run by run).
+    let rounds = |i: usize| points[i]["rounds_to_full"]["mean"].as_f64().unwrap();
+    assert!(
+        rounds(0) > rounds(3) && rounds(3) > rounds(6),
+        "push: fanout 1 > 2 > 3"
+    );
+}
+
+#[test]
+fn shards_in_any_order_merge_into_exactly_the_whole_sweep() {
+    let dir = tempdir("merge");
+    for format in ["json", "csv", "table"] {
+        for extra in [&[][..], &["--per-run"][..]] {
+            let whole = stdout(&[&SWEEP[..], &["--format", format], extra].concat());
+            let mut files = Vec::new();
+            for i in 0..4 {
+                let file = dir.join(format!("{format}-{}-{i}.jsonl", extra.len()));
+                let shard = format!("{i}/4");
+                let threads = if i % 2 == 0 { "1" } else { "2" };
+                stdout(
+                    &[
+                        &SWEEP[..],
+                        &["--shard", &shard, "--out", file.to_str().unwrap()],
+                        &["--threads", threads],
+                        extra,
+                    ]
+                    .concat(),
+                );
+                files.push(file.to_str().unwrap().to_string());
+            }
+            files.reverse();
+            let mut args = vec!["merge", "--format", format];
+            args.extend(files.iter().map(String::as_str));
+            let merged = stdout(&args);
+            assert!(
+                whole == merged,
+                "--format {format} {extra:?}: the merge differs from the whole sweep:\n{}\n---\n{}",
+                String::from_utf8_lossy(&whole),
+                String::from_utf8_lossy(&merged)
+            );
+        }
+    }
+}
+
+#[test]
+fn a_missing_duplicated_or_foreign_shard_is_named() {
+    let dir = tempdir("bad-shards");
+    let shard = |i: u32, n: u32, seed: &str| {
+        let file = dir.join(format!("s{i}-{n}-{seed}.jsonl"));
+        let which = format!("{i}/{n}");
+        let mut args = SWEEP.to_vec();
+        args[10] = seed;
+        stdout(
+            &[
+                &args[..],
+                &["--shard", &which, "--out", file.to_str().unwrap()],
+            ]
+            .concat(),
+        );
+        file.to_str().unwrap().to_string()
+    };
+    let (a, b, c) = (shard(0, 3, "5"), shard(1, 3, "5"), shard(2, 3, "5"));
+    let refused = |files: &[&str], says: &str| {
+        let out = grapevine(&[&["merge"], files].concat());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{files:?}: {err}");
+        assert!(
+            err.contains(says),
+            "{files:?}: expected {says:?} in {err:?}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    };
+    refused(&[&a, &c], "shard 1/3 missing (given: 0, 2)");
+    refused(&[&a, &b, &b, &c], "shard 1/3 given twice");
+    refused(&[&a, &b, &shard(2, 3, "6")], "is a shard of another sweep");
+    // A line altered by hand: its run's seed no longer matches.
+    let text = std::fs::read_to_string(&b).unwrap();
+    let tampered = dir.join("tampered.jsonl");
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let mut row: Value = serde_json::from_str(&lines[1]).unwrap();
+    row["seed"] = Value::from(row["seed"].as_u64().unwrap() ^ 1);
+    lines[1] = row.to_string();
+    std::fs::write(&tampered, lines.join("\n")).unwrap();
+    refused(
+        &[&a, tampered.to_str().unwrap(), &c],
+        "tampered.jsonl:2: its seed is not its run's",
+    );
+    refused(&[dir.join("none.jsonl").to_str().unwrap()], "none.jsonl");
+    std::fs::write(dir.join("junk.jsonl"), "hello\n").unwrap();
+    refused(
+        &[dir.join("junk.jsonl").to_str().unwrap()],
+        "not a shard of grapevine sweep",
+    );
+}
+
+/// The recipe of docs/CLI.md for machines without a scheduler: GNU parallel runs the shards
+/// (`--sshlogin :` is this machine; a list of hosts spreads them), then one merge.
+#[test]
+fn a_sweep_sharded_through_gnu_parallel_merges_into_the_whole() {
+    let dir = tempdir("parallel");
+    let bin = env!("CARGO_BIN_EXE_grapevine");
+    let args = SWEEP[1..].join(" ");
+    let out = Command::new("parallel")
+        .args(["--will-cite", "--sshlogin", ":", "--jobs", "4"])
+        .arg(format!(
+            "{bin} sweep {args} --shard {{}}/4 --out {}/shard-{{}}.jsonl",
+            dir.display()
+        ))
+        .args([":::", "0", "1", "2", "3"])
+        .output()
+        .expect("GNU parallel is installed (scripts/install.sh installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shards: Vec<String> = (0..4)
+        .map(|i| dir.join(format!("shard-{i}.jsonl")).display().to_string())
+        .collect();
+    let mut merge = vec!["merge", "--format", "csv"];
+    merge.extend(shards.iter().map(String::as_str));
+    assert_eq!(
+        String::from_utf8(stdout(&merge)).unwrap(),
+        String::from_utf8(stdout(&[&SWEEP[..], &["--format", "csv"]].concat())).unwrap()
+    );
+}
+
+#[test]
+fn ranges_give_their_values_and_bad_input_is_one_line() {
+    let csv = String::from_utf8(stdout(&[
+        "sweep",
+        "--vary",
+        "nodes=10..1000*10",
+        "--vary",
+        "k=1..3",
+        "--stop",
+        "blind-coin",
+        "--runs",
+        "2",
+        "--format",
+        "csv",
+    ]))
+    .unwrap();
+    let points: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .filter(|l| l.contains(",residue,"))
+        .map(|l| l.rsplitn(11, ',').last().unwrap())
+        .collect();
+    assert_eq!(
+        points,
+        ["10,1", "10,2", "10,3", "100,1", "100,2", "100,3", "1000,1", "1000,2", "1000,3"]
+    );
+    for (args, says) in [
+        (&["sweep"][..], "--vary"),
+        (&["sweep", "--vary", "fanout"], "expected NAME=V1,V2"),
+        (
+            &["sweep", "--vary", "colour=red"],
+            "unknown setting \"colour\"",
+        ),
+        (
+            &["sweep", "--vary", "interval=100,200"],
+            "the lab's settings are not swept yet",
+        ),
+        (
+            &["sweep", "--vary", "fanout=0,1"],
+            "0: expected a whole number from 1 to 16",
+        ),
+        (&["sweep", "--vary", "fanout=1,1"], "1 is given twice"),
+        (&["sweep", "--vary", "fanout=3..1"], "3 is more than 1"),
+        (
+            &["sweep", "--vary", "nodes=10..100*1"],
+            "the factor must be more than 1",
+        ),
+        (
+            &["sweep", "--vary", "fanout=1", "--vary", "fanout=2"],
+            "fanout is varied twice",
+        ),
+        (
+            &["sweep", "--vary", "protocol=swim"],
+            "the lab's protocols are not swept yet",
+        ),
+        (
+            &["sweep", "--vary", "fanout=1", "--shard", "4/4"],
+            "--shard",
+        ),
+        (
+            &["sweep", "--vary", "fanout=1", "--shard", "0/2"],
+            "give --out FILE",
+        ),
+        (
+            &[
+                "sweep",
+                "--vary",
+                "topology=complete,torus",
+                "--nodes",
+                "4",
+            ],
+            "error: invalid --topology: a torus needs at least 9 nodes (at the point topology=torus)",
+        ),
+        (&["sweep", "--vary", "nodes=1..1000000000*10"], "nodes"),
+    ] {
+        let out = grapevine(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: expected {says:?} in {err:?}");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: one line: {err}");
+    }
+}
+
+/// A fresh directory for one test's files.
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("sweep-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
