@@ -266,6 +266,28 @@ pub struct SweepArgs {
     /// Worker threads (default: one per core). Results do not depend on it.
     #[arg(long, value_name = "T", default_value_t = 0)]
     pub threads: usize,
+    #[command(flatten)]
+    pub plot: PlotArgs,
+}
+
+/// A sweep's plot.
+#[derive(Args, Debug)]
+pub struct PlotArgs {
+    /// Also draw FILE.svg: the first varied setting on the x-axis, the second as series, the
+    /// mean of --figure with its 95 % band, theory dashed where the core has it.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<std::path::PathBuf>,
+    /// The figure plotted: rounds_to_full, residue, messages_per_node, t_ave or t_last.
+    #[arg(long, value_name = "NAME", default_value = "rounds_to_full", value_parser = parse_figure)]
+    pub figure: String,
+}
+
+fn parse_figure(s: &str) -> Result<String, String> {
+    if crate::plot::FIGURES.iter().any(|(name, _)| *name == s) {
+        Ok(s.to_string())
+    } else {
+        Err("expected rounds_to_full, residue, messages_per_node, t_ave or t_last".into())
+    }
 }
 
 #[derive(Args, Debug)]
@@ -280,6 +302,8 @@ pub struct MergeArgs {
     /// Write to FILE instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub out: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub plot: PlotArgs,
 }
 
 fn parse_shard(s: &str) -> Result<(u32, u32), String> {

@@ -14,6 +14,7 @@ mod args;
 mod bench;
 mod lab;
 mod peer;
+mod plot;
 mod report;
 mod serve;
 mod sim;

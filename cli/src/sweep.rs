@@ -10,7 +10,7 @@
 
 use crate::args::{
     parse_crashed, parse_feedback, parse_loss, parse_protocol, parse_stop, parse_topology,
-    MergeArgs, ProtocolChoice, RuleArgs, ScenarioArgs, SweepArgs,
+    MergeArgs, PlotArgs, ProtocolChoice, RuleArgs, ScenarioArgs, SweepArgs,
 };
 use crate::report::{write_table_rows, Format, Row};
 use crate::sim::{SettingsOut, SummaryOut};
@@ -143,7 +143,7 @@ pub fn run(args: SweepArgs) -> Result<(), Usage> {
     let points = grid(&varies)?;
     let settings: Vec<Settings> = points
         .iter()
-        .map(|point| point_settings(&args, point))
+        .map(|point| point_settings(&args.scenario, &args.rules, args.seed, point))
         .collect::<Result<_, _>>()?;
     if args.shard.is_some() && args.out.is_none() {
         return Err(Usage(
@@ -196,6 +196,7 @@ pub fn run(args: SweepArgs) -> Result<(), Usage> {
             .chunks(args.runs as usize)
             .map(<[RunFigures]>::to_vec)
             .collect();
+        plot(&args.plot, &plan, &points, &settings, &by_point)?;
         write_output(&mut out, &plan, &points, &by_point, args.format, args.seed)
     };
     finish(written.and_then(|()| out.flush()))
@@ -294,6 +295,14 @@ pub fn merge(args: MergeArgs) -> Result<(), Usage> {
         .get("seed")
         .and_then(Value::as_u64)
         .unwrap_or(1);
+    if args.plot.plot.is_some() {
+        let (scenario, rules) = flags_of(&plan.settings)?;
+        let settings: Vec<Settings> = points
+            .iter()
+            .map(|point| point_settings(&scenario, &rules, seed, point))
+            .collect::<Result<_, _>>()?;
+        plot(&args.plot, &plan, &points, &settings, &by_point)?;
+    }
     let mut out = output_to(args.out.as_deref())?;
     let written = write_output(&mut out, &plan, &points, &by_point, args.format, seed);
     finish(written.and_then(|()| out.flush()))
@@ -446,17 +455,103 @@ fn grid(varies: &[Vary]) -> Result<Vec<Point>, Usage> {
 }
 
 /// The round engine's settings at `point`, checked.
-fn point_settings(args: &SweepArgs, point: &Point) -> Result<Settings, Usage> {
-    let (mut scenario, mut rules) = (args.scenario.clone(), args.rules.clone());
+fn point_settings(
+    scenario: &ScenarioArgs,
+    rules: &RuleArgs,
+    seed: u64,
+    point: &Point,
+) -> Result<Settings, Usage> {
+    let (mut scenario, mut rules) = (scenario.clone(), rules.clone());
     for (name, value) in point {
-        apply(&mut scenario, &mut rules, name, value).expect("values are checked");
+        apply(&mut scenario, &mut rules, name, value)
+            .map_err(|why| Usage(format!("error: {name}={value}: {why}")))?;
     }
-    let settings = scenario.settings(&rules, args.seed)?;
+    let settings = scenario.settings(&rules, seed)?;
     settings.validate().map_err(|e| {
         let Usage(why) = Usage::settings(e);
         Usage(format!("{why} (at the point {})", describe(point)))
     })?;
     Ok(settings)
+}
+
+/// The flags a plan's fixed settings were given with (a merge rebuilds each point's settings
+/// from them, for the plot's theory).
+fn flags_of(settings: &BTreeMap<String, Value>) -> Result<(ScenarioArgs, RuleArgs), Usage> {
+    let mut scenario = ScenarioArgs {
+        nodes: 1000,
+        protocol: ProtocolChoice::Rumor(grapevine_core::Protocol::Push),
+        fanout: 1,
+        loss: 0.0,
+    };
+    let mut rules = RuleArgs {
+        stop: grapevine_core::StopRule::Never,
+        k: 2,
+        feedback: grapevine_core::Feedback::RoundStart,
+        topology: grapevine_core::Topology::Complete,
+        crashed: 0.0,
+    };
+    for name in NAMES {
+        if let Some(value) = settings.get(name) {
+            let text = match value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            apply(&mut scenario, &mut rules, name, &text)
+                .map_err(|why| Usage(format!("error: the shards' {name} {text}: {why}")))?;
+        }
+    }
+    Ok((scenario, rules))
+}
+
+/// Draws the plot `args` asks for, if any.
+fn plot(
+    args: &PlotArgs,
+    plan: &Plan,
+    points: &[Point],
+    settings: &[Settings],
+    by_point: &[Vec<RunFigures>],
+) -> Result<(), Usage> {
+    let Some(path) = &args.plot else {
+        return Ok(());
+    };
+    if plan.vary.len() > 2 {
+        return Err(Usage(
+            "error: invalid --plot: it draws one or two --vary (x-axis, then series)".into(),
+        ));
+    }
+    let x = &plan.vary[0];
+    let numeric = x.values.iter().all(|v| v.parse::<f64>().is_ok());
+    let summaries: Vec<BatchSummary> = by_point
+        .iter()
+        .map(|runs| BatchSummary::of(runs).expect("a point has runs"))
+        .collect();
+    let marks: Vec<crate::plot::Mark> = points
+        .iter()
+        .zip(settings)
+        .zip(&summaries)
+        .map(|((point, settings), summary)| crate::plot::Mark {
+            x: if numeric {
+                point[0].1.parse().expect("numeric")
+            } else {
+                x.values
+                    .iter()
+                    .position(|v| *v == point[0].1)
+                    .expect("a value") as f64
+            },
+            series: point.get(1).map_or("", |(_, v)| v.as_str()),
+            settings,
+            summary,
+        })
+        .collect();
+    crate::plot::draw(
+        path,
+        &args.figure,
+        &x.name,
+        (!numeric).then_some(&x.values[..]),
+        plan.vary.get(1).map(|v| v.name.as_str()),
+        &marks,
+    )
+    .map_err(|why| Usage(format!("error: invalid --plot: {why}")))
 }
 
 /// `fanout=2, protocol=pull`.

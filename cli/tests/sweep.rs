@@ -335,3 +335,85 @@ fn tempdir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+#[test]
+fn a_plot_draws_each_series_with_theory_and_a_merge_draws_the_same() {
+    let dir = tempdir("plot");
+    let whole = dir.join("whole.svg");
+    stdout(&[&SWEEP[..], &["--plot", whole.to_str().unwrap()]].concat());
+    let svg = std::fs::read_to_string(&whole).unwrap();
+    assert!(
+        svg.starts_with("<svg"),
+        "an SVG: {}",
+        &svg[..svg.len().min(200)]
+    );
+    for label in [
+        "rounds until every live node knew",
+        "against fanout, by protocol",
+        "protocol push: mean, 95 % band",
+        "protocol pull: theory",
+        "protocol pushpull: theory",
+    ] {
+        assert!(svg.contains(label), "{label:?} missing from the plot");
+    }
+    // The bands: one filled polygon per series.
+    assert_eq!(svg.matches("<polygon").count(), 3, "a band per series");
+    let mut shards = Vec::new();
+    for i in 0..2 {
+        let file = dir.join(format!("s{i}.jsonl"));
+        let which = format!("{i}/2");
+        stdout(
+            &[
+                &SWEEP[..],
+                &["--shard", &which, "--out", file.to_str().unwrap()],
+            ]
+            .concat(),
+        );
+        shards.push(file.to_str().unwrap().to_string());
+    }
+    let merged = dir.join("merged.svg");
+    stdout(&[
+        "merge",
+        &shards[0],
+        &shards[1],
+        "--plot",
+        merged.to_str().unwrap(),
+    ]);
+    assert!(
+        std::fs::read(&merged).unwrap() == svg.as_bytes(),
+        "the merge's plot differs from the sweep's"
+    );
+    // A residue against the feedback coin's k, with Demers' residue as theory.
+    let residue = dir.join("residue.svg");
+    stdout(&[
+        "sweep",
+        "--vary",
+        "k=1..3",
+        "--stop",
+        "feedback-coin",
+        "--nodes",
+        "2000",
+        "--runs",
+        "5",
+        "--figure",
+        "residue",
+        "--plot",
+        residue.to_str().unwrap(),
+    ]);
+    let svg = std::fs::read_to_string(&residue).unwrap();
+    assert!(svg.contains("residue: share of live nodes never informed against k"));
+    assert!(svg.contains(">\ntheory\n<"), "Demers' residue drawn as theory");
+    let out = grapevine(&[
+        "sweep",
+        "--vary",
+        "k=1,2",
+        "--vary",
+        "fanout=1,2",
+        "--vary",
+        "loss=0,0.1",
+        "--plot",
+        dir.join("three.svg").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("one or two --vary"));
+}

@@ -63,6 +63,12 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// Nodes crashed from the start: exactly `round(crashed · nodes)`, leaving at least one
+    /// live.
+    pub fn crashed_nodes(&self) -> u32 {
+        (libm::round(self.crashed * f64::from(self.nodes)) as u32).min(self.nodes - 1)
+    }
+
     /// Checks every range.
     pub fn validate(&self) -> Result<(), SettingsError> {
         if self.nodes < 2 || self.nodes > MAX_NODES {
@@ -180,13 +186,13 @@ fn phase_at_round_start(byte: u8) -> Phase {
     rules::phase_at_round_start(phase_of(byte), byte & FRESH != 0)
 }
 
-/// The crashed nodes at the start: exactly `round(crashed * nodes)` of them (leaving at least
-/// one live), uniformly at random (Knuth's selection sampling, from the crash stream).
+/// The crashed nodes at the start ([`Settings::crashed_nodes`] of them), uniformly at random
+/// (Knuth's selection sampling, from the crash stream).
 /// Returns one flag per node and the source: the given one, or the first live node.
 pub(crate) fn initial_crashes(settings: &Settings) -> Result<(Vec<bool>, u32), SettingsError> {
     let n = settings.nodes;
     let mut crashed = vec![false; n as usize];
-    let mut to_crash = (libm::round(settings.crashed * f64::from(n)) as u32).min(n - 1);
+    let mut to_crash = settings.crashed_nodes();
     let mut rng = GossipRng::derive(settings.seed, Stream::Crashes, 0);
     for (i, flag) in crashed.iter_mut().enumerate() {
         if to_crash == 0 {
