@@ -58,7 +58,7 @@ pub struct RuleArgs {
     pub crashed: f64,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct SimArgs {
     #[command(flatten)]
     pub scenario: ScenarioArgs,
@@ -89,7 +89,7 @@ pub struct SimArgs {
 }
 
 /// The lab's flags (ignored by the round engine's protocols, which refuse `--scenario`).
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct LabArgs {
     /// A preset (crash-one, split-brain, rolling-restart, lossy-link, slow-node,
     /// concurrent-writes) or a scenario file. Default: crash-one for swim, concurrent-writes
@@ -145,6 +145,18 @@ pub struct BenchArgs {
     pub signatures: bool,
 }
 
+impl LabArgs {
+    /// The lab's flags at their defaults.
+    pub fn default_values() -> LabArgs {
+        #[derive(clap::Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            lab: LabArgs,
+        }
+        <Defaults as clap::Parser>::parse_from(["grapevine"]).lab
+    }
+}
+
 /// The round engine's protocols, or one of the lab's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProtocolChoice {
@@ -194,7 +206,7 @@ pub(crate) fn parse_crashed(s: &str) -> Result<f64, String> {
     parse_fraction(s)
 }
 
-fn parse_mode(s: &str) -> Result<Protocol, String> {
+pub(crate) fn parse_mode(s: &str) -> Result<Protocol, String> {
     Protocol::from_name(s).ok_or_else(|| "expected push, pull or pushpull".into())
 }
 
@@ -228,15 +240,18 @@ impl ScenarioArgs {
 #[derive(Args, Debug)]
 pub struct SweepArgs {
     /// A setting and its values: NAME=V1,V2,... or NAME=A..B (integers A to B) or NAME=A..B*F
-    /// (A, A·F, A·F², ... up to B). NAME is any round-engine setting: nodes, protocol, fanout,
-    /// loss, stop, k, feedback, topology, crashed. Repeat it for a grid (the product; the
-    /// first --vary outermost).
+    /// (A, A·F, A·F², ... up to B). NAME is any setting of grapevine sim: nodes, protocol,
+    /// fanout, loss, stop, k, feedback, topology, crashed; and the lab's interval, lifeguard,
+    /// push-pull, latency, spread, jitter, mode, scenario. Repeat it for a grid (the product;
+    /// the first --vary outermost).
     #[arg(long, value_name = "NAME=VALUES", required = true)]
     pub vary: Vec<String>,
     #[command(flatten)]
     pub scenario: ScenarioArgs,
     #[command(flatten)]
     pub rules: RuleArgs,
+    #[command(flatten)]
+    pub lab: LabArgs,
     /// Master seed. Common random numbers: run i of every point plays with the seed derived
     /// from it and i (as `grapevine sim`'s run i), so the differences between points are not
     /// the seeds' noise.
@@ -277,17 +292,11 @@ pub struct PlotArgs {
     /// mean of --figure with its 95 % band, theory dashed where the core has it.
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<std::path::PathBuf>,
-    /// The figure plotted: rounds_to_full, residue, messages_per_node, t_ave or t_last.
-    #[arg(long, value_name = "NAME", default_value = "rounds_to_full", value_parser = parse_figure)]
-    pub figure: String,
-}
-
-fn parse_figure(s: &str) -> Result<String, String> {
-    if crate::plot::FIGURES.iter().any(|(name, _)| *name == s) {
-        Ok(s.to_string())
-    } else {
-        Err("expected rounds_to_full, residue, messages_per_node, t_ave or t_last".into())
-    }
+    /// The figure plotted, by its name in the output: rounds_to_full (the default for push,
+    /// pull and pushpull), residue, messages_per_node, t_ave, t_last; a lab protocol's own
+    /// (its first by default).
+    #[arg(long, value_name = "NAME")]
+    pub figure: Option<String>,
 }
 
 #[derive(Args, Debug)]

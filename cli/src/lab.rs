@@ -92,33 +92,101 @@ struct Summarised {
     values: Vec<Option<f64>>,
 }
 
-pub fn run(args: SimArgs, protocol: LabProtocol) -> Result<(), Usage> {
-    let options = options(&args, protocol)?;
-    let (scenario_name, text) = scenario_text(&args, protocol)?;
-    let scenario =
-        Scenario::parse(&text).map_err(|e| Usage(format!("error: invalid --scenario: {e}")))?;
-    protocol
-        .check(&scenario, args.scenario.nodes)
-        .map_err(|e| Usage(format!("error: invalid --scenario: {e}")))?;
-    let link = LinkConfig {
-        latency_ms: args.lab.latency,
-        spread_ms: args.lab.spread,
-        jitter_ms: args.lab.jitter,
-        loss: args.scenario.loss,
-        duplicate: 0.0,
-    };
-    let settings_of = |seed| LabSettings {
-        nodes: args.scenario.nodes,
-        seed,
-        link,
-        scenario: scenario.clone(),
-        phases: Phases::Random,
-    };
-    // Check once, with the master seed, so a bad setting is one clear line, not R of them.
-    protocol
-        .start(&settings_of(args.seed), &options)
-        .map_err(|e| Usage(format!("error: invalid settings: {e}")))?;
+/// A lab protocol's runs as the flags set them, checked: what `grapevine sim` plays R times,
+/// and `grapevine sweep` at each point.
+pub struct LabBatch {
+    protocol: LabProtocol,
+    options: LabOptions,
+    settings: LabSettings,
+    out: SettingsOut,
+    /// The figures a run gives, in order (their values unset).
+    figures: Vec<Figure>,
+}
 
+impl LabBatch {
+    /// Checks the flags (once, with the master seed, so a bad setting is one clear line).
+    pub fn of(args: &SimArgs, protocol: LabProtocol) -> Result<LabBatch, Usage> {
+        let options = options(args, protocol)?;
+        let (scenario_name, text) = scenario_text(args, protocol)?;
+        let scenario =
+            Scenario::parse(&text).map_err(|e| Usage(format!("error: invalid --scenario: {e}")))?;
+        protocol
+            .check(&scenario, args.scenario.nodes)
+            .map_err(|e| Usage(format!("error: invalid --scenario: {e}")))?;
+        let link = LinkConfig {
+            latency_ms: args.lab.latency,
+            spread_ms: args.lab.spread,
+            jitter_ms: args.lab.jitter,
+            loss: args.scenario.loss,
+            duplicate: 0.0,
+        };
+        let settings = LabSettings {
+            nodes: args.scenario.nodes,
+            seed: args.seed,
+            link,
+            scenario,
+            phases: Phases::Random,
+        };
+        let figures = protocol
+            .start(&settings, &options)
+            .map_err(|e| Usage(format!("error: invalid settings: {e}")))?
+            .figures();
+        let out = SettingsOut {
+            nodes: args.scenario.nodes,
+            protocol: protocol.name(),
+            scenario: scenario_name,
+            interval_ms: options.interval_ms,
+            lifeguard: args.lab.lifeguard,
+            push_pull: args.lab.push_pull,
+            mode: protocol
+                .takes(LabOption::Mode)
+                .then_some(options.mode.name()),
+            fanout: protocol.takes(LabOption::Fanout).then_some(options.fanout),
+            stop: protocol
+                .takes(LabOption::Stop)
+                .then_some(options.interest.rule.name()),
+            k: protocol
+                .takes(LabOption::Stop)
+                .then_some(options.interest.k),
+            latency_ms: link.latency_ms,
+            spread_ms: link.spread_ms,
+            jitter_ms: link.jitter_ms,
+            loss: link.loss,
+            seed: args.seed,
+        };
+        Ok(LabBatch {
+            protocol,
+            options,
+            settings,
+            out,
+            figures,
+        })
+    }
+
+    /// Run `run`'s figures (its seed [`run_seed`] of the master seed).
+    pub fn play(&self, run: u32) -> Result<Vec<Figure>, String> {
+        let settings = LabSettings {
+            seed: run_seed(self.settings.seed, run),
+            ..self.settings.clone()
+        };
+        self.protocol
+            .play(&settings, &self.options)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The figures a run gives: their names and whether a run may lack them.
+    pub fn figures(&self) -> &[Figure] {
+        &self.figures
+    }
+
+    /// The settings as `grapevine sim` prints them.
+    pub fn settings_json(&self) -> Value {
+        serde_json::to_value(&self.out).expect("settings serialize")
+    }
+}
+
+pub fn run(args: SimArgs, protocol: LabProtocol) -> Result<(), Usage> {
+    let batch = LabBatch::of(&args, protocol)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads)
         .build()
@@ -126,11 +194,7 @@ pub fn run(args: SimArgs, protocol: LabProtocol) -> Result<(), Usage> {
     let results: Result<Vec<Vec<Figure>>, String> = pool.install(|| {
         (0..args.runs)
             .into_par_iter()
-            .map(|i| {
-                protocol
-                    .play(&settings_of(run_seed(args.seed, i)), &options)
-                    .map_err(|e| e.to_string())
-            })
+            .map(|i| batch.play(i))
             .collect()
     });
     let per_run = results.map_err(|e| Usage(format!("error: {e}")))?;
@@ -143,35 +207,12 @@ pub fn run(args: SimArgs, protocol: LabProtocol) -> Result<(), Usage> {
             values: per_run.iter().map(|r| r[j].value).collect(),
         })
         .collect();
-
-    let settings = SettingsOut {
-        nodes: args.scenario.nodes,
-        protocol: protocol.name(),
-        scenario: scenario_name,
-        interval_ms: options.interval_ms,
-        lifeguard: args.lab.lifeguard,
-        push_pull: args.lab.push_pull,
-        mode: protocol
-            .takes(LabOption::Mode)
-            .then_some(options.mode.name()),
-        fanout: protocol.takes(LabOption::Fanout).then_some(options.fanout),
-        stop: protocol
-            .takes(LabOption::Stop)
-            .then_some(options.interest.rule.name()),
-        k: protocol
-            .takes(LabOption::Stop)
-            .then_some(options.interest.k),
-        latency_ms: link.latency_ms,
-        spread_ms: link.spread_ms,
-        jitter_ms: link.jitter_ms,
-        loss: link.loss,
-        seed: args.seed,
-    };
+    let settings = &batch.out;
     let mut out = std::io::stdout().lock();
     let written = match args.format {
-        Format::Json => print_json(&mut out, &settings, args.runs, &figures),
+        Format::Json => print_json(&mut out, settings, args.runs, &figures),
         Format::Csv => write_csv_rows(&mut out, &rows(&figures)),
-        Format::Table => print_table(&mut out, &settings, args.runs, &figures),
+        Format::Table => print_table(&mut out, settings, args.runs, &figures),
     };
     match written {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {

@@ -6,14 +6,15 @@
 //! [`Model::expected_rounds`]) and Demers' residue of the feedback coin
 //! ([`feedback_coin_residue`]). Drawn with plotters' SVG backend.
 
-use grapevine_core::experiment::BatchSummary;
+use grapevine_core::experiment::Summary;
 use grapevine_core::theory::{feedback_coin_residue, Model};
 use grapevine_core::{Protocol, Settings, StopRule, Topology};
 use plotters::prelude::*;
 use std::path::Path;
 
-/// The figures a plot can show, with the axis label of each.
-pub const FIGURES: [(&str, &str); 5] = [
+/// The round engine's figures, with the axis label of each (a lab protocol's are labelled by
+/// their names).
+const LABELS: [(&str, &str); 5] = [
     (
         "rounds_to_full",
         "rounds until every live node knew (runs that got there)",
@@ -24,12 +25,14 @@ pub const FIGURES: [(&str, &str); 5] = [
     ("t_last", "last round of informing (t_last)"),
 ];
 
-/// One point of the plot: its x, its series' name, its settings, and its runs' summary.
+/// One point of the plot: its x, its series' name, the round engine's settings there (for
+/// theory; `None` for a lab protocol), and the figure's distribution over the runs that
+/// reached it, with their number.
 pub struct Mark<'a> {
     pub x: f64,
     pub series: &'a str,
-    pub settings: &'a Settings,
-    pub summary: &'a BatchSummary,
+    pub settings: Option<&'a Settings>,
+    pub summary: Option<(Summary, u32)>,
 }
 
 /// Draws `figure` of `marks` into `path`; `x_name` labels the x-axis (a setting's name,
@@ -42,21 +45,11 @@ pub fn draw(
     series_name: Option<&str>,
     marks: &[Mark],
 ) -> Result<(), String> {
-    let label = FIGURES
+    let label = LABELS
         .iter()
         .find(|(name, _)| *name == figure)
-        .map(|(_, label)| *label)
-        .ok_or_else(|| format!("unknown figure {figure:?}"))?;
-    let value = |m: &Mark| {
-        let s = m.summary;
-        match figure {
-            "rounds_to_full" => s.rounds_to_full.map(|f| (f, s.completed)),
-            "residue" => Some((s.residue, s.runs)),
-            "messages_per_node" => Some((s.messages_per_node, s.runs)),
-            "t_ave" => Some((s.t_ave, s.runs)),
-            _ => Some((s.t_last, s.runs)),
-        }
-    };
+        .map_or(figure, |(_, label)| *label);
+    let value = |m: &Mark| m.summary;
     let mut series: Vec<&str> = Vec::new();
     for m in marks {
         if !series.contains(&m.series) {
@@ -75,7 +68,7 @@ pub fn draw(
                 measured.push((m.x, f.mean, a, b));
                 (lo, hi) = (lo.min(a), hi.max(b));
             }
-            if let Some(t) = theory(figure, m.settings) {
+            if let Some(t) = m.settings.and_then(|s| theory(figure, s)) {
                 expected.push((m.x, t));
                 (lo, hi) = (lo.min(t), hi.max(t));
             }

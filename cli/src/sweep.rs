@@ -10,13 +10,14 @@
 
 use crate::args::{
     parse_crashed, parse_feedback, parse_loss, parse_protocol, parse_stop, parse_topology,
-    MergeArgs, PlotArgs, ProtocolChoice, RuleArgs, ScenarioArgs, SweepArgs,
+    MergeArgs, PlotArgs, ProtocolChoice, RuleArgs, ScenarioArgs, SimArgs, SweepArgs,
 };
+use crate::lab::LabBatch;
 use crate::report::{write_table_rows, Format, Row};
 use crate::sim::{SettingsOut, SummaryOut};
 use crate::usage::{check_memory, Usage};
 use grapevine_core::engine::MAX_NODES;
-use grapevine_core::experiment::{play_run, run_seed, BatchSummary, RunFigures, Summary};
+use grapevine_core::experiment::{play_run, run_seed, RunFigures, Summary};
 use grapevine_core::rules::MAX_FANOUT;
 use grapevine_core::Settings;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -28,13 +29,17 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-/// The settings a sweep can vary: the round engine's.
-const NAMES: [&str; 9] = [
-    "nodes", "protocol", "fanout", "loss", "stop", "k", "feedback", "topology", "crashed",
-];
-
-/// The lab's settings, which `grapevine sim` takes and a sweep does not yet.
-const LAB_NAMES: [&str; 8] = [
+/// The settings a sweep can vary: the round engine's, then the lab's.
+const NAMES: [&str; 17] = [
+    "nodes",
+    "protocol",
+    "fanout",
+    "loss",
+    "stop",
+    "k",
+    "feedback",
+    "topology",
+    "crashed",
     "interval",
     "lifeguard",
     "push-pull",
@@ -55,8 +60,19 @@ pub struct Vary {
     pub values: Vec<String>,
 }
 
+/// One figure a sweep's runs give.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct FigureName {
+    name: String,
+    /// Whether a run may lack it (its summary then counts the runs that have it).
+    optional: bool,
+    /// Whether it is summarised over the runs (else only listed per run: a run's rounds, its
+    /// redundant share).
+    summarised: bool,
+}
+
 /// What a sweep is, as its output and its shards state it: the settings not varied, what is
-/// varied, the runs per point. Shards of one sweep carry equal plans.
+/// varied, the runs per point, the figures. Shards of one sweep carry equal plans.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct Plan {
     /// `grapevine sim`'s settings, those varied left out.
@@ -64,6 +80,7 @@ struct Plan {
     vary: Vec<Vary>,
     runs: u32,
     per_run: bool,
+    figures: Vec<FigureName>,
 }
 
 /// The first line of a shard's file.
@@ -74,64 +91,115 @@ struct ShardHeader {
     plan: Plan,
 }
 
-/// One run's figures, as a shard's line and a point's `per_run` give them.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
-struct RunOut {
+/// One run's figures, in the plan's order (`None`: the run never reached it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct RunRow {
     run: u32,
     seed: u64,
-    rounds: u32,
-    rounds_to_full: Option<u32>,
-    residue: f64,
-    messages_per_node: f64,
-    t_ave: f64,
-    t_last: u32,
-    redundant_share: f64,
+    values: Vec<Option<f64>>,
 }
 
-impl From<RunFigures> for RunOut {
-    fn from(f: RunFigures) -> Self {
-        RunOut {
-            run: f.run,
-            seed: f.seed,
-            rounds: f.rounds,
-            rounds_to_full: f.rounds_to_full,
-            residue: f.residue,
-            messages_per_node: f.messages_per_node,
-            t_ave: f.t_ave,
-            t_last: f.t_last,
-            redundant_share: f.redundant_share,
-        }
-    }
-}
-
-impl From<RunOut> for RunFigures {
-    fn from(r: RunOut) -> Self {
-        RunFigures {
-            run: r.run,
-            seed: r.seed,
-            rounds: r.rounds,
-            rounds_to_full: r.rounds_to_full,
-            residue: r.residue,
-            messages_per_node: r.messages_per_node,
-            t_ave: r.t_ave,
-            t_last: r.t_last,
-            redundant_share: r.redundant_share,
-        }
-    }
-}
-
-/// A shard's line after the header: which point, which run, its figures.
+/// A shard's line after the header: which point, and its run's figures.
 #[derive(Serialize, Deserialize)]
 struct ShardRow {
     point: usize,
     #[serde(flatten)]
-    figures: RunOut,
+    row: RunRow,
+}
+
+/// The round engine's figures: those `grapevine sim` summarises, and two more per run.
+const ENGINE_FIGURES: [(&str, bool, bool); 7] = [
+    ("rounds", false, false),
+    ("rounds_to_full", true, true),
+    ("residue", false, true),
+    ("messages_per_node", false, true),
+    ("t_ave", false, true),
+    ("t_last", false, true),
+    ("redundant_share", false, false),
+];
+
+impl RunRow {
+    fn of_engine(f: &RunFigures) -> RunRow {
+        RunRow {
+            run: f.run,
+            seed: f.seed,
+            values: vec![
+                Some(f64::from(f.rounds)),
+                f.rounds_to_full.map(f64::from),
+                Some(f.residue),
+                Some(f.messages_per_node),
+                Some(f.t_ave),
+                Some(f64::from(f.t_last)),
+                Some(f.redundant_share),
+            ],
+        }
+    }
+}
+
+/// What plays a point's runs: the round engine, or a lab protocol.
+enum Runner {
+    Engine(Settings),
+    Lab(Box<LabBatch>),
+}
+
+impl Runner {
+    fn play(&self, run: u32, max_rounds: u32) -> Result<RunRow, String> {
+        match self {
+            Runner::Engine(settings) => play_run(*settings, run, max_rounds)
+                .map(|r| RunRow::of_engine(&r.figures))
+                .map_err(|e| e.to_string()),
+            Runner::Lab(batch) => Ok(RunRow {
+                run,
+                seed: run_seed(batch.settings_json()["seed"].as_u64().unwrap_or(1), run),
+                values: batch.play(run)?.iter().map(|f| f.value).collect(),
+            }),
+        }
+    }
+
+    fn figures(&self) -> Vec<FigureName> {
+        match self {
+            Runner::Engine(_) => ENGINE_FIGURES
+                .iter()
+                .map(|&(name, optional, summarised)| FigureName {
+                    name: name.into(),
+                    optional,
+                    summarised,
+                })
+                .collect(),
+            Runner::Lab(batch) => batch
+                .figures()
+                .iter()
+                .map(|f| FigureName {
+                    name: f.name.into(),
+                    optional: f.optional,
+                    summarised: true,
+                })
+                .collect(),
+        }
+    }
+
+    /// The settings as `grapevine sim` prints them.
+    fn settings_json(&self, max_rounds: u32) -> Value {
+        match self {
+            Runner::Engine(s) => {
+                serde_json::to_value(SettingsOut::of(s, max_rounds)).expect("settings serialize")
+            }
+            Runner::Lab(batch) => batch.settings_json(),
+        }
+    }
+
+    fn engine(&self) -> Option<&Settings> {
+        match self {
+            Runner::Engine(s) => Some(s),
+            Runner::Lab(_) => None,
+        }
+    }
 }
 
 pub fn run(args: SweepArgs) -> Result<(), Usage> {
     let mut varies: Vec<Vary> = Vec::new();
     for spec in &args.vary {
-        let vary = parse_vary(spec, &args.scenario, &args.rules)?;
+        let vary = parse_vary(spec, &args)?;
         if varies.iter().any(|v| v.name == vary.name) {
             return Err(Usage(format!(
                 "error: invalid --vary: {} is varied twice; give its values in one --vary",
@@ -141,10 +209,20 @@ pub fn run(args: SweepArgs) -> Result<(), Usage> {
         varies.push(vary);
     }
     let points = grid(&varies)?;
-    let settings: Vec<Settings> = points
+    let base = sim_args(&args);
+    let runners: Vec<Runner> = points
         .iter()
-        .map(|point| point_settings(&args.scenario, &args.rules, args.seed, point))
+        .map(|point| runner(&base, point))
         .collect::<Result<_, _>>()?;
+    let figures = runners[0].figures();
+    if let Some(i) = runners.iter().position(|r| r.figures() != figures) {
+        return Err(Usage(format!(
+            "error: invalid --vary: the point {} gives other figures than {} (sweep one lab \
+             protocol at a time, or push, pull and pushpull together)",
+            describe(&points[i]),
+            describe(&points[0])
+        )));
+    }
     if args.shard.is_some() && args.out.is_none() {
         return Err(Usage(
             "error: invalid --shard: a shard is written for grapevine merge; give --out FILE"
@@ -155,17 +233,20 @@ pub fn run(args: SweepArgs) -> Result<(), Usage> {
         .num_threads(args.threads)
         .build()
         .map_err(|e| Usage(format!("error: invalid --threads: {e}")))?;
-    let largest = settings
+    if let Some(largest) = runners
         .iter()
+        .filter_map(Runner::engine)
         .max_by_key(|s| s.peak_memory_bytes())
-        .expect("a grid has a point");
-    check_memory(largest, pool.current_num_threads())?;
+    {
+        check_memory(largest, pool.current_num_threads())?;
+    }
 
     let plan = Plan {
-        settings: base_settings(&settings[0], args.max_rounds, &varies),
+        settings: fixed_settings(runners[0].settings_json(args.max_rounds), &varies),
         vary: varies,
         runs: args.runs,
         per_run: args.per_run,
+        figures,
     };
     let runs = u64::from(args.runs);
     let (shard, shards) = args.shard.unwrap_or((0, 1));
@@ -174,41 +255,100 @@ pub fn run(args: SweepArgs) -> Result<(), Usage> {
         .step_by(shards as usize)
         .collect();
     let progress = progress_bar(pairs.len() as u64);
-    let played: Vec<RunFigures> = pool.install(|| {
+    let played: Result<Vec<RunRow>, String> = pool.install(|| {
         pairs
             .par_iter()
             .map(|&j| {
                 let (point, run) = ((j / runs) as usize, (j % runs) as u32);
-                let run = play_run(settings[point], run, args.max_rounds)
-                    .expect("settings were validated");
+                let row = runners[point].play(run, args.max_rounds);
                 progress.inc(1);
-                run.figures
+                row
             })
             .collect()
     });
     progress.finish_and_clear();
+    let played = played.map_err(|e| Usage(format!("error: {e}")))?;
 
     let mut out = output_to(args.out.as_deref())?;
     let written = if args.shard.is_some() {
         write_shard(&mut out, shard, shards, &plan, &pairs, &played, runs)
     } else {
-        let by_point: Vec<Vec<RunFigures>> = played
+        let by_point: Vec<Vec<RunRow>> = played
             .chunks(args.runs as usize)
-            .map(<[RunFigures]>::to_vec)
+            .map(<[RunRow]>::to_vec)
             .collect();
-        plot(&args.plot, &plan, &points, &settings, &by_point)?;
+        let engines: Vec<Option<&Settings>> = runners.iter().map(Runner::engine).collect();
+        plot(&args.plot, &plan, &points, &engines, &by_point)?;
         write_output(&mut out, &plan, &points, &by_point, args.format, args.seed)
     };
     finish(written.and_then(|()| out.flush()))
 }
 
+/// `grapevine sim`'s flags as the sweep's give them (the point's values set later).
+fn sim_args(args: &SweepArgs) -> SimArgs {
+    SimArgs {
+        scenario: args.scenario.clone(),
+        rules: args.rules.clone(),
+        seed: args.seed,
+        runs: args.runs,
+        max_rounds: args.max_rounds,
+        format: Format::Json,
+        per_round: false,
+        threads: args.threads,
+        lab: args.lab.clone(),
+    }
+}
+
+/// What plays `point`'s runs: `base` with the point's values, checked as `grapevine sim`
+/// checks its flags.
+fn runner(base: &SimArgs, point: &Point) -> Result<Runner, Usage> {
+    let mut args = base.clone();
+    for (name, value) in point {
+        apply(&mut args, name, value)
+            .map_err(|why| Usage(format!("error: {name}={value}: {why}")))?;
+    }
+    let at = |Usage(why): Usage| Usage(format!("{why} (at the point {})", describe(point)));
+    match args.scenario.protocol {
+        ProtocolChoice::Lab(protocol) => Ok(Runner::Lab(Box::new(
+            LabBatch::of(&args, protocol).map_err(at)?,
+        ))),
+        ProtocolChoice::Rumor(_) => {
+            if let Some(flag) = lab_flag_set(&args) {
+                return Err(at(Usage(format!(
+                    "error: invalid {flag}: it applies to the lab's protocols only"
+                ))));
+            }
+            let settings = args.scenario.settings(&args.rules, args.seed).map_err(at)?;
+            settings.validate().map_err(|e| at(Usage::settings(e)))?;
+            Ok(Runner::Engine(settings))
+        }
+    }
+}
+
+/// A lab flag set away from its default, which the round engine would silently ignore.
+fn lab_flag_set(args: &SimArgs) -> Option<&'static str> {
+    let lab = &args.lab;
+    let default = crate::args::LabArgs::default_values();
+    [
+        (lab.scenario.is_some(), "--scenario"),
+        (lab.interval != default.interval, "--interval"),
+        (lab.lifeguard, "--lifeguard"),
+        (lab.push_pull, "--push-pull"),
+        (lab.latency != default.latency, "--latency"),
+        (lab.spread != default.spread, "--spread"),
+        (lab.jitter != default.jitter, "--jitter"),
+        (lab.mode != default.mode, "--mode"),
+    ]
+    .into_iter()
+    .find_map(|(set, flag)| set.then_some(flag))
+}
+
 pub fn merge(args: MergeArgs) -> Result<(), Usage> {
-    // Shard index → (file, rows).
     let mut shards: BTreeMap<u32, PathBuf> = BTreeMap::new();
     let mut plan: Option<(Plan, u32, PathBuf)> = None;
     let mut rows: Vec<(PathBuf, ShardRow)> = Vec::new();
     for file in &args.files {
-        let (header, mut these) = read_shard(file)?;
+        let (header, these) = read_shard(file)?;
         match &plan {
             None => plan = Some((header.plan, header.shards, file.clone())),
             Some((p, n, first)) => {
@@ -231,7 +371,7 @@ pub fn merge(args: MergeArgs) -> Result<(), Usage> {
                 file.display()
             )));
         }
-        rows.extend(these.drain(..).map(|r| (file.clone(), r)));
+        rows.extend(these.into_iter().map(|r| (file.clone(), r)));
     }
     let (plan, n, _) = plan.expect("clap asks for at least one file");
     let missing: Vec<String> = (0..n)
@@ -251,36 +391,34 @@ pub fn merge(args: MergeArgs) -> Result<(), Usage> {
     }
     let points = grid(&plan.vary)?;
     let runs = plan.runs as usize;
-    let mut by_point: Vec<Vec<Option<RunFigures>>> = vec![vec![None; runs]; points.len()];
-    for (file, row) in rows {
+    let mut by_point: Vec<Vec<Option<RunRow>>> = vec![vec![None; runs]; points.len()];
+    for (file, ShardRow { point, row }) in rows {
+        let run = row.run;
+        let wrong = |why: &str| {
+            Usage(format!(
+                "error: {}: point {point} run {run} {why}",
+                file.display()
+            ))
+        };
+        if row.values.len() != plan.figures.len() {
+            return Err(wrong("has another number of figures than the sweep"));
+        }
         let slot = by_point
-            .get_mut(row.point)
-            .and_then(|p| p.get_mut(row.figures.run as usize))
-            .ok_or_else(|| {
-                Usage(format!(
-                    "error: {}: point {} run {} is outside the sweep",
-                    file.display(),
-                    row.point,
-                    row.figures.run
-                ))
-            })?;
-        if slot.replace(row.figures.into()).is_some() {
-            return Err(Usage(format!(
-                "error: {}: point {} run {} is given twice",
-                file.display(),
-                row.point,
-                row.figures.run
-            )));
+            .get_mut(point)
+            .and_then(|p| p.get_mut(run as usize))
+            .ok_or_else(|| wrong("is outside the sweep"))?;
+        if slot.replace(row).is_some() {
+            return Err(wrong("is given twice"));
         }
     }
-    let by_point: Vec<Vec<RunFigures>> = by_point
+    let by_point: Vec<Vec<RunRow>> = by_point
         .into_iter()
         .enumerate()
         .map(|(p, runs)| {
             runs.into_iter()
                 .enumerate()
-                .map(|(i, f)| {
-                    f.ok_or_else(|| {
+                .map(|(i, row)| {
+                    row.ok_or_else(|| {
                         Usage(format!(
                             "error: point {p} run {i} is in no shard (a shard's file was cut \
                              short?)"
@@ -290,37 +428,40 @@ pub fn merge(args: MergeArgs) -> Result<(), Usage> {
                 .collect()
         })
         .collect::<Result<_, _>>()?;
-    let seed = plan
-        .settings
-        .get("seed")
-        .and_then(Value::as_u64)
-        .unwrap_or(1);
+    let seed = master_seed(&plan);
     if args.plot.plot.is_some() {
-        let (scenario, rules) = flags_of(&plan.settings)?;
-        let settings: Vec<Settings> = points
+        // The round engine's settings at each point, for theory; a lab protocol has none.
+        let base = flags_of(&plan.settings)?;
+        let engines: Vec<Option<Settings>> = points
             .iter()
-            .map(|point| point_settings(&scenario, &rules, seed, point))
-            .collect::<Result<_, _>>()?;
-        plot(&args.plot, &plan, &points, &settings, &by_point)?;
+            .map(|point| match runner(&base, point) {
+                Ok(Runner::Engine(s)) => Some(s),
+                _ => None,
+            })
+            .collect();
+        let engines: Vec<Option<&Settings>> = engines.iter().map(Option::as_ref).collect();
+        plot(&args.plot, &plan, &points, &engines, &by_point)?;
     }
     let mut out = output_to(args.out.as_deref())?;
     let written = write_output(&mut out, &plan, &points, &by_point, args.format, seed);
     finish(written.and_then(|()| out.flush()))
 }
 
+/// The sweep's master seed, as its plan states it.
+fn master_seed(plan: &Plan) -> u64 {
+    plan.settings
+        .get("seed")
+        .and_then(Value::as_u64)
+        .unwrap_or(1)
+}
+
 /// Parses one `--vary` and checks each value as the flag of that name would.
-fn parse_vary(spec: &str, scenario: &ScenarioArgs, rules: &RuleArgs) -> Result<Vary, Usage> {
+fn parse_vary(spec: &str, args: &SweepArgs) -> Result<Vary, Usage> {
     let bad = |why: String| Usage(format!("error: invalid --vary {spec}: {why}"));
     let (name, values) = spec
         .split_once('=')
         .ok_or_else(|| bad("expected NAME=V1,V2,... or NAME=A..B or NAME=A..B*F".into()))?;
     let name = name.trim();
-    if LAB_NAMES.contains(&name) {
-        return Err(bad(format!(
-            "the lab's settings are not swept yet; vary one of {}",
-            NAMES.join(", ")
-        )));
-    }
     if !NAMES.contains(&name) {
         return Err(bad(format!(
             "unknown setting {name:?}; expected one of {}",
@@ -331,6 +472,7 @@ fn parse_vary(spec: &str, scenario: &ScenarioArgs, rules: &RuleArgs) -> Result<V
         Some((from, to)) => range(from, to).map_err(bad)?,
         None => values.split(',').map(|v| v.trim().to_string()).collect(),
     };
+    let base = sim_args(args);
     for (i, v) in values.iter().enumerate() {
         if v.is_empty() {
             return Err(bad("an empty value".into()));
@@ -338,8 +480,7 @@ fn parse_vary(spec: &str, scenario: &ScenarioArgs, rules: &RuleArgs) -> Result<V
         if values[..i].contains(v) {
             return Err(bad(format!("{v} is given twice")));
         }
-        let (mut s, mut r) = (scenario.clone(), rules.clone());
-        apply(&mut s, &mut r, name, v).map_err(|why| bad(format!("{v}: {why}")))?;
+        apply(&mut base.clone(), name, v).map_err(|why| bad(format!("{v}: {why}")))?;
     }
     Ok(Vary {
         name: name.to_string(),
@@ -389,35 +530,37 @@ fn range(from: &str, to: &str) -> Result<Vec<String>, String> {
 }
 
 /// Sets `name` to `value` as its flag would.
-fn apply(
-    scenario: &mut ScenarioArgs,
-    rules: &mut RuleArgs,
-    name: &str,
-    value: &str,
-) -> Result<(), String> {
-    let int = |max: u64, min: u64| -> Result<u64, String> {
+fn apply(args: &mut SimArgs, name: &str, value: &str) -> Result<(), String> {
+    let int = |min: u64, max: u64| -> Result<u64, String> {
         match value.parse::<u64>() {
             Ok(v) if (min..=max).contains(&v) => Ok(v),
             _ => Err(format!("expected a whole number from {min} to {max}")),
         }
     };
+    let switch = || match value {
+        "on" | "true" | "1" => Ok(true),
+        "off" | "false" | "0" => Ok(false),
+        _ => Err("expected on or off".to_string()),
+    };
+    let (scenario, rules, lab) = (&mut args.scenario, &mut args.rules, &mut args.lab);
     match name {
-        "nodes" => scenario.nodes = int(u64::from(MAX_NODES), 2)? as u32,
-        "protocol" => match parse_protocol(value)? {
-            p @ ProtocolChoice::Rumor(_) => scenario.protocol = p,
-            ProtocolChoice::Lab(_) => {
-                return Err(
-                    "the lab's protocols are not swept yet; vary push, pull or pushpull".into(),
-                )
-            }
-        },
-        "fanout" => scenario.fanout = int(u64::from(MAX_FANOUT), 1)? as u8,
+        "nodes" => scenario.nodes = int(2, u64::from(MAX_NODES))? as u32,
+        "protocol" => scenario.protocol = parse_protocol(value)?,
+        "fanout" => scenario.fanout = int(1, u64::from(MAX_FANOUT))? as u8,
         "loss" => scenario.loss = parse_loss(value)?,
         "stop" => rules.stop = parse_stop(value)?,
-        "k" => rules.k = int(u64::from(u8::MAX), 1)? as u8,
+        "k" => rules.k = int(1, u64::from(u8::MAX))? as u8,
         "feedback" => rules.feedback = parse_feedback(value)?,
         "topology" => rules.topology = parse_topology(value)?,
         "crashed" => rules.crashed = parse_crashed(value)?,
+        "interval" => lab.interval = int(10, 60_000)? as u32,
+        "lifeguard" => lab.lifeguard = switch()?,
+        "push-pull" => lab.push_pull = switch()?,
+        "latency" => lab.latency = int(0, 60_000)? as u32,
+        "spread" => lab.spread = int(0, 60_000)? as u32,
+        "jitter" => lab.jitter = int(0, 60_000)? as u32,
+        "mode" => lab.mode = crate::args::parse_mode(value)?,
+        "scenario" => lab.scenario = Some(value.to_string()),
         _ => unreachable!("names are checked"),
     }
     Ok(())
@@ -428,7 +571,7 @@ type Point = Vec<(String, String)>;
 
 /// Every point of the grid, the first `--vary` outermost.
 fn grid(varies: &[Vary]) -> Result<Vec<Point>, Usage> {
-    let size = varies
+    varies
         .iter()
         .try_fold(1usize, |n, v| n.checked_mul(v.values.len()))
         .filter(|&n| n <= MAX_POINTS)
@@ -450,57 +593,66 @@ fn grid(varies: &[Vary]) -> Result<Vec<Point>, Usage> {
             })
             .collect();
     }
-    debug_assert_eq!(points.len(), size);
     Ok(points)
 }
 
-/// The round engine's settings at `point`, checked.
-fn point_settings(
-    scenario: &ScenarioArgs,
-    rules: &RuleArgs,
-    seed: u64,
-    point: &Point,
-) -> Result<Settings, Usage> {
-    let (mut scenario, mut rules) = (scenario.clone(), rules.clone());
-    for (name, value) in point {
-        apply(&mut scenario, &mut rules, name, value)
-            .map_err(|why| Usage(format!("error: {name}={value}: {why}")))?;
+/// The flags a plan's fixed settings were given with (a merge rebuilds each point's settings
+/// from them, for the plot's theory). The output's names (`interval_ms`) map back to the
+/// flags' (`interval`).
+fn flags_of(settings: &BTreeMap<String, Value>) -> Result<SimArgs, Usage> {
+    let mut args = SimArgs {
+        scenario: ScenarioArgs {
+            nodes: 1000,
+            protocol: ProtocolChoice::Rumor(grapevine_core::Protocol::Push),
+            fanout: 1,
+            loss: 0.0,
+        },
+        rules: RuleArgs {
+            stop: grapevine_core::StopRule::Never,
+            k: 2,
+            feedback: grapevine_core::Feedback::RoundStart,
+            topology: grapevine_core::Topology::Complete,
+            crashed: 0.0,
+        },
+        seed: 1,
+        runs: 1,
+        max_rounds: grapevine_core::experiment::DEFAULT_MAX_ROUNDS,
+        format: Format::Json,
+        per_round: false,
+        threads: 0,
+        lab: crate::args::LabArgs::default_values(),
+    };
+    for (key, value) in settings {
+        let name = output_name_to_flag(key);
+        if !NAMES.contains(&name) {
+            continue;
+        }
+        let text = match value {
+            Value::String(s) => s.clone(),
+            Value::Bool(b) => if *b { "on" } else { "off" }.to_string(),
+            other => other.to_string(),
+        };
+        // The lab's settings print the scenario's name, "(none)" for none.
+        if name == "scenario" && text == "(none)" {
+            continue;
+        }
+        apply(&mut args, name, &text)
+            .map_err(|why| Usage(format!("error: the shards' {key} {text}: {why}")))?;
     }
-    let settings = scenario.settings(&rules, seed)?;
-    settings.validate().map_err(|e| {
-        let Usage(why) = Usage::settings(e);
-        Usage(format!("{why} (at the point {})", describe(point)))
-    })?;
-    Ok(settings)
+    args.seed = settings.get("seed").and_then(Value::as_u64).unwrap_or(1);
+    Ok(args)
 }
 
-/// The flags a plan's fixed settings were given with (a merge rebuilds each point's settings
-/// from them, for the plot's theory).
-fn flags_of(settings: &BTreeMap<String, Value>) -> Result<(ScenarioArgs, RuleArgs), Usage> {
-    let mut scenario = ScenarioArgs {
-        nodes: 1000,
-        protocol: ProtocolChoice::Rumor(grapevine_core::Protocol::Push),
-        fanout: 1,
-        loss: 0.0,
-    };
-    let mut rules = RuleArgs {
-        stop: grapevine_core::StopRule::Never,
-        k: 2,
-        feedback: grapevine_core::Feedback::RoundStart,
-        topology: grapevine_core::Topology::Complete,
-        crashed: 0.0,
-    };
-    for name in NAMES {
-        if let Some(value) = settings.get(name) {
-            let text = match value {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            apply(&mut scenario, &mut rules, name, &text)
-                .map_err(|why| Usage(format!("error: the shards' {name} {text}: {why}")))?;
-        }
+/// A setting's name in `grapevine sim`'s output, as its flag's.
+fn output_name_to_flag(key: &str) -> &str {
+    match key {
+        "interval_ms" => "interval",
+        "latency_ms" => "latency",
+        "spread_ms" => "spread",
+        "jitter_ms" => "jitter",
+        "push_pull" => "push-pull",
+        other => other,
     }
-    Ok((scenario, rules))
 }
 
 /// Draws the plot `args` asks for, if any.
@@ -508,8 +660,8 @@ fn plot(
     args: &PlotArgs,
     plan: &Plan,
     points: &[Point],
-    settings: &[Settings],
-    by_point: &[Vec<RunFigures>],
+    engines: &[Option<&Settings>],
+    by_point: &[Vec<RunRow>],
 ) -> Result<(), Usage> {
     let Some(path) = &args.plot else {
         return Ok(());
@@ -519,17 +671,37 @@ fn plot(
             "error: invalid --plot: it draws one or two --vary (x-axis, then series)".into(),
         ));
     }
+    let summarised: Vec<&FigureName> = plan.figures.iter().filter(|f| f.summarised).collect();
+    let figure = match &args.figure {
+        None if engines[0].is_some() => "rounds_to_full",
+        None => summarised[0].name.as_str(),
+        Some(f) => f.as_str(),
+    };
+    let Some(column) = plan
+        .figures
+        .iter()
+        .position(|f| f.summarised && f.name == figure)
+    else {
+        return Err(Usage(format!(
+            "error: invalid --figure: {figure} is not among this sweep's figures ({})",
+            summarised
+                .iter()
+                .map(|f| f.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    };
     let x = &plan.vary[0];
     let numeric = x.values.iter().all(|v| v.parse::<f64>().is_ok());
-    let summaries: Vec<BatchSummary> = by_point
+    let summaries: Vec<Option<(Summary, u32)>> = by_point
         .iter()
-        .map(|runs| BatchSummary::of(runs).expect("a point has runs"))
+        .map(|runs| summarise(runs, column))
         .collect();
     let marks: Vec<crate::plot::Mark> = points
         .iter()
-        .zip(settings)
+        .zip(engines)
         .zip(&summaries)
-        .map(|((point, settings), summary)| crate::plot::Mark {
+        .map(|((point, &settings), &summary)| crate::plot::Mark {
             x: if numeric {
                 point[0].1.parse().expect("numeric")
             } else {
@@ -545,13 +717,19 @@ fn plot(
         .collect();
     crate::plot::draw(
         path,
-        &args.figure,
+        figure,
         &x.name,
         (!numeric).then_some(&x.values[..]),
         plan.vary.get(1).map(|v| v.name.as_str()),
         &marks,
     )
     .map_err(|why| Usage(format!("error: invalid --plot: {why}")))
+}
+
+/// Figure `column`'s distribution over `runs` (those that have it) and how many have it.
+fn summarise(runs: &[RunRow], column: usize) -> Option<(Summary, u32)> {
+    let values: Vec<f64> = runs.iter().filter_map(|r| r.values[column]).collect();
+    Summary::of(&values).map(|s| (s, values.len() as u32))
 }
 
 /// `fanout=2, protocol=pull`.
@@ -563,13 +741,13 @@ fn describe(point: &Point) -> String {
         .join(", ")
 }
 
-/// `grapevine sim`'s settings, without those varied.
-fn base_settings(settings: &Settings, max_rounds: u32, varies: &[Vary]) -> BTreeMap<String, Value> {
-    let Ok(Value::Object(map)) = serde_json::to_value(SettingsOut::of(settings, max_rounds)) else {
+/// The settings as `grapevine sim` prints them, without those varied.
+fn fixed_settings(settings: Value, varies: &[Vary]) -> BTreeMap<String, Value> {
+    let Value::Object(map) = settings else {
         unreachable!("settings serialize as an object")
     };
     map.into_iter()
-        .filter(|(k, _)| !varies.iter().any(|v| v.name == *k))
+        .filter(|(k, _)| !varies.iter().any(|v| v.name == output_name_to_flag(k)))
         .collect()
 }
 
@@ -581,6 +759,15 @@ fn json_value(v: &str) -> Value {
     match v.parse::<f64>() {
         Ok(x) if x.is_finite() => Value::from(x),
         _ => Value::from(v),
+    }
+}
+
+/// A figure's value as JSON: whole numbers as such (rounds), others as they are.
+fn json_figure(v: Option<f64>) -> Value {
+    match v {
+        None => Value::Null,
+        Some(x) if x.fract() == 0.0 && x.abs() < 9.0e15 => Value::from(x as i64),
+        Some(x) => Value::from(x),
     }
 }
 
@@ -597,41 +784,72 @@ impl Serialize for PointOut<'_> {
     }
 }
 
+/// A point's report: its settings, runs, each summarised figure, and its runs if asked.
+struct PointReport<'a> {
+    point: &'a Point,
+    plan: &'a Plan,
+    runs: &'a [RunRow],
+}
+
 /// A figure's distribution over a point's runs, with the 95 % interval of its mean.
 #[derive(Serialize)]
 struct FigureOut {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    completed: Option<u32>,
     #[serde(flatten)]
-    summary: SummaryOut,
-    ci95: [f64; 2],
+    summary: Option<SummaryOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ci95: Option<[f64; 2]>,
 }
 
-impl FigureOut {
-    fn of(s: Summary, runs: u32) -> Self {
-        FigureOut {
-            summary: s.into(),
-            ci95: s.ci95(runs),
+impl Serialize for PointReport<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("point", &PointOut(self.point))?;
+        map.serialize_entry("runs", &self.runs.len())?;
+        for (column, f) in self.plan.figures.iter().enumerate() {
+            if !f.summarised {
+                continue;
+            }
+            let summary = summarise(self.runs, column);
+            let out = FigureOut {
+                completed: f.optional.then_some(summary.map_or(0, |(_, n)| n)),
+                summary: summary.map(|(s, _)| s.into()),
+                ci95: summary.map(|(s, n)| s.ci95(n)),
+            };
+            map.serialize_entry(&f.name, &out)?;
         }
+        if self.plan.per_run {
+            let rows: Vec<RunOut> = self
+                .runs
+                .iter()
+                .map(|row| RunOut {
+                    row,
+                    figures: &self.plan.figures,
+                })
+                .collect();
+            map.serialize_entry("per_run", &rows)?;
+        }
+        map.end()
     }
 }
 
-#[derive(Serialize)]
-struct RoundsToFullOut {
-    completed: u32,
-    #[serde(flatten)]
-    figure: Option<FigureOut>,
+/// One run as `--per-run` gives it: its index, seed and every figure by name.
+struct RunOut<'a> {
+    row: &'a RunRow,
+    figures: &'a [FigureName],
 }
 
-#[derive(Serialize)]
-struct PointReport<'a> {
-    point: PointOut<'a>,
-    runs: u32,
-    rounds_to_full: RoundsToFullOut,
-    residue: FigureOut,
-    messages_per_node: FigureOut,
-    t_ave: FigureOut,
-    t_last: FigureOut,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    per_run: Option<Vec<RunOut>>,
+impl Serialize for RunOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.figures.len() + 2))?;
+        map.serialize_entry("run", &self.row.run)?;
+        map.serialize_entry("seed", &self.row.seed)?;
+        for (f, &v) in self.figures.iter().zip(&self.row.values) {
+            map.serialize_entry(&f.name, &json_figure(v))?;
+        }
+        map.end()
+    }
 }
 
 #[derive(Serialize)]
@@ -648,15 +866,17 @@ struct VaryOut<'a> {
     values: Vec<Value>,
 }
 
-/// The summary's rows with their intervals: name, runs over, distribution.
-fn rows(s: &BatchSummary) -> Vec<Row<'static>> {
-    vec![
-        ("rounds_to_full", s.completed, s.rounds_to_full),
-        ("residue", s.runs, Some(s.residue)),
-        ("messages_per_node", s.runs, Some(s.messages_per_node)),
-        ("t_ave", s.runs, Some(s.t_ave)),
-        ("t_last", s.runs, Some(s.t_last)),
-    ]
+/// A point's summarised figures as rows: name, runs over, distribution.
+fn rows<'a>(plan: &'a Plan, runs: &[RunRow]) -> Vec<Row<'a>> {
+    plan.figures
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.summarised)
+        .map(|(column, f)| match summarise(runs, column) {
+            Some((s, n)) => (f.name.as_str(), n, Some(s)),
+            None => (f.name.as_str(), 0, None),
+        })
+        .collect()
 }
 
 /// The sweep's output, from every point's runs (in run order).
@@ -664,14 +884,10 @@ fn write_output(
     out: &mut impl Write,
     plan: &Plan,
     points: &[Point],
-    by_point: &[Vec<RunFigures>],
+    by_point: &[Vec<RunRow>],
     format: Format,
     seed: u64,
 ) -> std::io::Result<()> {
-    let summaries: Vec<BatchSummary> = by_point
-        .iter()
-        .map(|runs| BatchSummary::of(runs).expect("a point has runs"))
-        .collect();
     match format {
         Format::Json => {
             let report = SweepReport {
@@ -687,23 +903,8 @@ fn write_output(
                 runs: plan.runs,
                 points: points
                     .iter()
-                    .zip(&summaries)
                     .zip(by_point)
-                    .map(|((point, s), runs)| PointReport {
-                        point: PointOut(point),
-                        runs: s.runs,
-                        rounds_to_full: RoundsToFullOut {
-                            completed: s.completed,
-                            figure: s.rounds_to_full.map(|f| FigureOut::of(f, s.completed)),
-                        },
-                        residue: FigureOut::of(s.residue, s.runs),
-                        messages_per_node: FigureOut::of(s.messages_per_node, s.runs),
-                        t_ave: FigureOut::of(s.t_ave, s.runs),
-                        t_last: FigureOut::of(s.t_last, s.runs),
-                        per_run: plan
-                            .per_run
-                            .then(|| runs.iter().map(|&f| f.into()).collect()),
-                    })
+                    .map(|(point, runs)| PointReport { point, plan, runs })
                     .collect(),
             };
             serde_json::to_writer_pretty(&mut *out, &report).map_err(std::io::Error::other)?;
@@ -712,27 +913,17 @@ fn write_output(
         Format::Csv => {
             let names: Vec<&str> = plan.vary.iter().map(|v| v.name.as_str()).collect();
             if plan.per_run {
-                writeln!(
-                    out,
-                    "{},run,seed,rounds,rounds_to_full,residue,messages_per_node,t_ave,t_last,redundant_share",
-                    names.join(",")
-                )?;
+                let figures: Vec<&str> = plan.figures.iter().map(|f| f.name.as_str()).collect();
+                writeln!(out, "{},run,seed,{}", names.join(","), figures.join(","))?;
                 for (point, runs) in points.iter().zip(by_point) {
                     let at = csv_point(point);
-                    for f in runs {
-                        let full = f.rounds_to_full.map_or(String::new(), |r| r.to_string());
-                        writeln!(
-                            out,
-                            "{at},{},{},{},{full},{},{},{},{},{}",
-                            f.run,
-                            f.seed,
-                            f.rounds,
-                            f.residue,
-                            f.messages_per_node,
-                            f.t_ave,
-                            f.t_last,
-                            f.redundant_share
-                        )?;
+                    for row in runs {
+                        let values: Vec<String> = row
+                            .values
+                            .iter()
+                            .map(|v| v.map_or(String::new(), |x| x.to_string()))
+                            .collect();
+                        writeln!(out, "{at},{},{},{}", row.run, row.seed, values.join(","))?;
                     }
                 }
                 return Ok(());
@@ -742,9 +933,9 @@ fn write_output(
                 "{},figure,runs,mean,sd,min,p50,p95,max,ci95_lo,ci95_hi",
                 names.join(",")
             )?;
-            for (point, s) in points.iter().zip(&summaries) {
+            for (point, runs) in points.iter().zip(by_point) {
                 let at = csv_point(point);
-                for (figure, n, summary) in rows(s) {
+                for (figure, n, summary) in rows(plan, runs) {
                     match summary {
                         Some(x) => {
                             let [lo, hi] = x.ci95(n);
@@ -767,15 +958,8 @@ fn write_output(
                 .filter(|(k, _)| k.as_str() != "seed")
                 .map(|(k, v)| format!("{k} {}", v.to_string().trim_matches('"')))
                 .collect();
-            writeln!(
-                out,
-                "sweep over {}",
-                plan.vary
-                    .iter()
-                    .map(|v| v.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" × ")
-            )?;
+            let varied: Vec<&str> = plan.vary.iter().map(|v| v.name.as_str()).collect();
+            writeln!(out, "sweep over {}", varied.join(" × "))?;
             writeln!(out, "with {}", fixed.join(", "))?;
             writeln!(
                 out,
@@ -783,10 +967,17 @@ fn write_output(
                  (common random numbers)",
                 plan.runs
             )?;
-            for (point, s) in points.iter().zip(&summaries) {
+            let width = plan
+                .figures
+                .iter()
+                .map(|f| f.name.len())
+                .max()
+                .unwrap_or(0)
+                .max(18);
+            for (point, runs) in points.iter().zip(by_point) {
                 writeln!(out)?;
                 writeln!(out, "{}", describe(point))?;
-                write_table_rows(out, 18, &rows(s))?;
+                write_table_rows(out, width, &rows(plan, runs))?;
             }
             Ok(())
         }
@@ -815,7 +1006,7 @@ fn write_shard(
     shards: u32,
     plan: &Plan,
     pairs: &[u64],
-    played: &[RunFigures],
+    played: &[RunRow],
     runs: u64,
 ) -> std::io::Result<()> {
     let header = ShardHeader {
@@ -825,10 +1016,10 @@ fn write_shard(
     };
     serde_json::to_writer(&mut *out, &header).map_err(std::io::Error::other)?;
     writeln!(out)?;
-    for (&j, &figures) in pairs.iter().zip(played) {
+    for (&j, row) in pairs.iter().zip(played) {
         let row = ShardRow {
             point: (j / runs) as usize,
-            figures: figures.into(),
+            row: row.clone(),
         };
         serde_json::to_writer(&mut *out, &row).map_err(std::io::Error::other)?;
         writeln!(out)?;
@@ -851,21 +1042,13 @@ fn read_shard(file: &Path) -> Result<(ShardHeader, Vec<ShardRow>), Usage> {
     if header.shards == 0 || header.grapevine_sweep_shard >= header.shards {
         return Err(at(1, "its shard number is not below its count".into()));
     }
+    let seed = master_seed(&header.plan);
     let mut rows = Vec::new();
     for (i, line) in lines.enumerate() {
         let line = line.map_err(|e| at(i + 2, e.to_string()))?;
         let row: ShardRow = serde_json::from_str(&line)
             .map_err(|e| at(i + 2, format!("not a run's line ({e})")))?;
-        let expected = run_seed(
-            header
-                .plan
-                .settings
-                .get("seed")
-                .and_then(Value::as_u64)
-                .unwrap_or(1),
-            row.figures.run,
-        );
-        if row.figures.seed != expected {
+        if row.row.seed != run_seed(seed, row.row.run) {
             return Err(at(i + 2, "its seed is not its run's".into()));
         }
         rows.push(row);

@@ -280,7 +280,8 @@ fn ranges_give_their_values_and_bad_input_is_one_line() {
         ),
         (
             &["sweep", "--vary", "interval=100,200"],
-            "the lab's settings are not swept yet",
+            "error: invalid --interval: it applies to the lab's protocols only (at the point \
+             interval=100)",
         ),
         (
             &["sweep", "--vary", "fanout=0,1"],
@@ -297,8 +298,8 @@ fn ranges_give_their_values_and_bad_input_is_one_line() {
             "fanout is varied twice",
         ),
         (
-            &["sweep", "--vary", "protocol=swim"],
-            "the lab's protocols are not swept yet",
+            &["sweep", "--vary", "protocol=push,swim", "--nodes", "50"],
+            "the point protocol=swim gives other figures than protocol=push",
         ),
         (
             &["sweep", "--vary", "fanout=1", "--shard", "4/4"],
@@ -402,7 +403,10 @@ fn a_plot_draws_each_series_with_theory_and_a_merge_draws_the_same() {
     ]);
     let svg = std::fs::read_to_string(&residue).unwrap();
     assert!(svg.contains("residue: share of live nodes never informed against k"));
-    assert!(svg.contains(">\ntheory\n<"), "Demers' residue drawn as theory");
+    assert!(
+        svg.contains(">\ntheory\n<"),
+        "Demers' residue drawn as theory"
+    );
     let out = grapevine(&[
         "sweep",
         "--vary",
@@ -416,4 +420,101 @@ fn a_plot_draws_each_series_with_theory_and_a_merge_draws_the_same() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("one or two --vary"));
+}
+
+/// A lab protocol's sweep (SWIM's period and Lifeguard here): each point is `grapevine sim
+/// --protocol swim` of its settings on the same seeds, and its shards merge into the whole.
+#[test]
+fn a_lab_protocols_sweep_is_its_sims_and_its_shards_merge_whole() {
+    let sweep = [
+        "sweep",
+        "--protocol",
+        "swim",
+        "--nodes",
+        "30",
+        "--runs",
+        "4",
+        "--seed",
+        "3",
+        "--vary",
+        "interval=250,1000",
+        "--vary",
+        "lifeguard=off,on",
+        "--scenario",
+        "crash-one",
+    ];
+    let whole: Value =
+        serde_json::from_slice(&stdout(&[&sweep[..], &["--format", "json"]].concat())).unwrap();
+    assert_eq!(whole["settings"]["protocol"], "swim");
+    assert!(
+        whole["settings"].get("interval_ms").is_none(),
+        "varied: {}",
+        whole["settings"]
+    );
+    let points = whole["points"].as_array().unwrap();
+    assert_eq!(points.len(), 4);
+    for p in points {
+        let interval = p["point"]["interval"].to_string();
+        let mut sim = vec![
+            "sim",
+            "--format",
+            "json",
+            "--protocol",
+            "swim",
+            "--nodes",
+            "30",
+            "--runs",
+            "4",
+            "--seed",
+            "3",
+            "--scenario",
+            "crash-one",
+            "--interval",
+            &interval,
+        ];
+        if p["point"]["lifeguard"] == "on" {
+            sim.push("--lifeguard");
+        }
+        let sim: Value = serde_json::from_slice(&stdout(&sim)).unwrap();
+        for figure in [
+            "first_detection_periods",
+            "full_detection_periods",
+            "false_positives",
+        ] {
+            assert!(
+                !sim[figure].is_null(),
+                "{figure} in grapevine sim's output: {sim}"
+            );
+            for stat in ["mean", "sd", "min", "p50", "p95", "max"] {
+                assert_eq!(
+                    p[figure][stat], sim[figure][stat],
+                    "{}: {figure}.{stat} differs from grapevine sim's",
+                    p["point"]
+                );
+            }
+        }
+    }
+    let dir = tempdir("lab");
+    let mut files = Vec::new();
+    for i in 0..3 {
+        let file = dir.join(format!("s{i}.jsonl")).display().to_string();
+        let which = format!("{i}/3");
+        stdout(
+            &[
+                &sweep[..],
+                &["--per-run", "--shard", &which, "--out", &file],
+            ]
+            .concat(),
+        );
+        files.push(file);
+    }
+    let mut merge = vec!["merge", "--format", "csv"];
+    merge.extend(files.iter().map(String::as_str));
+    assert_eq!(
+        String::from_utf8(stdout(&merge)).unwrap(),
+        String::from_utf8(stdout(
+            &[&sweep[..], &["--per-run", "--format", "csv"]].concat()
+        ))
+        .unwrap()
+    );
 }
