@@ -214,12 +214,7 @@ pub fn run(args: SimArgs, protocol: LabProtocol) -> Result<(), Usage> {
         Format::Csv => write_csv_rows(&mut out, &rows(&figures)),
         Format::Table => print_table(&mut out, settings, args.runs, &figures),
     };
-    match written {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(Usage(format!("error: writing the results: {e}")))
-        }
-        _ => Ok(()),
-    }
+    crate::report::written(written)
 }
 
 #[derive(Serialize)]

@@ -1,7 +1,35 @@
-//! How `grapevine sim` prints a summary, for the round engine and the lab alike.
+//! How `grapevine sim` and `grapevine sweep` print: a summary's rows, for the round engine and
+//! the lab alike; the progress bar; what a failed write says.
 
+use crate::usage::Usage;
 use grapevine_core::experiment::Summary;
-use std::io::Write;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::{IsTerminal, Write};
+
+/// A progress bar of `len` runs on standard error, drawn only when it is a terminal.
+pub fn progress_bar(len: u64) -> ProgressBar {
+    if std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new(len);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} runs, {elapsed} (eta {eta})")
+                .expect("valid template"),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    }
+}
+
+/// The result of writing the output: a closed pipe (`| head`) is not an error worth a
+/// message; any other failure is one line.
+pub fn written(result: std::io::Result<()>) -> Result<(), Usage> {
+    match result {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Usage(format!("error: writing the results: {e}")))
+        }
+        _ => Ok(()),
+    }
+}
 
 /// How the summary is printed.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,14 +1,13 @@
 //! `grapevine sim`: R seeded runs of one scenario on every core, summarised.
 
 use crate::args::SimArgs;
-use crate::report::{write_csv_rows, write_table_rows, Format, Row};
+use crate::report::{self, progress_bar, write_csv_rows, write_table_rows, Format, Row};
 use crate::usage::{check_memory, Usage};
 use grapevine_core::experiment::{play_run, BatchSummary, Run, Summary};
 use grapevine_core::Settings;
-use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 /// Every setting of the batch, as printed with its results.
 #[derive(Serialize)]
@@ -111,16 +110,7 @@ pub fn run(args: SimArgs) -> Result<(), Usage> {
         pool.current_num_threads().min(args.runs as usize),
     )?;
 
-    let progress = if std::io::stderr().is_terminal() {
-        let bar = ProgressBar::new(u64::from(args.runs));
-        bar.set_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} runs, {elapsed} (eta {eta})")
-                .expect("valid template"),
-        );
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
+    let progress = progress_bar(u64::from(args.runs));
     let keep_history = args.per_round;
     let runs: Vec<Run> = pool.install(|| {
         (0..args.runs)
@@ -164,13 +154,7 @@ pub fn run(args: SimArgs) -> Result<(), Usage> {
             Format::Table => print_table(&mut out, &report.settings, &summary),
         }
     };
-    // A closed pipe (`| head`) is not an error worth a message.
-    match written {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(Usage(format!("error: writing the results: {e}")))
-        }
-        _ => Ok(()),
-    }
+    report::written(written)
 }
 
 fn print_rounds(out: &mut impl Write, runs: &[Run]) -> std::io::Result<()> {

@@ -13,20 +13,19 @@ use crate::args::{
     MergeArgs, PlotArgs, ProtocolChoice, RuleArgs, ScenarioArgs, SimArgs, SweepArgs,
 };
 use crate::lab::LabBatch;
-use crate::report::{write_table_rows, Format, Row};
+use crate::report::{self, progress_bar, write_table_rows, Format, Row};
 use crate::sim::{SettingsOut, SummaryOut};
 use crate::usage::{check_memory, Usage};
 use grapevine_core::engine::MAX_NODES;
 use grapevine_core::experiment::{play_run, run_seed, RunFigures, Summary};
 use grapevine_core::rules::MAX_FANOUT;
 use grapevine_core::Settings;
-use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
 /// The settings a sweep can vary: the round engine's, then the lab's.
@@ -281,7 +280,7 @@ pub fn run(args: SweepArgs) -> Result<(), Usage> {
         plot(&args.plot, &plan, &points, &engines, &by_point)?;
         write_output(&mut out, &plan, &points, &by_point, args.format, args.seed)
     };
-    finish(written.and_then(|()| out.flush()))
+    report::written(written.and_then(|()| out.flush()))
 }
 
 /// `grapevine sim`'s flags as the sweep's give them (the point's values set later).
@@ -444,7 +443,7 @@ pub fn merge(args: MergeArgs) -> Result<(), Usage> {
     }
     let mut out = output_to(args.out.as_deref())?;
     let written = write_output(&mut out, &plan, &points, &by_point, args.format, seed);
-    finish(written.and_then(|()| out.flush()))
+    report::written(written.and_then(|()| out.flush()))
 }
 
 /// The sweep's master seed, as its plan states it.
@@ -1056,19 +1055,6 @@ fn read_shard(file: &Path) -> Result<(ShardHeader, Vec<ShardRow>), Usage> {
     Ok((header, rows))
 }
 
-fn progress_bar(len: u64) -> ProgressBar {
-    if std::io::stderr().is_terminal() {
-        let bar = ProgressBar::new(len);
-        bar.set_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} runs, {elapsed} (eta {eta})")
-                .expect("valid template"),
-        );
-        bar
-    } else {
-        ProgressBar::hidden()
-    }
-}
-
 /// Standard output, or `file` (created, or emptied).
 fn output_to(file: Option<&Path>) -> Result<Box<dyn Write>, Usage> {
     Ok(match file {
@@ -1078,14 +1064,4 @@ fn output_to(file: Option<&Path>) -> Result<Box<dyn Write>, Usage> {
                 .map_err(|e| Usage(format!("error: invalid --out {}: {e}", path.display())))?,
         )),
     })
-}
-
-/// A closed pipe (`| head`) is not an error worth a message.
-fn finish(written: std::io::Result<()>) -> Result<(), Usage> {
-    match written {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(Usage(format!("error: writing the results: {e}")))
-        }
-        _ => Ok(()),
-    }
 }
