@@ -196,6 +196,22 @@ impl Runner {
 }
 
 pub fn run(args: SweepArgs) -> Result<(), Usage> {
+    if args.shard.is_some() && args.out.is_none() {
+        return Err(Usage(
+            "error: invalid --shard: a shard is written for grapevine merge; give --out FILE"
+                .into(),
+        ));
+    }
+    if args.shard.is_some() && args.plot.plot.is_some() {
+        return Err(Usage(
+            "error: invalid --plot: a shard holds part of the runs; plot with grapevine merge \
+             --plot"
+                .into(),
+        ));
+    }
+    if args.shard.is_none() {
+        per_run_format(args.per_run, args.format)?;
+    }
     let mut varies: Vec<Vary> = Vec::new();
     for spec in &args.vary {
         let vary = parse_vary(spec, &args)?;
@@ -221,12 +237,6 @@ pub fn run(args: SweepArgs) -> Result<(), Usage> {
             describe(&points[i]),
             describe(&points[0])
         )));
-    }
-    if args.shard.is_some() && args.out.is_none() {
-        return Err(Usage(
-            "error: invalid --shard: a shard is written for grapevine merge; give --out FILE"
-                .into(),
-        ));
     }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads)
@@ -373,6 +383,7 @@ pub fn merge(args: MergeArgs) -> Result<(), Usage> {
         rows.extend(these.into_iter().map(|r| (file.clone(), r)));
     }
     let (plan, n, _) = plan.expect("clap asks for at least one file");
+    per_run_format(plan.per_run, args.format)?;
     let missing: Vec<String> = (0..n)
         .filter(|i| !shards.contains_key(i))
         .map(|i| format!("{i}/{n}"))
@@ -444,6 +455,18 @@ pub fn merge(args: MergeArgs) -> Result<(), Usage> {
     let mut out = output_to(args.out.as_deref())?;
     let written = write_output(&mut out, &plan, &points, &by_point, args.format, seed);
     report::written(written.and_then(|()| out.flush()))
+}
+
+/// `--per-run` adds runs to JSON and CSV; a table would silently leave them out.
+fn per_run_format(per_run: bool, format: Format) -> Result<(), Usage> {
+    if per_run && format == Format::Table {
+        return Err(Usage(
+            "error: invalid --format: --per-run gives every run in JSON or CSV; give --format \
+             json or csv"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// The sweep's master seed, as its plan states it.

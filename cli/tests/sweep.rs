@@ -131,6 +131,12 @@ fn shards_in_any_order_merge_into_exactly_the_whole_sweep() {
     let dir = tempdir("merge");
     for format in ["json", "csv", "table"] {
         for extra in [&[][..], &["--per-run"][..]] {
+            if format == "table" && !extra.is_empty() {
+                // A table leaves runs out: refused, by the sweep and by the merge.
+                let args = [&SWEEP[..], &["--format", format], extra].concat();
+                assert_eq!(grapevine(&args).status.code(), Some(2), "{args:?}");
+                continue;
+            }
             let whole = stdout(&[&SWEEP[..], &["--format", format], extra].concat());
             let mut files = Vec::new();
             for i in 0..4 {
@@ -158,6 +164,13 @@ fn shards_in_any_order_merge_into_exactly_the_whole_sweep() {
                 String::from_utf8_lossy(&whole),
                 String::from_utf8_lossy(&merged)
             );
+            if !extra.is_empty() {
+                let mut table = vec!["merge", "--format", "table"];
+                table.extend(files.iter().map(String::as_str));
+                let out = grapevine(&table);
+                assert_eq!(out.status.code(), Some(2), "per-run shards as a table");
+                assert!(String::from_utf8_lossy(&out.stderr).contains("--per-run gives every run"));
+            }
         }
     }
 }
@@ -308,6 +321,14 @@ fn ranges_give_their_values_and_bad_input_is_one_line() {
         (
             &["sweep", "--vary", "fanout=1", "--shard", "0/2"],
             "give --out FILE",
+        ),
+        (
+            &["sweep", "--vary", "fanout=1", "--shard", "0/2", "--out", "x", "--plot", "y.svg"],
+            "plot with grapevine merge --plot",
+        ),
+        (
+            &["sweep", "--vary", "fanout=1", "--per-run"],
+            "give --format json or csv",
         ),
         (
             &[
