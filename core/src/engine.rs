@@ -757,6 +757,59 @@ fn push_each<const CRASHED: bool>(
     }
 }
 
+/// [`push_each`] with one peer per pusher on the complete graph of `n` nodes (more than 2)
+/// and a loss that takes a draw: each message's peer and fate are drawn together
+/// ([`GossipRng::next_two`]), the same draws in the same order as `push_each` takes them, so
+/// the runs are the same; the two draws' multiplies then overlap rather than wait for each
+/// other, which is what the lossy loop waited on (ratio to the floor at 10^6, loss 10 %:
+/// 2.19-2.24 → 1.80-1.83, with 20 % crashed too 2.40-2.55 → 1.98-2.06). A peer draw that Lemire's method would draw again (about n / 2^32 of them)
+/// goes the long way, from the peer draw on.
+#[inline(always)]
+fn push_each_lossy<const CRASHED: bool>(
+    n: u32,
+    loss: Chance,
+    spreading: &[u64],
+    known: &mut [u64],
+    rng: &mut GossipRng,
+) -> Traffic {
+    let (mut sent, mut lost, mut informed, mut dead) = (0u64, 0u64, 0u64, 0u64);
+    let mut r = rng.clone();
+    let stride = if CRASHED { 2 } else { 1 };
+    for (w, &word) in spreading.iter().enumerate() {
+        let mut pushers = word;
+        while pushers != 0 {
+            let i = w as u32 * 64 + pushers.trailing_zeros();
+            pushers &= pushers - 1;
+            let [a, b] = r.next_two();
+            let (to, gone) = match GossipRng::below_from(a, n - 1) {
+                Some(index) => (index + u32::from(index >= i), loss.of(b)),
+                None => {
+                    r.back_one();
+                    r.back_one();
+                    (topology::other_node(n, i, &mut r), r.chance(loss))
+                }
+            };
+            sent += 1;
+            lost += u64::from(gone);
+            let bit = bit(to) * u64::from(!gone);
+            let at = to as usize / 64 * stride;
+            if CRASHED {
+                dead += u64::from(known[at + 1] & bit != 0);
+            }
+            informed += u64::from(known[at] & bit != bit);
+            known[at] |= bit;
+        }
+    }
+    *rng = r;
+    Traffic {
+        sent,
+        lost,
+        redundant: sent - lost - informed - dead,
+        dead_letters: dead,
+        informed,
+    }
+}
+
 /// [`push_each`] under a stop rule (`interest`, whose rule is a constant at each call, so the
 /// loop is compiled once per rule), on the complete graph of `n` nodes (more than 2), one
 /// message per pusher, none lost, no node crashed: each pusher's target is drawn, judged by
@@ -1287,6 +1340,12 @@ impl Round<'_> {
                 match (loss, crashed.is_some()) {
                     (Chance::NEVER, false) => {
                         push_each::<false>(one, Chance::NEVER, spreading, known, rng)
+                    }
+                    (loss, false) if loss.draws() => {
+                        push_each_lossy::<false>(n, loss, spreading, known, rng)
+                    }
+                    (loss, true) if loss.draws() => {
+                        push_each_lossy::<true>(n, loss, spreading, known, rng)
                     }
                     (loss, false) => push_each::<false>(one, loss, spreading, known, rng),
                     (loss, true) => push_each::<true>(one, loss, spreading, known, rng),

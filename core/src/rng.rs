@@ -5,8 +5,7 @@
 //! The draws below are defined on `u32` only, so a seed gives the same run everywhere; the
 //! golden trace hashes in `tests/` pin that down.
 
-use rand_core::{RngCore, SeedableRng};
-use rand_pcg::Pcg32;
+use rand_core::SeedableRng;
 
 /// Independent random streams derived from one master seed, one per purpose, so that
 /// changing how one part draws (say, the topology) never shifts another part's stream.
@@ -30,9 +29,71 @@ pub enum Stream {
     Nodes = 1 << 32,
 }
 
-/// The simulation's random number generator: PCG32 (XSH-RR, 64-bit state), from `rand_pcg`.
+/// The simulation's random number generator: PCG32 (XSH-RR, 64-bit state), the generator of
+/// `rand_pcg::Pcg32`, output for output (a test holds the two equal). It is written here for
+/// [`GossipRng::next_two`], which needs the state.
 #[derive(Clone, Debug)]
 pub struct GossipRng(Pcg32);
+
+/// PCG32: a 64-bit LCG whose state is permuted into each output.
+#[derive(Clone, Debug)]
+struct Pcg32 {
+    state: u64,
+    increment: u64,
+}
+
+/// The LCG's multiplier.
+const PCG_MUL: u64 = 6_364_136_223_846_793_005;
+
+impl Pcg32 {
+    /// As `rand_pcg::Pcg32::new(state, stream)`.
+    fn new(state: u64, stream: u64) -> Self {
+        Self::from_state_increment(state, (stream << 1) | 1)
+    }
+
+    /// As `rand_pcg`'s: the state advanced by the increment, then one step.
+    fn from_state_increment(state: u64, increment: u64) -> Self {
+        let mut pcg = Pcg32 {
+            state: state.wrapping_add(increment),
+            increment,
+        };
+        pcg.state = pcg.step(pcg.state);
+        pcg
+    }
+
+    #[inline(always)]
+    fn step(&self, state: u64) -> u64 {
+        state.wrapping_mul(PCG_MUL).wrapping_add(self.increment)
+    }
+
+    /// XSH-RR: a xorshift of the high bits, then a rotation chosen by the top five.
+    #[inline(always)]
+    fn output(state: u64) -> u32 {
+        let xsh = (((state >> 18) ^ state) >> 27) as u32;
+        xsh.rotate_right((state >> 59) as u32)
+    }
+
+    #[inline(always)]
+    fn next_u32(&mut self) -> u32 {
+        let state = self.state;
+        self.state = self.step(state);
+        Self::output(state)
+    }
+}
+
+impl SeedableRng for Pcg32 {
+    type Seed = [u8; 16];
+
+    /// As `rand_pcg`'s: the state, then the increment (made odd), little-endian.
+    fn from_seed(seed: Self::Seed) -> Self {
+        let word = |i: usize| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&seed[i * 8..i * 8 + 8]);
+            u64::from_le_bytes(b)
+        };
+        Self::from_state_increment(word(0), word(1) | 1)
+    }
+}
 
 /// SplitMix64 finaliser: turns nearby seeds (0, 1, 2...) into unrelated states.
 const fn splitmix64(z: u64) -> u64 {
@@ -57,6 +118,7 @@ impl GossipRng {
 
     /// A generator seeded directly (for tests and drivers that manage their own seeds).
     pub fn from_seed_u64(seed: u64) -> Self {
+        // rand_core's expansion of a u64 into the 16-byte seed, as for `rand_pcg::Pcg32`.
         GossipRng(Pcg32::seed_from_u64(seed))
     }
 
@@ -64,6 +126,42 @@ impl GossipRng {
     #[inline(always)]
     pub fn next_u32(&mut self) -> u32 {
         self.0.next_u32()
+    }
+
+    /// The next two draws, in order. The state two steps on is computed from the state now
+    /// (M²·s + (M + 1)·c) rather than from the state one step on, so the two steps' multiplies
+    /// do not wait for each other: a loop that needs two draws per item (a peer and a
+    /// message's fate) is not held to one multiply after another. [`GossipRng::back_one`]
+    /// returns the second when the first was all that was wanted.
+    #[inline(always)]
+    pub fn next_two(&mut self) -> [u32; 2] {
+        let p = &mut self.0;
+        let (now, next) = (p.state, p.step(p.state));
+        p.state = now
+            .wrapping_mul(PCG_MUL.wrapping_mul(PCG_MUL))
+            .wrapping_add(PCG_MUL.wrapping_add(1).wrapping_mul(p.increment));
+        [Pcg32::output(now), Pcg32::output(next)]
+    }
+
+    /// Undoes the last draw: the next draw repeats it.
+    pub fn back_one(&mut self) {
+        // PCG_MUL is odd, so it has an inverse modulo 2^64 (Newton's iteration doubles the
+        // correct low bits each step: 5 steps from 3 bits reach 96).
+        let mut inverse = PCG_MUL;
+        for _ in 0..5 {
+            inverse = inverse.wrapping_mul(2u64.wrapping_sub(PCG_MUL.wrapping_mul(inverse)));
+        }
+        let p = &mut self.0;
+        p.state = p.state.wrapping_sub(p.increment).wrapping_mul(inverse);
+    }
+
+    /// Whether `draw`, a draw for [`GossipRng::below`]`(n)`, is taken at once: Lemire's
+    /// multiply-shift gives `Some(value)`, unless the draw falls where it would be rejected
+    /// or needs the threshold computed (then `below` must draw itself: `None`).
+    #[inline(always)]
+    pub fn below_from(draw: u32, n: u32) -> Option<u32> {
+        let m = u64::from(draw) * u64::from(n);
+        ((m as u32) >= n).then_some((m >> 32) as u32)
     }
 
     /// A uniform integer in `0..n`. `n` MUST be at least 1.
@@ -105,7 +203,7 @@ impl GossipRng {
         match p.0 {
             0 => false,
             Chance::CERTAIN => true,
-            t => u64::from(self.next_u32()) < t,
+            _ => p.of(self.next_u32()),
         }
     }
 }
@@ -120,6 +218,18 @@ impl Chance {
 
     /// Never.
     pub const NEVER: Chance = Chance(0);
+
+    /// Whether deciding it takes a draw (it is neither never nor certain).
+    pub fn draws(self) -> bool {
+        self.0 != 0 && self.0 != Self::CERTAIN
+    }
+
+    /// Its outcome for `draw`, the draw [`GossipRng::chance`] would take (when it
+    /// [`Chance::draws`]).
+    #[inline(always)]
+    pub fn of(self, draw: u32) -> bool {
+        u64::from(draw) < self.0
+    }
 
     /// The probability `p`, clamped to `[0, 1]` (NaN counts as 0).
     pub fn new(p: f64) -> Self {
@@ -158,6 +268,56 @@ mod tests {
             seen.iter().all(|&c| (1_800..2_200).contains(&c)),
             "{seen:?}"
         );
+    }
+
+    /// The generator draws what `rand_pcg::Pcg32` draws, from either constructor, one draw or
+    /// two at a time; a draw undone is drawn again.
+    #[test]
+    fn draws_as_rand_pcg_does() {
+        use rand_core::RngCore;
+        for seed in [0u64, 1, 2, 42, u64::MAX, 0x9E37_79B9_7F4A_7C15] {
+            for stream in [0u64, 1, 3, (1 << 32) + 7, u64::MAX >> 1] {
+                let mut ours = GossipRng(Pcg32::new(seed, stream));
+                let mut theirs = rand_pcg::Pcg32::new(seed, stream);
+                for i in 0..1000 {
+                    if i % 3 == 0 {
+                        let [a, b] = ours.next_two();
+                        assert_eq!([a, b], [theirs.next_u32(), theirs.next_u32()]);
+                        if i % 9 == 0 {
+                            ours.back_one();
+                            assert_eq!(ours.next_u32(), b, "the undone draw again");
+                        }
+                    } else {
+                        assert_eq!(
+                            ours.next_u32(),
+                            theirs.next_u32(),
+                            "seed {seed} stream {stream}"
+                        );
+                    }
+                }
+            }
+            let mut ours = GossipRng::from_seed_u64(seed);
+            let mut theirs = rand_pcg::Pcg32::seed_from_u64(seed);
+            for _ in 0..1000 {
+                assert_eq!(ours.next_u32(), theirs.next_u32(), "seed {seed}");
+            }
+        }
+    }
+
+    /// `below_from` takes what `below` takes at its first draw, and declines where `below`
+    /// would draw again or compute its threshold.
+    #[test]
+    fn below_from_agrees_with_below() {
+        let mut rng = GossipRng::from_seed_u64(9);
+        for n in [1u32, 2, 3, 7, 1000, 999_999, u32::MAX / 3 + 7, u32::MAX] {
+            for _ in 0..2000 {
+                let mut copy = rng.clone();
+                let draw = rng.next_u32();
+                if let Some(v) = GossipRng::below_from(draw, n) {
+                    assert_eq!(copy.below(n), v, "n {n} draw {draw}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -26,6 +26,19 @@ pub fn scenarios() -> Vec<(&'static str, Settings, u32)> {
             200,
         ),
         (
+            // The complete graph's lossy push, one peer each (natively its peer and fate are
+            // drawn two at a time: `push_each_lossy`; in wasm, in batches).
+            "push-lossy-crashed",
+            Settings {
+                nodes: 3_000,
+                tunables: tunables(1, 0.3, StopRule::Never, 1),
+                crashed: 0.1,
+                seed: 13,
+                ..base
+            },
+            200,
+        ),
+        (
             "pull-lossy-crashed",
             Settings {
                 nodes: 3_000,
