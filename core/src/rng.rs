@@ -1,4 +1,5 @@
-//! Seeded randomness: one named, version-pinned PRNG and the few draws the protocols need.
+//! Seeded randomness: one named, version-pinned PRNG (PCG32, output for output `rand_pcg`'s)
+//! and the few draws the protocols need.
 //!
 //! Why not `rand::Rng::random_range`: sampling a `usize` range is not value-stable between
 //! 32-bit wasm and 64-bit native targets, and the hot loop wants an inlinable u32 sampler.
