@@ -145,15 +145,15 @@ pub struct BenchArgs {
     pub signatures: bool,
 }
 
-impl LabArgs {
-    /// The lab's flags at their defaults.
-    pub fn default_values() -> LabArgs {
+impl SimArgs {
+    /// `grapevine sim`'s flags at their defaults, as clap gives them.
+    pub fn default_values() -> SimArgs {
         #[derive(clap::Parser)]
         struct Defaults {
             #[command(flatten)]
-            lab: LabArgs,
+            sim: SimArgs,
         }
-        <Defaults as clap::Parser>::parse_from(["grapevine"]).lab
+        <Defaults as clap::Parser>::parse_from(["grapevine"]).sim
     }
 }
 

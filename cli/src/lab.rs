@@ -166,12 +166,17 @@ impl LabBatch {
     /// Run `run`'s figures (its seed [`run_seed`] of the master seed).
     pub fn play(&self, run: u32) -> Result<Vec<Figure>, String> {
         let settings = LabSettings {
-            seed: run_seed(self.settings.seed, run),
+            seed: self.seed(run),
             ..self.settings.clone()
         };
         self.protocol
             .play(&settings, &self.options)
             .map_err(|e| e.to_string())
+    }
+
+    /// Run `run`'s seed.
+    pub fn seed(&self, run: u32) -> u64 {
+        run_seed(self.settings.seed, run)
     }
 
     /// The figures a run gives: their names and whether a run may lack them.

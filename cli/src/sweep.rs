@@ -10,7 +10,7 @@
 
 use crate::args::{
     parse_crashed, parse_feedback, parse_loss, parse_protocol, parse_stop, parse_topology,
-    MergeArgs, PlotArgs, ProtocolChoice, RuleArgs, ScenarioArgs, SimArgs, SweepArgs,
+    MergeArgs, PlotArgs, ProtocolChoice, SimArgs, SweepArgs,
 };
 use crate::lab::LabBatch;
 use crate::report::{self, progress_bar, write_table_rows, Format, Row};
@@ -149,7 +149,7 @@ impl Runner {
                 .map_err(|e| e.to_string()),
             Runner::Lab(batch) => Ok(RunRow {
                 run,
-                seed: run_seed(batch.settings_json()["seed"].as_u64().unwrap_or(1), run),
+                seed: batch.seed(run),
                 values: batch.play(run)?.iter().map(|f| f.value).collect(),
             }),
         }
@@ -337,7 +337,7 @@ fn runner(base: &SimArgs, point: &Point) -> Result<Runner, Usage> {
 /// A lab flag set away from its default, which the round engine would silently ignore.
 fn lab_flag_set(args: &SimArgs) -> Option<&'static str> {
     let lab = &args.lab;
-    let default = crate::args::LabArgs::default_values();
+    let default = SimArgs::default_values().lab;
     [
         (lab.scenario.is_some(), "--scenario"),
         (lab.interval != default.interval, "--interval"),
@@ -622,28 +622,7 @@ fn grid(varies: &[Vary]) -> Result<Vec<Point>, Usage> {
 /// from them, for the plot's theory). The output's names (`interval_ms`) map back to the
 /// flags' (`interval`).
 fn flags_of(settings: &BTreeMap<String, Value>) -> Result<SimArgs, Usage> {
-    let mut args = SimArgs {
-        scenario: ScenarioArgs {
-            nodes: 1000,
-            protocol: ProtocolChoice::Rumor(grapevine_core::Protocol::Push),
-            fanout: 1,
-            loss: 0.0,
-        },
-        rules: RuleArgs {
-            stop: grapevine_core::StopRule::Never,
-            k: 2,
-            feedback: grapevine_core::Feedback::RoundStart,
-            topology: grapevine_core::Topology::Complete,
-            crashed: 0.0,
-        },
-        seed: 1,
-        runs: 1,
-        max_rounds: grapevine_core::experiment::DEFAULT_MAX_ROUNDS,
-        format: Format::Json,
-        per_round: false,
-        threads: 0,
-        lab: crate::args::LabArgs::default_values(),
-    };
+    let mut args = SimArgs::default_values();
     for (key, value) in settings {
         let name = output_name_to_flag(key);
         if !NAMES.contains(&name) {
