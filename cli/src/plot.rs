@@ -1,14 +1,13 @@
 //! `grapevine sweep --plot FILE.svg` (and `grapevine merge --plot`): the figure a paper would
 //! show of a sweep. The first varied setting on the x-axis, the second (if any) as series; for
 //! each series the mean of the chosen figure over the runs at each point, with its 95 %
-//! interval as a band, and theory dashed where the core has it: the mean-field rounds until
-//! all are informed (push, pull, push-pull on the complete graph without a stop rule,
-//! [`Model::expected_rounds`]) and Demers' residue of the feedback coin
-//! ([`feedback_coin_residue`]). Drawn with plotters' SVG backend.
+//! interval as a band, and theory dashed where the core has it ([`theory::expected`]: the mean-field
+//! rounds until all are informed on the complete graph without a stop rule, Demers' residue of
+//! the feedback coin). Drawn with plotters' SVG backend.
 
 use grapevine_core::experiment::Summary;
-use grapevine_core::theory::{feedback_coin_residue, Model};
-use grapevine_core::{Protocol, Settings, StopRule, Topology};
+use grapevine_core::theory;
+use grapevine_core::Settings;
 use plotters::prelude::*;
 use std::path::Path;
 
@@ -68,7 +67,7 @@ pub fn draw(
                 measured.push((m.x, f.mean, a, b));
                 (lo, hi) = (lo.min(a), hi.max(b));
             }
-            if let Some(t) = m.settings.and_then(|s| theory(figure, s)) {
+            if let Some(t) = m.settings.and_then(|s| theory::expected(figure, s)) {
                 expected.push((m.x, t));
                 (lo, hi) = (lo.min(t), hi.max(t));
             }
@@ -253,29 +252,6 @@ pub fn draw(
             .map_err(|e| fail(&e))?);
     }
     root.present().map_err(|e| fail(&e))
-}
-
-/// What theory expects of `figure` at `settings`, where the core has a model: mean-field rounds
-/// to inform all (complete graph, anti-entropy), Demers' feedback-coin residue (push).
-fn theory(figure: &str, settings: &Settings) -> Option<f64> {
-    let rule = settings.tunables.interest.rule;
-    let complete = settings.topology == Topology::Complete;
-    match figure {
-        "rounds_to_full" if complete && rule == StopRule::Never => {
-            Model::of(settings, settings.nodes - settings.crashed_nodes())
-                .expected_rounds(100_000)
-                .map(f64::from)
-        }
-        "residue"
-            if complete
-                && rule == StopRule::FeedbackCoin
-                && settings.protocol == Protocol::Push
-                && settings.tunables.fanout == 1 =>
-        {
-            Some(feedback_coin_residue(settings.tunables.interest.k.into()))
-        }
-        _ => None,
-    }
 }
 
 /// A tick's number: whole numbers as such, others with up to 4 significant digits.

@@ -19,6 +19,9 @@ use crate::usage::{check_memory, Usage};
 use grapevine_core::engine::MAX_NODES;
 use grapevine_core::experiment::{play_run, run_seed, RunFigures, Summary};
 use grapevine_core::rules::MAX_FANOUT;
+use grapevine_core::sweep::{
+    self, csv_summary_row, CSV_SUMMARY_HEADER, ENGINE_FIGURES, MAX_POINTS,
+};
 use grapevine_core::Settings;
 use rayon::prelude::*;
 use serde::ser::SerializeMap;
@@ -48,9 +51,6 @@ const NAMES: [&str; 17] = [
     "mode",
     "scenario",
 ];
-
-/// Points in a grid at most: a sweep is a table a person reads, or a plot.
-const MAX_POINTS: usize = 100_000;
 
 /// One `--vary`: a setting and its values, as given (each checked).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -106,31 +106,12 @@ struct ShardRow {
     row: RunRow,
 }
 
-/// The round engine's figures: those `grapevine sim` summarises, and two more per run.
-const ENGINE_FIGURES: [(&str, bool, bool); 7] = [
-    ("rounds", false, false),
-    ("rounds_to_full", true, true),
-    ("residue", false, true),
-    ("messages_per_node", false, true),
-    ("t_ave", false, true),
-    ("t_last", false, true),
-    ("redundant_share", false, false),
-];
-
 impl RunRow {
     fn of_engine(f: &RunFigures) -> RunRow {
         RunRow {
             run: f.run,
             seed: f.seed,
-            values: vec![
-                Some(f64::from(f.rounds)),
-                f.rounds_to_full.map(f64::from),
-                Some(f.residue),
-                Some(f.messages_per_node),
-                Some(f.t_ave),
-                Some(f64::from(f.t_last)),
-                Some(f.redundant_share),
-            ],
+            values: f.values().to_vec(),
         }
     }
 }
@@ -159,10 +140,10 @@ impl Runner {
         match self {
             Runner::Engine(_) => ENGINE_FIGURES
                 .iter()
-                .map(|&(name, optional, summarised)| FigureName {
-                    name: name.into(),
-                    optional,
-                    summarised,
+                .map(|f| FigureName {
+                    name: f.name.into(),
+                    optional: f.optional,
+                    summarised: f.summarised,
                 })
                 .collect(),
             Runner::Lab(batch) => batch
@@ -490,65 +471,15 @@ fn parse_vary(spec: &str, args: &SweepArgs) -> Result<Vary, Usage> {
             NAMES.join(", ")
         )));
     }
-    let values = match values.split_once("..") {
-        Some((from, to)) => range(from, to).map_err(bad)?,
-        None => values.split(',').map(|v| v.trim().to_string()).collect(),
-    };
+    let values = sweep::values(values).map_err(bad)?;
     let base = sim_args(args);
-    for (i, v) in values.iter().enumerate() {
-        if v.is_empty() {
-            return Err(bad("an empty value".into()));
-        }
-        if values[..i].contains(v) {
-            return Err(bad(format!("{v} is given twice")));
-        }
+    for v in &values {
         apply(&mut base.clone(), name, v).map_err(|why| bad(format!("{v}: {why}")))?;
     }
     Ok(Vary {
         name: name.to_string(),
         values,
     })
-}
-
-/// `A..B` (every integer) or `A..B*F` (A, then each times F, rounded, up to B).
-fn range(from: &str, to: &str) -> Result<Vec<String>, String> {
-    let (to, factor) = match to.split_once('*') {
-        Some((to, f)) => {
-            let f: f64 = f
-                .trim()
-                .parse()
-                .map_err(|_| format!("the factor {f:?} is not a number"))?;
-            if !(f > 1.0 && f.is_finite()) {
-                return Err("the factor must be more than 1".into());
-            }
-            (to, Some(f))
-        }
-        None => (to, None),
-    };
-    let int = |s: &str| {
-        s.trim()
-            .parse::<u64>()
-            .map_err(|_| format!("a range takes whole numbers, not {s:?}"))
-    };
-    let (a, b) = (int(from)?, int(to)?);
-    if a > b {
-        return Err(format!("{a} is more than {b}"));
-    }
-    let mut values = vec![a];
-    while let Some(&last) = values.last() {
-        let next = match factor {
-            None => last + 1,
-            Some(f) => ((last as f64 * f).round() as u64).max(last + 1),
-        };
-        if next > b {
-            break;
-        }
-        if values.len() >= MAX_POINTS {
-            return Err(format!("more than {MAX_POINTS} values"));
-        }
-        values.push(next);
-    }
-    Ok(values.iter().map(u64::to_string).collect())
 }
 
 /// Sets `name` to `value` as its flag would.
@@ -591,31 +522,24 @@ fn apply(args: &mut SimArgs, name: &str, value: &str) -> Result<(), String> {
 /// One point of the grid: a value for each varied setting, in `--vary`'s order.
 type Point = Vec<(String, String)>;
 
-/// Every point of the grid, the first `--vary` outermost.
+/// Every point of the grid, the first `--vary` outermost ([`sweep::grid`]).
 fn grid(varies: &[Vary]) -> Result<Vec<Point>, Usage> {
-    varies
+    let lengths: Vec<usize> = varies.iter().map(|v| v.values.len()).collect();
+    let points = sweep::grid(&lengths).ok_or_else(|| {
+        Usage(format!(
+            "error: invalid --vary: more than {MAX_POINTS} points"
+        ))
+    })?;
+    Ok(points
         .iter()
-        .try_fold(1usize, |n, v| n.checked_mul(v.values.len()))
-        .filter(|&n| n <= MAX_POINTS)
-        .ok_or_else(|| {
-            Usage(format!(
-                "error: invalid --vary: more than {MAX_POINTS} points"
-            ))
-        })?;
-    let mut points: Vec<Point> = vec![Vec::new()];
-    for v in varies {
-        points = points
-            .into_iter()
-            .flat_map(|p| {
-                v.values.iter().map(move |value| {
-                    let mut p = p.clone();
-                    p.push((v.name.clone(), value.clone()));
-                    p
-                })
-            })
-            .collect();
-    }
-    Ok(points)
+        .map(|at| {
+            varies
+                .iter()
+                .zip(at)
+                .map(|(v, &i)| (v.name.clone(), v.values[i].clone()))
+                .collect()
+        })
+        .collect())
 }
 
 /// The flags a plan's fixed settings were given with (a merge rebuilds each point's settings
@@ -729,8 +653,7 @@ fn plot(
 
 /// Figure `column`'s distribution over `runs` (those that have it) and how many have it.
 fn summarise(runs: &[RunRow], column: usize) -> Option<(Summary, u32)> {
-    let values: Vec<f64> = runs.iter().filter_map(|r| r.values[column]).collect();
-    Summary::of(&values).map(|s| (s, values.len() as u32))
+    Summary::of_present(runs.iter().map(|r| r.values[column]))
 }
 
 /// `fanout=2, protocol=pull`.
@@ -929,24 +852,13 @@ fn write_output(
                 }
                 return Ok(());
             }
-            writeln!(
-                out,
-                "{},figure,runs,mean,sd,min,p50,p95,max,ci95_lo,ci95_hi",
-                names.join(",")
-            )?;
+            writeln!(out, "{},{CSV_SUMMARY_HEADER}", names.join(","))?;
             for (point, runs) in points.iter().zip(by_point) {
                 let at = csv_point(point);
-                for (figure, n, summary) in rows(plan, runs) {
-                    match summary {
-                        Some(x) => {
-                            let [lo, hi] = x.ci95(n);
-                            writeln!(
-                                out,
-                                "{at},{figure},{n},{},{},{},{},{},{},{lo},{hi}",
-                                x.mean, x.sd, x.min, x.p50, x.p95, x.max
-                            )?
-                        }
-                        None => writeln!(out, "{at},{figure},0,,,,,,,,")?,
+                for (column, f) in plan.figures.iter().enumerate() {
+                    if f.summarised {
+                        let row = csv_summary_row(&at, &f.name, summarise(runs, column));
+                        writeln!(out, "{row}")?;
                     }
                 }
             }
@@ -985,19 +897,9 @@ fn write_output(
     }
 }
 
-/// A point's values as CSV fields (text quoted when it has a comma or a quote).
+/// A point's values as CSV fields.
 fn csv_point(point: &Point) -> String {
-    point
-        .iter()
-        .map(|(_, v)| {
-            if v.contains([',', '"']) {
-                format!("\"{}\"", v.replace('"', "\"\""))
-            } else {
-                v.clone()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(",")
+    sweep::csv_point(point.iter().map(|(_, v)| v.as_str()))
 }
 
 /// A shard's file: its header, then one line per pair it played.

@@ -8,6 +8,8 @@
 //! - [`engine`]: the round engine, a byte of hot state per node, for up to 10^8 nodes.
 //! - [`bench`]: the engine's benchmark and its baseline, timed by a clock the driver passes.
 //! - [`experiment`]: many seeded runs of one scenario and their summary (Monte Carlo).
+//! - [`sweep`]: settings varied over lists of values, the same runs at every point, as
+//!   `grapevine sweep` and the page's compare panel both write and read them.
 //! - [`lab`]: SWIM, push-sum, a replicated key-value map and rumor spreading as sans-IO nodes
 //!   over time, the wire format, a simulated network and scenarios as data. Its rumor node
 //!   is the one rumor logic live mode's tabs run.
@@ -32,6 +34,7 @@ pub mod metrics;
 pub mod rng;
 pub mod rules;
 pub mod signal;
+pub mod sweep;
 pub mod theory;
 pub mod timeline;
 pub mod topology;

@@ -109,6 +109,35 @@ pub fn feedback_coin_residue(k: u32) -> f64 {
     s
 }
 
+/// What theory expects of a sweep's figure (by its name in
+/// [`ENGINE_FIGURES`](crate::sweep::ENGINE_FIGURES)) for a run of `settings`, where the core
+/// has a model: the mean-field rounds until every live node knows (complete graph,
+/// anti-entropy: [`Model::expected_rounds`]) and Demers' residue of the feedback coin (push,
+/// fanout 1, complete graph: [`feedback_coin_residue`]). `grapevine sweep --plot` and the
+/// page's compare chart draw it dashed over the measured means.
+pub fn expected(figure: &str, settings: &crate::Settings) -> Option<f64> {
+    use crate::rules::StopRule;
+    use crate::Topology;
+    let rule = settings.tunables.interest.rule;
+    let complete = settings.topology == Topology::Complete;
+    match figure {
+        "rounds_to_full" if complete && rule == StopRule::Never => {
+            Model::of(settings, settings.nodes - settings.crashed_nodes())
+                .expected_rounds(100_000)
+                .map(f64::from)
+        }
+        "residue"
+            if complete
+                && rule == StopRule::FeedbackCoin
+                && settings.protocol == Protocol::Push
+                && settings.tunables.fanout == 1 =>
+        {
+            Some(feedback_coin_residue(settings.tunables.interest.k.into()))
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
