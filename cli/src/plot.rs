@@ -6,23 +6,11 @@
 //! the feedback coin). Drawn with plotters' SVG backend.
 
 use grapevine_core::experiment::Summary;
+use grapevine_core::sweep::ENGINE_FIGURES;
 use grapevine_core::theory;
 use grapevine_core::Settings;
 use plotters::prelude::*;
 use std::path::Path;
-
-/// The round engine's figures, with the axis label of each (a lab protocol's are labelled by
-/// their names).
-const LABELS: [(&str, &str); 5] = [
-    (
-        "rounds_to_full",
-        "rounds until every live node knew (runs that got there)",
-    ),
-    ("residue", "residue: share of live nodes never informed"),
-    ("messages_per_node", "messages sent per node"),
-    ("t_ave", "mean round of informing (t_ave)"),
-    ("t_last", "last round of informing (t_last)"),
-];
 
 /// One point of the plot: its x, its series' name, the round engine's settings there (for
 /// theory; `None` for a lab protocol), and the figure's distribution over the runs that
@@ -44,10 +32,11 @@ pub fn draw(
     series_name: Option<&str>,
     marks: &[Mark],
 ) -> Result<(), String> {
-    let label = LABELS
+    // The round engine's figures in words; a lab protocol's by their names.
+    let label = ENGINE_FIGURES
         .iter()
-        .find(|(name, _)| *name == figure)
-        .map_or(figure, |(_, label)| *label);
+        .find(|f| f.name == figure)
+        .map_or(figure, |f| f.label);
     let value = |m: &Mark| m.summary;
     let mut series: Vec<&str> = Vec::new();
     for m in marks {

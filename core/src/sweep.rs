@@ -111,6 +111,8 @@ pub fn grid(lengths: &[usize]) -> Option<Vec<Vec<usize>>> {
 pub struct Figure {
     /// Its name in every output (`rounds_to_full`).
     pub name: &'static str,
+    /// What it is, in words, with its unit: an axis' label.
+    pub label: &'static str,
     /// Whether a run may lack it (its summary then counts the runs that have it).
     pub optional: bool,
     /// Whether it is summarised over the runs (else only listed per run).
@@ -120,18 +122,39 @@ pub struct Figure {
 /// The round engine's figures, in [`RunFigures::values`]' order: those `grapevine sim`
 /// summarises, and a run's rounds and redundant share, listed per run.
 pub const ENGINE_FIGURES: [Figure; 7] = [
-    figure("rounds", false, false),
-    figure("rounds_to_full", true, true),
-    figure("residue", false, true),
-    figure("messages_per_node", false, true),
-    figure("t_ave", false, true),
-    figure("t_last", false, true),
-    figure("redundant_share", false, false),
+    figure("rounds", "rounds played", false, false),
+    figure(
+        "rounds_to_full",
+        "rounds until every live node knew (runs that got there)",
+        true,
+        true,
+    ),
+    figure(
+        "residue",
+        "residue: share of live nodes never informed",
+        false,
+        true,
+    ),
+    figure("messages_per_node", "messages sent per node", false, true),
+    figure("t_ave", "mean round of informing (t_ave)", false, true),
+    figure("t_last", "last round of informing (t_last)", false, true),
+    figure(
+        "redundant_share",
+        "share of messages to nodes that knew",
+        false,
+        false,
+    ),
 ];
 
-const fn figure(name: &'static str, optional: bool, summarised: bool) -> Figure {
+const fn figure(
+    name: &'static str,
+    label: &'static str,
+    optional: bool,
+    summarised: bool,
+) -> Figure {
     Figure {
         name,
+        label,
         optional,
         summarised,
     }

@@ -10,10 +10,14 @@ use wasm_bindgen::JsValue;
 /// The page asks.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Request {
-    /// Play runs `0..runs` of the settings in `query` (the page's own query string).
+    /// Play runs `first..first + runs` of the settings in `query` (the page's own query
+    /// string): the batch panel asks for all of them, the compare panel shares a point's runs
+    /// among its workers.
     Run {
         /// `?nodes=...&seed=...`, as [`crate::params::PageSettings::to_query`] writes it.
         query: String,
+        /// The first run's index (0 when a message leaves it out).
+        first: u32,
         /// How many runs.
         runs: u32,
     },
@@ -98,9 +102,10 @@ impl Request {
     /// As a JS object for `postMessage`.
     pub fn to_js(&self) -> JsValue {
         match self {
-            Request::Run { query, runs } => {
+            Request::Run { query, first, runs } => {
                 let m = message("run");
                 set(&m, "query", query.as_str());
+                set(&m, "first", *first);
                 set(&m, "runs", *runs);
                 m.into()
             }
@@ -128,6 +133,7 @@ impl Request {
         match get(v, "kind")?.as_string()?.as_str() {
             "run" => Some(Request::Run {
                 query: get(v, "query")?.as_string()?,
+                first: number(v, "first").unwrap_or(0.0) as u32,
                 runs: number(v, "runs")? as u32,
             }),
             "bench" => Some(Request::Bench {

@@ -54,7 +54,7 @@ enum State {
     Running {
         runs: u32,
         done: u32,
-        settings: PageSettings,
+        settings: Box<PageSettings>,
     },
     Failed(String),
 }
@@ -120,6 +120,7 @@ impl BatchPanel {
         if handle.ready {
             let request = Request::Run {
                 query: settings.to_query(),
+                first: 0,
                 runs: *runs,
             };
             let _ = handle.worker.post_message(&request.to_js());
@@ -174,7 +175,7 @@ impl Component for BatchPanel {
                 self.state = State::Running {
                     runs,
                     done: 0,
-                    settings: ctx.props().settings.clone(),
+                    settings: Box::new(ctx.props().settings.clone()),
                 };
                 self.send_pending();
             }
@@ -200,7 +201,7 @@ impl Component for BatchPanel {
                     if let State::Running { settings, .. } = &self.state {
                         if let Some(summary) = BatchSummary::of(&figures) {
                             self.results = Some(Results {
-                                settings: settings.clone(),
+                                settings: (**settings).clone(),
                                 csv_url: csv_url(&to_csv(&figures)),
                                 figures,
                                 summary,

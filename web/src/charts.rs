@@ -331,3 +331,208 @@ pub fn time_chart(
         </svg>
     }
 }
+
+/// One series of a [`sweep_chart`].
+pub struct SweepLine {
+    /// The series' value (empty when the comparison has no series).
+    pub name: String,
+    /// Its colour (CSS).
+    pub colour: &'static str,
+    /// Its points, in x order.
+    pub marks: Vec<SweepMark>,
+}
+
+/// One point of a series.
+pub struct SweepMark {
+    /// Where on the x-axis: the value, or its index among categories.
+    pub x: f64,
+    /// The value as written.
+    pub x_label: String,
+    /// The mean over the runs that have the figure, its 95 % interval, and their number.
+    pub measured: Option<(f64, [f64; 2], u32)>,
+    /// What theory expects there, where the core has a model.
+    pub theory: Option<f64>,
+}
+
+/// What a [`sweep_chart`]'s axes show.
+pub struct SweepAxes {
+    /// The x-axis' setting.
+    pub x_name: String,
+    /// Its values as categories (not numbers): then a mark's x is its index.
+    pub categories: Option<Vec<String>>,
+    /// The y-axis' label, with its unit.
+    pub y_label: String,
+}
+
+const SW: f64 = 720.0;
+const SH: f64 = 380.0;
+const S_LEFT: f64 = 64.0;
+const S_RIGHT: f64 = 16.0;
+const S_TOP: f64 = 34.0;
+const S_BOTTOM: f64 = 52.0;
+
+/// A round step between ticks: 1, 2 or 5 times a power of ten, about five over `span`.
+fn round_step(span: f64) -> f64 {
+    let raw = (span / 5.0).max(1e-12);
+    let unit = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * unit)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * unit)
+}
+
+/// A number for a tick: whole numbers as such, others with up to 4 significant digits.
+fn tick_text(v: f64) -> String {
+    if (v - v.round()).abs() < 1e-9 && v.abs() < 1e15 {
+        format!("{}", v.round() as i64)
+    } else {
+        let s = format!("{v:.4}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+/// The figure a comparison gives: per series the mean at each point with its 95 % band, theory
+/// dashed where the core has it; a log x-axis for values spread over two decades or more,
+/// categories side by side. Each mean is a `compare-point` with `data-x`, `data-series` and
+/// `data-mean` (and a tooltip).
+pub fn sweep_chart(axes: &SweepAxes, lines: &[SweepLine]) -> Html {
+    let marks = || lines.iter().flat_map(|l| l.marks.iter());
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for m in marks() {
+        if let Some((_, [a, b], _)) = m.measured {
+            (lo, hi) = (lo.min(a), hi.max(b));
+        }
+        if let Some(t) = m.theory {
+            (lo, hi) = (lo.min(t), hi.max(t));
+        }
+    }
+    if !lo.is_finite() {
+        return html! { <p class="hint" data-testid="compare-chart">{ "No run reached this figure at any point." }</p> };
+    }
+    if lo >= 0.0 {
+        lo = 0.0;
+    }
+    if hi - lo < 1e-9 {
+        hi = lo + 1.0;
+    }
+    let step = round_step(hi - lo);
+    let (y0, y1) = ((lo / step).floor() * step, (hi / step).ceil() * step);
+    let (x0, x1) = marks().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), m| {
+        (a.min(m.x), b.max(m.x))
+    });
+    let categories = axes.categories.as_ref();
+    let log_x = categories.is_none() && x0 > 0.0 && x1 / x0 >= 100.0;
+    let (fx0, fx1) = if log_x {
+        (x0.log10(), x1.log10())
+    } else {
+        (x0, x1)
+    };
+    let pad = if categories.is_some() || fx1 <= fx0 {
+        0.5
+    } else {
+        (fx1 - fx0) * 0.04
+    };
+    let (fx0, fx1) = (fx0 - pad, fx1 + pad);
+    let plot_w = SW - S_LEFT - S_RIGHT;
+    let plot_h = SH - S_TOP - S_BOTTOM;
+    let sx = |x: f64| {
+        let f = if log_x { x.log10() } else { x };
+        S_LEFT + plot_w * (f - fx0) / (fx1 - fx0)
+    };
+    let sy = |y: f64| S_TOP + plot_h * (1.0 - (y - y0) / (y1 - y0));
+    // Categories' series side by side, so their intervals do not hide each other.
+    let k = lines.len() as f64;
+    let shift = |i: usize| match categories {
+        Some(_) if lines.len() > 1 => (i as f64 - (k - 1.0) / 2.0) * 0.3 / k,
+        _ => 0.0,
+    };
+    let y_ticks: Vec<f64> = (0..)
+        .map(|i| y0 + step * f64::from(i))
+        .take_while(|y| *y <= y1 + step * 1e-6)
+        .collect();
+    // Ticks at the values a comparison was run at (few), else round numbers.
+    let mut x_ticks: Vec<(f64, String)> = Vec::new();
+    for m in marks() {
+        if !x_ticks.iter().any(|(x, _)| *x == m.x) {
+            x_ticks.push((m.x, m.x_label.clone()));
+        }
+    }
+    if categories.is_none() && x_ticks.len() > 12 && !log_x {
+        let step = round_step(x1 - x0);
+        x_ticks = (0..)
+            .map(|i| (x0 / step).ceil() * step + step * f64::from(i))
+            .take_while(|x| *x <= x1)
+            .map(|x| (x, tick_text(x)))
+            .collect();
+    }
+    let poly = |pts: &[(f64, f64)]| -> String {
+        pts.iter()
+            .map(|(x, y)| format!("{:.1},{:.1}", sx(*x), sy(*y)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    html! {
+        <svg viewBox={format!("0 0 {SW} {SH}")} class="sweep-chart" role="img" data-testid="compare-chart"
+            aria-label={format!("{} against {}", axes.y_label, axes.x_name)}>
+            { for y_ticks.iter().map(|&y| html! { <>
+                <line class="grid" x1={S_LEFT.to_string()} x2={(SW - S_RIGHT).to_string()} y1={format!("{:.1}", sy(y))} y2={format!("{:.1}", sy(y))} />
+                <text class="tick" x={(S_LEFT - 6.0).to_string()} y={format!("{:.1}", sy(y) + 4.0)} text-anchor="end">{ tick_text(y) }</text>
+            </> }) }
+            <line class="axis" x1={S_LEFT.to_string()} x2={(SW - S_RIGHT).to_string()} y1={(SH - S_BOTTOM).to_string()} y2={(SH - S_BOTTOM).to_string()} />
+            <line class="axis" x1={S_LEFT.to_string()} x2={S_LEFT.to_string()} y1={S_TOP.to_string()} y2={(SH - S_BOTTOM).to_string()} />
+            { for x_ticks.iter().map(|(x, label)| html! {
+                <text class="tick" x={format!("{:.1}", sx(*x))} y={(SH - S_BOTTOM + 20.0).to_string()} text-anchor="middle">{ label }</text>
+            }) }
+            <text class="axis-label" x={(S_LEFT + plot_w / 2.0).to_string()} y={(SH - 8.0).to_string()} text-anchor="middle">
+                { if log_x { format!("{} (log scale)", axes.x_name) } else { axes.x_name.clone() } }
+            </text>
+            <text class="axis-label" x={(S_LEFT - 40.0).to_string()} y="22">{ &axes.y_label }</text>
+            { for lines.iter().enumerate().map(|(i, line)| {
+                let d = shift(i);
+                let measured: Vec<(f64, f64, [f64; 2])> = line.marks.iter()
+                    .filter_map(|m| m.measured.map(|(mean, band, _)| (m.x + d, mean, band)))
+                    .collect();
+                let band: Vec<(f64, f64)> = measured.iter().map(|&(x, _, [a, _])| (x, a))
+                    .chain(measured.iter().rev().map(|&(x, _, [_, b])| (x, b)))
+                    .collect();
+                let means: Vec<(f64, f64)> = measured.iter().map(|&(x, m, _)| (x, m)).collect();
+                let theory: Vec<(f64, f64)> = line.marks.iter().filter_map(|m| m.theory.map(|t| (m.x + d, t))).collect();
+                let joined = categories.is_none();
+                html! { <g class="series" style={format!("color: {}", line.colour)}>
+                    if joined && measured.len() > 1 {
+                        <polygon class="band" points={poly(&band)} />
+                    }
+                    if !joined {
+                        { for measured.iter().map(|&(x, _, [a, b])| html! {
+                            <line class="whisker" x1={format!("{:.1}", sx(x))} x2={format!("{:.1}", sx(x))} y1={format!("{:.1}", sy(a))} y2={format!("{:.1}", sy(b))} />
+                        }) }
+                    }
+                    if joined && means.len() > 1 {
+                        <polyline class="mean-line" points={poly(&means)} />
+                    }
+                    if theory.len() > 1 && joined {
+                        <polyline class="theory-line" points={poly(&theory)} />
+                    }
+                    if !joined {
+                        { for theory.iter().map(|&(x, t)| html! {
+                            <line class="theory-line" x1={format!("{:.1}", sx(x) - 9.0)} x2={format!("{:.1}", sx(x) + 9.0)} y1={format!("{:.1}", sy(t))} y2={format!("{:.1}", sy(t))} />
+                        }) }
+                    }
+                    { for line.marks.iter().filter_map(|m| m.measured.map(|v| (m, v))).map(|(m, (mean, [a, b], n))| {
+                        let series = if line.name.is_empty() { String::new() } else { format!("{}, ", line.name) };
+                        let theory = m.theory.map(|t| format!("; theory {}", tick_text(t))).unwrap_or_default();
+                        let tip = format!("{series}{} {}: mean {} (95 % interval {} to {}, {n} runs){theory}",
+                            axes.x_name, m.x_label, tick_text(mean), tick_text(a), tick_text(b));
+                        html! {
+                            <circle class="mean" r="4" cx={format!("{:.1}", sx(m.x + d))} cy={format!("{:.1}", sy(mean))}
+                                data-testid="compare-point" data-x={m.x_label.clone()} data-series={line.name.clone()} data-mean={mean.to_string()}>
+                                <title>{ tip }</title>
+                            </circle>
+                        }
+                    }) }
+                </g> }
+            }) }
+        </svg>
+    }
+}

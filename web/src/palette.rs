@@ -104,3 +104,8 @@ pub const fn rgba(hex: &str) -> [u8; 4] {
         255,
     ]
 }
+
+/// A comparison's series, in order (Okabe-Ito without its yellow, which a white chart loses).
+pub const SERIES: [&str; 7] = [
+    "#e69f00", "#0072b2", "#009e73", "#d55e00", "#56b4e9", "#cc79a7", "#000000",
+];

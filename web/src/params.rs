@@ -51,6 +51,8 @@ pub struct PageSettings {
     pub present: bool,
     /// Embed mode (`?embed=1`): the picture, play and the essential numbers only.
     pub embed: bool,
+    /// The compare panel's comparison (`?compare=fanout:1..4&series=protocol:push,pull`).
+    pub compare: Option<Compare>,
 }
 
 /// How many lessons there are (the learn part's chapters; it checks that they agree).
@@ -77,6 +79,227 @@ pub enum View {
     Live,
     /// The lessons.
     Learn,
+    /// The compare panel: a setting on the x-axis, another as series, many runs per point.
+    Compare,
+}
+
+/// The settings the compare panel varies, by their URL names: the round engine's.
+pub const COMPARE_SETTINGS: [&str; 8] = [
+    "fanout", "protocol", "nodes", "loss", "stop", "k", "topology", "crashed",
+];
+
+/// The most runs per point the compare panel plays.
+pub const MAX_COMPARE_RUNS: u32 = 10_000;
+
+/// The most points (values times series) a comparison draws: a chart a person reads.
+pub const MAX_COMPARE_POINTS: usize = 200;
+
+/// One varied setting: its name and its values as written (`1..4`, `push,pull`: the grammar
+/// of `grapevine sweep --vary`, [`grapevine_core::sweep::values`]), each value checked as
+/// the URL parameter of that name is.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Varied {
+    /// One of [`COMPARE_SETTINGS`].
+    pub name: &'static str,
+    /// The values as written, without spaces.
+    pub spec: String,
+    /// The values, in order.
+    pub values: Vec<String>,
+}
+
+impl Varied {
+    /// Reads `NAME:VALUES` (or `NAME` alone: its [`Varied::default_spec`]); why not, in words.
+    pub fn parse(text: &str) -> Result<Varied, String> {
+        let (name, spec) = text.split_once(':').unwrap_or((text, ""));
+        let name = name.trim();
+        let Some(&name) = COMPARE_SETTINGS.iter().find(|n| **n == name) else {
+            return Err(format!(
+                "the compare panel varies {}",
+                COMPARE_SETTINGS.join(", ")
+            ));
+        };
+        let spec: String = spec.chars().filter(|c| !c.is_whitespace()).collect();
+        let spec = if spec.is_empty() {
+            Varied::default_spec(name).to_string()
+        } else {
+            spec
+        };
+        let values = grapevine_core::sweep::values(&spec)?;
+        for v in &values {
+            set_engine(&mut Settings::default(), name, v)
+                .unwrap_or(Ok(()))
+                .map_err(|why| format!("{name} {v}: {why}"))?;
+        }
+        Ok(Varied { name, spec, values })
+    }
+
+    /// The values a setting is compared at when none are given: the usual range of each.
+    pub fn default_spec(name: &str) -> &'static str {
+        match name {
+            "fanout" => "1..4",
+            "protocol" => "push,pull,pushpull",
+            "nodes" => "100..100000*10",
+            "loss" => "0,0.1,0.2,0.3,0.4,0.5",
+            "stop" => "feedback-counter,feedback-coin,blind-counter,blind-coin",
+            "k" => "1..5",
+            "topology" => "complete,ring,torus,regular,small-world,scale-free",
+            _ => "0,0.1,0.2,0.3,0.4",
+        }
+    }
+
+    /// As the URL writes it: the list's commas, dots, stars and the colon as they are, so
+    /// the address bar reads `compare=fanout:1..4`.
+    pub fn to_param(&self) -> String {
+        let spec: String = self
+            .spec
+            .split(',')
+            .map(|v| v.split('*').map(encode).collect::<Vec<_>>().join("*"))
+            .collect::<Vec<_>>()
+            .join(",");
+        format!("{}:{spec}", self.name)
+    }
+}
+
+/// What the URL holds for the compare panel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Compare {
+    /// The setting on the x-axis (`compare=`).
+    pub x: Varied,
+    /// The setting drawn as series (`series=`), if any.
+    pub series: Option<Varied>,
+    /// Runs per point (`runs=`).
+    pub runs: u32,
+    /// The figure on the y-axis (`figure=`), one of the round engine's summarised figures.
+    pub figure: &'static str,
+}
+
+impl Compare {
+    /// Push, pull and push-pull side by side against the fanout, 20 runs a point: the
+    /// comparison the panel opens with.
+    pub fn first() -> Compare {
+        Compare {
+            x: Varied::parse("fanout").expect("a default comparison"),
+            series: Some(Varied::parse("protocol").expect("a default comparison")),
+            runs: 20,
+            figure: "rounds_to_full",
+        }
+    }
+}
+
+/// One point of a comparison: its value on the x-axis, its series' value, the run's settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ComparePoint {
+    /// The x-axis setting's value.
+    pub x: String,
+    /// The series setting's value, if there is a series.
+    pub series: Option<String>,
+    /// The settings its runs play.
+    pub settings: Settings,
+}
+
+impl Compare {
+    /// Every point over `base`, the x-axis' values outermost (as `grapevine sweep --vary X
+    /// --vary SERIES` orders them); refuses a point whose settings cannot run, naming it.
+    pub fn points(&self, base: &Settings) -> Result<Vec<ComparePoint>, String> {
+        let lists: Vec<&Varied> = core::iter::once(&self.x).chain(&self.series).collect();
+        let lengths: Vec<usize> = lists.iter().map(|v| v.values.len()).collect();
+        let grid = grapevine_core::sweep::grid(&lengths)
+            .filter(|g| g.len() <= MAX_COMPARE_POINTS)
+            .ok_or_else(|| format!("A chart shows at most {MAX_COMPARE_POINTS} points."))?;
+        grid.iter()
+            .map(|at| {
+                let mut settings = *base;
+                let mut named = Vec::new();
+                for (list, &i) in lists.iter().zip(at) {
+                    let value = &list.values[i];
+                    set_engine(&mut settings, list.name, value).unwrap_or(Ok(()))?;
+                    named.push(format!("{}={value}", list.name));
+                }
+                let at_text = named.join(", ");
+                let topology = settings.topology;
+                if settings.nodes < topology.min_nodes() {
+                    return Err(format!(
+                        "At {at_text}: a {} topology needs at least {} nodes.",
+                        topology.name(),
+                        topology.min_nodes()
+                    ));
+                }
+                settings
+                    .validate()
+                    .map_err(|e| format!("At {at_text}: {e}."))?;
+                Ok(ComparePoint {
+                    x: lists[0].values[at[0]].clone(),
+                    series: lists.get(1).map(|s| s.values[at[1]].clone()),
+                    settings,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Sets one of the round engine's settings (`nodes`, `seed`, ...) as its URL parameter does;
+/// why not, in words.
+pub fn set_run_param(run: &mut Settings, key: &str, value: &str) -> Result<(), String> {
+    set_engine(run, key, value.trim()).unwrap_or_else(|| Err(format!("{key} is not a setting")))
+}
+
+/// The round engine's summarised figures by name: what the compare panel's y-axis offers.
+pub fn compare_figures() -> impl Iterator<Item = &'static grapevine_core::sweep::Figure> {
+    grapevine_core::sweep::ENGINE_FIGURES
+        .iter()
+        .filter(|f| f.summarised)
+}
+
+/// Sets one of the round engine's settings from its URL parameter (`protocol` among push, pull
+/// and push-pull only); why not, in words. `None`: `key` is not one of them.
+fn set_engine(run: &mut Settings, key: &str, v: &str) -> Option<Result<(), String>> {
+    let why = |s: &str| Some(Err(s.to_string()));
+    match key {
+        "nodes" => match v.parse::<u32>() {
+            Ok(n) if (2..=PAGE_MAX_NODES).contains(&n) => run.nodes = n,
+            _ => return why("expected a whole number from 2 to 1000000"),
+        },
+        "protocol" => match Protocol::from_name(v) {
+            Some(p) => run.protocol = p,
+            None => return why("expected push, pull or pushpull"),
+        },
+        "fanout" => match v.parse::<u8>() {
+            Ok(f) if (1..=MAX_FANOUT).contains(&f) => run.tunables.fanout = f,
+            _ => return why("expected a whole number from 1 to 16"),
+        },
+        "loss" => match v.parse::<f64>() {
+            Ok(p) if (0.0..=1.0).contains(&p) => run.tunables.loss = p,
+            _ => return why("expected a probability from 0 to 1, such as 0.1"),
+        },
+        "stop" => {
+            match StopRule::from_name(v) {
+                Some(r) => run.tunables.interest.rule = r,
+                None => return why(
+                    "expected none, feedback-counter, feedback-coin, blind-counter or blind-coin",
+                ),
+            }
+        }
+        "k" => match v.parse::<u8>() {
+            Ok(k) if k >= 1 => run.tunables.interest.k = k,
+            _ => return why("expected a whole number from 1 to 255"),
+        },
+        "topology" => match Topology::from_name(v) {
+            Some(t) => run.topology = t,
+            None => {
+                return why("expected complete, ring, torus, regular, small-world or scale-free")
+            }
+        },
+        "crashed" => match v.parse::<f64>() {
+            Ok(c) if (0.0..0.95).contains(&c) => run.crashed = c,
+            _ => return why("expected a fraction from 0 to 0.95, such as 0.2"),
+        },
+        "seed" => match v.parse::<u64>() {
+            Ok(seed) => run.seed = seed,
+            _ => return why("expected a whole number from 0 to 18446744073709551615"),
+        },
+        _ => return None,
+    }
+    Some(Ok(()))
 }
 
 /// What the URL holds for the protocol lab.
@@ -126,6 +349,7 @@ impl Default for PageSettings {
             lesson: None,
             present: false,
             embed: false,
+            compare: None,
         }
     }
 }
@@ -183,12 +407,59 @@ fn decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The compare panel's parameters as read, before they are put together.
+#[derive(Default)]
+struct CompareParams {
+    x: Option<Varied>,
+    series: Option<Varied>,
+    runs: Option<u32>,
+    figure: Option<&'static str>,
+}
+
+impl CompareParams {
+    /// The comparison, if `compare=` named one; a series of the x-axis' own setting, or too
+    /// many points, is left out with a notice.
+    fn finish(self, notices: &mut Vec<String>) -> Option<Compare> {
+        let x = self.x?;
+        let first = Compare::first();
+        let mut series = self.series;
+        if series.as_ref().is_some_and(|s| s.name == x.name) {
+            notices.push(format!(
+                "Ignored series={}: it is the x-axis' setting.",
+                x.name
+            ));
+            series = None;
+        }
+        let points = x.values.len() * series.as_ref().map_or(1, |s| s.values.len());
+        if points > MAX_COMPARE_POINTS {
+            notices.push(format!(
+                "Ignored series: {points} points are more than a chart shows ({MAX_COMPARE_POINTS})."
+            ));
+            series = None;
+        }
+        if x.values.len() > MAX_COMPARE_POINTS {
+            notices.push(format!(
+                "Ignored compare={}: more than {MAX_COMPARE_POINTS} values.",
+                x.name
+            ));
+            return None;
+        }
+        Some(Compare {
+            x,
+            series,
+            runs: self.runs.unwrap_or(first.runs),
+            figure: self.figure.unwrap_or(first.figure),
+        })
+    }
+}
+
 impl PageSettings {
     /// Reads a query string. Returns the settings and one notice per parameter that was ignored.
     pub fn from_query(query: &str) -> (PageSettings, Vec<String>) {
         let mut s = PageSettings::default();
         let mut notices = Vec::new();
         let mut step = None;
+        let mut compare = CompareParams::default();
         let mut bad = |name: &str, value: &str, why: &str| {
             let shown: String = value.chars().take(40).collect();
             notices.push(format!("Ignored {name}={shown:?}: {why}."));
@@ -196,10 +467,6 @@ impl PageSettings {
         for (key, value) in pairs(query) {
             let v = value.trim();
             match key.as_str() {
-                "nodes" => match v.parse::<u32>() {
-                    Ok(n) if (2..=PAGE_MAX_NODES).contains(&n) => s.run.nodes = n,
-                    _ => bad("nodes", v, "expected a whole number from 2 to 1000000"),
-                },
                 "protocol" => match (Protocol::from_name(v), ProtocolInfo::named(v)) {
                     (Some(p), _) => s.run.protocol = p,
                     (_, Some(p)) => s.lab.protocol = Some(p),
@@ -231,11 +498,21 @@ impl PageSettings {
                 },
                 "live" => match v {
                     room if valid_room(room) => s.live = Some(room.to_string()),
-                    _ => bad("live", v, "a room name is 1 to 64 letters, digits, dots, dashes or underscores"),
+                    _ => bad(
+                        "live",
+                        v,
+                        "a room name is 1 to 64 letters, digits, dots, dashes or underscores",
+                    ),
                 },
                 "conductor" => match v {
-                    token if grapevine_core::signal::valid_token(token) => s.conductor = Some(token.to_string()),
-                    _ => bad("conductor", v, "a conductor token is 1 to 128 letters, digits, dashes or underscores"),
+                    token if grapevine_core::signal::valid_token(token) => {
+                        s.conductor = Some(token.to_string())
+                    }
+                    _ => bad(
+                        "conductor",
+                        v,
+                        "a conductor token is 1 to 128 letters, digits, dashes or underscores",
+                    ),
                 },
                 "code" => match v {
                     c if grapevine_core::signal::valid_join_code(c) => s.code = Some(c.to_string()),
@@ -246,48 +523,16 @@ impl PageSettings {
                     if urls.len() <= 4 && urls.iter().all(|u| valid_ice(u)) {
                         s.ice = urls;
                     } else {
-                        bad("ice", v, "expected up to 4 comma-separated stun:, turn: or turns: URLs");
+                        bad(
+                            "ice",
+                            v,
+                            "expected up to 4 comma-separated stun:, turn: or turns: URLs",
+                        );
                     }
                 }
                 "inspect" => match v.parse::<u32>() {
                     Ok(i) => s.lab.inspect = Some(i),
                     _ => bad("inspect", v, "expected a node number"),
-                },
-                "fanout" => match v.parse::<u8>() {
-                    Ok(f) if (1..=MAX_FANOUT).contains(&f) => s.run.tunables.fanout = f,
-                    _ => bad("fanout", v, "expected a whole number from 1 to 16"),
-                },
-                "loss" => match v.parse::<f64>() {
-                    Ok(p) if (0.0..=1.0).contains(&p) => s.run.tunables.loss = p,
-                    _ => bad("loss", v, "expected a probability from 0 to 1, such as 0.1"),
-                },
-                "stop" => match StopRule::from_name(v) {
-                    Some(r) => s.run.tunables.interest.rule = r,
-                    None => bad(
-                        "stop",
-                        v,
-                        "expected none, feedback-counter, feedback-coin, blind-counter or blind-coin",
-                    ),
-                },
-                "k" => match v.parse::<u8>() {
-                    Ok(k) if k >= 1 => s.run.tunables.interest.k = k,
-                    _ => bad("k", v, "expected a whole number from 1 to 255"),
-                },
-                "topology" => match Topology::from_name(v) {
-                    Some(t) => s.run.topology = t,
-                    None => bad(
-                        "topology",
-                        v,
-                        "expected complete, ring, torus, regular, small-world or scale-free",
-                    ),
-                },
-                "crashed" => match v.parse::<f64>() {
-                    Ok(c) if (0.0..0.95).contains(&c) => s.run.crashed = c,
-                    _ => bad("crashed", v, "expected a fraction from 0 to 0.95, such as 0.2"),
-                },
-                "seed" => match v.parse::<u64>() {
-                    Ok(seed) => s.run.seed = seed,
-                    _ => bad("seed", v, "expected a whole number from 0 to 18446744073709551615"),
                 },
                 "source" => match v.parse::<u32>() {
                     Ok(x) => s.run.source = Some(x),
@@ -295,18 +540,26 @@ impl PageSettings {
                 },
                 "speed" => match v.parse::<u32>() {
                     Ok(x) if SPEEDS.contains(&x) => s.speed = x,
-                    _ => bad("speed", v, "expected 1, 2, 5, 10, 30 or 0 (as fast as possible)"),
+                    _ => bad(
+                        "speed",
+                        v,
+                        "expected 1, 2, 5, 10, 30 or 0 (as fast as possible)",
+                    ),
                 },
-                "lesson" => match v {
-                    "" | "0" | "list" => s.lesson = Some((0, 1)),
-                    _ => match v.parse::<u32>() {
-                        Ok(n) if (1..=LESSON_COUNT).contains(&n) => s.lesson = Some((n, 1)),
+                "lesson" => {
+                    match v {
+                        "" | "0" | "list" => s.lesson = Some((0, 1)),
                         _ => {
-                            bad("lesson", v, &format!("there are lessons 1 to {LESSON_COUNT}: here is the list"));
-                            s.lesson = Some((0, 1));
+                            match v.parse::<u32>() {
+                                Ok(n) if (1..=LESSON_COUNT).contains(&n) => s.lesson = Some((n, 1)),
+                                _ => {
+                                    bad("lesson", v, &format!("there are lessons 1 to {LESSON_COUNT}: here is the list"));
+                                    s.lesson = Some((0, 1));
+                                }
+                            }
                         }
-                    },
-                },
+                    }
+                }
                 "step" => match v.parse::<u32>() {
                     Ok(m) if m >= 1 => step = Some(m),
                     _ => bad("step", v, "expected a step number from 1"),
@@ -321,9 +574,44 @@ impl PageSettings {
                     "0" | "false" => s.embed = false,
                     _ => bad("embed", v, "expected 1 or 0"),
                 },
+                "compare" => match Varied::parse(v) {
+                    Ok(x) => compare.x = Some(x),
+                    Err(why) => bad("compare", v, &why),
+                },
+                "series" => match v {
+                    "" | "none" => compare.series = None,
+                    _ => match Varied::parse(v) {
+                        Ok(x) => compare.series = Some(x),
+                        Err(why) => bad("series", v, &why),
+                    },
+                },
+                "runs" => match v.parse::<u32>() {
+                    Ok(r) if (1..=MAX_COMPARE_RUNS).contains(&r) => compare.runs = Some(r),
+                    _ => bad(
+                        "runs",
+                        v,
+                        &format!("expected a whole number from 1 to {MAX_COMPARE_RUNS}"),
+                    ),
+                },
+                "figure" => match compare_figures().find(|f| f.name == v) {
+                    Some(f) => compare.figure = Some(f.name),
+                    None => {
+                        let names: Vec<&str> = compare_figures().map(|f| f.name).collect();
+                        bad("figure", v, &format!("expected {}", names.join(", ")))
+                    }
+                },
                 "" => {}
-                other => bad(other, v, "unknown parameter"),
+                other => match set_engine(&mut s.run, other, v) {
+                    Some(Ok(())) => {}
+                    Some(Err(why)) => bad(other, v, &why),
+                    None => bad(other, v, "unknown parameter"),
+                },
             }
+        }
+        s.compare = compare.finish(&mut notices);
+        if s.compare.is_some() && s.lab.protocol.is_some() {
+            notices.push("The compare panel compares the round engine's rumors (push, pull, push-pull); the lab's protocols are compared with grapevine sweep. Showing the lab.".into());
+            s.compare = None;
         }
         match (&mut s.lesson, step) {
             (Some((n, m)), Some(step)) if *n > 0 => *m = step,
@@ -371,6 +659,8 @@ impl PageSettings {
             View::Learn
         } else if self.lab.protocol.is_some() {
             View::Lab
+        } else if self.compare.is_some() {
+            View::Compare
         } else {
             View::Round
         }
@@ -386,6 +676,7 @@ impl PageSettings {
             lab: LabPage::default(),
             live: None,
             lesson: None,
+            compare: None,
             ..self.clone()
         };
         // A node chosen among more nodes than the lab takes would not exist there.
@@ -467,7 +758,7 @@ impl PageSettings {
             return q;
         }
         let source = r.source.map(|x| format!("&source={x}")).unwrap_or_default();
-        format!(
+        let mut q = format!(
             "?nodes={}&protocol={}&fanout={}&loss={}&stop={}&k={}&topology={}&crashed={}&seed={}&speed={}{source}",
             r.nodes,
             r.protocol.name(),
@@ -479,7 +770,15 @@ impl PageSettings {
             r.crashed,
             r.seed,
             self.speed
-        )
+        );
+        if let Some(c) = &self.compare {
+            q.push_str(&format!("&compare={}", c.x.to_param()));
+            if let Some(series) = &c.series {
+                q.push_str(&format!("&series={}", series.to_param()));
+            }
+            q.push_str(&format!("&runs={}&figure={}", c.runs, c.figure));
+        }
+        q
     }
 }
 
@@ -647,6 +946,88 @@ mod tests {
         assert_eq!(s.run.topology, Topology::Complete);
         assert_eq!(s.run.nodes, 5);
         assert_eq!(notices.len(), 1);
+    }
+
+    #[test]
+    fn a_comparison_round_trips_and_opens_the_compare_view() {
+        let (s, notices) = PageSettings::from_query(
+            "nodes=1000&seed=7&compare=fanout:1..3&series=protocol:push,%20pull&runs=12&figure=residue",
+        );
+        assert!(notices.is_empty(), "{notices:?}");
+        assert_eq!(s.view(), View::Compare);
+        let c = s.compare.clone().unwrap();
+        assert_eq!(
+            (c.x.name, c.x.values.clone()),
+            ("fanout", vec!["1".into(), "2".into(), "3".into()])
+        );
+        let series = c.series.clone().unwrap();
+        assert_eq!(
+            (series.name, series.spec.as_str()),
+            ("protocol", "push,pull")
+        );
+        assert_eq!((c.runs, c.figure), (12, "residue"));
+        let query = s.to_query();
+        assert!(
+            query.contains("&compare=fanout:1..3&series=protocol:push,pull&runs=12&figure=residue"),
+            "{query}"
+        );
+        assert_eq!(PageSettings::from_query(&query), (s.clone(), vec![]));
+        assert_eq!(
+            PageSettings::from_query(&s.to_handoff()),
+            (s.clone(), vec![])
+        );
+        // A setting alone takes its usual values; log steps are kept as written.
+        let (s, _) = PageSettings::from_query("compare=nodes&series=none");
+        let c = s.compare.unwrap();
+        assert_eq!(
+            (c.x.spec.as_str(), c.x.values.len(), &c.series),
+            ("100..100000*10", 4, &None)
+        );
+        assert_eq!(
+            c,
+            Compare {
+                x: c.x.clone(),
+                ..Compare {
+                    series: None,
+                    ..Compare::first()
+                }
+            }
+        );
+    }
+
+    #[test]
+    fn a_bad_comparison_falls_back_with_a_notice_naming_the_value() {
+        for (query, says) in [
+            ("compare=colour:1,2", "the compare panel varies fanout"),
+            (
+                "compare=fanout:0..3",
+                "fanout 0: expected a whole number from 1 to 16",
+            ),
+            (
+                "compare=protocol:push,swim",
+                "protocol swim: expected push, pull or pushpull",
+            ),
+            ("compare=loss:0.1,0.1", "0.1 is given twice"),
+            ("compare=fanout:4..1", "4 is more than 1"),
+        ] {
+            let (s, notices) = PageSettings::from_query(query);
+            assert_eq!((s.view(), s.compare), (View::Round, None), "{query}");
+            assert!(
+                notices.len() == 1 && notices[0].contains(says),
+                "{query}: {notices:?}"
+            );
+        }
+        let (s, notices) =
+            PageSettings::from_query("compare=fanout&series=fanout:1,2&runs=0&figure=rounds");
+        let c = s.compare.unwrap();
+        assert_eq!((c.series, c.runs, c.figure), (None, 20, "rounds_to_full"));
+        assert_eq!(notices.len(), 3, "{notices:?}");
+        let (s, notices) = PageSettings::from_query("compare=nodes:2..1000&series=protocol");
+        assert_eq!(s.compare, None);
+        assert_eq!(notices.len(), 2, "{notices:?}");
+        // The lab's protocols are not the compare panel's.
+        let (s, notices) = PageSettings::from_query("protocol=swim&compare=fanout");
+        assert_eq!((s.view(), notices.len()), (View::Lab, 1));
     }
 
     #[test]

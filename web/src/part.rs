@@ -70,6 +70,7 @@ pub fn file(view: View) -> Option<&'static str> {
         View::Lab => Some("grapevine-lab"),
         View::Live => Some("grapevine-live"),
         View::Learn => Some("grapevine-learn"),
+        View::Compare => Some("grapevine-compare"),
     }
 }
 
@@ -80,6 +81,7 @@ fn title(view: View) -> &'static str {
         View::Lab => "the protocol lab",
         View::Live => "live mode",
         View::Learn => "the lessons",
+        View::Compare => "the compare panel",
     }
 }
 
@@ -218,6 +220,7 @@ impl Component for PartHost {
                     live: None,
                     conductor: None,
                     lab: Default::default(),
+                    compare: None,
                     ..ctx.props().route.settings.clone()
                 };
                 html! { <>

@@ -16,7 +16,7 @@ fn serve(scope: &DedicatedWorkerGlobalScope, request: Request) -> Reply {
         let _ = scope.post_message(&reply.to_js());
     };
     match request {
-        Request::Run { query, runs } => {
+        Request::Run { query, first, runs } => {
             let (page, _notices) = PageSettings::from_query(&query);
             let settings = page.run;
             if let Err(e) = settings.validate() {
@@ -26,7 +26,8 @@ fn serve(scope: &DedicatedWorkerGlobalScope, request: Request) -> Reply {
             }
             let mut figures = Vec::with_capacity(runs as usize);
             let mut last_post = js_sys::Date::now();
-            for i in 0..runs {
+            let end = first.saturating_add(runs);
+            for i in first..end {
                 match play_run(settings, i, DEFAULT_MAX_ROUNDS) {
                     Ok(run) => figures.push(run.figures),
                     Err(e) => {
@@ -36,8 +37,10 @@ fn serve(scope: &DedicatedWorkerGlobalScope, request: Request) -> Reply {
                     }
                 }
                 let now = js_sys::Date::now();
-                if now - last_post >= PROGRESS_EVERY_MS || i + 1 == runs {
-                    post(Reply::Progress { done: i + 1 });
+                if now - last_post >= PROGRESS_EVERY_MS || i + 1 == end {
+                    post(Reply::Progress {
+                        done: i + 1 - first,
+                    });
                     last_post = now;
                 }
             }

@@ -1,9 +1,11 @@
-//! The page's three pages, each its own component with its own state: the round view
-//! ([`round`]), the protocol lab ([`lab`]) and live mode ([`live`]). [`crate::app`] picks one
+//! The page's pages, each its own component with its own state: the round view
+//! ([`round`]), the protocol lab ([`lab`]), live mode ([`live`]), the lessons ([`learn`]) and
+//! the compare panel ([`compare`]). [`crate::app`] picks one
 //! from the settings and replaces it when a page navigates (another protocol family, or
 //! "go live"). What the two simulator pages share (settings and URL, notices, a field's unread
 //! draft, the play loop's clock, the keyboard, the header and the controls) is [`Shell`].
 
+pub mod compare;
 pub mod lab;
 pub mod learn;
 pub mod live;
@@ -273,7 +275,13 @@ impl Shell {
 
     /// The page's header: brand, `tagline`, the run's identity, and the notices.
     pub fn header(&self, tagline: &str, run_id: String, on_dismiss: Callback<MouseEvent>) -> Html {
-        header(tagline, run_id, &self.notices, on_dismiss)
+        header_from(
+            tagline,
+            run_id,
+            &self.notices,
+            on_dismiss,
+            Some(&self.settings),
+        )
     }
 
     /// The controls column's controls.
@@ -304,6 +312,27 @@ pub fn header(
     notices: &[String],
     on_dismiss: Callback<MouseEvent>,
 ) -> Html {
+    header_from(tagline, run_id, notices, on_dismiss, None)
+}
+
+/// [`header`], its Compare link carrying `from`'s settings (the round engine's), so that the
+/// comparison opens around the run on screen.
+pub fn header_from(
+    tagline: &str,
+    run_id: String,
+    notices: &[String],
+    on_dismiss: Callback<MouseEvent>,
+    from: Option<&PageSettings>,
+) -> Html {
+    let compare_href = match from {
+        Some(s) => PageSettings {
+            run: s.run,
+            compare: Some(crate::params::Compare::first()),
+            ..PageSettings::default()
+        }
+        .to_query(),
+        None => "?compare=fanout&series=protocol".to_string(),
+    };
     html! {
         <>
         <header class="top">
@@ -315,6 +344,7 @@ pub fn header(
                 </div>
             </div>
             <nav class="top-nav">
+                <a class="compare-link" href={compare_href} data-testid="compare-link" title="A setting on the x-axis, protocols as series, many runs a point">{ "Compare" }</a>
                 <a class="learn-link" href="?lesson=0" data-testid="learn" title="Guided lessons: predict, run, compare">{ "Learn" }</a>
                 <div class="run-id" data-testid="run-id">{ run_id }</div>
             </nav>
