@@ -101,10 +101,11 @@ test('the controls choose what is compared, the URL keeps it, and a long compari
 });
 
 test('a comparison that cannot run says why, naming the point, and the page stays whole', async () => {
-  // A value out of range: the round view opens, with a notice naming it.
-  let page = await open('?compare=fanout:0..3');
-  await page.getByTestId('play').waitFor();
+  // A value out of range: the panel opens on its usual comparison, with a notice naming it.
+  let page = await open('?compare=fanout:0..3&runs=2');
+  await finished(page);
   assert.match(await page.getByTestId('notices').textContent(), /fanout 0: expected a whole number from 1 to 16/);
+  assert.equal(await page.getByTestId('compare-values').inputValue(), '1..4');
   await page.close();
   // A point whose settings cannot run: the panel names it.
   page = await open('?nodes=5&compare=fanout:1,2&series=topology:complete,torus&runs=3');

@@ -51,8 +51,10 @@ pub struct PageSettings {
     pub present: bool,
     /// Embed mode (`?embed=1`): the picture, play and the essential numbers only.
     pub embed: bool,
-    /// The compare panel's comparison (`?compare=fanout:1..4&series=protocol:push,pull`).
-    pub compare: Option<Compare>,
+    /// The compare panel's comparison as the URL gives it
+    /// (`?compare=fanout:1..4&series=protocol:push,pull`): read by the panel
+    /// ([`Compare::read`]), so that the round view, which only routes on it, links none of it.
+    pub compare: Option<CompareQuery>,
 }
 
 /// How many lessons there are (the learn part's chapters; it checks that they agree).
@@ -128,6 +130,7 @@ impl Varied {
         for v in &values {
             set_engine(&mut Settings::default(), name, v)
                 .unwrap_or(Ok(()))
+                .map_err(str::to_string)
                 .map_err(|why| format!("{name} {v}: {why}"))?;
         }
         Ok(Varied { name, spec, values })
@@ -147,16 +150,9 @@ impl Varied {
         }
     }
 
-    /// As the URL writes it: the list's commas, dots, stars and the colon as they are, so
-    /// the address bar reads `compare=fanout:1..4`.
+    /// As the URL's parameter says it (`fanout:1..4`).
     pub fn to_param(&self) -> String {
-        let spec: String = self
-            .spec
-            .split(',')
-            .map(|v| v.split('*').map(encode).collect::<Vec<_>>().join("*"))
-            .collect::<Vec<_>>()
-            .join(",");
-        format!("{}:{spec}", self.name)
+        format!("{}:{}", self.name, self.spec)
     }
 }
 
@@ -212,7 +208,9 @@ impl Compare {
                 let mut named = Vec::new();
                 for (list, &i) in lists.iter().zip(at) {
                     let value = &list.values[i];
-                    set_engine(&mut settings, list.name, value).unwrap_or(Ok(()))?;
+                    set_engine(&mut settings, list.name, value)
+                        .unwrap_or(Ok(()))
+                        .map_err(str::to_string)?;
                     named.push(format!("{}={value}", list.name));
                 }
                 let at_text = named.join(", ");
@@ -240,7 +238,10 @@ impl Compare {
 /// Sets one of the round engine's settings (`nodes`, `seed`, ...) as its URL parameter does;
 /// why not, in words.
 pub fn set_run_param(run: &mut Settings, key: &str, value: &str) -> Result<(), String> {
-    set_engine(run, key, value.trim()).unwrap_or_else(|| Err(format!("{key} is not a setting")))
+    match set_engine(run, key, value.trim()) {
+        Some(done) => done.map_err(str::to_string),
+        None => Err(format!("{key} is not a setting")),
+    }
 }
 
 /// The round engine's summarised figures by name: what the compare panel's y-axis offers.
@@ -252,8 +253,8 @@ pub fn compare_figures() -> impl Iterator<Item = &'static grapevine_core::sweep:
 
 /// Sets one of the round engine's settings from its URL parameter (`protocol` among push, pull
 /// and push-pull only); why not, in words. `None`: `key` is not one of them.
-fn set_engine(run: &mut Settings, key: &str, v: &str) -> Option<Result<(), String>> {
-    let why = |s: &str| Some(Err(s.to_string()));
+fn set_engine(run: &mut Settings, key: &str, v: &str) -> Option<Result<(), &'static str>> {
+    let why = |s: &'static str| Some(Err(s));
     match key {
         "nodes" => match v.parse::<u32>() {
             Ok(n) if (2..=PAGE_MAX_NODES).contains(&n) => run.nodes = n,
@@ -368,15 +369,28 @@ fn pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
 
 /// Percent-encodes everything but unreserved characters (a scenario's text goes in the URL).
 fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
+    encode_keeping(s, b"")
+}
+
+/// [`encode`], but a list's commas, stars and colons stay as they are, so that the address
+/// bar reads `compare=fanout:1..4&series=protocol:push,pull`.
+fn encode_list(s: &str) -> String {
+    encode_keeping(s, b",:*")
+}
+
+fn encode_keeping(s: &str, keep: &[u8]) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
+                out.push(b as char)
             }
-            b' ' => "+".into(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+            b' ' => out.push('+'),
+            b if keep.contains(&b) => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 fn decode(s: &str) -> String {
@@ -407,22 +421,77 @@ fn decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The compare panel's parameters as read, before they are put together.
-#[derive(Default)]
-struct CompareParams {
-    x: Option<Varied>,
-    series: Option<Varied>,
-    runs: Option<u32>,
-    figure: Option<&'static str>,
+/// The compare panel's parameters as the URL gives them (decoded, trimmed), unread.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CompareQuery {
+    /// `compare=`: the x-axis' setting and its values.
+    pub x: String,
+    /// `series=`.
+    pub series: Option<String>,
+    /// `runs=`.
+    pub runs: Option<String>,
+    /// `figure=`.
+    pub figure: Option<String>,
 }
 
-impl CompareParams {
-    /// The comparison, if `compare=` named one; a series of the x-axis' own setting, or too
-    /// many points, is left out with a notice.
-    fn finish(self, notices: &mut Vec<String>) -> Option<Compare> {
-        let x = self.x?;
+impl CompareQuery {
+    /// The parameters that say `compare`.
+    pub fn of(compare: &Compare) -> CompareQuery {
+        CompareQuery {
+            x: compare.x.to_param(),
+            series: compare.series.as_ref().map(Varied::to_param),
+            runs: Some(compare.runs.to_string()),
+            figure: Some(compare.figure.to_string()),
+        }
+    }
+}
+
+impl Compare {
+    /// Reads the URL's comparison: what cannot be read falls back to [`Compare::first`]'s,
+    /// with a notice each (a series of the x-axis' own setting, or too many points, is left
+    /// out).
+    pub fn read(q: &CompareQuery) -> (Compare, Vec<String>) {
         let first = Compare::first();
-        let mut series = self.series;
+        let mut notices = Vec::new();
+        let mut bad = |name: &str, value: &str, why: &str| {
+            let shown: String = value.chars().take(40).collect();
+            notices.push(format!("Ignored {name}={shown:?}: {why}."));
+        };
+        let x = Varied::parse(&q.x).unwrap_or_else(|why| {
+            bad("compare", &q.x, &why);
+            first.x.clone()
+        });
+        let mut series = match q.series.as_deref() {
+            None => None,
+            Some("" | "none") => None,
+            Some(v) => Varied::parse(v)
+                .inspect_err(|why| bad("series", v, why))
+                .ok(),
+        };
+        let runs = match q.runs.as_deref().map(str::parse::<u32>) {
+            None => first.runs,
+            Some(Ok(r)) if (1..=MAX_COMPARE_RUNS).contains(&r) => r,
+            Some(_) => {
+                let v = q.runs.as_deref().unwrap_or_default();
+                bad(
+                    "runs",
+                    v,
+                    &format!("expected a whole number from 1 to {MAX_COMPARE_RUNS}"),
+                );
+                first.runs
+            }
+        };
+        let figure = match q.figure.as_deref() {
+            None => first.figure,
+            Some(v) => match compare_figures().find(|f| f.name == v) {
+                Some(f) => f.name,
+                None => {
+                    let names: Vec<&str> = compare_figures().map(|f| f.name).collect();
+                    bad("figure", v, &format!("expected {}", names.join(", ")));
+                    first.figure
+                }
+            },
+        };
         if series.as_ref().is_some_and(|s| s.name == x.name) {
             notices.push(format!(
                 "Ignored series={}: it is the x-axis' setting.",
@@ -437,19 +506,24 @@ impl CompareParams {
             ));
             series = None;
         }
-        if x.values.len() > MAX_COMPARE_POINTS {
+        let x = if x.values.len() > MAX_COMPARE_POINTS {
             notices.push(format!(
                 "Ignored compare={}: more than {MAX_COMPARE_POINTS} values.",
                 x.name
             ));
-            return None;
-        }
-        Some(Compare {
-            x,
-            series,
-            runs: self.runs.unwrap_or(first.runs),
-            figure: self.figure.unwrap_or(first.figure),
-        })
+            first.x.clone()
+        } else {
+            x
+        };
+        (
+            Compare {
+                x,
+                series,
+                runs,
+                figure,
+            },
+            notices,
+        )
     }
 }
 
@@ -459,7 +533,8 @@ impl PageSettings {
         let mut s = PageSettings::default();
         let mut notices = Vec::new();
         let mut step = None;
-        let mut compare = CompareParams::default();
+        let mut compare = CompareQuery::default();
+        let mut comparing = false;
         let mut bad = |name: &str, value: &str, why: &str| {
             let shown: String = value.chars().take(40).collect();
             notices.push(format!("Ignored {name}={shown:?}: {why}."));
@@ -574,41 +649,34 @@ impl PageSettings {
                     "0" | "false" => s.embed = false,
                     _ => bad("embed", v, "expected 1 or 0"),
                 },
-                "compare" => match Varied::parse(v) {
-                    Ok(x) => compare.x = Some(x),
-                    Err(why) => bad("compare", v, &why),
-                },
-                "series" => match v {
-                    "" | "none" => compare.series = None,
-                    _ => match Varied::parse(v) {
-                        Ok(x) => compare.series = Some(x),
-                        Err(why) => bad("series", v, &why),
-                    },
-                },
-                "runs" => match v.parse::<u32>() {
-                    Ok(r) if (1..=MAX_COMPARE_RUNS).contains(&r) => compare.runs = Some(r),
-                    _ => bad(
-                        "runs",
-                        v,
-                        &format!("expected a whole number from 1 to {MAX_COMPARE_RUNS}"),
-                    ),
-                },
-                "figure" => match compare_figures().find(|f| f.name == v) {
-                    Some(f) => compare.figure = Some(f.name),
-                    None => {
-                        let names: Vec<&str> = compare_figures().map(|f| f.name).collect();
-                        bad("figure", v, &format!("expected {}", names.join(", ")))
-                    }
-                },
+                "compare" => {
+                    compare.x = v.to_string();
+                    comparing = true;
+                }
+                "series" => compare.series = Some(v.to_string()),
+                "runs" => compare.runs = Some(v.to_string()),
+                "figure" => compare.figure = Some(v.to_string()),
                 "" => {}
                 other => match set_engine(&mut s.run, other, v) {
                     Some(Ok(())) => {}
-                    Some(Err(why)) => bad(other, v, &why),
+                    Some(Err(why)) => bad(other, v, why),
                     None => bad(other, v, "unknown parameter"),
                 },
             }
         }
-        s.compare = compare.finish(&mut notices);
+        if comparing {
+            s.compare = Some(compare);
+        } else {
+            for (name, value) in [
+                ("series", compare.series),
+                ("runs", compare.runs),
+                ("figure", compare.figure),
+            ] {
+                if let Some(v) = value {
+                    bad(name, &v, "it belongs to a comparison (compare=NAME)");
+                }
+            }
+        }
         if s.compare.is_some() && s.lab.protocol.is_some() {
             notices.push("The compare panel compares the round engine's rumors (push, pull, push-pull); the lab's protocols are compared with grapevine sweep. Showing the lab.".into());
             s.compare = None;
@@ -772,11 +840,16 @@ impl PageSettings {
             self.speed
         );
         if let Some(c) = &self.compare {
-            q.push_str(&format!("&compare={}", c.x.to_param()));
-            if let Some(series) = &c.series {
-                q.push_str(&format!("&series={}", series.to_param()));
+            q.push_str(&format!("&compare={}", encode_list(&c.x)));
+            for (name, value) in [
+                ("series", &c.series),
+                ("runs", &c.runs),
+                ("figure", &c.figure),
+            ] {
+                if let Some(v) = value {
+                    q.push_str(&format!("&{name}={}", encode_list(v)));
+                }
             }
-            q.push_str(&format!("&runs={}&figure={}", c.runs, c.figure));
         }
         q
     }
@@ -955,7 +1028,8 @@ mod tests {
         );
         assert!(notices.is_empty(), "{notices:?}");
         assert_eq!(s.view(), View::Compare);
-        let c = s.compare.clone().unwrap();
+        let (c, notices) = Compare::read(s.compare.as_ref().unwrap());
+        assert!(notices.is_empty(), "{notices:?}");
         assert_eq!(
             (c.x.name, c.x.values.clone()),
             ("fanout", vec!["1".into(), "2".into(), "3".into()])
@@ -966,32 +1040,33 @@ mod tests {
             ("protocol", "push,pull")
         );
         assert_eq!((c.runs, c.figure), (12, "residue"));
-        let query = s.to_query();
+        // What the panel writes back reads as the same comparison, and the address bar shows
+        // the lists as they are.
+        let written = PageSettings {
+            compare: Some(CompareQuery::of(&c)),
+            ..s.clone()
+        };
+        let query = written.to_query();
         assert!(
             query.contains("&compare=fanout:1..3&series=protocol:push,pull&runs=12&figure=residue"),
             "{query}"
         );
-        assert_eq!(PageSettings::from_query(&query), (s.clone(), vec![]));
+        assert_eq!(PageSettings::from_query(&query), (written.clone(), vec![]));
         assert_eq!(
-            PageSettings::from_query(&s.to_handoff()),
-            (s.clone(), vec![])
+            PageSettings::from_query(&written.to_handoff()),
+            (written.clone(), vec![])
         );
+        assert_eq!(Compare::read(written.compare.as_ref().unwrap()).0, c);
         // A setting alone takes its usual values; log steps are kept as written.
         let (s, _) = PageSettings::from_query("compare=nodes&series=none");
-        let c = s.compare.unwrap();
+        let (c, _) = Compare::read(s.compare.as_ref().unwrap());
         assert_eq!(
             (c.x.spec.as_str(), c.x.values.len(), &c.series),
             ("100..100000*10", 4, &None)
         );
         assert_eq!(
-            c,
-            Compare {
-                x: c.x.clone(),
-                ..Compare {
-                    series: None,
-                    ..Compare::first()
-                }
-            }
+            (c.runs, c.figure),
+            (Compare::first().runs, Compare::first().figure)
         );
     }
 
@@ -1011,21 +1086,26 @@ mod tests {
             ("compare=fanout:4..1", "4 is more than 1"),
         ] {
             let (s, notices) = PageSettings::from_query(query);
-            assert_eq!((s.view(), s.compare), (View::Round, None), "{query}");
+            assert_eq!((s.view(), notices.len()), (View::Compare, 0), "{query}");
+            let (c, notices) = Compare::read(s.compare.as_ref().unwrap());
+            assert_eq!(c.x, Compare::first().x, "{query}");
             assert!(
                 notices.len() == 1 && notices[0].contains(says),
                 "{query}: {notices:?}"
             );
         }
-        let (s, notices) =
+        let (s, _) =
             PageSettings::from_query("compare=fanout&series=fanout:1,2&runs=0&figure=rounds");
-        let c = s.compare.unwrap();
+        let (c, notices) = Compare::read(s.compare.as_ref().unwrap());
         assert_eq!((c.series, c.runs, c.figure), (None, 20, "rounds_to_full"));
         assert_eq!(notices.len(), 3, "{notices:?}");
-        let (s, notices) = PageSettings::from_query("compare=nodes:2..1000&series=protocol");
-        assert_eq!(s.compare, None);
+        let (s, _) = PageSettings::from_query("compare=nodes:2..1000&series=protocol");
+        let (c, notices) = Compare::read(s.compare.as_ref().unwrap());
+        assert_eq!((c.x, c.series), (Compare::first().x, None));
         assert_eq!(notices.len(), 2, "{notices:?}");
-        // The lab's protocols are not the compare panel's.
+        // A comparison's parameters without one, and the lab's protocols, are not compared.
+        let (s, notices) = PageSettings::from_query("series=protocol&runs=3");
+        assert_eq!((s.view(), notices.len()), (View::Round, 2), "{notices:?}");
         let (s, notices) = PageSettings::from_query("protocol=swim&compare=fanout");
         assert_eq!((s.view(), notices.len()), (View::Lab, 1));
     }

@@ -10,8 +10,8 @@ use crate::batch::{Reply, Request};
 use crate::charts::{sweep_chart, SweepAxes, SweepLine, SweepMark};
 use crate::palette;
 use crate::params::{
-    compare_figures, set_run_param, Compare, ComparePoint, PageSettings, Varied, COMPARE_SETTINGS,
-    MAX_COMPARE_RUNS,
+    compare_figures, set_run_param, Compare, ComparePoint, CompareQuery, PageSettings, Varied,
+    COMPARE_SETTINGS, MAX_COMPARE_RUNS,
 };
 use grapevine_core::experiment::{RunFigures, Summary};
 use grapevine_core::sweep::{csv_point, csv_summary_row, CSV_SUMMARY_HEADER, ENGINE_FIGURES};
@@ -23,6 +23,10 @@ use web_sys::{
     HtmlInputElement, HtmlSelectElement, MessageEvent, Worker, WorkerOptions, WorkerType,
 };
 use yew::prelude::*;
+
+/// The panel's styles, carried by its part: the stylesheet every view loads first is budgeted
+/// (`e2e/parts.test.mjs`).
+const STYLE: &str = include_str!("../../../static/compare.css");
 
 /// Workers at most, whatever the browser offers: each holds a wasm instance.
 const MAX_WORKERS: usize = 8;
@@ -121,7 +125,11 @@ impl Draft {
     }
 
     /// The settings and comparison the draft says, `figure` on the y-axis; why not, in words.
-    fn read(&self, base: &PageSettings, figure: &'static str) -> Result<PageSettings, String> {
+    fn read(
+        &self,
+        base: &PageSettings,
+        figure: &'static str,
+    ) -> Result<(PageSettings, Compare), String> {
         let mut settings = base.clone();
         set_run_param(&mut settings.run, "nodes", &self.nodes)
             .map_err(|e| format!("Nodes: {e}."))?;
@@ -143,13 +151,14 @@ impl Draft {
                 ))
             }
         };
-        settings.compare = Some(Compare {
+        let compare = Compare {
             x,
             series,
             runs,
             figure,
-        });
-        Ok(settings)
+        };
+        settings.compare = Some(CompareQuery::of(&compare));
+        Ok((settings, compare))
     }
 }
 
@@ -312,14 +321,13 @@ impl ComparePage {
     fn start(&mut self, ctx: &Context<Self>) {
         self.pool = None;
         self.cancelled = false;
-        let settings = match self.draft.read(&self.settings, self.figure) {
-            Ok(s) => s,
+        let (settings, compare) = match self.draft.read(&self.settings, self.figure) {
+            Ok(read) => read,
             Err(e) => {
                 self.error = Some(e);
                 return;
             }
         };
-        let compare = settings.compare.clone().expect("a comparison");
         let points = match compare.points(&settings.run) {
             Ok(p) => p,
             Err(e) => {
@@ -608,7 +616,7 @@ fn results(o: &Outcome, figure: &'static str) -> Html {
                 }
                 <li><span class="band-swatch"></span>{ "95 % interval of the mean" }</li>
                 if has_theory {
-                    <li><span class="line dashed"></span>{ "theory (mean field)" }</li>
+                    <li><span class="line dashed"></span>{ "theory" }</li>
                 }
             </ul>
             { sweep_chart(&axes, &lines) }
@@ -630,13 +638,21 @@ impl Component for ComparePage {
 
     fn create(ctx: &Context<Self>) -> Self {
         let route = &ctx.props().route;
-        let mut settings = route.settings.clone();
-        let compare = settings.compare.get_or_insert_with(Compare::first).clone();
+        let mut notices = route.notices.clone();
+        let compare = match &route.settings.compare {
+            Some(q) => {
+                let (compare, more) = Compare::read(q);
+                notices.extend(more);
+                compare
+            }
+            None => Compare::first(),
+        };
+        let settings = route.settings.clone();
         ComparePage {
             draft: Draft::of(&settings, &compare),
             figure: compare.figure,
             settings,
-            notices: route.notices.clone(),
+            notices,
             error: None,
             pool: None,
             outcome: None,
@@ -685,7 +701,7 @@ impl Component for ComparePage {
                 if let Some(f) = compare_figures().find(|f| f.name == name) {
                     self.figure = f.name;
                     if let Some(c) = &mut self.settings.compare {
-                        c.figure = f.name;
+                        c.figure = Some(f.name.to_string());
                         write_url(&self.settings);
                     }
                 }
@@ -721,6 +737,7 @@ impl Component for ComparePage {
         let id = format!("compare · seed {}", self.settings.run.seed);
         html! {
             <>
+            <style>{ STYLE }</style>
             { header("Compare: one setting on the x-axis, the same seeds at every point.", id, &self.notices, link.callback(|_| Msg::DismissNotices)) }
             <main class="compare" data-testid="compare">
                 { self.controls(ctx) }

@@ -324,14 +324,13 @@ pub fn header_from(
     on_dismiss: Callback<MouseEvent>,
     from: Option<&PageSettings>,
 ) -> Html {
+    // Around the round view's settings; the panel fills in the usual values (`Compare::first`),
+    // so that the round view links none of its reading.
     let compare_href = match from {
-        Some(s) => PageSettings {
-            run: s.run,
-            compare: Some(crate::params::Compare::first()),
-            ..PageSettings::default()
+        Some(s) if s.view() == crate::params::View::Round => {
+            format!("{}&compare=fanout&series=protocol", s.to_query())
         }
-        .to_query(),
-        None => "?compare=fanout&series=protocol".to_string(),
+        _ => "?compare=fanout&series=protocol".to_string(),
     };
     html! {
         <>
