@@ -1,7 +1,7 @@
 // Page benchmark (figures, not a test): frame rate while playing at full speed, input latency
 // at a million nodes, and the release wasm size. Run after a release build:
 //   node e2e/perf.mjs                 every section
-//   node e2e/perf.mjs lab wasm        only these (round, lesson, pause, rewind, lab, wasm, identities, size)
+//   node e2e/perf.mjs lab wasm        only these (round, lesson, pause, rewind, lab, compare, wasm, identities, size)
 // Headless Chromium with software rendering on a shared 2-core machine: read the figures as
 // "at least this good".
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
 import { start, openPage, CLI } from './browser.mjs';
 
-const SECTIONS = ['round', 'lesson', 'pause', 'rewind', 'lab', 'wasm', 'identities', 'size'];
+const SECTIONS = ['round', 'lesson', 'pause', 'rewind', 'lab', 'compare', 'wasm', 'identities', 'size'];
 const asked = process.argv.slice(2);
 for (const a of asked) {
   if (!SECTIONS.includes(a)) {
@@ -259,10 +259,41 @@ if (want('identities') && existsSync(CLI)) {
   const us = (ns) => ns / 1e3;
   console.log(`identities: native sign ${fmt2(n.sign)} µs, verify ${fmt2(n.verify)} µs (${fmt(1e6 / n.verify)}/s), signed message ${fmt2(n.message)} µs (ratio verify/message ${fmt2(n.verify / n.message)}); wasm in Chromium sign ${fmt2(us(w.sign_ns))} µs, verify ${fmt2(us(w.verify_ns))} µs (${fmt(1e9 / w.verify_ns)}/s), signed message ${fmt2(us(w.message_ns))} µs (ratio ${fmt2(w.verify_ns / w.message_ns)}); wasm / native verify ${fmt2(us(w.verify_ns) / n.verify)}`);
 }
+// The compare panel: a comparison's runs shared among its workers. The same comparison played
+// with one worker (the page told the browser has one core) and with as many as the browser
+// offers, alternating, medians of 3: the speed-up, each worker's runs, and the share of the
+// wall time the workers were busy (worker start-up included in the wall time).
+if (want('compare')) {
+  const query = '?nodes=100000&seed=1&compare=fanout:1..4&series=protocol:push,pull,pushpull&runs=20';
+  const once = async (cores) => {
+    const page = await env.browser.newPage();
+    if (cores) {
+      await page.addInitScript((n) => Object.defineProperty(Navigator.prototype, 'hardwareConcurrency', { get: () => n }), cores);
+    }
+    await page.goto(env.url + query);
+    await page.getByTestId('compare-csv').waitFor({ timeout: 600_000 });
+    const w = page.getByTestId('compare-workers');
+    const r = {
+      wall: Number(await w.getAttribute('data-wall-ms')),
+      busy: Number(await w.getAttribute('data-busy')),
+      runs: await w.getAttribute('data-runs'),
+    };
+    await page.close();
+    return r;
+  };
+  const one = [], all = [];
+  for (let i = 0; i < 3; i++) {
+    one.push(await once(1));
+    all.push(await once(0));
+  }
+  const med = (xs, pick) => xs.map(pick).sort((a, b) => a - b)[1];
+  const workers = all[0].runs.split(',').length;
+  console.log(`compare panel, 12 points x 20 runs at N = 10^5: 1 worker ${fmt(med(one, (r) => r.wall))} ms; ${workers} workers (as offered) ${fmt(med(all, (r) => r.wall))} ms, runs each ${all.map((r) => r.runs.replaceAll(',', '/')).join(', ')}, busy ${fmt(100 * med(all, (r) => r.busy))} % of the wall time; speed-up ${fmt2(med(one, (r) => r.wall) / med(all, (r) => r.wall))}`);
+}
 // What each part of the page weighs (the round view's first load is e2e/parts.test.mjs's).
 if (want('size')) {
   const dist = new URL('../dist/', import.meta.url).pathname;
-  for (const name of ['grapevine-web', 'grapevine-lab', 'grapevine-live', 'grapevine-worker']) {
+  for (const name of ['grapevine-web', 'grapevine-lab', 'grapevine-live', 'grapevine-learn', 'grapevine-compare', 'grapevine-worker']) {
     const file = readdirSync(dist).find((f) => f.startsWith(name) && f.endsWith('.wasm'));
     const bytes = readFileSync(dist + file);
     const br = existsSync(`${dist}${file}.br`) ? `, ${(readFileSync(`${dist}${file}.br`).length / 1024).toFixed(0)} KiB brotli` : '';

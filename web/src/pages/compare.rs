@@ -623,7 +623,8 @@ fn results(o: &Outcome, figure: &'static str) -> Html {
             <div class="compare-foot">
                 <a class="button" href={o.csv_url.clone()} download={format!("grapevine-compare-{}-seed-{}.csv", o.compare.x.name, o.base.seed)}
                     data-testid="compare-csv">{ "Download CSV" }</a>
-                <span class="hint" data-testid="compare-workers" data-runs={played.join(",")} data-busy={format!("{use_share:.3}")}>
+                <span class="hint" data-testid="compare-workers" data-runs={played.join(",")} data-busy={format!("{use_share:.3}")}
+                    data-wall-ms={format!("{:.0}", o.wall_ms)}>
                     { format!("{} runs in {:.1} s on {} workers ({} runs each; busy {:.0} % of the time).",
                         o.points.len() as u32 * o.compare.runs, o.wall_ms / 1000.0, o.workers.len(), played.join(" / "), use_share * 100.0) }
                 </span>
