@@ -6,7 +6,7 @@
 //! the feedback coin). Drawn with plotters' SVG backend.
 
 use grapevine_core::experiment::Summary;
-use grapevine_core::sweep::ENGINE_FIGURES;
+use grapevine_core::sweep::{short_number, ENGINE_FIGURES};
 use grapevine_core::theory;
 use grapevine_core::Settings;
 use plotters::prelude::*;
@@ -154,10 +154,10 @@ pub fn draw(
                     }
                     match categories {
                         Some(c) => c.get(x.round() as usize).cloned().unwrap_or_default(),
-                        None => format_number(*x),
+                        None => short_number(*x),
                     }
                 })
-                .y_label_formatter(&|y: &f64| format_number(*y))
+                .y_label_formatter(&|y: &f64| short_number(*y))
                 .draw()
                 .map_err(|e| fail(&e))?;
             for (i, (name, measured, expected)) in lines.iter().enumerate() {
@@ -241,14 +241,4 @@ pub fn draw(
             .map_err(|e| fail(&e))?);
     }
     root.present().map_err(|e| fail(&e))
-}
-
-/// A tick's number: whole numbers as such, others with up to 4 significant digits.
-fn format_number(x: f64) -> String {
-    if (x - x.round()).abs() < 1e-9 && x.abs() < 1e15 {
-        format!("{}", x.round() as i64)
-    } else {
-        let s = format!("{x:.4}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    }
 }

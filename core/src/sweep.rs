@@ -217,6 +217,17 @@ pub fn csv_summary_row(at: &str, figure: &str, summary: Option<(Summary, u32)>) 
     }
 }
 
+/// A number as an axis' tick or a tooltip shows it: whole numbers as such, others with up to
+/// four decimals, trailing zeros dropped (`2`, `0.25`, `12.3457`).
+pub fn short_number(x: f64) -> String {
+    if (x - libm::round(x)).abs() < 1e-9 && x.abs() < 1e15 {
+        format!("{}", libm::round(x) as i64)
+    } else {
+        let s = format!("{x:.4}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,6 +252,14 @@ mod tests {
             assert_eq!(values(bad).unwrap_err(), why, "{bad}");
         }
         assert!(values("1..1000000").unwrap_err().contains("more than"));
+    }
+
+    #[test]
+    fn short_numbers_drop_what_a_tick_does_not_need() {
+        assert_eq!(
+            [2.0, 0.25, 12.345_678, -3.0, 1e-12, 0.1 + 0.2].map(short_number),
+            ["2", "0.25", "12.3457", "-3", "0", "0.3"]
+        );
     }
 
     #[test]

@@ -5,7 +5,65 @@
 
 use grapevine_core::experiment::RunFigures;
 use js_sys::{Float64Array, Object, Reflect};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{MessageEvent, Worker, WorkerOptions, WorkerType};
+
+/// The page's side of one batch worker (the batch panel has one, the compare panel several).
+/// Dropping it terminates the worker: a busy worker reads no messages, so that is how a batch
+/// is cancelled.
+pub struct BatchWorker {
+    worker: Worker,
+    /// Whether it has said [`Reply::Ready`] (requests sent before would be lost).
+    pub ready: bool,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_error: Closure<dyn FnMut(web_sys::Event)>,
+}
+
+impl BatchWorker {
+    /// Starts a worker; `on_reply` gets each of its replies, or why it failed (an unreadable
+    /// message, an error in the worker), in words.
+    pub fn start(
+        on_reply: impl Fn(Result<Reply, String>) + 'static,
+    ) -> Result<BatchWorker, String> {
+        let options = WorkerOptions::new();
+        options.set_type(WorkerType::Module);
+        let worker = Worker::new_with_options("./grapevine-worker_loader.js", &options)
+            .map_err(|e| format!("A batch worker could not start: {e:?}"))?;
+        let on_reply = std::rc::Rc::new(on_reply);
+        let replies = on_reply.clone();
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+            replies(
+                Reply::from_js(&e.data())
+                    .ok_or_else(|| "A batch worker sent something unreadable.".to_string()),
+            );
+        });
+        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+            on_reply(Err(
+                "A batch worker stopped with an error (see the console).".into(),
+            ));
+        });
+        worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        Ok(BatchWorker {
+            worker,
+            ready: false,
+            _on_message: on_message,
+            _on_error: on_error,
+        })
+    }
+
+    /// Sends a request.
+    pub fn send(&self, request: &Request) {
+        let _ = self.worker.post_message(&request.to_js());
+    }
+}
+
+impl Drop for BatchWorker {
+    fn drop(&mut self) {
+        self.worker.terminate();
+    }
+}
 
 /// The page asks.
 #[derive(Clone, Debug, PartialEq)]

@@ -2,13 +2,12 @@
 //! cancel, then a histogram of rounds to full infection, its mean and sd, theory's value and a
 //! CSV download. Run `i` uses the same seed as `grapevine sim` run `i`, so the numbers agree.
 
-use crate::batch::{to_csv, Reply, Request};
+use crate::batch::{to_csv, BatchWorker, Reply, Request};
 use crate::params::PageSettings;
 use crate::sim::Sim;
 use grapevine_core::experiment::{BatchSummary, RunFigures};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
-use web_sys::{HtmlInputElement, MessageEvent, Worker, WorkerOptions, WorkerType};
+use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 /// The most runs one batch may ask for (a million-node run takes about a tenth of a second).
@@ -19,20 +18,6 @@ pub const MAX_RUNS: u32 = 10_000;
 pub struct BatchProps {
     /// The page's current settings: what a batch will run.
     pub settings: PageSettings,
-}
-
-/// The page's side of the worker: terminating it is how a batch is cancelled.
-struct WorkerHandle {
-    worker: Worker,
-    ready: bool,
-    _on_message: Closure<dyn FnMut(MessageEvent)>,
-    _on_error: Closure<dyn FnMut(web_sys::Event)>,
-}
-
-impl Drop for WorkerHandle {
-    fn drop(&mut self) {
-        self.worker.terminate();
-    }
 }
 
 /// A finished batch and what it was run with.
@@ -70,38 +55,20 @@ pub enum Msg {
 /// The batch panel.
 pub struct BatchPanel {
     runs_text: String,
-    worker: Option<WorkerHandle>,
+    worker: Option<BatchWorker>,
     state: State,
     results: Option<Results>,
     cancelled: bool,
 }
 
 impl BatchPanel {
-    fn spawn(ctx: &Context<Self>) -> Result<WorkerHandle, String> {
-        let options = WorkerOptions::new();
-        options.set_type(WorkerType::Module);
-        let worker = Worker::new_with_options("./grapevine-worker_loader.js", &options)
-            .map_err(|e| format!("the batch worker could not start: {e:?}"))?;
+    fn spawn(ctx: &Context<Self>) -> Result<BatchWorker, String> {
         let link = ctx.link().clone();
-        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
-            link.send_message(match Reply::from_js(&e.data()) {
-                Some(reply) => Msg::FromWorker(reply),
-                None => Msg::WorkerFailed("the batch worker sent something unreadable".into()),
-            });
-        });
-        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        let link = ctx.link().clone();
-        let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
-            link.send_message(Msg::WorkerFailed(
-                "the batch worker stopped with an error (see the console)".into(),
-            ));
-        });
-        worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-        Ok(WorkerHandle {
-            worker,
-            ready: false,
-            _on_message: on_message,
-            _on_error: on_error,
+        BatchWorker::start(move |reply| {
+            link.send_message(match reply {
+                Ok(reply) => Msg::FromWorker(reply),
+                Err(why) => Msg::WorkerFailed(why),
+            })
         })
     }
 
@@ -123,7 +90,7 @@ impl BatchPanel {
                 first: 0,
                 runs: *runs,
             };
-            let _ = handle.worker.post_message(&request.to_js());
+            handle.send(&request);
         }
     }
 }

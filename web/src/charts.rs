@@ -6,6 +6,7 @@
 use crate::palette;
 use crate::sim::Ghost;
 use grapevine_core::lab::Millis;
+use grapevine_core::sweep::short_number;
 use yew::prelude::*;
 
 /// Properties of [`Charts`].
@@ -382,16 +383,6 @@ fn round_step(span: f64) -> f64 {
         .unwrap_or(10.0 * unit)
 }
 
-/// A number for a tick: whole numbers as such, others with up to 4 significant digits.
-fn tick_text(v: f64) -> String {
-    if (v - v.round()).abs() < 1e-9 && v.abs() < 1e15 {
-        format!("{}", v.round() as i64)
-    } else {
-        let s = format!("{v:.4}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    }
-}
-
 /// The figure a comparison gives: per series the mean at each point with its 95 % band, theory
 /// dashed where the core has it; a log x-axis for values spread over two decades or more,
 /// categories side by side. Each mean is a `compare-point` with `data-x`, `data-series` and
@@ -463,7 +454,7 @@ pub fn sweep_chart(axes: &SweepAxes, lines: &[SweepLine]) -> Html {
         x_ticks = (0..)
             .map(|i| (x0 / step).ceil() * step + step * f64::from(i))
             .take_while(|x| *x <= x1)
-            .map(|x| (x, tick_text(x)))
+            .map(|x| (x, short_number(x)))
             .collect();
     }
     let poly = |pts: &[(f64, f64)]| -> String {
@@ -477,7 +468,7 @@ pub fn sweep_chart(axes: &SweepAxes, lines: &[SweepLine]) -> Html {
             aria-label={format!("{} against {}", axes.y_label, axes.x_name)}>
             { for y_ticks.iter().map(|&y| html! { <>
                 <line class="grid" x1={S_LEFT.to_string()} x2={(SW - S_RIGHT).to_string()} y1={format!("{:.1}", sy(y))} y2={format!("{:.1}", sy(y))} />
-                <text class="tick" x={(S_LEFT - 6.0).to_string()} y={format!("{:.1}", sy(y) + 4.0)} text-anchor="end">{ tick_text(y) }</text>
+                <text class="tick" x={(S_LEFT - 6.0).to_string()} y={format!("{:.1}", sy(y) + 4.0)} text-anchor="end">{ short_number(y) }</text>
             </> }) }
             <line class="axis" x1={S_LEFT.to_string()} x2={(SW - S_RIGHT).to_string()} y1={(SH - S_BOTTOM).to_string()} y2={(SH - S_BOTTOM).to_string()} />
             <line class="axis" x1={S_LEFT.to_string()} x2={S_LEFT.to_string()} y1={S_TOP.to_string()} y2={(SH - S_BOTTOM).to_string()} />
@@ -521,9 +512,9 @@ pub fn sweep_chart(axes: &SweepAxes, lines: &[SweepLine]) -> Html {
                     }
                     { for line.marks.iter().filter_map(|m| m.measured.map(|v| (m, v))).map(|(m, (mean, [a, b], n))| {
                         let series = if line.name.is_empty() { String::new() } else { format!("{}, ", line.name) };
-                        let theory = m.theory.map(|t| format!("; theory {}", tick_text(t))).unwrap_or_default();
+                        let theory = m.theory.map(|t| format!("; theory {}", short_number(t))).unwrap_or_default();
                         let tip = format!("{series}{} {}: mean {} (95 % interval {} to {}, {n} runs){theory}",
-                            axes.x_name, m.x_label, tick_text(mean), tick_text(a), tick_text(b));
+                            axes.x_name, m.x_label, short_number(mean), short_number(a), short_number(b));
                         html! {
                             <circle class="mean" r="4" cx={format!("{:.1}", sx(m.x + d))} cy={format!("{:.1}", sy(mean))}
                                 data-testid="compare-point" data-x={m.x_label.clone()} data-series={line.name.clone()} data-mean={mean.to_string()}>

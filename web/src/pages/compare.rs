@@ -6,7 +6,7 @@
 //! The URL holds the comparison (`?compare=fanout:1..4&series=protocol:push,pull&runs=20`).
 
 use super::{header, write_url, PageProps, Route};
-use crate::batch::{Reply, Request};
+use crate::batch::{BatchWorker, Reply, Request};
 use crate::charts::{sweep_chart, SweepAxes, SweepLine, SweepMark};
 use crate::palette;
 use crate::params::{
@@ -18,10 +18,7 @@ use grapevine_core::sweep::{csv_point, csv_summary_row, CSV_SUMMARY_HEADER, ENGI
 use grapevine_core::{theory, Settings};
 use std::collections::VecDeque;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
-use web_sys::{
-    HtmlInputElement, HtmlSelectElement, MessageEvent, Worker, WorkerOptions, WorkerType,
-};
+use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
 /// The panel's styles, carried by its part: the stylesheet every view loads first is budgeted
@@ -45,21 +42,12 @@ struct Job {
 
 /// One worker and what it is doing.
 struct Slot {
-    worker: Worker,
-    ready: bool,
+    worker: BatchWorker,
     /// The job in hand, the runs of it done, and when it was sent (ms).
     job: Option<(Job, u32, f64)>,
     /// Runs played and ms spent on them (for the panel's note on how the work was shared).
     runs: u32,
     busy_ms: f64,
-    _on_message: Closure<dyn FnMut(MessageEvent)>,
-    _on_error: Closure<dyn FnMut(web_sys::Event)>,
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.worker.terminate();
-    }
 }
 
 /// A comparison being played.
@@ -230,33 +218,18 @@ fn jobs(points: usize, runs: u32, workers: usize) -> VecDeque<Job> {
 }
 
 fn spawn(ctx: &Context<ComparePage>, index: usize) -> Result<Slot, String> {
-    let options = WorkerOptions::new();
-    options.set_type(WorkerType::Module);
-    let worker = Worker::new_with_options("./grapevine-worker_loader.js", &options)
-        .map_err(|e| format!("A worker could not start: {e:?}"))?;
     let link = ctx.link().clone();
-    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
-        link.send_message(match Reply::from_js(&e.data()) {
-            Some(reply) => Msg::FromWorker(index, reply),
-            None => Msg::WorkerFailed("A worker sent something unreadable.".into()),
-        });
-    });
-    worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-    let link = ctx.link().clone();
-    let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
-        link.send_message(Msg::WorkerFailed(
-            "A worker stopped with an error (see the console).".into(),
-        ));
-    });
-    worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    let worker = BatchWorker::start(move |reply| {
+        link.send_message(match reply {
+            Ok(reply) => Msg::FromWorker(index, reply),
+            Err(why) => Msg::WorkerFailed(why),
+        })
+    })?;
     Ok(Slot {
         worker,
-        ready: false,
         job: None,
         runs: 0,
         busy_ms: 0.0,
-        _on_message: on_message,
-        _on_error: on_error,
     })
 }
 
@@ -264,7 +237,7 @@ impl Pool {
     /// Sends worker `i` the next job, if it is idle and there is one.
     fn feed(&mut self, i: usize) {
         let slot = &mut self.slots[i];
-        if !slot.ready || slot.job.is_some() {
+        if !slot.worker.ready || slot.job.is_some() {
             return;
         }
         let Some(job) = self.queue.pop_front() else {
@@ -275,7 +248,7 @@ impl Pool {
             first: job.first,
             runs: job.runs,
         };
-        let _ = slot.worker.post_message(&request.to_js());
+        slot.worker.send(&request);
         slot.job = Some((job, 0, now_ms()));
     }
 
@@ -380,7 +353,7 @@ impl ComparePage {
         };
         match reply {
             Reply::Ready => {
-                pool.slots[i].ready = true;
+                pool.slots[i].worker.ready = true;
                 pool.feed(i);
             }
             Reply::Progress { done } => {
