@@ -135,3 +135,14 @@ test('the round view\'s Compare link opens push, pull and push-pull against the 
   assert.deepEqual(page.errors, []);
   await page.close();
 });
+
+test('lesson 3\'s last step opens the compare panel on its question\'s settings', async () => {
+  const page = await open('?lesson=3&step=7');
+  await page.getByTestId('lesson-compare').click();
+  await finished(page);
+  assert.equal(await page.getByTestId('compare-values').inputValue(), '1,2,3,4,6,8');
+  assert.equal(await page.getByTestId('compare-nodes').inputValue(), '1000');
+  assert.equal(await page.getByTestId('compare-point').count(), 6);
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});

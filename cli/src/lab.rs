@@ -179,6 +179,13 @@ impl LabBatch {
         run_seed(self.settings.seed, run)
     }
 
+    /// What theory expects of `figure` for these runs, where the protocol has a model that
+    /// fits them.
+    pub fn expected(&self, figure: &str) -> Option<f64> {
+        self.protocol
+            .expected(figure, &self.settings, &self.options)
+    }
+
     /// The figures a run gives: their names and whether a run may lack them.
     pub fn figures(&self) -> &[Figure] {
         &self.figures

@@ -1,24 +1,22 @@
 //! `grapevine sweep --plot FILE.svg` (and `grapevine merge --plot`): the figure a paper would
 //! show of a sweep. The first varied setting on the x-axis, the second (if any) as series; for
 //! each series the mean of the chosen figure over the runs at each point, with its 95 %
-//! interval as a band, and theory dashed where the core has it ([`theory::expected`]: the mean-field
-//! rounds until all are informed on the complete graph without a stop rule, Demers' residue of
-//! the feedback coin). Drawn with plotters' SVG backend.
+//! interval as a band, and theory dashed where the core has it (the mean-field rounds until
+//! all are informed on the complete graph without a stop rule, Demers' residue of the feedback
+//! coin, SWIM's first detection after one crash). Drawn with plotters' SVG backend.
 
 use grapevine_core::experiment::Summary;
 use grapevine_core::sweep::{short_number, ENGINE_FIGURES};
-use grapevine_core::theory;
-use grapevine_core::Settings;
 use plotters::prelude::*;
 use std::path::Path;
 
-/// One point of the plot: its x, its series' name, the round engine's settings there (for
-/// theory; `None` for a lab protocol), and the figure's distribution over the runs that
-/// reached it, with their number.
+/// One point of the plot: its x, its series' name, what theory expects there (where the core
+/// has a model), and the figure's distribution over the runs that reached it, with their
+/// number.
 pub struct Mark<'a> {
     pub x: f64,
     pub series: &'a str,
-    pub settings: Option<&'a Settings>,
+    pub theory: Option<f64>,
     pub summary: Option<(Summary, u32)>,
 }
 
@@ -56,7 +54,7 @@ pub fn draw(
                 measured.push((m.x, f.mean, a, b));
                 (lo, hi) = (lo.min(a), hi.max(b));
             }
-            if let Some(t) = m.settings.and_then(|s| theory::expected(figure, s)) {
+            if let Some(t) = m.theory {
                 expected.push((m.x, t));
                 (lo, hi) = (lo.min(t), hi.max(t));
             }

@@ -22,7 +22,7 @@ use grapevine_core::rules::MAX_FANOUT;
 use grapevine_core::sweep::{
     self, csv_summary_row, CSV_SUMMARY_HEADER, ENGINE_FIGURES, MAX_POINTS,
 };
-use grapevine_core::Settings;
+use grapevine_core::{theory, Settings};
 use rayon::prelude::*;
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize};
@@ -174,6 +174,14 @@ impl Runner {
             Runner::Lab(_) => None,
         }
     }
+
+    /// What theory expects of `figure` for these runs, where the core has a model.
+    fn expected(&self, figure: &str) -> Option<f64> {
+        match self {
+            Runner::Engine(s) => theory::expected(figure, s),
+            Runner::Lab(batch) => batch.expected(figure),
+        }
+    }
 }
 
 pub fn run(args: SweepArgs) -> Result<(), Usage> {
@@ -267,8 +275,8 @@ pub fn run(args: SweepArgs) -> Result<(), Usage> {
             .chunks(args.runs as usize)
             .map(<[RunRow]>::to_vec)
             .collect();
-        let engines: Vec<Option<&Settings>> = runners.iter().map(Runner::engine).collect();
-        plot(&args.plot, &plan, &points, &engines, &by_point)?;
+        let expected = |point: usize, figure: &str| runners[point].expected(figure);
+        plot(&args.plot, &plan, &points, &expected, &by_point)?;
         write_output(&mut out, &plan, &points, &by_point, args.format, args.seed)
     };
     report::written(written.and_then(|()| out.flush()))
@@ -421,17 +429,15 @@ pub fn merge(args: MergeArgs) -> Result<(), Usage> {
         .collect::<Result<_, _>>()?;
     let seed = master_seed(&plan);
     if args.plot.plot.is_some() {
-        // The round engine's settings at each point, for theory; a lab protocol has none.
+        // Each point's runner, rebuilt from the flags, for theory (none where it cannot be:
+        // a scenario file no longer there).
         let base = flags_of(&plan.settings)?;
-        let engines: Vec<Option<Settings>> = points
+        let runners: Vec<Option<Runner>> = points
             .iter()
-            .map(|point| match runner(&base, point) {
-                Ok(Runner::Engine(s)) => Some(s),
-                _ => None,
-            })
+            .map(|point| runner(&base, point).ok())
             .collect();
-        let engines: Vec<Option<&Settings>> = engines.iter().map(Option::as_ref).collect();
-        plot(&args.plot, &plan, &points, &engines, &by_point)?;
+        let expected = |point: usize, figure: &str| runners[point].as_ref()?.expected(figure);
+        plot(&args.plot, &plan, &points, &expected, &by_point)?;
     }
     let mut out = output_to(args.out.as_deref())?;
     let written = write_output(&mut out, &plan, &points, &by_point, args.format, seed);
@@ -585,7 +591,7 @@ fn plot(
     args: &PlotArgs,
     plan: &Plan,
     points: &[Point],
-    engines: &[Option<&Settings>],
+    expected: &dyn Fn(usize, &str) -> Option<f64>,
     by_point: &[Vec<RunRow>],
 ) -> Result<(), Usage> {
     let Some(path) = &args.plot else {
@@ -598,7 +604,7 @@ fn plot(
     }
     let summarised: Vec<&FigureName> = plan.figures.iter().filter(|f| f.summarised).collect();
     let figure = match &args.figure {
-        None if engines[0].is_some() => "rounds_to_full",
+        None if summarised.iter().any(|f| f.name == "rounds_to_full") => "rounds_to_full",
         None => summarised[0].name.as_str(),
         Some(f) => f.as_str(),
     };
@@ -624,9 +630,9 @@ fn plot(
         .collect();
     let marks: Vec<crate::plot::Mark> = points
         .iter()
-        .zip(engines)
+        .enumerate()
         .zip(&summaries)
-        .map(|((point, &settings), &summary)| crate::plot::Mark {
+        .map(|((i, point), &summary)| crate::plot::Mark {
             x: if numeric {
                 point[0].1.parse().expect("numeric")
             } else {
@@ -636,7 +642,7 @@ fn plot(
                     .expect("a value") as f64
             },
             series: point.get(1).map_or("", |(_, v)| v.as_str()),
-            settings,
+            theory: expected(i, figure),
             summary,
         })
         .collect();

@@ -266,6 +266,14 @@ pub trait ProtocolSpec: Sized + 'static {
         let _ = scenario;
         Vec::new()
     }
+
+    /// What theory expects of `figure` (one of [`ProtocolInfo::figures`]) for runs of
+    /// `settings` with `config`, where the protocol has a model that fits them; `None` (the
+    /// default) elsewhere. The sweeps' plots draw it dashed over the measured means.
+    fn expected(figure: &str, settings: &LabSettings, config: &Self::Config) -> Option<f64> {
+        let _ = (figure, settings, config);
+        None
+    }
 }
 
 /// A node event with when and where it happened.

@@ -28,6 +28,17 @@ pub struct LabProtocol {
     pub start: Starter,
     /// Checks a scenario for it (see [`LabProtocol::check`]).
     check: fn(&Scenario, u32) -> Result<(), ScenarioError>,
+    /// Theory's value of a figure (see [`LabProtocol::expected`]).
+    expected: fn(&str, &LabSettings, &LabOptions) -> Option<f64>,
+}
+
+/// [`ProtocolSpec::expected`] with the config `options` give (`None` if they give none).
+fn expected_of<P: ProtocolSpec>(
+    figure: &str,
+    settings: &LabSettings,
+    options: &LabOptions,
+) -> Option<f64> {
+    P::expected(figure, settings, &P::config(options).ok()?)
 }
 
 /// Checks `scenario` for protocol `P` with `nodes` nodes at the start: every node it names
@@ -72,7 +83,19 @@ impl LabProtocol {
             info,
             start: Run::<P>::boxed,
             check: check_scenario::<P>,
+            expected: expected_of::<P>,
         }
+    }
+
+    /// What theory expects of `figure` for runs of `settings` and `options`, where the
+    /// protocol has a model that fits them (SWIM's first detection after one crash).
+    pub fn expected(
+        self,
+        figure: &str,
+        settings: &LabSettings,
+        options: &LabOptions,
+    ) -> Option<f64> {
+        (self.expected)(figure, settings, options)
     }
 
     /// The name used on the command line and in the page's URL.

@@ -25,6 +25,10 @@ pub struct Chapter {
     pub puzzle: Option<Puzzle>,
     /// The last step's words, over the full simulator's link.
     pub takeaway: &'static str,
+    /// A comparison the last step offers beside that link (the compare panel's URL
+    /// parameters, over the question's settings), if the chapter's question is one of a
+    /// setting's effect.
+    pub compare: Option<&'static str>,
 }
 
 /// A prediction asked before a run.
@@ -155,6 +159,7 @@ pub const CHAPTERS: &[Chapter] = &[
             bound: 8.0,
         }),
         takeaway: "Random choices, no coordinator, and everyone hears in a logarithmic number of rounds. Open the full simulator to play with every setting.",
+        compare: None,
     },
     Chapter {
         title: "Scalability",
@@ -191,6 +196,7 @@ pub const CHAPTERS: &[Chapter] = &[
             bound: 21.0,
         }),
         takeaway: "Rounds grow like log N and each node's load stays flat: why gossip runs clusters of thousands of machines.",
+        compare: None,
     },
     Chapter {
         title: "Fanout",
@@ -227,6 +233,7 @@ pub const CHAPTERS: &[Chapter] = &[
             bound: 5.0,
         }),
         takeaway: "Fanout trades time for messages. Memberlist uses 3; try it in the full simulator.",
+        compare: Some("compare=fanout:1,2,3,4,6,8&runs=20"),
     },
     Chapter {
         title: "Resilience",
@@ -263,6 +270,7 @@ pub const CHAPTERS: &[Chapter] = &[
             bound: 31.0,
         }),
         takeaway: "Gossip degrades gracefully: failures cost rounds, not correctness.",
+        compare: None,
     },
     Chapter {
         title: "Pull and push-pull",
@@ -303,6 +311,7 @@ pub const CHAPTERS: &[Chapter] = &[
             bound: 13.0,
         }),
         takeaway: "Push-pull is what anti-entropy repair in Cassandra and Dynamo does: exchange and compare.",
+        compare: Some("compare=fanout:1..4&series=protocol:push,pull,pushpull&runs=20"),
     },
     Chapter {
         title: "Rumor mongering",
@@ -340,6 +349,7 @@ pub const CHAPTERS: &[Chapter] = &[
             bound: 1.0,
         }),
         takeaway: "Rumor mongering trades a small residue for far less traffic; real systems back it with anti-entropy to catch the rest.",
+        compare: None,
     },
     Chapter {
         title: "Topology",
@@ -376,6 +386,7 @@ pub const CHAPTERS: &[Chapter] = &[
             bound: 600.0,
         }),
         takeaway: "Gossip's log N needs random peers; structure slows it, and a few long links restore it.",
+        compare: None,
     },
     Chapter {
         title: "Small networks",
@@ -412,6 +423,7 @@ pub const CHAPTERS: &[Chapter] = &[
             bound: 2.0,
         }),
         takeaway: "Use gossip when the group is large or membership changes; a coordinator is simpler for a handful of fixed nodes.",
+        compare: None,
     },
     Chapter {
         title: "No ordering",
@@ -441,6 +453,7 @@ pub const CHAPTERS: &[Chapter] = &[
         }),
         puzzle: None,
         takeaway: "If order matters (a bank balance), gossip needs help: sequence numbers, version vectors or a log.",
+        compare: None,
     },
     Chapter {
         title: "Failure detection with SWIM",
@@ -470,6 +483,7 @@ pub const CHAPTERS: &[Chapter] = &[
         }),
         puzzle: None,
         takeaway: "SWIM's load per member is constant and detection time does not grow with the group. Lifeguard (HashiCorp, 2018) cuts false positives from slow members.",
+        compare: None,
     },
     Chapter {
         title: "Partitions",
@@ -499,6 +513,7 @@ pub const CHAPTERS: &[Chapter] = &[
         }),
         puzzle: None,
         takeaway: "A failure detector cannot tell a crash from a partition. Systems that must not split brain use quorums.",
+        compare: None,
     },
     Chapter {
         title: "Aggregation with push-sum",
@@ -528,6 +543,7 @@ pub const CHAPTERS: &[Chapter] = &[
         }),
         puzzle: None,
         takeaway: "Averages, sums and counts without a coordinator, if no mass is lost.",
+        compare: None,
     },
     Chapter {
         title: "Conflicts",
@@ -557,6 +573,7 @@ pub const CHAPTERS: &[Chapter] = &[
         }),
         puzzle: None,
         takeaway: "Convergence is not agreement on intent: a conflict resolution rule decides which write survives.",
+        compare: None,
     },
     Chapter {
         title: "For real: the class goes live",
@@ -572,6 +589,7 @@ pub const CHAPTERS: &[Chapter] = &[
         knob: None,
         puzzle: None,
         takeaway: "Go live: this tab joins the room 'lobby' on the server this page came from (it needs `grapevine serve`).",
+        compare: None,
     },
 ];
 

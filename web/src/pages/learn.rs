@@ -226,6 +226,8 @@ pub enum Msg {
     Prev,
     /// Open the full simulator (or live mode) for this chapter.
     Sandbox,
+    /// Open the compare panel on the chapter's comparison.
+    Compare,
     /// The lab stage's picture (messages or the view's own).
     Picture(Picture),
     /// Hide the notices.
@@ -530,6 +532,22 @@ impl LearnPage {
         }
     }
 
+    /// Opens the compare panel on the chapter's comparison, over its question's settings.
+    fn go_compare(&mut self) {
+        let Some((q, compare)) =
+            chapter(self.chapter).and_then(|ch| Some((ch.question.as_ref()?, ch.compare?)))
+        else {
+            return;
+        };
+        let (mut settings, _) = PageSettings::from_query(&format!("{}&{compare}", q.setup));
+        settings.present = self.settings.present;
+        self.pause();
+        self.navigate.emit(Route {
+            settings,
+            notices: Vec::new(),
+        });
+    }
+
     fn go_sandbox(&mut self) {
         let Some(ch) = chapter(self.chapter) else {
             return;
@@ -758,6 +776,10 @@ impl Component for LearnPage {
                 self.go_sandbox();
                 return false;
             }
+            Msg::Compare => {
+                self.go_compare();
+                return false;
+            }
             Msg::Picture(p) => self.picture = p,
             Msg::Dismiss => self.notices.clear(),
         }
@@ -972,6 +994,11 @@ impl LearnPage {
                 <button class="link" data-testid="lesson-sandbox" onclick={link.callback(|_| Msg::Sandbox)}>
                     { if ch.question.is_some() { "Open the full simulator with these settings" } else { "Go live" } }
                 </button>
+                if ch.compare.is_some() {
+                    <button class="link" data-testid="lesson-compare" onclick={link.callback(|_| Msg::Compare)}>
+                        { "Compare them side by side, many runs a point" }
+                    </button>
+                }
             </> },
         }
     }

@@ -2,17 +2,18 @@
 //! of a run (crash detection, false positives, cost).
 
 use super::node::{
-    Incarnation, Lifeguard, MemberState, Swim, SwimCommand, SwimConfig, SwimEvent, SwimMessage,
-    PUSH_PULL_PERIODS,
+    Incarnation, Lifeguard, MemberState, ProbeOrder, Swim, SwimCommand, SwimConfig, SwimEvent,
+    SwimMessage, PUSH_PULL_PERIODS,
 };
 use crate::lab::net::Network;
 use crate::lab::protocol::{
-    named, per_node_interval, Figure, LabOption, LabOptions, Log, Observer, Phases, ProtocolInfo,
-    ProtocolSpec, Timed,
+    named, per_node_interval, Figure, LabOption, LabOptions, LabSettings, Log, Observer, Phases,
+    ProtocolInfo, ProtocolSpec, Timed,
 };
 use crate::lab::protocol::{node_rng, Lab, LabError};
 use crate::lab::scenario::Op;
 use crate::lab::{Millis, Node, NodeId};
+use crate::theory::swim_first_detection_periods;
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::format;
 use alloc::vec::Vec;
@@ -107,6 +108,24 @@ impl ProtocolSpec for Spec {
 
     fn incarnation(node: &Swim) -> u32 {
         node.incarnation().0
+    }
+
+    /// First detection after a scenario of one crash and nothing else
+    /// ([`swim_first_detection_periods`]): the model's round-robin probes, phases spread, a
+    /// probe judged a period after it starts. With Lifeguard and loss a member's periods
+    /// stretch, which the model does not have.
+    fn expected(figure: &str, settings: &LabSettings, config: &SwimConfig) -> Option<f64> {
+        let [(at_ms, Op::Crash(_))] = settings.scenario.steps[..] else {
+            return None;
+        };
+        let fits = figure == "first_detection_periods"
+            && config.probe_order == ProbeOrder::RoundRobin
+            && settings.phases == Phases::Random
+            && (config.lifeguard.is_none() || settings.link.loss == 0.0);
+        fits.then(|| {
+            swim_first_detection_periods(settings.nodes, at_ms as f64 / f64::from(config.period_ms))
+        })
+        .flatten()
     }
 }
 
