@@ -369,7 +369,7 @@ const SW: f64 = 720.0;
 const SH: f64 = 380.0;
 const S_LEFT: f64 = 64.0;
 const S_RIGHT: f64 = 16.0;
-const S_TOP: f64 = 34.0;
+const S_TOP: f64 = 42.0;
 const S_BOTTOM: f64 = 52.0;
 
 /// A round step between ticks: 1, 2 or 5 times a power of ten, about five over `span`.
@@ -426,7 +426,14 @@ pub fn sweep_chart(axes: &SweepAxes, lines: &[SweepLine]) -> Html {
     };
     let (fx0, fx1) = (fx0 - pad, fx1 + pad);
     let plot_w = SW - S_LEFT - S_RIGHT;
-    let plot_h = SH - S_TOP - S_BOTTOM;
+    // Categories with long names (topologies) take two rows of labels, alternating, so that
+    // they do not run into each other where the chart is drawn small.
+    let stagger = axes
+        .categories
+        .as_ref()
+        .is_some_and(|c| c.iter().map(String::len).sum::<usize>() > 36);
+    let bottom = if stagger { S_BOTTOM + 26.0 } else { S_BOTTOM };
+    let plot_h = SH - S_TOP - bottom;
     let sx = |x: f64| {
         let f = if log_x { x.log10() } else { x };
         S_LEFT + plot_w * (f - fx0) / (fx1 - fx0)
@@ -470,10 +477,13 @@ pub fn sweep_chart(axes: &SweepAxes, lines: &[SweepLine]) -> Html {
                 <line class="grid" x1={S_LEFT.to_string()} x2={(SW - S_RIGHT).to_string()} y1={format!("{:.1}", sy(y))} y2={format!("{:.1}", sy(y))} />
                 <text class="tick" x={(S_LEFT - 6.0).to_string()} y={format!("{:.1}", sy(y) + 4.0)} text-anchor="end">{ short_number(y) }</text>
             </> }) }
-            <line class="axis" x1={S_LEFT.to_string()} x2={(SW - S_RIGHT).to_string()} y1={(SH - S_BOTTOM).to_string()} y2={(SH - S_BOTTOM).to_string()} />
-            <line class="axis" x1={S_LEFT.to_string()} x2={S_LEFT.to_string()} y1={S_TOP.to_string()} y2={(SH - S_BOTTOM).to_string()} />
-            { for x_ticks.iter().map(|(x, label)| html! {
-                <text class="tick" x={format!("{:.1}", sx(*x))} y={(SH - S_BOTTOM + 20.0).to_string()} text-anchor="middle">{ label }</text>
+            <line class="axis" x1={S_LEFT.to_string()} x2={(SW - S_RIGHT).to_string()} y1={(SH - bottom).to_string()} y2={(SH - bottom).to_string()} />
+            <line class="axis" x1={S_LEFT.to_string()} x2={S_LEFT.to_string()} y1={S_TOP.to_string()} y2={(SH - bottom).to_string()} />
+            { for x_ticks.iter().enumerate().map(|(i, (x, label))| {
+                let row = if stagger && i % 2 == 1 { 24.0 } else { 0.0 };
+                html! {
+                    <text class="tick" x={format!("{:.1}", sx(*x))} y={(SH - bottom + 20.0 + row).to_string()} text-anchor="middle">{ label }</text>
+                }
             }) }
             <text class="axis-label" x={(S_LEFT + plot_w / 2.0).to_string()} y={(SH - 8.0).to_string()} text-anchor="middle">
                 { if log_x { format!("{} (log scale)", axes.x_name) } else { axes.x_name.clone() } }
