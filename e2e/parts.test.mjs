@@ -35,8 +35,8 @@ test('the round view draws its first network after at most 200 KB (gzip -9) of w
   console.log(`first load, before the network is drawn:\n${table}\ntotal ${total} bytes gzipped`);
   assert.ok(files.some((f) => f.path.endsWith('.wasm')), `the page's wasm was fetched:\n${before.join('\n')}`);
   assert.ok(total <= FIRST_LOAD_BUDGET, `first load ${total} bytes gzipped, budget ${FIRST_LOAD_BUDGET}:\n${table}`);
-  const parts = before.filter((u) => /grapevine-(lab|live)/.test(u));
-  assert.deepEqual(parts, [], 'the lab and live mode are loaded only when opened');
+  const parts = before.filter((u) => /grapevine-(lab|live|learn|compare)/.test(u));
+  assert.deepEqual(parts, [], 'the lab, live mode, the lessons and the compare panel are loaded only when opened');
   await page.close();
 });
 

@@ -623,7 +623,7 @@ fn plot(
         )));
     };
     let x = &plan.vary[0];
-    let numeric = x.values.iter().all(|v| v.parse::<f64>().is_ok());
+    let (xs, numeric) = sweep::positions(&x.values);
     let summaries: Vec<Option<(Summary, u32)>> = by_point
         .iter()
         .map(|runs| summarise(runs, column))
@@ -633,14 +633,11 @@ fn plot(
         .enumerate()
         .zip(&summaries)
         .map(|((i, point), &summary)| crate::plot::Mark {
-            x: if numeric {
-                point[0].1.parse().expect("numeric")
-            } else {
-                x.values
-                    .iter()
-                    .position(|v| *v == point[0].1)
-                    .expect("a value") as f64
-            },
+            x: xs[x
+                .values
+                .iter()
+                .position(|v| *v == point[0].1)
+                .expect("a value")],
             series: point.get(1).map_or("", |(_, v)| v.as_str()),
             theory: expected(i, figure),
             summary,

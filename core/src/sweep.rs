@@ -12,6 +12,7 @@
 //! `(seed, i)`, so two points differ by their settings and not by their seeds' luck.
 
 use crate::experiment::{RunFigures, Summary};
+use alloc::collections::BTreeSet;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec;
@@ -24,20 +25,25 @@ pub const MAX_POINTS: usize = 100_000;
 /// `A..B*F` A, then each times F (rounded, and at least one more) up to B: log steps. Refuses
 /// an empty value, a value given twice, and more than [`MAX_POINTS`] values, in words.
 pub fn values(spec: &str) -> Result<Vec<String>, String> {
+    // A range only rises; a list is checked for repeats (in a set: a link may hold a long one).
     let values = match spec.split_once("..") {
-        Some((from, to)) => range(from, to)?,
-        None => spec.split(',').map(|v| v.trim().to_string()).collect(),
+        Some((from, to)) => return range(from, to),
+        None => spec
+            .split(',')
+            .map(|v| v.trim().to_string())
+            .collect::<Vec<_>>(),
     };
-    for (i, v) in values.iter().enumerate() {
+    if values.len() > MAX_POINTS {
+        return Err(format!("more than {MAX_POINTS} values"));
+    }
+    let mut seen = BTreeSet::new();
+    for v in &values {
         if v.is_empty() {
             return Err("an empty value".into());
         }
-        if values[..i].contains(v) {
+        if !seen.insert(v.as_str()) {
             return Err(format!("{v} is given twice"));
         }
-    }
-    if values.len() > MAX_POINTS {
-        return Err(format!("more than {MAX_POINTS} values"));
     }
     Ok(values)
 }
@@ -68,9 +74,13 @@ fn range(from: &str, to: &str) -> Result<Vec<String>, String> {
     }
     let mut values = vec![a];
     while let Some(&last) = values.last() {
+        // The largest whole number ends a range (`A..u64::MAX` has nowhere further to go).
+        let Some(step) = last.checked_add(1) else {
+            break;
+        };
         let next = match factor {
-            None => last + 1,
-            Some(f) => (libm::round(last as f64 * f) as u64).max(last + 1),
+            None => step,
+            Some(f) => (libm::round(last as f64 * f) as u64).max(step),
         };
         if next > b {
             break;
@@ -217,6 +227,16 @@ pub fn csv_summary_row(at: &str, figure: &str, summary: Option<(Summary, u32)>) 
     }
 }
 
+/// Where a varied setting's values sit on an x-axis: at their values when all are numbers
+/// (`true`), else at their index (categories such as topologies).
+pub fn positions(values: &[String]) -> (Vec<f64>, bool) {
+    let numbers: Option<Vec<f64>> = values.iter().map(|v| v.parse::<f64>().ok()).collect();
+    match numbers {
+        Some(xs) => (xs, true),
+        None => ((0..values.len()).map(|i| i as f64).collect(), false),
+    }
+}
+
 /// A number as an axis' tick or a tooltip shows it: whole numbers as such, others with up to
 /// four decimals, trailing zeros dropped (`2`, `0.25`, `12.3457`).
 pub fn short_number(x: f64) -> String {
@@ -252,6 +272,16 @@ mod tests {
             assert_eq!(values(bad).unwrap_err(), why, "{bad}");
         }
         assert!(values("1..1000000").unwrap_err().contains("more than"));
+        // The largest whole number: the range ends there, without overflow.
+        let top = u64::MAX.to_string();
+        assert_eq!(values(&format!("{top}..{top}")).unwrap(), [top.as_str()]);
+        assert_eq!(
+            values(&format!("{}..{top}*2", u64::MAX - 1)).unwrap().len(),
+            2
+        );
+        // A long list is checked quickly.
+        let long: Vec<String> = (0..MAX_POINTS).map(|i| i.to_string()).collect();
+        assert_eq!(values(&long.join(",")).unwrap().len(), MAX_POINTS);
     }
 
     #[test]

@@ -112,7 +112,8 @@ pub fn feedback_coin_residue(k: u32) -> f64 {
 /// The expected time, in protocol periods, from a crash until some member first suspects the
 /// crashed member, in SWIM with `nodes` members (the crashed one included) that probe in
 /// shuffled round-robin order (section 4.3 of Das et al. 2002), each member's periods at its
-/// own random phase, the crash `crash_at` periods after they all started.
+/// own random phase, the crash `crash_at` periods after they all started (`None` below 2 or
+/// above a million members).
 ///
 /// Each of the `M = nodes - 1` live members probes the crashed one once in every pass through
 /// its list of `M` members, a new shuffle each pass; a probe that gets no ack, direct or
@@ -132,7 +133,9 @@ pub fn feedback_coin_residue(k: u32) -> f64 {
 /// period after it: about 2 periods for large groups, 1.9 for 10 members
 /// (docs/FIDELITY.md).
 pub fn swim_first_detection_periods(nodes: u32, crash_at: f64) -> Option<f64> {
-    if nodes < 2 || !(crash_at >= 0.0 && crash_at.is_finite()) {
+    // Memory and time grow with the group (two tables of 2n values): a million members at
+    // most, far beyond the lab's.
+    if !((2..=1_000_000).contains(&nodes) && crash_at >= 0.0 && crash_at.is_finite()) {
         return None;
     }
     let m = (nodes - 1) as usize;

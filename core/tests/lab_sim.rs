@@ -268,6 +268,12 @@ fn swim_first_detection_with_spread_phases_matches_the_round_robin_model() {
         "mean {mean:.3} periods, the model's {expected:.3} ± {tolerance:.3}"
     );
     // Where the model does not fit (another step than the crash), there is no theory.
+    // Nor where the run may end before every member could have probed the crashed one.
+    let short = settings(n, 1, "at 10s crash 7\nend 25s");
+    assert_eq!(
+        swim.expected("first_detection_periods", &short, &options),
+        None
+    );
     let two = settings(n, 1, "at 10s crash 7\nat 12s split 2\nend 30s");
     assert_eq!(
         swim.expected("first_detection_periods", &two, &options),

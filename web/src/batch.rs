@@ -61,6 +61,9 @@ impl BatchWorker {
 
 impl Drop for BatchWorker {
     fn drop(&mut self) {
+        // Its handlers go with it: a message already queued must not reach them.
+        self.worker.set_onmessage(None);
+        self.worker.set_onerror(None);
         self.worker.terminate();
     }
 }
@@ -305,6 +308,16 @@ impl Reply {
             _ => None,
         }
     }
+}
+
+/// A `blob:` URL of `csv`, for a download link (revoke it when the link goes).
+pub fn csv_url(csv: &str) -> String {
+    let parts = js_sys::Array::of1(&JsValue::from_str(csv));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type("text/csv");
+    web_sys::Blob::new_with_str_sequence_and_options(&parts, &options)
+        .and_then(|blob| web_sys::Url::create_object_url_with_blob(&blob))
+        .unwrap_or_default()
 }
 
 /// The batch as CSV, one row per run: what the page's download button saves.

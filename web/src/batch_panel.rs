@@ -2,11 +2,10 @@
 //! cancel, then a histogram of rounds to full infection, its mean and sd, theory's value and a
 //! CSV download. Run `i` uses the same seed as `grapevine sim` run `i`, so the numbers agree.
 
-use crate::batch::{to_csv, BatchWorker, Reply, Request};
+use crate::batch::{csv_url, to_csv, BatchWorker, Reply, Request};
 use crate::params::PageSettings;
 use crate::sim::Sim;
 use grapevine_core::experiment::{BatchSummary, RunFigures};
-use wasm_bindgen::prelude::*;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
@@ -93,15 +92,6 @@ impl BatchPanel {
             handle.send(&request);
         }
     }
-}
-
-fn csv_url(csv: &str) -> String {
-    let parts = js_sys::Array::of1(&JsValue::from_str(csv));
-    let options = web_sys::BlobPropertyBag::new();
-    options.set_type("text/csv");
-    web_sys::Blob::new_with_str_sequence_and_options(&parts, &options)
-        .and_then(|blob| web_sys::Url::create_object_url_with_blob(&blob))
-        .unwrap_or_default()
 }
 
 impl Component for BatchPanel {

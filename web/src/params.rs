@@ -492,20 +492,6 @@ impl Compare {
                 }
             },
         };
-        if series.as_ref().is_some_and(|s| s.name == x.name) {
-            notices.push(format!(
-                "Ignored series={}: it is the x-axis' setting.",
-                x.name
-            ));
-            series = None;
-        }
-        let points = x.values.len() * series.as_ref().map_or(1, |s| s.values.len());
-        if points > MAX_COMPARE_POINTS {
-            notices.push(format!(
-                "Ignored series: {points} points are more than a chart shows ({MAX_COMPARE_POINTS})."
-            ));
-            series = None;
-        }
         let x = if x.values.len() > MAX_COMPARE_POINTS {
             notices.push(format!(
                 "Ignored compare={}: more than {MAX_COMPARE_POINTS} values.",
@@ -515,6 +501,20 @@ impl Compare {
         } else {
             x
         };
+        if series.as_ref().is_some_and(|s| s.name == x.name) {
+            notices.push(format!(
+                "Ignored series={}: it is the x-axis' setting.",
+                x.name
+            ));
+            series = None;
+        }
+        let points = x.values.len() * series.as_ref().map_or(1, |s| s.values.len());
+        if series.is_some() && points > MAX_COMPARE_POINTS {
+            notices.push(format!(
+                "Ignored series: {points} points are more than a chart shows ({MAX_COMPARE_POINTS})."
+            ));
+            series = None;
+        }
         (
             Compare {
                 x,
@@ -1099,10 +1099,19 @@ mod tests {
         let (c, notices) = Compare::read(s.compare.as_ref().unwrap());
         assert_eq!((c.series, c.runs, c.figure), (None, 20, "rounds_to_full"));
         assert_eq!(notices.len(), 3, "{notices:?}");
+        // Too many values on the x-axis: the usual ones, and the series kept (it fits them).
         let (s, _) = PageSettings::from_query("compare=nodes:2..1000&series=protocol");
         let (c, notices) = Compare::read(s.compare.as_ref().unwrap());
-        assert_eq!((c.x, c.series), (Compare::first().x, None));
-        assert_eq!(notices.len(), 2, "{notices:?}");
+        assert_eq!(
+            (c.x, c.series.map(|s| s.name)),
+            (Compare::first().x, Some("protocol"))
+        );
+        assert_eq!(notices.len(), 1, "{notices:?}");
+        // Too many points with the series: the series goes.
+        let (s, _) = PageSettings::from_query("compare=fanout:1..16&series=nodes:2..100");
+        let (c, notices) = Compare::read(s.compare.as_ref().unwrap());
+        assert_eq!((c.x.values.len(), c.series), (16, None));
+        assert!(notices[0].contains("1584 points"), "{notices:?}");
         // A comparison's parameters without one, and the lab's protocols, are not compared.
         let (s, notices) = PageSettings::from_query("series=protocol&runs=3");
         assert_eq!((s.view(), notices.len()), (View::Round, 2), "{notices:?}");
@@ -1119,8 +1128,14 @@ mod tests {
             "nodes=%32%30",
             "=&&=",
             "seed=\u{1F600}",
+            "compare=fanout:18446744073709551615..18446744073709551615",
+            "compare=k:1..18446744073709551615*2",
+            "compare=k:1..100000&series=loss:0,0,0",
         ] {
-            let _ = PageSettings::from_query(q);
+            let (s, _) = PageSettings::from_query(q);
+            if let Some(c) = &s.compare {
+                let _ = Compare::read(c);
+            }
         }
         assert_eq!(PageSettings::from_query("nodes=%32%30").0.run.nodes, 20);
     }

@@ -17,7 +17,17 @@ fn serve(scope: &DedicatedWorkerGlobalScope, request: Request) -> Reply {
     };
     match request {
         Request::Run { query, first, runs } => {
-            let (page, _notices) = PageSettings::from_query(&query);
+            // The page sends queries it wrote: a notice means the two read settings apart,
+            // and the runs would not be the ones asked for (nor `grapevine sim`'s).
+            let (page, notices) = PageSettings::from_query(&query);
+            if !notices.is_empty() {
+                return Reply::Error {
+                    message: format!(
+                        "The worker read other settings than sent: {}",
+                        notices.join(" ")
+                    ),
+                };
+            }
             let settings = page.run;
             if let Err(e) = settings.validate() {
                 return Reply::Error {

@@ -6,7 +6,7 @@
 //! The URL holds the comparison (`?compare=fanout:1..4&series=protocol:push,pull&runs=20`).
 
 use super::{header, write_url, PageProps, Route};
-use crate::batch::{BatchWorker, Reply, Request};
+use crate::batch::{csv_url, BatchWorker, Reply, Request};
 use crate::charts::{sweep_chart, SweepAxes, SweepLine, SweepMark};
 use crate::palette;
 use crate::params::{
@@ -14,10 +14,11 @@ use crate::params::{
     COMPARE_SETTINGS, MAX_COMPARE_RUNS,
 };
 use grapevine_core::experiment::{RunFigures, Summary};
-use grapevine_core::sweep::{csv_point, csv_summary_row, CSV_SUMMARY_HEADER, ENGINE_FIGURES};
+use grapevine_core::sweep::{
+    csv_point, csv_summary_row, positions, short_number, CSV_SUMMARY_HEADER, ENGINE_FIGURES,
+};
 use grapevine_core::{theory, Settings};
 use std::collections::VecDeque;
-use wasm_bindgen::prelude::*;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
@@ -281,15 +282,6 @@ fn to_csv(compare: &Compare, points: &[ComparePoint], runs: &[Vec<RunFigures>]) 
     csv
 }
 
-fn csv_url(csv: &str) -> String {
-    let parts = js_sys::Array::of1(&JsValue::from_str(csv));
-    let options = web_sys::BlobPropertyBag::new();
-    options.set_type("text/csv");
-    web_sys::Blob::new_with_str_sequence_and_options(&parts, &options)
-        .and_then(|blob| web_sys::Url::create_object_url_with_blob(&blob))
-        .unwrap_or_default()
-}
-
 impl ComparePage {
     fn start(&mut self, ctx: &Context<Self>) {
         self.pool = None;
@@ -512,7 +504,10 @@ fn fixed(base: &Settings, compare: &Compare) -> String {
             },
         ),
         ("topology", format!("{} graph", base.topology.name())),
-        ("crashed", format!("{} % crashed", base.crashed * 100.0)),
+        (
+            "crashed",
+            format!("{} % crashed", short_number(base.crashed * 100.0)),
+        ),
     ]
     .into_iter()
     .filter(|(name, text)| !varied(name) && !text.is_empty())
@@ -527,18 +522,14 @@ fn results(o: &Outcome, figure: &'static str) -> Html {
         .position(|f| f.name == figure)
         .expect("a figure");
     let label = ENGINE_FIGURES[column].label;
-    let numeric = o.compare.x.values.iter().all(|v| v.parse::<f64>().is_ok());
+    let (xs, numeric) = positions(&o.compare.x.values);
     let x_of = |value: &str| {
-        if numeric {
-            value.parse().expect("numeric")
-        } else {
-            o.compare
-                .x
-                .values
-                .iter()
-                .position(|v| v == value)
-                .expect("a value") as f64
-        }
+        xs[o.compare
+            .x
+            .values
+            .iter()
+            .position(|v| v == value)
+            .expect("a value")]
     };
     let series: Vec<Option<&String>> = match &o.compare.series {
         Some(s) => s.values.iter().map(Some).collect(),

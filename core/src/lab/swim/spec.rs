@@ -112,16 +112,25 @@ impl ProtocolSpec for Spec {
 
     /// First detection after a scenario of one crash and nothing else
     /// ([`swim_first_detection_periods`]): the model's round-robin probes, phases spread, a
-    /// probe judged a period after it starts. With Lifeguard and loss a member's periods
-    /// stretch, which the model does not have.
+    /// probe judged a period after it starts. The run must last until the latest a member can
+    /// suspect (`2 (n - 1) + 1` periods after the crash), or the runs that never detect would
+    /// leave the mean; and with Lifeguard a member's periods stretch when acks are lost or
+    /// late, which the model does not have: then the links must lose nothing and answer well
+    /// within the ack timeout.
     fn expected(figure: &str, settings: &LabSettings, config: &SwimConfig) -> Option<f64> {
         let [(at_ms, Op::Crash(_))] = settings.scenario.steps[..] else {
             return None;
         };
+        let period = u64::from(config.period_ms);
+        let latest = u64::from(2 * settings.nodes.saturating_sub(1) + 1) * period;
+        let link = &settings.link;
+        let round_trip = 2 * u64::from(link.latency_ms + link.spread_ms + link.jitter_ms);
         let fits = figure == "first_detection_periods"
             && config.probe_order == ProbeOrder::RoundRobin
             && settings.phases == Phases::Random
-            && (config.lifeguard.is_none() || settings.link.loss == 0.0);
+            && settings.scenario.end_ms >= at_ms.saturating_add(latest)
+            && (config.lifeguard.is_none()
+                || (link.loss == 0.0 && 2 * round_trip < u64::from(config.ack_timeout_ms)));
         fits.then(|| {
             swim_first_detection_periods(settings.nodes, at_ms as f64 / f64::from(config.period_ms))
         })
