@@ -458,6 +458,7 @@ impl RoundEngine {
         self.counts.crashed += 1;
         self.sets.spreading[node as usize / 64] &= !bit(node);
         self.sets.crashed[node as usize / 64] |= bit(node);
+        self.sets.known.stride = 0;
         true
     }
 
@@ -474,8 +475,10 @@ impl RoundEngine {
         self.counts.crashed -= 1;
         if phase == Phase::Spreading {
             self.sets.spreading[node as usize / 64] |= bit(node);
+            mark_word(&mut self.sets.spreading_words, node as usize / 64, 1);
         }
         self.sets.crashed[node as usize / 64] &= !bit(node);
+        self.sets.known.stride = 0;
         true
     }
 
@@ -586,9 +589,15 @@ impl RoundEngine {
             self.catch_up_bytes();
         }
         let keep_bytes = !self.bytes_behind;
+        // A round of fewer pushers than words of the sets keeps the summary of who it
+        // informs as it goes, and its end visits only the words of the summaries; a denser
+        // one, whose messages would pay for that more than a sweep of every word costs, sweeps
+        // them at its end (and rebuilds the summaries there).
+        let sparse = (self.counts.spreading as usize) < self.sets.spreading.len();
         let mut round = Round {
             nodes: &mut self.nodes,
             fresh: &mut self.sets.fresh,
+            fresh_words: &mut self.sets.fresh_words,
             leaving: &mut self.sets.leaving,
             ahead: &mut self.ahead,
             counters: &mut self.counters,
@@ -603,11 +612,13 @@ impl RoundEngine {
             loss: Chance::new(tunables.loss),
             interest: tunables.interest,
             steer,
+            sparse,
         };
         let crashed = (self.counts.crashed > 0).then_some(&self.sets.crashed[..]);
         if push_bits {
             round.push_phase_bits(
                 &self.sets.spreading,
+                &self.sets.spreading_words,
                 &self.sets.informed,
                 crashed,
                 &mut self.sets.known,
@@ -631,7 +642,7 @@ impl RoundEngine {
         let informed = traffic.informed as u32;
         self.counts.susceptible -= informed;
         self.counts.spreading += informed;
-        self.end_round();
+        self.end_round(sparse);
 
         let mut total = self.last().total;
         total += traffic;
@@ -646,47 +657,126 @@ impl RoundEngine {
 
     /// End of the round: the newly informed (FRESH) may send from the next round and are marked
     /// NEW for the view, the last round's NEW are not new any more, and those who lost interest
-    /// stop. Visits only those nodes, found in the bit sets; their bytes only when they are
-    /// kept (see [`RoundEngine::bytes_behind`]).
-    fn end_round(&mut self) {
+    /// stop. A `sparse` round visits only those nodes, found through the sets' summaries; a
+    /// dense one sweeps every word, and rebuilds the summaries as it goes (its per-message loops
+    /// did not keep `fresh_words`). The node bytes only when they are kept (see
+    /// [`RoundEngine::bytes_behind`]).
+    fn end_round(&mut self, sparse: bool) {
         let NodeSets {
             spreading,
             informed: knows,
             fresh,
             new,
             leaving,
+            spreading_words,
+            fresh_words,
+            new_words,
+            known,
             ..
         } = &mut self.sets;
         let keep_bytes = !self.bytes_behind;
         let nodes = &mut self.nodes;
-        if keep_bytes {
-            for (w, &word) in new.iter().enumerate() {
-                for_each_bit(word, w, |i| nodes[i] &= !NEW);
-            }
-        }
-        new.fill(0);
-        let mut stopped = 0u32;
-        let words = spreading
-            .iter_mut()
-            .zip(knows.iter_mut())
-            .zip(fresh.iter())
-            .zip(leaving.iter_mut());
-        for (w, (((spreads, knows), &informed), left)) in words.enumerate() {
-            if informed | *left == 0 {
-                continue; // Most words, most rounds.
-            }
-            *knows |= informed;
+        let words = spreading.len();
+        // The last round's NEW are not new any more.
+        let mut clear_new = |w: usize| {
             if keep_bytes {
-                for_each_bit(informed, w, |i| nodes[i] = (nodes[i] & !FRESH) | NEW);
-                for_each_bit(*left, w, |i| nodes[i] = (nodes[i] & !PHASE) | STOPPED);
+                for_each_bit(new[w], w, |i| nodes[i] &= !NEW);
             }
-            stopped += left.count_ones();
-            *spreads = (*spreads | informed) & !*left;
-            *left = 0;
+            new[w] = 0;
+        };
+        match sparse {
+            true => {
+                for (s, summary) in new_words.iter_mut().enumerate() {
+                    for_each_bit(*summary, s, &mut clear_new);
+                }
+            }
+            false => (0..words).for_each(clear_new),
         }
+        new_words.fill(0);
+        let mut stopped = 0u32;
+        // Word `w`: its informed, its leavers. Returns whether it still has a spreader, 0 or 1.
+        // Most words of a dense round have neither: only that is checked for them.
+        #[inline(always)]
+        fn settle(
+            w: usize,
+            (informed, left): (u64, &mut u64),
+            (spreads, knows): (&mut u64, &mut u64),
+            known: &mut Known,
+            nodes: Option<&mut [u8]>,
+            stopped: &mut u32,
+        ) -> u64 {
+            if informed | *left != 0 {
+                *knows |= informed;
+                if known.stride != 0 {
+                    known.words[w * known.stride] |= informed;
+                }
+                if let Some(nodes) = nodes {
+                    for_each_bit(informed, w, |i| nodes[i] = (nodes[i] & !FRESH) | NEW);
+                    for_each_bit(*left, w, |i| nodes[i] = (nodes[i] & !PHASE) | STOPPED);
+                }
+                *stopped += left.count_ones();
+                *spreads = (*spreads | informed) & !*left;
+                *left = 0;
+            }
+            u64::from(*spreads != 0)
+        }
+        if sparse {
+            // Who lost interest was spreading at the round's start: the words to visit are
+            // those of the two summaries.
+            for (s, (spreads_summary, &fresh_summary)) in spreading_words
+                .iter_mut()
+                .zip(fresh_words.iter())
+                .enumerate()
+            {
+                let mut still = 0u64;
+                for_each_bit(*spreads_summary | fresh_summary, s, |w| {
+                    let spreads = settle(
+                        w,
+                        (fresh[w], &mut leaving[w]),
+                        (&mut spreading[w], &mut knows[w]),
+                        known,
+                        keep_bytes.then_some(&mut nodes[..]),
+                        &mut stopped,
+                    );
+                    still |= spreads << (w % 64);
+                });
+                *spreads_summary = still;
+            }
+        } else {
+            // 64 words a summary word, its bits gathered in registers.
+            let summaries = spreading_words.iter_mut().zip(fresh_words.iter_mut());
+            for (s, (spreads_summary, fresh_summary)) in summaries.enumerate() {
+                let (mut still, mut told) = (0u64, 0u64);
+                let at = s * 64..words.min(s * 64 + 64);
+                let sets = spreading[at.clone()]
+                    .iter_mut()
+                    .zip(&mut knows[at.clone()])
+                    .zip(&fresh[at.clone()])
+                    .zip(&mut leaving[at.clone()]);
+                for (b, (((spreads, knows), &informed), left)) in sets.enumerate() {
+                    // The informed are the next round's NEW.
+                    told |= u64::from(informed != 0) << b;
+                    still |= settle(
+                        at.start + b,
+                        (informed, left),
+                        (spreads, knows),
+                        known,
+                        keep_bytes.then_some(&mut nodes[..]),
+                        &mut stopped,
+                    ) << b;
+                }
+                *fresh_summary = told;
+                *spreads_summary = still;
+            }
+        }
+        debug_assert!(
+            leaving.iter().all(|&word| word == 0),
+            "a leaver was not spreading"
+        );
         // This round's informed are the next round's NEW; the old NEW set, now all zero, is
         // the next round's FRESH.
         core::mem::swap(new, fresh);
+        core::mem::swap(new_words, fresh_words);
         self.counts.spreading -= stopped;
         self.counts.stopped += stopped;
     }
@@ -824,12 +914,12 @@ fn push_each_lossy<const CRASHED: bool>(
 /// the same; only the target and stop lists between them are gone.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn judge_each(
+fn judge_each<const SPARSE: bool>(
     interest: Interest,
     n: u32,
-    spreading: &[u64],
+    (spreading, spreading_words): (&[u64], &[u64]),
     informed: &[u64],
-    fresh: &mut [u64],
+    (fresh, fresh_words): (&mut [u64], &mut [u64]),
     counters: &mut Counters,
     leaving: &mut [u64],
     rng: &mut GossipRng,
@@ -843,38 +933,45 @@ fn judge_each(
     let coin = Chance::one_in(u32::from(interest.k));
     // Of one length, so one bounds check serves both.
     let fresh = &mut fresh[..informed.len()];
-    for (w, &word) in spreading.iter().enumerate() {
-        // Most words of most rounds of rumor mongering: nobody pushes. Only the spreading set
-        // is walked; the others are read where someone does.
-        if word == 0 {
-            continue;
-        }
-        let mut pushers = word;
-        let (mut knew_all, mut stops) = (0u64, 0u64);
-        while pushers != 0 {
-            let lane = pushers.trailing_zeros();
-            let i = w as u32 * 64 + lane;
-            pushers &= pushers - 1;
-            sent += 1;
-            let to = topology::other_node(n, i, &mut r);
-            let (at, b) = (to as usize / 64, bit(to));
-            let (knew, told) = (informed[at], fresh[at]);
-            newly += u64::from((knew | told) & b == 0);
-            fresh[at] = told | (b & !knew);
-            let knew = knew & b != 0;
-            if counting {
-                knew_all |= u64::from(knew) << lane;
-            } else {
-                // A coin holds no count.
-                let outcome = ContactOutcome::judged(false, knew);
-                let stop = interest.after_contact_with(outcome, &mut 0, || r.chance(coin));
-                stops |= u64::from(stop) << lane;
+    // Most words of most rounds of rumor mongering: nobody pushes. Only the words of the
+    // spreading set's summary are visited; the others are read where someone does.
+    for (s, &summary) in spreading_words.iter().enumerate() {
+        let mut words = summary;
+        while words != 0 {
+            let w = s * 64 + words.trailing_zeros() as usize;
+            words &= words - 1;
+            let word = spreading[w];
+            let mut pushers = word;
+            let (mut knew_all, mut stops) = (0u64, 0u64);
+            while pushers != 0 {
+                let lane = pushers.trailing_zeros();
+                let i = w as u32 * 64 + lane;
+                pushers &= pushers - 1;
+                sent += 1;
+                let to = topology::other_node(n, i, &mut r);
+                let (at, b) = (to as usize / 64, bit(to));
+                let (knew, told) = (informed[at], fresh[at]);
+                let tells = u64::from((knew | told) & b == 0);
+                newly += tells;
+                fresh[at] = told | (b & !knew);
+                if SPARSE {
+                    mark_word(fresh_words, at, tells);
+                }
+                let knew = knew & b != 0;
+                if counting {
+                    knew_all |= u64::from(knew) << lane;
+                } else {
+                    // A coin holds no count.
+                    let outcome = ContactOutcome::judged(false, knew);
+                    let stop = interest.after_contact_with(outcome, &mut 0, || r.chance(coin));
+                    stops |= u64::from(stop) << lane;
+                }
             }
+            if counting {
+                stops = interest.after_contacts_sliced(word, knew_all, counters.word_mut(w));
+            }
+            leaving[w] |= stops;
         }
-        if counting {
-            stops = interest.after_contacts_sliced(word, knew_all, counters.word_mut(w));
-        }
-        leaving[w] |= stops;
     }
     *rng = r;
     Traffic {
@@ -886,28 +983,94 @@ fn judge_each(
     }
 }
 
-/// Sets the bits of `targets` in `known`; returns how many were not set before.
-fn inform_bits(known: &mut [u64], targets: &[u32]) -> u64 {
+/// [`judge_each`] with the rule a constant in each arm, so that its loop is compiled once per
+/// rule (`Interest::after_contact_with` folds to the rule's case).
+#[allow(clippy::too_many_arguments)]
+fn judge_each_rule<const SPARSE: bool>(
+    interest: Interest,
+    n: u32,
+    sets: (&[u64], &[u64]),
+    informed: &[u64],
+    told: (&mut [u64], &mut [u64]),
+    counters: &mut Counters,
+    leaving: &mut [u64],
+    rng: &mut GossipRng,
+) -> Traffic {
+    let rule = |rule| Interest { rule, ..interest };
+    let (c, l, r) = (counters, leaving, rng);
+    match interest.rule {
+        StopRule::Never => unreachable!("judged: a stop rule"),
+        StopRule::FeedbackCounter => judge_each::<SPARSE>(
+            rule(StopRule::FeedbackCounter),
+            n,
+            sets,
+            informed,
+            told,
+            c,
+            l,
+            r,
+        ),
+        StopRule::FeedbackCoin => judge_each::<SPARSE>(
+            rule(StopRule::FeedbackCoin),
+            n,
+            sets,
+            informed,
+            told,
+            c,
+            l,
+            r,
+        ),
+        StopRule::BlindCounter => judge_each::<SPARSE>(
+            rule(StopRule::BlindCounter),
+            n,
+            sets,
+            informed,
+            told,
+            c,
+            l,
+            r,
+        ),
+        StopRule::BlindCoin => {
+            judge_each::<SPARSE>(rule(StopRule::BlindCoin), n, sets, informed, told, c, l, r)
+        }
+    }
+}
+
+/// Sets the bits of `targets` in `known` and, if `SPARSE`, in the summary `told` the words
+/// where that informed someone; returns how many were not set before.
+fn inform_bits<const SPARSE: bool>(known: &mut [u64], told: &mut [u64], targets: &[u32]) -> u64 {
     let mut informed = 0;
     for &to in targets {
         let word = &mut known[to as usize / 64];
         let bit = 1u64 << (to % 64);
-        informed += u64::from(*word & bit == 0);
+        let informs = u64::from(*word & bit == 0);
+        informed += informs;
         *word |= bit;
+        if SPARSE {
+            mark_word(told, to as usize / 64, informs);
+        }
     }
     informed
 }
 
 /// [`inform_bits`] on pairs of words, (knows or is crashed, is crashed), 64 nodes a pair;
 /// returns how many it informed and how many of `targets` were crashed.
-fn inform_bits_or_crashed(known: &mut [u64], targets: &[u32]) -> (u64, u64) {
+fn inform_bits_or_crashed<const SPARSE: bool>(
+    known: &mut [u64],
+    told: &mut [u64],
+    targets: &[u32],
+) -> (u64, u64) {
     let (mut informed, mut dead) = (0, 0);
     for &to in targets {
         let pair = to as usize / 64 * 2;
         let bit = bit(to);
-        informed += u64::from(known[pair] & bit == 0);
+        let informs = u64::from(known[pair] & bit == 0);
+        informed += informs;
         dead += u64::from(known[pair + 1] & bit != 0);
         known[pair] |= bit;
+        if SPARSE {
+            mark_word(told, to as usize / 64, informs);
+        }
     }
     (informed, dead)
 }
@@ -1008,9 +1171,66 @@ struct NodeSets {
     leaving: Vec<u64>,
     /// Crashed.
     crashed: Vec<u64>,
-    /// [`Round::push_phase_bits`]'s scratch: who knows the rumor now, kept so that no round
-    /// allocates.
-    known: Vec<u64>,
+    /// Summaries, one bit per word of a set: a word whose bit is clear is all zero (a set
+    /// bit promises nothing). A round then visits only the words that concern it, where
+    /// sweeping every word cost more than the messages in the rounds of few messages: the
+    /// tail of rumor mongering, a ring's thousands of rounds with a slow front.
+    /// Of `spreading`.
+    spreading_words: Vec<u64>,
+    /// Of `fresh` (all zero between rounds, as `fresh` is).
+    fresh_words: Vec<u64>,
+    /// Of `new`.
+    new_words: Vec<u64>,
+    /// [`Round::push_phase_bits`]'s record of who knows the rumor, kept between rounds.
+    known: Known,
+}
+
+/// Who knows the rumor or is crashed, for the bits push loop: `words` holds, `stride` words
+/// per 64 nodes, the informed set, and with `stride` 2 each word followed by the crashed set's
+/// (so both share a cache line). Between rounds it is the informed set as it is (end of round
+/// adds the informed); `stride` 0 when it is not kept (a change between rounds: it is copied
+/// again when next needed).
+#[derive(Clone, Debug, Default)]
+struct Known {
+    words: Vec<u64>,
+    stride: usize,
+}
+
+impl Known {
+    /// Makes `words` the informed set (with `crashed`, the pairs) unless it is already kept
+    /// with that layout.
+    fn follow(&mut self, informed: &[u64], crashed: Option<&[u64]>) {
+        let stride = if crashed.is_some() { 2 } else { 1 };
+        if self.stride == stride {
+            return;
+        }
+        self.words.clear();
+        match crashed {
+            // A crashed node counts as knowing (it is never informed); the second word of a
+            // pair tells the dead letters apart.
+            Some(crashed) => self
+                .words
+                .extend(informed.iter().zip(crashed).flat_map(|(&s, &c)| [s | c, c])),
+            None => self.words.extend_from_slice(informed),
+        }
+        self.stride = stride;
+    }
+}
+
+/// The summary of a set (see [`NodeSets::spreading_words`]): sets the bit of word `w` when
+/// `any` is 1.
+#[inline(always)]
+fn mark_word(summary: &mut [u64], w: usize, any: u64) {
+    summary[w / 64] |= any << (w % 64);
+}
+
+/// The summary of `set`, one bit per word (see [`NodeSets::spreading_words`]).
+fn summary_of(set: &[u64]) -> Vec<u64> {
+    let mut summary = vec![0; set.len().div_ceil(64)];
+    for (w, &word) in set.iter().enumerate() {
+        mark_word(&mut summary, w, u64::from(word != 0));
+    }
+    summary
 }
 
 /// A node's byte between rounds from its bits in the sets (each 0 or 1) and its byte before,
@@ -1113,6 +1333,10 @@ impl NodeSets {
             self.new[w] = new;
             self.crashed[w] = crashed;
         }
+        self.spreading_words = summary_of(&self.spreading);
+        self.fresh_words = summary_of(&self.fresh);
+        self.new_words = summary_of(&self.new);
+        self.known.stride = 0;
     }
 }
 
@@ -1124,6 +1348,8 @@ struct Round<'a> {
     nodes: &'a mut [u8],
     /// [`NodeSets::fresh`]: set as nodes are informed.
     fresh: &'a mut [u64],
+    /// Its summary, [`NodeSets::fresh_words`].
+    fresh_words: &'a mut [u64],
     /// [`NodeSets::leaving`]: set as nodes lose interest.
     leaving: &'a mut [u64],
     ahead: &'a mut Ahead,
@@ -1142,6 +1368,9 @@ struct Round<'a> {
     interest: Interest,
     /// A node whose first target is chosen by hand (see [`RoundEngine::step_steered`]).
     steer: Option<(u32, u32)>,
+    /// Whether the per-message loops keep `fresh_words` (see [`RoundEngine::end_round`]);
+    /// the others keep it anyway.
+    sparse: bool,
 }
 
 impl Round<'_> {
@@ -1274,9 +1503,10 @@ impl Round<'_> {
     fn push_phase_bits(
         &mut self,
         spreading: &[u64],
+        spreading_words: &[u64],
         informed: &[u64],
         crashed: Option<&[u64]>,
-        known: &mut Vec<u64>,
+        known: &mut Known,
         keep_bytes: bool,
     ) {
         let judged = self.interest.rule != StopRule::Never;
@@ -1291,39 +1521,37 @@ impl Round<'_> {
             _ => None,
         };
         if let Some(n) = judged_each {
-            let interest = self.interest;
-            let rule = |rule| Interest { rule, ..interest };
             let (counters, leaving, rng) = (&mut *self.counters, &mut *self.leaving, &mut self.rng);
-            let fresh = &mut *self.fresh;
-            let mut judge = |interest| {
-                judge_each(
-                    interest, n, spreading, informed, fresh, counters, leaving, rng,
-                )
-            };
-            let t = match interest.rule {
-                StopRule::Never => unreachable!("judged: a stop rule"),
-                StopRule::FeedbackCounter => judge(rule(StopRule::FeedbackCounter)),
-                StopRule::FeedbackCoin => judge(rule(StopRule::FeedbackCoin)),
-                StopRule::BlindCounter => judge(rule(StopRule::BlindCounter)),
-                StopRule::BlindCoin => judge(rule(StopRule::BlindCoin)),
+            let sets = (spreading, spreading_words);
+            let told = (&mut *self.fresh, &mut *self.fresh_words);
+            let interest = self.interest;
+            let t = match self.sparse {
+                true => judge_each_rule::<true>(
+                    interest, n, sets, informed, told, counters, leaving, rng,
+                ),
+                false => judge_each_rule::<false>(
+                    interest, n, sets, informed, told, counters, leaving, rng,
+                ),
             };
             self.traffic += t;
             if keep_bytes {
-                for (w, &informed) in self.fresh.iter().enumerate() {
-                    for_each_bit(informed, w, |i| self.nodes[i] |= SPREADING | FRESH);
+                // A dense round's `judge_each` does not keep the summary.
+                for (s, &summary) in self.fresh_words.iter().enumerate() {
+                    let summary = if self.sparse { summary } else { u64::MAX };
+                    for_each_bit(summary, s, |w| {
+                        let informed = self.fresh.get(w).copied().unwrap_or(0);
+                        for_each_bit(informed, w, |i| self.nodes[i] |= SPREADING | FRESH);
+                    });
                 }
             }
             return;
         }
-        known.clear();
-        match crashed {
-            // A crashed node counts as knowing (it is never informed); the second word of a
-            // pair tells the dead letters apart.
-            Some(crashed) => {
-                known.extend(informed.iter().zip(crashed).flat_map(|(&s, &c)| [s | c, c]))
-            }
-            None => known.extend_from_slice(informed),
-        }
+        known.follow(informed, crashed);
+        let Known {
+            words: known,
+            stride,
+        } = known;
+        let stride = *stride;
         // Anti-entropy on the complete graph: each pusher's targets drawn and marked in one
         // loop, with no batch in between; it has no branch on what it reads, so the reads
         // overlap. Lossless, lossy and crashed runs compiled apart, so none pays for another.
@@ -1373,9 +1601,14 @@ impl Round<'_> {
                     round.draw(pushers, &mut targets)
                 };
                 let through_targets = &targets[..through];
-                let (informed, dead) = match crashed {
-                    Some(_) => inform_bits_or_crashed(known, through_targets),
-                    None => (inform_bits(known, through_targets), 0),
+                let told = &mut *round.fresh_words;
+                let (informed, dead) = match (crashed, round.sparse) {
+                    (Some(_), true) => inform_bits_or_crashed::<true>(known, told, through_targets),
+                    (Some(_), false) => {
+                        inform_bits_or_crashed::<false>(known, told, through_targets)
+                    }
+                    (None, true) => (inform_bits::<true>(known, told, through_targets), 0),
+                    (None, false) => (inform_bits::<false>(known, told, through_targets), 0),
                 };
                 let t = &mut round.traffic;
                 t.sent += through as u64 + lost;
@@ -1384,38 +1617,60 @@ impl Round<'_> {
                 t.informed += informed;
                 t.redundant += through as u64 - informed - dead;
             };
-            for (w, &word) in spreading.iter().enumerate() {
-                let base = w as u32 * 64;
-                if word == u64::MAX {
-                    // Late in a run, most words: all 64 push.
-                    for (lane, slot) in pushers[len..len + 64].iter_mut().enumerate() {
-                        *slot = base + lane as u32;
+            for (s, &summary) in spreading_words.iter().enumerate() {
+                for_each_bit(summary, s, |w| {
+                    let word = spreading[w];
+                    let base = w as u32 * 64;
+                    if word == u64::MAX {
+                        // Late in a run, most words: all 64 push.
+                        for (lane, slot) in pushers[len..len + 64].iter_mut().enumerate() {
+                            *slot = base + lane as u32;
+                        }
+                        len += 64;
+                    } else {
+                        for_each_bit(word, w, |i| {
+                            pushers[len] = i as u32;
+                            len += 1;
+                        });
                     }
-                    len += 64;
-                } else {
-                    for_each_bit(word, w, |i| {
-                        pushers[len] = i as u32;
-                        len += 1;
-                    });
-                }
-                if len > BATCH - 64 {
-                    serve(self, &pushers[..len]);
-                    len = 0;
-                }
+                    if len > BATCH - 64 {
+                        serve(self, &pushers[..len]);
+                        len = 0;
+                    }
+                });
             }
             if len > 0 {
                 serve(self, &pushers[..len]);
             }
         }
         // The informed: in the set and, if kept, FRESH in their bytes, as `deliver` marks them.
-        let stride = if crashed.is_some() { 2 } else { 1 };
-        for (w, &before) in informed.iter().enumerate() {
-            let informed = known[w * stride] & !before & !crashed.map_or(0, |c| c[w]);
-            if informed != 0 {
-                self.fresh[w] = informed;
-                if keep_bytes {
-                    for_each_bit(informed, w, |i| self.nodes[i] |= SPREADING | FRESH);
+        let (fresh, fresh_words, nodes) =
+            (&mut *self.fresh, &mut *self.fresh_words, &mut *self.nodes);
+        let mut settle = |w: usize| {
+            let informed = known[w * stride] & !informed[w] & !crashed.map_or(0, |c| c[w]);
+            fresh[w] = informed;
+            if keep_bytes {
+                for_each_bit(informed, w, |i| nodes[i] |= SPREADING | FRESH);
+            }
+            u64::from(informed != 0)
+        };
+        if fused.is_some() || !self.sparse {
+            // Every word: a dense round (anti-entropy on the complete graph plays few, all
+            // dense), 64 words a summary word.
+            let words = informed.len();
+            for (s, summary) in fresh_words.iter_mut().enumerate() {
+                let mut told = 0;
+                for w in s * 64..words.min(s * 64 + 64) {
+                    told |= settle(w) << (w % 64);
                 }
+                *summary = told;
+            }
+        } else {
+            // The batches marked the words where someone was informed.
+            for (s, summary) in fresh_words.iter_mut().enumerate() {
+                for_each_bit(*summary, s, |w| {
+                    settle(w);
+                });
             }
         }
     }
@@ -1632,6 +1887,7 @@ impl Round<'_> {
             // redundant.
             let informs = got & !self.fresh[w];
             self.fresh[w] |= got;
+            mark_word(self.fresh_words, w, u64::from(got != 0));
             newly += u64::from(informs.count_ones());
             if keep_bytes {
                 for_each_bit(informs, w, |i| self.nodes[i] |= SPREADING | FRESH);
@@ -1706,6 +1962,7 @@ impl Round<'_> {
         let informs = u8::from(*byte & PHASE == SUSCEPTIBLE);
         *byte |= informs * (SPREADING | FRESH);
         self.fresh[to as usize / 64] |= u64::from(informs) << (to % 64);
+        mark_word(self.fresh_words, to as usize / 64, u64::from(informs));
         self.traffic.informed += u64::from(informs);
         self.traffic.redundant += u64::from(1 - informs);
         if informs != 0 {
