@@ -589,11 +589,12 @@ impl RoundEngine {
             self.catch_up_bytes();
         }
         let keep_bytes = !self.bytes_behind;
-        // A round of fewer pushers than words of the sets keeps the summary of who it
-        // informs as it goes, and its end visits only the words of the summaries; a denser
-        // one, whose messages would pay for that more than a sweep of every word costs, sweeps
-        // them at its end (and rebuilds the summaries there).
-        let sparse = (self.counts.spreading as usize) < self.sets.spreading.len();
+        // A round of fewer than about three pushers a word of the sets keeps the summary of
+        // who it informs as it goes, and its end visits only the words of the summaries; a
+        // denser one, whose messages would pay for that more than a sweep of every word
+        // costs, sweeps them at its end (and rebuilds the summaries there). Three measured
+        // best among 1/3, 1, 3 and 8 on the stop rules at 10^6.
+        let sparse = (self.counts.spreading as usize) < 3 * self.sets.spreading.len();
         let mut round = Round {
             nodes: &mut self.nodes,
             fresh: &mut self.sets.fresh,
@@ -849,13 +850,12 @@ fn push_each<const CRASHED: bool>(
 
 /// [`push_each`] with one peer per pusher on the complete graph of `n` nodes (more than 2)
 /// and a loss that takes a draw: each message's peer and fate are drawn together
-/// ([`GossipRng::next_two`]), the same draws in the same order as `push_each` takes them, so
-/// the runs are the same; the two draws' multiplies then overlap rather than wait for each
-/// other, which is what the lossy loop waited on (ratio to the floor at 10^6, loss 10 %:
-/// 2.19-2.24 → 1.80-1.83, with 20 % crashed too 2.40-2.55 → 1.98-2.06). A peer draw that Lemire's method would draw again (about n / 2^32 of them)
-/// goes the long way, from the peer draw on. A loop of its own rather than `push_each` with the
-/// fates passed as a mask: that measured 10-20 % slower on every row of the table, the lossless
-/// ones included.
+/// ([`peer_and_chance`]), the same draws in the same order as `push_each` takes them, so the
+/// runs are the same; the two draws' multiplies then overlap rather than wait for each other,
+/// which is what the lossy loop waited on (ratio to the floor at 10^6, loss 10 %: 2.19-2.24 →
+/// 1.80-1.83, with 20 % crashed too 2.40-2.55 → 1.98-2.06). A loop of its own rather than
+/// `push_each` with the fates passed as a mask: that measured 10-20 % slower on every row of
+/// the table, the lossless ones included.
 #[inline(always)]
 fn push_each_lossy<const CRASHED: bool>(
     n: u32,
@@ -872,15 +872,7 @@ fn push_each_lossy<const CRASHED: bool>(
         while pushers != 0 {
             let i = w as u32 * 64 + pushers.trailing_zeros();
             pushers &= pushers - 1;
-            let [a, b] = r.next_two();
-            let (to, gone) = match GossipRng::below_from(a, n - 1) {
-                Some(index) => (index + u32::from(index >= i), loss.of(b)),
-                None => {
-                    r.back_one();
-                    r.back_one();
-                    (topology::other_node(n, i, &mut r), r.chance(loss))
-                }
-            };
+            let (to, gone) = peer_and_chance(n, i, loss, &mut r);
             sent += 1;
             lost += u64::from(gone);
             let bit = bit(to) * u64::from(!gone);
@@ -911,7 +903,8 @@ fn push_each_lossy<const CRASHED: bool>(
 /// bit planes ([`Interest::after_contacts_sliced`]); a coin is flipped per message, as it is
 /// drawn. Who stops goes into `leaving` a word at a time. The draws are
 /// [`Round::draw_judged`]'s (the peer, then the coin if the rule flips it), so the runs are
-/// the same; only the target and stop lists between them are gone.
+/// the same; only the target and stop lists between them are gone. The blind coin, flipped
+/// after every contact, is drawn with its peer ([`peer_and_chance`]).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn judge_each<const SPARSE: bool>(
@@ -931,6 +924,7 @@ fn judge_each<const SPARSE: bool>(
     let (mut sent, mut newly) = (0u64, 0u64);
     let mut r = rng.clone();
     let coin = Chance::one_in(u32::from(interest.k));
+    let paired = interest.rule == StopRule::BlindCoin && coin.draws();
     // Of one length, so one bounds check serves both.
     let fresh = &mut fresh[..informed.len()];
     // Most words of most rounds of rumor mongering: nobody pushes. Only the words of the
@@ -948,7 +942,10 @@ fn judge_each<const SPARSE: bool>(
                 let i = w as u32 * 64 + lane;
                 pushers &= pushers - 1;
                 sent += 1;
-                let to = topology::other_node(n, i, &mut r);
+                let (to, heads) = match paired {
+                    true => peer_and_chance(n, i, coin, &mut r),
+                    false => (topology::other_node(n, i, &mut r), false),
+                };
                 let (at, b) = (to as usize / 64, bit(to));
                 let (knew, told) = (informed[at], fresh[at]);
                 let tells = u64::from((knew | told) & b == 0);
@@ -963,7 +960,10 @@ fn judge_each<const SPARSE: bool>(
                 } else {
                     // A coin holds no count.
                     let outcome = ContactOutcome::judged(false, knew);
-                    let stop = interest.after_contact_with(outcome, &mut 0, || r.chance(coin));
+                    let stop = interest.after_contact_with(outcome, &mut 0, || match paired {
+                        true => heads,
+                        false => r.chance(coin),
+                    });
                     stops |= u64::from(stop) << lane;
                 }
             }
@@ -980,6 +980,25 @@ fn judge_each<const SPARSE: bool>(
         redundant: sent - newly,
         dead_letters: 0,
         informed: newly,
+    }
+}
+
+/// A peer for `i` among the other nodes of the complete graph of `n` (more than 2) and then
+/// whether `p` (a chance that draws: a loss, a coin) came up: the two draws
+/// [`topology::other_node`] and [`GossipRng::chance`] would take one after the other, taken
+/// together ([`GossipRng::next_two`]) so that their multiplies overlap rather than wait for
+/// each other. A peer draw that Lemire's method would draw again (about n / 2^32 of them)
+/// goes the long way, from the peer draw on.
+#[inline(always)]
+fn peer_and_chance(n: u32, i: u32, p: Chance, r: &mut GossipRng) -> (u32, bool) {
+    let [a, b] = r.next_two();
+    match GossipRng::below_from(a, n - 1) {
+        Some(index) => (index + u32::from(index >= i), p.of(b)),
+        None => {
+            r.back_one();
+            r.back_one();
+            (topology::other_node(n, i, r), r.chance(p))
+        }
     }
 }
 
