@@ -281,6 +281,11 @@ pub struct SweepArgs {
     /// Worker threads (default: one per core). Results do not depend on it.
     #[arg(long, value_name = "T", default_value_t = 0)]
     pub threads: usize,
+    /// A recorded live room (the lines of `grapevine peer --json`), reported and drawn beside
+    /// the simulated points at its size, fanout or loss: each rumor's figures in gossip
+    /// intervals, as a run's in rounds. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub room: Vec<std::path::PathBuf>,
     #[command(flatten)]
     pub plot: PlotArgs,
 }

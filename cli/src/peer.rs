@@ -15,6 +15,7 @@ use grapevine_core::auth::Identity;
 use grapevine_core::lab::conduct::Command as OrderCommand;
 use grapevine_core::lab::live::{LiveConfig, LiveEvent, LiveNode};
 use grapevine_core::lab::mesh::{Answer, LinkTarget, Mesh};
+use grapevine_core::lab::record;
 use grapevine_core::lab::room::Carrier;
 use grapevine_core::lab::rumor::{RumorConfig, RumorEvent};
 use grapevine_core::lab::swim::{MemberState, SwimEvent};
@@ -281,6 +282,13 @@ async fn run_members(args: PeerArgs, url: String, seed: u64) -> Result<(), crate
         args.interval,
         args.loss
     ));
+    // The record's first line: what `grapevine sweep --room` reads the rumors' times by.
+    out.line(record_line(&record::Line::Room {
+        members: args.count,
+        fanout: args.fanout,
+        interval_ms: args.interval,
+        loss: args.loss,
+    }));
     let (stop_tx, stop_rx) = watch::channel(false);
     let statuses: Arc<Mutex<Vec<Status>>> =
         Arc::new(Mutex::new(vec![Status::default(); args.count as usize]));
@@ -1052,12 +1060,12 @@ impl Member {
                     self.status.rumor_arrivals += 1;
                     self.status.latency_ms_total += latency;
                 }
-                out.line(json!({
-                    "event": "rumor",
-                    "peer": me,
-                    "rumor": format!("{}:{}", peer_hex(rumor.id.origin), rumor.id.seq),
-                    "hops": rumor.hops,
-                    "latency_ms": latency,
+                out.line(record_line(&record::Line::Rumor {
+                    peer: me,
+                    rumor: format!("{}:{}", peer_hex(rumor.id.origin), rumor.id.seq),
+                    from: Some(peer_hex(from)),
+                    hops: rumor.hops,
+                    latency_ms: i64::try_from(latency).unwrap_or(i64::MAX),
                 }));
             }
             LiveEvent::Swim(SwimEvent::Member { member, state, .. }) => {
@@ -1084,6 +1092,11 @@ impl Member {
             _ => {}
         }
     }
+}
+
+/// A line of the room's record ([`record::Line`]) as the JSON object it is written as.
+fn record_line(line: &record::Line) -> serde_json::Value {
+    serde_json::to_value(line).unwrap_or_default()
 }
 
 /// Sends one binary relay batch; false when the connection is gone.

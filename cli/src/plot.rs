@@ -20,8 +20,17 @@ pub struct Mark<'a> {
     pub summary: Option<(Summary, u32)>,
 }
 
+/// A recorded room beside the simulated points (`grapevine sweep --room`): its x, its name
+/// for the legend, and the figure's distribution over its rumors.
+pub struct RoomMark<'a> {
+    pub x: f64,
+    pub label: &'a str,
+    pub summary: Option<(Summary, u32)>,
+}
+
 /// Draws `figure` of `marks` into `path`; `x_name` labels the x-axis (a setting's name,
-/// with `categories` when its values are not numbers: then x is their index).
+/// with `categories` when its values are not numbers: then x is their index). `rooms` are
+/// drawn over them in black, each its mean and 95 % interval over its rumors.
 pub fn draw(
     path: &Path,
     figure: &str,
@@ -29,6 +38,7 @@ pub fn draw(
     categories: Option<&[String]>,
     series_name: Option<&str>,
     marks: &[Mark],
+    rooms: &[RoomMark],
 ) -> Result<(), String> {
     // The round engine's figures in words; a lab protocol's by their names.
     let label = ENGINE_FIGURES
@@ -61,6 +71,16 @@ pub fn draw(
         }
         lines.push((name, measured, expected));
     }
+    // Each room's mean and interval (a point, without an interval, from one rumor).
+    let rooms: Vec<(f64, f64, f64, f64, &str)> = rooms
+        .iter()
+        .filter_map(|r| {
+            let (f, n) = r.summary?;
+            let [a, b] = if n > 1 { f.ci95(n) } else { [f.mean; 2] };
+            (lo, hi) = (lo.min(a), hi.max(b));
+            Some((r.x, f.mean, a, b, r.label))
+        })
+        .collect();
     if !lo.is_finite() {
         return Err(format!("no run reached a value of {figure} to plot"));
     }
@@ -69,7 +89,11 @@ pub fn draw(
         (lo - pad).max(if lo >= 0.0 { 0.0 } else { lo - pad }),
         hi + pad,
     );
-    let xs: Vec<f64> = marks.iter().map(|m| m.x).collect();
+    let xs: Vec<f64> = marks
+        .iter()
+        .map(|m| m.x)
+        .chain(rooms.iter().map(|r| r.0))
+        .collect();
     let (x0, x1) = xs
         .iter()
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
@@ -219,6 +243,25 @@ pub fn draw(
                             PathElement::new(vec![(x, y), (x + 8, y)], color.stroke_width(1))
                         });
                 }
+            }
+            for &(x, m, a, b, name) in &rooms {
+                if b > a {
+                    chart
+                        .draw_series([ErrorBar::new_vertical(
+                            x,
+                            a,
+                            m,
+                            b,
+                            BLACK.stroke_width(2),
+                            12,
+                        )])
+                        .map_err(|e| fail(&e))?;
+                }
+                chart
+                    .draw_series([Cross::new((x, m), 6, BLACK.stroke_width(3))])
+                    .map_err(|e| fail(&e))?
+                    .label(format!("{name}: a recorded room, mean over its rumors"))
+                    .legend(|(x, y)| Cross::new((x + 10, y), 5, BLACK.stroke_width(3)));
             }
             chart
                 .configure_series_labels()

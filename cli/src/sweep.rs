@@ -18,6 +18,7 @@ use crate::sim::{SettingsOut, SummaryOut};
 use crate::usage::{check_memory, Usage};
 use grapevine_core::engine::MAX_NODES;
 use grapevine_core::experiment::{play_run, run_seed, RunFigures, Summary};
+use grapevine_core::lab::record::{Line as RecordLine, RoomRun, MEASURED_FIGURES};
 use grapevine_core::rules::MAX_FANOUT;
 use grapevine_core::sweep::{
     self, csv_summary_row, CSV_SUMMARY_HEADER, ENGINE_FIGURES, MAX_POINTS,
@@ -201,6 +202,13 @@ pub fn run(args: SweepArgs) -> Result<(), Usage> {
     if args.shard.is_none() {
         per_run_format(args.per_run, args.format)?;
     }
+    if args.shard.is_some() && !args.room.is_empty() {
+        return Err(Usage(
+            "error: invalid --room: a shard holds part of the runs; a room is drawn beside the \
+             whole sweep"
+                .into(),
+        ));
+    }
     let mut varies: Vec<Vary> = Vec::new();
     for spec in &args.vary {
         let vary = parse_vary(spec, &args)?;
@@ -246,6 +254,18 @@ pub fn run(args: SweepArgs) -> Result<(), Usage> {
         per_run: args.per_run,
         figures,
     };
+    if !args.room.is_empty() && runners.iter().any(|r| r.engine().is_none()) {
+        return Err(Usage(
+            "error: invalid --room: a room's rumors are compared with the round engine's push, \
+             pull or pushpull, not a lab protocol"
+                .into(),
+        ));
+    }
+    let rooms: Vec<Room> = args
+        .room
+        .iter()
+        .map(|file| Room::read(file, &plan))
+        .collect::<Result<_, _>>()?;
     let runs = u64::from(args.runs);
     let (shard, shards) = args.shard.unwrap_or((0, 1));
     // Pair j is run j % R of point j / R; shard I plays the pairs j ≡ I (mod N).
@@ -276,8 +296,16 @@ pub fn run(args: SweepArgs) -> Result<(), Usage> {
             .map(<[RunRow]>::to_vec)
             .collect();
         let expected = |point: usize, figure: &str| runners[point].expected(figure);
-        plot(&args.plot, &plan, &points, &expected, &by_point)?;
-        write_output(&mut out, &plan, &points, &by_point, args.format, args.seed)
+        plot(&args.plot, &plan, &points, &expected, &by_point, &rooms)?;
+        write_output(
+            &mut out,
+            &plan,
+            &points,
+            &by_point,
+            &rooms,
+            args.format,
+            args.seed,
+        )
     };
     report::written(written.and_then(|()| out.flush()))
 }
@@ -437,10 +465,10 @@ pub fn merge(args: MergeArgs) -> Result<(), Usage> {
             .map(|point| runner(&base, point).ok())
             .collect();
         let expected = |point: usize, figure: &str| runners[point].as_ref()?.expected(figure);
-        plot(&args.plot, &plan, &points, &expected, &by_point)?;
+        plot(&args.plot, &plan, &points, &expected, &by_point, &[])?;
     }
     let mut out = output_to(args.out.as_deref())?;
-    let written = write_output(&mut out, &plan, &points, &by_point, args.format, seed);
+    let written = write_output(&mut out, &plan, &points, &by_point, &[], args.format, seed);
     report::written(written.and_then(|()| out.flush()))
 }
 
@@ -593,6 +621,7 @@ fn plot(
     points: &[Point],
     expected: &dyn Fn(usize, &str) -> Option<f64>,
     by_point: &[Vec<RunRow>],
+    rooms: &[Room],
 ) -> Result<(), Usage> {
     let Some(path) = &args.plot else {
         return Ok(());
@@ -643,6 +672,20 @@ fn plot(
             summary,
         })
         .collect();
+    if !rooms.is_empty() && !MEASURED_FIGURES.contains(&figure) {
+        return Err(Usage(format!(
+            "error: invalid --figure: a room measures {}, not {figure}",
+            MEASURED_FIGURES.join(", ")
+        )));
+    }
+    let room_marks: Vec<crate::plot::RoomMark> = rooms
+        .iter()
+        .map(|room| crate::plot::RoomMark {
+            x: room.x,
+            label: &room.name,
+            summary: room.run.summary(figure),
+        })
+        .collect();
     crate::plot::draw(
         path,
         figure,
@@ -650,8 +693,114 @@ fn plot(
         (!numeric).then_some(&x.values[..]),
         plan.vary.get(1).map(|v| v.name.as_str()),
         &marks,
+        &room_marks,
     )
     .map_err(|why| Usage(format!("error: invalid --plot: {why}")))
+}
+
+/// A recorded room beside a sweep (`--room`): its rumors, where it sits on the x-axis, and
+/// its settings as the sweep names them.
+struct Room {
+    /// The file's name, as the table and the plot's legend give it.
+    name: String,
+    run: RoomRun,
+    /// Its settings that the sweep varies, by name (nodes: its members).
+    point: Point,
+    /// Its place on the plot's x-axis.
+    x: f64,
+}
+
+impl Room {
+    /// Reads `file`, a room's record, and places it on `plan`'s axes: every varied setting
+    /// must be one a room has (nodes, fanout, loss, protocol: a room pushes).
+    fn read(file: &Path, plan: &Plan) -> Result<Room, Usage> {
+        let bad = |why: String| Usage(format!("error: invalid --room {}: {why}", file.display()));
+        let text = std::fs::read_to_string(file).map_err(|e| bad(e.to_string()))?;
+        let lines = text
+            .lines()
+            .enumerate()
+            .filter(|(_, line)| !line.trim().is_empty())
+            .map(|(i, line)| {
+                serde_json::from_str::<RecordLine>(line)
+                    .map_err(|e| bad(format!("line {}: {e}", i + 1)))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let run = RoomRun::from_lines(lines).map_err(bad)?;
+        if run.rumors.is_empty() {
+            return Err(bad(
+                "no rumor in it (grapevine peer --rumors 1 --rumor-every 8 --json starts one)"
+                    .into(),
+            ));
+        }
+        let mut point = Point::new();
+        for vary in &plan.vary {
+            let value = match vary.name.as_str() {
+                "nodes" => run.members.to_string(),
+                "fanout" => run.fanout.to_string(),
+                "loss" => run.loss.to_string(),
+                "protocol" => "push".to_string(),
+                other => {
+                    return Err(bad(format!(
+                        "a room is placed by its nodes, fanout, loss or protocol, not {other}"
+                    )))
+                }
+            };
+            point.push((vary.name.clone(), value));
+        }
+        let axis = &plan.vary[0];
+        let x = match sweep::positions(&axis.values) {
+            (_, true) => point[0].1.parse::<f64>().unwrap_or_default(),
+            (_, false) => axis
+                .values
+                .iter()
+                .position(|v| *v == point[0].1)
+                .ok_or_else(|| {
+                    bad(format!(
+                        "its {} is {}, which the sweep does not vary over",
+                        axis.name, point[0].1
+                    ))
+                })? as f64,
+        };
+        let name = file.file_name().map_or_else(
+            || file.display().to_string(),
+            |n| n.to_string_lossy().into(),
+        );
+        Ok(Room {
+            name,
+            run,
+            point,
+            x,
+        })
+    }
+}
+
+/// A room as the JSON output gives it: its file, settings, rumors and measured figures.
+struct RoomReport<'a>(&'a Room);
+
+impl Serialize for RoomReport<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let Room {
+            name, run, point, ..
+        } = self.0;
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("file", name)?;
+        map.serialize_entry("point", &PointOut(point))?;
+        map.serialize_entry("members", &run.members)?;
+        map.serialize_entry("fanout", &run.fanout)?;
+        map.serialize_entry("interval_ms", &run.interval_ms)?;
+        map.serialize_entry("loss", &run.loss)?;
+        map.serialize_entry("rumors", &run.rumors.len())?;
+        for figure in MEASURED_FIGURES {
+            let summary = run.summary(figure);
+            let out = FigureOut {
+                completed: (figure == "rounds_to_full").then_some(summary.map_or(0, |(_, n)| n)),
+                summary: summary.map(|(s, _)| s.into()),
+                ci95: summary.map(|(s, n)| s.ci95(n)),
+            };
+            map.serialize_entry(figure, &out)?;
+        }
+        map.end()
+    }
 }
 
 /// Figure `column`'s distribution over `runs` (those that have it) and how many have it.
@@ -785,6 +934,8 @@ struct SweepReport<'a> {
     vary: Vec<VaryOut<'a>>,
     runs: u32,
     points: Vec<PointReport<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    rooms: Vec<RoomReport<'a>>,
 }
 
 #[derive(Serialize)]
@@ -812,6 +963,7 @@ fn write_output(
     plan: &Plan,
     points: &[Point],
     by_point: &[Vec<RunRow>],
+    rooms: &[Room],
     format: Format,
     seed: u64,
 ) -> std::io::Result<()> {
@@ -833,6 +985,7 @@ fn write_output(
                     .zip(by_point)
                     .map(|(point, runs)| PointReport { point, plan, runs })
                     .collect(),
+                rooms: rooms.iter().map(RoomReport).collect(),
             };
             serde_json::to_writer_pretty(&mut *out, &report).map_err(std::io::Error::other)?;
             writeln!(out)
@@ -894,6 +1047,30 @@ fn write_output(
                 writeln!(out)?;
                 writeln!(out, "{}", describe(point))?;
                 write_table_rows(out, width, &rows(plan, runs))?;
+            }
+            for room in rooms {
+                let run = &room.run;
+                writeln!(out)?;
+                writeln!(
+                    out,
+                    "room {} (recorded: {} members, fanout {}, loss {}, interval {} ms; {} \
+                     rumor{}; times in intervals)",
+                    room.name,
+                    run.members,
+                    run.fanout,
+                    run.loss,
+                    run.interval_ms,
+                    run.rumors.len(),
+                    if run.rumors.len() == 1 { "" } else { "s" }
+                )?;
+                let measured: Vec<Row> = MEASURED_FIGURES
+                    .iter()
+                    .map(|&f| match run.summary(f) {
+                        Some((s, n)) => (f, n, Some(s)),
+                        None => (f, 0, None),
+                    })
+                    .collect();
+                write_table_rows(out, width, &measured)?;
             }
             Ok(())
         }

@@ -539,3 +539,218 @@ fn a_lab_protocols_sweep_is_its_sims_and_its_shards_merge_whole() {
         .unwrap()
     );
 }
+
+/// A live room of `members` native members (`grapevine serve` and `grapevine peer`, over the
+/// relay on loopback) whose one rumor reaches every member: the record `grapevine peer
+/// --json` wrote. Stops the room once the record holds every member's arrival, within a bound
+/// of forty times push's expected time on a complete graph plus the start.
+fn record_a_room(dir: &Path, members: u32) -> std::path::PathBuf {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let dist = dir.join("dist");
+    std::fs::create_dir_all(&dist).unwrap();
+    std::fs::write(
+        dist.join("index.html"),
+        "<!doctype html><title>test</title>",
+    )
+    .unwrap();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_grapevine"))
+        .args(["serve", "--port", "0", "--dist"])
+        .arg(&dist)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no address in the server's first line {first:?}"))
+        .trim_end_matches('/')
+        .to_string();
+    let record = dir.join("room.jsonl");
+    let count = members.to_string();
+    let mut peers = Command::new(env!("CARGO_BIN_EXE_grapevine"))
+        .args([
+            "peer", "--url", &url, "--room", "recorded", "--count", &count,
+        ])
+        .args([
+            "--interval",
+            "200",
+            "--rumors",
+            "1",
+            "--rumor-every",
+            "2",
+            "--seed",
+            "4",
+        ])
+        .arg("--json")
+        .stdout(std::fs::File::create(&record).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Push on a complete graph of `members`: about log2(n) + ln(n) rounds of 200 ms.
+    let n = f64::from(members);
+    let expected = std::time::Duration::from_secs_f64((n.log2() + n.ln()) * 0.2);
+    let bound = std::time::Duration::from_secs(2) + expected * 40;
+    let start = std::time::Instant::now();
+    let heard = || {
+        std::fs::read_to_string(&record)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(r#""event":"rumor""#))
+            .count()
+    };
+    while heard() < members as usize && start.elapsed() < bound {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = peers.kill();
+    let _ = peers.wait();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(
+        heard(),
+        members as usize,
+        "within {bound:?} (the start, then forty times push's expected {expected:?}): arrivals \
+         of the rumor among {members} members"
+    );
+    record
+}
+
+#[test]
+fn a_recorded_room_is_reported_and_drawn_beside_the_sweep() {
+    let dir = tempdir("room");
+    let record = record_a_room(&dir, 8);
+    let text = std::fs::read_to_string(&record).unwrap();
+    assert!(
+        text.starts_with(r#"{"event":"room","fanout":1,"interval_ms":200,"loss":0.0,"members":8}"#),
+        "the record starts with the room's settings: {}",
+        text.lines().next().unwrap_or_default()
+    );
+    let room = record.to_str().unwrap();
+    let plot = dir.join("room.svg");
+    let json: Value = serde_json::from_slice(&stdout(&[
+        "sweep",
+        "--vary",
+        "nodes=4,8,16",
+        "--runs",
+        "20",
+        "--format",
+        "json",
+        "--room",
+        room,
+        "--plot",
+        plot.to_str().unwrap(),
+    ]))
+    .unwrap();
+    let rooms = json["rooms"].as_array().expect("a rooms array");
+    assert_eq!(rooms.len(), 1);
+    let r = &rooms[0];
+    assert_eq!(
+        (r["members"].as_u64(), r["rumors"].as_u64()),
+        (Some(8), Some(1))
+    );
+    assert_eq!(r["point"], serde_json::json!({ "nodes": 8 }));
+    assert_eq!(r["rounds_to_full"]["completed"], 1, "{r}");
+    // In intervals: more than one (it had to cross the room), and within what the test waited.
+    let full = r["rounds_to_full"]["mean"].as_f64().unwrap();
+    assert!(
+        full > 1.0 && full < 400.0,
+        "{full} intervals until all knew"
+    );
+    assert_eq!(r["residue"]["mean"], 0.0);
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    assert!(
+        svg.contains("room.jsonl: a recorded room"),
+        "the legend names the room"
+    );
+    // The table gives it too; CSV and a sweep without --room are as before.
+    let table = String::from_utf8(stdout(&[
+        "sweep", "--vary", "nodes=8", "--runs", "5", "--room", room,
+    ]))
+    .unwrap();
+    assert!(
+        table.contains("room room.jsonl (recorded: 8 members"),
+        "{table}"
+    );
+    let plain: Value = serde_json::from_slice(&stdout(&[
+        "sweep", "--vary", "nodes=8", "--runs", "5", "--format", "json",
+    ]))
+    .unwrap();
+    assert!(plain.get("rooms").is_none());
+
+    // What a room cannot be placed by, and a file that is not a record, are one line each.
+    let refused = |args: &[&str], why: &str| {
+        let out = grapevine(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(why),
+            "{args:?}: {err}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    };
+    refused(
+        &[
+            "sweep",
+            "--vary",
+            "k=1,2",
+            "--stop",
+            "blind-counter",
+            "--runs",
+            "2",
+            "--room",
+            room,
+        ],
+        "a room is placed by its nodes, fanout, loss or protocol, not k",
+    );
+    refused(
+        &[
+            "sweep",
+            "--vary",
+            "nodes=4,8",
+            "--runs",
+            "2",
+            "--room",
+            room,
+            "--figure",
+            "messages_per_node",
+            "--plot",
+            plot.to_str().unwrap(),
+        ],
+        "a room measures rounds_to_full, residue, t_ave, t_last, not messages_per_node",
+    );
+    let not_a_record = dir.join("other.jsonl");
+    std::fs::write(
+        &not_a_record,
+        "{\"event\":\"rumor\",\"peer\":\"a\",\"rumor\":\"a:0\",\"hops\":0,\"latency_ms\":0}\n",
+    )
+    .unwrap();
+    refused(
+        &[
+            "sweep",
+            "--vary",
+            "nodes=4,8",
+            "--runs",
+            "2",
+            "--room",
+            not_a_record.to_str().unwrap(),
+        ],
+        "line 1: a room's record starts with its settings",
+    );
+    std::fs::write(&not_a_record, "not json\n").unwrap();
+    refused(
+        &[
+            "sweep",
+            "--vary",
+            "nodes=4,8",
+            "--runs",
+            "2",
+            "--room",
+            not_a_record.to_str().unwrap(),
+        ],
+        "line 1: expected",
+    );
+}

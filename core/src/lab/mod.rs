@@ -37,6 +37,7 @@ mod node;
 mod peers;
 pub mod protocol;
 pub mod push_sum;
+pub mod record;
 mod registry;
 pub mod role;
 pub mod room;

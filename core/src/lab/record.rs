@@ -1,0 +1,305 @@
+//! A live room's run as data: the lines `grapevine peer --json` writes (JSON lines, one event
+//! a line), read back into each rumor's arrivals and its figures measured in gossip intervals,
+//! the simulator's rounds, so that a recorded room can be drawn beside the simulator's runs of
+//! the same size, fanout and loss (`grapevine sweep --room FILE`).
+//!
+//! A record starts with a [`Line::Room`] (the settings the room ran with); a
+//! [`Line::Rumor`] says that a member learned a rumor, from whom, at how many hops and how long
+//! after the rumor's birth; every other line (members' statuses, conductor's orders, the
+//! summary) is kept out of the figures. The types are serde's, so every reader parses the same
+//! lines the same way; the core itself reads no text (the command line parses with
+//! `serde_json`).
+//!
+//! A rumor's figures are those of a simulated run, with time in intervals instead of rounds:
+//! a room is asynchronous, and a member pushes once an interval, as a simulated node does once
+//! a round. A recorded room has a member clock each: times are the member's arrival minus the
+//! rumor's birth on the origin's clock, so machines whose clocks disagree shift them.
+
+use crate::experiment::Summary;
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+/// One line of a room's record.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum Line {
+    /// The room's settings, the record's first line.
+    Room {
+        /// Members recorded: `grapevine peer --count`'s (the record holds what they heard).
+        members: u32,
+        /// Peers a member pushes to each interval.
+        fanout: u8,
+        /// The gossip interval, ms.
+        interval_ms: u32,
+        /// Loss on send, 0 to 1.
+        loss: f64,
+    },
+    /// Member `peer` learned `rumor` (`origin:seq`) from `from` (itself for the rumor's
+    /// origin; absent in records written before 2026-12-07), `hops` hops from the origin,
+    /// `latency_ms` after the rumor's birth.
+    Rumor {
+        /// Who learned it (16 hex digits).
+        peer: String,
+        /// Which rumor: its origin's id and number, `origin:seq`.
+        rumor: String,
+        /// Who told it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
+        /// Hops from the origin.
+        hops: u16,
+        /// How long after the rumor's birth, ms (negative when clocks disagree).
+        latency_ms: i64,
+    },
+    /// Any other event: members' statuses, orders, the summary.
+    #[serde(other)]
+    Other,
+}
+
+/// A recorded room: its settings and what each rumor did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RoomRun {
+    /// Members recorded.
+    pub members: u32,
+    /// Fanout.
+    pub fanout: u8,
+    /// Interval, ms.
+    pub interval_ms: u32,
+    /// Loss.
+    pub loss: f64,
+    /// Each rumor's arrivals, in the order the rumors first appear.
+    pub rumors: Vec<RumorRun>,
+}
+
+/// One rumor across a recorded room.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RumorRun {
+    /// `origin:seq`.
+    pub rumor: String,
+    /// Each member that learned it, once (its first line), with how long after the birth, ms,
+    /// and whether it is the origin.
+    pub arrivals: BTreeMap<String, (i64, bool)>,
+}
+
+/// A rumor's figures, as a simulated run's ([`crate::experiment::RunFigures`]), in intervals.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Measured {
+    /// When the last member learned it, if every member recorded did.
+    pub rounds_to_full: Option<f64>,
+    /// Share of the members recorded that never learned it.
+    pub residue: f64,
+    /// Mean time at which a member other than the origin learned it (0 if none did).
+    pub t_ave: f64,
+    /// When the last member learned it (0 if none did).
+    pub t_last: f64,
+}
+
+/// The figures a recorded room has, by their names in a sweep's output.
+pub const MEASURED_FIGURES: [&str; 4] = ["rounds_to_full", "residue", "t_ave", "t_last"];
+
+impl RoomRun {
+    /// The room of a record's lines, numbered from 1 in errors: the first MUST be
+    /// [`Line::Room`], with at least one member and an interval; a rumor line's member is
+    /// counted once per rumor (its first line).
+    pub fn from_lines(lines: impl IntoIterator<Item = Line>) -> Result<RoomRun, String> {
+        let mut lines = lines.into_iter();
+        let Some(Line::Room {
+            members,
+            fanout,
+            interval_ms,
+            loss,
+        }) = lines.next()
+        else {
+            return Err(
+                "line 1: a room's record starts with its settings, {\"event\":\"room\",...} \
+                 (grapevine peer --json writes it)"
+                    .into(),
+            );
+        };
+        if members == 0 || interval_ms == 0 || !(0.0..=1.0).contains(&loss) {
+            return Err(format!(
+                "line 1: a room of {members} members, interval {interval_ms} ms, loss {loss}: \
+                 none of them can be recorded"
+            ));
+        }
+        let mut rumors: Vec<RumorRun> = Vec::new();
+        for line in lines {
+            let Line::Rumor {
+                peer,
+                rumor,
+                from,
+                latency_ms,
+                ..
+            } = line
+            else {
+                continue;
+            };
+            let origin = from.as_deref() == Some(peer.as_str());
+            let at = match rumors.iter().position(|r| r.rumor == rumor) {
+                Some(at) => at,
+                None => {
+                    rumors.push(RumorRun {
+                        rumor,
+                        arrivals: BTreeMap::new(),
+                    });
+                    rumors.len() - 1
+                }
+            };
+            rumors[at]
+                .arrivals
+                .entry(peer)
+                .or_insert((latency_ms, origin));
+        }
+        Ok(RoomRun {
+            members,
+            fanout,
+            interval_ms,
+            loss,
+            rumors,
+        })
+    }
+
+    /// Each rumor's figures.
+    pub fn measured(&self) -> Vec<Measured> {
+        self.rumors
+            .iter()
+            .map(|r| r.measured(self.members, self.interval_ms))
+            .collect()
+    }
+
+    /// `figure` (one of [`MEASURED_FIGURES`]) over the rumors that reached it, as a sweep
+    /// summarises a point's runs; `None` for a figure a room does not measure, or that no
+    /// rumor reached.
+    pub fn summary(&self, figure: &str) -> Option<(Summary, u32)> {
+        let pick = |m: &Measured| match figure {
+            "rounds_to_full" => m.rounds_to_full,
+            "residue" => Some(m.residue),
+            "t_ave" => Some(m.t_ave),
+            "t_last" => Some(m.t_last),
+            _ => None,
+        };
+        Summary::of_present(self.measured().iter().map(pick))
+    }
+}
+
+impl RumorRun {
+    /// Its figures in a room of `members` gossiping every `interval_ms`.
+    pub fn measured(&self, members: u32, interval_ms: u32) -> Measured {
+        let interval = f64::from(interval_ms);
+        let informed = self.arrivals.len().min(members as usize);
+        let others: Vec<f64> = self
+            .arrivals
+            .values()
+            .filter(|(_, origin)| !origin)
+            .map(|&(ms, _)| ms.max(0) as f64 / interval)
+            .collect();
+        let t_last = self
+            .arrivals
+            .values()
+            .map(|&(ms, _)| ms.max(0) as f64 / interval)
+            .fold(0.0, f64::max);
+        Measured {
+            rounds_to_full: (informed == members as usize).then_some(t_last),
+            residue: 1.0 - informed as f64 / f64::from(members),
+            t_ave: match others.len() {
+                0 => 0.0,
+                n => others.iter().sum::<f64>() / n as f64,
+            },
+            t_last,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rumor(peer: &str, from: &str, latency_ms: i64) -> Line {
+        Line::Rumor {
+            peer: peer.into(),
+            rumor: "a:0".into(),
+            from: Some(from.into()),
+            hops: 1,
+            latency_ms,
+        }
+    }
+
+    #[test]
+    fn a_rumors_figures_are_a_runs_in_intervals() {
+        let room = Line::Room {
+            members: 4,
+            fanout: 1,
+            interval_ms: 500,
+            loss: 0.0,
+        };
+        let lines = [
+            room.clone(),
+            rumor("a", "a", 0),
+            Line::Other,
+            rumor("b", "a", 500),
+            rumor("c", "b", 1_500),
+            // A second line for a member counts once.
+            rumor("c", "a", 2_000),
+        ];
+        let run = RoomRun::from_lines(lines.clone()).unwrap();
+        assert_eq!(run.rumors.len(), 1);
+        let m = run.measured()[0];
+        assert_eq!(m.rounds_to_full, None, "d never heard it");
+        assert_eq!(m.residue, 0.25);
+        assert_eq!(m.t_ave, 2.0, "b at 1, c at 3 intervals");
+        assert_eq!(m.t_last, 3.0);
+        let mut all = lines.to_vec();
+        all.push(rumor("d", "c", 2_500));
+        let run = RoomRun::from_lines(all).unwrap();
+        assert_eq!(run.measured()[0].rounds_to_full, Some(5.0));
+        let (summary, n) = run.summary("rounds_to_full").unwrap();
+        assert_eq!((summary.mean, n), (5.0, 1));
+        assert!(run.summary("messages_per_node").is_none());
+    }
+
+    #[test]
+    fn the_lines_grapevine_peer_writes_are_read() {
+        let text = [
+            r#"{"event":"room","members":2,"fanout":1,"interval_ms":500,"loss":0.1}"#,
+            r#"{"event":"member","peer":"00000000000000aa","member":"00000000000000bb","status":"alive"}"#,
+            r#"{"event":"rumor","peer":"00000000000000aa","rumor":"00000000000000aa:0","from":"00000000000000aa","hops":0,"latency_ms":0}"#,
+            // Written before records said from whom.
+            r#"{"event":"rumor","peer":"00000000000000bb","rumor":"00000000000000aa:0","hops":1,"latency_ms":750}"#,
+            r#"{"event":"summary","room":"class","sent":12,"theory":{"push_ms":1500.0}}"#,
+        ];
+        let lines: Vec<Line> = text
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines[1], Line::Other);
+        assert_eq!(lines[4], Line::Other);
+        let run = RoomRun::from_lines(lines).unwrap();
+        assert_eq!(
+            (run.members, run.fanout, run.interval_ms, run.loss),
+            (2, 1, 500, 0.1)
+        );
+        let m = run.measured()[0];
+        assert_eq!((m.rounds_to_full, m.t_ave), (Some(1.5), 1.5));
+        // And what is written is read back.
+        let line = rumor("b", "a", 7);
+        let json = serde_json::to_string(&line).unwrap();
+        assert!(json.starts_with(r#"{"event":"rumor","#), "{json}");
+        assert_eq!(serde_json::from_str::<Line>(&json).unwrap(), line);
+    }
+
+    #[test]
+    fn a_record_without_its_settings_is_refused_with_its_line() {
+        let err = RoomRun::from_lines([rumor("a", "a", 0)]).unwrap_err();
+        assert!(err.starts_with("line 1:"), "{err}");
+        let err = RoomRun::from_lines([Line::Room {
+            members: 0,
+            fanout: 1,
+            interval_ms: 500,
+            loss: 0.0,
+        }])
+        .unwrap_err();
+        assert!(err.contains("0 members"), "{err}");
+    }
+}
