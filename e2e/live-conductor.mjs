@@ -7,7 +7,10 @@
 // (scripts/test).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { serveDist, CLI } from './browser.mjs';
 import { liveChromium, liveTab, nativePeers, until, rumorIds, sleep } from './live.mjs';
@@ -137,6 +140,27 @@ test('a conductor steers the room; students cannot; every tab draws the room and
   const tree = await edges(s2);
   assert.equal(new Set(tree.map((e) => e[1])).size, everyone.length - 1, 'each member told once');
   assert.ok(!tree.some((e) => e[1] === teacher.id), 'nobody told the origin');
+
+  // The room as data: the conductor downloads the room's record (the lines `grapevine peer
+  // --json` writes), and `grapevine sweep --room` reads it beside the simulator.
+  const [download] = await Promise.all([teacher.waitForEvent('download'), teacher.getByTestId('conductor-record').click()]);
+  assert.match(download.suggestedFilename(), /^grapevine-room-conducted\.jsonl$/);
+  const record = readFileSync(await download.path(), 'utf8');
+  const lines = record.trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual({ ...lines[0], interval_ms: undefined }, { event: 'room', members: everyone.length, fanout: 3, loss: 0, interval_ms: undefined });
+  const arrivals = lines.filter((l) => l.event === 'rumor' && l.rumor === id);
+  assert.deepEqual(arrivals.map((l) => l.peer).sort(), [...everyone].sort(), 'every member\'s arrival');
+  assert.deepEqual(arrivals.filter((l) => l.from === l.peer).map((l) => l.peer), [teacher.id], 'the origin told itself');
+  assert.ok(arrivals.every((l) => everyone.includes(l.from)), 'each told by a member');
+  assert.ok(lines.some((l) => l.event === 'link'), 'the members\' links');
+  const file = join(mkdtempSync(join(tmpdir(), 'room-')), 'room.jsonl');
+  writeFileSync(file, record);
+  const swept = spawnSync(CLI, ['sweep', '--vary', `nodes=4,${everyone.length},16`, '--fanout', '3', '--runs', '10', '--room', file, '--format', 'json'], { encoding: 'utf8' });
+  assert.equal(swept.status, 0, swept.stderr);
+  const [r] = JSON.parse(swept.stdout).rooms;
+  assert.deepEqual([r.point.nodes, r.members, r.fanout, r.rumors, r.rounds_to_full.completed], [everyone.length, everyone.length, 3, 1, 1]);
+  // The split held it back 10 s: many intervals, not fewer than the simulator's least.
+  assert.ok(r.rounds_to_full.mean > 1, JSON.stringify(r));
 
   // Freeze a student from the picture, then thaw it.
   await teacher.locator(`[data-testid=room-node][data-peer="${s2.id}"]`).click();

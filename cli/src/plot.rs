@@ -85,9 +85,17 @@ pub fn draw(
         return Err(format!("no run reached a value of {figure} to plot"));
     }
     let pad = ((hi - lo) * 0.08).max(hi.abs() * 0.02).max(1e-9);
+    // Room above the highest point for the legend in a top corner, a line per entry: what is
+    // drawn is not hidden under it.
+    let entries = lines
+        .iter()
+        .map(|(_, _, expected)| if expected.is_empty() { 1 } else { 2 })
+        .sum::<usize>()
+        + rooms.len();
+    let legend = (hi - lo).max(pad) * 0.05 * entries as f64;
     let (y0, y1) = (
         (lo - pad).max(if lo >= 0.0 { 0.0 } else { lo - pad }),
-        hi + pad,
+        hi + pad + legend,
     );
     let xs: Vec<f64> = marks
         .iter()
@@ -114,9 +122,10 @@ pub fn draw(
     let highest = |from: f64, to: f64| {
         lines
             .iter()
-            .flat_map(|(_, m, _)| m.iter())
-            .filter(|&&(x, ..)| from <= x && x <= to)
-            .fold(f64::NEG_INFINITY, |h, &(_, _, _, b)| h.max(b))
+            .flat_map(|(_, m, _)| m.iter().map(|&(x, _, _, b)| (x, b)))
+            .chain(rooms.iter().map(|&(x, _, _, b, _)| (x, b)))
+            .filter(|&(x, _)| from <= x && x <= to)
+            .fold(f64::NEG_INFINITY, |h, (_, b)| h.max(b))
     };
     let third = (x1 - x0) / 3.0;
     let legend_at = if highest(x0, x0 + third) < highest(x1 - third, x1) {

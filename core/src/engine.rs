@@ -475,7 +475,9 @@ impl RoundEngine {
         self.counts.crashed -= 1;
         if phase == Phase::Spreading {
             self.sets.spreading[node as usize / 64] |= bit(node);
-            mark_word(&mut self.sets.spreading_words, node as usize / 64, 1);
+            if !LEAN {
+                mark_word(&mut self.sets.spreading_words, node as usize / 64, 1);
+            }
         }
         self.sets.crashed[node as usize / 64] &= !bit(node);
         self.sets.known.stride = 0;
@@ -594,7 +596,8 @@ impl RoundEngine {
         // denser one, whose messages would pay for that more than a sweep of every word
         // costs, sweeps them at its end (and rebuilds the summaries there). Three measured
         // best among 1/3, 1, 3 and 8 on the stop rules at 10^6.
-        let sparse = (self.counts.spreading as usize) < 3 * self.sets.spreading.len();
+        // The page (see [`LEAN`]) keeps the sweeps alone: code it downloads first.
+        let sparse = !LEAN && (self.counts.spreading as usize) < 3 * self.sets.spreading.len();
         let mut round = Round {
             nodes: &mut self.nodes,
             fresh: &mut self.sets.fresh,
@@ -663,6 +666,7 @@ impl RoundEngine {
     /// did not keep `fresh_words`). The node bytes only when they are kept (see
     /// [`RoundEngine::bytes_behind`]).
     fn end_round(&mut self, sparse: bool) {
+        let sparse = sparse && !LEAN;
         let NodeSets {
             spreading,
             informed: knows,
@@ -691,6 +695,14 @@ impl RoundEngine {
                     for_each_bit(*summary, s, &mut clear_new);
                 }
             }
+            false if LEAN => {
+                if keep_bytes {
+                    for (w, &word) in new.iter().enumerate() {
+                        for_each_bit(word, w, |i| nodes[i] &= !NEW);
+                    }
+                }
+                new.fill(0);
+            }
             false => (0..words).for_each(clear_new),
         }
         new_words.fill(0);
@@ -708,7 +720,7 @@ impl RoundEngine {
         ) -> u64 {
             if informed | *left != 0 {
                 *knows |= informed;
-                if known.stride != 0 {
+                if !LEAN && known.stride != 0 {
                     known.words[w * known.stride] |= informed;
                 }
                 if let Some(nodes) = nodes {
@@ -742,6 +754,26 @@ impl RoundEngine {
                     still |= spreads << (w % 64);
                 });
                 *spreads_summary = still;
+            }
+        } else if LEAN {
+            // The page's engine: every word, no summary kept, and the known set copied again
+            // when next needed (less code to download; see `LEAN`).
+            known.stride = 0;
+            let sets = spreading
+                .iter_mut()
+                .zip(knows.iter_mut())
+                .zip(fresh.iter())
+                .zip(leaving.iter_mut());
+            for (w, (((spreads, knows), &informed), left)) in sets.enumerate() {
+                let nodes = keep_bytes.then_some(&mut nodes[..]);
+                settle(
+                    w,
+                    (informed, left),
+                    (spreads, knows),
+                    known,
+                    nodes,
+                    &mut stopped,
+                );
             }
         } else {
             // 64 words a summary word, its bits gathered in registers.
@@ -1162,7 +1194,8 @@ const BATCH: usize = 256;
 /// load is budgeted (`e2e/parts.test.mjs`), since every loop compiled apart is code a student
 /// downloads before the first network is drawn. Every loop gives the same run
 /// (`every_loop_gives_the_same_run`, and the wasm build's trace hashes are pinned), so this
-/// changes speed only: the page's engine keeps the plain instance's loop and the batches.
+/// changes speed only: the page's engine keeps the plain instance's loop and the batches, and
+/// no summary of the bit sets (every round sweeps every word).
 const LEAN: bool = cfg!(target_arch = "wasm32");
 
 /// Bit sets over the nodes, 64 a word, so that a round touches only the nodes it concerns:
@@ -1245,6 +1278,9 @@ fn mark_word(summary: &mut [u64], w: usize, any: u64) {
 
 /// The summary of `set`, one bit per word (see [`NodeSets::spreading_words`]).
 fn summary_of(set: &[u64]) -> Vec<u64> {
+    if LEAN {
+        return Vec::new(); // The page's engine keeps none.
+    }
     let mut summary = vec![0; set.len().div_ceil(64)];
     for (w, &word) in set.iter().enumerate() {
         mark_word(&mut summary, w, u64::from(word != 0));
@@ -1587,6 +1623,9 @@ impl Round<'_> {
                     1
                 };
                 match (loss, crashed.is_some()) {
+                    // The page's engine takes this loop for the plain instance only (see
+                    // `LEAN`): the others are code it would download and never run.
+                    _ if LEAN => push_each::<false>(one, Chance::NEVER, spreading, known, rng),
                     (Chance::NEVER, false) => {
                         push_each::<false>(one, Chance::NEVER, spreading, known, rng)
                     }
@@ -1603,7 +1642,7 @@ impl Round<'_> {
                 let any = |i: u32, rng: &mut GossipRng, out: &mut [u32]| {
                     graph.choose_peers(i, fanout, rng, out)
                 };
-                match crashed.is_some() {
+                match crashed.is_some() && !LEAN {
                     false => push_each::<false>(any, loss, spreading, known, rng),
                     true => push_each::<true>(any, loss, spreading, known, rng),
                 }
@@ -1621,7 +1660,7 @@ impl Round<'_> {
                 };
                 let through_targets = &targets[..through];
                 let told = &mut *round.fresh_words;
-                let (informed, dead) = match (crashed, round.sparse) {
+                let (informed, dead) = match (crashed, round.sparse && !LEAN) {
                     (Some(_), true) => inform_bits_or_crashed::<true>(known, told, through_targets),
                     (Some(_), false) => {
                         inform_bits_or_crashed::<false>(known, told, through_targets)
@@ -1636,8 +1675,10 @@ impl Round<'_> {
                 t.informed += informed;
                 t.redundant += through as u64 - informed - dead;
             };
-            for (s, &summary) in spreading_words.iter().enumerate() {
-                for_each_bit(summary, s, |w| {
+            // A word's pushers into the batch, served when it is nearly full.
+            macro_rules! push_word {
+                ($w:expr) => {{
+                    let w: usize = $w;
                     let word = spreading[w];
                     let base = w as u32 * 64;
                     if word == u64::MAX {
@@ -1656,13 +1697,36 @@ impl Round<'_> {
                         serve(self, &pushers[..len]);
                         len = 0;
                     }
-                });
+                }};
+            }
+            if LEAN {
+                // The page's engine keeps no summary: every word (see `LEAN`).
+                for w in 0..spreading.len() {
+                    push_word!(w);
+                }
+            } else {
+                for (s, &summary) in spreading_words.iter().enumerate() {
+                    for_each_bit(summary, s, |w| push_word!(w));
+                }
             }
             if len > 0 {
                 serve(self, &pushers[..len]);
             }
         }
         // The informed: in the set and, if kept, FRESH in their bytes, as `deliver` marks them.
+        if LEAN {
+            // The page's engine keeps no summary (see `LEAN`).
+            for (w, &before) in informed.iter().enumerate() {
+                let informed = known[w * stride] & !before & !crashed.map_or(0, |c| c[w]);
+                if informed != 0 {
+                    self.fresh[w] = informed;
+                    if keep_bytes {
+                        for_each_bit(informed, w, |i| self.nodes[i] |= SPREADING | FRESH);
+                    }
+                }
+            }
+            return;
+        }
         let (fresh, fresh_words, nodes) =
             (&mut *self.fresh, &mut *self.fresh_words, &mut *self.nodes);
         let mut settle = |w: usize| {
@@ -1906,7 +1970,9 @@ impl Round<'_> {
             // redundant.
             let informs = got & !self.fresh[w];
             self.fresh[w] |= got;
-            mark_word(self.fresh_words, w, u64::from(got != 0));
+            if !LEAN {
+                mark_word(self.fresh_words, w, u64::from(got != 0));
+            }
             newly += u64::from(informs.count_ones());
             if keep_bytes {
                 for_each_bit(informs, w, |i| self.nodes[i] |= SPREADING | FRESH);
@@ -1981,7 +2047,9 @@ impl Round<'_> {
         let informs = u8::from(*byte & PHASE == SUSCEPTIBLE);
         *byte |= informs * (SPREADING | FRESH);
         self.fresh[to as usize / 64] |= u64::from(informs) << (to % 64);
-        mark_word(self.fresh_words, to as usize / 64, u64::from(informs));
+        if !LEAN {
+            mark_word(self.fresh_words, to as usize / 64, u64::from(informs));
+        }
         self.traffic.informed += u64::from(informs);
         self.traffic.redundant += u64::from(1 - informs);
         if informs != 0 {

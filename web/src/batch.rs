@@ -312,9 +312,14 @@ impl Reply {
 
 /// A `blob:` URL of `csv`, for a download link (revoke it when the link goes).
 pub fn csv_url(csv: &str) -> String {
-    let parts = js_sys::Array::of1(&JsValue::from_str(csv));
+    text_url(csv, "text/csv")
+}
+
+/// A `blob:` URL of `text` of type `mime`, for a download (revoke it when done).
+pub fn text_url(text: &str, mime: &str) -> String {
+    let parts = js_sys::Array::of1(&JsValue::from_str(text));
     let options = web_sys::BlobPropertyBag::new();
-    options.set_type("text/csv");
+    options.set_type(mime);
     web_sys::Blob::new_with_str_sequence_and_options(&parts, &options)
         .and_then(|blob| web_sys::Url::create_object_url_with_blob(&blob))
         .unwrap_or_default()

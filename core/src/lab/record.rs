@@ -15,7 +15,11 @@
 //! a round. A recorded room has a member clock each: times are the member's arrival minus the
 //! rumor's birth on the origin's clock, so machines whose clocks disagree shift them.
 
+use super::room::RoomMember;
+use super::rumor::RumorId;
+use super::NodeId;
 use crate::experiment::Summary;
+use crate::signal::peer_hex;
 use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
@@ -53,9 +57,77 @@ pub enum Line {
         /// How long after the rumor's birth, ms (negative when clocks disagree).
         latency_ms: i64,
     },
-    /// Any other event: members' statuses, orders, the summary.
+    /// Member `peer` holds `member` as `status` (`alive`, `suspect`, `dead`, `left`).
+    Member {
+        /// Who says it.
+        peer: String,
+        /// Of whom.
+        member: String,
+        /// The state.
+        status: String,
+    },
+    /// Member `peer` holds a link to `member`, carried `carrier` (`direct`, `turn`, `relay`).
+    Link {
+        /// One end.
+        peer: String,
+        /// The other.
+        member: String,
+        /// What carries it.
+        carrier: String,
+    },
+    /// Any other event: orders, the summary.
     #[serde(other)]
     Other,
+}
+
+/// A room's record as one member sees it (the conductor's page exports it): the settings
+/// (`members`: those listed and not gone), each rumor in `rumors` (id, birth on its origin's
+/// clock) as every member's own record says it heard it, then each member's status and links.
+/// The records are the room view's (see [`super::room`]): a member keeps its last
+/// [`super::room::HEARD_SLOTS`] rumors.
+pub fn room_lines(
+    me: NodeId,
+    room: &[RoomMember],
+    rumors: &[(RumorId, u64)],
+    (fanout, interval_ms, loss): (u8, u32, f64),
+) -> Vec<Line> {
+    let members = room.iter().filter(|m| m.status.is_member()).count() as u32;
+    let mut lines = alloc::vec![Line::Room {
+        members,
+        fanout,
+        interval_ms,
+        loss,
+    }];
+    for &(id, born_ms) in rumors {
+        let name = format!("{}:{}", peer_hex(id.origin), id.seq);
+        for m in room {
+            if let Some(h) = m.heard(id) {
+                let after = (i128::from(h.at_ms) - i128::from(born_ms)).clamp(-(1 << 53), 1 << 53);
+                lines.push(Line::Rumor {
+                    peer: peer_hex(m.id),
+                    rumor: name.clone(),
+                    from: Some(peer_hex(h.from)),
+                    hops: h.hops,
+                    latency_ms: after as i64,
+                });
+            }
+        }
+    }
+    for m in room {
+        lines.push(Line::Member {
+            peer: peer_hex(me),
+            member: peer_hex(m.id),
+            status: m.status.name().into(),
+        });
+        for &(to, carrier) in &m.record.links {
+            lines.push(Line::Link {
+                peer: peer_hex(m.id),
+                member: peer_hex(to),
+                carrier: carrier.name().into(),
+            });
+        }
+    }
+    lines
 }
 
 /// A recorded room: its settings and what each rumor did.
@@ -273,7 +345,7 @@ mod tests {
             .iter()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
-        assert_eq!(lines[1], Line::Other);
+        assert!(matches!(lines[1], Line::Member { .. }));
         assert_eq!(lines[4], Line::Other);
         let run = RoomRun::from_lines(lines).unwrap();
         assert_eq!(
@@ -287,6 +359,73 @@ mod tests {
         let json = serde_json::to_string(&line).unwrap();
         assert!(json.starts_with(r#"{"event":"rumor","#), "{json}");
         assert_eq!(serde_json::from_str::<Line>(&json).unwrap(), line);
+    }
+
+    #[test]
+    fn a_rooms_records_are_exported_as_the_lines_a_sweep_reads() {
+        use crate::lab::room::{Carrier, Heard, Record};
+        use crate::lab::swim::MemberState;
+        let id = |n: u64| NodeId(n);
+        let rumor = RumorId {
+            origin: id(1),
+            seq: 0,
+        };
+        let heard = |from: u64, at_ms: u64, hops: u16| Heard {
+            rumor,
+            from: id(from),
+            at_ms,
+            hops,
+            stopped_ms: None,
+        };
+        let member = |n: u64, status, heard: Option<Heard>| RoomMember {
+            id: id(n),
+            status,
+            me: n == 1,
+            record: Record {
+                links: alloc::vec![(id(n % 3 + 1), Carrier::Relay)],
+                heard: heard.into_iter().collect(),
+                guess: None,
+            },
+        };
+        let room = [
+            member(1, MemberState::Alive, Some(heard(1, 10_000, 0))),
+            member(2, MemberState::Alive, Some(heard(1, 10_400, 1))),
+            member(3, MemberState::Suspect, Some(heard(2, 11_000, 2))),
+            // Gone: not counted among the members.
+            member(4, MemberState::Left, None),
+        ];
+        let lines = room_lines(id(1), &room, &[(rumor, 10_000)], (1, 200, 0.0));
+        assert_eq!(
+            lines[0],
+            Line::Room {
+                members: 3,
+                fanout: 1,
+                interval_ms: 200,
+                loss: 0.0
+            }
+        );
+        assert_eq!(lines[3], {
+            Line::Rumor {
+                peer: peer_hex(id(3)),
+                rumor: alloc::format!("{}:0", peer_hex(id(1))),
+                from: Some(peer_hex(id(2))),
+                hops: 2,
+                latency_ms: 1_000,
+            }
+        });
+        let links = lines
+            .iter()
+            .filter(|l| matches!(l, Line::Link { .. }))
+            .count();
+        assert_eq!(links, 4);
+        let run = RoomRun::from_lines(lines).unwrap();
+        let m = run.measured()[0];
+        assert_eq!(
+            m.rounds_to_full,
+            Some(5.0),
+            "the last of 3 at 1,000 ms, 5 intervals"
+        );
+        assert_eq!(m.t_ave, 3.5, "2 and 5 intervals");
     }
 
     #[test]

@@ -110,6 +110,8 @@ pub struct PanelActions {
     pub waiting_room: Callback<MouseEvent>,
     /// Admit these newcomers (one, or all those shown).
     pub admit: Callback<Vec<NodeId>>,
+    /// Download the room's record.
+    pub record: Callback<MouseEvent>,
 }
 
 /// The fields the panel reads when applying.
@@ -234,6 +236,11 @@ pub fn panel(p: &PanelProps, on: &PanelActions, fields: &PanelFields) -> Html {
                 <legend>{ "Predict, then run" }</legend>
                 <button data-testid="conductor-ask" onclick={on.ask.clone()}>{ if p.asked { "Ask again (new question)" } else { "Ask: how many seconds until everyone knows?" } }</button>
                 { p.guesses.clone() }
+            </fieldset>
+            <fieldset>
+                <legend>{ "The room as data" }</legend>
+                <button data-testid="conductor-record" onclick={on.record.clone()}>{ "Download the room's record (JSON lines)" }</button>
+                <p class="hint">{ "Who heard each rumor, from whom and when, and every member's links: " }<code>{ "grapevine sweep --room FILE" }</code>{ " draws it beside the simulator." }</p>
             </fieldset>
             <button class="danger" data-testid="conductor-reset" onclick={on.reset.clone()}>{ "Reset the room's rumors and counters" }</button>
         </section>

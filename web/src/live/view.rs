@@ -12,6 +12,7 @@ use gloo_events::EventListener;
 use gloo_timers::callback::Interval;
 use grapevine_core::lab::conduct::{Command, Settings};
 use grapevine_core::lab::live::LiveConfig;
+use grapevine_core::lab::record;
 use grapevine_core::lab::room::{guesses, spread, Layout};
 use grapevine_core::lab::rumor::{RumorConfig, RumorId};
 use grapevine_core::lab::swim::MemberState;
@@ -19,6 +20,7 @@ use grapevine_core::lab::NodeId;
 use grapevine_core::signal::peer_hex as hex;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use wasm_bindgen::JsCast;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
@@ -92,6 +94,8 @@ pub enum Msg {
     WaitingRoom,
     /// Admit these newcomers waiting at the door.
     Admit(Vec<NodeId>),
+    /// Conductor: download the room's record.
+    Record,
 }
 
 /// Live mode.
@@ -126,8 +130,44 @@ pub struct LiveView {
     script: usize,
     /// Whether this tab conducts, for the clicker keys (set on every redraw).
     conducting: Rc<Cell<bool>>,
+    /// The last downloaded record's `blob:` URL, revoked at the next download or when the
+    /// view goes.
+    record_url: Option<String>,
     _keys: Option<EventListener>,
     _refresh: Interval,
+}
+
+/// `lines` as JSON lines: each serialised by serde (the same objects `grapevine peer --json`
+/// writes), a newline after each.
+fn json_lines(lines: &[record::Line]) -> String {
+    let mut text = String::new();
+    for line in lines {
+        let json = serde_wasm_bindgen::to_value(line)
+            .ok()
+            .and_then(|v| js_sys::JSON::stringify(&v).ok())
+            .and_then(|s| s.as_string());
+        if let Some(json) = json {
+            text.push_str(&json);
+            text.push('\n');
+        }
+    }
+    text
+}
+
+/// Saves `text` as the file `name` (a `blob:` URL through a link clicked by hand); returns the
+/// URL, for the caller to revoke later (revoked at once, the download could be cut short).
+fn download(text: &str, name: &str) -> String {
+    let url = crate::batch::text_url(text, "application/x-ndjson");
+    let anchor = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.create_element("a").ok())
+        .and_then(|a| a.dyn_into::<web_sys::HtmlElement>().ok());
+    if let Some(a) = anchor {
+        let _ = a.set_attribute("href", &url);
+        let _ = a.set_attribute("download", name);
+        a.click();
+    }
+    url
 }
 
 /// A presenter's clicker in the conductor's tab: PageDown / PageUp step through the class
@@ -272,6 +312,7 @@ impl Component for LiveView {
             script: 0,
             _keys: clicker(ctx.link().clone(), conducting.clone()),
             conducting,
+            record_url: None,
             _refresh: Interval::new(200, move || link.send_message(Msg::Refresh)),
         }
     }
@@ -433,6 +474,24 @@ impl Component for LiveView {
                 live.order(&Command::Reset);
             }
             Msg::Ask => live.order(&Command::Ask),
+            Msg::Record => {
+                let node = &live.node;
+                let config = node.config();
+                let rumors: Vec<(RumorId, u64)> = node
+                    .rumor()
+                    .iter_rumors()
+                    .map(|(r, _)| (r.id, r.born_ms))
+                    .collect();
+                let settings = (config.rumor.fanout, config.rumor.interval_ms, config.loss);
+                let lines = record::room_lines(live.me, &node.room(), &rumors, settings);
+                let name = format!("grapevine-room-{}.jsonl", live.room);
+                if let Some(old) = self
+                    .record_url
+                    .replace(download(&json_lines(&lines), &name))
+                {
+                    let _ = web_sys::Url::revoke_object_url(&old);
+                }
+            }
             Msg::RumorAt => {
                 if let Some(at) = self.picked {
                     let text = read(&self.rumor_text).trim().to_string();
@@ -472,6 +531,9 @@ impl Component for LiveView {
     /// Leaving live mode for the simulator (the page stays): leave the room as on `pagehide`,
     /// gracefully, so the others see this member `left` rather than suspect it.
     fn destroy(&mut self, _ctx: &Context<Self>) {
+        if let Some(url) = self.record_url.take() {
+            let _ = web_sys::Url::revoke_object_url(&url);
+        }
         if let Ok(mut live) = self.live.try_borrow_mut() {
             live.shut_down();
         }
@@ -614,6 +676,7 @@ impl Component for LiveView {
                     heal: link.callback(|_| Msg::Heal),
                     reset: link.callback(|_| Msg::Reset),
                     ask: link.callback(|_| Msg::Ask),
+                    record: link.callback(|_| Msg::Record),
                     rumor_at: link.callback(|_| Msg::RumorAt),
                     freeze: link.callback(|_| Msg::Freeze),
                     lock: link.callback(|_| Msg::Lock),
