@@ -722,35 +722,16 @@ fn a_recorded_room_is_reported_and_drawn_beside_the_sweep() {
         ],
         "a room measures rounds_to_full, residue, t_ave, t_last, not messages_per_node",
     );
-    let not_a_record = dir.join("other.jsonl");
-    std::fs::write(
-        &not_a_record,
+    // A file that is not a record: the line that is wrong, and why.
+    let not_a_record = |text: &str, why: &str| {
+        let file = dir.join("other.jsonl");
+        std::fs::write(&file, text).unwrap();
+        let args = ["sweep", "--vary", "nodes=4,8", "--runs", "2", "--room"];
+        refused(&[&args[..], &[file.to_str().unwrap()]].concat(), why);
+    };
+    not_a_record(
         "{\"event\":\"rumor\",\"peer\":\"a\",\"rumor\":\"a:0\",\"hops\":0,\"latency_ms\":0}\n",
-    )
-    .unwrap();
-    refused(
-        &[
-            "sweep",
-            "--vary",
-            "nodes=4,8",
-            "--runs",
-            "2",
-            "--room",
-            not_a_record.to_str().unwrap(),
-        ],
         "line 1: a room's record starts with its settings",
     );
-    std::fs::write(&not_a_record, "not json\n").unwrap();
-    refused(
-        &[
-            "sweep",
-            "--vary",
-            "nodes=4,8",
-            "--runs",
-            "2",
-            "--room",
-            not_a_record.to_str().unwrap(),
-        ],
-        "line 1: expected",
-    );
+    not_a_record("not json\n", "line 1: expected");
 }
