@@ -3,6 +3,8 @@
 //! duplicate peer ids, silence). Every misbehaving connection is closed with its own close
 //! code and a log line, and the others are served on.
 
+mod common;
+
 use futures_util::{SinkExt, StreamExt};
 use grapevine_core::auth::Identity;
 use grapevine_core::lab::live::HELLO_RETRY_MS;
@@ -167,12 +169,7 @@ impl Server {
         let first = rx
             .recv_timeout(started.limit())
             .unwrap_or_else(|_| panic!("not within {started}: the server's first line"));
-        let port = first
-            .split("http://127.0.0.1:")
-            .nth(1)
-            .and_then(|rest| rest.split('/').next())
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("no port in {first:?}"));
+        let port = common::port_in(&first);
         let log = Arc::new(Mutex::new(String::new()));
         let sink = log.clone();
         let mut stderr = child.stderr.take().unwrap();

@@ -2,10 +2,12 @@
 //! `Accept-Encoding` takes, `Cache-Control` by whether the name is content-hashed, and ETag
 //! revalidation. The real binary on port 0 over raw HTTP/1.1.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
 /// `grapevine serve` on a dist folder of its own.
 struct Server {
@@ -54,23 +56,7 @@ impl Server {
             std::fs::write(dist.join(format!("{name}.br")), format!("br {name}")).unwrap();
             std::fs::write(dist.join(format!("{name}.gz")), format!("gzip {name}")).unwrap();
         }
-        let mut child = Command::new(env!("CARGO_BIN_EXE_grapevine"))
-            .args(["serve", "--port", "0", "--dist"])
-            .arg(&dist)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let port = first
-            .split("http://127.0.0.1:")
-            .nth(1)
-            .and_then(|rest| rest.split('/').next())
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("no port in {first:?}"));
+        let (child, port) = common::serve(&dist);
         Server { child, port, dist }
     }
 

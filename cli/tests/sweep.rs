@@ -2,6 +2,8 @@
 //! `grapevine sim` of its settings on the same seeds; shards, however split and in whatever
 //! order, merge into exactly the whole sweep (through GNU parallel too); bad input is one line.
 
+mod common;
+
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -545,7 +547,6 @@ fn a_lab_protocols_sweep_is_its_sims_and_its_shards_merge_whole() {
 /// --json` wrote. Stops the room once the record holds every member's arrival, within a bound
 /// of forty times push's expected time on a complete graph plus the start.
 fn record_a_room(dir: &Path, members: u32) -> std::path::PathBuf {
-    use std::io::BufRead;
     use std::process::Stdio;
     let dist = dir.join("dist");
     std::fs::create_dir_all(&dist).unwrap();
@@ -554,23 +555,8 @@ fn record_a_room(dir: &Path, members: u32) -> std::path::PathBuf {
         "<!doctype html><title>test</title>",
     )
     .unwrap();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_grapevine"))
-        .args(["serve", "--port", "0", "--dist"])
-        .arg(&dist)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    std::io::BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let url = first
-        .split_whitespace()
-        .find(|w| w.starts_with("http://127.0.0.1:"))
-        .unwrap_or_else(|| panic!("no address in the server's first line {first:?}"))
-        .trim_end_matches('/')
-        .to_string();
+    let (mut server, port) = common::serve(&dist);
+    let url = format!("http://127.0.0.1:{port}");
     let record = dir.join("room.jsonl");
     let count = members.to_string();
     let mut peers = Command::new(env!("CARGO_BIN_EXE_grapevine"))

@@ -197,6 +197,8 @@ impl RoomRun {
             ));
         }
         let mut rumors: Vec<RumorRun> = Vec::new();
+        // Where each rumor is in `rumors`: a long record holds many.
+        let mut index: BTreeMap<String, usize> = BTreeMap::new();
         for line in lines {
             let Line::Rumor {
                 peer,
@@ -209,9 +211,10 @@ impl RoomRun {
                 continue;
             };
             let origin = from.as_deref() == Some(peer.as_str());
-            let at = match rumors.iter().position(|r| r.rumor == rumor) {
-                Some(at) => at,
+            let at = match index.get(&rumor) {
+                Some(&at) => at,
                 None => {
+                    index.insert(rumor.clone(), rumors.len());
                     rumors.push(RumorRun {
                         rumor,
                         arrivals: BTreeMap::new(),
