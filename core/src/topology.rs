@@ -97,7 +97,66 @@ pub enum Graph {
         offsets: Vec<u32>,
         /// Concatenated neighbour lists.
         neighbors: Vec<u32>,
+        /// The ring's and the torus's rule for their inner nodes, computed rather than read.
+        lattice: Option<Lattice>,
     },
+}
+
+/// The neighbours of a lattice's inner nodes (ring, torus), computed from the node's number:
+/// node `i` in `reach..n - reach` has the neighbours `i + step` for each of `steps[..degree]`,
+/// in the order of its sorted list, so a draw picks the same neighbour from either. At 10^6
+/// nodes a torus's lists and offsets are 20 MB, which every dense round read once (issue 22);
+/// the lists stay for the nodes near the ends, whose neighbours wrap, and for drawing edges.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lattice {
+    steps: [i32; 4],
+    degree: u32,
+    reach: u32,
+    inner: u32,
+}
+
+impl Lattice {
+    /// The lattice whose inner nodes have the neighbours `i ± step` for each of `steps`
+    /// (ascending, distinct, positive) on `n` nodes, or `None` if no node is inner.
+    fn new(n: u32, steps: &[u32]) -> Option<Lattice> {
+        let reach = *steps.last()?;
+        let inner = n.checked_sub(2 * reach).filter(|&inner| inner > 0)?;
+        let mut all = [0i32; 4];
+        for (k, &s) in steps.iter().enumerate() {
+            all[steps.len() - 1 - k] = -(s as i32);
+            all[steps.len() + k] = s as i32;
+        }
+        Some(Lattice {
+            steps: all,
+            degree: 2 * steps.len() as u32,
+            reach,
+            inner,
+        })
+    }
+
+    /// The steps to an inner node's neighbours, in the order of its sorted list.
+    pub fn steps(&self) -> &[i32] {
+        &self.steps[..self.degree as usize]
+    }
+
+    /// Whether all 64 nodes of the `w`-th word of a bit set are inner nodes.
+    #[inline(always)]
+    pub fn inner_word(&self, w: usize) -> bool {
+        let first = w as u64 * 64;
+        first >= u64::from(self.reach) && first + 64 <= u64::from(self.reach + self.inner)
+    }
+
+    /// Node `node`'s neighbours if it is inner (`buf` holds them), else `None`.
+    #[inline(always)]
+    fn neighbors<'a>(&self, node: u32, buf: &'a mut [u32; 4]) -> Option<&'a [u32]> {
+        if node.wrapping_sub(self.reach) >= self.inner {
+            return None;
+        }
+        for (slot, &step) in buf.iter_mut().zip(&self.steps) {
+            *slot = node.wrapping_add_signed(step);
+        }
+        Some(&buf[..self.degree as usize])
+    }
 }
 
 impl Graph {
@@ -170,7 +229,17 @@ impl Graph {
                 }
             }
         }
-        Ok(Graph::from_edges(n, &edges))
+        let mut graph = Graph::from_edges(n, &edges);
+        if let Graph::Sparse { lattice, .. } = &mut graph {
+            // Not in the page (wasm32), whose first load is budgeted: the same draws either way.
+            *lattice = match topology {
+                _ if cfg!(target_arch = "wasm32") => None,
+                Topology::Ring => Lattice::new(n, &[1]),
+                Topology::Torus => Lattice::new(n, &[1, Topology::torus_width(n)]),
+                _ => None,
+            };
+        }
+        Ok(graph)
     }
 
     /// Undirected adjacency lists from an edge list; drops self-loops and repeated edges.
@@ -210,7 +279,11 @@ impl Graph {
             offsets[i + 1] = write as u32;
         }
         neighbors.truncate(write);
-        Graph::Sparse { offsets, neighbors }
+        Graph::Sparse {
+            offsets,
+            neighbors,
+            lattice: None,
+        }
     }
 
     /// Number of nodes.
@@ -239,9 +312,9 @@ impl Graph {
     pub fn sparse_neighbors(&self, node: u32) -> &[u32] {
         match self {
             Graph::Complete { .. } => &[],
-            Graph::Sparse { offsets, neighbors } => {
-                &neighbors[offsets[node as usize] as usize..offsets[node as usize + 1] as usize]
-            }
+            Graph::Sparse {
+                offsets, neighbors, ..
+            } => &neighbors[offsets[node as usize] as usize..offsets[node as usize + 1] as usize],
         }
     }
 
@@ -255,7 +328,17 @@ impl Graph {
                 2 => Some(1 - node),
                 _ => Some(other_node(*n, node, rng)),
             },
-            Graph::Sparse { offsets, neighbors } => {
+            Graph::Sparse {
+                offsets,
+                neighbors,
+                lattice,
+            } => {
+                if let Some(l) = lattice.filter(|_| !cfg!(target_arch = "wasm32")) {
+                    if node.wrapping_sub(l.reach) < l.inner {
+                        let index = rng.below(l.degree) as usize;
+                        return Some(node.wrapping_add_signed(l.steps[index & 3]));
+                    }
+                }
                 let (start, end) = (offsets[node as usize], offsets[node as usize + 1]);
                 let degree = end - start;
                 let index = if degree > 1 { rng.below(degree) } else { 0 };
@@ -304,9 +387,17 @@ impl Graph {
                 }
                 choose_distinct(count as usize, out, rng, |rng| other_node(*n, node, rng))
             }
-            Graph::Sparse { offsets, neighbors } => {
+            Graph::Sparse {
+                offsets,
+                neighbors,
+                lattice,
+            } => {
+                let mut buf = [0; 4];
+                let inner = lattice
+                    .filter(|_| !cfg!(target_arch = "wasm32"))
+                    .and_then(|l| l.neighbors(node, &mut buf));
                 let (start, end) = (offsets[node as usize], offsets[node as usize + 1]);
-                let list = &neighbors[start as usize..end as usize];
+                let list = inner.unwrap_or(&neighbors[start as usize..end as usize]);
                 let degree = list.len() as u32;
                 if count >= degree {
                     out[..list.len()].copy_from_slice(list);
@@ -386,6 +477,59 @@ mod tests {
         let torus = Graph::build(Topology::Torus, 25, 1).unwrap();
         assert!(degrees(&torus).iter().all(|&d| d == 4));
         assert_eq!(torus.sparse_neighbors(0), &[1, 5, 20, 24]);
+    }
+
+    /// A lattice's computed neighbours are its lists', so every draw picks the same peer with
+    /// or without them: the ring's and the torus's runs are unchanged (issue 22).
+    #[test]
+    fn a_lattice_computes_the_neighbours_its_lists_hold() {
+        let sizes = (3..40).chain([99, 100, 101, 1000, 1024]);
+        for (topology, n) in sizes.flat_map(|n| [(Topology::Ring, n), (Topology::Torus, n)]) {
+            let Ok(graph) = Graph::build(topology, n, 1) else {
+                continue;
+            };
+            let Graph::Sparse { lattice, .. } = &graph else {
+                panic!("{topology:?} is sparse");
+            };
+            let lattice = lattice.expect("every ring and torus built here has inner nodes");
+            let mut listed = graph.clone();
+            if let Graph::Sparse { lattice, .. } = &mut listed {
+                *lattice = None;
+            }
+            let mut inner = 0;
+            for node in 0..n {
+                if let Some(computed) = lattice.neighbors(node, &mut [0; 4]) {
+                    assert_eq!(
+                        computed,
+                        graph.sparse_neighbors(node),
+                        "{topology:?} n {n} node {node}"
+                    );
+                    inner += 1;
+                }
+                let (mut a, mut b) = (
+                    GossipRng::from_seed_u64(u64::from(node)),
+                    GossipRng::from_seed_u64(u64::from(node)),
+                );
+                for count in 1..=4 {
+                    let (mut x, mut y) = ([0; 4], [0; 4]);
+                    let (k, l) = (
+                        graph.choose_peers(node, count, &mut a, &mut x),
+                        listed.choose_peers(node, count, &mut b, &mut y),
+                    );
+                    assert_eq!(
+                        x[..k],
+                        y[..l],
+                        "{topology:?} n {n} node {node} count {count}"
+                    );
+                }
+            }
+            let reach = if topology == Topology::Ring {
+                1
+            } else {
+                Topology::torus_width(n)
+            };
+            assert_eq!(inner, n - 2 * reach, "{topology:?} n {n}");
+        }
     }
 
     #[test]

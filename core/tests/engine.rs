@@ -54,6 +54,9 @@ fn every_loop_gives_the_same_run() {
         (Push, 1, 0.0, 0.3, Never, Topology::Complete),
         (Push, 2, 0.2, 0.1, Never, Topology::Complete),
         (Push, 1, 0.1, 0.1, Never, Topology::Ring),
+        // The lattices' own loop (a word of pushers at a time), against the others.
+        (Push, 1, 0.0, 0.0, Never, Topology::Ring),
+        (Push, 1, 0.0, 0.0, Never, Topology::Torus),
         (Push, 1, 0.1, 0.1, BlindCoin, Topology::Complete),
         (Push, 2, 0.1, 0.0, BlindCounter, Topology::Torus),
         (PushPull, 1, 0.1, 0.1, FeedbackCounter, Topology::Complete),
