@@ -1710,13 +1710,15 @@ impl Round<'_> {
             stride,
         } = known;
         let stride = *stride;
-        // Anti-entropy on the complete graph: each pusher's targets drawn and marked in one
-        // loop, with no batch in between; it has no branch on what it reads, so the reads
-        // overlap. Lossless, lossy and crashed runs compiled apart, so none pays for another.
-        // (On a sparse graph the batches below measured faster: the neighbour lists' reads.)
+        // Anti-entropy: each pusher's targets drawn and marked in one loop, with no batch in
+        // between; it has no branch on what it reads, so the reads overlap. Lossless, lossy
+        // and crashed runs compiled apart, so none pays for another. On a sparse graph in
+        // dense rounds only (the lists then read in node order; a sparse round walks the
+        // summaries, below): at 10^6 it measured a third faster than the batches there
+        // (regular 3.4 -> 2.45, small world 3.7 -> 2.3, scale free 2.85 -> 2.05).
         let fused = match *self.graph {
-            Graph::Complete { n } if !judged && (plain || !LEAN) => Some(n),
-            _ => None,
+            Graph::Complete { .. } => !judged && (plain || !LEAN),
+            Graph::Sparse { .. } => !judged && !self.sparse && !LEAN,
         };
         let lattice = match self.graph {
             Graph::Sparse {
@@ -1734,9 +1736,13 @@ impl Round<'_> {
                 (true, _) => push_lattice::<true, 4>(graph, lattice, sets, known, told, rng),
                 (false, _) => push_lattice::<false, 4>(graph, lattice, sets, known, told, rng),
             };
-        } else if let Some(n) = fused {
+        } else if fused {
             let (graph, fanout, loss, rng) = (self.graph, self.fanout, self.loss, &mut self.rng);
-            let t = if fanout == 1 && n > 2 {
+            let one_of_all = match *graph {
+                Graph::Complete { n } if fanout == 1 && n > 2 => Some(n),
+                _ => None,
+            };
+            let t = if let Some(n) = one_of_all {
                 let one = |i: u32, rng: &mut GossipRng, out: &mut [u32]| {
                     out[0] = topology::other_node(n, i, rng);
                     1
@@ -1762,6 +1768,17 @@ impl Round<'_> {
                     graph.choose_peers(i, fanout, rng, out)
                 };
                 match crashed.is_some() && !LEAN {
+                    // A graph of lists in the plain instance: with the loss a constant, no
+                    // branch per message on it (3.4 rather than 2.45 at 10^6 on the regular
+                    // graph with the loss read per message).
+                    false if plain && !LEAN => {
+                        let one = |i: u32, rng: &mut GossipRng, out: &mut [u32]| {
+                            let peer = graph.choose_peer(i, rng);
+                            out[0] = peer.unwrap_or_default();
+                            usize::from(peer.is_some())
+                        };
+                        push_each::<false>(one, Chance::NEVER, spreading, known, rng)
+                    }
                     false => push_each::<false>(any, loss, spreading, known, rng),
                     true => push_each::<true>(any, loss, spreading, known, rng),
                 }
@@ -1856,7 +1873,7 @@ impl Round<'_> {
             }
             u64::from(informed != 0)
         };
-        if fused.is_some() || !self.sparse {
+        if fused || !self.sparse {
             // Every word: a dense round (anti-entropy on the complete graph plays few, all
             // dense), 64 words a summary word.
             let words = informed.len();

@@ -57,6 +57,10 @@ fn every_loop_gives_the_same_run() {
         // The lattices' own loop (a word of pushers at a time), against the others.
         (Push, 1, 0.0, 0.0, Never, Topology::Ring),
         (Push, 1, 0.0, 0.0, Never, Topology::Torus),
+        // A dense round's one loop on a graph of lists, plain and not.
+        (Push, 1, 0.0, 0.0, Never, Topology::Regular),
+        (Push, 1, 0.0, 0.0, Never, Topology::ScaleFree),
+        (Push, 2, 0.1, 0.1, Never, Topology::SmallWorld),
         (Push, 1, 0.1, 0.1, BlindCoin, Topology::Complete),
         (Push, 2, 0.1, 0.0, BlindCounter, Topology::Torus),
         (PushPull, 1, 0.1, 0.1, FeedbackCounter, Topology::Complete),
