@@ -1720,11 +1720,8 @@ impl Round<'_> {
             Graph::Complete { .. } => !judged && (plain || !LEAN),
             Graph::Sparse { .. } => !judged && !self.sparse && !LEAN,
         };
-        let lattice = match self.graph {
-            Graph::Sparse {
-                lattice: Some(lattice),
-                ..
-            } if plain && !judged && !LEAN => Some(lattice),
+        let lattice = match self.graph.lattice() {
+            Some(lattice) if plain && !judged && !LEAN => Some(lattice),
             _ => None,
         };
         if let Some(lattice) = lattice {

@@ -98,6 +98,8 @@ pub enum Graph {
         /// Concatenated neighbour lists.
         neighbors: Vec<u32>,
         /// The ring's and the torus's rule for their inner nodes, computed rather than read.
+        /// Not in the page (wasm32), whose first load is budgeted: the same draws either way.
+        #[cfg(not(target_arch = "wasm32"))]
         lattice: Option<Lattice>,
     },
 }
@@ -108,6 +110,7 @@ pub enum Graph {
 /// nodes a torus's lists and offsets are 20 MB, which every dense round read once (issue 22);
 /// the lists stay for the nodes near the ends, whose neighbours wrap, and for drawing edges.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
 pub struct Lattice {
     steps: [i32; 4],
     degree: u32,
@@ -115,6 +118,7 @@ pub struct Lattice {
     inner: u32,
 }
 
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
 impl Lattice {
     /// The lattice whose inner nodes have the neighbours `i ± step` for each of `steps`
     /// (ascending, distinct, positive) on `n` nodes, or `None` if no node is inner.
@@ -229,11 +233,11 @@ impl Graph {
                 }
             }
         }
+        #[cfg_attr(target_arch = "wasm32", allow(unused_mut))]
         let mut graph = Graph::from_edges(n, &edges);
+        #[cfg(not(target_arch = "wasm32"))]
         if let Graph::Sparse { lattice, .. } = &mut graph {
-            // Not in the page (wasm32), whose first load is budgeted: the same draws either way.
             *lattice = match topology {
-                _ if cfg!(target_arch = "wasm32") => None,
                 Topology::Ring => Lattice::new(n, &[1]),
                 Topology::Torus => Lattice::new(n, &[1, Topology::torus_width(n)]),
                 _ => None,
@@ -282,7 +286,18 @@ impl Graph {
         Graph::Sparse {
             offsets,
             neighbors,
+            #[cfg(not(target_arch = "wasm32"))]
             lattice: None,
+        }
+    }
+
+    /// The rule of a ring's or a torus's inner nodes (never in the page, see the field).
+    #[inline(always)]
+    pub fn lattice(&self) -> Option<&Lattice> {
+        match self {
+            #[cfg(not(target_arch = "wasm32"))]
+            Graph::Sparse { lattice, .. } => lattice.as_ref(),
+            _ => None,
         }
     }
 
@@ -329,11 +344,9 @@ impl Graph {
                 _ => Some(other_node(*n, node, rng)),
             },
             Graph::Sparse {
-                offsets,
-                neighbors,
-                lattice,
+                offsets, neighbors, ..
             } => {
-                if let Some(l) = lattice.filter(|_| !cfg!(target_arch = "wasm32")) {
+                if let Some(l) = self.lattice() {
                     if node.wrapping_sub(l.reach) < l.inner {
                         let index = rng.below(l.degree) as usize;
                         return Some(node.wrapping_add_signed(l.steps[index & 3]));
@@ -388,14 +401,10 @@ impl Graph {
                 choose_distinct(count as usize, out, rng, |rng| other_node(*n, node, rng))
             }
             Graph::Sparse {
-                offsets,
-                neighbors,
-                lattice,
+                offsets, neighbors, ..
             } => {
                 let mut buf = [0; 4];
-                let inner = lattice
-                    .filter(|_| !cfg!(target_arch = "wasm32"))
-                    .and_then(|l| l.neighbors(node, &mut buf));
+                let inner = self.lattice().and_then(|l| l.neighbors(node, &mut buf));
                 let (start, end) = (offsets[node as usize], offsets[node as usize + 1]);
                 let list = inner.unwrap_or(&neighbors[start as usize..end as usize]);
                 let degree = list.len() as u32;
