@@ -161,6 +161,20 @@ test('a conductor steers the room; students cannot; every tab draws the room and
   assert.deepEqual([r.point.nodes, r.members, r.fanout, r.rumors, r.rounds_to_full.completed], [everyone.length, everyone.length, 3, 1, 1]);
   // The split held it back 10 s: many intervals, not fewer than the simulator's least.
   assert.ok(r.rounds_to_full.mean > 1, JSON.stringify(r));
+  // The compare panel draws the same record beside its simulated points, at the room's size
+  // and with the sweep's figure; a broken record is refused, naming its line.
+  const compare = await context.newPage();
+  await compare.goto(`${server.url}?fanout=3&compare=nodes:4,${everyone.length},16&runs=10`);
+  await compare.getByTestId('compare-chart').waitFor({ timeout: 60_000 });
+  await compare.getByTestId('compare-room').setInputFiles(file);
+  const cross = compare.getByTestId('compare-room-point');
+  await cross.waitFor({ timeout: 5_000 });
+  assert.deepEqual(await cross.evaluate((e) => ({ x: e.dataset.x, file: e.dataset.file, mean: Number(e.dataset.mean) })),
+    { x: String(everyone.length), file: 'room.jsonl', mean: r.rounds_to_full.mean });
+  await compare.getByTestId('compare-room').setInputFiles({ name: 'broken.jsonl', mimeType: 'text/plain', buffer: Buffer.from('{"event":"rumor"}\n') });
+  assert.match(await compare.getByTestId('compare-room-error').textContent({ timeout: 5_000 }), /^broken\.jsonl: line 1: /);
+  assert.equal(await cross.count(), 1, 'the room drawn before is still drawn');
+  await compare.close();
 
   // Freeze a student from the picture, then thaw it.
   await teacher.locator(`[data-testid=room-node][data-peer="${s2.id}"]`).click();

@@ -716,51 +716,12 @@ impl Room {
     fn read(file: &Path, plan: &Plan) -> Result<Room, Usage> {
         let bad = |why: String| Usage(format!("error: invalid --room {}: {why}", file.display()));
         let text = std::fs::read_to_string(file).map_err(|e| bad(e.to_string()))?;
-        let lines = text
-            .lines()
-            .enumerate()
-            .filter(|(_, line)| !line.trim().is_empty())
-            .map(|(i, line)| {
-                serde_json::from_str::<RecordLine>(line)
-                    .map_err(|e| bad(format!("line {}: {e}", i + 1)))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let run = RoomRun::from_lines(lines).map_err(bad)?;
-        if run.rumors.is_empty() {
-            return Err(bad(
-                "no rumor in it (grapevine peer --rumors 1 --rumor-every 8 --json starts one)"
-                    .into(),
-            ));
-        }
-        let mut point = Point::new();
-        for vary in &plan.vary {
-            let value = match vary.name.as_str() {
-                "nodes" => run.members.to_string(),
-                "fanout" => run.fanout.to_string(),
-                "loss" => run.loss.to_string(),
-                "protocol" => "push".to_string(),
-                other => {
-                    return Err(bad(format!(
-                        "a room is placed by its nodes, fanout, loss or protocol, not {other}"
-                    )))
-                }
-            };
-            point.push((vary.name.clone(), value));
-        }
-        let axis = &plan.vary[0];
-        let x = match sweep::positions(&axis.values) {
-            (_, true) => point[0].1.parse::<f64>().unwrap_or_default(),
-            (_, false) => axis
-                .values
-                .iter()
-                .position(|v| *v == point[0].1)
-                .ok_or_else(|| {
-                    bad(format!(
-                        "its {} is {}, which the sweep does not vary over",
-                        axis.name, point[0].1
-                    ))
-                })? as f64,
-        };
+        let run = RoomRun::read(&text, |line| {
+            serde_json::from_str::<RecordLine>(line).map_err(|e| e.to_string())
+        })
+        .map_err(bad)?;
+        let vary = plan.vary.iter().map(|v| (v.name.as_str(), &v.values[..]));
+        let (point, x) = run.place(vary).map_err(bad)?;
         let name = file.file_name().map_or_else(
             || file.display().to_string(),
             |n| n.to_string_lossy().into(),

@@ -355,6 +355,18 @@ pub struct SweepMark {
     pub theory: Option<f64>,
 }
 
+/// A recorded room drawn beside a comparison's series (a black cross with its interval).
+pub struct SweepRoom {
+    /// Where on the x-axis (see [`SweepMark::x`]).
+    pub x: f64,
+    /// Its value on the x-axis as written.
+    pub x_label: String,
+    /// The record's file name.
+    pub name: String,
+    /// The figure's mean over the room's rumors, its 95 % interval and their number.
+    pub measured: (f64, [f64; 2], u32),
+}
+
 /// What a [`sweep_chart`]'s axes show.
 pub struct SweepAxes {
     /// The x-axis' setting.
@@ -386,8 +398,9 @@ fn round_step(span: f64) -> f64 {
 /// The figure a comparison gives: per series the mean at each point with its 95 % band, theory
 /// dashed where the core has it; a log x-axis for values spread over two decades or more,
 /// categories side by side. Each mean is a `compare-point` with `data-x`, `data-series` and
-/// `data-mean` (and a tooltip).
-pub fn sweep_chart(axes: &SweepAxes, lines: &[SweepLine]) -> Html {
+/// `data-mean` (and a tooltip); each room a `compare-room-point` with `data-x`, `data-file`
+/// and `data-mean`.
+pub fn sweep_chart(axes: &SweepAxes, lines: &[SweepLine], rooms: &[SweepRoom]) -> Html {
     let marks = || lines.iter().flat_map(|l| l.marks.iter());
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
     for m in marks() {
@@ -397,6 +410,10 @@ pub fn sweep_chart(axes: &SweepAxes, lines: &[SweepLine]) -> Html {
         if let Some(t) = m.theory {
             (lo, hi) = (lo.min(t), hi.max(t));
         }
+    }
+    for r in rooms {
+        let (_, [a, b], _) = r.measured;
+        (lo, hi) = (lo.min(a), hi.max(b));
     }
     if !lo.is_finite() {
         return html! { <p class="hint" data-testid="compare-chart">{ "No run reached this figure at any point." }</p> };
@@ -409,9 +426,12 @@ pub fn sweep_chart(axes: &SweepAxes, lines: &[SweepLine]) -> Html {
     }
     let step = round_step(hi - lo);
     let (y0, y1) = ((lo / step).floor() * step, (hi / step).ceil() * step);
-    let (x0, x1) = marks().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), m| {
-        (a.min(m.x), b.max(m.x))
-    });
+    let (x0, x1) = marks()
+        .map(|m| m.x)
+        .chain(rooms.iter().map(|r| r.x))
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+            (a.min(x), b.max(x))
+        });
     let categories = axes.categories.as_ref();
     let log_x = categories.is_none() && x0 > 0.0 && x1 / x0 >= 100.0;
     let (fx0, fx1) = if log_x {
@@ -532,6 +552,17 @@ pub fn sweep_chart(axes: &SweepAxes, lines: &[SweepLine]) -> Html {
                             </circle>
                         }
                     }) }
+                </g> }
+            }) }
+            { for rooms.iter().map(|r| {
+                let (mean, [a, b], n) = r.measured;
+                let (x, y) = (sx(r.x), sy(mean));
+                let tip = format!("{}: {} {}, mean {} over {n} rumors (95 % interval {} to {})",
+                    r.name, axes.x_name, r.x_label, short_number(mean), short_number(a), short_number(b));
+                html! { <g class="room" data-testid="compare-room-point" data-x={r.x_label.clone()} data-file={r.name.clone()} data-mean={mean.to_string()}>
+                    <title>{ tip }</title>
+                    <line class="whisker" x1={format!("{x:.1}")} x2={format!("{x:.1}")} y1={format!("{:.1}", sy(a))} y2={format!("{:.1}", sy(b))} />
+                    <path class="cross" d={format!("M{:.1},{:.1}L{:.1},{:.1}M{:.1},{:.1}L{:.1},{:.1}", x - 7.0, y - 7.0, x + 7.0, y + 7.0, x - 7.0, y + 7.0, x + 7.0, y - 7.0)} />
                 </g> }
             }) }
         </svg>

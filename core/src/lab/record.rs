@@ -22,7 +22,7 @@ use crate::experiment::Summary;
 use crate::signal::peer_hex;
 use alloc::collections::BTreeMap;
 use alloc::format;
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
@@ -236,6 +236,68 @@ impl RoomRun {
         })
     }
 
+    /// The room of a record's text (JSON lines; blank lines skipped), each line parsed by
+    /// `parse` (the command line's `serde_json`, the page's `JSON.parse`: the core reads no
+    /// text), numbered from 1 in errors. A record without a rumor is refused: it has nothing
+    /// to draw beside a simulation.
+    pub fn read(
+        text: &str,
+        mut parse: impl FnMut(&str) -> Result<Line, String>,
+    ) -> Result<RoomRun, String> {
+        let lines = text
+            .lines()
+            .enumerate()
+            .filter(|(_, line)| !line.trim().is_empty())
+            .map(|(i, line)| parse(line).map_err(|e| format!("line {}: {e}", i + 1)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let run = RoomRun::from_lines(lines)?;
+        if run.rumors.is_empty() {
+            return Err(
+                "no rumor in it (grapevine peer --rumors 1 --rumor-every 8 --json starts one)"
+                    .into(),
+            );
+        }
+        Ok(run)
+    }
+
+    /// Where the room sits among the points of a sweep or a comparison that varies the
+    /// settings `vary` (name and values, the x-axis first): the room's value of each, and its
+    /// place on the x-axis (the value itself when the axis' values are numbers, else its
+    /// index among them, as [`crate::sweep::positions`] places the points). A room is placed
+    /// by its nodes (its members), fanout, loss or protocol (a room pushes); any other
+    /// setting, or a category the axis does not have, is refused, named.
+    pub fn place<'a>(
+        &self,
+        vary: impl IntoIterator<Item = (&'a str, &'a [String])>,
+    ) -> Result<(Vec<(String, String)>, f64), String> {
+        let mut point = Vec::new();
+        let mut x = None;
+        for (name, values) in vary {
+            let value = match name {
+                "nodes" => self.members.to_string(),
+                "fanout" => self.fanout.to_string(),
+                "loss" => format!("{}", self.loss),
+                "protocol" => "push".into(),
+                other => {
+                    return Err(format!(
+                        "a room is placed by its nodes, fanout, loss or protocol, not {other}"
+                    ))
+                }
+            };
+            if x.is_none() {
+                x = Some(match crate::sweep::positions(values) {
+                    (_, true) => value.parse::<f64>().unwrap_or_default(),
+                    (_, false) => values.iter().position(|v| *v == value).ok_or_else(|| {
+                        format!("its {name} is {value}, which the sweep does not vary over")
+                    })? as f64,
+                });
+            }
+            point.push((String::from(name), value));
+        }
+        let x = x.ok_or("nothing varied to place the room by")?;
+        Ok((point, x))
+    }
+
     /// Each rumor's figures.
     pub fn measured(&self) -> Vec<Measured> {
         self.rumors
@@ -290,6 +352,7 @@ impl RumorRun {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec;
 
     fn rumor(peer: &str, from: &str, latency_ms: i64) -> Line {
         Line::Rumor {
@@ -429,6 +492,47 @@ mod tests {
             "the last of 3 at 1,000 ms, 5 intervals"
         );
         assert_eq!(m.t_ave, 3.5, "2 and 5 intervals");
+    }
+
+    /// A room sits where a sweep or a comparison would put its settings: the command line
+    /// and the page place it with this one rule.
+    #[test]
+    fn a_room_is_placed_by_its_settings_on_a_sweeps_axes() {
+        let text = "\n{\"event\":\"room\",\"members\":9,\"fanout\":2,\"interval_ms\":500,\"loss\":0.1}\n\
+                    {\"event\":\"rumor\",\"peer\":\"a\",\"rumor\":\"a:0\",\"from\":\"a\",\"hops\":0,\"latency_ms\":0}\n";
+        let json = |l: &str| serde_json::from_str::<Line>(l).map_err(|e| e.to_string());
+        let run = RoomRun::read(text, json).unwrap();
+        let values = |v: &[&str]| v.iter().map(|s| String::from(*s)).collect::<Vec<_>>();
+        let (nodes, protocols) = (values(&["4", "16"]), values(&["pull", "push"]));
+        let (point, x) = run
+            .place([("nodes", &nodes[..]), ("protocol", &protocols[..])])
+            .unwrap();
+        assert_eq!(
+            (point, x),
+            (
+                vec![
+                    ("nodes".into(), "9".into()),
+                    ("protocol".into(), "push".into())
+                ],
+                9.0
+            )
+        );
+        // Categories: its index among them, or refused when the axis lacks it.
+        assert_eq!(run.place([("protocol", &protocols[..])]).unwrap().1, 1.0);
+        let err = run
+            .place([("protocol", &values(&["pull"])[..])])
+            .unwrap_err();
+        assert!(err.contains("its protocol is push"), "{err}");
+        let err = run
+            .place([("topology", &values(&["ring"])[..])])
+            .unwrap_err();
+        assert!(err.contains("not topology"), "{err}");
+        // Lines numbered as in the file, blank ones counted; a record without a rumor refused.
+        let err = RoomRun::read("\n{\"event\":\"rumor\"}", json).unwrap_err();
+        assert!(err.starts_with("line 2: "), "{err}");
+        let settings_only = text.lines().take(2).collect::<Vec<_>>().join("\n");
+        let err = RoomRun::read(&settings_only, json).unwrap_err();
+        assert!(err.starts_with("no rumor in it"), "{err}");
     }
 
     #[test]

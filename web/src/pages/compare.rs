@@ -7,18 +7,20 @@
 
 use super::{header, write_url, PageProps, Route};
 use crate::batch::{csv_url, BatchWorker, Reply, Request};
-use crate::charts::{sweep_chart, SweepAxes, SweepLine, SweepMark};
+use crate::charts::{sweep_chart, SweepAxes, SweepLine, SweepMark, SweepRoom};
 use crate::palette;
 use crate::params::{
     compare_figures, set_run_param, Compare, ComparePoint, CompareQuery, PageSettings, Varied,
     COMPARE_SETTINGS, MAX_COMPARE_RUNS,
 };
 use grapevine_core::experiment::{RunFigures, Summary};
+use grapevine_core::lab::record::{Line, RoomRun, MEASURED_FIGURES};
 use grapevine_core::sweep::{
     csv_point, csv_summary_row, positions, short_number, CSV_SUMMARY_HEADER, ENGINE_FIGURES,
 };
 use grapevine_core::{theory, Settings};
 use std::collections::VecDeque;
+use wasm_bindgen::JsCast;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
@@ -166,6 +168,19 @@ pub enum Msg {
     WorkerFailed(String),
     Simulator,
     DismissNotices,
+    /// Room records picked to draw beside the comparison (read as text, then `RoomText`).
+    RoomFiles(Vec<web_sys::File>),
+    /// A room record's file name and text, or why it could not be read.
+    RoomText(String, Result<String, String>),
+    ClearRooms,
+}
+
+/// A class's room, recorded (`grapevine peer --json`, the conductor's "Download the room's
+/// record") and drawn beside the comparison.
+struct LoadedRoom {
+    /// The file's name.
+    name: String,
+    run: RoomRun,
 }
 
 /// The compare page.
@@ -178,6 +193,19 @@ pub struct ComparePage {
     pool: Option<Pool>,
     outcome: Option<Outcome>,
     cancelled: bool,
+    /// Recorded rooms drawn beside the comparison, kept across runs.
+    rooms: Vec<LoadedRoom>,
+    /// Why the last room record picked could not be read.
+    room_error: Option<String>,
+}
+
+/// A room record's text read into its run: each line through the browser's `JSON.parse`, the
+/// rest as `grapevine sweep --room` reads it ([`RoomRun::read`]).
+fn read_room(text: &str) -> Result<RoomRun, String> {
+    RoomRun::read(text, |line| {
+        let value = js_sys::JSON::parse(line).map_err(|_| "not JSON".to_string())?;
+        serde_wasm_bindgen::from_value::<Line>(value).map_err(|e| e.to_string())
+    })
 }
 
 fn now_ms() -> f64 {
@@ -516,7 +544,44 @@ fn fixed(base: &Settings, compare: &Compare) -> String {
     .join(" · ")
 }
 
-fn results(o: &Outcome, figure: &'static str) -> Html {
+/// Each room placed on the comparison's axes, as `grapevine sweep --room` places it, with its
+/// mean of `figure`; why a room is not drawn, in words, for the others.
+fn place_rooms(o: &Outcome, rooms: &[LoadedRoom], figure: &str) -> (Vec<SweepRoom>, Vec<String>) {
+    let (mut drawn, mut notes) = (Vec::new(), Vec::new());
+    if !rooms.is_empty() && !MEASURED_FIGURES.contains(&figure) {
+        let label = ENGINE_FIGURES
+            .iter()
+            .find(|f| f.name == figure)
+            .map_or(figure, |f| f.label);
+        notes.push(format!(
+            "A room measures rounds to full, residue, mean and last arrival; not {label}: pick one of those to see the rooms."
+        ));
+        return (drawn, notes);
+    }
+    for room in rooms {
+        let vary = std::iter::once(&o.compare.x)
+            .chain(&o.compare.series)
+            .map(|v| (v.name, &v.values[..]));
+        match (room.run.place(vary), room.run.summary(figure)) {
+            (Err(why), _) => notes.push(format!("{}: not drawn, {why}.", room.name)),
+            (Ok(_), None) => notes.push(format!("{}: no rumor reached this figure.", room.name)),
+            (Ok((point, x)), Some((s, n))) => drawn.push(SweepRoom {
+                x,
+                x_label: point[0].1.clone(),
+                name: room.name.clone(),
+                measured: (s.mean, s.ci95(n), n),
+            }),
+        }
+    }
+    (drawn, notes)
+}
+
+fn results(
+    o: &Outcome,
+    figure: &'static str,
+    rooms: &[LoadedRoom],
+    link: &yew::html::Scope<ComparePage>,
+) -> Html {
     let column = ENGINE_FIGURES
         .iter()
         .position(|f| f.name == figure)
@@ -567,6 +632,16 @@ fn results(o: &Outcome, figure: &'static str) -> Html {
     let played: Vec<String> = o.workers.iter().map(|(runs, _)| runs.to_string()).collect();
     let busy: f64 = o.workers.iter().map(|(_, ms)| ms).sum();
     let use_share = busy / (o.wall_ms.max(1.0) * o.workers.len() as f64);
+    let (drawn, notes) = place_rooms(o, rooms, figure);
+    let pick = link.callback(|e: Event| {
+        let input: HtmlInputElement = e.target_unchecked_into();
+        let files = input.files();
+        let files = (0..files.as_ref().map_or(0, |f| f.length()))
+            .filter_map(|i| files.as_ref().and_then(|f| f.get(i)))
+            .collect();
+        input.set_value(""); // Picking the same file again reads it again.
+        Msg::RoomFiles(files)
+    });
     html! {
         <section class="panel compare-results" aria-label="Comparison">
             <p class="batch-of" data-testid="compare-of">
@@ -582,11 +657,27 @@ fn results(o: &Outcome, figure: &'static str) -> Html {
                 if has_theory {
                     <li><span class="line dashed"></span>{ "theory" }</li>
                 }
+                { for drawn.iter().map(|r| html! {
+                    <li><span class="room-swatch">{ "✕" }</span>{ format!("{} (a class's room, {} rumors)", r.name, r.measured.2) }</li>
+                }) }
             </ul>
-            { sweep_chart(&axes, &lines) }
+            { sweep_chart(&axes, &lines, &drawn) }
+            { for notes.iter().map(|n| html! { <p class="hint" data-testid="compare-room-note">{ n }</p> }) }
             <div class="compare-foot">
                 <a class="button" href={o.csv_url.clone()} download={format!("grapevine-compare-{}-seed-{}.csv", o.compare.x.name, o.base.seed)}
                     data-testid="compare-csv">{ "Download CSV" }</a>
+                // The file input is hidden: its button, styled as the others, opens it.
+                <button title="A room's record: grapevine peer --json, or the conductor's “Download the room's record”"
+                    onclick={Callback::from(|e: MouseEvent| {
+                        let picker = e.target_unchecked_into::<web_sys::Element>().next_element_sibling();
+                        if let Some(input) = picker.and_then(|p| p.dyn_into::<HtmlInputElement>().ok()) {
+                            input.click();
+                        }
+                    })}>{ "Add a class's room…" }</button>
+                <input type="file" hidden=true accept=".jsonl,.json,.txt" multiple=true onchange={pick} data-testid="compare-room" />
+                if !rooms.is_empty() {
+                    <button class="link" onclick={link.callback(|_| Msg::ClearRooms)} data-testid="compare-room-clear">{ "Remove the rooms" }</button>
+                }
                 <span class="hint" data-testid="compare-workers" data-runs={played.join(",")} data-busy={format!("{use_share:.3}")}
                     data-wall-ms={format!("{:.0}", o.wall_ms)}>
                     { format!("{} runs in {:.1} s on {} workers ({} runs each; busy {:.0} % of the time).",
@@ -622,6 +713,8 @@ impl Component for ComparePage {
             pool: None,
             outcome: None,
             cancelled: false,
+            rooms: Vec::new(),
+            room_error: None,
         }
     }
 
@@ -693,6 +786,31 @@ impl Component for ComparePage {
                 });
             }
             Msg::DismissNotices => self.notices.clear(),
+            Msg::RoomFiles(files) => {
+                for file in files {
+                    let (name, link) = (file.name(), ctx.link().clone());
+                    wasm_bindgen_futures::spawn_local(async move {
+                        let text = wasm_bindgen_futures::JsFuture::from(file.text()).await;
+                        let text = text
+                            .ok()
+                            .and_then(|t| t.as_string())
+                            .ok_or_else(|| "the browser could not read the file".to_string());
+                        link.send_message(Msg::RoomText(name, text));
+                    });
+                }
+            }
+            Msg::RoomText(name, text) => match text.and_then(|t| read_room(&t)) {
+                Ok(run) => {
+                    self.room_error = None;
+                    self.rooms.retain(|r| r.name != name);
+                    self.rooms.push(LoadedRoom { name, run });
+                }
+                Err(why) => self.room_error = Some(format!("{name}: {why}")),
+            },
+            Msg::ClearRooms => {
+                self.rooms.clear();
+                self.room_error = None;
+            }
         }
         true
     }
@@ -707,7 +825,10 @@ impl Component for ComparePage {
             <main class="compare" data-testid="compare">
                 { self.controls(ctx) }
                 if let Some(o) = &self.outcome {
-                    { results(o, self.figure) }
+                    { results(o, self.figure, &self.rooms, link) }
+                }
+                if let Some(e) = &self.room_error {
+                    <p class="batch-error" role="alert" data-testid="compare-room-error">{ e }</p>
                 }
             </main>
             </>
