@@ -153,6 +153,11 @@ test('a conductor steers the room; students cannot; every tab draws the room and
   assert.deepEqual(arrivals.filter((l) => l.from === l.peer).map((l) => l.peer), [teacher.id], 'the origin told itself');
   assert.ok(arrivals.every((l) => everyone.includes(l.from)), 'each told by a member');
   assert.ok(lines.some((l) => l.event === 'link'), 'the members\' links');
+  // The conductor's orders as the conductor's tab took them, in the lines `grapevine peer` writes.
+  const orders = lines.filter((l) => l.event === 'order');
+  assert.ok(orders.every((o) => o.peer === teacher.id), JSON.stringify(orders));
+  assert.ok(orders.some((o) => /set fanout 3/.test(o.order) && o.fanout === 3), JSON.stringify(orders));
+  assert.ok(orders.some((o) => /healed/.test(o.order) && o.group === 0 && o.frozen === false), JSON.stringify(orders));
   const file = join(mkdtempSync(join(tmpdir(), 'room-')), 'room.jsonl');
   writeFileSync(file, record);
   const swept = spawnSync(CLI, ['sweep', '--vary', `nodes=4,${everyone.length},16`, '--fanout', '3', '--runs', '10', '--room', file, '--format', 'json'], { encoding: 'utf8' });

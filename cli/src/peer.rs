@@ -755,16 +755,8 @@ impl Member {
                                         self.node.handle_peer_gone(now(), p);
                                     }
                                 }
-                                let config = self.node.config();
-                                out.line(json!({
-                                    "event": "order",
-                                    "peer": peer_hex(self.node.id()),
-                                    "order": order.command.describe(),
-                                    "fanout": config.rumor.fanout,
-                                    "interval_ms": config.rumor.interval_ms,
-                                    "group": self.node.podium().group_of(self.node.id()),
-                                    "frozen": self.node.is_frozen(),
-                                }));
+                                let line = record::Line::order(&self.node, &order.command);
+                                out.line(record_line(&line));
                             }
                         }
                         ToClient::Waiting => {

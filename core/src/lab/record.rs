@@ -15,6 +15,8 @@
 //! a round. A recorded room has a member clock each: times are the member's arrival minus the
 //! rumor's birth on the origin's clock, so machines whose clocks disagree shift them.
 
+use super::conduct::Command;
+use super::live::LiveNode;
 use super::room::RoomMember;
 use super::rumor::RumorId;
 use super::NodeId;
@@ -75,9 +77,42 @@ pub enum Line {
         /// What carries it.
         carrier: String,
     },
-    /// Any other event: orders, the summary.
+    /// Member `peer` took the conductor's order (`order`, in words), and then ran with
+    /// `fanout` and `interval_ms`, in split group `group` (0 when the room is whole), frozen or
+    /// not.
+    Order {
+        /// Who took it.
+        peer: String,
+        /// The order, as the log says it.
+        order: String,
+        /// The fanout after it.
+        fanout: u8,
+        /// The interval after it, ms.
+        interval_ms: u32,
+        /// The member's group after it.
+        group: u8,
+        /// Whether the member is frozen after it.
+        frozen: bool,
+    },
+    /// Any other event: the summary, lines a later version adds.
     #[serde(other)]
     Other,
+}
+
+impl Line {
+    /// The line of `node` having just taken the order `command`: what `grapevine peer --json`
+    /// writes and the conductor's page keeps for its record.
+    pub fn order(node: &LiveNode, command: &Command) -> Line {
+        let config = node.config();
+        Line::Order {
+            peer: peer_hex(node.id()),
+            order: command.describe(),
+            fanout: config.rumor.fanout,
+            interval_ms: config.rumor.interval_ms,
+            group: node.podium().group_of(node.id()),
+            frozen: node.is_frozen(),
+        }
+    }
 }
 
 /// A room's record as one member sees it (the conductor's page exports it): the settings
@@ -406,6 +441,7 @@ mod tests {
             // Written before records said from whom.
             r#"{"event":"rumor","peer":"00000000000000bb","rumor":"00000000000000aa:0","hops":1,"latency_ms":750}"#,
             r#"{"event":"summary","room":"class","sent":12,"theory":{"push_ms":1500.0}}"#,
+            r#"{"event":"order","peer":"00000000000000aa","order":"the conductor healed the room","fanout":3,"interval_ms":1000,"group":0,"frozen":false}"#,
         ];
         let lines: Vec<Line> = text
             .iter()
@@ -413,6 +449,7 @@ mod tests {
             .collect();
         assert!(matches!(lines[1], Line::Member { .. }));
         assert_eq!(lines[4], Line::Other);
+        assert!(matches!(&lines[5], Line::Order { fanout: 3, frozen: false, .. }));
         let run = RoomRun::from_lines(lines).unwrap();
         assert_eq!(
             (run.members, run.fanout, run.interval_ms, run.loss),

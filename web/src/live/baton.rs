@@ -3,8 +3,9 @@
 //! them, the conductor's own tab included). The conductor's panel is [`super::conductor`].
 
 use super::js::now;
-use super::state::Live;
+use super::state::{Live, ORDERS_KEPT};
 use grapevine_core::lab::conduct::{Baton, Command};
+use grapevine_core::lab::record;
 use grapevine_core::lab::NodeId;
 use grapevine_core::signal::peer_hex;
 
@@ -53,6 +54,11 @@ impl Live {
                     }
                 }
                 self.say(order.command.describe());
+                if self.orders.len() == ORDERS_KEPT {
+                    self.orders.remove(0);
+                }
+                self.orders
+                    .push(record::Line::order(&self.node, &order.command));
             }
             Err("known") => {} // a standing order again, after a reconnection
             Err(why) => self.say(format!("refused an order ({why}): nothing changed")),

@@ -128,6 +128,7 @@ pub fn start(
             rumors: BTreeMap::new(),
             server: ServerState::Connecting,
             log: Vec::new(),
+            orders: Vec::new(),
             conductor_token: conductor_token.clone(),
             baton: None,
             conductor_refused: None,

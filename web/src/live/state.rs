@@ -13,6 +13,7 @@ use grapevine_core::auth::Identity;
 use grapevine_core::lab::conduct::Baton;
 use grapevine_core::lab::live::LiveNode;
 use grapevine_core::lab::mesh::Mesh;
+use grapevine_core::lab::record;
 use grapevine_core::lab::rumor::RumorId;
 use grapevine_core::lab::NodeId;
 use std::collections::BTreeMap;
@@ -31,6 +32,10 @@ pub struct Arrival {
     pub latency_ms: i64,
 }
 
+/// Orders a tab keeps for the room's record: a class's session takes tens; a long-running room
+/// is not allowed to grow without bound.
+pub const ORDERS_KEPT: usize = 1000;
+
 /// Everything the tab's live mode holds.
 pub struct Live {
     /// This tab's id.
@@ -45,6 +50,9 @@ pub struct Live {
     pub server: ServerState,
     /// Lines for the view's log (newest last).
     pub log: Vec<String>,
+    /// The conductor's orders this tab took, as the room's record gives them (the last
+    /// [`ORDERS_KEPT`]).
+    pub orders: Vec<record::Line>,
     /// The conductor token this page was opened with (the conductor link).
     pub(super) conductor_token: Option<String>,
     /// This tab conducts the room (the server vouched for it): it signs orders.

@@ -483,7 +483,8 @@ impl Component for LiveView {
                     .map(|(r, _)| (r.id, r.born_ms))
                     .collect();
                 let settings = (config.rumor.fanout, config.rumor.interval_ms, config.loss);
-                let lines = record::room_lines(live.me, &node.room(), &rumors, settings);
+                let mut lines = record::room_lines(live.me, &node.room(), &rumors, settings);
+                lines.extend(live.orders.iter().cloned());
                 let name = format!("grapevine-room-{}.jsonl", live.room);
                 if let Some(old) = self
                     .record_url
