@@ -449,7 +449,14 @@ mod tests {
             .collect();
         assert!(matches!(lines[1], Line::Member { .. }));
         assert_eq!(lines[4], Line::Other);
-        assert!(matches!(&lines[5], Line::Order { fanout: 3, frozen: false, .. }));
+        assert!(matches!(
+            &lines[5],
+            Line::Order {
+                fanout: 3,
+                frozen: false,
+                ..
+            }
+        ));
         let run = RoomRun::from_lines(lines).unwrap();
         assert_eq!(
             (run.members, run.fanout, run.interval_ms, run.loss),
