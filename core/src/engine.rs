@@ -666,6 +666,8 @@ impl RoundEngine {
     /// did not keep `fresh_words`). The node bytes only when they are kept (see
     /// [`RoundEngine::bytes_behind`]).
     fn end_round(&mut self, sparse: bool) {
+        // The caller's `sparse` is already false in the page; said again here so that, with
+        // this function not inlined, the page's build still drops the sparse branch below.
         let sparse = sparse && !LEAN;
         let NodeSets {
             spreading,
