@@ -34,6 +34,11 @@ test('the round view draws its first network after at most 200 KB (gzip -9) of w
   const table = files.map((f) => `${f.path}: ${f.raw} bytes, ${f.gz} gzipped`).join('\n');
   console.log(`first load, before the network is drawn:\n${table}\ntotal ${total} bytes gzipped`);
   assert.ok(files.some((f) => f.path.endsWith('.wasm')), `the page's wasm was fetched:\n${before.join('\n')}`);
+  // wasm-bindgen writes its glue indented; a release build minifies it (scripts/minify-glue.mjs).
+  for (const f of files.filter((f) => f.path.endsWith('.js'))) {
+    const indented = readFileSync(DIST + f.path, 'utf8').split('\n').filter((l) => l.startsWith('    '));
+    assert.equal(indented.length, 0, `${f.path} is not minified: ${indented.length} indented lines, first ${indented[0]}`);
+  }
   assert.ok(total <= FIRST_LOAD_BUDGET, `first load ${total} bytes gzipped, budget ${FIRST_LOAD_BUDGET}:\n${table}`);
   const parts = before.filter((u) => /grapevine-(lab|live|learn|compare)/.test(u));
   assert.deepEqual(parts, [], 'the lab, live mode, the lessons and the compare panel are loaded only when opened');
