@@ -352,13 +352,21 @@ impl Graph {
                         return Some(node.wrapping_add_signed(l.steps[index & 3]));
                     }
                 }
-                let (start, end) = (offsets[node as usize], offsets[node as usize + 1]);
-                let degree = end - start;
-                let index = if degree > 1 { rng.below(degree) } else { 0 };
-                neighbors[start as usize..end as usize]
-                    .get(index as usize)
-                    .copied()
+                Lists { offsets, neighbors }.peer(node, rng)
             }
+        }
+    }
+
+    /// The neighbour lists of a graph that has them (not the complete graph), for loops that
+    /// draw peers for many nodes with the graph known to be one of lists: the graph matched
+    /// once rather than per message. Their inner nodes' lattice (ring, torus) is not in it.
+    #[inline(always)]
+    pub fn lists(&self) -> Option<Lists<'_>> {
+        match self {
+            Graph::Complete { .. } => None,
+            Graph::Sparse {
+                offsets, neighbors, ..
+            } => Some(Lists { offsets, neighbors }),
         }
     }
 
@@ -417,6 +425,27 @@ impl Graph {
                 })
             }
         }
+    }
+}
+
+/// A graph's neighbour lists (compressed sparse rows, see [`Graph::Sparse`]), borrowed.
+#[derive(Clone, Copy, Debug)]
+pub struct Lists<'a> {
+    offsets: &'a [u32],
+    neighbors: &'a [u32],
+}
+
+impl Lists<'_> {
+    /// One neighbour of `node` from its list, uniformly at random (drawn only when there is a
+    /// choice), or `None` if it has none: [`Graph::choose_peer`]'s rule for listed nodes.
+    #[inline(always)]
+    pub fn peer(&self, node: u32, rng: &mut GossipRng) -> Option<u32> {
+        let (start, end) = (self.offsets[node as usize], self.offsets[node as usize + 1]);
+        let degree = end - start;
+        let index = if degree > 1 { rng.below(degree) } else { 0 };
+        self.neighbors[start as usize..end as usize]
+            .get(index as usize)
+            .copied()
     }
 }
 
