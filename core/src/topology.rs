@@ -440,12 +440,15 @@ impl Lists<'_> {
     /// choice), or `None` if it has none: [`Graph::choose_peer`]'s rule for listed nodes.
     #[inline(always)]
     pub fn peer(&self, node: u32, rng: &mut GossipRng) -> Option<u32> {
-        let (start, end) = (self.offsets[node as usize], self.offsets[node as usize + 1]);
-        let degree = end - start;
+        // One bounds check for both offsets and one for the neighbour (an index below the
+        // degree is inside the list): a dense round reads a list for every message.
+        let bounds = &self.offsets[node as usize..node as usize + 2];
+        let (start, degree) = (bounds[0], bounds[1] - bounds[0]);
+        if degree == 0 {
+            return None;
+        }
         let index = if degree > 1 { rng.below(degree) } else { 0 };
-        self.neighbors[start as usize..end as usize]
-            .get(index as usize)
-            .copied()
+        self.neighbors.get((start + index) as usize).copied()
     }
 }
 
@@ -613,6 +616,34 @@ mod tests {
         }
         assert_eq!(g.choose_peers(2, 9, &mut rng, &mut out), 4);
         assert_eq!(&out[..4], &[0, 1, 3, 4]);
+    }
+
+    #[test]
+    fn a_listed_node_draws_among_its_neighbours_only_when_it_has_a_choice() {
+        // Node 0 alone, node 1 with one neighbour (2), node 3 with three (2, 4, 5).
+        let g = Graph::from_edges(6, &[(1, 2), (3, 2), (3, 4), (3, 5)]);
+        let lists = g.lists().unwrap();
+        let mut rng = GossipRng::from_seed_u64(3);
+        let untouched = rng.clone();
+        assert_eq!(lists.peer(0, &mut rng), None);
+        assert_eq!(lists.peer(1, &mut rng), Some(2));
+        let state = |r: &GossipRng| alloc::format!("{r:?}");
+        assert_eq!(state(&rng), state(&untouched), "no choice, no draw");
+        let mut seen = [0u32; 6];
+        for _ in 0..600 {
+            let mut again = rng.clone();
+            let peer = lists.peer(3, &mut rng).unwrap();
+            assert_eq!(g.choose_peer(3, &mut again), Some(peer));
+            assert_eq!(state(&again), state(&rng));
+            seen[peer as usize] += 1;
+        }
+        assert_eq!(seen[..2], [0, 0]);
+        assert!(
+            [2, 4, 5].iter().all(|&p| seen[p] > 150),
+            "uniform among 2, 4 and 5: {seen:?}"
+        );
+        assert_eq!(seen[3], 0);
+        assert!(Graph::Complete { n: 4 }.lists().is_none());
     }
 
     #[test]
