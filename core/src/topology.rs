@@ -329,7 +329,7 @@ impl Graph {
             Graph::Complete { .. } => &[],
             Graph::Sparse {
                 offsets, neighbors, ..
-            } => &neighbors[offsets[node as usize] as usize..offsets[node as usize + 1] as usize],
+            } => Lists { offsets, neighbors }.of(node),
         }
     }
 
@@ -413,8 +413,7 @@ impl Graph {
             } => {
                 let mut buf = [0; 4];
                 let inner = self.lattice().and_then(|l| l.neighbors(node, &mut buf));
-                let (start, end) = (offsets[node as usize], offsets[node as usize + 1]);
-                let list = inner.unwrap_or(&neighbors[start as usize..end as usize]);
+                let list = inner.unwrap_or_else(|| Lists { offsets, neighbors }.of(node));
                 let degree = list.len() as u32;
                 if count >= degree {
                     out[..list.len()].copy_from_slice(list);
@@ -435,7 +434,14 @@ pub struct Lists<'a> {
     neighbors: &'a [u32],
 }
 
-impl Lists<'_> {
+impl<'a> Lists<'a> {
+    /// Node `node`'s neighbours, sorted.
+    #[inline(always)]
+    pub fn of(&self, node: u32) -> &'a [u32] {
+        let (start, end) = (self.offsets[node as usize], self.offsets[node as usize + 1]);
+        &self.neighbors[start as usize..end as usize]
+    }
+
     /// One neighbour of `node` from its list, uniformly at random (drawn only when there is a
     /// choice), or `None` if it has none: [`Graph::choose_peer`]'s rule for listed nodes.
     #[inline(always)]
