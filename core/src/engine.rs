@@ -123,6 +123,37 @@ pub enum NodeView {
     Crashed,
 }
 
+/// Sixty-four nodes as bit sets ([`RoundEngine::iter_node_words`]): bit `b` is node
+/// `64 w + b` of word `w`. A node in none of `spreading`, `stopped` and `crashed` is live and
+/// susceptible.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodeWord {
+    /// Live and spreading ([`Phase::Spreading`]).
+    pub spreading: u64,
+    /// Live, informed, and no longer spreading ([`Phase::Stopped`]).
+    pub stopped: u64,
+    /// Crashed, whatever they knew ([`NodeView::Crashed`]).
+    pub crashed: u64,
+    /// Informed in the last round played (live or crashed since).
+    pub new: u64,
+}
+
+impl NodeWord {
+    /// Node `b`'s view (`b` below 64).
+    pub fn view(&self, b: u32) -> NodeView {
+        let has = |set: u64| (set >> b) & 1 == 1;
+        if has(self.crashed) {
+            NodeView::Crashed
+        } else if has(self.spreading) {
+            NodeView::Live(Phase::Spreading)
+        } else if has(self.stopped) {
+            NodeView::Live(Phase::Stopped)
+        } else {
+            NodeView::Live(Phase::Susceptible)
+        }
+    }
+}
+
 /// A run's state at the end of one round, everything [`RoundEngine::restore`] needs to show
 /// that round again and play on from it exactly as before (see [`crate::timeline`]). The
 /// graph is not in it: it never changes during a run.
@@ -350,6 +381,23 @@ impl RoundEngine {
                 next: 0,
             },
         }
+    }
+
+    /// Every node, 64 to a word ([`NodeWord`]), from the bit sets the rounds keep: what a view
+    /// that draws every node each frame reads, so that it can paint a word whose nodes all
+    /// stand alike (most words of most rounds) at once rather than node by node. Node `i` is
+    /// bit `i % 64` of word `i / 64`; the last word's bits past the last node are clear.
+    pub fn iter_node_words(&self) -> impl ExactSizeIterator<Item = NodeWord> + '_ {
+        let s = &self.sets;
+        (0..s.spreading.len()).map(move |w| {
+            let crashed = s.crashed[w];
+            NodeWord {
+                spreading: s.spreading[w],
+                stopped: s.informed[w] & !s.spreading[w] & !crashed,
+                crashed,
+                new: s.new[w],
+            }
+        })
     }
 
     /// Node `i`'s byte as it is now, whether or not the bytes are behind.

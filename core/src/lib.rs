@@ -39,7 +39,7 @@ pub mod theory;
 pub mod timeline;
 pub mod topology;
 
-pub use engine::{NodeView, RoundEngine, Settings};
+pub use engine::{NodeView, NodeWord, RoundEngine, Settings};
 pub use metrics::{Counts, RoundStats, TraceHash, Traffic};
 pub use rules::{Feedback, Interest, Phase, Protocol, SettingsError, StopRule, Tunables};
 pub use topology::Topology;

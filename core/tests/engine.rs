@@ -2,7 +2,8 @@
 
 use grapevine_core::metrics::{Fate, MessageKind};
 use grapevine_core::{
-    Interest, NodeView, Phase, Protocol, RoundEngine, Settings, StopRule, Topology, Tunables,
+    Interest, NodeView, NodeWord, Phase, Protocol, RoundEngine, Settings, StopRule, Topology,
+    Tunables,
 };
 use proptest::prelude::*;
 
@@ -125,12 +126,57 @@ fn every_loop_gives_the_same_run() {
                 "{case}, {loops}: the nodes differ"
             );
         };
+        for (e, loops) in [(&bits, "bits"), (&recorded, "drawn ahead"), (&kept, "kept")] {
+            words_agree(e).unwrap_or_else(|e| panic!("{case}, {loops}: {e}"));
+        }
         same(&bits, &recorded, "bits against drawn ahead");
         same(&bits, &kept, "bits against bits with the bytes kept");
         if idle.is_some() {
             same(&bits, &steered, "against message by message");
         }
     }
+}
+
+/// Whether the engine's node words ([`RoundEngine::iter_node_words`], what the page paints)
+/// say what its nodes one by one and its newly informed say, and nothing past the last node.
+fn words_agree(e: &RoundEngine) -> Result<(), String> {
+    let words: Vec<NodeWord> = e.iter_node_words().collect();
+    let n = e.settings().nodes;
+    if words.len() != n.div_ceil(64) as usize {
+        return Err(format!("{} words for {n} nodes", words.len()));
+    }
+    let new: std::collections::BTreeSet<u32> = e.iter_newly_informed().collect();
+    for (w, word) in words.iter().enumerate() {
+        let (a, b, c) = (word.spreading, word.stopped, word.crashed);
+        if a & b | a & c | b & c != 0 {
+            return Err(format!(
+                "word {w}: a node in two of spreading, stopped and crashed"
+            ));
+        }
+    }
+    for (i, view) in (0..).zip(e.iter_nodes()) {
+        let word = words[i as usize / 64];
+        if word.view(i % 64) != view {
+            return Err(format!(
+                "node {i}: word says {:?}, node {view:?}",
+                word.view(i % 64)
+            ));
+        }
+        if ((word.new >> (i % 64)) & 1 == 1) != new.contains(&i) {
+            return Err(format!(
+                "node {i}: new in the word and in the newly informed differ"
+            ));
+        }
+    }
+    let last = words[words.len() - 1];
+    let past = match n % 64 {
+        0 => 0,
+        r => !0u64 << r,
+    };
+    if (last.spreading | last.stopped | last.crashed | last.new) & past != 0 {
+        return Err("bits set past the last node".into());
+    }
+    Ok(())
 }
 
 #[test]
@@ -222,6 +268,9 @@ fn rounds_on_bits_and_rounds_on_bytes_mix_into_the_same_run() {
                 bits.iter_nodes().eq(kept.iter_nodes()),
                 "{case}: kept bytes, the nodes differ"
             );
+            for (e, loops) in [(&bits, "bits"), (&mixed, "mixed"), (&kept, "kept bytes")] {
+                words_agree(e).unwrap_or_else(|e| panic!("{case}, {loops}: {e}"));
+            }
         }
         assert!(bits.round() > 8, "{rule:?}: too short a run to mix");
     }

@@ -46,6 +46,20 @@ fn polyline(points: impl Iterator<Item = (f64, f64)>) -> String {
     points.map(|(x, y)| format!("{x:.1},{y:.1} ")).collect()
 }
 
+/// One bar per round (round 1 first) of `width`, as one path: a run of hundreds of rounds
+/// redrawn every frame is two elements, not two per round.
+fn bars(values: impl Iterator<Item = u64>, max_round: f64, max_v: f64, width: f64) -> String {
+    let base = H - BOTTOM;
+    (1..)
+        .zip(values)
+        .map(|(r, v)| {
+            let x = sx(f64::from(r), max_round) - width / 2.0;
+            let y = sy(v as f64, max_v);
+            format!("M{x:.2} {base}V{y:.2}h{width:.2}V{base}Z")
+        })
+        .collect()
+}
+
 /// The first of `steps` that puts at most eight ticks over `span` (else ten times the last).
 fn tick_step(span: f64, steps: &[f64]) -> f64 {
     let last = steps.last().copied().unwrap_or(1.0) * 10.0;
@@ -150,14 +164,8 @@ pub fn charts(p: &ChartsProps) -> Html {
             <h2>{ "Messages per round" }</h2>
             <svg viewBox={viewbox} role="img" aria-label="Messages per round" data-testid="chart-messages">
                 { frame(msg_labels, max_round) }
-                { for p.messages.iter().enumerate().map(|(i, &(sent, lost))| {
-                    let x = sx((i + 1) as f64, max_round) - bar_w / 2.0;
-                    let (y_sent, y_lost) = (sy(sent as f64, max_msgs), sy(lost as f64, max_msgs));
-                    html! { <>
-                        <rect x={x.to_string()} y={y_sent.to_string()} width={bar_w.to_string()} height={(H - BOTTOM - y_sent).to_string()} class="bar" />
-                        <rect x={x.to_string()} y={y_lost.to_string()} width={bar_w.to_string()} height={(H - BOTTOM - y_lost).to_string()} class="bar-lost" />
-                    </> }
-                }) }
+                <path d={bars(p.messages.iter().map(|m| m.0), max_round, max_msgs, bar_w)} class="bar" />
+                <path d={bars(p.messages.iter().map(|m| m.1), max_round, max_msgs, bar_w)} class="bar-lost" />
                 if let Some(g) = &p.ghost {
                     <polyline points={polyline(g.messages.iter().enumerate().map(|(i, &m)| (sx((i + 1) as f64, max_round), sy(m as f64, max_msgs))))} class="ghost" />
                 }

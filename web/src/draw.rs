@@ -3,9 +3,12 @@
 
 use crate::palette;
 use grapevine_core::metrics::{Fate, MessageKind, Transmission};
-use grapevine_core::{NodeView, Phase, RoundEngine, Topology};
+use grapevine_core::{NodeView, NodeWord, Phase, RoundEngine, Topology};
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{Clamped, JsCast, JsValue};
-use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
+use web_sys::{
+    CanvasRenderingContext2d, HtmlCanvasElement, ImageData, ResizeObserver, ResizeObserverEntry,
+};
 
 /// Up to this many nodes get the readable layout with arrows; beyond, the dense view.
 pub const LAYOUT_MAX_NODES: u32 = 2_000;
@@ -93,9 +96,94 @@ impl Scratch {
     }
 }
 
+/// Paints one RGBA pixel per node from the engine's node words: a word whose 64 nodes stand
+/// alike (most words: nobody informed yet, or everyone spreading) is filled at once, the others
+/// node by node. A node informed in the last round and still spreading is drawn as new.
+/// `pixels` holds 4 bytes per node.
+fn paint_words(pixels: &mut [u8], words: impl Iterator<Item = NodeWord>) {
+    // By index: susceptible 0, spreading 1, stopped 2, crashed 3, new (and spreading) 4.
+    let colours = [
+        palette::SUSCEPTIBLE,
+        palette::SPREADING,
+        palette::STOPPED,
+        palette::CRASHED,
+        palette::NEW,
+    ]
+    .map(palette::rgba);
+    for (cells, word) in pixels.chunks_mut(64 * 4).zip(words) {
+        let fresh = word.spreading & word.new;
+        let alike = match (word.spreading, word.stopped, word.crashed, fresh) {
+            (0, 0, 0, 0) => Some(0),
+            (u64::MAX, 0, 0, 0) => Some(1),
+            (0, u64::MAX, 0, 0) => Some(2),
+            _ => None,
+        };
+        match alike {
+            Some(c) => cells
+                .chunks_exact_mut(4)
+                .for_each(|px| px.copy_from_slice(&colours[c])),
+            None => {
+                for (b, px) in (0..).zip(cells.chunks_exact_mut(4)) {
+                    // The sets are disjoint but for the new among the spreading.
+                    let bit = |set: u64| (set >> b) as usize & 1;
+                    let c = bit(word.spreading)
+                        + 2 * bit(word.stopped)
+                        + 3 * (bit(word.crashed) + bit(fresh));
+                    px.copy_from_slice(&colours[c]);
+                }
+            }
+        }
+    }
+}
+
+/// A canvas's width in CSS pixels, read without making the browser lay the page out in the
+/// middle of a frame. Reading `clientWidth` after the DOM changed (each frame of a run: the
+/// charts' new points, the counters) forces a layout there and then, which cost the round view
+/// at 10^6 nodes about 2 ms a frame. A resize observer instead records every drawn canvas's
+/// width whenever its box changes (after the browser's own layout); only a canvas's first
+/// draw asks for it.
+fn css_width(canvas: &HtmlCanvasElement) -> f64 {
+    thread_local! {
+        static WIDTHS: Option<(ResizeObserver, js_sys::WeakMap)> = watch_widths();
+    }
+    WIDTHS.with(|widths| {
+        let Some((observer, known)) = widths else {
+            return f64::from(canvas.client_width());
+        };
+        match known.get(canvas).as_f64() {
+            Some(width) => width,
+            None => {
+                let width = f64::from(canvas.client_width());
+                known.set(canvas, &width.into());
+                observer.observe(canvas);
+                width
+            }
+        }
+    })
+}
+
+/// The resize observer behind [`css_width`] and the widths it keeps, by canvas (`None` in a
+/// browser without `ResizeObserver`: every read then asks).
+fn watch_widths() -> Option<(ResizeObserver, js_sys::WeakMap)> {
+    let known = js_sys::WeakMap::new();
+    let record = known.clone();
+    let on_resize = Closure::<dyn FnMut(js_sys::Array)>::new(move |entries: js_sys::Array| {
+        for entry in entries.iter() {
+            if let Ok(entry) = entry.dyn_into::<ResizeObserverEntry>() {
+                let width = entry.target().client_width();
+                record.set(&entry.target(), &f64::from(width).into());
+            }
+        }
+    });
+    let observer = ResizeObserver::new(on_resize.as_ref().unchecked_ref()).ok()?;
+    // Observes for the page's lifetime.
+    on_resize.forget();
+    Some((observer, known))
+}
+
 /// Canvas side in CSS pixels: square, as wide as its box.
 fn fit(canvas: &HtmlCanvasElement) -> (f64, f64) {
-    let css = f64::from(canvas.client_width().max(100));
+    let css = css_width(canvas).max(100.0);
     let ratio = web_sys::window()
         .map(|w| w.device_pixel_ratio())
         .unwrap_or(1.0)
@@ -150,27 +238,10 @@ impl Painter {
         let (w, h) = grid(s.topology, s.nodes);
         self.pixels.clear();
         self.pixels.resize((w * h * 4) as usize, 0);
-        let colours = [
-            palette::rgba(palette::SUSCEPTIBLE),
-            palette::rgba(palette::SPREADING),
-            palette::rgba(palette::STOPPED),
-            palette::rgba(palette::CRASHED),
-        ];
-        for (px, view) in self.pixels.chunks_exact_mut(4).zip(engine.iter_nodes()) {
-            let c = match view {
-                NodeView::Live(Phase::Susceptible) => colours[0],
-                NodeView::Live(Phase::Spreading) => colours[1],
-                NodeView::Live(Phase::Stopped) => colours[2],
-                NodeView::Crashed => colours[3],
-            };
-            px.copy_from_slice(&c);
-        }
-        let new = palette::rgba(palette::NEW);
-        for i in engine.iter_newly_informed() {
-            if engine.node(i) == NodeView::Live(Phase::Spreading) {
-                self.pixels[i as usize * 4..i as usize * 4 + 4].copy_from_slice(&new);
-            }
-        }
+        paint_words(
+            &mut self.pixels[..s.nodes as usize * 4],
+            engine.iter_node_words(),
+        );
         let scratch = self.scratch.load(&self.pixels, w, h)?;
         ctx.set_image_smoothing_enabled(false);
         let scale = size / f64::from(w.max(h));
@@ -552,5 +623,50 @@ pub fn draw_members(
         ctx.set_stroke_style_str(palette::NEW);
         ctx.set_line_width(1.5);
         ctx.stroke();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use grapevine_core::{Interest, Settings, StopRule, Tunables};
+
+    #[test]
+    fn the_dense_view_paints_each_node_as_the_engine_has_it() {
+        // Crashed nodes, stopped ones, a partial last word: every colour and both paths.
+        let mut engine = RoundEngine::new(Settings {
+            nodes: 10_007,
+            tunables: Tunables {
+                fanout: 1,
+                loss: 0.3,
+                interest: Interest::new(StopRule::FeedbackCoin, 2),
+            },
+            crashed: 0.1,
+            seed: 4,
+            ..Settings::default()
+        })
+        .unwrap();
+        let mut pixels = vec![0; 10_007 * 4];
+        let mut seen = std::collections::BTreeSet::new();
+        while !engine.is_finished() {
+            engine.step();
+            paint_words(&mut pixels, engine.iter_node_words());
+            let new: std::collections::BTreeSet<u32> = engine.iter_newly_informed().collect();
+            for (i, view) in (0..).zip(engine.iter_nodes()) {
+                let colour = match view {
+                    NodeView::Live(Phase::Spreading) if new.contains(&i) => palette::NEW,
+                    view => node_colour(view),
+                };
+                let at = i as usize * 4;
+                assert_eq!(
+                    pixels[at..at + 4],
+                    palette::rgba(colour),
+                    "round {}, node {i} ({view:?})",
+                    engine.round()
+                );
+                seen.insert(colour);
+            }
+        }
+        assert_eq!(seen.len(), 5, "every colour drawn: {seen:?}");
     }
 }
