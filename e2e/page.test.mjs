@@ -119,6 +119,31 @@ test('clicking a node before the first round makes it the source, after it crash
   await page.close();
 });
 
+test('a paused network is drawn again at its new size when the window is resized (a phone turned)', async () => {
+  // The canvas's width is kept by a resize observer rather than read mid-frame; a resize
+  // must still reach the canvas, paused or not, or it stays stretched from its old size.
+  for (const view of ['?nodes=100000&seed=2', '?protocol=swim&nodes=50&seed=1']) {
+    const page = await openPage(env.browser, `${env.url}${view}`, { width: 1280, height: 800 });
+    for (let i = 0; i < 3; i++) await page.getByTestId('step').click();
+    const fits = () => page.evaluate(() => {
+      const c = document.querySelector('[data-testid=network]');
+      return { bitmap: c.width, box: Math.round(Math.max(c.clientWidth, 100) * devicePixelRatio) };
+    });
+    const wide = await fits();
+    assert.equal(wide.bitmap, wide.box, `${view}: drawn at its size before the resize`);
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForFunction(() => {
+      const c = document.querySelector('[data-testid=network]');
+      return c.width === Math.round(Math.max(c.clientWidth, 100) * devicePixelRatio);
+    }, null, { timeout: 5_000 }).catch(() => {});
+    const narrow = await fits();
+    assert.notEqual(narrow.box, wide.box, `${view}: the resize changed the canvas's box`);
+    assert.equal(narrow.bitmap, narrow.box, `${view}: drawn again at its new size, not stretched from ${wide.bitmap}px`);
+    assert.deepEqual(page.errors, []);
+    await page.close();
+  }
+});
+
 test('usable at phone width', async () => {
   const page = await openPage(env.browser, `${env.url}?nodes=5000&fanout=2`, { width: 390, height: 844 });
   const width = await page.evaluate(() => document.documentElement.scrollWidth);

@@ -2,6 +2,7 @@
 //! for small networks, one cell per node for large ones. No DOM element per node.
 
 use crate::palette;
+use gloo_events::EventListener;
 use grapevine_core::metrics::{Fate, MessageKind, Transmission};
 use grapevine_core::{NodeView, NodeWord, Phase, RoundEngine, Topology};
 use wasm_bindgen::closure::Closure;
@@ -9,6 +10,7 @@ use wasm_bindgen::{Clamped, JsCast, JsValue};
 use web_sys::{
     CanvasRenderingContext2d, HtmlCanvasElement, ImageData, ResizeObserver, ResizeObserverEntry,
 };
+use yew::Callback;
 
 /// Up to this many nodes get the readable layout with arrows; beyond, the dense view.
 pub const LAYOUT_MAX_NODES: u32 = 2_000;
@@ -140,8 +142,9 @@ fn paint_words(pixels: &mut [u8], words: impl Iterator<Item = NodeWord>) {
 /// middle of a frame. Reading `clientWidth` after the DOM changed (each frame of a run: the
 /// charts' new points, the counters) forces a layout there and then, which cost the round view
 /// at 10^6 nodes about 2 ms a frame. A resize observer instead records every drawn canvas's
-/// width whenever its box changes (after the browser's own layout); only a canvas's first
-/// draw asks for it.
+/// width whenever its box changes (after the browser's own layout) and tells the canvas
+/// ([`CANVAS_RESIZED`], for [`ResizeWatch`]): a draw in the frame that changed the layout
+/// used the width before, and its page draws again. Only a canvas's first draw asks.
 fn css_width(canvas: &HtmlCanvasElement) -> f64 {
     thread_local! {
         static WIDTHS: Option<(ResizeObserver, js_sys::WeakMap)> = watch_widths();
@@ -169,9 +172,16 @@ fn watch_widths() -> Option<(ResizeObserver, js_sys::WeakMap)> {
     let record = known.clone();
     let on_resize = Closure::<dyn FnMut(js_sys::Array)>::new(move |entries: js_sys::Array| {
         for entry in entries.iter() {
-            if let Ok(entry) = entry.dyn_into::<ResizeObserverEntry>() {
-                let width = entry.target().client_width();
-                record.set(&entry.target(), &f64::from(width).into());
+            let Ok(entry) = entry.dyn_into::<ResizeObserverEntry>() else {
+                continue;
+            };
+            let (canvas, width) = (entry.target(), f64::from(entry.target().client_width()));
+            let before = record.get(&canvas).as_f64();
+            record.set(&canvas, &width.into());
+            if before.is_some_and(|b| b != width) {
+                if let Ok(event) = web_sys::Event::new(CANVAS_RESIZED) {
+                    let _ = canvas.dispatch_event(&event);
+                }
             }
         }
     });
@@ -179,6 +189,30 @@ fn watch_widths() -> Option<(ResizeObserver, js_sys::WeakMap)> {
     // Observes for the page's lifetime.
     on_resize.forget();
     Some((observer, known))
+}
+
+/// The event a drawn canvas receives when its width changed (see [`css_width`]).
+pub const CANVAS_RESIZED: &str = "grapevine-canvas-resized";
+
+/// A page's watch on its canvas's size: calls back when the canvas was resized after it was
+/// drawn (a window resized, a phone turned, a panel opened beside it), so that the page draws
+/// it again at its new size rather than leave it stretched.
+#[derive(Default)]
+pub struct ResizeWatch(Option<(HtmlCanvasElement, EventListener)>);
+
+impl ResizeWatch {
+    /// Watches `canvas` (the page's canvas of the moment: a new one replaces the last).
+    pub fn watch(&mut self, canvas: &HtmlCanvasElement, resized: Callback<()>) {
+        if self
+            .0
+            .as_ref()
+            .is_some_and(|(watched, _)| watched == canvas)
+        {
+            return;
+        }
+        let listener = EventListener::new(canvas, CANVAS_RESIZED, move |_| resized.emit(()));
+        self.0 = Some((canvas.clone(), listener));
+    }
 }
 
 /// Canvas side in CSS pixels: square, as wide as its box.

@@ -9,6 +9,7 @@
 
 use super::{check_nodes, update, Msg, PageProps, Shell, SimPage, Taken};
 use crate::controls::Change;
+use crate::draw::ResizeWatch;
 use crate::lab::draw::LabPainter;
 use crate::lab::panels;
 use crate::lab::sim::{scenario_notice, LabSim, PERIOD_MS};
@@ -27,6 +28,8 @@ pub struct LabPage {
     lab: LabSim,
     canvas: NodeRef,
     painter: LabPainter,
+    /// Draws again when the canvas is resized.
+    resize: ResizeWatch,
     /// What the picture of a small network shows.
     picture: Picture,
     /// Why the scenario in the settings cannot run (its text stays in the editor).
@@ -312,6 +315,7 @@ impl Component for LabPage {
             lab,
             canvas: NodeRef::default(),
             painter: LabPainter::default(),
+            resize: ResizeWatch::default(),
             picture: Picture::default(),
             scenario_error,
         };
@@ -325,13 +329,15 @@ impl Component for LabPage {
         update(self, ctx, msg)
     }
 
-    fn rendered(&mut self, _ctx: &Context<Self>, _first: bool) {
+    fn rendered(&mut self, ctx: &Context<Self>, _first: bool) {
         if let Some(canvas) = self.canvas.cast::<HtmlCanvasElement>() {
             let selected = self.shell.settings.lab.inspect;
             let lab = &self.lab;
             if let Err(e) = lab.draw(&mut self.painter, &canvas, selected, self.picture) {
                 web_sys::console::error_2(&"drawing the lab failed:".into(), &e);
             }
+            self.resize
+                .watch(&canvas, ctx.link().callback(|()| Msg::Resized));
         }
     }
 

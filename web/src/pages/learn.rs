@@ -7,7 +7,7 @@
 use super::{header, write_url, PageProps, Route};
 use crate::charts::Charts;
 use crate::controls::{icon, Icon};
-use crate::draw::Painter;
+use crate::draw::{Painter, ResizeWatch};
 use crate::lab::draw::LabPainter;
 use crate::lab::panels;
 use crate::lab::sim::LabSim;
@@ -187,11 +187,15 @@ pub struct LearnPage {
     canvas: NodeRef,
     painter: Painter,
     lab_painter: LabPainter,
+    /// Draws again when the canvas is resized.
+    resize: ResizeWatch,
     _keys: Option<EventListener>,
 }
 
 /// What happens on the lessons' page.
 pub enum Msg {
+    /// The canvas changed size after it was drawn: draw it again.
+    Resized,
     /// To step `usize` of the chapter.
     Go(usize),
     /// To another chapter (0: the list), at its first step.
@@ -618,6 +622,7 @@ impl Component for LearnPage {
             canvas: NodeRef::default(),
             painter: Painter::default(),
             lab_painter: LabPainter::default(),
+            resize: ResizeWatch::default(),
             _keys: key_listener(ctx.link().clone()),
         };
         let count = page.steps().len();
@@ -633,6 +638,7 @@ impl Component for LearnPage {
 
     fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
         match msg {
+            Msg::Resized => {}
             Msg::Go(step) => self.enter(step),
             Msg::Next => {
                 if self.may_advance() {
@@ -787,10 +793,12 @@ impl Component for LearnPage {
         true
     }
 
-    fn rendered(&mut self, _ctx: &Context<Self>, _first: bool) {
+    fn rendered(&mut self, ctx: &Context<Self>, _first: bool) {
         let Some(canvas) = self.canvas.cast::<HtmlCanvasElement>() else {
             return;
         };
+        self.resize
+            .watch(&canvas, ctx.link().callback(|()| Msg::Resized));
         let drawn = match &self.stage {
             Some(Stage::Rounds(sim)) => self.painter.draw(&canvas, sim.engine()),
             Some(Stage::Lab(sim, _)) => {

@@ -48,6 +48,8 @@ pub enum Msg {
     Click(f64, f64, bool),
     /// Hide the notices.
     DismissNotices,
+    /// The canvas changed size after it was drawn: draw it again.
+    Resized,
 }
 
 /// What a simulator page does its own way; [`update`] does the rest alike.
@@ -128,6 +130,7 @@ pub fn update<P: SimPage>(page: &mut P, ctx: &Context<P>, msg: Msg) -> bool {
             page.shell().notices.clear();
             true
         }
+        Msg::Resized => true,
     }
 }
 

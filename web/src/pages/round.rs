@@ -4,7 +4,7 @@
 use super::{check_nodes, update, Msg, PageProps, Shell, SimPage, Taken};
 use crate::charts::Charts;
 use crate::controls::{protocol_label, Change};
-use crate::draw::Painter;
+use crate::draw::{Painter, ResizeWatch};
 use crate::explain::Explain;
 use crate::palette;
 use crate::params::{LabPage, PageSettings, PAGE_MAX_NODES};
@@ -21,6 +21,8 @@ pub struct RoundPage {
     sim: Sim,
     canvas: NodeRef,
     painter: Painter,
+    /// Draws again when the canvas is resized.
+    resize: ResizeWatch,
 }
 
 /// Runs `start` on the settings, falling back to the first live node as source when the chosen
@@ -249,6 +251,7 @@ impl Component for RoundPage {
             sim,
             canvas: NodeRef::default(),
             painter: Painter::default(),
+            resize: ResizeWatch::default(),
         }
     }
 
@@ -256,11 +259,13 @@ impl Component for RoundPage {
         update(self, ctx, msg)
     }
 
-    fn rendered(&mut self, _ctx: &Context<Self>, _first: bool) {
+    fn rendered(&mut self, ctx: &Context<Self>, _first: bool) {
         if let Some(canvas) = self.canvas.cast::<HtmlCanvasElement>() {
             if let Err(e) = self.painter.draw(&canvas, self.sim.engine()) {
                 web_sys::console::error_2(&"drawing the network failed:".into(), &e);
             }
+            self.resize
+                .watch(&canvas, ctx.link().callback(|()| Msg::Resized));
         }
     }
 
