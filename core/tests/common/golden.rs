@@ -39,6 +39,28 @@ pub fn scenarios() -> Vec<(&'static str, Settings, u32)> {
             200,
         ),
         (
+            // Lossy with nothing crashed: natively `push_each_lossy`, in wasm `push_each`
+            // with the loss read per message; with fanout 3, `push_each` in both.
+            "push-lossy",
+            Settings {
+                nodes: 3_001,
+                tunables: tunables(1, 0.8, StopRule::Never, 1),
+                seed: 18,
+                ..base
+            },
+            300,
+        ),
+        (
+            "push-lossy-fanout-3",
+            Settings {
+                nodes: 3_001,
+                tunables: tunables(3, 0.25, StopRule::Never, 1),
+                seed: 19,
+                ..base
+            },
+            300,
+        ),
+        (
             "pull-lossy-crashed",
             Settings {
                 nodes: 3_000,
