@@ -122,26 +122,41 @@ test('clicking a node before the first round makes it the source, after it crash
 test('a paused network is drawn again at its new size when the window is resized (a phone turned)', async () => {
   // The canvas's width is kept by a resize observer rather than read mid-frame; a resize
   // must still reach the canvas, paused or not, or it stays stretched from its old size.
-  for (const view of ['?nodes=100000&seed=2', '?protocol=swim&nodes=50&seed=1']) {
-    const page = await openPage(env.browser, `${env.url}${view}`, { width: 1280, height: 800 });
-    for (let i = 0; i < 3; i++) await page.getByTestId('step').click();
-    const fits = () => page.evaluate(() => {
-      const c = document.querySelector('[data-testid=network]');
-      return { bitmap: c.width, box: Math.round(Math.max(c.clientWidth, 100) * devicePixelRatio) };
-    });
-    const wide = await fits();
+  const fits = (page) => page.evaluate(() => {
+    const c = document.querySelector('[data-testid=network]');
+    return { bitmap: c.width, box: Math.round(Math.max(c.clientWidth, 100) * devicePixelRatio) };
+  });
+  const resized = async (page, view) => {
+    const wide = await fits(page);
     assert.equal(wide.bitmap, wide.box, `${view}: drawn at its size before the resize`);
     await page.setViewportSize({ width: 390, height: 844 });
     await page.waitForFunction(() => {
       const c = document.querySelector('[data-testid=network]');
       return c.width === Math.round(Math.max(c.clientWidth, 100) * devicePixelRatio);
     }, null, { timeout: 5_000 }).catch(() => {});
-    const narrow = await fits();
+    const narrow = await fits(page);
     assert.notEqual(narrow.box, wide.box, `${view}: the resize changed the canvas's box`);
     assert.equal(narrow.bitmap, narrow.box, `${view}: drawn again at its new size, not stretched from ${wide.bitmap}px`);
     assert.deepEqual(page.errors, []);
     await page.close();
+  };
+  for (const view of ['?nodes=100000&seed=2', '?protocol=swim&nodes=50&seed=1']) {
+    const page = await openPage(env.browser, `${env.url}${view}`, { width: 1280, height: 800 });
+    for (let i = 0; i < 3; i++) await page.getByTestId('step').click();
+    await resized(page, view);
   }
+  // A lesson, at its first step with a network.
+  const page = await env.browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page.errors = [];
+  page.on('pageerror', (e) => page.errors.push(String(e)));
+  await page.goto(`${env.url}?lesson=1`);
+  await page.getByTestId('lesson').waitFor({ timeout: 30_000 });
+  for (let i = 0; i < 10 && !(await page.getByTestId('network').count()); i++) {
+    await page.waitForFunction(() => !document.querySelector('[data-testid=lesson-next]').disabled, null, { timeout: 30_000 });
+    await page.getByTestId('lesson-next').click();
+  }
+  await page.getByTestId('network').waitFor({ timeout: 10_000 });
+  await resized(page, 'lesson 1');
 });
 
 test('usable at phone width', async () => {

@@ -49,7 +49,7 @@ try {
   const slow = frames.filter((f) => f.dur > 16_700).length;
   console.log(`main-thread frames over 16.7 ms: ${slow} of ${frames.length}`);
   const others = new Map();
-  for (const e of spans.filter((e) => e.name === 'RunTask' || e.name === 'ThreadControllerImpl::RunTask')) {
+  for (const e of spans.filter((e) => e.name === 'RunTask')) {
     const thread = names.get(`${e.pid}:${e.tid}`) ?? '?';
     if (thread !== 'CrRendererMain') others.set(thread, (others.get(thread) ?? 0) + e.dur / 1000);
   }

@@ -1347,8 +1347,10 @@ const BATCH: usize = 256;
 /// load is budgeted (`e2e/parts.test.mjs`), since every loop compiled apart is code a student
 /// downloads before the first network is drawn. Every loop gives the same run
 /// (`every_loop_gives_the_same_run`, and the wasm build's trace hashes are pinned), so this
-/// changes speed only: the page's engine keeps the plain instance's loop and the batches, and
-/// no summary of the bit sets (every round sweeps every word).
+/// changes speed only: the page's engine keeps the one-loop push on the complete graph for runs
+/// with nothing crashed (one peer a pusher lossless, one peer lossy, several peers), the
+/// batches for the rest (crashed nodes, stop rules, sparse graphs), and no summary of the bit
+/// sets (every round sweeps every word).
 const LEAN: bool = cfg!(target_arch = "wasm32");
 
 /// Bit sets over the nodes, 64 a word, so that a round touches only the nodes it concerns:
@@ -1767,7 +1769,8 @@ impl Round<'_> {
         // summaries, below): at 10^6 it measured a third faster than the batches there
         // (regular 3.4 -> 2.45, small world 3.7 -> 2.3, scale free 2.85 -> 2.05).
         let fused = match *self.graph {
-            // The page's engine: crashed nodes in the batches (see `LEAN`).
+            // The page's engine: crashed nodes in the batches (see `LEAN`); its fanouts 2 and
+            // 3 measured the same in the one loop as in the batches (e2e/trace.mjs).
             Graph::Complete { .. } => !judged && (!LEAN || crashed.is_none()),
             Graph::Sparse { .. } => !judged && !self.sparse && !LEAN,
         };
@@ -1795,10 +1798,15 @@ impl Round<'_> {
                     out[0] = topology::other_node(n, i, rng);
                     1
                 };
+                debug_assert!(
+                    !LEAN || crashed.is_none(),
+                    "the page's crashed take the batches"
+                );
                 match (loss, crashed.is_some()) {
-                    // The page's engine (see `LEAN`) has two instances, lossless and lossy
-                    // (the loss read per message), and no crashed nodes (they take the
-                    // batches): more instances are code it would download first. Lossy here
+                    // The page's engine (see `LEAN`) has two instances for one peer a
+                    // pusher, lossless and lossy (the loss read per message), and no crashed
+                    // nodes (they take the batches): more instances are code it would
+                    // download first. Lossy here
                     // rather than in the batches: the page's 10^6-node, 80 %-loss run spent
                     // 6.6-8.0 ms a frame in its animation-frame callbacks, against 7.7-10.0
                     // (e2e/trace.mjs, alternating). The lossless one apart: with the loss
@@ -1970,7 +1978,7 @@ impl Round<'_> {
 
     /// The targets of `pushers`' messages under anti-entropy, into `targets` (those the link
     /// lost left out), drawn in the order [`Round::push_from_each`] draws them: the batches of
-    /// sparse graphs, and in the page (see [`LEAN`]) of all but the plain instance. Returns how
+    /// sparse graphs, and in the page (see [`LEAN`]) of runs with crashed nodes. Returns how
     /// many got through and how many were lost.
     #[inline(always)]
     fn draw(&mut self, pushers: &[u32], targets: &mut [u32]) -> (usize, u64) {

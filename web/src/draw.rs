@@ -105,10 +105,10 @@ impl Scratch {
 fn paint_words(pixels: &mut [u8], words: impl Iterator<Item = NodeWord>) {
     // By index: susceptible 0, spreading 1, stopped 2, crashed 3, new (and spreading) 4.
     let colours = [
-        palette::SUSCEPTIBLE,
-        palette::SPREADING,
-        palette::STOPPED,
-        palette::CRASHED,
+        node_colour(NodeView::Live(Phase::Susceptible)),
+        node_colour(NodeView::Live(Phase::Spreading)),
+        node_colour(NodeView::Live(Phase::Stopped)),
+        node_colour(NodeView::Crashed),
         palette::NEW,
     ]
     .map(palette::rgba);
@@ -170,12 +170,20 @@ fn css_width(canvas: &HtmlCanvasElement) -> f64 {
 fn watch_widths() -> Option<(ResizeObserver, js_sys::WeakMap)> {
     let known = js_sys::WeakMap::new();
     let record = known.clone();
-    let on_resize = Closure::<dyn FnMut(js_sys::Array)>::new(move |entries: js_sys::Array| {
+    let on_resize = move |entries: js_sys::Array, observer: ResizeObserver| {
         for entry in entries.iter() {
             let Ok(entry) = entry.dyn_into::<ResizeObserverEntry>() else {
                 continue;
             };
-            let (canvas, width) = (entry.target(), f64::from(entry.target().client_width()));
+            let canvas = entry.target();
+            if !canvas.is_connected() {
+                // Gone from the page (another view, another lesson step): forgotten, so that
+                // neither it nor its pixels are kept alive, and no page redraws for it.
+                observer.unobserve(&canvas);
+                record.delete(&canvas);
+                continue;
+            }
+            let width = f64::from(canvas.client_width());
             let before = record.get(&canvas).as_f64();
             record.set(&canvas, &width.into());
             if before.is_some_and(|b| b != width) {
@@ -184,7 +192,8 @@ fn watch_widths() -> Option<(ResizeObserver, js_sys::WeakMap)> {
                 }
             }
         }
-    });
+    };
+    let on_resize = Closure::<dyn FnMut(js_sys::Array, ResizeObserver)>::new(on_resize);
     let observer = ResizeObserver::new(on_resize.as_ref().unchecked_ref()).ok()?;
     // Observes for the page's lifetime.
     on_resize.forget();
@@ -192,7 +201,7 @@ fn watch_widths() -> Option<(ResizeObserver, js_sys::WeakMap)> {
 }
 
 /// The event a drawn canvas receives when its width changed (see [`css_width`]).
-pub const CANVAS_RESIZED: &str = "grapevine-canvas-resized";
+const CANVAS_RESIZED: &str = "grapevine-canvas-resized";
 
 /// A page's watch on its canvas's size: calls back when the canvas was resized after it was
 /// drawn (a window resized, a phone turned, a panel opened beside it), so that the page draws
@@ -201,8 +210,9 @@ pub const CANVAS_RESIZED: &str = "grapevine-canvas-resized";
 pub struct ResizeWatch(Option<(HtmlCanvasElement, EventListener)>);
 
 impl ResizeWatch {
-    /// Watches `canvas` (the page's canvas of the moment: a new one replaces the last).
-    pub fn watch(&mut self, canvas: &HtmlCanvasElement, resized: Callback<()>) {
+    /// Watches `canvas` (the page's canvas of the moment: a new one replaces the last) and
+    /// calls the callback `resized` makes (made only when the canvas is new).
+    pub fn watch(&mut self, canvas: &HtmlCanvasElement, resized: impl FnOnce() -> Callback<()>) {
         if self
             .0
             .as_ref()
@@ -210,6 +220,7 @@ impl ResizeWatch {
         {
             return;
         }
+        let resized = resized();
         let listener = EventListener::new(canvas, CANVAS_RESIZED, move |_| resized.emit(()));
         self.0 = Some((canvas.clone(), listener));
     }
@@ -664,43 +675,65 @@ pub fn draw_members(
 mod tests {
     use super::*;
     use grapevine_core::{Interest, Settings, StopRule, Tunables};
+    use std::collections::BTreeSet;
 
     #[test]
     fn the_dense_view_paints_each_node_as_the_engine_has_it() {
-        // Crashed nodes, stopped ones, a partial last word: every colour and both paths.
-        let mut engine = RoundEngine::new(Settings {
-            nodes: 10_007,
-            tunables: Tunables {
-                fanout: 1,
-                loss: 0.3,
-                interest: Interest::new(StopRule::FeedbackCoin, 2),
-            },
-            crashed: 0.1,
-            seed: 4,
-            ..Settings::default()
-        })
-        .unwrap();
-        let mut pixels = vec![0; 10_007 * 4];
-        let mut seen = std::collections::BTreeSet::new();
-        while !engine.is_finished() {
-            engine.step();
-            paint_words(&mut pixels, engine.iter_node_words());
-            let new: std::collections::BTreeSet<u32> = engine.iter_newly_informed().collect();
-            for (i, view) in (0..).zip(engine.iter_nodes()) {
-                let colour = match view {
-                    NodeView::Live(Phase::Spreading) if new.contains(&i) => palette::NEW,
-                    view => node_colour(view),
-                };
-                let at = i as usize * 4;
-                assert_eq!(
-                    pixels[at..at + 4],
-                    palette::rgba(colour),
-                    "round {}, node {i} ({view:?})",
-                    engine.round()
-                );
-                seen.insert(colour);
+        // With crashed nodes: every colour, node by node (a partial last word too). Without:
+        // words whose 64 nodes stand alike (none informed, all spreading under anti-entropy,
+        // all stopped under a stop rule), filled at once.
+        let (mut seen, mut alike) = (BTreeSet::new(), BTreeSet::new());
+        for (crashed, rule) in [
+            (0.1, StopRule::FeedbackCoin),
+            (0.0, StopRule::Never),
+            (0.0, StopRule::FeedbackCoin),
+        ] {
+            let mut engine = RoundEngine::new(Settings {
+                nodes: 10_007,
+                tunables: Tunables {
+                    fanout: 1,
+                    loss: 0.3,
+                    interest: Interest::new(rule, 2),
+                },
+                crashed,
+                seed: 4,
+                ..Settings::default()
+            })
+            .unwrap();
+            let mut pixels = vec![0; 10_007 * 4];
+            while !engine.is_finished() {
+                engine.step();
+                paint_words(&mut pixels, engine.iter_node_words());
+                for w in engine.iter_node_words().take(10_007 / 64) {
+                    match (w.spreading, w.stopped, w.crashed, w.new) {
+                        (0, 0, 0, 0) | (u64::MAX, 0, 0, 0) | (0, u64::MAX, 0, _) => {
+                            alike.insert((w.spreading, w.stopped));
+                        }
+                        _ => {}
+                    }
+                }
+                let new: BTreeSet<u32> = engine.iter_newly_informed().collect();
+                for (i, view) in (0..).zip(engine.iter_nodes()) {
+                    let colour = match view {
+                        NodeView::Live(Phase::Spreading) if new.contains(&i) => palette::NEW,
+                        view => node_colour(view),
+                    };
+                    let at = i as usize * 4;
+                    assert_eq!(
+                        pixels[at..at + 4],
+                        palette::rgba(colour),
+                        "crashed {crashed}, {rule:?}, round {}, node {i} ({view:?})",
+                        engine.round()
+                    );
+                    seen.insert(colour);
+                }
             }
         }
         assert_eq!(seen.len(), 5, "every colour drawn: {seen:?}");
+        assert_eq!(
+            alike.len(),
+            3,
+            "every kind of alike word painted: {alike:?}"
+        );
     }
 }

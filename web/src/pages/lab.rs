@@ -337,7 +337,7 @@ impl Component for LabPage {
                 web_sys::console::error_2(&"drawing the lab failed:".into(), &e);
             }
             self.resize
-                .watch(&canvas, ctx.link().callback(|()| Msg::Resized));
+                .watch(&canvas, || ctx.link().callback(|()| Msg::Resized));
         }
     }
 

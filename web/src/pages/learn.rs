@@ -798,7 +798,7 @@ impl Component for LearnPage {
             return;
         };
         self.resize
-            .watch(&canvas, ctx.link().callback(|()| Msg::Resized));
+            .watch(&canvas, || ctx.link().callback(|()| Msg::Resized));
         let drawn = match &self.stage {
             Some(Stage::Rounds(sim)) => self.painter.draw(&canvas, sim.engine()),
             Some(Stage::Lab(sim, _)) => {

@@ -265,7 +265,7 @@ impl Component for RoundPage {
                 web_sys::console::error_2(&"drawing the network failed:".into(), &e);
             }
             self.resize
-                .watch(&canvas, ctx.link().callback(|()| Msg::Resized));
+                .watch(&canvas, || ctx.link().callback(|()| Msg::Resized));
         }
     }
 
