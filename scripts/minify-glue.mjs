@@ -6,8 +6,9 @@
 // Why: Trunk's own JS minifier cannot read the glue (`export default`) and leaves it as it is
 // ("Failed to minify JS" in the build's log), and the round view's glue (50 KB, 8.8 KB
 // gzipped; 22 KB and 6.7 KB minified) is part of what a phone fetches before the first network
-// is drawn, which e2e/parts.test.mjs holds to a budget. esbuild (npm, made for this) minifies without bundling: the modules keep their
-// imports, exports and `import.meta.url`, so nothing else changes.
+// is drawn, which e2e/parts.test.mjs holds to a budget. esbuild (npm, made for this) minifies
+// without bundling: the modules keep their imports, exports and `import.meta.url`, so nothing
+// else changes.
 import { transformSync } from 'esbuild';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';

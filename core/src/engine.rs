@@ -1806,12 +1806,12 @@ impl Round<'_> {
                     // The page's engine (see `LEAN`) has two instances for one peer a
                     // pusher, lossless and lossy (the loss read per message), and no crashed
                     // nodes (they take the batches): more instances are code it would
-                    // download first. Lossy here
-                    // rather than in the batches: the page's 10^6-node, 80 %-loss run spent
-                    // 6.6-8.0 ms a frame in its animation-frame callbacks, against 7.7-10.0
-                    // (e2e/trace.mjs, alternating). The lossless one apart: with the loss
-                    // read per message it was 15 % slower (wasm / native 1.46-1.67 ->
-                    // 1.75-1.79, e2e/perf.mjs wasm, alternating).
+                    // download first. Lossy here rather than in the batches: the page's
+                    // 10^6-node, 80 %-loss run spent 6.6-8.0 ms a frame in its
+                    // animation-frame callbacks, against 7.7-10.0 (e2e/trace.mjs,
+                    // alternating). The lossless one apart: with the loss read per message
+                    // it was 15 % slower (wasm / native 1.46-1.67 -> 1.75-1.79,
+                    // e2e/perf.mjs wasm, alternating).
                     (Chance::NEVER, _) if LEAN => {
                         push_each::<false>(one, Chance::NEVER, spreading, known, rng)
                     }

@@ -281,12 +281,12 @@ impl Painter {
     ) -> Result<(), JsValue> {
         let s = engine.settings();
         let (w, h) = grid(s.topology, s.nodes);
-        self.pixels.clear();
+        // Every node's pixel is painted each frame: the buffer is not cleared (4 MB at 10^6),
+        // only the cells past the last node, which another run's nodes may have left.
         self.pixels.resize((w * h * 4) as usize, 0);
-        paint_words(
-            &mut self.pixels[..s.nodes as usize * 4],
-            engine.iter_node_words(),
-        );
+        let (nodes, rest) = self.pixels.split_at_mut(s.nodes as usize * 4);
+        paint_words(nodes, engine.iter_node_words());
+        rest.fill(0);
         let scratch = self.scratch.load(&self.pixels, w, h)?;
         ctx.set_image_smoothing_enabled(false);
         let scale = size / f64::from(w.max(h));
