@@ -39,12 +39,14 @@ async function finished(page, timeout = 120_000) {
 }
 
 test('the compare panel gives grapevine sweep\'s numbers for the same seed, its CSV byte for byte', async () => {
-  // Few points, so that each point's runs are shared among the workers.
-  const page = await open('?nodes=2000&loss=0.1&seed=11&compare=fanout:1..2&series=protocol:push,pull&runs=12');
+  // Few points, so that each point's runs are shared among the workers; runs long enough
+  // (10^5 nodes, some milliseconds each) that the first worker cannot play them all before the
+  // others have started (at 2,000 nodes the page's lossy loop played all 48 in one worker).
+  const page = await open('?nodes=100000&loss=0.1&seed=11&compare=fanout:1..2&series=protocol:push,pull&runs=12');
   await finished(page);
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('compare-csv').click()]);
   const csv = readFileSync(await download.path(), 'utf8');
-  const args = ['--nodes', '2000', '--loss', '0.1', '--seed', '11', '--runs', '12',
+  const args = ['--nodes', '100000', '--loss', '0.1', '--seed', '11', '--runs', '12',
     '--vary', 'fanout=1..2', '--vary', 'protocol=push,pull'];
   assert.equal(csv, sweep(args, 'csv'));
   // The chart draws the same means: one mark per point and series.
